@@ -1,0 +1,63 @@
+package onnx
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// conformanceDir is where Debian's libonnx-testdata installs ONNX's backend
+// test suite.
+const conformanceDir = "/usr/include/onnx/backend/test/data"
+
+func requireConformance(t testing.TB) {
+	t.Helper()
+	if _, err := os.Stat(conformanceDir); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("ONNX test data missing (install libonnx-testdata): %v", err)
+		}
+		t.Skipf("ONNX test data missing (install libonnx-testdata): %v", err)
+	}
+}
+
+// TestRoundTripConformanceModels loads every model of ONNX's test suite,
+// saves it and loads it again: the graphs must be identical.
+func TestRoundTripConformanceModels(t *testing.T) {
+	requireConformance(t)
+	models, _ := filepath.Glob(filepath.Join(conformanceDir, "*", "*", "model.onnx"))
+	if len(models) < 500 {
+		t.Fatalf("found only %d models under %s", len(models), conformanceDir)
+	}
+	dir := t.TempDir()
+	loaded := 0
+	for _, path := range models {
+		m, err := LoadFile(path)
+		if err != nil {
+			// Some suite models use features amq rejects on purpose
+			// (sparse initializers); the error must name the file.
+			if !filepath.IsAbs(path) || err.Error() == "" {
+				t.Errorf("%s: bad error %v", path, err)
+			}
+			continue
+		}
+		loaded++
+		out := filepath.Join(dir, "m.onnx")
+		if err := m.Save(out, nil); err != nil {
+			t.Fatalf("%s: save: %v", path, err)
+		}
+		m2, err := LoadFile(out)
+		if err != nil {
+			t.Fatalf("%s: reload: %v", path, err)
+		}
+		b1, err1 := m.Marshal()
+		b2, err2 := m2.Marshal()
+		if err1 != nil || err2 != nil || !bytes.Equal(b1, b2) {
+			t.Errorf("%s: graph differs after a save/load round trip", path)
+		}
+	}
+	t.Logf("round-tripped %d of %d models", loaded, len(models))
+	if loaded < len(models)*95/100 {
+		t.Errorf("loaded only %d of %d models", loaded, len(models))
+	}
+}

@@ -1,0 +1,309 @@
+// Package sim executes ONNX models in pure Go on the CPU, including the
+// int8 operators of Ascend deploy models (AscendQuant, AscendDequant,
+// AscendAntiQuant and integer Conv/Gemm/MatMul), so that amq can calibrate
+// and validate models without an NPU.
+//
+// A Session checks every node once, when it is created, and then runs the
+// graph for any number of inputs. Run can return intermediate tensors
+// besides the graph outputs.
+package sim
+
+import (
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+
+	"amq/onnx"
+)
+
+// Options configures a Session.
+type Options struct {
+	// Threads bounds the goroutines one operator uses; 0 means all cores.
+	Threads int
+}
+
+// Session is a model prepared for execution. It is safe for concurrent use
+// by several goroutines.
+type Session struct {
+	model   *onnx.Model
+	steps   []step
+	inputs  []*onnx.ValueInfo
+	outputs []string
+	consts  map[string]*onnx.Tensor
+	// lastUse maps a tensor to the index of the last step that reads it.
+	lastUse map[string]int
+	threads int
+	known   map[string]bool // every tensor name the graph defines
+}
+
+type step struct {
+	node *onnx.Node
+	run  opFunc
+}
+
+// opFunc runs one node. Omitted optional inputs are nil.
+type opFunc func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error)
+
+// builder checks a node at session creation and returns its opFunc.
+type builder func(n *onnx.Node, opset int64) (opFunc, error)
+
+var registry = map[string]builder{}
+
+// register makes op available; it is called from init functions.
+func register(op string, b builder) {
+	if _, dup := registry[op]; dup {
+		panic("sim: op registered twice: " + op)
+	}
+	registry[op] = b
+}
+
+// SupportedOps lists the operator types sim executes, sorted.
+func SupportedOps() []string {
+	ops := make([]string, 0, len(registry))
+	for op := range registry {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	return ops
+}
+
+// Supports reports whether sim executes the operator type op.
+func Supports(op string) bool { _, ok := registry[op]; return ok }
+
+// runCtx carries per-run settings to the kernels.
+type runCtx struct {
+	threads int
+}
+
+// NewSession prepares m for execution. It fails, naming the node, on any
+// operator, attribute or opset that sim does not support.
+func NewSession(m *onnx.Model, opt *Options) (*Session, error) {
+	s := &Session{
+		model:   m,
+		consts:  map[string]*onnx.Tensor{},
+		lastUse: map[string]int{},
+		threads: runtime.GOMAXPROCS(0),
+		known:   map[string]bool{},
+	}
+	if opt != nil && opt.Threads > 0 {
+		s.threads = opt.Threads
+	}
+	opset := m.Opset()
+	if opset == 0 {
+		return nil, fmt.Errorf("model imports no ai.onnx opset")
+	}
+	g := m.Graph
+	for name, t := range g.Initializers {
+		s.consts[name] = t
+		s.known[name] = true
+	}
+	for _, in := range g.Inputs {
+		s.inputs = append(s.inputs, in)
+		s.known[in.Name] = true
+	}
+	for i, n := range g.Nodes {
+		if n.Domain != "" {
+			return nil, fmt.Errorf("node %q: operator %s of domain %q is not supported", n.Name, n.OpType, n.Domain)
+		}
+		b, ok := registry[n.OpType]
+		if !ok {
+			return nil, fmt.Errorf("node %q: operator %s is not supported by sim", n.Name, n.OpType)
+		}
+		run, err := b(n, opset)
+		if err != nil {
+			return nil, fmt.Errorf("node %q (%s): %w", n.Name, n.OpType, err)
+		}
+		s.steps = append(s.steps, step{node: n, run: run})
+		for _, in := range n.Inputs {
+			if in != "" {
+				s.lastUse[in] = i
+			}
+		}
+		for _, o := range n.Outputs {
+			if o != "" {
+				s.known[o] = true
+			}
+		}
+	}
+	for _, o := range g.Outputs {
+		if !s.known[o.Name] {
+			return nil, fmt.Errorf("graph output %q is not produced by any node", o.Name)
+		}
+		s.outputs = append(s.outputs, o.Name)
+	}
+	return s, nil
+}
+
+// Inputs describes the graph inputs the session expects.
+func (s *Session) Inputs() []*onnx.ValueInfo { return s.inputs }
+
+// Outputs lists the graph output names.
+func (s *Session) Outputs() []string { return s.outputs }
+
+// Run executes the graph. inputs maps graph input names to tensors; the
+// result holds every graph output plus each tensor named in fetch (any
+// intermediate tensor, input or initializer).
+func (s *Session) Run(inputs map[string]*onnx.Tensor, fetch ...string) (map[string]*onnx.Tensor, error) {
+	env := make(map[string]*onnx.Tensor, len(s.consts)+len(s.steps))
+	for k, v := range s.consts {
+		env[k] = v
+	}
+	for _, vi := range s.inputs {
+		t, ok := inputs[vi.Name]
+		if !ok {
+			return nil, fmt.Errorf("input %q is missing", vi.Name)
+		}
+		if err := checkInput(vi, t); err != nil {
+			return nil, err
+		}
+		env[vi.Name] = t
+	}
+	for name := range inputs {
+		if !s.isInput(name) {
+			return nil, fmt.Errorf("%q is not an input of the model (inputs: %s)", name, s.inputNames())
+		}
+	}
+	keep := map[string]bool{}
+	for _, o := range s.outputs {
+		keep[o] = true
+	}
+	for _, f := range fetch {
+		if !s.known[f] {
+			return nil, fmt.Errorf("tensor %q to fetch is not defined in the graph", f)
+		}
+		keep[f] = true
+	}
+	c := &runCtx{threads: s.threads}
+	args := make([]*onnx.Tensor, 0, 8)
+	for i, st := range s.steps {
+		n := st.node
+		args = args[:0]
+		for _, in := range n.Inputs {
+			if in == "" {
+				args = append(args, nil)
+				continue
+			}
+			t, ok := env[in]
+			if !ok {
+				return nil, fmt.Errorf("node %q (%s): input %q is not available", n.Name, n.OpType, in)
+			}
+			args = append(args, t)
+		}
+		outs, err := st.run(c, args)
+		if err != nil {
+			return nil, fmt.Errorf("node %q (%s): %w", n.Name, n.OpType, err)
+		}
+		for j, o := range n.Outputs {
+			if o == "" || j >= len(outs) {
+				continue
+			}
+			outs[j].Name = o
+			env[o] = outs[j]
+		}
+		// Drop tensors no later step reads, so memory follows the live set.
+		for _, in := range n.Inputs {
+			if in != "" && s.lastUse[in] == i && !keep[in] {
+				if _, isConst := s.consts[in]; !isConst {
+					delete(env, in)
+				}
+			}
+		}
+	}
+	res := make(map[string]*onnx.Tensor, len(keep))
+	for name := range keep {
+		t, ok := env[name]
+		if !ok {
+			return nil, fmt.Errorf("tensor %q was not computed", name)
+		}
+		res[name] = t
+	}
+	return res, nil
+}
+
+func (s *Session) isInput(name string) bool {
+	for _, in := range s.inputs {
+		if in.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Session) inputNames() string {
+	var names []string
+	for _, in := range s.inputs {
+		names = append(names, in.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+func checkInput(vi *onnx.ValueInfo, t *onnx.Tensor) error {
+	if vi.DType != onnx.Undefined && t.DType != vi.DType {
+		return fmt.Errorf("input %q: got %v, the model wants %v", vi.Name, t.DType, vi.DType)
+	}
+	if t.Len() != dataLen(t) {
+		return fmt.Errorf("input %q: shape %v needs %d elements, data has %d", vi.Name, t.Shape, t.Len(), dataLen(t))
+	}
+	if vi.Shape == nil {
+		return nil
+	}
+	if len(vi.Shape) != len(t.Shape) {
+		return fmt.Errorf("input %q: got shape %v, the model wants rank %d %v", vi.Name, t.Shape, len(vi.Shape), vi.Shape)
+	}
+	for i, d := range vi.Shape {
+		if d.Known() && int(d.Value) != t.Shape[i] {
+			return fmt.Errorf("input %q: got shape %v, the model wants %v", vi.Name, t.Shape, vi.Shape)
+		}
+	}
+	return nil
+}
+
+// dataLen is the length of a tensor's data slice.
+func dataLen(t *onnx.Tensor) int {
+	switch d := t.Data.(type) {
+	case []float32:
+		return len(d)
+	case []float64:
+		return len(d)
+	case []int64:
+		return len(d)
+	case []int32:
+		return len(d)
+	case []int16:
+		return len(d)
+	case []int8:
+		return len(d)
+	case []uint8:
+		return len(d)
+	case []uint16:
+		return len(d)
+	case []uint32:
+		return len(d)
+	case []uint64:
+		return len(d)
+	case []bool:
+		return len(d)
+	case []string:
+		return len(d)
+	}
+	return -1
+}
+
+// checkAttrs rejects attributes of n that are not in allowed, so that an
+// attribute sim does not implement is an error instead of a wrong answer.
+func checkAttrs(n *onnx.Node, allowed ...string) error {
+	for name := range n.Attrs {
+		ok := false
+		for _, a := range allowed {
+			if a == name {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return fmt.Errorf("attribute %q is not supported", name)
+		}
+	}
+	return nil
+}
