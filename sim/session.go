@@ -46,7 +46,13 @@ type step struct {
 type opFunc func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error)
 
 // builder checks a node at session creation and returns its opFunc.
-type builder func(n *onnx.Node, opset int64) (opFunc, error)
+type builder func(b *buildCtx, n *onnx.Node) (opFunc, error)
+
+// buildCtx is what a builder may consult besides the node itself.
+type buildCtx struct {
+	opset int64       // version of the ai.onnx operator set
+	graph *onnx.Graph // the whole graph, e.g. to find an input's producer
+}
 
 var registry = map[string]builder{}
 
@@ -102,6 +108,7 @@ func NewSession(m *onnx.Model, opt *Options) (*Session, error) {
 		s.inputs = append(s.inputs, in)
 		s.known[in.Name] = true
 	}
+	bc := &buildCtx{opset: opset, graph: g}
 	for i, n := range g.Nodes {
 		if n.Domain != "" {
 			return nil, fmt.Errorf("node %q: operator %s of domain %q is not supported", n.Name, n.OpType, n.Domain)
@@ -110,7 +117,7 @@ func NewSession(m *onnx.Model, opt *Options) (*Session, error) {
 		if !ok {
 			return nil, fmt.Errorf("node %q: operator %s is not supported by sim", n.Name, n.OpType)
 		}
-		run, err := b(n, opset)
+		run, err := b(bc, n)
 		if err != nil {
 			return nil, fmt.Errorf("node %q (%s): %w", n.Name, n.OpType, err)
 		}
