@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what amq's tests need on a fresh Debian machine: ONNX's conformance
+# data, CMake for the ACL shim, and ONNX Runtime's CPU library (the reference
+# runtime for fake-quant models and for speed comparisons). Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=(libonnx-testdata cmake gcc g++ make)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+bash scripts/fetch-ort.sh >/dev/null
