@@ -1,0 +1,97 @@
+// Package quant implements AMCT's post-training quantization flow for ONNX
+// models: the quant config, DMQ balance preprocessing, activation and weight
+// calibration, the record file, and the fake-quant and deploy models.
+//
+// The steps mirror AMCT's API: CreateQuantConfig, Preprocess (balance
+// factors), Calibrate (quant factors) and Save. Forward passes go through a
+// Backend, which the caller provides.
+package quant
+
+import "amq/onnx"
+
+// Layer is a quantizable layer: a Conv, ConvTranspose, Gemm or MatMul node
+// with a constant weight.
+type Layer struct {
+	Name   string     // ONNX node name, the key in configs and records
+	Type   string     // ONNX op type
+	Node   *onnx.Node // the node in the model it was found in
+	Input  string     // activation tensor (input 0)
+	Weight string     // weight tensor name as the node reads it
+	Bias   string     // bias tensor name, "" when none
+	// Spatial is the number of spatial dims of a convolution (1, 2 or 3);
+	// 0 for Gemm/MatMul.
+	Spatial int
+}
+
+// Exclusion records why a candidate layer is not quantized.
+type Exclusion struct {
+	Layer string // node name
+	Type  string // op type
+	Rule  string // the restriction or config entry that excluded it
+}
+
+// Config is the JSON quant config that CreateQuantConfig writes, in AMCT's
+// layout: global keys plus one object per quantizable layer.
+type Config struct {
+	Version          int
+	BatchNum         int
+	ActivationOffset bool
+	DoFusion         bool
+	SkipFusionLayers []string
+	// Layers maps ONNX node names to their settings.
+	Layers map[string]*LayerConfig
+}
+
+// LayerConfig is one layer's entry of the quant config.
+type LayerConfig struct {
+	QuantEnable bool
+	// DMQ is nil when the layer has no balance preprocessing.
+	DMQ    *DMQParams
+	Act    ActParams
+	Weight WeightParams
+}
+
+// DMQParams configures the activation quantization balance (DMQ).
+type DMQParams struct {
+	MigrationStrength float64 // alpha, in [0.2, 0.8]
+}
+
+// ActParams configures activation calibration.
+type ActParams struct {
+	NumBits       int
+	Algo          string // "ifmr" or "hfmg"
+	MaxPercentile float64
+	MinPercentile float64
+	SearchRange   [2]float64
+	SearchStep    float64
+	NumOfBins     int
+	Asymmetric    bool
+}
+
+// WeightParams configures weight calibration.
+type WeightParams struct {
+	NumBits     int
+	Algo        string // "arq_quantize"
+	ChannelWise bool
+}
+
+// LayerRecord is one layer's entry of the record file (AMCT's
+// SingleLayerRecord).
+type LayerRecord struct {
+	ScaleD        float32
+	OffsetD       int32
+	ScaleW        []float32
+	OffsetW       []int32
+	ShiftBit      []uint32
+	BalanceFactor []float32 // tensor_balance_factor, one per input channel
+	SkipFusion    bool
+	DstType       string // "INT8"
+	ActType       string
+	WtsType       string
+	// HasQuant reports whether the activation/weight fields are set (after
+	// calibration); a record after Preprocess has only BalanceFactor.
+	HasQuant bool
+}
+
+// Record is the contents of a record file, by layer name.
+type Record map[string]*LayerRecord
