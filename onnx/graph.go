@@ -567,3 +567,75 @@ func (g *Graph) sortedInitNames() []string {
 	sort.Strings(names)
 	return names
 }
+
+// Clone returns a deep copy of m: graph structure, attributes and tensors.
+func (m *Model) Clone() *Model {
+	c := *m
+	c.Opsets = make(map[string]int64, len(m.Opsets))
+	for k, v := range m.Opsets {
+		c.Opsets[k] = v
+	}
+	if m.Metadata != nil {
+		c.Metadata = make(map[string]string, len(m.Metadata))
+		for k, v := range m.Metadata {
+			c.Metadata[k] = v
+		}
+	}
+	c.Graph = m.Graph.Clone()
+	return &c
+}
+
+// Clone returns a deep copy of g.
+func (g *Graph) Clone() *Graph {
+	c := &Graph{
+		Name:         g.Name,
+		DocString:    g.DocString,
+		Initializers: make(map[string]*Tensor, len(g.Initializers)),
+		ValueInfo:    make(map[string]*ValueInfo, len(g.ValueInfo)),
+	}
+	cloneVI := func(v *ValueInfo) *ValueInfo {
+		w := *v
+		if v.Shape != nil {
+			w.Shape = append([]Dim{}, v.Shape...)
+		}
+		return &w
+	}
+	for _, v := range g.Inputs {
+		c.Inputs = append(c.Inputs, cloneVI(v))
+	}
+	for _, v := range g.Outputs {
+		c.Outputs = append(c.Outputs, cloneVI(v))
+	}
+	for k, v := range g.ValueInfo {
+		c.ValueInfo[k] = cloneVI(v)
+	}
+	for k, v := range g.initInputs {
+		if c.initInputs == nil {
+			c.initInputs = map[string]*ValueInfo{}
+		}
+		c.initInputs[k] = cloneVI(v)
+	}
+	for k, t := range g.Initializers {
+		c.Initializers[k] = t.Clone()
+	}
+	for _, n := range g.Nodes {
+		m := *n
+		m.Inputs = append([]string(nil), n.Inputs...)
+		m.Outputs = append([]string(nil), n.Outputs...)
+		if n.Attrs != nil {
+			m.Attrs = make(map[string]*Attr, len(n.Attrs))
+			for k, a := range n.Attrs {
+				b := *a
+				if a.T != nil {
+					b.T = a.T.Clone()
+				}
+				b.Floats = append([]float32(nil), a.Floats...)
+				b.Ints = append([]int64(nil), a.Ints...)
+				b.Strings = append([]string(nil), a.Strings...)
+				m.Attrs[k] = &b
+			}
+		}
+		c.Nodes = append(c.Nodes, &m)
+	}
+	return c
+}

@@ -19,3 +19,20 @@ type Runner interface {
 	// Close releases the runner's resources.
 	Close() error
 }
+
+// Concurrent is implemented by backends that can run several batches at
+// once (an Ascend backend with several devices). Calibration then keeps up to
+// Concurrency() batches in flight but merges their statistics in batch
+// order, so that the result equals a one-device run.
+type Concurrent interface {
+	Concurrency() int
+}
+
+// DataSource provides calibration batches. Batches are produced on demand,
+// so calibration never holds more than the batches in flight.
+type DataSource interface {
+	// Len is the number of batches available.
+	Len() int
+	// Batch returns batch i (0 <= i < Len()) as graph inputs by name.
+	Batch(i int) (map[string]*onnx.Tensor, error)
+}
