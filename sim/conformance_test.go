@@ -428,4 +428,3 @@ func floatValues(t *onnx.Tensor) ([]float64, bool) {
 	}
 	return nil, false
 }
-
