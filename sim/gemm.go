@@ -1,0 +1,276 @@
+package sim
+
+import "sync"
+
+// This file holds sim's float32 matrix multiplication, the kernel under
+// Conv, ConvTranspose, Gemm and MatMul. It follows the structure of
+// Goto's and BLIS's GEMM: panels of B (kc x nc) and blocks of A (mc x kc)
+// are copied ("packed") into contiguous buffers laid out in the order the
+// micro-kernel reads them, and the micro-kernel keeps an mr x nr tile of C
+// in registers for the whole kc loop. Packing makes every inner-loop load
+// sequential and lets the blocks stay in L1/L2 while they are reused.
+
+// Cache blocking. kc*nr floats of B (one packed strip) plus kc*mr floats of
+// A fit in L1; mc*kc floats of A fit in L2; kc*nc floats of B fit in L3.
+const (
+	gemmKC = 256
+	gemmMC = 120 // a multiple of every kernel's mr (2, 6, 8)
+	gemmNC = 3072
+)
+
+// microKernel adds the product of a packed mr-row strip of A and a packed
+// nr-column strip of B, both kc deep, to the mr x nr tile of C that starts
+// at c[0] with row stride ldc.
+type microKernel struct {
+	mr, nr int
+	name   string
+	fn     func(kc int, a, b, c []float32, ldc int)
+}
+
+// goKernel is the portable micro-kernel; it is always available, and tests
+// compare the assembly kernels with it.
+var goKernel = microKernel{mr: 2, nr: 4, name: "go2x4", fn: kernelGo2x4}
+
+// activeKernel is the micro-kernel sgemm uses. Architecture files replace it
+// at init time after checking the CPU's features.
+var activeKernel = goKernel
+
+// kernelGo2x4 is the pure-Go 2x4 micro-kernel. Go's register allocator
+// keeps its eight accumulators and six operands in registers; 4x4 and 3x4
+// tiles spill to the stack and measured slower (3.6 against 5.6 GFLOP/s).
+func kernelGo2x4(kc int, a, b, c []float32, ldc int) {
+	var c00, c01, c02, c03 float32
+	var c10, c11, c12, c13 float32
+	a = a[:2*kc]
+	b = b[:4*kc]
+	for len(a) >= 2 && len(b) >= 4 {
+		b0, b1, b2, b3 := b[0], b[1], b[2], b[3]
+		a0 := a[0]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		a1 := a[1]
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		a = a[2:]
+		b = b[4:]
+	}
+	r := c[:4:4]
+	r[0] += c00
+	r[1] += c01
+	r[2] += c02
+	r[3] += c03
+	r = c[ldc : ldc+4 : ldc+4]
+	r[0] += c10
+	r[1] += c11
+	r[2] += c12
+	r[3] += c13
+}
+
+// matrix is a row-major view of a float32 matrix, possibly transposed: its
+// element (i, j) is data[i*ld+j], or data[j*ld+i] when trans is set.
+type matrix struct {
+	data  []float32
+	ld    int
+	trans bool
+}
+
+// sgemm computes C = alpha*A*B + beta*C for an m x k matrix A, a k x n
+// matrix B and the m x n row-major matrix c with row stride ldc, using up to
+// threads goroutines. When beta is 0, C is overwritten and its previous
+// contents (even NaN) do not matter, as in BLAS.
+func sgemm(m, n, k int, alpha float32, a, b matrix, beta float32, c []float32, ldc int, threads int) {
+	sgemmWith(activeKernel, m, n, k, alpha, a, b, beta, c, ldc, threads)
+}
+
+func sgemmWith(kern microKernel, m, n, k int, alpha float32, a, b matrix, beta float32, c []float32, ldc int, threads int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	if beta != 1 {
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
+			if beta == 0 {
+				clear(row)
+				continue
+			}
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+	}
+	if k <= 0 || alpha == 0 {
+		return
+	}
+	// Each goroutine takes a band of C's columns (or rows, whichever is
+	// longer) and runs the serial algorithm on it with its own packing
+	// buffers, so the workers share nothing they write.
+	work := m * n * k
+	threads = max(1, min(threads, work/(64*64*64)+1))
+	if threads == 1 {
+		sgemmSerial(kern, m, n, k, alpha, a, b, c, ldc)
+		return
+	}
+	if n >= m {
+		units := (n + kern.nr - 1) / kern.nr
+		parallelFor(threads, units, 1, func(lo, hi int) {
+			j0, j1 := lo*kern.nr, min(hi*kern.nr, n)
+			bs := b
+			if b.trans {
+				bs.data = b.data[j0*b.ld:]
+			} else {
+				bs.data = b.data[j0:]
+			}
+			sgemmSerial(kern, m, j1-j0, k, alpha, a, bs, c[j0:], ldc)
+		})
+		return
+	}
+	units := (m + kern.mr - 1) / kern.mr
+	parallelFor(threads, units, 1, func(lo, hi int) {
+		i0, i1 := lo*kern.mr, min(hi*kern.mr, m)
+		as := a
+		if a.trans {
+			as.data = a.data[i0:]
+		} else {
+			as.data = a.data[i0*a.ld:]
+		}
+		sgemmSerial(kern, i1-i0, n, k, alpha, as, b, c[i0*ldc:], ldc)
+	})
+}
+
+// packBuffers are reused across calls; a pool keeps one set per
+// concurrently running goroutine.
+type packBuffers struct {
+	a, b []float32
+	tile []float32
+}
+
+var packPool = sync.Pool{New: func() any { return new(packBuffers) }}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// sgemmSerial is the blocked algorithm on one goroutine; it adds alpha*A*B
+// to C.
+func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a, b matrix, c []float32, ldc int) {
+	mr, nr := kern.mr, kern.nr
+	bufs := packPool.Get().(*packBuffers)
+	defer packPool.Put(bufs)
+	nc0 := min(gemmNC, (n+nr-1)/nr*nr)
+	mc0 := min(gemmMC/mr*mr, (m+mr-1)/mr*mr)
+	kc0 := min(gemmKC, k)
+	bufs.b = grow(bufs.b, kc0*nc0)
+	bufs.a = grow(bufs.a, kc0*mc0)
+	bufs.tile = grow(bufs.tile, mr*nr)
+	tile := bufs.tile
+	for jc := 0; jc < n; jc += gemmNC {
+		nc := min(gemmNC, n-jc)
+		for pc := 0; pc < k; pc += gemmKC {
+			kc := min(gemmKC, k-pc)
+			packB(bufs.b, b, pc, jc, kc, nc, nr)
+			for ic := 0; ic < m; ic += mc0 {
+				mc := min(mc0, m-ic)
+				packA(bufs.a, a, ic, pc, mc, kc, mr, alpha)
+				for jr := 0; jr < nc; jr += nr {
+					nn := min(nr, nc-jr)
+					bp := bufs.b[jr*kc : (jr+nr)*kc]
+					for ir := 0; ir < mc; ir += mr {
+						mm := min(mr, mc-ir)
+						ap := bufs.a[ir*kc : (ir+mr)*kc]
+						off := (ic+ir)*ldc + jc + jr
+						if mm == mr && nn == nr {
+							kern.fn(kc, ap, bp, c[off:], ldc)
+							continue
+						}
+						// Edge tile: compute into a scratch tile, then add
+						// the part that exists.
+						clear(tile)
+						kern.fn(kc, ap, bp, tile, nr)
+						for i := 0; i < mm; i++ {
+							dst := c[off+i*ldc : off+i*ldc+nn]
+							for j, v := range tile[i*nr : i*nr+nn] {
+								dst[j] += v
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// packA copies alpha*A[i0:i0+mc, p0:p0+kc] into dst as strips of mr rows:
+// strip s holds, for p = 0..kc-1, the mr values A[i0+s*mr+r, p0+p]. Rows
+// past the end of A are zero.
+func packA(dst []float32, a matrix, i0, p0, mc, kc, mr int, alpha float32) {
+	for s := 0; s*mr < mc; s++ {
+		strip := dst[s*mr*kc : (s+1)*mr*kc]
+		rows := min(mr, mc-s*mr)
+		ib := i0 + s*mr
+		if a.trans {
+			// A is stored k-major: each p reads rows consecutive values.
+			for p := 0; p < kc; p++ {
+				d := strip[p*mr : p*mr+mr]
+				src := a.data[(p0+p)*a.ld+ib : (p0+p)*a.ld+ib+rows]
+				for r, v := range src {
+					d[r] = alpha * v
+				}
+				clear(d[rows:])
+			}
+			continue
+		}
+		for r := 0; r < mr; r++ {
+			if r >= rows {
+				for p := 0; p < kc; p++ {
+					strip[p*mr+r] = 0
+				}
+				continue
+			}
+			src := a.data[(ib+r)*a.ld+p0 : (ib+r)*a.ld+p0+kc]
+			for p, v := range src {
+				strip[p*mr+r] = alpha * v
+			}
+		}
+	}
+}
+
+// packB copies B[p0:p0+kc, j0:j0+nc] into dst as strips of nr columns:
+// strip s holds, for p = 0..kc-1, the nr values B[p0+p, j0+s*nr+j].
+// Columns past the end of B are zero.
+func packB(dst []float32, b matrix, p0, j0, kc, nc, nr int) {
+	for s := 0; s*nr < nc; s++ {
+		strip := dst[s*nr*kc : (s+1)*nr*kc]
+		cols := min(nr, nc-s*nr)
+		jb := j0 + s*nr
+		if b.trans {
+			for j := 0; j < nr; j++ {
+				if j >= cols {
+					for p := 0; p < kc; p++ {
+						strip[p*nr+j] = 0
+					}
+					continue
+				}
+				src := b.data[(jb+j)*b.ld+p0 : (jb+j)*b.ld+p0+kc]
+				for p, v := range src {
+					strip[p*nr+j] = v
+				}
+			}
+			continue
+		}
+		for p := 0; p < kc; p++ {
+			row := (p0 + p) * b.ld
+			d := strip[p*nr : p*nr+nr]
+			copy(d, b.data[row+jb:row+jb+cols])
+			if cols < nr {
+				clear(d[cols:])
+			}
+		}
+	}
+}

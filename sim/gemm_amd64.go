@@ -1,0 +1,67 @@
+//go:build !purego
+
+package sim
+
+import (
+	"os"
+
+	"golang.org/x/sys/cpu"
+)
+
+// Assembly micro-kernels (gemm_amd64.s). They have the contract of
+// microKernel.fn with raw pointers; the wrappers below check the bounds.
+
+//go:noescape
+func kernelAVX2_6x16(kc int, a, b, c *float32, ldc int)
+
+//go:noescape
+func kernelAVX512_8x32(kc int, a, b, c *float32, ldc int)
+
+var avx2Kernel = microKernel{mr: 6, nr: 16, name: "avx2_6x16", fn: func(kc int, a, b, c []float32, ldc int) {
+	if kc == 0 {
+		return
+	}
+	_, _, _ = a[6*kc-1], b[16*kc-1], c[5*ldc+15]
+	kernelAVX2_6x16(kc, &a[0], &b[0], &c[0], ldc)
+}}
+
+var avx512Kernel = microKernel{mr: 8, nr: 32, name: "avx512_8x32", fn: func(kc int, a, b, c []float32, ldc int) {
+	if kc == 0 {
+		return
+	}
+	_, _, _ = a[8*kc-1], b[32*kc-1], c[7*ldc+31]
+	kernelAVX512_8x32(kc, &a[0], &b[0], &c[0], ldc)
+}}
+
+// hasAVX2 and hasAVX512 report what the CPU (and OS, which must save the
+// wider registers) supports; x/sys/cpu checks both.
+var (
+	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	hasAVX512 = cpu.X86.HasAVX512F
+)
+
+// availableKernels lists the kernels this machine can run, fastest last.
+func availableKernels() []microKernel {
+	ks := []microKernel{goKernel}
+	if hasAVX2 {
+		ks = append(ks, avx2Kernel)
+	}
+	if hasAVX512 {
+		ks = append(ks, avx512Kernel)
+	}
+	return ks
+}
+
+func init() {
+	ks := availableKernels()
+	activeKernel = ks[len(ks)-1]
+	// AMQ_SIM_GEMM names a kernel to use instead (e.g. "go2x4"), to compare
+	// kernels or to work around a suspect one.
+	if want := os.Getenv("AMQ_SIM_GEMM"); want != "" {
+		for _, k := range ks {
+			if k.name == want {
+				activeKernel = k
+			}
+		}
+	}
+}
