@@ -1,0 +1,1041 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+
+	"amq/onnx"
+)
+
+// Data-movement operators. They are written once for every element type:
+// each op computes where output elements come from (a strided view, or a
+// list of blocks) and the copy itself is a generic function instantiated per
+// Go element type by one type switch (copyStrided, gatherBlocks, fillValue).
+//
+// Ops that only change the shape (Reshape, Flatten, Squeeze, Unsqueeze,
+// Identity, Dropout in inference) return a new Tensor whose Data aliases the
+// input's Data. That is safe because sim never writes into a tensor after
+// the op that produced it has returned: kernels allocate their outputs.
+
+func init() {
+	register("Flatten", buildFlatten)
+	register("Reshape", buildReshape)
+	register("Transpose", buildTranspose)
+	register("Concat", buildConcat)
+	register("Split", buildSplit)
+	register("Unsqueeze", buildUnsqueeze)
+	register("Squeeze", buildSqueeze)
+	register("Shape", buildShape)
+	register("Constant", buildConstant)
+	register("ConstantOfShape", buildConstantOfShape)
+	register("Expand", buildExpand)
+	register("Tile", buildTile)
+	register("Identity", buildIdentity)
+	register("Dropout", buildDropout)
+	register("Range", buildRange)
+}
+
+// view returns a tensor with t's type and data under another shape.
+func view(t *onnx.Tensor, shape []int) *onnx.Tensor {
+	return &onnx.Tensor{DType: t.DType, Shape: shape, Data: t.Data}
+}
+
+// rowStrides returns the row-major element strides of shape.
+func rowStrides(shape []int) []int {
+	s := make([]int, len(shape))
+	acc := 1
+	for i := len(shape) - 1; i >= 0; i-- {
+		s[i] = acc
+		acc *= shape[i]
+	}
+	return s
+}
+
+// canonAxis maps a possibly negative axis into [0, rank).
+func canonAxis(axis int64, rank int) (int, error) {
+	if axis < -int64(rank) || axis >= int64(rank) {
+		return 0, fmt.Errorf("axis %d is out of range for rank %d", axis, rank)
+	}
+	if axis < 0 {
+		axis += int64(rank)
+	}
+	return int(axis), nil
+}
+
+// intValues reads an int64 or int32 tensor such as a shape or axes input.
+func intValues(t *onnx.Tensor, what string) ([]int64, error) {
+	switch d := t.Data.(type) {
+	case []int64:
+		return d, nil
+	case []int32:
+		out := make([]int64, len(d))
+		for i, v := range d {
+			out[i] = int64(v)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%s must be an int64 or int32 tensor, got %v", what, t.DType)
+}
+
+// constInts returns the value of input i of n when it is a constant of the
+// graph, so that builders can validate it once; ok is false otherwise.
+func constInts(b *buildCtx, n *onnx.Node, i int) ([]int64, bool) {
+	name := n.Input(i)
+	if name == "" || b.graph == nil {
+		return nil, false
+	}
+	t, ok := b.graph.Constant(name)
+	if !ok {
+		return nil, false
+	}
+	v, err := intValues(t, "input")
+	return v, err == nil
+}
+
+// checkShape rejects negative dimensions and element counts that cannot be
+// allocated, so that a bad shape input gives an error and not a panic.
+func checkShape(shape []int) error {
+	n := 1
+	for _, d := range shape {
+		if d < 0 {
+			return fmt.Errorf("negative dimension in shape %v", shape)
+		}
+		if d != 0 && n > math.MaxInt32*8/d {
+			return fmt.Errorf("shape %v has too many elements", shape)
+		}
+		n *= d
+	}
+	return nil
+}
+
+// newTensor allocates a zeroed tensor of type dt.
+func newTensor(dt onnx.DataType, shape []int) (*onnx.Tensor, error) {
+	if err := checkShape(shape); err != nil {
+		return nil, err
+	}
+	return onnx.Zeros(dt, shape)
+}
+
+// coalesce merges adjacent dimensions that are contiguous in both the
+// source and destination views and drops unit dimensions, so that the copy
+// loop runs over fewer, longer rows.
+func coalesce(shape, dStr, sStr []int) ([]int, []int, []int) {
+	var sh, ds, ss []int
+	for i, d := range shape {
+		if d == 1 {
+			continue
+		}
+		k := len(sh) - 1
+		if k >= 0 && ds[k] == dStr[i]*d && ss[k] == sStr[i]*d {
+			sh[k] *= d
+			ds[k], ss[k] = dStr[i], sStr[i]
+			continue
+		}
+		sh = append(sh, d)
+		ds = append(ds, dStr[i])
+		ss = append(ss, sStr[i])
+	}
+	return sh, ds, ss
+}
+
+// copyStrided copies the view of src (offset sOff, strides sStr) into the
+// view of dst (offset dOff, strides dStr), both of the given shape. Strides
+// may be zero (broadcast) or negative (reversed slices). dst and src must
+// have the same element type; the destination view must not overlap itself.
+func copyStrided(threads int, dst, src *onnx.Tensor, dOff int, dStr []int, sOff int, sStr []int, shape []int) error {
+	if onnx.NumElems(shape) == 0 {
+		return nil
+	}
+	shape, dStr, sStr = coalesce(shape, dStr, sStr)
+	switch s := src.Data.(type) {
+	case []float32:
+		return stridedAs(threads, dst, s, dOff, dStr, sOff, sStr, shape)
+	case []float64:
+		return stridedAs(threads, dst, s, dOff, dStr, sOff, sStr, shape)
+	case []int64:
+		return stridedAs(threads, dst, s, dOff, dStr, sOff, sStr, shape)
+	case []int32:
+		return stridedAs(threads, dst, s, dOff, dStr, sOff, sStr, shape)
+	case []int16:
+		return stridedAs(threads, dst, s, dOff, dStr, sOff, sStr, shape)
+	case []int8:
+		return stridedAs(threads, dst, s, dOff, dStr, sOff, sStr, shape)
+	case []uint8:
+		return stridedAs(threads, dst, s, dOff, dStr, sOff, sStr, shape)
+	case []uint16:
+		return stridedAs(threads, dst, s, dOff, dStr, sOff, sStr, shape)
+	case []uint32:
+		return stridedAs(threads, dst, s, dOff, dStr, sOff, sStr, shape)
+	case []uint64:
+		return stridedAs(threads, dst, s, dOff, dStr, sOff, sStr, shape)
+	case []bool:
+		return stridedAs(threads, dst, s, dOff, dStr, sOff, sStr, shape)
+	case []string:
+		return stridedAs(threads, dst, s, dOff, dStr, sOff, sStr, shape)
+	}
+	return fmt.Errorf("tensor %q: unsupported element type %v", src.Name, src.DType)
+}
+
+func stridedAs[T any](threads int, dst *onnx.Tensor, src []T, dOff int, dStr []int, sOff int, sStr []int, shape []int) error {
+	d, ok := dst.Data.([]T)
+	if !ok {
+		return fmt.Errorf("element types differ: %T and %T", dst.Data, src)
+	}
+	if len(shape) == 0 {
+		d[dOff] = src[sOff]
+		return nil
+	}
+	// Split the outermost dimension across goroutines: the destination
+	// rows are disjoint, so the chunks never write the same element.
+	inner := onnx.NumElems(shape[1:])
+	grain := max(1, (1<<15)/max(inner, 1))
+	parallelFor(threads, shape[0], grain, func(lo, hi int) {
+		sub := append([]int{hi - lo}, shape[1:]...)
+		stridedLoop(d, dOff+lo*dStr[0], dStr, src, sOff+lo*sStr[0], sStr, sub)
+	})
+	return nil
+}
+
+// stridedLoop walks all index tuples of shape with an odometer; the last
+// dimension is the inner loop and uses copy when both sides are contiguous.
+func stridedLoop[T any](dst []T, dOff int, dStr []int, src []T, sOff int, sStr []int, shape []int) {
+	r := len(shape)
+	n, ds, ss := shape[r-1], dStr[r-1], sStr[r-1]
+	idx := make([]int, r-1)
+	for {
+		switch {
+		case ds == 1 && ss == 1:
+			copy(dst[dOff:dOff+n], src[sOff:sOff+n])
+		case ds == 1 && ss == 0:
+			v := src[sOff]
+			row := dst[dOff : dOff+n]
+			for i := range row {
+				row[i] = v
+			}
+		default:
+			di, si := dOff, sOff
+			for range n {
+				dst[di] = src[si]
+				di += ds
+				si += ss
+			}
+		}
+		k := r - 2
+		for ; k >= 0; k-- {
+			idx[k]++
+			dOff += dStr[k]
+			sOff += sStr[k]
+			if idx[k] < shape[k] {
+				break
+			}
+			dOff -= dStr[k] * shape[k]
+			sOff -= sStr[k] * shape[k]
+			idx[k] = 0
+		}
+		if k < 0 {
+			return
+		}
+	}
+}
+
+// gatherBlocks builds the tensor of the given shape whose data is, for each
+// of outer outer blocks of src (each axisLen*inner long), the inner-long
+// rows at the positions idx (already validated to lie in [0, axisLen)).
+func gatherBlocks(threads int, src *onnx.Tensor, shape []int, outer, axisLen, inner int, idx []int) (*onnx.Tensor, error) {
+	out, err := newTensor(src.DType, shape)
+	if err != nil {
+		return nil, err
+	}
+	switch s := src.Data.(type) {
+	case []float32:
+		gatherAs(threads, out.Data.([]float32), s, outer, axisLen, inner, idx)
+	case []float64:
+		gatherAs(threads, out.Data.([]float64), s, outer, axisLen, inner, idx)
+	case []int64:
+		gatherAs(threads, out.Data.([]int64), s, outer, axisLen, inner, idx)
+	case []int32:
+		gatherAs(threads, out.Data.([]int32), s, outer, axisLen, inner, idx)
+	case []int16:
+		gatherAs(threads, out.Data.([]int16), s, outer, axisLen, inner, idx)
+	case []int8:
+		gatherAs(threads, out.Data.([]int8), s, outer, axisLen, inner, idx)
+	case []uint8:
+		gatherAs(threads, out.Data.([]uint8), s, outer, axisLen, inner, idx)
+	case []uint16:
+		gatherAs(threads, out.Data.([]uint16), s, outer, axisLen, inner, idx)
+	case []uint32:
+		gatherAs(threads, out.Data.([]uint32), s, outer, axisLen, inner, idx)
+	case []uint64:
+		gatherAs(threads, out.Data.([]uint64), s, outer, axisLen, inner, idx)
+	case []bool:
+		gatherAs(threads, out.Data.([]bool), s, outer, axisLen, inner, idx)
+	case []string:
+		gatherAs(threads, out.Data.([]string), s, outer, axisLen, inner, idx)
+	default:
+		return nil, fmt.Errorf("tensor %q: unsupported element type %v", src.Name, src.DType)
+	}
+	return out, nil
+}
+
+func gatherAs[T any](threads int, dst, src []T, outer, axisLen, inner int, idx []int) {
+	rows := outer * len(idx)
+	parallelFor(threads, rows, max(1, (1<<15)/max(inner, 1)), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			o, j := r/len(idx), r%len(idx)
+			s := (o*axisLen + idx[j]) * inner
+			copy(dst[r*inner:(r+1)*inner], src[s:s+inner])
+		}
+	})
+}
+
+// fillValue sets every element of t to the first element of v, which has
+// t's element type.
+func fillValue(t, v *onnx.Tensor) error {
+	switch d := t.Data.(type) {
+	case []float32:
+		return fillAs(d, v)
+	case []float64:
+		return fillAs(d, v)
+	case []int64:
+		return fillAs(d, v)
+	case []int32:
+		return fillAs(d, v)
+	case []int16:
+		return fillAs(d, v)
+	case []int8:
+		return fillAs(d, v)
+	case []uint8:
+		return fillAs(d, v)
+	case []uint16:
+		return fillAs(d, v)
+	case []uint32:
+		return fillAs(d, v)
+	case []uint64:
+		return fillAs(d, v)
+	case []bool:
+		return fillAs(d, v)
+	case []string:
+		return fillAs(d, v)
+	}
+	return fmt.Errorf("unsupported element type %v", t.DType)
+}
+
+func fillAs[T any](d []T, v *onnx.Tensor) error {
+	vs, ok := v.Data.([]T)
+	if !ok || len(vs) == 0 {
+		return fmt.Errorf("fill value %v%v does not match element type %T", v.DType, v.Shape, d)
+	}
+	x := vs[0]
+	for i := range d {
+		d[i] = x
+	}
+	return nil
+}
+
+// Flatten: [d0..dk] -> [d0*..*d(axis-1), d(axis)*..*dk]; aliases the data.
+func buildFlatten(b *buildCtx, n *onnx.Node) (opFunc, error) {
+	if err := checkAttrs(n, "axis"); err != nil {
+		return nil, err
+	}
+	axis := n.AttrInt("axis", 1)
+	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		x := in[0]
+		r := len(x.Shape)
+		a := axis
+		if a < 0 {
+			a += int64(r)
+		}
+		if a < 0 || a > int64(r) {
+			return nil, fmt.Errorf("axis %d is out of range for rank %d", axis, r)
+		}
+		return []*onnx.Tensor{view(x, []int{onnx.NumElems(x.Shape[:a]), onnx.NumElems(x.Shape[a:])})}, nil
+	}, nil
+}
+
+// reshapeTarget resolves a Reshape shape input against the input shape:
+// 0 copies the input dimension (unless allowzero), -1 is inferred.
+func reshapeTarget(in []int, spec []int64, allowZero bool) ([]int, error) {
+	out := make([]int, len(spec))
+	infer := -1
+	known := 1
+	for i, s := range spec {
+		switch {
+		case s == -1:
+			if infer >= 0 {
+				return nil, fmt.Errorf("shape %v has more than one -1", spec)
+			}
+			infer = i
+			continue
+		case s == 0 && !allowZero:
+			if i >= len(in) {
+				return nil, fmt.Errorf("shape %v copies dimension %d (0) of input shape %v, which has no such dimension", spec, i, in)
+			}
+			out[i] = in[i]
+		case s < 0:
+			return nil, fmt.Errorf("shape %v has invalid dimension %d", spec, s)
+		default:
+			if s > math.MaxInt32*8 {
+				return nil, fmt.Errorf("shape %v has a dimension too large", spec)
+			}
+			out[i] = int(s)
+		}
+		known *= out[i]
+	}
+	total := onnx.NumElems(in)
+	if infer >= 0 {
+		if known == 0 || total%known != 0 {
+			return nil, fmt.Errorf("cannot reshape %v (%d elements) to %v", in, total, spec)
+		}
+		out[infer] = total / known
+	} else if known != total {
+		return nil, fmt.Errorf("cannot reshape %v (%d elements) to %v (%d elements)", in, total, spec, known)
+	}
+	return out, nil
+}
+
+// Reshape aliases the data under the new shape.
+func buildReshape(b *buildCtx, n *onnx.Node) (opFunc, error) {
+	if err := checkAttrs(n, "allowzero"); err != nil {
+		return nil, err
+	}
+	allowZero := n.AttrInt("allowzero", 0) != 0
+	if len(n.Inputs) < 2 || n.Inputs[1] == "" {
+		return nil, fmt.Errorf("Reshape needs a shape input")
+	}
+	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		spec, err := intValues(in[1], "shape")
+		if err != nil {
+			return nil, err
+		}
+		shape, err := reshapeTarget(in[0].Shape, spec, allowZero)
+		if err != nil {
+			return nil, err
+		}
+		return []*onnx.Tensor{view(in[0], shape)}, nil
+	}, nil
+}
+
+func buildTranspose(b *buildCtx, n *onnx.Node) (opFunc, error) {
+	if err := checkAttrs(n, "perm"); err != nil {
+		return nil, err
+	}
+	perm := n.AttrInts("perm")
+	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		x := in[0]
+		r := len(x.Shape)
+		p := make([]int, r)
+		if perm == nil {
+			for i := range p {
+				p[i] = r - 1 - i
+			}
+		} else {
+			if len(perm) != r {
+				return nil, fmt.Errorf("perm %v does not match rank %d", perm, r)
+			}
+			seen := make([]bool, r)
+			for i, v := range perm {
+				if v < 0 || v >= int64(r) || seen[v] {
+					return nil, fmt.Errorf("perm %v is not a permutation of 0..%d", perm, r-1)
+				}
+				seen[v] = true
+				p[i] = int(v)
+			}
+		}
+		shape := make([]int, r)
+		sStr := make([]int, r)
+		xs := rowStrides(x.Shape)
+		for i, a := range p {
+			shape[i] = x.Shape[a]
+			sStr[i] = xs[a]
+		}
+		out, err := newTensor(x.DType, shape)
+		if err != nil {
+			return nil, err
+		}
+		if err := copyStrided(c.threads, out, x, 0, rowStrides(shape), 0, sStr, shape); err != nil {
+			return nil, err
+		}
+		return []*onnx.Tensor{out}, nil
+	}, nil
+}
+
+func buildConcat(b *buildCtx, n *onnx.Node) (opFunc, error) {
+	if err := checkAttrs(n, "axis"); err != nil {
+		return nil, err
+	}
+	if !n.HasAttr("axis") {
+		return nil, fmt.Errorf("attribute axis is required")
+	}
+	axis := n.AttrInt("axis", 0)
+	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		if len(in) == 0 || in[0] == nil {
+			return nil, fmt.Errorf("no inputs")
+		}
+		first := in[0]
+		r := len(first.Shape)
+		a, err := canonAxis(axis, r)
+		if err != nil {
+			return nil, err
+		}
+		shape := append([]int(nil), first.Shape...)
+		shape[a] = 0
+		for i, t := range in {
+			if t == nil {
+				return nil, fmt.Errorf("input %d is missing", i)
+			}
+			if t.DType != first.DType {
+				return nil, fmt.Errorf("input %d is %v, input 0 is %v", i, t.DType, first.DType)
+			}
+			if len(t.Shape) != r {
+				return nil, fmt.Errorf("input %d has shape %v, input 0 has %v", i, t.Shape, first.Shape)
+			}
+			for k := range r {
+				if k != a && t.Shape[k] != first.Shape[k] {
+					return nil, fmt.Errorf("input %d has shape %v, incompatible with %v on axis %d", i, t.Shape, first.Shape, a)
+				}
+			}
+			shape[a] += t.Shape[a]
+		}
+		out, err := newTensor(first.DType, shape)
+		if err != nil {
+			return nil, err
+		}
+		ds := rowStrides(shape)
+		off := 0
+		for _, t := range in {
+			if err := copyStrided(c.threads, out, t, off*ds[a], ds, 0, rowStrides(t.Shape), t.Shape); err != nil {
+				return nil, err
+			}
+			off += t.Shape[a]
+		}
+		return []*onnx.Tensor{out}, nil
+	}, nil
+}
+
+// sliceAxis copies the part [start, start+size) of x along axis.
+func sliceAxis(threads int, x *onnx.Tensor, axis, start, size int) (*onnx.Tensor, error) {
+	shape := append([]int(nil), x.Shape...)
+	shape[axis] = size
+	out, err := newTensor(x.DType, shape)
+	if err != nil {
+		return nil, err
+	}
+	xs := rowStrides(x.Shape)
+	if err := copyStrided(threads, out, x, 0, rowStrides(shape), start*xs[axis], xs, shape); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func buildSplit(b *buildCtx, n *onnx.Node) (opFunc, error) {
+	allowed := []string{"axis"}
+	if b.opset < 13 {
+		allowed = append(allowed, "split")
+	}
+	if b.opset >= 18 {
+		allowed = append(allowed, "num_outputs")
+	}
+	if err := checkAttrs(n, allowed...); err != nil {
+		return nil, err
+	}
+	axis := n.AttrInt("axis", 0)
+	attrSplit := n.AttrInts("split")
+	numOut := len(n.Outputs)
+	numAttr := n.HasAttr("num_outputs")
+	if numAttr {
+		if k := n.AttrInt("num_outputs", 0); k != int64(numOut) {
+			return nil, fmt.Errorf("num_outputs %d differs from the node's %d outputs", k, numOut)
+		}
+		if n.Input(1) != "" {
+			return nil, fmt.Errorf("split input and num_outputs attribute are both given")
+		}
+	}
+	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		x := in[0]
+		a, err := canonAxis(axis, len(x.Shape))
+		if err != nil {
+			return nil, err
+		}
+		dim := x.Shape[a]
+		split := attrSplit
+		if len(in) > 1 && in[1] != nil {
+			if split, err = intValues(in[1], "split"); err != nil {
+				return nil, err
+			}
+		}
+		sizes := make([]int, numOut)
+		switch {
+		case split != nil:
+			if len(split) != numOut {
+				return nil, fmt.Errorf("split %v has %d entries for %d outputs", split, len(split), numOut)
+			}
+			sum := 0
+			for i, s := range split {
+				if s < 0 {
+					return nil, fmt.Errorf("split %v has a negative size", split)
+				}
+				sizes[i] = int(s)
+				sum += int(s)
+			}
+			if sum != dim {
+				return nil, fmt.Errorf("split %v sums to %d, axis %d has %d", split, sum, a, dim)
+			}
+		case numAttr:
+			// Opset 18: chunks of ceil(dim/n), the last one smaller.
+			chunk := (dim + numOut - 1) / numOut
+			left := dim
+			for i := range sizes {
+				sizes[i] = min(chunk, left)
+				left -= sizes[i]
+			}
+		default:
+			if numOut == 0 || dim%numOut != 0 {
+				return nil, fmt.Errorf("axis %d of size %d does not split into %d equal parts", a, dim, numOut)
+			}
+			for i := range sizes {
+				sizes[i] = dim / numOut
+			}
+		}
+		outs := make([]*onnx.Tensor, numOut)
+		off := 0
+		for i, s := range sizes {
+			if outs[i], err = sliceAxis(c.threads, x, a, off, s); err != nil {
+				return nil, err
+			}
+			off += s
+		}
+		return outs, nil
+	}, nil
+}
+
+// axesOf reads the axes of Squeeze/Unsqueeze: an attribute before opset 13,
+// the optional second input from 13 on.
+func axesOf(b *buildCtx, n *onnx.Node) (attr []int64, fromInput bool, err error) {
+	if b.opset >= 13 {
+		return nil, true, checkAttrs(n)
+	}
+	if err := checkAttrs(n, "axes"); err != nil {
+		return nil, false, err
+	}
+	return n.AttrInts("axes"), false, nil
+}
+
+func buildUnsqueeze(b *buildCtx, n *onnx.Node) (opFunc, error) {
+	attr, fromInput, err := axesOf(b, n)
+	if err != nil {
+		return nil, err
+	}
+	if !fromInput && attr == nil {
+		return nil, fmt.Errorf("attribute axes is required")
+	}
+	if fromInput && n.Input(1) == "" {
+		return nil, fmt.Errorf("input axes is required")
+	}
+	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		axes := attr
+		if fromInput {
+			if axes, err = intValues(in[1], "axes"); err != nil {
+				return nil, err
+			}
+		}
+		shape, err := unsqueezeShape(in[0].Shape, axes)
+		if err != nil {
+			return nil, err
+		}
+		return []*onnx.Tensor{view(in[0], shape)}, nil
+	}, nil
+}
+
+// unsqueezeShape inserts unit dimensions at axes of the output rank.
+func unsqueezeShape(in []int, axes []int64) ([]int, error) {
+	r := len(in) + len(axes)
+	ins := make([]bool, r)
+	for _, ax := range axes {
+		a, err := canonAxis(ax, r)
+		if err != nil {
+			return nil, err
+		}
+		if ins[a] {
+			return nil, fmt.Errorf("axes %v repeat axis %d", axes, a)
+		}
+		ins[a] = true
+	}
+	out := make([]int, 0, r)
+	k := 0
+	for i := range r {
+		if ins[i] {
+			out = append(out, 1)
+		} else {
+			out = append(out, in[k])
+			k++
+		}
+	}
+	return out, nil
+}
+
+func buildSqueeze(b *buildCtx, n *onnx.Node) (opFunc, error) {
+	attr, fromInput, err := axesOf(b, n)
+	if err != nil {
+		return nil, err
+	}
+	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		axes := attr
+		if fromInput && len(in) > 1 && in[1] != nil {
+			if axes, err = intValues(in[1], "axes"); err != nil {
+				return nil, err
+			}
+		}
+		shape, err := squeezeShape(in[0].Shape, axes)
+		if err != nil {
+			return nil, err
+		}
+		return []*onnx.Tensor{view(in[0], shape)}, nil
+	}, nil
+}
+
+// squeezeShape removes the unit dimensions at axes, or all of them when
+// axes is empty.
+func squeezeShape(in []int, axes []int64) ([]int, error) {
+	drop := make([]bool, len(in))
+	if len(axes) == 0 {
+		for i, d := range in {
+			drop[i] = d == 1
+		}
+	}
+	for _, ax := range axes {
+		a, err := canonAxis(ax, len(in))
+		if err != nil {
+			return nil, err
+		}
+		if in[a] != 1 {
+			return nil, fmt.Errorf("cannot squeeze axis %d of shape %v: size is not 1", a, in)
+		}
+		drop[a] = true
+	}
+	out := []int{}
+	for i, d := range in {
+		if !drop[i] {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func buildShape(b *buildCtx, n *onnx.Node) (opFunc, error) {
+	if err := checkAttrs(n, "start", "end"); err != nil {
+		return nil, err
+	}
+	start, hasEnd := n.AttrInt("start", 0), n.HasAttr("end")
+	end := n.AttrInt("end", 0)
+	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		r := int64(len(in[0].Shape))
+		clampDim := func(v int64) int64 {
+			if v < 0 {
+				v += r
+			}
+			return min(max(v, 0), r)
+		}
+		s, e := clampDim(start), r
+		if hasEnd {
+			e = clampDim(end)
+		}
+		vals := []int64{}
+		for i := s; i < e; i++ {
+			vals = append(vals, int64(in[0].Shape[i]))
+		}
+		return []*onnx.Tensor{onnx.NewTensor([]int{len(vals)}, vals)}, nil
+	}, nil
+}
+
+// constantValue builds the tensor of a Constant node from whichever of its
+// value attributes is set.
+func constantValue(n *onnx.Node) (*onnx.Tensor, error) {
+	if len(n.Attrs) != 1 {
+		return nil, fmt.Errorf("needs exactly one value attribute, has %d", len(n.Attrs))
+	}
+	for name, a := range n.Attrs {
+		switch {
+		case name == "value" && a.Type == onnx.AttrTensor:
+			return a.T, nil
+		case name == "value_float" && a.Type == onnx.AttrFloat:
+			return onnx.NewTensor([]int{}, []float32{a.F}), nil
+		case name == "value_floats" && a.Type == onnx.AttrFloats:
+			return onnx.NewTensor([]int{len(a.Floats)}, append([]float32(nil), a.Floats...)), nil
+		case name == "value_int" && a.Type == onnx.AttrInt:
+			return onnx.NewTensor([]int{}, []int64{a.I}), nil
+		case name == "value_ints" && a.Type == onnx.AttrInts:
+			return onnx.NewTensor([]int{len(a.Ints)}, append([]int64(nil), a.Ints...)), nil
+		case name == "value_string" && a.Type == onnx.AttrString:
+			return onnx.NewTensor([]int{}, []string{a.S}), nil
+		case name == "value_strings" && a.Type == onnx.AttrStrings:
+			return onnx.NewTensor([]int{len(a.Strings)}, append([]string(nil), a.Strings...)), nil
+		}
+		return nil, fmt.Errorf("attribute %q (%v) is not supported", name, a.Type)
+	}
+	return nil, nil // unreachable: one attribute exists
+}
+
+func buildConstant(b *buildCtx, n *onnx.Node) (opFunc, error) {
+	t, err := constantValue(n)
+	if err != nil {
+		return nil, err
+	}
+	if t.Len() != dataLen(t) {
+		return nil, fmt.Errorf("value %v has %d elements, its shape needs %d", t.Shape, dataLen(t), t.Len())
+	}
+	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		// A fresh header per run: the session names the output tensor.
+		return []*onnx.Tensor{view(t, t.Shape)}, nil
+	}, nil
+}
+
+func buildConstantOfShape(b *buildCtx, n *onnx.Node) (opFunc, error) {
+	if err := checkAttrs(n, "value"); err != nil {
+		return nil, err
+	}
+	val := n.AttrTensor("value")
+	if val == nil {
+		val = onnx.NewTensor([]int{1}, []float32{0})
+	}
+	if val.Len() != 1 || dataLen(val) != 1 {
+		return nil, fmt.Errorf("value must hold one element, has shape %v", val.Shape)
+	}
+	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		spec, err := intValues(in[0], "shape")
+		if err != nil {
+			return nil, err
+		}
+		shape := make([]int, len(spec))
+		for i, v := range spec {
+			if v < 0 || v > math.MaxInt32 {
+				return nil, fmt.Errorf("shape %v has invalid dimension %d", spec, v)
+			}
+			shape[i] = int(v)
+		}
+		out, err := newTensor(val.DType, shape)
+		if err != nil {
+			return nil, err
+		}
+		if err := fillValue(out, val); err != nil {
+			return nil, err
+		}
+		return []*onnx.Tensor{out}, nil
+	}, nil
+}
+
+// expandStrides returns the strides that read a tensor of shape in as a
+// tensor of shape out (right-aligned numpy broadcasting, stride 0 on
+// broadcast dimensions).
+func expandStrides(in, out []int) ([]int, error) {
+	if len(in) > len(out) {
+		return nil, fmt.Errorf("cannot broadcast %v to %v", in, out)
+	}
+	st := make([]int, len(out))
+	is := rowStrides(in)
+	off := len(out) - len(in)
+	for i, d := range in {
+		switch {
+		case d == out[off+i]:
+			st[off+i] = is[i]
+		case d == 1:
+			st[off+i] = 0
+		default:
+			return nil, fmt.Errorf("cannot broadcast %v to %v", in, out)
+		}
+	}
+	return st, nil
+}
+
+func buildExpand(b *buildCtx, n *onnx.Node) (opFunc, error) {
+	if err := checkAttrs(n); err != nil {
+		return nil, err
+	}
+	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		x := in[0]
+		spec, err := intValues(in[1], "shape")
+		if err != nil {
+			return nil, err
+		}
+		// Bidirectional broadcast of x's shape and spec.
+		r := max(len(spec), len(x.Shape))
+		shape := make([]int, r)
+		for i := range r {
+			a, s := 1, int64(1)
+			if k := i - (r - len(x.Shape)); k >= 0 {
+				a = x.Shape[k]
+			}
+			if k := i - (r - len(spec)); k >= 0 {
+				s = spec[k]
+			}
+			switch {
+			case s < 0 || s > math.MaxInt32:
+				return nil, fmt.Errorf("shape %v has invalid dimension %d", spec, s)
+			case int64(a) == s || s == 1:
+				shape[i] = a
+			case a == 1:
+				shape[i] = int(s)
+			default:
+				return nil, fmt.Errorf("cannot expand %v to %v", x.Shape, spec)
+			}
+		}
+		st, err := expandStrides(x.Shape, shape)
+		if err != nil {
+			return nil, err
+		}
+		out, err := newTensor(x.DType, shape)
+		if err != nil {
+			return nil, err
+		}
+		if err := copyStrided(c.threads, out, x, 0, rowStrides(shape), 0, st, shape); err != nil {
+			return nil, err
+		}
+		return []*onnx.Tensor{out}, nil
+	}, nil
+}
+
+func buildTile(b *buildCtx, n *onnx.Node) (opFunc, error) {
+	if err := checkAttrs(n); err != nil {
+		return nil, err
+	}
+	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		x := in[0]
+		reps, err := intValues(in[1], "repeats")
+		if err != nil {
+			return nil, err
+		}
+		r := len(x.Shape)
+		if len(reps) != r {
+			return nil, fmt.Errorf("repeats %v does not match rank %d", reps, r)
+		}
+		// Output dimension i, of size reps[i]*d[i], is viewed as the pair
+		// (rep, d[i]); the source stride of rep is 0.
+		xs := rowStrides(x.Shape)
+		shape := make([]int, r)
+		pairs := make([]int, 0, 2*r)
+		sStr := make([]int, 0, 2*r)
+		for i, rep := range reps {
+			if rep < 0 || rep > math.MaxInt32 {
+				return nil, fmt.Errorf("repeats %v has invalid entry %d", reps, rep)
+			}
+			shape[i] = int(rep) * x.Shape[i]
+			pairs = append(pairs, int(rep), x.Shape[i])
+			sStr = append(sStr, 0, xs[i])
+		}
+		out, err := newTensor(x.DType, shape)
+		if err != nil {
+			return nil, err
+		}
+		if err := copyStrided(c.threads, out, x, 0, rowStrides(pairs), 0, sStr, pairs); err != nil {
+			return nil, err
+		}
+		return []*onnx.Tensor{out}, nil
+	}, nil
+}
+
+// Identity aliases its input's data.
+func buildIdentity(b *buildCtx, n *onnx.Node) (opFunc, error) {
+	if err := checkAttrs(n); err != nil {
+		return nil, err
+	}
+	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		if in[0] == nil {
+			return nil, fmt.Errorf("input is missing")
+		}
+		return []*onnx.Tensor{view(in[0], in[0].Shape)}, nil
+	}, nil
+}
+
+// Dropout in inference: Y aliases X and the optional mask is all true.
+// Training mode with a nonzero ratio is random and rejected.
+func buildDropout(b *buildCtx, n *onnx.Node) (opFunc, error) {
+	allowed := []string{"seed"}
+	if b.opset < 12 {
+		allowed = append(allowed, "ratio")
+	}
+	if err := checkAttrs(n, allowed...); err != nil {
+		return nil, err
+	}
+	wantMask := len(n.Outputs) > 1 && n.Outputs[1] != ""
+	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		x := in[0]
+		if len(in) > 2 && in[2] != nil {
+			tm, ok := in[2].Data.([]bool)
+			if !ok || len(tm) != 1 {
+				return nil, fmt.Errorf("training_mode must be a bool scalar")
+			}
+			ratio := 0.5
+			if in[1] != nil {
+				switch r := in[1].Data.(type) {
+				case []float32:
+					if len(r) == 1 {
+						ratio = float64(r[0])
+					}
+				case []float64:
+					if len(r) == 1 {
+						ratio = r[0]
+					}
+				}
+			}
+			if tm[0] && ratio != 0 {
+				return nil, fmt.Errorf("training mode (random dropout, ratio %g) is not supported", ratio)
+			}
+		}
+		if !wantMask {
+			return []*onnx.Tensor{view(x, x.Shape)}, nil
+		}
+		mask := make([]bool, x.Len())
+		for i := range mask {
+			mask[i] = true
+		}
+		return []*onnx.Tensor{view(x, x.Shape), onnx.NewTensor(x.Shape, mask)}, nil
+	}, nil
+}
+
+func buildRange(b *buildCtx, n *onnx.Node) (opFunc, error) {
+	if err := checkAttrs(n); err != nil {
+		return nil, err
+	}
+	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		for i, t := range in[:3] {
+			if t == nil || t.Len() != 1 || dataLen(t) != 1 {
+				return nil, fmt.Errorf("input %d must be a scalar", i)
+			}
+			if t.DType != in[0].DType {
+				return nil, fmt.Errorf("input %d is %v, input 0 is %v", i, t.DType, in[0].DType)
+			}
+		}
+		switch s := in[0].Data.(type) {
+		case []float32:
+			return rangeOf(s[0], in[1].Data.([]float32)[0], in[2].Data.([]float32)[0])
+		case []float64:
+			return rangeOf(s[0], in[1].Data.([]float64)[0], in[2].Data.([]float64)[0])
+		case []int64:
+			return rangeOf(s[0], in[1].Data.([]int64)[0], in[2].Data.([]int64)[0])
+		case []int32:
+			return rangeOf(s[0], in[1].Data.([]int32)[0], in[2].Data.([]int32)[0])
+		case []int16:
+			return rangeOf(s[0], in[1].Data.([]int16)[0], in[2].Data.([]int16)[0])
+		}
+		return nil, fmt.Errorf("unsupported type %v", in[0].DType)
+	}, nil
+}
+
+// rangeOf returns start, start+delta, ... below limit (above it for a
+// negative delta): max(ceil((limit-start)/delta), 0) elements.
+func rangeOf[T float32 | float64 | int64 | int32 | int16](start, limit, delta T) ([]*onnx.Tensor, error) {
+	if delta == 0 {
+		return nil, fmt.Errorf("delta is 0")
+	}
+	cnt := math.Ceil((float64(limit) - float64(start)) / float64(delta))
+	if cnt < 0 || math.IsNaN(cnt) {
+		cnt = 0
+	}
+	if cnt > math.MaxInt32 {
+		return nil, fmt.Errorf("range of %v elements is too large", cnt)
+	}
+	out := make([]T, int(cnt))
+	for i := range out {
+		out[i] = start + T(i)*delta
+	}
+	return []*onnx.Tensor{onnx.NewTensor([]int{len(out)}, out)}, nil
+}
