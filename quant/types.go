@@ -21,6 +21,9 @@ type Layer struct {
 	// Spatial is the number of spatial dims of a convolution (1, 2 or 3);
 	// 0 for Gemm/MatMul.
 	Spatial int
+	// Notes lists what FindLayers changed for the layer, such as the private
+	// copy of a weight it shared with another node.
+	Notes []string
 }
 
 // Exclusion records why a candidate layer is not quantized.
