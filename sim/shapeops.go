@@ -35,13 +35,13 @@ func init() {
 	register("Range", buildRange)
 }
 
-// view returns a tensor with t's type and data under another shape.
-func view(t *onnx.Tensor, shape []int) *onnx.Tensor {
+// aliasAs returns a tensor with t's type and data under another shape.
+func aliasAs(t *onnx.Tensor, shape []int) *onnx.Tensor {
 	return &onnx.Tensor{DType: t.DType, Shape: shape, Data: t.Data}
 }
 
-// rowStrides returns the row-major element strides of shape.
-func rowStrides(shape []int) []int {
+// denseStrides returns the row-major element strides of shape.
+func denseStrides(shape []int) []int {
 	s := make([]int, len(shape))
 	acc := 1
 	for i := len(shape) - 1; i >= 0; i-- {
@@ -51,8 +51,8 @@ func rowStrides(shape []int) []int {
 	return s
 }
 
-// canonAxis maps a possibly negative axis into [0, rank).
-func canonAxis(axis int64, rank int) (int, error) {
+// axisIndex maps a possibly negative axis into [0, rank).
+func axisIndex(axis int64, rank int) (int, error) {
 	if axis < -int64(rank) || axis >= int64(rank) {
 		return 0, fmt.Errorf("axis %d is out of range for rank %d", axis, rank)
 	}
@@ -62,8 +62,8 @@ func canonAxis(axis int64, rank int) (int, error) {
 	return int(axis), nil
 }
 
-// intValues reads an int64 or int32 tensor such as a shape or axes input.
-func intValues(t *onnx.Tensor, what string) ([]int64, error) {
+// shapeInts reads an int64 or int32 tensor such as a shape or axes input.
+func shapeInts(t *onnx.Tensor, what string) ([]int64, error) {
 	switch d := t.Data.(type) {
 	case []int64:
 		return d, nil
@@ -88,13 +88,13 @@ func constInts(b *buildCtx, n *onnx.Node, i int) ([]int64, bool) {
 	if !ok {
 		return nil, false
 	}
-	v, err := intValues(t, "input")
+	v, err := shapeInts(t, "input")
 	return v, err == nil
 }
 
-// checkShape rejects negative dimensions and element counts that cannot be
+// checkAllocShape rejects negative dimensions and element counts that cannot be
 // allocated, so that a bad shape input gives an error and not a panic.
-func checkShape(shape []int) error {
+func checkAllocShape(shape []int) error {
 	n := 1
 	for _, d := range shape {
 		if d < 0 {
@@ -108,9 +108,9 @@ func checkShape(shape []int) error {
 	return nil
 }
 
-// newTensor allocates a zeroed tensor of type dt.
-func newTensor(dt onnx.DataType, shape []int) (*onnx.Tensor, error) {
-	if err := checkShape(shape); err != nil {
+// allocTensor allocates a zeroed tensor of type dt.
+func allocTensor(dt onnx.DataType, shape []int) (*onnx.Tensor, error) {
+	if err := checkAllocShape(shape); err != nil {
 		return nil, err
 	}
 	return onnx.Zeros(dt, shape)
@@ -242,7 +242,7 @@ func stridedLoop[T any](dst []T, dOff int, dStr []int, src []T, sOff int, sStr [
 // of outer outer blocks of src (each axisLen*inner long), the inner-long
 // rows at the positions idx (already validated to lie in [0, axisLen)).
 func gatherBlocks(threads int, src *onnx.Tensor, shape []int, outer, axisLen, inner int, idx []int) (*onnx.Tensor, error) {
-	out, err := newTensor(src.DType, shape)
+	out, err := allocTensor(src.DType, shape)
 	if err != nil {
 		return nil, err
 	}
@@ -348,7 +348,7 @@ func buildFlatten(b *buildCtx, n *onnx.Node) (opFunc, error) {
 		if a < 0 || a > int64(r) {
 			return nil, fmt.Errorf("axis %d is out of range for rank %d", axis, r)
 		}
-		return []*onnx.Tensor{view(x, []int{onnx.NumElems(x.Shape[:a]), onnx.NumElems(x.Shape[a:])})}, nil
+		return []*onnx.Tensor{aliasAs(x, []int{onnx.NumElems(x.Shape[:a]), onnx.NumElems(x.Shape[a:])})}, nil
 	}, nil
 }
 
@@ -403,7 +403,7 @@ func buildReshape(b *buildCtx, n *onnx.Node) (opFunc, error) {
 		return nil, fmt.Errorf("Reshape needs a shape input")
 	}
 	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
-		spec, err := intValues(in[1], "shape")
+		spec, err := shapeInts(in[1], "shape")
 		if err != nil {
 			return nil, err
 		}
@@ -411,7 +411,7 @@ func buildReshape(b *buildCtx, n *onnx.Node) (opFunc, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []*onnx.Tensor{view(in[0], shape)}, nil
+		return []*onnx.Tensor{aliasAs(in[0], shape)}, nil
 	}, nil
 }
 
@@ -443,16 +443,16 @@ func buildTranspose(b *buildCtx, n *onnx.Node) (opFunc, error) {
 		}
 		shape := make([]int, r)
 		sStr := make([]int, r)
-		xs := rowStrides(x.Shape)
+		xs := denseStrides(x.Shape)
 		for i, a := range p {
 			shape[i] = x.Shape[a]
 			sStr[i] = xs[a]
 		}
-		out, err := newTensor(x.DType, shape)
+		out, err := allocTensor(x.DType, shape)
 		if err != nil {
 			return nil, err
 		}
-		if err := copyStrided(c.threads, out, x, 0, rowStrides(shape), 0, sStr, shape); err != nil {
+		if err := copyStrided(c.threads, out, x, 0, denseStrides(shape), 0, sStr, shape); err != nil {
 			return nil, err
 		}
 		return []*onnx.Tensor{out}, nil
@@ -473,7 +473,7 @@ func buildConcat(b *buildCtx, n *onnx.Node) (opFunc, error) {
 		}
 		first := in[0]
 		r := len(first.Shape)
-		a, err := canonAxis(axis, r)
+		a, err := axisIndex(axis, r)
 		if err != nil {
 			return nil, err
 		}
@@ -496,14 +496,14 @@ func buildConcat(b *buildCtx, n *onnx.Node) (opFunc, error) {
 			}
 			shape[a] += t.Shape[a]
 		}
-		out, err := newTensor(first.DType, shape)
+		out, err := allocTensor(first.DType, shape)
 		if err != nil {
 			return nil, err
 		}
-		ds := rowStrides(shape)
+		ds := denseStrides(shape)
 		off := 0
 		for _, t := range in {
-			if err := copyStrided(c.threads, out, t, off*ds[a], ds, 0, rowStrides(t.Shape), t.Shape); err != nil {
+			if err := copyStrided(c.threads, out, t, off*ds[a], ds, 0, denseStrides(t.Shape), t.Shape); err != nil {
 				return nil, err
 			}
 			off += t.Shape[a]
@@ -516,12 +516,12 @@ func buildConcat(b *buildCtx, n *onnx.Node) (opFunc, error) {
 func sliceAxis(threads int, x *onnx.Tensor, axis, start, size int) (*onnx.Tensor, error) {
 	shape := append([]int(nil), x.Shape...)
 	shape[axis] = size
-	out, err := newTensor(x.DType, shape)
+	out, err := allocTensor(x.DType, shape)
 	if err != nil {
 		return nil, err
 	}
-	xs := rowStrides(x.Shape)
-	if err := copyStrided(threads, out, x, 0, rowStrides(shape), start*xs[axis], xs, shape); err != nil {
+	xs := denseStrides(x.Shape)
+	if err := copyStrided(threads, out, x, 0, denseStrides(shape), start*xs[axis], xs, shape); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -552,14 +552,14 @@ func buildSplit(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	}
 	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 		x := in[0]
-		a, err := canonAxis(axis, len(x.Shape))
+		a, err := axisIndex(axis, len(x.Shape))
 		if err != nil {
 			return nil, err
 		}
 		dim := x.Shape[a]
 		split := attrSplit
 		if len(in) > 1 && in[1] != nil {
-			if split, err = intValues(in[1], "split"); err != nil {
+			if split, err = shapeInts(in[1], "split"); err != nil {
 				return nil, err
 			}
 		}
@@ -634,7 +634,7 @@ func buildUnsqueeze(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 		axes := attr
 		if fromInput {
-			if axes, err = intValues(in[1], "axes"); err != nil {
+			if axes, err = shapeInts(in[1], "axes"); err != nil {
 				return nil, err
 			}
 		}
@@ -642,7 +642,7 @@ func buildUnsqueeze(b *buildCtx, n *onnx.Node) (opFunc, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []*onnx.Tensor{view(in[0], shape)}, nil
+		return []*onnx.Tensor{aliasAs(in[0], shape)}, nil
 	}, nil
 }
 
@@ -651,7 +651,7 @@ func unsqueezeShape(in []int, axes []int64) ([]int, error) {
 	r := len(in) + len(axes)
 	ins := make([]bool, r)
 	for _, ax := range axes {
-		a, err := canonAxis(ax, r)
+		a, err := axisIndex(ax, r)
 		if err != nil {
 			return nil, err
 		}
@@ -681,7 +681,7 @@ func buildSqueeze(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 		axes := attr
 		if fromInput && len(in) > 1 && in[1] != nil {
-			if axes, err = intValues(in[1], "axes"); err != nil {
+			if axes, err = shapeInts(in[1], "axes"); err != nil {
 				return nil, err
 			}
 		}
@@ -689,7 +689,7 @@ func buildSqueeze(b *buildCtx, n *onnx.Node) (opFunc, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []*onnx.Tensor{view(in[0], shape)}, nil
+		return []*onnx.Tensor{aliasAs(in[0], shape)}, nil
 	}, nil
 }
 
@@ -703,7 +703,7 @@ func squeezeShape(in []int, axes []int64) ([]int, error) {
 		}
 	}
 	for _, ax := range axes {
-		a, err := canonAxis(ax, len(in))
+		a, err := axisIndex(ax, len(in))
 		if err != nil {
 			return nil, err
 		}
@@ -785,7 +785,7 @@ func buildConstant(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	}
 	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 		// A fresh header per run: the session names the output tensor.
-		return []*onnx.Tensor{view(t, t.Shape)}, nil
+		return []*onnx.Tensor{aliasAs(t, t.Shape)}, nil
 	}, nil
 }
 
@@ -801,7 +801,7 @@ func buildConstantOfShape(b *buildCtx, n *onnx.Node) (opFunc, error) {
 		return nil, fmt.Errorf("value must hold one element, has shape %v", val.Shape)
 	}
 	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
-		spec, err := intValues(in[0], "shape")
+		spec, err := shapeInts(in[0], "shape")
 		if err != nil {
 			return nil, err
 		}
@@ -812,7 +812,7 @@ func buildConstantOfShape(b *buildCtx, n *onnx.Node) (opFunc, error) {
 			}
 			shape[i] = int(v)
 		}
-		out, err := newTensor(val.DType, shape)
+		out, err := allocTensor(val.DType, shape)
 		if err != nil {
 			return nil, err
 		}
@@ -831,7 +831,7 @@ func expandStrides(in, out []int) ([]int, error) {
 		return nil, fmt.Errorf("cannot broadcast %v to %v", in, out)
 	}
 	st := make([]int, len(out))
-	is := rowStrides(in)
+	is := denseStrides(in)
 	off := len(out) - len(in)
 	for i, d := range in {
 		switch {
@@ -852,7 +852,7 @@ func buildExpand(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	}
 	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 		x := in[0]
-		spec, err := intValues(in[1], "shape")
+		spec, err := shapeInts(in[1], "shape")
 		if err != nil {
 			return nil, err
 		}
@@ -882,11 +882,11 @@ func buildExpand(b *buildCtx, n *onnx.Node) (opFunc, error) {
 		if err != nil {
 			return nil, err
 		}
-		out, err := newTensor(x.DType, shape)
+		out, err := allocTensor(x.DType, shape)
 		if err != nil {
 			return nil, err
 		}
-		if err := copyStrided(c.threads, out, x, 0, rowStrides(shape), 0, st, shape); err != nil {
+		if err := copyStrided(c.threads, out, x, 0, denseStrides(shape), 0, st, shape); err != nil {
 			return nil, err
 		}
 		return []*onnx.Tensor{out}, nil
@@ -899,7 +899,7 @@ func buildTile(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	}
 	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 		x := in[0]
-		reps, err := intValues(in[1], "repeats")
+		reps, err := shapeInts(in[1], "repeats")
 		if err != nil {
 			return nil, err
 		}
@@ -909,7 +909,7 @@ func buildTile(b *buildCtx, n *onnx.Node) (opFunc, error) {
 		}
 		// Output dimension i, of size reps[i]*d[i], is viewed as the pair
 		// (rep, d[i]); the source stride of rep is 0.
-		xs := rowStrides(x.Shape)
+		xs := denseStrides(x.Shape)
 		shape := make([]int, r)
 		pairs := make([]int, 0, 2*r)
 		sStr := make([]int, 0, 2*r)
@@ -921,11 +921,11 @@ func buildTile(b *buildCtx, n *onnx.Node) (opFunc, error) {
 			pairs = append(pairs, int(rep), x.Shape[i])
 			sStr = append(sStr, 0, xs[i])
 		}
-		out, err := newTensor(x.DType, shape)
+		out, err := allocTensor(x.DType, shape)
 		if err != nil {
 			return nil, err
 		}
-		if err := copyStrided(c.threads, out, x, 0, rowStrides(pairs), 0, sStr, pairs); err != nil {
+		if err := copyStrided(c.threads, out, x, 0, denseStrides(pairs), 0, sStr, pairs); err != nil {
 			return nil, err
 		}
 		return []*onnx.Tensor{out}, nil
@@ -941,7 +941,7 @@ func buildIdentity(b *buildCtx, n *onnx.Node) (opFunc, error) {
 		if in[0] == nil {
 			return nil, fmt.Errorf("input is missing")
 		}
-		return []*onnx.Tensor{view(in[0], in[0].Shape)}, nil
+		return []*onnx.Tensor{aliasAs(in[0], in[0].Shape)}, nil
 	}, nil
 }
 
@@ -981,13 +981,13 @@ func buildDropout(b *buildCtx, n *onnx.Node) (opFunc, error) {
 			}
 		}
 		if !wantMask {
-			return []*onnx.Tensor{view(x, x.Shape)}, nil
+			return []*onnx.Tensor{aliasAs(x, x.Shape)}, nil
 		}
 		mask := make([]bool, x.Len())
 		for i := range mask {
 			mask[i] = true
 		}
-		return []*onnx.Tensor{view(x, x.Shape), onnx.NewTensor(x.Shape, mask)}, nil
+		return []*onnx.Tensor{aliasAs(x, x.Shape), onnx.NewTensor(x.Shape, mask)}, nil
 	}, nil
 }
 
