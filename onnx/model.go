@@ -118,6 +118,10 @@ func (e *extReader) read(p *onnxpb.TensorProto, size int) ([]byte, error) {
 	}
 	f, ok := e.files[path]
 	if !ok {
+		// Stat first: opening a FIFO or device would block or never end.
+		if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("external data %q is not a regular file", loc)
+		}
 		var err error
 		f, err = os.Open(path)
 		if err != nil {
@@ -129,7 +133,8 @@ func (e *extReader) read(p *onnxpb.TensorProto, size int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if offset+int64(size) > st.Size() {
+	// Written so that a huge offset cannot overflow the sum.
+	if int64(size) > st.Size() || offset > st.Size()-int64(size) {
 		return nil, fmt.Errorf("external data %q: bytes %d..%d are past the end of the file (%d bytes)", loc, offset, offset+int64(size), st.Size())
 	}
 	buf := make([]byte, size)

@@ -395,6 +395,13 @@ func encodeRaw(t *Tensor) ([]byte, error) {
 	if sz == 0 {
 		return nil, fmt.Errorf("tensor %q: type %v has no raw encoding", t.Name, t.DType)
 	}
+	// A tensor built by hand may disagree with itself; encoding it must
+	// fail, not index out of range.
+	if l, ok := rawDataLen(t.DType, t.Data); !ok {
+		return nil, fmt.Errorf("tensor %q: data %T does not match type %v", t.Name, t.Data, t.DType)
+	} else if n < 0 || l != n {
+		return nil, fmt.Errorf("tensor %q: shape %v needs %d elements, data has %d", t.Name, t.Shape, n, l)
+	}
 	raw := make([]byte, n*sz)
 	le := binary.LittleEndian
 	switch d := t.Data.(type) {
@@ -459,6 +466,36 @@ func encodeRaw(t *Tensor) ([]byte, error) {
 		return nil, fmt.Errorf("tensor %q: data %T does not match type %v", t.Name, t.Data, t.DType)
 	}
 	return raw, nil
+}
+
+// rawDataLen returns the length of data and whether its Go type is the
+// one encodeRaw expects for dt.
+func rawDataLen(dt DataType, data any) (int, bool) {
+	switch d := data.(type) {
+	case []float32:
+		return len(d), dt == Float || dt == Float16 || dt == BFloat16
+	case []float64:
+		return len(d), dt == Double
+	case []int64:
+		return len(d), dt == Int64
+	case []uint64:
+		return len(d), dt == Uint64
+	case []int32:
+		return len(d), dt == Int32
+	case []uint32:
+		return len(d), dt == Uint32
+	case []int16:
+		return len(d), dt == Int16
+	case []uint16:
+		return len(d), dt == Uint16
+	case []int8:
+		return len(d), dt == Int8
+	case []uint8:
+		return len(d), dt == Uint8
+	case []bool:
+		return len(d), dt == Bool
+	}
+	return 0, false
 }
 
 // decodeTyped reads the typed repeated fields of a TensorProto.
