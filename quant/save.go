@@ -1,0 +1,436 @@
+package quant
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"amq/onnx"
+)
+
+// SaveOptions controls Save.
+type SaveOptions struct {
+	// Balance applies the record's balance factors to the model: it scales
+	// the weights and inserts the X/s multiplications (ApplyBalance). Save
+	// needs it only when some layer has a factor other than 1.
+	Balance func(m *onnx.Model, layers []*Layer, rec Record) error
+	// Model is passed to onnx.Model.Save for both files.
+	Model *onnx.SaveOptions
+}
+
+// SaveReport tells what Save wrote.
+type SaveReport struct {
+	FakeQuantPath string
+	DeployPath    string
+	// Quantized lists the quantized layers in graph order.
+	Quantized []string
+	// Skipped lists the given layers that stay float, with the reason.
+	Skipped []Exclusion
+	// Warnings are conditions worth a look that do not stop the save, such
+	// as all-zero weight channels.
+	Warnings []string
+}
+
+// Save writes <prefix>_fake_quant_model.onnx (standard ONNX ops, runs in
+// ONNX Runtime) and <prefix>_deploy_model.onnx (AscendQuant/AscendDequant,
+// int8 weights, int32 bias) for m, quantizing the layers that cfg enables
+// (cfg nil enables all) with the factors of rec. Both files are written or
+// neither. m is not changed.
+//
+// Per layer, with s_d, o_d the activation scale and offset and s_w[c] the
+// weight scales: w_q = clamp(round_half_even(w/s_w[c]), -128, 127),
+// b_q = round_half_even(b/(s_d*s_w[c])) in int32, and the output is
+// (sum (q - o_d) w_q + b_q) * float32(s_d*s_w[c]) where
+// q = clamp(round_half_even(x/s_d) + o_d, -128, 127).
+func Save(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, prefix string, opt SaveOptions) (*SaveReport, error) {
+	rep := &SaveReport{
+		FakeQuantPath: prefix + "_fake_quant_model.onnx",
+		DeployPath:    prefix + "_deploy_model.onnx",
+	}
+	if m == nil || m.Graph == nil {
+		return nil, fmt.Errorf("save: model has no graph")
+	}
+	base := m.Clone()
+	g := base.Graph
+	var targets []*Layer
+	for _, l := range layers {
+		n := g.Node(l.Name)
+		if n == nil || n.OpType != l.Type {
+			return nil, fmt.Errorf("layer %q (%s): not in the model", l.Name, l.Type)
+		}
+		cl := *l
+		cl.Node = n
+		if cfg != nil {
+			lc := cfg.Layers[l.Name]
+			if lc == nil {
+				rep.Skipped = append(rep.Skipped, Exclusion{l.Name, l.Type, "not in the quant config"})
+				continue
+			}
+			if !lc.QuantEnable {
+				rep.Skipped = append(rep.Skipped, Exclusion{l.Name, l.Type, "quant_enable false in the quant config"})
+				continue
+			}
+		}
+		r := rec[l.Name]
+		if r == nil || !r.HasQuant {
+			return nil, fmt.Errorf("layer %q (%s): the record has no quant factors for it (run calibration first)", l.Name, l.Type)
+		}
+		targets = append(targets, &cl)
+	}
+	if len(targets) == 0 {
+		return nil, fmt.Errorf("save: no layer to quantize")
+	}
+	if needsBalance(targets, rec) {
+		if opt.Balance == nil {
+			return nil, fmt.Errorf("save: the record has balance factors but no balancer was given (SaveOptions.Balance)")
+		}
+		if err := opt.Balance(base, targets, rec); err != nil {
+			return nil, fmt.Errorf("save: apply balance: %w", err)
+		}
+	}
+	if base.Opset() < 11 {
+		return nil, fmt.Errorf("save: the fake-quant model needs opset >= 11 (Round), the model has opset %d", base.Opset())
+	}
+
+	// Quantize every layer's parameters once, on the balanced weights.
+	qls := make([]*quantLayer, len(targets))
+	for i, l := range targets {
+		ql, warn, err := quantizeLayer(g, l, rec[l.Name])
+		if err != nil {
+			return nil, err
+		}
+		qls[i] = ql
+		rep.Warnings = append(rep.Warnings, warn...)
+		rep.Quantized = append(rep.Quantized, l.Name)
+	}
+
+	fake := base.Clone()
+	if err := rewrite(fake, qls, false); err != nil {
+		return nil, fmt.Errorf("save: fake-quant model: %w", err)
+	}
+	if err := rewrite(base, qls, true); err != nil {
+		return nil, fmt.Errorf("save: deploy model: %w", err)
+	}
+	if err := saveBoth(rep.FakeQuantPath, fake, rep.DeployPath, base, opt.Model); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// needsBalance reports whether any target has a balance factor other than 1.
+func needsBalance(ls []*Layer, rec Record) bool {
+	for _, l := range ls {
+		for _, f := range rec[l.Name].BalanceFactor {
+			if f != 1 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// quantLayer is a layer's quantized parameters.
+type quantLayer struct {
+	name     string
+	typ      string
+	spatial  int
+	invScale float32 // 1/scale_d, AscendQuant's scale
+	offset   int32   // offset_d
+	wShape   []int
+	wq       []int8
+	bq       []int32   // nil without bias; one per output channel
+	deq      []float32 // scale_d*scale_w[c], one per scale_w
+	shift    []uint32
+}
+
+// quantizeLayer computes w_q, b_q and the dequant scales of l from its
+// current weights and record r.
+func quantizeLayer(g *onnx.Graph, l *Layer, r *LayerRecord) (*quantLayer, []string, error) {
+	n := l.Node
+	where := fmt.Sprintf("layer %q (%s)", l.Name, l.Type)
+	if err := r.validate(); err != nil {
+		return nil, nil, fmt.Errorf("%s: record: %w", where, err)
+	}
+	w, ok := g.Constant(n.Input(1))
+	if !ok {
+		return nil, nil, fmt.Errorf("%s: weight %q is not a constant", where, n.Input(1))
+	}
+	wd, err := onnx.Data[float32](w)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: weight %q: %w", where, n.Input(1), err)
+	}
+	cout, chanOf, err := outputChannels(l.Type, n, w.Shape)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", where, err)
+	}
+	ns := len(r.ScaleW)
+	if ns != 1 && ns != cout {
+		return nil, nil, fmt.Errorf("%s: the record has %d scale_w for %d output channels (want 1 or %d)", where, ns, cout, cout)
+	}
+	for c, s := range r.ShiftBit {
+		if s != 0 {
+			return nil, nil, fmt.Errorf("%s: shift_bit[%d] = %d, only 0 is supported", where, c, s)
+		}
+	}
+	scaleIdx := func(c int) int {
+		if ns == 1 {
+			return 0
+		}
+		return c
+	}
+	ql := &quantLayer{
+		name:     l.Name,
+		typ:      l.Type,
+		spatial:  l.Spatial,
+		invScale: float32(1 / float64(r.ScaleD)),
+		offset:   r.OffsetD,
+		wShape:   append([]int(nil), w.Shape...),
+		wq:       make([]int8, len(wd)),
+		deq:      make([]float32, ns),
+		shift:    make([]uint32, ns),
+	}
+	for c := range ns {
+		ql.deq[c] = float32(float64(r.ScaleD) * float64(r.ScaleW[c]))
+		if !(ql.deq[c] > 0) || math.IsInf(float64(ql.deq[c]), 0) {
+			return nil, nil, fmt.Errorf("%s: scale_d*scale_w[%d] = %g*%g is not a positive float32", where, c, r.ScaleD, r.ScaleW[c])
+		}
+	}
+	absMax := make([]float64, cout)
+	clipped := make([]int, cout)
+	for i, v := range wd {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, nil, fmt.Errorf("%s: weight %q has the non-finite value %v at element %d", where, n.Input(1), v, i)
+		}
+		c := chanOf(i)
+		s := r.ScaleW[scaleIdx(c)]
+		x := math.RoundToEven(float64(v) / float64(s))
+		if x < -128 || x > 127 {
+			clipped[c]++
+		}
+		ql.wq[i] = int8(max(-128, min(127, x)))
+		absMax[c] = max(absMax[c], math.Abs(float64(v)))
+	}
+	var warn []string
+	for c := range cout {
+		if absMax[c] == 0 {
+			warn = append(warn, fmt.Sprintf("%s: output channel %d has all-zero weights; it outputs its quantized bias only", where, c))
+		}
+		if clipped[c] > 0 {
+			warn = append(warn, fmt.Sprintf("%s: output channel %d: %d weights exceed the int8 range of scale_w %g and are clipped (record made for other weights?)",
+				where, c, clipped[c], r.ScaleW[scaleIdx(c)]))
+		}
+	}
+	if b := n.Input(2); b != "" && (l.Type == "Conv" || l.Type == "ConvTranspose" || l.Type == "Gemm") {
+		bt, ok := g.Constant(b)
+		if !ok {
+			return nil, nil, fmt.Errorf("%s: bias %q is not a constant", where, b)
+		}
+		bd, err := onnx.Data[float32](bt)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: bias %q: %w", where, b, err)
+		}
+		if len(bd) != cout && len(bd) != 1 {
+			return nil, nil, fmt.Errorf("%s: bias %q has %d values for %d output channels", where, b, len(bd), cout)
+		}
+		ql.bq = make([]int32, cout)
+		for c := range cout {
+			bv := bd[0]
+			if len(bd) == cout {
+				bv = bd[c]
+			}
+			d := ql.deq[scaleIdx(c)]
+			q := math.RoundToEven(float64(bv) / float64(d))
+			if math.IsNaN(q) || q < math.MinInt32 || q > math.MaxInt32 {
+				return nil, nil, fmt.Errorf("%s: output channel %d: bias %g / (scale_d*scale_w = %g) = %g does not fit in int32; the weight scale of this channel is too small for its bias",
+					where, c, bv, d, float64(bv)/float64(d))
+			}
+			ql.bq[c] = int32(q)
+		}
+	}
+	return ql, warn, nil
+}
+
+// rewrite replaces every layer of qls in m by its quantized form: the
+// deploy form (Ascend operators, int8/int32 tensors) or the fake-quant form
+// (standard ops on integer-valued floats). Layers that read the same tensor
+// with the same scale and offset share one quantization.
+func rewrite(m *onnx.Model, qls []*quantLayer, deploy bool) error {
+	g := m.Graph
+	type qkey struct {
+		in     string
+		inv    float32
+		offset int32
+	}
+	quantized := map[qkey]string{}
+	var oldParams []string
+	for _, ql := range qls {
+		n := g.Node(ql.name)
+		if n == nil {
+			return fmt.Errorf("layer %q: not in the model", ql.name)
+		}
+		where := fmt.Sprintf("layer %q", ql.name)
+		for _, in := range n.Inputs[1:] {
+			if r := constRoot(g, in); r != "" {
+				oldParams = append(oldParams, r)
+			}
+		}
+		// Quantize the input, once per (tensor, scale, offset).
+		key := qkey{n.Inputs[0], ql.invScale, ql.offset}
+		qin, ok := quantized[key]
+		if !ok {
+			var err error
+			qin, err = insertQuant(g, n, ql, deploy)
+			if err != nil {
+				return fmt.Errorf("%s: %w", where, err)
+			}
+			quantized[key] = qin
+		}
+		n.Inputs[0] = qin
+
+		// Integer weights and bias.
+		wName := g.UniqueName(ql.name + ".weight_quant")
+		if deploy {
+			g.SetInitializer(&onnx.Tensor{Name: wName, DType: onnx.Int8, Shape: ql.wShape, Data: slices.Clone(ql.wq)})
+		} else {
+			wf := make([]float32, len(ql.wq))
+			for i, v := range ql.wq {
+				wf[i] = float32(v)
+			}
+			g.SetInitializer(&onnx.Tensor{Name: wName, DType: onnx.Float, Shape: ql.wShape, Data: wf})
+		}
+		n.Inputs[1] = wName
+		if ql.bq != nil {
+			bName := g.UniqueName(ql.name + ".bias_quant")
+			if deploy {
+				g.SetInitializer(&onnx.Tensor{Name: bName, DType: onnx.Int32, Shape: []int{len(ql.bq)}, Data: slices.Clone(ql.bq)})
+			} else {
+				bf := make([]float32, len(ql.bq))
+				for i, v := range ql.bq {
+					bf[i] = float32(v)
+				}
+				g.SetInitializer(&onnx.Tensor{Name: bName, DType: onnx.Float, Shape: []int{len(ql.bq)}, Data: bf})
+			}
+			n.Inputs[2] = bName
+		}
+
+		// Dequantize the accumulator into the original output tensor.
+		out := n.Outputs[0]
+		acc := g.UniqueName(ql.name + ".acc")
+		n.Outputs[0] = acc
+		var deq *onnx.Node
+		if deploy {
+			param := g.UniqueName(ql.name + ".dequant.param")
+			p := make([]uint64, len(ql.deq))
+			for c, d := range ql.deq {
+				// Bits 0-31 the float32 scale, 32-39 shift_n, 40-47 offset_w (0).
+				p[c] = uint64(math.Float32bits(d)) | uint64(ql.shift[c]&0xff)<<32
+			}
+			g.SetInitializer(&onnx.Tensor{Name: param, DType: onnx.Uint64, Shape: []int{len(p)}, Data: p})
+			deq = &onnx.Node{Name: g.UniqueName(ql.name + ".dequant"), OpType: "AscendDequant", Inputs: []string{acc, param}, Outputs: []string{out}}
+			deq.SetAttr("dtype", int64(0))
+			deq.SetAttr("sqrt_mode", int64(0))
+			deq.SetAttr("relu_flag", int64(0))
+		} else {
+			shape := []int{len(ql.deq)}
+			if len(ql.deq) > 1 && (ql.typ == "Conv" || ql.typ == "ConvTranspose") {
+				// The channel axis of a convolution output is 1.
+				shape = make([]int, 2+ql.spatial)
+				for i := range shape {
+					shape[i] = 1
+				}
+				shape[1] = len(ql.deq)
+			}
+			scale := g.UniqueName(ql.name + ".dequant.scale")
+			g.SetInitializer(&onnx.Tensor{Name: scale, DType: onnx.Float, Shape: shape, Data: slices.Clone(ql.deq)})
+			deq = &onnx.Node{Name: g.UniqueName(ql.name + ".dequant"), OpType: "Mul", Inputs: []string{acc, scale}, Outputs: []string{out}}
+		}
+		g.InsertNode(slices.Index(g.Nodes, n)+1, deq)
+	}
+	removeDeadConstants(g, oldParams)
+	if err := g.TopoSort(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// insertQuant inserts, before layer node n, the quantization of its input
+// and returns the name of the quantized tensor: AscendQuant's int8 output in
+// the deploy model, the float (q - offset) in the fake-quant model.
+func insertQuant(g *onnx.Graph, n *onnx.Node, ql *quantLayer, deploy bool) (string, error) {
+	in := n.Inputs[0]
+	pos := slices.Index(g.Nodes, n)
+	if deploy {
+		out := g.UniqueName(ql.name + ".quant.out")
+		q := &onnx.Node{Name: g.UniqueName(ql.name + ".quant"), OpType: "AscendQuant", Inputs: []string{in}, Outputs: []string{out}}
+		q.SetAttr("scale", ql.invScale)
+		q.SetAttr("offset", float32(ql.offset))
+		q.SetAttr("sqrt_mode", int64(0))
+		q.SetAttr("round_mode", "Round")
+		q.SetAttr("dst_type", "INT8")
+		g.InsertNode(pos, q)
+		return out, nil
+	}
+	scalar := func(suffix string, v float32) string {
+		name := g.UniqueName(ql.name + suffix)
+		g.SetInitializer(&onnx.Tensor{Name: name, DType: onnx.Float, Shape: []int{}, Data: []float32{v}})
+		return name
+	}
+	inv := scalar(".quant.scale", ql.invScale)
+	off := scalar(".quant.offset", float32(ql.offset))
+	lo := scalar(".quant.min", -128)
+	hi := scalar(".quant.max", 127)
+	steps := []struct {
+		op  string
+		arg []string
+	}{
+		{"Mul", []string{inv}},
+		{"Add", []string{off}},
+		{"Round", nil},
+		{"Clip", []string{lo, hi}},
+		{"Sub", []string{off}},
+	}
+	x := in
+	for i, s := range steps {
+		name := g.UniqueName(fmt.Sprintf("%s.quant.%s", ql.name, s.op))
+		out := g.UniqueName(name + ".out")
+		node := &onnx.Node{Name: name, OpType: s.op, Inputs: append([]string{x}, s.arg...), Outputs: []string{out}}
+		g.InsertNode(pos+i, node)
+		x = out
+	}
+	return x, nil
+}
+
+// saveBoth writes the two models so that either both files are replaced or
+// neither: each is saved into a private folder next to the destination, and
+// renamed into place only when both succeeded.
+func saveBoth(path1 string, m1 *onnx.Model, path2 string, m2 *onnx.Model, opt *onnx.SaveOptions) error {
+	dir := filepath.Dir(path1)
+	if filepath.Dir(path2) != dir {
+		return fmt.Errorf("save: %s and %s must be in the same folder", path1, path2)
+	}
+	tmp, err := os.MkdirTemp(dir, ".amq-save-*")
+	if err != nil {
+		return fmt.Errorf("save: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	for _, x := range []struct {
+		path string
+		m    *onnx.Model
+	}{{path1, m1}, {path2, m2}} {
+		if err := x.m.Save(filepath.Join(tmp, filepath.Base(x.path)), opt); err != nil {
+			return fmt.Errorf("save %s: %w", x.path, err)
+		}
+	}
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		return fmt.Errorf("save: %w", err)
+	}
+	for _, e := range entries {
+		if err := os.Rename(filepath.Join(tmp, e.Name()), filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("save: %w", err)
+		}
+	}
+	return nil
+}
