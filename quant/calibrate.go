@@ -1,0 +1,237 @@
+package quant
+
+import (
+	"fmt"
+
+	"amq/onnx"
+)
+
+// Calibrate computes the quantization factors of every enabled layer of cfg
+// and stores them in rec, next to the balance factors Preprocess put there.
+//
+// It applies the balance factors of rec to a clone of m (AMCT's explicit
+// Mul per layer; m itself is not changed), runs cfg.BatchNum batches of data
+// through b while streaming each layer's activation input into a histogram,
+// and then derives scale_d/offset_d with IFMR or HFMG per the layer config
+// (symmetric when asymmetric is false, and always for Conv3d), and scale_w
+// with ARQ on the balanced weights; offset_w and shift_bit are 0 and the
+// destination type is INT8.
+//
+// When b implements Concurrent, up to Concurrency() batches are in flight,
+// but statistics are merged in batch order, so the record equals that of a
+// sequential run.
+func Calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b Backend, data DataSource) error {
+	if cfg == nil {
+		return fmt.Errorf("calibrate: no quant config")
+	}
+	if rec == nil {
+		return fmt.Errorf("calibrate: nil record; pass an empty Record")
+	}
+	if cfg.BatchNum < 1 {
+		return fmt.Errorf("calibrate: batch_num %d must be at least 1", cfg.BatchNum)
+	}
+	if data == nil || data.Len() < cfg.BatchNum {
+		have := 0
+		if data != nil {
+			have = data.Len()
+		}
+		return fmt.Errorf("calibrate: batch_num is %d but the data has %d batches", cfg.BatchNum, have)
+	}
+	var active []*Layer
+	for _, l := range layers {
+		if lc := cfg.Layers[l.Name]; lc != nil && lc.QuantEnable {
+			active = append(active, l)
+		}
+	}
+	if len(active) == 0 {
+		return nil
+	}
+	bal := m.Clone()
+	if _, err := ApplyBalance(bal, active, rec, BalanceOptions{}); err != nil {
+		return fmt.Errorf("calibrate: %w", err)
+	}
+	g := bal.Graph
+
+	// One histogram per distinct (tensor, bin count): layers that read the
+	// same unbalanced tensor with the same algorithm share it.
+	type histKey struct {
+		tensor string
+		bins   int
+	}
+	type job struct {
+		layer  *Layer
+		lc     *LayerConfig
+		node   *onnx.Node
+		weight *onnx.Tensor
+		hist   histKey
+	}
+	hists := map[histKey]*Histogram{}
+	var observe []string
+	var jobs []job
+	for _, l := range active {
+		lc := cfg.Layers[l.Name]
+		n, w, err := layerWeight(g, l)
+		if err != nil {
+			return err
+		}
+		if lc.Act.NumBits != 0 && lc.Act.NumBits != 8 || lc.Weight.NumBits != 0 && lc.Weight.NumBits != 8 {
+			return fmt.Errorf("layer %q: only 8-bit quantization is supported (activation %d, weight %d bits)", l.Name, lc.Act.NumBits, lc.Weight.NumBits)
+		}
+		var bins int
+		switch lc.Act.Algo {
+		case "ifmr":
+			if err := checkIFMR(lc.Act); err != nil {
+				return fmt.Errorf("layer %q: %w", l.Name, err)
+			}
+			bins = IFMRBins
+		case "hfmg":
+			if err := checkHFMG(lc.Act); err != nil {
+				return fmt.Errorf("layer %q: %w", l.Name, err)
+			}
+			bins = lc.Act.NumOfBins
+		default:
+			return fmt.Errorf("layer %q: unknown activation algorithm %q (want ifmr or hfmg)", l.Name, lc.Act.Algo)
+		}
+		if a := lc.Weight.Algo; a != "" && a != "arq_quantize" {
+			return fmt.Errorf("layer %q: unknown weight algorithm %q (want arq_quantize)", l.Name, a)
+		}
+		k := histKey{n.Inputs[0], bins}
+		if hists[k] == nil {
+			hists[k] = NewHistogram(bins)
+			observe = append(observe, k.tensor)
+		}
+		jobs = append(jobs, job{l, lc, n, w, k})
+	}
+	observe = dedupe(observe)
+	err := runBatches(b, bal, observe, data, cfg.BatchNum, func(i int, out map[string]*onnx.Tensor) error {
+		for k, h := range hists {
+			t, ok := out[k.tensor]
+			if !ok {
+				return fmt.Errorf("backend returned no tensor %q", k.tensor)
+			}
+			if err := h.Observe(t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("calibrate: %w", err)
+	}
+	for _, j := range jobs {
+		act := j.lc.Act
+		if j.layer.Type == "Conv" && j.layer.Spatial == 3 {
+			// Ascend quantizes Conv3d activations symmetrically only.
+			act.Asymmetric = false
+		}
+		var sd float32
+		var od int32
+		h := hists[j.hist]
+		if act.Algo == "hfmg" {
+			sd, od, err = HFMG(h, act)
+		} else {
+			sd, od, err = IFMR(h, act)
+		}
+		if err != nil {
+			return fmt.Errorf("layer %q: activation %q: %w", j.layer.Name, j.hist.tensor, err)
+		}
+		sw, err := ARQ(j.layer.Type, j.node, j.weight, j.lc.Weight.ChannelWise)
+		if err != nil {
+			return fmt.Errorf("layer %q: %w", j.layer.Name, err)
+		}
+		r := rec[j.layer.Name]
+		if r == nil {
+			r = &LayerRecord{}
+			rec[j.layer.Name] = r
+		}
+		r.ScaleD, r.OffsetD = sd, od
+		r.ScaleW = sw
+		r.OffsetW = make([]int32, len(sw))
+		r.ShiftBit = make([]uint32, len(sw))
+		r.DstType = "INT8"
+		r.HasQuant = true
+	}
+	return nil
+}
+
+// runBatches prepares m on b with observe exposed and runs batches 0..n-1 of
+// data, calling merge for each result in batch order. With a Concurrent
+// backend up to Concurrency() batches run at once; at most that many
+// results exist at any time, so memory does not grow with n.
+func runBatches(b Backend, m *onnx.Model, observe []string, data DataSource, n int, merge func(i int, out map[string]*onnx.Tensor) error) (err error) {
+	if b == nil {
+		return fmt.Errorf("no backend")
+	}
+	r, err := b.Prepare(m, observe)
+	if err != nil {
+		return fmt.Errorf("prepare model: %w", err)
+	}
+	defer func() {
+		if cerr := r.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close runner: %w", cerr)
+		}
+	}()
+	run := func(i int) (map[string]*onnx.Tensor, error) {
+		in, err := data.Batch(i)
+		if err != nil {
+			return nil, fmt.Errorf("batch %d: %w", i, err)
+		}
+		out, err := r.Run(in)
+		if err != nil {
+			return nil, fmt.Errorf("batch %d: %w", i, err)
+		}
+		return out, nil
+	}
+	width := 1
+	if c, ok := b.(Concurrent); ok {
+		width = max(1, c.Concurrency())
+	}
+	if width == 1 {
+		for i := range n {
+			out, err := run(i)
+			if err != nil {
+				return err
+			}
+			if err := merge(i, out); err != nil {
+				return fmt.Errorf("batch %d: %w", i, err)
+			}
+		}
+		return nil
+	}
+	type result struct {
+		out map[string]*onnx.Tensor
+		err error
+	}
+	pending := make([]chan result, n)
+	start := func(i int) {
+		ch := make(chan result, 1)
+		pending[i] = ch
+		go func() {
+			out, err := run(i)
+			ch <- result{out, err}
+		}()
+	}
+	for i := range min(width, n) {
+		start(i)
+	}
+	var firstErr error
+	for i := range n {
+		if pending[i] == nil {
+			break // not started because an earlier batch failed
+		}
+		res := <-pending[i]
+		pending[i] = nil
+		if firstErr != nil {
+			continue // drain batches already in flight
+		}
+		if res.err != nil {
+			firstErr = res.err
+		} else if err := merge(i, res.out); err != nil {
+			firstErr = fmt.Errorf("batch %d: %w", i, err)
+		}
+		if firstErr == nil && i+width < n {
+			start(i + width)
+		}
+	}
+	return firstErr
+}

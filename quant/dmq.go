@@ -1,0 +1,296 @@
+package quant
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"amq/onnx"
+)
+
+// DMQOptions tunes Preprocess.
+type DMQOptions struct {
+	// Joint gives all DMQ layers that read the same tensor one factor per
+	// channel, computed from the maximum over their weights' channel
+	// maxima, so that ApplyBalance can fold it into the tensor's producer.
+	// The layers must share the migration strength. By default each layer
+	// has its own factors, as in AMCT, so records stay comparable.
+	Joint bool
+}
+
+// Preprocess computes DMQ balance factors with per-layer factors; see
+// PreprocessWith.
+func Preprocess(m *onnx.Model, layers []*Layer, cfg *Config, b Backend, data DataSource) (Record, error) {
+	return PreprocessWith(m, layers, cfg, b, data, DMQOptions{})
+}
+
+// PreprocessWith computes the DMQ balance factors of every enabled layer
+// whose config has a dmq_balancer, and returns them as a record with only
+// BalanceFactor set.
+//
+// It runs every batch of data through b, keeping a running per-channel
+// max|X_j| of each such layer's activation input (AMCT keeps only the last
+// batch's), takes max|W_j| per input channel from the weight, and sets
+// s_j = max|X_j|^a / max|W_j|^(1-a) (see BalanceFactors). m is not changed.
+func PreprocessWith(m *onnx.Model, layers []*Layer, cfg *Config, b Backend, data DataSource, opt DMQOptions) (Record, error) {
+	if cfg == nil {
+		return nil, fmt.Errorf("preprocess: no quant config")
+	}
+	g := m.Graph
+	type item struct {
+		layer *Layer
+		alpha float64
+		key   obsKey
+		wmax  []float64
+	}
+	var items []*item
+	obs := map[obsKey]*ChannelMax{}
+	var observe []string
+	for _, l := range layers {
+		lc := cfg.Layers[l.Name]
+		if lc == nil || !lc.QuantEnable || lc.DMQ == nil {
+			continue
+		}
+		a := lc.DMQ.MigrationStrength
+		if !(a >= 0.2 && a <= 0.8) {
+			return nil, fmt.Errorf("layer %q: dmq migration_strength %v is outside [0.2, 0.8]", l.Name, a)
+		}
+		n, w, err := layerWeight(g, l)
+		if err != nil {
+			return nil, err
+		}
+		wmax, err := weightInputMax(l.Type, n, w)
+		if err != nil {
+			return nil, fmt.Errorf("layer %q: %w", l.Name, err)
+		}
+		k := obsKey{tensor: n.Inputs[0], axis: activationAxis(l.Type)}
+		if obs[k] == nil {
+			obs[k] = &ChannelMax{Axis: k.axis}
+			observe = append(observe, k.tensor)
+		}
+		items = append(items, &item{layer: l, alpha: a, key: k, wmax: wmax})
+	}
+	rec := Record{}
+	if len(items) == 0 {
+		return rec, nil
+	}
+	if data == nil || data.Len() == 0 {
+		return nil, fmt.Errorf("preprocess: no calibration batches")
+	}
+	observe = dedupe(observe)
+	err := runBatches(b, m, observe, data, data.Len(), func(i int, out map[string]*onnx.Tensor) error {
+		for k, o := range obs {
+			t, ok := out[k.tensor]
+			if !ok {
+				return fmt.Errorf("backend returned no tensor %q", k.tensor)
+			}
+			if err := o.Observe(t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("preprocess: %w", err)
+	}
+	for _, it := range items {
+		if got := len(obs[it.key].Max); got != len(it.wmax) {
+			return nil, fmt.Errorf("layer %q: activation %q has %d channels, the weight has %d input channels", it.layer.Name, it.key.tensor, got, len(it.wmax))
+		}
+	}
+	if opt.Joint {
+		// Group by tensor and axis; the joint weight maximum is the
+		// channel-wise maximum over the group's weights.
+		groups := map[obsKey][]*item{}
+		for _, it := range items {
+			groups[it.key] = append(groups[it.key], it)
+		}
+		for k, grp := range groups {
+			joint := make([]float64, len(grp[0].wmax))
+			for _, it := range grp {
+				if it.alpha != grp[0].alpha {
+					return nil, fmt.Errorf("layers %q and %q read tensor %q with migration strengths %v and %v; a joint factor needs one", grp[0].layer.Name, it.layer.Name, k.tensor, grp[0].alpha, it.alpha)
+				}
+				for j, v := range it.wmax {
+					joint[j] = max(joint[j], v)
+				}
+			}
+			s := BalanceFactors(obs[k].Max, joint, grp[0].alpha)
+			for _, it := range grp {
+				rec[it.layer.Name] = &LayerRecord{BalanceFactor: append([]float32(nil), s...)}
+			}
+		}
+		return rec, nil
+	}
+	for _, it := range items {
+		rec[it.layer.Name] = &LayerRecord{BalanceFactor: BalanceFactors(obs[it.key].Max, it.wmax, it.alpha)}
+	}
+	return rec, nil
+}
+
+// obsKey identifies a per-channel observation: a tensor and its channel axis.
+type obsKey struct {
+	tensor string
+	axis   int
+}
+
+// activationAxis is the channel axis of a layer's activation input: 1 for
+// convolutions (N, C, ...), the last axis for Gemm/MatMul.
+func activationAxis(op string) int {
+	if op == "Conv" || op == "ConvTranspose" {
+		return 1
+	}
+	return -1
+}
+
+// BalanceFactors returns the DMQ factors s_j = xmax_j^a / wmax_j^(1-a) for
+// the per-channel maxima of |X| and |W| and migration strength a, in float64
+// then rounded to float32.
+//
+// Edge cases, as AMCT: a channel with zero weight gets
+// s_j = xmax_j / max_k(xmax_k/s_k), so its balanced activation is no larger
+// than the others'; a channel with zero activation gets
+// s_j = max_k(wmax_k*s_k) / wmax_j, so its balanced weight is no larger than
+// the others' (k over channels where both are non-zero); a channel where both
+// are zero, or where no regular channel exists to compare with, gets 1.
+// Every factor is clamped to [FLT_EPSILON, 1/FLT_EPSILON].
+func BalanceFactors(xmax, wmax []float64, alpha float64) []float32 {
+	n := len(xmax)
+	s := make([]float64, n)
+	clamp := func(v float64) float64 {
+		if math.IsNaN(v) {
+			return 1
+		}
+		return max(FltEpsilon, min(1/FltEpsilon, v))
+	}
+	var xRef, wRef float64 // max_k xmax_k/s_k, max_k wmax_k*s_k
+	regular := false
+	for j := range n {
+		if xmax[j] > 0 && wmax[j] > 0 {
+			s[j] = clamp(math.Pow(xmax[j], alpha) / math.Pow(wmax[j], 1-alpha))
+			xRef = max(xRef, xmax[j]/s[j])
+			wRef = max(wRef, wmax[j]*s[j])
+			regular = true
+		}
+	}
+	out := make([]float32, n)
+	for j := range n {
+		switch {
+		case xmax[j] > 0 && wmax[j] > 0:
+		case !regular || (xmax[j] == 0 && wmax[j] == 0):
+			s[j] = 1
+		case wmax[j] == 0:
+			s[j] = clamp(xmax[j] / xRef)
+		default:
+			s[j] = clamp(wRef / wmax[j])
+		}
+		out[j] = float32(s[j])
+		// Rounding to float32 must not leave the allowed interval.
+		out[j] = max(float32(FltEpsilon), min(float32(1/FltEpsilon), out[j]))
+	}
+	return out
+}
+
+// layerWeight returns a layer's node in g (looked up by name, so that it
+// works on clones) and its constant weight.
+func layerWeight(g *onnx.Graph, l *Layer) (*onnx.Node, *onnx.Tensor, error) {
+	n := g.Node(l.Name)
+	if n == nil {
+		return nil, nil, fmt.Errorf("layer %q: no such node in the model", l.Name)
+	}
+	if n.OpType != l.Type {
+		return nil, nil, fmt.Errorf("layer %q: node is a %s, the layer list says %s", l.Name, n.OpType, l.Type)
+	}
+	if len(n.Inputs) < 2 || n.Inputs[0] == "" {
+		return nil, nil, fmt.Errorf("layer %q: missing activation or weight input", l.Name)
+	}
+	if n.OpType == "Gemm" && n.AttrInt("transA", 0) != 0 {
+		return nil, nil, fmt.Errorf("layer %q: Gemm with transA=1 is not quantizable", l.Name)
+	}
+	w, ok := g.Constant(n.Inputs[1])
+	if !ok {
+		return nil, nil, fmt.Errorf("layer %q: weight %q is not a constant", l.Name, n.Inputs[1])
+	}
+	if w.DType != onnx.Float {
+		return nil, nil, fmt.Errorf("layer %q: weight %q is %v, want FLOAT", l.Name, n.Inputs[1], w.DType)
+	}
+	return n, w, nil
+}
+
+// inputChannels returns the number of input channels of a layer's weight
+// and a function mapping a flat weight index to its input channel (the
+// activation channel it multiplies).
+//
+// Conv W[O, I/g, k...]: channel j of group gi = j / (I/g) is
+// W[gi*O/g:(gi+1)*O/g, j - gi*I/g]. ConvTranspose W[I, O/g, k...]: axis 0.
+// Gemm B: axis 0, or axis 1 when transB=1. MatMul B[K, N]: axis 0.
+func inputChannels(op string, n *onnx.Node, shape []int) (int, func(int) int, error) {
+	switch op {
+	case "Conv":
+		if len(shape) < 3 {
+			return 0, nil, fmt.Errorf("conv weight of shape %v: want rank >= 3", shape)
+		}
+		g := int(n.AttrInt("group", 1))
+		if g < 1 || shape[0]%g != 0 {
+			return 0, nil, fmt.Errorf("conv group %d does not divide %d output channels", g, shape[0])
+		}
+		perOut := shape[0] / g // output channels per group
+		perIn := shape[1]      // input channels per group
+		k := onnx.NumElems(shape[2:])
+		return g * perIn, func(i int) int {
+			o := i / (perIn * k)
+			jl := (i / k) % perIn
+			return (o/perOut)*perIn + jl
+		}, nil
+	case "ConvTranspose":
+		if len(shape) < 3 {
+			return 0, nil, fmt.Errorf("convtranspose weight of shape %v: want rank >= 3", shape)
+		}
+		inner := onnx.NumElems(shape[1:])
+		return shape[0], func(i int) int { return i / inner }, nil
+	case "Gemm", "MatMul":
+		if len(shape) != 2 {
+			return 0, nil, fmt.Errorf("%s weight of shape %v: want rank 2", op, shape)
+		}
+		cols := shape[1]
+		if op == "Gemm" && n.AttrInt("transB", 0) != 0 {
+			return cols, func(i int) int { return i % cols }, nil
+		}
+		return shape[0], func(i int) int { return i / cols }, nil
+	}
+	return 0, nil, fmt.Errorf("layer type %s is not quantizable", op)
+}
+
+// weightInputMax returns max|W_j| per input channel j.
+func weightInputMax(op string, n *onnx.Node, w *onnx.Tensor) ([]float64, error) {
+	data, err := onnx.Data[float32](w)
+	if err != nil {
+		return nil, err
+	}
+	count, chanOf, err := inputChannels(op, n, w.Shape)
+	if err != nil {
+		return nil, err
+	}
+	m := make([]float64, count)
+	for i, v := range data {
+		a := math.Abs(float64(v))
+		if math.IsNaN(a) || math.IsInf(a, 0) {
+			return nil, fmt.Errorf("weight %q: non-finite value %v at element %d", w.Name, v, i)
+		}
+		j := chanOf(i)
+		m[j] = max(m[j], a)
+	}
+	return m, nil
+}
+
+// dedupe returns names sorted without duplicates, for a stable observe list.
+func dedupe(names []string) []string {
+	sort.Strings(names)
+	out := names[:0]
+	for i, s := range names {
+		if i == 0 || s != names[i-1] {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,243 @@
+package quant
+
+import (
+	"fmt"
+	"math"
+
+	"amq/onnx"
+)
+
+// ChannelMax is a running per-channel maximum of |x| over any number of
+// tensors, for DMQ. Its memory is one float64 per channel.
+type ChannelMax struct {
+	// Axis is the channel axis; a negative axis counts from the end
+	// (-1 is the last axis).
+	Axis int
+	// Max holds max|x| per channel; nil until the first Observe.
+	Max []float64
+}
+
+// Observe folds t into the running maxima. Every tensor must have the same
+// channel count. NaN values are reported as errors: they would make every
+// factor derived from the maximum meaningless.
+func (c *ChannelMax) Observe(t *onnx.Tensor) error {
+	x, err := onnx.Data[float32](t)
+	if err != nil {
+		return err
+	}
+	axis := c.Axis
+	if axis < 0 {
+		axis += t.Rank()
+	}
+	if axis < 0 || axis >= t.Rank() {
+		return fmt.Errorf("tensor %q of shape %v has no channel axis %d", t.Name, t.Shape, c.Axis)
+	}
+	ch := t.Shape[axis]
+	if c.Max == nil {
+		c.Max = make([]float64, ch)
+	} else if len(c.Max) != ch {
+		return fmt.Errorf("tensor %q of shape %v has %d channels on axis %d, earlier batches had %d", t.Name, t.Shape, ch, axis, len(c.Max))
+	}
+	inner := onnx.NumElems(t.Shape[axis+1:])
+	outer := onnx.NumElems(t.Shape[:axis])
+	for o := 0; o < outer; o++ {
+		for j := 0; j < ch; j++ {
+			base := (o*ch + j) * inner
+			m := c.Max[j]
+			for _, v := range x[base : base+inner] {
+				a := math.Abs(float64(v))
+				if a > m {
+					m = a
+				} else if a != a {
+					return fmt.Errorf("tensor %q: NaN in channel %d", t.Name, j)
+				}
+			}
+			c.Max[j] = m
+		}
+	}
+	return nil
+}
+
+// Histogram is a streaming histogram of one tensor's values over any number
+// of batches, with memory independent of the number of values.
+//
+// The bins are of equal width over a range that always contains 0 (every
+// int8 range does) and the exact minimum and maximum seen so far. When a
+// batch falls outside the range, the range grows: the bin width is
+// multiplied by a power of two and the grid is shifted by whole old bins, so
+// that every old bin lies inside exactly one new bin and re-binning merges
+// counts without approximation. Resolution can therefore drop to half the
+// bin count over the data's actual range; callers that need precision ask
+// for more bins.
+//
+// Besides the count, each bin keeps the sum and the sum of squares of its
+// values. Losses that are constant-valued over a bin (clipping, or a bin
+// inside one quantization step) are then evaluated exactly rather than at
+// the bin center.
+type Histogram struct {
+	Min, Max float64 // exact extremes of the values seen
+	N        int64   // number of values seen
+
+	lo    float64 // left edge of bin 0
+	width float64 // bin width; 0 until a non-zero value has been seen
+	count []int64
+	sum   []float64
+	sumSq []float64
+	zeros int64 // values seen while width is 0 (all exactly 0)
+}
+
+// NewHistogram returns an empty histogram with the given number of bins.
+func NewHistogram(bins int) *Histogram {
+	if bins < 1 {
+		bins = 1
+	}
+	return &Histogram{
+		count: make([]int64, bins),
+		sum:   make([]float64, bins),
+		sumSq: make([]float64, bins),
+	}
+}
+
+// Bins is the number of bins.
+func (h *Histogram) Bins() int { return len(h.count) }
+
+// Edges returns the left edge of bin 0 and the bin width (0 when every value
+// seen so far is 0).
+func (h *Histogram) Edges() (lo, width float64) { return h.lo, h.width }
+
+// Bin returns the count, sum and sum of squares of bin i.
+func (h *Histogram) Bin(i int) (n int64, sum, sumSq float64) {
+	return h.count[i], h.sum[i], h.sumSq[i]
+}
+
+// Observe adds the float32 values of t.
+func (h *Histogram) Observe(t *onnx.Tensor) error {
+	x, err := onnx.Data[float32](t)
+	if err != nil {
+		return err
+	}
+	if err := h.Add(x); err != nil {
+		return fmt.Errorf("tensor %q: %w", t.Name, err)
+	}
+	return nil
+}
+
+// Add adds values. It fails on NaN or infinite values, which have no int8
+// representation.
+func (h *Histogram) Add(x []float32) error {
+	if len(x) == 0 {
+		return nil
+	}
+	bmin, bmax := math.Inf(1), math.Inf(-1)
+	for _, v := range x {
+		f := float64(v)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("non-finite value %v", v)
+		}
+		bmin = min(bmin, f)
+		bmax = max(bmax, f)
+	}
+	if h.N == 0 {
+		h.Min, h.Max = bmin, bmax
+	} else {
+		h.Min, h.Max = min(h.Min, bmin), max(h.Max, bmax)
+	}
+	h.N += int64(len(x))
+	h.fit(min(h.Min, 0), max(h.Max, 0))
+	if h.width == 0 {
+		// All values so far are 0 and the range is empty.
+		h.zeros += int64(len(x))
+		return nil
+	}
+	nb := len(h.count)
+	inv := 1 / h.width
+	for _, v := range x {
+		f := float64(v)
+		i := int((f - h.lo) * inv)
+		i = max(0, min(nb-1, i))
+		h.count[i]++
+		h.sum[i] += f
+		h.sumSq[i] += f * f
+	}
+	return nil
+}
+
+// fit grows the range to contain [lo, hi] (lo <= 0 <= hi).
+func (h *Histogram) fit(lo, hi float64) {
+	if h.width == 0 {
+		if hi == lo {
+			return
+		}
+		// First non-degenerate range: spread the bins over exactly
+		// [lo, hi] and move any zeros seen so far into their bin.
+		h.lo, h.width = lo, (hi-lo)/float64(len(h.count))
+		if h.zeros > 0 {
+			h.count[h.zeroBin()] += h.zeros
+			h.zeros = 0
+		}
+		return
+	}
+	if lo >= h.lo && h.inside(hi) {
+		return
+	}
+	// Grow by k = 2, 4, 8, ... after shifting the grid left by j whole old
+	// bins (as many as lo needs); old bin i then lies in new bin (i+j)/k.
+	j := max(0, int(math.Ceil((h.lo-lo)/h.width)))
+	newLo := h.lo - float64(j)*h.width
+	k := 2
+	for int((hi-newLo)/(h.width*float64(k))) >= len(h.count) {
+		k *= 2
+	}
+	n := len(h.count)
+	count := make([]int64, n)
+	sum := make([]float64, n)
+	sumSq := make([]float64, n)
+	for i := range n {
+		if h.count[i] == 0 {
+			continue
+		}
+		d := (i + j) / k
+		count[d] += h.count[i]
+		sum[d] += h.sum[i]
+		sumSq[d] += h.sumSq[i]
+	}
+	h.count, h.sum, h.sumSq = count, sum, sumSq
+	h.lo = newLo
+	h.width *= float64(k)
+}
+
+// inside reports whether x maps to a bin index below the bin count without
+// clamping (guards against rounding at the right edge).
+func (h *Histogram) inside(x float64) bool {
+	return int((x-h.lo)/h.width) < len(h.count)
+}
+
+// Quantile returns an estimate of the k-th smallest value (1-based rank),
+// exact for k = 1 and k = N, interpolated linearly inside a bin otherwise.
+func (h *Histogram) Quantile(k int64) float64 {
+	switch {
+	case h.N == 0:
+		return 0
+	case k <= 1:
+		return h.Min
+	case k >= h.N:
+		return h.Max
+	case h.width == 0:
+		return 0
+	}
+	var cum int64
+	for i, c := range h.count {
+		if cum+c >= k {
+			// Rank k is the (k-cum)-th of c values spread over the bin.
+			frac := (float64(k-cum) - 0.5) / float64(c)
+			v := h.lo + (float64(i)+frac)*h.width
+			return max(h.Min, min(h.Max, v))
+		}
+		cum += c
+	}
+	return h.Max
+}
+
+func (h *Histogram) zeroBin() int {
+	return max(0, min(len(h.count)-1, int(-h.lo/h.width)))
+}
