@@ -1,0 +1,199 @@
+package bench
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"testing"
+
+	"amq/internal/ort"
+	"amq/onnx"
+	"amq/sim"
+)
+
+// seed fixes the random weights and inputs so that runs are reproducible.
+const seed = 20240601
+
+// tolerance bounds sim's deviation from ONNX Runtime, relative to the
+// output's scale, for a run to count as correct.
+const tolerance = 1e-3
+
+func requireORT(tb testing.TB) {
+	tb.Helper()
+	if err := ort.Available(); err != nil {
+		if os.Getenv("CI") == "" {
+			tb.Skipf("ONNX Runtime not available: %v", err)
+		}
+		tb.Fatalf("ONNX Runtime not available: %v", err)
+	}
+}
+
+// threadCounts are the settings benchmarked: one core, and all of them.
+func threadCounts() []int {
+	if n := runtime.NumCPU(); n > 1 {
+		return []int{1, n}
+	}
+	return []int{1}
+}
+
+// compare returns an error when got differs from want by more than
+// tolerance·max(1, max|want|) anywhere.
+func compare(got, want *onnx.Tensor) error {
+	if fmt.Sprint(got.Shape) != fmt.Sprint(want.Shape) {
+		return fmt.Errorf("sim output shape %v, ONNX Runtime %v", got.Shape, want.Shape)
+	}
+	g, ok := got.Data.([]float32)
+	if !ok {
+		return fmt.Errorf("sim output is %v, want FLOAT", got.DType)
+	}
+	w := want.Floats()
+	scale, maxErr, at := 1.0, 0.0, 0
+	for i := range w {
+		scale = math.Max(scale, math.Abs(float64(w[i])))
+		d := math.Abs(float64(g[i]) - float64(w[i]))
+		if !(d <= maxErr) { // also catches NaN
+			maxErr, at = d, i
+			if math.IsNaN(d) {
+				maxErr = math.Inf(1)
+				break
+			}
+		}
+	}
+	if maxErr > tolerance*scale {
+		return fmt.Errorf("sim disagrees with ONNX Runtime: max abs error %.3g at element %d (sim %g, ORT %g), limit %.3g",
+			maxErr, at, g[at], w[at], tolerance*scale)
+	}
+	return nil
+}
+
+// benchModel times m on sim and on ONNX Runtime for each thread count, as
+// sub-benchmarks threads=<n>/sim and threads=<n>/ort. Before timing, it
+// runs both once and requires sim's output to match ONNX Runtime's, so that
+// the timings compare correct runs.
+func benchModel(b *testing.B, m *onnx.Model, in *onnx.Tensor) {
+	requireORT(b)
+	data, err := m.Marshal()
+	if err != nil {
+		b.Fatal(err)
+	}
+	inputs := map[string]*onnx.Tensor{"input": in}
+	for _, threads := range threadCounts() {
+		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
+			os, err := ort.NewSessionFromBytes(data, &ort.Options{Threads: threads})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer os.Close()
+			ref, err := os.Run(inputs)
+			if err != nil {
+				b.Fatal(err)
+			}
+			// A sim failure fails only the sim sub-benchmark, so that ONNX
+			// Runtime's time is still reported.
+			ss, simErr := sim.NewSession(m, &sim.Options{Threads: threads})
+			if simErr == nil {
+				var out map[string]*onnx.Tensor
+				if out, simErr = ss.Run(inputs); simErr == nil {
+					simErr = compare(out["output"], ref["output"])
+				}
+			}
+			b.Run("sim", func(b *testing.B) {
+				if simErr != nil {
+					b.Fatal(simErr)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := ss.Run(inputs); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("ort", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := os.Run(inputs); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkResNet18 times ResNet-18 (224x224) at batch 1 and 8.
+func BenchmarkResNet18(b *testing.B) {
+	for _, batch := range []int{1, 8} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			benchModel(b, ResNet18(batch, seed), RandomInput(seed, batch, 3, 224, 224))
+		})
+	}
+}
+
+// BenchmarkBERTLayer times one BERT-base encoder layer at sequence length 128.
+func BenchmarkBERTLayer(b *testing.B) {
+	const seq = 128
+	for _, batch := range []int{1} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			benchModel(b, BERTLayer(batch, seq, seed), RandomInput(seed, batch, seq, bertHidden))
+		})
+	}
+}
+
+// TestModels checks that the benchmark models are valid ONNX with the
+// intended sizes: ONNX Runtime loads and runs them, with finite outputs of
+// the expected shape, and the parameter counts are those of ResNet-18
+// (torchvision's 11,689,512 minus the 2·4,800 BatchNorm parameters plus the
+// 4,800 conv biases they fold into) and of a BERT-base layer.
+func TestModels(t *testing.T) {
+	requireORT(t)
+	cases := []struct {
+		name   string
+		m      *onnx.Model
+		in     *onnx.Tensor
+		out    []int
+		params int
+	}{
+		{"resnet18", ResNet18(1, seed), RandomInput(seed, 1, 3, 224, 224), []int{1, 1000}, 11689512 - 2*4800 + 4800},
+		{"bert", BERTLayer(1, 16, seed), RandomInput(seed, 1, 16, bertHidden), []int{1, 16, bertHidden},
+			4*(768*768+768) + 768*3072 + 3072 + 3072*768 + 768 + 4*768},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			params := 0
+			for _, init := range c.m.Graph.Initializers {
+				if init.DType == onnx.Float && init.Rank() > 0 { // not the scalar constants
+					params += init.Len()
+				}
+			}
+			if params != c.params {
+				t.Errorf("%d float parameters, want %d", params, c.params)
+			}
+			s, err := ort.NewSessionFromModel(c.m, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			out, err := s.Run(map[string]*onnx.Tensor{"input": c.in})
+			if err != nil {
+				t.Fatal(err)
+			}
+			y := out["output"]
+			if fmt.Sprint(y.Shape) != fmt.Sprint(c.out) {
+				t.Fatalf("output shape %v, want %v", y.Shape, c.out)
+			}
+			var sumSq float64
+			for _, v := range y.Floats() {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					t.Fatalf("output has non-finite value %v", v)
+				}
+				sumSq += float64(v) * float64(v)
+			}
+			// A broken graph (e.g. all-zero activations) would give a
+			// degenerate output; random weights give a spread one.
+			if rms := math.Sqrt(sumSq / float64(y.Len())); rms < 1e-3 || rms > 1e3 {
+				t.Errorf("output RMS %.3g is degenerate", rms)
+			}
+		})
+	}
+}
