@@ -274,3 +274,33 @@ func packB(dst []float32, b matrix, p0, j0, kc, nc, nr int) {
 		}
 	}
 }
+
+// igemm adds A*B to C exactly, for an m x k int16 matrix A (row stride
+// lda), a k x n int16 matrix B (row stride ldb) and an m x n int64 matrix
+// C (row stride ldc). The int8 layers of deploy models need exact sums
+// more than speed: each product fits in int32 and the int64 accumulator
+// cannot overflow for any realistic k. Rows of C are split across threads;
+// k is walked in blocks so a block of B stays in cache while every row
+// uses it.
+func igemm(m, n, k int, a []int16, lda int, b []int16, ldb int, c []int64, ldc int, threads int) {
+	const kb = 64
+	grain := max(1, (1<<16)/max(1, n*k))
+	parallelFor(threads, m, grain, func(lo, hi int) {
+		for p0 := 0; p0 < k; p0 += kb {
+			p1 := min(k, p0+kb)
+			for i := lo; i < hi; i++ {
+				acc := c[i*ldc : i*ldc+n]
+				for p, av := range a[i*lda+p0 : i*lda+p1] {
+					if av == 0 {
+						continue
+					}
+					x := int64(av)
+					row := b[(p0+p)*ldb : (p0+p)*ldb+n]
+					for j, bv := range row {
+						acc[j] += x * int64(bv)
+					}
+				}
+			}
+		}
+	})
+}

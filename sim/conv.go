@@ -1,0 +1,551 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+
+	"amq/onnx"
+)
+
+// This file implements Conv (float32, and the int8 form of Ascend deploy
+// models) and the window geometry that Conv, ConvTranspose and the pooling
+// operators share. Spatial dimensions are normalized to three, with
+// leading unit dimensions, so one code path serves 1-D, 2-D and 3-D.
+
+func init() {
+	register("Conv", buildConv)
+}
+
+// windowAttrs are the attributes of a sliding-window operator as written in
+// the node; they are resolved against the input shape at run time.
+type windowAttrs struct {
+	kernel, strides, dils, pads []int
+	autoPad                     string
+}
+
+// readWindowAttrs reads and checks the window attributes of n.
+func readWindowAttrs(n *onnx.Node) (windowAttrs, error) {
+	w := windowAttrs{
+		kernel:  intsAttr(n, "kernel_shape"),
+		strides: intsAttr(n, "strides"),
+		dils:    intsAttr(n, "dilations"),
+		pads:    intsAttr(n, "pads"),
+		autoPad: n.AttrString("auto_pad", "NOTSET"),
+	}
+	switch w.autoPad {
+	case "NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID":
+	default:
+		return w, fmt.Errorf("auto_pad %q is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID", w.autoPad)
+	}
+	for _, v := range w.kernel {
+		if v < 1 {
+			return w, fmt.Errorf("kernel_shape %v has a dimension below 1", w.kernel)
+		}
+	}
+	for _, v := range w.strides {
+		if v < 1 {
+			return w, fmt.Errorf("strides %v has a value below 1", w.strides)
+		}
+	}
+	for _, v := range w.dils {
+		if v < 1 {
+			return w, fmt.Errorf("dilations %v has a value below 1", w.dils)
+		}
+	}
+	for _, v := range w.pads {
+		if v < 0 {
+			return w, fmt.Errorf("pads %v has a negative value", w.pads)
+		}
+	}
+	if len(w.pads)%2 != 0 {
+		return w, fmt.Errorf("pads %v has an odd length", w.pads)
+	}
+	if len(w.strides) > 3 || len(w.kernel) > 3 || len(w.dils) > 3 || len(w.pads) > 6 {
+		return w, fmt.Errorf("more than 3 spatial dimensions are not supported")
+	}
+	return w, nil
+}
+
+func intsAttr(n *onnx.Node, name string) []int {
+	v := n.AttrInts(name)
+	if v == nil {
+		return nil
+	}
+	out := make([]int, len(v))
+	for i, x := range v {
+		out[i] = int(x)
+	}
+	return out
+}
+
+// geom is the resolved geometry of a window operator, normalized to three
+// spatial dimensions (leading ones are 1 with unit stride and no padding).
+// For ConvTranspose, in is the operator's input and out its output, and
+// the window maps out positions onto in like a Conv from out to in would.
+type geom struct {
+	nd          int // real spatial rank, 1..3
+	in, out     [3]int
+	k, s, d     [3]int
+	padB, padE  [3]int
+	inN, outN   int // products of in and out
+	kN          int // product of k
+	pointwise   bool
+	inputDims   []int // spatial dims as given, for messages
+	kernelGiven []int
+}
+
+// resolve checks the attributes against nd spatial dims and fills the
+// fields that do not depend on the operator's output rule.
+func (w windowAttrs) resolve(spatial, kernel []int) (*geom, error) {
+	nd := len(spatial)
+	if nd < 1 || nd > 3 {
+		return nil, fmt.Errorf("%d spatial dimensions are not supported (1 to 3 are)", nd)
+	}
+	if len(kernel) != nd {
+		return nil, fmt.Errorf("kernel has %d dimensions, the input %d spatial ones", len(kernel), nd)
+	}
+	check := func(name string, v []int, want int) error {
+		if v != nil && len(v) != want {
+			return fmt.Errorf("%s %v has %d values, want %d", name, v, len(v), want)
+		}
+		return nil
+	}
+	if err := check("strides", w.strides, nd); err != nil {
+		return nil, err
+	}
+	if err := check("dilations", w.dils, nd); err != nil {
+		return nil, err
+	}
+	if err := check("pads", w.pads, 2*nd); err != nil {
+		return nil, err
+	}
+	g := &geom{nd: nd, inputDims: spatial}
+	off := 3 - nd
+	for i := 0; i < 3; i++ {
+		g.in[i], g.out[i], g.k[i], g.s[i], g.d[i] = 1, 1, 1, 1, 1
+	}
+	for i := 0; i < nd; i++ {
+		g.in[off+i] = spatial[i]
+		g.k[off+i] = kernel[i]
+		if w.strides != nil {
+			g.s[off+i] = w.strides[i]
+		}
+		if w.dils != nil {
+			g.d[off+i] = w.dils[i]
+		}
+		if w.pads != nil && w.autoPad == "NOTSET" {
+			g.padB[off+i] = w.pads[i]
+			g.padE[off+i] = w.pads[nd+i]
+		}
+	}
+	g.inN = g.in[0] * g.in[1] * g.in[2]
+	g.kN = g.k[0] * g.k[1] * g.k[2]
+	return g, nil
+}
+
+// forward computes the output size of a Conv or pooling window: the SAME
+// modes pad so that out = ceil(in/stride); ceil rounds a partial last
+// window up, as pooling's ceil_mode does (dropping a window that would
+// start in the end padding, as PyTorch and ONNX Runtime do).
+func (g *geom) forward(autoPad string, ceil bool) error {
+	for i := 0; i < 3; i++ {
+		dk := (g.k[i]-1)*g.d[i] + 1
+		switch autoPad {
+		case "SAME_UPPER", "SAME_LOWER":
+			out := (g.in[i] + g.s[i] - 1) / g.s[i]
+			total := max(0, (out-1)*g.s[i]+dk-g.in[i])
+			if autoPad == "SAME_UPPER" {
+				g.padB[i] = total / 2
+			} else {
+				g.padB[i] = total - total/2
+			}
+			g.padE[i] = total - g.padB[i]
+		case "VALID":
+			g.padB[i], g.padE[i] = 0, 0
+		}
+		span := g.in[i] + g.padB[i] + g.padE[i] - dk
+		if span < 0 {
+			return fmt.Errorf("window %v (dilated) is larger than the padded input %v", g.k[3-g.nd:], g.inputDims)
+		}
+		out := span/g.s[i] + 1
+		if ceil && span%g.s[i] != 0 {
+			out++
+			if (out-1)*g.s[i] >= g.in[i]+g.padB[i] {
+				out--
+			}
+		}
+		g.out[i] = out
+	}
+	g.outN = g.out[0] * g.out[1] * g.out[2]
+	g.pointwise = g.kN == 1 && g.s == [3]int{1, 1, 1} && g.padB == [3]int{} && g.padE == [3]int{}
+	return nil
+}
+
+// outShape is the spatial output shape with the real rank.
+func (g *geom) outShape() []int { return append([]int(nil), g.out[3-g.nd:]...) }
+
+// validRange returns the output positions o in [0, nOut) whose input
+// coordinate o*s + base lies in [0, nIn).
+func validRange(nOut, nIn, s, base int) (lo, hi int) {
+	// o*s + base >= 0  <=>  o >= ceil(-base/s)
+	lo = 0
+	if base < 0 {
+		lo = (-base + s - 1) / s
+	}
+	// o*s + base <= nIn-1  <=>  o <= floor((nIn-1-base)/s)
+	if nIn-1-base < 0 {
+		return 0, 0
+	}
+	hi = min(nOut, (nIn-1-base)/s+1)
+	if lo > hi {
+		lo = hi
+	}
+	return lo, hi
+}
+
+// im2col lays out the receptive fields of channels input channels of x
+// (each g.inN long) as the columns of col: row (c, kd, kh, kw) holds, for
+// every output position, the input value that kernel tap sees, or zero in
+// the padding.
+func im2col[T float32 | int16](col, x []T, g *geom, channels, threads int) {
+	rows := channels * g.kN
+	parallelFor(threads, rows, 16, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			c := r / g.kN
+			t := r % g.kN
+			kd, kh, kw := t/(g.k[1]*g.k[2]), t/g.k[2]%g.k[1], t%g.k[2]
+			dst := col[r*g.outN : (r+1)*g.outN]
+			src := x[c*g.inN : (c+1)*g.inN]
+			baseW := kw*g.d[2] - g.padB[2]
+			wlo, whi := validRange(g.out[2], g.in[2], g.s[2], baseW)
+			for od := 0; od < g.out[0]; od++ {
+				id := od*g.s[0] - g.padB[0] + kd*g.d[0]
+				for oh := 0; oh < g.out[1]; oh++ {
+					ih := oh*g.s[1] - g.padB[1] + kh*g.d[1]
+					row := dst[(od*g.out[1]+oh)*g.out[2] : (od*g.out[1]+oh+1)*g.out[2]]
+					if id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1] || wlo >= whi {
+						clear(row)
+						continue
+					}
+					in := src[(id*g.in[1]+ih)*g.in[2] : (id*g.in[1]+ih+1)*g.in[2]]
+					clear(row[:wlo])
+					clear(row[whi:])
+					if g.s[2] == 1 {
+						copy(row[wlo:whi], in[wlo+baseW:whi+baseW])
+						continue
+					}
+					for ow := wlo; ow < whi; ow++ {
+						row[ow] = in[ow*g.s[2]+baseW]
+					}
+				}
+			}
+		}
+	})
+}
+
+// convNode is a Conv prepared at build time.
+type convNode struct {
+	w       windowAttrs
+	group   int
+	offset  int // activation offset of the int8 path (AscendQuant's)
+	kernAtt []int
+}
+
+func buildConv(b *buildCtx, n *onnx.Node) (opFunc, error) {
+	if err := checkAttrs(n, "auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"); err != nil {
+		return nil, err
+	}
+	if len(n.Inputs) < 2 || len(n.Inputs) > 3 || n.Inputs[0] == "" || n.Inputs[1] == "" {
+		return nil, fmt.Errorf("want inputs X, W and optional B, got %d", len(n.Inputs))
+	}
+	w, err := readWindowAttrs(n)
+	if err != nil {
+		return nil, err
+	}
+	cn := &convNode{w: w, group: int(n.AttrInt("group", 1)), kernAtt: w.kernel}
+	if cn.group < 1 {
+		return nil, fmt.Errorf("group %d is below 1", cn.group)
+	}
+	if cn.offset, err = quantOffset(b, n.Inputs[0]); err != nil {
+		return nil, err
+	}
+	return cn.run, nil
+}
+
+// quantOffset returns the activation offset of an int8 input produced by
+// an AscendQuant node (its offset attribute), or 0 for any other producer.
+func quantOffset(b *buildCtx, input string) (int, error) {
+	p := b.graph.Producer(input)
+	if p == nil || p.OpType != "AscendQuant" {
+		return 0, nil
+	}
+	off := float64(p.AttrFloat("offset", 0))
+	if off != math.Round(off) || off < -128 || off > 127 {
+		return 0, fmt.Errorf("input %q: AscendQuant %q has offset %g, want an integer in [-128, 127]", input, p.Name, off)
+	}
+	return int(off), nil
+}
+
+// convShapes checks X [N, C, spatial...] against W [M, C/group, k...] and
+// B [M], and resolves the geometry.
+func (cn *convNode) convShapes(x, w, bias *onnx.Tensor) (*geom, error) {
+	if len(x.Shape) < 3 {
+		return nil, fmt.Errorf("input X %v has rank %d, want at least 3 (N, C, spatial...)", x.Shape, len(x.Shape))
+	}
+	if len(w.Shape) != len(x.Shape) {
+		return nil, fmt.Errorf("weight W %v has rank %d, input X %v rank %d", w.Shape, len(w.Shape), x.Shape, len(x.Shape))
+	}
+	c, m := x.Shape[1], w.Shape[0]
+	if c%cn.group != 0 || m%cn.group != 0 {
+		return nil, fmt.Errorf("group %d does not divide input channels %d and output channels %d", cn.group, c, m)
+	}
+	if w.Shape[1] != c/cn.group {
+		return nil, fmt.Errorf("weight W %v has %d input channels per group, input X %v with group %d needs %d", w.Shape, w.Shape[1], x.Shape, cn.group, c/cn.group)
+	}
+	if cn.kernAtt != nil && !equalInts(cn.kernAtt, w.Shape[2:]) {
+		return nil, fmt.Errorf("kernel_shape %v differs from weight W %v", cn.kernAtt, w.Shape)
+	}
+	if bias != nil && (len(bias.Shape) != 1 || bias.Shape[0] != m) {
+		return nil, fmt.Errorf("bias B %v, want [%d]", bias.Shape, m)
+	}
+	g, err := cn.w.resolve(x.Shape[2:], w.Shape[2:])
+	if err != nil {
+		return nil, err
+	}
+	if err := g.forward(cn.w.autoPad, false); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (cn *convNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+	x, w := in[0], in[1]
+	var bias *onnx.Tensor
+	if len(in) > 2 {
+		bias = in[2]
+	}
+	g, err := cn.convShapes(x, w, bias)
+	if err != nil {
+		return nil, err
+	}
+	shape := append([]int{x.Shape[0], w.Shape[0]}, g.outShape()...)
+	switch x.DType {
+	case onnx.Float:
+		return cn.runFloat(c, x, w, bias, g, shape)
+	case onnx.Int8:
+		return cn.runInt8(c, x, w, bias, g, shape)
+	}
+	return nil, fmt.Errorf("input X has type %v; Conv supports FLOAT, and INT8 from AscendQuant", x.DType)
+}
+
+func (cn *convNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape []int) ([]*onnx.Tensor, error) {
+	xd, wd, bd, err := floatOperands(x, w, bias)
+	if err != nil {
+		return nil, err
+	}
+	batch, ch, m := x.Shape[0], x.Shape[1], w.Shape[0]
+	cg, mg := ch/cn.group, m/cn.group
+	y := make([]float32, batch*m*g.outN)
+	if cg == 1 && mg == 1 {
+		depthwise(y, xd, wd, g, batch*ch, c.threads)
+	} else {
+		kdim := cg * g.kN
+		one := func(bi, gi int, col []float32, threads int) {
+			xg := xd[(bi*ch+gi*cg)*g.inN:]
+			src := matrix{data: xg, ld: g.inN}
+			if !g.pointwise {
+				im2col(col, xg[:cg*g.inN], g, cg, threads)
+				src = matrix{data: col, ld: g.outN}
+			}
+			a := matrix{data: wd[gi*mg*kdim:], ld: kdim}
+			sgemm(mg, g.outN, kdim, 1, a, src, 0, y[(bi*m+gi*mg)*g.outN:], g.outN, threads)
+		}
+		forEachImage(batch, cn.group, mg*g.outN*kdim, c.threads, func() []float32 {
+			if g.pointwise {
+				return nil
+			}
+			return make([]float32, kdim*g.outN)
+		}, one)
+	}
+	if bd != nil {
+		parallelFor(c.threads, batch*m, 8, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				v := bd[r%m]
+				row := y[r*g.outN : (r+1)*g.outN]
+				for j := range row {
+					row[j] += v
+				}
+			}
+		})
+	}
+	return []*onnx.Tensor{onnx.NewTensor(shape, y)}, nil
+}
+
+// forEachImage calls one for every (batch item, group) pair. Large
+// problems run one after the other, each using all threads; small ones run
+// side by side, one thread each, since a small GEMM does not split well.
+// newBuf makes a scratch buffer for one worker.
+func forEachImage[T any](batch, groups, work, threads int, newBuf func() []T, one func(bi, gi int, buf []T, threads int)) {
+	total := batch * groups
+	if threads <= 1 || total == 1 || work >= 1<<22 {
+		buf := newBuf()
+		for i := 0; i < total; i++ {
+			one(i/groups, i%groups, buf, threads)
+		}
+		return
+	}
+	parallelFor(threads, total, 1, func(lo, hi int) {
+		buf := newBuf()
+		for i := lo; i < hi; i++ {
+			one(i/groups, i%groups, buf, 1)
+		}
+	})
+}
+
+// floatOperands returns the float32 data of x, w and the optional bias.
+func floatOperands(x, w, bias *onnx.Tensor) (xd, wd, bd []float32, err error) {
+	if xd, err = onnx.Data[float32](x); err != nil {
+		return
+	}
+	if wd, err = onnx.Data[float32](w); err != nil {
+		return
+	}
+	if bias != nil {
+		bd, err = onnx.Data[float32](bias)
+	}
+	return
+}
+
+// depthwise convolves each of planes channels with its own single filter
+// directly: for every kernel tap it adds the tap's weight times a shifted
+// input row to the output row. im2col would copy each input kN times for a
+// GEMM with one output row.
+func depthwise(y, x, w []float32, g *geom, planes, threads int) {
+	parallelFor(threads, planes, 1, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			// Channel p of image p/C uses filter p%C; planes = batch*C and
+			// w holds C filters.
+			filt := w[(p%(len(w)/g.kN))*g.kN:]
+			src := x[p*g.inN : (p+1)*g.inN]
+			dst := y[p*g.outN : (p+1)*g.outN]
+			for t := 0; t < g.kN; t++ {
+				wv := filt[t]
+				kd, kh, kw := t/(g.k[1]*g.k[2]), t/g.k[2]%g.k[1], t%g.k[2]
+				baseW := kw*g.d[2] - g.padB[2]
+				wlo, whi := validRange(g.out[2], g.in[2], g.s[2], baseW)
+				if wlo >= whi {
+					continue
+				}
+				for od := 0; od < g.out[0]; od++ {
+					id := od*g.s[0] - g.padB[0] + kd*g.d[0]
+					if id < 0 || id >= g.in[0] {
+						continue
+					}
+					for oh := 0; oh < g.out[1]; oh++ {
+						ih := oh*g.s[1] - g.padB[1] + kh*g.d[1]
+						if ih < 0 || ih >= g.in[1] {
+							continue
+						}
+						in := src[(id*g.in[1]+ih)*g.in[2]:]
+						out := dst[(od*g.out[1]+oh)*g.out[2] : (od*g.out[1]+oh+1)*g.out[2]]
+						if g.s[2] == 1 {
+							in = in[wlo+baseW : whi+baseW]
+							out = out[wlo:whi]
+							for j, v := range in {
+								out[j] += wv * v
+							}
+							continue
+						}
+						for ow := wlo; ow < whi; ow++ {
+							out[ow] += wv * in[ow*g.s[2]+baseW]
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// intOperands converts the int8 activation x (minus the activation offset)
+// and int8 weight w to int16 and checks the optional int32 bias. The
+// differences q - offset span [-255, 255], which int16 holds exactly.
+func intOperands(x, w, bias *onnx.Tensor, offset int) (xd, wd []int16, bd []int32, err error) {
+	xq, err := onnx.Data[int8](x)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	wq, ok := w.Data.([]int8)
+	if !ok {
+		return nil, nil, nil, fmt.Errorf("weight %q has type %v; an INT8 activation needs an INT8 weight", w.Name, w.DType)
+	}
+	if bias != nil {
+		if bd, ok = bias.Data.([]int32); !ok {
+			return nil, nil, nil, fmt.Errorf("bias %q has type %v; an INT8 activation needs an INT32 bias", bias.Name, bias.DType)
+		}
+	}
+	xd = make([]int16, len(xq))
+	for i, v := range xq {
+		xd[i] = int16(v) - int16(offset)
+	}
+	wd = make([]int16, len(wq))
+	for i, v := range wq {
+		wd[i] = int16(v)
+	}
+	return xd, wd, bd, nil
+}
+
+// saturateInt32 adds the bias of each row (row r uses bias[r%len(bias)])
+// to the exact int64 sums and clamps them to int32. The sums are exact;
+// clamping only matters for layers with more than 2^31/(255*128), about
+// 65 thousand, taps per output, where the NPU's int32 accumulator would
+// overflow too.
+func saturateInt32(acc []int64, rowLen int, bias []int32) []int32 {
+	out := make([]int32, len(acc))
+	for i, v := range acc {
+		if bias != nil {
+			v += int64(bias[(i/rowLen)%len(bias)])
+		}
+		out[i] = int32(max(math.MinInt32, min(math.MaxInt32, v)))
+	}
+	return out
+}
+
+func (cn *convNode) runInt8(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape []int) ([]*onnx.Tensor, error) {
+	xd, wd, bd, err := intOperands(x, w, bias, cn.offset)
+	if err != nil {
+		return nil, err
+	}
+	batch, ch, m := x.Shape[0], x.Shape[1], w.Shape[0]
+	cg, mg := ch/cn.group, m/cn.group
+	kdim := cg * g.kN
+	acc := make([]int64, batch*m*g.outN)
+	one := func(bi, gi int, col []int16, threads int) {
+		xg := xd[(bi*ch+gi*cg)*g.inN:]
+		src := xg
+		if !g.pointwise {
+			im2col(col, xg[:cg*g.inN], g, cg, threads)
+			src = col
+		}
+		igemm(mg, g.outN, kdim, wd[gi*mg*kdim:], kdim, src, g.outN, acc[(bi*m+gi*mg)*g.outN:], g.outN, threads)
+	}
+	forEachImage(batch, cn.group, mg*g.outN*kdim, c.threads, func() []int16 {
+		if g.pointwise {
+			return nil
+		}
+		return make([]int16, kdim*g.outN)
+	}, one)
+	y := saturateInt32(acc, g.outN, bd)
+	return []*onnx.Tensor{onnx.NewTensor(shape, y)}, nil
+}

@@ -1,0 +1,256 @@
+package sim
+
+import (
+	"fmt"
+
+	"amq/onnx"
+)
+
+// ConvTranspose is computed as the adjoint of Conv: a GEMM W^T * X gives,
+// for every output channel and kernel tap, the contribution of each input
+// position (the "columns"), and col2im adds those into the output, which is
+// im2col run backwards.
+
+func init() {
+	register("ConvTranspose", buildConvTranspose)
+}
+
+type convTransposeNode struct {
+	w           windowAttrs
+	group       int
+	outPadding  []int
+	outputShape []int
+	offset      int
+}
+
+func buildConvTranspose(b *buildCtx, n *onnx.Node) (opFunc, error) {
+	if err := checkAttrs(n, "auto_pad", "dilations", "group", "kernel_shape", "output_padding", "output_shape", "pads", "strides"); err != nil {
+		return nil, err
+	}
+	if len(n.Inputs) < 2 || len(n.Inputs) > 3 || n.Inputs[0] == "" || n.Inputs[1] == "" {
+		return nil, fmt.Errorf("want inputs X, W and optional B, got %d", len(n.Inputs))
+	}
+	w, err := readWindowAttrs(n)
+	if err != nil {
+		return nil, err
+	}
+	ct := &convTransposeNode{
+		w:           w,
+		group:       int(n.AttrInt("group", 1)),
+		outPadding:  intsAttr(n, "output_padding"),
+		outputShape: intsAttr(n, "output_shape"),
+	}
+	if ct.group < 1 {
+		return nil, fmt.Errorf("group %d is below 1", ct.group)
+	}
+	for _, v := range ct.outPadding {
+		if v < 0 {
+			return nil, fmt.Errorf("output_padding %v has a negative value", ct.outPadding)
+		}
+	}
+	if ct.offset, err = quantOffset(b, n.Inputs[0]); err != nil {
+		return nil, err
+	}
+	return ct.run, nil
+}
+
+// geometry resolves the output size and pads. The returned geom describes
+// the Conv that maps the ConvTranspose output (g.in) to its input (g.out).
+// With output_shape, the total padding follows from it and is split as the
+// ONNX specification says: SAME_UPPER puts the odd unit at the end,
+// otherwise at the beginning. SAME_* without output_shape makes the output
+// input*stride.
+func (ct *convTransposeNode) geometry(x, w *onnx.Tensor) (*geom, error) {
+	if len(x.Shape) < 3 || len(w.Shape) != len(x.Shape) {
+		return nil, fmt.Errorf("input X %v and weight W %v: want equal ranks of at least 3", x.Shape, w.Shape)
+	}
+	spatial := x.Shape[2:]
+	nd := len(spatial)
+	kernel := w.Shape[2:]
+	if ct.w.kernel != nil && !equalInts(ct.w.kernel, kernel) {
+		return nil, fmt.Errorf("kernel_shape %v differs from weight W %v", ct.w.kernel, w.Shape)
+	}
+	if ct.outPadding != nil && len(ct.outPadding) != nd {
+		return nil, fmt.Errorf("output_padding %v has %d values, want %d", ct.outPadding, len(ct.outPadding), nd)
+	}
+	outShape := ct.outputShape
+	if len(outShape) == nd+2 {
+		outShape = outShape[2:] // some exporters include N and C
+	}
+	if outShape != nil && len(outShape) != nd {
+		return nil, fmt.Errorf("output_shape %v has %d values, want %d", ct.outputShape, len(ct.outputShape), nd)
+	}
+	g, err := ct.w.resolve(spatial, kernel)
+	if err != nil {
+		return nil, err
+	}
+	off := 3 - nd
+	for i := 0; i < nd; i++ {
+		j := off + i
+		in := spatial[i]
+		op := 0
+		if ct.outPadding != nil {
+			op = ct.outPadding[i]
+		}
+		dk := (g.k[j]-1)*g.d[j] + 1
+		full := g.s[j]*(in-1) + op + dk
+		target := -1
+		if outShape != nil {
+			target = outShape[i]
+		} else if ct.w.autoPad == "SAME_UPPER" || ct.w.autoPad == "SAME_LOWER" {
+			target = in * g.s[j]
+		}
+		var out int
+		switch {
+		case target >= 0:
+			total := max(0, full-target)
+			if ct.w.autoPad == "SAME_UPPER" {
+				g.padB[j] = total / 2
+			} else {
+				g.padB[j] = total - total/2
+			}
+			g.padE[j] = total - g.padB[j]
+			out = target
+		case ct.w.autoPad == "VALID":
+			g.padB[j], g.padE[j] = 0, 0
+			out = full
+		default:
+			out = full - g.padB[j] - g.padE[j]
+		}
+		if out < 1 {
+			return nil, fmt.Errorf("output size %d along spatial axis %d is below 1 (input %v, pads %v)", out, i, spatial, ct.w.pads)
+		}
+		g.out[j] = in // the adjoint Conv's output is this op's input
+		g.in[j] = out
+	}
+	g.inN = g.in[0] * g.in[1] * g.in[2]
+	g.outN = g.out[0] * g.out[1] * g.out[2]
+	return g, nil
+}
+
+// col2im adds the columns of col (rows (c, kd, kh, kw), one column per
+// position of g.out) into y (channels planes of g.inN), skipping taps that
+// fall into the padding. Channels are split across threads, so no two
+// goroutines write the same plane.
+func col2im[T float32 | int64](y, col []T, g *geom, channels, threads int) {
+	parallelFor(threads, channels, 1, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			dst := y[c*g.inN : (c+1)*g.inN]
+			for t := 0; t < g.kN; t++ {
+				src := col[(c*g.kN+t)*g.outN : (c*g.kN+t+1)*g.outN]
+				kd, kh, kw := t/(g.k[1]*g.k[2]), t/g.k[2]%g.k[1], t%g.k[2]
+				baseW := kw*g.d[2] - g.padB[2]
+				wlo, whi := validRange(g.out[2], g.in[2], g.s[2], baseW)
+				if wlo >= whi {
+					continue
+				}
+				for od := 0; od < g.out[0]; od++ {
+					id := od*g.s[0] - g.padB[0] + kd*g.d[0]
+					if id < 0 || id >= g.in[0] {
+						continue
+					}
+					for oh := 0; oh < g.out[1]; oh++ {
+						ih := oh*g.s[1] - g.padB[1] + kh*g.d[1]
+						if ih < 0 || ih >= g.in[1] {
+							continue
+						}
+						out := dst[(id*g.in[1]+ih)*g.in[2] : (id*g.in[1]+ih+1)*g.in[2]]
+						in := src[(od*g.out[1]+oh)*g.out[2] : (od*g.out[1]+oh+1)*g.out[2]]
+						for ow := wlo; ow < whi; ow++ {
+							out[ow*g.s[2]+baseW] += in[ow]
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+func (ct *convTransposeNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+	x, w := in[0], in[1]
+	var bias *onnx.Tensor
+	if len(in) > 2 {
+		bias = in[2]
+	}
+	g, err := ct.geometry(x, w)
+	if err != nil {
+		return nil, err
+	}
+	ch := x.Shape[1]
+	if w.Shape[0] != ch || ch%ct.group != 0 {
+		return nil, fmt.Errorf("weight W %v: want %d input channels (of X %v) divisible by group %d", w.Shape, ch, x.Shape, ct.group)
+	}
+	m := w.Shape[1] * ct.group
+	if bias != nil && (len(bias.Shape) != 1 || bias.Shape[0] != m) {
+		return nil, fmt.Errorf("bias B %v, want [%d]", bias.Shape, m)
+	}
+	shape := append([]int{x.Shape[0], m}, g.in[3-g.nd:]...)
+	switch x.DType {
+	case onnx.Float:
+		return ct.runFloat(c, x, w, bias, g, shape)
+	case onnx.Int8:
+		return ct.runInt8(c, x, w, bias, g, shape)
+	}
+	return nil, fmt.Errorf("input X has type %v; ConvTranspose supports FLOAT, and INT8 from AscendQuant", x.DType)
+}
+
+func (ct *convTransposeNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape []int) ([]*onnx.Tensor, error) {
+	xd, wd, bd, err := floatOperands(x, w, bias)
+	if err != nil {
+		return nil, err
+	}
+	batch, ch, m := shape[0], x.Shape[1], shape[1]
+	cg, mg := ch/ct.group, m/ct.group
+	rows := mg * g.kN
+	y := make([]float32, batch*m*g.inN)
+	forEachImage(batch, ct.group, rows*g.outN*cg, c.threads, func() []float32 {
+		return make([]float32, rows*g.outN)
+	}, func(bi, gi int, col []float32, threads int) {
+		a := matrix{data: wd[gi*cg*rows:], ld: rows, trans: true}
+		b := matrix{data: xd[(bi*ch+gi*cg)*g.outN:], ld: g.outN}
+		sgemm(rows, g.outN, cg, 1, a, b, 0, col, g.outN, threads)
+		col2im(y[(bi*m+gi*mg)*g.inN:], col, g, mg, threads)
+	})
+	if bd != nil {
+		parallelFor(c.threads, batch*m, 8, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				v := bd[r%m]
+				row := y[r*g.inN : (r+1)*g.inN]
+				for j := range row {
+					row[j] += v
+				}
+			}
+		})
+	}
+	return []*onnx.Tensor{onnx.NewTensor(shape, y)}, nil
+}
+
+func (ct *convTransposeNode) runInt8(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape []int) ([]*onnx.Tensor, error) {
+	xd, wd, bd, err := intOperands(x, w, bias, ct.offset)
+	if err != nil {
+		return nil, err
+	}
+	batch, ch, m := shape[0], x.Shape[1], shape[1]
+	cg, mg := ch/ct.group, m/ct.group
+	rows := mg * g.kN
+	// igemm wants A row-major: transpose each group's [cg, rows] weight.
+	wt := make([]int16, len(wd))
+	for gi := 0; gi < ct.group; gi++ {
+		src, dst := wd[gi*cg*rows:(gi+1)*cg*rows], wt[gi*cg*rows:(gi+1)*cg*rows]
+		for ci := 0; ci < cg; ci++ {
+			for r := 0; r < rows; r++ {
+				dst[r*cg+ci] = src[ci*rows+r]
+			}
+		}
+	}
+	acc := make([]int64, batch*m*g.inN)
+	forEachImage(batch, ct.group, rows*g.outN*cg, c.threads, func() []int64 {
+		return make([]int64, rows*g.outN)
+	}, func(bi, gi int, col []int64, threads int) {
+		clear(col)
+		igemm(rows, g.outN, cg, wt[gi*cg*rows:], cg, xd[(bi*ch+gi*cg)*g.outN:], g.outN, col, g.outN, threads)
+		col2im(acc[(bi*m+gi*mg)*g.inN:], col, g, mg, threads)
+	})
+	y := saturateInt32(acc, g.inN, bd)
+	return []*onnx.Tensor{onnx.NewTensor(shape, y)}, nil
+}

@@ -1,0 +1,293 @@
+package sim
+
+import (
+	"fmt"
+
+	"amq/onnx"
+)
+
+func init() {
+	register("Gemm", buildGemm)
+	register("MatMul", buildMatMul)
+}
+
+type gemmNode struct {
+	alpha, beta    float32
+	transA, transB bool
+	offset         int
+}
+
+func buildGemm(b *buildCtx, n *onnx.Node) (opFunc, error) {
+	if err := checkAttrs(n, "alpha", "beta", "transA", "transB"); err != nil {
+		return nil, err
+	}
+	if len(n.Inputs) < 2 || len(n.Inputs) > 3 || n.Inputs[0] == "" || n.Inputs[1] == "" {
+		return nil, fmt.Errorf("want inputs A, B and optional C, got %d", len(n.Inputs))
+	}
+	gn := &gemmNode{
+		alpha:  n.AttrFloat("alpha", 1),
+		beta:   n.AttrFloat("beta", 1),
+		transA: n.AttrInt("transA", 0) != 0,
+		transB: n.AttrInt("transB", 0) != 0,
+	}
+	var err error
+	if gn.offset, err = quantOffset(b, n.Inputs[0]); err != nil {
+		return nil, err
+	}
+	return gn.run, nil
+}
+
+// gemmBias returns, for C of shape cs broadcast unidirectionally to
+// [m, n], the strides to read C's element (i, j) at i*rs + j*cs.
+func gemmBias(cs []int, m, n int) (rs, colStride int, err error) {
+	var d []int
+	switch len(cs) {
+	case 0:
+		d = []int{1, 1}
+	case 1:
+		d = []int{1, cs[0]}
+	case 2:
+		d = cs
+	default:
+		return 0, 0, fmt.Errorf("C %v has rank %d, want at most 2", cs, len(cs))
+	}
+	if (d[0] != 1 && d[0] != m) || (d[1] != 1 && d[1] != n) {
+		return 0, 0, fmt.Errorf("C %v does not broadcast to [%d %d]", cs, m, n)
+	}
+	if d[0] != 1 {
+		rs = d[1]
+	}
+	if d[1] != 1 {
+		colStride = 1
+	}
+	return rs, colStride, nil
+}
+
+func (gn *gemmNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+	a, b := in[0], in[1]
+	var bias *onnx.Tensor
+	if len(in) > 2 {
+		bias = in[2]
+	}
+	if len(a.Shape) != 2 || len(b.Shape) != 2 {
+		return nil, fmt.Errorf("A %v and B %v must be matrices", a.Shape, b.Shape)
+	}
+	m, k := a.Shape[0], a.Shape[1]
+	if gn.transA {
+		m, k = k, m
+	}
+	kb, n := b.Shape[0], b.Shape[1]
+	if gn.transB {
+		kb, n = n, kb
+	}
+	if k != kb {
+		return nil, fmt.Errorf("inner dimensions differ: A %v (transA %v), B %v (transB %v)", a.Shape, gn.transA, b.Shape, gn.transB)
+	}
+	var rs, cs int
+	if bias != nil {
+		var err error
+		if rs, cs, err = gemmBias(bias.Shape, m, n); err != nil {
+			return nil, err
+		}
+	}
+	switch a.DType {
+	case onnx.Float:
+		ad, bd, cd, err := floatOperands(a, b, bias)
+		if err != nil {
+			return nil, err
+		}
+		y := make([]float32, m*n)
+		beta := float32(0)
+		if cd != nil && gn.beta != 0 {
+			for i := 0; i < m; i++ {
+				for j := 0; j < n; j++ {
+					y[i*n+j] = cd[i*rs+j*cs]
+				}
+			}
+			beta = gn.beta
+		}
+		sgemm(m, n, k, gn.alpha, matrix{data: ad, ld: a.Shape[1], trans: gn.transA},
+			matrix{data: bd, ld: b.Shape[1], trans: gn.transB}, beta, y, n, c.threads)
+		return []*onnx.Tensor{onnx.NewTensor([]int{m, n}, y)}, nil
+	case onnx.Int8:
+		if gn.alpha != 1 || (bias != nil && gn.beta != 1) {
+			return nil, fmt.Errorf("INT8 Gemm needs alpha = beta = 1, got %g and %g", gn.alpha, gn.beta)
+		}
+		ad, bd, cd, err := intOperands(a, b, bias, gn.offset)
+		if err != nil {
+			return nil, err
+		}
+		if gn.transA {
+			ad = transpose16(ad, k, m)
+		}
+		if gn.transB {
+			bd = transpose16(bd, n, k)
+		}
+		acc := make([]int64, m*n)
+		if cd != nil {
+			for i := 0; i < m; i++ {
+				for j := 0; j < n; j++ {
+					acc[i*n+j] = int64(cd[i*rs+j*cs])
+				}
+			}
+		}
+		igemm(m, n, k, ad, k, bd, n, acc, n, c.threads)
+		return []*onnx.Tensor{onnx.NewTensor([]int{m, n}, saturateInt32(acc, n, nil))}, nil
+	}
+	return nil, fmt.Errorf("input A has type %v; Gemm supports FLOAT, and INT8 from AscendQuant", a.DType)
+}
+
+// transpose16 returns the transpose of the rows x cols matrix s.
+func transpose16(s []int16, rows, cols int) []int16 {
+	t := make([]int16, len(s))
+	for i := 0; i < rows; i++ {
+		for j := 0; j < cols; j++ {
+			t[j*rows+i] = s[i*cols+j]
+		}
+	}
+	return t
+}
+
+type matMulNode struct {
+	offset int
+}
+
+func buildMatMul(b *buildCtx, n *onnx.Node) (opFunc, error) {
+	if err := checkAttrs(n); err != nil {
+		return nil, err
+	}
+	if len(n.Inputs) != 2 || n.Inputs[0] == "" || n.Inputs[1] == "" {
+		return nil, fmt.Errorf("want inputs A and B, got %d", len(n.Inputs))
+	}
+	off, err := quantOffset(b, n.Inputs[0])
+	if err != nil {
+		return nil, err
+	}
+	return (&matMulNode{offset: off}).run, nil
+}
+
+// matMulPlan is the numpy.matmul shape logic: 1-D operands are promoted to
+// matrices and the promoted axis is dropped from the result; the batch
+// axes broadcast.
+type matMulPlan struct {
+	m, k, n  int
+	batch    []int // broadcast batch shape
+	aOff     []int // per flat batch index, offset of the A matrix
+	bOff     []int
+	outShape []int
+}
+
+func planMatMul(as, bs []int) (*matMulPlan, error) {
+	if len(as) == 0 || len(bs) == 0 {
+		return nil, fmt.Errorf("A %v and B %v: MatMul needs operands of rank at least 1", as, bs)
+	}
+	a, b := as, bs
+	if len(a) == 1 {
+		a = []int{1, a[0]}
+	}
+	if len(b) == 1 {
+		b = []int{b[0], 1}
+	}
+	p := &matMulPlan{m: a[len(a)-2], k: a[len(a)-1], n: b[len(b)-1]}
+	if b[len(b)-2] != p.k {
+		return nil, fmt.Errorf("A %v and B %v: inner dimensions %d and %d differ", as, bs, p.k, b[len(b)-2])
+	}
+	ab, bb := a[:len(a)-2], b[:len(b)-2]
+	rank := max(len(ab), len(bb))
+	p.batch = make([]int, rank)
+	for i := 0; i < rank; i++ {
+		da, db := 1, 1
+		if j := i - (rank - len(ab)); j >= 0 {
+			da = ab[j]
+		}
+		if j := i - (rank - len(bb)); j >= 0 {
+			db = bb[j]
+		}
+		switch {
+		case da == db || db == 1:
+			p.batch[i] = da
+		case da == 1:
+			p.batch[i] = db
+		default:
+			return nil, fmt.Errorf("A %v and B %v: batch dimensions %d and %d do not broadcast", as, bs, da, db)
+		}
+	}
+	count := onnx.NumElems(p.batch)
+	p.aOff = make([]int, count)
+	p.bOff = make([]int, count)
+	idx := make([]int, rank)
+	for f := 0; f < count; f++ {
+		// Row-major offsets of the operands' batch items; a broadcast
+		// dimension (size 1) contributes nothing.
+		oa, ob := 0, 0
+		for i := 0; i < rank; i++ {
+			if j := i - (rank - len(ab)); j >= 0 {
+				oa = oa*ab[j] + min(idx[i], ab[j]-1)
+			}
+			if j := i - (rank - len(bb)); j >= 0 {
+				ob = ob*bb[j] + min(idx[i], bb[j]-1)
+			}
+		}
+		p.aOff[f] = oa * p.m * p.k
+		p.bOff[f] = ob * p.k * p.n
+		for i := rank - 1; i >= 0; i-- {
+			idx[i]++
+			if idx[i] < p.batch[i] {
+				break
+			}
+			idx[i] = 0
+		}
+	}
+	p.outShape = append([]int(nil), p.batch...)
+	if len(as) > 1 {
+		p.outShape = append(p.outShape, p.m)
+	}
+	if len(bs) > 1 {
+		p.outShape = append(p.outShape, p.n)
+	}
+	return p, nil
+}
+
+func (mn *matMulNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+	a, b := in[0], in[1]
+	p, err := planMatMul(a.Shape, b.Shape)
+	if err != nil {
+		return nil, err
+	}
+	count := len(p.aOff)
+	m, n, k := p.m, p.n, p.k
+	// A batch of A rows against one shared B (a Linear layer on [B, S, K])
+	// is a single GEMM with B*S rows.
+	shared := len(b.Shape) <= 2 && len(a.Shape) > 2
+	switch a.DType {
+	case onnx.Float:
+		ad, bd, _, err := floatOperands(a, b, nil)
+		if err != nil {
+			return nil, err
+		}
+		y := make([]float32, count*m*n)
+		if shared {
+			sgemm(count*m, n, k, 1, matrix{data: ad, ld: k}, matrix{data: bd, ld: n}, 0, y, n, c.threads)
+		} else {
+			forEachImage(count, 1, m*n*k, c.threads, func() []float32 { return nil }, func(f, _ int, _ []float32, threads int) {
+				sgemm(m, n, k, 1, matrix{data: ad[p.aOff[f]:], ld: k}, matrix{data: bd[p.bOff[f]:], ld: n}, 0, y[f*m*n:], n, threads)
+			})
+		}
+		return []*onnx.Tensor{onnx.NewTensor(p.outShape, y)}, nil
+	case onnx.Int8:
+		ad, bd, _, err := intOperands(a, b, nil, mn.offset)
+		if err != nil {
+			return nil, err
+		}
+		acc := make([]int64, count*m*n)
+		if shared {
+			igemm(count*m, n, k, ad, k, bd, n, acc, n, c.threads)
+		} else {
+			for f := 0; f < count; f++ {
+				igemm(m, n, k, ad[p.aOff[f]:], k, bd[p.bOff[f]:], n, acc[f*m*n:], n, c.threads)
+			}
+		}
+		return []*onnx.Tensor{onnx.NewTensor(p.outShape, saturateInt32(acc, n, nil))}, nil
+	}
+	return nil, fmt.Errorf("input A has type %v; MatMul supports FLOAT, and INT8 from AscendQuant", a.DType)
+}

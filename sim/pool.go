@@ -1,0 +1,341 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+
+	"amq/onnx"
+)
+
+func init() {
+	register("MaxPool", buildMaxPool)
+	register("AveragePool", buildAveragePool)
+	register("GlobalAveragePool", buildGlobalPool(false))
+	register("GlobalMaxPool", buildGlobalPool(true))
+}
+
+type poolNode struct {
+	w           windowAttrs
+	ceil        bool
+	includePad  bool // AveragePool's count_include_pad
+	colMajor    bool // MaxPool's storage_order = 1
+	wantIndices bool
+}
+
+func readPool(n *onnx.Node) (*poolNode, error) {
+	w, err := readWindowAttrs(n)
+	if err != nil {
+		return nil, err
+	}
+	if w.kernel == nil {
+		return nil, fmt.Errorf("attribute kernel_shape is required")
+	}
+	p := &poolNode{w: w, ceil: n.AttrInt("ceil_mode", 0) != 0}
+	if len(n.Inputs) != 1 || n.Inputs[0] == "" {
+		return nil, fmt.Errorf("want one input, got %d", len(n.Inputs))
+	}
+	return p, nil
+}
+
+func buildMaxPool(b *buildCtx, n *onnx.Node) (opFunc, error) {
+	if err := checkAttrs(n, "auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"); err != nil {
+		return nil, err
+	}
+	p, err := readPool(n)
+	if err != nil {
+		return nil, err
+	}
+	switch so := n.AttrInt("storage_order", 0); so {
+	case 0, 1:
+		p.colMajor = so == 1
+	default:
+		return nil, fmt.Errorf("storage_order %d is not 0 or 1", so)
+	}
+	p.wantIndices = len(n.Outputs) > 1 && n.Outputs[1] != ""
+	return p.runMax, nil
+}
+
+func buildAveragePool(b *buildCtx, n *onnx.Node) (opFunc, error) {
+	allowed := []string{"auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides"}
+	if b.opset >= 19 {
+		allowed = append(allowed, "dilations") // new in opset 19
+	}
+	if err := checkAttrs(n, allowed...); err != nil {
+		return nil, err
+	}
+	p, err := readPool(n)
+	if err != nil {
+		return nil, err
+	}
+	p.includePad = n.AttrInt("count_include_pad", 0) != 0
+	return p.runAverage, nil
+}
+
+// geometry resolves the window against input x [N, C, spatial...].
+func (p *poolNode) geometry(x *onnx.Tensor) (*geom, error) {
+	if len(x.Shape) < 3 {
+		return nil, fmt.Errorf("input %v has rank %d, want at least 3 (N, C, spatial...)", x.Shape, len(x.Shape))
+	}
+	g, err := p.w.resolve(x.Shape[2:], p.w.kernel)
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i < 3; i++ {
+		if g.padB[i] >= (g.k[i]-1)*g.d[i]+1 || g.padE[i] >= (g.k[i]-1)*g.d[i]+1 {
+			return nil, fmt.Errorf("pads %v: a pad as large as the window would make empty windows", p.w.pads)
+		}
+	}
+	if err := g.forward(p.w.autoPad, p.ceil); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// window returns, along axis i, the first tap position of output o and the
+// taps [tlo, thi) that land inside the input.
+func (g *geom) window(i, o int) (start, tlo, thi int) {
+	start = o*g.s[i] - g.padB[i]
+	tlo = 0
+	if start < 0 {
+		tlo = (-start + g.d[i] - 1) / g.d[i]
+	}
+	thi = g.k[i]
+	if last := g.in[i] - 1 - start; last < (g.k[i]-1)*g.d[i] {
+		thi = max(0, last/g.d[i]+1)
+		if last < 0 {
+			thi = 0
+		}
+	}
+	return start, tlo, thi
+}
+
+func (p *poolNode) runMax(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+	x := in[0]
+	g, err := p.geometry(x)
+	if err != nil {
+		return nil, err
+	}
+	switch d := x.Data.(type) {
+	case []float32:
+		return maxPool(c, p, g, x, d)
+	case []float64:
+		return maxPool(c, p, g, x, d)
+	case []int8:
+		return maxPool(c, p, g, x, d)
+	case []uint8:
+		return maxPool(c, p, g, x, d)
+	}
+	return nil, fmt.Errorf("input has type %v; MaxPool supports FLOAT, DOUBLE, INT8 and UINT8", x.DType)
+}
+
+// maxPool takes the maximum over each window, ignoring padded positions.
+// Indices are flat positions in x (row-major, or column-major over the
+// spatial axes with storage_order 1), as ONNX Runtime computes them.
+func maxPool[T float32 | float64 | int8 | uint8](c *runCtx, p *poolNode, g *geom, x *onnx.Tensor, xd []T) ([]*onnx.Tensor, error) {
+	planes := x.Shape[0] * x.Shape[1]
+	shape := append([]int{x.Shape[0], x.Shape[1]}, g.outShape()...)
+	y := make([]T, planes*g.outN)
+	var idx []int64
+	if p.wantIndices {
+		idx = make([]int64, len(y))
+	}
+	// Strides of the spatial axes in the index numbering.
+	st := [3]int{g.in[1] * g.in[2], g.in[2], 1}
+	if p.colMajor {
+		switch g.nd {
+		case 1:
+			st = [3]int{0, 0, 1}
+		case 2:
+			st = [3]int{0, 1, g.in[1]}
+		case 3:
+			st = [3]int{1, g.in[0], g.in[0] * g.in[1]}
+		}
+	}
+	parallelFor(c.threads, planes, 1, func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			src := xd[pl*g.inN : (pl+1)*g.inN]
+			o := pl * g.outN
+			for od := 0; od < g.out[0]; od++ {
+				sd, dlo, dhi := g.window(0, od)
+				for oh := 0; oh < g.out[1]; oh++ {
+					sh, hlo, hhi := g.window(1, oh)
+					for ow := 0; ow < g.out[2]; ow++ {
+						sw, wlo, whi := g.window(2, ow)
+						var best T
+						bestAt, found := 0, false
+						for kd := dlo; kd < dhi; kd++ {
+							id := sd + kd*g.d[0]
+							for kh := hlo; kh < hhi; kh++ {
+								ih := sh + kh*g.d[1]
+								row := (id*g.in[1] + ih) * g.in[2]
+								for kw := wlo; kw < whi; kw++ {
+									iw := sw + kw*g.d[2]
+									if v := src[row+iw]; !found || v > best {
+										best, bestAt, found = v, id*st[0]+ih*st[1]+iw*st[2], true
+									}
+								}
+							}
+						}
+						if !found {
+							best = lowest[T]()
+						}
+						y[o] = best
+						if idx != nil {
+							idx[o] = int64(pl*g.inN + bestAt)
+						}
+						o++
+					}
+				}
+			}
+		}
+	})
+	outs := []*onnx.Tensor{onnx.NewTensor(shape, y)}
+	if idx != nil {
+		outs = append(outs, onnx.NewTensor(shape, idx))
+	}
+	return outs, nil
+}
+
+// lowest is the smallest value of T, the max of an empty window.
+func lowest[T float32 | float64 | int8 | uint8]() T {
+	var z T
+	switch any(z).(type) {
+	case float32:
+		return T(float32(math.Inf(-1)))
+	case float64:
+		return T(math.Inf(-1))
+	case int8:
+		v := int8(math.MinInt8)
+		return T(v)
+	}
+	return 0
+}
+
+func (p *poolNode) runAverage(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+	x := in[0]
+	g, err := p.geometry(x)
+	if err != nil {
+		return nil, err
+	}
+	switch d := x.Data.(type) {
+	case []float32:
+		return averagePool(c, p, g, x, d)
+	case []float64:
+		return averagePool(c, p, g, x, d)
+	}
+	return nil, fmt.Errorf("input has type %v; AveragePool supports FLOAT and DOUBLE", x.DType)
+}
+
+// averagePool divides each window's sum by the number of input positions
+// in it, or with count_include_pad by the number of positions within the
+// padded input (a ceil_mode window reaching past the end padding counts
+// only up to it, as in ONNX Runtime).
+func averagePool[T float32 | float64](c *runCtx, p *poolNode, g *geom, x *onnx.Tensor, xd []T) ([]*onnx.Tensor, error) {
+	planes := x.Shape[0] * x.Shape[1]
+	shape := append([]int{x.Shape[0], x.Shape[1]}, g.outShape()...)
+	y := make([]T, planes*g.outN)
+	// padded counts the taps of output o along axis i that lie inside the
+	// padded input.
+	padded := func(i, o int) int {
+		start := o*g.s[i] - g.padB[i]
+		end := g.in[i] + g.padE[i]
+		n := 0
+		for t := 0; t < g.k[i]; t++ {
+			if q := start + t*g.d[i]; q < end {
+				n++
+			}
+		}
+		return n
+	}
+	parallelFor(c.threads, planes, 1, func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			src := xd[pl*g.inN : (pl+1)*g.inN]
+			o := pl * g.outN
+			for od := 0; od < g.out[0]; od++ {
+				sd, dlo, dhi := g.window(0, od)
+				for oh := 0; oh < g.out[1]; oh++ {
+					sh, hlo, hhi := g.window(1, oh)
+					for ow := 0; ow < g.out[2]; ow++ {
+						sw, wlo, whi := g.window(2, ow)
+						var sum float64
+						for kd := dlo; kd < dhi; kd++ {
+							id := sd + kd*g.d[0]
+							for kh := hlo; kh < hhi; kh++ {
+								row := (id*g.in[1] + sh + kh*g.d[1]) * g.in[2]
+								for kw := wlo; kw < whi; kw++ {
+									sum += float64(src[row+sw+kw*g.d[2]])
+								}
+							}
+						}
+						count := (dhi - dlo) * (hhi - hlo) * (whi - wlo)
+						if p.includePad {
+							count = padded(0, od) * padded(1, oh) * padded(2, ow)
+						}
+						if count > 0 {
+							y[o] = T(sum / float64(count))
+						}
+						o++
+					}
+				}
+			}
+		}
+	})
+	return []*onnx.Tensor{onnx.NewTensor(shape, y)}, nil
+}
+
+func buildGlobalPool(isMax bool) builder {
+	return func(b *buildCtx, n *onnx.Node) (opFunc, error) {
+		if err := checkAttrs(n); err != nil {
+			return nil, err
+		}
+		if len(n.Inputs) != 1 || n.Inputs[0] == "" {
+			return nil, fmt.Errorf("want one input, got %d", len(n.Inputs))
+		}
+		return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+			x := in[0]
+			if len(x.Shape) < 3 {
+				return nil, fmt.Errorf("input %v has rank %d, want at least 3 (N, C, spatial...)", x.Shape, len(x.Shape))
+			}
+			switch d := x.Data.(type) {
+			case []float32:
+				return globalPool(c, x, d, isMax)
+			case []float64:
+				return globalPool(c, x, d, isMax)
+			}
+			return nil, fmt.Errorf("input has type %v; global pooling supports FLOAT and DOUBLE", x.DType)
+		}, nil
+	}
+}
+
+// globalPool reduces every spatial plane to its mean or maximum; the sum
+// is kept in float64 so large planes lose no precision.
+func globalPool[T float32 | float64](c *runCtx, x *onnx.Tensor, xd []T, isMax bool) ([]*onnx.Tensor, error) {
+	planes := x.Shape[0] * x.Shape[1]
+	size := len(xd) / max(1, planes)
+	shape := []int{x.Shape[0], x.Shape[1]}
+	for range x.Shape[2:] {
+		shape = append(shape, 1)
+	}
+	y := make([]T, planes)
+	parallelFor(c.threads, planes, 16, func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			src := xd[pl*size : (pl+1)*size]
+			if isMax {
+				best := T(math.Inf(-1))
+				for _, v := range src {
+					best = max(best, v)
+				}
+				y[pl] = best
+				continue
+			}
+			var sum float64
+			for _, v := range src {
+				sum += float64(v)
+			}
+			if size > 0 {
+				y[pl] = T(sum / float64(size))
+			}
+		}
+	})
+	return []*onnx.Tensor{onnx.NewTensor(shape, y)}, nil
+}
