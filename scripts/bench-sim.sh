@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Times sim against ONNX Runtime on full-size models built in Go with fixed
+# random weights (bench/: ResNet-18 at batch 1 and 8, a BERT-base encoder
+# layer at sequence 128), with one thread and with all cores, and prints a
+# table. Each configuration first checks that sim's output matches ONNX
+# Runtime's (1e-3 relative); a sim that fails or disagrees shows as FAIL.
+#
+# usage: scripts/bench-sim.sh [benchmark regexp]     (default: all)
+# env:   BENCH_TIME  go test -benchtime per measurement (default 2s)
+#        BENCH_COUNT repetitions; the table shows the fastest (default 3),
+#                    since other load on the machine only ever adds time
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export ONNXRUNTIME_LIB=${ONNXRUNTIME_LIB:-$(bash scripts/fetch-ort.sh)}
+pattern=${1:-.}
+raw=$(mktemp)
+trap 'rm -f "$raw"' EXIT
+
+set +e
+go test ./bench -run '^$' -bench "$pattern" -benchtime="${BENCH_TIME:-2s}" \
+  -count="${BENCH_COUNT:-3}" -timeout 60m 2>&1 | tee "$raw"
+status=${PIPESTATUS[0]}
+set -e
+
+echo
+echo "fastest of ${BENCH_COUNT:-3} runs; sim MB/op = Go heap allocated per run"
+awk '
+function key(name,   parts, n) {
+  sub(/^Benchmark/, "", name); sub(/-[0-9]+$/, "", name)
+  n = split(name, parts, "/")
+  if (n != 4) return ""
+  sub(/batch=/, "", parts[2]); sub(/threads=/, "", parts[3])
+  engine = parts[4]
+  return parts[1] "\t" parts[2] "\t" parts[3]
+}
+/^--- FAIL: Benchmark.*\/sim$/ { k = key($3); if (k != "") { fail[k] = 1; seen(k) } ; next }
+/^Benchmark.*ns\/op/ {
+  k = key($1); if (k == "") next
+  seen(k)
+  ns = $3 + 0
+  if (engine == "sim") {
+    if (!(k in sim) || ns < sim[k]) sim[k] = ns
+    for (i = 4; i < NF; i++) if ($(i+1) == "B/op") mem[k] = $i / 1048576
+  } else if (engine == "ort") {
+    if (!(k in ort) || ns < ort[k]) ort[k] = ns
+  }
+}
+function seen(k) { if (!(k in order)) { order[k] = ++nkeys; keys[nkeys] = k } }
+END {
+  printf "%-10s %5s %7s %10s %10s %9s %10s\n", "model", "batch", "threads", "sim ms", "ORT ms", "sim/ORT", "sim MB/op"
+  for (i = 1; i <= nkeys; i++) {
+    k = keys[i]; split(k, f, "\t")
+    s = (k in sim) ? sprintf("%.1f", sim[k] / 1e6) : (k in fail ? "FAIL" : "-")
+    o = (k in ort) ? sprintf("%.1f", ort[k] / 1e6) : "-"
+    r = ((k in sim) && (k in ort)) ? sprintf("%.2f", sim[k] / ort[k]) : "-"
+    m = (k in mem) ? sprintf("%.0f", mem[k]) : "-"
+    printf "%-10s %5s %7s %10s %10s %9s %10s\n", f[1], f[2], f[3], s, o, r, m
+  }
+}' "$raw"
+exit "$status"
