@@ -146,8 +146,8 @@ func TestFindLayersShared(t *testing.T) {
 		t.Errorf("KeepShared: layers %v, want only /head/Gemm", layerNames(layers))
 	}
 	want := map[string]string{
-		"/c1/Conv": `weight "c1.weight" is shared with Conv node "/c2/Conv"`,
-		"/c2/Conv": `weight "c2.weight" is shared with Conv node "/c1/Conv"`,
+		"/c1/Conv":  `weight "c1.weight" is shared with Conv node "/c2/Conv"`,
+		"/c2/Conv":  `weight "c2.weight" is shared with Conv node "/c1/Conv"`,
 		"/fc1/Gemm": `weight "fc1.weight" is shared with Gemm node "/fc2/Gemm"`,
 		"/fc2/Gemm": `weight "fc1.weight" is shared with Gemm node "/fc1/Gemm"`,
 	}
