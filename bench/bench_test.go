@@ -80,12 +80,12 @@ func benchModel(b *testing.B, m *onnx.Model, in *onnx.Tensor) {
 	inputs := map[string]*onnx.Tensor{"input": in}
 	for _, threads := range threadCounts() {
 		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
-			os, err := ort.NewSessionFromBytes(data, &ort.Options{Threads: threads})
+			rt, err := ort.NewSessionFromBytes(data, &ort.Options{Threads: threads})
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer os.Close()
-			ref, err := os.Run(inputs)
+			defer rt.Close()
+			ref, err := rt.Run(inputs)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -112,7 +112,7 @@ func benchModel(b *testing.B, m *onnx.Model, in *onnx.Tensor) {
 			b.Run("ort", func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
-					if _, err := os.Run(inputs); err != nil {
+					if _, err := rt.Run(inputs); err != nil {
 						b.Fatal(err)
 					}
 				}

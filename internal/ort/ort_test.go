@@ -231,3 +231,35 @@ func TestErrors(t *testing.T) {
 		t.Error("Run after Close succeeded")
 	}
 }
+
+// TestConcurrentRun runs one session from several goroutines (ONNX Runtime
+// sessions are thread-safe) and checks every result against a serial run.
+func TestConcurrentRun(t *testing.T) {
+	requireORT(t)
+	dir := "../../testdata/fixtures/transformer"
+	s, err := ort.NewSession(filepath.Join(dir, "model_op17.onnx"), &ort.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	in := map[string]*onnx.Tensor{"input": readNpy(t, filepath.Join(dir, "input.npy"))}
+	want, err := s.Run(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			got, err := s.Run(in)
+			if err == nil && fmt.Sprint(got["output"].Data) != fmt.Sprint(want["output"].Data) {
+				err = fmt.Errorf("concurrent run differs from the serial one")
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
