@@ -162,3 +162,24 @@ func TestFixtureBatchSizes(t *testing.T) {
 		})
 	}
 }
+
+// TestCompareToReference makes sure the fixture comparison detects a wrong
+// element, a NaN and a shape mismatch, and scales its limit with the output.
+func TestCompareToReference(t *testing.T) {
+	ref := onnx.NewTensor([]int{2, 2}, []float32{100, -3, 0.5, 2})
+	near := onnx.NewTensor([]int{2, 2}, []float32{100.005, -3, 0.5, 2}) // 5e-3 <= 1e-4*100
+	if _, _, err := compareToReference(near, ref, 1e-4); err != nil {
+		t.Errorf("error within 1e-4 of the output scale rejected: %v", err)
+	}
+	far := onnx.NewTensor([]int{2, 2}, []float32{100, -3, 0.52, 2})
+	if _, _, err := compareToReference(far, ref, 1e-4); err == nil || !strings.Contains(err.Error(), "element 2") {
+		t.Errorf("wrong element 2 not reported: %v", err)
+	}
+	nan := onnx.NewTensor([]int{2, 2}, []float32{100, float32(math.NaN()), 0.5, 2})
+	if _, _, err := compareToReference(nan, ref, 1e-4); err == nil {
+		t.Error("NaN accepted")
+	}
+	if _, _, err := compareToReference(onnx.NewTensor([]int{4}, []float32{100, -3, 0.5, 2}), ref, 1e-4); err == nil {
+		t.Error("shape mismatch accepted")
+	}
+}
