@@ -1,0 +1,409 @@
+package cann
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	"amq/onnx"
+	"amq/quant"
+)
+
+// Options configures the Ascend backend. Zero values pick the defaults.
+type Options struct {
+	// Devices are the NPU ids to run on; batches are spread over them.
+	// Default: device 0.
+	Devices []int
+	// SocVersion is ATC's --soc_version. Default: $AMQ_SOC_VERSION, else
+	// aclrtGetSocName(), else the chip `npu-smi info` reports.
+	SocVersion string
+	// ATC is the ATC command. Default: $AMQ_ATC, else "atc" on PATH
+	// (scripts/atc.sh is a wrapper that sets up CANN's environment first).
+	ATC string
+	// CacheDir holds compiled .om files, keyed by a hash of the model and
+	// the ATC arguments. Default: $AMQ_CACHE_DIR, else <user cache>/amq/om.
+	CacheDir string
+	// Library is the path of libascendcl.so (default search otherwise).
+	Library string
+}
+
+// Backend runs models on Ascend NPUs. It implements quant.Backend and
+// quant.Concurrent.
+type Backend struct {
+	opt Options
+}
+
+// New returns a Backend. Nothing is loaded until Prepare.
+func New(opt Options) *Backend {
+	if len(opt.Devices) == 0 {
+		opt.Devices = []int{0}
+	}
+	return &Backend{opt: opt}
+}
+
+// Concurrency is the number of devices: calibration keeps one batch in
+// flight per device.
+func (b *Backend) Concurrency() int { return len(b.opt.Devices) }
+
+var (
+	_ quant.Backend    = (*Backend)(nil)
+	_ quant.Concurrent = (*Backend)(nil)
+)
+
+// resolve fills in the defaults that need the loaded library.
+func (b *Backend) resolve() (soc, atc, cache string, err error) {
+	soc = b.opt.SocVersion
+	if soc == "" {
+		soc = os.Getenv("AMQ_SOC_VERSION")
+	}
+	if soc == "" {
+		soc, _ = SocName()
+	}
+	if soc == "" {
+		if soc, err = socFromNpuSmi(); err != nil {
+			return "", "", "", fmt.Errorf("cannot tell the SoC version for ATC (set AMQ_SOC_VERSION, e.g. Ascend310P3): %w", err)
+		}
+	}
+	atc = b.opt.ATC
+	if atc == "" {
+		atc = os.Getenv("AMQ_ATC")
+	}
+	if atc == "" {
+		atc = "atc"
+	}
+	if atc, err = exec.LookPath(atc); err != nil {
+		return "", "", "", fmt.Errorf("ATC not found (install CANN's toolkit and source set_env.sh, or set AMQ_ATC): %w", err)
+	}
+	cache = b.opt.CacheDir
+	if cache == "" {
+		cache = os.Getenv("AMQ_CACHE_DIR")
+	}
+	if cache == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			return "", "", "", fmt.Errorf("no cache directory for .om files (set AMQ_CACHE_DIR): %w", err)
+		}
+		cache = filepath.Join(dir, "amq", "om")
+	}
+	return soc, atc, cache, nil
+}
+
+// Prepare loads the ACL library, opens every device and returns a Runner.
+// The model is compiled by ATC on the first batch of each input shape
+// (ATC needs static shapes); the .om is cached across runs.
+func (b *Backend) Prepare(m *onnx.Model, observe []string) (quant.Runner, error) {
+	if _, err := Open(b.opt.Library); err != nil {
+		return nil, fmt.Errorf("ascend: %w", err)
+	}
+	n, err := DeviceCount()
+	if err != nil {
+		return nil, fmt.Errorf("ascend: %w", err)
+	}
+	seen := map[int]bool{}
+	for _, d := range b.opt.Devices {
+		if d < 0 || d >= n {
+			return nil, fmt.Errorf("ascend: device %d does not exist (%d device(s) found)", d, n)
+		}
+		if seen[d] {
+			return nil, fmt.Errorf("ascend: device %d listed twice", d)
+		}
+		seen[d] = true
+	}
+	soc, atc, cache, err := b.resolve()
+	if err != nil {
+		return nil, fmt.Errorf("ascend: %w", err)
+	}
+	g := m.Graph
+	var want []string
+	dup := map[string]bool{}
+	for _, t := range observe {
+		if !dup[t] {
+			dup[t] = true
+			want = append(want, t)
+		}
+	}
+	for _, o := range g.Outputs {
+		if !dup[o.Name] {
+			dup[o.Name] = true
+			want = append(want, o.Name)
+		}
+	}
+	outs, host, err := OutNodes(g, want)
+	if err != nil {
+		return nil, fmt.Errorf("ascend: observe: %w", err)
+	}
+	data, err := m.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("ascend: %w", err)
+	}
+	r := &runner{
+		graph:    g,
+		data:     data,
+		outs:     outs,
+		host:     host,
+		soc:      soc,
+		comp:     &compiler{atc: atc, cacheDir: cache},
+		oms:      map[string]string{},
+		idle:     make(chan *worker, len(b.opt.Devices)),
+		outTypes: make([]onnx.DataType, len(outs)),
+	}
+	for i, o := range outs {
+		r.outTypes[i] = tensorType(g, o.Tensor)
+	}
+	for _, d := range b.opt.Devices {
+		w, err := startWorker(d)
+		if err != nil {
+			r.Close()
+			return nil, fmt.Errorf("ascend: device %d: %w", d, err)
+		}
+		r.workers = append(r.workers, w)
+		r.idle <- w
+	}
+	return r, nil
+}
+
+// tensorType is the element type the graph declares for a tensor, or
+// Undefined.
+func tensorType(g *onnx.Graph, name string) onnx.DataType {
+	for _, o := range g.Outputs {
+		if o.Name == name {
+			return o.DType
+		}
+	}
+	if vi, ok := g.ValueInfo[name]; ok {
+		return vi.DType
+	}
+	return onnx.Undefined
+}
+
+// runner executes batches on the devices. Run may be called concurrently;
+// each call takes an idle device.
+type runner struct {
+	graph    *onnx.Graph
+	data     []byte
+	outs     []OutNode
+	outTypes []onnx.DataType
+	host     []string
+	soc      string
+	comp     *compiler
+
+	mu  sync.Mutex
+	oms map[string]string // shape key -> .om path
+
+	idle    chan *worker
+	workers []*worker
+}
+
+// omFor compiles (or finds in the cache) the model for these input shapes.
+func (r *runner) omFor(shapes map[string][]int) (string, error) {
+	key := shapeKey(shapes)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if om, ok := r.oms[key]; ok {
+		return om, nil
+	}
+	order := make([]string, len(r.graph.Inputs))
+	for i, in := range r.graph.Inputs {
+		order[i] = in.Name
+	}
+	args := ATCArgs(r.soc, shapes, order, r.outs)
+	om, err := r.comp.compile(context.Background(), r.data, args)
+	if err != nil {
+		return "", err
+	}
+	r.oms[key] = om
+	return om, nil
+}
+
+// Run executes one batch on an idle device.
+func (r *runner) Run(inputs map[string]*onnx.Tensor) (map[string]*onnx.Tensor, error) {
+	shapes := map[string][]int{}
+	for _, in := range r.graph.Inputs {
+		t, ok := inputs[in.Name]
+		if !ok {
+			return nil, fmt.Errorf("ascend: input %q is missing", in.Name)
+		}
+		shapes[in.Name] = t.Shape
+	}
+	if len(inputs) != len(r.graph.Inputs) {
+		for name := range inputs {
+			if _, ok := shapes[name]; !ok {
+				return nil, fmt.Errorf("ascend: %q is not an input of the model", name)
+			}
+		}
+	}
+	om, err := r.omFor(shapes)
+	if err != nil {
+		return nil, fmt.Errorf("ascend: %w", err)
+	}
+	w, ok := <-r.idle
+	if !ok {
+		return nil, errors.New("ascend: runner is closed")
+	}
+	defer func() { r.idle <- w }()
+	var res map[string]*onnx.Tensor
+	err = w.do(func(s *session) error {
+		var err error
+		res, err = r.execute(w, s, om, inputs)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ascend: device %d: %w", w.device, err)
+	}
+	for _, name := range r.host {
+		if t, ok := inputs[name]; ok {
+			res[name] = t
+		} else if c, ok := r.graph.Constant(name); ok {
+			res[name] = c
+		}
+	}
+	return res, nil
+}
+
+// execute runs on the worker's thread.
+func (r *runner) execute(w *worker, s *session, om string, inputs map[string]*onnx.Tensor) (map[string]*onnx.Tensor, error) {
+	m, ok := w.models[om]
+	if !ok {
+		var err error
+		if m, err = s.loadFile(om); err != nil {
+			return nil, fmt.Errorf("loading %s: %w", om, err)
+		}
+		w.models[om] = m
+	}
+	if len(m.inputs) != len(r.graph.Inputs) {
+		return nil, fmt.Errorf("%s has %d inputs, the ONNX model %d", om, len(m.inputs), len(r.graph.Inputs))
+	}
+	if len(m.outputs) != len(r.outs) {
+		return nil, fmt.Errorf("%s has %d outputs, %d were requested from ATC", om, len(m.outputs), len(r.outs))
+	}
+	in := make([][]byte, len(m.inputs))
+	for i, io := range m.inputs {
+		t, ok := inputs[io.Name]
+		if !ok {
+			// ATC may rename inputs; its order is the ONNX input order.
+			t = inputs[r.graph.Inputs[i].Name]
+		}
+		dt, err := ONNXType(io.ACLType)
+		if err != nil {
+			return nil, fmt.Errorf("input %q: %w", io.Name, err)
+		}
+		b, err := Encode(t, dt)
+		if err != nil {
+			return nil, fmt.Errorf("input %q: %w", io.Name, err)
+		}
+		if len(b) != io.Size {
+			return nil, fmt.Errorf("input %q: shape %v gives %d bytes, the compiled model expects %d (dims %v)", io.Name, t.Shape, len(b), io.Size, io.Dims)
+		}
+		in[i] = b
+	}
+	out := make([][]byte, len(m.outputs))
+	for i, io := range m.outputs {
+		out[i] = make([]byte, io.Size)
+	}
+	if err := m.execute(in, out); err != nil {
+		return nil, err
+	}
+	res := make(map[string]*onnx.Tensor, len(out)+len(r.host))
+	for i, io := range m.outputs {
+		dt, err := ONNXType(io.ACLType)
+		if err != nil {
+			return nil, fmt.Errorf("output %q: %w", r.outs[i].Tensor, err)
+		}
+		shape := make([]int, len(io.Dims))
+		for k, d := range io.Dims {
+			shape[k] = int(d)
+		}
+		t, err := Decode(out[i], dt, shape)
+		if err != nil {
+			return nil, fmt.Errorf("output %q: %w", r.outs[i].Tensor, err)
+		}
+		// --output_type=FP32 widens integer tensors (AscendQuant's int8);
+		// give them back their graph type so results compare with sim.
+		if want := r.outTypes[i]; want != onnx.Undefined && want != dt && want != onnx.Float16 && want.Size() > 0 {
+			if t, err = Convert(t, want); err != nil {
+				return nil, fmt.Errorf("output %q: %w", r.outs[i].Tensor, err)
+			}
+		}
+		t.Name = r.outs[i].Tensor
+		res[t.Name] = t
+	}
+	return res, nil
+}
+
+// Close unloads the models and closes every device. It must not be called
+// while Run is in progress.
+func (r *runner) Close() error {
+	var errs []error
+	for _, w := range r.workers {
+		if err := w.close(); err != nil {
+			errs = append(errs, fmt.Errorf("ascend: device %d: %w", w.device, err))
+		}
+	}
+	if r.workers != nil {
+		close(r.idle) // a later Run fails instead of waiting for a device
+	}
+	r.workers = nil
+	return errors.Join(errs...)
+}
+
+// worker drives one device from one goroutine locked to its OS thread, on
+// which the device's ACL context is current.
+type worker struct {
+	device   int
+	jobs     chan func(*session)
+	done     chan struct{}
+	closeErr error
+	models   map[string]*model // .om path -> loaded model; worker goroutine only
+}
+
+func startWorker(device int) (*worker, error) {
+	w := &worker{device: device, jobs: make(chan func(*session)), done: make(chan struct{}), models: map[string]*model{}}
+	started := make(chan error, 1)
+	go func() {
+		// The thread stays locked until the goroutine exits, which then
+		// ends the thread: no other goroutine ever runs with this context.
+		runtime.LockOSThread()
+		defer close(w.done)
+		s, err := openSession(device)
+		started <- err
+		if err != nil {
+			return
+		}
+		for job := range w.jobs {
+			job(s)
+		}
+		var errs []error
+		for path, m := range w.models {
+			if err := m.unload(); err != nil {
+				errs = append(errs, fmt.Errorf("unloading %s: %w", path, err))
+			}
+		}
+		if err := s.close(); err != nil {
+			errs = append(errs, err)
+		}
+		w.closeErr = errors.Join(errs...)
+	}()
+	if err := <-started; err != nil {
+		<-w.done
+		return nil, err
+	}
+	return w, nil
+}
+
+// do runs f on the worker's thread and waits for it.
+func (w *worker) do(f func(*session) error) error {
+	errc := make(chan error, 1)
+	w.jobs <- func(s *session) { errc <- f(s) }
+	return <-errc
+}
+
+func (w *worker) close() error {
+	close(w.jobs)
+	<-w.done
+	return w.closeErr
+}
