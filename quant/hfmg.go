@@ -1,8 +1,10 @@
 package quant
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // hfmgStep is the fraction of the values by which each greedy step moves
@@ -46,6 +48,9 @@ func HFMG(h *Histogram, p ActParams) (scale float32, offset int32, err error) {
 		}
 	}
 	total := float64(run)
+	if !p.Asymmetric {
+		return hfmgSymmetric(h, cum, first, last)
+	}
 	clip := func(lo, hi int) (float32, int32) {
 		a := max(h.Min, h.lo+float64(lo)*h.width)
 		b := min(h.Max, h.lo+float64(hi+1)*h.width)
@@ -97,4 +102,63 @@ func checkHFMG(p ActParams) error {
 		}
 	}
 	return fmt.Errorf("hfmg: num_of_bins %d is not one of %v", p.NumOfBins, HFMGBins)
+}
+
+// hfmgSymmetric is the greedy search for a symmetric range [-T, T]: only
+// max(|lo|, |hi|) sets the scale, so shrinking one end alone would only add
+// clipping error. T walks down the bin edges, each step dropping at least
+// the next hfmgStep of the values beyond ±T, while the error does not grow.
+func hfmgSymmetric(h *Histogram, cum []int64, first, last int) (float32, int32, error) {
+	total := float64(cum[len(cum)-1])
+	edge := func(i int) float64 { return h.lo + float64(i)*h.width }
+	// Candidate thresholds: the absolute values of the bin edges inside
+	// the data, descending; T = max|x| first.
+	tMax := max(-h.Min, h.Max)
+	cand := []float64{tMax}
+	for i := last; i > first; i-- {
+		if e := edge(i); e > 0 && e < tMax {
+			cand = append(cand, e)
+		}
+	}
+	for i := first + 1; i <= last; i++ {
+		if e := -edge(i); e > 0 && e < tMax {
+			cand = append(cand, e)
+		}
+	}
+	slices.SortFunc(cand, func(a, b float64) int { return cmp.Compare(b, a) })
+	// outside(T) counts the values in bins entirely beyond ±T.
+	outside := func(t float64) float64 {
+		lo := max(0, min(len(cum)-1, int(math.Floor((-t-h.lo)/h.width)))) // bins < lo are below -T
+		hi := max(0, min(len(cum)-1, int(math.Ceil((t-h.lo)/h.width))))   // bins >= hi are above T
+		var n int64
+		if lo > 0 && edge(lo) <= -t {
+			n += cum[lo-1]
+		}
+		if edge(hi) >= t {
+			n += cum[len(cum)-1]
+			if hi > 0 {
+				n -= cum[hi-1]
+			}
+		}
+		return float64(n)
+	}
+	s := SymmetricScale(tMax)
+	best := h.SquaredError(s, 0)
+	dropped := 0.0
+	for _, t := range cand[1:] {
+		out := outside(t) / total
+		if out < dropped+hfmgStep {
+			continue
+		}
+		if out >= 0.5 {
+			break
+		}
+		cs := SymmetricScale(t)
+		loss := h.SquaredError(cs, 0)
+		if loss > best {
+			break
+		}
+		best, s, dropped = loss, cs, out
+	}
+	return s, 0, nil
 }
