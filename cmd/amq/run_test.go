@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bytes"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"amq/npy"
+	"amq/onnx"
+	"amq/onnx/onnxpb"
+)
+
+const nodeTests = "/usr/include/onnx/backend/test/data/node"
+
+// conformanceCase returns the folder of an ONNX node test, skipping the
+// test when the ONNX test data is not installed outside CI.
+func conformanceCase(t *testing.T, name string) string {
+	t.Helper()
+	dir := filepath.Join(nodeTests, name)
+	if _, err := os.Stat(filepath.Join(dir, "model.onnx")); err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skipf("ONNX test data not installed (libonnx-testdata): %v", err)
+		}
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func readPB(t *testing.T, path string) *onnx.Tensor {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p onnxpb.TensorProto
+	if err := proto.Unmarshal(b, &p); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	tensor, err := onnx.TensorFromProto(&p)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return tensor
+}
+
+// pbToNpy converts a stored .pb tensor into a .npy file in dir.
+func pbToNpy(t *testing.T, pb, dir, file string) string {
+	t.Helper()
+	path := filepath.Join(dir, file)
+	if err := npy.WriteFile(path, readPB(t, pb)); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// runAmq runs the CLI in-process and returns what it printed.
+func runAmq(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	root := rootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String(), err
+}
+
+// sameTensor compares float data within ONNX's default test tolerance
+// (rtol 1e-3, atol 1e-7) and everything else exactly.
+func sameTensor(t *testing.T, what string, got, want *onnx.Tensor) {
+	t.Helper()
+	if got.DType != want.DType || !reflect.DeepEqual(got.Shape, want.Shape) {
+		t.Fatalf("%s: got %v %v, want %v %v", what, got.DType, got.Shape, want.DType, want.Shape)
+	}
+	g, gok := got.Data.([]float32)
+	w, wok := want.Data.([]float32)
+	if !gok || !wok {
+		if !reflect.DeepEqual(got.Data, want.Data) {
+			t.Fatalf("%s: got %v, want %v", what, got.Data, want.Data)
+		}
+		return
+	}
+	for i := range w {
+		if d := math.Abs(float64(g[i] - w[i])); d > 1e-7+1e-3*math.Abs(float64(w[i])) {
+			t.Fatalf("%s: element %d is %g, want %g", what, i, g[i], w[i])
+		}
+	}
+}
+
+func TestRunTwoInputs(t *testing.T) {
+	dir := conformanceCase(t, "test_add")
+	tmp := t.TempDir()
+	x := pbToNpy(t, filepath.Join(dir, "test_data_set_0/input_0.pb"), tmp, "x.npy")
+	y := pbToNpy(t, filepath.Join(dir, "test_data_set_0/input_1.pb"), tmp, "y.npy")
+	outPath := filepath.Join(tmp, "sum.npy")
+	out, err := runAmq(t, "run", "--model", filepath.Join(dir, "model.onnx"),
+		"--input", "y="+y, "--input", "x="+x, "--output", outPath, "--threads", "1")
+	if err != nil {
+		t.Fatalf("amq run: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "sum\t[3 4 5]\tFLOAT") || !strings.Contains(out, "run ") {
+		t.Errorf("output lacks name, shape, type or timing:\n%s", out)
+	}
+	got, err := npy.ReadFile(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameTensor(t, "sum", got, readPB(t, filepath.Join(dir, "test_data_set_0/output_0.pb")))
+}
+
+func TestRunBarePath(t *testing.T) {
+	dir := conformanceCase(t, "test_relu")
+	tmp := t.TempDir()
+	x := pbToNpy(t, filepath.Join(dir, "test_data_set_0/input_0.pb"), tmp, "in.npy")
+	outPath := filepath.Join(tmp, "y.npy")
+	if out, err := runAmq(t, "run", "--model", filepath.Join(dir, "model.onnx"), "--input", x, "--output", outPath); err != nil {
+		t.Fatalf("amq run: %v\n%s", err, out)
+	}
+	got, err := npy.ReadFile(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameTensor(t, "y", got, readPB(t, filepath.Join(dir, "test_data_set_0/output_0.pb")))
+}
+
+func TestRunOutputFolder(t *testing.T) {
+	dir := conformanceCase(t, "test_split_equal_parts_1d")
+	tmp := t.TempDir()
+	x := pbToNpy(t, filepath.Join(dir, "test_data_set_0/input_0.pb"), tmp, "in.npy")
+	outDir := filepath.Join(tmp, "outs")
+	named := filepath.Join(tmp, "second.npy")
+	out, err := runAmq(t, "run", "--model", filepath.Join(dir, "model.onnx"), "--input", "input="+x,
+		"--output", outDir, "--output", "output_2="+named)
+	if err == nil || !strings.Contains(err.Error(), "output_2") {
+		t.Fatalf("an output sent to two places: err %v\n%s", err, out)
+	}
+	out, err = runAmq(t, "run", "--model", filepath.Join(dir, "model.onnx"), "--input", "input="+x, "--output", outDir)
+	if err != nil {
+		t.Fatalf("amq run: %v\n%s", err, out)
+	}
+	for i, name := range []string{"output_1", "output_2", "output_3"} {
+		got, err := npy.ReadFile(filepath.Join(outDir, name+".npy"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameTensor(t, name, got, readPB(t, filepath.Join(dir, "test_data_set_0", "output_"+string(rune('0'+i))+".pb")))
+	}
+	// A single .npy path cannot hold three outputs.
+	_, err = runAmq(t, "run", "--model", filepath.Join(dir, "model.onnx"), "--input", x, "--output", filepath.Join(tmp, "one.npy"))
+	if err == nil || !strings.Contains(err.Error(), "3 outputs") {
+		t.Errorf("three outputs into one .npy: error %v", err)
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	dir := conformanceCase(t, "test_add")
+	model := filepath.Join(dir, "model.onnx")
+	tmp := t.TempDir()
+	x := pbToNpy(t, filepath.Join(dir, "test_data_set_0/input_0.pb"), tmp, "x.npy")
+	bad := filepath.Join(tmp, "bad.npy")
+	os.WriteFile(bad, []byte("not numpy"), 0o644)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--input", "x=" + x}, "no --input for y"},
+		{[]string{"--input", "z=" + x, "--input", "y=" + x}, `"z" is not an input`},
+		{[]string{"--input", "x=" + x, "--input", "x=" + x}, "given twice"},
+		{[]string{"--input", "x=" + bad, "--input", "y=" + x}, "bad.npy"},
+		{[]string{"--input", "x=" + x, "--input", "y=" + x, "--backend", "ascend"}, "not built into"},
+		{[]string{"--input", "x=" + x, "--input", "y=" + x, "--backend", "tpu"}, `unknown backend "tpu"`},
+		{[]string{"--input", "x=" + x, "--input", "y=" + x, "--threads", "-2"}, "--threads"},
+	}
+	for _, c := range cases {
+		out, err := runAmq(t, append([]string{"run", "--model", model}, c.args...)...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want one containing %q\n%s", c.args, err, c.want, out)
+		}
+	}
+	if _, err := runAmq(t, "run", "--model", filepath.Join(tmp, "missing.onnx"), "--input", x); err == nil || !strings.Contains(err.Error(), "missing.onnx") {
+		t.Errorf("missing model: error %v", err)
+	}
+}
+
+// TestSimBackendObserve checks the quant.Backend adapter: observed
+// intermediate tensors come back with the outputs, computed here
+// independently.
+func TestSimBackendObserve(t *testing.T) {
+	m := &onnx.Model{
+		IRVersion: 8,
+		Opsets:    map[string]int64{"": 13},
+		Graph: &onnx.Graph{
+			Name: "g",
+			Nodes: []*onnx.Node{
+				{Name: "relu", OpType: "Relu", Inputs: []string{"x"}, Outputs: []string{"r"}},
+				{Name: "add", OpType: "Add", Inputs: []string{"r", "x"}, Outputs: []string{"y"}},
+			},
+			Inputs:       []*onnx.ValueInfo{{Name: "x", DType: onnx.Float, Shape: onnx.KnownDims([]int{4})}},
+			Outputs:      []*onnx.ValueInfo{{Name: "y", DType: onnx.Float}},
+			Initializers: map[string]*onnx.Tensor{},
+			ValueInfo:    map[string]*onnx.ValueInfo{},
+		},
+	}
+	m.Graph.Reindex()
+	b, err := newBackend("sim", backendOptions{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Prepare(m, []string{"nope"}); err == nil || !strings.Contains(err.Error(), `"nope"`) {
+		t.Errorf("observing an undefined tensor: error %v", err)
+	}
+	r, err := b.Prepare(m, []string{"r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	xs := []float32{-2, -0.5, 0, 3}
+	res, err := r.Run(map[string]*onnx.Tensor{"x": onnx.NewTensor([]int{4}, xs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantR, wantY := make([]float32, 4), make([]float32, 4)
+	for i, v := range xs {
+		wantR[i] = max(v, 0)
+		wantY[i] = wantR[i] + v
+	}
+	if res["r"] == nil || !reflect.DeepEqual(res["r"].Data, wantR) {
+		t.Errorf("observed r = %v, want %v", res["r"], wantR)
+	}
+	if res["y"] == nil || !reflect.DeepEqual(res["y"].Data, wantY) {
+		t.Errorf("output y = %v, want %v", res["y"], wantY)
+	}
+}
