@@ -1,0 +1,327 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"amq/onnx"
+)
+
+// Ascend deploy operators, emulated bit for bit (DESIGN.md "Deploy
+// operators"). The NPU evaluates them in float32, so sim does too: every
+// product and sum below is rounded to float32 separately (the explicit
+// float32 conversions also stop the Go compiler from fusing x*scale+offset
+// into one FMA, which would round only once).
+
+func init() {
+	register("AscendQuant", buildAscendQuant)
+	register("AscendDequant", buildAscendDequant)
+	register("AscendAntiQuant", buildAscendAntiQuant)
+}
+
+// geInt8 is GE's DataType value DT_INT8, the integer form of dst_type that
+// CANN's operator prototype uses; DT_INT4 is 29.
+const (
+	geInt8 = 2
+	geInt4 = 29
+)
+
+// checkSqrtMode accepts sqrt_mode 0 only: with 1 the NPU applies the square
+// root of the scale twice, which amq never writes.
+func checkSqrtMode(n *onnx.Node) error {
+	if a, ok := n.Attrs["sqrt_mode"]; ok {
+		if a.Type != onnx.AttrInt || a.I != 0 {
+			return fmt.Errorf("sqrt_mode must be 0 (only mode supported), got %v", attrValue(a))
+		}
+	}
+	return nil
+}
+
+func attrValue(a *onnx.Attr) any {
+	switch a.Type {
+	case onnx.AttrInt:
+		return a.I
+	case onnx.AttrFloat:
+		return a.F
+	case onnx.AttrString:
+		return a.S
+	}
+	return a.Type
+}
+
+// floatAttr reads a float attribute that some writers store as an int.
+func floatAttr(n *onnx.Node, name string, def float32, required bool) (float32, error) {
+	a, ok := n.Attrs[name]
+	switch {
+	case !ok && required:
+		return 0, fmt.Errorf("attribute %s is required", name)
+	case !ok:
+		return def, nil
+	case a.Type == onnx.AttrFloat:
+		return a.F, nil
+	case a.Type == onnx.AttrInt:
+		return float32(a.I), nil
+	}
+	return 0, fmt.Errorf("attribute %s must be a float, is %v", name, a.Type)
+}
+
+// quantRound returns the rounding function of round_mode.
+func quantRound(mode string) (func(float64) float64, error) {
+	switch strings.ToLower(mode) {
+	case "round":
+		return math.RoundToEven, nil
+	case "floor":
+		return math.Floor, nil
+	case "ceil":
+		return math.Ceil, nil
+	case "trunc":
+		return math.Trunc, nil
+	}
+	return nil, fmt.Errorf("round_mode %q is not supported (Round, Floor, Ceil, Trunc)", mode)
+}
+
+// AscendQuant: y = clamp(round(float32(x*scale) + offset), -128, 127) as
+// int8, all arithmetic in float32. ±Inf saturate. NaN maps to 0: the NPU's
+// result for NaN is not documented, so this is amq's choice.
+func buildAscendQuant(b *buildCtx, n *onnx.Node) (opFunc, error) {
+	if err := checkAttrs(n, "scale", "offset", "sqrt_mode", "round_mode", "dst_type"); err != nil {
+		return nil, err
+	}
+	if err := checkSqrtMode(n); err != nil {
+		return nil, err
+	}
+	scale, err := floatAttr(n, "scale", 0, true)
+	if err != nil {
+		return nil, err
+	}
+	if !(scale > 0) || math.IsInf(float64(scale), 0) {
+		return nil, fmt.Errorf("scale %g must be positive and finite", scale)
+	}
+	offset, err := floatAttr(n, "offset", 0, false)
+	if err != nil {
+		return nil, err
+	}
+	round, err := quantRound(n.AttrString("round_mode", "Round"))
+	if err != nil {
+		return nil, err
+	}
+	if a, ok := n.Attrs["dst_type"]; ok {
+		switch {
+		case a.Type == onnx.AttrString && strings.EqualFold(a.S, "INT8"):
+		case a.Type == onnx.AttrInt && a.I == geInt8:
+		case a.Type == onnx.AttrString && strings.EqualFold(a.S, "INT4"), a.Type == onnx.AttrInt && a.I == geInt4:
+			return nil, fmt.Errorf("dst_type INT4 is not supported (int8 only)")
+		default:
+			return nil, fmt.Errorf("dst_type %v is not supported (\"INT8\" or %d)", attrValue(a), geInt8)
+		}
+	}
+	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		x, ok := in[0].Data.([]float32)
+		if !ok {
+			return nil, fmt.Errorf("input must be float32 or float16, got %v", in[0].DType)
+		}
+		y := make([]int8, len(x))
+		parallelFor(c.threads, len(x), 1<<14, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				y[i] = quantizeInt8(x[i], scale, offset, round)
+			}
+		})
+		return []*onnx.Tensor{onnx.NewTensor(in[0].Shape, y)}, nil
+	}, nil
+}
+
+// quantizeInt8 is AscendQuant for one element.
+func quantizeInt8(x, scale, offset float32, round func(float64) float64) int8 {
+	v := float32(float32(x*scale) + offset)
+	if v != v {
+		return 0
+	}
+	r := round(float64(v))
+	return int8(min(max(r, -128), 127))
+}
+
+// dequantAxis decides the channel axis of AscendDequant's input from the
+// node producing it: convolutions put channels on axis 1 (N, C, ...),
+// Gemm and MatMul on the last axis. For any other producer (or a graph
+// input) axis 1 is assumed, the layout of every Ascend 4-D feature map; a
+// rank-2 tensor has the same channel axis either way. It returns -1 for
+// "last axis".
+func dequantAxis(b *buildCtx, n *onnx.Node) int {
+	if b.graph == nil {
+		return 1
+	}
+	name := n.Input(0)
+	for range 16 { // look through layout-neutral ops in between
+		p := b.graph.Producer(name)
+		if p == nil {
+			return 1
+		}
+		switch p.OpType {
+		case "Conv", "ConvTranspose", "ConvInteger":
+			return 1
+		case "Gemm", "MatMul", "MatMulInteger":
+			return -1
+		case "Identity":
+			name = p.Input(0)
+		default:
+			return 1
+		}
+	}
+	return 1
+}
+
+// unpackDeqScale extracts the float32 scales of a deq_scale tensor
+// (uint64, or int64 with the same bits): bits 0-31 the float32 scale,
+// bits 32-39 shift_n, bits 40-47 offset_w. AMCT writes shift_n = 0 and
+// offset_w = 0; other values would need arithmetic sim does not emulate,
+// so they are errors.
+func unpackDeqScale(t *onnx.Tensor) ([]float32, error) {
+	var bits []uint64
+	switch d := t.Data.(type) {
+	case []uint64:
+		bits = d
+	case []int64:
+		bits = make([]uint64, len(d))
+		for i, v := range d {
+			bits[i] = uint64(v)
+		}
+	default:
+		return nil, fmt.Errorf("deq_scale must be uint64, got %v", t.DType)
+	}
+	s := make([]float32, len(bits))
+	for i, v := range bits {
+		if shift := (v >> 32) & 0xff; shift != 0 {
+			return nil, fmt.Errorf("deq_scale[%d] has shift_n %d; only 0 is supported", i, shift)
+		}
+		if off := int8(v >> 40); off != 0 {
+			return nil, fmt.Errorf("deq_scale[%d] has offset_w %d; only 0 is supported", i, off)
+		}
+		s[i] = math.Float32frombits(uint32(v))
+	}
+	return s, nil
+}
+
+// outputDType reads the dtype attribute of the dequantizing ops: 0 float32,
+// 1 float16 (rounded half to even, held as float32).
+func outputDType(n *onnx.Node) (onnx.DataType, error) {
+	switch d := n.AttrInt("dtype", 0); d {
+	case 0:
+		return onnx.Float, nil
+	case 1:
+		return onnx.Float16, nil
+	default:
+		return 0, fmt.Errorf("dtype %d is not supported (0 float32, 1 float16)", d)
+	}
+}
+
+// AscendDequant: y = float32(x) * deq_scale[c] in float32 (x is the int32
+// accumulator; float32(x) rounds above 2^24 as the NPU's conversion does),
+// then ReLU if relu_flag, then float16 rounding if dtype is 1.
+func buildAscendDequant(b *buildCtx, n *onnx.Node) (opFunc, error) {
+	if err := checkAttrs(n, "sqrt_mode", "relu_flag", "dtype"); err != nil {
+		return nil, err
+	}
+	if err := checkSqrtMode(n); err != nil {
+		return nil, err
+	}
+	dt, err := outputDType(n)
+	if err != nil {
+		return nil, err
+	}
+	relu := n.AttrInt("relu_flag", 0) != 0
+	if n.Input(1) == "" {
+		return nil, fmt.Errorf("input deq_scale is required")
+	}
+	axis := dequantAxis(b, n)
+	if b.graph != nil {
+		if t, ok := b.graph.Constant(n.Input(1)); ok {
+			if _, err := unpackDeqScale(t); err != nil {
+				return nil, fmt.Errorf("%q: %w", n.Input(1), err)
+			}
+		}
+	}
+	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		x, ok := in[0].Data.([]int32)
+		if !ok {
+			return nil, fmt.Errorf("input must be int32, got %v", in[0].DType)
+		}
+		scales, err := unpackDeqScale(in[1])
+		if err != nil {
+			return nil, err
+		}
+		shape := in[0].Shape
+		inner, channels := 1, 1
+		if len(scales) != 1 {
+			a := axis
+			if a < 0 {
+				a = len(shape) - 1
+			}
+			if a >= len(shape) || shape[a] != len(scales) {
+				return nil, fmt.Errorf("deq_scale has %d channels, input %v has %v on its channel axis %d", len(scales), shape, dimAt(shape, a), a)
+			}
+			inner, channels = onnx.NumElems(shape[a+1:]), len(scales)
+		}
+		y := make([]float32, len(x))
+		parallelFor(c.threads, len(x), 1<<14, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				v := float32(float32(x[i]) * scales[(i/inner)%channels])
+				if relu && v < 0 {
+					v = 0
+				}
+				y[i] = v
+			}
+		})
+		return []*onnx.Tensor{floatResult(shape, y, dt)}, nil
+	}, nil
+}
+
+func dimAt(shape []int, a int) any {
+	if a < len(shape) {
+		return shape[a]
+	}
+	return "nothing"
+}
+
+// floatResult wraps float32 results as dtype dt (Float or Float16).
+func floatResult(shape []int, y []float32, dt onnx.DataType) *onnx.Tensor {
+	t := onnx.NewTensor(shape, y)
+	if dt == onnx.Float16 {
+		narrowFloats(y, onnx.Float, onnx.Float16)
+		t.DType = onnx.Float16
+	}
+	return t
+}
+
+// AscendAntiQuant: y = float32(float32(x) + offset) * scale, in float32.
+func buildAscendAntiQuant(b *buildCtx, n *onnx.Node) (opFunc, error) {
+	if err := checkAttrs(n, "scale", "offset", "dtype", "sqrt_mode"); err != nil {
+		return nil, err
+	}
+	if err := checkSqrtMode(n); err != nil {
+		return nil, err
+	}
+	scale, err := floatAttr(n, "scale", 0, true)
+	if err != nil {
+		return nil, err
+	}
+	offset, err := floatAttr(n, "offset", 0, false)
+	if err != nil {
+		return nil, err
+	}
+	dt, err := outputDType(n)
+	if err != nil {
+		return nil, err
+	}
+	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		x, ok := in[0].Data.([]int8)
+		if !ok {
+			return nil, fmt.Errorf("input must be int8, got %v", in[0].DType)
+		}
+		y := make([]float32, len(x))
+		for i, v := range x {
+			y[i] = float32(float32(v)+offset) * scale
+		}
+		return []*onnx.Tensor{floatResult(in[0].Shape, y, dt)}, nil
+	}, nil
+}
