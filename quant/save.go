@@ -13,8 +13,9 @@ import (
 // SaveOptions controls Save.
 type SaveOptions struct {
 	// Balance applies the record's balance factors to the model: it scales
-	// the weights and inserts the X/s multiplications (ApplyBalance). Save
-	// needs it only when some layer has a factor other than 1.
+	// the weights and inserts the X/s multiplications. nil means
+	// ApplyBalance with default options. Save calls it only when some layer
+	// has a factor other than 1.
 	Balance func(m *onnx.Model, layers []*Layer, rec Record) error
 	// Model is passed to onnx.Model.Save for both files.
 	Model *onnx.SaveOptions
@@ -83,10 +84,14 @@ func Save(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, prefix string
 		return nil, fmt.Errorf("save: no layer to quantize")
 	}
 	if needsBalance(targets, rec) {
-		if opt.Balance == nil {
-			return nil, fmt.Errorf("save: the record has balance factors but no balancer was given (SaveOptions.Balance)")
+		balance := opt.Balance
+		if balance == nil {
+			balance = func(m *onnx.Model, ls []*Layer, rec Record) error {
+				_, err := ApplyBalance(m, ls, rec, BalanceOptions{})
+				return err
+			}
 		}
-		if err := opt.Balance(base, targets, rec); err != nil {
+		if err := balance(base, targets, rec); err != nil {
 			return nil, fmt.Errorf("save: apply balance: %w", err)
 		}
 	}
