@@ -151,8 +151,19 @@ func init() {
 		if err := checkAttrs(n); err != nil {
 			return nil, err
 		}
+		legacy := b.opset < 7
 		return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
-			t, err := prelu(c, in[0], in[1])
+			x, slope := in[0], in[1]
+			if legacy && len(slope.Shape) == 1 && len(x.Shape) >= 2 && slope.Shape[0] == x.Shape[1] {
+				// Before opset 7 a 1-D slope holds one value per channel.
+				shape := make([]int, len(x.Shape)-1)
+				for i := range shape {
+					shape[i] = 1
+				}
+				shape[0] = slope.Shape[0]
+				slope = &onnx.Tensor{Name: slope.Name, DType: slope.DType, Shape: shape, Data: slope.Data}
+			}
+			t, err := prelu(c, x, slope)
 			return []*onnx.Tensor{t}, err
 		}, nil
 	})

@@ -47,7 +47,9 @@ func init() {
 			if err := checkArity(n, 2, 2, 1); err != nil {
 				return nil, err
 			}
-			// Attributes "broadcast" and "axis" belong to opsets before 7.
+			if b.opset < 7 {
+				return buildLegacyArith(n, code)
+			}
 			if err := checkAttrs(n); err != nil {
 				return nil, err
 			}
@@ -84,6 +86,45 @@ func init() {
 			return []*onnx.Tensor{t}, err
 		}, nil
 	})
+}
+
+// buildLegacyArith handles Add, Sub, Mul and Div before opset 7, where B
+// broadcasts to A only with broadcast=1, aligned at axis (by default at
+// A's trailing dimensions).
+func buildLegacyArith(n *onnx.Node, op arithOp) (opFunc, error) {
+	if err := checkAttrs(n, "broadcast", "axis"); err != nil {
+		return nil, err
+	}
+	bcast := n.AttrInt("broadcast", 0) != 0
+	axis, hasAxis := n.AttrInt("axis", 0), n.HasAttr("axis")
+	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		a, b := in[0], in[1]
+		if !bcast {
+			if !equalDims(a.Shape, b.Shape) {
+				return nil, fmt.Errorf("shapes %v and %v differ and broadcast=0", a.Shape, b.Shape)
+			}
+		} else {
+			start := len(a.Shape) - len(b.Shape)
+			if hasAxis {
+				ax, err := normAxis(axis, len(a.Shape))
+				if err != nil {
+					return nil, err
+				}
+				start = ax
+			}
+			if start < 0 || start+len(b.Shape) > len(a.Shape) {
+				return nil, fmt.Errorf("B shape %v does not fit A shape %v at axis %d", b.Shape, a.Shape, start)
+			}
+			shape := make([]int, len(a.Shape))
+			for i := range shape {
+				shape[i] = 1
+			}
+			copy(shape[start:], b.Shape)
+			b = &onnx.Tensor{Name: b.Name, DType: b.DType, Shape: shape, Data: b.Data}
+		}
+		t, err := arith(c, op, a, b)
+		return []*onnx.Tensor{t}, err
+	}, nil
 }
 
 // checkArity checks the number of inputs (including omitted optional ones,

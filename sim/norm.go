@@ -29,7 +29,9 @@ func buildBatchNorm(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	if err := checkArity(n, 5, 5, 1); err != nil {
 		return nil, err
 	}
-	if err := checkAttrs(n, "epsilon", "momentum", "training_mode", "spatial"); err != nil {
+	// is_test (before opset 7) is ignored, like ONNX Runtime does: only
+	// the inference output is computed either way.
+	if err := checkAttrs(n, "epsilon", "momentum", "training_mode", "spatial", "is_test"); err != nil {
 		return nil, err
 	}
 	if n.AttrInt("training_mode", 0) != 0 {
