@@ -1,0 +1,449 @@
+package quant
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"amq/npy"
+	"amq/onnx"
+	"amq/sim"
+)
+
+// testSim is a Backend on sim for the tests (the CLI has its own).
+type testSim struct{ concurrency int }
+
+func (b testSim) Prepare(m *onnx.Model, observe []string) (Runner, error) {
+	s, err := sim.NewSession(m, &sim.Options{Threads: 1})
+	if err != nil {
+		return nil, err
+	}
+	return &testRunner{s, observe}, nil
+}
+
+type testRunner struct {
+	s       *sim.Session
+	observe []string
+}
+
+func (r *testRunner) Run(in map[string]*onnx.Tensor) (map[string]*onnx.Tensor, error) {
+	return r.s.Run(in, r.observe...)
+}
+func (r *testRunner) Close() error { return nil }
+
+// testSimConc is testSim that runs several batches at once.
+type testSimConc struct{ testSim }
+
+func (b testSimConc) Concurrency() int { return b.concurrency }
+
+// sliceData is a DataSource over batches held in memory.
+type sliceData []map[string]*onnx.Tensor
+
+func (d sliceData) Len() int { return len(d) }
+func (d sliceData) Batch(i int) (map[string]*onnx.Tensor, error) { return d[i], nil }
+
+// builder assembles small models in Go.
+type builder struct {
+	g   *onnx.Graph
+	rng *rand.Rand
+}
+
+func newBuilder(seed uint64) *builder {
+	return &builder{
+		g:   &onnx.Graph{Name: "test", Initializers: map[string]*onnx.Tensor{}, ValueInfo: map[string]*onnx.ValueInfo{}},
+		rng: rand.New(rand.NewPCG(seed, seed)),
+	}
+}
+
+func (b *builder) input(name string, shape ...int) string {
+	b.g.Inputs = append(b.g.Inputs, &onnx.ValueInfo{Name: name, DType: onnx.Float, Shape: onnx.KnownDims(shape)})
+	return name
+}
+
+// init adds a random initializer with values scale*N(0,1)+shift.
+func (b *builder) init(name string, scale, shift float64, shape ...int) string {
+	d := make([]float32, onnx.NumElems(shape))
+	for i := range d {
+		d[i] = float32(b.rng.NormFloat64()*scale + shift)
+	}
+	t := onnx.NewTensor(shape, d)
+	t.Name = name
+	b.g.SetInitializer(t)
+	return name
+}
+
+func (b *builder) node(op, name string, attrs map[string]any, inputs ...string) string {
+	n := &onnx.Node{Name: name, OpType: op, Inputs: inputs, Outputs: []string{name + "_out"}}
+	for k, v := range attrs {
+		n.SetAttr(k, v)
+	}
+	b.g.Nodes = append(b.g.Nodes, n)
+	return n.Outputs[0]
+}
+
+func (b *builder) model(outputs ...string) *onnx.Model {
+	for _, o := range outputs {
+		b.g.Outputs = append(b.g.Outputs, &onnx.ValueInfo{Name: o, DType: onnx.Float})
+	}
+	b.g.Reindex()
+	return &onnx.Model{IRVersion: 8, Opsets: map[string]int64{"": 17}, Graph: b.g}
+}
+
+// randInput returns a tensor whose channel j on axis has its own spread,
+// so that balancing has something to do.
+func randInput(rng *rand.Rand, axis int, shape ...int) *onnx.Tensor {
+	d := make([]float32, onnx.NumElems(shape))
+	if axis < 0 {
+		axis += len(shape)
+	}
+	inner := onnx.NumElems(shape[axis+1:])
+	ch := shape[axis]
+	for i := range d {
+		j := (i / inner) % ch
+		d[i] = float32(rng.NormFloat64() * math.Pow(4, float64(j%5)-1))
+	}
+	return onnx.NewTensor(shape, d)
+}
+
+func runSim(t *testing.T, m *onnx.Model, in map[string]*onnx.Tensor) map[string]*onnx.Tensor {
+	t.Helper()
+	s, err := sim.NewSession(m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.Run(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// compareOutputs checks every graph output of got against want within a
+// tolerance relative to the output's largest magnitude.
+func compareOutputs(t *testing.T, what string, got, want map[string]*onnx.Tensor, rel float64) {
+	t.Helper()
+	for name, w := range want {
+		g, ok := got[name]
+		if !ok {
+			t.Errorf("%s: output %q missing", what, name)
+			continue
+		}
+		wd, gd := w.Floats(), g.Floats()
+		var scale, worst float64
+		for _, v := range wd {
+			scale = max(scale, math.Abs(float64(v)))
+		}
+		for i := range wd {
+			worst = max(worst, math.Abs(float64(gd[i])-float64(wd[i])))
+		}
+		if worst > rel*scale {
+			t.Errorf("%s: output %q differs by %g (largest |value| %g)", what, name, worst, scale)
+		}
+	}
+}
+
+func randFactors(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(math.Exp(rng.Float64()*4 - 2))
+	}
+	return s
+}
+
+func layer(m *onnx.Model, name string) *Layer {
+	n := m.Graph.Node(name)
+	l := &Layer{Name: name, Type: n.OpType, Node: n, Input: n.Inputs[0], Weight: n.Inputs[1], Bias: n.Input(2)}
+	if n.OpType == "Conv" || n.OpType == "ConvTranspose" {
+		w, _ := m.Graph.Constant(n.Inputs[1])
+		l.Spatial = len(w.Shape) - 2
+	}
+	return l
+}
+
+// transformerBlock: LayerNorm feeding q/k/v (MatMul, MatMul, Gemm transB),
+// a decomposed LayerNorm (Mul, Add) feeding a MatMul whose weight is
+// shared with q through an Identity, and a Gemm feeding a Gemm.
+func transformerBlock() (*onnx.Model, []string) {
+	b := newBuilder(1)
+	x := b.input("x", 3, 8)
+	ln := b.node("LayerNormalization", "ln", map[string]any{"axis": int64(-1)}, x, b.init("ln_g", 0.3, 1, 8), b.init("ln_b", 0.2, 0, 8))
+	wq := b.init("wq", 1, 0, 8, 6)
+	q := b.node("MatMul", "q", nil, ln, wq)
+	k := b.node("MatMul", "k", nil, ln, b.init("wk", 1, 0, 8, 6))
+	v := b.node("Gemm", "v", map[string]any{"transB": int64(1)}, ln, b.init("wv", 1, 0, 6, 8), b.init("bv", 1, 0, 6))
+	mul := b.node("Mul", "dln_mul", nil, x, b.init("gamma", 0, 1.5, 1))
+	add := b.node("Add", "dln_add", nil, mul, b.init("beta", 0.5, 0, 8))
+	idw := b.node("Identity", "share", nil, wq)
+	o := b.node("MatMul", "o", nil, add, idw)
+	g1 := b.node("Gemm", "fc1", nil, x, b.init("w1", 1, 0, 8, 5), b.init("b1", 1, 0, 5))
+	g2 := b.node("Gemm", "fc2", map[string]any{"alpha": float32(0.7)}, g1, b.init("w2", 1, 0, 5, 4), b.init("b2", 1, 0, 1, 4))
+	return b.model(q, k, v, o, g2), []string{"q", "k", "v", "o", "fc1", "fc2"}
+}
+
+// convBlock: BatchNorm feeding a grouped Conv, a Conv feeding a
+// ConvTranspose with groups, and a Conv1d-free 2-D path.
+func convBlock() (*onnx.Model, []string) {
+	b := newBuilder(2)
+	x := b.input("x", 2, 4, 7, 7)
+	bn := b.node("BatchNormalization", "bn", nil, x, b.init("bn_s", 0.3, 1, 4), b.init("bn_b", 0.5, 0, 4),
+		b.init("bn_m", 0.5, 0, 4), b.init("bn_v", 0, 1.3, 4))
+	c1 := b.node("Conv", "c1", map[string]any{"group": int64(2), "pads": []int64{1, 1, 1, 1}}, bn, b.init("w1", 1, 0, 6, 2, 3, 3), b.init("b1", 1, 0, 6))
+	c2 := b.node("ConvTranspose", "c2", map[string]any{"group": int64(3), "strides": []int64{2, 2}}, c1, b.init("w2", 1, 0, 6, 2, 2, 2), b.init("b2", 1, 0, 6))
+	r := b.node("Relu", "r", nil, c2)
+	c3 := b.node("Conv", "c3", nil, r, b.init("w3", 1, 0, 5, 6, 1, 1))
+	return b.model(c3), []string{"c1", "c2", "c3"}
+}
+
+func balanceRecord(rng *rand.Rand, m *onnx.Model, layers []*Layer, joint bool) Record {
+	rec := Record{}
+	shared := map[string][]float32{}
+	for _, l := range layers {
+		n := m.Graph.Node(l.Name)
+		w, _ := m.Graph.Constant(n.Inputs[1])
+		c, _, err := inputChannels(l.Type, n, w.Shape)
+		if err != nil {
+			panic(err)
+		}
+		s := randFactors(rng, c)
+		if joint {
+			if prev, ok := shared[n.Inputs[0]]; ok {
+				s = prev
+			}
+			shared[n.Inputs[0]] = s
+		}
+		rec[l.Name] = &LayerRecord{BalanceFactor: s}
+	}
+	return rec
+}
+
+func TestApplyBalancePreservesOutputs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, tc := range []struct {
+		name  string
+		build func() (*onnx.Model, []string)
+		in    func() *onnx.Tensor
+		folds map[string]string // layer -> kind expected with Fold and joint factors
+	}{
+		{"transformer", transformerBlock, func() *onnx.Tensor { return randInput(rng, -1, 3, 8) },
+			map[string]string{"q": BalanceFoldLayerNorm, "k": BalanceFoldLayerNorm, "v": BalanceFoldLayerNorm,
+				"o": BalanceFoldMulAdd, "fc1": BalanceMul, "fc2": BalanceFoldGemm}},
+		{"conv", convBlock, func() *onnx.Tensor { return randInput(rng, 1, 2, 4, 7, 7) },
+			map[string]string{"c1": BalanceFoldBatchNorm, "c2": BalanceFoldConv, "c3": BalanceMul}},
+	} {
+		for _, fold := range []bool{false, true} {
+			orig, names := tc.build()
+			var layers []*Layer
+			for _, n := range names {
+				layers = append(layers, layer(orig, n))
+			}
+			rec := balanceRecord(rng, orig, layers, fold)
+			m := orig.Clone()
+			rep, err := ApplyBalance(m, layers, rec, BalanceOptions{Fold: fold})
+			if err != nil {
+				t.Fatalf("%s fold=%v: %v", tc.name, fold, err)
+			}
+			for _, a := range rep.Layers {
+				want := BalanceMul
+				if fold {
+					want = tc.folds[a.Layer]
+				}
+				if a.Kind != want {
+					t.Errorf("%s fold=%v: layer %q balanced by %q (%s), want %q", tc.name, fold, a.Layer, a.Kind, a.Note, want)
+				}
+				t.Logf("%s fold=%v: %+v", tc.name, fold, a)
+			}
+			muls := 0
+			for _, n := range m.Graph.Nodes {
+				if strings.HasSuffix(n.Name, ".dmq_balance") {
+					muls++
+				}
+			}
+			wantMuls := len(names)
+			if fold {
+				wantMuls = 0
+				for _, k := range tc.folds {
+					if k == BalanceMul {
+						wantMuls++
+					}
+				}
+			}
+			if muls != wantMuls {
+				t.Errorf("%s fold=%v: %d balance Muls, want %d", tc.name, fold, muls, wantMuls)
+			}
+			for range 3 {
+				in := map[string]*onnx.Tensor{"x": tc.in()}
+				compareOutputs(t, tc.name, runSim(t, m, in), runSim(t, orig, in), 2e-5)
+			}
+			// The weights really changed: the balanced model without the
+			// activation scaling must differ.
+			if fold {
+				continue
+			}
+			for _, n := range m.Graph.Nodes {
+				if strings.HasSuffix(n.Name, ".dmq_balance") {
+					c := m.Graph.Initializers[n.Inputs[1]]
+					for i := range c.Floats() {
+						c.Floats()[i] = 1
+					}
+				}
+			}
+			in := map[string]*onnx.Tensor{"x": tc.in()}
+			a, b := runSim(t, m, in), runSim(t, orig, in)
+			same := true
+			for name := range b {
+				for i, v := range b[name].Floats() {
+					same = same && math.Abs(float64(v-a[name].Floats()[i])) < 1e-3
+				}
+			}
+			if same {
+				t.Errorf("%s: the weights were not scaled", tc.name)
+			}
+		}
+	}
+}
+
+func TestApplyBalanceSharedWeight(t *testing.T) {
+	// q and o read the same initializer (o through an Identity); balancing
+	// only q must leave o's weight alone.
+	orig, _ := transformerBlock()
+	rng := rand.New(rand.NewPCG(9, 9))
+	m := orig.Clone()
+	rec := Record{"q": {BalanceFactor: randFactors(rng, 8)}}
+	rep, err := ApplyBalance(m, []*Layer{layer(orig, "q"), layer(orig, "o")}, rec, BalanceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Layers) != 1 || rep.Layers[0].Weight == "wq" {
+		t.Fatalf("report %+v: q must read a private copy of wq", rep.Layers)
+	}
+	if got, _ := m.Graph.Constant(m.Graph.Node("o").Inputs[1]); !equalF(got.Floats(), orig.Graph.Initializers["wq"].Floats()) {
+		t.Error("o's weight changed")
+	}
+	in := map[string]*onnx.Tensor{"x": randInput(rng, -1, 3, 8)}
+	compareOutputs(t, "shared", runSim(t, m, in), runSim(t, orig, in), 2e-5)
+}
+
+func equalF(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestApplyBalanceFoldRefusals(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	// Per-layer (different) factors on q, k, v: no fold into the LayerNorm.
+	orig, names := transformerBlock()
+	var layers []*Layer
+	for _, n := range names {
+		layers = append(layers, layer(orig, n))
+	}
+	m := orig.Clone()
+	rep, err := ApplyBalance(m, layers[:3], balanceRecord(rng, orig, layers[:3], false), BalanceOptions{Fold: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range rep.Layers {
+		if a.Kind != BalanceMul || !strings.Contains(a.Note, "different factors") {
+			t.Errorf("%+v: want a Mul because the factors differ", a)
+		}
+	}
+	// Only q balanced (k and v read the tensor too): no fold.
+	m = orig.Clone()
+	rep, err = ApplyBalance(m, layers[:1], balanceRecord(rng, orig, layers[:1], true), BalanceOptions{Fold: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := rep.Layers[0]; a.Kind != BalanceMul || a.Note == "" {
+		t.Errorf("%+v: want a Mul with a note", a)
+	}
+	in := map[string]*onnx.Tensor{"x": randInput(rng, -1, 3, 8)}
+	compareOutputs(t, "refusal", runSim(t, m, in), runSim(t, orig, in), 2e-5)
+	// Bad records are errors that name the layer.
+	bad := Record{"q": {BalanceFactor: []float32{1, 2}}}
+	if _, err := ApplyBalance(orig.Clone(), layers[:1], bad, BalanceOptions{}); err == nil || !strings.Contains(err.Error(), `"q"`) {
+		t.Errorf("wrong factor count: err = %v", err)
+	}
+	bad = Record{"q": {BalanceFactor: []float32{1, 1, 1, 0, 1, 1, 1, 1}}}
+	if _, err := ApplyBalance(orig.Clone(), layers[:1], bad, BalanceOptions{}); err == nil {
+		t.Error("zero factor accepted")
+	}
+}
+
+// fixtureDir is where the torch-exported fixture models live.
+const fixtureDir = "../testdata/fixtures"
+
+func TestApplyBalanceFixtures(t *testing.T) {
+	dirs, _ := filepath.Glob(filepath.Join(fixtureDir, "*", "model_op17.onnx"))
+	if len(dirs) == 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("no fixtures under " + fixtureDir)
+		}
+		t.Skip("no fixtures under " + fixtureDir)
+	}
+	for _, path := range dirs {
+		name := filepath.Base(filepath.Dir(path))
+		t.Run(name, func(t *testing.T) {
+			orig, err := onnx.LoadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x, err := npy.ReadFile(filepath.Join(filepath.Dir(path), "input.npy"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			work := orig.Clone()
+			layers, _, err := FindLayers(work, FindOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(layers) == 0 {
+				t.Fatal("no quantizable layers")
+			}
+			cfg := testConfig(layers, true)
+			in := map[string]*onnx.Tensor{work.Graph.Inputs[0].Name: x}
+			want := runSim(t, work, in)
+			data := sliceData{in}
+			for _, joint := range []bool{false, true} {
+				rec, err := PreprocessWith(work, layers, cfg, testSim{}, data, DMQOptions{Joint: joint})
+				if err != nil {
+					t.Fatal(err)
+				}
+				m := work.Clone()
+				rep, err := ApplyBalance(m, layers, rec, BalanceOptions{Fold: joint})
+				if err != nil {
+					t.Fatal(err)
+				}
+				kinds := map[string]int{}
+				for _, a := range rep.Layers {
+					kinds[a.Kind]++
+				}
+				t.Logf("joint=%v: %d layers, %v", joint, len(layers), kinds)
+				compareOutputs(t, name, runSim(t, m, in), want, 1e-4)
+			}
+		})
+	}
+}
+
+// testConfig enables every layer with IFMR defaults, and DMQ (strength
+// 0.5) when dmq is set.
+func testConfig(layers []*Layer, dmq bool) *Config {
+	cfg := &Config{Version: 1, BatchNum: 1, ActivationOffset: true, Layers: map[string]*LayerConfig{}}
+	for _, l := range layers {
+		lc := &LayerConfig{QuantEnable: true, Act: defaultIFMR(!(l.Type == "Conv" && l.Spatial == 3)),
+			Weight: WeightParams{NumBits: 8, Algo: "arq_quantize", ChannelWise: l.Type == "Conv" || l.Type == "ConvTranspose"}}
+		if dmq {
+			lc.DMQ = &DMQParams{MigrationStrength: 0.5}
+		}
+		cfg.Layers[l.Name] = lc
+	}
+	return cfg
+}
