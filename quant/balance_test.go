@@ -42,7 +42,7 @@ func (b testSimConc) Concurrency() int { return b.concurrency }
 // sliceData is a DataSource over batches held in memory.
 type sliceData []map[string]*onnx.Tensor
 
-func (d sliceData) Len() int { return len(d) }
+func (d sliceData) Len() int                                     { return len(d) }
 func (d sliceData) Batch(i int) (map[string]*onnx.Tensor, error) { return d[i], nil }
 
 // builder assembles small models in Go.
