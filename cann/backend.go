@@ -175,8 +175,17 @@ func tensorType(g *onnx.Graph, name string) onnx.DataType {
 			return o.DType
 		}
 	}
-	if vi, ok := g.ValueInfo[name]; ok {
+	if vi, ok := g.ValueInfo[name]; ok && vi.DType != onnx.Undefined {
 		return vi.DType
+	}
+	// Without shape inference, the Ascend operators still tell their types.
+	if p := g.Producer(name); p != nil && p.Domain == "" {
+		switch p.OpType {
+		case "AscendQuant":
+			return onnx.Int8
+		case "AscendDequant", "AscendAntiQuant":
+			return onnx.Float
+		}
 	}
 	return onnx.Undefined
 }

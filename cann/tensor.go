@@ -71,6 +71,9 @@ func Encode(t *onnx.Tensor, dt onnx.DataType) ([]byte, error) {
 		return nil, fmt.Errorf("element type %v cannot be sent to the device", dt)
 	}
 	n := t.Len()
+	if l := dataLen(t.Data); l != n {
+		return nil, fmt.Errorf("tensor holds %d elements, its shape %v needs %d", l, t.Shape, n)
+	}
 	b := make([]byte, n*sz)
 	le := binary.LittleEndian
 	switch d := t.Data.(type) {
@@ -313,4 +316,33 @@ func toFloat64(t *onnx.Tensor) ([]float64, error) {
 		return nil, fmt.Errorf("element type %v is not numeric", t.DType)
 	}
 	return out, nil
+}
+
+// dataLen is the number of elements of a tensor's data slice, or -1.
+func dataLen(data any) int {
+	switch d := data.(type) {
+	case []float32:
+		return len(d)
+	case []float64:
+		return len(d)
+	case []int8:
+		return len(d)
+	case []uint8:
+		return len(d)
+	case []bool:
+		return len(d)
+	case []int16:
+		return len(d)
+	case []uint16:
+		return len(d)
+	case []int32:
+		return len(d)
+	case []uint32:
+		return len(d)
+	case []int64:
+		return len(d)
+	case []uint64:
+		return len(d)
+	}
+	return -1
 }

@@ -1,0 +1,167 @@
+// Command fakeatc stands in for Huawei's ATC in amq's tests: it accepts
+// ATC's command line for ONNX models (--model, --framework=5, --output,
+// --soc_version, --input_shape, --out_nodes, --output_type) and writes
+// <output>.om in the fake runtime's format (cgo/fake/amq_fake.h): the I/O
+// description plus the ONNX model, rewritten so that its inputs have the
+// given static shapes and its outputs are the --out_nodes tensors in order
+// (as ATC does). Output shapes come from one sim run on zero inputs.
+//
+// Test hooks: AMQ_FAKE_ATC_FAIL=msg makes it print msg to stderr and exit
+// 1; AMQ_FAKE_ATC_LOG=file appends one line per compilation.
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"amq/cann"
+	"amq/onnx"
+	"amq/sim"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "ATC run failed:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if msg := os.Getenv("AMQ_FAKE_ATC_FAIL"); msg != "" {
+		return fmt.Errorf("%s", msg)
+	}
+	flags := map[string]string{}
+	for _, a := range args {
+		k, v, ok := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		if !ok || !strings.HasPrefix(a, "--") {
+			return fmt.Errorf("unexpected argument %q", a)
+		}
+		flags[k] = v
+	}
+	if flags["framework"] != "5" {
+		return fmt.Errorf("--framework=%s: only 5 (ONNX) is supported", flags["framework"])
+	}
+	if flags["model"] == "" || flags["output"] == "" || flags["soc_version"] == "" {
+		return fmt.Errorf("--model, --output and --soc_version are required")
+	}
+	m, err := onnx.LoadFile(flags["model"])
+	if err != nil {
+		return err
+	}
+	g := m.Graph
+	shapes := map[string][]int{}
+	if s := flags["input_shape"]; s != "" {
+		for _, item := range strings.Split(s, ";") {
+			i := strings.LastIndex(item, ":")
+			if i < 0 {
+				return fmt.Errorf("--input_shape: bad item %q", item)
+			}
+			var dims []int
+			if d := item[i+1:]; d != "" {
+				for _, ds := range strings.Split(d, ",") {
+					v, err := strconv.Atoi(ds)
+					if err != nil || v < 0 {
+						return fmt.Errorf("--input_shape: bad dimension %q in %q", ds, item)
+					}
+					dims = append(dims, v)
+				}
+			}
+			shapes[item[:i]] = dims
+		}
+	}
+	feeds := map[string]*onnx.Tensor{}
+	for _, in := range g.Inputs {
+		dims, ok := shapes[in.Name]
+		if !ok {
+			if dims, ok = in.Dims(); !ok {
+				return fmt.Errorf("input %q has a dynamic shape: give it in --input_shape", in.Name)
+			}
+		}
+		in.Shape = onnx.KnownDims(dims)
+		if feeds[in.Name], err = onnx.Zeros(in.DType, dims); err != nil {
+			return fmt.Errorf("input %q: %w", in.Name, err)
+		}
+	}
+	var outs []string
+	if s := flags["out_nodes"]; s != "" {
+		for _, item := range strings.Split(s, ";") {
+			i := strings.LastIndex(item, ":")
+			idx, err := strconv.Atoi(item[i+1:])
+			if i < 0 || err != nil {
+				return fmt.Errorf("--out_nodes: bad item %q (want node:index)", item)
+			}
+			n := g.Node(item[:i])
+			if n == nil || idx < 0 || idx >= len(n.Outputs) {
+				return fmt.Errorf("--out_nodes: %q: no such node output", item)
+			}
+			outs = append(outs, n.Outputs[idx])
+		}
+	} else {
+		for _, o := range g.Outputs {
+			outs = append(outs, o.Name)
+		}
+	}
+	s, err := sim.NewSession(m, nil)
+	if err != nil {
+		return err
+	}
+	res, err := s.Run(feeds, outs...)
+	if err != nil {
+		return fmt.Errorf("shape inference run: %w", err)
+	}
+	fp32 := strings.EqualFold(flags["output_type"], "FP32")
+	g.Outputs = nil
+	for _, o := range outs {
+		t := res[o]
+		dt := t.DType
+		if fp32 {
+			dt = onnx.Float
+		}
+		g.Outputs = append(g.Outputs, &onnx.ValueInfo{Name: o, DType: dt, Shape: onnx.KnownDims(t.Shape)})
+	}
+	g.Reindex()
+	payload, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	b.WriteString("AMQOM1\n")
+	for _, part := range []struct {
+		kind string
+		list []*onnx.ValueInfo
+	}{{"input", g.Inputs}, {"output", g.Outputs}} {
+		for _, vi := range part.list {
+			at, err := cann.ACLType(vi.DType)
+			if err != nil {
+				return fmt.Errorf("%s %q: %w", part.kind, vi.Name, err)
+			}
+			if strings.ContainsAny(vi.Name, "\n") || len(vi.Name) >= 128 {
+				return fmt.Errorf("%s %q: name not representable", part.kind, vi.Name)
+			}
+			fmt.Fprintf(&b, "%s %d %d", part.kind, at, len(vi.Shape))
+			for _, d := range vi.Shape {
+				fmt.Fprintf(&b, " %d", d.Value)
+			}
+			fmt.Fprintf(&b, " %d %s\n", len(vi.Name), vi.Name)
+		}
+	}
+	fmt.Fprintf(&b, "payload %d\n", len(payload))
+	b.Write(payload)
+	if err := onnx.WriteFileAtomic(flags["output"]+".om", b.Bytes()); err != nil {
+		return err
+	}
+	if log := os.Getenv("AMQ_FAKE_ATC_LOG"); log != "" {
+		f, err := os.OpenFile(log, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(f, strings.Join(args, " "))
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
