@@ -484,17 +484,17 @@ func buildClip(b *buildCtx, n *onnx.Node) (opFunc, error) {
 		var bounds [2]float64
 		var has [2]bool
 		for i, name := range []string{"min", "max"} {
-			t := in[1+i : min(len(in), 2+i)]
-			if len(t) == 0 || t[0] == nil {
+			if 1+i >= len(in) || in[1+i] == nil {
 				continue
 			}
-			if t[0].Len() != 1 {
-				return nil, fmt.Errorf("%s must be a scalar, has shape %v", name, t[0].Shape)
+			t := in[1+i]
+			if t.Len() != 1 {
+				return nil, fmt.Errorf("%s must be a scalar, has shape %v", name, t.Shape)
 			}
-			if t[0].DType != in[0].DType {
-				return nil, fmt.Errorf("%s has type %v, input has %v", name, t[0].DType, in[0].DType)
+			if t.DType != in[0].DType {
+				return nil, fmt.Errorf("%s has type %v, input has %v", name, t.DType, in[0].DType)
 			}
-			v, err := float64s(t[0])
+			v, err := float64s(t)
 			if err != nil {
 				return nil, err
 			}

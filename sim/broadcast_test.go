@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-// naiveOffset is the offset in an input of shape in of the element that the
+// bcNaiveOffset is the offset in an input of shape in of the element that the
 // output element at multi-index idx (of the broadcast shape) reads, computed
 // directly from numpy's rule.
-func naiveOffset(idx, in []int) int {
+func bcNaiveOffset(idx, in []int) int {
 	off, stride := 0, 1
 	for d := len(in) - 1; d >= 0; d-- {
 		i := idx[len(idx)-len(in)+d]
@@ -22,7 +22,7 @@ func naiveOffset(idx, in []int) int {
 	return off
 }
 
-func unravel(flat int, shape []int) []int {
+func bcUnravel(flat int, shape []int) []int {
 	idx := make([]int, len(shape))
 	for d := len(shape) - 1; d >= 0; d-- {
 		idx[d] = flat % shape[d]
@@ -105,13 +105,13 @@ func TestBroadcastEach(t *testing.T) {
 				for j := range n {
 					o := out + j
 					seen[o]++ // distinct runs never overlap, so no race
-					idx := unravel(o, b.shape)
+					idx := bcUnravel(o, b.shape)
 					for i, s := range shapes {
 						got := off[i]
 						if b.inc[i] {
 							got += j
 						}
-						if want := naiveOffset(idx, s); got != want {
+						if want := bcNaiveOffset(idx, s); got != want {
 							select {
 							case bad <- "mismatch":
 							default:
