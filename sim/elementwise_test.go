@@ -229,10 +229,12 @@ func TestVariadic(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	a, b, c := ewRandFloats(rng, []int{2, 3}, -1, 1), ewRandFloats(rng, []int{3}, -1, 1), ewRandFloats(rng, []int{2, 1}, -1, 1)
 	cases := map[string]func(v []float64) float64{
-		"Sum":  func(v []float64) float64 { return float64(float32(float32(v[0]+v[1]) + float32(v[2]))) },
-		"Mean": func(v []float64) float64 { return float64(float32(float64(float32(float32(v[0]+v[1])+float32(v[2]))) / 3)) },
-		"Max":  func(v []float64) float64 { return math.Max(v[0], math.Max(v[1], v[2])) },
-		"Min":  func(v []float64) float64 { return math.Min(v[0], math.Min(v[1], v[2])) },
+		"Sum": func(v []float64) float64 { return float64(float32(float32(v[0]+v[1]) + float32(v[2]))) },
+		"Mean": func(v []float64) float64 {
+			return float64(float32(float64(float32(float32(v[0]+v[1])+float32(v[2]))) / 3))
+		},
+		"Max": func(v []float64) float64 { return math.Max(v[0], math.Max(v[1], v[2])) },
+		"Min": func(v []float64) float64 { return math.Min(v[0], math.Min(v[1], v[2])) },
 	}
 	for op, f := range cases {
 		got := ewRun1(t, 13, op, nil, a, b, c)
@@ -312,7 +314,9 @@ func TestUnaryFloat(t *testing.T) {
 		{"Ceil", nil, x, math.Ceil},
 		{"Neg", nil, x, func(v float64) float64 { return -v }},
 		{"Abs", nil, x, math.Abs},
-		{"Sign", nil, x, func(v float64) float64 { return float64(map[bool]int{true: 1, false: -1}[v > 0]) * float64(map[bool]int{true: 0, false: 1}[v == 0]) }},
+		{"Sign", nil, x, func(v float64) float64 {
+			return float64(map[bool]int{true: 1, false: -1}[v > 0]) * float64(map[bool]int{true: 0, false: 1}[v == 0])
+		}},
 	}
 	for _, c := range cases {
 		got := ewRun1(t, 18, c.op, c.attrs, c.in)
