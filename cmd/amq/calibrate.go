@@ -1,0 +1,70 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/spf13/cobra"
+
+	"amq/quant"
+)
+
+func init() { subcommands = append(subcommands, newCalibrateCmd) }
+
+func newCalibrateCmd() *cobra.Command {
+	var f calibFlags
+	cmd := &cobra.Command{
+		Use:   "calibrate --model M.onnx --config config.json --record record.txt --data calib.npy",
+		Short: "Compute activation and weight quant factors (AMCT's quantize_model + calibration)",
+		Long: `Calibrate applies the balance factors of --record (from amq preprocess) to
+the model, runs batch_num batches of --data, and computes each enabled
+layer's activation scale/offset (IFMR or HFMG, per the config) and weight
+scales (ARQ). The factors are written back to --record, next to the
+balance factors. Without DMQ in the config, --record need not exist yet.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := f.load(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			rec, err := quant.ReadRecord(f.record)
+			if errors.Is(err, fs.ErrNotExist) {
+				rec, err = quant.Record{}, nil
+			}
+			if err != nil {
+				return err
+			}
+			for _, l := range s.layers {
+				lc := s.cfg.Layers[l.Name]
+				if lc == nil || !lc.QuantEnable || lc.DMQ == nil {
+					continue
+				}
+				if r := rec[l.Name]; r == nil || len(r.BalanceFactor) == 0 {
+					return fmt.Errorf("layer %q has dmq_balancer in %s but no balance factors in %s: run amq preprocess first", l.Name, f.config, f.record)
+				}
+			}
+			if s.data.Len() < s.cfg.BatchNum {
+				return fmt.Errorf("%s: batch_num is %d but %s holds %d batches of %d samples", f.config, s.cfg.BatchNum, f.data, s.data.Len(), s.data.size)
+			}
+			data := withProgress(s.data, cmd.ErrOrStderr(), "calibrate", s.cfg.BatchNum)
+			if err := quant.Calibrate(s.model, s.layers, s.cfg, rec, s.backend, data); err != nil {
+				return fmt.Errorf("%s: %w", f.model, err)
+			}
+			if err := quant.WriteRecord(f.record, rec); err != nil {
+				return err
+			}
+			n := 0
+			for _, r := range rec {
+				if r.HasQuant {
+					n++
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "quant factors for %d layers from %d batches of %d samples\nwrote %s\n",
+				n, s.cfg.BatchNum, s.data.size, f.record)
+			return nil
+		},
+	}
+	f.register(cmd)
+	return cmd
+}

@@ -1,0 +1,303 @@
+package quant
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+
+	"amq/onnx"
+	"amq/sim"
+)
+
+// calibModel: Conv(pad 1) -> Relu -> grouped Conv -> Flatten -> Gemm(transB).
+func calibModel() (*onnx.Model, []*Layer) {
+	b := newBuilder(21)
+	x := b.input("x", 2, 4, 6, 6)
+	c1 := b.node("Conv", "c1", map[string]any{"pads": []int64{1, 1, 1, 1}}, x, b.init("w1", 0.5, 0, 8, 4, 3, 3), b.init("b1", 0.3, 0, 8))
+	r := b.node("Relu", "r", nil, c1)
+	c2 := b.node("Conv", "c2", map[string]any{"group": int64(2)}, r, b.init("w2", 0.5, 0, 6, 4, 3, 3))
+	f := b.node("Flatten", "f", nil, c2)
+	g := b.node("Gemm", "fc", map[string]any{"transB": int64(1)}, f, b.init("wf", 0.2, 0, 5, 96), b.init("bf", 0.2, 0, 5))
+	m := b.model(g)
+	return m, []*Layer{layer(m, "c1"), layer(m, "c2"), layer(m, "fc")}
+}
+
+func calibData(seed uint64, n int) sliceData {
+	rng := rand.New(rand.NewPCG(seed, seed))
+	var d sliceData
+	for range n {
+		d = append(d, map[string]*onnx.Tensor{"x": randInput(rng, 1, 2, 4, 6, 6)})
+	}
+	return d
+}
+
+func calibConfig(layers []*Layer, batches int) *Config {
+	cfg := testConfig(layers, false)
+	cfg.BatchNum = batches
+	cfg.Layers["c2"].DMQ = &DMQParams{MigrationStrength: 0.5}
+	cfg.Layers["c2"].Act = hfmgParams(2048, true)
+	cfg.Layers["fc"].DMQ = &DMQParams{MigrationStrength: 0.3}
+	cfg.Layers["fc"].Act = defaultIFMR(false)
+	return cfg
+}
+
+// scaleInputChannels returns w with input channel j multiplied by s[j],
+// written out index by index for Conv (group g) and Gemm transB.
+func scaleInputChannels(op string, w *onnx.Tensor, g int, s []float32) []float64 {
+	d := w.Floats()
+	out := make([]float64, len(d))
+	switch op {
+	case "Conv":
+		o, ipg, k := w.Shape[0], w.Shape[1], onnx.NumElems(w.Shape[2:])
+		for oc := range o {
+			for jl := range ipg {
+				j := (oc/(o/g))*ipg + jl
+				for q := range k {
+					i := (oc*ipg+jl)*k + q
+					out[i] = float64(d[i]) * float64(s[j])
+				}
+			}
+		}
+	case "Gemm": // transB: [N, K], input channel = column
+		for i := range d {
+			out[i] = float64(d[i]) * float64(s[i%w.Shape[1]])
+		}
+	}
+	return out
+}
+
+func TestCalibrateAgainstReferences(t *testing.T) {
+	m, layers := calibModel()
+	data := calibData(1, 6)
+	cfg := calibConfig(layers, 5)
+	rec, err := Preprocess(m, layers, cfg, testSim{}, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec["c2"].BalanceFactor) != 8 || len(rec["fc"].BalanceFactor) != 96 || rec["c1"] != nil {
+		t.Fatalf("balance factors: %v", rec)
+	}
+	balance := map[string][]float32{"c2": rec["c2"].BalanceFactor, "fc": rec["fc"].BalanceFactor}
+	if err := Calibrate(m, layers, cfg, rec, testSim{}, data); err != nil {
+		t.Fatal(err)
+	}
+	// Reference activations: run the original model, fetch each layer's
+	// input and divide channel j by s_j here, for the first BatchNum
+	// batches only.
+	s, err := sim.NewSession(m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := map[string][]float32{}
+	for i := range cfg.BatchNum {
+		out, err := s.Run(data[i], "x", "r_out", "f_out")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range layers {
+			v := out[l.Input].Floats()
+			f := balance[l.Name]
+			for k, x := range v {
+				if f != nil {
+					var j int
+					if l.Type == "Conv" {
+						j = (k / 36) % 8
+					} else {
+						j = k % 96
+					}
+					x = float32(float64(x) * float64(float32(1/float64(f[j]))))
+				}
+				raw[l.Name] = append(raw[l.Name], x)
+			}
+		}
+	}
+	for _, l := range layers {
+		r := rec[l.Name]
+		if !r.HasQuant || r.DstType != "INT8" {
+			t.Errorf("%s: HasQuant %v DstType %q", l.Name, r.HasQuant, r.DstType)
+		}
+		x := raw[l.Name]
+		act := cfg.Layers[l.Name].Act
+		got := rawMSE(x, r.ScaleD, r.OffsetD)
+		switch act.Algo {
+		case "ifmr":
+			es, eo, eloss := ifmrExact(x, act)
+			t.Logf("%s ifmr: scale_d %v offset_d %d mse %.5g; exact %v %d %.5g", l.Name, r.ScaleD, r.OffsetD, got, es, eo, eloss)
+			if got > 1.002*eloss || math.Abs(float64(r.ScaleD/es)-1) > 0.011 {
+				t.Errorf("%s: ifmr scale %v (mse %v), exact %v (mse %v)", l.Name, r.ScaleD, got, es, eloss)
+			}
+		case "hfmg":
+			ref := gridBest(x, true)
+			t.Logf("%s hfmg: scale_d %v offset_d %d mse %.5g; grid best %.5g", l.Name, r.ScaleD, r.OffsetD, got, ref)
+			if got > 1.05*ref {
+				t.Errorf("%s: hfmg mse %v, grid best %v", l.Name, got, ref)
+			}
+		}
+		if !act.Asymmetric && r.OffsetD != 0 {
+			t.Errorf("%s: symmetric but offset_d %d", l.Name, r.OffsetD)
+		}
+		if l.Name == "c2" && r.OffsetD != -128 {
+			t.Errorf("c2 reads a ReLU output: offset_d %d, want -128", r.OffsetD)
+		}
+		// Weights: scale_w from the balanced weights, computed here.
+		w := m.Graph.Initializers[l.Weight]
+		g := int(m.Graph.Node(l.Name).AttrInt("group", 1))
+		var bw []float64
+		if f := balance[l.Name]; f != nil {
+			bw = scaleInputChannels(l.Type, w, g, f)
+		} else {
+			for _, v := range w.Floats() {
+				bw = append(bw, float64(v))
+			}
+		}
+		var want []float32
+		if l.Type == "Conv" {
+			per := len(bw) / w.Shape[0]
+			for o := range w.Shape[0] {
+				mx := 0.0
+				for _, v := range bw[o*per : (o+1)*per] {
+					mx = max(mx, math.Abs(float64(float32(v))))
+				}
+				want = append(want, float32(mx/127))
+			}
+		} else {
+			mx := 0.0
+			for _, v := range bw {
+				mx = max(mx, math.Abs(float64(float32(v))))
+			}
+			want = []float32{float32(mx / 127)}
+		}
+		if len(r.ScaleW) != len(want) || len(r.OffsetW) != len(want) || len(r.ShiftBit) != len(want) {
+			t.Fatalf("%s: %d scale_w, %d offset_w, %d shift_bit; want %d", l.Name, len(r.ScaleW), len(r.OffsetW), len(r.ShiftBit), len(want))
+		}
+		for c := range want {
+			if math.Abs(float64(r.ScaleW[c]/want[c])-1) > 1e-6 || r.OffsetW[c] != 0 || r.ShiftBit[c] != 0 {
+				t.Errorf("%s channel %d: scale_w %v offset_w %d shift %d; want %v 0 0", l.Name, c, r.ScaleW[c], r.OffsetW[c], r.ShiftBit[c], want[c])
+			}
+		}
+		if f := balance[l.Name]; f != nil && !equalF(r.BalanceFactor, f) {
+			t.Errorf("%s: balance factors changed", l.Name)
+		}
+	}
+}
+
+func TestCalibrateConcurrentEqualsSequential(t *testing.T) {
+	m, layers := calibModel()
+	data := calibData(2, 7)
+	cfg := calibConfig(layers, 7)
+	base, err := Preprocess(m, layers, cfg, testSim{}, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []Record
+	for _, b := range []Backend{testSim{}, testSimConc{testSim{concurrency: 3}}, testSimConc{testSim{concurrency: 16}}} {
+		rec := Record{}
+		for k, v := range base {
+			c := *v
+			rec[k] = &c
+		}
+		if err := Calibrate(m, layers, cfg, rec, b, data); err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, rec)
+	}
+	for i := 1; i < len(recs); i++ {
+		if !reflect.DeepEqual(recs[0], recs[i]) {
+			t.Errorf("backend %d: record differs from the sequential one", i)
+		}
+	}
+}
+
+// failingData fails on one batch.
+type failingData struct {
+	sliceData
+	bad int
+}
+
+func (d failingData) Batch(i int) (map[string]*onnx.Tensor, error) {
+	if i == d.bad {
+		return nil, fmt.Errorf("broken batch")
+	}
+	return d.sliceData[i], nil
+}
+
+func TestCalibrateErrors(t *testing.T) {
+	m, layers := calibModel()
+	data := calibData(3, 3)
+	cfg := calibConfig(layers, 5)
+	if err := Calibrate(m, layers, cfg, Record{}, testSim{}, data); err == nil || !strings.Contains(err.Error(), "batch_num") {
+		t.Errorf("too few batches: %v", err)
+	}
+	cfg.BatchNum = 3
+	cfg.Layers["c1"].Act.Algo = "kl"
+	if err := Calibrate(m, layers, cfg, Record{}, testSim{}, data); err == nil || !strings.Contains(err.Error(), `"c1"`) {
+		t.Errorf("unknown algorithm: %v", err)
+	}
+	cfg.Layers["c1"].Act.Algo = "ifmr"
+	for _, b := range []Backend{testSim{}, testSimConc{testSim{concurrency: 2}}} {
+		err := Calibrate(m, layers, cfg, Record{}, b, failingData{data, 1})
+		if err == nil || !strings.Contains(err.Error(), "batch 1") {
+			t.Errorf("failing batch: %v", err)
+		}
+	}
+}
+
+// genData makes batch i on demand and records the live heap whenever a
+// batch is requested, after a collection.
+type genData struct {
+	n, batch int
+	peak     *uint64
+}
+
+func (d genData) Len() int { return d.n }
+func (d genData) Batch(i int) (map[string]*onnx.Tensor, error) {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	*d.peak = max(*d.peak, ms.HeapAlloc)
+	rng := rand.New(rand.NewPCG(uint64(i), 1))
+	return map[string]*onnx.Tensor{"x": randInput(rng, 1, d.batch, 16, 32, 32)}, nil
+}
+
+// TestCalibrateMemoryIndependentOfBatches calibrates 4 and 64 batches of a
+// model whose observed activations take 1 MiB per batch: the live heap may
+// not grow with the batch count.
+func TestCalibrateMemoryIndependentOfBatches(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow in -short mode")
+	}
+	b := newBuilder(4)
+	x := b.input("x", 8, 16, 32, 32)
+	c1 := b.node("Conv", "c1", map[string]any{"pads": []int64{1, 1, 1, 1}}, x, b.init("w1", 0.2, 0, 16, 16, 3, 3))
+	r := b.node("Relu", "r", nil, c1)
+	c2 := b.node("Conv", "c2", nil, r, b.init("w2", 0.2, 0, 4, 16, 1, 1))
+	m := b.model(c2)
+	layers := []*Layer{layer(m, "c1"), layer(m, "c2")}
+	peaks := map[int]uint64{}
+	for _, n := range []int{4, 64} {
+		var peak uint64
+		data := genData{n: n, batch: 8, peak: &peak}
+		cfg := testConfig(layers, true)
+		cfg.BatchNum = n
+		cfg.Layers["c2"].Act = hfmgParams(8192, true)
+		rec, err := Preprocess(m, layers, cfg, testSim{}, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Calibrate(m, layers, cfg, rec, testSim{}, data); err != nil {
+			t.Fatal(err)
+		}
+		peaks[n] = peak
+		t.Logf("%d batches (%d MiB of observed activations in total): peak live heap %.2f MiB",
+			n, n*2*8*16*32*32*4>>20, float64(peak)/(1<<20))
+	}
+	// 60 more batches hold 60 MiB of observed activations; keeping even
+	// one 512 KiB tensor per batch would add 30 MiB.
+	if peaks[64] > peaks[4]+4<<20 {
+		t.Errorf("peak live heap grew from %d to %d bytes with 16x the batches", peaks[4], peaks[64])
+	}
+}
