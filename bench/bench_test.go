@@ -37,18 +37,18 @@ func threadCounts() []int {
 	return []int{1}
 }
 
-// compare returns an error when got differs from want by more than
-// tolerance·max(1, max|want|) anywhere.
-func compare(got, want *onnx.Tensor) error {
+// compare returns the largest |got-want| and the limit it must stay under,
+// tolerance·max(1, max|want|), with an error when it does not.
+func compare(got, want *onnx.Tensor) (maxErr, limit float64, err error) {
 	if fmt.Sprint(got.Shape) != fmt.Sprint(want.Shape) {
-		return fmt.Errorf("sim output shape %v, ONNX Runtime %v", got.Shape, want.Shape)
+		return 0, 0, fmt.Errorf("sim output shape %v, ONNX Runtime %v", got.Shape, want.Shape)
 	}
 	g, ok := got.Data.([]float32)
 	if !ok {
-		return fmt.Errorf("sim output is %v, want FLOAT", got.DType)
+		return 0, 0, fmt.Errorf("sim output is %v, want FLOAT", got.DType)
 	}
 	w := want.Floats()
-	scale, maxErr, at := 1.0, 0.0, 0
+	scale, at := 1.0, 0
 	for i := range w {
 		scale = math.Max(scale, math.Abs(float64(w[i])))
 		d := math.Abs(float64(g[i]) - float64(w[i]))
@@ -60,11 +60,12 @@ func compare(got, want *onnx.Tensor) error {
 			}
 		}
 	}
-	if maxErr > tolerance*scale {
-		return fmt.Errorf("sim disagrees with ONNX Runtime: max abs error %.3g at element %d (sim %g, ORT %g), limit %.3g",
-			maxErr, at, g[at], w[at], tolerance*scale)
+	limit = tolerance * scale
+	if maxErr > limit {
+		return maxErr, limit, fmt.Errorf("sim disagrees with ONNX Runtime: max abs error %.3g at element %d (sim %g, ORT %g), limit %.3g",
+			maxErr, at, g[at], w[at], limit)
 	}
-	return nil
+	return maxErr, limit, nil
 }
 
 // benchModel times m on sim and on ONNX Runtime for each thread count, as
@@ -91,17 +92,19 @@ func benchModel(b *testing.B, m *onnx.Model, in *onnx.Tensor) {
 			}
 			// A sim failure fails only the sim sub-benchmark, so that ONNX
 			// Runtime's time is still reported.
+			var maxErr, limit float64
 			ss, simErr := sim.NewSession(m, &sim.Options{Threads: threads})
 			if simErr == nil {
 				var out map[string]*onnx.Tensor
 				if out, simErr = ss.Run(inputs); simErr == nil {
-					simErr = compare(out["output"], ref["output"])
+					maxErr, limit, simErr = compare(out["output"], ref["output"])
 				}
 			}
 			b.Run("sim", func(b *testing.B) {
 				if simErr != nil {
 					b.Fatal(simErr)
 				}
+				b.Logf("sim vs ONNX Runtime: max abs error %.3g (limit %.3g)", maxErr, limit)
 				b.ReportAllocs()
 				for b.Loop() {
 					if _, err := ss.Run(inputs); err != nil {

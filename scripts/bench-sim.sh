@@ -7,7 +7,7 @@
 #
 # usage: scripts/bench-sim.sh [benchmark regexp]     (default: all)
 # env:   BENCH_TIME  go test -benchtime per measurement (default 2s)
-#        BENCH_COUNT repetitions; the table shows the fastest (default 3),
+#        BENCH_COUNT repetitions; the table shows the fastest (default 5),
 #                    since other load on the machine only ever adds time
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,12 +18,13 @@ trap 'rm -f "$raw"' EXIT
 
 set +e
 go test ./bench -run '^$' -bench "$pattern" -benchtime="${BENCH_TIME:-2s}" \
-  -count="${BENCH_COUNT:-3}" -timeout 60m 2>&1 | tee "$raw"
+  -count="${BENCH_COUNT:-5}" -timeout 60m 2>&1 | tee "$raw"
 status=${PIPESTATUS[0]}
 set -e
 
 echo
-echo "fastest of ${BENCH_COUNT:-3} runs; sim MB/op = Go heap allocated per run"
+echo "fastest of ${BENCH_COUNT:-5} runs; sim MB/op = Go heap allocated per run;"
+echo "max |sim-ORT| = largest output difference in the check before timing"
 awk '
 function key(name,   parts, n) {
   sub(/^Benchmark/, "", name); sub(/-[0-9]+$/, "", name)
@@ -38,23 +39,30 @@ function key(name,   parts, n) {
   k = key($1); if (k == "") next
   seen(k)
   ns = $3 + 0
+  last = ""
   if (engine == "sim") {
+    last = k
     if (!(k in sim) || ns < sim[k]) sim[k] = ns
     for (i = 4; i < NF; i++) if ($(i+1) == "B/op") mem[k] = $i / 1048576
   } else if (engine == "ort") {
     if (!(k in ort) || ns < ort[k]) ort[k] = ns
   }
 }
+/sim vs ONNX Runtime: max abs error/ {
+  if (last != "") { e = $(NF-2) + 0; if (!(last in err) || e > err[last]) err[last] = e }
+  next
+}
 function seen(k) { if (!(k in order)) { order[k] = ++nkeys; keys[nkeys] = k } }
 END {
-  printf "%-10s %5s %7s %10s %10s %9s %10s\n", "model", "batch", "threads", "sim ms", "ORT ms", "sim/ORT", "sim MB/op"
+  printf "%-10s %5s %7s %10s %10s %9s %10s %12s\n", "model", "batch", "threads", "sim ms", "ORT ms", "sim/ORT", "sim MB/op", "max |sim-ORT|"
   for (i = 1; i <= nkeys; i++) {
     k = keys[i]; split(k, f, "\t")
     s = (k in sim) ? sprintf("%.1f", sim[k] / 1e6) : (k in fail ? "FAIL" : "-")
     o = (k in ort) ? sprintf("%.1f", ort[k] / 1e6) : "-"
     r = ((k in sim) && (k in ort)) ? sprintf("%.2f", sim[k] / ort[k]) : "-"
     m = (k in mem) ? sprintf("%.0f", mem[k]) : "-"
-    printf "%-10s %5s %7s %10s %10s %9s %10s\n", f[1], f[2], f[3], s, o, r, m
+    d = (k in err) ? sprintf("%.2g", err[k]) : "-"
+    printf "%-10s %5s %7s %10s %10s %9s %10s %12s\n", f[1], f[2], f[3], s, o, r, m, d
   }
 }' "$raw"
 exit "$status"
