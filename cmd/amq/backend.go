@@ -55,7 +55,7 @@ func newBackend(name string, opt backendOptions) (quant.Backend, error) {
 	}
 	avail := strings.Join(backendNames(), ", ")
 	if what, ok := knownBackends[name]; ok {
-		return nil, fmt.Errorf("backend %q (%s) is not built into this amq binary (available: %s)", name, what, avail)
+		return nil, fmt.Errorf("backend %q is not built into this amq binary; it needs %s (available: %s)", name, what, avail)
 	}
 	return nil, fmt.Errorf("unknown backend %q (available: %s)", name, avail)
 }
