@@ -1,0 +1,100 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"amq/npy"
+	"amq/onnx"
+	"amq/quant"
+)
+
+// TestPreprocessCalibrateCommands runs create-config, preprocess and
+// calibrate on the torch-exported MLP fixture and checks the record.
+func TestPreprocessCalibrateCommands(t *testing.T) {
+	fx := "../../testdata/fixtures/mlp"
+	model := filepath.Join(fx, "model_op17.onnx")
+	if _, err := os.Stat(model); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	scfg := filepath.Join(dir, "s.cfg")
+	os.WriteFile(scfg, []byte(`batch_num : 2
+common_config : { dmq_balancer : { migration_strength : 0.5 } }`), 0o644)
+	cfg, rec := filepath.Join(dir, "config.json"), filepath.Join(dir, "record.txt")
+	data := filepath.Join(fx, "input.npy")
+	if out, err := runAmq(t, "create-config", "--model", model, "--cfg", scfg, "--out", cfg); err != nil {
+		t.Fatalf("create-config: %v\n%s", err, out)
+	}
+	// Calibrating before preprocessing is an error that says so.
+	_, err := runAmq(t, "calibrate", "--model", model, "--config", cfg, "--data", data, "--batch-size", "2", "--record", rec)
+	if err == nil || !strings.Contains(err.Error(), "amq preprocess") {
+		t.Fatalf("calibrate without balance factors: %v", err)
+	}
+	if out, err := runAmq(t, "preprocess", "--model", model, "--config", cfg, "--data", data, "--batch-size", "2", "--record", rec); err != nil {
+		t.Fatalf("preprocess: %v\n%s", err, out)
+	}
+	r, err := quant.ReadRecord(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := onnx.LoadFile(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, _, err := quant.FindLayers(m, quant.FindOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range layers {
+		if r[l.Name] == nil || len(r[l.Name].BalanceFactor) == 0 || r[l.Name].HasQuant {
+			t.Errorf("after preprocess, layer %q: %+v", l.Name, r[l.Name])
+		}
+	}
+	// Batch size 3 leaves one of the 4 samples out: one batch only, but
+	// batch_num is 2.
+	_, err = runAmq(t, "calibrate", "--model", model, "--config", cfg, "--data", data, "--batch-size", "3", "--record", rec)
+	if err == nil || !strings.Contains(err.Error(), "batch_num") {
+		t.Fatalf("calibrate with too few batches: %v", err)
+	}
+	if out, err := runAmq(t, "calibrate", "--model", model, "--config", cfg, "--data", data, "--batch-size", "2", "--record", rec); err != nil {
+		t.Fatalf("calibrate: %v\n%s", err, out)
+	}
+	r2, err := quant.ReadRecord(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same computation through the library must give the same record.
+	want := quant.Record{}
+	for k, v := range r {
+		c := *v
+		want[k] = &c
+	}
+	c, err := quant.ReadConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := npy.ReadFile(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := loadBatches(m.Graph, data, 2)
+	if err != nil || src.Len() != 2 || x.Shape[0] != 4 {
+		t.Fatalf("batches: %v, %d", err, src.Len())
+	}
+	b, _ := newBackend("sim", backendOptions{})
+	if err := quant.Calibrate(m, layers, c, want, b, src); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range layers {
+		got, w := r2[l.Name], want[l.Name]
+		if got == nil || !got.HasQuant || got.ScaleD != w.ScaleD || got.OffsetD != w.OffsetD || len(got.ScaleW) != len(w.ScaleW) || got.DstType != "INT8" {
+			t.Errorf("layer %q: record %+v, library %+v", l.Name, got, w)
+		}
+	}
+}
