@@ -200,8 +200,8 @@ func Decode(b []byte, dt onnx.DataType, shape []int) (*onnx.Tensor, error) {
 }
 
 // Convert returns t's values as type dt (numeric types only). Integer
-// targets take float values as they are (ATC's FP32 outputs of integer
-// tensors hold integral values).
+// targets round to nearest even (ATC's FP32 outputs of integer tensors
+// hold integral values; rounding keeps them exact).
 func Convert(t *onnx.Tensor, dt onnx.DataType) (*onnx.Tensor, error) {
 	if t.DType == dt {
 		return t, nil
@@ -209,6 +209,11 @@ func Convert(t *onnx.Tensor, dt onnx.DataType) (*onnx.Tensor, error) {
 	src, err := toFloat64(t)
 	if err != nil {
 		return nil, err
+	}
+	if dt != onnx.Float && dt != onnx.Double && dt != onnx.Float16 && dt != onnx.BFloat16 {
+		for i, v := range src {
+			src[i] = math.RoundToEven(v)
+		}
 	}
 	out, err := onnx.Zeros(dt, t.Shape)
 	if err != nil {

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"amq/cann"
+	"amq/onnx"
+)
+
+func init() { subcommands = append(subcommands, newValidateCmd) }
+
+// validateFlags are the settings of amq validate.
+type validateFlags struct {
+	model   string
+	data    []string
+	backend string
+	against string
+	layers  bool
+	tol     float64
+	device  int
+	devices string
+	threads int
+}
+
+func newValidateCmd() *cobra.Command {
+	var f validateFlags
+	cmd := &cobra.Command{
+		Use:   "validate --model M_deploy_model.onnx --data x.npy [--backend ascend --against sim] [--layers] [--tol 1e-3]",
+		Short: "Run a model on two backends and compare their outputs",
+		Long: `Validate runs the same inputs through two backends (by default the NPU
+and sim) and prints, for every graph output, the largest absolute error,
+the relative error (largest absolute error over the largest reference
+magnitude) and the cosine similarity. With --layers it also compares every
+quantized layer: the output of each AscendDequant, and the share of int8
+codes that differ at each AscendQuant.
+
+It exits non-zero when an output (or, with --layers, a dequantized layer
+output) differs by more than --tol in absolute value.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return validate(cmd.OutOrStdout(), &f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.model, "model", "", "ONNX model (e.g. AMCT's or amq's *_deploy_model.onnx; required)")
+	fl.StringArrayVar(&f.data, "data", nil, "input as name=path.npy, path.npy (first input) or path.npz; repeatable")
+	fl.StringVar(&f.backend, "backend", "ascend", "backend under test")
+	fl.StringVar(&f.against, "against", "sim", "reference backend")
+	fl.BoolVar(&f.layers, "layers", false, "also compare each AscendQuant/AscendDequant output")
+	fl.Float64Var(&f.tol, "tol", 1e-3, "largest allowed absolute error")
+	fl.IntVar(&f.device, "device", -1, "NPU device id for the ascend backend")
+	fl.StringVar(&f.devices, "devices", "", "NPU device ids for the ascend backend, such as 0,1")
+	fl.IntVar(&f.threads, "threads", 0, "CPU threads for sim (0: all cores)")
+	cmd.MarkFlagRequired("model")
+	cmd.MarkFlagRequired("data")
+	return cmd
+}
+
+// diffStats compares a tensor with its reference.
+type diffStats struct {
+	name, kind     string
+	maxAbs, maxRel float64
+	cosine         float64
+	codeDiff       float64 // share of differing int8 codes (AscendQuant), else -1
+}
+
+func compareTensors(name, kind string, got, ref *onnx.Tensor) (diffStats, error) {
+	st := diffStats{name: name, kind: kind, codeDiff: -1}
+	if fmt.Sprint(got.Shape) != fmt.Sprint(ref.Shape) {
+		return st, fmt.Errorf("tensor %q: shape %v, reference %v", name, got.Shape, ref.Shape)
+	}
+	g, err := cann.Convert(got, onnx.Double)
+	if err != nil {
+		return st, fmt.Errorf("tensor %q: %w", name, err)
+	}
+	r, err := cann.Convert(ref, onnx.Double)
+	if err != nil {
+		return st, fmt.Errorf("tensor %q: %w", name, err)
+	}
+	a, b := g.Data.([]float64), r.Data.([]float64)
+	var dot, na, nb, refMax float64
+	diffCodes := 0
+	for i := range a {
+		d := math.Abs(a[i] - b[i])
+		if d > st.maxAbs || math.IsNaN(d) {
+			st.maxAbs = d
+		}
+		if a[i] != b[i] {
+			diffCodes++
+		}
+		refMax = math.Max(refMax, math.Abs(b[i]))
+		dot += a[i] * b[i]
+		na += a[i] * a[i]
+		nb += b[i] * b[i]
+	}
+	st.maxRel = st.maxAbs / math.Max(refMax, 1e-12)
+	switch {
+	case na == 0 && nb == 0:
+		st.cosine = 1
+	case na == 0 || nb == 0:
+		st.cosine = 0
+	default:
+		st.cosine = dot / math.Sqrt(na*nb)
+	}
+	if kind == "AscendQuant" && len(a) > 0 {
+		st.codeDiff = float64(diffCodes) / float64(len(a))
+	}
+	return st, nil
+}
+
+func validate(w io.Writer, f *validateFlags) error {
+	if f.backend == f.against {
+		return fmt.Errorf("--backend and --against are both %q", f.backend)
+	}
+	switch {
+	case f.devices != "":
+		os.Setenv("AMQ_DEVICES", f.devices)
+	case f.device >= 0:
+		os.Setenv("AMQ_DEVICES", fmt.Sprint(f.device))
+	}
+	model, err := onnx.LoadFile(f.model)
+	if err != nil {
+		return err
+	}
+	inputs, err := readRunInputs(model.Graph, f.data)
+	if err != nil {
+		return err
+	}
+	kinds := map[string]string{}
+	var observe []string
+	if f.layers {
+		for _, n := range model.Graph.Nodes {
+			if n.Domain == "" && (n.OpType == "AscendQuant" || n.OpType == "AscendDequant") && len(n.Outputs) > 0 {
+				kinds[n.Outputs[0]] = n.OpType
+				observe = append(observe, n.Outputs[0])
+			}
+		}
+	}
+	run := func(name string) (map[string]*onnx.Tensor, error) {
+		b, err := newBackend(name, backendOptions{Threads: f.threads})
+		if err != nil {
+			return nil, err
+		}
+		r, err := b.Prepare(model, observe)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		out, err := r.Run(inputs)
+		if cerr := r.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return out, nil
+	}
+	got, err := run(f.backend)
+	if err != nil {
+		return err
+	}
+	ref, err := run(f.against)
+	if err != nil {
+		return err
+	}
+	var stats []diffStats
+	for _, o := range model.Graph.Outputs {
+		kinds[o.Name] = "output"
+	}
+	names := make([]string, 0, len(kinds))
+	for n := range kinds {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if (kinds[names[i]] == "output") != (kinds[names[j]] == "output") {
+			return kinds[names[i]] == "output"
+		}
+		return names[i] < names[j]
+	})
+	for _, n := range names {
+		g, r := got[n], ref[n]
+		if g == nil || r == nil {
+			return fmt.Errorf("tensor %q missing from the results of %s or %s", n, f.backend, f.against)
+		}
+		st, err := compareTensors(n, kinds[n], g, r)
+		if err != nil {
+			return err
+		}
+		stats = append(stats, st)
+	}
+	fmt.Fprintf(w, "%s vs %s, tolerance %g (max abs)\n", f.backend, f.against, f.tol)
+	fmt.Fprintf(w, "%-13s %-40s %12s %12s %10s %s\n", "kind", "tensor", "max abs", "max rel", "cosine", "int8 codes differing")
+	var bad []string
+	for _, s := range stats {
+		codes := ""
+		if s.codeDiff >= 0 {
+			codes = fmt.Sprintf("%.4f%%", 100*s.codeDiff)
+		}
+		fmt.Fprintf(w, "%-13s %-40s %12.4g %12.4g %10.6f %s\n", s.kind, s.name, s.maxAbs, s.maxRel, s.cosine, codes)
+		if s.kind != "AscendQuant" && !(s.maxAbs <= f.tol) {
+			bad = append(bad, fmt.Sprintf("%s (%.4g)", s.name, s.maxAbs))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%d tensor(s) differ by more than %g: %s", len(bad), f.tol, strings.Join(bad, ", "))
+	}
+	fmt.Fprintln(w, "ok: within tolerance")
+	return nil
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"amq/cann"
+	"amq/cgo/fake/fakeacl"
+	"amq/npy"
+	"amq/onnx"
+)
+
+var (
+	ascendOnce sync.Once
+	ascendATC  string
+	ascendErr  error
+)
+
+// requireAscendFake loads the fake libascendcl (scripts/test-ascend.sh sets
+// AMQ_ASCENDCL_LIB) with sim as its executor, and a fake ATC.
+func requireAscendFake(t *testing.T) {
+	t.Helper()
+	lib := os.Getenv("AMQ_ASCENDCL_LIB")
+	if lib == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("AMQ_ASCENDCL_LIB is not set (scripts/test-ascend.sh sets it)")
+		}
+		t.Skip("AMQ_ASCENDCL_LIB is not set: run scripts/test-ascend.sh")
+	}
+	ascendOnce.Do(func() {
+		if _, ascendErr = cann.Open(lib); ascendErr != nil {
+			return
+		}
+		if ascendErr = fakeacl.Install(); ascendErr != nil {
+			return
+		}
+		ascendATC = os.Getenv("AMQ_ATC")
+		if ascendATC == "" {
+			dir, err := os.MkdirTemp("", "amq-fakeatc-")
+			if err != nil {
+				ascendErr = err
+				return
+			}
+			ascendATC = filepath.Join(dir, "atc")
+			if out, err := exec.Command("go", "build", "-o", ascendATC, "amq/cgo/fake/fakeatc").CombinedOutput(); err != nil {
+				ascendErr = err
+				t.Log(string(out))
+			}
+		}
+	})
+	if ascendErr != nil {
+		t.Fatal(ascendErr)
+	}
+	t.Setenv("AMQ_ATC", ascendATC)
+	t.Setenv("AMQ_CACHE_DIR", t.TempDir())
+	t.Setenv("AMQ_SOC_VERSION", "Ascend310P3")
+}
+
+// quantModelFile writes x[2,6] -> Gemm -> AscendQuant -> AscendAntiQuant -> Relu.
+func quantModelFile(t *testing.T) (model, data string) {
+	g := &onnx.Graph{Name: "v", Initializers: map[string]*onnx.Tensor{}, ValueInfo: map[string]*onnx.ValueInfo{}}
+	g.Inputs = []*onnx.ValueInfo{{Name: "x", DType: onnx.Float, Shape: onnx.KnownDims([]int{2, 6})}}
+	w := make([]float32, 18)
+	for i := range w {
+		w[i] = float32(i%7-3) / 4
+	}
+	W := onnx.NewTensor([]int{6, 3}, w)
+	W.Name = "W"
+	g.SetInitializer(W)
+	mk := func(op, name string, in, out []string, attrs ...any) *onnx.Node {
+		n := &onnx.Node{Name: name, OpType: op, Inputs: in, Outputs: out}
+		for i := 0; i+1 < len(attrs); i += 2 {
+			n.SetAttr(attrs[i].(string), attrs[i+1])
+		}
+		return n
+	}
+	g.Nodes = []*onnx.Node{
+		mk("Gemm", "/fc/Gemm", []string{"x", "W"}, []string{"h"}),
+		mk("AscendQuant", "/fc/quant", []string{"h"}, []string{"q"}, "scale", float32(16), "offset", float32(0), "dst_type", "INT8"),
+		mk("AscendAntiQuant", "/fc/anti", []string{"q"}, []string{"dq"}, "scale", float32(1.0/16), "offset", float32(0)),
+		mk("Relu", "/relu", []string{"dq"}, []string{"y"}),
+	}
+	g.Outputs = []*onnx.ValueInfo{{Name: "y", DType: onnx.Float}}
+	g.Reindex()
+	m := &onnx.Model{IRVersion: 8, Opsets: map[string]int64{"": 13}, Graph: g}
+	dir := t.TempDir()
+	model = filepath.Join(dir, "m_deploy_model.onnx")
+	if err := m.Save(model, nil); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(1))
+	x := make([]float32, 12)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	data = filepath.Join(dir, "x.npy")
+	if err := npy.WriteFile(data, onnx.NewTensor([]int{2, 6}, x)); err != nil {
+		t.Fatal(err)
+	}
+	return model, data
+}
+
+func TestValidateAscendAgainstSim(t *testing.T) {
+	requireAscendFake(t)
+	model, data := quantModelFile(t)
+	var out bytes.Buffer
+	err := validate(&out, &validateFlags{model: model, data: []string{data}, backend: "ascend", against: "sim", layers: true, tol: 1e-6, device: 1})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	s := out.String()
+	for _, want := range []string{"output", "AscendQuant", "q ", "0.0000%", "ok: within tolerance"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("report lacks %q:\n%s", want, s)
+		}
+	}
+
+	// Numeric drift on the device must be caught.
+	if err := fakeacl.SetDrift(1e-2); err != nil {
+		t.Fatal(err)
+	}
+	defer fakeacl.SetDrift(0)
+	out.Reset()
+	err = validate(&out, &validateFlags{model: model, data: []string{data}, backend: "ascend", against: "sim", layers: true, tol: 1e-3, device: 0})
+	if err == nil || !strings.Contains(err.Error(), "differ by more than 0.001") || !strings.Contains(err.Error(), "y (") {
+		t.Fatalf("drift not reported: %v\n%s", err, out.String())
+	}
+	t.Logf("report with drift:\n%s", out.String())
+}
+
+func TestDoctorWithFake(t *testing.T) {
+	requireAscendFake(t)
+	var out bytes.Buffer
+	if err := doctor(&out, ""); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	s := out.String()
+	for _, want := range []string{"stub library:   no", "devices:        2", "SoC:            Ascend310P3", "ATC:            " + ascendATC} {
+		if !strings.Contains(s, want) {
+			t.Errorf("doctor output lacks %q:\n%s", want, s)
+		}
+	}
+}
