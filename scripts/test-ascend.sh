@@ -48,5 +48,8 @@ CGO_ENABLED=1 go test -c -o "$build/cann.test" ./cann
 
 echo "== cann without cgo"
 CGO_ENABLED=0 go build ./cann ./cmd/amq
-CGO_ENABLED=0 go vet ./cann
+CGO_ENABLED=0 go vet ./cann ./cgo/... ./cmd/amq
+# Without cgo the backend must say so.
+out=$(CGO_ENABLED=0 go run ./cmd/amq doctor 2>&1 || true)
+echo "$out" | grep -q "built without cgo" || { echo "CGO_ENABLED=0 amq doctor: $out"; exit 1; }
 echo "test-ascend: ok"
