@@ -461,3 +461,41 @@ func TestCompareLogicWhere(t *testing.T) {
 		t.Errorf("Where with an int64 condition: err = %v", err)
 	}
 }
+
+// Benchmarks of the hot elementwise shapes of CNNs and transformers; b.N
+// runs of the kernel itself, without a session.
+func BenchmarkAddChannelBias(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	x, bias := ewRandFloats(rng, []int{8, 64, 56, 56}, -1, 1), ewRandFloats(rng, []int{1, 64, 1, 1}, -1, 1)
+	c := &runCtx{threads: 2}
+	b.SetBytes(int64(4 * x.Len()))
+	for b.Loop() {
+		if _, err := arith(c, opAdd, x, bias); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSigmoid(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	x := ewRandFloats(rng, []int{8, 64, 56, 56}, -4, 4)
+	c := &runCtx{threads: 2}
+	b.SetBytes(int64(4 * x.Len()))
+	for b.Loop() {
+		if _, err := unaryFloat(c, opSigmoid, unaryParams{}, x); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkReduceMeanLastAxis(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	x := ewRandFloats(rng, []int{8, 197, 768}, -1, 1)
+	c := &runCtx{threads: 2}
+	b.SetBytes(int64(4 * x.Len()))
+	for b.Loop() {
+		if _, err := reduce(c, reduceMean, x, []int64{-1}, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
