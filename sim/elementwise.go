@@ -131,10 +131,13 @@ func buildLegacyArith(n *onnx.Node, op arithOp) (opFunc, error) {
 // which are "") and requires at least minOut outputs.
 func checkArity(n *onnx.Node, minIn, maxIn, minOut int) error {
 	if len(n.Inputs) < minIn || len(n.Inputs) > maxIn {
-		if minIn == maxIn {
+		switch {
+		case minIn == maxIn:
 			return fmt.Errorf("has %d inputs, want %d", len(n.Inputs), minIn)
+		case maxIn == math.MaxInt:
+			return fmt.Errorf("has %d inputs, want at least %d", len(n.Inputs), minIn)
 		}
-		return fmt.Errorf("has %d inputs, want %d to %d", len(n.Inputs), minIn, min(maxIn, 1<<20))
+		return fmt.Errorf("has %d inputs, want %d to %d", len(n.Inputs), minIn, maxIn)
 	}
 	for i := range minIn {
 		if n.Inputs[i] == "" {

@@ -203,7 +203,8 @@ func reduce(c *runCtx, kind reduceKind, x *onnx.Tensor, axes []int64, keep bool)
 }
 
 // reducePasses reduces src, laid out as groups (alternately reduced or
-// kept, per gred), with float64 accumulation. One pass removes one reduced
+// kept, per gred), with float64 accumulation (exact for integer tensors
+// whose partial results stay within 2^53, which covers shape arithmetic). One pass removes one reduced
 // group; the first pass maps the elements (square, abs, exp) as the
 // reduction requires, later ones only combine.
 func reducePasses[S numElem](c *runCtx, kind reduceKind, src []S, groups []int, gred []bool) []float64 {
