@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"amq/onnx"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -20,6 +21,42 @@ func BenchmarkGEMM(b *testing.B) {
 						sgemmWith(kern, m, n, k, 1, matrix{data: a, ld: k}, matrix{data: bb, ld: n}, 0, c, n, threads)
 					}
 					b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkConv3x3 runs 3x3, pad 1 convolutions of ResNet-18/50 stages
+// through the Conv operator (im2col + GEMM), batch 1 and 8.
+func BenchmarkConv3x3(b *testing.B) {
+	type shape struct{ c, m, hw, stride int }
+	shapes := []shape{{64, 64, 56, 1}, {128, 128, 28, 1}, {256, 256, 14, 1}, {128, 256, 28, 2}}
+	for _, batch := range []int{1, 8} {
+		for _, sh := range shapes {
+			for _, threads := range []int{1, 2} {
+				name := fmt.Sprintf("n%d_c%d_m%d_%dx%d_s%d/threads=%d", batch, sh.c, sh.m, sh.hw, sh.hw, sh.stride, threads)
+				b.Run(name, func(b *testing.B) {
+					r := rand.New(rand.NewPCG(2, 2))
+					x := onnx.NewTensor([]int{batch, sh.c, sh.hw, sh.hw}, randFloats(r, batch*sh.c*sh.hw*sh.hw))
+					w := onnx.NewTensor([]int{sh.m, sh.c, 3, 3}, randFloats(r, sh.m*sh.c*9))
+					bias := onnx.NewTensor([]int{sh.m}, randFloats(r, sh.m))
+					n := &onnx.Node{Name: "conv", OpType: "Conv", Inputs: []string{"x", "w", "b"}, Outputs: []string{"y"}}
+					n.SetAttr("pads", []int64{1, 1, 1, 1})
+					n.SetAttr("strides", []int64{int64(sh.stride), int64(sh.stride)})
+					fn, err := buildConv(&buildCtx{opset: 13, graph: &onnx.Graph{Nodes: []*onnx.Node{n}}}, n)
+					if err != nil {
+						b.Fatal(err)
+					}
+					c := &runCtx{threads: threads}
+					out := (sh.hw + sh.stride - 1) / sh.stride
+					flops := 2 * float64(batch*sh.m*out*out*sh.c*9)
+					for b.Loop() {
+						if _, err := fn(c, []*onnx.Tensor{x, w, bias}); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 				})
 			}
 		}

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"amq/onnx"
 )
@@ -372,12 +373,11 @@ func (cn *convNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape 
 			a := matrix{data: wd[gi*mg*kdim:], ld: kdim}
 			sgemm(mg, g.outN, kdim, 1, a, src, 0, y[(bi*m+gi*mg)*g.outN:], g.outN, threads)
 		}
-		forEachImage(batch, cn.group, mg*g.outN*kdim, c.threads, func() []float32 {
-			if g.pointwise {
-				return nil
-			}
-			return make([]float32, kdim*g.outN)
-		}, one)
+		bufLen := kdim * g.outN
+		if g.pointwise {
+			bufLen = 0
+		}
+		forEachImage(batch, cn.group, mg*g.outN*kdim, c.threads, bufLen, &f32Scratch, one)
 	}
 	if bd != nil {
 		parallelFor(c.threads, batch*m, 8, func(lo, hi int) {
@@ -396,23 +396,49 @@ func (cn *convNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape 
 // forEachImage calls one for every (batch item, group) pair. Large
 // problems run one after the other, each using all threads; small ones run
 // side by side, one thread each, since a small GEMM does not split well.
-// newBuf makes a scratch buffer for one worker.
-func forEachImage[T any](batch, groups, work, threads int, newBuf func() []T, one func(bi, gi int, buf []T, threads int)) {
+// Each worker gets a scratch buffer of bufLen elements from pool, with
+// undefined contents.
+func forEachImage[T any](batch, groups, work, threads, bufLen int, pool *scratch[T], one func(bi, gi int, buf []T, threads int)) {
 	total := batch * groups
 	if threads <= 1 || total == 1 || work >= 1<<22 {
-		buf := newBuf()
+		buf := pool.get(bufLen)
+		defer pool.put(buf)
 		for i := 0; i < total; i++ {
-			one(i/groups, i%groups, buf, threads)
+			one(i/groups, i%groups, *buf, threads)
 		}
 		return
 	}
 	parallelFor(threads, total, 1, func(lo, hi int) {
-		buf := newBuf()
+		buf := pool.get(bufLen)
+		defer pool.put(buf)
 		for i := lo; i < hi; i++ {
-			one(i/groups, i%groups, buf, 1)
+			one(i/groups, i%groups, *buf, 1)
 		}
 	})
 }
+
+// scratch keeps im2col and col2im buffers between runs: allocating and
+// zeroing megabytes on every call cost as much as filling them.
+type scratch[T any] struct{ pool sync.Pool }
+
+var (
+	f32Scratch scratch[float32]
+	i16Scratch scratch[int16]
+	i64Scratch scratch[int64]
+)
+
+// get returns a buffer of n elements with undefined contents.
+func (s *scratch[T]) get(n int) *[]T {
+	p, _ := s.pool.Get().(*[]T)
+	if p == nil || cap(*p) < n {
+		b := make([]T, n)
+		return &b
+	}
+	*p = (*p)[:n]
+	return p
+}
+
+func (s *scratch[T]) put(p *[]T) { s.pool.Put(p) }
 
 // floatOperands returns the float32 data of x, w and the optional bias.
 func floatOperands(x, w, bias *onnx.Tensor) (xd, wd, bd []float32, err error) {
@@ -540,12 +566,11 @@ func (cn *convNode) runInt8(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape [
 		}
 		igemm(mg, g.outN, kdim, wd[gi*mg*kdim:], kdim, src, g.outN, acc[(bi*m+gi*mg)*g.outN:], g.outN, threads)
 	}
-	forEachImage(batch, cn.group, mg*g.outN*kdim, c.threads, func() []int16 {
-		if g.pointwise {
-			return nil
-		}
-		return make([]int16, kdim*g.outN)
-	}, one)
+	bufLen := kdim * g.outN
+	if g.pointwise {
+		bufLen = 0
+	}
+	forEachImage(batch, cn.group, mg*g.outN*kdim, c.threads, bufLen, &i16Scratch, one)
 	y := saturateInt32(acc, g.outN, bd)
 	return []*onnx.Tensor{onnx.NewTensor(shape, y)}, nil
 }

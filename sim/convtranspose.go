@@ -203,9 +203,7 @@ func (ct *convTransposeNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geo
 	cg, mg := ch/ct.group, m/ct.group
 	rows := mg * g.kN
 	y := make([]float32, batch*m*g.inN)
-	forEachImage(batch, ct.group, rows*g.outN*cg, c.threads, func() []float32 {
-		return make([]float32, rows*g.outN)
-	}, func(bi, gi int, col []float32, threads int) {
+	forEachImage(batch, ct.group, rows*g.outN*cg, c.threads, rows*g.outN, &f32Scratch, func(bi, gi int, col []float32, threads int) {
 		a := matrix{data: wd[gi*cg*rows:], ld: rows, trans: true}
 		b := matrix{data: xd[(bi*ch+gi*cg)*g.outN:], ld: g.outN}
 		sgemm(rows, g.outN, cg, 1, a, b, 0, col, g.outN, threads)
@@ -244,9 +242,7 @@ func (ct *convTransposeNode) runInt8(c *runCtx, x, w, bias *onnx.Tensor, g *geom
 		}
 	}
 	acc := make([]int64, batch*m*g.inN)
-	forEachImage(batch, ct.group, rows*g.outN*cg, c.threads, func() []int64 {
-		return make([]int64, rows*g.outN)
-	}, func(bi, gi int, col []int64, threads int) {
+	forEachImage(batch, ct.group, rows*g.outN*cg, c.threads, rows*g.outN, &i64Scratch, func(bi, gi int, col []int64, threads int) {
 		clear(col)
 		igemm(rows, g.outN, cg, wt[gi*cg*rows:], cg, xd[(bi*ch+gi*cg)*g.outN:], g.outN, col, g.outN, threads)
 		col2im(acc[(bi*m+gi*mg)*g.inN:], col, g, mg, threads)

@@ -18,13 +18,14 @@ const (
 	gemmNC = 3072
 )
 
-// microKernel adds the product of a packed mr-row strip of A and a packed
-// nr-column strip of B, both kc deep, to the mr x nr tile of C that starts
-// at c[0] with row stride ldc.
+// microKernel adds the product of a packed mr-row strip of A (kc deep) and
+// a kc x nr block of B to the mr x nr tile of C that starts at c[0] with
+// row stride ldc. Row p of the B block is b[p*ldb : p*ldb+nr]: ldb = nr
+// for a packed strip, or B's own row stride when B is read in place.
 type microKernel struct {
 	mr, nr int
 	name   string
-	fn     func(kc int, a, b, c []float32, ldc int)
+	fn     func(kc int, a, b []float32, ldb int, c []float32, ldc int)
 }
 
 // goKernel is the portable micro-kernel; it is always available, and tests
@@ -38,11 +39,14 @@ var activeKernel = goKernel
 // kernelGo2x4 is the pure-Go 2x4 micro-kernel. Go's register allocator
 // keeps its eight accumulators and six operands in registers; 4x4 and 3x4
 // tiles spill to the stack and measured slower (3.6 against 5.6 GFLOP/s).
-func kernelGo2x4(kc int, a, b, c []float32, ldc int) {
+func kernelGo2x4(kc int, a, b []float32, ldb int, c []float32, ldc int) {
 	var c00, c01, c02, c03 float32
 	var c10, c11, c12, c13 float32
+	if kc == 0 {
+		return
+	}
 	a = a[:2*kc]
-	b = b[:4*kc]
+	b = b[:(kc-1)*ldb+4]
 	for len(a) >= 2 && len(b) >= 4 {
 		b0, b1, b2, b3 := b[0], b[1], b[2], b[3]
 		a0 := a[0]
@@ -56,7 +60,10 @@ func kernelGo2x4(kc int, a, b, c []float32, ldc int) {
 		c12 += a1 * b2
 		c13 += a1 * b3
 		a = a[2:]
-		b = b[4:]
+		if len(b) < ldb {
+			break
+		}
+		b = b[ldb:]
 	}
 	r := c[:4:4]
 	r[0] += c00
@@ -157,13 +164,24 @@ func grow(s []float32, n int) []float32 {
 	return s[:n]
 }
 
+// directB is the largest m for which sgemm reads B in place instead of
+// packing it. Packing costs a pass over B that only pays off when many
+// row strips of A reuse the packed panel; for the short, wide products of
+// convolutions (64 output channels by 3136 positions) it cost as much as
+// the arithmetic.
+const directB = 128
+
 // sgemmSerial is the blocked algorithm on one goroutine; it adds alpha*A*B
 // to C.
 func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a, b matrix, c []float32, ldc int) {
 	mr, nr := kern.mr, kern.nr
 	bufs := packPool.Get().(*packBuffers)
 	defer packPool.Put(bufs)
+	direct := !b.trans && m <= directB
 	nc0 := min(gemmNC, (n+nr-1)/nr*nr)
+	if direct {
+		nc0 = nr // only the ragged last strip is packed
+	}
 	mc0 := min(gemmMC/mr*mr, (m+mr-1)/mr*mr)
 	kc0 := min(gemmKC, k)
 	bufs.b = grow(bufs.b, kc0*nc0)
@@ -174,25 +192,39 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a, b matrix, c []
 		nc := min(gemmNC, n-jc)
 		for pc := 0; pc < k; pc += gemmKC {
 			kc := min(gemmKC, k-pc)
-			packB(bufs.b, b, pc, jc, kc, nc, nr)
+			full := nc / nr * nr // columns in whole strips
+			if !direct {
+				packB(bufs.b, b, pc, jc, kc, nc, nr)
+			} else if full < nc {
+				packB(bufs.b, b, pc, jc+full, kc, nc-full, nr)
+			}
 			for ic := 0; ic < m; ic += mc0 {
 				mc := min(mc0, m-ic)
 				packA(bufs.a, a, ic, pc, mc, kc, mr, alpha)
 				for jr := 0; jr < nc; jr += nr {
 					nn := min(nr, nc-jr)
-					bp := bufs.b[jr*kc : (jr+nr)*kc]
+					var bp []float32
+					ldb := nr
+					switch {
+					case !direct:
+						bp = bufs.b[jr*kc : (jr+nr)*kc]
+					case jr < full:
+						bp, ldb = b.data[pc*b.ld+jc+jr:], b.ld
+					default:
+						bp = bufs.b[:nr*kc]
+					}
 					for ir := 0; ir < mc; ir += mr {
 						mm := min(mr, mc-ir)
 						ap := bufs.a[ir*kc : (ir+mr)*kc]
 						off := (ic+ir)*ldc + jc + jr
 						if mm == mr && nn == nr {
-							kern.fn(kc, ap, bp, c[off:], ldc)
+							kern.fn(kc, ap, bp, ldb, c[off:], ldc)
 							continue
 						}
 						// Edge tile: compute into a scratch tile, then add
 						// the part that exists.
 						clear(tile)
-						kern.fn(kc, ap, bp, tile, nr)
+						kern.fn(kc, ap, bp, ldb, tile, nr)
 						for i := 0; i < mm; i++ {
 							dst := c[off+i*ldc : off+i*ldc+nn]
 							for j, v := range tile[i*nr : i*nr+nn] {
@@ -245,11 +277,12 @@ func packA(dst []float32, a matrix, i0, p0, mc, kc, mr int, alpha float32) {
 // strip s holds, for p = 0..kc-1, the nr values B[p0+p, j0+s*nr+j].
 // Columns past the end of B are zero.
 func packB(dst []float32, b matrix, p0, j0, kc, nc, nr int) {
-	for s := 0; s*nr < nc; s++ {
-		strip := dst[s*nr*kc : (s+1)*nr*kc]
-		cols := min(nr, nc-s*nr)
-		jb := j0 + s*nr
-		if b.trans {
+	strips := (nc + nr - 1) / nr
+	if b.trans {
+		for s := 0; s < strips; s++ {
+			strip := dst[s*nr*kc : (s+1)*nr*kc]
+			cols := min(nr, nc-s*nr)
+			jb := j0 + s*nr
 			for j := 0; j < nr; j++ {
 				if j >= cols {
 					for p := 0; p < kc; p++ {
@@ -262,15 +295,17 @@ func packB(dst []float32, b matrix, p0, j0, kc, nc, nr int) {
 					strip[p*nr+j] = v
 				}
 			}
-			continue
 		}
-		for p := 0; p < kc; p++ {
-			row := (p0 + p) * b.ld
-			d := strip[p*nr : p*nr+nr]
-			copy(d, b.data[row+jb:row+jb+cols])
-			if cols < nr {
-				clear(d[cols:])
-			}
+		return
+	}
+	// Row by row, so that B is read sequentially; each row scatters into
+	// every strip.
+	for p := 0; p < kc; p++ {
+		row := b.data[(p0+p)*b.ld+j0 : (p0+p)*b.ld+j0+nc]
+		for s := 0; s < strips; s++ {
+			d := dst[s*nr*kc+p*nr : s*nr*kc+p*nr+nr]
+			n := copy(d, row[s*nr:])
+			clear(d[n:])
 		}
 	}
 }

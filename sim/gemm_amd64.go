@@ -12,25 +12,25 @@ import (
 // microKernel.fn with raw pointers; the wrappers below check the bounds.
 
 //go:noescape
-func kernelAVX2_6x16(kc int, a, b, c *float32, ldc int)
+func kernelAVX2_6x16(kc int, a, b *float32, ldb int, c *float32, ldc int)
 
 //go:noescape
-func kernelAVX512_8x32(kc int, a, b, c *float32, ldc int)
+func kernelAVX512_8x32(kc int, a, b *float32, ldb int, c *float32, ldc int)
 
-var avx2Kernel = microKernel{mr: 6, nr: 16, name: "avx2_6x16", fn: func(kc int, a, b, c []float32, ldc int) {
+var avx2Kernel = microKernel{mr: 6, nr: 16, name: "avx2_6x16", fn: func(kc int, a, b []float32, ldb int, c []float32, ldc int) {
 	if kc == 0 {
 		return
 	}
-	_, _, _ = a[6*kc-1], b[16*kc-1], c[5*ldc+15]
-	kernelAVX2_6x16(kc, &a[0], &b[0], &c[0], ldc)
+	_, _, _ = a[6*kc-1], b[(kc-1)*ldb+15], c[5*ldc+15]
+	kernelAVX2_6x16(kc, &a[0], &b[0], ldb, &c[0], ldc)
 }}
 
-var avx512Kernel = microKernel{mr: 8, nr: 32, name: "avx512_8x32", fn: func(kc int, a, b, c []float32, ldc int) {
+var avx512Kernel = microKernel{mr: 8, nr: 32, name: "avx512_8x32", fn: func(kc int, a, b []float32, ldb int, c []float32, ldc int) {
 	if kc == 0 {
 		return
 	}
-	_, _, _ = a[8*kc-1], b[32*kc-1], c[7*ldc+31]
-	kernelAVX512_8x32(kc, &a[0], &b[0], &c[0], ldc)
+	_, _, _ = a[8*kc-1], b[(kc-1)*ldb+31], c[7*ldc+31]
+	kernelAVX512_8x32(kc, &a[0], &b[0], ldb, &c[0], ldc)
 }}
 
 // hasAVX2 and hasAVX512 report what the CPU (and OS, which must save the

@@ -269,7 +269,7 @@ func (mn *matMulNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) 
 		if shared {
 			sgemm(count*m, n, k, 1, matrix{data: ad, ld: k}, matrix{data: bd, ld: n}, 0, y, n, c.threads)
 		} else {
-			forEachImage(count, 1, m*n*k, c.threads, func() []float32 { return nil }, func(f, _ int, _ []float32, threads int) {
+			forEachImage(count, 1, m*n*k, c.threads, 0, &f32Scratch, func(f, _ int, _ []float32, threads int) {
 				sgemm(m, n, k, 1, matrix{data: ad[p.aOff[f]:], ld: k}, matrix{data: bd[p.bOff[f]:], ld: n}, 0, y[f*m*n:], n, threads)
 			})
 		}
