@@ -64,6 +64,7 @@ func TestBroadcastEach(t *testing.T) {
 		{{4, 5}, {5}},                // trailing bias
 		{{2, 3, 4, 5}, {1, 3, 1, 1}}, // channel bias
 		{{3, 1}, {1, 4}},             // outer product
+		{{2, 1}, {2, 3}},             // only the first input blocks merging
 		{{2, 1, 3}, {4, 1}, {1, 4, 3}},
 		{{1, 1}, {1}},
 		{{5, 1, 1, 7}, {1, 6, 1, 1}},
@@ -90,7 +91,8 @@ func TestBroadcastEach(t *testing.T) {
 			c = append(c, s)
 		}
 		c = append(c, out)
-		c[0], c[len(c)-1] = c[len(c)-1], c[0]
+		j := rng.IntN(len(c)) // the full shape at any position
+		c[j], c[len(c)-1] = c[len(c)-1], c[j]
 		cases = append(cases, c)
 	}
 	for _, shapes := range cases {
