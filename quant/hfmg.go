@@ -11,8 +11,8 @@ import (
 // one end of the clipping range (PyTorch's HistogramObserver uses the same).
 const hfmgStep = 1e-5
 
-// HFMGBins lists the num_of_bins values AMCT accepts.
-var HFMGBins = []int{1024, 2048, 4096, 8192}
+// hfmgBins lists the num_of_bins values AMCT accepts.
+var hfmgBins = []int{1024, 2048, 4096, 8192}
 
 // HFMG returns the activation scale and offset of AMCT's HFMG algorithm for
 // the values in h, a histogram of num_of_bins bins built over all batches.
@@ -96,12 +96,12 @@ func HFMG(h *Histogram, p ActParams) (scale float32, offset int32, err error) {
 
 // checkHFMG validates num_of_bins.
 func checkHFMG(p ActParams) error {
-	for _, b := range HFMGBins {
+	for _, b := range hfmgBins {
 		if p.NumOfBins == b {
 			return nil
 		}
 	}
-	return fmt.Errorf("hfmg: num_of_bins %d is not one of %v", p.NumOfBins, HFMGBins)
+	return fmt.Errorf("hfmg: num_of_bins %d is not one of %v", p.NumOfBins, hfmgBins)
 }
 
 // hfmgSymmetric is the greedy search for a symmetric range [-T, T]: only

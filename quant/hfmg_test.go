@@ -50,7 +50,7 @@ func TestHFMGClipsOutliers(t *testing.T) {
 	}
 	for _, asym := range []bool{true, false} {
 		ref := gridBest(x, asym)
-		for _, bins := range HFMGBins {
+		for _, bins := range hfmgBins {
 			h := NewHistogram(bins)
 			for _, b := range batches(x, 6) {
 				if err := h.Add(b); err != nil {

@@ -85,8 +85,9 @@ func percentileRank(p float64, n int64) int64 {
 // SquaredError returns the sum over the observed values x of
 // (x - FakeQuant(x, s, o))². A bin whose values all quantize to the same
 // level (in particular every clipped bin) contributes exactly, through its
-// sum and sum of squares; a bin that straddles a rounding boundary is
-// counted as if all its values quantized like its mean.
+// sum and sum of squares; for a bin that straddles a rounding boundary
+// that exact value for its mean's level is corrected by the split between
+// levels under a uniform spread of the bin's values.
 func (h *Histogram) SquaredError(s float32, o int32) float64 {
 	if h.width == 0 {
 		// Only zeros seen; 0 is exact in every int8 range that contains it.
@@ -108,14 +109,32 @@ func (h *Histogram) binError(i int, s float32, o int32) float64 {
 	a := max(h.lo+float64(i)*h.width, h.Min)
 	b := min(h.lo+float64(i+1)*h.width, h.Max)
 	qa, qb := Quantize(a, s, o), Quantize(b, s, o)
-	var v float64
 	if qa == qb {
-		v = Dequantize(qa, s, o)
-	} else {
-		v = FakeQuant(h.sum[i]/c, s, o)
+		// sum (x-v)^2 = S2 - 2 v S1 + c v^2; never negative in exact terms.
+		v := Dequantize(qa, s, o)
+		return max(0, h.sumSq[i]-2*v*h.sum[i]+c*v*v)
 	}
-	// sum (x-v)^2 = S2 - 2 v S1 + c v^2; never negative in exact terms.
-	return max(0, h.sumSq[i]-2*v*h.sum[i]+c*v*v)
+	// The bin straddles rounding boundaries: take the exact error of
+	// quantizing every value to its mean's level v, and correct it by how
+	// much the true levels v_k lower it for values spread evenly over
+	// [a, b]: the integral of (x-v_k)² - (x-v)² = (v-v_k)(2x-v-v_k) over
+	// the piece where level v_k applies, times the density c/(b-a).
+	v := FakeQuant(h.sum[i]/c, s, o)
+	e := h.sumSq[i] - 2*v*h.sum[i] + c*v*v
+	var corr float64
+	lo := a
+	for q := int32(qa); q <= int32(qb); q++ {
+		hi := b
+		if q < int32(qb) {
+			hi = min(b, (float64(q-o)+0.5)*float64(s)) // level q ends here
+		}
+		if hi > lo {
+			vk := Dequantize(int8(q), s, o)
+			corr += (v - vk) * ((hi*hi - lo*lo) - (v+vk)*(hi-lo))
+		}
+		lo = max(lo, hi)
+	}
+	return max(0, e+corr*c/(b-a))
 }
 
 func sq(x float64) float64 { return x * x }

@@ -202,18 +202,22 @@ func defaultIFMR(asym bool) ActParams {
 
 func TestIFMRMatchesBruteForce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	dists := map[string]func() float64{
-		"gauss":        func() float64 { return rng.NormFloat64() },
-		"relu-laplace": func() float64 { return max(0, rng.ExpFloat64()*(2*float64(rng.IntN(2))-1)) },
-		"skewed-heavy": func() float64 { return math.Exp(rng.NormFloat64()) - 1.5 },
-		"outliers": func() float64 {
+	dists := []struct {
+		name string
+		gen  func() float64
+	}{
+		{"gauss", func() float64 { return rng.NormFloat64() }},
+		{"relu-laplace", func() float64 { return max(0, rng.ExpFloat64()*(2*float64(rng.IntN(2))-1)) }},
+		{"skewed-heavy", func() float64 { return math.Exp(rng.NormFloat64()) - 1.5 }},
+		{"outliers", func() float64 {
 			if rng.IntN(500) == 0 {
 				return 40 * rng.NormFloat64()
 			}
 			return rng.NormFloat64()
-		},
+		}},
 	}
-	for name, gen := range dists {
+	for _, d := range dists {
+		name, gen := d.name, d.gen
 		x := make([]float32, 40000)
 		for i := range x {
 			x[i] = float32(gen())
@@ -237,11 +241,12 @@ func TestIFMRMatchesBruteForce(t *testing.T) {
 				t.Logf("%s asym=%v pct=%v: histogram s=%.6g o=%d mse=%.6g; exact s=%.6g o=%d mse=%.6g",
 					name, asym, pct, s, o, got, es, eo, eloss)
 				// The histogram's choice must be as good as the exact
-				// one up to 0.2% and its scale within one search step.
+				// one up to 0.2%, and its scale within one search step
+				// unless the loss is flat there (equal within 0.05%).
 				if got > eloss*1.002 {
 					t.Errorf("%s asym=%v pct=%v: mse %v exceeds exact optimum %v by more than 0.2%%", name, asym, pct, got, eloss)
 				}
-				if r := float64(s) / float64(es); math.Abs(r-1) > 0.011 {
+				if r := float64(s) / float64(es); math.Abs(r-1) > 0.011 && got > eloss*1.0005 {
 					t.Errorf("%s asym=%v pct=%v: scale %v vs exact %v (ratio %v)", name, asym, pct, s, es, r)
 				}
 			}

@@ -196,7 +196,7 @@ func (h *Histogram) fit(lo, hi float64) {
 		if h.count[i] == 0 {
 			continue
 		}
-		d := (i + j) / k
+		d := min((i+j)/k, n-1) // exact arithmetic keeps it below n; guard rounding
 		count[d] += h.count[i]
 		sum[d] += h.sum[i]
 		sumSq[d] += h.sumSq[i]
