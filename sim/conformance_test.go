@@ -38,8 +38,9 @@ var conformanceOps = strings.Fields(`
 	Concat Split Slice Gather Unsqueeze Squeeze Shape Constant ConstantOfShape
 	Cast Expand Tile Pad Identity Dropout Resize Range`)
 
-// The opsets sim targets.
-const minConformanceOpset, maxConformanceOpset = 11, 18
+// The opsets of the selected cases: sim targets opsets 11-18, and also
+// runs the older operator versions that the suite's PyTorch exports use.
+const minConformanceOpset, maxConformanceOpset = 1, 18
 
 // Default tolerance, that of ONNX's backend test runner
 // (numpy.testing.assert_allclose(rtol=1e-3, atol=1e-7)).

@@ -18,7 +18,13 @@ type gemmNode struct {
 }
 
 func buildGemm(b *buildCtx, n *onnx.Node) (opFunc, error) {
-	if err := checkAttrs(n, "alpha", "beta", "transA", "transB"); err != nil {
+	allowed := []string{"alpha", "beta", "transA", "transB"}
+	if b.opset < 7 {
+		// Gemm-6 and older flag C's broadcasting with an attribute; sim
+		// always broadcasts C unidirectionally, which is a superset.
+		allowed = append(allowed, "broadcast")
+	}
+	if err := checkAttrs(n, allowed...); err != nil {
 		return nil, err
 	}
 	if len(n.Inputs) < 2 || len(n.Inputs) > 3 || n.Inputs[0] == "" || n.Inputs[1] == "" {

@@ -13,7 +13,7 @@ func init() { register("Pad", buildPad) }
 // crop. "wrap" (opset 19) is not supported.
 func buildPad(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	if b.opset < 11 {
-		return nil, fmt.Errorf("Pad with a pads attribute (opset %d) is not supported", b.opset)
+		return buildLegacyPad(b, n)
 	}
 	if err := checkAttrs(n, "mode"); err != nil {
 		return nil, err
@@ -154,4 +154,45 @@ func padIndexed(c *runCtx, x *onnx.Tensor, mode string, begin, end []int) ([]*on
 		return []*onnx.Tensor{aliasAs(x, x.Shape)}, nil
 	}
 	return []*onnx.Tensor{cur}, nil
+}
+
+// buildLegacyPad runs Pad-2, whose pads and value are attributes, as the
+// opset-11 form with those attributes turned into constant inputs.
+func buildLegacyPad(b *buildCtx, n *onnx.Node) (opFunc, error) {
+	if err := checkAttrs(n, "mode", "pads", "value"); err != nil {
+		return nil, err
+	}
+	if !n.HasAttr("pads") {
+		return nil, fmt.Errorf("attribute pads is required")
+	}
+	pads := n.AttrInts("pads")
+	value := n.AttrFloat("value", 0)
+	m := *n
+	m.Attrs = map[string]*onnx.Attr{}
+	if a, ok := n.Attrs["mode"]; ok {
+		m.Attrs["mode"] = a
+	}
+	m.Inputs = []string{n.Input(0), "pads", "value"}
+	b11 := *b
+	b11.opset = 11
+	run, err := buildPad(&b11, &m)
+	if err != nil {
+		return nil, err
+	}
+	padsT := onnx.NewTensor([]int{len(pads)}, append([]int64(nil), pads...))
+	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		x := in[0]
+		v, err := onnx.Zeros(x.DType, nil)
+		if err != nil {
+			return nil, err
+		}
+		if f, ok := v.Data.([]float32); ok {
+			f[0] = value
+		} else if d, ok := v.Data.([]float64); ok {
+			d[0] = float64(value)
+		} else if value != 0 {
+			return nil, fmt.Errorf("pad value %g for %v input is not supported", value, x.DType)
+		}
+		return run(c, []*onnx.Tensor{x, padsT, v})
+	}, nil
 }

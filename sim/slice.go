@@ -13,7 +13,7 @@ func init() { register("Slice", buildSlice) }
 // sum(start*stride), strides step*stride, which also covers negative steps.
 func buildSlice(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	if b.opset < 10 {
-		return nil, fmt.Errorf("Slice with attributes (opset %d) is not supported", b.opset)
+		return buildLegacySlice(b, n)
 	}
 	if err := checkAttrs(n); err != nil {
 		return nil, err
@@ -132,4 +132,35 @@ func sliceSpec(shape []int, starts, ends, axes, steps []int64) ([]axisSlice, err
 		spec[a] = axisSlice{int(start), int(step), int(count)}
 	}
 	return spec, nil
+}
+
+// buildLegacySlice runs Slice-1, whose starts, ends and axes are
+// attributes, as the opset-10 form with constant inputs.
+func buildLegacySlice(b *buildCtx, n *onnx.Node) (opFunc, error) {
+	if err := checkAttrs(n, "starts", "ends", "axes"); err != nil {
+		return nil, err
+	}
+	starts, ends := n.AttrInts("starts"), n.AttrInts("ends")
+	if starts == nil || ends == nil {
+		return nil, fmt.Errorf("attributes starts and ends are required")
+	}
+	consts := []*onnx.Tensor{
+		onnx.NewTensor([]int{len(starts)}, append([]int64(nil), starts...)),
+		onnx.NewTensor([]int{len(ends)}, append([]int64(nil), ends...)),
+	}
+	if axes := n.AttrInts("axes"); axes != nil {
+		consts = append(consts, onnx.NewTensor([]int{len(axes)}, append([]int64(nil), axes...)))
+	}
+	m := *n
+	m.Attrs = nil
+	m.Inputs = []string{n.Input(0), "starts", "ends"}
+	b10 := *b
+	b10.opset = 10
+	run, err := buildSlice(&b10, &m)
+	if err != nil {
+		return nil, err
+	}
+	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		return run(c, append([]*onnx.Tensor{in[0]}, consts...))
+	}, nil
 }
