@@ -166,13 +166,8 @@ func (s *Session) Run(inputs map[string]*onnx.Tensor, outputs ...string) (map[st
 	}
 	in := make([]ortgo.Value, len(s.inputs))
 	out := make([]ortgo.Value, len(s.outputs))
-	defer func() {
-		for _, v := range append(in, out...) {
-			if v != nil {
-				v.Destroy()
-			}
-		}
-	}()
+	defer destroyAll(in)
+	defer destroyAll(out)
 	for i, info := range s.inputs {
 		t, ok := inputs[info.Name]
 		if !ok {
@@ -227,6 +222,15 @@ func (s *Session) Close() error {
 		return fmt.Errorf("ort: %s: %w", s.name, err)
 	}
 	return nil
+}
+
+// destroyAll releases the ONNX Runtime values; result data was copied out.
+func destroyAll(vals []ortgo.Value) {
+	for _, v := range vals {
+		if v != nil {
+			v.Destroy()
+		}
+	}
 }
 
 func hasName(infos []ortgo.InputOutputInfo, name string) bool {
