@@ -208,7 +208,7 @@ func validRange(nOut, nIn, s, base int) (lo, hi int) {
 // (each g.inN long) as the columns of col: row (c, kd, kh, kw) holds, for
 // every output position, the input value that kernel tap sees, or zero in
 // the padding.
-func im2col[T float32 | int16](col, x []T, g *geom, channels, threads int) {
+func im2col(col, x []float32, g *geom, channels, threads int) {
 	rows := channels * g.kN
 	parallelFor(threads, rows, 16, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
@@ -423,7 +423,6 @@ type scratch[T any] struct{ pool sync.Pool }
 
 var (
 	f32Scratch scratch[float32]
-	i16Scratch scratch[int16]
 	i64Scratch scratch[int64]
 )
 
@@ -504,10 +503,10 @@ func depthwise(y, x, w []float32, g *geom, planes, threads int) {
 	})
 }
 
-// intOperands converts the int8 activation x (minus the activation offset)
-// and int8 weight w to int16 and checks the optional int32 bias. The
-// differences q - offset span [-255, 255], which int16 holds exactly.
-func intOperands(x, w, bias *onnx.Tensor, offset int) (xd, wd []int16, bd []int32, err error) {
+// intOperands converts the int8 activation x minus the activation offset
+// and the int8 weight w to float32, which holds them exactly (see
+// igemmExact), and checks the optional int32 bias.
+func intOperands(x, w, bias *onnx.Tensor, offset int) (xd, wd []float32, bd []int32, err error) {
 	xq, err := onnx.Data[int8](x)
 	if err != nil {
 		return nil, nil, nil, err
@@ -521,13 +520,13 @@ func intOperands(x, w, bias *onnx.Tensor, offset int) (xd, wd []int16, bd []int3
 			return nil, nil, nil, fmt.Errorf("bias %q has type %v; an INT8 activation needs an INT32 bias", bias.Name, bias.DType)
 		}
 	}
-	xd = make([]int16, len(xq))
+	xd = make([]float32, len(xq))
 	for i, v := range xq {
-		xd[i] = int16(v) - int16(offset)
+		xd[i] = float32(int(v) - offset)
 	}
-	wd = make([]int16, len(wq))
+	wd = make([]float32, len(wq))
 	for i, v := range wq {
-		wd[i] = int16(v)
+		wd[i] = float32(v)
 	}
 	return xd, wd, bd, nil
 }
@@ -557,20 +556,21 @@ func (cn *convNode) runInt8(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape [
 	cg, mg := ch/cn.group, m/cn.group
 	kdim := cg * g.kN
 	acc := make([]int64, batch*m*g.outN)
-	one := func(bi, gi int, col []int16, threads int) {
+	one := func(bi, gi int, col []float32, threads int) {
 		xg := xd[(bi*ch+gi*cg)*g.inN:]
 		src := xg
 		if !g.pointwise {
 			im2col(col, xg[:cg*g.inN], g, cg, threads)
 			src = col
 		}
-		igemm(mg, g.outN, kdim, wd[gi*mg*kdim:], kdim, src, g.outN, acc[(bi*m+gi*mg)*g.outN:], g.outN, threads)
+		igemmExact(mg, g.outN, kdim, matrix{data: wd[gi*mg*kdim:], ld: kdim}, matrix{data: src, ld: g.outN},
+			acc[(bi*m+gi*mg)*g.outN:], g.outN, threads)
 	}
 	bufLen := kdim * g.outN
 	if g.pointwise {
 		bufLen = 0
 	}
-	forEachImage(batch, cn.group, mg*g.outN*kdim, c.threads, bufLen, &i16Scratch, one)
+	forEachImage(batch, cn.group, mg*g.outN*kdim, c.threads, bufLen, &f32Scratch, one)
 	y := saturateInt32(acc, g.outN, bd)
 	return []*onnx.Tensor{onnx.NewTensor(shape, y)}, nil
 }

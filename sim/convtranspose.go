@@ -231,20 +231,12 @@ func (ct *convTransposeNode) runInt8(c *runCtx, x, w, bias *onnx.Tensor, g *geom
 	batch, ch, m := shape[0], x.Shape[1], shape[1]
 	cg, mg := ch/ct.group, m/ct.group
 	rows := mg * g.kN
-	// igemm wants A row-major: transpose each group's [cg, rows] weight.
-	wt := make([]int16, len(wd))
-	for gi := 0; gi < ct.group; gi++ {
-		src, dst := wd[gi*cg*rows:(gi+1)*cg*rows], wt[gi*cg*rows:(gi+1)*cg*rows]
-		for ci := 0; ci < cg; ci++ {
-			for r := 0; r < rows; r++ {
-				dst[r*cg+ci] = src[ci*rows+r]
-			}
-		}
-	}
 	acc := make([]int64, batch*m*g.inN)
 	forEachImage(batch, ct.group, rows*g.outN*cg, c.threads, rows*g.outN, &i64Scratch, func(bi, gi int, col []int64, threads int) {
 		clear(col)
-		igemm(rows, g.outN, cg, wt[gi*cg*rows:], cg, xd[(bi*ch+gi*cg)*g.outN:], g.outN, col, g.outN, threads)
+		a := matrix{data: wd[gi*cg*rows:], ld: rows, trans: true}
+		b := matrix{data: xd[(bi*ch+gi*cg)*g.outN:], ld: g.outN}
+		igemmExact(rows, g.outN, cg, a, b, col, g.outN, threads)
 		col2im(acc[(bi*m+gi*mg)*g.inN:], col, g, mg, threads)
 	})
 	y := saturateInt32(acc, g.inN, bd)

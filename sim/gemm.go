@@ -310,32 +310,49 @@ func packB(dst []float32, b matrix, p0, j0, kc, nc, nr int) {
 	}
 }
 
-// igemm adds A*B to C exactly, for an m x k int16 matrix A (row stride
-// lda), a k x n int16 matrix B (row stride ldb) and an m x n int64 matrix
-// C (row stride ldc). The int8 layers of deploy models need exact sums
-// more than speed: each product fits in int32 and the int64 accumulator
-// cannot overflow for any realistic k. Rows of C are split across threads;
-// k is walked in blocks so a block of B stays in cache while every row
-// uses it.
-func igemm(m, n, k int, a []int16, lda int, b []int16, ldb int, c []int64, ldc int, threads int) {
-	const kb = 64
-	grain := max(1, (1<<16)/max(1, n*k))
-	parallelFor(threads, m, grain, func(lo, hi int) {
-		for p0 := 0; p0 < k; p0 += kb {
-			p1 := min(k, p0+kb)
+// Integer products through the float32 GEMM. The int8 layers of deploy
+// models need exact sums: the activation minus its offset lies in
+// [-255, 255] and the weight in [-128, 127], so a product is at most
+// intProductBound in magnitude. Integers below 2^24 are exact in float32,
+// and so is every partial sum of up to exactChunk such products, whatever
+// order the kernel adds them in. igemmExact therefore runs the fast float
+// GEMM on slices of k that short and adds the slices' results in int64.
+const (
+	intProductBound = 255 * 128
+	exactChunk      = (1 << 24) / intProductBound // 514
+)
+
+// igemmExact adds A*B to the m x n int64 matrix C (row stride ldc) for an
+// m x k matrix A and a k x n matrix B holding integers whose products are
+// bounded by intProductBound.
+func igemmExact(m, n, k int, a, b matrix, c []int64, ldc int, threads int) {
+	if m <= 0 || n <= 0 || k <= 0 {
+		return
+	}
+	tmp := f32Scratch.get(m * n)
+	defer f32Scratch.put(tmp)
+	part := *tmp
+	for p0 := 0; p0 < k; p0 += exactChunk {
+		kk := min(exactChunk, k-p0)
+		as, bs := a, b
+		if a.trans {
+			as.data = a.data[p0*a.ld:]
+		} else {
+			as.data = a.data[p0:]
+		}
+		if b.trans {
+			bs.data = b.data[p0:]
+		} else {
+			bs.data = b.data[p0*b.ld:]
+		}
+		sgemm(m, n, kk, 1, as, bs, 0, part, n, threads)
+		parallelFor(threads, m, max(1, 4096/n), func(lo, hi int) {
 			for i := lo; i < hi; i++ {
-				acc := c[i*ldc : i*ldc+n]
-				for p, av := range a[i*lda+p0 : i*lda+p1] {
-					if av == 0 {
-						continue
-					}
-					x := int64(av)
-					row := b[(p0+p)*ldb : (p0+p)*ldb+n]
-					for j, bv := range row {
-						acc[j] += x * int64(bv)
-					}
+				dst := c[i*ldc : i*ldc+n]
+				for j, v := range part[i*n : i*n+n] {
+					dst[j] += int64(v)
 				}
 			}
-		}
-	})
+		})
+	}
 }

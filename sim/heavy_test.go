@@ -954,3 +954,38 @@ func TestMatMulBroadcastRandom(t *testing.T) {
 		}
 	}
 }
+
+// TestInt8ExactBeyondFloat32 uses sums far above 2^24, where a plain
+// float32 accumulation loses the low bits, to check that the int8 path
+// stays exact.
+func TestInt8ExactBeyondFloat32(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	m, k, n := 3, 3001, 37
+	a, b := make([]int8, m*k), make([]int8, k*n)
+	for i := range a {
+		a[i] = int8(122 + r.IntN(6)) // minus offset -128: 250..255
+	}
+	for i := range b {
+		b[i] = int8(120 + r.IntN(8))
+	}
+	out, err := runOp(t, 11, node("MatMul", nil, "x", "w"), []*onnx.Node{quantProducer(-128)},
+		onnx.NewTensor([]int{m, k}, a), onnx.NewTensor([]int{k, n}, b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out[0].Data.([]int32)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var want int64
+			for p := 0; p < k; p++ {
+				want += int64(int(a[i*k+p])+128) * int64(b[p*n+j])
+			}
+			if want < 1<<26 {
+				t.Fatalf("test sum %d is not beyond float32's exact range", want)
+			}
+			if int64(got[i*n+j]) != want {
+				t.Fatalf("y[%d,%d] = %d, want %d", i, j, got[i*n+j], want)
+			}
+		}
+	}
+}

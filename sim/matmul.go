@@ -123,12 +123,6 @@ func (gn *gemmNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 		if err != nil {
 			return nil, err
 		}
-		if gn.transA {
-			ad = transpose16(ad, k, m)
-		}
-		if gn.transB {
-			bd = transpose16(bd, n, k)
-		}
 		acc := make([]int64, m*n)
 		if cd != nil {
 			for i := 0; i < m; i++ {
@@ -137,21 +131,11 @@ func (gn *gemmNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 				}
 			}
 		}
-		igemm(m, n, k, ad, k, bd, n, acc, n, c.threads)
+		igemmExact(m, n, k, matrix{data: ad, ld: a.Shape[1], trans: gn.transA},
+			matrix{data: bd, ld: b.Shape[1], trans: gn.transB}, acc, n, c.threads)
 		return []*onnx.Tensor{onnx.NewTensor([]int{m, n}, saturateInt32(acc, n, nil))}, nil
 	}
 	return nil, fmt.Errorf("input A has type %v; Gemm supports FLOAT, and INT8 from AscendQuant", a.DType)
-}
-
-// transpose16 returns the transpose of the rows x cols matrix s.
-func transpose16(s []int16, rows, cols int) []int16 {
-	t := make([]int16, len(s))
-	for i := 0; i < rows; i++ {
-		for j := 0; j < cols; j++ {
-			t[j*rows+i] = s[i*cols+j]
-		}
-	}
-	return t
 }
 
 type matMulNode struct {
@@ -287,10 +271,10 @@ func (mn *matMulNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) 
 		}
 		acc := make([]int64, count*m*n)
 		if shared {
-			igemm(count*m, n, k, ad, k, bd, n, acc, n, c.threads)
+			igemmExact(count*m, n, k, matrix{data: ad, ld: k}, matrix{data: bd, ld: n}, acc, n, c.threads)
 		} else {
 			for f := 0; f < count; f++ {
-				igemm(m, n, k, ad[p.aOff[f]:], k, bd[p.bOff[f]:], n, acc[f*m*n:], n, c.threads)
+				igemmExact(m, n, k, matrix{data: ad[p.aOff[f]:], ld: k}, matrix{data: bd[p.bOff[f]:], ld: n}, acc[f*m*n:], n, c.threads)
 			}
 		}
 		return []*onnx.Tensor{onnx.NewTensor(p.outShape, saturateInt32(acc, n, nil))}, nil
