@@ -81,18 +81,17 @@ func intsAttr(n *onnx.Node, name string) []int {
 
 // geom is the resolved geometry of a window operator, normalized to three
 // spatial dimensions (leading ones are 1 with unit stride and no padding).
-// For ConvTranspose, in is the operator's input and out its output, and
-// the window maps out positions onto in like a Conv from out to in would.
+// For ConvTranspose it describes the adjoint Conv: in is the ConvTranspose
+// output and out its input.
 type geom struct {
-	nd          int // real spatial rank, 1..3
-	in, out     [3]int
-	k, s, d     [3]int
-	padB, padE  [3]int
-	inN, outN   int // products of in and out
-	kN          int // product of k
-	pointwise   bool
-	inputDims   []int // spatial dims as given, for messages
-	kernelGiven []int
+	nd         int // real spatial rank, 1..3
+	in, out    [3]int
+	k, s, d    [3]int
+	padB, padE [3]int
+	inN, outN  int   // products of in and out
+	kN         int   // product of k
+	pointwise  bool  // 1x1 window, unit strides, no padding: im2col is the identity
+	inputDims  []int // spatial dims as given, for messages
 }
 
 // resolve checks the attributes against nd spatial dims and fills the

@@ -15,6 +15,7 @@ func init() {
 	register("ConvTranspose", buildConvTranspose)
 }
 
+// convTransposeNode is a ConvTranspose prepared at build time.
 type convTransposeNode struct {
 	w           windowAttrs
 	group       int

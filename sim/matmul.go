@@ -11,6 +11,8 @@ func init() {
 	register("MatMul", buildMatMul)
 }
 
+// gemmNode is a Gemm prepared at build time; offset is the activation
+// offset of the int8 path (AscendQuant's).
 type gemmNode struct {
 	alpha, beta    float32
 	transA, transB bool
@@ -138,6 +140,8 @@ func (gn *gemmNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 	return nil, fmt.Errorf("input A has type %v; Gemm supports FLOAT, and INT8 from AscendQuant", a.DType)
 }
 
+// matMulNode is a MatMul prepared at build time; offset is the activation
+// offset of the int8 path.
 type matMulNode struct {
 	offset int
 }

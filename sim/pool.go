@@ -14,6 +14,7 @@ func init() {
 	register("GlobalMaxPool", buildGlobalPool(true))
 }
 
+// poolNode is a MaxPool or AveragePool prepared at build time.
 type poolNode struct {
 	w           windowAttrs
 	ceil        bool
@@ -22,6 +23,7 @@ type poolNode struct {
 	wantIndices bool
 }
 
+// readPool reads the attributes MaxPool and AveragePool share.
 func readPool(n *onnx.Node) (*poolNode, error) {
 	w, err := readWindowAttrs(n)
 	if err != nil {
