@@ -1,0 +1,187 @@
+package quant
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// amctName maps an ONNX node name of a torch.onnx export to the PyTorch
+// module name AMCT uses as the key: "/blocks/blocks.0/attn/q/MatMul" ->
+// "blocks.0.attn.q", "/conv1/Conv" -> "conv1". The scopes of the node name
+// are the module path; a scope that extends its parent's name with ".<k>"
+// (a Sequential child) replaces it.
+func amctName(node string) string {
+	parts := strings.Split(strings.Trim(node, "/"), "/")
+	name := ""
+	for _, p := range parts[:len(parts)-1] {
+		switch {
+		case name == "":
+			name = p
+		case strings.HasPrefix(p, name+"."):
+			name = p
+		default:
+			name += "." + p
+		}
+	}
+	return name
+}
+
+func TestAMCTName(t *testing.T) {
+	for in, want := range map[string]string{
+		"/blocks/blocks.0/attn/q/MatMul": "blocks.0.attn.q",
+		"/blocks/blocks.1/fc2/MatMul":    "blocks.1.fc2",
+		"/conv1/Conv":                    "conv1",
+		"/dec1/ConvTranspose":            "dec1",
+		"/head/Gemm":                     "head",
+	} {
+		if got := amctName(in); got != want {
+			t.Errorf("amctName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestAMCTReference runs amq's flow on each fixture with the .cfg files
+// AMCT was run with (same calibration batch) and compares, layer for layer,
+// the record (balance factors and weight scales to 1e-4 relative, scale_d
+// within 3%, offset_d within 2) and the per-layer settings of the JSON
+// config with AMCT's outputs in testdata/quant/<fixture>/amct.
+func TestAMCTReference(t *testing.T) {
+	for _, fixture := range []string{"cnn", "transformer", "deconv", "conv3d"} {
+		for _, cfg := range []string{"dmq", "nodmq"} {
+			t.Run(fixture+"/"+cfg, func(t *testing.T) {
+				dir := filepath.Join(quantFixtures, fixture, "amct", cfg)
+				want, err := ReadRecord(filepath.Join(dir, "record.txt"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := runFixture(t, fixture, "model_op13.onnx", cfg+".cfg")
+				compareAMCTRecord(t, r.rep, want, cfg == "dmq")
+				compareAMCTConfig(t, r.rep.ConfigPath, filepath.Join(dir, "config.json"))
+			})
+		}
+	}
+}
+
+func relDiff(a, b float64) float64 {
+	if a == b {
+		return 0
+	}
+	return math.Abs(a-b) / max(math.Abs(a), math.Abs(b))
+}
+
+func compareAMCTRecord(t *testing.T, rep *QuantizeReport, want Record, dmq bool) {
+	t.Helper()
+	got := Record{}
+	for name, r := range rep.Record {
+		got[amctName(name)] = r
+	}
+	if g, w := sortedKeys(got), sortedKeys(want); !reflect.DeepEqual(g, w) {
+		t.Fatalf("layers: amq %v, AMCT %v", g, w)
+	}
+	var worstF, worstW, worstD float64
+	var worstO int32
+	for _, name := range sortedKeys(want) {
+		g, w := got[name], want[name]
+		if dmq != (len(w.BalanceFactor) > 0) {
+			t.Fatalf("layer %s: AMCT has %d balance factors with dmq=%v", name, len(w.BalanceFactor), dmq)
+		}
+		if len(g.BalanceFactor) != len(w.BalanceFactor) {
+			t.Errorf("layer %s: tensor_balance_factor: amq %d values, AMCT %d", name, len(g.BalanceFactor), len(w.BalanceFactor))
+		} else {
+			for j := range w.BalanceFactor {
+				d := relDiff(float64(g.BalanceFactor[j]), float64(w.BalanceFactor[j]))
+				worstF = max(worstF, d)
+				if d > 1e-4 {
+					t.Errorf("layer %s: tensor_balance_factor[%d]: amq %v, AMCT %v", name, j, g.BalanceFactor[j], w.BalanceFactor[j])
+				}
+			}
+		}
+		if len(g.ScaleW) != len(w.ScaleW) {
+			t.Errorf("layer %s: scale_w: amq %d values, AMCT %d", name, len(g.ScaleW), len(w.ScaleW))
+		} else {
+			for c := range w.ScaleW {
+				d := relDiff(float64(g.ScaleW[c]), float64(w.ScaleW[c]))
+				worstW = max(worstW, d)
+				if d > 1e-4 {
+					t.Errorf("layer %s: scale_w[%d]: amq %v, AMCT %v", name, c, g.ScaleW[c], w.ScaleW[c])
+				}
+			}
+		}
+		d := relDiff(float64(g.ScaleD), float64(w.ScaleD))
+		worstD = max(worstD, d)
+		if d > 0.03 {
+			t.Errorf("layer %s: scale_d: amq %v, AMCT %v (%.2f%% apart)", name, g.ScaleD, w.ScaleD, 100*d)
+		}
+		o := g.OffsetD - w.OffsetD
+		worstO = max(worstO, o, -o)
+		if o > 2 || o < -2 {
+			t.Errorf("layer %s: offset_d: amq %d, AMCT %d", name, g.OffsetD, w.OffsetD)
+		}
+		for c, v := range g.OffsetW {
+			if v != 0 {
+				t.Errorf("layer %s: offset_w[%d] = %d", name, c, v)
+			}
+		}
+	}
+	t.Logf("%d layers: worst relative difference to AMCT: balance factors %.3g, scale_w %.3g, scale_d %.3g; worst offset_d difference %d",
+		len(want), worstF, worstW, worstD, worstO)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	k := make([]string, 0, len(m))
+	for n := range m {
+		k = append(k, n)
+	}
+	sort.Strings(k)
+	return k
+}
+
+// compareAMCTConfig parses both JSON configs generically (not with the
+// package's reader) and compares the global keys and every layer's object.
+func compareAMCTConfig(t *testing.T, gotPath, wantPath string) {
+	t.Helper()
+	read := func(path string) map[string]any {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		return m
+	}
+	got, want := read(gotPath), read(wantPath)
+	globals := []string{"version", "batch_num", "activation_offset", "do_fusion", "skip_fusion_layers"}
+	for _, k := range globals {
+		if !reflect.DeepEqual(got[k], want[k]) {
+			t.Errorf("config key %q: amq %v, AMCT %v", k, got[k], want[k])
+		}
+		delete(got, k)
+		delete(want, k)
+	}
+	mapped := map[string]any{}
+	for name, v := range got {
+		mapped[amctName(name)] = v
+	}
+	if g, w := sortedKeys(mapped), sortedKeys(want); !reflect.DeepEqual(g, w) {
+		t.Fatalf("config layers: amq %v, AMCT %v", g, w)
+	}
+	for name, w := range want {
+		if g := mapped[name]; !reflect.DeepEqual(g, w) {
+			gb, _ := json.Marshal(g)
+			wb, _ := json.Marshal(w)
+			t.Errorf("config layer %s:\namq  %s\nAMCT %s", name, gb, wb)
+		}
+	}
+	if !t.Failed() {
+		t.Logf("config: %d layers, every setting equal to AMCT's", len(want))
+	}
+}
+
