@@ -184,4 +184,3 @@ func compareAMCTConfig(t *testing.T, gotPath, wantPath string) {
 		t.Logf("config: %d layers, every setting equal to AMCT's", len(want))
 	}
 }
-
