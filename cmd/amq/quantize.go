@@ -1,0 +1,198 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"amq/onnx"
+	"amq/quant"
+	"amq/quant/configpb"
+)
+
+func init() { subcommands = append(subcommands, newQuantizeCmd) }
+
+// quantizeFlags are amq quantize's settings.
+type quantizeFlags struct {
+	model, data, config, out, backend string
+	batchSize, batchNum, threads      int
+	skip                              []string
+	keepShared, fold, joint, noEval   bool
+}
+
+func newQuantizeCmd() *cobra.Command {
+	var f quantizeFlags
+	cmd := &cobra.Command{
+		Use:   "quantize --model M.onnx --data calib.npy --out results/model",
+		Short: "Run the whole post-training flow: config, DMQ balance, calibration, fake-quant and deploy models",
+		Long: `Quantize runs AMCT's post-training flow in one step: it creates the quant
+config from --config (a simplified .cfg; defaults without it), computes the
+DMQ balance factors when the config asks for them, calibrates on --data,
+and writes <out>_fake_quant_model.onnx, <out>_deploy_model.onnx,
+<out>_quant_config.json and <out>_record.txt. The files appear only when
+every step succeeded.
+
+It then runs the float and the fake-quant model on the calibration batches
+and prints, per layer, how the balance was applied, the quant factors and
+the SQNR of the layer's output against the float model.
+
+Without --batch-num, every full batch of --data is used unless the .cfg
+sets batch_num.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runQuantize(cmd.OutOrStdout(), cmd.ErrOrStderr(), &f, cmd.Flags().Changed("batch-num"))
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.model, "model", "", "ONNX model to quantize (required)")
+	fl.StringVar(&f.data, "data", "", "calibration samples: a .npy for a single-input model, or a .npz with one array per input, samples on axis 0 (required)")
+	fl.StringVar(&f.config, "config", "", "simplified config (.cfg, protobuf text format); default settings without it")
+	fl.StringVar(&f.out, "out", "", "output prefix, e.g. results/model (required)")
+	fl.IntVar(&f.batchSize, "batch-size", 0, "samples per batch (default: the model's fixed batch dimension)")
+	fl.IntVar(&f.batchNum, "batch-num", 0, "batches to calibrate on (overrides the config's batch_num; default: all)")
+	fl.StringSliceVar(&f.skip, "skip", nil, "layers (ONNX node names) not to quantize, comma-separated")
+	fl.BoolVar(&f.keepShared, "keep-shared", false, "do not quantize layers with shared weights (AMCT's rule) instead of copying the weight")
+	fl.BoolVar(&f.fold, "fold", false, "fold the balance into the producer of the activation where exact, instead of a Mul")
+	fl.BoolVar(&f.joint, "joint", false, "one set of balance factors for all layers reading the same tensor (lets --fold fold more)")
+	fl.BoolVar(&f.noEval, "no-eval", false, "skip the SQNR evaluation")
+	fl.StringVar(&f.backend, "backend", "sim", "backend to run on: "+strings.Join(backendNames(), ", "))
+	fl.IntVar(&f.threads, "threads", 0, "CPU threads to use (0: all cores)")
+	for _, r := range []string{"model", "data", "out"} {
+		cmd.MarkFlagRequired(r)
+	}
+	return cmd
+}
+
+func runQuantize(stdout, stderr io.Writer, f *quantizeFlags, batchNumSet bool) error {
+	if f.threads < 0 {
+		return fmt.Errorf("--threads %d: must be 0 or more", f.threads)
+	}
+	if batchNumSet && f.batchNum < 1 {
+		return fmt.Errorf("--batch-num %d: must be at least 1", f.batchNum)
+	}
+	b, err := newBackend(f.backend, backendOptions{Threads: f.threads})
+	if err != nil {
+		return err
+	}
+	m, err := onnx.LoadFile(f.model)
+	if err != nil {
+		return err
+	}
+	var simple *configpb.AMCTConfig
+	if f.config != "" {
+		if simple, err = quant.LoadSimpleConfig(f.config); err != nil {
+			return err
+		}
+	}
+	data, err := loadBatches(m.Graph, f.data, f.batchSize)
+	if err != nil {
+		return err
+	}
+	if data.dropped > 0 {
+		fmt.Fprintf(stderr, "note: %s: the last %d samples do not fill a batch of %d and are not used\n", f.data, data.dropped, data.size)
+	}
+	n := f.batchNum
+	if !batchNumSet && (simple == nil || simple.BatchNum == nil) {
+		n = data.Len()
+	}
+	opt := quant.QuantizeOptions{
+		Simple: simple, Skip: f.skip, BatchNum: n,
+		KeepShared: f.keepShared, Fold: f.fold, Joint: f.joint, NoEval: f.noEval,
+		Progress: newProgress(stderr),
+	}
+	rep, err := quant.RunFlow(m, b, data, f.out, opt)
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.model, err)
+	}
+	fmt.Fprintf(stdout, "%s: %d layers quantized on %d batches of %d samples (backend %s)\n\n",
+		f.model, len(rep.Layers), rep.Batches, data.size, f.backend)
+	printSummary(stdout, rep)
+	fmt.Fprintf(stdout, "\nwrote %s\nwrote %s\nwrote %s\nwrote %s\n", rep.FakeQuantPath, rep.DeployPath, rep.ConfigPath, rep.RecordPath)
+	return nil
+}
+
+// newProgress returns a progress callback drawing one bar per step on w,
+// or nil when w is not a terminal, so that logs and pipes stay clean.
+func newProgress(w io.Writer) func(step string, done, total int) {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	var bar *progressbar.ProgressBar
+	var cur string
+	return func(step string, done, total int) {
+		if step != cur || bar == nil {
+			cur = step
+			bar = progressbar.NewOptions(total,
+				progressbar.OptionSetWriter(w),
+				progressbar.OptionSetDescription(fmt.Sprintf("%-10s", step)),
+				progressbar.OptionShowCount(),
+				progressbar.OptionClearOnFinish(),
+			)
+		}
+		bar.Set(done)
+	}
+}
+
+// printSummary writes the per-layer table, the output SQNR, the excluded
+// layers with their reasons and the warnings.
+func printSummary(w io.Writer, rep *quant.QuantizeReport) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "layer\ttype\tbalance\tscale_d\toffset_d\tscale_w\tSQNR (dB)")
+	for _, l := range rep.Layers {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.6g\t%d\t%s\t%s\n", l.Name, l.Type, l.Balance, l.ScaleD, l.OffsetD, scaleWString(l.ScaleW), dbString(l.SQNR))
+	}
+	tw.Flush()
+	for _, o := range rep.OutputNames {
+		if db, ok := rep.Outputs[o]; ok {
+			fmt.Fprintf(w, "output %s: SQNR %s dB (fake-quant vs float on the calibration data)\n", o, dbString(db))
+		}
+	}
+	for _, l := range rep.Layers {
+		for _, n := range l.Notes {
+			fmt.Fprintf(w, "note: %s: %s\n", l.Name, n)
+		}
+		if l.BalanceNote != "" {
+			fmt.Fprintf(w, "note: %s: balance not folded: %s\n", l.Name, l.BalanceNote)
+		}
+	}
+	if len(rep.Excluded) > 0 {
+		fmt.Fprintf(w, "not quantized (%d):\n", len(rep.Excluded))
+		for _, e := range rep.Excluded {
+			fmt.Fprintf(w, "  %s (%s): %s\n", e.Layer, e.Type, e.Rule)
+		}
+	}
+	for _, s := range rep.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", s)
+	}
+}
+
+// scaleWString shows one scale as is and per-channel scales as their range.
+func scaleWString(s []float32) string {
+	if len(s) == 1 {
+		return fmt.Sprintf("%.6g", s[0])
+	}
+	lo, hi := s[0], s[0]
+	for _, v := range s {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	return fmt.Sprintf("%.4g..%.4g (%d ch)", lo, hi, len(s))
+}
+
+func dbString(db float64) string {
+	switch {
+	case math.IsNaN(db):
+		return "-"
+	case math.IsInf(db, 1):
+		return "exact"
+	}
+	return fmt.Sprintf("%.1f", db)
+}
+

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"amq/onnx"
+	"amq/quant"
+)
+
+// amq runs the CLI with args and returns stdout and stderr.
+func amq(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	root := rootCmd()
+	var out, errb bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String(), errb.String(), err
+}
+
+const quantFixtures = "../../testdata/quant"
+
+func TestQuantizeCommand(t *testing.T) {
+	dir := t.TempDir()
+	prefix := filepath.Join(dir, "res", "cnn")
+	out, errOut, err := amq(t, "quantize",
+		"--model", filepath.Join(quantFixtures, "cnn", "model_op13.onnx"),
+		"--data", filepath.Join(quantFixtures, "cnn", "calib.npy"),
+		"--batch-size", "16",
+		"--config", filepath.Join(quantFixtures, "dmq.cfg"),
+		"--batch-num", "4",
+		"--skip", "/conv3/Conv",
+		"--out", prefix)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	t.Log(out)
+	// Progress bars go to a terminal only.
+	if errOut != "" {
+		t.Errorf("stderr not empty without a terminal: %q", errOut)
+	}
+	for _, want := range []string{
+		"4 batches of 16 samples",
+		"/conv1/Conv", "/conv2/Conv", "/fc/Gemm", "Mul", "(16 ch)",
+		"output output: SQNR",
+		"/conv3/Conv (Conv): skip_layers in config",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	for _, suffix := range []string{"_fake_quant_model.onnx", "_deploy_model.onnx", "_quant_config.json", "_record.txt"} {
+		if !strings.Contains(out, "wrote "+prefix+suffix) {
+			t.Errorf("output does not name %s", prefix+suffix)
+		}
+	}
+	cfg, err := quant.ReadConfig(prefix + "_quant_config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.BatchNum != 4 || cfg.Layers["/conv3/Conv"].QuantEnable || !cfg.Layers["/conv1/Conv"].QuantEnable {
+		t.Errorf("config: batch_num %d, conv3 enabled %v, conv1 enabled %v", cfg.BatchNum, cfg.Layers["/conv3/Conv"].QuantEnable, cfg.Layers["/conv1/Conv"].QuantEnable)
+	}
+	rec, err := quant.ReadRecord(prefix + "_record.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := rec["/conv3/Conv"]; ok || len(rec) != 3 {
+		t.Errorf("record has %d layers (conv3 present: %v), want 3 without conv3", len(rec), ok)
+	}
+	dep, err := onnx.LoadFile(prefix + "_deploy_model.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	quants := 0
+	for _, n := range dep.Graph.Nodes {
+		if n.OpType == "AscendQuant" {
+			quants++
+		}
+	}
+	if quants != 3 {
+		t.Errorf("deploy model has %d AscendQuant, want 3", quants)
+	}
+	// Only the four files: no temporary folder is left behind.
+	entries, _ := os.ReadDir(filepath.Dir(prefix))
+	if len(entries) != 4 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("output folder holds %v, want the 4 files", names)
+	}
+}
+
+func TestQuantizeCommandErrors(t *testing.T) {
+	model := filepath.Join(quantFixtures, "cnn", "model_op13.onnx")
+	data := filepath.Join(quantFixtures, "cnn", "calib.npy")
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--batch-size", "16", "--batch-num", "5"}, "batch_num is 5 but the data has 4 batches"},
+		{[]string{"--batch-size", "16", "--skip", "/nope/Conv"}, `no layer "/nope/Conv"`},
+		{[]string{"--batch-size", "16", "--skip", "/Relu"}, "not a quantizable layer"},
+		{[]string{}, "batch dimension is not fixed"},
+		{[]string{"--batch-size", "16", "--backend", "tpu"}, `unknown backend "tpu"`},
+		{[]string{"--batch-size", "16", "--config", filepath.Join(quantFixtures, "nope.cfg")}, "nope.cfg"},
+	}
+	for _, c := range cases {
+		dir := t.TempDir()
+		args := append([]string{"quantize", "--model", model, "--data", data, "--out", filepath.Join(dir, "m")}, c.args...)
+		_, _, err := amq(t, args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want one containing %q", c.args, err, c.want)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("%v: a failed run left %d entries in the output folder", c.args, len(entries))
+		}
+	}
+}
