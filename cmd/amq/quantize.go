@@ -195,4 +195,3 @@ func dbString(db float64) string {
 	}
 	return fmt.Sprintf("%.1f", db)
 }
-
