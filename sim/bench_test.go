@@ -62,3 +62,34 @@ func BenchmarkConv3x3(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkConvInt8 runs the int8 Conv of a deploy model (exact int32
+// result through float32 GEMM slices) on a ResNet stage-1 shape.
+func BenchmarkConvInt8(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 3))
+	c, m, hw := 64, 64, 56
+	xq := make([]int8, c*hw*hw)
+	for i := range xq {
+		xq[i] = int8(r.IntN(256) - 128)
+	}
+	wq := make([]int8, m*c*9)
+	for i := range wq {
+		wq[i] = int8(r.IntN(256) - 128)
+	}
+	q := &onnx.Node{Name: "q", OpType: "AscendQuant", Inputs: []string{"xf"}, Outputs: []string{"x"}}
+	q.SetAttr("offset", float32(-7))
+	n := &onnx.Node{Name: "conv", OpType: "Conv", Inputs: []string{"x", "w", "b"}, Outputs: []string{"y"}}
+	n.SetAttr("pads", []int64{1, 1, 1, 1})
+	fn, err := buildConv(&buildCtx{opset: 11, graph: &onnx.Graph{Nodes: []*onnx.Node{q, n}}}, n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := []*onnx.Tensor{onnx.NewTensor([]int{1, c, hw, hw}, xq), onnx.NewTensor([]int{m, c, 3, 3}, wq), onnx.NewTensor([]int{m}, make([]int32, m))}
+	ctx := &runCtx{threads: 1}
+	for b.Loop() {
+		if _, err := fn(ctx, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(2*float64(m*hw*hw*c*9)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOP/s")
+}

@@ -989,3 +989,67 @@ func TestInt8ExactBeyondFloat32(t *testing.T) {
 		}
 	}
 }
+
+// TestHeavyRejectsBadInput checks that malformed nodes and inputs give
+// errors (not panics or wrong answers).
+func TestHeavyRejectsBadInput(t *testing.T) {
+	f := func(shape ...int) *onnx.Tensor { return onnx.NewTensor(shape, make([]float32, onnx.NumElems(shape))) }
+	i8 := func(shape ...int) *onnx.Tensor { return onnx.NewTensor(shape, make([]int8, onnx.NumElems(shape))) }
+	cases := []struct {
+		name  string
+		n     *onnx.Node
+		in    []*onnx.Tensor
+		build bool // the error comes from the builder
+	}{
+		{"conv unknown attribute", node("Conv", map[string]any{"foo": 1}, "x", "w"), nil, true},
+		{"conv bad auto_pad", node("Conv", map[string]any{"auto_pad": "SAME"}, "x", "w"), nil, true},
+		{"conv zero stride", node("Conv", map[string]any{"strides": []int64{0, 1}}, "x", "w"), nil, true},
+		{"conv group 0", node("Conv", map[string]any{"group": 0}, "x", "w"), nil, true},
+		{"conv channels", node("Conv", nil, "x", "w"), []*onnx.Tensor{f(1, 3, 5, 5), f(4, 2, 3, 3)}, false},
+		{"conv group", node("Conv", map[string]any{"group": 2}, "x", "w"), []*onnx.Tensor{f(1, 3, 5, 5), f(4, 1, 3, 3)}, false},
+		{"conv rank", node("Conv", nil, "x", "w"), []*onnx.Tensor{f(1, 3, 5, 5), f(4, 3, 3)}, false},
+		{"conv kernel too big", node("Conv", nil, "x", "w"), []*onnx.Tensor{f(1, 1, 2, 2), f(1, 1, 3, 3)}, false},
+		{"conv kernel_shape", node("Conv", map[string]any{"kernel_shape": []int64{2, 2}}, "x", "w"), []*onnx.Tensor{f(1, 1, 5, 5), f(1, 1, 3, 3)}, false},
+		{"conv pads length", node("Conv", map[string]any{"pads": []int64{1, 1}}, "x", "w"), []*onnx.Tensor{f(1, 1, 5, 5), f(1, 1, 3, 3)}, false},
+		{"conv bias", node("Conv", nil, "x", "w", "b"), []*onnx.Tensor{f(1, 1, 5, 5), f(2, 1, 3, 3), f(3)}, false},
+		{"conv 4-d spatial", node("Conv", nil, "x", "w"), []*onnx.Tensor{f(1, 1, 2, 2, 2, 2), f(1, 1, 1, 1, 1, 1)}, false},
+		{"conv double", node("Conv", nil, "x", "w"), []*onnx.Tensor{onnx.NewTensor([]int{1, 1, 1}, []float64{1}), f(1, 1, 1)}, false},
+		{"conv int8 float weight", node("Conv", nil, "x", "w"), []*onnx.Tensor{i8(1, 1, 3), f(1, 1, 1)}, false},
+		{"conv float int8 weight", node("Conv", nil, "x", "w"), []*onnx.Tensor{f(1, 1, 3), i8(1, 1, 1)}, false},
+		{"convtranspose channels", node("ConvTranspose", nil, "x", "w"), []*onnx.Tensor{f(1, 3, 5), f(2, 1, 3)}, false},
+		{"convtranspose output_shape", node("ConvTranspose", map[string]any{"output_shape": []int64{4, 4, 4}}, "x", "w"), []*onnx.Tensor{f(1, 1, 5, 5), f(1, 1, 3, 3)}, false},
+		{"gemm inner", node("Gemm", nil, "a", "b"), []*onnx.Tensor{f(2, 3), f(4, 5)}, false},
+		{"gemm rank", node("Gemm", nil, "a", "b"), []*onnx.Tensor{f(2, 3, 1), f(3, 5)}, false},
+		{"gemm int8 alpha", node("Gemm", map[string]any{"alpha": float32(2)}, "a", "b"), []*onnx.Tensor{i8(2, 3), i8(3, 5)}, false},
+		{"matmul inner", node("MatMul", nil, "a", "b"), []*onnx.Tensor{f(2, 3), f(4, 5)}, false},
+		{"matmul batch", node("MatMul", nil, "a", "b"), []*onnx.Tensor{f(2, 2, 3), f(3, 3, 5)}, false},
+		{"matmul scalar", node("MatMul", nil, "a", "b"), []*onnx.Tensor{f(), f(3)}, false},
+		{"maxpool no kernel", node("MaxPool", nil, "x"), nil, true},
+		{"maxpool storage_order", node("MaxPool", map[string]any{"kernel_shape": []int64{2}, "storage_order": 2}, "x"), nil, true},
+		{"averagepool dilations before 19", node("AveragePool", map[string]any{"kernel_shape": []int64{2}, "dilations": []int64{2}}, "x"), nil, true},
+		{"maxpool rank", node("MaxPool", map[string]any{"kernel_shape": []int64{2, 2}}, "x"), []*onnx.Tensor{f(1, 1, 5)}, false},
+		{"maxpool pad as large as window", node("MaxPool", map[string]any{"kernel_shape": []int64{2}, "pads": []int64{2, 0}}, "x"), []*onnx.Tensor{f(1, 1, 5)}, false},
+		{"averagepool int", node("AveragePool", map[string]any{"kernel_shape": []int64{2}}, "x"), []*onnx.Tensor{i8(1, 1, 5)}, false},
+		{"globalpool rank", node("GlobalAveragePool", nil, "x"), []*onnx.Tensor{f(2, 3)}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := registry[tc.n.OpType]
+			fn, err := b(&buildCtx{opset: 13, graph: &onnx.Graph{Nodes: []*onnx.Node{tc.n}}}, tc.n)
+			if tc.build {
+				if err == nil {
+					t.Fatal("the builder accepted the node")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("builder: %v", err)
+			}
+			if _, err := fn(&runCtx{threads: 2}, tc.in); err == nil {
+				t.Fatal("no error")
+			} else {
+				t.Log(err)
+			}
+		})
+	}
+}
