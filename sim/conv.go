@@ -537,11 +537,17 @@ func intOperands(x, w, bias *onnx.Tensor, offset int) (xd, wd []float32, bd []in
 // overflow too.
 func saturateInt32(acc []int64, rowLen int, bias []int32) []int32 {
 	out := make([]int32, len(acc))
-	for i, v := range acc {
+	if rowLen == 0 {
+		return out
+	}
+	for r := 0; r*rowLen < len(acc); r++ {
+		var b int64
 		if bias != nil {
-			v += int64(bias[(i/rowLen)%len(bias)])
+			b = int64(bias[r%len(bias)])
 		}
-		out[i] = int32(max(math.MinInt32, min(math.MaxInt32, v)))
+		for i, v := range acc[r*rowLen : (r+1)*rowLen] {
+			out[r*rowLen+i] = int32(max(math.MinInt32, min(math.MaxInt32, v+b)))
+		}
 	}
 	return out
 }

@@ -314,12 +314,13 @@ func packB(dst []float32, b matrix, p0, j0, kc, nc, nr int) {
 // models need exact sums: the activation minus its offset lies in
 // [-255, 255] and the weight in [-128, 127], so a product is at most
 // intProductBound in magnitude. Integers below 2^24 are exact in float32,
-// and so is every partial sum of up to exactChunk such products, whatever
-// order the kernel adds them in. igemmExact therefore runs the fast float
-// GEMM on slices of k that short and adds the slices' results in int64.
+// and so is every partial sum of up to 2^24/intProductBound = 514 such
+// products, whatever order the kernel adds them in. igemmExact therefore
+// runs the fast float GEMM on slices of k that short (exactChunk, rounded
+// down to whole cache blocks) and adds the slices' results in int64.
 const (
 	intProductBound = 255 * 128
-	exactChunk      = (1 << 24) / intProductBound // 514
+	exactChunk      = (1 << 24) / intProductBound / gemmKC * gemmKC // 512
 )
 
 // igemmExact adds A*B to the m x n int64 matrix C (row stride ldc) for an
