@@ -350,6 +350,8 @@ func (cn *convNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 	return nil, fmt.Errorf("input X has type %v; Conv supports FLOAT, and INT8 from AscendQuant", x.DType)
 }
 
+// runFloat convolves by im2col and GEMM per image and group; depthwise
+// convolutions and 1x1 ones skip the im2col copy.
 func (cn *convNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape []int) ([]*onnx.Tensor, error) {
 	xd, wd, bd, err := floatOperands(x, w, bias)
 	if err != nil {
@@ -552,6 +554,8 @@ func saturateInt32(acc []int64, rowLen int, bias []int32) []int32 {
 	return out
 }
 
+// runInt8 computes the exact int32 convolution of a deploy model's int8
+// layer: sum of (q - offset) * w over the taps inside the input, plus bias.
 func (cn *convNode) runInt8(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape []int) ([]*onnx.Tensor, error) {
 	xd, wd, bd, err := intOperands(x, w, bias, cn.offset)
 	if err != nil {

@@ -195,6 +195,8 @@ func (ct *convTransposeNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, 
 	return nil, fmt.Errorf("input X has type %v; ConvTranspose supports FLOAT, and INT8 from AscendQuant", x.DType)
 }
 
+// runFloat computes the columns W^T X per image and group with the GEMM
+// and scatters them into the output with col2im.
 func (ct *convTransposeNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape []int) ([]*onnx.Tensor, error) {
 	xd, wd, bd, err := floatOperands(x, w, bias)
 	if err != nil {
@@ -224,6 +226,7 @@ func (ct *convTransposeNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geo
 	return []*onnx.Tensor{onnx.NewTensor(shape, y)}, nil
 }
 
+// runInt8 is runFloat's exact int32 counterpart for deploy models.
 func (ct *convTransposeNode) runInt8(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape []int) ([]*onnx.Tensor, error) {
 	xd, wd, bd, err := intOperands(x, w, bias, ct.offset)
 	if err != nil {
