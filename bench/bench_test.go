@@ -5,7 +5,9 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"testing"
+	"time"
 
 	"amq/internal/ort"
 	"amq/onnx"
@@ -68,6 +70,42 @@ func compare(got, want *onnx.Tensor) (maxErr, limit float64, err error) {
 	return maxErr, limit, nil
 }
 
+// sampleHeap collects garbage, then samples the Go heap (live and not yet
+// collected objects) every 200µs; the returned function stops and returns
+// the largest growth over the starting heap, i.e. what one run needs on top
+// of the loaded model (activations and their garbage, plus any one-time
+// preparation sim does on a session's first run). It measures the check
+// run rather than the timed loop, so sampling does not disturb the timings.
+func sampleHeap() (stop func() uint64) {
+	runtime.GC()
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	read := func() uint64 {
+		metrics.Read(sample)
+		return sample[0].Value.Uint64()
+	}
+	done := make(chan struct{})
+	result := make(chan uint64)
+	base := read()
+	go func() {
+		peak := base
+		tick := time.NewTicker(200 * time.Microsecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				peak = max(peak, read())
+			case <-done:
+				result <- max(peak, read()) - base
+				return
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		return <-result
+	}
+}
+
 // benchModel times m on sim and on ONNX Runtime for each thread count, as
 // sub-benchmarks threads=<n>/sim and threads=<n>/ort. Before timing, it
 // runs both once and requires sim's output to match ONNX Runtime's, so that
@@ -93,10 +131,14 @@ func benchModel(b *testing.B, m *onnx.Model, in *onnx.Tensor) {
 			// A sim failure fails only the sim sub-benchmark, so that ONNX
 			// Runtime's time is still reported.
 			var maxErr, limit float64
+			var peak uint64
 			ss, simErr := sim.NewSession(m, &sim.Options{Threads: threads})
 			if simErr == nil {
 				var out map[string]*onnx.Tensor
-				if out, simErr = ss.Run(inputs); simErr == nil {
+				stop := sampleHeap()
+				out, simErr = ss.Run(inputs)
+				peak = stop()
+				if simErr == nil {
 					maxErr, limit, simErr = compare(out["output"], ref["output"])
 				}
 			}
@@ -111,6 +153,8 @@ func benchModel(b *testing.B, m *onnx.Model, in *onnx.Tensor) {
 						b.Fatal(err)
 					}
 				}
+				// After the loop: starting it resets reported metrics.
+				b.ReportMetric(float64(peak)/(1<<20), "run-heap-MB")
 			})
 			b.Run("ort", func(b *testing.B) {
 				b.ReportAllocs()

@@ -2,7 +2,7 @@
 # Times sim against ONNX Runtime on full-size models built in Go with fixed
 # random weights (bench/: ResNet-18 at batch 1 and 8, a BERT-base encoder
 # layer at sequence 128), with one thread and with all cores, and prints a
-# table. Each configuration first checks that sim's output matches ONNX
+# table (times, Go allocation per run, peak heap). Each configuration first checks that sim's output matches ONNX
 # Runtime's (1e-3 relative); a sim that fails or disagrees shows as FAIL.
 #
 # usage: scripts/bench-sim.sh [benchmark regexp]     (default: all)
@@ -24,6 +24,8 @@ set -e
 
 echo
 echo "fastest of ${BENCH_COUNT:-5} runs; sim MB/op = Go heap allocated per run;"
+echo "sim peak MB = largest Go heap growth over the loaded model during the first"
+echo "              run (activations, their garbage, one-time preparation);"
 echo "max |sim-ORT| = largest output difference in the check before timing"
 awk '
 function key(name,   parts, n) {
@@ -43,7 +45,10 @@ function key(name,   parts, n) {
   if (engine == "sim") {
     last = k
     if (!(k in sim) || ns < sim[k]) sim[k] = ns
-    for (i = 4; i < NF; i++) if ($(i+1) == "B/op") mem[k] = $i / 1048576
+    for (i = 4; i < NF; i++) {
+      if ($(i+1) == "B/op") mem[k] = $i / 1048576
+      if ($(i+1) == "run-heap-MB" && (!(k in peak) || $i > peak[k])) peak[k] = $i
+    }
   } else if (engine == "ort") {
     if (!(k in ort) || ns < ort[k]) ort[k] = ns
   }
@@ -54,7 +59,7 @@ function key(name,   parts, n) {
 }
 function seen(k) { if (!(k in order)) { order[k] = ++nkeys; keys[nkeys] = k } }
 END {
-  printf "%-10s %5s %7s %10s %10s %9s %10s %12s\n", "model", "batch", "threads", "sim ms", "ORT ms", "sim/ORT", "sim MB/op", "max |sim-ORT|"
+  printf "%-10s %5s %7s %10s %10s %9s %10s %12s %14s\n", "model", "batch", "threads", "sim ms", "ORT ms", "sim/ORT", "sim MB/op", "sim peak MB", "max |sim-ORT|"
   for (i = 1; i <= nkeys; i++) {
     k = keys[i]; split(k, f, "\t")
     s = (k in sim) ? sprintf("%.1f", sim[k] / 1e6) : (k in fail ? "FAIL" : "-")
@@ -62,7 +67,8 @@ END {
     r = ((k in sim) && (k in ort)) ? sprintf("%.2f", sim[k] / ort[k]) : "-"
     m = (k in mem) ? sprintf("%.0f", mem[k]) : "-"
     d = (k in err) ? sprintf("%.2g", err[k]) : "-"
-    printf "%-10s %5s %7s %10s %10s %9s %10s %12s\n", f[1], f[2], f[3], s, o, r, m, d
+    p = (k in peak) ? sprintf("%.0f", peak[k]) : "-"
+    printf "%-10s %5s %7s %10s %10s %9s %10s %12s %14s\n", f[1], f[2], f[3], s, o, r, m, p, d
   }
 }' "$raw"
 exit "$status"
