@@ -2,8 +2,9 @@
 # Times sim against ONNX Runtime on full-size models built in Go with fixed
 # random weights (bench/: ResNet-18 at batch 1 and 8, a BERT-base encoder
 # layer at sequence 128), with one thread and with all cores, and prints a
-# table (times, Go allocation per run, peak heap). Each configuration first checks that sim's output matches ONNX
-# Runtime's (1e-3 relative); a sim that fails or disagrees shows as FAIL.
+# table (times, Go allocation per run, peak heap). Each configuration first
+# checks that sim's output matches ONNX Runtime's (1e-3 relative); a sim
+# that fails or disagrees shows as FAIL.
 #
 # usage: scripts/bench-sim.sh [benchmark regexp]     (default: all)
 # env:   BENCH_TIME  go test -benchtime per measurement (default 2s)
