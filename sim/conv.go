@@ -273,13 +273,24 @@ func buildConv(b *buildCtx, n *onnx.Node) (opFunc, error) {
 }
 
 // quantOffset returns the activation offset of an int8 input produced by
-// an AscendQuant node (its offset attribute), or 0 for any other producer.
+// an AscendQuant node (its offset attribute, a float that some writers
+// store as an int), or 0 for any other producer.
 func quantOffset(b *buildCtx, input string) (int, error) {
 	p := b.graph.Producer(input)
 	if p == nil || p.OpType != "AscendQuant" {
 		return 0, nil
 	}
-	off := float64(p.AttrFloat("offset", 0))
+	var off float64
+	if a, ok := p.Attrs["offset"]; ok {
+		switch a.Type {
+		case onnx.AttrFloat:
+			off = float64(a.F)
+		case onnx.AttrInt:
+			off = float64(a.I)
+		default:
+			return 0, fmt.Errorf("input %q: AscendQuant %q has an offset of type %v, want a float", input, p.Name, a.Type)
+		}
+	}
 	if off != math.Round(off) || off < -128 || off > 127 {
 		return 0, fmt.Errorf("input %q: AscendQuant %q has offset %g, want an integer in [-128, 127]", input, p.Name, off)
 	}

@@ -1053,3 +1053,51 @@ func TestHeavyRejectsBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestDeployConvSession runs AscendQuant -> int8 Conv in a Session, the
+// way a deploy model arrives, with the offset stored as a float and as an
+// int attribute, against an independent quantize-and-convolve reference.
+func TestDeployConvSession(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	sp := convSpec{n: 1, c: 3, m: 4, group: 1, in: []int{6, 5}, k: []int{3, 3}, s: []int{2, 1}, d: []int{1, 1}, padB: []int{1, 1}, padE: []int{1, 1}}
+	xf := randFloats(r, 3*6*5)
+	w := randInt8(r, 4*3*9)
+	bias := randInt32(r, 4, 5000)
+	const scale = float32(40)
+	for _, offsetAttr := range []any{float32(-9), int64(-9)} {
+		q := &onnx.Node{Name: "quant", OpType: "AscendQuant", Inputs: []string{"xf"}, Outputs: []string{"x"}}
+		q.SetAttr("scale", scale)
+		q.SetAttr("offset", offsetAttr)
+		q.SetAttr("round_mode", "Round")
+		conv := node("Conv", map[string]any{"pads": []int64{1, 1, 1, 1}, "strides": []int64{2, 1}}, "x", "w", "b")
+		m := &onnx.Model{Opsets: map[string]int64{"": 11}, Graph: &onnx.Graph{
+			Nodes:   []*onnx.Node{q, conv},
+			Inputs:  []*onnx.ValueInfo{{Name: "xf", DType: onnx.Float}},
+			Outputs: []*onnx.ValueInfo{{Name: "y"}},
+			Initializers: map[string]*onnx.Tensor{
+				"w": onnx.NewTensor([]int{4, 3, 3, 3}, w),
+				"b": onnx.NewTensor([]int{4}, bias),
+			},
+		}}
+		s, err := NewSession(m, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := s.Run(map[string]*onnx.Tensor{"xf": onnx.NewTensor([]int{1, 3, 6, 5}, xf)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		xq := make([]int8, len(xf))
+		for i, v := range xf {
+			xq[i] = int8(max(-128, min(127, math.RoundToEven(float64(float32(v*scale)+float32(-9))))))
+		}
+		xr, wr, br := intRef(xq, -9, w, bias)
+		want, shape := refConv(sp, xr, wr, br)
+		if fmt.Sprint(out["y"].Shape) != fmt.Sprint(shape) {
+			t.Fatalf("offset %T: shape %v, want %v", offsetAttr, out["y"].Shape, shape)
+		}
+		if i := exactInt32(out["y"], want); i >= 0 {
+			t.Fatalf("offset %T: y[%d] = %d, want %v", offsetAttr, i, out["y"].Data.([]int32)[i], want[i])
+		}
+	}
+}
