@@ -9,8 +9,8 @@ import (
 
 // ARQ returns the weight scales of AMCT's ARQ algorithm for layer node n of
 // type op with weight w: symmetric int8 with offset 0,
-// scale = max|W|/127 over each output channel when channelWise is set, or
-// over the whole tensor (one scale) otherwise.
+// scale = SymmetricScale(min W, max W) over each output channel when
+// channelWise is set, or over the whole tensor (one scale) otherwise.
 //
 // Output channels: Conv W[O, I/g, k...] axis 0; ConvTranspose W[I, O/g, k...]
 // has O = g * W.shape[1] output channels, channel o of group gi being column
@@ -29,20 +29,46 @@ func ARQ(op string, n *onnx.Node, w *onnx.Tensor, channelWise bool) ([]float32, 
 		count = 1
 		chanOf = func(int) int { return 0 }
 	}
-	absMax := make([]float64, count)
+	lo := make([]float64, count)
+	hi := make([]float64, count)
 	for i, v := range data {
-		a := math.Abs(float64(v))
-		if math.IsNaN(a) || math.IsInf(a, 0) {
+		x := float64(v)
+		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return nil, fmt.Errorf("weight %q: non-finite value %v at element %d", w.Name, v, i)
 		}
 		c := chanOf(i)
-		absMax[c] = max(absMax[c], a)
+		lo[c] = min(lo[c], x)
+		hi[c] = max(hi[c], x)
 	}
 	scales := make([]float32, count)
-	for c, m := range absMax {
-		scales[c] = SymmetricScale(m)
+	for c := range scales {
+		scales[c] = SymmetricScale(lo[c], hi[c])
 	}
 	return scales, nil
+}
+
+// FakeQuantWeight replaces every element of w with its int8
+// quantize-dequantize under the per-channel (or single) scales that ARQ
+// returned. Calibration observes activations through these weights, as
+// AMCT does, so that activation ranges account for the weights' error.
+func FakeQuantWeight(op string, n *onnx.Node, w *onnx.Tensor, scales []float32) error {
+	data, err := onnx.Data[float32](w)
+	if err != nil {
+		return err
+	}
+	count, chanOf, err := outputChannels(op, n, w.Shape)
+	if err != nil {
+		return err
+	}
+	if len(scales) == 1 {
+		chanOf = func(int) int { return 0 }
+	} else if len(scales) != count {
+		return fmt.Errorf("weight %q: %d scales for %d output channels", w.Name, len(scales), count)
+	}
+	for i, v := range data {
+		data[i] = float32(FakeQuant(float64(v), scales[chanOf(i)], 0))
+	}
+	return nil
 }
 
 // outputChannels returns the number of output channels of a layer's weight

@@ -1,7 +1,6 @@
 package quant
 
 import (
-	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -18,6 +17,20 @@ func randTensor(rng *rand.Rand, shape ...int) *onnx.Tensor {
 	return t
 }
 
+// refScale is AMCT's symmetric int8 scale for values spanning [lo, hi],
+// written out here independently of SymmetricScale: the larger magnitude
+// over 127, or over 128 when it is the negative end.
+type refScale struct{ lo, hi float64 }
+
+func (r *refScale) add(v float64) { r.lo, r.hi = min(r.lo, v), max(r.hi, v) }
+
+func (r refScale) scale() float32 {
+	if -r.lo > r.hi {
+		return float32(-r.lo / 128)
+	}
+	return float32(r.hi / 127)
+}
+
 func TestARQConvPerChannel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	w := randTensor(rng, 6, 2, 3, 3)
@@ -28,24 +41,24 @@ func TestARQConvPerChannel(t *testing.T) {
 	}
 	d := w.Floats()
 	for o := range 6 {
-		m := 0.0
+		var r refScale
 		for i := range 18 {
-			m = max(m, math.Abs(float64(d[o*18+i])))
+			r.add(float64(d[o*18+i]))
 		}
-		if s[o] != float32(m/127) {
-			t.Errorf("channel %d: scale %v, want %v", o, s[o], float32(m/127))
+		if s[o] != r.scale() {
+			t.Errorf("channel %d: scale %v, want %v", o, s[o], r.scale())
 		}
 	}
 	one, err := ARQ("Conv", n, w, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := 0.0
+	var all refScale
 	for _, v := range d {
-		m = max(m, math.Abs(float64(v)))
+		all.add(float64(v))
 	}
-	if len(one) != 1 || one[0] != float32(m/127) {
-		t.Errorf("per tensor: %v, want [%v]", one, float32(m/127))
+	if len(one) != 1 || one[0] != all.scale() {
+		t.Errorf("per tensor: %v, want [%v]", one, all.scale())
 	}
 }
 
@@ -67,16 +80,16 @@ func TestARQConvTransposeGroups(t *testing.T) {
 	at := func(i, j, a, b int) float64 { return float64(d[((i*3+j)*2+a)*2+b]) }
 	for o := range 6 {
 		gi, col := o/3, o%3
-		m := 0.0
+		var r refScale
 		for i := gi * 2; i < gi*2+2; i++ {
 			for a := range 2 {
 				for b := range 2 {
-					m = max(m, math.Abs(at(i, col, a, b)))
+					r.add(at(i, col, a, b))
 				}
 			}
 		}
-		if s[o] != float32(m/127) {
-			t.Errorf("output channel %d: scale %v, want %v", o, s[o], float32(m/127))
+		if s[o] != r.scale() {
+			t.Errorf("output channel %d: scale %v, want %v", o, s[o], r.scale())
 		}
 	}
 }
@@ -85,24 +98,24 @@ func TestARQGemmAxes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
 	w := randTensor(rng, 5, 7) // [K=5, N=7] or, with transB, [N=5, K=7]
 	d := w.Floats()
-	colMax := func(c int) float64 {
-		m := 0.0
+	col := func(c int) refScale {
+		var m refScale
 		for r := range 5 {
-			m = max(m, math.Abs(float64(d[r*7+c])))
+			m.add(float64(d[r*7+c]))
 		}
 		return m
 	}
-	rowMax := func(r int) float64 {
-		m := 0.0
+	row := func(r int) refScale {
+		var m refScale
 		for c := range 7 {
-			m = max(m, math.Abs(float64(d[r*7+c])))
+			m.add(float64(d[r*7+c]))
 		}
 		return m
 	}
 	g := &onnx.Node{Name: "g", OpType: "Gemm"}
 	s, _ := ARQ("Gemm", g, w, true)
 	for c := range 7 {
-		if s[c] != float32(colMax(c)/127) {
+		if s[c] != col(c).scale() {
 			t.Errorf("Gemm column %d: %v", c, s[c])
 		}
 	}
@@ -112,18 +125,20 @@ func TestARQGemmAxes(t *testing.T) {
 		t.Fatalf("transB: %d scales, want 5", len(s))
 	}
 	for r := range 5 {
-		if s[r] != float32(rowMax(r)/127) {
+		if s[r] != row(r).scale() {
 			t.Errorf("Gemm transB row %d: %v", r, s[r])
 		}
 	}
 	mm := &onnx.Node{Name: "m", OpType: "MatMul"}
 	s, _ = ARQ("MatMul", mm, w, false)
-	m := 0.0
+	var m refScale
 	for c := range 7 {
-		m = max(m, colMax(c))
+		cm := col(c)
+		m.add(cm.lo)
+		m.add(cm.hi)
 	}
-	if len(s) != 1 || s[0] != float32(m/127) {
-		t.Errorf("MatMul per tensor: %v, want %v", s, float32(m/127))
+	if len(s) != 1 || s[0] != m.scale() {
+		t.Errorf("MatMul per tensor: %v, want %v", s, m.scale())
 	}
 	zero := onnx.NewTensor([]int{2, 2}, make([]float32, 4))
 	s, _ = ARQ("MatMul", mm, zero, true)

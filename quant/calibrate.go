@@ -14,8 +14,10 @@ import (
 // through b while streaming each layer's activation input into a histogram,
 // and then derives scale_d/offset_d with IFMR or HFMG per the layer config
 // (symmetric when asymmetric is false, and always for Conv3d), and scale_w
-// with ARQ on the balanced weights; offset_w and shift_bit are 0 and the
-// destination type is INT8.
+// with ARQ on the balanced weights; offset_w and shift_bit are 0 and
+// act_type and wts_type are INT8, as in AMCT's records. The activations are
+// observed with every calibrated layer's weights fake-quantized (AMCT does
+// the same), so a layer's range reflects the quantized layers before it.
 //
 // When b implements Concurrent, up to Concurrency() batches are in flight,
 // but statistics are merged in batch order, so the record equals that of a
@@ -103,6 +105,22 @@ func Calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b Backen
 		jobs = append(jobs, job{l, lc, n, w, k})
 	}
 	observe = dedupe(observe)
+	// Weights first: activations are observed through fake-quantized
+	// weights, as in AMCT's quantize_model, so that each layer's activation
+	// range includes the error of the quantized layers before it.
+	weightScales := map[string][]float32{}
+	for _, j := range jobs {
+		sw, err := ARQ(j.layer.Type, j.node, j.weight, j.lc.Weight.ChannelWise)
+		if err != nil {
+			return fmt.Errorf("layer %q: %w", j.layer.Name, err)
+		}
+		weightScales[j.layer.Name] = sw
+	}
+	for _, j := range jobs {
+		if err := FakeQuantWeight(j.layer.Type, j.node, j.weight, weightScales[j.layer.Name]); err != nil {
+			return fmt.Errorf("layer %q: %w", j.layer.Name, err)
+		}
+	}
 	err := runBatches(b, bal, observe, data, cfg.BatchNum, func(i int, out map[string]*onnx.Tensor) error {
 		for k, h := range hists {
 			t, ok := out[k.tensor]
@@ -135,10 +153,7 @@ func Calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b Backen
 		if err != nil {
 			return fmt.Errorf("layer %q: activation %q: %w", j.layer.Name, j.hist.tensor, err)
 		}
-		sw, err := ARQ(j.layer.Type, j.node, j.weight, j.lc.Weight.ChannelWise)
-		if err != nil {
-			return fmt.Errorf("layer %q: %w", j.layer.Name, err)
-		}
+		sw := weightScales[j.layer.Name]
 		r := rec[j.layer.Name]
 		if r == nil {
 			r = &LayerRecord{}
@@ -148,7 +163,7 @@ func Calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b Backen
 		r.ScaleW = sw
 		r.OffsetW = make([]int32, len(sw))
 		r.ShiftBit = make([]uint32, len(sw))
-		r.DstType = "INT8"
+		r.ActType, r.WtsType = "INT8", "INT8"
 		r.HasQuant = true
 	}
 	return nil

@@ -70,6 +70,14 @@ func scaleInputChannels(op string, w *onnx.Tensor, g int, s []float32) []float64
 	return out
 }
 
+func onesLike(f []float32) []float32 {
+	o := make([]float32, len(f))
+	for i := range o {
+		o[i] = 1
+	}
+	return o
+}
+
 func TestCalibrateAgainstReferences(t *testing.T) {
 	m, layers := calibModel()
 	data := calibData(1, 6)
@@ -85,10 +93,46 @@ func TestCalibrateAgainstReferences(t *testing.T) {
 	if err := Calibrate(m, layers, cfg, rec, testSim{}, data); err != nil {
 		t.Fatal(err)
 	}
-	// Reference activations: run the original model, fetch each layer's
-	// input and divide channel j by s_j here, for the first BatchNum
-	// batches only.
-	s, err := sim.NewSession(m, nil)
+	// Reference weight scales, from the balanced weights, computed here.
+	wantW := map[string][]float32{}
+	ref := m.Clone()
+	for _, l := range layers {
+		w := m.Graph.Initializers[l.Weight]
+		g := int(m.Graph.Node(l.Name).AttrInt("group", 1))
+		f := balance[l.Name]
+		if f == nil {
+			f = make([]float32, w.Shape[1])
+			for j := range f {
+				f[j] = 1
+			}
+		}
+		bw := scaleInputChannels(l.Type, w, g, f)
+		per, chans := len(bw), 1
+		if l.Type == "Conv" {
+			chans = w.Shape[0]
+			per = len(bw) / chans
+		}
+		for o := range chans {
+			var r refScale
+			for _, v := range bw[o*per : (o+1)*per] {
+				r.add(float64(float32(v)))
+			}
+			wantW[l.Name] = append(wantW[l.Name], r.scale())
+		}
+		// Calibration sees the layer through its fake-quantized balanced
+		// weights: in the unbalanced reference model that is
+		// fakequant(W*s)/s, channel by channel.
+		unit := scaleInputChannels(l.Type, w, g, onesLike(f))
+		rw := ref.Graph.Initializers[l.Weight].Floats()
+		for i, v := range bw {
+			sc := float64(wantW[l.Name][i/per])
+			q := max(-128, min(127, math.RoundToEven(float64(float32(v))/sc)))
+			rw[i] = float32(q * sc * unit[i] / v)
+		}
+	}
+	// Reference activations: run that model, fetch each layer's input and
+	// divide channel j by s_j here, for the first BatchNum batches only.
+	s, err := sim.NewSession(ref, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,8 +161,8 @@ func TestCalibrateAgainstReferences(t *testing.T) {
 	}
 	for _, l := range layers {
 		r := rec[l.Name]
-		if !r.HasQuant || r.DstType != "INT8" {
-			t.Errorf("%s: HasQuant %v DstType %q", l.Name, r.HasQuant, r.DstType)
+		if !r.HasQuant || r.ActType != "INT8" || r.WtsType != "INT8" {
+			t.Errorf("%s: HasQuant %v act_type %q wts_type %q", l.Name, r.HasQuant, r.ActType, r.WtsType)
 		}
 		x := raw[l.Name]
 		act := cfg.Layers[l.Name].Act
@@ -143,34 +187,7 @@ func TestCalibrateAgainstReferences(t *testing.T) {
 		if l.Name == "c2" && r.OffsetD != -128 {
 			t.Errorf("c2 reads a ReLU output: offset_d %d, want -128", r.OffsetD)
 		}
-		// Weights: scale_w from the balanced weights, computed here.
-		w := m.Graph.Initializers[l.Weight]
-		g := int(m.Graph.Node(l.Name).AttrInt("group", 1))
-		var bw []float64
-		if f := balance[l.Name]; f != nil {
-			bw = scaleInputChannels(l.Type, w, g, f)
-		} else {
-			for _, v := range w.Floats() {
-				bw = append(bw, float64(v))
-			}
-		}
-		var want []float32
-		if l.Type == "Conv" {
-			per := len(bw) / w.Shape[0]
-			for o := range w.Shape[0] {
-				mx := 0.0
-				for _, v := range bw[o*per : (o+1)*per] {
-					mx = max(mx, math.Abs(float64(float32(v))))
-				}
-				want = append(want, float32(mx/127))
-			}
-		} else {
-			mx := 0.0
-			for _, v := range bw {
-				mx = max(mx, math.Abs(float64(float32(v))))
-			}
-			want = []float32{float32(mx / 127)}
-		}
+		want := wantW[l.Name]
 		if len(r.ScaleW) != len(want) || len(r.OffsetW) != len(want) || len(r.ShiftBit) != len(want) {
 			t.Fatalf("%s: %d scale_w, %d offset_w, %d shift_bit; want %d", l.Name, len(r.ScaleW), len(r.OffsetW), len(r.ShiftBit), len(want))
 		}

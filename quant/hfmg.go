@@ -142,7 +142,7 @@ func hfmgSymmetric(h *Histogram, cum []int64, first, last int) (float32, int32, 
 		}
 		return float64(n)
 	}
-	s := SymmetricScale(tMax)
+	s := SymmetricScale(-tMax, tMax)
 	best := h.SquaredError(s, 0)
 	dropped := 0.0
 	for _, t := range cand[1:] {
@@ -153,7 +153,7 @@ func hfmgSymmetric(h *Histogram, cum []int64, first, last int) (float32, int32, 
 		if out >= 0.5 {
 			break
 		}
-		cs := SymmetricScale(t)
+		cs := SymmetricScale(-t, t)
 		loss := h.SquaredError(cs, 0)
 		if loss > best {
 			break

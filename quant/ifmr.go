@@ -17,13 +17,17 @@ const IFMRBins = 1 << 14
 // picks for the values summarized by h.
 //
 // The initial clipping range comes from percentiles of the data: max_init is
-// the value of ascending rank ceil(MaxPercentile*N), min_init the value of
-// rank N+1-ceil(MinPercentile*N), clamped so that min_init <= 0 <= max_init.
-// Then only the maximum is searched: for r = start, start+step, ..., end the
-// candidate range [min_init, max_init*r] gives (scale, offset), and the
-// candidate with the least mean squared error between x and its
-// quantize-dequantize wins (the first one on ties). Unlike AMCT, which keeps
-// every activation in memory, the loss is evaluated on the histogram.
+// the value of ascending rank floor(MaxPercentile*N)+1 (the maximum when
+// 1-MaxPercentile < FLT_EPSILON), min_init the value of rank
+// N-floor(MinPercentile*N), clamped so that min_init <= 0 <= max_init.
+// Then only the maximum is searched, over the ratios r = start + i*step of
+// the half-open range [start, end) — AMCT builds them with arange, so the
+// default 0.7..1.3 step 0.01 tries 0.70 to 1.29 — with candidate ranges
+// [min_init, r*max_init] (symmetric: r*max(|min_init|, |max_init|), divided
+// by 128 when the negative end is the larger). The candidate with the least
+// mean squared error between x and its quantize-dequantize wins (the first
+// one on ties). Unlike AMCT, which keeps every activation in memory, the
+// loss is evaluated on the histogram.
 func IFMR(h *Histogram, p ActParams) (scale float32, offset int32, err error) {
 	if err := checkIFMR(p); err != nil {
 		return 0, 0, err
@@ -36,8 +40,17 @@ func IFMR(h *Histogram, p ActParams) (scale float32, offset int32, err error) {
 	steps := searchSteps(p.SearchRange[0], p.SearchRange[1], p.SearchStep)
 	best := math.Inf(1)
 	for i := range steps {
-		r := p.SearchRange[0] + float64(i)*p.SearchStep
-		s, o := ScaleOffset(minInit, maxInit*r, p.Asymmetric)
+		// float32 candidates, as AMCT computes them.
+		r := float32(p.SearchRange[0] + float64(i)*p.SearchStep)
+		lo, hi := minInit, float64(r*float32(maxInit))
+		if !p.Asymmetric {
+			if -minInit > maxInit {
+				lo, hi = float64(r*float32(minInit)), 0
+			} else {
+				lo = 0
+			}
+		}
+		s, o := ScaleOffset(lo, hi, p.Asymmetric)
 		if loss := h.SquaredError(s, o); loss < best {
 			best, scale, offset = loss, s, o
 		}
@@ -67,19 +80,19 @@ func checkIFMR(p ActParams) error {
 	return nil
 }
 
-// searchSteps is the number of ratios start + i*step <= end. The small
-// tolerance makes 0.7..1.3 step 0.01 give 61 ratios despite rounding.
+// searchSteps is the number of ratios start + i*step < end, at least one:
+// the length of AMCT's arange(start, end, step).
 func searchSteps(start, end, step float64) int {
-	return int(math.Floor((end-start)/step+1e-9)) + 1
+	return max(1, int(math.Ceil((end-start)/step)))
 }
 
-// percentileRank is the 1-based ascending rank ceil(p*n), in [1, n]. The
-// relative tolerance keeps p*n that is an integer up to rounding from
-// moving to the next rank.
+// percentileRank is the 1-based ascending rank of AMCT's percentile value:
+// floor(p*n)+1, or n when 1-p < FLT_EPSILON, within [1, n].
 func percentileRank(p float64, n int64) int64 {
-	x := p * float64(n)
-	k := int64(math.Ceil(x - 1e-12*x))
-	return max(1, min(n, k))
+	if 1-p < FltEpsilon {
+		return n
+	}
+	return max(1, min(n, int64(math.Floor(p*float64(n)))+1))
 }
 
 // SquaredError returns the sum over the observed values x of
@@ -114,13 +127,31 @@ func (h *Histogram) binError(i int, s float32, o int32) float64 {
 		v := Dequantize(qa, s, o)
 		return max(0, h.sumSq[i]-2*v*h.sum[i]+c*v*v)
 	}
+	mean := h.sum[i] / c
+	sd := math.Sqrt(max(0, h.sumSq[i]/c-mean*mean))
+	switch h.count[i] {
+	case 1:
+		// One value: it is the sum.
+		return sq(mean - FakeQuant(mean, s, o))
+	case 2:
+		// Two values: mean ± standard deviation, exactly.
+		x1, x2 := mean-sd, mean+sd
+		return sq(x1-FakeQuant(x1, s, o)) + sq(x2-FakeQuant(x2, s, o))
+	}
 	// The bin straddles rounding boundaries: take the exact error of
 	// quantizing every value to its mean's level v, and correct it by how
-	// much the true levels v_k lower it for values spread evenly over
-	// [a, b]: the integral of (x-v_k)² - (x-v)² = (v-v_k)(2x-v-v_k) over
-	// the piece where level v_k applies, times the density c/(b-a).
-	v := FakeQuant(h.sum[i]/c, s, o)
+	// much the true levels v_k lower it for values spread evenly over the
+	// interval that has the bin's mean and variance, [mean-√3σ, mean+√3σ]
+	// within [a, b] (sparse bins are far from uniform over the whole bin):
+	// the integral of (x-v_k)² - (x-v)² = (v-v_k)(2x-v-v_k) over the piece
+	// where level v_k applies, times the density c/(b-a).
+	a, b = max(a, mean-math.Sqrt(3)*sd), min(b, mean+math.Sqrt(3)*sd)
+	v := FakeQuant(mean, s, o)
 	e := h.sumSq[i] - 2*v*h.sum[i] + c*v*v
+	if !(b > a) {
+		return max(0, e)
+	}
+	qa, qb = Quantize(a, s, o), Quantize(b, s, o)
 	var corr float64
 	lo := a
 	for q := int32(qa); q <= int32(qb); q++ {

@@ -39,7 +39,8 @@ func TestScaleOffset(t *testing.T) {
 		// 4/255; -128 + 1/(4/255) = -64.25 -> -64.
 		{-1, 3, true, float32(4.0 / 255), -64},
 		{-1, 3, false, float32(3.0 / 127), 0},
-		{-5, 1, false, float32(5.0 / 127), 0},
+		// The negative end is the larger: int8 reaches -128.
+		{-5, 1, false, float32(5.0 / 128), 0},
 		// Widened to [0, 5].
 		{2, 5, true, float32(5.0 / 255), -128},
 		// Widened to [-4, 0]: offset -128 + 255 = 127.
@@ -159,26 +160,47 @@ func TestHistogramZerosThenValues(t *testing.T) {
 	}
 }
 
-// ifmrExact is IFMR evaluated directly on the samples, from the formulas:
-// sorted percentiles, and the mean squared quantize-dequantize error over
-// every sample.
+// ifmrExact is IFMR evaluated directly on the samples, written from AMCT's
+// definition: percentiles by rank in the sorted samples, the candidates of
+// arange(start, end, step) in float32, and the mean squared
+// quantize-dequantize error over every sample.
 func ifmrExact(x []float32, p ActParams) (float32, int32, float64) {
 	s := slices.Clone(x)
 	slices.Sort(s)
 	n := len(s)
-	kMax := int(math.Ceil(p.MaxPercentile*float64(n) - 1e-9))
-	kMin := int(math.Ceil(p.MinPercentile*float64(n) - 1e-9))
-	maxInit := max(float64(s[kMax-1]), 0)
-	minInit := min(float64(s[n-kMin]), 0)
+	index := func(q float64) int { // 1-based rank from the top
+		if 1-q < 0x1p-23 {
+			return 1
+		}
+		return n - int(math.Floor(q*float64(n)))
+	}
+	maxInit := max(float64(s[n-index(p.MaxPercentile)]), 0)
+	minInit := min(float64(s[index(p.MinPercentile)-1]), 0)
+	count := int(math.Ceil((p.SearchRange[1] - p.SearchRange[0]) / p.SearchStep))
 	best := math.Inf(1)
 	var bs float32
 	var bo int32
-	for i := 0; ; i++ {
-		r := p.SearchRange[0] + float64(i)*p.SearchStep
-		if r > p.SearchRange[1]+1e-9 {
-			break
+	for i := range count {
+		r := float32(p.SearchRange[0] + float64(i)*p.SearchStep)
+		var sc float32
+		var o int32
+		if p.Asymmetric {
+			hi := float64(r * float32(maxInit))
+			sc = float32((hi - minInit) / 255)
+			if float64(sc) < 0x1p-23 {
+				sc = 1
+			}
+			o = int32(max(-128, min(127, math.RoundToEven(-128-minInit/float64(sc)))))
+		} else {
+			amax, div := maxInit, float32(127)
+			if -minInit > maxInit {
+				amax, div = -minInit, 128
+			}
+			sc = r * float32(amax) / div
+			if float64(sc) < 0x1p-23 {
+				sc = 1
+			}
 		}
-		sc, o := ScaleOffset(minInit, maxInit*r, p.Asymmetric)
 		if l := rawMSE(x, sc, o); l < best {
 			best, bs, bo = l, sc, o
 		}

@@ -41,13 +41,14 @@ func FakeQuant(x float64, s float32, o int32) float64 {
 
 // ScaleOffset returns the int8 scale and offset for the range [lo, hi].
 //
-// Symmetric: s = max(|lo|, |hi|)/127, o = 0. Asymmetric: the range is
+// Symmetric: o = 0 and s = max(|lo|, |hi|)/127, or /128 when the
+// negative end is the larger one (see SymmetricScale). Asymmetric: the range is
 // widened to contain 0 (so that 0 is exactly representable), then
 // s = (hi-lo)/255 and o = round(-128 - lo/s). A scale below FLT_EPSILON
 // (an all-zero tensor) becomes 1.
 func ScaleOffset(lo, hi float64, asymmetric bool) (scale float32, offset int32) {
 	if !asymmetric {
-		return SymmetricScale(max(math.Abs(lo), math.Abs(hi))), 0
+		return SymmetricScale(lo, hi), 0
 	}
 	lo, hi = min(lo, 0), max(hi, 0)
 	scale = float32((hi - lo) / 255)
@@ -59,10 +60,16 @@ func ScaleOffset(lo, hi float64, asymmetric bool) (scale float32, offset int32) 
 	return scale, int32(max(qMin, min(qMax, o)))
 }
 
-// SymmetricScale returns max|x|/127 for a symmetric int8 range of the given
-// absolute maximum, or 1 when that is below FLT_EPSILON.
-func SymmetricScale(absMax float64) float32 {
-	s := float32(absMax / 127)
+// SymmetricScale returns the symmetric int8 scale for values in [lo, hi]:
+// max(|lo|, |hi|)/127, except that when |lo| > |hi| the divisor is 128,
+// since int8 reaches -128 (what AMCT does; its records carry these
+// scales). A scale below FLT_EPSILON becomes 1.
+func SymmetricScale(lo, hi float64) float32 {
+	absMax, div := math.Abs(hi), 127.0
+	if math.Abs(lo) > absMax {
+		absMax, div = math.Abs(lo), 128
+	}
+	s := float32(absMax / div)
 	if !(float64(s) >= FltEpsilon) || math.IsInf(float64(s), 0) {
 		return 1
 	}
