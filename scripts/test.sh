@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
 # The project's test command: installs what the tests need (scripts/setup.sh),
-# then runs the Go tests (conformance suite, fixtures, quantization flow), the
-# race detector on the concurrent packages, and the ACL bridge tests against
-# the fake runtime.
+# builds the fake ACL runtime, then runs gofmt, go vet and every Go test under
+# the race detector (conformance suite, fixtures, quantization flow, ACL
+# backend against the fake runtime), and the C tests of the ACL shim (ctest,
+# AddressSanitizer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export ONNXRUNTIME_LIB=${ONNXRUNTIME_LIB:-$(bash scripts/fetch-ort.sh)}
 
+# The ACL backend's Go tests run against the fake libascendcl and fake ATC
+# that the project builds (there is no NPU here).
+build=${AMQ_ASCEND_BUILD:-${TMPDIR:-/tmp}/amq-ascend-build}
+cmake -S . -B "$build/plain" -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build "$build/plain" -j2 >/dev/null
+go build -o "$build/bin/atc" ./cgo/fake/fakeatc
+export AMQ_ASCENDCL_LIB=$build/plain/libascendcl_fake.so
+export AMQ_ASCENDCL_STUB_LIB=$build/plain/libascendcl_stub.so
+export AMQ_ATC=$build/bin/atc
+
 test -z "$(gofmt -l $(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $(git ls-files '*.go'); exit 1; }
 go vet ./...
-go test -count=1 ./...
-if [ -f scripts/test-ascend.sh ]; then bash scripts/test-ascend.sh; fi
+go test -race -count=1 ./...
+AMQ_ASCEND_BUILD=$build bash scripts/test-ascend.sh

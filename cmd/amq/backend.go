@@ -3,7 +3,10 @@ package main
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+
+	"github.com/spf13/pflag"
 
 	"amq/onnx"
 	"amq/quant"
@@ -14,6 +17,77 @@ import (
 type backendOptions struct {
 	// Threads bounds the CPU threads a backend uses; 0 means all cores.
 	Threads int
+	// Devices lists the NPU devices to run on; nil means the backend's
+	// default. Backends without devices ignore it.
+	Devices []int
+}
+
+// backendFlags are the flags that choose and configure a backend. Every
+// command that runs a model registers them, so --backend, --threads,
+// --device and --devices mean the same everywhere.
+type backendFlags struct {
+	name    string
+	threads int
+	device  int
+	devices string
+}
+
+// add registers the flags; def is the default backend.
+func (f *backendFlags) add(fl *pflag.FlagSet, def string) {
+	fl.StringVar(&f.name, "backend", def, "backend to run on: "+strings.Join(backendNames(), ", "))
+	fl.IntVar(&f.threads, "threads", 0, "CPU threads to use (0: all cores)")
+	fl.IntVar(&f.device, "device", -1, "NPU device id (ascend backend; default 0)")
+	fl.StringVar(&f.devices, "devices", "", "NPU device ids to shard batches across, such as 0,1,2,3 (ascend backend)")
+}
+
+// options checks the flags and returns the backend settings they give.
+func (f *backendFlags) options() (backendOptions, error) {
+	opt := backendOptions{Threads: f.threads}
+	if f.threads < 0 {
+		return opt, fmt.Errorf("--threads %d: must be 0 or more", f.threads)
+	}
+	switch {
+	case f.devices != "" && f.device >= 0:
+		return opt, fmt.Errorf("--device and --devices: give one of them")
+	case f.devices != "":
+		d, err := parseDevices(f.devices)
+		if err != nil {
+			return opt, fmt.Errorf("--devices: %w", err)
+		}
+		opt.Devices = d
+	case f.device >= 0:
+		opt.Devices = []int{f.device}
+	case f.device < -1:
+		return opt, fmt.Errorf("--device %d: must be 0 or more", f.device)
+	}
+	return opt, nil
+}
+
+// open creates the backend the flags name.
+func (f *backendFlags) open() (quant.Backend, error) {
+	opt, err := f.options()
+	if err != nil {
+		return nil, err
+	}
+	return newBackend(f.name, opt)
+}
+
+// parseDevices reads a device list such as "0,1".
+func parseDevices(s string) ([]int, error) {
+	var out []int
+	seen := map[int]bool{}
+	for _, f := range strings.Split(s, ",") {
+		d, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("bad device id %q in %q", f, s)
+		}
+		if seen[d] {
+			return nil, fmt.Errorf("device %d is listed twice in %q", d, s)
+		}
+		seen[d] = true
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 // backends maps a --backend name to its constructor. A backend that needs

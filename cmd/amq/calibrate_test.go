@@ -93,7 +93,7 @@ common_config : { dmq_balancer : { migration_strength : 0.5 } }`), 0o644)
 	}
 	for _, l := range layers {
 		got, w := r2[l.Name], want[l.Name]
-		if got == nil || !got.HasQuant || got.ScaleD != w.ScaleD || got.OffsetD != w.OffsetD || len(got.ScaleW) != len(w.ScaleW) || got.DstType != "INT8" {
+		if got == nil || !got.HasQuant || got.ScaleD != w.ScaleD || got.OffsetD != w.OffsetD || len(got.ScaleW) != len(w.ScaleW) || got.ActType != "INT8" || got.WtsType != "INT8" {
 			t.Errorf("layer %q: record %+v, library %+v", l.Name, got, w)
 		}
 	}

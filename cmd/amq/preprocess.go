@@ -20,8 +20,7 @@ func init() { subcommands = append(subcommands, newPreprocessCmd) }
 type calibFlags struct {
 	model, config, record, data string
 	batchSize                   int
-	backend                     string
-	threads                     int
+	backend                     backendFlags
 }
 
 func (f *calibFlags) register(cmd *cobra.Command) {
@@ -31,8 +30,7 @@ func (f *calibFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.record, "record", "", "record file (required)")
 	fl.StringVar(&f.data, "data", "", "calibration samples: a .npy for a single-input model, or a .npz with one array per input, samples on axis 0 (required)")
 	fl.IntVar(&f.batchSize, "batch-size", 0, "samples per batch (default: the model's fixed batch dimension)")
-	fl.StringVar(&f.backend, "backend", "sim", "backend to run on: "+strings.Join(backendNames(), ", "))
-	fl.IntVar(&f.threads, "threads", 0, "CPU threads to use (0: all cores)")
+	f.backend.add(fl, "sim")
 	for _, r := range []string{"model", "config", "record", "data"} {
 		cmd.MarkFlagRequired(r)
 	}
@@ -48,10 +46,7 @@ type calibSetup struct {
 }
 
 func (f *calibFlags) load(w io.Writer) (*calibSetup, error) {
-	if f.threads < 0 {
-		return nil, fmt.Errorf("--threads %d: must be 0 or more", f.threads)
-	}
-	b, err := newBackend(f.backend, backendOptions{Threads: f.threads})
+	b, err := f.backend.open()
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/schollz/progressbar/v3"
@@ -21,10 +20,11 @@ func init() { subcommands = append(subcommands, newQuantizeCmd) }
 
 // quantizeFlags are amq quantize's settings.
 type quantizeFlags struct {
-	model, data, config, out, backend string
-	batchSize, batchNum, threads      int
-	skip                              []string
-	keepShared, fold, joint, noEval   bool
+	model, data, config, out        string
+	batchSize, batchNum             int
+	backend                         backendFlags
+	skip                            []string
+	keepShared, fold, joint, noEval bool
 }
 
 func newQuantizeCmd() *cobra.Command {
@@ -62,8 +62,7 @@ sets batch_num.`,
 	fl.BoolVar(&f.fold, "fold", false, "fold the balance into the producer of the activation where exact, instead of a Mul")
 	fl.BoolVar(&f.joint, "joint", false, "one set of balance factors for all layers reading the same tensor (lets --fold fold more)")
 	fl.BoolVar(&f.noEval, "no-eval", false, "skip the SQNR evaluation")
-	fl.StringVar(&f.backend, "backend", "sim", "backend to run on: "+strings.Join(backendNames(), ", "))
-	fl.IntVar(&f.threads, "threads", 0, "CPU threads to use (0: all cores)")
+	f.backend.add(fl, "sim")
 	for _, r := range []string{"model", "data", "out"} {
 		cmd.MarkFlagRequired(r)
 	}
@@ -71,13 +70,10 @@ sets batch_num.`,
 }
 
 func runQuantize(stdout, stderr io.Writer, f *quantizeFlags, batchNumSet bool) error {
-	if f.threads < 0 {
-		return fmt.Errorf("--threads %d: must be 0 or more", f.threads)
-	}
 	if batchNumSet && f.batchNum < 1 {
 		return fmt.Errorf("--batch-num %d: must be at least 1", f.batchNum)
 	}
-	b, err := newBackend(f.backend, backendOptions{Threads: f.threads})
+	b, err := f.backend.open()
 	if err != nil {
 		return err
 	}
@@ -112,7 +108,7 @@ func runQuantize(stdout, stderr io.Writer, f *quantizeFlags, batchNumSet bool) e
 		return fmt.Errorf("%s: %w", f.model, err)
 	}
 	fmt.Fprintf(stdout, "%s: %d layers quantized on %d batches of %d samples (backend %s)\n\n",
-		f.model, len(rep.Layers), rep.Batches, data.size, f.backend)
+		f.model, len(rep.Layers), rep.Batches, data.size, f.backend.name)
 	printSummary(stdout, rep)
 	fmt.Fprintf(stdout, "\nwrote %s\nwrote %s\nwrote %s\nwrote %s\n", rep.FakeQuantPath, rep.DeployPath, rep.ConfigPath, rep.RecordPath)
 	return nil

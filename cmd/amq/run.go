@@ -21,8 +21,7 @@ type runFlags struct {
 	model   string
 	inputs  []string
 	outputs []string
-	backend string
-	threads int
+	backend backendFlags
 }
 
 func newRunCmd() *cobra.Command {
@@ -49,17 +48,13 @@ Without --output nothing is written.`,
 	fl.StringVar(&f.model, "model", "", "ONNX model to run (required)")
 	fl.StringArrayVar(&f.inputs, "input", nil, "input as name=path.npy, path.npy (first input) or path.npz; repeatable")
 	fl.StringArrayVar(&f.outputs, "output", nil, "output as name=path.npy, a .npy path (single output) or a folder; repeatable")
-	fl.StringVar(&f.backend, "backend", "sim", "backend to run on: "+strings.Join(backendNames(), ", "))
-	fl.IntVar(&f.threads, "threads", 0, "CPU threads to use (0: all cores)")
+	f.backend.add(fl, "sim")
 	cmd.MarkFlagRequired("model")
 	return cmd
 }
 
 func runModel(w io.Writer, f *runFlags) error {
-	if f.threads < 0 {
-		return fmt.Errorf("--threads %d: must be 0 or more", f.threads)
-	}
-	backend, err := newBackend(f.backend, backendOptions{Threads: f.threads})
+	backend, err := f.backend.open()
 	if err != nil {
 		return err
 	}
@@ -93,7 +88,7 @@ func runModel(w io.Writer, f *runFlags) error {
 	for _, o := range model.Graph.Outputs {
 		t, ok := res[o.Name]
 		if !ok {
-			return fmt.Errorf("%s: backend %s returned no output %q", f.model, f.backend, o.Name)
+			return fmt.Errorf("%s: backend %s returned no output %q", f.model, f.backend.name, o.Name)
 		}
 		fmt.Fprintf(w, "%s\t%v\t%v\n", o.Name, shapeString(t.Shape), t.DType)
 		if path, ok := targets[o.Name]; ok {
@@ -102,7 +97,7 @@ func runModel(w io.Writer, f *runFlags) error {
 			}
 		}
 	}
-	fmt.Fprintf(w, "load %v, run %v (backend %s)\n", loaded.Round(time.Microsecond), ran.Round(time.Microsecond), f.backend)
+	fmt.Fprintf(w, "load %v, run %v (backend %s)\n", loaded.Round(time.Microsecond), ran.Round(time.Microsecond), f.backend.name)
 	return nil
 }
 

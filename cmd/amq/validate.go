@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"sort"
 	"strings"
 
@@ -20,13 +19,10 @@ func init() { subcommands = append(subcommands, newValidateCmd) }
 type validateFlags struct {
 	model   string
 	data    []string
-	backend string
+	backend backendFlags // the backend under test, and the device/thread settings of both
 	against string
 	layers  bool
 	tol     float64
-	device  int
-	devices string
-	threads int
 }
 
 func newValidateCmd() *cobra.Command {
@@ -51,13 +47,10 @@ output) differs by more than --tol in absolute value.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.model, "model", "", "ONNX model (e.g. AMCT's or amq's *_deploy_model.onnx; required)")
 	fl.StringArrayVar(&f.data, "data", nil, "input as name=path.npy, path.npy (first input) or path.npz; repeatable")
-	fl.StringVar(&f.backend, "backend", "ascend", "backend under test")
+	f.backend.add(fl, "ascend")
 	fl.StringVar(&f.against, "against", "sim", "reference backend")
 	fl.BoolVar(&f.layers, "layers", false, "also compare each AscendQuant/AscendDequant output")
 	fl.Float64Var(&f.tol, "tol", 1e-3, "largest allowed absolute error")
-	fl.IntVar(&f.device, "device", -1, "NPU device id for the ascend backend")
-	fl.StringVar(&f.devices, "devices", "", "NPU device ids for the ascend backend, such as 0,1")
-	fl.IntVar(&f.threads, "threads", 0, "CPU threads for sim (0: all cores)")
 	cmd.MarkFlagRequired("model")
 	cmd.MarkFlagRequired("data")
 	return cmd
@@ -116,14 +109,12 @@ func compareTensors(name, kind string, got, ref *onnx.Tensor) (diffStats, error)
 }
 
 func validate(w io.Writer, f *validateFlags) error {
-	if f.backend == f.against {
-		return fmt.Errorf("--backend and --against are both %q", f.backend)
+	if f.backend.name == f.against {
+		return fmt.Errorf("--backend and --against are both %q", f.against)
 	}
-	switch {
-	case f.devices != "":
-		os.Setenv("AMQ_DEVICES", f.devices)
-	case f.device >= 0:
-		os.Setenv("AMQ_DEVICES", fmt.Sprint(f.device))
+	opt, err := f.backend.options()
+	if err != nil {
+		return err
 	}
 	model, err := onnx.LoadFile(f.model)
 	if err != nil {
@@ -144,7 +135,7 @@ func validate(w io.Writer, f *validateFlags) error {
 		}
 	}
 	run := func(name string) (map[string]*onnx.Tensor, error) {
-		b, err := newBackend(name, backendOptions{Threads: f.threads})
+		b, err := newBackend(name, opt)
 		if err != nil {
 			return nil, err
 		}
@@ -161,7 +152,7 @@ func validate(w io.Writer, f *validateFlags) error {
 		}
 		return out, nil
 	}
-	got, err := run(f.backend)
+	got, err := run(f.backend.name)
 	if err != nil {
 		return err
 	}
@@ -186,7 +177,7 @@ func validate(w io.Writer, f *validateFlags) error {
 	for _, n := range names {
 		g, r := got[n], ref[n]
 		if g == nil || r == nil {
-			return fmt.Errorf("tensor %q missing from the results of %s or %s", n, f.backend, f.against)
+			return fmt.Errorf("tensor %q missing from the results of %s or %s", n, f.backend.name, f.against)
 		}
 		st, err := compareTensors(n, kinds[n], g, r)
 		if err != nil {
@@ -194,7 +185,7 @@ func validate(w io.Writer, f *validateFlags) error {
 		}
 		stats = append(stats, st)
 	}
-	fmt.Fprintf(w, "%s vs %s, tolerance %g (max abs)\n", f.backend, f.against, f.tol)
+	fmt.Fprintf(w, "%s vs %s, tolerance %g (max abs)\n", f.backend.name, f.against, f.tol)
 	fmt.Fprintf(w, "%-13s %-40s %12s %12s %10s %s\n", "kind", "tensor", "max abs", "max rel", "cosine", "int8 codes differing")
 	var bad []string
 	for _, s := range stats {

@@ -110,7 +110,7 @@ func TestValidateAscendAgainstSim(t *testing.T) {
 	requireAscendFake(t)
 	model, data := quantModelFile(t)
 	var out bytes.Buffer
-	err := validate(&out, &validateFlags{model: model, data: []string{data}, backend: "ascend", against: "sim", layers: true, tol: 1e-6, device: 1})
+	err := validate(&out, &validateFlags{model: model, data: []string{data}, backend: backendFlags{name: "ascend", device: 1}, against: "sim", layers: true, tol: 1e-6})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
@@ -127,7 +127,7 @@ func TestValidateAscendAgainstSim(t *testing.T) {
 	}
 	defer fakeacl.SetDrift(0)
 	out.Reset()
-	err = validate(&out, &validateFlags{model: model, data: []string{data}, backend: "ascend", against: "sim", layers: true, tol: 1e-3, device: 0})
+	err = validate(&out, &validateFlags{model: model, data: []string{data}, backend: backendFlags{name: "ascend", device: 0}, against: "sim", layers: true, tol: 1e-3})
 	if err == nil || !strings.Contains(err.Error(), "differ by more than 0.001") || !strings.Contains(err.Error(), "y (") {
 		t.Fatalf("drift not reported: %v\n%s", err, out.String())
 	}
