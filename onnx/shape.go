@@ -222,7 +222,8 @@ func widen[T float32 | float64 | int64 | int32 | int8 | uint8](d []T) []float64 
 	return out
 }
 
-func axisOf(axis int64, rank int) (int, error) {
+// Axis maps a possibly negative axis into [0, rank).
+func Axis(axis int64, rank int) (int, error) {
 	if axis < -int64(rank) || axis >= int64(rank) {
 		return 0, fmt.Errorf("axis %d is out of range for rank %d", axis, rank)
 	}
@@ -232,8 +233,10 @@ func axisOf(axis int64, rank int) (int, error) {
 	return int(axis), nil
 }
 
-// broadcastShapes applies numpy broadcasting to any number of shapes.
-func broadcastShapes(shapes ...[]int) ([]int, error) {
+// BroadcastShapes applies numpy multidirectional broadcasting to any number
+// of shapes: they are right-aligned, and each dimension must be equal across
+// the shapes or 1.
+func BroadcastShapes(shapes ...[]int) ([]int, error) {
 	r := 0
 	for _, s := range shapes {
 		r = max(r, len(s))
@@ -308,7 +311,7 @@ func (s *shapeInfer) node(n *Node) error {
 				shapes = append(shapes, sh)
 			}
 		}
-		out, err := broadcastShapes(shapes...)
+		out, err := BroadcastShapes(shapes...)
 		if err != nil {
 			return err
 		}
@@ -383,7 +386,7 @@ func (s *shapeInfer) node(n *Node) error {
 		if err != nil {
 			return err
 		}
-		a, err := axisOf(n.AttrInt("axis", -1), len(x))
+		a, err := Axis(n.AttrInt("axis", -1), len(x))
 		if err != nil {
 			return err
 		}
@@ -434,7 +437,7 @@ func (s *shapeInfer) node(n *Node) error {
 		if err != nil {
 			return err
 		}
-		a, err := axisOf(n.AttrInt("axis", 0), len(x))
+		a, err := Axis(n.AttrInt("axis", 0), len(x))
 		if err != nil {
 			return err
 		}
@@ -534,7 +537,7 @@ func (s *shapeInfer) reduce(n *Node) error {
 		}
 	}
 	for _, v := range axes {
-		a, err := axisOf(v, len(x))
+		a, err := Axis(v, len(x))
 		if err != nil {
 			return err
 		}
@@ -748,7 +751,7 @@ func matMulShape(a, b []int) ([]int, error) {
 	if aa[len(aa)-1] != bb[len(bb)-2] {
 		return nil, fmt.Errorf("matmul of %v and %v: inner dimensions differ", a, b)
 	}
-	batch, err := broadcastShapes(aa[:len(aa)-2], bb[:len(bb)-2])
+	batch, err := BroadcastShapes(aa[:len(aa)-2], bb[:len(bb)-2])
 	if err != nil {
 		return nil, err
 	}
@@ -982,7 +985,7 @@ func (s *shapeInfer) movement(n *Node) error {
 		if err != nil {
 			return err
 		}
-		out, err := reshapeShape(x, spec, n.AttrInt("allowzero", 0) != 0)
+		out, err := ReshapeShape(x, spec, n.AttrInt("allowzero", 0) != 0)
 		if err != nil {
 			return err
 		}
@@ -996,7 +999,7 @@ func (s *shapeInfer) movement(n *Node) error {
 		}
 		var out []int
 		if n.OpType == "Unsqueeze" {
-			out, err = unsqueezeDims(x, axes)
+			out, err = UnsqueezeShape(x, axes)
 		} else {
 			out, err = squeezeDims(x, axes)
 		}
@@ -1025,7 +1028,7 @@ func (s *shapeInfer) movement(n *Node) error {
 		}
 		return s.setPicked(n, out, dt, src, func() []int { return stridedIndex(out, st, 0) })
 	case "Concat":
-		a, err := axisOf(n.AttrInt("axis", 0), len(x))
+		a, err := Axis(n.AttrInt("axis", 0), len(x))
 		if err != nil {
 			return err
 		}
@@ -1070,7 +1073,7 @@ func (s *shapeInfer) movement(n *Node) error {
 			return idx
 		})
 	case "Split":
-		a, err := axisOf(n.AttrInt("axis", 0), len(x))
+		a, err := Axis(n.AttrInt("axis", 0), len(x))
 		if err != nil {
 			return err
 		}
@@ -1119,7 +1122,7 @@ func (s *shapeInfer) movement(n *Node) error {
 	case "Slice":
 		return s.slice(n, x, dt, src)
 	case "Gather":
-		a, err := axisOf(n.AttrInt("axis", 0), len(x))
+		a, err := Axis(n.AttrInt("axis", 0), len(x))
 		if err != nil {
 			return err
 		}
@@ -1170,7 +1173,7 @@ func (s *shapeInfer) movement(n *Node) error {
 			}
 			sp[i] = int(v)
 		}
-		out, err := broadcastShapes(x, sp)
+		out, err := BroadcastShapes(x, sp)
 		if err != nil {
 			return err
 		}
@@ -1233,7 +1236,7 @@ func (s *shapeInfer) movement(n *Node) error {
 			}
 			axes = axes[:0]
 			for _, v := range av {
-				a, err := axisOf(v, len(x))
+				a, err := Axis(v, len(x))
 				if err != nil {
 					return err
 				}
@@ -1305,9 +1308,9 @@ func (s *shapeInfer) movement(n *Node) error {
 	return fmt.Errorf("operator %s is not supported by shape inference", n.OpType)
 }
 
-// reshapeShape resolves Reshape's shape input: 0 copies the input
-// dimension (unless allowzero), -1 is inferred.
-func reshapeShape(in []int, spec []int64, allowZero bool) ([]int, error) {
+// ReshapeShape resolves Reshape's shape input spec against the input
+// shape: 0 copies the input dimension (unless allowZero), -1 is inferred.
+func ReshapeShape(in []int, spec []int64, allowZero bool) ([]int, error) {
 	out := make([]int, len(spec))
 	infer, known := -1, 1
 	for i, v := range spec {
@@ -1320,11 +1323,13 @@ func reshapeShape(in []int, spec []int64, allowZero bool) ([]int, error) {
 			continue
 		case v == 0 && !allowZero:
 			if i >= len(in) {
-				return nil, fmt.Errorf("shape %v copies dimension %d, input %v has none", spec, i, in)
+				return nil, fmt.Errorf("shape %v copies dimension %d (0) of input shape %v, which has no such dimension", spec, i, in)
 			}
 			out[i] = in[i]
 		case v < 0:
 			return nil, fmt.Errorf("shape %v has invalid dimension %d", spec, v)
+		case v > maxElems:
+			return nil, fmt.Errorf("shape %v has a dimension too large", spec)
 		default:
 			out[i] = int(v)
 		}
@@ -1333,20 +1338,21 @@ func reshapeShape(in []int, spec []int64, allowZero bool) ([]int, error) {
 	total := NumElems(in)
 	if infer >= 0 {
 		if known == 0 || total%known != 0 {
-			return nil, fmt.Errorf("cannot reshape %v to %v", in, spec)
+			return nil, fmt.Errorf("cannot reshape %v (%d elements) to %v", in, total, spec)
 		}
 		out[infer] = total / known
 	} else if known != total {
-		return nil, fmt.Errorf("cannot reshape %v (%d elements) to %v", in, total, spec)
+		return nil, fmt.Errorf("cannot reshape %v (%d elements) to %v (%d elements)", in, total, spec, known)
 	}
 	return out, nil
 }
 
-func unsqueezeDims(in []int, axes []int64) ([]int, error) {
+// UnsqueezeShape inserts unit dimensions at axes of the output rank.
+func UnsqueezeShape(in []int, axes []int64) ([]int, error) {
 	r := len(in) + len(axes)
 	ins := make([]bool, r)
 	for _, v := range axes {
-		a, err := axisOf(v, r)
+		a, err := Axis(v, r)
 		if err != nil {
 			return nil, err
 		}
@@ -1374,7 +1380,7 @@ func squeezeDims(in []int, axes []int64) ([]int, error) {
 		drop[i] = len(axes) == 0 && d == 1
 	}
 	for _, v := range axes {
-		a, err := axisOf(v, len(in))
+		a, err := Axis(v, len(in))
 		if err != nil {
 			return nil, err
 		}
@@ -1421,7 +1427,7 @@ func (s *shapeInfer) slice(n *Node, x []int, dt DataType, src []*Tensor) error {
 		if axes != nil {
 			ax = axes[k]
 		}
-		a, err := axisOf(ax, len(x))
+		a, err := Axis(ax, len(x))
 		if err != nil {
 			return err
 		}
@@ -1471,7 +1477,7 @@ func (s *shapeInfer) resize(n *Node, x []int, dt DataType) error {
 	var axes []int
 	if av := n.AttrInts("axes"); av != nil {
 		for _, v := range av {
-			a, err := axisOf(v, len(x))
+			a, err := Axis(v, len(x))
 			if err != nil {
 				return err
 			}

@@ -11,33 +11,6 @@ import (
 // across goroutines costs more than it saves.
 const elemGrain = 1 << 14
 
-// broadcastShape returns the numpy multidirectional broadcast of shapes:
-// shapes are right-aligned, and each dimension must be equal across the
-// shapes or 1.
-func broadcastShape(shapes ...[]int) ([]int, error) {
-	rank := 0
-	for _, s := range shapes {
-		rank = max(rank, len(s))
-	}
-	out := make([]int, rank)
-	for i := range out {
-		out[i] = 1
-	}
-	for _, s := range shapes {
-		off := rank - len(s)
-		for i, d := range s {
-			switch o := out[off+i]; {
-			case d == o || d == 1:
-			case o == 1:
-				out[off+i] = d
-			default:
-				return nil, fmt.Errorf("shapes %s cannot be broadcast together", shapeList(shapes))
-			}
-		}
-	}
-	return out, nil
-}
-
 func shapeList(shapes [][]int) string {
 	s := ""
 	for i, sh := range shapes {
@@ -76,7 +49,7 @@ type broadcast struct {
 
 // newBroadcast plans the broadcast of the given input shapes.
 func newBroadcast(shapes ...[]int) (*broadcast, error) {
-	out, err := broadcastShape(shapes...)
+	out, err := onnx.BroadcastShapes(shapes...)
 	if err != nil {
 		return nil, err
 	}

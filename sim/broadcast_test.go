@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"amq/onnx"
 )
 
 // bcNaiveOffset is the offset in an input of shape in of the element that the
@@ -44,13 +46,13 @@ func TestBroadcastShape(t *testing.T) {
 		{[][]int{{2, 1}, {1, 3}, {4, 1, 1}}, []int{4, 2, 3}},
 	}
 	for _, c := range cases {
-		got, err := broadcastShape(c.in...)
+		got, err := onnx.BroadcastShapes(c.in...)
 		if err != nil || !slices.Equal(got, c.want) {
-			t.Errorf("broadcastShape(%v) = %v, %v; want %v", c.in, got, err, c.want)
+			t.Errorf("onnx.BroadcastShapes(%v) = %v, %v; want %v", c.in, got, err, c.want)
 		}
 	}
-	if _, err := broadcastShape([]int{2, 3}, []int{4}); err == nil {
-		t.Error("broadcastShape([2 3], [4]) succeeded; want an error")
+	if _, err := onnx.BroadcastShapes([]int{2, 3}, []int{4}); err == nil {
+		t.Error("onnx.BroadcastShapes([2 3], [4]) succeeded; want an error")
 	}
 }
 

@@ -17,7 +17,7 @@ func buildGather(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	axis := n.AttrInt("axis", 0)
 	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 		x, ind := in[0], in[1]
-		a, err := axisIndex(axis, len(x.Shape))
+		a, err := onnx.Axis(axis, len(x.Shape))
 		if err != nil {
 			return nil, err
 		}

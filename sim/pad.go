@@ -48,7 +48,7 @@ func buildPad(b *buildCtx, n *onnx.Node) (opFunc, error) {
 			}
 			axes = axes[:0]
 			for _, v := range raw {
-				a, err := axisIndex(v, r)
+				a, err := onnx.Axis(v, r)
 				if err != nil {
 					return nil, err
 				}

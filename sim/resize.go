@@ -101,7 +101,7 @@ func runResize(c *runCtx, p *resizeAttrs, opset int64, in []*onnx.Tensor) ([]*on
 	} else {
 		seen := make([]bool, r)
 		for _, v := range p.axes {
-			a, err := axisIndex(v, r)
+			a, err := onnx.Axis(v, r)
 			if err != nil {
 				return nil, err
 			}

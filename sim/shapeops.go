@@ -51,17 +51,6 @@ func denseStrides(shape []int) []int {
 	return s
 }
 
-// axisIndex maps a possibly negative axis into [0, rank).
-func axisIndex(axis int64, rank int) (int, error) {
-	if axis < -int64(rank) || axis >= int64(rank) {
-		return 0, fmt.Errorf("axis %d is out of range for rank %d", axis, rank)
-	}
-	if axis < 0 {
-		axis += int64(rank)
-	}
-	return int(axis), nil
-}
-
 // shapeInts reads an int64 or int32 tensor such as a shape or axes input.
 func shapeInts(t *onnx.Tensor, what string) ([]int64, error) {
 	switch d := t.Data.(type) {
@@ -352,47 +341,6 @@ func buildFlatten(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	}, nil
 }
 
-// reshapeTarget resolves a Reshape shape input against the input shape:
-// 0 copies the input dimension (unless allowzero), -1 is inferred.
-func reshapeTarget(in []int, spec []int64, allowZero bool) ([]int, error) {
-	out := make([]int, len(spec))
-	infer := -1
-	known := 1
-	for i, s := range spec {
-		switch {
-		case s == -1:
-			if infer >= 0 {
-				return nil, fmt.Errorf("shape %v has more than one -1", spec)
-			}
-			infer = i
-			continue
-		case s == 0 && !allowZero:
-			if i >= len(in) {
-				return nil, fmt.Errorf("shape %v copies dimension %d (0) of input shape %v, which has no such dimension", spec, i, in)
-			}
-			out[i] = in[i]
-		case s < 0:
-			return nil, fmt.Errorf("shape %v has invalid dimension %d", spec, s)
-		default:
-			if s > math.MaxInt32*8 {
-				return nil, fmt.Errorf("shape %v has a dimension too large", spec)
-			}
-			out[i] = int(s)
-		}
-		known *= out[i]
-	}
-	total := onnx.NumElems(in)
-	if infer >= 0 {
-		if known == 0 || total%known != 0 {
-			return nil, fmt.Errorf("cannot reshape %v (%d elements) to %v", in, total, spec)
-		}
-		out[infer] = total / known
-	} else if known != total {
-		return nil, fmt.Errorf("cannot reshape %v (%d elements) to %v (%d elements)", in, total, spec, known)
-	}
-	return out, nil
-}
-
 // Reshape aliases the data under the new shape.
 func buildReshape(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	if err := checkAttrs(n, "allowzero"); err != nil {
@@ -407,7 +355,7 @@ func buildReshape(b *buildCtx, n *onnx.Node) (opFunc, error) {
 		if err != nil {
 			return nil, err
 		}
-		shape, err := reshapeTarget(in[0].Shape, spec, allowZero)
+		shape, err := onnx.ReshapeShape(in[0].Shape, spec, allowZero)
 		if err != nil {
 			return nil, err
 		}
@@ -473,7 +421,7 @@ func buildConcat(b *buildCtx, n *onnx.Node) (opFunc, error) {
 		}
 		first := in[0]
 		r := len(first.Shape)
-		a, err := axisIndex(axis, r)
+		a, err := onnx.Axis(axis, r)
 		if err != nil {
 			return nil, err
 		}
@@ -552,7 +500,7 @@ func buildSplit(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	}
 	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 		x := in[0]
-		a, err := axisIndex(axis, len(x.Shape))
+		a, err := onnx.Axis(axis, len(x.Shape))
 		if err != nil {
 			return nil, err
 		}
@@ -638,39 +586,12 @@ func buildUnsqueeze(b *buildCtx, n *onnx.Node) (opFunc, error) {
 				return nil, err
 			}
 		}
-		shape, err := unsqueezeShape(in[0].Shape, axes)
+		shape, err := onnx.UnsqueezeShape(in[0].Shape, axes)
 		if err != nil {
 			return nil, err
 		}
 		return []*onnx.Tensor{aliasAs(in[0], shape)}, nil
 	}, nil
-}
-
-// unsqueezeShape inserts unit dimensions at axes of the output rank.
-func unsqueezeShape(in []int, axes []int64) ([]int, error) {
-	r := len(in) + len(axes)
-	ins := make([]bool, r)
-	for _, ax := range axes {
-		a, err := axisIndex(ax, r)
-		if err != nil {
-			return nil, err
-		}
-		if ins[a] {
-			return nil, fmt.Errorf("axes %v repeat axis %d", axes, a)
-		}
-		ins[a] = true
-	}
-	out := make([]int, 0, r)
-	k := 0
-	for i := range r {
-		if ins[i] {
-			out = append(out, 1)
-		} else {
-			out = append(out, in[k])
-			k++
-		}
-	}
-	return out, nil
 }
 
 func buildSqueeze(b *buildCtx, n *onnx.Node) (opFunc, error) {
@@ -703,7 +624,7 @@ func squeezeShape(in []int, axes []int64) ([]int, error) {
 		}
 	}
 	for _, ax := range axes {
-		a, err := axisIndex(ax, len(in))
+		a, err := onnx.Axis(ax, len(in))
 		if err != nil {
 			return nil, err
 		}

@@ -86,7 +86,7 @@ func sliceSpec(shape []int, starts, ends, axes, steps []int64) ([]axisSlice, err
 		if axes != nil {
 			ax = axes[k]
 		}
-		a, err := axisIndex(ax, r)
+		a, err := onnx.Axis(ax, r)
 		if err != nil {
 			return nil, err
 		}
