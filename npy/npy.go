@@ -267,7 +267,7 @@ func Write(w io.Writer, t *onnx.Tensor) error {
 		return err
 	}
 	n := onnx.NumElems(t.Shape)
-	if l := sliceLen(t.Data); l != n {
+	if l, _ := t.DataLen(); l != n {
 		return fmt.Errorf("tensor %q: shape %v needs %d elements, data has %d", t.Name, t.Shape, n, l)
 	}
 	var sh strings.Builder
@@ -349,34 +349,6 @@ func descrOf(t *onnx.Tensor) (string, error) {
 		return "", fmt.Errorf("tensor %q: %v tensor holds %T", t.Name, t.DType, t.Data)
 	}
 	return d, nil
-}
-
-func sliceLen(data any) int {
-	switch d := data.(type) {
-	case []float32:
-		return len(d)
-	case []float64:
-		return len(d)
-	case []int64:
-		return len(d)
-	case []int32:
-		return len(d)
-	case []int16:
-		return len(d)
-	case []int8:
-		return len(d)
-	case []uint8:
-		return len(d)
-	case []uint16:
-		return len(d)
-	case []uint32:
-		return len(d)
-	case []uint64:
-		return len(d)
-	case []bool:
-		return len(d)
-	}
-	return -1
 }
 
 // ReadNPZFile reads every array of the .npz archive at path (as written by

@@ -397,7 +397,7 @@ func encodeRaw(t *Tensor) ([]byte, error) {
 	}
 	// A tensor built by hand may disagree with itself; encoding it must
 	// fail, not index out of range.
-	if l, ok := rawDataLen(t.DType, t.Data); !ok {
+	if l, ok := t.DataLen(); !ok {
 		return nil, fmt.Errorf("tensor %q: data %T does not match type %v", t.Name, t.Data, t.DType)
 	} else if n < 0 || l != n {
 		return nil, fmt.Errorf("tensor %q: shape %v needs %d elements, data has %d", t.Name, t.Shape, n, l)
@@ -468,10 +468,13 @@ func encodeRaw(t *Tensor) ([]byte, error) {
 	return raw, nil
 }
 
-// rawDataLen returns the length of data and whether its Go type is the
-// one encodeRaw expects for dt.
-func rawDataLen(dt DataType, data any) (int, bool) {
-	switch d := data.(type) {
+// DataLen returns the length of t's data slice, and whether the slice's
+// element type is the one t.DType calls for (Float16 and BFloat16 are held
+// as float32). Data built by hand can disagree with the shape or the type;
+// code that takes tensors from callers checks it with DataLen.
+func (t *Tensor) DataLen() (n int, typeOK bool) {
+	dt := t.DType
+	switch d := t.Data.(type) {
 	case []float32:
 		return len(d), dt == Float || dt == Float16 || dt == BFloat16
 	case []float64:
@@ -494,8 +497,10 @@ func rawDataLen(dt DataType, data any) (int, bool) {
 		return len(d), dt == Uint8
 	case []bool:
 		return len(d), dt == Bool
+	case []string:
+		return len(d), dt == String
 	}
-	return 0, false
+	return -1, false
 }
 
 // decodeTyped reads the typed repeated fields of a TensorProto.

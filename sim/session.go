@@ -266,35 +266,11 @@ func checkInput(vi *onnx.ValueInfo, t *onnx.Tensor) error {
 	return nil
 }
 
-// dataLen is the length of a tensor's data slice.
+// dataLen is the length of a tensor's data slice (-1 for an unknown
+// slice type).
 func dataLen(t *onnx.Tensor) int {
-	switch d := t.Data.(type) {
-	case []float32:
-		return len(d)
-	case []float64:
-		return len(d)
-	case []int64:
-		return len(d)
-	case []int32:
-		return len(d)
-	case []int16:
-		return len(d)
-	case []int8:
-		return len(d)
-	case []uint8:
-		return len(d)
-	case []uint16:
-		return len(d)
-	case []uint32:
-		return len(d)
-	case []uint64:
-		return len(d)
-	case []bool:
-		return len(d)
-	case []string:
-		return len(d)
-	}
-	return -1
+	n, _ := t.DataLen()
+	return n
 }
 
 // checkAttrs rejects attributes of n that are not in allowed, so that an
