@@ -1001,7 +1001,7 @@ func (s *shapeInfer) movement(n *Node) error {
 		if n.OpType == "Unsqueeze" {
 			out, err = UnsqueezeShape(x, axes)
 		} else {
-			out, err = squeezeDims(x, axes)
+			out, err = SqueezeShape(x, axes)
 		}
 		if err != nil {
 			return err
@@ -1374,7 +1374,9 @@ func UnsqueezeShape(in []int, axes []int64) ([]int, error) {
 	return out, nil
 }
 
-func squeezeDims(in []int, axes []int64) ([]int, error) {
+// SqueezeShape removes the unit dimensions at axes, or all of them when
+// axes is empty.
+func SqueezeShape(in []int, axes []int64) ([]int, error) {
 	drop := make([]bool, len(in))
 	for i, d := range in {
 		drop[i] = len(axes) == 0 && d == 1

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"amq/onnx"
 )
@@ -393,7 +394,7 @@ func prelu(c *runCtx, x, slope *onnx.Tensor) (*onnx.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !equalDims(p.shape, x.Shape) {
+	if !slices.Equal(p.shape, x.Shape) {
 		return nil, fmt.Errorf("slope shape %v does not broadcast to input shape %v", slope.Shape, x.Shape)
 	}
 	var data any
@@ -442,19 +443,6 @@ func preluData[T numElem](c *runCtx, p *broadcast, x []T, st *onnx.Tensor) ([]T,
 		}
 	})
 	return o, nil
-}
-
-// equalDims reports whether two shapes are equal.
-func equalDims(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // buildClip reads min and max from inputs (opset 11 and later) or from

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 
 	"amq/onnx"
@@ -313,7 +314,7 @@ func (cn *convNode) convShapes(x, w, bias *onnx.Tensor) (*geom, error) {
 	if w.Shape[1] != c/cn.group {
 		return nil, fmt.Errorf("weight W %v has %d input channels per group, input X %v with group %d needs %d", w.Shape, w.Shape[1], x.Shape, cn.group, c/cn.group)
 	}
-	if cn.kernAtt != nil && !equalInts(cn.kernAtt, w.Shape[2:]) {
+	if cn.kernAtt != nil && !slices.Equal(cn.kernAtt, w.Shape[2:]) {
 		return nil, fmt.Errorf("kernel_shape %v differs from weight W %v", cn.kernAtt, w.Shape)
 	}
 	if bias != nil && (len(bias.Shape) != 1 || bias.Shape[0] != m) {
@@ -327,18 +328,6 @@ func (cn *convNode) convShapes(x, w, bias *onnx.Tensor) (*geom, error) {
 		return nil, err
 	}
 	return g, nil
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func (cn *convNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {

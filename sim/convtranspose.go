@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 
 	"amq/onnx"
 )
@@ -68,7 +69,7 @@ func (ct *convTransposeNode) geometry(x, w *onnx.Tensor) (*geom, error) {
 	spatial := x.Shape[2:]
 	nd := len(spatial)
 	kernel := w.Shape[2:]
-	if ct.w.kernel != nil && !equalInts(ct.w.kernel, kernel) {
+	if ct.w.kernel != nil && !slices.Equal(ct.w.kernel, kernel) {
 		return nil, fmt.Errorf("kernel_shape %v differs from weight W %v", ct.w.kernel, w.Shape)
 	}
 	if ct.outPadding != nil && len(ct.outPadding) != nd {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"amq/onnx"
 )
@@ -100,7 +101,7 @@ func buildLegacyArith(n *onnx.Node, op arithOp) (opFunc, error) {
 	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 		a, b := in[0], in[1]
 		if !bcast {
-			if !equalDims(a.Shape, b.Shape) {
+			if !slices.Equal(a.Shape, b.Shape) {
 				return nil, fmt.Errorf("shapes %v and %v differ and broadcast=0", a.Shape, b.Shape)
 			}
 		} else {

@@ -606,40 +606,12 @@ func buildSqueeze(b *buildCtx, n *onnx.Node) (opFunc, error) {
 				return nil, err
 			}
 		}
-		shape, err := squeezeShape(in[0].Shape, axes)
+		shape, err := onnx.SqueezeShape(in[0].Shape, axes)
 		if err != nil {
 			return nil, err
 		}
 		return []*onnx.Tensor{aliasAs(in[0], shape)}, nil
 	}, nil
-}
-
-// squeezeShape removes the unit dimensions at axes, or all of them when
-// axes is empty.
-func squeezeShape(in []int, axes []int64) ([]int, error) {
-	drop := make([]bool, len(in))
-	if len(axes) == 0 {
-		for i, d := range in {
-			drop[i] = d == 1
-		}
-	}
-	for _, ax := range axes {
-		a, err := onnx.Axis(ax, len(in))
-		if err != nil {
-			return nil, err
-		}
-		if in[a] != 1 {
-			return nil, fmt.Errorf("cannot squeeze axis %d of shape %v: size is not 1", a, in)
-		}
-		drop[a] = true
-	}
-	out := []int{}
-	for i, d := range in {
-		if !drop[i] {
-			out = append(out, d)
-		}
-	}
-	return out, nil
 }
 
 func buildShape(b *buildCtx, n *onnx.Node) (opFunc, error) {
