@@ -9,7 +9,8 @@ amct_pytorch_proto_compile does; this script only drives it:
 
   AMCT_ROOT=/path/to/amct /usr/bin/python3 scripts/amct_reference.py
 
-Variants: "dmq" (ifmr + dmq_balancer 0.5) and "nodmq" (ifmr only), both
+Variants: "dmq" (ifmr + dmq_balancer 0.5), "nodmq" (ifmr only) and "hfmg"
+(hfmg 4096 bins + dmq_balancer 0.5), all
 from the .cfg files in testdata/quant/, with batch_num 1 and the fixture's
 calib.npy as the single calibration batch, which amq's tests use too.
 """
@@ -49,7 +50,7 @@ def run(amct, name, variant):
         config = os.path.join(tmp, "config.json")
         record = os.path.join(tmp, "record.txt")
         amct.create_quant_config(config_file=config, model=model, input_data=(data,), config_defination=cfg)
-        if variant == "dmq":
+        if variant in ("dmq", "hfmg"):
             pre = amct.quantize_preprocess(config, record, model, (data,))
             with torch.no_grad():
                 pre(data)
@@ -70,7 +71,7 @@ def main():
     amct = load_amct(root)
     names = sys.argv[1:] or ["cnn", "transformer", "deconv", "conv3d"]
     for name in names:
-        for variant in ("dmq", "nodmq"):
+        for variant in ("dmq", "nodmq", "hfmg"):
             run(amct, name, variant)
 
 
