@@ -17,13 +17,14 @@
  * acl_mdl.h as published in the hicann repositories):
  *   sure:   ACL_SUCCESS 0, ACL_ERROR_INVALID_PARAM 100000,
  *           ACL_ERROR_UNINITIALIZE 100001, ACL_ERROR_REPEAT_INITIALIZE 100002,
- *           ACL_ERROR_INVALID_FILE 100003, ACL_ERROR_INVALID_MODEL_ID 100010,
+ *           ACL_ERROR_INVALID_FILE 100003, ACL_ERROR_INVALID_MODEL_ID 100011,
  *           ACL_ERROR_BAD_ALLOC 200000, memcpy kinds 0..3,
  *           ACL_MEM_MALLOC_HUGE_FIRST 0, ACL_FLOAT 0 .. ACL_BOOL 12,
  *           ACL_MAX_DIM_CNT 128, ACL_MAX_TENSOR_NAME_LEN 128.
- *   likely: ACL_ERROR_COMPILING_STUB_MODE 100039 (what the stub library of
- *           CANN returns; documented in the error-code list of acl_base.h),
- *           ACL_ERROR_RT_CONTEXT_NULL 107002.
+ *           ACL_ERROR_COMPILING_STUB_MODE 100039 (what the stub library of
+ *           CANN returns), ACL_ERROR_RT_CONTEXT_NULL 107002 — the error
+ *           codes checked against copies of acl_base.h's error list
+ *           (100010 is ACL_ERROR_INVALID_PROFILING_CONFIG, not the model id).
  * The header check turns any mismatch into a compile error.
  */
 #ifndef AMQ_ACL_DECLS_H
@@ -66,7 +67,7 @@ enum {
     AMQ_ACL_ERROR_UNINITIALIZE = 100001,
     AMQ_ACL_ERROR_REPEAT_INITIALIZE = 100002,
     AMQ_ACL_ERROR_INVALID_FILE = 100003,
-    AMQ_ACL_ERROR_INVALID_MODEL_ID = 100010,
+    AMQ_ACL_ERROR_INVALID_MODEL_ID = 100011,
     AMQ_ACL_ERROR_COMPILING_STUB_MODE = 100039,
     AMQ_ACL_ERROR_RT_CONTEXT_NULL = 107002,
     AMQ_ACL_ERROR_BAD_ALLOC = 200000
