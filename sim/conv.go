@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"amq/onnx"
 )
@@ -250,6 +251,10 @@ type convNode struct {
 	group   int
 	offset  int // activation offset of the int8 path (AscendQuant's)
 	kernAtt []int
+	relu    bool // a Relu node fused into this one clamps the float output
+	// cache keeps the packed weights between runs when W is an
+	// initializer; nil otherwise.
+	cache *atomic.Pointer[convWeights]
 }
 
 func buildConv(b *buildCtx, n *onnx.Node) (opFunc, error) {
@@ -269,6 +274,17 @@ func buildConv(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	}
 	if cn.offset, err = quantOffset(b, n.Inputs[0]); err != nil {
 		return nil, err
+	}
+	if isInitializer(b.graph, n.Inputs[1]) {
+		cn.cache = new(atomic.Pointer[convWeights])
+	}
+	b.fusable = func(act *onnx.Node) opFunc {
+		if act.OpType != "Relu" {
+			return nil
+		}
+		fused := *cn
+		fused.relu = true
+		return fused.run
 	}
 	return cn.run, nil
 }
@@ -330,6 +346,15 @@ func (cn *convNode) convShapes(x, w, bias *onnx.Tensor) (*geom, error) {
 	return g, nil
 }
 
+// isInitializer reports whether name is an initializer that no graph
+// input overrides, so that its data is the same on every run.
+func isInitializer(g *onnx.Graph, name string) bool {
+	if _, ok := g.Initializers[name]; !ok {
+		return false
+	}
+	return g.Input(name) == nil
+}
+
 func (cn *convNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 	x, w := in[0], in[1]
 	var bias *onnx.Tensor
@@ -351,7 +376,9 @@ func (cn *convNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 }
 
 // runFloat convolves by im2col and GEMM per image and group; depthwise
-// convolutions and 1x1 ones skip the im2col copy.
+// convolutions and 1x1 ones skip the im2col copy. The bias initializes
+// each output block before the GEMM accumulates into it, and a fused Relu
+// clamps the block while it is still in cache.
 func (cn *convNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape []int) ([]*onnx.Tensor, error) {
 	xd, wd, bd, err := floatOperands(x, w, bias)
 	if err != nil {
@@ -362,36 +389,103 @@ func (cn *convNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape 
 	y := make([]float32, batch*m*g.outN)
 	if cg == 1 && mg == 1 {
 		depthwise(y, xd, wd, g, batch*ch, c.threads)
-	} else {
-		kdim := cg * g.kN
-		one := func(bi, gi int, col []float32, threads int) {
-			xg := xd[(bi*ch+gi*cg)*g.inN:]
-			src := matrix{data: xg, ld: g.inN}
-			if !g.pointwise {
-				im2col(col, xg[:cg*g.inN], g, cg, threads)
-				src = matrix{data: col, ld: g.outN}
-			}
-			a := matrix{data: wd[gi*mg*kdim:], ld: kdim}
-			sgemm(mg, g.outN, kdim, 1, a, src, 0, y[(bi*m+gi*mg)*g.outN:], g.outN, threads)
-		}
-		bufLen := kdim * g.outN
-		if g.pointwise {
-			bufLen = 0
-		}
-		forEachImage(batch, cn.group, mg*g.outN*kdim, c.threads, bufLen, &f32Scratch, one)
-	}
-	if bd != nil {
-		parallelFor(c.threads, batch*m, 8, func(lo, hi int) {
+		parallelFor(c.threads, batch*m, max(1, elemGrain/max(1, g.outN)), func(lo, hi int) {
 			for r := lo; r < hi; r++ {
-				v := bd[r%m]
 				row := y[r*g.outN : (r+1)*g.outN]
-				for j := range row {
-					row[j] += v
+				if bd != nil {
+					addScalar(row, bd[r%m])
+				}
+				if cn.relu {
+					reluInPlace(row)
 				}
 			}
 		})
+		return []*onnx.Tensor{onnx.NewTensor(shape, y)}, nil
 	}
+	kdim := cg * g.kN
+	packed := cn.packedWeights(wd, cn.group, mg, kdim)
+	one := func(bi, gi int, col []float32, threads int) {
+		xg := xd[(bi*ch+gi*cg)*g.inN:]
+		src := matrix{data: xg, ld: g.inN}
+		if !g.pointwise {
+			im2col(col, xg[:cg*g.inN], g, cg, threads)
+			src = matrix{data: col, ld: g.outN}
+		}
+		yb := y[(bi*m+gi*mg)*g.outN : (bi*m+(gi+1)*mg)*g.outN]
+		var beta float32
+		if bd != nil {
+			for r := 0; r < mg; r++ {
+				fill(yb[r*g.outN:(r+1)*g.outN], bd[gi*mg+r])
+			}
+			beta = 1
+		}
+		if packed != nil {
+			sgemmPacked(packed[gi], g.outN, src, beta, yb, g.outN, threads)
+		} else {
+			a := matrix{data: wd[gi*mg*kdim:], ld: kdim}
+			sgemm(mg, g.outN, kdim, 1, a, src, beta, yb, g.outN, threads)
+		}
+		if cn.relu {
+			parallelFor(threads, len(yb), elemGrain, func(lo, hi int) { reluInPlace(yb[lo:hi]) })
+		}
+	}
+	bufLen := kdim * g.outN
+	if g.pointwise {
+		bufLen = 0
+	}
+	forEachImage(batch, cn.group, mg*g.outN*kdim, c.threads, bufLen, &f32Scratch, one)
 	return []*onnx.Tensor{onnx.NewTensor(shape, y)}, nil
+}
+
+// packedWeights returns the weights of each group packed for the GEMM,
+// kept from the previous run when W is the same initializer, or nil when W
+// is computed by the graph (packing it on every run would gain nothing).
+func (cn *convNode) packedWeights(wd []float32, groups, mg, kdim int) []*packedA {
+	if cn.cache == nil || len(wd) == 0 {
+		return nil
+	}
+	if p := cn.cache.Load(); p != nil && p.src == &wd[0] && p.n == len(wd) && p.kern == activeKernel.name {
+		return p.groups
+	}
+	p := &convWeights{src: &wd[0], n: len(wd), kern: activeKernel.name}
+	for gi := 0; gi < groups; gi++ {
+		p.groups = append(p.groups, packWhole(activeKernel, matrix{data: wd[gi*mg*kdim:], ld: kdim}, mg, kdim))
+	}
+	// Concurrent first runs may both pack; either result is the same.
+	cn.cache.Store(p)
+	return p.groups
+}
+
+// convWeights is a Conv's weight tensor packed per group, and which tensor
+// data it was packed from.
+type convWeights struct {
+	src    *float32
+	n      int
+	kern   string
+	groups []*packedA
+}
+
+// fill sets every element of s to v.
+func fill(s []float32, v float32) {
+	for i := range s {
+		s[i] = v
+	}
+}
+
+// addScalar adds v to every element of s.
+func addScalar(s []float32, v float32) {
+	for i := range s {
+		s[i] += v
+	}
+}
+
+// reluInPlace replaces each element v of s by max(v, 0). Go's max keeps
+// NaN and turns -0 into +0, as the Relu operator does; it compiles without
+// a branch, which matters for activations whose sign is random.
+func reluInPlace(s []float32) {
+	for i, v := range s {
+		s[i] = max(v, 0)
+	}
 }
 
 // forEachImage calls one for every (batch item, group) pair. Large
@@ -581,5 +675,10 @@ func (cn *convNode) runInt8(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape [
 	}
 	forEachImage(batch, cn.group, mg*g.outN*kdim, c.threads, bufLen, &f32Scratch, one)
 	y := saturateInt32(acc, g.outN, bd)
+	if cn.relu {
+		for i, v := range y {
+			y[i] = max(v, 0)
+		}
+	}
 	return []*onnx.Tensor{onnx.NewTensor(shape, y)}, nil
 }

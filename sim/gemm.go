@@ -94,6 +94,47 @@ func sgemm(m, n, k int, alpha float32, a, b matrix, beta float32, c []float32, l
 }
 
 func sgemmWith(kern microKernel, m, n, k int, alpha float32, a, b matrix, beta float32, c []float32, ldc int, threads int) {
+	gemmDriver(kern, m, n, k, alpha, a, nil, b, beta, c, ldc, threads)
+}
+
+// sgemmPacked computes C = A*B + beta*C like sgemm for the matrix A that pa
+// holds packed for the active kernel.
+func sgemmPacked(pa *packedA, n int, b matrix, beta float32, c []float32, ldc int, threads int) {
+	gemmDriver(activeKernel, pa.m, n, pa.k, 1, matrix{}, pa, b, beta, c, ldc, threads)
+}
+
+// packedA is a whole m x k matrix A packed once, for matrices such as
+// convolution weights that every run multiplies again: packing a layer's
+// weights on each call cost a fifth of a ResNet-18 run. Block pc/gemmKC of
+// k holds the strips packA makes for all rows, so rows [i0, i0+mc) of
+// block pc start at pc*mpad + i0*kc for any i0 that is a multiple of mr.
+type packedA struct {
+	kern    string // name of the micro-kernel whose mr the layout uses
+	m, k    int
+	mr      int
+	mpad    int // m rounded up to a multiple of mr
+	data    []float32
+	srcData *float32 // first element of the matrix packed, to recognize it
+}
+
+// packWhole packs the m x k matrix a for kern, with alpha 1.
+func packWhole(kern microKernel, a matrix, m, k int) *packedA {
+	mr := kern.mr
+	mpad := (m + mr - 1) / mr * mr
+	p := &packedA{kern: kern.name, m: m, k: k, mr: mr, mpad: mpad, data: make([]float32, mpad*k)}
+	if len(a.data) > 0 {
+		p.srcData = &a.data[0]
+	}
+	for pc := 0; pc < k; pc += gemmKC {
+		kc := min(gemmKC, k-pc)
+		packA(p.data[pc*mpad:pc*mpad+mpad*kc], a, 0, pc, m, kc, mr, 1)
+	}
+	return p
+}
+
+// gemmDriver is sgemm with A either as a matrix or, when pa is not nil,
+// packed in advance for kern.
+func gemmDriver(kern microKernel, m, n, k int, alpha float32, a matrix, pa *packedA, b matrix, beta float32, c []float32, ldc int, threads int) {
 	if m <= 0 || n <= 0 {
 		return
 	}
@@ -118,7 +159,7 @@ func sgemmWith(kern microKernel, m, n, k int, alpha float32, a, b matrix, beta f
 	work := m * n * k
 	threads = max(1, min(threads, work/(64*64*64)+1))
 	if threads == 1 {
-		sgemmSerial(kern, m, n, k, alpha, a, b, c, ldc)
+		sgemmSerial(kern, m, n, k, alpha, a, pa, 0, b, c, ldc)
 		return
 	}
 	if n >= m {
@@ -131,7 +172,7 @@ func sgemmWith(kern microKernel, m, n, k int, alpha float32, a, b matrix, beta f
 			} else {
 				bs.data = b.data[j0:]
 			}
-			sgemmSerial(kern, m, j1-j0, k, alpha, a, bs, c[j0:], ldc)
+			sgemmSerial(kern, m, j1-j0, k, alpha, a, pa, 0, bs, c[j0:], ldc)
 		})
 		return
 	}
@@ -139,12 +180,14 @@ func sgemmWith(kern microKernel, m, n, k int, alpha float32, a, b matrix, beta f
 	parallelFor(threads, units, 1, func(lo, hi int) {
 		i0, i1 := lo*kern.mr, min(hi*kern.mr, m)
 		as := a
-		if a.trans {
-			as.data = a.data[i0:]
-		} else {
-			as.data = a.data[i0*a.ld:]
+		if pa == nil {
+			if a.trans {
+				as.data = a.data[i0:]
+			} else {
+				as.data = a.data[i0*a.ld:]
+			}
 		}
-		sgemmSerial(kern, i1-i0, n, k, alpha, as, b, c[i0*ldc:], ldc)
+		sgemmSerial(kern, i1-i0, n, k, alpha, as, pa, i0, b, c[i0*ldc:], ldc)
 	})
 }
 
@@ -172,8 +215,8 @@ func grow(s []float32, n int) []float32 {
 const directB = 128
 
 // sgemmSerial is the blocked algorithm on one goroutine; it adds alpha*A*B
-// to C.
-func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a, b matrix, c []float32, ldc int) {
+// to C. When pa is not nil, A is rows [row0, row0+m) of pa instead of a.
+func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *packedA, row0 int, b matrix, c []float32, ldc int) {
 	mr, nr := kern.mr, kern.nr
 	bufs := packPool.Get().(*packBuffers)
 	defer packPool.Put(bufs)
@@ -185,7 +228,9 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a, b matrix, c []
 	mc0 := min(gemmMC/mr*mr, (m+mr-1)/mr*mr)
 	kc0 := min(gemmKC, k)
 	bufs.b = grow(bufs.b, kc0*nc0)
-	bufs.a = grow(bufs.a, kc0*mc0)
+	if pa == nil {
+		bufs.a = grow(bufs.a, kc0*mc0)
+	}
 	bufs.tile = grow(bufs.tile, mr*nr)
 	tile := bufs.tile
 	for jc := 0; jc < n; jc += gemmNC {
@@ -200,7 +245,12 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a, b matrix, c []
 			}
 			for ic := 0; ic < m; ic += mc0 {
 				mc := min(mc0, m-ic)
-				packA(bufs.a, a, ic, pc, mc, kc, mr, alpha)
+				ablk := bufs.a
+				if pa != nil {
+					ablk = pa.data[pc*pa.mpad+(row0+ic)*kc:]
+				} else {
+					packA(bufs.a, a, ic, pc, mc, kc, mr, alpha)
+				}
 				for jr := 0; jr < nc; jr += nr {
 					nn := min(nr, nc-jr)
 					var bp []float32
@@ -215,7 +265,7 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a, b matrix, c []
 					}
 					for ir := 0; ir < mc; ir += mr {
 						mm := min(mr, mc-ir)
-						ap := bufs.a[ir*kc : (ir+mr)*kc]
+						ap := ablk[ir*kc : (ir+mr)*kc]
 						off := (ic+ir)*ldc + jc + jr
 						if mm == mr && nn == nr {
 							kern.fn(kc, ap, bp, ldb, c[off:], ldc)

@@ -40,6 +40,11 @@ type Session struct {
 type step struct {
 	node *onnx.Node
 	run  opFunc
+	// fused, when not nil, computes this node and the single node that
+	// consumes its output (step fusedWith) in one go; Run uses it unless
+	// this node's output is fetched, and then skips step fusedWith.
+	fused     opFunc
+	fusedWith int
 }
 
 // opFunc runs one node. Omitted optional inputs are nil.
@@ -52,6 +57,10 @@ type builder func(b *buildCtx, n *onnx.Node) (opFunc, error)
 type buildCtx struct {
 	opset int64       // version of the ai.onnx operator set
 	graph *onnx.Graph // the whole graph, e.g. to find an input's producer
+	// fusable may be set by a builder whose operator can apply the
+	// activation node act to its output itself: it returns the opFunc of
+	// the pair (whose output is act's), or nil when act does not fuse.
+	fusable func(act *onnx.Node) opFunc
 }
 
 var registry = map[string]builder{}
@@ -109,6 +118,7 @@ func NewSession(m *onnx.Model, opt *Options) (*Session, error) {
 		s.known[in.Name] = true
 	}
 	bc := &buildCtx{opset: opset, graph: g}
+	fusable := map[int]func(*onnx.Node) opFunc{}
 	for i, n := range g.Nodes {
 		if n.Domain != "" {
 			return nil, fmt.Errorf("node %q: operator %s of domain %q is not supported", n.Name, n.OpType, n.Domain)
@@ -117,11 +127,15 @@ func NewSession(m *onnx.Model, opt *Options) (*Session, error) {
 		if !ok {
 			return nil, fmt.Errorf("node %q: operator %s is not supported by sim", n.Name, n.OpType)
 		}
+		bc.fusable = nil
 		run, err := b(bc, n)
 		if err != nil {
 			return nil, fmt.Errorf("node %q (%s): %w", n.Name, n.OpType, err)
 		}
 		s.steps = append(s.steps, step{node: n, run: run})
+		if bc.fusable != nil {
+			fusable[i] = bc.fusable
+		}
 		for _, in := range n.Inputs {
 			if in != "" {
 				s.lastUse[in] = i
@@ -133,6 +147,7 @@ func NewSession(m *onnx.Model, opt *Options) (*Session, error) {
 			}
 		}
 	}
+	s.fuse(fusable)
 	for _, o := range g.Outputs {
 		if !s.known[o.Name] {
 			return nil, fmt.Errorf("graph output %q is not produced by any node", o.Name)
@@ -140,6 +155,35 @@ func NewSession(m *onnx.Model, opt *Options) (*Session, error) {
 		s.outputs = append(s.outputs, o.Name)
 	}
 	return s, nil
+}
+
+// fuse pairs each node that offered a fused form (fusable, by step) with
+// the node consuming its output, when that is the output's only use and
+// the consumer accepts. The consumer's own builder has already checked it.
+func (s *Session) fuse(fusable map[int]func(*onnx.Node) opFunc) {
+	g := s.model.Graph
+	index := make(map[*onnx.Node]int, len(s.steps))
+	for i, st := range s.steps {
+		index[st.node] = i
+	}
+	for i, offer := range fusable {
+		n := s.steps[i].node
+		if len(n.Outputs) != 1 || n.Outputs[0] == "" || g.IsOutput(n.Outputs[0]) {
+			continue
+		}
+		users := g.Consumers(n.Outputs[0])
+		if len(users) != 1 {
+			continue
+		}
+		act := users[0]
+		j, ok := index[act]
+		if !ok || j <= i || act.Domain != "" || len(act.Inputs) != 1 || len(act.Outputs) != 1 || act.Outputs[0] == "" {
+			continue
+		}
+		if run := offer(act); run != nil {
+			s.steps[i].fused, s.steps[i].fusedWith = run, j
+		}
+	}
 }
 
 // Inputs describes the graph inputs the session expects.
@@ -183,8 +227,12 @@ func (s *Session) Run(inputs map[string]*onnx.Tensor, fetch ...string) (map[stri
 	}
 	c := &runCtx{threads: s.threads}
 	args := make([]*onnx.Tensor, 0, 8)
+	var skip []bool // steps a fused predecessor has done
 	for i, st := range s.steps {
 		n := st.node
+		if skip != nil && skip[i] {
+			continue
+		}
 		args = args[:0]
 		for _, in := range n.Inputs {
 			if in == "" {
@@ -197,11 +245,21 @@ func (s *Session) Run(inputs map[string]*onnx.Tensor, fetch ...string) (map[stri
 			}
 			args = append(args, t)
 		}
-		outs, err := st.run(c, args)
+		run, outNames := st.run, n.Outputs
+		if st.fused != nil && !keep[n.Outputs[0]] {
+			// The fused pair yields the consumer's output; this node's own
+			// output is never materialized, and nothing else reads it.
+			run, outNames = st.fused, s.steps[st.fusedWith].node.Outputs
+			if skip == nil {
+				skip = make([]bool, len(s.steps))
+			}
+			skip[st.fusedWith] = true
+		}
+		outs, err := run(c, args)
 		if err != nil {
 			return nil, fmt.Errorf("node %q (%s): %w", n.Name, n.OpType, err)
 		}
-		for j, o := range n.Outputs {
+		for j, o := range outNames {
 			if o == "" || j >= len(outs) {
 				continue
 			}
