@@ -402,39 +402,134 @@ func (cn *convNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape 
 		})
 		return []*onnx.Tensor{onnx.NewTensor(shape, y)}, nil
 	}
+	cn.convTiles(c, xd, wd, bd, y, g, batch, ch, m)
+	return []*onnx.Tensor{onnx.NewTensor(shape, y)}, nil
+}
+
+// Tiling of a float convolution. The output of each (image, group) is cut
+// into column chunks of about convChunkBytes of im2col matrix, so that the
+// chunk's im2col copy is still in L2 when the GEMM reads it, and, when
+// that leaves fewer tiles than threads (batch 1 and the small late
+// layers), into bands of output channels. Each tile is an independent
+// job: threads share no buffers and wait for nothing but the end.
+const (
+	convChunkBytes = 1 << 20
+	// convMinTileMACs keeps a goroutine from being started for less work
+	// than it costs.
+	convMinTileMACs = 1 << 17
+)
+
+// convTiles computes y = conv(x, w) + bias, and the fused Relu, for the
+// general (not depthwise) float Conv; y must be zero on entry.
+func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch, ch, m int) {
+	cg, mg := ch/cn.group, m/cn.group
 	kdim := cg * g.kN
 	packed := cn.packedWeights(wd, cn.group, mg, kdim)
-	one := func(bi, gi int, col []float32, threads int) {
-		xg := xd[(bi*ch+gi*cg)*g.inN:]
-		src := matrix{data: xg, ld: g.inN}
+	kern := activeKernel
+	outN := g.outN
+	target := max(4*kern.nr, convChunkBytes/4/kdim)
+	chunks := (outN + target - 1) / target
+	per := (outN + chunks - 1) / chunks
+	per = min(outN, (per+kern.nr-1)/kern.nr*kern.nr)
+	chunks = (outN + per - 1) / per
+	images := batch * cn.group
+	bands := 1
+	if images*chunks < c.threads {
+		bands = min((c.threads+images*chunks-1)/(images*chunks), (mg+kern.mr-1)/kern.mr)
+	}
+	bandRows := (mg + bands - 1) / bands
+	bandRows = (bandRows + kern.mr - 1) / kern.mr * kern.mr
+	bands = (mg + bandRows - 1) / bandRows
+	tiles := images * chunks * bands
+	tileMACs := bandRows * per * kdim
+	grain := max(1, convMinTileMACs/max(1, tileMACs))
+	parallelFor(c.threads, tiles, grain, func(lo, hi int) {
+		var col []float32
 		if !g.pointwise {
-			im2col(col, xg[:cg*g.inN], g, cg, threads)
-			src = matrix{data: col, ld: g.outN}
+			buf := f32Scratch.get(kdim * per)
+			defer f32Scratch.put(buf)
+			col = *buf
 		}
-		yb := y[(bi*m+gi*mg)*g.outN : (bi*m+(gi+1)*mg)*g.outN]
-		var beta float32
-		if bd != nil {
-			for r := 0; r < mg; r++ {
-				fill(yb[r*g.outN:(r+1)*g.outN], bd[gi*mg+r])
+		lastCol := -1 // the (image, chunk) whose im2col col holds
+		for t := lo; t < hi; t++ {
+			band, ic := t%bands, t/bands
+			chunk, img := ic%chunks, ic/chunks
+			bi, gi := img/cn.group, img%cn.group
+			j0, j1 := chunk*per, min(outN, (chunk+1)*per)
+			nw := j1 - j0
+			xg := xd[(bi*ch+gi*cg)*g.inN:]
+			src := matrix{data: xg[j0:], ld: g.inN}
+			if !g.pointwise {
+				if ic != lastCol {
+					im2colRange(col, xg, g, cg, j0, j1)
+					lastCol = ic
+				}
+				src = matrix{data: col, ld: nw}
 			}
-			beta = 1
+			i0, i1 := band*bandRows, min(mg, (band+1)*bandRows)
+			yg := y[(bi*m+gi*mg)*outN:]
+			if bd != nil { // else y is still zero, as the GEMM needs
+				for r := i0; r < i1; r++ {
+					fill(yg[r*outN+j0:r*outN+j1], bd[gi*mg+r])
+				}
+			}
+			cblk := yg[i0*outN+j0:]
+			if packed != nil {
+				sgemmSerial(kern, i1-i0, nw, kdim, 1, matrix{}, packed[gi], i0, src, cblk, outN)
+			} else {
+				a := matrix{data: wd[(gi*mg+i0)*kdim:], ld: kdim}
+				sgemmSerial(kern, i1-i0, nw, kdim, 1, a, nil, 0, src, cblk, outN)
+			}
+			if cn.relu {
+				for r := i0; r < i1; r++ {
+					reluInPlace(yg[r*outN+j0 : r*outN+j1])
+				}
+			}
 		}
-		if packed != nil {
-			sgemmPacked(packed[gi], g.outN, src, beta, yb, g.outN, threads)
-		} else {
-			a := matrix{data: wd[gi*mg*kdim:], ld: kdim}
-			sgemm(mg, g.outN, kdim, 1, a, src, beta, yb, g.outN, threads)
-		}
-		if cn.relu {
-			parallelFor(threads, len(yb), elemGrain, func(lo, hi int) { reluInPlace(yb[lo:hi]) })
+	})
+}
+
+// im2colRange writes columns [j0, j1) of the im2col matrix of x (channels
+// input channels, each g.inN long; see im2col) into col as a row-major
+// matrix j1-j0 wide. The columns are output positions, so a range may
+// start and end inside an output row.
+func im2colRange(col, x []float32, g *geom, channels, j0, j1 int) {
+	w := j1 - j0
+	out2 := g.out[2]
+	for r := 0; r < channels*g.kN; r++ {
+		c, t := r/g.kN, r%g.kN
+		kd, kh, kw := t/(g.k[1]*g.k[2]), t/g.k[2]%g.k[1], t%g.k[2]
+		dst := col[r*w : (r+1)*w]
+		src := x[c*g.inN : (c+1)*g.inN]
+		baseW := kw*g.d[2] - g.padB[2]
+		wlo, whi := validRange(out2, g.in[2], g.s[2], baseW)
+		for p := j0; p < j1; {
+			orow := p / out2 // od*out[1] + oh
+			ow0 := p - orow*out2
+			ow1 := min(out2, ow0+j1-p)
+			seg := dst[p-j0 : p-j0+ow1-ow0]
+			p += ow1 - ow0
+			od, oh := orow/g.out[1], orow%g.out[1]
+			id := od*g.s[0] - g.padB[0] + kd*g.d[0]
+			ih := oh*g.s[1] - g.padB[1] + kh*g.d[1]
+			lo, hi := max(wlo, ow0), min(whi, ow1)
+			if id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1] || lo >= hi {
+				clear(seg)
+				continue
+			}
+			clear(seg[:lo-ow0])
+			clear(seg[hi-ow0:])
+			in := src[(id*g.in[1]+ih)*g.in[2]:]
+			if g.s[2] == 1 {
+				copy(seg[lo-ow0:hi-ow0], in[lo+baseW:hi+baseW])
+				continue
+			}
+			out := seg[lo-ow0 : hi-ow0]
+			for i := range out {
+				out[i] = in[(lo+i)*g.s[2]+baseW]
+			}
 		}
 	}
-	bufLen := kdim * g.outN
-	if g.pointwise {
-		bufLen = 0
-	}
-	forEachImage(batch, cn.group, mg*g.outN*kdim, c.threads, bufLen, &f32Scratch, one)
-	return []*onnx.Tensor{onnx.NewTensor(shape, y)}, nil
 }
 
 // packedWeights returns the weights of each group packed for the GEMM,
