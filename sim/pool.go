@@ -119,6 +119,9 @@ func (p *poolNode) runMax(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) 
 	}
 	switch d := x.Data.(type) {
 	case []float32:
+		if !p.wantIndices && g.nd <= 2 && g.d == [3]int{1, 1, 1} {
+			return maxPool2D(c, g, x, d), nil
+		}
 		return maxPool(c, p, g, x, d)
 	case []float64:
 		return maxPool(c, p, g, x, d)
@@ -340,4 +343,84 @@ func globalPool[T float32 | float64](c *runCtx, x *onnx.Tensor, xd []T, isMax bo
 		}
 	})
 	return []*onnx.Tensor{onnx.NewTensor(shape, y)}, nil
+}
+
+// maxPool2D is maxPool for float32 1-D and 2-D windows without dilation or
+// indices, the MaxPool of CNN stems. For the output positions whose window
+// lies inside the input row it runs tap by tap over the whole row, so the
+// inner loops are plain strided maxima; each output still sees its taps
+// in maxPool's order, keeping its treatment of NaN and signed zeros.
+func maxPool2D(c *runCtx, g *geom, x *onnx.Tensor, xd []float32) []*onnx.Tensor {
+	planes := x.Shape[0] * x.Shape[1]
+	shape := append([]int{x.Shape[0], x.Shape[1]}, g.outShape()...)
+	y := make([]float32, planes*g.outN)
+	in2, out1, out2 := g.in[2], g.out[1], g.out[2]
+	s2, k2, p2 := g.s[2], g.k[2], g.padB[2]
+	// Interior outputs [owA, owB): ow*s2-p2 >= 0 and ow*s2-p2+k2 <= in2.
+	owA := (p2 + s2 - 1) / s2
+	owB := owA
+	if in2-k2+p2 >= 0 {
+		owB = max(owA, min(out2, (in2-k2+p2)/s2+1))
+	}
+	parallelFor(c.threads, planes, max(1, elemGrain/max(1, g.inN)), func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			src := xd[pl*g.inN : (pl+1)*g.inN]
+			for oh := 0; oh < out1; oh++ {
+				sh, hlo, hhi := g.window(1, oh)
+				row := y[(pl*out1+oh)*out2 : (pl*out1+oh+1)*out2]
+				edge := func(ow int) {
+					sw, wlo, whi := g.window(2, ow)
+					var best float32
+					found := false
+					for kh := hlo; kh < hhi; kh++ {
+						in := src[(sh+kh)*in2 : (sh+kh+1)*in2]
+						for kw := wlo; kw < whi; kw++ {
+							if v := in[sw+kw]; !found || v > best {
+								best, found = v, true
+							}
+						}
+					}
+					if !found {
+						best = lowest[float32]()
+					}
+					row[ow] = best
+				}
+				for ow := 0; ow < owA && ow < out2; ow++ {
+					edge(ow)
+				}
+				for ow := owB; ow < out2; ow++ {
+					edge(ow)
+				}
+				if owA >= owB || hlo >= hhi {
+					for ow := owA; ow < owB; ow++ {
+						edge(ow)
+					}
+					continue
+				}
+				o := row[owA:owB]
+				n := len(o)
+				first := true
+				for kh := hlo; kh < hhi; kh++ {
+					in := src[(sh+kh)*in2 : (sh+kh+1)*in2]
+					for kw := 0; kw < k2; kw++ {
+						base := owA*s2 - p2 + kw
+						taps := in[base : base+(n-1)*s2+1]
+						if first {
+							for i := range o {
+								o[i] = taps[i*s2]
+							}
+							first = false
+							continue
+						}
+						for i := range o {
+							if v := taps[i*s2]; v > o[i] {
+								o[i] = v
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+	return []*onnx.Tensor{onnx.NewTensor(shape, y)}
 }
