@@ -50,10 +50,12 @@ func TestAMCTName(t *testing.T) {
 // AMCT was run with (same calibration batch) and compares, layer for layer,
 // the record (balance factors and weight scales to 1e-4 relative, scale_d
 // within 3%, offset_d within 2) and the per-layer settings of the JSON
-// config with AMCT's outputs in testdata/quant/<fixture>/amct.
+// config with AMCT's outputs in testdata/quant/<fixture>/amct. The
+// variants: dmq (IFMR with DMQ balance), nodmq (IFMR alone) and hfmg (HFMG
+// with 4096 bins and DMQ balance).
 func TestAMCTReference(t *testing.T) {
 	for _, fixture := range []string{"cnn", "transformer", "deconv", "conv3d"} {
-		for _, cfg := range []string{"dmq", "nodmq"} {
+		for _, cfg := range []string{"dmq", "nodmq", "hfmg"} {
 			t.Run(fixture+"/"+cfg, func(t *testing.T) {
 				dir := filepath.Join(quantFixtures, fixture, "amct", cfg)
 				want, err := ReadRecord(filepath.Join(dir, "record.txt"))
@@ -61,7 +63,7 @@ func TestAMCTReference(t *testing.T) {
 					t.Fatal(err)
 				}
 				r := runFixture(t, fixture, "model_op13.onnx", cfg+".cfg")
-				compareAMCTRecord(t, r.rep, want, cfg == "dmq")
+				compareAMCTRecord(t, r.rep, want, cfg != "nodmq")
 				compareAMCTConfig(t, r.rep.ConfigPath, filepath.Join(dir, "config.json"))
 			})
 		}

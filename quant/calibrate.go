@@ -54,10 +54,12 @@ func Calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b Backen
 	}
 	g := bal.Graph
 
-	// One histogram per distinct (tensor, bin count): layers that read the
-	// same unbalanced tensor with the same algorithm share it.
+	// One histogram per distinct (tensor, algorithm, bin count): layers
+	// that read the same unbalanced tensor with the same algorithm share it.
+	// IFMR streams into a Histogram, HFMG into an HFMGHistogram.
 	type histKey struct {
 		tensor string
+		algo   string
 		bins   int
 	}
 	type job struct {
@@ -67,7 +69,7 @@ func Calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b Backen
 		weight *onnx.Tensor
 		hist   histKey
 	}
-	hists := map[histKey]*Histogram{}
+	hists := map[histKey]interface{ Observe(*onnx.Tensor) error }{}
 	var observe []string
 	var jobs []job
 	for _, l := range active {
@@ -97,9 +99,13 @@ func Calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b Backen
 		if a := lc.Weight.Algo; a != "" && a != "arq_quantize" {
 			return fmt.Errorf("layer %q: unknown weight algorithm %q (want arq_quantize)", l.Name, a)
 		}
-		k := histKey{n.Inputs[0], bins}
+		k := histKey{n.Inputs[0], lc.Act.Algo, bins}
 		if hists[k] == nil {
-			hists[k] = NewHistogram(bins)
+			if k.algo == "hfmg" {
+				hists[k] = NewHFMGHistogram(bins)
+			} else {
+				hists[k] = NewHistogram(bins)
+			}
 			observe = append(observe, k.tensor)
 		}
 		jobs = append(jobs, job{l, lc, n, w, k})
@@ -144,10 +150,10 @@ func Calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b Backen
 		}
 		var sd float32
 		var od int32
-		h := hists[j.hist]
-		if act.Algo == "hfmg" {
+		switch h := hists[j.hist].(type) {
+		case *HFMGHistogram:
 			sd, od, err = HFMG(h, act)
-		} else {
+		case *Histogram:
 			sd, od, err = IFMR(h, act)
 		}
 		if err != nil {
