@@ -195,6 +195,28 @@ func unaryData[T floatElem](c *runCtx, op unaryOp, p unaryParams, x []T) []T {
 // round once, which is as accurate as float32 allows.
 func unaryRange[T floatElem](op unaryOp, p unaryParams, o, x []T) {
 	x = x[:len(o)]
+	if o32, ok := any(o).([]float32); ok && (op == opErf || op == opGelu) {
+		// float32 data does not need math.Erf's full float64 accuracy.
+		x32 := any(x).([]float32)
+		var buf [256]float64
+		for len(x32) > 0 {
+			f := widen(buf[:], x32)
+			if op == opErf {
+				for i, v := range f {
+					f[i] = erf32(v)
+				}
+			} else {
+				for i, v := range f {
+					f[i] = 0.5 * v * (1 + erf32(v/math.Sqrt2))
+				}
+			}
+			for i, v := range f {
+				o32[i] = float32(v)
+			}
+			x32, o32 = x32[len(f):], o32[len(f):]
+		}
+		return
+	}
 	switch op {
 	case opSqrt:
 		for i, v := range x {
@@ -307,6 +329,20 @@ func unaryRange[T floatElem](op unaryOp, p unaryParams, o, x []T) {
 			o[i] = T(math.Ceil(float64(v)))
 		}
 	}
+}
+
+// widen converts the first min(len(dst), len(src)) values of src to
+// float64 and returns them. Converting in a loop of its own matters: the
+// x86 instruction that widens a float32 writes only half of its register,
+// so inside a loop of heavy arithmetic it waits for the previous element's
+// whole computation, serializing the loop (erf ran 3.5 times slower).
+func widen(dst []float64, src []float32) []float64 {
+	n := min(len(dst), len(src))
+	dst, src = dst[:n], src[:n]
+	for i, v := range src {
+		dst[i] = float64(v)
+	}
+	return dst
 }
 
 // sigmoid is 1/(1+e^-x), computed so that neither branch overflows.
