@@ -66,8 +66,9 @@ func softmaxData[T floatElem](c *runCtx, x []T, outer, mid, inner int, logOut bo
 	grain := max(1, elemGrain/(mid*inner))
 	parallelFor(c.threads, outer, grain, func(lo, hi int) {
 		if inner == 1 {
+			e := make([]float64, mid)
 			for b := lo; b < hi; b++ {
-				softmaxRow(o[b*mid:(b+1)*mid], x[b*mid:(b+1)*mid], logOut)
+				softmaxRow(o[b*mid:(b+1)*mid], x[b*mid:(b+1)*mid], logOut, e)
 			}
 			return
 		}
@@ -107,15 +108,19 @@ func softmaxData[T floatElem](c *runCtx, x []T, outer, mid, inner int, logOut bo
 	return o
 }
 
-// softmaxRow computes the (log-)softmax of one contiguous row.
-func softmaxRow[T floatElem](o, x []T, logOut bool) {
+// softmaxRow computes the (log-)softmax of one contiguous row; e (as long
+// as the row) keeps each exponential between the sum and the division, so
+// that each is computed once.
+func softmaxRow[T floatElem](o, x []T, logOut bool, e []float64) {
 	m := math.Inf(-1)
 	for _, v := range x {
 		m = max(m, float64(v))
 	}
+	e = e[:len(x)]
 	sum := 0.0
-	for _, v := range x {
-		sum += math.Exp(float64(v) - m)
+	for i, v := range x {
+		e[i] = math.Exp(float64(v) - m)
+		sum += e[i]
 	}
 	if logOut {
 		ls := m + math.Log(sum)
@@ -124,7 +129,7 @@ func softmaxRow[T floatElem](o, x []T, logOut bool) {
 		}
 		return
 	}
-	for i, v := range x {
-		o[i] = T(math.Exp(float64(v)-m) / sum)
+	for i, v := range e {
+		o[i] = T(v / sum)
 	}
 }
