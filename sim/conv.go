@@ -492,41 +492,58 @@ func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch
 // im2colRange writes columns [j0, j1) of the im2col matrix of x (channels
 // input channels, each g.inN long; see im2col) into col as a row-major
 // matrix j1-j0 wide. The columns are output positions, so a range may
-// start and end inside an output row.
+// start and end inside an output row; the pieces of output rows in the
+// range are worked out once, since late layers copy rows of only 7 or 14
+// values and per-piece overhead decides the cost.
 func im2colRange(col, x []float32, g *geom, channels, j0, j1 int) {
 	w := j1 - j0
 	out2 := g.out[2]
+	type piece struct{ id0, ih0, ow0, ow1, off int }
+	var buf [64]piece
+	pieces := buf[:0]
+	for p := j0; p < j1; {
+		orow := p / out2 // od*out[1] + oh
+		ow0 := p - orow*out2
+		ow1 := min(out2, ow0+j1-p)
+		od, oh := orow/g.out[1], orow%g.out[1]
+		pieces = append(pieces, piece{od*g.s[0] - g.padB[0], oh*g.s[1] - g.padB[1], ow0, ow1, p - j0})
+		p += ow1 - ow0
+	}
+	s2 := g.s[2]
 	for r := 0; r < channels*g.kN; r++ {
 		c, t := r/g.kN, r%g.kN
 		kd, kh, kw := t/(g.k[1]*g.k[2]), t/g.k[2]%g.k[1], t%g.k[2]
 		dst := col[r*w : (r+1)*w]
 		src := x[c*g.inN : (c+1)*g.inN]
 		baseW := kw*g.d[2] - g.padB[2]
-		wlo, whi := validRange(out2, g.in[2], g.s[2], baseW)
-		for p := j0; p < j1; {
-			orow := p / out2 // od*out[1] + oh
-			ow0 := p - orow*out2
-			ow1 := min(out2, ow0+j1-p)
-			seg := dst[p-j0 : p-j0+ow1-ow0]
-			p += ow1 - ow0
-			od, oh := orow/g.out[1], orow%g.out[1]
-			id := od*g.s[0] - g.padB[0] + kd*g.d[0]
-			ih := oh*g.s[1] - g.padB[1] + kh*g.d[1]
-			lo, hi := max(wlo, ow0), min(whi, ow1)
+		wlo, whi := validRange(out2, g.in[2], s2, baseW)
+		dd, dh := kd*g.d[0], kh*g.d[1]
+		for _, pc := range pieces {
+			seg := dst[pc.off : pc.off+pc.ow1-pc.ow0]
+			id, ih := pc.id0+dd, pc.ih0+dh
+			lo, hi := max(wlo, pc.ow0), min(whi, pc.ow1)
 			if id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1] || lo >= hi {
 				clear(seg)
 				continue
 			}
-			clear(seg[:lo-ow0])
-			clear(seg[hi-ow0:])
+			// The padding at either end is a value or two: a loop is
+			// cheaper than a call to clear.
+			for i := range seg[:lo-pc.ow0] {
+				seg[i] = 0
+			}
+			tail := seg[hi-pc.ow0:]
+			for i := range tail {
+				tail[i] = 0
+			}
 			in := src[(id*g.in[1]+ih)*g.in[2]:]
-			if g.s[2] == 1 {
-				copy(seg[lo-ow0:hi-ow0], in[lo+baseW:hi+baseW])
+			out := seg[lo-pc.ow0 : hi-pc.ow0]
+			if s2 == 1 {
+				copy(out, in[lo+baseW:hi+baseW])
 				continue
 			}
-			out := seg[lo-ow0 : hi-ow0]
+			in = in[lo*s2+baseW:]
 			for i := range out {
-				out[i] = in[(lo+i)*g.s[2]+baseW]
+				out[i] = in[i*s2]
 			}
 		}
 	}

@@ -413,9 +413,7 @@ func maxPool2D(c *runCtx, g *geom, x *onnx.Tensor, xd []float32) []*onnx.Tensor 
 							continue
 						}
 						for i := range o {
-							if v := taps[i*s2]; v > o[i] {
-								o[i] = v
-							}
+							o[i] = greater(taps[i*s2], o[i])
 						}
 					}
 				}
@@ -423,4 +421,16 @@ func maxPool2D(c *runCtx, g *geom, x *onnx.Tensor, xd []float32) []*onnx.Tensor 
 		}
 	})
 	return []*onnx.Tensor{onnx.NewTensor(shape, y)}
+}
+
+// greater returns v if v > best, else best, without a branch: the sign of
+// pooled activations is random, and a mispredicted branch per tap cost
+// more than the arithmetic. The comparison compiles to a conditional move.
+func greater(v, best float32) float32 {
+	var mask uint32
+	if v > best {
+		mask = ^uint32(0)
+	}
+	b, x := math.Float32bits(best), math.Float32bits(v)
+	return math.Float32frombits(b ^ (b^x)&mask)
 }
