@@ -124,3 +124,78 @@ func TestReluKeepsNaN(t *testing.T) {
 		}
 	}
 }
+
+// TestMatMulAddFused checks the MatMul+bias fusion against a GEMM by its
+// definition, with the bias as either Add operand, on a 3-D activation
+// (a Linear layer) and on a bias that does not span the rows (a [1]
+// vector, which the fused form hands to the Add on its own); and that
+// Add+Relu fuses, and fetching the sum returns it before the Relu.
+func TestMatMulAddFused(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	const bs, m, k, n = 2, 5, 37, 19
+	x := randFloats(r, bs*m*k)
+	w := randFloats(r, k*n)
+	want := naiveGemm(bs*m, n, k, 1, x, false, w, false, 0, make([]float32, bs*m*n))
+	for _, c := range []struct {
+		name     string
+		biasLen  int
+		biasLast bool
+	}{{"bias second", n, true}, {"bias first", n, false}, {"scalar-like bias", 1, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			bias := randFloats(r, c.biasLen)
+			add := &onnx.Node{Name: "add", OpType: "Add", Inputs: []string{"mm", "bias"}, Outputs: []string{"sum"}}
+			if !c.biasLast {
+				add.Inputs = []string{"bias", "mm"}
+			}
+			g := &onnx.Graph{
+				Nodes: []*onnx.Node{
+					{Name: "mm", OpType: "MatMul", Inputs: []string{"x", "W"}, Outputs: []string{"mm"}},
+					add,
+					{Name: "relu", OpType: "Relu", Inputs: []string{"sum"}, Outputs: []string{"y"}},
+				},
+				Initializers: map[string]*onnx.Tensor{"W": onnx.NewTensor([]int{k, n}, w), "bias": onnx.NewTensor([]int{c.biasLen}, bias)},
+				Inputs:       []*onnx.ValueInfo{{Name: "x", DType: onnx.Float}},
+				Outputs:      []*onnx.ValueInfo{{Name: "y", DType: onnx.Float}},
+			}
+			s, err := NewSession(&onnx.Model{Opsets: map[string]int64{"": 13}, Graph: g}, &Options{Threads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.steps[0].fused == nil || s.steps[1].fused == nil {
+				t.Fatalf("MatMul+Add fused %v, Add+Relu fused %v", s.steps[0].fused != nil, s.steps[1].fused != nil)
+			}
+			sum := make([]float64, len(want))
+			relu := make([]float64, len(want))
+			for i, v := range want {
+				// float32 rounding of the product first, as the unfused
+				// graph has it, then the float32 Add.
+				sum[i] = float64(float32(v) + bias[(i%n)%c.biasLen])
+				relu[i] = math.Max(sum[i], 0)
+			}
+			in := map[string]*onnx.Tensor{"x": onnx.NewTensor([]int{bs, m, k}, x)}
+			out, err := s.Run(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(out["y"].Shape) != fmt.Sprint([]int{bs, m, n}) {
+				t.Fatalf("shape %v", out["y"].Shape)
+			}
+			if j := closeTo(out["y"].Floats(), relu, 1e-5, 1e-5); j >= 0 {
+				t.Fatalf("y[%d] = %g, want %g", j, out["y"].Floats()[j], relu[j])
+			}
+			out, err = s.Run(in, "mm", "sum")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j := closeTo(out["mm"].Floats(), want, 1e-5, 1e-5); j >= 0 {
+				t.Fatalf("fetched mm[%d] = %g, want %g", j, out["mm"].Floats()[j], want[j])
+			}
+			if j := closeTo(out["sum"].Floats(), sum, 1e-5, 1e-5); j >= 0 {
+				t.Fatalf("fetched sum[%d] = %g, want %g (before the Relu)", j, out["sum"].Floats()[j], sum[j])
+			}
+			if j := closeTo(out["y"].Floats(), relu, 1e-5, 1e-5); j >= 0 {
+				t.Fatalf("y[%d] = %g with mm fetched, want %g", j, out["y"].Floats()[j], relu[j])
+			}
+		})
+	}
+}

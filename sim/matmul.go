@@ -157,7 +157,60 @@ func buildMatMul(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return (&matMulNode{offset: off}).run, nil
+	mn := &matMulNode{offset: off}
+	if b.opset >= 7 { // before, Add did not broadcast
+		b.fusable = func(act *onnx.Node) opFunc {
+			return mn.fuseBias(b.graph, n.Outputs[0], act)
+		}
+	}
+	return mn.run, nil
+}
+
+// fuseBias offers MatMul followed by Add of a constant float32 vector as
+// long as the product's rows (a Linear layer's bias, as torch.onnx exports
+// it): the fused form adds the vector to each row of the product in place,
+// which rounds exactly as the Add does, without a second tensor.
+func (mn *matMulNode) fuseBias(g *onnx.Graph, product string, act *onnx.Node) opFunc {
+	if act.OpType != "Add" || len(act.Inputs) != 2 || len(act.Attrs) != 0 {
+		return nil
+	}
+	other := act.Inputs[1]
+	if act.Inputs[1] == product {
+		other = act.Inputs[0]
+	}
+	if other == product || !isInitializer(g, other) {
+		return nil
+	}
+	bias, ok := g.Initializers[other].Data.([]float32)
+	if !ok || len(g.Initializers[other].Shape) != 1 {
+		return nil
+	}
+	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		out, err := mn.run(c, in)
+		if err != nil {
+			return nil, err
+		}
+		y := out[0]
+		d, ok := y.Data.([]float32)
+		if !ok || len(y.Shape) == 0 || y.Shape[len(y.Shape)-1] != len(bias) {
+			// Not the shapes the fusion is for: the Add on its own.
+			t, err := arith(c, opAdd, y, g.Initializers[other])
+			if err != nil {
+				return nil, fmt.Errorf("fused Add %q: %w", act.Name, err)
+			}
+			return []*onnx.Tensor{t}, nil
+		}
+		n := len(bias)
+		parallelFor(c.threads, len(d)/n, max(1, elemGrain/n), func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				row := d[r*n : (r+1)*n]
+				for j, v := range bias {
+					row[j] += v
+				}
+			}
+		})
+		return out, nil
+	}
 }
 
 // matMulPlan is the numpy.matmul shape logic: 1-D operands are promoted to

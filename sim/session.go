@@ -58,8 +58,9 @@ type buildCtx struct {
 	opset int64       // version of the ai.onnx operator set
 	graph *onnx.Graph // the whole graph, e.g. to find an input's producer
 	// fusable may be set by a builder whose operator can apply the
-	// activation node act to its output itself: it returns the opFunc of
-	// the pair (whose output is act's), or nil when act does not fuse.
+	// node act, the only consumer of its output, itself: it returns the
+	// opFunc of the pair (whose output is act's), or nil when act does not
+	// fuse.
 	fusable func(act *onnx.Node) opFunc
 }
 
@@ -159,7 +160,9 @@ func NewSession(m *onnx.Model, opt *Options) (*Session, error) {
 
 // fuse pairs each node that offered a fused form (fusable, by step) with
 // the node consuming its output, when that is the output's only use and
-// the consumer accepts. The consumer's own builder has already checked it.
+// the consumer accepts. The consumer's own builder has already checked it;
+// an offer accepts a consumer with other inputs only when they are
+// initializers, which the fused form reads from the graph.
 func (s *Session) fuse(fusable map[int]func(*onnx.Node) opFunc) {
 	g := s.model.Graph
 	index := make(map[*onnx.Node]int, len(s.steps))
@@ -177,7 +180,7 @@ func (s *Session) fuse(fusable map[int]func(*onnx.Node) opFunc) {
 		}
 		act := users[0]
 		j, ok := index[act]
-		if !ok || j <= i || act.Domain != "" || len(act.Inputs) != 1 || len(act.Outputs) != 1 || act.Outputs[0] == "" {
+		if !ok || j <= i || act.Domain != "" || len(act.Outputs) != 1 || act.Outputs[0] == "" {
 			continue
 		}
 		if run := offer(act); run != nil {
