@@ -25,6 +25,10 @@ type Options struct {
 
 // Session is a model prepared for execution. It is safe for concurrent use
 // by several goroutines.
+//
+// A session keeps prepared copies of constant weights (packed for the
+// GEMM), so the model's initializers must not be changed in place while the
+// session is in use: make the changes first, or create a new session.
 type Session struct {
 	model   *onnx.Model
 	steps   []step
