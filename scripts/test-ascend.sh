@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-build=${AMQ_ASCEND_BUILD:-${TMPDIR:-/tmp}/amq-ascend-build}
+build=${AMQ_ASCEND_BUILD:-$PWD/build/ascend}
 export CI=${CI:-}
 
 echo "== cmake build + ctest"

@@ -11,7 +11,7 @@ export ONNXRUNTIME_LIB=${ONNXRUNTIME_LIB:-$(bash scripts/fetch-ort.sh)}
 
 # The ACL backend's Go tests run against the fake libascendcl and fake ATC
 # that the project builds (there is no NPU here).
-build=${AMQ_ASCEND_BUILD:-${TMPDIR:-/tmp}/amq-ascend-build}
+build=${AMQ_ASCEND_BUILD:-$PWD/build/ascend}
 cmake -S . -B "$build/plain" -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build "$build/plain" -j2 >/dev/null
 go build -o "$build/bin/atc" ./cgo/fake/fakeatc
