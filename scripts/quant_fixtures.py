@@ -6,13 +6,16 @@ data set that scikit-learn ships (1797 8x8 images, no download), exported with
 torch.onnx.export, plus its calibration batch, a held-out test set with labels,
 and PyTorch's outputs on it:
 
-  cnn/                Conv2d+BatchNorm+ReLU classifier
+  cnn/                Conv2d+BatchNorm+ReLU classifier; model_op13_bn.onnx is
+                      the same model exported with TrainingMode.PRESERVE, so
+                      its BatchNormalization nodes stay (Conv+BN fusion test)
   transformer/        pre-LN transformer classifier with LLM-style outlier
                       activation channels injected function-preservingly
   deconv/             Conv2d encoder + ConvTranspose2d decoder (reconstruction)
   conv3d/             Conv3d net over a stack of shifted digits
 
 Run with Debian's python3 (torch 1.13): /usr/bin/python3 scripts/quant_fixtures.py
+(--bn: write only cnn/model_op13_bn.onnx, from the committed cnn/model.pt)
 The module classes are importable (scripts/amct_reference.py uses them).
 """
 import os
@@ -182,6 +185,29 @@ def export(model, x, path, opset):
                       dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
 
 
+def export_bn(model, x, path):
+    """Exports model (in eval mode) keeping its BatchNormalization nodes:
+    with TrainingMode.PRESERVE torch.onnx does not fold them into the Convs,
+    as other exporters do not, while the nodes still use the running stats."""
+    model.eval()
+    torch.onnx.export(model, torch.from_numpy(x[:1]), path, opset_version=13,
+                      training=torch.onnx.TrainingMode.PRESERVE,
+                      do_constant_folding=False,
+                      input_names=["input"], output_names=["output"],
+                      dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+
+
+def main_bn():
+    """Writes cnn/model_op13_bn.onnx from the committed weights of cnn/model.pt
+    (the ones build("cnn") trains), leaving the other cnn files alone."""
+    d = os.path.join(ROOT, "cnn")
+    m = CNN()
+    m.load_state_dict(torch.load(os.path.join(d, "model.pt")))
+    calib = np.load(os.path.join(d, "calib.npy"))
+    export_bn(m, calib, os.path.join(d, "model_op13_bn.onnx"))
+    print("cnn: exported model_op13_bn.onnx")
+
+
 def save(name, model, opsets, calib, test_x, test_y=None):
     d = os.path.join(ROOT, name)
     os.makedirs(d, exist_ok=True)
@@ -194,6 +220,8 @@ def save(name, model, opsets, calib, test_x, test_y=None):
     with torch.no_grad():
         np.save(os.path.join(d, "test_output.npy"), model(torch.from_numpy(test_x)).numpy())
     torch.save(model.state_dict(), os.path.join(d, "model.pt"))
+    if name == "cnn":
+        export_bn(model, calib, os.path.join(d, "model_op13_bn.onnx"))
 
 
 def build(name):
@@ -236,4 +264,7 @@ def main(names):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if sys.argv[1:] == ["--bn"]:
+        main_bn()
+    else:
+        main(sys.argv[1:])
