@@ -69,6 +69,9 @@ type QuantizeReport struct {
 	Batches int
 	// Warnings are conditions worth a look that did not stop the run.
 	Warnings []string
+	// Fused lists the Conv layers a BatchNormalization was folded into
+	// (do_fusion), in graph order.
+	Fused []string
 }
 
 // LayerReport is one quantized layer's line of the summary.
@@ -93,8 +96,9 @@ type LayerReport struct {
 }
 
 // RunFlow runs AMCT's whole post-training flow on m: it creates the quant
-// config, computes the DMQ balance factors when any enabled layer has a
-// dmq_balancer, calibrates, and writes <prefix>_fake_quant_model.onnx,
+// config, folds BatchNormalization into the preceding Convs unless the
+// config says otherwise (FuseConvBN), computes the DMQ balance factors when
+// any enabled layer has a dmq_balancer, calibrates, and writes <prefix>_fake_quant_model.onnx,
 // <prefix>_deploy_model.onnx, <prefix>_quant_config.json and
 // <prefix>_record.txt. Unless opt.NoEval is set, it then runs the float model
 // and the fake-quant model on the calibration batches through b and reports
@@ -145,6 +149,12 @@ func RunFlow(m *onnx.Model, b Backend, data DataSource, prefix string, opt Quant
 			lc.QuantEnable = false
 			excl = append(excl, Exclusion{Layer: name, Type: n.OpType, Rule: "skip_layers in config"})
 		}
+	}
+	// AMCT fuses Conv+BN after the config exists (the Conv names stay) and
+	// before it finds the layers to quantize.
+	fused, err := FuseConvBN(work, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("quantize: %w", err)
 	}
 	layers, fexcl, err := FindLayers(work, FindOptions{KeepShared: opt.KeepShared})
 	if err != nil {
@@ -235,6 +245,7 @@ func RunFlow(m *onnx.Model, b Backend, data DataSource, prefix string, opt Quant
 		Outputs:       map[string]float64{},
 		Batches:       cfg.BatchNum,
 		Warnings:      srep.Warnings,
+		Fused:         fused,
 	}
 	for _, o := range work.Graph.Outputs {
 		rep.OutputNames = append(rep.OutputNames, o.Name)

@@ -58,6 +58,13 @@ func (f *calibFlags) load(w io.Writer) (*calibSetup, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The same Conv+BN fusion as amq quantize, so that the factors fit the
+	// weights amq save quantizes.
+	fused, err := quant.FuseConvBN(m, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.model, err)
+	}
+	printFused(w, fused)
 	layers, _, err := quant.FindLayers(m, quant.FindOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.model, err)

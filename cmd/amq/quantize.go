@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/schollz/progressbar/v3"
@@ -146,6 +147,7 @@ func printSummary(w io.Writer, rep *quant.QuantizeReport) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%.6g\t%d\t%s\t%s\n", l.Name, l.Type, l.Balance, l.ScaleD, l.OffsetD, scaleWString(l.ScaleW), dbString(l.SQNR))
 	}
 	tw.Flush()
+	printFused(w, rep.Fused)
 	for _, o := range rep.OutputNames {
 		if db, ok := rep.Outputs[o]; ok {
 			fmt.Fprintf(w, "output %s: SQNR %s dB (fake-quant vs float on the calibration data)\n", o, dbString(db))
@@ -167,6 +169,13 @@ func printSummary(w io.Writer, rep *quant.QuantizeReport) {
 	}
 	for _, s := range rep.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", s)
+	}
+}
+
+// printFused names the Convs that absorbed a BatchNormalization (do_fusion).
+func printFused(w io.Writer, fused []string) {
+	if len(fused) > 0 {
+		fmt.Fprintf(w, "fused BatchNormalization into: %s\n", strings.Join(fused, ", "))
 	}
 }
 

@@ -30,6 +30,12 @@ func newSaveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The same Conv+BN fusion as preprocess and calibrate, which
+			// computed the record for the fused weights.
+			fused, err := quant.FuseConvBN(m, cfg)
+			if err != nil {
+				return fmt.Errorf("%s: %w", model, err)
+			}
 			layers, _, err := quant.FindLayers(m, quant.FindOptions{})
 			if err != nil {
 				return fmt.Errorf("%s: %w", model, err)
@@ -39,6 +45,7 @@ func newSaveCmd() *cobra.Command {
 				return fmt.Errorf("%s: %w", model, err)
 			}
 			w := cmd.OutOrStdout()
+			printFused(w, fused)
 			fmt.Fprintf(w, "quantized %d layers\n", len(rep.Quantized))
 			for _, s := range rep.Skipped {
 				fmt.Fprintf(w, "  not quantized: %s (%s): %s\n", s.Layer, s.Type, s.Rule)
