@@ -98,11 +98,12 @@ type LayerReport struct {
 // RunFlow runs AMCT's whole post-training flow on m: it creates the quant
 // config, folds BatchNormalization into the preceding Convs unless the
 // config says otherwise (FuseConvBN), computes the DMQ balance factors when
-// any enabled layer has a dmq_balancer, calibrates, and writes <prefix>_fake_quant_model.onnx,
-// <prefix>_deploy_model.onnx, <prefix>_quant_config.json and
-// <prefix>_record.txt. Unless opt.NoEval is set, it then runs the float model
-// and the fake-quant model on the calibration batches through b and reports
-// the SQNR of every quantized layer's output.
+// any enabled layer has a dmq_balancer, calibrates, and writes
+// <prefix>_fake_quant_model.onnx, <prefix>_deploy_model.onnx,
+// <prefix>_quant_config.json and <prefix>_record.txt. Unless opt.NoEval is
+// set, it then runs the float model and the fake-quant model on the
+// calibration batches through b and reports the SQNR of every quantized
+// layer's output.
 //
 // The files are written into a temporary folder next to prefix and moved
 // into place only after every step succeeded, so a failed run leaves no
