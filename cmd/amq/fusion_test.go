@@ -1,0 +1,80 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"amq/onnx"
+	"amq/quant"
+)
+
+// TestStepCommandsFuseConvBN runs the step commands (create-config,
+// preprocess, calibrate, save) and amq quantize on the digits CNN exported
+// with its BatchNormalization nodes: every command that quantizes says which
+// Convs absorbed a BatchNormalization, the two routes write the same
+// record, and the saved models carry no BatchNormalization.
+func TestStepCommandsFuseConvBN(t *testing.T) {
+	fx := "../../testdata/quant"
+	model := filepath.Join(fx, "cnn", "model_op13_bn.onnx")
+	if _, err := os.Stat(model); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	scfg := filepath.Join(fx, "dmq.cfg")
+	data := filepath.Join(fx, "cnn", "calib.npy")
+	dir := t.TempDir()
+	cfg, rec := filepath.Join(dir, "config.json"), filepath.Join(dir, "record.txt")
+	const line = "fused BatchNormalization into: /conv1/Conv, /conv2/Conv"
+
+	steps := [][]string{
+		{"create-config", "--model", model, "--cfg", scfg, "--out", cfg},
+		{"preprocess", "--model", model, "--config", cfg, "--data", data, "--batch-size", "64", "--record", rec},
+		{"calibrate", "--model", model, "--config", cfg, "--data", data, "--batch-size", "64", "--record", rec},
+		{"save", "--model", model, "--config", cfg, "--record", rec, "--out", filepath.Join(dir, "steps")},
+	}
+	for i, args := range steps {
+		out, err := runAmq(t, args...)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", args[0], err, out)
+		}
+		// create-config works on the unfused model: fusion comes after.
+		if has := strings.Contains(out, line); has != (i > 0) {
+			t.Errorf("%s output (fusion line expected: %v):\n%s", args[0], i > 0, out)
+		}
+	}
+	out, err := runAmq(t, "quantize", "--model", model, "--config", scfg, "--data", data, "--batch-size", "64", "--no-eval", "--out", filepath.Join(dir, "flow"))
+	if err != nil {
+		t.Fatalf("quantize: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, line) {
+		t.Errorf("quantize output lacks %q:\n%s", line, out)
+	}
+
+	stepRec, err := quant.ReadRecord(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flowRec, err := quant.ReadRecord(filepath.Join(dir, "flow_record.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stepRec) != 4 || !reflect.DeepEqual(stepRec, flowRec) {
+		t.Errorf("records differ:\nsteps %v\nflow  %v", stepRec, flowRec)
+	}
+	for _, p := range []string{"steps_fake_quant_model.onnx", "steps_deploy_model.onnx", "flow_fake_quant_model.onnx", "flow_deploy_model.onnx"} {
+		m, err := onnx.LoadFile(filepath.Join(dir, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range m.Graph.Nodes {
+			if n.OpType == "BatchNormalization" {
+				t.Errorf("%s: %v left", p, n)
+			}
+		}
+	}
+}
