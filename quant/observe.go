@@ -18,8 +18,8 @@ type ChannelMax struct {
 }
 
 // Observe folds t into the running maxima. Every tensor must have the same
-// channel count. NaN values are reported as errors: they would make every
-// factor derived from the maximum meaningless.
+// channel count. NaN and infinite values are reported as errors: they would
+// make every factor derived from the maximum meaningless.
 func (c *ChannelMax) Observe(t *onnx.Tensor) error {
 	x, err := onnx.Data[float32](t)
 	if err != nil {
@@ -47,6 +47,9 @@ func (c *ChannelMax) Observe(t *onnx.Tensor) error {
 			for _, v := range x[base : base+inner] {
 				a := math.Abs(float64(v))
 				if a > m {
+					if math.IsInf(a, 0) {
+						return fmt.Errorf("tensor %q: infinite value in channel %d", t.Name, j)
+					}
 					m = a
 				} else if a != a {
 					return fmt.Errorf("tensor %q: NaN in channel %d", t.Name, j)
