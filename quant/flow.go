@@ -494,10 +494,20 @@ func NewTensorSource(inputs map[string]*onnx.Tensor, size int) (*TensorSource, e
 	if size < 1 {
 		return nil, fmt.Errorf("batch size %d: must be at least 1", size)
 	}
+	if len(inputs) == 0 {
+		return nil, fmt.Errorf("no inputs")
+	}
 	samples := -1
 	for name, t := range inputs {
+		if t == nil {
+			return nil, fmt.Errorf("input %q: nil tensor", name)
+		}
 		if t.Rank() == 0 {
 			return nil, fmt.Errorf("input %q: a scalar has no sample axis", name)
+		}
+		// Batch slices the data by the shape: they must agree.
+		if n, ok := t.DataLen(); n != t.Len() || !ok {
+			return nil, fmt.Errorf("input %q: shape %v (%d values) but %d values of %T for %v", name, t.Shape, t.Len(), n, t.Data, t.DType)
 		}
 		if samples >= 0 && t.Shape[0] != samples {
 			return nil, fmt.Errorf("input %q has %d samples, another input %d", name, t.Shape[0], samples)
