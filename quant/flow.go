@@ -59,9 +59,9 @@ type QuantizeReport struct {
 	// Excluded lists every candidate layer that is not quantized, with the
 	// rule that excluded it.
 	Excluded []Exclusion
-	// Outputs maps each graph output to the SQNR in dB of the fake-quant
-	// model's output against the float model's, over the calibration
-	// batches (empty with NoEval).
+	// Outputs maps each float graph output to the SQNR in dB of the
+	// fake-quant model's output against the float model's, over the
+	// calibration batches (empty with NoEval).
 	Outputs map[string]float64
 	// OutputNames lists the graph outputs in model order.
 	OutputNames []string
@@ -335,6 +335,9 @@ func evaluate(ref, fake *onnx.Model, layers []*Layer, b Backend, data DataSource
 	for _, name := range append(slices.Clone(observe), rep.OutputNames...) {
 		sums[name] = &acc{}
 	}
+	// SQNR is for float tensors; a graph output of another type (class
+	// indices, shapes) gets none rather than failing the run.
+	notFloat := map[string]bool{}
 	for i := range data.Len() {
 		in, err := data.Batch(i)
 		if err != nil {
@@ -352,6 +355,10 @@ func evaluate(ref, fake *onnx.Model, layers []*Layer, b Backend, data DataSource
 			x, y := ro[name], fo[name]
 			if x == nil || y == nil {
 				return fmt.Errorf("batch %d: backend returned no tensor %q", i, name)
+			}
+			if x.DType != onnx.Float && ref.Graph.IsOutput(name) && !slices.Contains(observe, name) {
+				notFloat[name] = true
+				continue
 			}
 			s, n, err := sqnrSums(x, y)
 			if err != nil {
@@ -373,7 +380,9 @@ func evaluate(ref, fake *onnx.Model, layers []*Layer, b Backend, data DataSource
 		}
 	}
 	for _, o := range rep.OutputNames {
-		rep.Outputs[o] = db(sums[o])
+		if !notFloat[o] {
+			rep.Outputs[o] = db(sums[o])
+		}
 	}
 	return nil
 }
