@@ -40,6 +40,13 @@ func newSaveCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("%s: %w", model, err)
 			}
+			// As preprocess and calibrate: a config made for another
+			// model must not quantize just the layers that match.
+			for _, name := range cfg.LayerNames() {
+				if !hasLayer(layers, name) && cfg.Layers[name].QuantEnable {
+					return fmt.Errorf("%s: layer %q is not a quantizable layer of %s", config, name, model)
+				}
+			}
 			rep, err := quant.Save(m, layers, cfg, rec, out, quant.SaveOptions{})
 			if err != nil {
 				return fmt.Errorf("%s: %w", model, err)
