@@ -284,14 +284,8 @@ func RunFlow(m *onnx.Model, b Backend, data DataSource, prefix string, opt Quant
 	}
 
 	// 6. Move the files into place.
-	entries, err := os.ReadDir(tmp)
-	if err != nil {
+	if err := moveInto(tmp, dir); err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
-	}
-	for _, e := range entries {
-		if err := os.Rename(filepath.Join(tmp, e.Name()), filepath.Join(dir, e.Name())); err != nil {
-			return nil, fmt.Errorf("quantize: %w", err)
-		}
 	}
 	return rep, nil
 }

@@ -2,6 +2,7 @@ package quant
 
 import (
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -85,5 +86,49 @@ func TestReviewRunFlowIntegerOutput(t *testing.T) {
 	}
 	if db, ok := rep.Outputs[c]; ok {
 		t.Errorf("integer output %q has an SQNR of %v", c, db)
+	}
+}
+
+// TestReviewSavePartialRename checks the promise that the output files are
+// all written or none: when one destination cannot be replaced (here it is
+// a folder), neither RunFlow nor Save may leave the others in place.
+func TestReviewSavePartialRename(t *testing.T) {
+	m, _ := calibModel()
+	dir := t.TempDir()
+	prefix := filepath.Join(dir, "m")
+	// The record sorts last among RunFlow's four files, the fake-quant
+	// model last of Save's two.
+	if err := os.MkdirAll(prefix+"_record.txt/x", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := RunFlow(m, testSim{}, calibData(3, 2), prefix, QuantizeOptions{NoEval: true})
+	if err == nil || !strings.Contains(err.Error(), "_record.txt") {
+		t.Errorf("RunFlow onto a folder named like the record: error %v, want one naming it", err)
+	}
+	for _, s := range []string{"_deploy_model.onnx", "_fake_quant_model.onnx", "_quant_config.json"} {
+		if _, err := os.Stat(prefix + s); err == nil {
+			t.Errorf("RunFlow failed but left %s", prefix+s)
+		}
+	}
+
+	rep, err = RunFlow(m, testSim{}, calibData(3, 2), filepath.Join(dir, "ok"), QuantizeOptions{NoEval: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := m.Clone()
+	layers, _, err := FindLayers(work, FindOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2 := filepath.Join(dir, "s")
+	if err := os.MkdirAll(p2+"_fake_quant_model.onnx/x", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Save(work, layers, rep.Config, rep.Record, p2, SaveOptions{})
+	if err == nil || !strings.Contains(err.Error(), "_fake_quant_model.onnx") {
+		t.Errorf("Save onto a folder named like the fake-quant model: error %v, want one naming it", err)
+	}
+	if _, err := os.Stat(p2 + "_deploy_model.onnx"); err == nil {
+		t.Errorf("Save failed but left %s", p2+"_deploy_model.onnx")
 	}
 }

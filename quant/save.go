@@ -428,13 +428,30 @@ func saveBoth(path1 string, m1 *onnx.Model, path2 string, m2 *onnx.Model, opt *o
 			return fmt.Errorf("save %s: %w", x.path, err)
 		}
 	}
+	if err := moveInto(tmp, dir); err != nil {
+		return fmt.Errorf("save: %w", err)
+	}
+	return nil
+}
+
+// moveInto renames every file of folder tmp into folder dir (on the same
+// file system). It checks first that no destination is a folder, which
+// rename cannot replace: failing then, after some files were moved, would
+// leave a mix of new and old outputs.
+func moveInto(tmp, dir string) error {
 	entries, err := os.ReadDir(tmp)
 	if err != nil {
-		return fmt.Errorf("save: %w", err)
+		return err
+	}
+	for _, e := range entries {
+		dst := filepath.Join(dir, e.Name())
+		if st, err := os.Lstat(dst); err == nil && st.IsDir() {
+			return fmt.Errorf("cannot write %s: it is a folder", dst)
+		}
 	}
 	for _, e := range entries {
 		if err := os.Rename(filepath.Join(tmp, e.Name()), filepath.Join(dir, e.Name())); err != nil {
-			return fmt.Errorf("save: %w", err)
+			return err
 		}
 	}
 	return nil
