@@ -196,6 +196,9 @@ func quantizeLayer(g *onnx.Graph, l *Layer, r *LayerRecord) (*quantLayer, []stri
 		deq:      make([]float32, ns),
 		shift:    make([]uint32, ns),
 	}
+	if math.IsInf(float64(ql.invScale), 0) {
+		return nil, nil, fmt.Errorf("%s: scale_d %g is so small that 1/scale_d overflows float32", where, r.ScaleD)
+	}
 	for c := range ns {
 		ql.deq[c] = float32(float64(r.ScaleD) * float64(r.ScaleW[c]))
 		if !(ql.deq[c] > 0) || math.IsInf(float64(ql.deq[c]), 0) {
