@@ -141,6 +141,9 @@ type batches struct {
 }
 
 func loadBatches(g *onnx.Graph, path string, size int) (*batches, error) {
+	if size < 0 {
+		return nil, fmt.Errorf("--batch-size %d: must be at least 1", size)
+	}
 	if len(g.Inputs) == 0 {
 		return nil, fmt.Errorf("the model has no inputs")
 	}
