@@ -227,8 +227,19 @@ func runBatches(b Backend, m *onnx.Model, observe []string, data DataSource, n i
 	start := func(i int) {
 		ch := make(chan result, 1)
 		pending[i] = ch
+		// Batches are fetched here, one at a time and in order: a data
+		// source need not be safe for concurrent use, and progress
+		// reporting counts on the order. Only the runs overlap.
+		in, err := data.Batch(i)
+		if err != nil {
+			ch <- result{nil, fmt.Errorf("batch %d: %w", i, err)}
+			return
+		}
 		go func() {
-			out, err := run(i)
+			out, err := r.Run(in)
+			if err != nil {
+				err = fmt.Errorf("batch %d: %w", i, err)
+			}
 			ch <- result{out, err}
 		}()
 	}

@@ -4,8 +4,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"amq/onnx"
 )
@@ -158,5 +162,49 @@ func TestReviewSaveTinyScaleD(t *testing.T) {
 	_, err = Save(work, layers, rep.Config, rec, filepath.Join(dir, "s"), SaveOptions{})
 	if err == nil || !strings.Contains(err.Error(), `"c2"`) || !strings.Contains(err.Error(), "scale_d") {
 		t.Errorf("Save with scale_d 1e-40: error %v, want one naming layer c2 and scale_d", err)
+	}
+}
+
+// orderedData is a DataSource that records the order of Batch calls and
+// fails the test when two calls overlap, as a source reading a file
+// sequentially would need.
+type orderedData struct {
+	sliceData
+	t      *testing.T
+	active atomic.Int32
+	mu     sync.Mutex
+	order  []int
+}
+
+func (d *orderedData) Batch(i int) (map[string]*onnx.Tensor, error) {
+	if d.active.Add(1) > 1 {
+		d.t.Errorf("Batch(%d) called while another Batch call is running", i)
+	}
+	time.Sleep(2 * time.Millisecond) // widen the window for overlaps
+	d.mu.Lock()
+	d.order = append(d.order, i)
+	d.mu.Unlock()
+	d.active.Add(-1)
+	return d.sliceData.Batch(i)
+}
+
+// TestReviewConcurrentBackendBatchOrder checks that with a Concurrent
+// backend the data source is still asked for batches one at a time and in
+// order (the progress callback and DataSource implementations rely on it);
+// only the forward passes run in parallel.
+func TestReviewConcurrentBackendBatchOrder(t *testing.T) {
+	m, layers := calibModel()
+	cfg := calibConfig(layers, 6)
+	d := &orderedData{sliceData: calibData(9, 6), t: t}
+	rec, err := PreprocessWith(m, layers, cfg, testSimConc{testSim{concurrency: 3}}, d, DMQOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Calibrate(m, layers, cfg, rec, testSimConc{testSim{concurrency: 3}}, d); err != nil {
+		t.Fatal(err)
+	}
+	want := []int{0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5}
+	if !slices.Equal(d.order, want) {
+		t.Errorf("batches requested in order %v, want %v", d.order, want)
 	}
 }
