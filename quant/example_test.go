@@ -1,0 +1,127 @@
+package quant_test
+
+import (
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+
+	"amq/onnx"
+	"amq/quant"
+	"amq/sim"
+)
+
+// simBackend runs forward passes on sim, the pure-Go executor. quant does
+// not import sim itself so that it stays independent of any executor; the
+// amq command wires the two the same way.
+type simBackend struct{}
+
+func (simBackend) Prepare(m *onnx.Model, observe []string) (quant.Runner, error) {
+	s, err := sim.NewSession(m, nil)
+	if err != nil {
+		return nil, err
+	}
+	return simRunner{s, observe}, nil
+}
+
+type simRunner struct {
+	s       *sim.Session
+	observe []string
+}
+
+func (r simRunner) Run(in map[string]*onnx.Tensor) (map[string]*onnx.Tensor, error) {
+	return r.s.Run(in, r.observe...)
+}
+
+func (simRunner) Close() error { return nil }
+
+// gemmModel builds y = Gemm(Relu(Gemm(x, W1, b1)), W2, b2) for batches of 4
+// samples of 8 features, with fixed pseudo-random weights.
+func gemmModel(rng *rand.Rand) *onnx.Model {
+	tensor := func(name string, shape ...int) *onnx.Tensor {
+		d := make([]float32, onnx.NumElems(shape))
+		for i := range d {
+			d[i] = float32(rng.NormFloat64() * 0.5)
+		}
+		t := onnx.NewTensor(shape, d)
+		t.Name = name
+		return t
+	}
+	init := map[string]*onnx.Tensor{}
+	for _, t := range []*onnx.Tensor{tensor("W1", 16, 8), tensor("b1", 16), tensor("W2", 3, 16), tensor("b2", 3)} {
+		init[t.Name] = t
+	}
+	transB := map[string]*onnx.Attr{"transB": {Name: "transB", Type: onnx.AttrInt, I: 1}}
+	return &onnx.Model{
+		IRVersion: 8,
+		Opsets:    map[string]int64{"": 13},
+		Graph: &onnx.Graph{
+			Name: "mlp",
+			Nodes: []*onnx.Node{
+				{Name: "fc1", OpType: "Gemm", Inputs: []string{"x", "W1", "b1"}, Outputs: []string{"h"}, Attrs: transB},
+				{Name: "relu", OpType: "Relu", Inputs: []string{"h"}, Outputs: []string{"r"}},
+				{Name: "fc2", OpType: "Gemm", Inputs: []string{"r", "W2", "b2"}, Outputs: []string{"y"}, Attrs: transB},
+			},
+			Inputs:       []*onnx.ValueInfo{{Name: "x", DType: onnx.Float, Shape: onnx.KnownDims([]int{4, 8})}},
+			Outputs:      []*onnx.ValueInfo{{Name: "y", DType: onnx.Float}},
+			Initializers: init,
+		},
+	}
+}
+
+// ExampleRunFlow quantizes a small two-layer Gemm model end to end:
+// the default config (no DMQ balancing), calibration on 4 batches of 4 samples (BatchNum
+// overrides the config's default of 1), and the fake-quant and deploy
+// models, evaluated on sim.
+func ExampleRunFlow() {
+	rng := rand.New(rand.NewPCG(1, 2))
+	m := gemmModel(rng)
+	x := make([]float32, 16*8)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	data, err := quant.NewTensorSource(map[string]*onnx.Tensor{"x": onnx.NewTensor([]int{16, 8}, x)}, 4)
+	if err != nil {
+		log.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "quant-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	rep, err := quant.RunFlow(m, simBackend{}, data, filepath.Join(dir, "mlp"), quant.QuantizeOptions{BatchNum: 4})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("batches:", rep.Batches)
+	for _, l := range rep.Layers {
+		pos := l.ScaleD > 0
+		for _, s := range l.ScaleW {
+			pos = pos && s > 0
+		}
+		fmt.Printf("%s %s balance %s, scales positive: %v, SQNR above 20 dB: %v\n", l.Name, l.Type, l.Balance, pos, l.SQNR > 20)
+	}
+	for _, p := range []string{rep.FakeQuantPath, rep.DeployPath, rep.ConfigPath, rep.RecordPath} {
+		fmt.Println(filepath.Base(p))
+	}
+	deploy, err := onnx.LoadFile(rep.DeployPath)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ops := map[string]int{}
+	for _, n := range deploy.Graph.Nodes {
+		ops[n.OpType]++
+	}
+	fmt.Println("deploy AscendQuant nodes:", ops["AscendQuant"], "AscendDequant nodes:", ops["AscendDequant"])
+	// Output:
+	// batches: 4
+	// fc1 Gemm balance none, scales positive: true, SQNR above 20 dB: true
+	// fc2 Gemm balance none, scales positive: true, SQNR above 20 dB: true
+	// mlp_fake_quant_model.onnx
+	// mlp_deploy_model.onnx
+	// mlp_quant_config.json
+	// mlp_record.txt
+	// deploy AscendQuant nodes: 2 AscendDequant nodes: 2
+}
