@@ -25,6 +25,7 @@ type OutNode struct {
 	Index  int
 }
 
+// String returns the node_name:output_index form that ATC's --out_nodes takes.
 func (o OutNode) String() string { return o.Node + ":" + strconv.Itoa(o.Index) }
 
 // OutNodes maps tensor names to the nodes that produce them, for ATC's

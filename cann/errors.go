@@ -28,6 +28,8 @@ type Error struct {
 	Msg  string // aclGetRecentErrMsg() of the failing call, or dlerror()
 }
 
+// Error describes the failure: the ACL function, its code and message, or
+// why the library could not be loaded.
 func (e *Error) Error() string {
 	switch {
 	case e.Code == codeStub:

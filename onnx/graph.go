@@ -113,6 +113,7 @@ type Dim struct {
 // Known reports whether the dimension has a concrete size.
 func (d Dim) Known() bool { return d.Param == "" && d.Value >= 0 }
 
+// String returns the size, the symbolic name, or "?" when unknown.
 func (d Dim) String() string {
 	switch {
 	case d.Param != "":
@@ -251,6 +252,7 @@ func (n *Node) Input(i int) string {
 	return ""
 }
 
+// String names the node and its operator type, for error messages.
 func (n *Node) String() string { return fmt.Sprintf("%s node %q", n.OpType, n.Name) }
 
 type graphIndex struct {

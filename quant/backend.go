@@ -25,6 +25,7 @@ type Runner interface {
 // Concurrency() batches in flight but merges their statistics in batch
 // order, so that the result equals a one-device run.
 type Concurrent interface {
+	// Concurrency is the number of batches the backend can run at once.
 	Concurrency() int
 }
 

@@ -70,10 +70,10 @@ func gemmModel(rng *rand.Rand) *onnx.Model {
 	}
 }
 
-// ExampleRunFlow quantizes a small two-layer Gemm model end to end:
-// the default config (no DMQ balancing), calibration on 4 batches of 4 samples (BatchNum
-// overrides the config's default of 1), and the fake-quant and deploy
-// models, evaluated on sim.
+// ExampleRunFlow quantizes a small two-layer Gemm model end to end: the
+// default config (no DMQ balancing), calibration on 4 batches of 4 samples
+// (BatchNum overrides the config's default of 1), and the fake-quant and
+// deploy models, evaluated on sim.
 func ExampleRunFlow() {
 	rng := rand.New(rand.NewPCG(1, 2))
 	m := gemmModel(rng)
