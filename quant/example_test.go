@@ -125,3 +125,35 @@ func ExampleRunFlow() {
 	// mlp_record.txt
 	// deploy AscendQuant nodes: 2 AscendDequant nodes: 2
 }
+
+// ExampleScaleOffset derives int8 quantization factors for activations in
+// [-1, 3] and quantizes one value with them.
+func ExampleScaleOffset() {
+	s, o := quant.ScaleOffset(-1, 3, true) // s = 4/255, o = round(-128 + 1/s)
+	q := quant.Quantize(0.5, s, o)
+	fmt.Printf("asymmetric: scale %.6f offset %d, 0.5 -> %d -> %.4f\n", s, o, q, quant.Dequantize(q, s, o))
+	s, o = quant.ScaleOffset(-1, 3, false) // s = 3/127
+	fmt.Printf("symmetric: scale %.6f offset %d, 0 -> %d\n", s, o, quant.Quantize(0, s, o))
+	// Output:
+	// asymmetric: scale 0.015686 offset -64, 0.5 -> -32 -> 0.5020
+	// symmetric: scale 0.023622 offset 0, 0 -> 0
+}
+
+// ExampleParseSimpleConfig reads a simplified config in AMCT's .cfg format
+// (protobuf text); unset fields keep AMCT's defaults.
+func ExampleParseSimpleConfig() {
+	cfg, err := quant.ParseSimpleConfig([]byte(`
+batch_num: 2
+skip_layers: "fc2"
+`), "example.cfg")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(cfg.GetBatchNum(), cfg.GetSkipLayers(), cfg.GetActivationOffset(), cfg.GetDoFusion())
+
+	_, err = quant.ParseSimpleConfig([]byte("batch_num: 0\n"), "bad.cfg")
+	fmt.Println(err)
+	// Output:
+	// 2 [fc2] true true
+	// bad.cfg: batch_num: must be at least 1
+}
