@@ -157,3 +157,50 @@ skip_layers: "fc2"
 	// 2 [fc2] true true
 	// bad.cfg: batch_num: must be at least 1
 }
+
+// ExampleCalibrate runs the flow step by step, as AMCT's API does:
+// create the config (here skipping layer fc2), find the layers, calibrate
+// on sim and save the models.
+func ExampleCalibrate() {
+	rng := rand.New(rand.NewPCG(3, 4))
+	m := gemmModel(rng)
+	x := make([]float32, 8*8)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	data, err := quant.NewTensorSource(map[string]*onnx.Tensor{"x": onnx.NewTensor([]int{8, 8}, x)}, 4)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	cfg, excl, err := quant.CreateQuantConfig(m, nil, []string{"fc2"}, 2)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("excluded:", excl[0].Layer, "by", excl[0].Rule)
+	layers, _, err := quant.FindLayers(m, quant.FindOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	rec := quant.Record{}
+	if err := quant.Calibrate(m, layers, cfg, rec, simBackend{}, data); err != nil {
+		log.Fatal(err)
+	}
+	fc1 := rec["fc1"]
+	fmt.Println("fc1 recorded:", fc1 != nil, "scale_d > 0:", fc1.ScaleD > 0, "weight scales:", len(fc1.ScaleW))
+
+	dir, err := os.MkdirTemp("", "quant-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	rep, err := quant.Save(m, layers, cfg, rec, filepath.Join(dir, "mlp"), quant.SaveOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("quantized:", rep.Quantized)
+	// Output:
+	// excluded: fc2 by skip_layers in config
+	// fc1 recorded: true scale_d > 0: true weight scales: 1
+	// quantized: [fc1]
+}
