@@ -93,14 +93,14 @@ func (a AttrType) String() string {
 type Attr struct {
 	Name    string
 	Type    AttrType
-	F       float32
-	I       int64
-	S       string
-	T       *Tensor
-	Floats  []float32
-	Ints    []int64
-	Strings []string
-	Proto   *onnxpb.AttributeProto
+	F       float32                // AttrFloat
+	I       int64                  // AttrInt
+	S       string                 // AttrString
+	T       *Tensor                // AttrTensor
+	Floats  []float32              // AttrFloats
+	Ints    []int64                // AttrInts
+	Strings []string               // AttrStrings
+	Proto   *onnxpb.AttributeProto // any other type, kept as read
 }
 
 // Dim is one dimension of a ValueInfo shape: a known size (Value >= 0), a

@@ -59,10 +59,10 @@ func (d DataType) Size() int {
 // []int8, []uint8, []uint16, []uint32, []uint64, []bool or []string; Float16 and
 // BFloat16 tensors are widened to []float32 on load and narrowed on save.
 type Tensor struct {
-	Name  string
-	DType DataType
-	Shape []int
-	Data  any
+	Name  string   // initializer or value name; may be empty
+	DType DataType // element type; Data's slice type follows it
+	Shape []int    // dimensions; empty for a scalar
+	Data  any      // the elements, a slice of NumElems(Shape) values
 }
 
 // NewTensor returns a tensor that takes ownership of data. The element type

@@ -61,36 +61,36 @@ type DMQParams struct {
 
 // ActParams configures activation calibration.
 type ActParams struct {
-	NumBits       int
-	Algo          string // "ifmr" or "hfmg"
-	MaxPercentile float64
-	MinPercentile float64
-	SearchRange   [2]float64
-	SearchStep    float64
-	NumOfBins     int
-	Asymmetric    bool
+	NumBits       int        // bits of the quantized activation (8)
+	Algo          string     // "ifmr" or "hfmg"
+	MaxPercentile float64    // ifmr: percentile of the initial upper bound
+	MinPercentile float64    // ifmr: percentile of the initial lower bound
+	SearchRange   [2]float64 // ifmr: factors of those bounds searched
+	SearchStep    float64    // ifmr: step of that search
+	NumOfBins     int        // hfmg: histogram bins
+	Asymmetric    bool       // quantize with an offset (activation_offset)
 }
 
 // WeightParams configures weight calibration.
 type WeightParams struct {
-	NumBits     int
+	NumBits     int    // bits of the quantized weight (8)
 	Algo        string // "arq_quantize"
-	ChannelWise bool
+	ChannelWise bool   // one scale per output channel instead of one
 }
 
 // LayerRecord is one layer's entry of the record file (AMCT's
 // SingleLayerRecord).
 type LayerRecord struct {
-	ScaleD        float32
-	OffsetD       int32
-	ScaleW        []float32
-	OffsetW       []int32
-	ShiftBit      []uint32
+	ScaleD        float32   // activation scale
+	OffsetD       int32     // activation offset
+	ScaleW        []float32 // weight scales, one or one per output channel
+	OffsetW       []int32   // weight offsets (0, symmetric)
+	ShiftBit      []uint32  // AMCT's shift_bit, 0 per weight scale
 	BalanceFactor []float32 // tensor_balance_factor, one per input channel
 	SkipFusion    bool
 	DstType       string // "INT8"
-	ActType       string
-	WtsType       string
+	ActType       string // "INT8"
+	WtsType       string // "INT8"
 	// HasQuant reports whether the activation/weight fields are set (after
 	// calibration); a record after Preprocess has only BalanceFactor.
 	HasQuant bool
