@@ -12,15 +12,15 @@ import (
 // Fields it does not model (functions, training info) are carried through
 // Save unchanged.
 type Model struct {
-	IRVersion       int64
+	IRVersion       int64            // ONNX IR version of the file format
 	Opsets          map[string]int64 // domain ("" is ai.onnx) -> opset version
 	ProducerName    string
 	ProducerVersion string
 	Domain          string
 	ModelVersion    int64
 	DocString       string
-	Metadata        map[string]string
-	Graph           *Graph
+	Metadata        map[string]string // metadata_props, key -> value
+	Graph           *Graph            // the main graph
 
 	// rest holds the ModelProto fields that the IR does not represent.
 	rest *onnxpb.ModelProto

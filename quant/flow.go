@@ -487,8 +487,8 @@ func (p progressSource) Batch(i int) (map[string]*onnx.Tensor, error) {
 // input, samples on axis 0), cut into batches of Size samples without
 // copying. Samples that do not fill a last batch are not used.
 type TensorSource struct {
-	Inputs map[string]*onnx.Tensor
-	Size   int
+	Inputs map[string]*onnx.Tensor // graph input name -> all its samples
+	Size   int                     // samples per batch
 }
 
 // NewTensorSource checks that every input has the same number of samples,

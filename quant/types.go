@@ -36,11 +36,11 @@ type Exclusion struct {
 // Config is the JSON quant config that CreateQuantConfig writes, in AMCT's
 // layout: global keys plus one object per quantizable layer.
 type Config struct {
-	Version          int
-	BatchNum         int
-	ActivationOffset bool
-	DoFusion         bool
-	SkipFusionLayers []string
+	Version          int      // ConfigVersion
+	BatchNum         int      // calibration batches to use
+	ActivationOffset bool     // asymmetric activations by default
+	DoFusion         bool     // fold BatchNormalization into Conv
+	SkipFusionLayers []string // Convs left unfused when DoFusion is set
 	// Layers maps ONNX node names to their settings.
 	Layers map[string]*LayerConfig
 }
