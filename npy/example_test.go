@@ -1,6 +1,7 @@
 package npy_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"fmt"
 	"log"
@@ -47,4 +48,46 @@ func ExampleWrite() {
 	// Output:
 	// "{'descr': '<i8', 'fortran_order': False, 'shape': (4,), }"
 	// header+data bytes: 160 = 128 + 32
+}
+
+// ExampleReadNPZFile reads an archive as numpy.savez writes it: a zip file
+// with one "<name>.npy" entry per array.
+func ExampleReadNPZFile() {
+	dir, err := os.MkdirTemp("", "npy-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "batch.npz")
+
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, t := range map[string]*onnx.Tensor{
+		"input_ids": onnx.NewTensor([]int{1, 3}, []int64{101, 7, 102}),
+		"mask":      onnx.NewTensor([]int{1, 3}, []bool{true, true, false}),
+	} {
+		w, err := zw.Create(name + ".npy")
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := npy.Write(w, t); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		log.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		log.Fatal(err)
+	}
+
+	arrays, err := npy.ReadNPZFile(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(arrays["input_ids"].DType, arrays["input_ids"].Int64s())
+	fmt.Println(arrays["mask"].DType, arrays["mask"].Data)
+	// Output:
+	// INT64 [101 7 102]
+	// BOOL [true true false]
 }
