@@ -3,6 +3,7 @@ package sim_test
 import (
 	"fmt"
 	"log"
+	"slices"
 
 	"amq/onnx"
 	"amq/sim"
@@ -45,4 +46,20 @@ func Example() {
 	// Output:
 	// h [2 2] [1 -1 6 -6]
 	// y [2 2] [1.5 0 6.5 0]
+}
+
+// ExampleSupportedOps asks which operators sim executes; they include the
+// Ascend operators of deploy models, so sim can validate those too.
+func ExampleSupportedOps() {
+	ops := sim.SupportedOps()
+	for _, op := range []string{"AscendQuant", "AscendDequant", "Conv", "Gemm"} {
+		fmt.Println(op, slices.Contains(ops, op))
+	}
+	fmt.Println("sorted:", slices.IsSorted(ops))
+	// Output:
+	// AscendQuant true
+	// AscendDequant true
+	// Conv true
+	// Gemm true
+	// sorted: true
 }
