@@ -20,9 +20,9 @@ import (
 // OutNode is one tensor requested from ATC as a model output, in ATC's
 // "node_name:output_index" form.
 type OutNode struct {
-	Tensor string
-	Node   string
-	Index  int
+	Tensor string // the ONNX tensor name
+	Node   string // the node that produces it
+	Index  int    // which output of Node it is
 }
 
 // String returns the node_name:output_index form that ATC's --out_nodes takes.

@@ -32,7 +32,7 @@ const (
 
 // BalanceAction says how one layer was balanced.
 type BalanceAction struct {
-	Layer string
+	Layer string // the layer's node name
 	Kind  string // one of the Balance* constants
 	// Node is the inserted Mul node, or the producer the factors were
 	// folded into.
