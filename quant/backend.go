@@ -30,7 +30,10 @@ type Concurrent interface {
 }
 
 // DataSource provides calibration batches. Batches are produced on demand,
-// so calibration never holds more than the batches in flight.
+// so calibration never holds more than the batches in flight. Calibration
+// calls Batch from one goroutine, in increasing order, even when a
+// Concurrent backend runs several batches at once, so a source need not be
+// safe for concurrent use.
 type DataSource interface {
 	// Len is the number of batches available.
 	Len() int
