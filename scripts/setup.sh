@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what amq's tests need on a fresh Debian machine: ONNX's conformance
 # data, CMake for the ACL shim, and ONNX Runtime's CPU library (the reference
-# runtime for fake-quant models and for speed comparisons). Idempotent.
+# runtime for fake-quant models and for speed comparisons), valgrind for the
+# C shim's tests and NumPy (to check that NumPy reads amq's .npy files).
+# Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(libonnx-testdata cmake gcc g++ make valgrind)
+pkgs=(libonnx-testdata cmake gcc g++ make valgrind python3-numpy)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
