@@ -156,7 +156,7 @@ func (s *shapeInfer) ints(n *Node, i int, what string) ([]int64, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s (%q) is computed from data at run time; its value is needed for the output shape", what, n.Input(i))
 	}
-	return t.asInt64s(what)
+	return t.AsInt64s(what)
 }
 
 func (s *shapeInfer) set(n *Node, i int, shape []int, dt DataType) {
@@ -172,8 +172,10 @@ func (s *shapeInfer) setValue(n *Node, t *Tensor) {
 	s.value[n.Outputs[0]] = t
 }
 
-// asInt64s reads an integer tensor (int64, int32) as int64.
-func (t *Tensor) asInt64s(what string) ([]int64, error) {
+// AsInt64s reads an int64 or int32 tensor, such as a shape or axes input,
+// as int64; what names the tensor's role in the error. An int64 tensor's
+// own slice is returned, not a copy.
+func (t *Tensor) AsInt64s(what string) ([]int64, error) {
 	switch d := t.Data.(type) {
 	case []int64:
 		return d, nil
@@ -184,7 +186,7 @@ func (t *Tensor) asInt64s(what string) ([]int64, error) {
 		}
 		return out, nil
 	}
-	return nil, fmt.Errorf("%s must be an integer tensor, is %v", what, t.DType)
+	return nil, fmt.Errorf("%s must be an int64 or int32 tensor, got %v", what, t.DType)
 }
 
 // asFloat64s reads a numeric tensor as float64.
@@ -1491,7 +1493,7 @@ func (s *shapeInfer) resize(n *Node, x []int, dt DataType) error {
 	out := append([]int(nil), x...)
 	sizes, hasSizes := s.val(n, sizesIn)
 	if hasSizes && sizes.Len() > 0 {
-		sz, err := sizes.asInt64s("sizes")
+		sz, err := sizes.AsInt64s("sizes")
 		if err != nil {
 			return err
 		}
@@ -1550,7 +1552,7 @@ func (s *shapeInfer) rangeOp(n *Node) error {
 			return fmt.Errorf("input %d must be a numeric scalar", i)
 		}
 		v[i] = f[0]
-		if ints, err := t.asInt64s(""); err == nil {
+		if ints, err := t.AsInt64s(""); err == nil {
 			iv[i] = ints[0]
 		} else {
 			isInt = false
@@ -1655,7 +1657,7 @@ func (s *shapeInfer) fold(n *Node) error {
 	}
 	allInt := true
 	for _, t := range ins {
-		if _, err := t.asInt64s(""); err != nil {
+		if _, err := t.AsInt64s(""); err != nil {
 			allInt = false
 		}
 	}
@@ -1673,7 +1675,7 @@ func (s *shapeInfer) fold(n *Node) error {
 			fs[k][i] = f[j]
 		}
 		if allInt {
-			iv, _ := t.asInt64s("")
+			iv, _ := t.AsInt64s("")
 			is[k] = make([]int64, len(idx))
 			for i, j := range idx {
 				is[k][i] = iv[j]

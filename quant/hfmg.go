@@ -57,16 +57,7 @@ func (h *HFMGHistogram) Bins() int { return len(h.count) }
 func (h *HFMGHistogram) Count(i int) int64 { return h.count[i] }
 
 // Observe adds the float32 values of t.
-func (h *HFMGHistogram) Observe(t *onnx.Tensor) error {
-	x, err := onnx.Data[float32](t)
-	if err != nil {
-		return err
-	}
-	if err := h.Add(x); err != nil {
-		return fmt.Errorf("tensor %q: %w", t.Name, err)
-	}
-	return nil
-}
+func (h *HFMGHistogram) Observe(t *onnx.Tensor) error { return addFloats(t, h.Add) }
 
 // Add adds one batch of values. It fails on NaN or infinite values, which
 // have no int8 representation.

@@ -114,12 +114,15 @@ func (h *Histogram) Bin(i int) (n int64, sum, sumSq float64) {
 }
 
 // Observe adds the float32 values of t.
-func (h *Histogram) Observe(t *onnx.Tensor) error {
+func (h *Histogram) Observe(t *onnx.Tensor) error { return addFloats(t, h.Add) }
+
+// addFloats passes t's float32 values to add, naming t in any error.
+func addFloats(t *onnx.Tensor, add func([]float32) error) error {
 	x, err := onnx.Data[float32](t)
 	if err != nil {
 		return err
 	}
-	if err := h.Add(x); err != nil {
+	if err := add(x); err != nil {
 		return fmt.Errorf("tensor %q: %w", t.Name, err)
 	}
 	return nil

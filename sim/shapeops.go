@@ -52,19 +52,7 @@ func denseStrides(shape []int) []int {
 }
 
 // shapeInts reads an int64 or int32 tensor such as a shape or axes input.
-func shapeInts(t *onnx.Tensor, what string) ([]int64, error) {
-	switch d := t.Data.(type) {
-	case []int64:
-		return d, nil
-	case []int32:
-		out := make([]int64, len(d))
-		for i, v := range d {
-			out[i] = int64(v)
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("%s must be an int64 or int32 tensor, got %v", what, t.DType)
-}
+func shapeInts(t *onnx.Tensor, what string) ([]int64, error) { return t.AsInt64s(what) }
 
 // constInts returns the value of input i of n when it is a constant of the
 // graph, so that builders can validate it once; ok is false otherwise.
