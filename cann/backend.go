@@ -8,10 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 
+	"amq/backend"
 	"amq/onnx"
-	"amq/quant"
 )
 
 // Options configures the Ascend backend. Zero values pick the defaults.
@@ -32,8 +33,28 @@ type Options struct {
 	Library string
 }
 
-// Backend runs models on Ascend NPUs. It implements quant.Backend and
-// quant.Concurrent.
+// The Ascend backend, opened by name through package backend. Devices come
+// from Options.Devices, else from $AMQ_DEVICES ("0" or "0,1", for board
+// scripts), else device 0.
+func init() {
+	backend.Register("ascend", func(opt backend.Options) (backend.Backend, error) {
+		devs := opt.Devices
+		if devs == nil {
+			env := strings.TrimSpace(os.Getenv("AMQ_DEVICES"))
+			if env == "" {
+				env = "0"
+			}
+			var err error
+			if devs, err = backend.ParseDevices(env); err != nil {
+				return nil, fmt.Errorf("AMQ_DEVICES: %w", err)
+			}
+		}
+		return New(Options{Devices: devs}), nil
+	})
+}
+
+// Backend runs models on Ascend NPUs. It implements backend.Backend and
+// backend.Concurrent.
 type Backend struct {
 	opt Options
 }
@@ -51,8 +72,8 @@ func New(opt Options) *Backend {
 func (b *Backend) Concurrency() int { return len(b.opt.Devices) }
 
 var (
-	_ quant.Backend    = (*Backend)(nil)
-	_ quant.Concurrent = (*Backend)(nil)
+	_ backend.Backend    = (*Backend)(nil)
+	_ backend.Concurrent = (*Backend)(nil)
 )
 
 // resolve fills in the defaults that need the loaded library.
@@ -96,7 +117,7 @@ func (b *Backend) resolve() (soc, atc, cache string, err error) {
 // Prepare loads the ACL library, opens every device and returns a Runner.
 // The model is compiled by ATC on the first batch of each input shape
 // (ATC needs static shapes); the .om is cached across runs.
-func (b *Backend) Prepare(m *onnx.Model, observe []string) (quant.Runner, error) {
+func (b *Backend) Prepare(m *onnx.Model, observe []string) (backend.Runner, error) {
 	if _, err := Open(b.opt.Library); err != nil {
 		return nil, fmt.Errorf("ascend: %w", err)
 	}

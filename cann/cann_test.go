@@ -12,10 +12,10 @@ import (
 	"sync"
 	"testing"
 
+	"amq/backend"
 	"amq/cann"
 	"amq/cgo/fake/fakeacl"
 	"amq/onnx"
-	"amq/quant"
 	"amq/sim"
 )
 
@@ -87,7 +87,7 @@ func leaks(t *testing.T) (int, string) {
 	return n, s
 }
 
-func backend(t *testing.T, devices ...int) *cann.Backend {
+func fakeBackend(t *testing.T, devices ...int) *cann.Backend {
 	return cann.New(cann.Options{Devices: devices, ATC: fakeATC, CacheDir: t.TempDir(), SocVersion: "Ascend310P3"})
 }
 
@@ -167,7 +167,7 @@ func TestAscendMatchesSim(t *testing.T) {
 	requireFake(t)
 	base, _ := leaks(t)
 	m := testModel()
-	r, err := backend(t, 0).Prepare(m, observe)
+	r, err := fakeBackend(t, 0).Prepare(m, observe)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,16 +269,16 @@ func TestTwoDevicesEqualOne(t *testing.T) {
 		return res
 	}
 	loads0, _ := fakeacl.Calls("aclmdlLoadFromFile")
-	two := run(backend(t, 0, 1))
+	two := run(fakeBackend(t, 0, 1))
 	loads1, _ := fakeacl.Calls("aclmdlLoadFromFile")
-	one := run(backend(t, 0))
+	one := run(fakeBackend(t, 0))
 	if loads1-loads0 != 2 {
 		t.Errorf("2-device run loaded the model %d times, want once per device", loads1-loads0)
 	}
 	for i := range batches {
 		sameTensors(t, fmt.Sprintf("batch %d", i), two[i], one[i], "y", "h", "q", "x")
 	}
-	var c quant.Concurrent = backend(t, 0, 1)
+	var c backend.Concurrent = fakeBackend(t, 0, 1)
 	if c.Concurrency() != 2 {
 		t.Error("Concurrency() != 2 for two devices")
 	}
@@ -291,7 +291,7 @@ func TestATCFailureShowsStderr(t *testing.T) {
 	requireFake(t)
 	base, _ := leaks(t)
 	t.Setenv("AMQ_FAKE_ATC_FAIL", "E10001: Value [Ascend999] for parameter [--soc_version] is invalid")
-	r, err := backend(t, 0).Prepare(testModel(), observe)
+	r, err := fakeBackend(t, 0).Prepare(testModel(), observe)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +310,7 @@ func TestATCFailureShowsStderr(t *testing.T) {
 func TestBadInputs(t *testing.T) {
 	requireFake(t)
 	base, _ := leaks(t)
-	r, err := backend(t, 0).Prepare(testModel(), observe)
+	r, err := fakeBackend(t, 0).Prepare(testModel(), observe)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,10 +329,10 @@ func TestBadInputs(t *testing.T) {
 			t.Errorf("want error containing %q, got %v", c.want, err)
 		}
 	}
-	if _, err := backend(t, 7).Prepare(testModel(), nil); err == nil || !strings.Contains(err.Error(), "device 7 does not exist (2 device(s) found)") {
+	if _, err := fakeBackend(t, 7).Prepare(testModel(), nil); err == nil || !strings.Contains(err.Error(), "device 7 does not exist (2 device(s) found)") {
 		t.Errorf("bad device: %v", err)
 	}
-	if _, err := backend(t, 0).Prepare(testModel(), []string{"nope"}); err == nil || !strings.Contains(err.Error(), `"nope" is not defined`) {
+	if _, err := fakeBackend(t, 0).Prepare(testModel(), []string{"nope"}); err == nil || !strings.Contains(err.Error(), `"nope" is not defined`) {
 		t.Errorf("bad observe: %v", err)
 	}
 	if err := r.Close(); err != nil {
@@ -397,7 +397,7 @@ func TestEachACLCallFailing(t *testing.T) {
 func TestDriftIsVisible(t *testing.T) {
 	requireFake(t)
 	m := testModel()
-	r, err := backend(t, 0).Prepare(m, observe)
+	r, err := fakeBackend(t, 0).Prepare(m, observe)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,5 @@
 // Package cann runs ONNX models on Huawei Ascend NPUs through CANN's ACL
-// runtime, as a quant.Backend for calibration.
+// runtime: the "ascend" backend of package backend, for calibration.
 //
 // The model is compiled to an offline model (.om) by ATC, with every tensor
 // that calibration observes exposed as an output, and executed through a

@@ -13,31 +13,18 @@ import (
 	"amq/sim"
 )
 
-// testSim is a Backend on sim for the tests (the CLI has its own).
-type testSim struct{ concurrency int }
+// testSim is the backend the tests calibrate on: sim, on one thread.
+var testSim = &sim.Backend{Threads: 1}
 
-func (b testSim) Prepare(m *onnx.Model, observe []string) (Runner, error) {
-	s, err := sim.NewSession(m, &sim.Options{Threads: 1})
-	if err != nil {
-		return nil, err
-	}
-	return &testRunner{s, observe}, nil
+// concurrentSim is sim declared able to run n batches at once, as an
+// Ascend backend with n devices is, so that the tests exercise the flow's
+// in-order merging of concurrent batches.
+type concurrentSim struct {
+	*sim.Backend
+	n int
 }
 
-type testRunner struct {
-	s       *sim.Session
-	observe []string
-}
-
-func (r *testRunner) Run(in map[string]*onnx.Tensor) (map[string]*onnx.Tensor, error) {
-	return r.s.Run(in, r.observe...)
-}
-func (r *testRunner) Close() error { return nil }
-
-// testSimConc is testSim that runs several batches at once.
-type testSimConc struct{ testSim }
-
-func (b testSimConc) Concurrency() int { return b.concurrency }
+func (c concurrentSim) Concurrency() int { return c.n }
 
 // sliceData is a DataSource over batches held in memory.
 type sliceData []map[string]*onnx.Tensor
@@ -413,7 +400,7 @@ func TestApplyBalanceFixtures(t *testing.T) {
 			want := runSim(t, work, in)
 			data := sliceData{in}
 			for _, joint := range []bool{false, true} {
-				rec, err := PreprocessWith(work, layers, cfg, testSim{}, data, DMQOptions{Joint: joint})
+				rec, err := PreprocessWith(work, layers, cfg, testSim, data, DMQOptions{Joint: joint})
 				if err != nil {
 					t.Fatal(err)
 				}

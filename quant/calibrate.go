@@ -3,6 +3,7 @@ package quant
 import (
 	"fmt"
 
+	"amq/backend"
 	"amq/onnx"
 )
 
@@ -19,10 +20,10 @@ import (
 // observed with every calibrated layer's weights fake-quantized (AMCT does
 // the same), so a layer's range reflects the quantized layers before it.
 //
-// When b implements Concurrent, up to Concurrency() batches are in flight,
+// When b implements backend.Concurrent, up to Concurrency() batches are in flight,
 // but statistics are merged in batch order, so the record equals that of a
 // sequential run.
-func Calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b Backend, data DataSource) error {
+func Calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b backend.Backend, data DataSource) error {
 	if cfg == nil {
 		return fmt.Errorf("calibrate: no quant config")
 	}
@@ -176,10 +177,10 @@ func Calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b Backen
 }
 
 // runBatches prepares m on b with observe exposed and runs batches 0..n-1 of
-// data, calling merge for each result in batch order. With a Concurrent
+// data, calling merge for each result in batch order. With a concurrent
 // backend up to Concurrency() batches run at once; at most that many
 // results exist at any time, so memory does not grow with n.
-func runBatches(b Backend, m *onnx.Model, observe []string, data DataSource, n int, merge func(i int, out map[string]*onnx.Tensor) error) (err error) {
+func runBatches(b backend.Backend, m *onnx.Model, observe []string, data DataSource, n int, merge func(i int, out map[string]*onnx.Tensor) error) (err error) {
 	if b == nil {
 		return fmt.Errorf("no backend")
 	}
@@ -204,7 +205,7 @@ func runBatches(b Backend, m *onnx.Model, observe []string, data DataSource, n i
 		return out, nil
 	}
 	width := 1
-	if c, ok := b.(Concurrent); ok {
+	if c, ok := b.(backend.Concurrent); ok {
 		width = max(1, c.Concurrency())
 	}
 	if width == 1 {

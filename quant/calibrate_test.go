@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"amq/backend"
 	"amq/onnx"
 	"amq/sim"
 )
@@ -82,7 +83,7 @@ func TestCalibrateAgainstReferences(t *testing.T) {
 	m, layers := calibModel()
 	data := calibData(1, 6)
 	cfg := calibConfig(layers, 5)
-	rec, err := Preprocess(m, layers, cfg, testSim{}, data)
+	rec, err := Preprocess(m, layers, cfg, testSim, data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +91,7 @@ func TestCalibrateAgainstReferences(t *testing.T) {
 		t.Fatalf("balance factors: %v", rec)
 	}
 	balance := map[string][]float32{"c2": rec["c2"].BalanceFactor, "fc": rec["fc"].BalanceFactor}
-	if err := Calibrate(m, layers, cfg, rec, testSim{}, data); err != nil {
+	if err := Calibrate(m, layers, cfg, rec, testSim, data); err != nil {
 		t.Fatal(err)
 	}
 	// Reference weight scales, from the balanced weights, computed here.
@@ -206,12 +207,12 @@ func TestCalibrateConcurrentEqualsSequential(t *testing.T) {
 	m, layers := calibModel()
 	data := calibData(2, 7)
 	cfg := calibConfig(layers, 7)
-	base, err := Preprocess(m, layers, cfg, testSim{}, data)
+	base, err := Preprocess(m, layers, cfg, testSim, data)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var recs []Record
-	for _, b := range []Backend{testSim{}, testSimConc{testSim{concurrency: 3}}, testSimConc{testSim{concurrency: 16}}} {
+	for _, b := range []backend.Backend{testSim, concurrentSim{testSim, 3}, concurrentSim{testSim, 16}} {
 		rec := Record{}
 		for k, v := range base {
 			c := *v
@@ -246,16 +247,16 @@ func TestCalibrateErrors(t *testing.T) {
 	m, layers := calibModel()
 	data := calibData(3, 3)
 	cfg := calibConfig(layers, 5)
-	if err := Calibrate(m, layers, cfg, Record{}, testSim{}, data); err == nil || !strings.Contains(err.Error(), "batch_num") {
+	if err := Calibrate(m, layers, cfg, Record{}, testSim, data); err == nil || !strings.Contains(err.Error(), "batch_num") {
 		t.Errorf("too few batches: %v", err)
 	}
 	cfg.BatchNum = 3
 	cfg.Layers["c1"].Act.Algo = "kl"
-	if err := Calibrate(m, layers, cfg, Record{}, testSim{}, data); err == nil || !strings.Contains(err.Error(), `"c1"`) {
+	if err := Calibrate(m, layers, cfg, Record{}, testSim, data); err == nil || !strings.Contains(err.Error(), `"c1"`) {
 		t.Errorf("unknown algorithm: %v", err)
 	}
 	cfg.Layers["c1"].Act.Algo = "ifmr"
-	for _, b := range []Backend{testSim{}, testSimConc{testSim{concurrency: 2}}} {
+	for _, b := range []backend.Backend{testSim, concurrentSim{testSim, 2}} {
 		err := Calibrate(m, layers, cfg, Record{}, b, failingData{data, 1})
 		if err == nil || !strings.Contains(err.Error(), "batch 1") {
 			t.Errorf("failing batch: %v", err)
@@ -301,11 +302,11 @@ func TestCalibrateMemoryIndependentOfBatches(t *testing.T) {
 		cfg := testConfig(layers, true)
 		cfg.BatchNum = n
 		cfg.Layers["c2"].Act = hfmgParams(8192, true)
-		rec, err := Preprocess(m, layers, cfg, testSim{}, data)
+		rec, err := Preprocess(m, layers, cfg, testSim, data)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := Calibrate(m, layers, cfg, rec, testSim{}, data); err != nil {
+		if err := Calibrate(m, layers, cfg, rec, testSim, data); err != nil {
 			t.Fatal(err)
 		}
 		peaks[n] = peak

@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 
+	"amq/backend"
 	"amq/onnx"
 )
 
@@ -20,7 +21,7 @@ type DMQOptions struct {
 
 // Preprocess computes DMQ balance factors with per-layer factors; see
 // PreprocessWith.
-func Preprocess(m *onnx.Model, layers []*Layer, cfg *Config, b Backend, data DataSource) (Record, error) {
+func Preprocess(m *onnx.Model, layers []*Layer, cfg *Config, b backend.Backend, data DataSource) (Record, error) {
 	return PreprocessWith(m, layers, cfg, b, data, DMQOptions{})
 }
 
@@ -32,7 +33,7 @@ func Preprocess(m *onnx.Model, layers []*Layer, cfg *Config, b Backend, data Dat
 // max|X_j| of each such layer's activation input (AMCT keeps only the last
 // batch's), takes max|W_j| per input channel from the weight, and sets
 // s_j = max|X_j|^a / max|W_j|^(1-a) (see BalanceFactors). m is not changed.
-func PreprocessWith(m *onnx.Model, layers []*Layer, cfg *Config, b Backend, data DataSource, opt DMQOptions) (Record, error) {
+func PreprocessWith(m *onnx.Model, layers []*Layer, cfg *Config, b backend.Backend, data DataSource, opt DMQOptions) (Record, error) {
 	if cfg == nil {
 		return nil, fmt.Errorf("preprocess: no quant config")
 	}

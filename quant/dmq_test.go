@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"amq/backend"
 	"amq/onnx"
 )
 
@@ -67,8 +68,8 @@ func TestPreprocessRunningMaxOverAllBatches(t *testing.T) {
 	layers := []*Layer{layer(m, "a"), layer(m, "b"), layer(m, "c")}
 	cfg := testConfig(layers, true)
 	cfg.Layers["b"].DMQ.MigrationStrength = 0.7
-	for _, backend := range []Backend{testSim{}, testSimConc{testSim{concurrency: 3}}} {
-		rec, err := Preprocess(m, layers, cfg, backend, data)
+	for _, b := range []backend.Backend{testSim, concurrentSim{testSim, 3}} {
+		rec, err := Preprocess(m, layers, cfg, b, data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +126,7 @@ func TestPreprocessJoint(t *testing.T) {
 	data := sliceData{{"x": randInput(rng, -1, 4, 6), "y": randInput(rng, 1, 2, 4, 5, 5)}}
 	layers := []*Layer{layer(m, "a"), layer(m, "b")}
 	cfg := testConfig(layers, true)
-	rec, err := PreprocessWith(m, layers, cfg, testSim{}, data, DMQOptions{Joint: true})
+	rec, err := PreprocessWith(m, layers, cfg, testSim, data, DMQOptions{Joint: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,11 +152,11 @@ func TestPreprocessJoint(t *testing.T) {
 		}
 	}
 	cfg.Layers["b"].DMQ.MigrationStrength = 0.3
-	if _, err := PreprocessWith(m, layers, cfg, testSim{}, data, DMQOptions{Joint: true}); err == nil {
+	if _, err := PreprocessWith(m, layers, cfg, testSim, data, DMQOptions{Joint: true}); err == nil {
 		t.Error("joint factors with two strengths accepted")
 	}
 	cfg.Layers["b"].DMQ.MigrationStrength = 0.9
-	if _, err := Preprocess(m, layers, cfg, testSim{}, data); err == nil {
+	if _, err := Preprocess(m, layers, cfg, testSim, data); err == nil {
 		t.Error("migration strength 0.9 accepted")
 	}
 }

@@ -45,7 +45,7 @@ func runFixture(t *testing.T, fixture, model, cfg string) *fixtureRun {
 		t.Fatal(err)
 	}
 	prefix := filepath.Join(t.TempDir(), "model")
-	rep, err := RunFlow(m, testSim{}, data, prefix, QuantizeOptions{Simple: simple})
+	rep, err := RunFlow(m, testSim, data, prefix, QuantizeOptions{Simple: simple})
 	if err != nil {
 		t.Fatalf("%s/%s with %s: %v", fixture, model, cfg, err)
 	}

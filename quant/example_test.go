@@ -12,30 +12,6 @@ import (
 	"amq/sim"
 )
 
-// simBackend runs forward passes on sim, the pure-Go executor. quant does
-// not import sim itself so that it stays independent of any executor; the
-// amq command wires the two the same way.
-type simBackend struct{}
-
-func (simBackend) Prepare(m *onnx.Model, observe []string) (quant.Runner, error) {
-	s, err := sim.NewSession(m, nil)
-	if err != nil {
-		return nil, err
-	}
-	return simRunner{s, observe}, nil
-}
-
-type simRunner struct {
-	s       *sim.Session
-	observe []string
-}
-
-func (r simRunner) Run(in map[string]*onnx.Tensor) (map[string]*onnx.Tensor, error) {
-	return r.s.Run(in, r.observe...)
-}
-
-func (simRunner) Close() error { return nil }
-
 // gemmModel builds y = Gemm(Relu(Gemm(x, W1, b1)), W2, b2) for batches of 4
 // samples of 8 features, with fixed pseudo-random weights.
 func gemmModel(rng *rand.Rand) *onnx.Model {
@@ -91,7 +67,7 @@ func ExampleRunFlow() {
 	}
 	defer os.RemoveAll(dir)
 
-	rep, err := quant.RunFlow(m, simBackend{}, data, filepath.Join(dir, "mlp"), quant.QuantizeOptions{BatchNum: 4})
+	rep, err := quant.RunFlow(m, &sim.Backend{}, data, filepath.Join(dir, "mlp"), quant.QuantizeOptions{BatchNum: 4})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -183,7 +159,7 @@ func ExampleCalibrate() {
 		log.Fatal(err)
 	}
 	rec := quant.Record{}
-	if err := quant.Calibrate(m, layers, cfg, rec, simBackend{}, data); err != nil {
+	if err := quant.Calibrate(m, layers, cfg, rec, &sim.Backend{}, data); err != nil {
 		log.Fatal(err)
 	}
 	fc1 := rec["fc1"]

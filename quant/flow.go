@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"amq/backend"
 	"amq/onnx"
 	"amq/quant/configpb"
 )
@@ -108,7 +109,7 @@ type LayerReport struct {
 // The files are written into a temporary folder next to prefix and moved
 // into place only after every step succeeded, so a failed run leaves no
 // partial output behind. m is not changed.
-func RunFlow(m *onnx.Model, b Backend, data DataSource, prefix string, opt QuantizeOptions) (*QuantizeReport, error) {
+func RunFlow(m *onnx.Model, b backend.Backend, data DataSource, prefix string, opt QuantizeOptions) (*QuantizeReport, error) {
 	if m == nil || m.Graph == nil {
 		return nil, fmt.Errorf("quantize: model has no graph")
 	}
@@ -293,7 +294,7 @@ func RunFlow(m *onnx.Model, b Backend, data DataSource, prefix string, opt Quant
 // evaluate runs the float model ref and the fake-quant model fake on every
 // batch of data and fills the SQNR of each layer output and graph output of
 // rep, accumulating sums so that memory does not grow with the batches.
-func evaluate(ref, fake *onnx.Model, layers []*Layer, b Backend, data DataSource, rep *QuantizeReport) (err error) {
+func evaluate(ref, fake *onnx.Model, layers []*Layer, b backend.Backend, data DataSource, rep *QuantizeReport) (err error) {
 	// A layer's output keeps its name in the fake-quant model: the
 	// dequantization writes the original tensor.
 	var observe []string
@@ -416,7 +417,7 @@ func SQNR(ref, got *onnx.Tensor) (float64, error) {
 	return 10 * math.Log10(s/n), nil
 }
 
-func closeRunner(r Runner, err *error) {
+func closeRunner(r backend.Runner, err *error) {
 	if cerr := r.Close(); cerr != nil && *err == nil {
 		*err = fmt.Errorf("close runner: %w", cerr)
 	}
@@ -457,111 +458,4 @@ func cloneConfig(c *Config) *Config {
 		d.Layers[k] = &lc
 	}
 	return &d
-}
-
-// firstBatches is the first n batches of a data source.
-type firstBatches struct {
-	DataSource
-	n int
-}
-
-func (f firstBatches) Len() int { return min(f.n, f.DataSource.Len()) }
-
-// progressSource reports every batch handed out to a progress callback.
-// Batches are requested in order, so the count is the batch index + 1.
-type progressSource struct {
-	DataSource
-	step string
-	fn   func(step string, done, total int)
-}
-
-func (p progressSource) Batch(i int) (map[string]*onnx.Tensor, error) {
-	in, err := p.DataSource.Batch(i)
-	if err == nil && p.fn != nil {
-		p.fn(p.step, i+1, p.Len())
-	}
-	return in, err
-}
-
-// TensorSource is a DataSource over whole arrays of samples (one per graph
-// input, samples on axis 0), cut into batches of Size samples without
-// copying. Samples that do not fill a last batch are not used.
-type TensorSource struct {
-	Inputs map[string]*onnx.Tensor // graph input name -> all its samples
-	Size   int                     // samples per batch
-}
-
-// NewTensorSource checks that every input has the same number of samples,
-// at least size.
-func NewTensorSource(inputs map[string]*onnx.Tensor, size int) (*TensorSource, error) {
-	if size < 1 {
-		return nil, fmt.Errorf("batch size %d: must be at least 1", size)
-	}
-	if len(inputs) == 0 {
-		return nil, fmt.Errorf("no inputs")
-	}
-	samples := -1
-	for name, t := range inputs {
-		if t == nil {
-			return nil, fmt.Errorf("input %q: nil tensor", name)
-		}
-		if t.Rank() == 0 {
-			return nil, fmt.Errorf("input %q: a scalar has no sample axis", name)
-		}
-		// Batch slices the data by the shape: they must agree.
-		if n, ok := t.DataLen(); n != t.Len() || !ok {
-			return nil, fmt.Errorf("input %q: shape %v (%d values) but %d values of %T for %v", name, t.Shape, t.Len(), n, t.Data, t.DType)
-		}
-		if samples >= 0 && t.Shape[0] != samples {
-			return nil, fmt.Errorf("input %q has %d samples, another input %d", name, t.Shape[0], samples)
-		}
-		samples = t.Shape[0]
-	}
-	if samples < size {
-		return nil, fmt.Errorf("%d samples, fewer than one batch of %d", samples, size)
-	}
-	return &TensorSource{Inputs: inputs, Size: size}, nil
-}
-
-// Len is the number of full batches.
-func (s *TensorSource) Len() int {
-	for _, t := range s.Inputs {
-		return t.Shape[0] / s.Size
-	}
-	return 0
-}
-
-// Batch returns samples [i*Size, (i+1)*Size) of every input.
-func (s *TensorSource) Batch(i int) (map[string]*onnx.Tensor, error) {
-	if i < 0 || i >= s.Len() {
-		return nil, fmt.Errorf("batch %d out of range [0, %d)", i, s.Len())
-	}
-	out := make(map[string]*onnx.Tensor, len(s.Inputs))
-	for name, t := range s.Inputs {
-		per := onnx.NumElems(t.Shape[1:]) * s.Size
-		shape := append([]int{s.Size}, t.Shape[1:]...)
-		var sl *onnx.Tensor
-		lo, hi := i*per, (i+1)*per
-		switch d := t.Data.(type) {
-		case []float32:
-			sl = onnx.NewTensor(shape, d[lo:hi:hi])
-		case []float64:
-			sl = onnx.NewTensor(shape, d[lo:hi:hi])
-		case []int64:
-			sl = onnx.NewTensor(shape, d[lo:hi:hi])
-		case []int32:
-			sl = onnx.NewTensor(shape, d[lo:hi:hi])
-		case []int8:
-			sl = onnx.NewTensor(shape, d[lo:hi:hi])
-		case []uint8:
-			sl = onnx.NewTensor(shape, d[lo:hi:hi])
-		case []bool:
-			sl = onnx.NewTensor(shape, d[lo:hi:hi])
-		default:
-			return nil, fmt.Errorf("input %q: samples of type %v are not supported", name, t.DType)
-		}
-		sl.Name = name
-		out[name] = sl
-	}
-	return out, nil
 }

@@ -9,27 +9,28 @@ import (
 	"strings"
 	"testing"
 
+	"amq/backend"
 	"amq/npy"
 	"amq/onnx"
 )
 
 // failFake is a backend that fails to prepare the fake-quant model, after
 // the flow has saved everything into its temporary folder.
-type failFake struct{ testSim }
+type failFake struct{ backend.Backend }
 
-func (b failFake) Prepare(m *onnx.Model, observe []string) (Runner, error) {
+func (b failFake) Prepare(m *onnx.Model, observe []string) (backend.Runner, error) {
 	for _, n := range m.Graph.Nodes {
 		if strings.HasSuffix(n.Name, ".quant.Clip") {
 			return nil, errors.New("injected failure")
 		}
 	}
-	return b.testSim.Prepare(m, observe)
+	return b.Backend.Prepare(m, observe)
 }
 
 func TestRunFlowFailureLeavesNoFiles(t *testing.T) {
 	m, _ := calibModel()
 	dir := t.TempDir()
-	_, err := RunFlow(m, failFake{}, calibData(3, 2), filepath.Join(dir, "out", "m"), QuantizeOptions{})
+	_, err := RunFlow(m, failFake{testSim}, calibData(3, 2), filepath.Join(dir, "out", "m"), QuantizeOptions{})
 	if err == nil || !strings.Contains(err.Error(), "injected failure") {
 		t.Fatalf("error %v, want the injected failure", err)
 	}
@@ -47,7 +48,7 @@ func TestRunFlowReport(t *testing.T) {
 	data := calibData(5, 3)
 	cfg := calibConfig(layers, 3)
 	prefix := filepath.Join(t.TempDir(), "m")
-	rep, err := RunFlow(m, testSim{}, data, prefix, QuantizeOptions{Config: cfg})
+	rep, err := RunFlow(m, testSim, data, prefix, QuantizeOptions{Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func TestRunFlowReport(t *testing.T) {
 
 func runSimFetch(t *testing.T, m *onnx.Model, in map[string]*onnx.Tensor, name string) []float32 {
 	t.Helper()
-	r, err := testSim{}.Prepare(m, []string{name})
+	r, err := testSim.Prepare(m, []string{name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func TestRunFlowFoldJoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := RunFlow(m, testSim{}, data, filepath.Join(t.TempDir(), "m"), QuantizeOptions{Simple: simple, Joint: true, Fold: true})
+	rep, err := RunFlow(m, testSim, data, filepath.Join(t.TempDir(), "m"), QuantizeOptions{Simple: simple, Joint: true, Fold: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +188,7 @@ func flowPeak(tb testing.TB, n int) uint64 {
 	cfg := testConfig(layers, true)
 	cfg.Layers["c2"].Act = hfmgParams(8192, true)
 	var peak uint64
-	_, err := RunFlow(m, testSim{}, genData{n: n, batch: 8, peak: &peak}, filepath.Join(tb.TempDir(), "m"),
+	_, err := RunFlow(m, testSim, genData{n: n, batch: 8, peak: &peak}, filepath.Join(tb.TempDir(), "m"),
 		QuantizeOptions{Config: cfg, BatchNum: n})
 	if err != nil {
 		tb.Fatal(err)

@@ -77,7 +77,7 @@ func TestReviewRunFlowIntegerOutput(t *testing.T) {
 	m.Graph.Outputs = append(m.Graph.Outputs, &onnx.ValueInfo{Name: c, DType: onnx.Int64})
 	m.Graph.Reindex()
 
-	rep, err := RunFlow(m, testSim{}, calibData(7, 2), filepath.Join(t.TempDir(), "m"), QuantizeOptions{})
+	rep, err := RunFlow(m, testSim, calibData(7, 2), filepath.Join(t.TempDir(), "m"), QuantizeOptions{})
 	if err != nil {
 		t.Fatalf("RunFlow: %v", err)
 	}
@@ -105,7 +105,7 @@ func TestReviewSavePartialRename(t *testing.T) {
 	if err := os.MkdirAll(prefix+"_record.txt/x", 0o755); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := RunFlow(m, testSim{}, calibData(3, 2), prefix, QuantizeOptions{NoEval: true})
+	rep, err := RunFlow(m, testSim, calibData(3, 2), prefix, QuantizeOptions{NoEval: true})
 	if err == nil || !strings.Contains(err.Error(), "_record.txt") {
 		t.Errorf("RunFlow onto a folder named like the record: error %v, want one naming it", err)
 	}
@@ -115,7 +115,7 @@ func TestReviewSavePartialRename(t *testing.T) {
 		}
 	}
 
-	rep, err = RunFlow(m, testSim{}, calibData(3, 2), filepath.Join(dir, "ok"), QuantizeOptions{NoEval: true})
+	rep, err = RunFlow(m, testSim, calibData(3, 2), filepath.Join(dir, "ok"), QuantizeOptions{NoEval: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestReviewSavePartialRename(t *testing.T) {
 func TestReviewSaveTinyScaleD(t *testing.T) {
 	m, _ := calibModel()
 	dir := t.TempDir()
-	rep, err := RunFlow(m, testSim{}, calibData(3, 2), filepath.Join(dir, "ok"), QuantizeOptions{NoEval: true})
+	rep, err := RunFlow(m, testSim, calibData(3, 2), filepath.Join(dir, "ok"), QuantizeOptions{NoEval: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,11 +196,11 @@ func TestReviewConcurrentBackendBatchOrder(t *testing.T) {
 	m, layers := calibModel()
 	cfg := calibConfig(layers, 6)
 	d := &orderedData{sliceData: calibData(9, 6), t: t}
-	rec, err := PreprocessWith(m, layers, cfg, testSimConc{testSim{concurrency: 3}}, d, DMQOptions{})
+	rec, err := PreprocessWith(m, layers, cfg, concurrentSim{testSim, 3}, d, DMQOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Calibrate(m, layers, cfg, rec, testSimConc{testSim{concurrency: 3}}, d); err != nil {
+	if err := Calibrate(m, layers, cfg, rec, concurrentSim{testSim, 3}, d); err != nil {
 		t.Fatal(err)
 	}
 	want := []int{0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5}

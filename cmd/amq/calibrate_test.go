@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"amq/backend"
 	"amq/npy"
 	"amq/onnx"
 	"amq/quant"
@@ -87,7 +88,7 @@ common_config : { dmq_balancer : { migration_strength : 0.5 } }`), 0o644)
 	if err != nil || src.Len() != 2 || x.Shape[0] != 4 {
 		t.Fatalf("batches: %v, %d", err, src.Len())
 	}
-	b, _ := newBackend("sim", backendOptions{})
+	b, _ := openBackend("sim", backend.Options{})
 	if err := quant.Calibrate(m, layers, c, want, b, src); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"amq/backend"
 	"amq/npy"
 	"amq/onnx"
 	"amq/quant"
@@ -86,7 +87,7 @@ func runDemo(w, stderr io.Writer, out string, threads int) ([]demoResult, error)
 	if threads < 0 {
 		return nil, fmt.Errorf("--threads %d: must be 0 or more", threads)
 	}
-	b, err := newBackend("sim", backendOptions{Threads: threads})
+	b, err := openBackend("sim", backend.Options{Threads: threads})
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +190,7 @@ func runDemo(w, stderr io.Writer, out string, threads int) ([]demoResult, error)
 }
 
 // runOutput runs m once on the backend and returns its first output.
-func runOutput(b quant.Backend, m *onnx.Model, in map[string]*onnx.Tensor) (*onnx.Tensor, error) {
+func runOutput(b backend.Backend, m *onnx.Model, in map[string]*onnx.Tensor) (*onnx.Tensor, error) {
 	r, err := b.Prepare(m, nil)
 	if err != nil {
 		return nil, err

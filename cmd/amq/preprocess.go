@@ -9,6 +9,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"amq/backend"
 	"amq/npy"
 	"amq/onnx"
 	"amq/quant"
@@ -41,7 +42,7 @@ type calibSetup struct {
 	model   *onnx.Model
 	layers  []*quant.Layer
 	cfg     *quant.Config
-	backend quant.Backend
+	backend backend.Backend
 	data    *batches
 }
 

@@ -135,7 +135,7 @@ func validate(w io.Writer, f *validateFlags) error {
 		}
 	}
 	run := func(name string) (map[string]*onnx.Tensor, error) {
-		b, err := newBackend(name, opt)
+		b, err := openBackend(name, opt)
 		if err != nil {
 			return nil, err
 		}
