@@ -49,6 +49,9 @@ func Calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b backen
 	if len(active) == 0 {
 		return nil
 	}
+	if err := requireBalanceFactors(active, cfg, rec); err != nil {
+		return fmt.Errorf("calibrate: %w", err)
+	}
 	bal := m.Clone()
 	if _, err := ApplyBalance(bal, active, rec, BalanceOptions{}); err != nil {
 		return fmt.Errorf("calibrate: %w", err)

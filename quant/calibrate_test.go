@@ -251,13 +251,22 @@ func TestCalibrateErrors(t *testing.T) {
 		t.Errorf("too few batches: %v", err)
 	}
 	cfg.BatchNum = 3
+	// c2 and fc ask for DMQ: calibrating without their balance factors
+	// would quantize the unbalanced model.
+	if err := Calibrate(m, layers, cfg, Record{}, testSim, data); err == nil || !strings.Contains(err.Error(), `"c2"`) || !strings.Contains(err.Error(), "run preprocess first") {
+		t.Errorf("DMQ layer without balance factors: %v", err)
+	}
+	rec, err := Preprocess(m, layers, cfg, testSim, data)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg.Layers["c1"].Act.Algo = "kl"
-	if err := Calibrate(m, layers, cfg, Record{}, testSim, data); err == nil || !strings.Contains(err.Error(), `"c1"`) {
+	if err := Calibrate(m, layers, cfg, rec, testSim, data); err == nil || !strings.Contains(err.Error(), `"c1"`) {
 		t.Errorf("unknown algorithm: %v", err)
 	}
 	cfg.Layers["c1"].Act.Algo = "ifmr"
 	for _, b := range []backend.Backend{testSim, concurrentSim{testSim, 2}} {
-		err := Calibrate(m, layers, cfg, Record{}, b, failingData{data, 1})
+		err := Calibrate(m, layers, cfg, rec, b, failingData{data, 1})
 		if err == nil || !strings.Contains(err.Error(), "batch 1") {
 			t.Errorf("failing batch: %v", err)
 		}

@@ -2,6 +2,8 @@ package quant
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"amq/onnx"
 )
@@ -60,7 +62,9 @@ func NewTensorSource(inputs map[string]*onnx.Tensor, size int) (*TensorSource, e
 		return nil, fmt.Errorf("no inputs")
 	}
 	samples := -1
-	for name, t := range inputs {
+	// In name order, so that an error names the same input every time.
+	for _, name := range slices.Sorted(maps.Keys(inputs)) {
+		t := inputs[name]
 		if t == nil {
 			return nil, fmt.Errorf("input %q: nil tensor", name)
 		}
@@ -80,6 +84,15 @@ func NewTensorSource(inputs map[string]*onnx.Tensor, size int) (*TensorSource, e
 		return nil, fmt.Errorf("%d samples, fewer than one batch of %d", samples, size)
 	}
 	return &TensorSource{Inputs: inputs, Size: size}, nil
+}
+
+// Dropped is the number of samples after the last full batch, which no
+// batch uses.
+func (s *TensorSource) Dropped() int {
+	for _, t := range s.Inputs {
+		return t.Shape[0] % s.Size
+	}
+	return 0
 }
 
 // Len is the number of full batches.

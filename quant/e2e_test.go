@@ -148,7 +148,7 @@ func TestE2ETransformerBalance(t *testing.T) {
 				t.Errorf("int8 with DMQ: accuracy %.2f%%, FP32 %.2f%%: more than 1 point apart", accD, accF)
 			}
 			for _, l := range dmq.rep.Layers {
-				if l.Balance != "Mul" {
+				if l.Balance.Kind != BalanceMul {
 					t.Errorf("layer %s: balance %q, want Mul", l.Name, l.Balance)
 				}
 			}

@@ -68,7 +68,7 @@ func TestRunFlowReport(t *testing.T) {
 		if cfg.Layers[l.Name].DMQ != nil {
 			wantBal = "Mul"
 		}
-		if l.Balance != wantBal {
+		if l.Balance.String() != wantBal {
 			t.Errorf("%s: balance %q, want %q", l.Name, l.Balance, wantBal)
 		}
 		// SQNR over the three batches, from the models run here.
@@ -133,16 +133,16 @@ func TestRunFlowFoldJoint(t *testing.T) {
 	}
 	folded := 0
 	for _, l := range rep.Layers {
-		if strings.HasPrefix(l.Balance, "folded into ") {
+		if strings.HasPrefix(l.Balance.String(), "folded into ") {
 			folded++
-			if !strings.HasSuffix(l.Balance, "LayerNormalization") {
+			if !strings.HasSuffix(l.Balance.String(), "LayerNormalization") {
 				t.Errorf("%s: %s", l.Name, l.Balance)
 			}
 		}
 	}
 	for _, l := range rep.Layers {
-		if l.BalanceNote != "" {
-			t.Logf("%s: %s", l.Name, l.BalanceNote)
+		if l.Balance.Note != "" {
+			t.Logf("%s: %s", l.Name, l.Balance.Note)
 		}
 	}
 	// fc1 of both blocks reads a LayerNorm output that nothing else reads.
@@ -150,12 +150,12 @@ func TestRunFlowFoldJoint(t *testing.T) {
 	// x.shape), which balance.go does not fold into (yet); they keep the
 	// Mul and say why.
 	for _, name := range []string{"/blocks/blocks.0/fc1/MatMul", "/blocks/blocks.1/fc1/MatMul"} {
-		if l := findReport(rep, name); l == nil || !strings.HasPrefix(l.Balance, "folded into ") {
+		if l := findReport(rep, name); l == nil || !strings.HasPrefix(l.Balance.String(), "folded into ") {
 			t.Errorf("%s not folded", name)
 		}
 	}
 	for _, name := range []string{"/blocks/blocks.0/attn/q/MatMul", "/blocks/blocks.1/attn/v/MatMul"} {
-		if l := findReport(rep, name); l == nil || l.Balance != "Mul" || l.BalanceNote == "" {
+		if l := findReport(rep, name); l == nil || l.Balance.Kind != BalanceMul || l.Balance.Note == "" {
 			t.Errorf("%s: want a Mul and a note saying why it was not folded", name)
 		}
 	}

@@ -3,7 +3,6 @@ package quant
 import (
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 
@@ -12,11 +11,9 @@ import (
 
 // SaveOptions controls Save.
 type SaveOptions struct {
-	// Balance applies the record's balance factors to the model: it scales
-	// the weights and inserts the X/s multiplications. nil means
-	// ApplyBalance with default options. Save calls it only when some layer
-	// has a factor other than 1.
-	Balance func(m *onnx.Model, layers []*Layer, rec Record) error
+	// Balance says how the record's balance factors are applied to the
+	// model (ApplyBalance), when some layer has a factor other than 1.
+	Balance BalanceOptions
 	// Model is passed to onnx.Model.Save for both files.
 	Model *onnx.SaveOptions
 }
@@ -32,6 +29,9 @@ type SaveReport struct {
 	// Warnings are conditions worth a look that do not stop the save, such
 	// as all-zero weight channels.
 	Warnings []string
+	// Balance tells how each balanced layer was balanced; nil when no
+	// layer has a factor other than 1.
+	Balance *BalanceReport
 }
 
 // Save writes <prefix>_fake_quant_model.onnx (standard ONNX ops, runs in
@@ -46,57 +46,61 @@ type SaveReport struct {
 // (sum (q - o_d) w_q + b_q) * float32(s_d*s_w[c]) where
 // q = clamp(round_half_even(x/s_d) + o_d, -128, 127).
 func Save(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, prefix string, opt SaveOptions) (*SaveReport, error) {
-	rep := &SaveReport{
-		FakeQuantPath: prefix + "_fake_quant_model.onnx",
-		DeployPath:    prefix + "_deploy_model.onnx",
-	}
 	if m == nil || m.Graph == nil {
 		return nil, fmt.Errorf("save: model has no graph")
 	}
-	base := m.Clone()
-	g := base.Graph
-	var targets []*Layer
-	for _, l := range layers {
-		n := g.Node(l.Name)
-		if n == nil || n.OpType != l.Type {
-			return nil, fmt.Errorf("layer %q (%s): not in the model", l.Name, l.Type)
-		}
-		cl := *l
-		cl.Node = n
-		if cfg != nil {
-			lc := cfg.Layers[l.Name]
-			if lc == nil {
-				rep.Skipped = append(rep.Skipped, Exclusion{l.Name, l.Type, "not in the quant config"})
-				continue
-			}
-			if !lc.QuantEnable {
-				rep.Skipped = append(rep.Skipped, Exclusion{l.Name, l.Type, "quant_enable false in the quant config"})
-				continue
-			}
-		}
-		r := rec[l.Name]
-		if r == nil || !r.HasQuant {
-			return nil, fmt.Errorf("layer %q (%s): the record has no quant factors for it (run calibration first)", l.Name, l.Type)
-		}
-		targets = append(targets, &cl)
+	dir, base := filepath.Split(prefix)
+	if dir == "" {
+		dir = "."
 	}
+	st, err := newStaging(dir, ".amq-save-*")
+	if err != nil {
+		return nil, fmt.Errorf("save: %w", err)
+	}
+	defer st.discard()
+	rep, err := saveStaged(st, base, m, layers, cfg, rec, opt)
+	if err != nil {
+		return nil, err
+	}
+	rep.FakeQuantPath, rep.DeployPath = prefix+fakeQuantSuffix, prefix+deploySuffix
+	if err := st.commit(); err != nil {
+		return nil, fmt.Errorf("save: %w", err)
+	}
+	return rep, nil
+}
+
+// The file names Save gives its models after the prefix.
+const (
+	fakeQuantSuffix = "_fake_quant_model.onnx"
+	deploySuffix    = "_deploy_model.onnx"
+)
+
+// saveStaged writes the fake-quant and deploy models of Save into st, named
+// after name; the report's paths are those in st.
+func saveStaged(st *staging, name string, m *onnx.Model, layers []*Layer, cfg *Config, rec Record, opt SaveOptions) (*SaveReport, error) {
+	rep := &SaveReport{
+		FakeQuantPath: st.path(name + fakeQuantSuffix),
+		DeployPath:    st.path(name + deploySuffix),
+	}
+	dep := m.Clone()
+	g := dep.Graph
+	targets, skipped, err := saveTargets(g, layers, cfg, rec)
+	if err != nil {
+		return nil, err
+	}
+	rep.Skipped = skipped
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("save: no layer to quantize")
 	}
 	if needsBalance(targets, rec) {
-		balance := opt.Balance
-		if balance == nil {
-			balance = func(m *onnx.Model, ls []*Layer, rec Record) error {
-				_, err := ApplyBalance(m, ls, rec, BalanceOptions{})
-				return err
-			}
-		}
-		if err := balance(base, targets, rec); err != nil {
+		bal, err := ApplyBalance(dep, targets, rec, opt.Balance)
+		if err != nil {
 			return nil, fmt.Errorf("save: apply balance: %w", err)
 		}
+		rep.Balance = bal
 	}
-	if base.Opset() < 11 {
-		return nil, fmt.Errorf("save: the fake-quant model needs opset >= 11 (Round), the model has opset %d", base.Opset())
+	if dep.Opset() < 11 {
+		return nil, fmt.Errorf("save: the fake-quant model needs opset >= 11 (Round), the model has opset %d", dep.Opset())
 	}
 
 	// Quantize every layer's parameters once, on the balanced weights.
@@ -111,17 +115,53 @@ func Save(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, prefix string
 		rep.Quantized = append(rep.Quantized, l.Name)
 	}
 
-	fake := base.Clone()
+	fake := dep.Clone()
 	if err := rewrite(fake, qls, false); err != nil {
 		return nil, fmt.Errorf("save: fake-quant model: %w", err)
 	}
-	if err := rewrite(base, qls, true); err != nil {
+	if err := rewrite(dep, qls, true); err != nil {
 		return nil, fmt.Errorf("save: deploy model: %w", err)
 	}
-	if err := saveBoth(rep.FakeQuantPath, fake, rep.DeployPath, base, opt.Model); err != nil {
-		return nil, err
+	for _, x := range []struct {
+		path string
+		m    *onnx.Model
+	}{{rep.FakeQuantPath, fake}, {rep.DeployPath, dep}} {
+		if err := x.m.Save(x.path, opt.Model); err != nil {
+			return nil, fmt.Errorf("save %s: %w", filepath.Base(x.path), err)
+		}
 	}
 	return rep, nil
+}
+
+// saveTargets returns the layers of g to quantize, bound to g's nodes, and
+// the layers cfg leaves float (cfg nil enables all); every layer to
+// quantize must have quant factors in rec.
+func saveTargets(g *onnx.Graph, layers []*Layer, cfg *Config, rec Record) (targets []*Layer, skipped []Exclusion, err error) {
+	for _, l := range layers {
+		n := g.Node(l.Name)
+		if n == nil || n.OpType != l.Type {
+			return nil, nil, fmt.Errorf("layer %q (%s): not in the model", l.Name, l.Type)
+		}
+		cl := *l
+		cl.Node = n
+		if cfg != nil {
+			lc := cfg.Layers[l.Name]
+			if lc == nil {
+				skipped = append(skipped, Exclusion{l.Name, l.Type, "not in the quant config"})
+				continue
+			}
+			if !lc.QuantEnable {
+				skipped = append(skipped, Exclusion{l.Name, l.Type, "quant_enable false in the quant config"})
+				continue
+			}
+		}
+		r := rec[l.Name]
+		if r == nil || !r.HasQuant {
+			return nil, nil, fmt.Errorf("layer %q (%s): the record has no quant factors for it (run calibration first)", l.Name, l.Type)
+		}
+		targets = append(targets, &cl)
+	}
+	return targets, skipped, nil
 }
 
 // needsBalance reports whether any target has a balance factor other than 1.
@@ -408,54 +448,4 @@ func insertQuant(g *onnx.Graph, n *onnx.Node, ql *quantLayer, deploy bool) (stri
 		x = out
 	}
 	return x, nil
-}
-
-// saveBoth writes the two models so that either both files are replaced or
-// neither: each is saved into a private folder next to the destination, and
-// renamed into place only when both succeeded.
-func saveBoth(path1 string, m1 *onnx.Model, path2 string, m2 *onnx.Model, opt *onnx.SaveOptions) error {
-	dir := filepath.Dir(path1)
-	if filepath.Dir(path2) != dir {
-		return fmt.Errorf("save: %s and %s must be in the same folder", path1, path2)
-	}
-	tmp, err := os.MkdirTemp(dir, ".amq-save-*")
-	if err != nil {
-		return fmt.Errorf("save: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	for _, x := range []struct {
-		path string
-		m    *onnx.Model
-	}{{path1, m1}, {path2, m2}} {
-		if err := x.m.Save(filepath.Join(tmp, filepath.Base(x.path)), opt); err != nil {
-			return fmt.Errorf("save %s: %w", x.path, err)
-		}
-	}
-	if err := moveInto(tmp, dir); err != nil {
-		return fmt.Errorf("save: %w", err)
-	}
-	return nil
-}
-
-// moveInto renames every file of folder tmp into folder dir (on the same
-// file system). It checks first that no destination is a folder, which
-// rename cannot replace: failing then, after some files were moved, would
-// leave a mix of new and old outputs.
-func moveInto(tmp, dir string) error {
-	entries, err := os.ReadDir(tmp)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		dst := filepath.Join(dir, e.Name())
-		if st, err := os.Lstat(dst); err == nil && st.IsDir() {
-			return fmt.Errorf("cannot write %s: it is a folder", dst)
-		}
-	}
-	for _, e := range entries {
-		if err := os.Rename(filepath.Join(tmp, e.Name()), filepath.Join(dir, e.Name())); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -35,20 +35,12 @@ balance factors. Without DMQ in the config, --record need not exist yet.`,
 			if err != nil {
 				return err
 			}
-			for _, l := range s.layers {
-				lc := s.cfg.Layers[l.Name]
-				if lc == nil || !lc.QuantEnable || lc.DMQ == nil {
-					continue
-				}
-				if r := rec[l.Name]; r == nil || len(r.BalanceFactor) == 0 {
-					return fmt.Errorf("layer %q has dmq_balancer in %s but no balance factors in %s: run amq preprocess first", l.Name, f.config, f.record)
-				}
+			p := s.prep
+			if s.data.Len() < p.Config.BatchNum {
+				return fmt.Errorf("%s: batch_num is %d but %s holds %d batches of %d samples", f.config, p.Config.BatchNum, f.data, s.data.Len(), s.data.Size)
 			}
-			if s.data.Len() < s.cfg.BatchNum {
-				return fmt.Errorf("%s: batch_num is %d but %s holds %d batches of %d samples", f.config, s.cfg.BatchNum, f.data, s.data.Len(), s.data.size)
-			}
-			data := withProgress(s.data, cmd.ErrOrStderr(), "calibrate", s.cfg.BatchNum)
-			if err := quant.Calibrate(s.model, s.layers, s.cfg, rec, s.backend, data); err != nil {
+			data := withProgress(s.data, cmd.ErrOrStderr(), "calibrate", p.Config.BatchNum)
+			if err := quant.Calibrate(p.Model, p.Layers, p.Config, rec, s.backend, data); err != nil {
 				return fmt.Errorf("%s: %w", f.model, err)
 			}
 			if err := quant.WriteRecord(f.record, rec); err != nil {
@@ -61,7 +53,7 @@ balance factors. Without DMQ in the config, --record need not exist yet.`,
 				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "quant factors for %d layers from %d batches of %d samples\nwrote %s\n",
-				n, s.cfg.BatchNum, s.data.size, f.record)
+				n, p.Config.BatchNum, s.data.Size, f.record)
 			return nil
 		},
 	}

@@ -34,7 +34,7 @@ common_config : { dmq_balancer : { migration_strength : 0.5 } }`), 0o644)
 	}
 	// Calibrating before preprocessing is an error that says so.
 	_, err := runAmq(t, "calibrate", "--model", model, "--config", cfg, "--data", data, "--batch-size", "2", "--record", rec)
-	if err == nil || !strings.Contains(err.Error(), "amq preprocess") {
+	if err == nil || !strings.Contains(err.Error(), "run preprocess first") {
 		t.Fatalf("calibrate without balance factors: %v", err)
 	}
 	if out, err := runAmq(t, "preprocess", "--model", model, "--config", cfg, "--data", data, "--batch-size", "2", "--record", rec); err != nil {
@@ -84,7 +84,7 @@ common_config : { dmq_balancer : { migration_strength : 0.5 } }`), 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := loadBatches(m.Graph, data, 2)
+	src, err := quant.NewTensorSource(map[string]*onnx.Tensor{m.Graph.Inputs[0].Name: x}, 2)
 	if err != nil || src.Len() != 2 || x.Shape[0] != 4 {
 		t.Fatalf("batches: %v, %d", err, src.Len())
 	}

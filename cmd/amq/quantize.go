@@ -4,13 +4,10 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"amq/onnx"
 	"amq/quant"
@@ -88,12 +85,9 @@ func runQuantize(stdout, stderr io.Writer, f *quantizeFlags, batchNumSet bool) e
 			return err
 		}
 	}
-	data, err := loadBatches(m.Graph, f.data, f.batchSize)
+	data, err := loadData(m.Graph, f.data, f.batchSize, stderr)
 	if err != nil {
 		return err
-	}
-	if data.dropped > 0 {
-		fmt.Fprintf(stderr, "note: %s: the last %d samples do not fill a batch of %d and are not used\n", f.data, data.dropped, data.size)
 	}
 	n := f.batchNum
 	if !batchNumSet && (simple == nil || simple.BatchNum == nil) {
@@ -109,33 +103,10 @@ func runQuantize(stdout, stderr io.Writer, f *quantizeFlags, batchNumSet bool) e
 		return fmt.Errorf("%s: %w", f.model, err)
 	}
 	fmt.Fprintf(stdout, "%s: %d layers quantized on %d batches of %d samples (backend %s)\n\n",
-		f.model, len(rep.Layers), rep.Batches, data.size, f.backend.name)
+		f.model, len(rep.Layers), rep.Batches, data.Size, f.backend.name)
 	printSummary(stdout, rep)
 	fmt.Fprintf(stdout, "\nwrote %s\nwrote %s\nwrote %s\nwrote %s\n", rep.FakeQuantPath, rep.DeployPath, rep.ConfigPath, rep.RecordPath)
 	return nil
-}
-
-// newProgress returns a progress callback drawing one bar per step on w,
-// or nil when w is not a terminal, so that logs and pipes stay clean.
-func newProgress(w io.Writer) func(step string, done, total int) {
-	f, ok := w.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return nil
-	}
-	var bar *progressbar.ProgressBar
-	var cur string
-	return func(step string, done, total int) {
-		if step != cur || bar == nil {
-			cur = step
-			bar = progressbar.NewOptions(total,
-				progressbar.OptionSetWriter(w),
-				progressbar.OptionSetDescription(fmt.Sprintf("%-10s", step)),
-				progressbar.OptionShowCount(),
-				progressbar.OptionClearOnFinish(),
-			)
-		}
-		bar.Set(done)
-	}
 }
 
 // printSummary writes the per-layer table, the output SQNR, the excluded
@@ -157,8 +128,8 @@ func printSummary(w io.Writer, rep *quant.QuantizeReport) {
 		for _, n := range l.Notes {
 			fmt.Fprintf(w, "note: %s: %s\n", l.Name, n)
 		}
-		if l.BalanceNote != "" {
-			fmt.Fprintf(w, "note: %s: balance not folded: %s\n", l.Name, l.BalanceNote)
+		if l.Balance.Note != "" {
+			fmt.Fprintf(w, "note: %s: balance not folded: %s\n", l.Name, l.Balance.Note)
 		}
 	}
 	if len(rep.Excluded) > 0 {

@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"amq/onnx"
 	"amq/quant"
 )
 
@@ -18,11 +17,7 @@ func newSaveCmd() *cobra.Command {
 		Short: "Write the fake-quant and deploy models from a config and a record (AMCT's save_model)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := onnx.LoadFile(model)
-			if err != nil {
-				return err
-			}
-			cfg, err := quant.ReadConfig(config)
+			m, cfg, err := loadModelConfig(model, config)
 			if err != nil {
 				return err
 			}
@@ -30,29 +25,16 @@ func newSaveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// The same Conv+BN fusion as preprocess and calibrate, which
-			// computed the record for the fused weights.
-			fused, err := quant.FuseConvBN(m, cfg)
+			p, err := prepare(m, cfg, model, config)
 			if err != nil {
-				return fmt.Errorf("%s: %w", model, err)
+				return err
 			}
-			layers, _, err := quant.FindLayers(m, quant.FindOptions{})
-			if err != nil {
-				return fmt.Errorf("%s: %w", model, err)
-			}
-			// As preprocess and calibrate: a config made for another
-			// model must not quantize just the layers that match.
-			for _, name := range cfg.LayerNames() {
-				if !hasLayer(layers, name) && cfg.Layers[name].QuantEnable {
-					return fmt.Errorf("%s: layer %q is not a quantizable layer of %s", config, name, model)
-				}
-			}
-			rep, err := quant.Save(m, layers, cfg, rec, out, quant.SaveOptions{})
+			rep, err := quant.Save(p.Model, p.Found, p.Config, rec, out, quant.SaveOptions{})
 			if err != nil {
 				return fmt.Errorf("%s: %w", model, err)
 			}
 			w := cmd.OutOrStdout()
-			printFused(w, fused)
+			printFused(w, p.Fused)
 			fmt.Fprintf(w, "quantized %d layers\n", len(rep.Quantized))
 			for _, s := range rep.Skipped {
 				fmt.Fprintf(w, "  not quantized: %s (%s): %s\n", s.Layer, s.Type, s.Rule)

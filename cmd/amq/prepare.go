@@ -1,0 +1,32 @@
+package main
+
+import (
+	"fmt"
+
+	"amq/onnx"
+	"amq/quant"
+)
+
+// loadModelConfig reads the model and the JSON quant config that
+// preprocess, calibrate and save take.
+func loadModelConfig(modelPath, configPath string) (*onnx.Model, *quant.Config, error) {
+	m, err := onnx.LoadFile(modelPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := quant.ReadConfig(configPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, cfg, nil
+}
+
+// prepare readies m with cfg as every step of the flow does
+// (quant.Prepare).
+func prepare(m *onnx.Model, cfg *quant.Config, modelPath, configPath string) (*quant.Prepared, error) {
+	p, err := quant.Prepare(m, cfg, quant.PrepareOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("%s with %s: %w", modelPath, configPath, err)
+	}
+	return p, nil
+}

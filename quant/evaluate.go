@@ -1,0 +1,142 @@
+package quant
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"amq/backend"
+	"amq/onnx"
+)
+
+// evaluate runs the float model ref and the fake-quant model fake on every
+// batch of data and fills the SQNR of each layer output and graph output of
+// rep, accumulating sums so that memory does not grow with the batches.
+func evaluate(ref, fake *onnx.Model, layers []*Layer, b backend.Backend, data DataSource, rep *QuantizeReport) (err error) {
+	// A layer's output keeps its name in the fake-quant model: the
+	// dequantization writes the original tensor.
+	var observe []string
+	outOf := map[string]string{}
+	for _, l := range layers {
+		n := ref.Graph.Node(l.Name)
+		if n == nil || len(n.Outputs) == 0 {
+			return fmt.Errorf("layer %q: not in the model", l.Name)
+		}
+		out := n.Outputs[0]
+		if fake.Graph.Producer(out) == nil {
+			return fmt.Errorf("layer %q: output %q is not in the fake-quant model", l.Name, out)
+		}
+		outOf[l.Name] = out
+		if !ref.Graph.IsOutput(out) {
+			observe = append(observe, out)
+		}
+	}
+	observe = dedupe(observe)
+	rr, err := b.Prepare(ref, observe)
+	if err != nil {
+		return fmt.Errorf("prepare float model: %w", err)
+	}
+	defer closeRunner(rr, &err)
+	fr, err := b.Prepare(fake, observe)
+	if err != nil {
+		return fmt.Errorf("prepare fake-quant model: %w", err)
+	}
+	defer closeRunner(fr, &err)
+
+	type acc struct{ sig, noise float64 }
+	sums := map[string]*acc{}
+	for _, name := range append(slices.Clone(observe), rep.OutputNames...) {
+		sums[name] = &acc{}
+	}
+	// SQNR is for float tensors; a graph output of another type (class
+	// indices, shapes) gets none rather than failing the run.
+	notFloat := map[string]bool{}
+	for i := range data.Len() {
+		in, err := data.Batch(i)
+		if err != nil {
+			return fmt.Errorf("batch %d: %w", i, err)
+		}
+		ro, err := rr.Run(in)
+		if err != nil {
+			return fmt.Errorf("batch %d: float model: %w", i, err)
+		}
+		fo, err := fr.Run(in)
+		if err != nil {
+			return fmt.Errorf("batch %d: fake-quant model: %w", i, err)
+		}
+		for name, a := range sums {
+			x, y := ro[name], fo[name]
+			if x == nil || y == nil {
+				return fmt.Errorf("batch %d: backend returned no tensor %q", i, name)
+			}
+			if x.DType != onnx.Float && ref.Graph.IsOutput(name) && !slices.Contains(observe, name) {
+				notFloat[name] = true
+				continue
+			}
+			s, n, err := sqnrSums(x, y)
+			if err != nil {
+				return fmt.Errorf("batch %d: tensor %q: %w", i, name, err)
+			}
+			a.sig += s
+			a.noise += n
+		}
+	}
+	db := func(a *acc) float64 {
+		if a.noise == 0 {
+			return math.Inf(1)
+		}
+		return 10 * math.Log10(a.sig/a.noise)
+	}
+	for i := range rep.Layers {
+		if a := sums[outOf[rep.Layers[i].Name]]; a != nil {
+			rep.Layers[i].SQNR = db(a)
+		}
+	}
+	for _, o := range rep.OutputNames {
+		if !notFloat[o] {
+			rep.Outputs[o] = db(sums[o])
+		}
+	}
+	return nil
+}
+
+// sqnrSums returns sum x^2 and sum (x-y)^2 of two float tensors of the same
+// shape.
+func sqnrSums(x, y *onnx.Tensor) (sig, noise float64, err error) {
+	xd, err := onnx.Data[float32](x)
+	if err != nil {
+		return 0, 0, err
+	}
+	yd, err := onnx.Data[float32](y)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !slices.Equal(x.Shape, y.Shape) {
+		return 0, 0, fmt.Errorf("shapes %v and %v differ", x.Shape, y.Shape)
+	}
+	for k, v := range xd {
+		d := float64(v) - float64(yd[k])
+		sig += float64(v) * float64(v)
+		noise += d * d
+	}
+	return sig, noise, nil
+}
+
+// SQNR returns 10*log10(sum ref^2 / sum (ref - got)^2) in dB for two float
+// tensors of the same shape: +Inf when they are equal.
+func SQNR(ref, got *onnx.Tensor) (float64, error) {
+	s, n, err := sqnrSums(ref, got)
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return math.Inf(1), nil
+	}
+	return 10 * math.Log10(s/n), nil
+}
+
+func closeRunner(r backend.Runner, err *error) {
+	if cerr := r.Close(); cerr != nil && *err == nil {
+		*err = fmt.Errorf("close runner: %w", cerr)
+	}
+}

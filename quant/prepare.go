@@ -1,0 +1,144 @@
+package quant
+
+import (
+	"fmt"
+	"slices"
+
+	"amq/onnx"
+)
+
+// PrepareOptions controls Prepare.
+type PrepareOptions struct {
+	// Skip names layers not to quantize, on top of the config's choice.
+	Skip []string
+	// KeepShared excludes layers whose weight or bias is shared with
+	// another node, as AMCT does, instead of giving them private copies.
+	KeepShared bool
+}
+
+// Prepared is a model made ready for the flow's steps: every step
+// (balance factors, calibration, save) works on the same layers of the same
+// graph, whichever command runs it.
+type Prepared struct {
+	// Model is a private copy of the model with Conv+BatchNormalization
+	// fused as the config says and shared layer parameters copied.
+	Model *onnx.Model
+	// Config is a private copy of the config, with the layers Prepare
+	// turned off (Skip, or refused by a layer rule) set to quant_enable
+	// false: the config to write beside the record.
+	Config *Config
+	// Layers are the layers to quantize, in graph order.
+	Layers []*Layer
+	// Found are all the quantizable layers FindLayers found, enabled or
+	// not, in graph order (for Save, which reports those the config turns
+	// off).
+	Found []*Layer
+	// Excluded lists every candidate layer that is not quantized, with the
+	// rule that excluded it.
+	Excluded []Exclusion
+	// Fused lists the Convs a BatchNormalization was folded into, in graph
+	// order.
+	Fused []string
+}
+
+// Prepare readies m for the flow with cfg, in the order AMCT follows: it
+// fuses Conv+BatchNormalization (FuseConvBN; AMCT fuses after the config
+// exists, so the Conv names stay), finds the quantizable layers
+// (FindLayers), and checks the config against them. A layer the config
+// enables but a rule refuses (shared parameters with KeepShared) is turned
+// off in the returned config; a layer the config enables that the model
+// does not have as a quantizable layer (a config for another model) is an
+// error. m and cfg are not changed.
+func Prepare(m *onnx.Model, cfg *Config, opt PrepareOptions) (*Prepared, error) {
+	if m == nil || m.Graph == nil {
+		return nil, fmt.Errorf("model has no graph")
+	}
+	if cfg == nil {
+		return nil, fmt.Errorf("no quant config")
+	}
+	p := &Prepared{Model: m.Clone(), Config: cloneConfig(cfg)}
+	g := p.Model.Graph
+	for _, name := range opt.Skip {
+		n := g.Node(name)
+		if n == nil {
+			return nil, fmt.Errorf("skip_layers: the model has no layer %q", name)
+		}
+		if lc := p.Config.Layers[name]; lc != nil && lc.QuantEnable {
+			lc.QuantEnable = false
+			p.Excluded = append(p.Excluded, Exclusion{Layer: name, Type: n.OpType, Rule: "skip_layers in config"})
+		}
+	}
+	var err error
+	if p.Fused, err = FuseConvBN(p.Model, p.Config); err != nil {
+		return nil, err
+	}
+	found, excl, err := FindLayers(p.Model, FindOptions{KeepShared: opt.KeepShared})
+	if err != nil {
+		return nil, err
+	}
+	p.Found = found
+	p.Excluded = mergeExclusions(p.Excluded, excl)
+	for _, l := range found {
+		switch lc := p.Config.Layers[l.Name]; {
+		case lc == nil:
+			p.Excluded = mergeExclusions(p.Excluded, []Exclusion{{Layer: l.Name, Type: l.Type, Rule: "not in the quant config"}})
+		case lc.QuantEnable:
+			p.Layers = append(p.Layers, l)
+		}
+	}
+	for _, name := range p.Config.LayerNames() {
+		lc := p.Config.Layers[name]
+		if !lc.QuantEnable || slices.ContainsFunc(found, func(l *Layer) bool { return l.Name == name }) {
+			continue
+		}
+		if !slices.ContainsFunc(excl, func(e Exclusion) bool { return e.Layer == name }) {
+			return nil, fmt.Errorf("quant config: layer %q is not a quantizable layer of the model", name)
+		}
+		// The config written must say that the layer stays float.
+		lc.QuantEnable = false
+	}
+	return p, nil
+}
+
+// requireBalanceFactors checks that rec has balance factors for every layer
+// whose config asks for DMQ: calibrating without them would quantize the
+// unbalanced model against a config that promises a balanced one.
+func requireBalanceFactors(layers []*Layer, cfg *Config, rec Record) error {
+	for _, l := range layers {
+		lc := cfg.Layers[l.Name]
+		if lc == nil || !lc.QuantEnable || lc.DMQ == nil {
+			continue
+		}
+		if r := rec[l.Name]; r == nil || len(r.BalanceFactor) == 0 {
+			return fmt.Errorf("layer %q has dmq_balancer in the quant config but no balance factors in the record: run preprocess first", l.Name)
+		}
+	}
+	return nil
+}
+
+// mergeExclusions appends the exclusions of more whose layer a does not
+// name yet.
+func mergeExclusions(a, more []Exclusion) []Exclusion {
+	for _, e := range more {
+		if !slices.ContainsFunc(a, func(x Exclusion) bool { return x.Layer == e.Layer }) {
+			a = append(a, e)
+		}
+	}
+	return a
+}
+
+// cloneConfig returns a deep copy of c.
+func cloneConfig(c *Config) *Config {
+	d := *c
+	d.SkipFusionLayers = slices.Clone(c.SkipFusionLayers)
+	d.Layers = make(map[string]*LayerConfig, len(c.Layers))
+	for k, v := range c.Layers {
+		lc := *v
+		if v.DMQ != nil {
+			dmq := *v.DMQ
+			lc.DMQ = &dmq
+		}
+		d.Layers[k] = &lc
+	}
+	return &d
+}

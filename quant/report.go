@@ -1,0 +1,104 @@
+package quant
+
+import (
+	"math"
+	"slices"
+)
+
+// QuantizeReport tells what RunFlow did.
+type QuantizeReport struct {
+	// Paths of the files written.
+	FakeQuantPath, DeployPath, ConfigPath, RecordPath string
+	// Config and Record are the quant config and record written.
+	Config *Config
+	Record Record
+	// Layers has one entry per quantized layer, in graph order.
+	Layers []LayerReport
+	// Excluded lists every candidate layer that is not quantized, with the
+	// rule that excluded it.
+	Excluded []Exclusion
+	// Outputs maps each float graph output to the SQNR in dB of the
+	// fake-quant model's output against the float model's, over the
+	// calibration batches (empty with NoEval).
+	Outputs map[string]float64
+	// OutputNames lists the graph outputs in model order.
+	OutputNames []string
+	// Batches is the number of batches every step used.
+	Batches int
+	// Warnings are conditions worth a look that did not stop the run.
+	Warnings []string
+	// Fused lists the Conv layers a BatchNormalization was folded into
+	// (do_fusion), in graph order.
+	Fused []string
+}
+
+// LayerReport is one quantized layer's line of the summary.
+type LayerReport struct {
+	Name string
+	Type string
+	// Balance is how the DMQ factors were applied, as ApplyBalance
+	// reported it; the zero value (Kind "") for a layer without balance.
+	// Its String method gives the summary's spelling.
+	Balance BalanceAction
+	ScaleD  float32
+	OffsetD int32
+	ScaleW  []float32 // one, or one per output channel
+	// SQNR is 10*log10(sum y^2 / sum (y - y_q)^2) in dB for the layer's
+	// output y in the float model and y_q in the fake-quant model, over the
+	// calibration batches; +Inf when identical, NaN with NoEval.
+	SQNR float64
+	// Notes are FindLayers' remarks (such as a private copy of a shared
+	// weight).
+	Notes []string
+}
+
+// String says how a layer was balanced, as amq's summary prints it: "none",
+// "Mul" (an inserted Mul by 1/s, as AMCT does), or "folded into <node>".
+func (a BalanceAction) String() string {
+	switch a.Kind {
+	case "":
+		return "none"
+	case BalanceMul:
+		return "Mul"
+	}
+	return "folded into " + a.Node
+}
+
+// The file names RunFlow gives the config and record after the prefix.
+const (
+	configSuffix = "_quant_config.json"
+	recordSuffix = "_record.txt"
+)
+
+// newReport describes what RunFlow wrote for p under prefix, before the
+// evaluation fills in the SQNR.
+func newReport(prefix string, p *Prepared, rec Record, srep *SaveReport) *QuantizeReport {
+	rep := &QuantizeReport{
+		FakeQuantPath: prefix + fakeQuantSuffix,
+		DeployPath:    prefix + deploySuffix,
+		ConfigPath:    prefix + configSuffix,
+		RecordPath:    prefix + recordSuffix,
+		Config:        p.Config,
+		Record:        rec,
+		Excluded:      mergeExclusions(p.Excluded, srep.Skipped),
+		Outputs:       map[string]float64{},
+		Batches:       p.Config.BatchNum,
+		Warnings:      srep.Warnings,
+		Fused:         p.Fused,
+	}
+	for _, o := range p.Model.Graph.Outputs {
+		rep.OutputNames = append(rep.OutputNames, o.Name)
+	}
+	how := map[string]BalanceAction{}
+	if srep.Balance != nil {
+		for _, a := range srep.Balance.Layers {
+			how[a.Layer] = a
+		}
+	}
+	for _, l := range p.Layers {
+		r := rec[l.Name]
+		rep.Layers = append(rep.Layers, LayerReport{Name: l.Name, Type: l.Type, Balance: how[l.Name],
+			ScaleD: r.ScaleD, OffsetD: r.OffsetD, ScaleW: slices.Clone(r.ScaleW), SQNR: math.NaN(), Notes: l.Notes})
+	}
+	return rep
+}
