@@ -51,6 +51,15 @@ type BalanceReport struct {
 	Layers []BalanceAction
 }
 
+// balancedLayer is a layer ApplyBalance balances.
+type balancedLayer struct {
+	layer  *Layer
+	node   *onnx.Node
+	s      []float32 // the layer's balance factors
+	action *BalanceAction
+	rank   int // activation rank for convolutions (weight rank), else 0
+}
+
 // ApplyBalance applies the DMQ factors of rec to m in place: for each layer
 // with BalanceFactor set it multiplies input channel j of the weight by s_j
 // (on a private copy when the weight is shared), and divides the
@@ -60,91 +69,26 @@ type BalanceReport struct {
 // unchanged.
 func ApplyBalance(m *onnx.Model, layers []*Layer, rec Record, opt BalanceOptions) (*BalanceReport, error) {
 	g := m.Graph
-	type bal struct {
-		layer  *Layer
-		node   *onnx.Node
-		s      []float32
-		action *BalanceAction
-		rank   int // activation rank for convolutions (weight rank), else 0
-	}
-	var bals []*bal
+	var bals []*balancedLayer
 	for _, l := range layers {
 		r := rec[l.Name]
 		if r == nil || len(r.BalanceFactor) == 0 {
 			continue
 		}
-		n, w, err := layerWeight(g, l)
+		b, err := balanceWeight(g, l, r.BalanceFactor)
 		if err != nil {
 			return nil, err
 		}
-		for j, f := range r.BalanceFactor {
-			if !(f >= float32(FltEpsilon) && f <= float32(1/FltEpsilon)) {
-				return nil, fmt.Errorf("layer %q: balance factor %d is %v, outside [FLT_EPSILON, 1/FLT_EPSILON]", l.Name, j, f)
-			}
-		}
-		count, chanOf, err := inputChannels(l.Type, n, w.Shape)
-		if err != nil {
-			return nil, fmt.Errorf("layer %q: %w", l.Name, err)
-		}
-		if count != len(r.BalanceFactor) {
-			return nil, fmt.Errorf("layer %q: %d balance factors for %d input channels", l.Name, len(r.BalanceFactor), count)
-		}
-		wt, err := ownConstant(g, n, 1)
-		if err != nil {
-			return nil, fmt.Errorf("layer %q: %w", l.Name, err)
-		}
-		wd := wt.Floats()
-		for i, v := range wd {
-			wd[i] = float32(float64(v) * float64(r.BalanceFactor[chanOf(i)]))
-		}
-		b := &bal{layer: l, node: n, s: r.BalanceFactor, action: &BalanceAction{Layer: l.Name, Weight: n.Inputs[1]}}
-		if l.Type == "Conv" || l.Type == "ConvTranspose" {
-			b.rank = len(w.Shape)
-		}
 		bals = append(bals, b)
 	}
-
 	if opt.Fold {
-		// Group the balanced layers by the tensor they read.
-		groups := map[string][]*bal{}
-		var order []string
-		for _, b := range bals {
-			x := b.node.Inputs[0]
-			if groups[x] == nil {
-				order = append(order, x)
-			}
-			groups[x] = append(groups[x], b)
-		}
-		for _, x := range order {
-			grp := groups[x]
-			nodes := make([]*onnx.Node, len(grp))
-			for i, b := range grp {
-				nodes[i] = b.node
-			}
-			var kind, prod, note string
-			same := true
-			for _, b := range grp[1:] {
-				same = same && slices.Equal(b.s, grp[0].s)
-			}
-			if same {
-				kind, prod, note = foldBalance(g, x, nodes, grp[0].s, grp[0].rank)
-			} else {
-				note = fmt.Sprintf("the layers reading %q have different factors (joint factors allow folding)", x)
-			}
-			for _, b := range grp {
-				if kind != "" {
-					b.action.Kind, b.action.Node = kind, prod
-				} else {
-					b.action.Note = note
-				}
-			}
-		}
+		foldBalances(g, bals)
 	}
 	for _, b := range bals {
 		if b.action.Kind != "" {
 			continue
 		}
-		name, err := insertBalanceMul(g, b.layer, b.node, b.s, b.rank)
+		name, err := insertBalanceMul(g, b)
 		if err != nil {
 			return nil, err
 		}
@@ -157,13 +101,48 @@ func ApplyBalance(m *onnx.Model, layers []*Layer, rec Record, opt BalanceOptions
 	return rep, nil
 }
 
+// balanceWeight checks the factors s of layer l and multiplies input
+// channel j of its weight by s_j, on a copy when the weight is shared.
+func balanceWeight(g *onnx.Graph, l *Layer, s []float32) (*balancedLayer, error) {
+	n, w, err := layerWeight(g, l)
+	if err != nil {
+		return nil, err
+	}
+	for j, f := range s {
+		if !(f >= float32(FltEpsilon) && f <= float32(1/FltEpsilon)) {
+			return nil, fmt.Errorf("layer %q: balance factor %d is %v, outside [FLT_EPSILON, 1/FLT_EPSILON]", l.Name, j, f)
+		}
+	}
+	count, chanOf, err := inputChannels(l.Type, n, w.Shape)
+	if err != nil {
+		return nil, fmt.Errorf("layer %q: %w", l.Name, err)
+	}
+	if count != len(s) {
+		return nil, fmt.Errorf("layer %q: %d balance factors for %d input channels", l.Name, len(s), count)
+	}
+	wt, err := ownConstant(g, n, 1)
+	if err != nil {
+		return nil, fmt.Errorf("layer %q: %w", l.Name, err)
+	}
+	wd := wt.Floats()
+	for i, v := range wd {
+		wd[i] = float32(float64(v) * float64(s[chanOf(i)]))
+	}
+	b := &balancedLayer{layer: l, node: n, s: s, action: &BalanceAction{Layer: l.Name, Weight: n.Inputs[1]}}
+	if l.Type == "Conv" || l.Type == "ConvTranspose" {
+		b.rank = len(w.Shape)
+	}
+	return b, nil
+}
+
 // insertBalanceMul inserts Mul(x, 1/s) before the layer's node and returns
 // the Mul's name.
-func insertBalanceMul(g *onnx.Graph, l *Layer, n *onnx.Node, s []float32, rank int) (string, error) {
+func insertBalanceMul(g *onnx.Graph, b *balancedLayer) (string, error) {
+	l, n, s := b.layer, b.node, b.s
 	x := n.Inputs[0]
 	shape := []int{len(s)}
-	if rank > 0 {
-		shape = make([]int, rank)
+	if b.rank > 0 {
+		shape = make([]int, b.rank)
 		for i := range shape {
 			shape[i] = 1
 		}
@@ -194,93 +173,274 @@ func insertBalanceMul(g *onnx.Graph, l *Layer, n *onnx.Node, s []float32, rank i
 	return mul.Name, nil
 }
 
-// foldBalance divides tensor x by s inside its producer when that is exact.
-// consumers are the balanced layer nodes reading x; rank is x's rank for
-// convolution consumers (channel axis 1) and 0 for Gemm/MatMul consumers
-// (channel axis last). It returns the kind and producer name, or "" and
-// the reason it could not fold.
-func foldBalance(g *onnx.Graph, x string, consumers []*onnx.Node, s []float32, rank int) (kind, producer, note string) {
+// ownConstant makes input i of n an initializer that only n reads and
+// returns it, ready to be modified: the existing one when n is its only
+// reader, else a copy under a new name that n now reads.
+func ownConstant(g *onnx.Graph, n *onnx.Node, i int) (*onnx.Tensor, error) {
+	name := n.Input(i)
+	c, ok := g.Constant(name)
+	if !ok {
+		return nil, fmt.Errorf("input %d (%q) of %v is not a constant", i, name, n)
+	}
+	t := c.Clone()
+	if err := replaceConstant(g, n, i, t); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// replaceConstant makes input i of n read the value t: in place when the
+// input is an initializer that only n reads (once), else as a new
+// initializer, pruning Constant/Identity nodes left without readers.
+func replaceConstant(g *onnx.Graph, n *onnx.Node, i int, t *onnx.Tensor) error {
+	name := n.Input(i)
+	uses := 0
+	for _, in := range n.Inputs {
+		if in == name {
+			uses++
+		}
+	}
+	_, isInit := g.Initializers[name]
+	if isInit && uses == 1 && len(g.Consumers(name)) == 1 && !g.IsOutput(name) && g.Input(name) == nil {
+		t.Name = name
+		g.SetInitializer(t)
+		return nil
+	}
+	base := name
+	if src := g.ConstantSource(name); src != "" {
+		base = src
+	}
+	t.Name = g.UniqueName(base + ".balanced")
+	g.SetInitializer(t)
+	n.Inputs[i] = t.Name
+	g.Reindex()
+	pruneConstChain(g, name)
+	return nil
+}
+
+// pruneConstChain removes the Constant/Identity nodes that produced name
+// when nothing reads name any more.
+func pruneConstChain(g *onnx.Graph, name string) {
+	for name != "" && len(g.Consumers(name)) == 0 && !g.IsOutput(name) {
+		p := g.Producer(name)
+		if p == nil {
+			if _, ok := g.Initializers[name]; ok && g.Input(name) == nil {
+				delete(g.Initializers, name)
+			}
+			return
+		}
+		if p.Domain != "" || (p.OpType != "Identity" && p.OpType != "Constant") {
+			return
+		}
+		g.RemoveNode(p)
+		name = p.Input(0)
+	}
+}
+
+// foldSite is what a folder needs to know of the tensor it divides: the
+// factors and the axis its balanced readers take channels from.
+type foldSite struct {
+	s []float32
+	// rank is the tensor's rank when convolutions read it (channels on
+	// axis 1), 0 when Gemm/MatMul layers do (channels on the last axis).
+	rank int
+}
+
+// conv reports whether the readers are convolutions.
+func (f foldSite) conv() bool { return f.rank > 0 }
+
+// channelShape is the factor vector's shape broadcast along the tensor's
+// channel axis: [C, 1, ..., 1] for convolutions, [C] otherwise.
+func (f foldSite) channelShape() []int {
+	if !f.conv() {
+		return []int{len(f.s)}
+	}
+	ch := make([]int, f.rank-1)
+	for i := range ch {
+		ch[i] = 1
+	}
+	ch[0] = len(f.s)
+	return ch
+}
+
+// A folder divides the output of a producer p by the factors of f, or
+// says why it cannot. It checks everything before it changes the graph.
+type folder struct {
+	kind string // of the BalanceAction
+	fold func(g *onnx.Graph, p *onnx.Node, f foldSite) error
+}
+
+// folders maps the op type of a producer to its folder.
+var folders = map[string]folder{
+	"LayerNormalization": {BalanceFoldLayerNorm, foldLayerNorm},
+	"BatchNormalization": {BalanceFoldBatchNorm, foldBatchNorm},
+	"Add":                {BalanceFoldMulAdd, foldMulAdd},
+	"Conv":               {BalanceFoldConv, foldConv},
+	"Gemm":               {BalanceFoldGemm, foldGemm},
+}
+
+// foldBalances folds the factors of bals into the producers of the tensors
+// they read, one tensor at a time, where that is exact. It sets the kind
+// and node of every folded layer's action and the note of the others.
+func foldBalances(g *onnx.Graph, bals []*balancedLayer) {
+	readers := map[string][]*balancedLayer{}
+	var order []string
+	for _, b := range bals {
+		x := b.node.Inputs[0]
+		if readers[x] == nil {
+			order = append(order, x)
+		}
+		readers[x] = append(readers[x], b)
+	}
+	for _, x := range order {
+		kind, producer, err := foldBalance(g, x, readers[x])
+		for _, b := range readers[x] {
+			if err != nil {
+				b.action.Note = err.Error()
+			} else {
+				b.action.Kind, b.action.Node = kind, producer
+			}
+		}
+	}
+}
+
+// foldBalance divides tensor x by the factors of its balanced readers
+// inside x's producer when that is exact, and returns the kind and the
+// producer's name, or why it could not fold.
+func foldBalance(g *onnx.Graph, x string, readers []*balancedLayer) (kind, producer string, err error) {
+	site := foldSite{s: readers[0].s, rank: readers[0].rank}
+	nodes := make([]*onnx.Node, len(readers))
+	for i, b := range readers {
+		if !slices.Equal(b.s, site.s) {
+			return "", "", fmt.Errorf("the layers reading %q have different factors (joint factors allow folding)", x)
+		}
+		nodes[i] = b.node
+	}
+	p, err := foldableProducer(g, x, nodes, site.conv())
+	if err != nil {
+		return "", "", err
+	}
+	f, ok := folders[p.OpType]
+	if !ok {
+		return "", "", fmt.Errorf("producer %v of %q cannot absorb the factors", p, x)
+	}
+	if err := f.fold(g, p, site); err != nil {
+		return "", "", err
+	}
+	return f.kind, p.Name, nil
+}
+
+// foldableProducer returns x's producer when dividing its output would
+// change only what consumers read: they are all of x's readers, all
+// convolutions (conv) or all Gemm/MatMul, and read x as their activation
+// only, and x is neither a graph input nor a graph output.
+func foldableProducer(g *onnx.Graph, x string, consumers []*onnx.Node, conv bool) (*onnx.Node, error) {
 	for _, n := range consumers {
-		if (rank > 0) != (n.OpType == "Conv" || n.OpType == "ConvTranspose") {
-			return "", "", fmt.Sprintf("tensor %q feeds both convolutions and Gemm/MatMul layers", x)
+		if conv != (n.OpType == "Conv" || n.OpType == "ConvTranspose") {
+			return nil, fmt.Errorf("tensor %q feeds both convolutions and Gemm/MatMul layers", x)
 		}
 	}
 	for _, n := range consumers {
 		for i, in := range n.Inputs {
 			if in == x && i != 0 {
-				return "", "", fmt.Sprintf("%v reads tensor %q as more than its activation", n, x)
+				return nil, fmt.Errorf("%v reads tensor %q as more than its activation", n, x)
 			}
 		}
 	}
 	if g.IsOutput(x) {
-		return "", "", fmt.Sprintf("tensor %q is a graph output", x)
+		return nil, fmt.Errorf("tensor %q is a graph output", x)
 	}
 	all := g.Consumers(x)
 	if len(all) != len(consumers) {
-		return "", "", fmt.Sprintf("tensor %q has consumers that are not balanced layers", x)
+		return nil, fmt.Errorf("tensor %q has consumers that are not balanced layers", x)
 	}
 	for _, c := range all {
 		if !slices.Contains(consumers, c) {
-			return "", "", fmt.Sprintf("tensor %q is also read by %v", x, c)
+			return nil, fmt.Errorf("tensor %q is also read by %v", x, c)
 		}
 	}
 	p := g.Producer(x)
 	if p == nil {
-		return "", "", fmt.Sprintf("tensor %q is a graph input", x)
+		return nil, fmt.Errorf("tensor %q is a graph input", x)
 	}
 	if p.Domain != "" || len(p.Outputs) == 0 || p.Outputs[0] != x {
-		return "", "", fmt.Sprintf("producer %v of %q cannot be folded into", p, x)
+		return nil, fmt.Errorf("producer %v of %q cannot be folded into", p, x)
 	}
-	// The factor vector broadcast along x's channel axis.
-	ch := []int{len(s)}
-	if rank > 0 {
-		ch = make([]int, rank-1)
-		for i := range ch {
-			ch[i] = 1
-		}
-		ch[0] = len(s)
+	return p, nil
+}
+
+// foldLayerNorm divides the scale and bias of a LayerNormalization, which
+// act on the last axis.
+func foldLayerNorm(g *onnx.Graph, p *onnx.Node, f foldSite) error {
+	if f.conv() {
+		return fmt.Errorf("LayerNormalization %q normalizes the last axis, the convolutions read channels on axis 1", p.Name)
 	}
-	var err error
-	switch p.OpType {
-	case "LayerNormalization":
-		if rank > 0 {
-			return "", "", fmt.Sprintf("LayerNormalization %q normalizes the last axis, the convolutions read channels on axis 1", p.Name)
-		}
-		if err = divideInputs(g, p, []int{1, 2}, ch, s); err == nil {
-			return BalanceFoldLayerNorm, p.Name, ""
-		}
-	case "BatchNormalization":
-		if rank == 0 {
-			return "", "", fmt.Sprintf("BatchNormalization %q scales axis 1, the layers read the last axis", p.Name)
-		}
-		if p.AttrInt("training_mode", 0) != 0 || countOutputs(p) > 1 {
-			return "", "", fmt.Sprintf("BatchNormalization %q is in training mode", p.Name)
-		}
-		if err = divideInputs(g, p, []int{1, 2}, []int{len(s)}, s); err == nil {
-			return BalanceFoldBatchNorm, p.Name, ""
-		}
-	case "Add":
-		if err = foldMulAdd(g, p, ch, s); err == nil {
-			return BalanceFoldMulAdd, p.Name, ""
-		}
-	case "Conv":
-		if rank == 0 {
-			return "", "", fmt.Sprintf("Conv %q writes channels on axis 1, the layers read the last axis", p.Name)
-		}
-		if err = foldOutputChannels(g, p, s); err == nil {
-			return BalanceFoldConv, p.Name, ""
-		}
-	case "Gemm":
-		if rank > 0 {
-			return "", "", fmt.Sprintf("Gemm %q writes columns, the convolutions read axis 1", p.Name)
-		}
-		if err = foldOutputChannels(g, p, s); err == nil {
-			return BalanceFoldGemm, p.Name, ""
-		}
-	default:
-		return "", "", fmt.Sprintf("producer %v of %q cannot absorb the factors", p, x)
+	return divideInputs(g, p, []int{1, 2}, f.channelShape(), f.s)
+}
+
+// foldBatchNorm divides the scale and bias of an inference-mode
+// BatchNormalization, which act on axis 1.
+func foldBatchNorm(g *onnx.Graph, p *onnx.Node, f foldSite) error {
+	if !f.conv() {
+		return fmt.Errorf("BatchNormalization %q scales axis 1, the layers read the last axis", p.Name)
 	}
-	return "", "", err.Error()
+	if p.AttrInt("training_mode", 0) != 0 || countOutputs(p) > 1 {
+		return fmt.Errorf("BatchNormalization %q is in training mode", p.Name)
+	}
+	return divideInputs(g, p, []int{1, 2}, []int{len(f.s)}, f.s)
+}
+
+// foldMulAdd divides gamma and beta of Add(Mul(z, gamma), beta), a
+// decomposed LayerNorm, where gamma and beta are constant and the Mul's
+// output feeds only the Add.
+func foldMulAdd(g *onnx.Graph, add *onnx.Node, f foldSite) error {
+	ch := f.channelShape()
+	ci := constIndex(g, add)
+	if ci < 0 {
+		return fmt.Errorf("Add %q has no constant operand", add.Name)
+	}
+	y := add.Inputs[1-ci]
+	mul := g.Producer(y)
+	if mul == nil || mul.OpType != "Mul" || mul.Domain != "" {
+		return fmt.Errorf("Add %q is not fed by a Mul", add.Name)
+	}
+	if len(g.Consumers(y)) != 1 || g.IsOutput(y) {
+		return fmt.Errorf("Mul %q's output has other uses", mul.Name)
+	}
+	mi := constIndex(g, mul)
+	if mi < 0 {
+		return fmt.Errorf("Mul %q has no constant operand", mul.Name)
+	}
+	gamma, _ := g.Constant(mul.Inputs[mi])
+	beta, _ := g.Constant(add.Inputs[ci])
+	gt, err := scaleAlong(gamma, ch, f.s)
+	if err != nil {
+		return fmt.Errorf("Mul %q constant: %w", mul.Name, err)
+	}
+	bt, err := scaleAlong(beta, ch, f.s)
+	if err != nil {
+		return fmt.Errorf("Add %q constant: %w", add.Name, err)
+	}
+	if err := replaceConstant(g, mul, mi, gt); err != nil {
+		return err
+	}
+	return replaceConstant(g, add, ci, bt)
+}
+
+// foldConv divides the output channels of a Conv, which are on axis 1.
+func foldConv(g *onnx.Graph, p *onnx.Node, f foldSite) error {
+	if !f.conv() {
+		return fmt.Errorf("Conv %q writes channels on axis 1, the layers read the last axis", p.Name)
+	}
+	return foldOutputChannels(g, p, f.s)
+}
+
+// foldGemm divides the output columns of a Gemm, which are on the last axis.
+func foldGemm(g *onnx.Graph, p *onnx.Node, f foldSite) error {
+	if f.conv() {
+		return fmt.Errorf("Gemm %q writes columns, the convolutions read axis 1", p.Name)
+	}
+	return foldOutputChannels(g, p, f.s)
 }
 
 // countOutputs counts p's non-empty outputs.
@@ -322,41 +482,6 @@ func divideInputs(g *onnx.Graph, p *onnx.Node, idx []int, ch []int, s []float32)
 		}
 	}
 	return nil
-}
-
-// foldMulAdd folds into Add(Mul(z, gamma), beta) with constant gamma and
-// beta, where the Mul's output feeds only the Add.
-func foldMulAdd(g *onnx.Graph, add *onnx.Node, ch []int, s []float32) error {
-	ci := constIndex(g, add)
-	if ci < 0 {
-		return fmt.Errorf("Add %q has no constant operand", add.Name)
-	}
-	y := add.Inputs[1-ci]
-	mul := g.Producer(y)
-	if mul == nil || mul.OpType != "Mul" || mul.Domain != "" {
-		return fmt.Errorf("Add %q is not fed by a Mul", add.Name)
-	}
-	if len(g.Consumers(y)) != 1 || g.IsOutput(y) {
-		return fmt.Errorf("Mul %q's output has other uses", mul.Name)
-	}
-	mi := constIndex(g, mul)
-	if mi < 0 {
-		return fmt.Errorf("Mul %q has no constant operand", mul.Name)
-	}
-	gamma, _ := g.Constant(mul.Inputs[mi])
-	beta, _ := g.Constant(add.Inputs[ci])
-	gt, err := scaleAlong(gamma, ch, s)
-	if err != nil {
-		return fmt.Errorf("Mul %q constant: %w", mul.Name, err)
-	}
-	bt, err := scaleAlong(beta, ch, s)
-	if err != nil {
-		return fmt.Errorf("Add %q constant: %w", add.Name, err)
-	}
-	if err := replaceConstant(g, mul, mi, gt); err != nil {
-		return err
-	}
-	return replaceConstant(g, add, ci, bt)
 }
 
 // constIndex returns which of a binary node's two inputs is a float
@@ -468,68 +593,4 @@ func scaleAlong(c *onnx.Tensor, ch []int, s []float32) (*onnx.Tensor, error) {
 		}
 	}
 	return onnx.NewTensor(shape, out), nil
-}
-
-// ownConstant makes input i of n an initializer that only n reads and
-// returns it, ready to be modified: the existing one when n is its only
-// reader, else a copy under a new name that n now reads.
-func ownConstant(g *onnx.Graph, n *onnx.Node, i int) (*onnx.Tensor, error) {
-	name := n.Input(i)
-	c, ok := g.Constant(name)
-	if !ok {
-		return nil, fmt.Errorf("input %d (%q) of %v is not a constant", i, name, n)
-	}
-	t := c.Clone()
-	if err := replaceConstant(g, n, i, t); err != nil {
-		return nil, err
-	}
-	return t, nil
-}
-
-// replaceConstant makes input i of n read the value t: in place when the
-// input is an initializer that only n reads (once), else as a new
-// initializer, pruning Constant/Identity nodes left without readers.
-func replaceConstant(g *onnx.Graph, n *onnx.Node, i int, t *onnx.Tensor) error {
-	name := n.Input(i)
-	uses := 0
-	for _, in := range n.Inputs {
-		if in == name {
-			uses++
-		}
-	}
-	_, isInit := g.Initializers[name]
-	if isInit && uses == 1 && len(g.Consumers(name)) == 1 && !g.IsOutput(name) && g.Input(name) == nil {
-		t.Name = name
-		g.SetInitializer(t)
-		return nil
-	}
-	base := name
-	if src := g.ConstantSource(name); src != "" {
-		base = src
-	}
-	t.Name = g.UniqueName(base + ".balanced")
-	g.SetInitializer(t)
-	n.Inputs[i] = t.Name
-	g.Reindex()
-	pruneConstChain(g, name)
-	return nil
-}
-
-// pruneConstChain removes the Constant/Identity nodes that produced name
-// when nothing reads name any more.
-func pruneConstChain(g *onnx.Graph, name string) {
-	for name != "" && len(g.Consumers(name)) == 0 && !g.IsOutput(name) {
-		p := g.Producer(name)
-		if p == nil {
-			if _, ok := g.Initializers[name]; ok && g.Input(name) == nil {
-				delete(g.Initializers, name)
-			}
-			return
-		}
-		if p.Domain != "" || (p.OpType != "Identity" && p.OpType != "Constant") {
-			return
-		}
-		g.RemoveNode(p)
-		name = p.Input(0)
-	}
 }
