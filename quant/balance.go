@@ -51,6 +51,15 @@ type BalanceReport struct {
 	Layers []BalanceAction
 }
 
+// balancedLayer is a layer ApplyBalance balances.
+type balancedLayer struct {
+	layer  *Layer
+	node   *onnx.Node
+	s      []float32 // the layer's balance factors
+	action *BalanceAction
+	rank   int // activation rank for convolutions (weight rank), else 0
+}
+
 // ApplyBalance applies the DMQ factors of rec to m in place: for each layer
 // with BalanceFactor set it multiplies input channel j of the weight by s_j
 // (on a private copy when the weight is shared), and divides the
@@ -60,91 +69,26 @@ type BalanceReport struct {
 // unchanged.
 func ApplyBalance(m *onnx.Model, layers []*Layer, rec Record, opt BalanceOptions) (*BalanceReport, error) {
 	g := m.Graph
-	type bal struct {
-		layer  *Layer
-		node   *onnx.Node
-		s      []float32
-		action *BalanceAction
-		rank   int // activation rank for convolutions (weight rank), else 0
-	}
-	var bals []*bal
+	var bals []*balancedLayer
 	for _, l := range layers {
 		r := rec[l.Name]
 		if r == nil || len(r.BalanceFactor) == 0 {
 			continue
 		}
-		n, w, err := layerWeight(g, l)
+		b, err := balanceWeight(g, l, r.BalanceFactor)
 		if err != nil {
 			return nil, err
 		}
-		for j, f := range r.BalanceFactor {
-			if !(f >= float32(FltEpsilon) && f <= float32(1/FltEpsilon)) {
-				return nil, fmt.Errorf("layer %q: balance factor %d is %v, outside [FLT_EPSILON, 1/FLT_EPSILON]", l.Name, j, f)
-			}
-		}
-		count, chanOf, err := inputChannels(l.Type, n, w.Shape)
-		if err != nil {
-			return nil, fmt.Errorf("layer %q: %w", l.Name, err)
-		}
-		if count != len(r.BalanceFactor) {
-			return nil, fmt.Errorf("layer %q: %d balance factors for %d input channels", l.Name, len(r.BalanceFactor), count)
-		}
-		wt, err := ownConstant(g, n, 1)
-		if err != nil {
-			return nil, fmt.Errorf("layer %q: %w", l.Name, err)
-		}
-		wd := wt.Floats()
-		for i, v := range wd {
-			wd[i] = float32(float64(v) * float64(r.BalanceFactor[chanOf(i)]))
-		}
-		b := &bal{layer: l, node: n, s: r.BalanceFactor, action: &BalanceAction{Layer: l.Name, Weight: n.Inputs[1]}}
-		if l.Type == "Conv" || l.Type == "ConvTranspose" {
-			b.rank = len(w.Shape)
-		}
 		bals = append(bals, b)
 	}
-
 	if opt.Fold {
-		// Group the balanced layers by the tensor they read.
-		groups := map[string][]*bal{}
-		var order []string
-		for _, b := range bals {
-			x := b.node.Inputs[0]
-			if groups[x] == nil {
-				order = append(order, x)
-			}
-			groups[x] = append(groups[x], b)
-		}
-		for _, x := range order {
-			grp := groups[x]
-			nodes := make([]*onnx.Node, len(grp))
-			for i, b := range grp {
-				nodes[i] = b.node
-			}
-			var kind, prod, note string
-			same := true
-			for _, b := range grp[1:] {
-				same = same && slices.Equal(b.s, grp[0].s)
-			}
-			if same {
-				kind, prod, note = foldBalance(g, x, nodes, grp[0].s, grp[0].rank)
-			} else {
-				note = fmt.Sprintf("the layers reading %q have different factors (joint factors allow folding)", x)
-			}
-			for _, b := range grp {
-				if kind != "" {
-					b.action.Kind, b.action.Node = kind, prod
-				} else {
-					b.action.Note = note
-				}
-			}
-		}
+		foldBalances(g, bals)
 	}
 	for _, b := range bals {
 		if b.action.Kind != "" {
 			continue
 		}
-		name, err := insertBalanceMul(g, b.layer, b.node, b.s, b.rank)
+		name, err := insertBalanceMul(g, b)
 		if err != nil {
 			return nil, err
 		}
@@ -157,13 +101,48 @@ func ApplyBalance(m *onnx.Model, layers []*Layer, rec Record, opt BalanceOptions
 	return rep, nil
 }
 
+// balanceWeight checks the factors s of layer l and multiplies input
+// channel j of its weight by s_j, on a copy when the weight is shared.
+func balanceWeight(g *onnx.Graph, l *Layer, s []float32) (*balancedLayer, error) {
+	n, w, err := layerWeight(g, l)
+	if err != nil {
+		return nil, err
+	}
+	for j, f := range s {
+		if !(f >= float32(FltEpsilon) && f <= float32(1/FltEpsilon)) {
+			return nil, fmt.Errorf("layer %q: balance factor %d is %v, outside [FLT_EPSILON, 1/FLT_EPSILON]", l.Name, j, f)
+		}
+	}
+	count, chanOf, err := inputChannels(l.Type, n, w.Shape)
+	if err != nil {
+		return nil, fmt.Errorf("layer %q: %w", l.Name, err)
+	}
+	if count != len(s) {
+		return nil, fmt.Errorf("layer %q: %d balance factors for %d input channels", l.Name, len(s), count)
+	}
+	wt, err := ownConstant(g, n, 1)
+	if err != nil {
+		return nil, fmt.Errorf("layer %q: %w", l.Name, err)
+	}
+	wd := wt.Floats()
+	for i, v := range wd {
+		wd[i] = float32(float64(v) * float64(s[chanOf(i)]))
+	}
+	b := &balancedLayer{layer: l, node: n, s: s, action: &BalanceAction{Layer: l.Name, Weight: n.Inputs[1]}}
+	if l.Type == "Conv" || l.Type == "ConvTranspose" {
+		b.rank = len(w.Shape)
+	}
+	return b, nil
+}
+
 // insertBalanceMul inserts Mul(x, 1/s) before the layer's node and returns
 // the Mul's name.
-func insertBalanceMul(g *onnx.Graph, l *Layer, n *onnx.Node, s []float32, rank int) (string, error) {
+func insertBalanceMul(g *onnx.Graph, b *balancedLayer) (string, error) {
+	l, n, s := b.layer, b.node, b.s
 	x := n.Inputs[0]
 	shape := []int{len(s)}
-	if rank > 0 {
-		shape = make([]int, rank)
+	if b.rank > 0 {
+		shape = make([]int, b.rank)
 		for i := range shape {
 			shape[i] = 1
 		}
@@ -192,282 +171,6 @@ func insertBalanceMul(g *onnx.Graph, l *Layer, n *onnx.Node, s []float32, rank i
 		return "", fmt.Errorf("layer %q: insert balance Mul: %w", l.Name, err)
 	}
 	return mul.Name, nil
-}
-
-// foldBalance divides tensor x by s inside its producer when that is exact.
-// consumers are the balanced layer nodes reading x; rank is x's rank for
-// convolution consumers (channel axis 1) and 0 for Gemm/MatMul consumers
-// (channel axis last). It returns the kind and producer name, or "" and
-// the reason it could not fold.
-func foldBalance(g *onnx.Graph, x string, consumers []*onnx.Node, s []float32, rank int) (kind, producer, note string) {
-	for _, n := range consumers {
-		if (rank > 0) != (n.OpType == "Conv" || n.OpType == "ConvTranspose") {
-			return "", "", fmt.Sprintf("tensor %q feeds both convolutions and Gemm/MatMul layers", x)
-		}
-	}
-	for _, n := range consumers {
-		for i, in := range n.Inputs {
-			if in == x && i != 0 {
-				return "", "", fmt.Sprintf("%v reads tensor %q as more than its activation", n, x)
-			}
-		}
-	}
-	if g.IsOutput(x) {
-		return "", "", fmt.Sprintf("tensor %q is a graph output", x)
-	}
-	all := g.Consumers(x)
-	if len(all) != len(consumers) {
-		return "", "", fmt.Sprintf("tensor %q has consumers that are not balanced layers", x)
-	}
-	for _, c := range all {
-		if !slices.Contains(consumers, c) {
-			return "", "", fmt.Sprintf("tensor %q is also read by %v", x, c)
-		}
-	}
-	p := g.Producer(x)
-	if p == nil {
-		return "", "", fmt.Sprintf("tensor %q is a graph input", x)
-	}
-	if p.Domain != "" || len(p.Outputs) == 0 || p.Outputs[0] != x {
-		return "", "", fmt.Sprintf("producer %v of %q cannot be folded into", p, x)
-	}
-	// The factor vector broadcast along x's channel axis.
-	ch := []int{len(s)}
-	if rank > 0 {
-		ch = make([]int, rank-1)
-		for i := range ch {
-			ch[i] = 1
-		}
-		ch[0] = len(s)
-	}
-	var err error
-	switch p.OpType {
-	case "LayerNormalization":
-		if rank > 0 {
-			return "", "", fmt.Sprintf("LayerNormalization %q normalizes the last axis, the convolutions read channels on axis 1", p.Name)
-		}
-		if err = divideInputs(g, p, []int{1, 2}, ch, s); err == nil {
-			return BalanceFoldLayerNorm, p.Name, ""
-		}
-	case "BatchNormalization":
-		if rank == 0 {
-			return "", "", fmt.Sprintf("BatchNormalization %q scales axis 1, the layers read the last axis", p.Name)
-		}
-		if p.AttrInt("training_mode", 0) != 0 || countOutputs(p) > 1 {
-			return "", "", fmt.Sprintf("BatchNormalization %q is in training mode", p.Name)
-		}
-		if err = divideInputs(g, p, []int{1, 2}, []int{len(s)}, s); err == nil {
-			return BalanceFoldBatchNorm, p.Name, ""
-		}
-	case "Add":
-		if err = foldMulAdd(g, p, ch, s); err == nil {
-			return BalanceFoldMulAdd, p.Name, ""
-		}
-	case "Conv":
-		if rank == 0 {
-			return "", "", fmt.Sprintf("Conv %q writes channels on axis 1, the layers read the last axis", p.Name)
-		}
-		if err = foldOutputChannels(g, p, s); err == nil {
-			return BalanceFoldConv, p.Name, ""
-		}
-	case "Gemm":
-		if rank > 0 {
-			return "", "", fmt.Sprintf("Gemm %q writes columns, the convolutions read axis 1", p.Name)
-		}
-		if err = foldOutputChannels(g, p, s); err == nil {
-			return BalanceFoldGemm, p.Name, ""
-		}
-	default:
-		return "", "", fmt.Sprintf("producer %v of %q cannot absorb the factors", p, x)
-	}
-	return "", "", err.Error()
-}
-
-// countOutputs counts p's non-empty outputs.
-func countOutputs(p *onnx.Node) int {
-	k := 0
-	for _, o := range p.Outputs {
-		if o != "" {
-			k++
-		}
-	}
-	return k
-}
-
-// divideInputs divides the constant inputs idx of p (absent ones are
-// skipped) by s along the channel dimension of ch (see scaleAlong). Every
-// input is checked before any is changed, so a failure leaves g intact.
-func divideInputs(g *onnx.Graph, p *onnx.Node, idx []int, ch []int, s []float32) error {
-	var fixed []*onnx.Tensor
-	var at []int
-	for _, i := range idx {
-		name := p.Input(i)
-		if name == "" {
-			continue
-		}
-		c, ok := g.Constant(name)
-		if !ok {
-			return fmt.Errorf("input %d (%q) of %v is not a constant", i, name, p)
-		}
-		t, err := scaleAlong(c, ch, s)
-		if err != nil {
-			return fmt.Errorf("input %d (%q) of %v: %w", i, name, p, err)
-		}
-		fixed = append(fixed, t)
-		at = append(at, i)
-	}
-	for k, i := range at {
-		if err := replaceConstant(g, p, i, fixed[k]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// foldMulAdd folds into Add(Mul(z, gamma), beta) with constant gamma and
-// beta, where the Mul's output feeds only the Add.
-func foldMulAdd(g *onnx.Graph, add *onnx.Node, ch []int, s []float32) error {
-	ci := constIndex(g, add)
-	if ci < 0 {
-		return fmt.Errorf("Add %q has no constant operand", add.Name)
-	}
-	y := add.Inputs[1-ci]
-	mul := g.Producer(y)
-	if mul == nil || mul.OpType != "Mul" || mul.Domain != "" {
-		return fmt.Errorf("Add %q is not fed by a Mul", add.Name)
-	}
-	if len(g.Consumers(y)) != 1 || g.IsOutput(y) {
-		return fmt.Errorf("Mul %q's output has other uses", mul.Name)
-	}
-	mi := constIndex(g, mul)
-	if mi < 0 {
-		return fmt.Errorf("Mul %q has no constant operand", mul.Name)
-	}
-	gamma, _ := g.Constant(mul.Inputs[mi])
-	beta, _ := g.Constant(add.Inputs[ci])
-	gt, err := scaleAlong(gamma, ch, s)
-	if err != nil {
-		return fmt.Errorf("Mul %q constant: %w", mul.Name, err)
-	}
-	bt, err := scaleAlong(beta, ch, s)
-	if err != nil {
-		return fmt.Errorf("Add %q constant: %w", add.Name, err)
-	}
-	if err := replaceConstant(g, mul, mi, gt); err != nil {
-		return err
-	}
-	return replaceConstant(g, add, ci, bt)
-}
-
-// constIndex returns which of a binary node's two inputs is a float
-// constant (0 or 1; the second when both are), or -1.
-func constIndex(g *onnx.Graph, n *onnx.Node) int {
-	if len(n.Inputs) != 2 {
-		return -1
-	}
-	for _, i := range []int{1, 0} {
-		if c, ok := g.Constant(n.Inputs[i]); ok && c.DType == onnx.Float {
-			return i
-		}
-	}
-	return -1
-}
-
-// foldOutputChannels divides output channel o of a Conv or Gemm producer
-// (weight and bias) by s_o.
-func foldOutputChannels(g *onnx.Graph, p *onnx.Node, s []float32) error {
-	w, ok := g.Constant(p.Input(1))
-	if !ok || w.DType != onnx.Float {
-		return fmt.Errorf("weight of %v is not a float constant", p)
-	}
-	count, chanOf, err := outputChannels(p.OpType, p, w.Shape)
-	if err != nil {
-		return fmt.Errorf("%v: %w", p, err)
-	}
-	if count != len(s) {
-		return fmt.Errorf("%v has %d output channels, the factors %d", p, count, len(s))
-	}
-	wd := w.Floats()
-	nw := make([]float32, len(wd))
-	for i, v := range wd {
-		nw[i] = float32(float64(v) / float64(s[chanOf(i)]))
-	}
-	var bt *onnx.Tensor
-	if b := p.Input(2); b != "" {
-		c, ok := g.Constant(b)
-		if !ok {
-			return fmt.Errorf("bias of %v is not a constant", p)
-		}
-		if bt, err = scaleAlong(c, []int{len(s)}, s); err != nil {
-			return fmt.Errorf("bias of %v: %w", p, err)
-		}
-	}
-	if err := replaceConstant(g, p, 1, onnx.NewTensor(w.Shape, nw)); err != nil {
-		return err
-	}
-	if bt != nil {
-		return replaceConstant(g, p, 2, bt)
-	}
-	return nil
-}
-
-// scaleAlong returns c broadcast against the shape ch (a factor vector
-// [C, 1, ..., 1] or [C], right-aligned as in ONNX broadcasting) and divided
-// by s along ch's first dimension. The result broadcasts to the same shapes
-// c did against any tensor whose channel dimension is C.
-func scaleAlong(c *onnx.Tensor, ch []int, s []float32) (*onnx.Tensor, error) {
-	cd, err := onnx.Data[float32](c)
-	if err != nil {
-		return nil, err
-	}
-	r := max(len(c.Shape), len(ch))
-	shape := make([]int, r)
-	cs := make([]int, r) // c's shape right-aligned, padded with 1
-	for i := range r {
-		cs[i] = 1
-		if k := i - (r - len(c.Shape)); k >= 0 {
-			cs[i] = c.Shape[k]
-		}
-		d := 1
-		if k := i - (r - len(ch)); k >= 0 {
-			d = ch[k]
-		}
-		switch {
-		case cs[i] == d || d == 1:
-			shape[i] = cs[i]
-		case cs[i] == 1:
-			shape[i] = d
-		default:
-			return nil, fmt.Errorf("constant of shape %v does not broadcast against channel shape %v", c.Shape, ch)
-		}
-	}
-	axis := r - len(ch) // the channel dimension in shape
-	// Strides of c in the padded layout (0 along broadcast dims).
-	cstride := make([]int, r)
-	st := 1
-	for i := r - 1; i >= 0; i-- {
-		if cs[i] != 1 {
-			cstride[i] = st
-		}
-		st *= cs[i]
-	}
-	out := make([]float32, onnx.NumElems(shape))
-	idx := make([]int, r)
-	for i := range out {
-		off := 0
-		for d := range r {
-			off += idx[d] * cstride[d]
-		}
-		out[i] = float32(float64(cd[off]) / float64(s[idx[axis]]))
-		for d := r - 1; d >= 0; d-- {
-			idx[d]++
-			if idx[d] < shape[d] {
-				break
-			}
-			idx[d] = 0
-		}
-	}
-	return onnx.NewTensor(shape, out), nil
 }
 
 // ownConstant makes input i of n an initializer that only n reads and

@@ -12,10 +12,10 @@ import (
 //
 // It applies the balance factors of rec to a clone of m (AMCT's explicit
 // Mul per layer; m itself is not changed), runs cfg.BatchNum batches of data
-// through b while streaming each layer's activation input into a histogram,
-// and then derives scale_d/offset_d with IFMR or HFMG per the layer config
-// (symmetric when asymmetric is false, and always for Conv3d), and scale_w
-// with ARQ on the balanced weights; offset_w and shift_bit are 0 and
+// through b while streaming each layer's activation input into the
+// calibrator of its act_algo, and then derives scale_d/offset_d with IFMR or
+// HFMG (symmetric when asymmetric is false, and always for Conv3d), and
+// scale_w with ARQ on the balanced weights; offset_w and shift_bit are 0 and
 // act_type and wts_type are INT8, as in AMCT's records. The activations are
 // observed with every calibrated layer's weights fake-quantized (AMCT does
 // the same), so a layer's range reflects the quantized layers before it.
@@ -56,63 +56,19 @@ func Calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b backen
 	if _, err := ApplyBalance(bal, active, rec, BalanceOptions{}); err != nil {
 		return fmt.Errorf("calibrate: %w", err)
 	}
-	g := bal.Graph
-
-	// One histogram per distinct (tensor, algorithm, bin count): layers
-	// that read the same unbalanced tensor with the same algorithm share it.
-	// IFMR streams into a Histogram, HFMG into an HFMGHistogram.
-	type histKey struct {
-		tensor string
-		algo   string
-		bins   int
+	jobs, err := calibrationJobs(bal.Graph, active, cfg)
+	if err != nil {
+		return err
 	}
-	type job struct {
-		layer  *Layer
-		lc     *LayerConfig
-		node   *onnx.Node
-		weight *onnx.Tensor
-		hist   histKey
-	}
-	hists := map[histKey]interface{ Observe(*onnx.Tensor) error }{}
+	// One calibrator per key: layers that read the same unbalanced tensor
+	// with the same algorithm and bin count share it.
+	cals := map[calibratorKey]ActCalibrator{}
 	var observe []string
-	var jobs []job
-	for _, l := range active {
-		lc := cfg.Layers[l.Name]
-		n, w, err := layerWeight(g, l)
-		if err != nil {
-			return err
+	for _, j := range jobs {
+		if cals[j.cal] == nil {
+			cals[j.cal] = j.act.calibrator(j.cal.bins)
+			observe = append(observe, j.cal.tensor)
 		}
-		if lc.Act.NumBits != 0 && lc.Act.NumBits != 8 || lc.Weight.NumBits != 0 && lc.Weight.NumBits != 8 {
-			return fmt.Errorf("layer %q: only 8-bit quantization is supported (activation %d, weight %d bits)", l.Name, lc.Act.NumBits, lc.Weight.NumBits)
-		}
-		var bins int
-		switch lc.Act.Algo {
-		case "ifmr":
-			if err := checkIFMR(lc.Act); err != nil {
-				return fmt.Errorf("layer %q: %w", l.Name, err)
-			}
-			bins = IFMRBins
-		case "hfmg":
-			if err := checkHFMG(lc.Act); err != nil {
-				return fmt.Errorf("layer %q: %w", l.Name, err)
-			}
-			bins = lc.Act.NumOfBins
-		default:
-			return fmt.Errorf("layer %q: unknown activation algorithm %q (want ifmr or hfmg)", l.Name, lc.Act.Algo)
-		}
-		if a := lc.Weight.Algo; a != "" && a != "arq_quantize" {
-			return fmt.Errorf("layer %q: unknown weight algorithm %q (want arq_quantize)", l.Name, a)
-		}
-		k := histKey{n.Inputs[0], lc.Act.Algo, bins}
-		if hists[k] == nil {
-			if k.algo == "hfmg" {
-				hists[k] = NewHFMGHistogram(bins)
-			} else {
-				hists[k] = NewHistogram(bins)
-			}
-			observe = append(observe, k.tensor)
-		}
-		jobs = append(jobs, job{l, lc, n, w, k})
 	}
 	observe = dedupe(observe)
 	// Weights first: activations are observed through fake-quantized
@@ -120,7 +76,7 @@ func Calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b backen
 	// range includes the error of the quantized layers before it.
 	weightScales := map[string][]float32{}
 	for _, j := range jobs {
-		sw, err := ARQ(j.layer.Type, j.node, j.weight, j.lc.Weight.ChannelWise)
+		sw, err := j.wts.scales(j.layer.Type, j.node, j.weight, j.lc.Weight.ChannelWise)
 		if err != nil {
 			return fmt.Errorf("layer %q: %w", j.layer.Name, err)
 		}
@@ -131,13 +87,13 @@ func Calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b backen
 			return fmt.Errorf("layer %q: %w", j.layer.Name, err)
 		}
 	}
-	err := runBatches(b, bal, observe, data, cfg.BatchNum, func(i int, out map[string]*onnx.Tensor) error {
-		for k, h := range hists {
+	err = runBatches(b, bal, observe, data, cfg.BatchNum, func(i int, out map[string]*onnx.Tensor) error {
+		for k, c := range cals {
 			t, ok := out[k.tensor]
 			if !ok {
 				return fmt.Errorf("backend returned no tensor %q", k.tensor)
 			}
-			if err := h.Observe(t); err != nil {
+			if err := c.Observe(t); err != nil {
 				return err
 			}
 		}
@@ -152,31 +108,70 @@ func Calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b backen
 			// Ascend quantizes Conv3d activations symmetrically only.
 			act.Asymmetric = false
 		}
-		var sd float32
-		var od int32
-		switch h := hists[j.hist].(type) {
-		case *HFMGHistogram:
-			sd, od, err = HFMG(h, act)
-		case *Histogram:
-			sd, od, err = IFMR(h, act)
-		}
+		sd, od, err := cals[j.cal].ScaleOffset(act)
 		if err != nil {
-			return fmt.Errorf("layer %q: activation %q: %w", j.layer.Name, j.hist.tensor, err)
+			return fmt.Errorf("layer %q: activation %q: %w", j.layer.Name, j.cal.tensor, err)
 		}
-		sw := weightScales[j.layer.Name]
-		r := rec[j.layer.Name]
-		if r == nil {
-			r = &LayerRecord{}
-			rec[j.layer.Name] = r
-		}
-		r.ScaleD, r.OffsetD = sd, od
-		r.ScaleW = sw
-		r.OffsetW = make([]int32, len(sw))
-		r.ShiftBit = make([]uint32, len(sw))
-		r.ActType, r.WtsType = "INT8", "INT8"
-		r.HasQuant = true
+		setQuantRecord(rec, j.layer.Name, sd, od, weightScales[j.layer.Name])
 	}
 	return nil
+}
+
+// calibrationJob is one layer to calibrate, with its algorithms.
+type calibrationJob struct {
+	layer  *Layer
+	lc     *LayerConfig
+	node   *onnx.Node
+	weight *onnx.Tensor
+	act    *actAlgorithm
+	wts    *weightAlgorithm
+	cal    calibratorKey // the calibrator of its activation
+}
+
+// calibrationJobs checks the config of every active layer of g and returns
+// their jobs, in order.
+func calibrationJobs(g *onnx.Graph, active []*Layer, cfg *Config) ([]calibrationJob, error) {
+	var jobs []calibrationJob
+	for _, l := range active {
+		lc := cfg.Layers[l.Name]
+		n, w, err := layerWeight(g, l)
+		if err != nil {
+			return nil, err
+		}
+		if lc.Act.NumBits != 0 && lc.Act.NumBits != 8 || lc.Weight.NumBits != 0 && lc.Weight.NumBits != 8 {
+			return nil, fmt.Errorf("layer %q: only 8-bit quantization is supported (activation %d, weight %d bits)", l.Name, lc.Act.NumBits, lc.Weight.NumBits)
+		}
+		act, err := lookupActAlgorithm(lc.Act.Algo)
+		if err != nil {
+			return nil, fmt.Errorf("layer %q: %w", l.Name, err)
+		}
+		if err := act.check(lc.Act); err != nil {
+			return nil, fmt.Errorf("layer %q: %w", l.Name, err)
+		}
+		wts, err := lookupWeightAlgorithm(lc.Weight.Algo)
+		if err != nil {
+			return nil, fmt.Errorf("layer %q: %w", l.Name, err)
+		}
+		jobs = append(jobs, calibrationJob{l, lc, n, w, act, wts, act.key(n.Inputs[0], lc.Act)})
+	}
+	return jobs, nil
+}
+
+// setQuantRecord stores a layer's quantization factors in rec, next to
+// what is there already: offset_w and shift_bit 0 per weight scale and
+// INT8 types, as in AMCT's records.
+func setQuantRecord(rec Record, layer string, scaleD float32, offsetD int32, scaleW []float32) {
+	r := rec[layer]
+	if r == nil {
+		r = &LayerRecord{}
+		rec[layer] = r
+	}
+	r.ScaleD, r.OffsetD = scaleD, offsetD
+	r.ScaleW = scaleW
+	r.OffsetW = make([]int32, len(scaleW))
+	r.ShiftBit = make([]uint32, len(scaleW))
+	r.ActType, r.WtsType = "INT8", "INT8"
+	r.HasQuant = true
 }
 
 // runBatches prepares m on b with observe exposed and runs batches 0..n-1 of

@@ -328,3 +328,36 @@ func TestCalibrateMemoryIndependentOfBatches(t *testing.T) {
 		t.Errorf("peak live heap grew from %d to %d bytes with 16x the batches", peaks[4], peaks[64])
 	}
 }
+
+// TestCalibrateRejectsBadAlgorithms checks the messages, which the CLI
+// prints, for algorithms and parameters Calibrate does not accept; every one
+// is reported before any batch runs.
+func TestCalibrateRejectsBadAlgorithms(t *testing.T) {
+	m, layers := calibModel()
+	data := calibData(3, 1)
+	for _, tc := range []struct {
+		edit func(lc *LayerConfig)
+		want string
+	}{
+		{func(lc *LayerConfig) { lc.Act.Algo = "kl" }, `layer "c1": unknown activation algorithm "kl" (want ifmr or hfmg)`},
+		{func(lc *LayerConfig) { lc.Act.Algo = "" }, `layer "c1": unknown activation algorithm "" (want ifmr or hfmg)`},
+		{func(lc *LayerConfig) { lc.Weight.Algo = "nuq" }, `layer "c1": unknown weight algorithm "nuq" (want arq_quantize)`},
+		{func(lc *LayerConfig) { lc.Act.MaxPercentile = 0.4 }, `layer "c1": ifmr: max_percentile 0.4 is outside (0.5, 1]`},
+		{func(lc *LayerConfig) { lc.Act.SearchStep = 0 }, `layer "c1": ifmr: search_step 0 must be positive`},
+		{func(lc *LayerConfig) { lc.Act = hfmgParams(1000, true) }, `layer "c1": hfmg: num_of_bins 1000 is not one of [1024 2048 4096 8192]`},
+		{func(lc *LayerConfig) { lc.Act.NumBits = 4 }, `layer "c1": only 8-bit quantization is supported (activation 4, weight 8 bits)`},
+	} {
+		cfg := calibConfig(layers, 1)
+		tc.edit(cfg.Layers["c1"])
+		err := Calibrate(m, layers, cfg, Record{}, testSim{}, data)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("got error %v, want %s", err, tc.want)
+		}
+	}
+	// An empty wts_algo means ARQ.
+	cfg := calibConfig(layers, 1)
+	cfg.Layers["c1"].Weight.Algo = ""
+	if err := Calibrate(m, layers, cfg, Record{}, testSim{}, data); err != nil {
+		t.Errorf("empty wts_algo: %v", err)
+	}
+}
