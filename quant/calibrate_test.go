@@ -46,6 +46,16 @@ func calibConfig(layers []*Layer, batches int) *Config {
 	return cfg
 }
 
+// calibConfigNoDMQ is calibConfig without balance, for tests that
+// calibrate without balance factors.
+func calibConfigNoDMQ(layers []*Layer, batches int) *Config {
+	cfg := calibConfig(layers, batches)
+	for _, lc := range cfg.Layers {
+		lc.DMQ = nil
+	}
+	return cfg
+}
+
 // scaleInputChannels returns w with input channel j multiplied by s[j],
 // written out index by index for Conv (group g) and Gemm transB.
 func scaleInputChannels(op string, w *onnx.Tensor, g int, s []float32) []float64 {
@@ -347,17 +357,17 @@ func TestCalibrateRejectsBadAlgorithms(t *testing.T) {
 		{func(lc *LayerConfig) { lc.Act = hfmgParams(1000, true) }, `layer "c1": hfmg: num_of_bins 1000 is not one of [1024 2048 4096 8192]`},
 		{func(lc *LayerConfig) { lc.Act.NumBits = 4 }, `layer "c1": only 8-bit quantization is supported (activation 4, weight 8 bits)`},
 	} {
-		cfg := calibConfig(layers, 1)
+		cfg := calibConfigNoDMQ(layers, 1)
 		tc.edit(cfg.Layers["c1"])
-		err := Calibrate(m, layers, cfg, Record{}, testSim{}, data)
+		err := Calibrate(m, layers, cfg, Record{}, testSim, data)
 		if err == nil || err.Error() != tc.want {
 			t.Errorf("got error %v, want %s", err, tc.want)
 		}
 	}
 	// An empty wts_algo means ARQ.
-	cfg := calibConfig(layers, 1)
+	cfg := calibConfigNoDMQ(layers, 1)
 	cfg.Layers["c1"].Weight.Algo = ""
-	if err := Calibrate(m, layers, cfg, Record{}, testSim{}, data); err != nil {
+	if err := Calibrate(m, layers, cfg, Record{}, testSim, data); err != nil {
 		t.Errorf("empty wts_algo: %v", err)
 	}
 }
