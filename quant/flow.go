@@ -46,19 +46,21 @@ type QuantizeOptions struct {
 	Model *onnx.SaveOptions
 }
 
-// RunFlow runs AMCT's whole post-training flow on m: it creates the quant
-// config, folds BatchNormalization into the preceding Convs unless the
-// config says otherwise (FuseConvBN), computes the DMQ balance factors when
-// any enabled layer has a dmq_balancer, calibrates, and writes
-// <prefix>_fake_quant_model.onnx, <prefix>_deploy_model.onnx,
-// <prefix>_quant_config.json and <prefix>_record.txt. Unless opt.NoEval is
-// set, it then runs the float model and the fake-quant model on the
-// calibration batches through b and reports the SQNR of every quantized
-// layer's output.
+// RunFlow runs AMCT's whole post-training flow on m, in steps:
 //
-// The files are written into a temporary folder next to prefix and moved
-// into place only after every step succeeded, so a failed run leaves no
-// partial output behind. m is not changed.
+//   - prepare: the quant config (opt.Config, else created from opt.Simple)
+//     and Prepare (Conv+BN fusion, the layers, the config checked);
+//   - factors: the DMQ balance factors when any enabled layer has a
+//     dmq_balancer (PreprocessWith), then the quant factors (Calibrate);
+//   - write: <prefix>_fake_quant_model.onnx, <prefix>_deploy_model.onnx,
+//     <prefix>_quant_config.json and <prefix>_record.txt, into a private
+//     staging folder next to prefix;
+//   - report and evaluate: unless opt.NoEval is set, the float and the
+//     fake-quant model run on the calibration batches through b, giving
+//     the SQNR of every quantized layer's output and graph output;
+//   - commit: the four files move into place together.
+//
+// A failed run leaves no partial output behind. m is not changed.
 func RunFlow(m *onnx.Model, b backend.Backend, data DataSource, prefix string, opt QuantizeOptions) (*QuantizeReport, error) {
 	if err := checkFlowArgs(m, b, data, prefix); err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
