@@ -3,7 +3,7 @@
 # base revision and from the working tree, runs the same commands with both
 # on the project's quantization fixtures (quantize with each config and
 # option set; create-config → preprocess → calibrate → save; run on a deploy
-# model), and compares every file written, byte for byte, and what each
+# model) and the demo, and compares every file written, byte for byte, and what each
 # command printed on stdout.
 #
 #   bash scripts/check-unchanged.sh [BASE]     (BASE defaults to origin/main, else HEAD)
@@ -62,6 +62,8 @@ run_all() {
       } >"$d/stdout" 2>"$d/stderr"
     done
   done
+  mkdir -p demo
+  "$amq" demo --out demo >demo/stdout 2>demo/stderr || echo "exit $?" >>demo/stdout
 }
 
 (run_all "$work/amq-base" "$work/base") &

@@ -81,16 +81,16 @@ type demoResult struct {
 	SQNR     float64 // dB of the output against FP32; NaN for FP32
 }
 
-// runDemo runs the demo, printing to w (progress to stderr), and returns
-// the rows of the held-out comparison.
-func runDemo(w, stderr io.Writer, out string, threads int) ([]demoResult, error) {
-	if threads < 0 {
-		return nil, fmt.Errorf("--threads %d: must be 0 or more", threads)
-	}
-	b, err := openBackend("sim", backend.Options{Threads: threads})
-	if err != nil {
-		return nil, err
-	}
+// demoData is the demo's embedded model and data.
+type demoData struct {
+	model  *onnx.Model
+	calib  *quant.TensorSource // one batch of every calibration sample
+	test   map[string]*onnx.Tensor
+	labels []int64
+}
+
+// loadDemo reads the model and data embedded in the binary.
+func loadDemo() (*demoData, error) {
 	mb, err := demoFiles.ReadFile("demo/model_op17.onnx")
 	if err != nil {
 		return nil, err
@@ -116,44 +116,76 @@ func runDemo(w, stderr io.Writer, out string, threads int) ([]demoResult, error)
 		return nil, fmt.Errorf("embedded test_labels.npy: %w", err)
 	}
 	input := m.Graph.Inputs[0].Name
-	data, err := quant.NewTensorSource(map[string]*onnx.Tensor{input: calib}, calib.Shape[0])
+	src, err := quant.NewTensorSource(map[string]*onnx.Tensor{input: calib}, calib.Shape[0])
 	if err != nil {
 		return nil, fmt.Errorf("embedded calib.npy: %w", err)
 	}
+	return &demoData{model: m, calib: src, test: map[string]*onnx.Tensor{input: test}, labels: labels}, nil
+}
 
-	fmt.Fprintf(w, "amq demo: a 2-block transformer (digits, 8 tokens of 8 pixels) whose LayerNorm outputs\n"+
-		"carry outlier channels (x100); calibration on %d samples, evaluation on %d held-out ones.\n\n", calib.Shape[0], test.Shape[0])
-	runs := []struct {
-		title, name, cfg string
-		rep              *quant.QuantizeReport
-	}{
-		{"int8 with DMQ balance (alpha 0.5)", "transformer_dmq", demoDMQ, nil},
-		{"int8 without balance", "transformer_nobalance", demoPlain, nil},
+// demoRun is one quantization of the demo.
+type demoRun struct {
+	title, name, cfg string
+	rep              *quant.QuantizeReport
+}
+
+// runDemo runs the demo, printing to w (progress to stderr), and returns
+// the rows of the held-out comparison.
+func runDemo(w, stderr io.Writer, out string, threads int) ([]demoResult, error) {
+	if threads < 0 {
+		return nil, fmt.Errorf("--threads %d: must be 0 or more", threads)
 	}
-	for i := range runs {
-		r := &runs[i]
+	b, err := openBackend("sim", backend.Options{Threads: threads})
+	if err != nil {
+		return nil, err
+	}
+	d, err := loadDemo()
+	if err != nil {
+		return nil, err
+	}
+	samples := d.calib.Size
+	fmt.Fprintf(w, "amq demo: a 2-block transformer (digits, 8 tokens of 8 pixels) whose LayerNorm outputs\n"+
+		"carry outlier channels (x100); calibration on %d samples, evaluation on %d held-out ones.\n\n", samples, len(d.labels))
+	runs := []*demoRun{
+		{title: "int8 with DMQ balance (alpha 0.5)", name: "transformer_dmq", cfg: demoDMQ},
+		{title: "int8 without balance", name: "transformer_nobalance", cfg: demoPlain},
+	}
+	for _, r := range runs {
 		simple, err := quant.ParseSimpleConfig([]byte(r.cfg), r.name+" config")
 		if err != nil {
 			return nil, err
 		}
-		r.rep, err = quant.RunFlow(m, b, data, filepath.Join(out, r.name), quant.QuantizeOptions{Simple: simple, Progress: newProgress(stderr)})
+		r.rep, err = quant.RunFlow(d.model, b, d.calib, filepath.Join(out, r.name), quant.QuantizeOptions{Simple: simple, Progress: newProgress(stderr)})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", r.title, err)
 		}
 	}
 	fmt.Fprintf(w, "Per layer, %s (SQNR of each layer's output vs FP32 on the calibration data):\n\n", runs[0].title)
 	printSummary(w, runs[0].rep)
+	res, err := compareHeldOut(w, b, d, runs)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(w, "\nThe balance divides each outlier channel of the activations by s_j = max|X_j|^0.5 / max|W_j|^0.5\n"+
+		"and multiplies the weights by it, so one per-tensor int8 scale fits all channels.\n\n")
+	for _, r := range runs {
+		fmt.Fprintf(w, "wrote %s_{fake_quant_model,deploy_model}.onnx, %s, %s\n",
+			filepath.Join(out, r.name), filepath.Base(r.rep.ConfigPath), filepath.Base(r.rep.RecordPath))
+	}
+	return res, nil
+}
 
-	// Held-out comparison: FP32 model and both deploy models on sim.
-	in := map[string]*onnx.Tensor{input: test}
-	ref, err := runOutput(b, m, in)
+// compareHeldOut runs the FP32 model and each run's deploy model on the
+// held-out samples and prints their accuracy and output SQNR.
+func compareHeldOut(w io.Writer, b backend.Backend, d *demoData, runs []*demoRun) ([]demoResult, error) {
+	ref, err := runOutput(b, d.model, d.test)
 	if err != nil {
 		return nil, fmt.Errorf("FP32 model: %w", err)
 	}
-	fmt.Fprintf(w, "\nHeld-out comparison (%d samples):\n\n", len(labels))
+	fmt.Fprintf(w, "\nHeld-out comparison (%d samples):\n\n", len(d.labels))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "model\taccuracy\toutput SQNR vs FP32")
-	acc, err := argmaxAccuracy(ref, labels)
+	acc, err := argmaxAccuracy(ref, d.labels)
 	if err != nil {
 		return nil, err
 	}
@@ -164,11 +196,11 @@ func runDemo(w, stderr io.Writer, out string, threads int) ([]demoResult, error)
 		if err != nil {
 			return nil, err
 		}
-		y, err := runOutput(b, dep, in)
+		y, err := runOutput(b, dep, d.test)
 		if err != nil {
 			return nil, fmt.Errorf("%s: deploy model: %w", r.title, err)
 		}
-		acc, err := argmaxAccuracy(y, labels)
+		acc, err := argmaxAccuracy(y, d.labels)
 		if err != nil {
 			return nil, err
 		}
@@ -179,14 +211,7 @@ func runDemo(w, stderr io.Writer, out string, threads int) ([]demoResult, error)
 		fmt.Fprintf(tw, "%s\t%.2f%%\t%s dB\n", r.title, acc, dbString(db))
 		res = append(res, demoResult{r.title, acc, db})
 	}
-	tw.Flush()
-	fmt.Fprintf(w, "\nThe balance divides each outlier channel of the activations by s_j = max|X_j|^0.5 / max|W_j|^0.5\n"+
-		"and multiplies the weights by it, so one per-tensor int8 scale fits all channels.\n\n")
-	for _, r := range runs {
-		fmt.Fprintf(w, "wrote %s_{fake_quant_model,deploy_model}.onnx, %s, %s\n",
-			filepath.Join(out, r.name), filepath.Base(r.rep.ConfigPath), filepath.Base(r.rep.RecordPath))
-	}
-	return res, nil
+	return res, tw.Flush()
 }
 
 // runOutput runs m once on the backend and returns its first output.
