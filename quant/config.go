@@ -19,7 +19,7 @@ import (
 // ConfigVersion is the version key of the JSON quant config.
 const ConfigVersion = 1
 
-// Defaults of the simplified config (DESIGN.md "Simplified config").
+// Defaults of the simplified config (docs/design.md "Simplified config").
 const (
 	DefaultMigrationStrength = 0.5
 	DefaultNumOfBins         = 4096

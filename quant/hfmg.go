@@ -181,7 +181,7 @@ func histc(x []float32, lo, hi float32, dst []int64) {
 // first or last one (the clipping error). The first candidate with the
 // smallest error wins and its edges go through ScaleOffset.
 //
-// This follows AMCT rather than DESIGN.md's summary ("greedy search", a
+// This follows AMCT (docs/design.md "HFMG") rather than the usual summary ("greedy search", a
 // histogram whose range widens as batches come), because the aim is AMCT's
 // records: AMCT does not stop at the first step that raises the error but
 // scores the whole sequence; the full range itself is never a candidate;

@@ -140,7 +140,7 @@ func paramName(input int) string {
 	return "bias"
 }
 
-// checkLayer applies the restrictions of DESIGN.md "Supported layers and
+// checkLayer applies the restrictions of docs/design.md "Supported layers and
 // restrictions" to candidate n. It returns the layer, or the rule that
 // excludes it.
 func checkLayer(g *onnx.Graph, n *onnx.Node) (*Layer, string) {

@@ -101,7 +101,7 @@ func (e *recordFieldError) Error() string {
 	return e.field + ": " + e.msg
 }
 
-// validate checks one layer's values (DESIGN.md "Record file").
+// validate checks one layer's values (docs/design.md "Record file").
 func (r *LayerRecord) validate() error {
 	bad := func(field string, i int, format string, args ...any) error {
 		return &recordFieldError{field, i, fmt.Sprintf(format, args...)}

@@ -8,7 +8,7 @@ import (
 	"amq/onnx"
 )
 
-// Ascend deploy operators, emulated bit for bit (DESIGN.md "Deploy
+// Ascend deploy operators, emulated bit for bit (docs/design.md "Deploy
 // operators"). The NPU evaluates them in float32, so sim does too: every
 // product and sum below is rounded to float32 separately (the explicit
 // float32 conversions also stop the Go compiler from fusing x*scale+offset
