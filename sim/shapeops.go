@@ -11,7 +11,7 @@ import (
 // each op computes where output elements come from (a strided view, or a
 // list of blocks) and the copy itself is a generic function instantiated per
 // Go element type by one type switch (copyStrided in stridedcopy.go,
-// gatherBlocks, fillValue).
+// gatherBlocks in gather.go, fillValue).
 //
 // Ops that only change the shape (Reshape, Flatten, Squeeze, Unsqueeze,
 // Identity, Dropout in inference) return a new Tensor whose Data aliases the
@@ -81,56 +81,6 @@ func allocTensor(dt onnx.DataType, shape []int) (*onnx.Tensor, error) {
 		return nil, err
 	}
 	return onnx.Zeros(dt, shape)
-}
-
-// gatherBlocks builds the tensor of the given shape whose data is, for each
-// of outer outer blocks of src (each axisLen*inner long), the inner-long
-// rows at the positions idx (already validated to lie in [0, axisLen)).
-func gatherBlocks(threads int, src *onnx.Tensor, shape []int, outer, axisLen, inner int, idx []int) (*onnx.Tensor, error) {
-	out, err := allocTensor(src.DType, shape)
-	if err != nil {
-		return nil, err
-	}
-	switch s := src.Data.(type) {
-	case []float32:
-		gatherAs(threads, out.Data.([]float32), s, outer, axisLen, inner, idx)
-	case []float64:
-		gatherAs(threads, out.Data.([]float64), s, outer, axisLen, inner, idx)
-	case []int64:
-		gatherAs(threads, out.Data.([]int64), s, outer, axisLen, inner, idx)
-	case []int32:
-		gatherAs(threads, out.Data.([]int32), s, outer, axisLen, inner, idx)
-	case []int16:
-		gatherAs(threads, out.Data.([]int16), s, outer, axisLen, inner, idx)
-	case []int8:
-		gatherAs(threads, out.Data.([]int8), s, outer, axisLen, inner, idx)
-	case []uint8:
-		gatherAs(threads, out.Data.([]uint8), s, outer, axisLen, inner, idx)
-	case []uint16:
-		gatherAs(threads, out.Data.([]uint16), s, outer, axisLen, inner, idx)
-	case []uint32:
-		gatherAs(threads, out.Data.([]uint32), s, outer, axisLen, inner, idx)
-	case []uint64:
-		gatherAs(threads, out.Data.([]uint64), s, outer, axisLen, inner, idx)
-	case []bool:
-		gatherAs(threads, out.Data.([]bool), s, outer, axisLen, inner, idx)
-	case []string:
-		gatherAs(threads, out.Data.([]string), s, outer, axisLen, inner, idx)
-	default:
-		return nil, fmt.Errorf("tensor %q: unsupported element type %v", src.Name, src.DType)
-	}
-	return out, nil
-}
-
-func gatherAs[T any](threads int, dst, src []T, outer, axisLen, inner int, idx []int) {
-	rows := outer * len(idx)
-	parallelFor(threads, rows, max(1, (1<<15)/max(inner, 1)), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			o, j := r/len(idx), r%len(idx)
-			s := (o*axisLen + idx[j]) * inner
-			copy(dst[r*inner:(r+1)*inner], src[s:s+inner])
-		}
-	})
 }
 
 // fillValue sets every element of t to the first element of v, which has
