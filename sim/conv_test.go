@@ -141,6 +141,7 @@ func (sp convSpec) attrs(autoPad string, transposed bool) map[string]any {
 // 3-D configurations (groups, depthwise, strides, dilations, auto_pad)
 // against refConv.
 func TestConvFloatMatchesDefinition(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(3, 4))
 	for iter := 0; iter < 150; iter++ {
 		sp, autoPad := randomConvSpec(r, false)
@@ -173,6 +174,7 @@ func TestConvFloatMatchesDefinition(t *testing.T) {
 // TestConvInt8ExactSums checks the int8 Conv and ConvTranspose of deploy
 // models, offsets and groups included, against exact sums.
 func TestConvInt8ExactSums(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(7, 8))
 	for iter := 0; iter < 120; iter++ {
 		transposed := iter%2 == 1
@@ -219,6 +221,7 @@ func TestConvInt8ExactSums(t *testing.T) {
 // 3x3 all-ones kernel over a constant input q with offset o gives
 // (q-o) * (number of taps inside the input).
 func TestConvInt8OffsetFromProducer(t *testing.T) {
+	t.Parallel()
 	x := make([]int8, 9)
 	for i := range x {
 		x[i] = 10
@@ -260,6 +263,7 @@ func TestConvInt8OffsetFromProducer(t *testing.T) {
 // way a deploy model arrives, with the offset stored as a float and as an
 // int attribute, against an independent quantize-and-convolve reference.
 func TestDeployConvSession(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(19, 20))
 	sp := convSpec{n: 1, c: 3, m: 4, group: 1, in: []int{6, 5}, k: []int{3, 3}, s: []int{2, 1}, d: []int{1, 1}, padB: []int{1, 1}, padE: []int{1, 1}}
 	xf := randFloats(r, 3*6*5)
@@ -307,6 +311,7 @@ func TestDeployConvSession(t *testing.T) {
 // TestConvRejectsBadInput checks that malformed Conv nodes and inputs give
 // errors.
 func TestConvRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	checkRejects(t, []rejectCase{
 		{"conv unknown attribute", node("Conv", map[string]any{"foo": 1}, "x", "w"), nil, true},
 		{"conv bad auto_pad", node("Conv", map[string]any{"auto_pad": "SAME"}, "x", "w"), nil, true},

@@ -57,6 +57,7 @@ func refConvTranspose(sp convSpec, x, w, bias []float64) ([]float64, []int) {
 // on random configurations, with pads or output_shape, against
 // refConvTranspose.
 func TestConvTransposeFloatMatchesDefinition(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(5, 6))
 	for iter := 0; iter < 150; iter++ {
 		sp, _ := randomConvSpec(r, true)
@@ -100,6 +101,7 @@ func TestConvTransposeFloatMatchesDefinition(t *testing.T) {
 // TestConvTransposeRejectsBadInput checks that malformed ConvTranspose
 // inputs give errors.
 func TestConvTransposeRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	checkRejects(t, []rejectCase{
 		{"convtranspose channels", node("ConvTranspose", nil, "x", "w"), []*onnx.Tensor{f32Zeros(1, 3, 5), f32Zeros(2, 1, 3)}, false},
 		{"convtranspose output_shape", node("ConvTranspose", map[string]any{"output_shape": []int64{4, 4, 4}}, "x", "w"), []*onnx.Tensor{f32Zeros(1, 1, 5, 5), f32Zeros(1, 1, 3, 3)}, false},

@@ -12,6 +12,7 @@ import (
 // naiveGemm for every shape of C that broadcasts to [M, N], and that a C
 // that does not is refused.
 func TestGemmBroadcastsC(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(13, 14))
 	m, k, n := 7, 19, 11
 	a, b := randFloats(r, m*k), randFloats(r, k*n)
@@ -56,6 +57,7 @@ func TestGemmBroadcastsC(t *testing.T) {
 // TestGemmMatMulInt8ExactSums checks the int8 Gemm (with transposes and
 // bias) and the int8 MatMul of deploy models against exact sums.
 func TestGemmMatMulInt8ExactSums(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(9, 10))
 	for iter := 0; iter < 60; iter++ {
 		m, k, n := 1+r.IntN(20), 1+r.IntN(300), 1+r.IntN(40)
@@ -123,6 +125,7 @@ func TestGemmMatMulInt8ExactSums(t *testing.T) {
 
 // TestGemmRejectsBadInput checks that malformed Gemm inputs give errors.
 func TestGemmRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	checkRejects(t, []rejectCase{
 		{"gemm inner", node("Gemm", nil, "a", "b"), []*onnx.Tensor{f32Zeros(2, 3), f32Zeros(4, 5)}, false},
 		{"gemm rank", node("Gemm", nil, "a", "b"), []*onnx.Tensor{f32Zeros(2, 3, 1), f32Zeros(3, 5)}, false},

@@ -12,6 +12,7 @@ import (
 // TestMatMulBroadcastsBatchAxes checks MatMul on random batch shapes that
 // broadcast as numpy.matmul does against index arithmetic.
 func TestMatMulBroadcastsBatchAxes(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(15, 16))
 	for iter := 0; iter < 60; iter++ {
 		m, k, n := 1+r.IntN(9), 1+r.IntN(40), 1+r.IntN(9)
@@ -73,6 +74,7 @@ func TestMatMulBroadcastsBatchAxes(t *testing.T) {
 // TestMatMulInt8SaturatesToInt32 checks the documented choice: exact int64 sums,
 // clamped to int32 when they leave its range.
 func TestMatMulInt8SaturatesToInt32(t *testing.T) {
+	t.Parallel()
 	k := 70000
 	a := make([]int8, k)
 	b := make([]int8, k)
@@ -93,6 +95,7 @@ func TestMatMulInt8SaturatesToInt32(t *testing.T) {
 // float32 accumulation loses the low bits, to check that the int8 path
 // stays exact.
 func TestMatMulInt8ExactBeyondFloat32(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(17, 18))
 	m, k, n := 3, 3001, 37
 	a, b := make([]int8, m*k), make([]int8, k*n)
@@ -127,6 +130,7 @@ func TestMatMulInt8ExactBeyondFloat32(t *testing.T) {
 // TestMatMulRejectsBadInput checks that MatMul operands that do not
 // multiply give errors.
 func TestMatMulRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	checkRejects(t, []rejectCase{
 		{"matmul inner", node("MatMul", nil, "a", "b"), []*onnx.Tensor{f32Zeros(2, 3), f32Zeros(4, 5)}, false},
 		{"matmul batch", node("MatMul", nil, "a", "b"), []*onnx.Tensor{f32Zeros(2, 2, 3), f32Zeros(3, 3, 5)}, false},

@@ -68,6 +68,7 @@ func refPool(x []float64, n, c int, in, k, s, d, pb, pe []int, ceil, isMax, incl
 // AveragePool on random 1-D to 3-D windows, with ceil_mode,
 // count_include_pad and MaxPool's dilations, against refPool.
 func TestPoolMatchesDefinition(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(11, 12))
 	for iter := 0; iter < 200; iter++ {
 		isMax := iter%2 == 0
@@ -124,6 +125,7 @@ func TestPoolMatchesDefinition(t *testing.T) {
 // TestMaxPoolStorageOrder checks column-major indices on a 2-D plane:
 // the index of (h, w) is h + w*H.
 func TestMaxPoolStorageOrder(t *testing.T) {
+	t.Parallel()
 	x := []float32{1, 9, 3, 4, 5, 6} // [1, 1, 2, 3], maximum 9 at h=0, w=1
 	nn := node("MaxPool", map[string]any{"kernel_shape": []int64{2, 3}, "storage_order": 1}, "x")
 	nn.Outputs = []string{"y", "i"}
@@ -142,6 +144,7 @@ func TestMaxPoolStorageOrder(t *testing.T) {
 // ResNet's stem pool, with NaN and signed zeros among the inputs: the fast
 // path must visit each window's taps in the same order.
 func TestMaxPool2DMatchesGeneric(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(21, 22))
 	type spec struct {
 		in, k, s, pb, pe []int
@@ -204,6 +207,7 @@ func TestMaxPool2DMatchesGeneric(t *testing.T) {
 // TestPoolRejectsBadInput checks that malformed pooling nodes and inputs
 // give errors.
 func TestPoolRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	checkRejects(t, []rejectCase{
 		{"maxpool no kernel", node("MaxPool", nil, "x"), nil, true},
 		{"maxpool storage_order", node("MaxPool", map[string]any{"kernel_shape": []int64{2}, "storage_order": 2}, "x"), nil, true},

@@ -10,6 +10,7 @@ import (
 // TestResizeAgainstHandValues checks linear and nearest Resize on values
 // worked out by hand, and that antialias is refused.
 func TestResizeAgainstHandValues(t *testing.T) {
+	t.Parallel()
 	// 1-D linear upsampling by 2 with half_pixel (PyTorch's
 	// interpolate(mode="linear", align_corners=False)): output j reads
 	// input (j+0.5)/2-0.5 = -0.25, 0.25, 0.75, 1.25, ...; edges clamp.

@@ -30,6 +30,7 @@ func naiveGemm(m, n, k int, alpha float64, a []float32, transA bool, b []float32
 }
 
 func TestSgemmKernelsMatchDefinition(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(1, 2))
 	shapes := [][3]int{{1, 1, 1}, {1, 37, 5}, {7, 1, 9}, {6, 16, 1}, {13, 17, 19}, {8, 32, 300}, {33, 70, 257}, {121, 45, 64}, {5, 3100, 3}, {130, 9, 600}}
 	for _, kern := range availableKernels() {
@@ -61,6 +62,7 @@ func TestSgemmKernelsMatchDefinition(t *testing.T) {
 
 // TestSgemmBetaZeroIgnoresNaN checks the BLAS rule that beta = 0 overwrites C.
 func TestSgemmBetaZeroIgnoresNaN(t *testing.T) {
+	t.Parallel()
 	for _, kern := range availableKernels() {
 		c := []float32{float32(math.NaN()), float32(math.Inf(1))}
 		sgemmWith(kern, 1, 2, 1, 1, matrix{data: []float32{2}, ld: 1}, matrix{data: []float32{3, 4}, ld: 2}, 0, c, 2, 1)

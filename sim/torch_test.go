@@ -13,6 +13,7 @@ import (
 // Gemm with outputs PyTorch computed for the same inputs
 // (testdata/make_heavy_torch.py wrote them).
 func TestOpsMatchPyTorch(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile("testdata/heavy_torch.json")
 	if err != nil {
 		t.Fatal(err)
