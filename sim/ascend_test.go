@@ -34,6 +34,7 @@ func ascRun(t *testing.T, bld builder, g *onnx.Graph, n *onnx.Node, in ...*onnx.
 }
 
 func TestAscendQuantRoundingAndSaturation(t *testing.T) {
+	t.Parallel()
 	inf := float32(math.Inf(1))
 	nan := float32(math.NaN())
 	x := []float32{0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.49999997, 126.5, 127.5, 1000, -128.5, -129, -1e9, inf, -inf, nan}
@@ -55,6 +56,7 @@ func TestAscendQuantRoundingAndSaturation(t *testing.T) {
 }
 
 func TestAscendQuantScaleOffset(t *testing.T) {
+	t.Parallel()
 	// scale 4, offset -3: 0.3*4 = 1.2 -> -1.8 -> -2; 0.875*4 = 3.5 -> 0.5 -> 0 (tie to even);
 	// 1.125*4 = 4.5 -> 1.5 -> 2; -31*4 = -124 -> -127; -32*4 = -128 -> -131 -> -128.
 	x := []float32{0.3, 0.875, 1.125, -31, -32, 32.75}
@@ -81,6 +83,7 @@ func TestAscendQuantScaleOffset(t *testing.T) {
 // next float32, so float32 arithmetic gives 2.5, a tie, rounded to 2;
 // evaluating in float64 would give 3.
 func TestAscendQuantFloat32Arithmetic(t *testing.T) {
+	t.Parallel()
 	x := float32(2.5 + 1.0/(1<<22))
 	scale := float32(1 - 1.0/(1<<24))
 	if exact := float64(x) * float64(scale); math.RoundToEven(exact) != 3 {
@@ -108,6 +111,7 @@ func TestAscendQuantFloat32Arithmetic(t *testing.T) {
 }
 
 func TestAscendQuantRoundModes(t *testing.T) {
+	t.Parallel()
 	x := []float32{1.7, -1.7, 2.5, -2.5}
 	for mode, want := range map[string][]int8{
 		"Floor": {1, -2, 2, -3},
@@ -129,6 +133,7 @@ func TestAscendQuantRoundModes(t *testing.T) {
 }
 
 func TestAscendQuantRejects(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		attrs map[string]any
 		msg   string
@@ -174,6 +179,7 @@ func ascProducerGraph(op string) *onnx.Graph {
 }
 
 func TestAscendDequantChannelAxis(t *testing.T) {
+	t.Parallel()
 	// acc [1, 2, 3]: for a Conv producer channels are axis 1 (2 scales),
 	// for MatMul/Gemm the last axis (3 scales).
 	acc := onnx.NewTensor([]int{1, 2, 3}, []int32{1, -2, 3, 40, 50, -60})
@@ -218,6 +224,7 @@ func TestAscendDequantChannelAxis(t *testing.T) {
 }
 
 func TestAscendDequantReluFloat16AndRounding(t *testing.T) {
+	t.Parallel()
 	third := float32(1.0 / 3)
 	acc := onnx.NewTensor([]int{4}, []int32{-3, 3, 16777217, 1})
 	n := ascNode("AscendDequant", []string{"acc", "deq"}, []string{"y"}, map[string]any{"relu_flag": int64(1)})
@@ -244,6 +251,7 @@ func TestAscendDequantReluFloat16AndRounding(t *testing.T) {
 }
 
 func TestAscendDequantRejectsPackedFields(t *testing.T) {
+	t.Parallel()
 	n := ascNode("AscendDequant", []string{"acc", "deq"}, []string{"y"}, nil)
 	acc := onnx.NewTensor([]int{1}, []int32{1})
 	one := uint64(math.Float32bits(1))
@@ -266,6 +274,7 @@ func TestAscendDequantRejectsPackedFields(t *testing.T) {
 }
 
 func TestAscendAntiQuant(t *testing.T) {
+	t.Parallel()
 	x := []int8{-128, -3, 0, 5, 127}
 	n := ascNode("AscendAntiQuant", []string{"x"}, []string{"y"}, map[string]any{"scale": float32(0.5), "offset": float32(3)})
 	y, err := ascRun(t, buildAscendAntiQuant, nil, n, onnx.NewTensor([]int{5}, x))
@@ -283,6 +292,7 @@ func TestAscendAntiQuant(t *testing.T) {
 // TestAscendQuantAntiQuantSession runs quantize -> dequantize through a
 // Session: the round trip error is at most half a step inside the range.
 func TestAscendQuantAntiQuantSession(t *testing.T) {
+	t.Parallel()
 	const scaleD, offsetD = 0.05, -10
 	q := ascNode("AscendQuant", []string{"x"}, []string{"q"}, map[string]any{"scale": float32(1 / scaleD), "offset": float32(offsetD), "dst_type": "INT8", "round_mode": "Round"})
 	aq := ascNode("AscendAntiQuant", []string{"q"}, []string{"y"}, map[string]any{"scale": float32(scaleD), "offset": float32(-offsetD)})

@@ -34,6 +34,7 @@ func bcUnravel(flat int, shape []int) []int {
 }
 
 func TestBroadcastShape(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		in   [][]int
 		want []int
@@ -60,6 +61,7 @@ func TestBroadcastShape(t *testing.T) {
 // once and hands out the input offsets numpy's rule gives, for shapes that
 // exercise every coalescing case and row splitting across threads.
 func TestBroadcastEach(t *testing.T) {
+	t.Parallel()
 	cases := [][][]int{
 		{{2, 3, 4}, {2, 3, 4}},       // same shape: one row
 		{{2, 3, 4}, {}},              // scalar
@@ -140,6 +142,7 @@ func TestBroadcastEach(t *testing.T) {
 }
 
 func TestBroadcastTo(t *testing.T) {
+	t.Parallel()
 	src := []float32{1, 2, 3}
 	got, err := broadcastTo(1, src, []int{3, 1}, []int{2, 3, 2})
 	if err != nil {

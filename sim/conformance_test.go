@@ -172,6 +172,7 @@ func readSkipList(t *testing.T) map[string]string {
 }
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	if _, err := os.Stat(conformanceRoot); err != nil {
 		if os.Getenv("CI") == "" {
 			t.Skipf("ONNX test data not installed (package libonnx-testdata): %v", err)

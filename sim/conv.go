@@ -10,199 +10,11 @@ import (
 	"amq/onnx"
 )
 
-// This file implements Conv (float32, and the int8 form of Ascend deploy
-// models) and the window geometry that Conv, ConvTranspose and the pooling
-// operators share. Spatial dimensions are normalized to three, with
-// leading unit dimensions, so one code path serves 1-D, 2-D and 3-D.
+// This file implements Conv: float32, and the int8 form of Ascend deploy
+// models. Its window geometry is in window.go.
 
 func init() {
 	register("Conv", buildConv)
-}
-
-// windowAttrs are the attributes of a sliding-window operator as written in
-// the node; they are resolved against the input shape at run time.
-type windowAttrs struct {
-	kernel, strides, dils, pads []int
-	autoPad                     string
-}
-
-// readWindowAttrs reads and checks the window attributes of n.
-func readWindowAttrs(n *onnx.Node) (windowAttrs, error) {
-	w := windowAttrs{
-		kernel:  intsAttr(n, "kernel_shape"),
-		strides: intsAttr(n, "strides"),
-		dils:    intsAttr(n, "dilations"),
-		pads:    intsAttr(n, "pads"),
-		autoPad: n.AttrString("auto_pad", "NOTSET"),
-	}
-	switch w.autoPad {
-	case "NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID":
-	default:
-		return w, fmt.Errorf("auto_pad %q is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID", w.autoPad)
-	}
-	for _, v := range w.kernel {
-		if v < 1 {
-			return w, fmt.Errorf("kernel_shape %v has a dimension below 1", w.kernel)
-		}
-	}
-	for _, v := range w.strides {
-		if v < 1 {
-			return w, fmt.Errorf("strides %v has a value below 1", w.strides)
-		}
-	}
-	for _, v := range w.dils {
-		if v < 1 {
-			return w, fmt.Errorf("dilations %v has a value below 1", w.dils)
-		}
-	}
-	for _, v := range w.pads {
-		if v < 0 {
-			return w, fmt.Errorf("pads %v has a negative value", w.pads)
-		}
-	}
-	if len(w.pads)%2 != 0 {
-		return w, fmt.Errorf("pads %v has an odd length", w.pads)
-	}
-	if len(w.strides) > 3 || len(w.kernel) > 3 || len(w.dils) > 3 || len(w.pads) > 6 {
-		return w, fmt.Errorf("more than 3 spatial dimensions are not supported")
-	}
-	return w, nil
-}
-
-func intsAttr(n *onnx.Node, name string) []int {
-	v := n.AttrInts(name)
-	if v == nil {
-		return nil
-	}
-	out := make([]int, len(v))
-	for i, x := range v {
-		out[i] = int(x)
-	}
-	return out
-}
-
-// geom is the resolved geometry of a window operator, normalized to three
-// spatial dimensions (leading ones are 1 with unit stride and no padding).
-// For ConvTranspose it describes the adjoint Conv: in is the ConvTranspose
-// output and out its input.
-type geom struct {
-	nd         int // real spatial rank, 1..3
-	in, out    [3]int
-	k, s, d    [3]int
-	padB, padE [3]int
-	inN, outN  int   // products of in and out
-	kN         int   // product of k
-	pointwise  bool  // 1x1 window, unit strides, no padding: im2col is the identity
-	inputDims  []int // spatial dims as given, for messages
-}
-
-// resolve checks the attributes against nd spatial dims and fills the
-// fields that do not depend on the operator's output rule.
-func (w windowAttrs) resolve(spatial, kernel []int) (*geom, error) {
-	nd := len(spatial)
-	if nd < 1 || nd > 3 {
-		return nil, fmt.Errorf("%d spatial dimensions are not supported (1 to 3 are)", nd)
-	}
-	if len(kernel) != nd {
-		return nil, fmt.Errorf("kernel has %d dimensions, the input %d spatial ones", len(kernel), nd)
-	}
-	check := func(name string, v []int, want int) error {
-		if v != nil && len(v) != want {
-			return fmt.Errorf("%s %v has %d values, want %d", name, v, len(v), want)
-		}
-		return nil
-	}
-	if err := check("strides", w.strides, nd); err != nil {
-		return nil, err
-	}
-	if err := check("dilations", w.dils, nd); err != nil {
-		return nil, err
-	}
-	if err := check("pads", w.pads, 2*nd); err != nil {
-		return nil, err
-	}
-	g := &geom{nd: nd, inputDims: spatial}
-	off := 3 - nd
-	for i := 0; i < 3; i++ {
-		g.in[i], g.out[i], g.k[i], g.s[i], g.d[i] = 1, 1, 1, 1, 1
-	}
-	for i := 0; i < nd; i++ {
-		g.in[off+i] = spatial[i]
-		g.k[off+i] = kernel[i]
-		if w.strides != nil {
-			g.s[off+i] = w.strides[i]
-		}
-		if w.dils != nil {
-			g.d[off+i] = w.dils[i]
-		}
-		if w.pads != nil && w.autoPad == "NOTSET" {
-			g.padB[off+i] = w.pads[i]
-			g.padE[off+i] = w.pads[nd+i]
-		}
-	}
-	g.inN = g.in[0] * g.in[1] * g.in[2]
-	g.kN = g.k[0] * g.k[1] * g.k[2]
-	return g, nil
-}
-
-// forward computes the output size of a Conv or pooling window: the SAME
-// modes pad so that out = ceil(in/stride); ceil rounds a partial last
-// window up, as pooling's ceil_mode does (dropping a window that would
-// start in the end padding, as PyTorch and ONNX Runtime do).
-func (g *geom) forward(autoPad string, ceil bool) error {
-	for i := 0; i < 3; i++ {
-		dk := (g.k[i]-1)*g.d[i] + 1
-		switch autoPad {
-		case "SAME_UPPER", "SAME_LOWER":
-			out := (g.in[i] + g.s[i] - 1) / g.s[i]
-			total := max(0, (out-1)*g.s[i]+dk-g.in[i])
-			if autoPad == "SAME_UPPER" {
-				g.padB[i] = total / 2
-			} else {
-				g.padB[i] = total - total/2
-			}
-			g.padE[i] = total - g.padB[i]
-		case "VALID":
-			g.padB[i], g.padE[i] = 0, 0
-		}
-		span := g.in[i] + g.padB[i] + g.padE[i] - dk
-		if span < 0 {
-			return fmt.Errorf("window %v (dilated) is larger than the padded input %v", g.k[3-g.nd:], g.inputDims)
-		}
-		out := span/g.s[i] + 1
-		if ceil && span%g.s[i] != 0 {
-			out++
-			if (out-1)*g.s[i] >= g.in[i]+g.padB[i] {
-				out--
-			}
-		}
-		g.out[i] = out
-	}
-	g.outN = g.out[0] * g.out[1] * g.out[2]
-	g.pointwise = g.kN == 1 && g.s == [3]int{1, 1, 1} && g.padB == [3]int{} && g.padE == [3]int{}
-	return nil
-}
-
-// outShape is the spatial output shape with the real rank.
-func (g *geom) outShape() []int { return append([]int(nil), g.out[3-g.nd:]...) }
-
-// validRange returns the output positions o in [0, nOut) whose input
-// coordinate o*s + base lies in [0, nIn).
-func validRange(nOut, nIn, s, base int) (lo, hi int) {
-	// o*s + base >= 0  <=>  o >= ceil(-base/s)
-	lo = 0
-	if base < 0 {
-		lo = (-base + s - 1) / s
-	}
-	// o*s + base <= nIn-1  <=>  o <= floor((nIn-1-base)/s)
-	if nIn-1-base < 0 {
-		return 0, 0
-	}
-	hi = min(nOut, (nIn-1-base)/s+1)
-	if lo > hi {
-		lo = hi
-	}
-	return lo, hi
 }
 
 // im2col lays out the receptive fields of channels input channels of x
@@ -214,22 +26,18 @@ func im2col(col, x []float32, g *geom, channels, threads int) {
 	parallelFor(threads, rows, 16, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			c := r / g.kN
-			t := r % g.kN
-			kd, kh, kw := t/(g.k[1]*g.k[2]), t/g.k[2]%g.k[1], t%g.k[2]
+			tp := &g.taps[r%g.kN]
 			dst := col[r*g.outN : (r+1)*g.outN]
 			src := x[c*g.inN : (c+1)*g.inN]
-			baseW := kw*g.d[2] - g.padB[2]
-			wlo, whi := validRange(g.out[2], g.in[2], g.s[2], baseW)
+			wlo, whi, baseW := tp.lo[2], tp.hi[2], tp.base[2]
 			for od := 0; od < g.out[0]; od++ {
-				id := od*g.s[0] - g.padB[0] + kd*g.d[0]
 				for oh := 0; oh < g.out[1]; oh++ {
-					ih := oh*g.s[1] - g.padB[1] + kh*g.d[1]
-					row := dst[(od*g.out[1]+oh)*g.out[2] : (od*g.out[1]+oh+1)*g.out[2]]
-					if id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1] || wlo >= whi {
+					row := dst[g.outRow(od, oh) : g.outRow(od, oh)+g.out[2]]
+					if od < tp.lo[0] || od >= tp.hi[0] || oh < tp.lo[1] || oh >= tp.hi[1] || wlo >= whi {
 						clear(row)
 						continue
 					}
-					in := src[(id*g.in[1]+ih)*g.in[2] : (id*g.in[1]+ih+1)*g.in[2]]
+					in := src[g.inRow(tp, od, oh):][:g.in[2]]
 					clear(row[:wlo])
 					clear(row[whi:])
 					if g.s[2] == 1 {
@@ -506,21 +314,18 @@ func im2colRange(col, x []float32, g *geom, channels, j0, j1 int) {
 		ow0 := p - orow*out2
 		ow1 := min(out2, ow0+j1-p)
 		od, oh := orow/g.out[1], orow%g.out[1]
-		pieces = append(pieces, piece{od*g.s[0] - g.padB[0], oh*g.s[1] - g.padB[1], ow0, ow1, p - j0})
+		pieces = append(pieces, piece{od * g.s[0], oh * g.s[1], ow0, ow1, p - j0})
 		p += ow1 - ow0
 	}
 	s2 := g.s[2]
 	for r := 0; r < channels*g.kN; r++ {
-		c, t := r/g.kN, r%g.kN
-		kd, kh, kw := t/(g.k[1]*g.k[2]), t/g.k[2]%g.k[1], t%g.k[2]
+		c, tp := r/g.kN, &g.taps[r%g.kN]
 		dst := col[r*w : (r+1)*w]
 		src := x[c*g.inN : (c+1)*g.inN]
-		baseW := kw*g.d[2] - g.padB[2]
-		wlo, whi := validRange(out2, g.in[2], s2, baseW)
-		dd, dh := kd*g.d[0], kh*g.d[1]
+		wlo, whi, baseW := tp.lo[2], tp.hi[2], tp.base[2]
 		for _, pc := range pieces {
 			seg := dst[pc.off : pc.off+pc.ow1-pc.ow0]
-			id, ih := pc.id0+dd, pc.ih0+dh
+			id, ih := pc.id0+tp.base[0], pc.ih0+tp.base[1]
 			lo, hi := max(wlo, pc.ow0), min(whi, pc.ow1)
 			if id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1] || lo >= hi {
 				clear(seg)
@@ -674,24 +479,15 @@ func depthwise(y, x, w []float32, g *geom, planes, threads int) {
 			dst := y[p*g.outN : (p+1)*g.outN]
 			for t := 0; t < g.kN; t++ {
 				wv := filt[t]
-				kd, kh, kw := t/(g.k[1]*g.k[2]), t/g.k[2]%g.k[1], t%g.k[2]
-				baseW := kw*g.d[2] - g.padB[2]
-				wlo, whi := validRange(g.out[2], g.in[2], g.s[2], baseW)
+				tp := &g.taps[t]
+				wlo, whi, baseW := tp.lo[2], tp.hi[2], tp.base[2]
 				if wlo >= whi {
 					continue
 				}
-				for od := 0; od < g.out[0]; od++ {
-					id := od*g.s[0] - g.padB[0] + kd*g.d[0]
-					if id < 0 || id >= g.in[0] {
-						continue
-					}
-					for oh := 0; oh < g.out[1]; oh++ {
-						ih := oh*g.s[1] - g.padB[1] + kh*g.d[1]
-						if ih < 0 || ih >= g.in[1] {
-							continue
-						}
-						in := src[(id*g.in[1]+ih)*g.in[2]:]
-						out := dst[(od*g.out[1]+oh)*g.out[2] : (od*g.out[1]+oh+1)*g.out[2]]
+				for od := tp.lo[0]; od < tp.hi[0]; od++ {
+					for oh := tp.lo[1]; oh < tp.hi[1]; oh++ {
+						in := src[g.inRow(tp, od, oh):]
+						out := dst[g.outRow(od, oh):][:g.out[2]]
 						if g.s[2] == 1 {
 							in = in[wlo+baseW : whi+baseW]
 							out = out[wlo:whi]

@@ -56,12 +56,8 @@ func buildConvTranspose(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	return ct.run, nil
 }
 
-// geometry resolves the output size and pads. The returned geom describes
-// the Conv that maps the ConvTranspose output (g.in) to its input (g.out).
-// With output_shape, the total padding follows from it and is split as the
-// ONNX specification says: SAME_UPPER puts the odd unit at the end,
-// otherwise at the beginning. SAME_* without output_shape makes the output
-// input*stride.
+// geometry checks X, W and the attributes that only ConvTranspose has,
+// and resolves the geometry (see windowAttrs.adjoint).
 func (ct *convTransposeNode) geometry(x, w *onnx.Tensor) (*geom, error) {
 	if len(x.Shape) < 3 || len(w.Shape) != len(x.Shape) {
 		return nil, fmt.Errorf("input X %v and weight W %v: want equal ranks of at least 3", x.Shape, w.Shape)
@@ -82,52 +78,7 @@ func (ct *convTransposeNode) geometry(x, w *onnx.Tensor) (*geom, error) {
 	if outShape != nil && len(outShape) != nd {
 		return nil, fmt.Errorf("output_shape %v has %d values, want %d", ct.outputShape, len(ct.outputShape), nd)
 	}
-	g, err := ct.w.resolve(spatial, kernel)
-	if err != nil {
-		return nil, err
-	}
-	off := 3 - nd
-	for i := 0; i < nd; i++ {
-		j := off + i
-		in := spatial[i]
-		op := 0
-		if ct.outPadding != nil {
-			op = ct.outPadding[i]
-		}
-		dk := (g.k[j]-1)*g.d[j] + 1
-		full := g.s[j]*(in-1) + op + dk
-		target := -1
-		if outShape != nil {
-			target = outShape[i]
-		} else if ct.w.autoPad == "SAME_UPPER" || ct.w.autoPad == "SAME_LOWER" {
-			target = in * g.s[j]
-		}
-		var out int
-		switch {
-		case target >= 0:
-			total := max(0, full-target)
-			if ct.w.autoPad == "SAME_UPPER" {
-				g.padB[j] = total / 2
-			} else {
-				g.padB[j] = total - total/2
-			}
-			g.padE[j] = total - g.padB[j]
-			out = target
-		case ct.w.autoPad == "VALID":
-			g.padB[j], g.padE[j] = 0, 0
-			out = full
-		default:
-			out = full - g.padB[j] - g.padE[j]
-		}
-		if out < 1 {
-			return nil, fmt.Errorf("output size %d along spatial axis %d is below 1 (input %v, pads %v)", out, i, spatial, ct.w.pads)
-		}
-		g.out[j] = in // the adjoint Conv's output is this op's input
-		g.in[j] = out
-	}
-	g.inN = g.in[0] * g.in[1] * g.in[2]
-	g.outN = g.out[0] * g.out[1] * g.out[2]
-	return g, nil
+	return ct.w.adjoint(spatial, kernel, ct.outPadding, outShape)
 }
 
 // col2im adds the columns of col (rows (c, kd, kh, kw), one column per
@@ -140,24 +91,16 @@ func col2im[T float32 | int64](y, col []T, g *geom, channels, threads int) {
 			dst := y[c*g.inN : (c+1)*g.inN]
 			for t := 0; t < g.kN; t++ {
 				src := col[(c*g.kN+t)*g.outN : (c*g.kN+t+1)*g.outN]
-				kd, kh, kw := t/(g.k[1]*g.k[2]), t/g.k[2]%g.k[1], t%g.k[2]
-				baseW := kw*g.d[2] - g.padB[2]
-				wlo, whi := validRange(g.out[2], g.in[2], g.s[2], baseW)
+				tp := &g.taps[t]
+				wlo, whi, baseW := tp.lo[2], tp.hi[2], tp.base[2]
 				if wlo >= whi {
 					continue
 				}
-				for od := 0; od < g.out[0]; od++ {
-					id := od*g.s[0] - g.padB[0] + kd*g.d[0]
-					if id < 0 || id >= g.in[0] {
-						continue
-					}
-					for oh := 0; oh < g.out[1]; oh++ {
-						ih := oh*g.s[1] - g.padB[1] + kh*g.d[1]
-						if ih < 0 || ih >= g.in[1] {
-							continue
-						}
-						out := dst[(id*g.in[1]+ih)*g.in[2] : (id*g.in[1]+ih+1)*g.in[2]]
-						in := src[(od*g.out[1]+oh)*g.out[2] : (od*g.out[1]+oh+1)*g.out[2]]
+				for od := tp.lo[0]; od < tp.hi[0]; od++ {
+					for oh := tp.lo[1]; oh < tp.hi[1]; oh++ {
+						// The adjoint Conv's input is this op's output.
+						out := dst[g.inRow(tp, od, oh):][:g.in[2]]
+						in := src[g.outRow(od, oh):][:g.out[2]]
 						for ow := wlo; ow < whi; ow++ {
 							out[ow*g.s[2]+baseW] += in[ow]
 						}

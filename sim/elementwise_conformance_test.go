@@ -82,6 +82,7 @@ func selectSuiteCases(t *testing.T, suite string, allowed map[string]bool) []con
 }
 
 func TestElementwiseConformance(t *testing.T) {
+	t.Parallel()
 	if _, err := os.Stat(conformanceRoot); err != nil {
 		if os.Getenv("CI") == "" {
 			t.Skipf("ONNX test data not installed (package libonnx-testdata): %v", err)

@@ -126,6 +126,7 @@ func ewCheckClose(t *testing.T, what string, got *onnx.Tensor, shape []int, ref 
 }
 
 func TestArithBroadcast(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(3, 4))
 	shapes := [][2][]int{
 		{{2, 3, 4}, {2, 3, 4}},
@@ -166,6 +167,7 @@ func TestArithBroadcast(t *testing.T) {
 }
 
 func TestArithIntegers(t *testing.T) {
+	t.Parallel()
 	a := onnx.NewTensor([]int{4}, []int64{-7, 7, -8, math.MaxInt64})
 	b := onnx.NewTensor([]int{4}, []int64{2, -2, 3, 1})
 	if got := ewRun1(t, 14, "Div", nil, a, b).Int64s(); !slices.Equal(got, []int64{-3, -3, -2, math.MaxInt64}) {
@@ -199,6 +201,7 @@ func TestArithIntegers(t *testing.T) {
 }
 
 func TestArithFloat64AndFloat16(t *testing.T) {
+	t.Parallel()
 	x := []float64{1e-300, 0.1, 3}
 	y := 0.2
 	a := onnx.NewTensor([]int{3}, slices.Clone(x))
@@ -215,6 +218,7 @@ func TestArithFloat64AndFloat16(t *testing.T) {
 }
 
 func TestArithLegacyBroadcast(t *testing.T) {
+	t.Parallel()
 	a := onnx.NewTensor([]int{2, 3, 2}, []float32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11})
 	b := onnx.NewTensor([]int{3}, []float32{100, 200, 300})
 	got := ewRun1(t, 6, "Add", map[string]any{"broadcast": 1, "axis": 1}, a, b)
@@ -228,6 +232,7 @@ func TestArithLegacyBroadcast(t *testing.T) {
 }
 
 func TestVariadic(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(5, 6))
 	a, b, c := ewRandFloats(rng, []int{2, 3}, -1, 1), ewRandFloats(rng, []int{3}, -1, 1), ewRandFloats(rng, []int{2, 1}, -1, 1)
 	cases := map[string]func(v []float64) float64{
@@ -251,6 +256,7 @@ func TestVariadic(t *testing.T) {
 }
 
 func TestPow(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(7, 8))
 	x := ewRandFloats(rng, []int{3, 4}, 0.1, 3)
 	for _, e := range []*onnx.Tensor{
@@ -270,6 +276,7 @@ func TestPow(t *testing.T) {
 }
 
 func TestUnaryFloat(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(9, 10))
 	x := ewRandFloats(rng, []int{5, 40000}, -6, 6) // large: runs in parallel
 	x.Floats()[0], x.Floats()[1], x.Floats()[2] = 0, -100, 100
@@ -334,6 +341,7 @@ func TestUnaryFloat(t *testing.T) {
 }
 
 func TestRoundHalfToEven(t *testing.T) {
+	t.Parallel()
 	x := onnx.NewTensor([]int{9}, []float32{0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4999998, 3.7, -3.2})
 	got := ewRun1(t, 11, "Round", nil, x).Floats()
 	want := []float32{0, 2, 2, 0, -2, -2, 2, 4, -3}
@@ -346,6 +354,7 @@ func TestRoundHalfToEven(t *testing.T) {
 }
 
 func TestUnaryErrors(t *testing.T) {
+	t.Parallel()
 	x := onnx.NewTensor([]int{2}, []float32{1, 2})
 	if _, err := ewRunOp(18, "Gelu", map[string]any{"approximate": "fast"}, 1, 1, x); err == nil || !strings.Contains(err.Error(), "fast") {
 		t.Errorf("Gelu approximate=fast: err = %v", err)
@@ -368,6 +377,7 @@ func TestUnaryErrors(t *testing.T) {
 }
 
 func TestPRelu(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(11, 12))
 	x := ewRandFloats(rng, []int{2, 3, 4, 5}, -2, 2)
 	for _, sh := range [][]int{{3, 1, 1}, {5}, {1}, {2, 3, 4, 5}} {
@@ -387,6 +397,7 @@ func TestPRelu(t *testing.T) {
 }
 
 func TestClip(t *testing.T) {
+	t.Parallel()
 	x := onnx.NewTensor([]int{6}, []float32{-3, -1, 0, 1, 3, float32(math.NaN())})
 	lo, hi := onnx.NewTensor([]int{}, []float32{-1.5}), onnx.NewTensor([]int{}, []float32{2})
 	check := func(name string, got *onnx.Tensor, want []float32) {
@@ -416,6 +427,7 @@ func TestClip(t *testing.T) {
 }
 
 func TestCompareLogicWhere(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(13, 14))
 	a := ewRandFloats(rng, []int{3, 4}, -2, 2)
 	b := ewRandFloats(rng, []int{4}, -2, 2)

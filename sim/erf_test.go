@@ -10,6 +10,7 @@ import (
 // float64 results must agree to 1e-14 (relative near zero), and rounded to
 // float32 they may differ by at most one ulp, which should be rare.
 func TestErf32(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(31, 32))
 	var xs []float32
 	for range 400000 {

@@ -78,6 +78,7 @@ func compareToReference(got, ref *onnx.Tensor, tol float64) (maxErr, limit float
 // TestFixtures runs every exported PyTorch fixture model in sim and compares
 // the result with the output PyTorch computed for the same input.
 func TestFixtures(t *testing.T) {
+	t.Parallel()
 	models, err := filepath.Glob(filepath.Join(fixtureDir, "*", "model_op*.onnx"))
 	if err != nil {
 		t.Fatal(err)
@@ -127,6 +128,7 @@ func TestFixtures(t *testing.T) {
 // TestFixtureBatchSizes checks that the dynamic batch axis works: running
 // the samples one at a time must give the rows of the batched reference.
 func TestFixtureBatchSizes(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"cnn/model_op13", "transformer/model_op17"} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(fixtureDir, name+".onnx")
@@ -166,6 +168,7 @@ func TestFixtureBatchSizes(t *testing.T) {
 // TestCompareToReference makes sure the fixture comparison detects a wrong
 // element, a NaN and a shape mismatch, and scales its limit with the output.
 func TestCompareToReference(t *testing.T) {
+	t.Parallel()
 	ref := onnx.NewTensor([]int{2, 2}, []float32{100, -3, 0.5, 2})
 	near := onnx.NewTensor([]int{2, 2}, []float32{100.005, -3, 0.5, 2}) // 5e-3 <= 1e-4*100
 	if _, _, err := compareToReference(near, ref, 1e-4); err != nil {

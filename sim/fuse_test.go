@@ -36,6 +36,7 @@ func convReluModel(sp convSpec, autoPad string, w, bias []float32) *onnx.Model {
 // y must be relu(conv) on every run, and fetching the Conv output must
 // return it before the Relu.
 func TestConvReluFused(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(7, 8))
 	var specs []convSpec
 	var pads []string
@@ -105,6 +106,7 @@ func TestConvReluFused(t *testing.T) {
 // TestReluKeepsNaN checks the fused and the standalone Relu on NaN, -0
 // and infinities: NaN stays NaN, -0 becomes +0.
 func TestReluKeepsNaN(t *testing.T) {
+	t.Parallel()
 	in := []float32{float32(math.NaN()), float32(math.Copysign(0, -1)), float32(math.Inf(-1)), float32(math.Inf(1)), -2, 3}
 	fused := append([]float32(nil), in...)
 	reluInPlace(fused)
@@ -131,6 +133,7 @@ func TestReluKeepsNaN(t *testing.T) {
 // vector, which the fused form hands to the Add on its own); and that
 // Add+Relu fuses, and fetching the sum returns it before the Relu.
 func TestMatMulAddFused(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(9, 10))
 	const bs, m, k, n = 2, 5, 37, 19
 	x := randFloats(r, bs*m*k)

@@ -11,6 +11,7 @@ import (
 )
 
 func TestBatchNormalization(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(31, 32))
 	x := ewRandFloats(rng, []int{2, 3, 4, 5}, -3, 3)
 	scale, bias := ewRandFloats(rng, []int{3}, 0.5, 2), ewRandFloats(rng, []int{3}, -1, 1)
@@ -37,6 +38,7 @@ func TestBatchNormalization(t *testing.T) {
 }
 
 func TestInstanceNormalization(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(33, 34))
 	x := ewRandFloats(rng, []int{2, 3, 4, 5}, -3, 3)
 	scale, bias := ewRandFloats(rng, []int{3}, 0.5, 2), ewRandFloats(rng, []int{3}, -1, 1)
@@ -60,6 +62,7 @@ func TestInstanceNormalization(t *testing.T) {
 }
 
 func TestLayerNormalization(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(35, 36))
 	x := ewRandFloats(rng, []int{2, 3, 4}, -3, 3)
 	// A large common offset checks that the variance does not cancel.

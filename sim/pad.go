@@ -111,12 +111,11 @@ func padConstant(c *runCtx, x *onnx.Tensor, in []*onnx.Tensor, shape, begin, end
 // position j of an axis reads input position src(j - begin), gathered as
 // blocks.
 func padIndexed(c *runCtx, x *onnx.Tensor, mode string, begin, end []int) ([]*onnx.Tensor, error) {
-	cur := x
-	for a := range x.Shape {
+	idxs := make([][]int, len(x.Shape))
+	for a, d := range x.Shape {
 		if begin[a] == 0 && end[a] == 0 {
 			continue
 		}
-		d := cur.Shape[a]
 		size := d + begin[a] + end[a]
 		if d == 0 && size > 0 {
 			return nil, fmt.Errorf("cannot %s-pad axis %d of size 0", mode, a)
@@ -142,18 +141,13 @@ func padIndexed(c *runCtx, x *onnx.Tensor, mode string, begin, end []int) ([]*on
 			}
 			idx[j] = p
 		}
-		shape := append([]int(nil), cur.Shape...)
-		shape[a] = size
-		next, err := gatherBlocks(c.threads, cur, shape, onnx.NumElems(cur.Shape[:a]), d, onnx.NumElems(cur.Shape[a+1:]), idx)
-		if err != nil {
-			return nil, err
-		}
-		cur = next
+		idxs[a] = idx
 	}
-	if cur == x {
-		return []*onnx.Tensor{aliasAs(x, x.Shape)}, nil
+	y, err := gatherAxes(c.threads, x, idxs)
+	if err != nil {
+		return nil, err
 	}
-	return []*onnx.Tensor{cur}, nil
+	return []*onnx.Tensor{y}, nil
 }
 
 // buildLegacyPad runs Pad-2, whose pads and value are attributes, as the

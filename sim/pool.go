@@ -83,7 +83,7 @@ func (p *poolNode) geometry(x *onnx.Tensor) (*geom, error) {
 		return nil, err
 	}
 	for i := 0; i < 3; i++ {
-		if g.padB[i] >= (g.k[i]-1)*g.d[i]+1 || g.padE[i] >= (g.k[i]-1)*g.d[i]+1 {
+		if g.padB[i] >= g.extent(i) || g.padE[i] >= g.extent(i) {
 			return nil, fmt.Errorf("pads %v: a pad as large as the window would make empty windows", p.w.pads)
 		}
 	}
@@ -91,24 +91,6 @@ func (p *poolNode) geometry(x *onnx.Tensor) (*geom, error) {
 		return nil, err
 	}
 	return g, nil
-}
-
-// window returns, along axis i, the first tap position of output o and the
-// taps [tlo, thi) that land inside the input.
-func (g *geom) window(i, o int) (start, tlo, thi int) {
-	start = o*g.s[i] - g.padB[i]
-	tlo = 0
-	if start < 0 {
-		tlo = (-start + g.d[i] - 1) / g.d[i]
-	}
-	thi = g.k[i]
-	if last := g.in[i] - 1 - start; last < (g.k[i]-1)*g.d[i] {
-		thi = max(0, last/g.d[i]+1)
-		if last < 0 {
-			thi = 0
-		}
-	}
-	return start, tlo, thi
 }
 
 func (p *poolNode) runMax(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
@@ -160,37 +142,30 @@ func maxPool[T float32 | float64 | int8 | uint8](c *runCtx, p *poolNode, g *geom
 		for pl := lo; pl < hi; pl++ {
 			src := xd[pl*g.inN : (pl+1)*g.inN]
 			o := pl * g.outN
-			for od := 0; od < g.out[0]; od++ {
-				sd, dlo, dhi := g.window(0, od)
-				for oh := 0; oh < g.out[1]; oh++ {
-					sh, hlo, hhi := g.window(1, oh)
-					for ow := 0; ow < g.out[2]; ow++ {
-						sw, wlo, whi := g.window(2, ow)
-						var best T
-						bestAt, found := 0, false
-						for kd := dlo; kd < dhi; kd++ {
-							id := sd + kd*g.d[0]
-							for kh := hlo; kh < hhi; kh++ {
-								ih := sh + kh*g.d[1]
-								row := (id*g.in[1] + ih) * g.in[2]
-								for kw := wlo; kw < whi; kw++ {
-									iw := sw + kw*g.d[2]
-									if v := src[row+iw]; !found || v > best {
-										best, bestAt, found = v, id*st[0]+ih*st[1]+iw*st[2], true
-									}
-								}
+			for w := range g.windows() {
+				var best T
+				bestAt, found := 0, false
+				for kd := w[0].lo; kd < w[0].hi; kd++ {
+					id := w[0].start + kd*g.d[0]
+					for kh := w[1].lo; kh < w[1].hi; kh++ {
+						ih := w[1].start + kh*g.d[1]
+						row := (id*g.in[1] + ih) * g.in[2]
+						for kw := w[2].lo; kw < w[2].hi; kw++ {
+							iw := w[2].start + kw*g.d[2]
+							if v := src[row+iw]; !found || v > best {
+								best, bestAt, found = v, id*st[0]+ih*st[1]+iw*st[2], true
 							}
 						}
-						if !found {
-							best = lowest[T]()
-						}
-						y[o] = best
-						if idx != nil {
-							idx[o] = int64(pl*g.inN + bestAt)
-						}
-						o++
 					}
 				}
+				if !found {
+					best = lowest[T]()
+				}
+				y[o] = best
+				if idx != nil {
+					idx[o] = int64(pl*g.inN + bestAt)
+				}
+				o++
 			}
 		}
 	})
@@ -239,10 +214,9 @@ func averagePool[T float32 | float64](c *runCtx, p *poolNode, g *geom, x *onnx.T
 	planes := x.Shape[0] * x.Shape[1]
 	shape := append([]int{x.Shape[0], x.Shape[1]}, g.outShape()...)
 	y := make([]T, planes*g.outN)
-	// padded counts the taps of output o along axis i that lie inside the
-	// padded input.
-	padded := func(i, o int) int {
-		start := o*g.s[i] - g.padB[i]
+	// padded counts the taps of a window along axis i, whose tap 0 is at
+	// input position start, that lie inside the padded input.
+	padded := func(i, start int) int {
 		end := g.in[i] + g.padE[i]
 		n := 0
 		for t := 0; t < g.k[i]; t++ {
@@ -256,32 +230,25 @@ func averagePool[T float32 | float64](c *runCtx, p *poolNode, g *geom, x *onnx.T
 		for pl := lo; pl < hi; pl++ {
 			src := xd[pl*g.inN : (pl+1)*g.inN]
 			o := pl * g.outN
-			for od := 0; od < g.out[0]; od++ {
-				sd, dlo, dhi := g.window(0, od)
-				for oh := 0; oh < g.out[1]; oh++ {
-					sh, hlo, hhi := g.window(1, oh)
-					for ow := 0; ow < g.out[2]; ow++ {
-						sw, wlo, whi := g.window(2, ow)
-						var sum float64
-						for kd := dlo; kd < dhi; kd++ {
-							id := sd + kd*g.d[0]
-							for kh := hlo; kh < hhi; kh++ {
-								row := (id*g.in[1] + sh + kh*g.d[1]) * g.in[2]
-								for kw := wlo; kw < whi; kw++ {
-									sum += float64(src[row+sw+kw*g.d[2]])
-								}
-							}
+			for w := range g.windows() {
+				var sum float64
+				for kd := w[0].lo; kd < w[0].hi; kd++ {
+					id := w[0].start + kd*g.d[0]
+					for kh := w[1].lo; kh < w[1].hi; kh++ {
+						row := (id*g.in[1] + w[1].start + kh*g.d[1]) * g.in[2]
+						for kw := w[2].lo; kw < w[2].hi; kw++ {
+							sum += float64(src[row+w[2].start+kw*g.d[2]])
 						}
-						count := (dhi - dlo) * (hhi - hlo) * (whi - wlo)
-						if p.includePad {
-							count = padded(0, od) * padded(1, oh) * padded(2, ow)
-						}
-						if count > 0 {
-							y[o] = T(sum / float64(count))
-						}
-						o++
 					}
 				}
+				count := (w[0].hi - w[0].lo) * (w[1].hi - w[1].lo) * (w[2].hi - w[2].lo)
+				if p.includePad {
+					count = padded(0, w[0].start) * padded(1, w[1].start) * padded(2, w[2].start)
+				}
+				if count > 0 {
+					y[o] = T(sum / float64(count))
+				}
+				o++
 			}
 		}
 	})
@@ -366,10 +333,12 @@ func maxPool2D(c *runCtx, g *geom, x *onnx.Tensor, xd []float32) []*onnx.Tensor 
 		for pl := lo; pl < hi; pl++ {
 			src := xd[pl*g.inN : (pl+1)*g.inN]
 			for oh := 0; oh < out1; oh++ {
-				sh, hlo, hhi := g.window(1, oh)
+				h := g.window(1, oh)
+				sh, hlo, hhi := h.start, h.lo, h.hi
 				row := y[(pl*out1+oh)*out2 : (pl*out1+oh+1)*out2]
 				edge := func(ow int) {
-					sw, wlo, whi := g.window(2, ow)
+					w := g.window(2, ow)
+					sw, wlo, whi := w.start, w.lo, w.hi
 					var best float32
 					found := false
 					for kh := hlo; kh < hhi; kh++ {

@@ -93,6 +93,7 @@ func redRef(x *onnx.Tensor, axes []int, keep bool, kind string) ([]int, []float6
 }
 
 func TestReduce(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(21, 22))
 	ops := map[string]string{
 		"ReduceSum": "sum", "ReduceMean": "mean", "ReduceMax": "max", "ReduceMin": "min",
@@ -158,6 +159,7 @@ func TestReduce(t *testing.T) {
 }
 
 func TestReduceOpsetVariants(t *testing.T) {
+	t.Parallel()
 	x := onnx.NewTensor([]int{2, 3}, []float32{1, 2, 3, 4, 5, 6})
 	axes := onnx.NewTensor([]int{1}, []int64{1})
 	// From opset 13 ReduceSum takes axes as an input; an axes attribute is
@@ -219,6 +221,7 @@ func softmaxRef(x []float64, outer, mid, inner int, logOut bool) []float64 {
 }
 
 func TestSoftmaxOpsets(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(23, 24))
 	x := ewRandFloats(rng, []int{2, 3, 4}, -5, 5)
 	v, _ := float64s(x)

@@ -423,22 +423,15 @@ func interpAxis(threads int, dst, src []float64, outer, inLen, inner int, pl *re
 // resizeNearest resizes a tensor of any element type with nearest
 // neighbours: one gather per axis.
 func resizeNearest(c *runCtx, x *onnx.Tensor, plans []*resizePlan) ([]*onnx.Tensor, error) {
-	cur := x
-	for a := len(plans) - 1; a >= 0; a-- {
-		pl := plans[a]
-		if pl.identity {
-			continue
+	idxs := make([][]int, len(plans))
+	for a, pl := range plans {
+		if !pl.identity {
+			idxs[a] = pl.idx
 		}
-		shape := append([]int(nil), cur.Shape...)
-		shape[a] = pl.outLen
-		next, err := gatherBlocks(c.threads, cur, shape, onnx.NumElems(cur.Shape[:a]), cur.Shape[a], onnx.NumElems(cur.Shape[a+1:]), pl.idx)
-		if err != nil {
-			return nil, err
-		}
-		cur = next
 	}
-	if cur == x {
-		return []*onnx.Tensor{aliasAs(x, x.Shape)}, nil
+	y, err := gatherAxes(c.threads, x, idxs)
+	if err != nil {
+		return nil, err
 	}
-	return []*onnx.Tensor{cur}, nil
+	return []*onnx.Tensor{y}, nil
 }

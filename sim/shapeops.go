@@ -10,7 +10,8 @@ import (
 // Data-movement operators. They are written once for every element type:
 // each op computes where output elements come from (a strided view, or a
 // list of blocks) and the copy itself is a generic function instantiated per
-// Go element type by one type switch (copyStrided, gatherBlocks, fillValue).
+// Go element type by one type switch (copyStrided in stridedcopy.go,
+// gatherBlocks in gather.go, fillValue).
 //
 // Ops that only change the shape (Reshape, Flatten, Squeeze, Unsqueeze,
 // Identity, Dropout in inference) return a new Tensor whose Data aliases the
@@ -38,17 +39,6 @@ func init() {
 // aliasAs returns a tensor with t's type and data under another shape.
 func aliasAs(t *onnx.Tensor, shape []int) *onnx.Tensor {
 	return &onnx.Tensor{DType: t.DType, Shape: shape, Data: t.Data}
-}
-
-// denseStrides returns the row-major element strides of shape.
-func denseStrides(shape []int) []int {
-	s := make([]int, len(shape))
-	acc := 1
-	for i := len(shape) - 1; i >= 0; i-- {
-		s[i] = acc
-		acc *= shape[i]
-	}
-	return s
 }
 
 // shapeInts reads an int64 or int32 tensor such as a shape or axes input.
@@ -91,178 +81,6 @@ func allocTensor(dt onnx.DataType, shape []int) (*onnx.Tensor, error) {
 		return nil, err
 	}
 	return onnx.Zeros(dt, shape)
-}
-
-// coalesce merges adjacent dimensions that are contiguous in both the
-// source and destination views and drops unit dimensions, so that the copy
-// loop runs over fewer, longer rows.
-func coalesce(shape, dStr, sStr []int) ([]int, []int, []int) {
-	var sh, ds, ss []int
-	for i, d := range shape {
-		if d == 1 {
-			continue
-		}
-		k := len(sh) - 1
-		if k >= 0 && ds[k] == dStr[i]*d && ss[k] == sStr[i]*d {
-			sh[k] *= d
-			ds[k], ss[k] = dStr[i], sStr[i]
-			continue
-		}
-		sh = append(sh, d)
-		ds = append(ds, dStr[i])
-		ss = append(ss, sStr[i])
-	}
-	return sh, ds, ss
-}
-
-// copyStrided copies the view of src (offset sOff, strides sStr) into the
-// view of dst (offset dOff, strides dStr), both of the given shape. Strides
-// may be zero (broadcast) or negative (reversed slices). dst and src must
-// have the same element type; the destination view must not overlap itself.
-func copyStrided(threads int, dst, src *onnx.Tensor, dOff int, dStr []int, sOff int, sStr []int, shape []int) error {
-	if onnx.NumElems(shape) == 0 {
-		return nil
-	}
-	shape, dStr, sStr = coalesce(shape, dStr, sStr)
-	switch s := src.Data.(type) {
-	case []float32:
-		return stridedAs(threads, dst, s, dOff, dStr, sOff, sStr, shape)
-	case []float64:
-		return stridedAs(threads, dst, s, dOff, dStr, sOff, sStr, shape)
-	case []int64:
-		return stridedAs(threads, dst, s, dOff, dStr, sOff, sStr, shape)
-	case []int32:
-		return stridedAs(threads, dst, s, dOff, dStr, sOff, sStr, shape)
-	case []int16:
-		return stridedAs(threads, dst, s, dOff, dStr, sOff, sStr, shape)
-	case []int8:
-		return stridedAs(threads, dst, s, dOff, dStr, sOff, sStr, shape)
-	case []uint8:
-		return stridedAs(threads, dst, s, dOff, dStr, sOff, sStr, shape)
-	case []uint16:
-		return stridedAs(threads, dst, s, dOff, dStr, sOff, sStr, shape)
-	case []uint32:
-		return stridedAs(threads, dst, s, dOff, dStr, sOff, sStr, shape)
-	case []uint64:
-		return stridedAs(threads, dst, s, dOff, dStr, sOff, sStr, shape)
-	case []bool:
-		return stridedAs(threads, dst, s, dOff, dStr, sOff, sStr, shape)
-	case []string:
-		return stridedAs(threads, dst, s, dOff, dStr, sOff, sStr, shape)
-	}
-	return fmt.Errorf("tensor %q: unsupported element type %v", src.Name, src.DType)
-}
-
-func stridedAs[T any](threads int, dst *onnx.Tensor, src []T, dOff int, dStr []int, sOff int, sStr []int, shape []int) error {
-	d, ok := dst.Data.([]T)
-	if !ok {
-		return fmt.Errorf("element types differ: %T and %T", dst.Data, src)
-	}
-	if len(shape) == 0 {
-		d[dOff] = src[sOff]
-		return nil
-	}
-	// Split the outermost dimension across goroutines: the destination
-	// rows are disjoint, so the chunks never write the same element.
-	inner := onnx.NumElems(shape[1:])
-	grain := max(1, (1<<15)/max(inner, 1))
-	parallelFor(threads, shape[0], grain, func(lo, hi int) {
-		sub := append([]int{hi - lo}, shape[1:]...)
-		stridedLoop(d, dOff+lo*dStr[0], dStr, src, sOff+lo*sStr[0], sStr, sub)
-	})
-	return nil
-}
-
-// stridedLoop walks all index tuples of shape with an odometer; the last
-// dimension is the inner loop and uses copy when both sides are contiguous.
-func stridedLoop[T any](dst []T, dOff int, dStr []int, src []T, sOff int, sStr []int, shape []int) {
-	r := len(shape)
-	n, ds, ss := shape[r-1], dStr[r-1], sStr[r-1]
-	idx := make([]int, r-1)
-	for {
-		switch {
-		case ds == 1 && ss == 1:
-			copy(dst[dOff:dOff+n], src[sOff:sOff+n])
-		case ds == 1 && ss == 0:
-			v := src[sOff]
-			row := dst[dOff : dOff+n]
-			for i := range row {
-				row[i] = v
-			}
-		default:
-			di, si := dOff, sOff
-			for range n {
-				dst[di] = src[si]
-				di += ds
-				si += ss
-			}
-		}
-		k := r - 2
-		for ; k >= 0; k-- {
-			idx[k]++
-			dOff += dStr[k]
-			sOff += sStr[k]
-			if idx[k] < shape[k] {
-				break
-			}
-			dOff -= dStr[k] * shape[k]
-			sOff -= sStr[k] * shape[k]
-			idx[k] = 0
-		}
-		if k < 0 {
-			return
-		}
-	}
-}
-
-// gatherBlocks builds the tensor of the given shape whose data is, for each
-// of outer outer blocks of src (each axisLen*inner long), the inner-long
-// rows at the positions idx (already validated to lie in [0, axisLen)).
-func gatherBlocks(threads int, src *onnx.Tensor, shape []int, outer, axisLen, inner int, idx []int) (*onnx.Tensor, error) {
-	out, err := allocTensor(src.DType, shape)
-	if err != nil {
-		return nil, err
-	}
-	switch s := src.Data.(type) {
-	case []float32:
-		gatherAs(threads, out.Data.([]float32), s, outer, axisLen, inner, idx)
-	case []float64:
-		gatherAs(threads, out.Data.([]float64), s, outer, axisLen, inner, idx)
-	case []int64:
-		gatherAs(threads, out.Data.([]int64), s, outer, axisLen, inner, idx)
-	case []int32:
-		gatherAs(threads, out.Data.([]int32), s, outer, axisLen, inner, idx)
-	case []int16:
-		gatherAs(threads, out.Data.([]int16), s, outer, axisLen, inner, idx)
-	case []int8:
-		gatherAs(threads, out.Data.([]int8), s, outer, axisLen, inner, idx)
-	case []uint8:
-		gatherAs(threads, out.Data.([]uint8), s, outer, axisLen, inner, idx)
-	case []uint16:
-		gatherAs(threads, out.Data.([]uint16), s, outer, axisLen, inner, idx)
-	case []uint32:
-		gatherAs(threads, out.Data.([]uint32), s, outer, axisLen, inner, idx)
-	case []uint64:
-		gatherAs(threads, out.Data.([]uint64), s, outer, axisLen, inner, idx)
-	case []bool:
-		gatherAs(threads, out.Data.([]bool), s, outer, axisLen, inner, idx)
-	case []string:
-		gatherAs(threads, out.Data.([]string), s, outer, axisLen, inner, idx)
-	default:
-		return nil, fmt.Errorf("tensor %q: unsupported element type %v", src.Name, src.DType)
-	}
-	return out, nil
-}
-
-func gatherAs[T any](threads int, dst, src []T, outer, axisLen, inner int, idx []int) {
-	rows := outer * len(idx)
-	parallelFor(threads, rows, max(1, (1<<15)/max(inner, 1)), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			o, j := r/len(idx), r%len(idx)
-			s := (o*axisLen + idx[j]) * inner
-			copy(dst[r*inner:(r+1)*inner], src[s:s+inner])
-		}
-	})
 }
 
 // fillValue sets every element of t to the first element of v, which has
@@ -702,29 +520,6 @@ func buildConstantOfShape(b *buildCtx, n *onnx.Node) (opFunc, error) {
 		}
 		return []*onnx.Tensor{out}, nil
 	}, nil
-}
-
-// expandStrides returns the strides that read a tensor of shape in as a
-// tensor of shape out (right-aligned numpy broadcasting, stride 0 on
-// broadcast dimensions).
-func expandStrides(in, out []int) ([]int, error) {
-	if len(in) > len(out) {
-		return nil, fmt.Errorf("cannot broadcast %v to %v", in, out)
-	}
-	st := make([]int, len(out))
-	is := denseStrides(in)
-	off := len(out) - len(in)
-	for i, d := range in {
-		switch {
-		case d == out[off+i]:
-			st[off+i] = is[i]
-		case d == 1:
-			st[off+i] = 0
-		default:
-			return nil, fmt.Errorf("cannot broadcast %v to %v", in, out)
-		}
-	}
-	return st, nil
 }
 
 func buildExpand(b *buildCtx, n *onnx.Node) (opFunc, error) {

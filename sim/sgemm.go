@@ -2,8 +2,9 @@ package sim
 
 import "sync"
 
-// This file holds sim's float32 matrix multiplication, the kernel under
-// Conv, ConvTranspose, Gemm and MatMul. It follows the structure of
+// This file holds sim's float32 matrix multiplication (SGEMM), the kernel
+// under Conv, ConvTranspose, Gemm and MatMul; the ONNX Gemm and MatMul
+// operators themselves are in gemm_op.go and matmul.go. It follows the structure of
 // Goto's and BLIS's GEMM: panels of B (kc x nc) and blocks of A (mc x kc)
 // are copied ("packed") into contiguous buffers laid out in the order the
 // micro-kernel reads them, and the micro-kernel keeps an mr x nr tile of C
