@@ -8,32 +8,6 @@ import (
 	"amq/onnx/onnxpb"
 )
 
-// Model is an ONNX model: the graph plus the model-level fields amq reads.
-// Fields it does not model (functions, training info) are carried through
-// Save unchanged.
-type Model struct {
-	IRVersion       int64            // ONNX IR version of the file format
-	Opsets          map[string]int64 // domain ("" is ai.onnx) -> opset version
-	ProducerName    string
-	ProducerVersion string
-	Domain          string
-	ModelVersion    int64
-	DocString       string
-	Metadata        map[string]string // metadata_props, key -> value
-	Graph           *Graph            // the main graph
-
-	// rest holds the ModelProto fields that the IR does not represent.
-	rest *onnxpb.ModelProto
-}
-
-// Opset returns the version of the default (ai.onnx) operator set.
-func (m *Model) Opset() int64 {
-	if v, ok := m.Opsets[""]; ok {
-		return v
-	}
-	return m.Opsets["ai.onnx"]
-}
-
 // Graph is a computation graph in topological order.
 type Graph struct {
 	Name      string
@@ -568,23 +542,6 @@ func (g *Graph) sortedInitNames() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-// Clone returns a deep copy of m: graph structure, attributes and tensors.
-func (m *Model) Clone() *Model {
-	c := *m
-	c.Opsets = make(map[string]int64, len(m.Opsets))
-	for k, v := range m.Opsets {
-		c.Opsets[k] = v
-	}
-	if m.Metadata != nil {
-		c.Metadata = make(map[string]string, len(m.Metadata))
-		for k, v := range m.Metadata {
-			c.Metadata[k] = v
-		}
-	}
-	c.Graph = m.Graph.Clone()
-	return &c
 }
 
 // Clone returns a deep copy of g.
