@@ -2,13 +2,13 @@ package onnx
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 
 	"google.golang.org/protobuf/proto"
 
+	"amq/internal/atomicfile"
 	"amq/onnx/onnxpb"
 )
 
@@ -36,41 +36,15 @@ func (m *Model) Save(path string, opt *SaveOptions) error {
 	if !o.ExternalData && m.initBytes() > maxModelFile-(64<<20) {
 		o.ExternalData = true
 	}
-	dataName := filepath.Base(path) + ".data"
-	var data *atomicFile
-	var offset int64
+	var data *externalWriter
 	var ext func(t *Tensor, p *onnxpb.TensorProto) error
 	if o.ExternalData {
 		var err error
-		data, err = createAtomic(filepath.Join(filepath.Dir(path), dataName))
-		if err != nil {
+		if data, err = newExternalWriter(path, o.ExternalThreshold); err != nil {
 			return err
 		}
-		defer data.abort()
-		ext = func(t *Tensor, p *onnxpb.TensorProto) error {
-			if len(p.RawData) < o.ExternalThreshold {
-				return nil
-			}
-			// Align each tensor to 64 bytes, as ONNX's own writer does for mmap.
-			if pad := (64 - offset%64) % 64; pad > 0 {
-				if _, err := data.f.Write(make([]byte, pad)); err != nil {
-					return err
-				}
-				offset += pad
-			}
-			if _, err := data.f.Write(p.RawData); err != nil {
-				return err
-			}
-			p.ExternalData = []*onnxpb.StringStringEntryProto{
-				{Key: ptr("location"), Value: ptr(dataName)},
-				{Key: ptr("offset"), Value: ptr(strconv.FormatInt(offset, 10))},
-				{Key: ptr("length"), Value: ptr(strconv.Itoa(len(p.RawData)))},
-			}
-			p.DataLocation = onnxpb.TensorProto_EXTERNAL.Enum()
-			offset += int64(len(p.RawData))
-			p.RawData = nil
-			return nil
-		}
+		defer data.f.Abort()
+		ext = data.write
 	}
 	p, err := m.toProto(ext)
 	if err != nil {
@@ -80,20 +54,65 @@ func (m *Model) Save(path string, opt *SaveOptions) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	f, err := createAtomic(path)
+	f, err := atomicfile.Create(path)
 	if err != nil {
 		return err
 	}
-	defer f.abort()
-	if _, err := f.f.Write(b); err != nil {
+	defer f.Abort()
+	if _, err := f.Write(b); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if data != nil {
-		if err := data.commit(); err != nil {
+		if err := data.f.Commit(); err != nil {
 			return err
 		}
 	}
-	return f.commit()
+	return f.Commit()
+}
+
+// externalWriter moves the raw data of large tensors to the model's
+// external data file, "<model file>.data" next to it.
+type externalWriter struct {
+	f         *atomicfile.File
+	name      string // the data file's name, as the model refers to it
+	offset    int64
+	threshold int // tensors of fewer raw bytes stay in the model
+}
+
+func newExternalWriter(model string, threshold int) (*externalWriter, error) {
+	name := filepath.Base(model) + ".data"
+	f, err := atomicfile.Create(filepath.Join(filepath.Dir(model), name))
+	if err != nil {
+		return nil, err
+	}
+	return &externalWriter{f: f, name: name, threshold: threshold}, nil
+}
+
+// write moves p's raw data to the file, when it is large enough, and makes
+// p refer to it.
+func (e *externalWriter) write(t *Tensor, p *onnxpb.TensorProto) error {
+	if len(p.RawData) < e.threshold {
+		return nil
+	}
+	// Align each tensor to 64 bytes, as ONNX's own writer does for mmap.
+	if pad := (64 - e.offset%64) % 64; pad > 0 {
+		if _, err := e.f.Write(make([]byte, pad)); err != nil {
+			return err
+		}
+		e.offset += pad
+	}
+	if _, err := e.f.Write(p.RawData); err != nil {
+		return err
+	}
+	p.ExternalData = []*onnxpb.StringStringEntryProto{
+		{Key: ptr("location"), Value: ptr(e.name)},
+		{Key: ptr("offset"), Value: ptr(strconv.FormatInt(e.offset, 10))},
+		{Key: ptr("length"), Value: ptr(strconv.Itoa(len(p.RawData)))},
+	}
+	p.DataLocation = onnxpb.TensorProto_EXTERNAL.Enum()
+	e.offset += int64(len(p.RawData))
+	p.RawData = nil
+	return nil
 }
 
 // Marshal serializes m with all tensors inline.
@@ -289,55 +308,4 @@ func (a *Attr) toProto() (*onnxpb.AttributeProto, error) {
 		return nil, fmt.Errorf("attribute type %v has no value", a.Type)
 	}
 	return p, nil
-}
-
-// atomicFile is a file written under a temporary name in the destination's
-// folder and renamed over the destination on commit.
-type atomicFile struct {
-	f    *os.File
-	path string
-	done bool
-}
-
-func createAtomic(path string) (*atomicFile, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return nil, err
-	}
-	return &atomicFile{f: f, path: path}, nil
-}
-
-func (a *atomicFile) commit() error {
-	if err := a.f.Sync(); err != nil {
-		return fmt.Errorf("%s: %w", a.path, err)
-	}
-	if err := a.f.Close(); err != nil {
-		return fmt.Errorf("%s: %w", a.path, err)
-	}
-	if err := os.Rename(a.f.Name(), a.path); err != nil {
-		return err
-	}
-	a.done = true
-	return nil
-}
-
-func (a *atomicFile) abort() {
-	if !a.done {
-		a.f.Close()
-		os.Remove(a.f.Name())
-	}
-}
-
-// WriteFileAtomic writes data to path through a temporary file and a rename,
-// so that a reader never sees a half-written file.
-func WriteFileAtomic(path string, data []byte) error {
-	f, err := createAtomic(path)
-	if err != nil {
-		return err
-	}
-	defer f.abort()
-	if _, err := f.f.Write(data); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return f.commit()
 }
