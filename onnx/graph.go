@@ -297,49 +297,6 @@ func (g *Graph) Input(name string) *ValueInfo {
 	return nil
 }
 
-// Constant returns the constant value of tensor name when it is an
-// initializer, the output of a Constant node with a tensor value, or the
-// output of an Identity chain over one of those (torch.onnx shares equal
-// initializers that way).
-func (g *Graph) Constant(name string) (*Tensor, bool) {
-	for range len(g.Nodes) + 1 {
-		if t, ok := g.Initializers[name]; ok {
-			return t, true
-		}
-		p := g.Producer(name)
-		switch {
-		case p == nil:
-			return nil, false
-		case p.OpType == "Constant" && p.Domain == "":
-			if t := p.AttrTensor("value"); t != nil {
-				return t, true
-			}
-			return nil, false
-		case p.OpType == "Identity" && p.Domain == "":
-			name = p.Inputs[0]
-		default:
-			return nil, false
-		}
-	}
-	return nil, false
-}
-
-// ConstantSource returns the initializer name behind tensor name, following
-// Identity nodes, or "" when name is not an initializer-backed constant.
-func (g *Graph) ConstantSource(name string) string {
-	for range len(g.Nodes) + 1 {
-		if _, ok := g.Initializers[name]; ok {
-			return name
-		}
-		p := g.Producer(name)
-		if p == nil || p.OpType != "Identity" || p.Domain != "" {
-			return ""
-		}
-		name = p.Inputs[0]
-	}
-	return ""
-}
-
 // UniqueName returns base, or base with a numeric suffix, such that no
 // tensor, initializer or node of the graph already uses it.
 func (g *Graph) UniqueName(base string) string {

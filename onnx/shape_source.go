@@ -19,7 +19,7 @@ func init() {
 }
 
 func (s *shapeInfer) constant(n *Node) error {
-	t, err := constantNodeValue(n)
+	t, err := ConstantValue(n)
 	if err != nil {
 		return err
 	}
@@ -175,27 +175,4 @@ func (s *shapeInfer) nonZero(n *Node) error {
 	}
 	s.setValue(n, NewTensor(out, vals))
 	return nil
-}
-
-// constantNodeValue is the tensor of a Constant node.
-func constantNodeValue(n *Node) (*Tensor, error) {
-	for name, a := range n.Attrs {
-		switch name {
-		case "value":
-			return a.T, nil
-		case "value_float":
-			return NewTensor([]int{}, []float32{a.F}), nil
-		case "value_floats":
-			return NewTensor([]int{len(a.Floats)}, a.Floats), nil
-		case "value_int":
-			return NewTensor([]int{}, []int64{a.I}), nil
-		case "value_ints":
-			return NewTensor([]int{len(a.Ints)}, a.Ints), nil
-		case "value_string":
-			return NewTensor([]int{}, []string{a.S}), nil
-		case "value_strings":
-			return NewTensor([]int{len(a.Strings)}, a.Strings), nil
-		}
-	}
-	return nil, fmt.Errorf("no supported value attribute")
 }
