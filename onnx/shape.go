@@ -209,13 +209,47 @@ func (s *shapeInfer) ints(n *Node, i int, what string) ([]int64, error) {
 	return t.AsInt64s(what)
 }
 
-// axesInput returns the axes of n: its input i when given (opset 13 and
-// later), else its axes attribute.
-func (s *shapeInfer) axesInput(n *Node, i int) ([]int64, error) {
-	if n.Input(i) != "" {
-		return s.ints(n, i, "axes")
+// operands returns the shapes of inputs 0 and 1, which the operator
+// requires.
+func (s *shapeInfer) operands(n *Node) (a, b []int, err error) {
+	if a, err = s.must(n, 0); err != nil {
+		return nil, nil, err
 	}
-	return n.AttrInts("axes"), nil
+	if b, err = s.must(n, 1); err != nil {
+		return nil, nil, err
+	}
+	return a, b, nil
+}
+
+// inputAxis returns the shape of input 0 and the node's axis attribute
+// (def when absent) mapped into [0, rank).
+func (s *shapeInfer) inputAxis(n *Node, def int64) ([]int, int, error) {
+	x, err := s.must(n, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	a, err := Axis(n.AttrInt("axis", def), len(x))
+	if err != nil {
+		return nil, 0, err
+	}
+	return x, a, nil
+}
+
+// inputAxes returns the shape of input 0 and the node's axes: input 1
+// when given (opset 13 and later), else the axes attribute.
+func (s *shapeInfer) inputAxes(n *Node) ([]int, []int64, error) {
+	x, err := s.must(n, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	if n.Input(1) == "" {
+		return x, n.AttrInts("axes"), nil
+	}
+	axes, err := s.ints(n, 1, "axes")
+	if err != nil {
+		return nil, nil, err
+	}
+	return x, axes, nil
 }
 
 // set records the shape and type of output i, when the node has it.

@@ -53,10 +53,7 @@ func (s *shapeInfer) convTranspose(n *Node) error {
 // convWindow returns the shapes of the input and the weight of a
 // convolution and the spatial size of its output.
 func (s *shapeInfer) convWindow(n *Node, transpose bool) (x, w, spatial []int, err error) {
-	if x, err = s.must(n, 0); err != nil {
-		return nil, nil, nil, err
-	}
-	if w, err = s.must(n, 1); err != nil {
+	if x, w, err = s.operands(n); err != nil {
 		return nil, nil, nil, err
 	}
 	if len(x) < 3 || len(w) != len(x) {

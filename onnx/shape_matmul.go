@@ -10,11 +10,7 @@ func init() {
 }
 
 func (s *shapeInfer) gemm(n *Node) error {
-	a, err := s.must(n, 0)
-	if err != nil {
-		return err
-	}
-	b, err := s.must(n, 1)
+	a, b, err := s.operands(n)
 	if err != nil {
 		return err
 	}
@@ -41,11 +37,7 @@ func (s *shapeInfer) gemm(n *Node) error {
 }
 
 func (s *shapeInfer) matMul(n *Node) error {
-	a, err := s.must(n, 0)
-	if err != nil {
-		return err
-	}
-	b, err := s.must(n, 1)
+	a, b, err := s.operands(n)
 	if err != nil {
 		return err
 	}

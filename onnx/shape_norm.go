@@ -28,11 +28,7 @@ func (s *shapeInfer) batchNorm(n *Node) error {
 // layerNorm: the optional mean and inverse standard deviation outputs
 // keep the axes before axis and have 1 on the normalized ones.
 func (s *shapeInfer) layerNorm(n *Node) error {
-	x, err := s.must(n, 0)
-	if err != nil {
-		return err
-	}
-	a, err := Axis(n.AttrInt("axis", -1), len(x))
+	x, a, err := s.inputAxis(n, -1)
 	if err != nil {
 		return err
 	}

@@ -11,11 +11,7 @@ func init() {
 // reduce: the axes come from the attribute or, opset 13 and later for
 // ReduceSum and 18 for the others, from input 1.
 func (s *shapeInfer) reduce(n *Node) error {
-	x, err := s.must(n, 0)
-	if err != nil {
-		return err
-	}
-	axes, err := s.axesInput(n, 1)
+	x, axes, err := s.inputAxes(n)
 	if err != nil {
 		return err
 	}
@@ -37,11 +33,7 @@ func (s *shapeInfer) reduce(n *Node) error {
 }
 
 func (s *shapeInfer) argMinMax(n *Node) error {
-	x, err := s.must(n, 0)
-	if err != nil {
-		return err
-	}
-	a, err := Axis(n.AttrInt("axis", 0), len(x))
+	x, a, err := s.inputAxis(n, 0)
 	if err != nil {
 		return err
 	}

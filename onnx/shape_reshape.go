@@ -48,32 +48,18 @@ func (s *shapeInfer) reshape(n *Node) error {
 	return s.setReshaped(n, out)
 }
 
-func (s *shapeInfer) unsqueeze(n *Node) error {
-	x, err := s.must(n, 0)
-	if err != nil {
-		return err
-	}
-	axes, err := s.axesInput(n, 1)
-	if err != nil {
-		return err
-	}
-	out, err := UnsqueezeShape(x, axes)
-	if err != nil {
-		return err
-	}
-	return s.setReshaped(n, out)
-}
+func (s *shapeInfer) unsqueeze(n *Node) error { return s.reshapeAxes(n, UnsqueezeShape) }
 
-func (s *shapeInfer) squeeze(n *Node) error {
-	x, err := s.must(n, 0)
+func (s *shapeInfer) squeeze(n *Node) error { return s.reshapeAxes(n, SqueezeShape) }
+
+// reshapeAxes reshapes input 0 to the shape that shape computes from its
+// shape and the node's axes.
+func (s *shapeInfer) reshapeAxes(n *Node, shape func(in []int, axes []int64) ([]int, error)) error {
+	x, axes, err := s.inputAxes(n)
 	if err != nil {
 		return err
 	}
-	axes, err := s.axesInput(n, 1)
-	if err != nil {
-		return err
-	}
-	out, err := SqueezeShape(x, axes)
+	out, err := shape(x, axes)
 	if err != nil {
 		return err
 	}

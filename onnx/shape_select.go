@@ -18,11 +18,7 @@ func init() {
 }
 
 func (s *shapeInfer) concat(n *Node) error {
-	x, err := s.must(n, 0)
-	if err != nil {
-		return err
-	}
-	a, err := Axis(n.AttrInt("axis", 0), len(x))
+	x, a, err := s.inputAxis(n, 0)
 	if err != nil {
 		return err
 	}
@@ -73,11 +69,7 @@ func concatIndex(out []int, shapes [][]int, a int) []int {
 }
 
 func (s *shapeInfer) split(n *Node) error {
-	x, err := s.must(n, 0)
-	if err != nil {
-		return err
-	}
-	a, err := Axis(n.AttrInt("axis", 0), len(x))
+	x, a, err := s.inputAxis(n, 0)
 	if err != nil {
 		return err
 	}
@@ -223,11 +215,7 @@ func sliceAxis(b, e, step, d int64) (first, count, clampedStep int64) {
 }
 
 func (s *shapeInfer) gather(n *Node) error {
-	x, err := s.must(n, 0)
-	if err != nil {
-		return err
-	}
-	a, err := Axis(n.AttrInt("axis", 0), len(x))
+	x, a, err := s.inputAxis(n, 0)
 	if err != nil {
 		return err
 	}
@@ -281,10 +269,7 @@ func gatherIndices(raw []int64, a, d int) ([]int64, error) {
 
 // gatherElements: the output has the shape of the indices.
 func (s *shapeInfer) gatherElements(n *Node) error {
-	if _, err := s.must(n, 0); err != nil {
-		return err
-	}
-	ind, err := s.must(n, 1)
+	_, ind, err := s.operands(n)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,23 @@ func entries(t *testing.T, dir string) []string {
 	return names
 }
 
+// started begins writing out.bin in a fresh folder and writes content,
+// without committing; the test aborts it at its end.
+func started(t *testing.T, content string) (f *File, dir, path string) {
+	t.Helper()
+	dir = t.TempDir()
+	path = filepath.Join(dir, "out.bin")
+	f, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Abort)
+	if _, err := f.Write([]byte(content)); err != nil {
+		t.Fatal(err)
+	}
+	return f, dir, path
+}
+
 func TestWriteFileReplacesTheFileAndLeavesNoTemporary(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "out.bin")
@@ -59,15 +76,7 @@ func TestWriteFileCreatesMode0600(t *testing.T) {
 }
 
 func TestUncommittedFileIsNotInPlace(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "out.bin")
-	f, err := Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.Write([]byte("partial")); err != nil {
-		t.Fatal(err)
-	}
+	f, dir, path := started(t, "partial")
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("before Commit, %s: %v; want it absent", path, err)
 	}
@@ -78,16 +87,7 @@ func TestUncommittedFileIsNotInPlace(t *testing.T) {
 }
 
 func TestAbortAfterCommitKeepsTheFile(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "out.bin")
-	f, err := Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Abort()
-	if _, err := f.Write([]byte("done")); err != nil {
-		t.Fatal(err)
-	}
+	f, dir, path := started(t, "done")
 	if err := f.Commit(); err != nil {
 		t.Fatal(err)
 	}
@@ -128,15 +128,9 @@ func TestWriteFileIntoMissingFolderFails(t *testing.T) {
 // TestCommitSyncsBeforeRenaming makes the sync fail (the file is closed
 // under it): Commit reports it, naming the file, and renames nothing.
 func TestCommitSyncsBeforeRenaming(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "out.bin")
-	f, err := Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Abort()
+	f, dir, path := started(t, "x")
 	f.f.Close()
-	err = f.Commit()
+	err := f.Commit()
 	if !errors.Is(err, os.ErrClosed) || !strings.HasPrefix(err.Error(), path+": ") {
 		t.Errorf("Commit: %v; want the sync's os.ErrClosed, prefixed with the path", err)
 	}
