@@ -108,9 +108,9 @@ func (s *shapeInfer) fold(n *Node) error {
 	dt := s.dtype[n.Outputs[0]]
 	var t *Tensor
 	if allInt && (dt == Int64 || dt == Int32) {
-		t = convertTensor(NewTensor(out, resI), dt)
+		t = valueAs(NewTensor(out, resI), dt)
 	} else {
-		t = convertTensor(NewTensor(out, resF), dt)
+		t = valueAs(NewTensor(out, resF), dt)
 	}
 	if t != nil {
 		s.setValue(n, t)
@@ -128,7 +128,7 @@ func foldOperands(ins []*Tensor, out []int, allInt bool) (fs [][]float64, is [][
 	}
 	for k, t := range ins {
 		idx := stridedIndex(out, bcastStrides(t.Shape, out), 0)
-		f, ok := t.asFloat64s()
+		f, ok := numbers(t)
 		if !ok {
 			return nil, nil, false
 		}
@@ -176,51 +176,27 @@ func operand[T float64 | int64](ops [][]T, k, i int) T {
 	return 0
 }
 
-// convertTensor converts int64 or float64 values to type dt (the folding
-// arithmetic's output types).
-func convertTensor(t *Tensor, dt DataType) *Tensor {
-	out := &Tensor{DType: dt, Shape: t.Shape}
-	f, _ := t.asFloat64s()
-	ints, _ := t.Data.([]int64)
-	switch dt {
-	case Float, Float16, BFloat16:
-		d := make([]float32, len(f))
-		for i, v := range f {
-			d[i] = float32(v)
-		}
-		out.Data = d
-	case Double:
-		out.Data = f
-	case Int64:
-		d := make([]int64, len(f))
-		for i, v := range f {
-			if ints != nil {
-				d[i] = ints[i]
-			} else {
-				d[i] = int64(v)
-			}
-		}
-		out.Data = d
-	case Int32:
-		d := make([]int32, len(f))
-		for i, v := range f {
-			if ints != nil {
-				d[i] = int32(ints[i])
-			} else {
-				d[i] = int32(v)
-			}
-		}
-		out.Data = d
-	case Bool:
-		d := make([]bool, len(f))
-		for i, v := range f {
-			d[i] = v != 0
-		}
-		out.Data = d
-	default:
-		return nil
+// numbers reads a known value as float64 when it has one of the types of
+// shape arithmetic, which fold computes with.
+func numbers(t *Tensor) ([]float64, bool) {
+	switch t.Data.(type) {
+	case []float32, []float64, []int64, []int32, []int8, []uint8, []bool:
+		f, err := t.Float64s()
+		return f, err == nil
 	}
-	return out
+	return nil, false
+}
+
+// valueAs converts a folded result to the output type dt; values of types
+// other than those of shape arithmetic are not kept (nil).
+func valueAs(t *Tensor, dt DataType) *Tensor {
+	switch dt {
+	case Float, Float16, BFloat16, Double, Int64, Int32, Bool:
+		if c, err := t.Convert(dt); err == nil {
+			return c
+		}
+	}
+	return nil
 }
 
 // foldable reports whether every input of n has a known value and the
@@ -388,56 +364,4 @@ func iota(n int) []int {
 		idx[i] = i
 	}
 	return idx
-}
-
-// AsInt64s reads an int64 or int32 tensor, such as a shape or axes input,
-// as int64; what names the tensor's role in the error. An int64 tensor's
-// own slice is returned, not a copy.
-func (t *Tensor) AsInt64s(what string) ([]int64, error) {
-	switch d := t.Data.(type) {
-	case []int64:
-		return d, nil
-	case []int32:
-		out := make([]int64, len(d))
-		for i, v := range d {
-			out[i] = int64(v)
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("%s must be an int64 or int32 tensor, got %v", what, t.DType)
-}
-
-// asFloat64s reads a numeric tensor as float64.
-func (t *Tensor) asFloat64s() ([]float64, bool) {
-	switch d := t.Data.(type) {
-	case []float32:
-		return widen(d), true
-	case []float64:
-		return d, true
-	case []int64:
-		return widen(d), true
-	case []int32:
-		return widen(d), true
-	case []int8:
-		return widen(d), true
-	case []uint8:
-		return widen(d), true
-	case []bool:
-		out := make([]float64, len(d))
-		for i, v := range d {
-			if v {
-				out[i] = 1
-			}
-		}
-		return out, true
-	}
-	return nil, false
-}
-
-func widen[T float32 | float64 | int64 | int32 | int8 | uint8](d []T) []float64 {
-	out := make([]float64, len(d))
-	for i, v := range d {
-		out[i] = float64(v)
-	}
-	return out
 }

@@ -79,7 +79,7 @@ func (s *shapeInfer) resizeByScales(n *Node, x, axes []int, i int) ([]int, error
 	if !ok {
 		return nil, fmt.Errorf("scales (%q) is not known before running the graph", n.Input(i))
 	}
-	f, ok := scales.asFloat64s()
+	f, ok := numbers(scales)
 	if !ok || len(f) != len(axes) {
 		return nil, fmt.Errorf("scales %v does not give one float per axis", scales.Shape)
 	}

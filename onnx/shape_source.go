@@ -106,7 +106,7 @@ func (s *shapeInfer) rangeOp(n *Node) error {
 		}
 		t := NewTensor(out, vals)
 		if dt == Int32 {
-			t = convertTensor(t, Int32)
+			t = valueAs(t, Int32)
 		}
 		s.setValue(n, t)
 		return nil
@@ -115,7 +115,9 @@ func (s *shapeInfer) rangeOp(n *Node) error {
 	for i := range vals {
 		vals[i] = v[0] + float64(i)*v[2]
 	}
-	s.setValue(n, convertTensor(NewTensor(out, vals), dt))
+	if t := valueAs(NewTensor(out, vals), dt); t != nil {
+		s.setValue(n, t)
+	}
 	return nil
 }
 
@@ -128,7 +130,7 @@ func (s *shapeInfer) rangeArgs(n *Node) (v [3]float64, iv [3]int64, isInt bool, 
 		if !ok {
 			return v, iv, false, fmt.Errorf("input %d (%q) is computed from data at run time; Range's length depends on it", i, n.Input(i))
 		}
-		f, ok := t.asFloat64s()
+		f, ok := numbers(t)
 		if !ok || len(f) != 1 {
 			return v, iv, false, fmt.Errorf("input %d must be a numeric scalar", i)
 		}
@@ -155,7 +157,7 @@ func (s *shapeInfer) nonZero(n *Node) error {
 	if !ok {
 		return fmt.Errorf("output shape depends on the values of %q, known only at run time", n.Input(0))
 	}
-	f, ok := xv.asFloat64s()
+	f, ok := numbers(xv)
 	if !ok {
 		return fmt.Errorf("cannot read %v values", xv.DType)
 	}
