@@ -1,7 +1,6 @@
 package cann
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 
@@ -66,71 +65,13 @@ func Encode(t *onnx.Tensor, dt onnx.DataType) ([]byte, error) {
 		}
 		t = c
 	}
-	sz := dt.Size()
-	if sz == 0 {
+	if dt.Size() == 0 {
 		return nil, fmt.Errorf("element type %v cannot be sent to the device", dt)
 	}
-	n := t.Len()
-	if l := dataLen(t.Data); l != n {
-		return nil, fmt.Errorf("tensor holds %d elements, its shape %v needs %d", l, t.Shape, n)
+	if l, _ := t.DataLen(); l != t.Len() {
+		return nil, fmt.Errorf("tensor holds %d elements, its shape %v needs %d", l, t.Shape, t.Len())
 	}
-	b := make([]byte, n*sz)
-	le := binary.LittleEndian
-	switch d := t.Data.(type) {
-	case []float32:
-		if dt == onnx.Float16 {
-			for i, v := range d {
-				le.PutUint16(b[2*i:], onnx.Float32ToFloat16(v))
-			}
-			break
-		}
-		for i, v := range d {
-			le.PutUint32(b[4*i:], math.Float32bits(v))
-		}
-	case []float64:
-		for i, v := range d {
-			le.PutUint64(b[8*i:], math.Float64bits(v))
-		}
-	case []int8:
-		for i, v := range d {
-			b[i] = byte(v)
-		}
-	case []uint8:
-		copy(b, d)
-	case []bool:
-		for i, v := range d {
-			if v {
-				b[i] = 1
-			}
-		}
-	case []int16:
-		for i, v := range d {
-			le.PutUint16(b[2*i:], uint16(v))
-		}
-	case []uint16:
-		for i, v := range d {
-			le.PutUint16(b[2*i:], v)
-		}
-	case []int32:
-		for i, v := range d {
-			le.PutUint32(b[4*i:], uint32(v))
-		}
-	case []uint32:
-		for i, v := range d {
-			le.PutUint32(b[4*i:], v)
-		}
-	case []int64:
-		for i, v := range d {
-			le.PutUint64(b[8*i:], uint64(v))
-		}
-	case []uint64:
-		for i, v := range d {
-			le.PutUint64(b[8*i:], v)
-		}
-	default:
-		return nil, fmt.Errorf("element type %v cannot be sent to the device", t.DType)
-	}
-	return b, nil
+	return t.Raw()
 }
 
 // Decode builds a tensor of type dt and shape from device bytes.
@@ -139,215 +80,31 @@ func Decode(b []byte, dt onnx.DataType, shape []int) (*onnx.Tensor, error) {
 	if sz := dt.Size(); sz == 0 || len(b) != n*sz {
 		return nil, fmt.Errorf("%d bytes do not hold a %v tensor of shape %v", len(b), dt, shape)
 	}
-	t, err := onnx.Zeros(dt, shape)
-	if err != nil {
-		return nil, err
-	}
-	le := binary.LittleEndian
-	switch d := t.Data.(type) {
-	case []float32:
-		if dt == onnx.Float16 {
-			for i := range d {
-				d[i] = onnx.Float16ToFloat32(le.Uint16(b[2*i:]))
-			}
-			break
-		}
-		for i := range d {
-			d[i] = math.Float32frombits(le.Uint32(b[4*i:]))
-		}
-	case []float64:
-		for i := range d {
-			d[i] = math.Float64frombits(le.Uint64(b[8*i:]))
-		}
-	case []int8:
-		for i := range d {
-			d[i] = int8(b[i])
-		}
-	case []uint8:
-		copy(d, b)
-	case []bool:
-		for i := range d {
-			d[i] = b[i] != 0
-		}
-	case []int16:
-		for i := range d {
-			d[i] = int16(le.Uint16(b[2*i:]))
-		}
-	case []uint16:
-		for i := range d {
-			d[i] = le.Uint16(b[2*i:])
-		}
-	case []int32:
-		for i := range d {
-			d[i] = int32(le.Uint32(b[4*i:]))
-		}
-	case []uint32:
-		for i := range d {
-			d[i] = le.Uint32(b[4*i:])
-		}
-	case []int64:
-		for i := range d {
-			d[i] = int64(le.Uint64(b[8*i:]))
-		}
-	case []uint64:
-		for i := range d {
-			d[i] = le.Uint64(b[8*i:])
-		}
-	default:
-		return nil, fmt.Errorf("element type %v cannot be read from the device", dt)
-	}
-	return t, nil
+	return onnx.TensorFromRaw(dt, shape, b)
 }
 
-// Convert returns t's values as type dt (numeric types only). Integer
-// targets round to nearest even (ATC's FP32 outputs of integer tensors
-// hold integral values; rounding keeps them exact).
+// Convert returns t's values as type dt (numeric types only), converted
+// by onnx.Tensor.Convert from their float64 values. Integer (and bool)
+// targets round to nearest even first (ATC's FP32 outputs of integer
+// tensors hold integral values; rounding keeps them exact).
 func Convert(t *onnx.Tensor, dt onnx.DataType) (*onnx.Tensor, error) {
 	if t.DType == dt {
 		return t, nil
 	}
-	src, err := toFloat64(t)
+	if dt.Size() == 0 {
+		return nil, fmt.Errorf("cannot convert %v to %v", t.DType, dt)
+	}
+	src, err := t.Float64s()
 	if err != nil {
 		return nil, err
 	}
 	if dt != onnx.Float && dt != onnx.Double && dt != onnx.Float16 && dt != onnx.BFloat16 {
+		r := make([]float64, len(src))
 		for i, v := range src {
-			src[i] = math.RoundToEven(v)
+			r[i] = math.RoundToEven(v)
 		}
+		src = r
 	}
-	out, err := onnx.Zeros(dt, t.Shape)
-	if err != nil {
-		return nil, err
-	}
-	out.Name = t.Name
-	switch d := out.Data.(type) {
-	case []float32:
-		for i, v := range src {
-			d[i] = float32(v)
-		}
-	case []float64:
-		copy(d, src)
-	case []int8:
-		for i, v := range src {
-			d[i] = int8(v)
-		}
-	case []uint8:
-		for i, v := range src {
-			d[i] = uint8(v)
-		}
-	case []int16:
-		for i, v := range src {
-			d[i] = int16(v)
-		}
-	case []uint16:
-		for i, v := range src {
-			d[i] = uint16(v)
-		}
-	case []int32:
-		for i, v := range src {
-			d[i] = int32(v)
-		}
-	case []uint32:
-		for i, v := range src {
-			d[i] = uint32(v)
-		}
-	case []int64:
-		for i, v := range src {
-			d[i] = int64(v)
-		}
-	case []uint64:
-		for i, v := range src {
-			d[i] = uint64(v)
-		}
-	case []bool:
-		for i, v := range src {
-			d[i] = v != 0
-		}
-	default:
-		return nil, fmt.Errorf("cannot convert %v to %v", t.DType, dt)
-	}
-	return out, nil
-}
-
-// toFloat64 widens any numeric tensor.
-func toFloat64(t *onnx.Tensor) ([]float64, error) {
-	out := make([]float64, t.Len())
-	switch d := t.Data.(type) {
-	case []float32:
-		for i, v := range d {
-			out[i] = float64(v)
-		}
-	case []float64:
-		copy(out, d)
-	case []int8:
-		for i, v := range d {
-			out[i] = float64(v)
-		}
-	case []uint8:
-		for i, v := range d {
-			out[i] = float64(v)
-		}
-	case []int16:
-		for i, v := range d {
-			out[i] = float64(v)
-		}
-	case []uint16:
-		for i, v := range d {
-			out[i] = float64(v)
-		}
-	case []int32:
-		for i, v := range d {
-			out[i] = float64(v)
-		}
-	case []uint32:
-		for i, v := range d {
-			out[i] = float64(v)
-		}
-	case []int64:
-		for i, v := range d {
-			out[i] = float64(v)
-		}
-	case []uint64:
-		for i, v := range d {
-			out[i] = float64(v)
-		}
-	case []bool:
-		for i, v := range d {
-			if v {
-				out[i] = 1
-			}
-		}
-	default:
-		return nil, fmt.Errorf("element type %v is not numeric", t.DType)
-	}
-	return out, nil
-}
-
-// dataLen is the number of elements of a tensor's data slice, or -1.
-func dataLen(data any) int {
-	switch d := data.(type) {
-	case []float32:
-		return len(d)
-	case []float64:
-		return len(d)
-	case []int8:
-		return len(d)
-	case []uint8:
-		return len(d)
-	case []bool:
-		return len(d)
-	case []int16:
-		return len(d)
-	case []uint16:
-		return len(d)
-	case []int32:
-		return len(d)
-	case []uint32:
-		return len(d)
-	case []int64:
-		return len(d)
-	case []uint64:
-		return len(d)
-	}
-	return -1
+	wide := &onnx.Tensor{Name: t.Name, DType: onnx.Double, Shape: t.Shape, Data: src}
+	return wide.Convert(dt)
 }

@@ -29,6 +29,7 @@ import (
 
 	npyio "codeberg.org/sbinet/npyio/npy"
 
+	"amq/internal/atomicfile"
 	"amq/onnx"
 )
 
@@ -254,7 +255,7 @@ func WriteFile(path string, t *onnx.Tensor) error {
 	if err := Write(&buf, t); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if err := onnx.WriteFileAtomic(path, buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(path, buf.Bytes()); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil

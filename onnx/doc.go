@@ -8,12 +8,13 @@
 //     convert from and to TensorProto, decoding raw and typed data and
 //     float16.
 //
-//   - Model I/O. LoadFile decodes a model and reads initializers stored as
-//     external data relative to the model's directory; Load does the same
-//     from bytes (no external data). Model.Save writes atomically (temporary
-//     files renamed into place), moving large initializers to a
-//     "<model>.data" file on request or when the model would exceed the 2 GiB
-//     protobuf limit. Fields the IR does not model are carried through.
+//   - Model I/O (load.go, save.go). LoadFile decodes a Model (model.go)
+//     and reads initializers stored as external data relative to the
+//     model's directory; Load does the same from bytes (no external data).
+//     Model.Save writes atomically (temporary files renamed into place),
+//     moving large initializers to a "<model>.data" file on request or when
+//     the model would exceed the 2 GiB protobuf limit. Fields the IR does
+//     not model are carried through.
 //
 //   - Graph IR and rewrites. Graph keeps Nodes in topological order with
 //     Inputs, Outputs, Initializers and ValueInfo. Producer, Consumers, Node
@@ -22,8 +23,9 @@
 //     AddOutput) keep current; UniqueName gives fresh names for inserted
 //     nodes and tensors, and TopoSort restores order after bulk edits.
 //
-//   - Shape inference. InferShapes computes the concrete shape of every
-//     tensor from input shapes, folding the small shape computations that
+//   - Shape inference (shape.go and shape_*.go, one function per
+//     operator). InferShapes computes the concrete shape of every tensor
+//     from input shapes, folding the small shape computations that
 //     exporters emit (Shape, Gather, Concat, Reshape, ...); InferValueInfo
 //     stores the result in Graph.ValueInfo.
 //

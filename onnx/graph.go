@@ -8,32 +8,6 @@ import (
 	"amq/onnx/onnxpb"
 )
 
-// Model is an ONNX model: the graph plus the model-level fields amq reads.
-// Fields it does not model (functions, training info) are carried through
-// Save unchanged.
-type Model struct {
-	IRVersion       int64            // ONNX IR version of the file format
-	Opsets          map[string]int64 // domain ("" is ai.onnx) -> opset version
-	ProducerName    string
-	ProducerVersion string
-	Domain          string
-	ModelVersion    int64
-	DocString       string
-	Metadata        map[string]string // metadata_props, key -> value
-	Graph           *Graph            // the main graph
-
-	// rest holds the ModelProto fields that the IR does not represent.
-	rest *onnxpb.ModelProto
-}
-
-// Opset returns the version of the default (ai.onnx) operator set.
-func (m *Model) Opset() int64 {
-	if v, ok := m.Opsets[""]; ok {
-		return v
-	}
-	return m.Opsets["ai.onnx"]
-}
-
 // Graph is a computation graph in topological order.
 type Graph struct {
 	Name      string
@@ -323,49 +297,6 @@ func (g *Graph) Input(name string) *ValueInfo {
 	return nil
 }
 
-// Constant returns the constant value of tensor name when it is an
-// initializer, the output of a Constant node with a tensor value, or the
-// output of an Identity chain over one of those (torch.onnx shares equal
-// initializers that way).
-func (g *Graph) Constant(name string) (*Tensor, bool) {
-	for range len(g.Nodes) + 1 {
-		if t, ok := g.Initializers[name]; ok {
-			return t, true
-		}
-		p := g.Producer(name)
-		switch {
-		case p == nil:
-			return nil, false
-		case p.OpType == "Constant" && p.Domain == "":
-			if t := p.AttrTensor("value"); t != nil {
-				return t, true
-			}
-			return nil, false
-		case p.OpType == "Identity" && p.Domain == "":
-			name = p.Inputs[0]
-		default:
-			return nil, false
-		}
-	}
-	return nil, false
-}
-
-// ConstantSource returns the initializer name behind tensor name, following
-// Identity nodes, or "" when name is not an initializer-backed constant.
-func (g *Graph) ConstantSource(name string) string {
-	for range len(g.Nodes) + 1 {
-		if _, ok := g.Initializers[name]; ok {
-			return name
-		}
-		p := g.Producer(name)
-		if p == nil || p.OpType != "Identity" || p.Domain != "" {
-			return ""
-		}
-		name = p.Inputs[0]
-	}
-	return ""
-}
-
 // UniqueName returns base, or base with a numeric suffix, such that no
 // tensor, initializer or node of the graph already uses it.
 func (g *Graph) UniqueName(base string) string {
@@ -568,23 +499,6 @@ func (g *Graph) sortedInitNames() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-// Clone returns a deep copy of m: graph structure, attributes and tensors.
-func (m *Model) Clone() *Model {
-	c := *m
-	c.Opsets = make(map[string]int64, len(m.Opsets))
-	for k, v := range m.Opsets {
-		c.Opsets[k] = v
-	}
-	if m.Metadata != nil {
-		c.Metadata = make(map[string]string, len(m.Metadata))
-		for k, v := range m.Metadata {
-			c.Metadata[k] = v
-		}
-	}
-	c.Graph = m.Graph.Clone()
-	return &c
 }
 
 // Clone returns a deep copy of g.

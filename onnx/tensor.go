@@ -300,7 +300,32 @@ func Float32ToFloat16(f float32) uint16 {
 	return sign | uint16(r)
 }
 
-// decodeRaw fills a tensor's data from little-endian raw bytes.
+// BFloat16ToFloat32 widens a bfloat16 value, the upper half of a float32.
+func BFloat16ToFloat32(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
+
+// Float32ToBFloat16 narrows to bfloat16 with round-half-to-even. A NaN
+// stays a (quiet) NaN of the same sign.
+func Float32ToBFloat16(f float32) uint16 {
+	b := math.Float32bits(f)
+	if f != f {
+		return uint16(b>>16) | 0x40 // rounding could carry into the sign
+	}
+	b += 0x7fff + (b>>16)&1
+	return uint16(b >> 16)
+}
+
+// TensorFromRaw builds a tensor of type dt and shape from little-endian
+// bytes laid out as Raw returns them.
+func TensorFromRaw(dt DataType, shape []int, raw []byte) (*Tensor, error) {
+	data, err := decodeRaw(dt, raw, NumElems(shape))
+	if err != nil {
+		return nil, err
+	}
+	return &Tensor{DType: dt, Shape: append([]int(nil), shape...), Data: data}, nil
+}
+
+// decodeRaw fills a tensor's data from little-endian raw bytes (the
+// inverse of Raw).
 func decodeRaw(dt DataType, raw []byte, n int) (any, error) {
 	if sz := dt.Size(); sz == 0 || len(raw) != n*sz {
 		if sz == 0 {
@@ -325,7 +350,7 @@ func decodeRaw(dt DataType, raw []byte, n int) (any, error) {
 	case BFloat16:
 		d := make([]float32, n)
 		for i := range d {
-			d[i] = math.Float32frombits(uint32(le.Uint16(raw[2*i:])) << 16)
+			d[i] = BFloat16ToFloat32(le.Uint16(raw[2*i:]))
 		}
 		return d, nil
 	case Double:
@@ -388,8 +413,11 @@ func decodeRaw(dt DataType, raw []byte, n int) (any, error) {
 	return nil, fmt.Errorf("raw_data is not supported for type %v", dt)
 }
 
-// encodeRaw is the inverse of decodeRaw.
-func encodeRaw(t *Tensor) ([]byte, error) {
+// Raw returns t's elements as little-endian bytes, laid out as
+// TensorProto.raw_data: float16 and bfloat16 narrowed to 2 bytes (half to
+// even), bool as 1 byte. Strings have no raw layout. A tensor whose data
+// disagrees with its type or shape is an error.
+func (t *Tensor) Raw() ([]byte, error) {
 	n := t.Len()
 	sz := t.DType.Size()
 	if sz == 0 {
@@ -413,9 +441,7 @@ func encodeRaw(t *Tensor) ([]byte, error) {
 			}
 		case BFloat16:
 			for i, v := range d {
-				b := math.Float32bits(v)
-				b += 0x7fff + (b>>16)&1 // round half to even
-				le.PutUint16(raw[2*i:], uint16(b>>16))
+				le.PutUint16(raw[2*i:], Float32ToBFloat16(v))
 			}
 		default:
 			for i, v := range d {
@@ -595,7 +621,7 @@ func decodeTyped(dt DataType, p *onnxpb.TensorProto, n int) (any, error) {
 	case BFloat16:
 		d := make([]float32, n)
 		for i, v := range p.Int32Data {
-			d[i] = math.Float32frombits(uint32(uint16(v)) << 16)
+			d[i] = BFloat16ToFloat32(uint16(v))
 		}
 		return d, nil
 	}
@@ -693,7 +719,7 @@ func (t *Tensor) ToProto() (*onnxpb.TensorProto, error) {
 		}
 		return p, nil
 	}
-	raw, err := encodeRaw(t)
+	raw, err := t.Raw()
 	if err != nil {
 		return nil, err
 	}

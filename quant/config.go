@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/prototext"
 
+	"amq/internal/atomicfile"
 	"amq/onnx"
 	"amq/quant/configpb"
 )
@@ -394,7 +395,7 @@ func WriteConfig(path string, c *Config) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return onnx.WriteFileAtomic(path, b)
+	return atomicfile.WriteFile(path, b)
 }
 
 // ReadConfig reads and validates a JSON quant config.

@@ -11,7 +11,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/prototext"
 
-	"amq/onnx"
+	"amq/internal/atomicfile"
 	"amq/quant/recordpb"
 )
 
@@ -151,7 +151,7 @@ func WriteRecord(path string, rec Record) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return onnx.WriteFileAtomic(path, b)
+	return atomicfile.WriteFile(path, b)
 }
 
 // MarshalRecord encodes rec in protobuf text format, deterministically

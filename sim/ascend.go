@@ -287,7 +287,7 @@ func dimAt(shape []int, a int) any {
 func floatResult(shape []int, y []float32, dt onnx.DataType) *onnx.Tensor {
 	t := onnx.NewTensor(shape, y)
 	if dt == onnx.Float16 {
-		narrowFloats(y, onnx.Float, onnx.Float16)
+		onnx.RoundToPrecision(y, onnx.Float16)
 		t.DType = onnx.Float16
 	}
 	return t

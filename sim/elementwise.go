@@ -484,38 +484,13 @@ func powData[T numElem](c *runCtx, p *broadcast, a []T, e []float64) []T {
 	return o
 }
 
-// float64s converts a numeric tensor's elements to float64.
+// float64s converts a numeric tensor's elements to float64 (booleans are
+// not numbers here); a float64 tensor's own slice is returned.
 func float64s(t *onnx.Tensor) ([]float64, error) {
-	switch x := t.Data.(type) {
-	case []float64:
-		return x, nil
-	case []float32:
-		return convertSlice[float64](x), nil
-	case []int64:
-		return convertSlice[float64](x), nil
-	case []int32:
-		return convertSlice[float64](x), nil
-	case []int16:
-		return convertSlice[float64](x), nil
-	case []int8:
-		return convertSlice[float64](x), nil
-	case []uint8:
-		return convertSlice[float64](x), nil
-	case []uint16:
-		return convertSlice[float64](x), nil
-	case []uint32:
-		return convertSlice[float64](x), nil
-	case []uint64:
-		return convertSlice[float64](x), nil
+	if _, isBool := t.Data.([]bool); !isBool {
+		if f, err := t.Float64s(); err == nil {
+			return f, nil
+		}
 	}
 	return nil, fmt.Errorf("tensor %q: element type %v is not numeric", t.Name, t.DType)
-}
-
-// convertSlice converts every element of s to D.
-func convertSlice[D, S numElem](s []S) []D {
-	d := make([]D, len(s))
-	for i, v := range s {
-		d[i] = D(v)
-	}
-	return d
 }

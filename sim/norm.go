@@ -262,7 +262,7 @@ func buildLayerNorm(b *buildCtx, n *onnx.Node) (opFunc, error) {
 			for _, s := range stats {
 				var d any = s
 				if stash == onnx.Float {
-					d = convertSlice[float32](s)
+					d = onnx.ConvertSlice[float32](s)
 				}
 				outs = append(outs, newTensor(stash, shape, d))
 			}

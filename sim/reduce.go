@@ -187,17 +187,17 @@ func reduce(c *runCtx, kind reduceKind, x *onnx.Tensor, axes []int64, keep bool)
 	var data any
 	switch x.Data.(type) {
 	case []float32:
-		data = convertSlice[float32](acc)
+		data = onnx.ConvertSlice[float32](acc)
 	case []float64:
 		data = acc
 	case []int64:
-		data = convertSlice[int64](acc)
+		data = onnx.ConvertSlice[int64](acc)
 	case []int32:
-		data = convertSlice[int32](acc)
+		data = onnx.ConvertSlice[int32](acc)
 	case []int8:
-		data = convertSlice[int8](acc)
+		data = onnx.ConvertSlice[int8](acc)
 	case []uint8:
-		data = convertSlice[uint8](acc)
+		data = onnx.ConvertSlice[uint8](acc)
 	}
 	return newTensor(x.DType, shape, data), nil
 }
@@ -232,7 +232,7 @@ func reducePasses[S numElem](c *runCtx, kind reduceKind, src []S, groups []int, 
 		if mapped != nil {
 			return mapped
 		}
-		return convertSlice[float64](src)
+		return onnx.ConvertSlice[float64](src)
 	}
 	outer, inner := onnx.NumElems(groups[:last]), onnx.NumElems(groups[last+1:])
 	var acc []float64

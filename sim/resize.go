@@ -231,7 +231,7 @@ func runResize(c *runCtx, p *resizeAttrs, opset int64, in []*onnx.Tensor) ([]*on
 		for i, v := range cur {
 			d[i] = float32(v)
 		}
-		narrowFloats(d, onnx.Float, x.DType)
+		onnx.RoundToPrecision(d, x.DType)
 		out.Data = d
 	}
 	return []*onnx.Tensor{out}, nil

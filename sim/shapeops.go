@@ -446,36 +446,8 @@ func buildShape(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	}, nil
 }
 
-// constantValue builds the tensor of a Constant node from whichever of its
-// value attributes is set.
-func constantValue(n *onnx.Node) (*onnx.Tensor, error) {
-	if len(n.Attrs) != 1 {
-		return nil, fmt.Errorf("needs exactly one value attribute, has %d", len(n.Attrs))
-	}
-	for name, a := range n.Attrs {
-		switch {
-		case name == "value" && a.Type == onnx.AttrTensor:
-			return a.T, nil
-		case name == "value_float" && a.Type == onnx.AttrFloat:
-			return onnx.NewTensor([]int{}, []float32{a.F}), nil
-		case name == "value_floats" && a.Type == onnx.AttrFloats:
-			return onnx.NewTensor([]int{len(a.Floats)}, append([]float32(nil), a.Floats...)), nil
-		case name == "value_int" && a.Type == onnx.AttrInt:
-			return onnx.NewTensor([]int{}, []int64{a.I}), nil
-		case name == "value_ints" && a.Type == onnx.AttrInts:
-			return onnx.NewTensor([]int{len(a.Ints)}, append([]int64(nil), a.Ints...)), nil
-		case name == "value_string" && a.Type == onnx.AttrString:
-			return onnx.NewTensor([]int{}, []string{a.S}), nil
-		case name == "value_strings" && a.Type == onnx.AttrStrings:
-			return onnx.NewTensor([]int{len(a.Strings)}, append([]string(nil), a.Strings...)), nil
-		}
-		return nil, fmt.Errorf("attribute %q (%v) is not supported", name, a.Type)
-	}
-	return nil, nil // unreachable: one attribute exists
-}
-
 func buildConstant(b *buildCtx, n *onnx.Node) (opFunc, error) {
-	t, err := constantValue(n)
+	t, err := onnx.ConstantValue(n)
 	if err != nil {
 		return nil, err
 	}

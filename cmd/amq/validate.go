@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"amq/cann"
 	"amq/onnx"
 )
 
@@ -69,15 +68,14 @@ func compareTensors(name, kind string, got, ref *onnx.Tensor) (diffStats, error)
 	if fmt.Sprint(got.Shape) != fmt.Sprint(ref.Shape) {
 		return st, fmt.Errorf("tensor %q: shape %v, reference %v", name, got.Shape, ref.Shape)
 	}
-	g, err := cann.Convert(got, onnx.Double)
+	a, err := got.Float64s()
 	if err != nil {
 		return st, fmt.Errorf("tensor %q: %w", name, err)
 	}
-	r, err := cann.Convert(ref, onnx.Double)
+	b, err := ref.Float64s()
 	if err != nil {
 		return st, fmt.Errorf("tensor %q: %w", name, err)
 	}
-	a, b := g.Data.([]float64), r.Data.([]float64)
 	var dot, na, nb, refMax float64
 	diffCodes := 0
 	for i := range a {

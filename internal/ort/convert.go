@@ -3,7 +3,6 @@
 package ort
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	ortgo "github.com/yalue/onnxruntime_go"
@@ -23,9 +22,9 @@ func toValue(t *onnx.Tensor) (ortgo.Value, error) {
 		if !ok || len(f) != t.Len() {
 			return nil, fmt.Errorf("FLOAT16 tensor of shape %v needs %d float32 values, has %T", t.Shape, t.Len(), t.Data)
 		}
-		raw := make([]byte, 2*len(f))
-		for i, v := range f {
-			binary.LittleEndian.PutUint16(raw[2*i:], onnx.Float32ToFloat16(v))
+		raw, err := t.Raw()
+		if err != nil {
+			return nil, err
 		}
 		if len(shape) == 0 {
 			return nil, fmt.Errorf("rank-0 FLOAT16 tensors are not supported")
@@ -158,14 +157,7 @@ func fromValue(v ortgo.Value) (*onnx.Tensor, error) {
 		if onnx.DataType(x.DataType()) != onnx.Float16 {
 			return nil, fmt.Errorf("element type %v is not supported", onnx.DataType(x.DataType()))
 		}
-		raw := x.GetData()
-		f := make([]float32, len(raw)/2)
-		for i := range f {
-			f[i] = onnx.Float16ToFloat32(binary.LittleEndian.Uint16(raw[2*i:]))
-		}
-		t := onnx.NewTensor(shape, f)
-		t.DType = onnx.Float16
-		return t, nil
+		return onnx.TensorFromRaw(onnx.Float16, shape, x.GetData())
 	case *ortgo.StringTensor:
 		s, err := x.GetContents()
 		if err != nil {

@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"amq/cann"
+	"amq/internal/atomicfile"
 	"amq/onnx"
 	"amq/sim"
 )
@@ -150,7 +151,7 @@ func run(args []string) error {
 	}
 	fmt.Fprintf(&b, "payload %d\n", len(payload))
 	b.Write(payload)
-	if err := onnx.WriteFileAtomic(flags["output"]+".om", b.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(flags["output"]+".om", b.Bytes()); err != nil {
 		return err
 	}
 	if log := os.Getenv("AMQ_FAKE_ATC_LOG"); log != "" {
