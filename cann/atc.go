@@ -6,11 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -169,11 +170,7 @@ func socFromNpuSmi() (string, error) {
 
 // shapeKey identifies a set of input shapes.
 func shapeKey(shapes map[string][]int) string {
-	names := make([]string, 0, len(shapes))
-	for n := range shapes {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(shapes))
 	var b strings.Builder
 	for _, n := range names {
 		fmt.Fprintf(&b, "%s:%v;", n, shapes[n])

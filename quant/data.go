@@ -110,27 +110,9 @@ func (s *TensorSource) Batch(i int) (map[string]*onnx.Tensor, error) {
 	}
 	out := make(map[string]*onnx.Tensor, len(s.Inputs))
 	for name, t := range s.Inputs {
-		per := onnx.NumElems(t.Shape[1:]) * s.Size
-		shape := append([]int{s.Size}, t.Shape[1:]...)
-		var sl *onnx.Tensor
-		lo, hi := i*per, (i+1)*per
-		switch d := t.Data.(type) {
-		case []float32:
-			sl = onnx.NewTensor(shape, d[lo:hi:hi])
-		case []float64:
-			sl = onnx.NewTensor(shape, d[lo:hi:hi])
-		case []int64:
-			sl = onnx.NewTensor(shape, d[lo:hi:hi])
-		case []int32:
-			sl = onnx.NewTensor(shape, d[lo:hi:hi])
-		case []int8:
-			sl = onnx.NewTensor(shape, d[lo:hi:hi])
-		case []uint8:
-			sl = onnx.NewTensor(shape, d[lo:hi:hi])
-		case []bool:
-			sl = onnx.NewTensor(shape, d[lo:hi:hi])
-		default:
-			return nil, fmt.Errorf("input %q: samples of type %v are not supported", name, t.DType)
+		sl, err := t.Rows(i*s.Size, (i+1)*s.Size)
+		if err != nil {
+			return nil, fmt.Errorf("input %q: %w", name, err)
 		}
 		sl.Name = name
 		out[name] = sl

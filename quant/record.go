@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 
 	"google.golang.org/protobuf/encoding/prototext"
@@ -157,11 +158,7 @@ func WriteRecord(path string, rec Record) error {
 // MarshalRecord encodes rec in protobuf text format, deterministically
 // (prototext's own output deliberately varies between runs).
 func MarshalRecord(rec Record) ([]byte, error) {
-	names := make([]string, 0, len(rec))
-	for n := range rec {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(rec))
 	var b bytes.Buffer
 	for _, name := range names {
 		r := rec[name]
