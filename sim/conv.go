@@ -2,9 +2,7 @@ package sim
 
 import (
 	"fmt"
-	"math"
 	"slices"
-	"sync"
 	"sync/atomic"
 
 	"amq/onnx"
@@ -97,31 +95,6 @@ func buildConv(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	return cn.run, nil
 }
 
-// quantOffset returns the activation offset of an int8 input produced by
-// an AscendQuant node (its offset attribute, a float that some writers
-// store as an int), or 0 for any other producer.
-func quantOffset(b *buildCtx, input string) (int, error) {
-	p := b.graph.Producer(input)
-	if p == nil || p.OpType != "AscendQuant" {
-		return 0, nil
-	}
-	var off float64
-	if a, ok := p.Attrs["offset"]; ok {
-		switch a.Type {
-		case onnx.AttrFloat:
-			off = float64(a.F)
-		case onnx.AttrInt:
-			off = float64(a.I)
-		default:
-			return 0, fmt.Errorf("input %q: AscendQuant %q has an offset of type %v, want a float", input, p.Name, a.Type)
-		}
-	}
-	if off != math.Round(off) || off < -128 || off > 127 {
-		return 0, fmt.Errorf("input %q: AscendQuant %q has offset %g, want an integer in [-128, 127]", input, p.Name, off)
-	}
-	return int(off), nil
-}
-
 // convShapes checks X [N, C, spatial...] against W [M, C/group, k...] and
 // B [M], and resolves the geometry.
 func (cn *convNode) convShapes(x, w, bias *onnx.Tensor) (*geom, error) {
@@ -152,15 +125,6 @@ func (cn *convNode) convShapes(x, w, bias *onnx.Tensor) (*geom, error) {
 		return nil, err
 	}
 	return g, nil
-}
-
-// isInitializer reports whether name is an initializer that no graph
-// input overrides, so that its data is the same on every run.
-func isInitializer(g *onnx.Graph, name string) bool {
-	if _, ok := g.Initializers[name]; !ok {
-		return false
-	}
-	return g.Input(name) == nil
 }
 
 func (cn *convNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
@@ -405,66 +369,6 @@ func reluInPlace(s []float32) {
 	}
 }
 
-// forEachImage calls one for every (batch item, group) pair. Large
-// problems run one after the other, each using all threads; small ones run
-// side by side, one thread each, since a small GEMM does not split well.
-// Each worker gets a scratch buffer of bufLen elements from pool, with
-// undefined contents.
-func forEachImage[T any](batch, groups, work, threads, bufLen int, pool *scratch[T], one func(bi, gi int, buf []T, threads int)) {
-	total := batch * groups
-	if threads <= 1 || total == 1 || work >= 1<<22 {
-		buf := pool.get(bufLen)
-		defer pool.put(buf)
-		for i := 0; i < total; i++ {
-			one(i/groups, i%groups, *buf, threads)
-		}
-		return
-	}
-	parallelFor(threads, total, 1, func(lo, hi int) {
-		buf := pool.get(bufLen)
-		defer pool.put(buf)
-		for i := lo; i < hi; i++ {
-			one(i/groups, i%groups, *buf, 1)
-		}
-	})
-}
-
-// scratch keeps im2col and col2im buffers between runs: allocating and
-// zeroing megabytes on every call cost as much as filling them.
-type scratch[T any] struct{ pool sync.Pool }
-
-var (
-	f32Scratch scratch[float32]
-	i64Scratch scratch[int64]
-)
-
-// get returns a buffer of n elements with undefined contents.
-func (s *scratch[T]) get(n int) *[]T {
-	p, _ := s.pool.Get().(*[]T)
-	if p == nil || cap(*p) < n {
-		b := make([]T, n)
-		return &b
-	}
-	*p = (*p)[:n]
-	return p
-}
-
-func (s *scratch[T]) put(p *[]T) { s.pool.Put(p) }
-
-// floatOperands returns the float32 data of x, w and the optional bias.
-func floatOperands(x, w, bias *onnx.Tensor) (xd, wd, bd []float32, err error) {
-	if xd, err = onnx.Data[float32](x); err != nil {
-		return
-	}
-	if wd, err = onnx.Data[float32](w); err != nil {
-		return
-	}
-	if bias != nil {
-		bd, err = onnx.Data[float32](bias)
-	}
-	return
-}
-
 // depthwise convolves each of planes channels with its own single filter
 // directly: for every kernel tap it adds the tap's weight times a shifted
 // input row to the output row. im2col would copy each input kN times for a
@@ -504,56 +408,6 @@ func depthwise(y, x, w []float32, g *geom, planes, threads int) {
 			}
 		}
 	})
-}
-
-// intOperands converts the int8 activation x minus the activation offset
-// and the int8 weight w to float32, which holds them exactly (see
-// igemmExact), and checks the optional int32 bias.
-func intOperands(x, w, bias *onnx.Tensor, offset int) (xd, wd []float32, bd []int32, err error) {
-	xq, err := onnx.Data[int8](x)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	wq, ok := w.Data.([]int8)
-	if !ok {
-		return nil, nil, nil, fmt.Errorf("weight %q has type %v; an INT8 activation needs an INT8 weight", w.Name, w.DType)
-	}
-	if bias != nil {
-		if bd, ok = bias.Data.([]int32); !ok {
-			return nil, nil, nil, fmt.Errorf("bias %q has type %v; an INT8 activation needs an INT32 bias", bias.Name, bias.DType)
-		}
-	}
-	xd = make([]float32, len(xq))
-	for i, v := range xq {
-		xd[i] = float32(int(v) - offset)
-	}
-	wd = make([]float32, len(wq))
-	for i, v := range wq {
-		wd[i] = float32(v)
-	}
-	return xd, wd, bd, nil
-}
-
-// saturateInt32 adds the bias of each row (row r uses bias[r%len(bias)])
-// to the exact int64 sums and clamps them to int32. The sums are exact;
-// clamping only matters for layers with more than 2^31/(255*128), about
-// 65 thousand, taps per output, where the NPU's int32 accumulator would
-// overflow too.
-func saturateInt32(acc []int64, rowLen int, bias []int32) []int32 {
-	out := make([]int32, len(acc))
-	if rowLen == 0 {
-		return out
-	}
-	for r := 0; r*rowLen < len(acc); r++ {
-		var b int64
-		if bias != nil {
-			b = int64(bias[r%len(bias)])
-		}
-		for i, v := range acc[r*rowLen : (r+1)*rowLen] {
-			out[r*rowLen+i] = int32(max(math.MinInt32, min(math.MaxInt32, v+b)))
-		}
-	}
-	return out
 }
 
 // runInt8 computes the exact int32 convolution of a deploy model's int8
