@@ -6,8 +6,12 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"amq/backend"
 	"amq/onnx"
@@ -369,5 +373,49 @@ func TestCalibrateRejectsBadAlgorithms(t *testing.T) {
 	cfg.Layers["c1"].Weight.Algo = ""
 	if err := Calibrate(m, layers, cfg, Record{}, testSim, data); err != nil {
 		t.Errorf("empty wts_algo: %v", err)
+	}
+}
+
+// orderedData is a DataSource that records the order of Batch calls and
+// fails the test when two calls overlap, as a source reading a file
+// sequentially would need.
+type orderedData struct {
+	sliceData
+	t      *testing.T
+	active atomic.Int32
+	mu     sync.Mutex
+	order  []int
+}
+
+func (d *orderedData) Batch(i int) (map[string]*onnx.Tensor, error) {
+	if d.active.Add(1) > 1 {
+		d.t.Errorf("Batch(%d) called while another Batch call is running", i)
+	}
+	time.Sleep(2 * time.Millisecond) // widen the window for overlaps
+	d.mu.Lock()
+	d.order = append(d.order, i)
+	d.mu.Unlock()
+	d.active.Add(-1)
+	return d.sliceData.Batch(i)
+}
+
+// TestConcurrentBackendGetsBatchesOneAtATimeInOrder checks that with a
+// Concurrent backend the data source is still asked for batches one at a
+// time and in order (the progress callback and DataSource implementations
+// rely on it); only the forward passes run in parallel.
+func TestConcurrentBackendGetsBatchesOneAtATimeInOrder(t *testing.T) {
+	m, layers := calibModel()
+	cfg := calibConfig(layers, 6)
+	d := &orderedData{sliceData: calibData(9, 6), t: t}
+	rec, err := PreprocessWith(m, layers, cfg, concurrentSim{testSim, 3}, d, DMQOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Calibrate(m, layers, cfg, rec, concurrentSim{testSim, 3}, d); err != nil {
+		t.Fatal(err)
+	}
+	want := []int{0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5}
+	if !slices.Equal(d.order, want) {
+		t.Errorf("batches requested in order %v, want %v", d.order, want)
 	}
 }

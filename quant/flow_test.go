@@ -224,3 +224,25 @@ func BenchmarkQuantizeBatches(b *testing.B) {
 		})
 	}
 }
+
+// TestRunFlowLeavesNoFileWhenOneCannotBeReplaced checks the promise that
+// the output files are all written or none: when one destination cannot be
+// replaced (here it is a folder), RunFlow may not leave the others in
+// place.
+func TestRunFlowLeavesNoFileWhenOneCannotBeReplaced(t *testing.T) {
+	m, _ := calibModel()
+	prefix := filepath.Join(t.TempDir(), "m")
+	// The record sorts last among RunFlow's four files.
+	if err := os.MkdirAll(prefix+"_record.txt/x", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := RunFlow(m, testSim, calibData(3, 2), prefix, QuantizeOptions{NoEval: true})
+	if err == nil || !strings.Contains(err.Error(), "_record.txt") {
+		t.Errorf("RunFlow onto a folder named like the record: error %v, want one naming it", err)
+	}
+	for _, s := range []string{"_deploy_model.onnx", "_fake_quant_model.onnx", "_quant_config.json"} {
+		if _, err := os.Stat(prefix + s); err == nil {
+			t.Errorf("RunFlow failed but left %s", prefix+s)
+		}
+	}
+}

@@ -348,3 +348,60 @@ func TestSaveErrors(t *testing.T) {
 		t.Error("save into a missing folder succeeded")
 	}
 }
+
+// TestSaveLeavesNoFileWhenOneCannotBeReplaced checks the promise that the
+// output files are all written or none: when one destination cannot be
+// replaced (here it is a folder), Save may not leave the other in place.
+func TestSaveLeavesNoFileWhenOneCannotBeReplaced(t *testing.T) {
+	m, _ := calibModel()
+	dir := t.TempDir()
+	rep, err := RunFlow(m, testSim, calibData(3, 2), filepath.Join(dir, "ok"), QuantizeOptions{NoEval: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := m.Clone()
+	layers, _, err := FindLayers(work, FindOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fake-quant model sorts last of Save's two files.
+	p2 := filepath.Join(dir, "s")
+	if err := os.MkdirAll(p2+"_fake_quant_model.onnx/x", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Save(work, layers, rep.Config, rep.Record, p2, SaveOptions{})
+	if err == nil || !strings.Contains(err.Error(), "_fake_quant_model.onnx") {
+		t.Errorf("Save onto a folder named like the fake-quant model: error %v, want one naming it", err)
+	}
+	if _, err := os.Stat(p2 + "_deploy_model.onnx"); err == nil {
+		t.Errorf("Save failed but left %s", p2+"_deploy_model.onnx")
+	}
+}
+
+// TestSaveRefusesScaleDWithInfiniteReciprocal checks that Save refuses a
+// scale_d whose reciprocal, AscendQuant's scale, overflows float32: the
+// saved models would quantize every non-zero input to the int8 limits and
+// turn 0 into NaN (0 * Inf).
+func TestSaveRefusesScaleDWithInfiniteReciprocal(t *testing.T) {
+	m, _ := calibModel()
+	dir := t.TempDir()
+	rep, err := RunFlow(m, testSim, calibData(3, 2), filepath.Join(dir, "ok"), QuantizeOptions{NoEval: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := m.Clone()
+	layers, _, err := FindLayers(work, FindOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := Record{}
+	for k, v := range rep.Record {
+		c := *v
+		rec[k] = &c
+	}
+	rec["c2"].ScaleD = 1e-40 // positive, finite, 1/x = 1e40 > MaxFloat32
+	_, err = Save(work, layers, rep.Config, rec, filepath.Join(dir, "s"), SaveOptions{})
+	if err == nil || !strings.Contains(err.Error(), `"c2"`) || !strings.Contains(err.Error(), "scale_d") {
+		t.Errorf("Save with scale_d 1e-40: error %v, want one naming layer c2 and scale_d", err)
+	}
+}
