@@ -23,13 +23,13 @@ func TestQuantizeAscendEqualsSim(t *testing.T) {
 				t.Helper()
 				prefix := filepath.Join(t.TempDir(), "m")
 				args := append([]string{"quantize",
-					"--model", filepath.Join(quantFixtures, fx.name, fx.model),
-					"--data", filepath.Join(quantFixtures, fx.name, "calib.npy"),
-					"--config", filepath.Join(quantFixtures, "dmq.cfg"),
+					"--model", fixture(t, "quant", fx.name, fx.model),
+					"--data", fixture(t, "quant", fx.name, "calib.npy"),
+					"--config", fixture(t, "quant", "dmq.cfg"),
 					"--batch-size", "16", "--batch-num", "4", "--no-eval",
 					"--out", prefix}, backend...)
-				if _, errOut, err := amq(t, args...); err != nil {
-					t.Fatalf("amq %v: %v\n%s", backend, err, errOut)
+				if out, err := amq(t, args...); err != nil {
+					t.Fatalf("amq %v: %v\n%s", backend, err, out.Stderr)
 				}
 				rec, err := quant.ReadRecord(prefix + "_record.txt")
 				if err != nil {

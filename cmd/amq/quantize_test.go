@@ -11,38 +11,25 @@ import (
 	"amq/quant"
 )
 
-// amq runs the CLI with args and returns stdout and stderr.
-func amq(t *testing.T, args ...string) (string, string, error) {
-	t.Helper()
-	root := rootCmd()
-	var out, errb bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errb)
-	root.SetArgs(args)
-	err := root.Execute()
-	return out.String(), errb.String(), err
-}
-
-const quantFixtures = "../../testdata/quant"
-
 func TestQuantizeCommand(t *testing.T) {
 	dir := t.TempDir()
 	prefix := filepath.Join(dir, "res", "cnn")
-	out, errOut, err := amq(t, "quantize",
-		"--model", filepath.Join(quantFixtures, "cnn", "model_op13.onnx"),
-		"--data", filepath.Join(quantFixtures, "cnn", "calib.npy"),
+	res, err := amq(t, "quantize",
+		"--model", fixture(t, "quant", "cnn", "model_op13.onnx"),
+		"--data", fixture(t, "quant", "cnn", "calib.npy"),
 		"--batch-size", "16",
-		"--config", filepath.Join(quantFixtures, "dmq.cfg"),
+		"--config", fixture(t, "quant", "dmq.cfg"),
 		"--batch-num", "4",
 		"--skip", "/conv3/Conv",
 		"--out", prefix)
 	if err != nil {
-		t.Fatalf("%v\n%s", err, errOut)
+		t.Fatalf("%v\n%s", err, res.Stderr)
 	}
+	out := res.Stdout
 	t.Log(out)
 	// Progress bars go to a terminal only.
-	if errOut != "" {
-		t.Errorf("stderr not empty without a terminal: %q", errOut)
+	if res.Stderr != "" {
+		t.Errorf("stderr not empty without a terminal: %q", res.Stderr)
 	}
 	for _, want := range []string{
 		"4 batches of 16 samples",
@@ -98,8 +85,8 @@ func TestQuantizeCommand(t *testing.T) {
 }
 
 func TestQuantizeCommandErrors(t *testing.T) {
-	model := filepath.Join(quantFixtures, "cnn", "model_op13.onnx")
-	data := filepath.Join(quantFixtures, "cnn", "calib.npy")
+	model := fixture(t, "quant", "cnn", "model_op13.onnx")
+	data := fixture(t, "quant", "cnn", "calib.npy")
 	cases := []struct {
 		args []string
 		want string
@@ -109,12 +96,12 @@ func TestQuantizeCommandErrors(t *testing.T) {
 		{[]string{"--batch-size", "16", "--skip", "/Relu"}, "not a quantizable layer"},
 		{[]string{}, "batch dimension is not fixed"},
 		{[]string{"--batch-size", "16", "--backend", "tpu"}, `unknown backend "tpu"`},
-		{[]string{"--batch-size", "16", "--config", filepath.Join(quantFixtures, "nope.cfg")}, "nope.cfg"},
+		{[]string{"--batch-size", "16", "--config", filepath.Join(fixture(t, "quant"), "nope.cfg")}, "nope.cfg"},
 	}
 	for _, c := range cases {
 		dir := t.TempDir()
 		args := append([]string{"quantize", "--model", model, "--data", data, "--out", filepath.Join(dir, "m")}, c.args...)
-		_, _, err := amq(t, args...)
+		_, err := amq(t, args...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want one containing %q", c.args, err, c.want)
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"math"
 	"os"
 	"path/filepath"
@@ -59,18 +58,6 @@ func pbToNpy(t *testing.T, pb, dir, file string) string {
 	return path
 }
 
-// runAmq runs the CLI in-process and returns what it printed.
-func runAmq(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	root := rootCmd()
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(args)
-	err := root.Execute()
-	return out.String(), err
-}
-
 // sameTensor compares float data within ONNX's default test tolerance
 // (rtol 1e-3, atol 1e-7) and everything else exactly.
 func sameTensor(t *testing.T, what string, got, want *onnx.Tensor) {
@@ -99,12 +86,12 @@ func TestRunTwoInputs(t *testing.T) {
 	x := pbToNpy(t, filepath.Join(dir, "test_data_set_0/input_0.pb"), tmp, "x.npy")
 	y := pbToNpy(t, filepath.Join(dir, "test_data_set_0/input_1.pb"), tmp, "y.npy")
 	outPath := filepath.Join(tmp, "sum.npy")
-	out, err := runAmq(t, "run", "--model", filepath.Join(dir, "model.onnx"),
+	out, err := amq(t, "run", "--model", filepath.Join(dir, "model.onnx"),
 		"--input", "y="+y, "--input", "x="+x, "--output", outPath, "--threads", "1")
 	if err != nil {
 		t.Fatalf("amq run: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "sum\t[3 4 5]\tFLOAT") || !strings.Contains(out, "run ") {
+	if !strings.Contains(out.String(), "sum\t[3 4 5]\tFLOAT") || !strings.Contains(out.String(), "run ") {
 		t.Errorf("output lacks name, shape, type or timing:\n%s", out)
 	}
 	got, err := npy.ReadFile(outPath)
@@ -119,7 +106,7 @@ func TestRunBarePath(t *testing.T) {
 	tmp := t.TempDir()
 	x := pbToNpy(t, filepath.Join(dir, "test_data_set_0/input_0.pb"), tmp, "in.npy")
 	outPath := filepath.Join(tmp, "y.npy")
-	if out, err := runAmq(t, "run", "--model", filepath.Join(dir, "model.onnx"), "--input", x, "--output", outPath); err != nil {
+	if out, err := amq(t, "run", "--model", filepath.Join(dir, "model.onnx"), "--input", x, "--output", outPath); err != nil {
 		t.Fatalf("amq run: %v\n%s", err, out)
 	}
 	got, err := npy.ReadFile(outPath)
@@ -135,12 +122,12 @@ func TestRunOutputFolder(t *testing.T) {
 	x := pbToNpy(t, filepath.Join(dir, "test_data_set_0/input_0.pb"), tmp, "in.npy")
 	outDir := filepath.Join(tmp, "outs")
 	named := filepath.Join(tmp, "second.npy")
-	out, err := runAmq(t, "run", "--model", filepath.Join(dir, "model.onnx"), "--input", "input="+x,
+	out, err := amq(t, "run", "--model", filepath.Join(dir, "model.onnx"), "--input", "input="+x,
 		"--output", outDir, "--output", "output_2="+named)
 	if err == nil || !strings.Contains(err.Error(), "output_2") {
 		t.Fatalf("an output sent to two places: err %v\n%s", err, out)
 	}
-	out, err = runAmq(t, "run", "--model", filepath.Join(dir, "model.onnx"), "--input", "input="+x, "--output", outDir)
+	out, err = amq(t, "run", "--model", filepath.Join(dir, "model.onnx"), "--input", "input="+x, "--output", outDir)
 	if err != nil {
 		t.Fatalf("amq run: %v\n%s", err, out)
 	}
@@ -152,7 +139,7 @@ func TestRunOutputFolder(t *testing.T) {
 		sameTensor(t, name, got, readPB(t, filepath.Join(dir, "test_data_set_0", "output_"+string(rune('0'+i))+".pb")))
 	}
 	// A single .npy path cannot hold three outputs.
-	_, err = runAmq(t, "run", "--model", filepath.Join(dir, "model.onnx"), "--input", x, "--output", filepath.Join(tmp, "one.npy"))
+	_, err = amq(t, "run", "--model", filepath.Join(dir, "model.onnx"), "--input", x, "--output", filepath.Join(tmp, "one.npy"))
 	if err == nil || !strings.Contains(err.Error(), "3 outputs") {
 		t.Errorf("three outputs into one .npy: error %v", err)
 	}
@@ -182,12 +169,12 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"--input", "x=" + x, "--input", "y=" + x, "--threads", "-2"}, "--threads"},
 	}
 	for _, c := range cases {
-		out, err := runAmq(t, append([]string{"run", "--model", model}, c.args...)...)
+		out, err := amq(t, append([]string{"run", "--model", model}, c.args...)...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want one containing %q\n%s", c.args, err, c.want, out)
 		}
 	}
-	if _, err := runAmq(t, "run", "--model", filepath.Join(tmp, "missing.onnx"), "--input", x); err == nil || !strings.Contains(err.Error(), "missing.onnx") {
+	if _, err := amq(t, "run", "--model", filepath.Join(tmp, "missing.onnx"), "--input", x); err == nil || !strings.Contains(err.Error(), "missing.onnx") {
 		t.Errorf("missing model: error %v", err)
 	}
 }

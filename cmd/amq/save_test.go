@@ -14,25 +14,18 @@ import (
 // does not have (a config made for another model) instead of quietly
 // quantizing the layers that happen to match, and writes nothing.
 func TestSaveRefusesConfigForAnotherModel(t *testing.T) {
-	fx := "../../testdata/fixtures/mlp"
-	model := filepath.Join(fx, "model_op17.onnx")
-	if _, err := os.Stat(model); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	model := fixture(t, "fixtures", "mlp", "model_op17.onnx")
+	data := fixture(t, "fixtures", "mlp", "input.npy")
 	dir := t.TempDir()
 	scfg := filepath.Join(dir, "s.cfg")
 	if err := os.WriteFile(scfg, []byte("batch_num : 1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfgPath, rec := filepath.Join(dir, "config.json"), filepath.Join(dir, "record.txt")
-	data := filepath.Join(fx, "input.npy")
-	if out, err := runAmq(t, "create-config", "--model", model, "--cfg", scfg, "--out", cfgPath); err != nil {
+	if out, err := amq(t, "create-config", "--model", model, "--cfg", scfg, "--out", cfgPath); err != nil {
 		t.Fatalf("create-config: %v\n%s", err, out)
 	}
-	if out, err := runAmq(t, "calibrate", "--model", model, "--config", cfgPath, "--data", data, "--batch-size", "2", "--record", rec); err != nil {
+	if out, err := amq(t, "calibrate", "--model", model, "--config", cfgPath, "--data", data, "--batch-size", "2", "--record", rec); err != nil {
 		t.Fatalf("calibrate: %v\n%s", err, out)
 	}
 	cfg, err := quant.ReadConfig(cfgPath)
@@ -49,7 +42,7 @@ func TestSaveRefusesConfigForAnotherModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "q")
-	_, err = runAmq(t, "save", "--model", model, "--config", cfgPath, "--record", rec, "--out", out)
+	_, err = amq(t, "save", "--model", model, "--config", cfgPath, "--record", rec, "--out", out)
 	if err == nil || !strings.Contains(err.Error(), "layer_of_another_model") {
 		t.Errorf("save with a config for another model: error %v, want one naming the layer", err)
 	}
