@@ -15,6 +15,7 @@ import (
 	"amq/backend"
 	"amq/cann"
 	"amq/cgo/fake/fakeacl"
+	"amq/internal/testfixture"
 	"amq/onnx"
 	"amq/sim"
 )
@@ -67,10 +68,7 @@ func setup() error {
 func requireFake(t *testing.T) {
 	t.Helper()
 	if fakeLib == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("AMQ_ASCENDCL_LIB is not set (scripts/test-ascend.sh builds the fake runtime and sets it)")
-		}
-		t.Skip("AMQ_ASCENDCL_LIB is not set: run scripts/test-ascend.sh")
+		testfixture.Missing(t, "AMQ_ASCENDCL_LIB is not set: run scripts/test-ascend.sh, which builds the fake runtime and sets it")
 	}
 	if setupErr != nil {
 		t.Fatal(setupErr)

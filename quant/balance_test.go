@@ -3,12 +3,10 @@ package quant
 import (
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"amq/npy"
+	"amq/internal/testfixture"
 	"amq/onnx"
 	"amq/sim"
 )
@@ -340,28 +338,11 @@ func TestApplyBalanceRejectsBadFactors(t *testing.T) {
 	}
 }
 
-// fixtureDir is where the torch-exported fixture models live.
-const fixtureDir = "../testdata/fixtures"
-
 func TestApplyBalanceFixtures(t *testing.T) {
-	dirs, _ := filepath.Glob(filepath.Join(fixtureDir, "*", "model_op17.onnx"))
-	if len(dirs) == 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("no fixtures under " + fixtureDir)
-		}
-		t.Skip("no fixtures under " + fixtureDir)
-	}
-	for _, path := range dirs {
-		name := filepath.Base(filepath.Dir(path))
+	for _, fx := range testfixture.Fixtures(t, "model_op17.onnx") {
+		name := fx.Name
 		t.Run(name, func(t *testing.T) {
-			orig, err := onnx.LoadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			x, err := npy.ReadFile(filepath.Join(filepath.Dir(path), "input.npy"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			orig, x := fx.Load(t), fx.Input(t)
 			work := orig.Clone()
 			layers, _, err := FindLayers(work, FindOptions{})
 			if err != nil {

@@ -1,13 +1,12 @@
 package quant
 
 import (
+	"amq/internal/testfixture"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-
-	"amq/onnx"
 )
 
 const exampleCfg = `
@@ -25,10 +24,7 @@ override_layer_types : { layer_type : "Conv"
 `
 
 func TestCreateQuantConfig(t *testing.T) {
-	m, err := onnx.LoadFile("../testdata/fixtures/cnn/model_op13.onnx")
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := testfixture.Named(t, "cnn/model_op13").Load(t)
 	layers, _, err := FindLayers(m.Clone(), FindOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -103,10 +99,7 @@ func TestCreateQuantConfig(t *testing.T) {
 }
 
 func TestCreateQuantConfigDefaults(t *testing.T) {
-	m, err := onnx.LoadFile("../testdata/fixtures/conv3d/model_op13.onnx")
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := testfixture.Named(t, "conv3d/model_op13").Load(t)
 	cfg, _, err := CreateQuantConfig(m, nil, nil, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -131,10 +124,7 @@ func TestCreateQuantConfigDefaults(t *testing.T) {
 }
 
 func TestSimpleConfigErrors(t *testing.T) {
-	m, err := onnx.LoadFile("../testdata/fixtures/mlp/model_op13.onnx")
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := testfixture.Named(t, "mlp/model_op13").Load(t)
 	var gemm string
 	for _, n := range m.Graph.Nodes {
 		if n.OpType == "Gemm" {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"amq/internal/ort"
+	"amq/internal/testfixture"
 	"amq/npy"
 	"amq/onnx"
 	"amq/sim"
@@ -128,7 +129,7 @@ func sqnrDB(t *testing.T, ref, got *onnx.Tensor) float64 {
 // recovers it: >= 20 dB more output SQNR against FP32 and held-out accuracy
 // within 1 point of FP32, with the fake-quant model run by ONNX Runtime.
 func TestE2ETransformerBalance(t *testing.T) {
-	requireORT(t)
+	testfixture.RequireORT(t)
 	x, labels := testSet(t, "transformer")
 	for _, model := range []string{"model_op13.onnx", "model_op17.onnx"} {
 		t.Run(model, func(t *testing.T) {
@@ -159,7 +160,7 @@ func TestE2ETransformerBalance(t *testing.T) {
 // TestE2ECNNAccuracy: the CNN (Conv+BN folded by the export) quantized with
 // and without DMQ keeps held-out accuracy within 1 point of FP32.
 func TestE2ECNNAccuracy(t *testing.T) {
-	requireORT(t)
+	testfixture.RequireORT(t)
 	x, labels := testSet(t, "cnn")
 	for _, cfg := range []string{"nodmq.cfg", "dmq.cfg"} {
 		r := runFixture(t, "cnn", "model_op13.onnx", cfg)
@@ -179,7 +180,7 @@ func TestE2ECNNAccuracy(t *testing.T) {
 // elements, final outputs within 1e-4 relative for every sample whose codes
 // all agree, and within 1e-3 relative (L2) over all samples.
 func TestE2EFakeQuantMatchesDeploy(t *testing.T) {
-	requireORT(t)
+	testfixture.RequireORT(t)
 	cases := []struct{ fixture, model string }{
 		{"cnn", "model_op13.onnx"},
 		{"transformer", "model_op13.onnx"},
@@ -351,8 +352,6 @@ func compareFakeDeploy(t *testing.T, fake, dep *onnx.Model, in map[string]*onnx.
 // e2e tests skip without it on a developer machine only.
 func TestRunFlowORTAvailableUnderCI(t *testing.T) {
 	if os.Getenv("CI") != "" {
-		if err := ort.Available(); err != nil {
-			t.Fatalf("CI=%s but ONNX Runtime is not available: %v", os.Getenv("CI"), err)
-		}
+		testfixture.RequireORT(t) // fails under CI
 	}
 }

@@ -1,26 +1,14 @@
 package quant
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"amq/internal/ort"
+	"amq/internal/testfixture"
 	"amq/onnx"
 )
-
-// requireORT skips on a developer machine without ONNX Runtime; under CI a
-// missing runtime fails.
-func requireORT(t testing.TB) {
-	t.Helper()
-	if err := ort.Available(); err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("ONNX Runtime not available: %v", err)
-		}
-		t.Fatalf("ONNX Runtime not available: %v", err)
-	}
-}
 
 // testGraph builds a model from nodes; inputs are graph inputs, inits are
 // initializers (name -> shape, filled with a deterministic pattern).
@@ -191,7 +179,7 @@ func TestFindLayersShared(t *testing.T) {
 		t.Error("unused Identity node kept")
 	}
 
-	requireORT(t)
+	testfixture.RequireORT(t)
 	x := make([]float32, 2*4*4*4)
 	for i := range x {
 		x[i] = float32(i%11-5) / 3
@@ -232,15 +220,8 @@ func runORT(t *testing.T, m *onnx.Model, in map[string]*onnx.Tensor, fetch ...st
 // ConvTranspose and MatMul node is either a layer or excluded with a rule,
 // and the known-supported ones are layers.
 func TestFindLayersFixtures(t *testing.T) {
-	models, _ := filepath.Glob("../testdata/fixtures/*/model_op13.onnx")
-	if len(models) == 0 {
-		t.Fatal("no fixtures under testdata/fixtures")
-	}
-	for _, path := range models {
-		m, err := onnx.LoadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, fx := range testfixture.Fixtures(t, "model_op13.onnx") {
+		path, m := fx.Model, fx.Load(t)
 		layers, excl, err := FindLayers(m, FindOptions{})
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)

@@ -7,29 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"codeberg.org/sbinet/npyio"
-
+	"amq/internal/testfixture"
 	"amq/onnx"
 	"amq/sim"
 )
-
-func readNpy(t *testing.T, path string) *onnx.Tensor {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := npyio.NewReader(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	var data []float32
-	if err := r.Read(&data); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return onnx.NewTensor(r.Header.Descr.Shape, data)
-}
 
 // minMaxRecord calibrates with plain min/max (computed here, independently
 // of the package's IFMR/ARQ): asymmetric activations from the float run in
@@ -73,12 +54,10 @@ func minMaxRecord(t *testing.T, m *onnx.Model, layers []*Layer, in map[string]*o
 }
 
 func TestSaveMLP(t *testing.T) {
-	requireORT(t)
-	m, err := onnx.LoadFile("../testdata/fixtures/mlp/model_op13.onnx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := map[string]*onnx.Tensor{"input": readNpy(t, "../testdata/fixtures/mlp/input.npy")}
+	testfixture.RequireORT(t)
+	fx := testfixture.Named(t, "mlp/model_op13")
+	m := fx.Load(t)
+	in := map[string]*onnx.Tensor{"input": fx.Input(t)}
 	layers, _, err := FindLayers(m, FindOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +145,7 @@ func TestSaveMLP(t *testing.T) {
 	t.Logf("fake-quant /fc1/Gemm vs integer reference: worst relative error %g", worst)
 
 	// And stays close to the float model.
-	ref := readNpy(t, "../testdata/fixtures/mlp/output.npy").Floats()
+	ref := fx.Output(t).Floats()
 	y := fo[fake.Graph.Outputs[0].Name].Floats()
 	d := 0.0
 	for i := range ref {
@@ -180,13 +159,11 @@ func TestSaveMLP(t *testing.T) {
 }
 
 func TestSaveCNN(t *testing.T) {
-	requireORT(t)
+	testfixture.RequireORT(t)
 	for _, fix := range []string{"cnn", "resnet"} {
-		m, err := onnx.LoadFile("../testdata/fixtures/" + fix + "/model_op13.onnx")
-		if err != nil {
-			t.Fatal(err)
-		}
-		in := map[string]*onnx.Tensor{m.Graph.Inputs[0].Name: readNpy(t, "../testdata/fixtures/"+fix+"/input.npy")}
+		fx := testfixture.Named(t, fix+"/model_op13")
+		m := fx.Load(t)
+		in := map[string]*onnx.Tensor{m.Graph.Inputs[0].Name: fx.Input(t)}
 		layers, _, err := FindLayers(m, FindOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -208,7 +185,7 @@ func TestSaveCNN(t *testing.T) {
 			}
 		}
 		y := runORT(t, fake, in)[fake.Graph.Outputs[0].Name].Floats()
-		ref := readNpy(t, "../testdata/fixtures/"+fix+"/output.npy").Floats()
+		ref := fx.Output(t).Floats()
 		var num, den float64
 		for i := range ref {
 			num += math.Pow(float64(y[i]-ref[i]), 2)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"amq/backend"
+	"amq/internal/testfixture"
 	"amq/npy"
 	"amq/onnx"
 	"amq/quant"
@@ -15,8 +16,8 @@ import (
 // TestPreprocessCalibrateCommands runs create-config, preprocess and
 // calibrate on the torch-exported MLP fixture and checks the record.
 func TestPreprocessCalibrateCommands(t *testing.T) {
-	model := fixture(t, "fixtures", "mlp", "model_op17.onnx")
-	data := fixture(t, "fixtures", "mlp", "input.npy")
+	model := testfixture.Path(t, "fixtures", "mlp", "model_op17.onnx")
+	data := testfixture.Path(t, "fixtures", "mlp", "input.npy")
 	dir := t.TempDir()
 	scfg := filepath.Join(dir, "s.cfg")
 	os.WriteFile(scfg, []byte(`batch_num : 2

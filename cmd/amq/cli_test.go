@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -28,18 +26,4 @@ func amq(t *testing.T, args ...string) (cliOutput, error) {
 	root.SetArgs(args)
 	err := root.Execute()
 	return cliOutput{Stdout: out.String(), Stderr: errb.String()}, err
-}
-
-// fixture returns the path of testdata/<elem...>: it skips the test when
-// the file is missing on a developer machine, and fails it under CI.
-func fixture(t *testing.T, elem ...string) string {
-	t.Helper()
-	path := filepath.Join(append([]string{"../../testdata"}, elem...)...)
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	return path
 }

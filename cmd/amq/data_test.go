@@ -1,6 +1,7 @@
 package main
 
 import (
+	"amq/internal/testfixture"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -9,8 +10,8 @@ import (
 // TestNegativeBatchSizeIsReportedAsSuch checks that a negative --batch-size
 // is reported as such, not as a model without a fixed batch dimension.
 func TestNegativeBatchSizeIsReportedAsSuch(t *testing.T) {
-	model := fixture(t, "fixtures", "mlp", "model_op17.onnx")
-	data := fixture(t, "fixtures", "mlp", "input.npy")
+	model := testfixture.Path(t, "fixtures", "mlp", "model_op17.onnx")
+	data := testfixture.Path(t, "fixtures", "mlp", "input.npy")
 	out := filepath.Join(t.TempDir(), "q")
 	_, err := amq(t, "quantize", "--model", model, "--data", data, "--batch-size", "-2", "--out", out)
 	if err == nil || !strings.Contains(err.Error(), "--batch-size -2") {

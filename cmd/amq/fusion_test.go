@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"amq/internal/testfixture"
 	"amq/onnx"
 	"amq/quant"
 )
@@ -16,9 +17,9 @@ import (
 // Convs absorbed a BatchNormalization, the two routes write the same
 // record, and the saved models carry no BatchNormalization.
 func TestStepCommandsFuseConvBN(t *testing.T) {
-	model := fixture(t, "quant", "cnn", "model_op13_bn.onnx")
-	scfg := fixture(t, "quant", "dmq.cfg")
-	data := fixture(t, "quant", "cnn", "calib.npy")
+	model := testfixture.Path(t, "quant", "cnn", "model_op13_bn.onnx")
+	scfg := testfixture.Path(t, "quant", "dmq.cfg")
+	data := testfixture.Path(t, "quant", "cnn", "calib.npy")
 	dir := t.TempDir()
 	cfg, rec := filepath.Join(dir, "config.json"), filepath.Join(dir, "record.txt")
 	const line = "fused BatchNormalization into: /conv1/Conv, /conv2/Conv"

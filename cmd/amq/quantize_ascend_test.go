@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"amq/internal/testfixture"
 	"amq/quant"
 )
 
@@ -23,9 +24,9 @@ func TestQuantizeAscendEqualsSim(t *testing.T) {
 				t.Helper()
 				prefix := filepath.Join(t.TempDir(), "m")
 				args := append([]string{"quantize",
-					"--model", fixture(t, "quant", fx.name, fx.model),
-					"--data", fixture(t, "quant", fx.name, "calib.npy"),
-					"--config", fixture(t, "quant", "dmq.cfg"),
+					"--model", testfixture.Path(t, "quant", fx.name, fx.model),
+					"--data", testfixture.Path(t, "quant", fx.name, "calib.npy"),
+					"--config", testfixture.Path(t, "quant", "dmq.cfg"),
 					"--batch-size", "16", "--batch-num", "4", "--no-eval",
 					"--out", prefix}, backend...)
 				if out, err := amq(t, args...); err != nil {

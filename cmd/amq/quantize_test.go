@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"amq/internal/testfixture"
 	"amq/onnx"
 	"amq/quant"
 )
@@ -15,10 +16,10 @@ func TestQuantizeCommand(t *testing.T) {
 	dir := t.TempDir()
 	prefix := filepath.Join(dir, "res", "cnn")
 	res, err := amq(t, "quantize",
-		"--model", fixture(t, "quant", "cnn", "model_op13.onnx"),
-		"--data", fixture(t, "quant", "cnn", "calib.npy"),
+		"--model", testfixture.Path(t, "quant", "cnn", "model_op13.onnx"),
+		"--data", testfixture.Path(t, "quant", "cnn", "calib.npy"),
 		"--batch-size", "16",
-		"--config", fixture(t, "quant", "dmq.cfg"),
+		"--config", testfixture.Path(t, "quant", "dmq.cfg"),
 		"--batch-num", "4",
 		"--skip", "/conv3/Conv",
 		"--out", prefix)
@@ -85,8 +86,8 @@ func TestQuantizeCommand(t *testing.T) {
 }
 
 func TestQuantizeCommandErrors(t *testing.T) {
-	model := fixture(t, "quant", "cnn", "model_op13.onnx")
-	data := fixture(t, "quant", "cnn", "calib.npy")
+	model := testfixture.Path(t, "quant", "cnn", "model_op13.onnx")
+	data := testfixture.Path(t, "quant", "cnn", "calib.npy")
 	cases := []struct {
 		args []string
 		want string
@@ -96,7 +97,7 @@ func TestQuantizeCommandErrors(t *testing.T) {
 		{[]string{"--batch-size", "16", "--skip", "/Relu"}, "not a quantizable layer"},
 		{[]string{}, "batch dimension is not fixed"},
 		{[]string{"--batch-size", "16", "--backend", "tpu"}, `unknown backend "tpu"`},
-		{[]string{"--batch-size", "16", "--config", filepath.Join(fixture(t, "quant"), "nope.cfg")}, "nope.cfg"},
+		{[]string{"--batch-size", "16", "--config", filepath.Join(testfixture.Path(t, "quant"), "nope.cfg")}, "nope.cfg"},
 	}
 	for _, c := range cases {
 		dir := t.TempDir()

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"amq/internal/testfixture"
 	"amq/quant"
 )
 
@@ -14,8 +15,8 @@ import (
 // does not have (a config made for another model) instead of quietly
 // quantizing the layers that happen to match, and writes nothing.
 func TestSaveRefusesConfigForAnotherModel(t *testing.T) {
-	model := fixture(t, "fixtures", "mlp", "model_op17.onnx")
-	data := fixture(t, "fixtures", "mlp", "input.npy")
+	model := testfixture.Path(t, "fixtures", "mlp", "model_op17.onnx")
+	data := testfixture.Path(t, "fixtures", "mlp", "input.npy")
 	dir := t.TempDir()
 	scfg := filepath.Join(dir, "s.cfg")
 	if err := os.WriteFile(scfg, []byte("batch_num : 1\n"), 0o644); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"amq/cann"
 	"amq/cgo/fake/fakeacl"
+	"amq/internal/testfixture"
 	"amq/npy"
 	"amq/onnx"
 )
@@ -28,10 +29,7 @@ func requireAscendFake(t *testing.T) {
 	t.Helper()
 	lib := os.Getenv("AMQ_ASCENDCL_LIB")
 	if lib == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("AMQ_ASCENDCL_LIB is not set (scripts/test-ascend.sh sets it)")
-		}
-		t.Skip("AMQ_ASCENDCL_LIB is not set: run scripts/test-ascend.sh")
+		testfixture.Missing(t, "AMQ_ASCENDCL_LIB is not set: run scripts/test-ascend.sh")
 	}
 	ascendOnce.Do(func() {
 		if _, ascendErr = cann.Open(lib); ascendErr != nil {
