@@ -18,48 +18,6 @@ import (
 	"amq/sim"
 )
 
-// calibModel: Conv(pad 1) -> Relu -> grouped Conv -> Flatten -> Gemm(transB).
-func calibModel() (*onnx.Model, []*Layer) {
-	b := newBuilder(21)
-	x := b.input("x", 2, 4, 6, 6)
-	c1 := b.node("Conv", "c1", map[string]any{"pads": []int64{1, 1, 1, 1}}, x, b.init("w1", 0.5, 0, 8, 4, 3, 3), b.init("b1", 0.3, 0, 8))
-	r := b.node("Relu", "r", nil, c1)
-	c2 := b.node("Conv", "c2", map[string]any{"group": int64(2)}, r, b.init("w2", 0.5, 0, 6, 4, 3, 3))
-	f := b.node("Flatten", "f", nil, c2)
-	g := b.node("Gemm", "fc", map[string]any{"transB": int64(1)}, f, b.init("wf", 0.2, 0, 5, 96), b.init("bf", 0.2, 0, 5))
-	m := b.model(g)
-	return m, []*Layer{layer(m, "c1"), layer(m, "c2"), layer(m, "fc")}
-}
-
-func calibData(seed uint64, n int) sliceData {
-	rng := rand.New(rand.NewPCG(seed, seed))
-	var d sliceData
-	for range n {
-		d = append(d, map[string]*onnx.Tensor{"x": randInput(rng, 1, 2, 4, 6, 6)})
-	}
-	return d
-}
-
-func calibConfig(layers []*Layer, batches int) *Config {
-	cfg := testConfig(layers, false)
-	cfg.BatchNum = batches
-	cfg.Layers["c2"].DMQ = &DMQParams{MigrationStrength: 0.5}
-	cfg.Layers["c2"].Act = hfmgParams(2048, true)
-	cfg.Layers["fc"].DMQ = &DMQParams{MigrationStrength: 0.3}
-	cfg.Layers["fc"].Act = defaultIFMR(false)
-	return cfg
-}
-
-// calibConfigNoDMQ is calibConfig without balance, for tests that
-// calibrate without balance factors.
-func calibConfigNoDMQ(layers []*Layer, batches int) *Config {
-	cfg := calibConfig(layers, batches)
-	for _, lc := range cfg.Layers {
-		lc.DMQ = nil
-	}
-	return cfg
-}
-
 // scaleInputChannels returns w with input channel j multiplied by s[j],
 // written out index by index for Conv (group g) and Gemm transB.
 func scaleInputChannels(op string, w *onnx.Tensor, g int, s []float32) []float64 {

@@ -1,12 +1,13 @@
 package quant
 
 import (
-	"amq/internal/testfixture"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"amq/internal/testfixture"
 )
 
 const exampleCfg = `

@@ -10,39 +10,6 @@ import (
 	"amq/onnx"
 )
 
-// testGraph builds a model from nodes; inputs are graph inputs, inits are
-// initializers (name -> shape, filled with a deterministic pattern).
-func testGraph(inputs map[string][]int, inits map[string][]int, outputs []string, nodes ...*onnx.Node) *onnx.Model {
-	g := &onnx.Graph{Name: "test", Initializers: map[string]*onnx.Tensor{}, ValueInfo: map[string]*onnx.ValueInfo{}}
-	for name, shape := range inputs {
-		g.Inputs = append(g.Inputs, &onnx.ValueInfo{Name: name, DType: onnx.Float, Shape: onnx.KnownDims(shape)})
-	}
-	for name, shape := range inits {
-		n := onnx.NumElems(shape)
-		d := make([]float32, n)
-		for i := range d {
-			d[i] = float32((i*7+len(name))%13-6) / 8
-		}
-		t := onnx.NewTensor(shape, d)
-		t.Name = name
-		g.SetInitializer(t)
-	}
-	for _, o := range outputs {
-		g.Outputs = append(g.Outputs, &onnx.ValueInfo{Name: o, DType: onnx.Float})
-	}
-	g.Nodes = nodes
-	g.Reindex()
-	return &onnx.Model{IRVersion: 8, Opsets: map[string]int64{"": 13}, Graph: g}
-}
-
-func node(op, name string, in, out []string, attrs ...any) *onnx.Node {
-	n := &onnx.Node{Name: name, OpType: op, Inputs: in, Outputs: out}
-	for i := 0; i+1 < len(attrs); i += 2 {
-		n.SetAttr(attrs[i].(string), attrs[i+1])
-	}
-	return n
-}
-
 func TestFindLayersRestrictions(t *testing.T) {
 	x4 := map[string][]int{"x": {1, 4, 8, 8}}
 	cases := []struct {

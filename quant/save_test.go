@@ -326,12 +326,12 @@ func TestSaveErrors(t *testing.T) {
 	}
 }
 
-// TestSaveLeavesNoFileWhenOneCannotBeReplaced checks the promise that the
-// output files are all written or none: when one destination cannot be
-// replaced (here it is a folder), Save may not leave the other in place.
-func TestSaveLeavesNoFileWhenOneCannotBeReplaced(t *testing.T) {
+// calibratedModel runs the flow on calibModel into dir and returns a fresh
+// copy of the model with its layers, and the config and record of the run,
+// ready for a Save of the test's own.
+func calibratedModel(t *testing.T, dir string) (*onnx.Model, []*Layer, *Config, Record) {
+	t.Helper()
 	m, _ := calibModel()
-	dir := t.TempDir()
 	rep, err := RunFlow(m, testSim, calibData(3, 2), filepath.Join(dir, "ok"), QuantizeOptions{NoEval: true})
 	if err != nil {
 		t.Fatal(err)
@@ -341,12 +341,21 @@ func TestSaveLeavesNoFileWhenOneCannotBeReplaced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return work, layers, rep.Config, rep.Record
+}
+
+// TestSaveLeavesNoFileWhenOneCannotBeReplaced checks the promise that the
+// output files are all written or none: when one destination cannot be
+// replaced (here it is a folder), Save may not leave the other in place.
+func TestSaveLeavesNoFileWhenOneCannotBeReplaced(t *testing.T) {
+	dir := t.TempDir()
+	work, layers, cfg, rec := calibratedModel(t, dir)
 	// The fake-quant model sorts last of Save's two files.
 	p2 := filepath.Join(dir, "s")
 	if err := os.MkdirAll(p2+"_fake_quant_model.onnx/x", 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Save(work, layers, rep.Config, rep.Record, p2, SaveOptions{})
+	_, err := Save(work, layers, cfg, rec, p2, SaveOptions{})
 	if err == nil || !strings.Contains(err.Error(), "_fake_quant_model.onnx") {
 		t.Errorf("Save onto a folder named like the fake-quant model: error %v, want one naming it", err)
 	}
@@ -360,24 +369,10 @@ func TestSaveLeavesNoFileWhenOneCannotBeReplaced(t *testing.T) {
 // saved models would quantize every non-zero input to the int8 limits and
 // turn 0 into NaN (0 * Inf).
 func TestSaveRefusesScaleDWithInfiniteReciprocal(t *testing.T) {
-	m, _ := calibModel()
 	dir := t.TempDir()
-	rep, err := RunFlow(m, testSim, calibData(3, 2), filepath.Join(dir, "ok"), QuantizeOptions{NoEval: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	work := m.Clone()
-	layers, _, err := FindLayers(work, FindOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := Record{}
-	for k, v := range rep.Record {
-		c := *v
-		rec[k] = &c
-	}
+	work, layers, cfg, rec := calibratedModel(t, dir)
 	rec["c2"].ScaleD = 1e-40 // positive, finite, 1/x = 1e40 > MaxFloat32
-	_, err = Save(work, layers, rep.Config, rec, filepath.Join(dir, "s"), SaveOptions{})
+	_, err := Save(work, layers, cfg, rec, filepath.Join(dir, "s"), SaveOptions{})
 	if err == nil || !strings.Contains(err.Error(), `"c2"`) || !strings.Contains(err.Error(), "scale_d") {
 		t.Errorf("Save with scale_d 1e-40: error %v, want one naming layer c2 and scale_d", err)
 	}

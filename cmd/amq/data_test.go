@@ -1,10 +1,11 @@
 package main
 
 import (
-	"amq/internal/testfixture"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"amq/internal/testfixture"
 )
 
 // TestNegativeBatchSizeIsReportedAsSuch checks that a negative --batch-size

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bytes"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,36 +112,79 @@ func TestQuantizeCommandErrors(t *testing.T) {
 	}
 }
 
-// TestDemo runs amq demo on its embedded transformer: DMQ must buy at least
-// 20 dB of output SQNR over no balance and keep accuracy within 1 point of
-// FP32, and both results must be written.
-func TestDemo(t *testing.T) {
-	dir := t.TempDir()
-	var out, errb bytes.Buffer
-	res, err := runDemo(&out, &errb, dir, 2)
-	if err != nil {
-		t.Fatal(err)
+// TestQuantizeAscendEqualsSim runs the whole flow (DMQ preprocessing and
+// calibration) on the Ascend backend — Go, cgo, the C shim and the fake
+// libascendcl with its ATC — and on sim: the records must agree, and a run
+// sharded over two devices must equal the one-device run exactly.
+func TestQuantizeAscendEqualsSim(t *testing.T) {
+	requireAscendFake(t)
+	for _, fx := range []struct{ name, model string }{
+		{"cnn", "model_op13.onnx"},
+		{"transformer", "model_op17.onnx"},
+	} {
+		t.Run(fx.name, func(t *testing.T) {
+			run := func(backend ...string) quant.Record {
+				t.Helper()
+				prefix := filepath.Join(t.TempDir(), "m")
+				args := append([]string{"quantize",
+					"--model", testfixture.Path(t, "quant", fx.name, fx.model),
+					"--data", testfixture.Path(t, "quant", fx.name, "calib.npy"),
+					"--config", testfixture.Path(t, "quant", "dmq.cfg"),
+					"--batch-size", "16", "--batch-num", "4", "--no-eval",
+					"--out", prefix}, backend...)
+				if out, err := amq(t, args...); err != nil {
+					t.Fatalf("amq %v: %v\n%s", backend, err, out.Stderr)
+				}
+				rec, err := quant.ReadRecord(prefix + "_record.txt")
+				if err != nil {
+					t.Fatal(err)
+				}
+				return rec
+			}
+			onSim := run("--backend", "sim")
+			one := run("--backend", "ascend", "--device", "0")
+			two := run("--backend", "ascend", "--devices", "0,1")
+			compareRecords(t, "ascend vs sim", onSim, one, 1e-6)
+			compareRecords(t, "2 devices vs 1", one, two, 0)
+		})
 	}
-	t.Log(out.String())
-	if len(res) != 3 {
-		t.Fatalf("%d result rows, want FP32, DMQ, no balance", len(res))
+}
+
+// compareRecords checks that every scale and factor of got is within rel
+// (relative) of want, and offsets are equal.
+func compareRecords(t *testing.T, what string, want, got quant.Record, rel float64) {
+	t.Helper()
+	if len(want) != len(got) || len(want) == 0 {
+		t.Fatalf("%s: %d layers vs %d", what, len(got), len(want))
 	}
-	fp, dmq, plain := res[0], res[1], res[2]
-	if dmq.SQNR-plain.SQNR < 20 {
-		t.Errorf("DMQ output SQNR %.1f dB vs %.1f dB without balance: less than 20 dB better", dmq.SQNR, plain.SQNR)
+	close := func(a, b float32) bool {
+		return math.Abs(float64(a)-float64(b)) <= rel*math.Abs(float64(b))
 	}
-	if d := dmq.Accuracy - fp.Accuracy; d < -1 || d > 1 {
-		t.Errorf("DMQ accuracy %.2f%%, FP32 %.2f%%", dmq.Accuracy, fp.Accuracy)
-	}
-	for _, name := range []string{"transformer_dmq", "transformer_nobalance"} {
-		if _, err := onnx.LoadFile(filepath.Join(dir, name+"_deploy_model.onnx")); err != nil {
-			t.Error(err)
+	worst := 0.0
+	for name, w := range want {
+		g := got[name]
+		if g == nil {
+			t.Errorf("%s: layer %q missing", what, name)
+			continue
 		}
-		if _, err := quant.ReadRecord(filepath.Join(dir, name+"_record.txt")); err != nil {
-			t.Error(err)
+		if !close(g.ScaleD, w.ScaleD) || g.OffsetD != w.OffsetD {
+			t.Errorf("%s: layer %q: scale_d %v offset_d %d, want %v %d", what, name, g.ScaleD, g.OffsetD, w.ScaleD, w.OffsetD)
+		}
+		pairs := [][2][]float32{{g.ScaleW, w.ScaleW}, {g.BalanceFactor, w.BalanceFactor}}
+		for _, p := range pairs {
+			if len(p[0]) != len(p[1]) {
+				t.Errorf("%s: layer %q: %d values, want %d", what, name, len(p[0]), len(p[1]))
+				continue
+			}
+			for i := range p[0] {
+				if !close(p[0][i], p[1][i]) {
+					t.Errorf("%s: layer %q value %d: %v, want %v", what, name, i, p[0][i], p[1][i])
+				}
+				if p[1][i] != 0 {
+					worst = max(worst, math.Abs(float64(p[0][i]/p[1][i])-1))
+				}
+			}
 		}
 	}
-	if !strings.Contains(out.String(), "Held-out comparison (600 samples)") {
-		t.Error("demo output lacks the held-out comparison")
-	}
+	t.Logf("%s: %d layers, worst relative difference %.3g", what, len(want), worst)
 }
