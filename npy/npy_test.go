@@ -23,6 +23,7 @@ func f32Want() *onnx.Tensor {
 }
 
 func TestReadNumPyFiles(t *testing.T) {
+	t.Parallel()
 	i64 := make([]int64, 5)
 	for i := range i64 {
 		i64[i] = int64(i) * -1000000000000
@@ -56,6 +57,7 @@ func TestReadNumPyFiles(t *testing.T) {
 }
 
 func TestReadRejects(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ file, msg string }{
 		{"fortran.npy", "Fortran order"},
 		{"f16.npy", "not supported"},
@@ -70,6 +72,7 @@ func TestReadRejects(t *testing.T) {
 // TestReadHostile feeds damaged files: each must fail cleanly, without a
 // panic or an allocation of what the header claims.
 func TestReadHostile(t *testing.T) {
+	t.Parallel()
 	good, err := os.ReadFile("testdata/f32.npy")
 	if err != nil {
 		t.Fatal(err)
@@ -108,6 +111,7 @@ func TestReadHostile(t *testing.T) {
 }
 
 func TestRoundTrip(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	tensors := []*onnx.Tensor{
 		f32Want(),
@@ -145,6 +149,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestWriteErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bad := []*onnx.Tensor{
 		{Name: "short", DType: onnx.Float, Shape: []int{2, 2}, Data: []float32{1}},
@@ -167,6 +172,7 @@ func TestWriteErrors(t *testing.T) {
 }
 
 func TestReadNPZ(t *testing.T) {
+	t.Parallel()
 	for _, file := range []string{"pair.npz", "pair_compressed.npz"} {
 		got, err := ReadNPZFile(filepath.Join("testdata", file))
 		if err != nil {
@@ -190,6 +196,7 @@ func TestReadNPZ(t *testing.T) {
 
 // TestNumPyReadsOurFiles checks the other direction with NumPy itself.
 func TestNumPyReadsOurFiles(t *testing.T) {
+	t.Parallel()
 	py := "/usr/bin/python3"
 	if _, err := os.Stat(py); err != nil {
 		testfixture.Missing(t, "no %s: %v", py, err)

@@ -33,6 +33,7 @@ func amctName(node string) string {
 }
 
 func TestAMCTName(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"/blocks/blocks.0/attn/q/MatMul": "blocks.0.attn.q",
 		"/blocks/blocks.1/fc2/MatMul":    "blocks.1.fc2",
@@ -54,6 +55,7 @@ func TestAMCTName(t *testing.T) {
 // variants: dmq (IFMR with DMQ balance), nodmq (IFMR alone) and hfmg (HFMG
 // with 4096 bins and DMQ balance).
 func TestAMCTReference(t *testing.T) {
+	t.Parallel()
 	for _, fixture := range []string{"cnn", "transformer", "deconv", "conv3d"} {
 		for _, cfg := range []string{"dmq", "nodmq", "hfmg"} {
 			t.Run(fixture+"/"+cfg, func(t *testing.T) {

@@ -75,6 +75,7 @@ func balanceRecord(rng *rand.Rand, m *onnx.Model, layers []*Layer, joint bool) R
 }
 
 func TestApplyBalancePreservesOutputs(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(5, 5))
 	for _, tc := range []struct {
 		name  string
@@ -161,6 +162,7 @@ func TestApplyBalancePreservesOutputs(t *testing.T) {
 }
 
 func TestApplyBalanceSharedWeight(t *testing.T) {
+	t.Parallel()
 	// q and o read the same initializer (o through an Identity); balancing
 	// only q must leave o's weight alone.
 	orig, _ := transformerBlock()
@@ -184,6 +186,7 @@ func TestApplyBalanceSharedWeight(t *testing.T) {
 // TestApplyBalanceRejectsBadFactors checks that bad records are errors that
 // name the layer.
 func TestApplyBalanceRejectsBadFactors(t *testing.T) {
+	t.Parallel()
 	orig, _ := transformerBlock()
 	layers := []*Layer{layer(orig, "q")}
 	bad := Record{"q": {BalanceFactor: []float32{1, 2}}}
@@ -197,6 +200,7 @@ func TestApplyBalanceRejectsBadFactors(t *testing.T) {
 }
 
 func TestApplyBalanceFixtures(t *testing.T) {
+	t.Parallel()
 	for _, fx := range testfixture.Fixtures(t, "model_op17.onnx") {
 		name := fx.Name
 		t.Run(name, func(t *testing.T) {

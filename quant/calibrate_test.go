@@ -52,6 +52,7 @@ func onesLike(f []float32) []float32 {
 }
 
 func TestCalibrateAgainstReferences(t *testing.T) {
+	t.Parallel()
 	m, layers := calibModel()
 	data := calibData(1, 6)
 	cfg := calibConfig(layers, 5)
@@ -176,6 +177,7 @@ func TestCalibrateAgainstReferences(t *testing.T) {
 }
 
 func TestCalibrateConcurrentEqualsSequential(t *testing.T) {
+	t.Parallel()
 	m, layers := calibModel()
 	data := calibData(2, 7)
 	cfg := calibConfig(layers, 7)
@@ -216,6 +218,7 @@ func (d failingData) Batch(i int) (map[string]*onnx.Tensor, error) {
 }
 
 func TestCalibrateErrors(t *testing.T) {
+	t.Parallel()
 	m, layers := calibModel()
 	data := calibData(3, 3)
 	cfg := calibConfig(layers, 5)
@@ -305,6 +308,7 @@ func TestCalibrateMemoryIndependentOfBatches(t *testing.T) {
 // prints, for algorithms and parameters Calibrate does not accept; every one
 // is reported before any batch runs.
 func TestCalibrateRejectsBadAlgorithms(t *testing.T) {
+	t.Parallel()
 	m, layers := calibModel()
 	data := calibData(3, 1)
 	for _, tc := range []struct {
@@ -362,6 +366,7 @@ func (d *orderedData) Batch(i int) (map[string]*onnx.Tensor, error) {
 // time and in order (the progress callback and DataSource implementations
 // rely on it); only the forward passes run in parallel.
 func TestConcurrentBackendGetsBatchesOneAtATimeInOrder(t *testing.T) {
+	t.Parallel()
 	m, layers := calibModel()
 	cfg := calibConfig(layers, 6)
 	d := &orderedData{sliceData: calibData(9, 6), t: t}

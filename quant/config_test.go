@@ -25,6 +25,7 @@ override_layer_types : { layer_type : "Conv"
 `
 
 func TestCreateQuantConfig(t *testing.T) {
+	t.Parallel()
 	m := testfixture.Named(t, "cnn/model_op13").Load(t)
 	layers, _, err := FindLayers(m.Clone(), FindOptions{})
 	if err != nil {
@@ -100,6 +101,7 @@ func TestCreateQuantConfig(t *testing.T) {
 }
 
 func TestCreateQuantConfigDefaults(t *testing.T) {
+	t.Parallel()
 	m := testfixture.Named(t, "conv3d/model_op13").Load(t)
 	cfg, _, err := CreateQuantConfig(m, nil, nil, 3)
 	if err != nil {
@@ -125,6 +127,7 @@ func TestCreateQuantConfigDefaults(t *testing.T) {
 }
 
 func TestSimpleConfigErrors(t *testing.T) {
+	t.Parallel()
 	m := testfixture.Named(t, "mlp/model_op13").Load(t)
 	var gemm string
 	for _, n := range m.Graph.Nodes {
@@ -161,6 +164,7 @@ func TestSimpleConfigErrors(t *testing.T) {
 }
 
 func TestReadConfigErrors(t *testing.T) {
+	t.Parallel()
 	good := `{"version": 1, "batch_num": 1, "activation_offset": true, "do_fusion": true, "skip_fusion_layers": [],
 	"L": {"quant_enable": true, "activation_quant_params": {"num_bits": 8, "act_algo": "hfmg", "num_of_bins": 4096, "asymmetric": true},
 	"weight_quant_params": {"num_bits": 8, "wts_algo": "arq_quantize", "channel_wise": false}}}`

@@ -11,6 +11,7 @@ import (
 // NewTensorSource rejects, with an error naming the problem, inputs that
 // would make Batch panic or report a nonsensical sample count.
 func TestNewTensorSourceRejectsShortDataAndNoInputs(t *testing.T) {
+	t.Parallel()
 	// Shape says 4 samples of 3 values, the data holds 6 values.
 	short := &onnx.Tensor{Name: "x", DType: onnx.Float, Shape: []int{4, 3}, Data: make([]float32, 6)}
 	s, err := NewTensorSource(map[string]*onnx.Tensor{"x": short}, 2)

@@ -129,6 +129,7 @@ func sqnrDB(t *testing.T, ref, got *onnx.Tensor) float64 {
 // recovers it: >= 20 dB more output SQNR against FP32 and held-out accuracy
 // within 1 point of FP32, with the fake-quant model run by ONNX Runtime.
 func TestE2ETransformerBalance(t *testing.T) {
+	t.Parallel()
 	testfixture.RequireORT(t)
 	x, labels := testSet(t, "transformer")
 	for _, model := range []string{"model_op13.onnx", "model_op17.onnx"} {
@@ -160,6 +161,7 @@ func TestE2ETransformerBalance(t *testing.T) {
 // TestE2ECNNAccuracy: the CNN (Conv+BN folded by the export) quantized with
 // and without DMQ keeps held-out accuracy within 1 point of FP32.
 func TestE2ECNNAccuracy(t *testing.T) {
+	t.Parallel()
 	testfixture.RequireORT(t)
 	x, labels := testSet(t, "cnn")
 	for _, cfg := range []string{"nodmq.cfg", "dmq.cfg"} {
@@ -180,6 +182,7 @@ func TestE2ECNNAccuracy(t *testing.T) {
 // elements, final outputs within 1e-4 relative for every sample whose codes
 // all agree, and within 1e-3 relative (L2) over all samples.
 func TestE2EFakeQuantMatchesDeploy(t *testing.T) {
+	t.Parallel()
 	testfixture.RequireORT(t)
 	cases := []struct{ fixture, model string }{
 		{"cnn", "model_op13.onnx"},
@@ -351,6 +354,7 @@ func compareFakeDeploy(t *testing.T, fake, dep *onnx.Model, in map[string]*onnx.
 // TestRunFlowORTAvailableUnderCI makes a missing ONNX Runtime visible: the
 // e2e tests skip without it on a developer machine only.
 func TestRunFlowORTAvailableUnderCI(t *testing.T) {
+	t.Parallel()
 	if os.Getenv("CI") != "" {
 		testfixture.RequireORT(t) // fails under CI
 	}

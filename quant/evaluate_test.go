@@ -14,6 +14,7 @@ import (
 // float outputs and leaves the integer one out, instead of the whole run
 // failing in evaluation.
 func TestRunFlowLeavesIntegerOutputsOutOfSQNR(t *testing.T) {
+	t.Parallel()
 	b := newBuilder(31)
 	x := b.input("x", 2, 4, 6, 6)
 	c1 := b.node("Conv", "c1", map[string]any{"pads": []int64{1, 1, 1, 1}}, x, b.init("w1", 0.5, 0, 8, 4, 3, 3), b.init("b1", 0.3, 0, 8))

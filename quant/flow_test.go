@@ -28,6 +28,7 @@ func (b failFake) Prepare(m *onnx.Model, observe []string) (backend.Runner, erro
 }
 
 func TestRunFlowFailureLeavesNoFiles(t *testing.T) {
+	t.Parallel()
 	m, _ := calibModel()
 	dir := t.TempDir()
 	_, err := RunFlow(m, failFake{testSim}, calibData(3, 2), filepath.Join(dir, "out", "m"), QuantizeOptions{})
@@ -44,6 +45,7 @@ func TestRunFlowFailureLeavesNoFiles(t *testing.T) {
 // factors from the record, balance only where configured, SQNR computed
 // independently here from the two models' layer outputs.
 func TestRunFlowReport(t *testing.T) {
+	t.Parallel()
 	m, layers := calibModel()
 	data := calibData(5, 3)
 	cfg := calibConfig(layers, 3)
@@ -110,6 +112,7 @@ func runSimFetch(t *testing.T, m *onnx.Model, in map[string]*onnx.Tensor, name s
 // balance of q, k, v and fc1 fold into the LayerNormalization in front of
 // them; the result is as good as with AMCT's Mul.
 func TestRunFlowFoldJoint(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(quantFixtures, "transformer")
 	m, err := onnx.LoadFile(filepath.Join(dir, "model_op17.onnx"))
 	if err != nil {
@@ -230,6 +233,7 @@ func BenchmarkQuantizeBatches(b *testing.B) {
 // replaced (here it is a folder), RunFlow may not leave the others in
 // place.
 func TestRunFlowLeavesNoFileWhenOneCannotBeReplaced(t *testing.T) {
+	t.Parallel()
 	m, _ := calibModel()
 	prefix := filepath.Join(t.TempDir(), "m")
 	// The record sorts last among RunFlow's four files.

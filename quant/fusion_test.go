@@ -44,6 +44,7 @@ func hasOp(m *onnx.Model, op string) bool {
 // BatchNormalization computed (both run on sim) for 1-D, 2-D, 3-D, grouped
 // and bias-free Convs.
 func TestFuseConvBN(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		x, w   []int
@@ -101,6 +102,7 @@ func TestFuseConvBN(t *testing.T) {
 // TestFuseConvBNShared: two Convs share a weight; the one fused gets its
 // own copy, the one in skip_fusion_layers keeps the original values.
 func TestFuseConvBNShared(t *testing.T) {
+	t.Parallel()
 	b := newBuilder(3)
 	x := b.input("x", 2, 3, 6, 6)
 	w := b.init("w", 1, 0, 4, 3, 3, 3)
@@ -136,6 +138,7 @@ func TestFuseConvBNShared(t *testing.T) {
 
 // TestFuseConvBNNotFused lists the cases that must leave the graph as is.
 func TestFuseConvBNNotFused(t *testing.T) {
+	t.Parallel()
 	base := func() *onnx.Model {
 		return convBNModel(5, []int{1, 2, 5, 5}, []int{3, 2, 3, 3}, true, nil)
 	}
@@ -228,6 +231,7 @@ func TestFuseConvBNNotFused(t *testing.T) {
 // BatchNormalization nodes, fused, reproduces PyTorch's outputs on the
 // held-out set.
 func TestFuseConvBNCNNFixture(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(quantFixtures, "cnn")
 	m, err := onnx.LoadFile(filepath.Join(dir, "model_op13_bn.onnx"))
 	if err != nil {
@@ -267,6 +271,7 @@ func countOp(m *onnx.Model, op string) int {
 // quantizing), within TestAMCTReference's tolerances; the saved models
 // carry no BatchNormalization.
 func TestAMCTReferenceBN(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(quantFixtures, "cnn", "amct", "dmq")
 	want, err := ReadRecord(filepath.Join(dir, "record.txt"))
 	if err != nil {

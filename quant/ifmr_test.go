@@ -70,6 +70,7 @@ func defaultIFMR(asym bool) ActParams {
 }
 
 func TestIFMRMatchesBruteForce(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(7, 8))
 	dists := []struct {
 		name string
@@ -124,6 +125,7 @@ func TestIFMRMatchesBruteForce(t *testing.T) {
 }
 
 func TestIFMRLossIsExactInsideSteps(t *testing.T) {
+	t.Parallel()
 	// Values that sit well inside quantization steps: the histogram loss
 	// must equal the raw loss up to float error.
 	rng := rand.New(rand.NewPCG(3, 3))
@@ -144,6 +146,7 @@ func TestIFMRLossIsExactInsideSteps(t *testing.T) {
 }
 
 func TestIFMRRejectsBadParams(t *testing.T) {
+	t.Parallel()
 	h := NewHistogram(16)
 	_ = h.Add([]float32{1, 2})
 	for _, p := range []ActParams{

@@ -11,6 +11,7 @@ import (
 )
 
 func TestFindLayersRestrictions(t *testing.T) {
+	t.Parallel()
 	x4 := map[string][]int{"x": {1, 4, 8, 8}}
 	cases := []struct {
 		name string
@@ -88,6 +89,7 @@ func TestFindLayersRestrictions(t *testing.T) {
 // model computes the same (checked in ONNX Runtime); with KeepShared they are
 // excluded.
 func TestFindLayersShared(t *testing.T) {
+	t.Parallel()
 	m, err := onnx.LoadFile("testdata/shared.onnx")
 	if err != nil {
 		t.Fatal(err)
@@ -187,6 +189,7 @@ func runORT(t *testing.T, m *onnx.Model, in map[string]*onnx.Tensor, fetch ...st
 // ConvTranspose and MatMul node is either a layer or excluded with a rule,
 // and the known-supported ones are layers.
 func TestFindLayersFixtures(t *testing.T) {
+	t.Parallel()
 	for _, fx := range testfixture.Fixtures(t, "model_op13.onnx") {
 		path, m := fx.Model, fx.Load(t)
 		layers, excl, err := FindLayers(m, FindOptions{})

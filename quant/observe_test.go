@@ -16,6 +16,7 @@ import (
 // its channel and push every zero-weight channel's factor to FLT_EPSILON,
 // silently.
 func TestChannelMaxRejectsInf(t *testing.T) {
+	t.Parallel()
 	for _, v := range []float32{float32(math.Inf(1)), float32(math.Inf(-1))} {
 		x := onnx.NewTensor([]int{2, 3}, []float32{1, 2, 3, 4, v, 6})
 		x.Name = "act"
@@ -41,6 +42,7 @@ func batches(x []float32, n int) [][]float32 {
 }
 
 func TestHistogramStreamsExactly(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	// Batches with a growing range, so the histogram re-bins several
 	// times, on both sides.
@@ -103,6 +105,7 @@ func TestHistogramStreamsExactly(t *testing.T) {
 }
 
 func TestHistogramZerosThenValues(t *testing.T) {
+	t.Parallel()
 	h := NewHistogram(64)
 	if err := h.Add(make([]float32, 10)); err != nil {
 		t.Fatal(err)

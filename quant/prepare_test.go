@@ -58,6 +58,7 @@ func hasExclusion(excl []Exclusion, layer, rule string) bool {
 // excluded, while Found still has it; skipping a node the model lacks is an
 // error.
 func TestPrepareSkipTurnsLayerOff(t *testing.T) {
+	t.Parallel()
 	m, layers := calibModel()
 	cfg := calibConfig(layers, 1)
 	mb, cb := marshaled(t, m, cfg)
@@ -90,6 +91,7 @@ func TestPrepareSkipTurnsLayerOff(t *testing.T) {
 // and turned off in the returned config, as AMCT does; without it they are
 // quantized, each reading a private copy in the prepared model only.
 func TestPrepareKeepSharedTurnsSharedLayersOff(t *testing.T) {
+	t.Parallel()
 	m := sharedWeightModel()
 	cfg := testConfig([]*Layer{layer(m, "ca"), layer(m, "cb"), layer(m, "cc")}, false)
 	mb, cb := marshaled(t, m, cfg)
@@ -131,6 +133,7 @@ func TestPrepareKeepSharedTurnsSharedLayersOff(t *testing.T) {
 // layer the model does not have is an error naming it, while a disabled
 // entry for such a layer is accepted.
 func TestPrepareRejectsConfigForAnotherModel(t *testing.T) {
+	t.Parallel()
 	m, layers := calibModel()
 	cfg := calibConfig(layers, 1)
 	lc := *cfg.Layers["c1"]
@@ -152,6 +155,7 @@ func TestPrepareRejectsConfigForAnotherModel(t *testing.T) {
 // in the prepared model and reports it, leaving the caller's model and
 // config as they were.
 func TestPrepareFusesIntoACopy(t *testing.T) {
+	t.Parallel()
 	m := convBNModel(5, []int{2, 3, 8, 8}, []int{4, 3, 3, 3}, true, nil)
 	cfg := testConfig([]*Layer{layer(m, "conv")}, true)
 	cfg.DoFusion = true

@@ -3,6 +3,7 @@ package quant
 import "testing"
 
 func TestQuantizeRoundsHalfToEvenAndSaturates(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		x    float64
 		s    float32
@@ -25,6 +26,7 @@ func TestQuantizeRoundsHalfToEvenAndSaturates(t *testing.T) {
 }
 
 func TestScaleOffset(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		lo, hi float64
 		asym   bool

@@ -54,6 +54,7 @@ func minMaxRecord(t *testing.T, m *onnx.Model, layers []*Layer, in map[string]*o
 }
 
 func TestSaveMLP(t *testing.T) {
+	t.Parallel()
 	testfixture.RequireORT(t)
 	fx := testfixture.Named(t, "mlp/model_op13")
 	m := fx.Load(t)
@@ -159,6 +160,7 @@ func TestSaveMLP(t *testing.T) {
 }
 
 func TestSaveCNN(t *testing.T) {
+	t.Parallel()
 	testfixture.RequireORT(t)
 	for _, fix := range []string{"cnn", "resnet"} {
 		fx := testfixture.Named(t, fix+"/model_op13")
@@ -261,6 +263,7 @@ func compareDeploy(t *testing.T, fake, dep *onnx.Model, in map[string]*onnx.Tens
 }
 
 func TestSaveErrors(t *testing.T) {
+	t.Parallel()
 	mk := func() *onnx.Model {
 		m := testGraph(map[string][]int{"x": {1, 2, 4, 4}}, map[string][]int{"w": {3, 2, 3, 3}, "b": {3}}, []string{"y"},
 			node("Conv", "L", []string{"x", "w", "b"}, []string{"y"}))
@@ -348,6 +351,7 @@ func calibratedModel(t *testing.T, dir string) (*onnx.Model, []*Layer, *Config, 
 // output files are all written or none: when one destination cannot be
 // replaced (here it is a folder), Save may not leave the other in place.
 func TestSaveLeavesNoFileWhenOneCannotBeReplaced(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	work, layers, cfg, rec := calibratedModel(t, dir)
 	// The fake-quant model sorts last of Save's two files.
@@ -369,6 +373,7 @@ func TestSaveLeavesNoFileWhenOneCannotBeReplaced(t *testing.T) {
 // saved models would quantize every non-zero input to the int8 limits and
 // turn 0 into NaN (0 * Inf).
 func TestSaveRefusesScaleDWithInfiniteReciprocal(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	work, layers, cfg, rec := calibratedModel(t, dir)
 	rec["c2"].ScaleD = 1e-40 // positive, finite, 1/x = 1e40 > MaxFloat32

@@ -41,6 +41,7 @@ func entries(t *testing.T, dir string) []string {
 // file in place, replacing an older one, and that discard then removes the
 // empty private folder.
 func TestStagingCommitMovesEveryFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "a"), []byte("old"), 0o644); err != nil {
 		t.Fatal(err)
@@ -65,6 +66,7 @@ func TestStagingCommitMovesEveryFile(t *testing.T) {
 // "a" sorts before the folder "b", so moving as it goes would have put it
 // in place.
 func TestStagingCommitRefusesFolderBeforeMovingAny(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "b"), 0o755); err != nil {
 		t.Fatal(err)
@@ -86,6 +88,7 @@ func TestStagingCommitRefusesFolderBeforeMovingAny(t *testing.T) {
 // TestStagingDiscardLeavesNothing checks that discarding staged files
 // leaves the folder as it was.
 func TestStagingDiscardLeavesNothing(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	st := stage(t, dir, map[string]string{"a": "a", "b": "b"})
 	st.discard()

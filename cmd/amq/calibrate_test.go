@@ -16,6 +16,7 @@ import (
 // TestPreprocessCalibrateCommands runs create-config, preprocess and
 // calibrate on the torch-exported MLP fixture and checks the record.
 func TestPreprocessCalibrateCommands(t *testing.T) {
+	t.Parallel()
 	model := testfixture.Path(t, "fixtures", "mlp", "model_op17.onnx")
 	data := testfixture.Path(t, "fixtures", "mlp", "input.npy")
 	dir := t.TempDir()

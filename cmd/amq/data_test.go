@@ -11,6 +11,7 @@ import (
 // TestNegativeBatchSizeIsReportedAsSuch checks that a negative --batch-size
 // is reported as such, not as a model without a fixed batch dimension.
 func TestNegativeBatchSizeIsReportedAsSuch(t *testing.T) {
+	t.Parallel()
 	model := testfixture.Path(t, "fixtures", "mlp", "model_op17.onnx")
 	data := testfixture.Path(t, "fixtures", "mlp", "input.npy")
 	out := filepath.Join(t.TempDir(), "q")

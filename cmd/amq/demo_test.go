@@ -14,6 +14,7 @@ import (
 // 20 dB of output SQNR over no balance and keep accuracy within 1 point of
 // FP32, and both results must be written.
 func TestDemo(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var out, errb bytes.Buffer
 	res, err := runDemo(&out, &errb, dir, 2)

@@ -17,6 +17,7 @@ import (
 // Convs absorbed a BatchNormalization, the two routes write the same
 // record, and the saved models carry no BatchNormalization.
 func TestStepCommandsFuseConvBN(t *testing.T) {
+	t.Parallel()
 	model := testfixture.Path(t, "quant", "cnn", "model_op13_bn.onnx")
 	scfg := testfixture.Path(t, "quant", "dmq.cfg")
 	data := testfixture.Path(t, "quant", "cnn", "calib.npy")

@@ -13,6 +13,7 @@ import (
 )
 
 func TestQuantizeCommand(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	prefix := filepath.Join(dir, "res", "cnn")
 	res, err := amq(t, "quantize",
@@ -86,6 +87,7 @@ func TestQuantizeCommand(t *testing.T) {
 }
 
 func TestQuantizeCommandErrors(t *testing.T) {
+	t.Parallel()
 	model := testfixture.Path(t, "quant", "cnn", "model_op13.onnx")
 	data := testfixture.Path(t, "quant", "cnn", "calib.npy")
 	cases := []struct {

@@ -79,6 +79,7 @@ func sameTensor(t *testing.T, what string, got, want *onnx.Tensor) {
 }
 
 func TestRunTwoInputs(t *testing.T) {
+	t.Parallel()
 	dir := conformanceCase(t, "test_add")
 	tmp := t.TempDir()
 	x := pbToNpy(t, filepath.Join(dir, "test_data_set_0/input_0.pb"), tmp, "x.npy")
@@ -100,6 +101,7 @@ func TestRunTwoInputs(t *testing.T) {
 }
 
 func TestRunBarePath(t *testing.T) {
+	t.Parallel()
 	dir := conformanceCase(t, "test_relu")
 	tmp := t.TempDir()
 	x := pbToNpy(t, filepath.Join(dir, "test_data_set_0/input_0.pb"), tmp, "in.npy")
@@ -115,6 +117,7 @@ func TestRunBarePath(t *testing.T) {
 }
 
 func TestRunOutputFolder(t *testing.T) {
+	t.Parallel()
 	dir := conformanceCase(t, "test_split_equal_parts_1d")
 	tmp := t.TempDir()
 	x := pbToNpy(t, filepath.Join(dir, "test_data_set_0/input_0.pb"), tmp, "in.npy")

@@ -15,6 +15,7 @@ import (
 // does not have (a config made for another model) instead of quietly
 // quantizing the layers that happen to match, and writes nothing.
 func TestSaveRefusesConfigForAnotherModel(t *testing.T) {
+	t.Parallel()
 	model := testfixture.Path(t, "fixtures", "mlp", "model_op17.onnx")
 	data := testfixture.Path(t, "fixtures", "mlp", "input.npy")
 	dir := t.TempDir()

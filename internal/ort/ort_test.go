@@ -15,6 +15,7 @@ import (
 // PyTorch's own outputs: it validates the wrapper (input/output plumbing,
 // threads option) against an independent reference.
 func TestFixtures(t *testing.T) {
+	t.Parallel()
 	testfixture.RequireORT(t)
 	for _, f := range testfixture.Fixtures(t, "model_op*.onnx") {
 		t.Run(f.Name, func(t *testing.T) {
@@ -78,6 +79,7 @@ func typesModel() *onnx.Model {
 // TestTypes checks every input/output conversion against values computed
 // here, including a scalar input and output and an output of unknown rank.
 func TestTypes(t *testing.T) {
+	t.Parallel()
 	testfixture.RequireORT(t)
 	s, err := ort.NewSessionFromModel(typesModel(), &ort.Options{Threads: 2})
 	if err != nil {
@@ -130,6 +132,7 @@ func TestTypes(t *testing.T) {
 
 // TestErrors checks that bad calls fail with errors naming the tensor.
 func TestErrors(t *testing.T) {
+	t.Parallel()
 	testfixture.RequireORT(t)
 	s, err := ort.NewSessionFromModel(typesModel(), nil)
 	if err != nil {
@@ -182,6 +185,7 @@ func TestErrors(t *testing.T) {
 // TestConcurrentRun runs one session from several goroutines (ONNX Runtime
 // sessions are thread-safe) and checks every result against a serial run.
 func TestConcurrentRun(t *testing.T) {
+	t.Parallel()
 	testfixture.RequireORT(t)
 	f := testfixture.Named(t, "transformer/model_op17")
 	s, err := ort.NewSession(f.Model, &ort.Options{Threads: 1})
