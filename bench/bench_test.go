@@ -150,12 +150,12 @@ func BenchmarkBERTLayer(b *testing.B) {
 	}
 }
 
-// TestModels checks that the benchmark models are valid ONNX with the
+// TestBenchmarkModelsRunWithIntendedSizes checks that the benchmark models are valid ONNX with the
 // intended sizes: ONNX Runtime loads and runs them, with finite outputs of
 // the expected shape, and the parameter counts are those of ResNet-18
 // (torchvision's 11,689,512 minus the 2·4,800 BatchNorm parameters plus the
 // 4,800 conv biases they fold into) and of a BERT-base layer.
-func TestModels(t *testing.T) {
+func TestBenchmarkModelsRunWithIntendedSizes(t *testing.T) {
 	testfixture.RequireORT(t)
 	cases := []struct {
 		name   string

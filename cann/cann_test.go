@@ -305,7 +305,7 @@ func TestATCFailureShowsStderr(t *testing.T) {
 	}
 }
 
-func TestBadInputs(t *testing.T) {
+func TestBadInputsAreErrorsWithoutLeaks(t *testing.T) {
 	requireFake(t)
 	base, _ := leaks(t)
 	r, err := fakeBackend(t, 0).Prepare(testModel(), observe)
@@ -444,7 +444,7 @@ func childError(t *testing.T, mode, lib string) string {
 	return string(out)
 }
 
-func TestMissingLibrary(t *testing.T) {
+func TestMissingLibraryErrorSaysHowToFixIt(t *testing.T) {
 	requireFake(t)
 	out := childError(t, "missing", "/nonexistent/libascendcl.so")
 	if !strings.Contains(out, "cannot load the ACL library") || !strings.Contains(out, "/nonexistent/libascendcl.so") ||
@@ -453,7 +453,7 @@ func TestMissingLibrary(t *testing.T) {
 	}
 }
 
-func TestStubLibrary(t *testing.T) {
+func TestStubLibraryErrorPointsToSim(t *testing.T) {
 	requireFake(t)
 	stub := os.Getenv("AMQ_ASCENDCL_STUB_LIB")
 	if stub == "" {

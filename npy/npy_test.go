@@ -56,7 +56,7 @@ func TestReadNumPyFiles(t *testing.T) {
 	}
 }
 
-func TestReadRejects(t *testing.T) {
+func TestReadRejectsUnsupportedLayouts(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ file, msg string }{
 		{"fortran.npy", "Fortran order"},
@@ -69,9 +69,9 @@ func TestReadRejects(t *testing.T) {
 	}
 }
 
-// TestReadHostile feeds damaged files: each must fail cleanly, without a
+// TestReadFailsCleanlyOnDamagedFiles feeds damaged files: each must fail cleanly, without a
 // panic or an allocation of what the header claims.
-func TestReadHostile(t *testing.T) {
+func TestReadFailsCleanlyOnDamagedFiles(t *testing.T) {
 	t.Parallel()
 	good, err := os.ReadFile("testdata/f32.npy")
 	if err != nil {
@@ -110,7 +110,7 @@ func TestReadHostile(t *testing.T) {
 	}
 }
 
-func TestRoundTrip(t *testing.T) {
+func TestWriteReadRoundTrip(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	tensors := []*onnx.Tensor{
@@ -148,7 +148,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-func TestWriteErrors(t *testing.T) {
+func TestWriteErrorsLeaveNoFile(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	bad := []*onnx.Tensor{

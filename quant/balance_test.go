@@ -161,7 +161,7 @@ func TestApplyBalancePreservesOutputs(t *testing.T) {
 	}
 }
 
-func TestApplyBalanceSharedWeight(t *testing.T) {
+func TestApplyBalanceLeavesSharedWeightOfOtherLayerAlone(t *testing.T) {
 	t.Parallel()
 	// q and o read the same initializer (o through an Identity); balancing
 	// only q must leave o's weight alone.
@@ -199,7 +199,7 @@ func TestApplyBalanceRejectsBadFactors(t *testing.T) {
 	}
 }
 
-func TestApplyBalanceFixtures(t *testing.T) {
+func TestApplyBalancePreservesFixtureOutputs(t *testing.T) {
 	t.Parallel()
 	for _, fx := range testfixture.Fixtures(t, "model_op17.onnx") {
 		name := fx.Name

@@ -51,7 +51,7 @@ func onesLike(f []float32) []float32 {
 	return o
 }
 
-func TestCalibrateAgainstReferences(t *testing.T) {
+func TestCalibrateMatchesIndependentReferences(t *testing.T) {
 	t.Parallel()
 	m, layers := calibModel()
 	data := calibData(1, 6)
@@ -217,7 +217,7 @@ func (d failingData) Batch(i int) (map[string]*onnx.Tensor, error) {
 	return d.sliceData[i], nil
 }
 
-func TestCalibrateErrors(t *testing.T) {
+func TestCalibrateErrorsNameTheCause(t *testing.T) {
 	t.Parallel()
 	m, layers := calibModel()
 	data := calibData(3, 3)

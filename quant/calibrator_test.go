@@ -79,8 +79,8 @@ func TestCalibratorKeysShareByTensorAlgoBins(t *testing.T) {
 	}
 }
 
-// TestWeightAlgorithmDefault checks that an empty wts_algo means ARQ.
-func TestWeightAlgorithmDefault(t *testing.T) {
+// TestEmptyWeightAlgorithmIsARQ checks that an empty wts_algo means ARQ.
+func TestEmptyWeightAlgorithmIsARQ(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"", "arq_quantize"} {
 		a, err := lookupWeightAlgorithm(name)
@@ -93,7 +93,7 @@ func TestWeightAlgorithmDefault(t *testing.T) {
 	}
 }
 
-func TestOrList(t *testing.T) {
+func TestOrListJoinsWithCommasAndOr(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		names []string

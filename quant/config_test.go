@@ -24,7 +24,7 @@ override_layer_types : { layer_type : "Conv"
     calibration_config : { arq_quantize : { channel_wise : false } dmq_balancer : { migration_strength : 0.4 } } }
 `
 
-func TestCreateQuantConfig(t *testing.T) {
+func TestCreateQuantConfigResolvesLayersAndRoundTrips(t *testing.T) {
 	t.Parallel()
 	m := testfixture.Named(t, "cnn/model_op13").Load(t)
 	layers, _, err := FindLayers(m.Clone(), FindOptions{})
@@ -100,7 +100,7 @@ func TestCreateQuantConfig(t *testing.T) {
 	}
 }
 
-func TestCreateQuantConfigDefaults(t *testing.T) {
+func TestCreateQuantConfigDefaultsWithoutSimpleConfig(t *testing.T) {
 	t.Parallel()
 	m := testfixture.Named(t, "conv3d/model_op13").Load(t)
 	cfg, _, err := CreateQuantConfig(m, nil, nil, 3)
@@ -126,7 +126,7 @@ func TestCreateQuantConfigDefaults(t *testing.T) {
 	}
 }
 
-func TestSimpleConfigErrors(t *testing.T) {
+func TestParseSimpleConfigErrorsSayWhere(t *testing.T) {
 	t.Parallel()
 	m := testfixture.Named(t, "mlp/model_op13").Load(t)
 	var gemm string
@@ -163,7 +163,7 @@ func TestSimpleConfigErrors(t *testing.T) {
 	}
 }
 
-func TestReadConfigErrors(t *testing.T) {
+func TestParseConfigErrorsNameTheKey(t *testing.T) {
 	t.Parallel()
 	good := `{"version": 1, "batch_num": 1, "activation_offset": true, "do_fusion": true, "skip_fusion_layers": [],
 	"L": {"quant_enable": true, "activation_quant_params": {"num_bits": 8, "act_algo": "hfmg", "num_of_bins": 4096, "asymmetric": true},

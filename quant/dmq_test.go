@@ -122,7 +122,7 @@ func TestPreprocessRunningMaxOverAllBatches(t *testing.T) {
 	}
 }
 
-func TestPreprocessJoint(t *testing.T) {
+func TestPreprocessJointGivesReadersOfATensorOneFactor(t *testing.T) {
 	t.Parallel()
 	m := dmqModel()
 	rng := rand.New(rand.NewPCG(2, 8))

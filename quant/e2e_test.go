@@ -124,11 +124,11 @@ func sqnrDB(t *testing.T, ref, got *onnx.Tensor) float64 {
 	return db
 }
 
-// TestE2ETransformerBalance is issue 3's headline: on the transformer with
+// TestDMQRecoversTransformerOutput is issue 3's headline: on the transformer with
 // outlier channels, W8A8 without balance loses the output, DMQ (alpha 0.5)
 // recovers it: >= 20 dB more output SQNR against FP32 and held-out accuracy
 // within 1 point of FP32, with the fake-quant model run by ONNX Runtime.
-func TestE2ETransformerBalance(t *testing.T) {
+func TestDMQRecoversTransformerOutput(t *testing.T) {
 	t.Parallel()
 	testfixture.RequireORT(t)
 	x, labels := testSet(t, "transformer")
@@ -158,9 +158,9 @@ func TestE2ETransformerBalance(t *testing.T) {
 	}
 }
 
-// TestE2ECNNAccuracy: the CNN (Conv+BN folded by the export) quantized with
+// TestQuantizedCNNKeepsAccuracy: the CNN (Conv+BN folded by the export) quantized with
 // and without DMQ keeps held-out accuracy within 1 point of FP32.
-func TestE2ECNNAccuracy(t *testing.T) {
+func TestQuantizedCNNKeepsAccuracy(t *testing.T) {
 	t.Parallel()
 	testfixture.RequireORT(t)
 	x, labels := testSet(t, "cnn")
@@ -176,12 +176,12 @@ func TestE2ECNNAccuracy(t *testing.T) {
 	}
 }
 
-// TestE2EFakeQuantMatchesDeploy checks, on every fixture, that the
+// TestFakeQuantMatchesDeploy checks, on every fixture, that the
 // fake-quant model in ONNX Runtime and the deploy model in sim compute the
 // same thing: identical int8 codes at every AscendQuant for >= 99.9% of the
 // elements, final outputs within 1e-4 relative for every sample whose codes
 // all agree, and within 1e-3 relative (L2) over all samples.
-func TestE2EFakeQuantMatchesDeploy(t *testing.T) {
+func TestFakeQuantMatchesDeploy(t *testing.T) {
 	t.Parallel()
 	testfixture.RequireORT(t)
 	cases := []struct{ fixture, model string }{
@@ -351,9 +351,9 @@ func compareFakeDeploy(t *testing.T, fake, dep *onnx.Model, in map[string]*onnx.
 		len(depQ), 100*worstFrac, nflip, samples, rel, worst)
 }
 
-// TestRunFlowORTAvailableUnderCI makes a missing ONNX Runtime visible: the
+// TestONNXRuntimeIsAvailableUnderCI makes a missing ONNX Runtime visible: the
 // e2e tests skip without it on a developer machine only.
-func TestRunFlowORTAvailableUnderCI(t *testing.T) {
+func TestONNXRuntimeIsAvailableUnderCI(t *testing.T) {
 	t.Parallel()
 	if os.Getenv("CI") != "" {
 		testfixture.RequireORT(t) // fails under CI

@@ -41,10 +41,10 @@ func TestRunFlowFailureLeavesNoFiles(t *testing.T) {
 	}
 }
 
-// TestRunFlowReport checks the report of a run with DMQ on some layers:
+// TestRunFlowReportsFactorsBalanceAndSQNR checks the report of a run with DMQ on some layers:
 // factors from the record, balance only where configured, SQNR computed
 // independently here from the two models' layer outputs.
-func TestRunFlowReport(t *testing.T) {
+func TestRunFlowReportsFactorsBalanceAndSQNR(t *testing.T) {
 	t.Parallel()
 	m, layers := calibModel()
 	data := calibData(5, 3)
@@ -108,10 +108,10 @@ func runSimFetch(t *testing.T, m *onnx.Model, in map[string]*onnx.Tensor, name s
 	return out[name].Floats()
 }
 
-// TestRunFlowFoldJoint: on the op17 transformer, joint factors let the
+// TestRunFlowFoldsJointFactorsIntoLayerNorm: on the op17 transformer, joint factors let the
 // balance of q, k, v and fc1 fold into the LayerNormalization in front of
 // them; the result is as good as with AMCT's Mul.
-func TestRunFlowFoldJoint(t *testing.T) {
+func TestRunFlowFoldsJointFactorsIntoLayerNorm(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(quantFixtures, "transformer")
 	m, err := onnx.LoadFile(filepath.Join(dir, "model_op17.onnx"))

@@ -113,7 +113,7 @@ func TestHFMGKeepsUniformRange(t *testing.T) {
 	}
 }
 
-func TestHFMGNonNegative(t *testing.T) {
+func TestHFMGUsesWholeRangeForNonNegativeData(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(9, 9))
 	x := make([]float32, 20000)
@@ -150,7 +150,7 @@ func refBin(x, lo, hi float32, nb int) (int, float64) {
 	return b, math.Abs(f - math.Round(f))
 }
 
-func TestHFMGHistogramBins(t *testing.T) {
+func TestHFMGHistogramBinsAsExactBinningDoes(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(3, 4))
 	x := make([]float32, 30000)
@@ -197,7 +197,7 @@ func TestHFMGHistogramBins(t *testing.T) {
 	}
 }
 
-func TestHFMGHistogramMerge(t *testing.T) {
+func TestHFMGHistogramMergesBatchesOverTheirUnion(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(13, 14))
 	const nb = 1024
@@ -285,7 +285,7 @@ func TestHFMGHistogramMerge(t *testing.T) {
 	}
 }
 
-func TestHFMGCandidates(t *testing.T) {
+func TestHFMGCandidatesFollowTheSearchRule(t *testing.T) {
 	t.Parallel()
 	// Worked by hand from the rule in HFMG's doc comment (steps of
 	// ceil(N/100000) values, the end that crosses more bins moves, ties
@@ -326,7 +326,7 @@ func integratedLoss(count []int64, bw float64, l, r, k int) float64 {
 	return loss
 }
 
-func TestHFMGLossIntegral(t *testing.T) {
+func TestHFMGLossIsTheNumericIntegral(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(21, 22))
 	const nb = 1024
@@ -395,7 +395,7 @@ func TestHFMGPicksSmallestLoss(t *testing.T) {
 	}
 }
 
-func TestHFMGDegenerate(t *testing.T) {
+func TestHFMGHandlesDegenerateData(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		x     []float32

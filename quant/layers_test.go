@@ -10,7 +10,7 @@ import (
 	"amq/onnx"
 )
 
-func TestFindLayersRestrictions(t *testing.T) {
+func TestFindLayersExcludesUnsupportedWithRule(t *testing.T) {
 	t.Parallel()
 	x4 := map[string][]int{"x": {1, 4, 8, 8}}
 	cases := []struct {
@@ -83,12 +83,12 @@ func TestFindLayersRestrictions(t *testing.T) {
 	}
 }
 
-// TestFindLayersShared uses a torch 1.13 export in which equal parameters
+// TestFindLayersCopiesOrExcludesSharedParameters uses a torch 1.13 export in which equal parameters
 // are deduplicated (c2's weight is an Identity of c1's, fc2 reads fc1's
 // weight directly): by default every such layer gets its own copy and the
 // model computes the same (checked in ONNX Runtime); with KeepShared they are
 // excluded.
-func TestFindLayersShared(t *testing.T) {
+func TestFindLayersCopiesOrExcludesSharedParameters(t *testing.T) {
 	t.Parallel()
 	m, err := onnx.LoadFile("testdata/shared.onnx")
 	if err != nil {
@@ -185,10 +185,10 @@ func runORT(t *testing.T, m *onnx.Model, in map[string]*onnx.Tensor, fetch ...st
 	return out
 }
 
-// TestFindLayersFixtures checks the PyTorch fixtures: every Conv, Gemm,
+// TestFindLayersAccountsForEveryFixtureCandidate checks the PyTorch fixtures: every Conv, Gemm,
 // ConvTranspose and MatMul node is either a layer or excluded with a rule,
 // and the known-supported ones are layers.
-func TestFindLayersFixtures(t *testing.T) {
+func TestFindLayersAccountsForEveryFixtureCandidate(t *testing.T) {
 	t.Parallel()
 	for _, fx := range testfixture.Fixtures(t, "model_op13.onnx") {
 		path, m := fx.Model, fx.Load(t)

@@ -104,7 +104,7 @@ func TestHistogramStreamsExactly(t *testing.T) {
 	}
 }
 
-func TestHistogramZerosThenValues(t *testing.T) {
+func TestHistogramKeepsEarlierZerosInZeroBin(t *testing.T) {
 	t.Parallel()
 	h := NewHistogram(64)
 	if err := h.Add(make([]float32, 10)); err != nil {

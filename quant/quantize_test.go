@@ -25,7 +25,7 @@ func TestQuantizeRoundsHalfToEvenAndSaturates(t *testing.T) {
 	}
 }
 
-func TestScaleOffset(t *testing.T) {
+func TestScaleOffsetCoversRangeAndZeroExactly(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		lo, hi float64

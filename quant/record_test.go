@@ -38,7 +38,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	}
 }
 
-func TestRecordErrors(t *testing.T) {
+func TestParseRecordErrorsNameLineLayerAndField(t *testing.T) {
 	t.Parallel()
 	head := "record {\n  key: \"L\"\n  value {\n    scale_d: 0.5\n    offset_d: 3\n"
 	tail := "  }\n}\n"

@@ -53,7 +53,7 @@ func minMaxRecord(t *testing.T, m *onnx.Model, layers []*Layer, in map[string]*o
 	return rec
 }
 
-func TestSaveMLP(t *testing.T) {
+func TestSaveMLPComputesIntegerArithmetic(t *testing.T) {
 	t.Parallel()
 	testfixture.RequireORT(t)
 	fx := testfixture.Named(t, "mlp/model_op13")
@@ -159,7 +159,7 @@ func TestSaveMLP(t *testing.T) {
 	compareDeploy(t, fake, dep, in, rep.Quantized)
 }
 
-func TestSaveCNN(t *testing.T) {
+func TestSaveCNNStaysCloseToFloat(t *testing.T) {
 	t.Parallel()
 	testfixture.RequireORT(t)
 	for _, fix := range []string{"cnn", "resnet"} {
@@ -262,7 +262,7 @@ func compareDeploy(t *testing.T, fake, dep *onnx.Model, in map[string]*onnx.Tens
 	}
 }
 
-func TestSaveErrors(t *testing.T) {
+func TestSaveWarnsAndRefusesBadRecords(t *testing.T) {
 	t.Parallel()
 	mk := func() *onnx.Model {
 		m := testGraph(map[string][]int{"x": {1, 2, 4, 4}}, map[string][]int{"w": {3, 2, 3, 3}, "b": {3}}, []string{"y"},

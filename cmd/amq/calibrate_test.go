@@ -13,9 +13,9 @@ import (
 	"amq/quant"
 )
 
-// TestPreprocessCalibrateCommands runs create-config, preprocess and
+// TestCalibrateCommandNeedsPreprocessAndMatchesLibrary runs create-config, preprocess and
 // calibrate on the torch-exported MLP fixture and checks the record.
-func TestPreprocessCalibrateCommands(t *testing.T) {
+func TestCalibrateCommandNeedsPreprocessAndMatchesLibrary(t *testing.T) {
 	t.Parallel()
 	model := testfixture.Path(t, "fixtures", "mlp", "model_op17.onnx")
 	data := testfixture.Path(t, "fixtures", "mlp", "input.npy")

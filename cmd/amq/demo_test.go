@@ -10,10 +10,10 @@ import (
 	"amq/quant"
 )
 
-// TestDemo runs amq demo on its embedded transformer: DMQ must buy at least
+// TestDemoShowsDMQBeatsNoBalance runs amq demo on its embedded transformer: DMQ must buy at least
 // 20 dB of output SQNR over no balance and keep accuracy within 1 point of
 // FP32, and both results must be written.
-func TestDemo(t *testing.T) {
+func TestDemoShowsDMQBeatsNoBalance(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	var out, errb bytes.Buffer

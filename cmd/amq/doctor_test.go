@@ -6,7 +6,9 @@ import (
 	"testing"
 )
 
-func TestDoctorWithFake(t *testing.T) {
+// TestDoctorReportsTheFakeRuntime checks that amq doctor finds the fake
+// libascendcl (not the stub), its two devices, the SoC and the ATC in use.
+func TestDoctorReportsTheFakeRuntime(t *testing.T) {
 	requireAscendFake(t)
 	var out bytes.Buffer
 	if err := doctor(&out, ""); err != nil {

@@ -11,12 +11,12 @@ import (
 	"amq/quant"
 )
 
-// TestStepCommandsFuseConvBN runs the step commands (create-config,
+// TestStepCommandsFuseConvBNAsQuantizeDoes runs the step commands (create-config,
 // preprocess, calibrate, save) and amq quantize on the digits CNN exported
 // with its BatchNormalization nodes: every command that quantizes says which
 // Convs absorbed a BatchNormalization, the two routes write the same
 // record, and the saved models carry no BatchNormalization.
-func TestStepCommandsFuseConvBN(t *testing.T) {
+func TestStepCommandsFuseConvBNAsQuantizeDoes(t *testing.T) {
 	t.Parallel()
 	model := testfixture.Path(t, "quant", "cnn", "model_op13_bn.onnx")
 	scfg := testfixture.Path(t, "quant", "dmq.cfg")

@@ -12,7 +12,12 @@ import (
 	"amq/quant"
 )
 
-func TestQuantizeCommand(t *testing.T) {
+// TestQuantizeWritesFourFilesAndReports runs amq quantize with DMQ and a
+// skipped layer: it reports batches, layers, balance and SQNR on standard
+// output (nothing on standard error without a terminal) and leaves exactly
+// the config, record, fake-quant and deploy models, consistent with the
+// skip.
+func TestQuantizeWritesFourFilesAndReports(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	prefix := filepath.Join(dir, "res", "cnn")
@@ -86,7 +91,9 @@ func TestQuantizeCommand(t *testing.T) {
 	}
 }
 
-func TestQuantizeCommandErrors(t *testing.T) {
+// TestQuantizeErrorsLeaveOutputFolderEmpty checks that each bad argument is
+// an error naming it, and that a failed run writes nothing.
+func TestQuantizeErrorsLeaveOutputFolderEmpty(t *testing.T) {
 	t.Parallel()
 	model := testfixture.Path(t, "quant", "cnn", "model_op13.onnx")
 	data := testfixture.Path(t, "quant", "cnn", "calib.npy")

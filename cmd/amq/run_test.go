@@ -78,7 +78,10 @@ func sameTensor(t *testing.T, what string, got, want *onnx.Tensor) {
 	}
 }
 
-func TestRunTwoInputs(t *testing.T) {
+// TestRunMatchesInputsByName runs a two-input model with --input name=path
+// given in another order than the graph's, and checks the printed summary
+// and the output against ONNX's reference.
+func TestRunMatchesInputsByName(t *testing.T) {
 	t.Parallel()
 	dir := conformanceCase(t, "test_add")
 	tmp := t.TempDir()
@@ -100,7 +103,9 @@ func TestRunTwoInputs(t *testing.T) {
 	sameTensor(t, "sum", got, readPB(t, filepath.Join(dir, "test_data_set_0/output_0.pb")))
 }
 
-func TestRunBarePath(t *testing.T) {
+// TestRunTakesBarePathForOnlyInput checks that a single-input model takes
+// --input without a name.
+func TestRunTakesBarePathForOnlyInput(t *testing.T) {
 	t.Parallel()
 	dir := conformanceCase(t, "test_relu")
 	tmp := t.TempDir()
@@ -116,7 +121,10 @@ func TestRunBarePath(t *testing.T) {
 	sameTensor(t, "y", got, readPB(t, filepath.Join(dir, "test_data_set_0/output_0.pb")))
 }
 
-func TestRunOutputFolder(t *testing.T) {
+// TestRunWritesEveryOutputIntoFolder checks that --output naming a folder
+// receives one .npy per output, that one output cannot go to two places and
+// that a single .npy cannot hold several outputs.
+func TestRunWritesEveryOutputIntoFolder(t *testing.T) {
 	t.Parallel()
 	dir := conformanceCase(t, "test_split_equal_parts_1d")
 	tmp := t.TempDir()
@@ -146,7 +154,9 @@ func TestRunOutputFolder(t *testing.T) {
 	}
 }
 
-func TestRunErrors(t *testing.T) {
+// TestRunErrorsNameTheProblem checks the error of each bad --input,
+// --backend, --threads and --model.
+func TestRunErrorsNameTheProblem(t *testing.T) {
 	dir := conformanceCase(t, "test_add")
 	model := filepath.Join(dir, "model.onnx")
 	tmp := t.TempDir()

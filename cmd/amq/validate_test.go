@@ -56,7 +56,10 @@ func quantModelFile(t *testing.T) (model, data string) {
 	return model, data
 }
 
-func TestValidateAscendAgainstSim(t *testing.T) {
+// TestValidateAscendAgainstSimCatchesDrift compares the fake device with
+// sim layer by layer: identical results pass, a numeric drift on the device
+// is reported with the output it affects.
+func TestValidateAscendAgainstSimCatchesDrift(t *testing.T) {
 	requireAscendFake(t)
 	model, data := quantModelFile(t)
 	var out bytes.Buffer

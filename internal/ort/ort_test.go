@@ -11,10 +11,10 @@ import (
 	"amq/onnx"
 )
 
-// TestFixtures runs the PyTorch fixtures in ONNX Runtime and compares with
+// TestSessionMatchesPyTorchOnFixtures runs the PyTorch fixtures in ONNX Runtime and compares with
 // PyTorch's own outputs: it validates the wrapper (input/output plumbing,
 // threads option) against an independent reference.
-func TestFixtures(t *testing.T) {
+func TestSessionMatchesPyTorchOnFixtures(t *testing.T) {
 	t.Parallel()
 	testfixture.RequireORT(t)
 	for _, f := range testfixture.Fixtures(t, "model_op*.onnx") {
@@ -76,9 +76,9 @@ func typesModel() *onnx.Model {
 	return &onnx.Model{IRVersion: 8, Opsets: map[string]int64{"": 13}, Graph: g}
 }
 
-// TestTypes checks every input/output conversion against values computed
+// TestSessionConvertsEveryElementType checks every input/output conversion against values computed
 // here, including a scalar input and output and an output of unknown rank.
-func TestTypes(t *testing.T) {
+func TestSessionConvertsEveryElementType(t *testing.T) {
 	t.Parallel()
 	testfixture.RequireORT(t)
 	s, err := ort.NewSessionFromModel(typesModel(), &ort.Options{Threads: 2})
@@ -130,8 +130,8 @@ func TestTypes(t *testing.T) {
 	}
 }
 
-// TestErrors checks that bad calls fail with errors naming the tensor.
-func TestErrors(t *testing.T) {
+// TestSessionErrorsNameTheTensor checks that bad calls fail with errors naming the tensor.
+func TestSessionErrorsNameTheTensor(t *testing.T) {
 	t.Parallel()
 	testfixture.RequireORT(t)
 	s, err := ort.NewSessionFromModel(typesModel(), nil)
@@ -182,9 +182,9 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-// TestConcurrentRun runs one session from several goroutines (ONNX Runtime
+// TestSessionRunsConcurrently runs one session from several goroutines (ONNX Runtime
 // sessions are thread-safe) and checks every result against a serial run.
-func TestConcurrentRun(t *testing.T) {
+func TestSessionRunsConcurrently(t *testing.T) {
 	t.Parallel()
 	testfixture.RequireORT(t)
 	f := testfixture.Named(t, "transformer/model_op17")
