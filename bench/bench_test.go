@@ -3,13 +3,13 @@ package bench
 import (
 	"fmt"
 	"math"
-	"os"
 	"runtime"
 	"runtime/metrics"
 	"testing"
 	"time"
 
 	"amq/internal/ort"
+	"amq/internal/testfixture"
 	"amq/onnx"
 	"amq/sim"
 )
@@ -21,53 +21,12 @@ const seed = 20240601
 // output's scale, for a run to count as correct.
 const tolerance = 1e-3
 
-func requireORT(tb testing.TB) {
-	tb.Helper()
-	if err := ort.Available(); err != nil {
-		if os.Getenv("CI") == "" {
-			tb.Skipf("ONNX Runtime not available: %v", err)
-		}
-		tb.Fatalf("ONNX Runtime not available: %v", err)
-	}
-}
-
 // threadCounts are the settings benchmarked: one core, and all of them.
 func threadCounts() []int {
 	if n := runtime.NumCPU(); n > 1 {
 		return []int{1, n}
 	}
 	return []int{1}
-}
-
-// compare returns the largest |got-want| and the limit it must stay under,
-// tolerance·max(1, max|want|), with an error when it does not.
-func compare(got, want *onnx.Tensor) (maxErr, limit float64, err error) {
-	if fmt.Sprint(got.Shape) != fmt.Sprint(want.Shape) {
-		return 0, 0, fmt.Errorf("sim output shape %v, ONNX Runtime %v", got.Shape, want.Shape)
-	}
-	g, ok := got.Data.([]float32)
-	if !ok {
-		return 0, 0, fmt.Errorf("sim output is %v, want FLOAT", got.DType)
-	}
-	w := want.Floats()
-	scale, at := 1.0, 0
-	for i := range w {
-		scale = math.Max(scale, math.Abs(float64(w[i])))
-		d := math.Abs(float64(g[i]) - float64(w[i]))
-		if !(d <= maxErr) { // also catches NaN
-			maxErr, at = d, i
-			if math.IsNaN(d) {
-				maxErr = math.Inf(1)
-				break
-			}
-		}
-	}
-	limit = tolerance * scale
-	if maxErr > limit {
-		return maxErr, limit, fmt.Errorf("sim disagrees with ONNX Runtime: max abs error %.3g at element %d (sim %g, ORT %g), limit %.3g",
-			maxErr, at, g[at], w[at], limit)
-	}
-	return maxErr, limit, nil
 }
 
 // sampleHeap collects garbage, then samples the Go heap (live and not yet
@@ -111,7 +70,7 @@ func sampleHeap() (stop func() uint64) {
 // runs both once and requires sim's output to match ONNX Runtime's, so that
 // the timings compare correct runs.
 func benchModel(b *testing.B, m *onnx.Model, in *onnx.Tensor) {
-	requireORT(b)
+	testfixture.RequireORT(b)
 	data, err := m.Marshal()
 	if err != nil {
 		b.Fatal(err)
@@ -139,7 +98,9 @@ func benchModel(b *testing.B, m *onnx.Model, in *onnx.Tensor) {
 				out, simErr = ss.Run(inputs)
 				peak = stop()
 				if simErr == nil {
-					maxErr, limit, simErr = compare(out["output"], ref["output"])
+					if maxErr, limit, simErr = testfixture.CompareToReference(out["output"], ref["output"], tolerance); simErr != nil {
+						simErr = fmt.Errorf("sim disagrees with ONNX Runtime: %w", simErr)
+					}
 				}
 			}
 			b.Run("sim", func(b *testing.B) {
@@ -189,13 +150,13 @@ func BenchmarkBERTLayer(b *testing.B) {
 	}
 }
 
-// TestModels checks that the benchmark models are valid ONNX with the
+// TestBenchmarkModelsRunWithIntendedSizes checks that the benchmark models are valid ONNX with the
 // intended sizes: ONNX Runtime loads and runs them, with finite outputs of
 // the expected shape, and the parameter counts are those of ResNet-18
 // (torchvision's 11,689,512 minus the 2·4,800 BatchNorm parameters plus the
 // 4,800 conv biases they fold into) and of a BERT-base layer.
-func TestModels(t *testing.T) {
-	requireORT(t)
+func TestBenchmarkModelsRunWithIntendedSizes(t *testing.T) {
+	testfixture.RequireORT(t)
 	cases := []struct {
 		name   string
 		m      *onnx.Model

@@ -15,6 +15,7 @@ import (
 	"amq/backend"
 	"amq/cann"
 	"amq/cgo/fake/fakeacl"
+	"amq/internal/testfixture"
 	"amq/onnx"
 	"amq/sim"
 )
@@ -67,10 +68,7 @@ func setup() error {
 func requireFake(t *testing.T) {
 	t.Helper()
 	if fakeLib == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("AMQ_ASCENDCL_LIB is not set (scripts/test-ascend.sh builds the fake runtime and sets it)")
-		}
-		t.Skip("AMQ_ASCENDCL_LIB is not set: run scripts/test-ascend.sh")
+		testfixture.Missing(t, "AMQ_ASCENDCL_LIB is not set: run scripts/test-ascend.sh, which builds the fake runtime and sets it")
 	}
 	if setupErr != nil {
 		t.Fatal(setupErr)
@@ -307,7 +305,7 @@ func TestATCFailureShowsStderr(t *testing.T) {
 	}
 }
 
-func TestBadInputs(t *testing.T) {
+func TestBadInputsAreErrorsWithoutLeaks(t *testing.T) {
 	requireFake(t)
 	base, _ := leaks(t)
 	r, err := fakeBackend(t, 0).Prepare(testModel(), observe)
@@ -446,7 +444,7 @@ func childError(t *testing.T, mode, lib string) string {
 	return string(out)
 }
 
-func TestMissingLibrary(t *testing.T) {
+func TestMissingLibraryErrorSaysHowToFixIt(t *testing.T) {
 	requireFake(t)
 	out := childError(t, "missing", "/nonexistent/libascendcl.so")
 	if !strings.Contains(out, "cannot load the ACL library") || !strings.Contains(out, "/nonexistent/libascendcl.so") ||
@@ -455,7 +453,7 @@ func TestMissingLibrary(t *testing.T) {
 	}
 }
 
-func TestStubLibrary(t *testing.T) {
+func TestStubLibraryErrorPointsToSim(t *testing.T) {
 	requireFake(t)
 	stub := os.Getenv("AMQ_ASCENDCL_STUB_LIB")
 	if stub == "" {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"amq/internal/testfixture"
 	"amq/onnx"
 )
 
@@ -22,6 +23,7 @@ func f32Want() *onnx.Tensor {
 }
 
 func TestReadNumPyFiles(t *testing.T) {
+	t.Parallel()
 	i64 := make([]int64, 5)
 	for i := range i64 {
 		i64[i] = int64(i) * -1000000000000
@@ -54,7 +56,8 @@ func TestReadNumPyFiles(t *testing.T) {
 	}
 }
 
-func TestReadRejects(t *testing.T) {
+func TestReadRejectsUnsupportedLayouts(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ file, msg string }{
 		{"fortran.npy", "Fortran order"},
 		{"f16.npy", "not supported"},
@@ -66,9 +69,10 @@ func TestReadRejects(t *testing.T) {
 	}
 }
 
-// TestReadHostile feeds damaged files: each must fail cleanly, without a
+// TestReadFailsCleanlyOnDamagedFiles feeds damaged files: each must fail cleanly, without a
 // panic or an allocation of what the header claims.
-func TestReadHostile(t *testing.T) {
+func TestReadFailsCleanlyOnDamagedFiles(t *testing.T) {
+	t.Parallel()
 	good, err := os.ReadFile("testdata/f32.npy")
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +110,8 @@ func TestReadHostile(t *testing.T) {
 	}
 }
 
-func TestRoundTrip(t *testing.T) {
+func TestWriteReadRoundTrip(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	tensors := []*onnx.Tensor{
 		f32Want(),
@@ -143,7 +148,8 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-func TestWriteErrors(t *testing.T) {
+func TestWriteErrorsLeaveNoFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bad := []*onnx.Tensor{
 		{Name: "short", DType: onnx.Float, Shape: []int{2, 2}, Data: []float32{1}},
@@ -166,6 +172,7 @@ func TestWriteErrors(t *testing.T) {
 }
 
 func TestReadNPZ(t *testing.T) {
+	t.Parallel()
 	for _, file := range []string{"pair.npz", "pair_compressed.npz"} {
 		got, err := ReadNPZFile(filepath.Join("testdata", file))
 		if err != nil {
@@ -189,12 +196,10 @@ func TestReadNPZ(t *testing.T) {
 
 // TestNumPyReadsOurFiles checks the other direction with NumPy itself.
 func TestNumPyReadsOurFiles(t *testing.T) {
+	t.Parallel()
 	py := "/usr/bin/python3"
 	if _, err := os.Stat(py); err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("no %s: %v", py, err)
-		}
-		t.Fatal(err)
+		testfixture.Missing(t, "no %s: %v", py, err)
 	}
 	dir := t.TempDir()
 	if err := WriteFile(filepath.Join(dir, "a.npy"), f32Want()); err != nil {
@@ -213,8 +218,8 @@ print("ok")
 `
 	out, err := exec.Command(py, "-c", script, dir).CombinedOutput()
 	if err != nil {
-		if strings.Contains(string(out), "No module named") && os.Getenv("CI") == "" {
-			t.Skipf("numpy missing: %s", out)
+		if strings.Contains(string(out), "No module named") {
+			testfixture.Missing(t, "numpy missing: %s", out)
 		}
 		t.Fatalf("numpy: %v\n%s", err, out)
 	}

@@ -32,7 +32,8 @@ func amctName(node string) string {
 	return name
 }
 
-func TestAMCTName(t *testing.T) {
+func TestAMCTNameIsTheTorchModulePath(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"/blocks/blocks.0/attn/q/MatMul": "blocks.0.attn.q",
 		"/blocks/blocks.1/fc2/MatMul":    "blocks.1.fc2",
@@ -46,14 +47,15 @@ func TestAMCTName(t *testing.T) {
 	}
 }
 
-// TestAMCTReference runs amq's flow on each fixture with the .cfg files
+// TestRunFlowMatchesAMCTOutputs runs amq's flow on each fixture with the .cfg files
 // AMCT was run with (same calibration batch) and compares, layer for layer,
 // the record (balance factors and weight scales to 1e-4 relative, scale_d
 // within 3%, offset_d within 2) and the per-layer settings of the JSON
 // config with AMCT's outputs in testdata/quant/<fixture>/amct. The
 // variants: dmq (IFMR with DMQ balance), nodmq (IFMR alone) and hfmg (HFMG
 // with 4096 bins and DMQ balance).
-func TestAMCTReference(t *testing.T) {
+func TestRunFlowMatchesAMCTOutputs(t *testing.T) {
+	t.Parallel()
 	for _, fixture := range []string{"cnn", "transformer", "deconv", "conv3d"} {
 		for _, cfg := range []string{"dmq", "nodmq", "hfmg"} {
 			t.Run(fixture+"/"+cfg, func(t *testing.T) {

@@ -31,7 +31,8 @@ func (r refScale) scale() float32 {
 	return float32(r.hi / 127)
 }
 
-func TestARQConvPerChannel(t *testing.T) {
+func TestARQScalesConvPerOutputChannel(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 1))
 	w := randTensor(rng, 6, 2, 3, 3)
 	n := &onnx.Node{Name: "c", OpType: "Conv"}
@@ -62,7 +63,8 @@ func TestARQConvPerChannel(t *testing.T) {
 	}
 }
 
-func TestARQConvTransposeGroups(t *testing.T) {
+func TestARQScalesConvTransposePerGroupedOutputChannel(t *testing.T) {
+	t.Parallel()
 	// W[I=4, O/g=3, 2, 2] with group 2: 6 output channels; output channel
 	// o of group gi = o/3 is column o%3 of rows 2*gi, 2*gi+1.
 	rng := rand.New(rand.NewPCG(2, 2))
@@ -94,7 +96,8 @@ func TestARQConvTransposeGroups(t *testing.T) {
 	}
 }
 
-func TestARQGemmAxes(t *testing.T) {
+func TestARQScalesGemmAlongItsOutputAxis(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(3, 3))
 	w := randTensor(rng, 5, 7) // [K=5, N=7] or, with transB, [N=5, K=7]
 	d := w.Floats()

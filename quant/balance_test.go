@@ -3,134 +3,12 @@ package quant
 import (
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"amq/npy"
+	"amq/internal/testfixture"
 	"amq/onnx"
-	"amq/sim"
 )
-
-// testSim is the backend the tests calibrate on: sim, on one thread.
-var testSim = &sim.Backend{Threads: 1}
-
-// concurrentSim is sim declared able to run n batches at once, as an
-// Ascend backend with n devices is, so that the tests exercise the flow's
-// in-order merging of concurrent batches.
-type concurrentSim struct {
-	*sim.Backend
-	n int
-}
-
-func (c concurrentSim) Concurrency() int { return c.n }
-
-// sliceData is a DataSource over batches held in memory.
-type sliceData []map[string]*onnx.Tensor
-
-func (d sliceData) Len() int                                     { return len(d) }
-func (d sliceData) Batch(i int) (map[string]*onnx.Tensor, error) { return d[i], nil }
-
-// builder assembles small models in Go.
-type builder struct {
-	g   *onnx.Graph
-	rng *rand.Rand
-}
-
-func newBuilder(seed uint64) *builder {
-	return &builder{
-		g:   &onnx.Graph{Name: "test", Initializers: map[string]*onnx.Tensor{}, ValueInfo: map[string]*onnx.ValueInfo{}},
-		rng: rand.New(rand.NewPCG(seed, seed)),
-	}
-}
-
-func (b *builder) input(name string, shape ...int) string {
-	b.g.Inputs = append(b.g.Inputs, &onnx.ValueInfo{Name: name, DType: onnx.Float, Shape: onnx.KnownDims(shape)})
-	return name
-}
-
-// init adds a random initializer with values scale*N(0,1)+shift.
-func (b *builder) init(name string, scale, shift float64, shape ...int) string {
-	d := make([]float32, onnx.NumElems(shape))
-	for i := range d {
-		d[i] = float32(b.rng.NormFloat64()*scale + shift)
-	}
-	t := onnx.NewTensor(shape, d)
-	t.Name = name
-	b.g.SetInitializer(t)
-	return name
-}
-
-func (b *builder) node(op, name string, attrs map[string]any, inputs ...string) string {
-	n := &onnx.Node{Name: name, OpType: op, Inputs: inputs, Outputs: []string{name + "_out"}}
-	for k, v := range attrs {
-		n.SetAttr(k, v)
-	}
-	b.g.Nodes = append(b.g.Nodes, n)
-	return n.Outputs[0]
-}
-
-func (b *builder) model(outputs ...string) *onnx.Model {
-	for _, o := range outputs {
-		b.g.Outputs = append(b.g.Outputs, &onnx.ValueInfo{Name: o, DType: onnx.Float})
-	}
-	b.g.Reindex()
-	return &onnx.Model{IRVersion: 8, Opsets: map[string]int64{"": 17}, Graph: b.g}
-}
-
-// randInput returns a tensor whose channel j on axis has its own spread,
-// so that balancing has something to do.
-func randInput(rng *rand.Rand, axis int, shape ...int) *onnx.Tensor {
-	d := make([]float32, onnx.NumElems(shape))
-	if axis < 0 {
-		axis += len(shape)
-	}
-	inner := onnx.NumElems(shape[axis+1:])
-	ch := shape[axis]
-	for i := range d {
-		j := (i / inner) % ch
-		d[i] = float32(rng.NormFloat64() * math.Pow(4, float64(j%5)-1))
-	}
-	return onnx.NewTensor(shape, d)
-}
-
-func runSim(t *testing.T, m *onnx.Model, in map[string]*onnx.Tensor) map[string]*onnx.Tensor {
-	t.Helper()
-	s, err := sim.NewSession(m, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := s.Run(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// compareOutputs checks every graph output of got against want within a
-// tolerance relative to the output's largest magnitude.
-func compareOutputs(t *testing.T, what string, got, want map[string]*onnx.Tensor, rel float64) {
-	t.Helper()
-	for name, w := range want {
-		g, ok := got[name]
-		if !ok {
-			t.Errorf("%s: output %q missing", what, name)
-			continue
-		}
-		wd, gd := w.Floats(), g.Floats()
-		var scale, worst float64
-		for _, v := range wd {
-			scale = max(scale, math.Abs(float64(v)))
-		}
-		for i := range wd {
-			worst = max(worst, math.Abs(float64(gd[i])-float64(wd[i])))
-		}
-		if worst > rel*scale {
-			t.Errorf("%s: output %q differs by %g (largest |value| %g)", what, name, worst, scale)
-		}
-	}
-}
 
 func randFactors(rng *rand.Rand, n int) []float32 {
 	s := make([]float32, n)
@@ -138,16 +16,6 @@ func randFactors(rng *rand.Rand, n int) []float32 {
 		s[i] = float32(math.Exp(rng.Float64()*4 - 2))
 	}
 	return s
-}
-
-func layer(m *onnx.Model, name string) *Layer {
-	n := m.Graph.Node(name)
-	l := &Layer{Name: name, Type: n.OpType, Node: n, Input: n.Inputs[0], Weight: n.Inputs[1], Bias: n.Input(2)}
-	if n.OpType == "Conv" || n.OpType == "ConvTranspose" {
-		w, _ := m.Graph.Constant(n.Inputs[1])
-		l.Spatial = len(w.Shape) - 2
-	}
-	return l
 }
 
 // transformerBlock: LayerNorm feeding q/k/v (MatMul, MatMul, Gemm transB),
@@ -207,6 +75,7 @@ func balanceRecord(rng *rand.Rand, m *onnx.Model, layers []*Layer, joint bool) R
 }
 
 func TestApplyBalancePreservesOutputs(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(5, 5))
 	for _, tc := range []struct {
 		name  string
@@ -292,7 +161,8 @@ func TestApplyBalancePreservesOutputs(t *testing.T) {
 	}
 }
 
-func TestApplyBalanceSharedWeight(t *testing.T) {
+func TestApplyBalanceLeavesSharedWeightOfOtherLayerAlone(t *testing.T) {
+	t.Parallel()
 	// q and o read the same initializer (o through an Identity); balancing
 	// only q must leave o's weight alone.
 	orig, _ := transformerBlock()
@@ -313,21 +183,10 @@ func TestApplyBalanceSharedWeight(t *testing.T) {
 	compareOutputs(t, "shared", runSim(t, m, in), runSim(t, orig, in), 2e-5)
 }
 
-func equalF(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // TestApplyBalanceRejectsBadFactors checks that bad records are errors that
 // name the layer.
 func TestApplyBalanceRejectsBadFactors(t *testing.T) {
+	t.Parallel()
 	orig, _ := transformerBlock()
 	layers := []*Layer{layer(orig, "q")}
 	bad := Record{"q": {BalanceFactor: []float32{1, 2}}}
@@ -340,28 +199,12 @@ func TestApplyBalanceRejectsBadFactors(t *testing.T) {
 	}
 }
 
-// fixtureDir is where the torch-exported fixture models live.
-const fixtureDir = "../testdata/fixtures"
-
-func TestApplyBalanceFixtures(t *testing.T) {
-	dirs, _ := filepath.Glob(filepath.Join(fixtureDir, "*", "model_op17.onnx"))
-	if len(dirs) == 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("no fixtures under " + fixtureDir)
-		}
-		t.Skip("no fixtures under " + fixtureDir)
-	}
-	for _, path := range dirs {
-		name := filepath.Base(filepath.Dir(path))
+func TestApplyBalancePreservesFixtureOutputs(t *testing.T) {
+	t.Parallel()
+	for _, fx := range testfixture.Fixtures(t, "model_op17.onnx") {
+		name := fx.Name
 		t.Run(name, func(t *testing.T) {
-			orig, err := onnx.LoadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			x, err := npy.ReadFile(filepath.Join(filepath.Dir(path), "input.npy"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			orig, x := fx.Load(t), fx.Input(t)
 			work := orig.Clone()
 			layers, _, err := FindLayers(work, FindOptions{})
 			if err != nil {
@@ -393,19 +236,4 @@ func TestApplyBalanceFixtures(t *testing.T) {
 			}
 		})
 	}
-}
-
-// testConfig enables every layer with IFMR defaults, and DMQ (strength
-// 0.5) when dmq is set.
-func testConfig(layers []*Layer, dmq bool) *Config {
-	cfg := &Config{Version: 1, BatchNum: 1, ActivationOffset: true, Layers: map[string]*LayerConfig{}}
-	for _, l := range layers {
-		lc := &LayerConfig{QuantEnable: true, Act: defaultIFMR(!(l.Type == "Conv" && l.Spatial == 3)),
-			Weight: WeightParams{NumBits: 8, Algo: "arq_quantize", ChannelWise: l.Type == "Conv" || l.Type == "ConvTranspose"}}
-		if dmq {
-			lc.DMQ = &DMQParams{MigrationStrength: 0.5}
-		}
-		cfg.Layers[l.Name] = lc
-	}
-	return cfg
 }

@@ -6,55 +6,17 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"amq/backend"
 	"amq/onnx"
 	"amq/sim"
 )
-
-// calibModel: Conv(pad 1) -> Relu -> grouped Conv -> Flatten -> Gemm(transB).
-func calibModel() (*onnx.Model, []*Layer) {
-	b := newBuilder(21)
-	x := b.input("x", 2, 4, 6, 6)
-	c1 := b.node("Conv", "c1", map[string]any{"pads": []int64{1, 1, 1, 1}}, x, b.init("w1", 0.5, 0, 8, 4, 3, 3), b.init("b1", 0.3, 0, 8))
-	r := b.node("Relu", "r", nil, c1)
-	c2 := b.node("Conv", "c2", map[string]any{"group": int64(2)}, r, b.init("w2", 0.5, 0, 6, 4, 3, 3))
-	f := b.node("Flatten", "f", nil, c2)
-	g := b.node("Gemm", "fc", map[string]any{"transB": int64(1)}, f, b.init("wf", 0.2, 0, 5, 96), b.init("bf", 0.2, 0, 5))
-	m := b.model(g)
-	return m, []*Layer{layer(m, "c1"), layer(m, "c2"), layer(m, "fc")}
-}
-
-func calibData(seed uint64, n int) sliceData {
-	rng := rand.New(rand.NewPCG(seed, seed))
-	var d sliceData
-	for range n {
-		d = append(d, map[string]*onnx.Tensor{"x": randInput(rng, 1, 2, 4, 6, 6)})
-	}
-	return d
-}
-
-func calibConfig(layers []*Layer, batches int) *Config {
-	cfg := testConfig(layers, false)
-	cfg.BatchNum = batches
-	cfg.Layers["c2"].DMQ = &DMQParams{MigrationStrength: 0.5}
-	cfg.Layers["c2"].Act = hfmgParams(2048, true)
-	cfg.Layers["fc"].DMQ = &DMQParams{MigrationStrength: 0.3}
-	cfg.Layers["fc"].Act = defaultIFMR(false)
-	return cfg
-}
-
-// calibConfigNoDMQ is calibConfig without balance, for tests that
-// calibrate without balance factors.
-func calibConfigNoDMQ(layers []*Layer, batches int) *Config {
-	cfg := calibConfig(layers, batches)
-	for _, lc := range cfg.Layers {
-		lc.DMQ = nil
-	}
-	return cfg
-}
 
 // scaleInputChannels returns w with input channel j multiplied by s[j],
 // written out index by index for Conv (group g) and Gemm transB.
@@ -89,7 +51,8 @@ func onesLike(f []float32) []float32 {
 	return o
 }
 
-func TestCalibrateAgainstReferences(t *testing.T) {
+func TestCalibrateMatchesIndependentReferences(t *testing.T) {
+	t.Parallel()
 	m, layers := calibModel()
 	data := calibData(1, 6)
 	cfg := calibConfig(layers, 5)
@@ -214,6 +177,7 @@ func TestCalibrateAgainstReferences(t *testing.T) {
 }
 
 func TestCalibrateConcurrentEqualsSequential(t *testing.T) {
+	t.Parallel()
 	m, layers := calibModel()
 	data := calibData(2, 7)
 	cfg := calibConfig(layers, 7)
@@ -253,7 +217,8 @@ func (d failingData) Batch(i int) (map[string]*onnx.Tensor, error) {
 	return d.sliceData[i], nil
 }
 
-func TestCalibrateErrors(t *testing.T) {
+func TestCalibrateErrorsNameTheCause(t *testing.T) {
+	t.Parallel()
 	m, layers := calibModel()
 	data := calibData(3, 3)
 	cfg := calibConfig(layers, 5)
@@ -343,6 +308,7 @@ func TestCalibrateMemoryIndependentOfBatches(t *testing.T) {
 // prints, for algorithms and parameters Calibrate does not accept; every one
 // is reported before any batch runs.
 func TestCalibrateRejectsBadAlgorithms(t *testing.T) {
+	t.Parallel()
 	m, layers := calibModel()
 	data := calibData(3, 1)
 	for _, tc := range []struct {
@@ -369,5 +335,50 @@ func TestCalibrateRejectsBadAlgorithms(t *testing.T) {
 	cfg.Layers["c1"].Weight.Algo = ""
 	if err := Calibrate(m, layers, cfg, Record{}, testSim, data); err != nil {
 		t.Errorf("empty wts_algo: %v", err)
+	}
+}
+
+// orderedData is a DataSource that records the order of Batch calls and
+// fails the test when two calls overlap, as a source reading a file
+// sequentially would need.
+type orderedData struct {
+	sliceData
+	t      *testing.T
+	active atomic.Int32
+	mu     sync.Mutex
+	order  []int
+}
+
+func (d *orderedData) Batch(i int) (map[string]*onnx.Tensor, error) {
+	if d.active.Add(1) > 1 {
+		d.t.Errorf("Batch(%d) called while another Batch call is running", i)
+	}
+	time.Sleep(2 * time.Millisecond) // widen the window for overlaps
+	d.mu.Lock()
+	d.order = append(d.order, i)
+	d.mu.Unlock()
+	d.active.Add(-1)
+	return d.sliceData.Batch(i)
+}
+
+// TestConcurrentBackendGetsBatchesOneAtATimeInOrder checks that with a
+// Concurrent backend the data source is still asked for batches one at a
+// time and in order (the progress callback and DataSource implementations
+// rely on it); only the forward passes run in parallel.
+func TestConcurrentBackendGetsBatchesOneAtATimeInOrder(t *testing.T) {
+	t.Parallel()
+	m, layers := calibModel()
+	cfg := calibConfig(layers, 6)
+	d := &orderedData{sliceData: calibData(9, 6), t: t}
+	rec, err := PreprocessWith(m, layers, cfg, concurrentSim{testSim, 3}, d, DMQOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Calibrate(m, layers, cfg, rec, concurrentSim{testSim, 3}, d); err != nil {
+		t.Fatal(err)
+	}
+	want := []int{0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5}
+	if !slices.Equal(d.order, want) {
+		t.Errorf("batches requested in order %v, want %v", d.order, want)
 	}
 }

@@ -10,6 +10,7 @@ import (
 // TestActCalibratorsMatchAlgorithms checks that each act_algo's calibrator
 // gives what its algorithm gives on a histogram of the same batches.
 func TestActCalibratorsMatchAlgorithms(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(3, 4))
 	var batches []*onnx.Tensor
 	for range 3 {
@@ -58,6 +59,7 @@ func TestActCalibratorsMatchAlgorithms(t *testing.T) {
 // calibrator: those reading one tensor with one algorithm and bin count,
 // whatever their other parameters.
 func TestCalibratorKeysShareByTensorAlgoBins(t *testing.T) {
+	t.Parallel()
 	ifmr, _ := lookupActAlgorithm("ifmr")
 	hfmg, _ := lookupActAlgorithm("hfmg")
 	if ifmr.key("x", defaultIFMR(true)) != ifmr.key("x", defaultIFMR(false)) {
@@ -77,8 +79,9 @@ func TestCalibratorKeysShareByTensorAlgoBins(t *testing.T) {
 	}
 }
 
-// TestWeightAlgorithmDefault checks that an empty wts_algo means ARQ.
-func TestWeightAlgorithmDefault(t *testing.T) {
+// TestEmptyWeightAlgorithmIsARQ checks that an empty wts_algo means ARQ.
+func TestEmptyWeightAlgorithmIsARQ(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"", "arq_quantize"} {
 		a, err := lookupWeightAlgorithm(name)
 		if err != nil || a.name != "arq_quantize" {
@@ -90,7 +93,8 @@ func TestWeightAlgorithmDefault(t *testing.T) {
 	}
 }
 
-func TestOrList(t *testing.T) {
+func TestOrListJoinsWithCommasAndOr(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		names []string
 		want  string

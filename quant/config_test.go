@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"amq/onnx"
+	"amq/internal/testfixture"
 )
 
 const exampleCfg = `
@@ -24,11 +24,9 @@ override_layer_types : { layer_type : "Conv"
     calibration_config : { arq_quantize : { channel_wise : false } dmq_balancer : { migration_strength : 0.4 } } }
 `
 
-func TestCreateQuantConfig(t *testing.T) {
-	m, err := onnx.LoadFile("../testdata/fixtures/cnn/model_op13.onnx")
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestCreateQuantConfigResolvesLayersAndRoundTrips(t *testing.T) {
+	t.Parallel()
+	m := testfixture.Named(t, "cnn/model_op13").Load(t)
 	layers, _, err := FindLayers(m.Clone(), FindOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -102,11 +100,9 @@ func TestCreateQuantConfig(t *testing.T) {
 	}
 }
 
-func TestCreateQuantConfigDefaults(t *testing.T) {
-	m, err := onnx.LoadFile("../testdata/fixtures/conv3d/model_op13.onnx")
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestCreateQuantConfigDefaultsWithoutSimpleConfig(t *testing.T) {
+	t.Parallel()
+	m := testfixture.Named(t, "conv3d/model_op13").Load(t)
 	cfg, _, err := CreateQuantConfig(m, nil, nil, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -130,11 +126,9 @@ func TestCreateQuantConfigDefaults(t *testing.T) {
 	}
 }
 
-func TestSimpleConfigErrors(t *testing.T) {
-	m, err := onnx.LoadFile("../testdata/fixtures/mlp/model_op13.onnx")
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestParseSimpleConfigErrorsSayWhere(t *testing.T) {
+	t.Parallel()
+	m := testfixture.Named(t, "mlp/model_op13").Load(t)
 	var gemm string
 	for _, n := range m.Graph.Nodes {
 		if n.OpType == "Gemm" {
@@ -169,7 +163,8 @@ func TestSimpleConfigErrors(t *testing.T) {
 	}
 }
 
-func TestReadConfigErrors(t *testing.T) {
+func TestParseConfigErrorsNameTheKey(t *testing.T) {
+	t.Parallel()
 	good := `{"version": 1, "batch_num": 1, "activation_offset": true, "do_fusion": true, "skip_fusion_layers": [],
 	"L": {"quant_enable": true, "activation_quant_params": {"num_bits": 8, "act_algo": "hfmg", "num_of_bins": 4096, "asymmetric": true},
 	"weight_quant_params": {"num_bits": 8, "wts_algo": "arq_quantize", "channel_wise": false}}}`

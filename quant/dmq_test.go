@@ -10,6 +10,7 @@ import (
 )
 
 func TestBalanceFactorsFormulaAndEdgeCases(t *testing.T) {
+	t.Parallel()
 	x := []float64{4, 9, 0, 2, 0, 1e-30}
 	w := []float64{1, 0.25, 3, 0, 0, 1e30}
 	a := 0.4
@@ -55,6 +56,7 @@ func dmqModel() *onnx.Model {
 }
 
 func TestPreprocessRunningMaxOverAllBatches(t *testing.T) {
+	t.Parallel()
 	m := dmqModel()
 	rng := rand.New(rand.NewPCG(8, 8))
 	var data sliceData
@@ -120,7 +122,8 @@ func TestPreprocessRunningMaxOverAllBatches(t *testing.T) {
 	}
 }
 
-func TestPreprocessJoint(t *testing.T) {
+func TestPreprocessJointGivesReadersOfATensorOneFactor(t *testing.T) {
+	t.Parallel()
 	m := dmqModel()
 	rng := rand.New(rand.NewPCG(2, 8))
 	data := sliceData{{"x": randInput(rng, -1, 4, 6), "y": randInput(rng, 1, 2, 4, 5, 5)}}

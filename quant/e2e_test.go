@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"amq/internal/ort"
+	"amq/internal/testfixture"
 	"amq/npy"
 	"amq/onnx"
 	"amq/sim"
@@ -123,12 +124,13 @@ func sqnrDB(t *testing.T, ref, got *onnx.Tensor) float64 {
 	return db
 }
 
-// TestE2ETransformerBalance is issue 3's headline: on the transformer with
+// TestDMQRecoversTransformerOutput is issue 3's headline: on the transformer with
 // outlier channels, W8A8 without balance loses the output, DMQ (alpha 0.5)
 // recovers it: >= 20 dB more output SQNR against FP32 and held-out accuracy
 // within 1 point of FP32, with the fake-quant model run by ONNX Runtime.
-func TestE2ETransformerBalance(t *testing.T) {
-	requireORT(t)
+func TestDMQRecoversTransformerOutput(t *testing.T) {
+	t.Parallel()
+	testfixture.RequireORT(t)
 	x, labels := testSet(t, "transformer")
 	for _, model := range []string{"model_op13.onnx", "model_op17.onnx"} {
 		t.Run(model, func(t *testing.T) {
@@ -156,10 +158,11 @@ func TestE2ETransformerBalance(t *testing.T) {
 	}
 }
 
-// TestE2ECNNAccuracy: the CNN (Conv+BN folded by the export) quantized with
+// TestQuantizedCNNKeepsAccuracy: the CNN (Conv+BN folded by the export) quantized with
 // and without DMQ keeps held-out accuracy within 1 point of FP32.
-func TestE2ECNNAccuracy(t *testing.T) {
-	requireORT(t)
+func TestQuantizedCNNKeepsAccuracy(t *testing.T) {
+	t.Parallel()
+	testfixture.RequireORT(t)
 	x, labels := testSet(t, "cnn")
 	for _, cfg := range []string{"nodmq.cfg", "dmq.cfg"} {
 		r := runFixture(t, "cnn", "model_op13.onnx", cfg)
@@ -173,13 +176,14 @@ func TestE2ECNNAccuracy(t *testing.T) {
 	}
 }
 
-// TestE2EFakeQuantMatchesDeploy checks, on every fixture, that the
+// TestFakeQuantMatchesDeploy checks, on every fixture, that the
 // fake-quant model in ONNX Runtime and the deploy model in sim compute the
 // same thing: identical int8 codes at every AscendQuant for >= 99.9% of the
 // elements, final outputs within 1e-4 relative for every sample whose codes
 // all agree, and within 1e-3 relative (L2) over all samples.
-func TestE2EFakeQuantMatchesDeploy(t *testing.T) {
-	requireORT(t)
+func TestFakeQuantMatchesDeploy(t *testing.T) {
+	t.Parallel()
+	testfixture.RequireORT(t)
 	cases := []struct{ fixture, model string }{
 		{"cnn", "model_op13.onnx"},
 		{"transformer", "model_op13.onnx"},
@@ -347,12 +351,11 @@ func compareFakeDeploy(t *testing.T, fake, dep *onnx.Model, in map[string]*onnx.
 		len(depQ), 100*worstFrac, nflip, samples, rel, worst)
 }
 
-// TestRunFlowORTAvailableUnderCI makes a missing ONNX Runtime visible: the
+// TestONNXRuntimeIsAvailableUnderCI makes a missing ONNX Runtime visible: the
 // e2e tests skip without it on a developer machine only.
-func TestRunFlowORTAvailableUnderCI(t *testing.T) {
+func TestONNXRuntimeIsAvailableUnderCI(t *testing.T) {
+	t.Parallel()
 	if os.Getenv("CI") != "" {
-		if err := ort.Available(); err != nil {
-			t.Fatalf("CI=%s but ONNX Runtime is not available: %v", os.Getenv("CI"), err)
-		}
+		testfixture.RequireORT(t) // fails under CI
 	}
 }

@@ -28,6 +28,7 @@ func (b failFake) Prepare(m *onnx.Model, observe []string) (backend.Runner, erro
 }
 
 func TestRunFlowFailureLeavesNoFiles(t *testing.T) {
+	t.Parallel()
 	m, _ := calibModel()
 	dir := t.TempDir()
 	_, err := RunFlow(m, failFake{testSim}, calibData(3, 2), filepath.Join(dir, "out", "m"), QuantizeOptions{})
@@ -40,10 +41,11 @@ func TestRunFlowFailureLeavesNoFiles(t *testing.T) {
 	}
 }
 
-// TestRunFlowReport checks the report of a run with DMQ on some layers:
+// TestRunFlowReportsFactorsBalanceAndSQNR checks the report of a run with DMQ on some layers:
 // factors from the record, balance only where configured, SQNR computed
 // independently here from the two models' layer outputs.
-func TestRunFlowReport(t *testing.T) {
+func TestRunFlowReportsFactorsBalanceAndSQNR(t *testing.T) {
+	t.Parallel()
 	m, layers := calibModel()
 	data := calibData(5, 3)
 	cfg := calibConfig(layers, 3)
@@ -106,10 +108,11 @@ func runSimFetch(t *testing.T, m *onnx.Model, in map[string]*onnx.Tensor, name s
 	return out[name].Floats()
 }
 
-// TestRunFlowFoldJoint: on the op17 transformer, joint factors let the
+// TestRunFlowFoldsJointFactorsIntoLayerNorm: on the op17 transformer, joint factors let the
 // balance of q, k, v and fc1 fold into the LayerNormalization in front of
 // them; the result is as good as with AMCT's Mul.
-func TestRunFlowFoldJoint(t *testing.T) {
+func TestRunFlowFoldsJointFactorsIntoLayerNorm(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(quantFixtures, "transformer")
 	m, err := onnx.LoadFile(filepath.Join(dir, "model_op17.onnx"))
 	if err != nil {
@@ -222,5 +225,28 @@ func BenchmarkQuantizeBatches(b *testing.B) {
 			}
 			b.ReportMetric(float64(peak)/(1<<20), "peak-MiB")
 		})
+	}
+}
+
+// TestRunFlowLeavesNoFileWhenOneCannotBeReplaced checks the promise that
+// the output files are all written or none: when one destination cannot be
+// replaced (here it is a folder), RunFlow may not leave the others in
+// place.
+func TestRunFlowLeavesNoFileWhenOneCannotBeReplaced(t *testing.T) {
+	t.Parallel()
+	m, _ := calibModel()
+	prefix := filepath.Join(t.TempDir(), "m")
+	// The record sorts last among RunFlow's four files.
+	if err := os.MkdirAll(prefix+"_record.txt/x", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := RunFlow(m, testSim, calibData(3, 2), prefix, QuantizeOptions{NoEval: true})
+	if err == nil || !strings.Contains(err.Error(), "_record.txt") {
+		t.Errorf("RunFlow onto a folder named like the record: error %v, want one naming it", err)
+	}
+	for _, s := range []string{"_deploy_model.onnx", "_fake_quant_model.onnx", "_quant_config.json"} {
+		if _, err := os.Stat(prefix + s); err == nil {
+			t.Errorf("RunFlow failed but left %s", prefix+s)
+		}
 	}
 }

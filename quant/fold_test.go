@@ -12,6 +12,7 @@ import (
 // folded into and for each reason they cannot, what ApplyBalance reports:
 // the fold's kind and producer, or a Mul with the note that says why.
 func TestFoldIntoEachProducer(t *testing.T) {
+	t.Parallel()
 	// Each case builds a model from x [2, 4, 3, 3] (convolutions) or y
 	// [3, 4] (Gemm/MatMul) and names the layers to balance.
 	for _, tc := range []struct {
@@ -214,6 +215,7 @@ func TestFoldIntoEachProducer(t *testing.T) {
 }
 
 func TestApplyBalanceFoldRefusals(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(4, 4))
 	// Per-layer (different) factors on q, k, v: no fold into the LayerNorm.
 	orig, names := transformerBlock()

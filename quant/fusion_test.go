@@ -40,10 +40,11 @@ func hasOp(m *onnx.Model, op string) bool {
 	return slices.ContainsFunc(m.Graph.Nodes, func(n *onnx.Node) bool { return n.OpType == op })
 }
 
-// TestFuseConvBN checks that the fused model computes what the Conv and the
+// TestFuseConvBNPreservesOutputs checks that the fused model computes what the Conv and the
 // BatchNormalization computed (both run on sim) for 1-D, 2-D, 3-D, grouped
 // and bias-free Convs.
-func TestFuseConvBN(t *testing.T) {
+func TestFuseConvBNPreservesOutputs(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		x, w   []int
@@ -98,9 +99,10 @@ func TestFuseConvBN(t *testing.T) {
 	}
 }
 
-// TestFuseConvBNShared: two Convs share a weight; the one fused gets its
+// TestFuseConvBNCopiesSharedWeight: two Convs share a weight; the one fused gets its
 // own copy, the one in skip_fusion_layers keeps the original values.
-func TestFuseConvBNShared(t *testing.T) {
+func TestFuseConvBNCopiesSharedWeight(t *testing.T) {
+	t.Parallel()
 	b := newBuilder(3)
 	x := b.input("x", 2, 3, 6, 6)
 	w := b.init("w", 1, 0, 4, 3, 3, 3)
@@ -134,8 +136,9 @@ func TestFuseConvBNShared(t *testing.T) {
 	compareOutputs(t, "shared", runSim(t, m, in), want, 1e-5)
 }
 
-// TestFuseConvBNNotFused lists the cases that must leave the graph as is.
-func TestFuseConvBNNotFused(t *testing.T) {
+// TestFuseConvBNLeavesUnfusableGraphsAlone lists the cases that must leave the graph as is.
+func TestFuseConvBNLeavesUnfusableGraphsAlone(t *testing.T) {
+	t.Parallel()
 	base := func() *onnx.Model {
 		return convBNModel(5, []int{1, 2, 5, 5}, []int{3, 2, 3, 3}, true, nil)
 	}
@@ -224,10 +227,11 @@ func TestFuseConvBNNotFused(t *testing.T) {
 	}
 }
 
-// TestFuseConvBNCNNFixture: the digits CNN exported with its
+// TestFuseConvBNReproducesPyTorchOnCNN: the digits CNN exported with its
 // BatchNormalization nodes, fused, reproduces PyTorch's outputs on the
 // held-out set.
-func TestFuseConvBNCNNFixture(t *testing.T) {
+func TestFuseConvBNReproducesPyTorchOnCNN(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(quantFixtures, "cnn")
 	m, err := onnx.LoadFile(filepath.Join(dir, "model_op13_bn.onnx"))
 	if err != nil {
@@ -262,11 +266,12 @@ func countOp(m *onnx.Model, op string) int {
 	return n
 }
 
-// TestAMCTReferenceBN: amq's flow on the CNN with unfolded
+// TestRunFlowMatchesAMCTOnUnfusedCNN: amq's flow on the CNN with unfolded
 // BatchNormalization nodes gives AMCT's record (AMCT fuses Conv+BN before
-// quantizing), within TestAMCTReference's tolerances; the saved models
+// quantizing), within TestRunFlowMatchesAMCTOutputs's tolerances; the saved models
 // carry no BatchNormalization.
-func TestAMCTReferenceBN(t *testing.T) {
+func TestRunFlowMatchesAMCTOnUnfusedCNN(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(quantFixtures, "cnn", "amct", "dmq")
 	want, err := ReadRecord(filepath.Join(dir, "record.txt"))
 	if err != nil {

@@ -52,6 +52,7 @@ func studentT3(rng *rand.Rand, n int, shift float64) []float32 {
 }
 
 func TestHFMGClipsOutliers(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(11, 12))
 	shifted := studentT3(rng, 60000, 0.5)
 	centred := studentT3(rng, 60000, 0)
@@ -91,6 +92,7 @@ func TestHFMGClipsOutliers(t *testing.T) {
 }
 
 func TestHFMGKeepsUniformRange(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(5, 6))
 	x := make([]float32, 50000)
 	for i := range x {
@@ -111,7 +113,8 @@ func TestHFMGKeepsUniformRange(t *testing.T) {
 	}
 }
 
-func TestHFMGNonNegative(t *testing.T) {
+func TestHFMGUsesWholeRangeForNonNegativeData(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(9, 9))
 	x := make([]float32, 20000)
 	for i := range x {
@@ -147,7 +150,8 @@ func refBin(x, lo, hi float32, nb int) (int, float64) {
 	return b, math.Abs(f - math.Round(f))
 }
 
-func TestHFMGHistogramBins(t *testing.T) {
+func TestHFMGHistogramBinsAsExactBinningDoes(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(3, 4))
 	x := make([]float32, 30000)
 	for i := range x {
@@ -193,7 +197,8 @@ func TestHFMGHistogramBins(t *testing.T) {
 	}
 }
 
-func TestHFMGHistogramMerge(t *testing.T) {
+func TestHFMGHistogramMergesBatchesOverTheirUnion(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(13, 14))
 	const nb = 1024
 	a := make([]float32, 20000)
@@ -280,7 +285,8 @@ func TestHFMGHistogramMerge(t *testing.T) {
 	}
 }
 
-func TestHFMGCandidates(t *testing.T) {
+func TestHFMGCandidatesFollowTheSearchRule(t *testing.T) {
+	t.Parallel()
 	// Worked by hand from the rule in HFMG's doc comment (steps of
 	// ceil(N/100000) values, the end that crosses more bins moves, ties
 	// move the right end, stop at a quarter of the bins).
@@ -320,7 +326,8 @@ func integratedLoss(count []int64, bw float64, l, r, k int) float64 {
 	return loss
 }
 
-func TestHFMGLossIntegral(t *testing.T) {
+func TestHFMGLossIsTheNumericIntegral(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(21, 22))
 	const nb = 1024
 	count := make([]int64, nb)
@@ -349,6 +356,7 @@ func TestHFMGLossIntegral(t *testing.T) {
 }
 
 func TestHFMGPicksSmallestLoss(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(31, 32))
 	for _, asym := range []bool{true, false} {
 		x := studentT3(rng, 40000, 0.3)
@@ -387,7 +395,8 @@ func TestHFMGPicksSmallestLoss(t *testing.T) {
 	}
 }
 
-func TestHFMGDegenerate(t *testing.T) {
+func TestHFMGHandlesDegenerateData(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		x     []float32
 		asym  bool

@@ -1,61 +1,17 @@
 package quant
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"amq/internal/ort"
+	"amq/internal/testfixture"
 	"amq/onnx"
 )
 
-// requireORT skips on a developer machine without ONNX Runtime; under CI a
-// missing runtime fails.
-func requireORT(t testing.TB) {
-	t.Helper()
-	if err := ort.Available(); err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("ONNX Runtime not available: %v", err)
-		}
-		t.Fatalf("ONNX Runtime not available: %v", err)
-	}
-}
-
-// testGraph builds a model from nodes; inputs are graph inputs, inits are
-// initializers (name -> shape, filled with a deterministic pattern).
-func testGraph(inputs map[string][]int, inits map[string][]int, outputs []string, nodes ...*onnx.Node) *onnx.Model {
-	g := &onnx.Graph{Name: "test", Initializers: map[string]*onnx.Tensor{}, ValueInfo: map[string]*onnx.ValueInfo{}}
-	for name, shape := range inputs {
-		g.Inputs = append(g.Inputs, &onnx.ValueInfo{Name: name, DType: onnx.Float, Shape: onnx.KnownDims(shape)})
-	}
-	for name, shape := range inits {
-		n := onnx.NumElems(shape)
-		d := make([]float32, n)
-		for i := range d {
-			d[i] = float32((i*7+len(name))%13-6) / 8
-		}
-		t := onnx.NewTensor(shape, d)
-		t.Name = name
-		g.SetInitializer(t)
-	}
-	for _, o := range outputs {
-		g.Outputs = append(g.Outputs, &onnx.ValueInfo{Name: o, DType: onnx.Float})
-	}
-	g.Nodes = nodes
-	g.Reindex()
-	return &onnx.Model{IRVersion: 8, Opsets: map[string]int64{"": 13}, Graph: g}
-}
-
-func node(op, name string, in, out []string, attrs ...any) *onnx.Node {
-	n := &onnx.Node{Name: name, OpType: op, Inputs: in, Outputs: out}
-	for i := 0; i+1 < len(attrs); i += 2 {
-		n.SetAttr(attrs[i].(string), attrs[i+1])
-	}
-	return n
-}
-
-func TestFindLayersRestrictions(t *testing.T) {
+func TestFindLayersExcludesUnsupportedWithRule(t *testing.T) {
+	t.Parallel()
 	x4 := map[string][]int{"x": {1, 4, 8, 8}}
 	cases := []struct {
 		name string
@@ -127,12 +83,13 @@ func TestFindLayersRestrictions(t *testing.T) {
 	}
 }
 
-// TestFindLayersShared uses a torch 1.13 export in which equal parameters
+// TestFindLayersCopiesOrExcludesSharedParameters uses a torch 1.13 export in which equal parameters
 // are deduplicated (c2's weight is an Identity of c1's, fc2 reads fc1's
 // weight directly): by default every such layer gets its own copy and the
 // model computes the same (checked in ONNX Runtime); with KeepShared they are
 // excluded.
-func TestFindLayersShared(t *testing.T) {
+func TestFindLayersCopiesOrExcludesSharedParameters(t *testing.T) {
+	t.Parallel()
 	m, err := onnx.LoadFile("testdata/shared.onnx")
 	if err != nil {
 		t.Fatal(err)
@@ -191,7 +148,7 @@ func TestFindLayersShared(t *testing.T) {
 		t.Error("unused Identity node kept")
 	}
 
-	requireORT(t)
+	testfixture.RequireORT(t)
 	x := make([]float32, 2*4*4*4)
 	for i := range x {
 		x[i] = float32(i%11-5) / 3
@@ -228,19 +185,13 @@ func runORT(t *testing.T, m *onnx.Model, in map[string]*onnx.Tensor, fetch ...st
 	return out
 }
 
-// TestFindLayersFixtures checks the PyTorch fixtures: every Conv, Gemm,
+// TestFindLayersAccountsForEveryFixtureCandidate checks the PyTorch fixtures: every Conv, Gemm,
 // ConvTranspose and MatMul node is either a layer or excluded with a rule,
 // and the known-supported ones are layers.
-func TestFindLayersFixtures(t *testing.T) {
-	models, _ := filepath.Glob("../testdata/fixtures/*/model_op13.onnx")
-	if len(models) == 0 {
-		t.Fatal("no fixtures under testdata/fixtures")
-	}
-	for _, path := range models {
-		m, err := onnx.LoadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+func TestFindLayersAccountsForEveryFixtureCandidate(t *testing.T) {
+	t.Parallel()
+	for _, fx := range testfixture.Fixtures(t, "model_op13.onnx") {
+		path, m := fx.Model, fx.Load(t)
 		layers, excl, err := FindLayers(m, FindOptions{})
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)

@@ -9,6 +9,7 @@ import (
 )
 
 func TestRecordRoundTrip(t *testing.T) {
+	t.Parallel()
 	rec := Record{
 		"/c1/Conv": {ScaleD: 0.0123, OffsetD: -3, ScaleW: []float32{0.002, 0.0017}, OffsetW: []int32{0, 0},
 			ShiftBit: []uint32{0, 0}, BalanceFactor: []float32{1.7, 0.25, 3}, DstType: "INT8", HasQuant: true},
@@ -37,7 +38,8 @@ func TestRecordRoundTrip(t *testing.T) {
 	}
 }
 
-func TestRecordErrors(t *testing.T) {
+func TestParseRecordErrorsNameLineLayerAndField(t *testing.T) {
+	t.Parallel()
 	head := "record {\n  key: \"L\"\n  value {\n    scale_d: 0.5\n    offset_d: 3\n"
 	tail := "  }\n}\n"
 	cases := []struct{ body, want string }{

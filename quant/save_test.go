@@ -7,29 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"codeberg.org/sbinet/npyio"
-
+	"amq/internal/testfixture"
 	"amq/onnx"
 	"amq/sim"
 )
-
-func readNpy(t *testing.T, path string) *onnx.Tensor {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := npyio.NewReader(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	var data []float32
-	if err := r.Read(&data); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return onnx.NewTensor(r.Header.Descr.Shape, data)
-}
 
 // minMaxRecord calibrates with plain min/max (computed here, independently
 // of the package's IFMR/ARQ): asymmetric activations from the float run in
@@ -72,13 +53,12 @@ func minMaxRecord(t *testing.T, m *onnx.Model, layers []*Layer, in map[string]*o
 	return rec
 }
 
-func TestSaveMLP(t *testing.T) {
-	requireORT(t)
-	m, err := onnx.LoadFile("../testdata/fixtures/mlp/model_op13.onnx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := map[string]*onnx.Tensor{"input": readNpy(t, "../testdata/fixtures/mlp/input.npy")}
+func TestSaveMLPComputesIntegerArithmetic(t *testing.T) {
+	t.Parallel()
+	testfixture.RequireORT(t)
+	fx := testfixture.Named(t, "mlp/model_op13")
+	m := fx.Load(t)
+	in := map[string]*onnx.Tensor{"input": fx.Input(t)}
 	layers, _, err := FindLayers(m, FindOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +146,7 @@ func TestSaveMLP(t *testing.T) {
 	t.Logf("fake-quant /fc1/Gemm vs integer reference: worst relative error %g", worst)
 
 	// And stays close to the float model.
-	ref := readNpy(t, "../testdata/fixtures/mlp/output.npy").Floats()
+	ref := fx.Output(t).Floats()
 	y := fo[fake.Graph.Outputs[0].Name].Floats()
 	d := 0.0
 	for i := range ref {
@@ -179,14 +159,13 @@ func TestSaveMLP(t *testing.T) {
 	compareDeploy(t, fake, dep, in, rep.Quantized)
 }
 
-func TestSaveCNN(t *testing.T) {
-	requireORT(t)
+func TestSaveCNNStaysCloseToFloat(t *testing.T) {
+	t.Parallel()
+	testfixture.RequireORT(t)
 	for _, fix := range []string{"cnn", "resnet"} {
-		m, err := onnx.LoadFile("../testdata/fixtures/" + fix + "/model_op13.onnx")
-		if err != nil {
-			t.Fatal(err)
-		}
-		in := map[string]*onnx.Tensor{m.Graph.Inputs[0].Name: readNpy(t, "../testdata/fixtures/"+fix+"/input.npy")}
+		fx := testfixture.Named(t, fix+"/model_op13")
+		m := fx.Load(t)
+		in := map[string]*onnx.Tensor{m.Graph.Inputs[0].Name: fx.Input(t)}
 		layers, _, err := FindLayers(m, FindOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -208,7 +187,7 @@ func TestSaveCNN(t *testing.T) {
 			}
 		}
 		y := runORT(t, fake, in)[fake.Graph.Outputs[0].Name].Floats()
-		ref := readNpy(t, "../testdata/fixtures/"+fix+"/output.npy").Floats()
+		ref := fx.Output(t).Floats()
 		var num, den float64
 		for i := range ref {
 			num += math.Pow(float64(y[i]-ref[i]), 2)
@@ -283,7 +262,8 @@ func compareDeploy(t *testing.T, fake, dep *onnx.Model, in map[string]*onnx.Tens
 	}
 }
 
-func TestSaveErrors(t *testing.T) {
+func TestSaveWarnsAndRefusesBadRecords(t *testing.T) {
+	t.Parallel()
 	mk := func() *onnx.Model {
 		m := testGraph(map[string][]int{"x": {1, 2, 4, 4}}, map[string][]int{"w": {3, 2, 3, 3}, "b": {3}}, []string{"y"},
 			node("Conv", "L", []string{"x", "w", "b"}, []string{"y"}))
@@ -346,5 +326,59 @@ func TestSaveErrors(t *testing.T) {
 	}
 	if _, err = Save(m, layers, nil, rec, filepath.Join(dir, "missing", "x"), SaveOptions{}); err == nil {
 		t.Error("save into a missing folder succeeded")
+	}
+}
+
+// calibratedModel runs the flow on calibModel into dir and returns a fresh
+// copy of the model with its layers, and the config and record of the run,
+// ready for a Save of the test's own.
+func calibratedModel(t *testing.T, dir string) (*onnx.Model, []*Layer, *Config, Record) {
+	t.Helper()
+	m, _ := calibModel()
+	rep, err := RunFlow(m, testSim, calibData(3, 2), filepath.Join(dir, "ok"), QuantizeOptions{NoEval: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := m.Clone()
+	layers, _, err := FindLayers(work, FindOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return work, layers, rep.Config, rep.Record
+}
+
+// TestSaveLeavesNoFileWhenOneCannotBeReplaced checks the promise that the
+// output files are all written or none: when one destination cannot be
+// replaced (here it is a folder), Save may not leave the other in place.
+func TestSaveLeavesNoFileWhenOneCannotBeReplaced(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	work, layers, cfg, rec := calibratedModel(t, dir)
+	// The fake-quant model sorts last of Save's two files.
+	p2 := filepath.Join(dir, "s")
+	if err := os.MkdirAll(p2+"_fake_quant_model.onnx/x", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Save(work, layers, cfg, rec, p2, SaveOptions{})
+	if err == nil || !strings.Contains(err.Error(), "_fake_quant_model.onnx") {
+		t.Errorf("Save onto a folder named like the fake-quant model: error %v, want one naming it", err)
+	}
+	if _, err := os.Stat(p2 + "_deploy_model.onnx"); err == nil {
+		t.Errorf("Save failed but left %s", p2+"_deploy_model.onnx")
+	}
+}
+
+// TestSaveRefusesScaleDWithInfiniteReciprocal checks that Save refuses a
+// scale_d whose reciprocal, AscendQuant's scale, overflows float32: the
+// saved models would quantize every non-zero input to the int8 limits and
+// turn 0 into NaN (0 * Inf).
+func TestSaveRefusesScaleDWithInfiniteReciprocal(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	work, layers, cfg, rec := calibratedModel(t, dir)
+	rec["c2"].ScaleD = 1e-40 // positive, finite, 1/x = 1e40 > MaxFloat32
+	_, err := Save(work, layers, cfg, rec, filepath.Join(dir, "s"), SaveOptions{})
+	if err == nil || !strings.Contains(err.Error(), `"c2"`) || !strings.Contains(err.Error(), "scale_d") {
+		t.Errorf("Save with scale_d 1e-40: error %v, want one naming layer c2 and scale_d", err)
 	}
 }

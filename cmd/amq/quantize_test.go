@@ -1,48 +1,42 @@
 package main
 
 import (
-	"bytes"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"amq/internal/testfixture"
 	"amq/onnx"
 	"amq/quant"
 )
 
-// amq runs the CLI with args and returns stdout and stderr.
-func amq(t *testing.T, args ...string) (string, string, error) {
-	t.Helper()
-	root := rootCmd()
-	var out, errb bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errb)
-	root.SetArgs(args)
-	err := root.Execute()
-	return out.String(), errb.String(), err
-}
-
-const quantFixtures = "../../testdata/quant"
-
-func TestQuantizeCommand(t *testing.T) {
+// TestQuantizeWritesFourFilesAndReports runs amq quantize with DMQ and a
+// skipped layer: it reports batches, layers, balance and SQNR on standard
+// output (nothing on standard error without a terminal) and leaves exactly
+// the config, record, fake-quant and deploy models, consistent with the
+// skip.
+func TestQuantizeWritesFourFilesAndReports(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	prefix := filepath.Join(dir, "res", "cnn")
-	out, errOut, err := amq(t, "quantize",
-		"--model", filepath.Join(quantFixtures, "cnn", "model_op13.onnx"),
-		"--data", filepath.Join(quantFixtures, "cnn", "calib.npy"),
+	res, err := amq(t, "quantize",
+		"--model", testfixture.Path(t, "quant", "cnn", "model_op13.onnx"),
+		"--data", testfixture.Path(t, "quant", "cnn", "calib.npy"),
 		"--batch-size", "16",
-		"--config", filepath.Join(quantFixtures, "dmq.cfg"),
+		"--config", testfixture.Path(t, "quant", "dmq.cfg"),
 		"--batch-num", "4",
 		"--skip", "/conv3/Conv",
 		"--out", prefix)
 	if err != nil {
-		t.Fatalf("%v\n%s", err, errOut)
+		t.Fatalf("%v\n%s", err, res.Stderr)
 	}
+	out := res.Stdout
 	t.Log(out)
 	// Progress bars go to a terminal only.
-	if errOut != "" {
-		t.Errorf("stderr not empty without a terminal: %q", errOut)
+	if res.Stderr != "" {
+		t.Errorf("stderr not empty without a terminal: %q", res.Stderr)
 	}
 	for _, want := range []string{
 		"4 batches of 16 samples",
@@ -97,9 +91,12 @@ func TestQuantizeCommand(t *testing.T) {
 	}
 }
 
-func TestQuantizeCommandErrors(t *testing.T) {
-	model := filepath.Join(quantFixtures, "cnn", "model_op13.onnx")
-	data := filepath.Join(quantFixtures, "cnn", "calib.npy")
+// TestQuantizeErrorsLeaveOutputFolderEmpty checks that each bad argument is
+// an error naming it, and that a failed run writes nothing.
+func TestQuantizeErrorsLeaveOutputFolderEmpty(t *testing.T) {
+	t.Parallel()
+	model := testfixture.Path(t, "quant", "cnn", "model_op13.onnx")
+	data := testfixture.Path(t, "quant", "cnn", "calib.npy")
 	cases := []struct {
 		args []string
 		want string
@@ -109,12 +106,12 @@ func TestQuantizeCommandErrors(t *testing.T) {
 		{[]string{"--batch-size", "16", "--skip", "/Relu"}, "not a quantizable layer"},
 		{[]string{}, "batch dimension is not fixed"},
 		{[]string{"--batch-size", "16", "--backend", "tpu"}, `unknown backend "tpu"`},
-		{[]string{"--batch-size", "16", "--config", filepath.Join(quantFixtures, "nope.cfg")}, "nope.cfg"},
+		{[]string{"--batch-size", "16", "--config", filepath.Join(testfixture.Path(t, "quant"), "nope.cfg")}, "nope.cfg"},
 	}
 	for _, c := range cases {
 		dir := t.TempDir()
 		args := append([]string{"quantize", "--model", model, "--data", data, "--out", filepath.Join(dir, "m")}, c.args...)
-		_, _, err := amq(t, args...)
+		_, err := amq(t, args...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want one containing %q", c.args, err, c.want)
 		}
@@ -124,36 +121,79 @@ func TestQuantizeCommandErrors(t *testing.T) {
 	}
 }
 
-// TestDemo runs amq demo on its embedded transformer: DMQ must buy at least
-// 20 dB of output SQNR over no balance and keep accuracy within 1 point of
-// FP32, and both results must be written.
-func TestDemo(t *testing.T) {
-	dir := t.TempDir()
-	var out, errb bytes.Buffer
-	res, err := runDemo(&out, &errb, dir, 2)
-	if err != nil {
-		t.Fatal(err)
+// TestQuantizeAscendEqualsSim runs the whole flow (DMQ preprocessing and
+// calibration) on the Ascend backend — Go, cgo, the C shim and the fake
+// libascendcl with its ATC — and on sim: the records must agree, and a run
+// sharded over two devices must equal the one-device run exactly.
+func TestQuantizeAscendEqualsSim(t *testing.T) {
+	requireAscendFake(t)
+	for _, fx := range []struct{ name, model string }{
+		{"cnn", "model_op13.onnx"},
+		{"transformer", "model_op17.onnx"},
+	} {
+		t.Run(fx.name, func(t *testing.T) {
+			run := func(backend ...string) quant.Record {
+				t.Helper()
+				prefix := filepath.Join(t.TempDir(), "m")
+				args := append([]string{"quantize",
+					"--model", testfixture.Path(t, "quant", fx.name, fx.model),
+					"--data", testfixture.Path(t, "quant", fx.name, "calib.npy"),
+					"--config", testfixture.Path(t, "quant", "dmq.cfg"),
+					"--batch-size", "16", "--batch-num", "4", "--no-eval",
+					"--out", prefix}, backend...)
+				if out, err := amq(t, args...); err != nil {
+					t.Fatalf("amq %v: %v\n%s", backend, err, out.Stderr)
+				}
+				rec, err := quant.ReadRecord(prefix + "_record.txt")
+				if err != nil {
+					t.Fatal(err)
+				}
+				return rec
+			}
+			onSim := run("--backend", "sim")
+			one := run("--backend", "ascend", "--device", "0")
+			two := run("--backend", "ascend", "--devices", "0,1")
+			compareRecords(t, "ascend vs sim", onSim, one, 1e-6)
+			compareRecords(t, "2 devices vs 1", one, two, 0)
+		})
 	}
-	t.Log(out.String())
-	if len(res) != 3 {
-		t.Fatalf("%d result rows, want FP32, DMQ, no balance", len(res))
+}
+
+// compareRecords checks that every scale and factor of got is within rel
+// (relative) of want, and offsets are equal.
+func compareRecords(t *testing.T, what string, want, got quant.Record, rel float64) {
+	t.Helper()
+	if len(want) != len(got) || len(want) == 0 {
+		t.Fatalf("%s: %d layers vs %d", what, len(got), len(want))
 	}
-	fp, dmq, plain := res[0], res[1], res[2]
-	if dmq.SQNR-plain.SQNR < 20 {
-		t.Errorf("DMQ output SQNR %.1f dB vs %.1f dB without balance: less than 20 dB better", dmq.SQNR, plain.SQNR)
+	close := func(a, b float32) bool {
+		return math.Abs(float64(a)-float64(b)) <= rel*math.Abs(float64(b))
 	}
-	if d := dmq.Accuracy - fp.Accuracy; d < -1 || d > 1 {
-		t.Errorf("DMQ accuracy %.2f%%, FP32 %.2f%%", dmq.Accuracy, fp.Accuracy)
-	}
-	for _, name := range []string{"transformer_dmq", "transformer_nobalance"} {
-		if _, err := onnx.LoadFile(filepath.Join(dir, name+"_deploy_model.onnx")); err != nil {
-			t.Error(err)
+	worst := 0.0
+	for name, w := range want {
+		g := got[name]
+		if g == nil {
+			t.Errorf("%s: layer %q missing", what, name)
+			continue
 		}
-		if _, err := quant.ReadRecord(filepath.Join(dir, name+"_record.txt")); err != nil {
-			t.Error(err)
+		if !close(g.ScaleD, w.ScaleD) || g.OffsetD != w.OffsetD {
+			t.Errorf("%s: layer %q: scale_d %v offset_d %d, want %v %d", what, name, g.ScaleD, g.OffsetD, w.ScaleD, w.OffsetD)
+		}
+		pairs := [][2][]float32{{g.ScaleW, w.ScaleW}, {g.BalanceFactor, w.BalanceFactor}}
+		for _, p := range pairs {
+			if len(p[0]) != len(p[1]) {
+				t.Errorf("%s: layer %q: %d values, want %d", what, name, len(p[0]), len(p[1]))
+				continue
+			}
+			for i := range p[0] {
+				if !close(p[0][i], p[1][i]) {
+					t.Errorf("%s: layer %q value %d: %v, want %v", what, name, i, p[0][i], p[1][i])
+				}
+				if p[1][i] != 0 {
+					worst = max(worst, math.Abs(float64(p[0][i]/p[1][i])-1))
+				}
+			}
 		}
 	}
-	if !strings.Contains(out.String(), "Held-out comparison (600 samples)") {
-		t.Error("demo output lacks the held-out comparison")
-	}
+	t.Logf("%s: %d layers, worst relative difference %.3g", what, len(want), worst)
 }

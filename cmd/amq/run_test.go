@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"amq/internal/testfixture"
 	"amq/npy"
 	"amq/onnx"
 	"amq/onnx/onnxpb"
@@ -24,10 +24,7 @@ func conformanceCase(t *testing.T, name string) string {
 	t.Helper()
 	dir := filepath.Join(nodeTests, name)
 	if _, err := os.Stat(filepath.Join(dir, "model.onnx")); err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("ONNX test data not installed (libonnx-testdata): %v", err)
-		}
-		t.Fatal(err)
+		testfixture.Missing(t, "ONNX test data not installed (libonnx-testdata): %v", err)
 	}
 	return dir
 }
@@ -59,18 +56,6 @@ func pbToNpy(t *testing.T, pb, dir, file string) string {
 	return path
 }
 
-// runAmq runs the CLI in-process and returns what it printed.
-func runAmq(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	root := rootCmd()
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(args)
-	err := root.Execute()
-	return out.String(), err
-}
-
 // sameTensor compares float data within ONNX's default test tolerance
 // (rtol 1e-3, atol 1e-7) and everything else exactly.
 func sameTensor(t *testing.T, what string, got, want *onnx.Tensor) {
@@ -93,18 +78,22 @@ func sameTensor(t *testing.T, what string, got, want *onnx.Tensor) {
 	}
 }
 
-func TestRunTwoInputs(t *testing.T) {
+// TestRunMatchesInputsByName runs a two-input model with --input name=path
+// given in another order than the graph's, and checks the printed summary
+// and the output against ONNX's reference.
+func TestRunMatchesInputsByName(t *testing.T) {
+	t.Parallel()
 	dir := conformanceCase(t, "test_add")
 	tmp := t.TempDir()
 	x := pbToNpy(t, filepath.Join(dir, "test_data_set_0/input_0.pb"), tmp, "x.npy")
 	y := pbToNpy(t, filepath.Join(dir, "test_data_set_0/input_1.pb"), tmp, "y.npy")
 	outPath := filepath.Join(tmp, "sum.npy")
-	out, err := runAmq(t, "run", "--model", filepath.Join(dir, "model.onnx"),
+	out, err := amq(t, "run", "--model", filepath.Join(dir, "model.onnx"),
 		"--input", "y="+y, "--input", "x="+x, "--output", outPath, "--threads", "1")
 	if err != nil {
 		t.Fatalf("amq run: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "sum\t[3 4 5]\tFLOAT") || !strings.Contains(out, "run ") {
+	if !strings.Contains(out.String(), "sum\t[3 4 5]\tFLOAT") || !strings.Contains(out.String(), "run ") {
 		t.Errorf("output lacks name, shape, type or timing:\n%s", out)
 	}
 	got, err := npy.ReadFile(outPath)
@@ -114,12 +103,15 @@ func TestRunTwoInputs(t *testing.T) {
 	sameTensor(t, "sum", got, readPB(t, filepath.Join(dir, "test_data_set_0/output_0.pb")))
 }
 
-func TestRunBarePath(t *testing.T) {
+// TestRunTakesBarePathForOnlyInput checks that a single-input model takes
+// --input without a name.
+func TestRunTakesBarePathForOnlyInput(t *testing.T) {
+	t.Parallel()
 	dir := conformanceCase(t, "test_relu")
 	tmp := t.TempDir()
 	x := pbToNpy(t, filepath.Join(dir, "test_data_set_0/input_0.pb"), tmp, "in.npy")
 	outPath := filepath.Join(tmp, "y.npy")
-	if out, err := runAmq(t, "run", "--model", filepath.Join(dir, "model.onnx"), "--input", x, "--output", outPath); err != nil {
+	if out, err := amq(t, "run", "--model", filepath.Join(dir, "model.onnx"), "--input", x, "--output", outPath); err != nil {
 		t.Fatalf("amq run: %v\n%s", err, out)
 	}
 	got, err := npy.ReadFile(outPath)
@@ -129,18 +121,22 @@ func TestRunBarePath(t *testing.T) {
 	sameTensor(t, "y", got, readPB(t, filepath.Join(dir, "test_data_set_0/output_0.pb")))
 }
 
-func TestRunOutputFolder(t *testing.T) {
+// TestRunWritesEveryOutputIntoFolder checks that --output naming a folder
+// receives one .npy per output, that one output cannot go to two places and
+// that a single .npy cannot hold several outputs.
+func TestRunWritesEveryOutputIntoFolder(t *testing.T) {
+	t.Parallel()
 	dir := conformanceCase(t, "test_split_equal_parts_1d")
 	tmp := t.TempDir()
 	x := pbToNpy(t, filepath.Join(dir, "test_data_set_0/input_0.pb"), tmp, "in.npy")
 	outDir := filepath.Join(tmp, "outs")
 	named := filepath.Join(tmp, "second.npy")
-	out, err := runAmq(t, "run", "--model", filepath.Join(dir, "model.onnx"), "--input", "input="+x,
+	out, err := amq(t, "run", "--model", filepath.Join(dir, "model.onnx"), "--input", "input="+x,
 		"--output", outDir, "--output", "output_2="+named)
 	if err == nil || !strings.Contains(err.Error(), "output_2") {
 		t.Fatalf("an output sent to two places: err %v\n%s", err, out)
 	}
-	out, err = runAmq(t, "run", "--model", filepath.Join(dir, "model.onnx"), "--input", "input="+x, "--output", outDir)
+	out, err = amq(t, "run", "--model", filepath.Join(dir, "model.onnx"), "--input", "input="+x, "--output", outDir)
 	if err != nil {
 		t.Fatalf("amq run: %v\n%s", err, out)
 	}
@@ -152,13 +148,15 @@ func TestRunOutputFolder(t *testing.T) {
 		sameTensor(t, name, got, readPB(t, filepath.Join(dir, "test_data_set_0", "output_"+string(rune('0'+i))+".pb")))
 	}
 	// A single .npy path cannot hold three outputs.
-	_, err = runAmq(t, "run", "--model", filepath.Join(dir, "model.onnx"), "--input", x, "--output", filepath.Join(tmp, "one.npy"))
+	_, err = amq(t, "run", "--model", filepath.Join(dir, "model.onnx"), "--input", x, "--output", filepath.Join(tmp, "one.npy"))
 	if err == nil || !strings.Contains(err.Error(), "3 outputs") {
 		t.Errorf("three outputs into one .npy: error %v", err)
 	}
 }
 
-func TestRunErrors(t *testing.T) {
+// TestRunErrorsNameTheProblem checks the error of each bad --input,
+// --backend, --threads and --model.
+func TestRunErrorsNameTheProblem(t *testing.T) {
 	dir := conformanceCase(t, "test_add")
 	model := filepath.Join(dir, "model.onnx")
 	tmp := t.TempDir()
@@ -182,12 +180,12 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"--input", "x=" + x, "--input", "y=" + x, "--threads", "-2"}, "--threads"},
 	}
 	for _, c := range cases {
-		out, err := runAmq(t, append([]string{"run", "--model", model}, c.args...)...)
+		out, err := amq(t, append([]string{"run", "--model", model}, c.args...)...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want one containing %q\n%s", c.args, err, c.want, out)
 		}
 	}
-	if _, err := runAmq(t, "run", "--model", filepath.Join(tmp, "missing.onnx"), "--input", x); err == nil || !strings.Contains(err.Error(), "missing.onnx") {
+	if _, err := amq(t, "run", "--model", filepath.Join(tmp, "missing.onnx"), "--input", x); err == nil || !strings.Contains(err.Error(), "missing.onnx") {
 		t.Errorf("missing model: error %v", err)
 	}
 }

@@ -2,68 +2,25 @@ package ort_test
 
 import (
 	"fmt"
-	"math"
-	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
-	"codeberg.org/sbinet/npyio"
-
 	"amq/internal/ort"
+	"amq/internal/testfixture"
 	"amq/onnx"
 )
 
-// requireORT skips when ONNX Runtime is missing on a developer machine; in
-// CI (env CI set) a missing runtime is a failure.
-func requireORT(t testing.TB) {
-	t.Helper()
-	if err := ort.Available(); err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("ONNX Runtime not available: %v", err)
-		}
-		t.Fatalf("ONNX Runtime not available: %v", err)
-	}
-}
-
-func readNpy(t *testing.T, path string) *onnx.Tensor {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := npyio.NewReader(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	var data []float32
-	if err := r.Read(&data); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return onnx.NewTensor(r.Header.Descr.Shape, data)
-}
-
-// TestFixtures runs the PyTorch fixtures in ONNX Runtime and compares with
+// TestSessionMatchesPyTorchOnFixtures runs the PyTorch fixtures in ONNX Runtime and compares with
 // PyTorch's own outputs: it validates the wrapper (input/output plumbing,
 // threads option) against an independent reference.
-func TestFixtures(t *testing.T) {
-	requireORT(t)
-	models, err := filepath.Glob("../../testdata/fixtures/*/model_op*.onnx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(models) == 0 {
-		t.Fatal("no fixtures under testdata/fixtures: run scripts/make-fixtures.py")
-	}
-	sort.Strings(models)
-	for _, path := range models {
-		dir := filepath.Dir(path)
-		t.Run(filepath.Base(dir)+"/"+strings.TrimSuffix(filepath.Base(path), ".onnx"), func(t *testing.T) {
-			in := readNpy(t, filepath.Join(dir, "input.npy"))
-			ref := readNpy(t, filepath.Join(dir, "output.npy"))
-			s, err := ort.NewSession(path, &ort.Options{Threads: 1})
+func TestSessionMatchesPyTorchOnFixtures(t *testing.T) {
+	t.Parallel()
+	testfixture.RequireORT(t)
+	for _, f := range testfixture.Fixtures(t, "model_op*.onnx") {
+		t.Run(f.Name, func(t *testing.T) {
+			in, ref := f.Input(t), f.Output(t)
+			s, err := ort.NewSession(f.Model, &ort.Options{Threads: 1})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -75,17 +32,8 @@ func TestFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := out[s.Outputs()[0]]
-			if fmt.Sprint(got.Shape) != fmt.Sprint(ref.Shape) || got.DType != onnx.Float {
-				t.Fatalf("output %v %v, PyTorch %v", got.DType, got.Shape, ref.Shape)
-			}
-			scale, maxErr := 1.0, 0.0
-			for i, r := range ref.Floats() {
-				scale = math.Max(scale, math.Abs(float64(r)))
-				maxErr = math.Max(maxErr, math.Abs(float64(got.Floats()[i]-r)))
-			}
-			if !(maxErr <= 1e-4*scale) {
-				t.Fatalf("max abs error %.3g against PyTorch exceeds %.3g", maxErr, 1e-4*scale)
+			if _, _, err := testfixture.CompareToReference(out[s.Outputs()[0]], ref, 1e-4); err != nil {
+				t.Fatalf("against PyTorch: %v", err)
 			}
 		})
 	}
@@ -128,10 +76,11 @@ func typesModel() *onnx.Model {
 	return &onnx.Model{IRVersion: 8, Opsets: map[string]int64{"": 13}, Graph: g}
 }
 
-// TestTypes checks every input/output conversion against values computed
+// TestSessionConvertsEveryElementType checks every input/output conversion against values computed
 // here, including a scalar input and output and an output of unknown rank.
-func TestTypes(t *testing.T) {
-	requireORT(t)
+func TestSessionConvertsEveryElementType(t *testing.T) {
+	t.Parallel()
+	testfixture.RequireORT(t)
 	s, err := ort.NewSessionFromModel(typesModel(), &ort.Options{Threads: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -181,9 +130,10 @@ func TestTypes(t *testing.T) {
 	}
 }
 
-// TestErrors checks that bad calls fail with errors naming the tensor.
-func TestErrors(t *testing.T) {
-	requireORT(t)
+// TestSessionErrorsNameTheTensor checks that bad calls fail with errors naming the tensor.
+func TestSessionErrorsNameTheTensor(t *testing.T) {
+	t.Parallel()
+	testfixture.RequireORT(t)
 	s, err := ort.NewSessionFromModel(typesModel(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -232,17 +182,18 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-// TestConcurrentRun runs one session from several goroutines (ONNX Runtime
+// TestSessionRunsConcurrently runs one session from several goroutines (ONNX Runtime
 // sessions are thread-safe) and checks every result against a serial run.
-func TestConcurrentRun(t *testing.T) {
-	requireORT(t)
-	dir := "../../testdata/fixtures/transformer"
-	s, err := ort.NewSession(filepath.Join(dir, "model_op17.onnx"), &ort.Options{Threads: 1})
+func TestSessionRunsConcurrently(t *testing.T) {
+	t.Parallel()
+	testfixture.RequireORT(t)
+	f := testfixture.Named(t, "transformer/model_op17")
+	s, err := ort.NewSession(f.Model, &ort.Options{Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	in := map[string]*onnx.Tensor{"input": readNpy(t, filepath.Join(dir, "input.npy"))}
+	in := map[string]*onnx.Tensor{"input": f.Input(t)}
 	want, err := s.Run(in)
 	if err != nil {
 		t.Fatal(err)

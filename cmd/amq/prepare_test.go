@@ -1,32 +1,26 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"amq/internal/testfixture"
 	"amq/onnx"
 	"amq/quant"
 )
 
-// TestStepCommandsFuseConvBN runs the step commands (create-config,
+// TestStepCommandsFuseConvBNAsQuantizeDoes runs the step commands (create-config,
 // preprocess, calibrate, save) and amq quantize on the digits CNN exported
 // with its BatchNormalization nodes: every command that quantizes says which
 // Convs absorbed a BatchNormalization, the two routes write the same
 // record, and the saved models carry no BatchNormalization.
-func TestStepCommandsFuseConvBN(t *testing.T) {
-	fx := "../../testdata/quant"
-	model := filepath.Join(fx, "cnn", "model_op13_bn.onnx")
-	if _, err := os.Stat(model); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	scfg := filepath.Join(fx, "dmq.cfg")
-	data := filepath.Join(fx, "cnn", "calib.npy")
+func TestStepCommandsFuseConvBNAsQuantizeDoes(t *testing.T) {
+	t.Parallel()
+	model := testfixture.Path(t, "quant", "cnn", "model_op13_bn.onnx")
+	scfg := testfixture.Path(t, "quant", "dmq.cfg")
+	data := testfixture.Path(t, "quant", "cnn", "calib.npy")
 	dir := t.TempDir()
 	cfg, rec := filepath.Join(dir, "config.json"), filepath.Join(dir, "record.txt")
 	const line = "fused BatchNormalization into: /conv1/Conv, /conv2/Conv"
@@ -38,20 +32,20 @@ func TestStepCommandsFuseConvBN(t *testing.T) {
 		{"save", "--model", model, "--config", cfg, "--record", rec, "--out", filepath.Join(dir, "steps")},
 	}
 	for i, args := range steps {
-		out, err := runAmq(t, args...)
+		out, err := amq(t, args...)
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", args[0], err, out)
 		}
 		// create-config works on the unfused model: fusion comes after.
-		if has := strings.Contains(out, line); has != (i > 0) {
+		if has := strings.Contains(out.String(), line); has != (i > 0) {
 			t.Errorf("%s output (fusion line expected: %v):\n%s", args[0], i > 0, out)
 		}
 	}
-	out, err := runAmq(t, "quantize", "--model", model, "--config", scfg, "--data", data, "--batch-size", "64", "--no-eval", "--out", filepath.Join(dir, "flow"))
+	out, err := amq(t, "quantize", "--model", model, "--config", scfg, "--data", data, "--batch-size", "64", "--no-eval", "--out", filepath.Join(dir, "flow"))
 	if err != nil {
 		t.Fatalf("quantize: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, line) {
+	if !strings.Contains(out.String(), line) {
 		t.Errorf("quantize output lacks %q:\n%s", line, out)
 	}
 

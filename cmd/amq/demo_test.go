@@ -1,0 +1,46 @@
+package main
+
+import (
+	"bytes"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"amq/onnx"
+	"amq/quant"
+)
+
+// TestDemoShowsDMQBeatsNoBalance runs amq demo on its embedded transformer: DMQ must buy at least
+// 20 dB of output SQNR over no balance and keep accuracy within 1 point of
+// FP32, and both results must be written.
+func TestDemoShowsDMQBeatsNoBalance(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	res, err := runDemo(&out, &errb, dir, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(out.String())
+	if len(res) != 3 {
+		t.Fatalf("%d result rows, want FP32, DMQ, no balance", len(res))
+	}
+	fp, dmq, plain := res[0], res[1], res[2]
+	if dmq.SQNR-plain.SQNR < 20 {
+		t.Errorf("DMQ output SQNR %.1f dB vs %.1f dB without balance: less than 20 dB better", dmq.SQNR, plain.SQNR)
+	}
+	if d := dmq.Accuracy - fp.Accuracy; d < -1 || d > 1 {
+		t.Errorf("DMQ accuracy %.2f%%, FP32 %.2f%%", dmq.Accuracy, fp.Accuracy)
+	}
+	for _, name := range []string{"transformer_dmq", "transformer_nobalance"} {
+		if _, err := onnx.LoadFile(filepath.Join(dir, name+"_deploy_model.onnx")); err != nil {
+			t.Error(err)
+		}
+		if _, err := quant.ReadRecord(filepath.Join(dir, name+"_record.txt")); err != nil {
+			t.Error(err)
+		}
+	}
+	if !strings.Contains(out.String(), "Held-out comparison (600 samples)") {
+		t.Error("demo output lacks the held-out comparison")
+	}
+}

@@ -1,0 +1,129 @@
+package quant
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"amq/onnx"
+)
+
+// TestChannelMaxRejectsInf checks that DMQ's per-channel maximum fails on
+// infinite activations, as it does on NaN and as the calibration histograms
+// do: an infinite maximum would give the clamped factor 1/FLT_EPSILON to
+// its channel and push every zero-weight channel's factor to FLT_EPSILON,
+// silently.
+func TestChannelMaxRejectsInf(t *testing.T) {
+	t.Parallel()
+	for _, v := range []float32{float32(math.Inf(1)), float32(math.Inf(-1))} {
+		x := onnx.NewTensor([]int{2, 3}, []float32{1, 2, 3, 4, v, 6})
+		x.Name = "act"
+		c := &ChannelMax{Axis: -1}
+		err := c.Observe(x)
+		if err == nil {
+			t.Fatalf("value %v: Observe returned no error; Max = %v", v, c.Max)
+		}
+		if !strings.Contains(err.Error(), `"act"`) || !strings.Contains(err.Error(), "channel 1") {
+			t.Errorf("value %v: error %q does not name the tensor and channel", v, err)
+		}
+	}
+}
+
+// batches splits x into n parts.
+func batches(x []float32, n int) [][]float32 {
+	var out [][]float32
+	per := (len(x) + n - 1) / n
+	for lo := 0; lo < len(x); lo += per {
+		out = append(out, x[lo:min(lo+per, len(x))])
+	}
+	return out
+}
+
+func TestHistogramStreamsExactly(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	// Batches with a growing range, so the histogram re-bins several
+	// times, on both sides.
+	var all []float32
+	h := NewHistogram(1000)
+	for b := range 6 {
+		x := make([]float32, 3000)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64() * math.Pow(3, float64(b)) * (1 + float64(b%2)))
+			if b == 4 {
+				x[i] = float32(math.Abs(float64(x[i])))
+			}
+		}
+		all = append(all, x...)
+		if err := h.Add(x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	slices.Sort(all)
+	var cnt int64
+	var sum, sumSq float64
+	for i := range h.Bins() {
+		n, s, s2 := h.Bin(i)
+		cnt += n
+		sum += s
+		sumSq += s2
+	}
+	var wantSum, wantSq float64
+	for _, v := range all {
+		wantSum += float64(v)
+		wantSq += float64(v) * float64(v)
+	}
+	if cnt != int64(len(all)) || h.N != int64(len(all)) {
+		t.Fatalf("counts %d / N %d, want %d", cnt, h.N, len(all))
+	}
+	if math.Abs(sum-wantSum) > 1e-9*wantSq || math.Abs(sumSq-wantSq) > 1e-9*wantSq {
+		t.Errorf("moments %v %v, want %v %v", sum, sumSq, wantSum, wantSq)
+	}
+	if h.Min != float64(all[0]) || h.Max != float64(all[len(all)-1]) {
+		t.Errorf("extremes %v %v, want %v %v", h.Min, h.Max, all[0], all[len(all)-1])
+	}
+	// Every bin's values must really lie in the bin: check by recomputing
+	// the bin counts from the raw data.
+	lo, w := h.Edges()
+	want := make([]int64, h.Bins())
+	for _, v := range all {
+		want[max(0, min(h.Bins()-1, int((float64(v)-lo)/w)))]++
+	}
+	for i := range want {
+		if n, _, _ := h.Bin(i); n != want[i] {
+			t.Fatalf("bin %d holds %d values, the raw data puts %d there", i, n, want[i])
+		}
+	}
+	for _, k := range []int64{1, 2, 100, 9000, 17999, 18000} {
+		got, exact := h.Quantile(k), float64(all[k-1])
+		if math.Abs(got-exact) > w {
+			t.Errorf("Quantile(%d) = %v, exact %v, bin width %v", k, got, exact, w)
+		}
+	}
+}
+
+func TestHistogramKeepsEarlierZerosInZeroBin(t *testing.T) {
+	t.Parallel()
+	h := NewHistogram(64)
+	if err := h.Add(make([]float32, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Add([]float32{1, 2, 0}); err != nil {
+		t.Fatal(err)
+	}
+	var zeroBin int64
+	lo, w := h.Edges()
+	for i := range h.Bins() {
+		if n, _, _ := h.Bin(i); n > 0 && lo+float64(i)*w <= 0 && 0 < lo+float64(i+1)*w {
+			zeroBin = n
+		}
+	}
+	if zeroBin != 11 || h.N != 13 {
+		t.Errorf("zero bin holds %d values of %d, want 11 of 13", zeroBin, h.N)
+	}
+	if err := h.Add([]float32{float32(math.NaN())}); err == nil {
+		t.Error("NaN accepted")
+	}
+}

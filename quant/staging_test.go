@@ -1,0 +1,98 @@
+package quant
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// stage creates a staging folder in dir holding the files name -> content.
+func stage(t *testing.T, dir string, files map[string]string) *staging {
+	t.Helper()
+	st, err := newStaging(dir, "stage-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range files {
+		if err := os.WriteFile(st.path(name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
+}
+
+// entries lists the names in dir.
+func entries(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// TestStagingCommitMovesEveryFile checks that commit puts every staged
+// file in place, replacing an older one, and that discard then removes the
+// empty private folder.
+func TestStagingCommitMovesEveryFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a"), []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st := stage(t, dir, map[string]string{"a": "new a", "b": "new b"})
+	if err := st.commit(); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"a": "new a", "b": "new b"} {
+		if got, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(got) != want {
+			t.Errorf("%s: %q (%v), want %q", name, got, err, want)
+		}
+	}
+	st.discard()
+	if got := entries(t, dir); !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("folder holds %v after commit and discard, want [a b]", got)
+	}
+}
+
+// TestStagingCommitRefusesFolderBeforeMovingAny checks that commit fails,
+// naming the destination, when one is a folder, and moves no file first:
+// "a" sorts before the folder "b", so moving as it goes would have put it
+// in place.
+func TestStagingCommitRefusesFolderBeforeMovingAny(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	st := stage(t, dir, map[string]string{"a": "new a", "b": "new b"})
+	err := st.commit()
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "b")) || !strings.Contains(err.Error(), "folder") {
+		t.Errorf("commit onto a folder: error %v, want one naming it", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "a")); err == nil {
+		t.Error("commit moved a before failing")
+	}
+	st.discard()
+	if got := entries(t, dir); !slices.Equal(got, []string{"b"}) {
+		t.Errorf("folder holds %v after the failed commit and discard, want [b]", got)
+	}
+}
+
+// TestStagingDiscardLeavesNothing checks that discarding staged files
+// leaves the folder as it was.
+func TestStagingDiscardLeavesNothing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	st := stage(t, dir, map[string]string{"a": "a", "b": "b"})
+	st.discard()
+	if got := entries(t, dir); len(got) != 0 {
+		t.Errorf("folder holds %v after discard, want nothing", got)
+	}
+}
