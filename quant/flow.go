@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"amq/backend"
+	"amq/internal/atomicfile"
 	"amq/onnx"
 	"amq/quant/configpb"
 )
@@ -81,11 +82,11 @@ func RunFlow(m *onnx.Model, b backend.Backend, data DataSource, prefix string, o
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
-	st, err := newStaging(dir, ".amq-quantize-*")
+	st, err := atomicfile.NewStaging(dir, ".amq-quantize-*")
 	if err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
-	defer st.discard()
+	defer st.Discard()
 	srep, err := writeOutputs(st, name, p, rec, opt)
 	if err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
@@ -100,7 +101,7 @@ func RunFlow(m *onnx.Model, b backend.Backend, data DataSource, prefix string, o
 			return nil, fmt.Errorf("quantize: evaluate: %w", err)
 		}
 	}
-	if err := st.commit(); err != nil {
+	if err := st.Commit(); err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
 	return rep, nil
@@ -172,15 +173,15 @@ func computeFactors(p *Prepared, b backend.Backend, src DataSource, opt Quantize
 }
 
 // writeOutputs writes the four files of RunFlow into st, named after name.
-func writeOutputs(st *staging, name string, p *Prepared, rec Record, opt QuantizeOptions) (*SaveReport, error) {
+func writeOutputs(st *atomicfile.Staging, name string, p *Prepared, rec Record, opt QuantizeOptions) (*SaveReport, error) {
 	srep, err := saveStaged(st, name, p.Model, p.Layers, p.Config, rec, SaveOptions{Model: opt.Model, Balance: BalanceOptions{Fold: opt.Fold}})
 	if err != nil {
 		return nil, err
 	}
-	if err := WriteConfig(st.path(name+configSuffix), p.Config); err != nil {
+	if err := WriteConfig(st.Path(name+configSuffix), p.Config); err != nil {
 		return nil, err
 	}
-	if err := WriteRecord(st.path(name+recordSuffix), rec); err != nil {
+	if err := WriteRecord(st.Path(name+recordSuffix), rec); err != nil {
 		return nil, err
 	}
 	return srep, nil

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"amq/internal/atomicfile"
 	"amq/onnx"
 )
 
@@ -53,17 +54,17 @@ func Save(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, prefix string
 	if dir == "" {
 		dir = "."
 	}
-	st, err := newStaging(dir, ".amq-save-*")
+	st, err := atomicfile.NewStaging(dir, ".amq-save-*")
 	if err != nil {
 		return nil, fmt.Errorf("save: %w", err)
 	}
-	defer st.discard()
+	defer st.Discard()
 	rep, err := saveStaged(st, base, m, layers, cfg, rec, opt)
 	if err != nil {
 		return nil, err
 	}
 	rep.FakeQuantPath, rep.DeployPath = prefix+fakeQuantSuffix, prefix+deploySuffix
-	if err := st.commit(); err != nil {
+	if err := st.Commit(); err != nil {
 		return nil, fmt.Errorf("save: %w", err)
 	}
 	return rep, nil
@@ -77,10 +78,10 @@ const (
 
 // saveStaged writes the fake-quant and deploy models of Save into st, named
 // after name; the report's paths are those in st.
-func saveStaged(st *staging, name string, m *onnx.Model, layers []*Layer, cfg *Config, rec Record, opt SaveOptions) (*SaveReport, error) {
+func saveStaged(st *atomicfile.Staging, name string, m *onnx.Model, layers []*Layer, cfg *Config, rec Record, opt SaveOptions) (*SaveReport, error) {
 	rep := &SaveReport{
-		FakeQuantPath: st.path(name + fakeQuantSuffix),
-		DeployPath:    st.path(name + deploySuffix),
+		FakeQuantPath: st.Path(name + fakeQuantSuffix),
+		DeployPath:    st.Path(name + deploySuffix),
 	}
 	dep := m.Clone()
 	g := dep.Graph

@@ -5,6 +5,10 @@
 //
 // The temporary file is named ".<name>.tmp<random>" and is created with
 // os.CreateTemp, so a written file has mode 0600.
+//
+// A set of files that must appear together (a model and its external data,
+// the four outputs of a quantization) is written into a Staging folder
+// beside them and moved into place by one Commit.
 package atomicfile
 
 import (

@@ -1,4 +1,4 @@
-package quant
+package atomicfile
 
 import (
 	"os"
@@ -9,32 +9,18 @@ import (
 )
 
 // stage creates a staging folder in dir holding the files name -> content.
-func stage(t *testing.T, dir string, files map[string]string) *staging {
+func stage(t *testing.T, dir string, files map[string]string) *Staging {
 	t.Helper()
-	st, err := newStaging(dir, "stage-*")
+	st, err := NewStaging(dir, "stage-*")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, content := range files {
-		if err := os.WriteFile(st.path(name), []byte(content), 0o644); err != nil {
+		if err := os.WriteFile(st.Path(name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return st
-}
-
-// entries lists the names in dir.
-func entries(t *testing.T, dir string) []string {
-	t.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range es {
-		names = append(names, e.Name())
-	}
-	return names
 }
 
 // TestStagingCommitMovesEveryFile checks that commit puts every staged
@@ -47,7 +33,7 @@ func TestStagingCommitMovesEveryFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := stage(t, dir, map[string]string{"a": "new a", "b": "new b"})
-	if err := st.commit(); err != nil {
+	if err := st.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]string{"a": "new a", "b": "new b"} {
@@ -55,7 +41,7 @@ func TestStagingCommitMovesEveryFile(t *testing.T) {
 			t.Errorf("%s: %q (%v), want %q", name, got, err, want)
 		}
 	}
-	st.discard()
+	st.Discard()
 	if got := entries(t, dir); !slices.Equal(got, []string{"a", "b"}) {
 		t.Errorf("folder holds %v after commit and discard, want [a b]", got)
 	}
@@ -72,14 +58,14 @@ func TestStagingCommitRefusesFolderBeforeMovingAny(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := stage(t, dir, map[string]string{"a": "new a", "b": "new b"})
-	err := st.commit()
+	err := st.Commit()
 	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "b")) || !strings.Contains(err.Error(), "folder") {
 		t.Errorf("commit onto a folder: error %v, want one naming it", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "a")); err == nil {
 		t.Error("commit moved a before failing")
 	}
-	st.discard()
+	st.Discard()
 	if got := entries(t, dir); !slices.Equal(got, []string{"b"}) {
 		t.Errorf("folder holds %v after the failed commit and discard, want [b]", got)
 	}
@@ -91,7 +77,7 @@ func TestStagingDiscardLeavesNothing(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	st := stage(t, dir, map[string]string{"a": "a", "b": "b"})
-	st.discard()
+	st.Discard()
 	if got := entries(t, dir); len(got) != 0 {
 		t.Errorf("folder holds %v after discard, want nothing", got)
 	}
