@@ -1,23 +1,21 @@
-package onnx
+package onnx_test
 
 import (
 	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"amq/internal/testfixture"
+	"amq/onnx"
 )
 
-// conformanceDir is where Debian's libonnx-testdata installs ONNX's backend
-// test suite.
-const conformanceDir = "/usr/include/onnx/backend/test/data"
-
+// requireConformance ends the test with testfixture.Missing when ONNX's
+// backend test suite is not installed.
 func requireConformance(t testing.TB) {
 	t.Helper()
-	if _, err := os.Stat(conformanceDir); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("ONNX test data missing (install libonnx-testdata): %v", err)
-		}
-		t.Skipf("ONNX test data missing (install libonnx-testdata): %v", err)
+	if _, err := os.Stat(onnx.ConformanceDir); err != nil {
+		testfixture.Missing(t, "ONNX test data missing (install libonnx-testdata): %v", err)
 	}
 }
 
@@ -25,14 +23,14 @@ func requireConformance(t testing.TB) {
 // saves it and loads it again: the graphs must be identical.
 func TestRoundTripConformanceModels(t *testing.T) {
 	requireConformance(t)
-	models, _ := filepath.Glob(filepath.Join(conformanceDir, "*", "*", "model.onnx"))
+	models, _ := filepath.Glob(filepath.Join(onnx.ConformanceDir, "*", "*", "model.onnx"))
 	if len(models) < 500 {
-		t.Fatalf("found only %d models under %s", len(models), conformanceDir)
+		t.Fatalf("found only %d models under %s", len(models), onnx.ConformanceDir)
 	}
 	dir := t.TempDir()
 	loaded := 0
 	for _, path := range models {
-		m, err := LoadFile(path)
+		m, err := onnx.LoadFile(path)
 		if err != nil {
 			// Some suite models use features amq rejects on purpose
 			// (sparse initializers); the error must name the file.
@@ -46,7 +44,7 @@ func TestRoundTripConformanceModels(t *testing.T) {
 		if err := m.Save(out, nil); err != nil {
 			t.Fatalf("%s: save: %v", path, err)
 		}
-		m2, err := LoadFile(out)
+		m2, err := onnx.LoadFile(out)
 		if err != nil {
 			t.Fatalf("%s: reload: %v", path, err)
 		}

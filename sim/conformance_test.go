@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"amq/internal/testfixture"
 	"amq/onnx"
 	"amq/onnx/onnxpb"
 )
@@ -174,10 +176,7 @@ func readSkipList(t *testing.T) map[string]string {
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	if _, err := os.Stat(conformanceRoot); err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("ONNX test data not installed (package libonnx-testdata): %v", err)
-		}
-		t.Fatalf("ONNX test data: %v", err)
+		testfixture.Missing(t, "ONNX test data not installed (package libonnx-testdata): %v", err)
 	}
 	cases := selectConformanceCases(t)
 	skips := readSkipList(t)
@@ -385,7 +384,7 @@ func compareTensors(got, want *onnx.Tensor, rtol, atol float64) error {
 	if got.DType != want.DType {
 		return fmt.Errorf("dtype %v, want %v", got.DType, want.DType)
 	}
-	if !equalShape(got.Shape, want.Shape) {
+	if !slices.Equal(got.Shape, want.Shape) {
 		return fmt.Errorf("shape %v, want %v", got.Shape, want.Shape)
 	}
 	gf, gok := floatValues(got)
@@ -435,18 +434,6 @@ func compareTensors(got, want *onnx.Tensor, rtol, atol float64) error {
 		}
 	}
 	return nil
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // floatValues widens floating-point data to float64; ok is false for other

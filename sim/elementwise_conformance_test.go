@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"amq/internal/testfixture"
 	"amq/onnx/onnxpb"
 )
 
@@ -84,10 +85,7 @@ func selectSuiteCases(t *testing.T, suite string, allowed map[string]bool) []con
 func TestElementwiseConformance(t *testing.T) {
 	t.Parallel()
 	if _, err := os.Stat(conformanceRoot); err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("ONNX test data not installed (package libonnx-testdata): %v", err)
-		}
-		t.Fatalf("ONNX test data: %v", err)
+		testfixture.Missing(t, "ONNX test data not installed (package libonnx-testdata): %v", err)
 	}
 	cases := selectElementwiseCases(t)
 	passed := 0
