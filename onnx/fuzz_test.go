@@ -29,7 +29,7 @@ var fuzzSeedModels = []string{
 // survive Save with external data and LoadFile.
 func FuzzLoad(f *testing.F) {
 	for _, name := range fuzzSeedModels {
-		if b, err := os.ReadFile(filepath.Join(ConformanceDir, name)); err == nil {
+		if b, err := os.ReadFile(filepath.Join(conformanceDir, name)); err == nil {
 			f.Add(b)
 		}
 	}

@@ -2,7 +2,6 @@ package onnx_test
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -10,22 +9,13 @@ import (
 	"amq/onnx"
 )
 
-// requireConformance ends the test with testfixture.Missing when ONNX's
-// backend test suite is not installed.
-func requireConformance(t testing.TB) {
-	t.Helper()
-	if _, err := os.Stat(onnx.ConformanceDir); err != nil {
-		testfixture.Missing(t, "ONNX test data missing (install libonnx-testdata): %v", err)
-	}
-}
-
 // TestRoundTripConformanceModels loads every model of ONNX's test suite,
 // saves it and loads it again: the graphs must be identical.
 func TestRoundTripConformanceModels(t *testing.T) {
-	requireConformance(t)
-	models, _ := filepath.Glob(filepath.Join(onnx.ConformanceDir, "*", "*", "model.onnx"))
+	testfixture.Conformance(t)
+	models, _ := filepath.Glob(filepath.Join(testfixture.ConformanceDir, "*", "*", "model.onnx"))
 	if len(models) < 500 {
-		t.Fatalf("found only %d models under %s", len(models), onnx.ConformanceDir)
+		t.Fatalf("found only %d models under %s", len(models), testfixture.ConformanceDir)
 	}
 	dir := t.TempDir()
 	loaded := 0

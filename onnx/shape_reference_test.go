@@ -2,39 +2,22 @@ package onnx_test
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 
-	"google.golang.org/protobuf/proto"
-
 	"amq/internal/testfixture"
 	"amq/onnx"
-	"amq/onnx/onnxpb"
 )
-
-// readTensorPB decodes one input_*.pb / output_*.pb file of the suite.
-func readTensorPB(path string) (*onnx.Tensor, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var p onnxpb.TensorProto
-	if err := proto.Unmarshal(b, &p); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return onnx.TensorFromProto(&p)
-}
 
 // TestInferShapesConformance infers the output shapes of ONNX's node test
 // models from the shapes of their stored inputs and compares them with the
 // shapes of the stored outputs.
 func TestInferShapesConformance(t *testing.T) {
-	requireConformance(t)
-	models, _ := filepath.Glob(filepath.Join(onnx.ConformanceDir, "node", "*", "model.onnx"))
+	testfixture.Conformance(t)
+	models, _ := filepath.Glob(filepath.Join(testfixture.ConformanceDir, "node", "*", "model.onnx"))
 	checked, unsupported, dataDependent, unreadable := 0, 0, 0, 0
 	unsupportedOps := map[string]int{}
 	for _, path := range models {
@@ -49,7 +32,7 @@ func TestInferShapesConformance(t *testing.T) {
 		inputs := map[string][]int{}
 		ok := true
 		for i, in := range g.Inputs {
-			tt, err := readTensorPB(filepath.Join(dir, "test_data_set_0", fmt.Sprintf("input_%d.pb", i)))
+			tt, err := testfixture.ReadTensorPB(filepath.Join(dir, "test_data_set_0", fmt.Sprintf("input_%d.pb", i)))
 			if err != nil {
 				ok = false // optional or sequence inputs: not tensors
 				break
@@ -58,7 +41,7 @@ func TestInferShapesConformance(t *testing.T) {
 		}
 		var want [][]int
 		for i := range g.Outputs {
-			tt, err := readTensorPB(filepath.Join(dir, "test_data_set_0", fmt.Sprintf("output_%d.pb", i)))
+			tt, err := testfixture.ReadTensorPB(filepath.Join(dir, "test_data_set_0", fmt.Sprintf("output_%d.pb", i)))
 			if err != nil {
 				ok = false
 				break

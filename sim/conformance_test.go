@@ -20,11 +20,8 @@ import (
 	"amq/onnx/onnxpb"
 )
 
-// conformanceRoot is where Debian's libonnx-testdata installs ONNX's own
-// backend test suite.
-const conformanceRoot = "/usr/include/onnx/backend/test/data"
-
-// conformanceSuites are the folders of conformanceRoot that are walked.
+// conformanceSuites are the folders of testfixture.ConformanceDir that are
+// walked.
 var conformanceSuites = []string{"node", "pytorch-converted", "pytorch-operator", "simple"}
 
 // conformanceOps is the operator set sim must cover (the list of the issue).
@@ -81,7 +78,7 @@ func selectConformanceCases(t *testing.T) []conformanceCase {
 	}
 	var cases []conformanceCase
 	for _, suite := range conformanceSuites {
-		entries, err := os.ReadDir(filepath.Join(conformanceRoot, suite))
+		entries, err := os.ReadDir(filepath.Join(testfixture.ConformanceDir, suite))
 		if err != nil {
 			t.Fatalf("suite %s: %v", suite, err)
 		}
@@ -89,7 +86,7 @@ func selectConformanceCases(t *testing.T) []conformanceCase {
 			if !e.IsDir() {
 				continue
 			}
-			dir := filepath.Join(conformanceRoot, suite, e.Name())
+			dir := filepath.Join(testfixture.ConformanceDir, suite, e.Name())
 			ok, err := conformanceSelected(filepath.Join(dir, "model.onnx"), allowed)
 			if err != nil {
 				t.Fatalf("%s/%s: %v", suite, e.Name(), err)
@@ -175,9 +172,7 @@ func readSkipList(t *testing.T) map[string]string {
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	if _, err := os.Stat(conformanceRoot); err != nil {
-		testfixture.Missing(t, "ONNX test data not installed (package libonnx-testdata): %v", err)
-	}
+	testfixture.Conformance(t)
 	cases := selectConformanceCases(t)
 	skips := readSkipList(t)
 	t.Logf("conformance: %d cases selected (ops of the issue, opset %d-%d)", len(cases), minConformanceOpset, maxConformanceOpset)
@@ -315,17 +310,9 @@ func readTensorFiles(dir, prefix string) ([]*onnx.Tensor, error) {
 		if index(p) != k {
 			return nil, fmt.Errorf("%s: expected %s%d.pb", p, prefix, k)
 		}
-		data, err := os.ReadFile(p)
+		tensor, err := testfixture.ReadTensorPB(p)
 		if err != nil {
 			return nil, err
-		}
-		var tp onnxpb.TensorProto
-		if err := proto.Unmarshal(data, &tp); err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		tensor, err := onnx.TensorFromProto(&tp)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
 		}
 		ts = append(ts, tensor)
 	}

@@ -49,7 +49,7 @@ func selectElementwiseCases(t *testing.T) []conformanceCase {
 }
 
 func selectSuiteCases(t *testing.T, suite string, allowed map[string]bool) []conformanceCase {
-	dir := filepath.Join(conformanceRoot, suite)
+	dir := filepath.Join(testfixture.ConformanceDir, suite)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatalf("suite %s: %v", suite, err)
@@ -84,9 +84,7 @@ func selectSuiteCases(t *testing.T, suite string, allowed map[string]bool) []con
 
 func TestElementwiseConformance(t *testing.T) {
 	t.Parallel()
-	if _, err := os.Stat(conformanceRoot); err != nil {
-		testfixture.Missing(t, "ONNX test data not installed (package libonnx-testdata): %v", err)
-	}
+	testfixture.Conformance(t)
 	cases := selectElementwiseCases(t)
 	passed := 0
 	for _, c := range cases {

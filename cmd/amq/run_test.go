@@ -8,40 +8,23 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/protobuf/proto"
-
 	"amq/internal/testfixture"
 	"amq/npy"
 	"amq/onnx"
-	"amq/onnx/onnxpb"
 )
-
-const nodeTests = "/usr/include/onnx/backend/test/data/node"
 
 // conformanceCase returns the folder of an ONNX node test, skipping the
 // test when the ONNX test data is not installed outside CI.
 func conformanceCase(t *testing.T, name string) string {
 	t.Helper()
-	dir := filepath.Join(nodeTests, name)
-	if _, err := os.Stat(filepath.Join(dir, "model.onnx")); err != nil {
-		testfixture.Missing(t, "ONNX test data not installed (libonnx-testdata): %v", err)
-	}
-	return dir
+	return testfixture.Conformance(t, "node", name)
 }
 
 func readPB(t *testing.T, path string) *onnx.Tensor {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	tensor, err := testfixture.ReadTensorPB(path)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var p onnxpb.TensorProto
-	if err := proto.Unmarshal(b, &p); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	tensor, err := onnx.TensorFromProto(&p)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
 	}
 	return tensor
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -125,5 +126,34 @@ func TestCompareToReference(t *testing.T) {
 	}
 	if _, _, err := CompareToReference(onnx.NewTensor([]int{2, 2}, []int32{100, -3, 0, 2}), ref, 1e-4); err == nil {
 		t.Error("INT32 output accepted")
+	}
+}
+
+func TestReadTensorPBDecodesTheSuitesTensors(t *testing.T) {
+	t.Parallel()
+	dir := Conformance(t, "node", "test_add", "test_data_set_0")
+	x, err := ReadTensorPB(filepath.Join(dir, "input_0.pb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := ReadTensorPB(filepath.Join(dir, "input_1.pb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := ReadTensorPB(filepath.Join(dir, "output_0.pb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// test_add: z = x + y elementwise, all float32 of shape [3 4 5].
+	if !slices.Equal(x.Shape, []int{3, 4, 5}) || !slices.Equal(z.Shape, x.Shape) {
+		t.Fatalf("shapes %v, %v, %v", x.Shape, y.Shape, z.Shape)
+	}
+	for i, v := range z.Floats() {
+		if want := x.Floats()[i] + y.Floats()[i]; v != want {
+			t.Fatalf("output_0[%d] = %g, want input_0+input_1 = %g", i, v, want)
+		}
+	}
+	if _, err := ReadTensorPB(filepath.Join(dir, "input_9.pb")); err == nil || !strings.Contains(err.Error(), "input_9.pb") {
+		t.Errorf("reading a missing file: error %v, want one naming it", err)
 	}
 }
