@@ -5,6 +5,8 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 
 	"amq/internal/atomicfile"
 	"amq/onnx"
@@ -247,7 +249,7 @@ func quantizeLayer(g *onnx.Graph, l *Layer, r *LayerRecord) (*quantLayer, []stri
 		}
 	}
 	absMax := make([]float64, cout)
-	clipped := make([]int, cout)
+	beyond := make([]int, cout)
 	for i, v := range wd {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 			return nil, nil, fmt.Errorf("%s: weight %q has the non-finite value %v at element %d", where, n.Input(1), v, i)
@@ -255,22 +257,16 @@ func quantizeLayer(g *onnx.Graph, l *Layer, r *LayerRecord) (*quantLayer, []stri
 		c := chanOf(i)
 		s := r.ScaleW[scaleIdx(c)]
 		x := math.RoundToEven(float64(v) / float64(s))
-		if x < -128 || x > 127 {
-			clipped[c]++
+		// 128 is AMCT's arithmetic, not an anomaly: a channel whose
+		// negative end is the larger gets scale max|w|/128, so its largest
+		// positive weight may round to 128 and clip to 127 by one step.
+		if x < -128 || x > 128 {
+			beyond[c]++
 		}
 		ql.wq[i] = int8(max(-128, min(127, x)))
 		absMax[c] = max(absMax[c], math.Abs(float64(v)))
 	}
-	var warn []string
-	for c := range cout {
-		if absMax[c] == 0 {
-			warn = append(warn, fmt.Sprintf("%s: output channel %d has all-zero weights; it outputs its quantized bias only", where, c))
-		}
-		if clipped[c] > 0 {
-			warn = append(warn, fmt.Sprintf("%s: output channel %d: %d weights exceed the int8 range of scale_w %g and are clipped (record made for other weights?)",
-				where, c, clipped[c], r.ScaleW[scaleIdx(c)]))
-		}
-	}
+	warn := weightWarnings(where, absMax, beyond)
 	if b := n.Input(2); b != "" && (l.Type == "Conv" || l.Type == "ConvTranspose" || l.Type == "Gemm") {
 		bt, ok := g.Constant(b)
 		if !ok {
@@ -299,6 +295,56 @@ func quantizeLayer(g *onnx.Graph, l *Layer, r *LayerRecord) (*quantLayer, []stri
 		}
 	}
 	return ql, warn, nil
+}
+
+// weightWarnings says, once per layer, what is wrong with its weights
+// against the record and what to do: all-zero output channels (absMax 0),
+// and weights more than one int8 step beyond the range of their scale_w
+// (beyond > 0), which means the record was computed for other weights.
+func weightWarnings(where string, absMax []float64, beyond []int) []string {
+	var zero, far []int
+	n := 0
+	for c := range absMax {
+		if absMax[c] == 0 {
+			zero = append(zero, c)
+		}
+		if beyond[c] > 0 {
+			far = append(far, c)
+			n += beyond[c]
+		}
+	}
+	var warn []string
+	if len(zero) > 0 {
+		verb := "has"
+		if len(zero) > 1 {
+			verb = "have"
+		}
+		warn = append(warn, fmt.Sprintf("%s: %s %s all-zero weights, so the quantized bias is all they output (fine for pruned channels; otherwise check the model)",
+			where, channelList(zero), verb))
+	}
+	if len(far) > 0 {
+		warn = append(warn, fmt.Sprintf("%s: %d weights of %s lie more than one step beyond the int8 range of scale_w and are clipped: the record was not computed for these weights; run calibrate again on this model and config",
+			where, n, channelList(far)))
+	}
+	return warn
+}
+
+// channelList names output channels for a message: "output channel 1",
+// "output channels 1, 4 and 7", or the first few and a count.
+func channelList(cs []int) string {
+	if len(cs) == 1 {
+		return fmt.Sprintf("output channel %d", cs[0])
+	}
+	const show = 5
+	parts := make([]string, 0, show)
+	for _, c := range cs[:min(len(cs), show)] {
+		parts = append(parts, strconv.Itoa(c))
+	}
+	list := strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
+	if len(cs) > show {
+		list = strings.Join(parts, ", ") + fmt.Sprintf(" and %d more", len(cs)-show)
+	}
+	return "output channels " + list
 }
 
 // rewrite replaces every layer of qls in m by its quantized form: the

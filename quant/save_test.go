@@ -382,3 +382,71 @@ func TestSaveRefusesScaleDWithInfiniteReciprocal(t *testing.T) {
 		t.Errorf("Save with scale_d 1e-40: error %v, want one naming layer c2 and scale_d", err)
 	}
 }
+
+// TestSaveIsSilentOnAMCTsOneStepClip checks that the clip of AMCT's /128
+// rule is not warned about: a channel whose negative end is the larger gets
+// scale max|w|/128, and its largest positive weight rounds to 128 and clips
+// to 127, by design.
+func TestSaveIsSilentOnAMCTsOneStepClip(t *testing.T) {
+	t.Parallel()
+	m := testGraph(map[string][]int{"x": {1, 2, 4, 4}}, map[string][]int{"w": {3, 2, 3, 3}}, []string{"y"},
+		node("Conv", "L", []string{"x", "w"}, []string{"y"}))
+	w := m.Graph.Initializers["w"].Floats()
+	for c := range 3 {
+		ch := w[c*18 : (c+1)*18]
+		for i := range ch {
+			ch[i] = float32(i%5-2) * 0.1
+		}
+		ch[0], ch[1] = -1, 0.999 // 0.999*128 = 127.9 rounds to 128
+	}
+	layers, _, err := FindLayers(m, FindOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw, err := ARQ("Conv", layers[0].Node, m.Graph.Initializers["w"], true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sw[0] != 1.0/128 {
+		t.Fatalf("ARQ scale %g, want 1/128 for a channel whose negative end is the larger", sw[0])
+	}
+	rec := Record{"L": {ScaleD: 0.01, ScaleW: sw, HasQuant: true}}
+	rep, err := Save(m, layers, nil, rec, filepath.Join(t.TempDir(), "m"), SaveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Warnings) != 0 {
+		t.Errorf("warnings for AMCT's ordinary /128 rounding: %q", rep.Warnings)
+	}
+
+	// A record made for other weights (scales halved) is an anomaly: one
+	// warning for the layer, saying what to do.
+	for i := range sw {
+		sw[i] /= 2
+	}
+	rep, err = Save(m, layers, nil, rec, filepath.Join(t.TempDir(), "m"), SaveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], `layer "L" (Conv)`) ||
+		!strings.Contains(rep.Warnings[0], "output channels 0, 1 and 2") || !strings.Contains(rep.Warnings[0], "run calibrate again") {
+		t.Errorf("warnings %q, want one naming the layer, its channels and what to do", rep.Warnings)
+	}
+}
+
+func TestChannelListNamesTheFirstFewChannels(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		in   []int
+		want string
+	}{
+		{[]int{3}, "output channel 3"},
+		{[]int{1, 4}, "output channels 1 and 4"},
+		{[]int{0, 1, 2, 3, 4}, "output channels 0, 1, 2, 3 and 4"},
+		{[]int{0, 1, 2, 3, 4, 5, 6}, "output channels 0, 1, 2, 3, 4 and 2 more"},
+	} {
+		if got := channelList(c.in); got != c.want {
+			t.Errorf("channelList(%v) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
