@@ -53,7 +53,7 @@ the model output against FP32 (the deploy models run on sim, as an Ascend
 NPU would run them).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := runDemo(cmd.OutOrStdout(), cmd.ErrOrStderr(), out, threads)
+			_, err := runDemo(cmd.OutOrStdout(), progressOf(cmd), out, threads)
 			return err
 		},
 	}
@@ -129,9 +129,9 @@ type demoRun struct {
 	rep              *quant.QuantizeReport
 }
 
-// runDemo runs the demo, printing to w (progress to stderr), and returns
-// the rows of the held-out comparison.
-func runDemo(w, stderr io.Writer, out string, threads int) ([]demoResult, error) {
+// runDemo runs the demo, printing to w and reporting progress on prog,
+// and returns the rows of the held-out comparison.
+func runDemo(w io.Writer, prog *progress, out string, threads int) ([]demoResult, error) {
 	if threads < 0 {
 		return nil, fmt.Errorf("--threads %d: must be 0 or more", threads)
 	}
@@ -155,7 +155,7 @@ func runDemo(w, stderr io.Writer, out string, threads int) ([]demoResult, error)
 		if err != nil {
 			return nil, err
 		}
-		r.rep, err = quant.RunFlow(d.model, b, d.calib, filepath.Join(out, r.name), quant.QuantizeOptions{Simple: simple, Progress: newProgress(stderr)})
+		r.rep, err = quant.RunFlow(d.model, b, d.calib, filepath.Join(out, r.name), quant.QuantizeOptions{Simple: simple, Progress: prog.step})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", r.title, err)
 		}

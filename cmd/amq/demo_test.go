@@ -17,7 +17,7 @@ func TestDemoShowsDMQBeatsNoBalance(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	var out, errb bytes.Buffer
-	res, err := runDemo(&out, &errb, dir, 2)
+	res, err := runDemo(&out, newProgress(&errb, false), dir, 2)
 	if err != nil {
 		t.Fatal(err)
 	}

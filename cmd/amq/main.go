@@ -28,6 +28,7 @@ func rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.PersistentFlags().Bool("quiet", false, "no progress output")
 	for _, c := range subcommands {
 		root.AddCommand(c())
 	}

@@ -84,7 +84,7 @@ each layer has its own factors, as in AMCT.`,
 				return err
 			}
 			p := s.prep
-			data := withProgress(s.data, cmd.ErrOrStderr(), "preprocess", s.data.Len())
+			data := progressOf(cmd).source(s.data, "preprocess", s.data.Len())
 			rec, err := quant.PreprocessWith(p.Model, p.Layers, p.Config, s.backend, data, quant.DMQOptions{Joint: joint})
 			if err != nil {
 				return fmt.Errorf("%s: %w", f.model, err)

@@ -4,57 +4,107 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"amq/onnx"
 	"amq/quant"
 )
 
-// progressData reports on w each batch the quant step asks for.
-type progressData struct {
-	quant.DataSource
-	bar *progressbar.ProgressBar
+// progress reports a command's long phases on stderr: on a terminal, a bar
+// per phase with its ETA; otherwise, so that log files stay clean, one line
+// when a phase ends ("calibrate: 4 batches in 1.2s"); with --quiet,
+// nothing.
+type progress struct {
+	w     io.Writer
+	tty   bool
+	quiet bool
+
+	cur   string // the phase of the bar or line under way
+	start time.Time
+	bar   *progressbar.ProgressBar
 }
 
-func withProgress(d quant.DataSource, w io.Writer, what string, total int) quant.DataSource {
-	bar := progressbar.NewOptions(total,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription(what),
-		progressbar.OptionShowCount(),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
-	)
-	return &progressData{DataSource: d, bar: bar}
-}
-
-func (p *progressData) Batch(i int) (map[string]*onnx.Tensor, error) {
-	b, err := p.DataSource.Batch(i)
-	if err == nil {
-		p.bar.Add(1)
-	}
-	return b, err
-}
-
-// newProgress returns a progress callback drawing one bar per step on w,
-// or nil when w is not a terminal, so that logs and pipes stay clean.
-func newProgress(w io.Writer) func(step string, done, total int) {
+// newProgress reports on w, drawing bars when w is a terminal.
+func newProgress(w io.Writer, quiet bool) *progress {
 	f, ok := w.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return nil
+	return &progress{w: w, quiet: quiet, tty: ok && term.IsTerminal(int(f.Fd()))}
+}
+
+// progressOf is the reporter of a command: its stderr and the --quiet flag
+// every command inherits from the root.
+func progressOf(cmd *cobra.Command) *progress {
+	quiet, _ := cmd.Flags().GetBool("quiet")
+	return newProgress(cmd.ErrOrStderr(), quiet)
+}
+
+// step reports that done of total batches of the phase named step are
+// done. It has the signature of quant.QuantizeOptions.Progress.
+func (p *progress) step(step string, done, total int) {
+	if p.quiet {
+		return
 	}
-	var bar *progressbar.ProgressBar
-	var cur string
-	return func(step string, done, total int) {
-		if step != cur || bar == nil {
-			cur = step
-			bar = progressbar.NewOptions(total,
-				progressbar.OptionSetWriter(w),
+	if step != p.cur {
+		p.cur, p.start = step, time.Now()
+		if p.tty {
+			p.bar = progressbar.NewOptions(total,
+				progressbar.OptionSetWriter(p.w),
 				progressbar.OptionSetDescription(fmt.Sprintf("%-10s", step)),
 				progressbar.OptionShowCount(),
+				progressbar.OptionSetPredictTime(true),
 				progressbar.OptionClearOnFinish(),
 			)
 		}
-		bar.Set(done)
 	}
+	if p.tty {
+		p.bar.Set(done)
+		return
+	}
+	if done == total {
+		fmt.Fprintf(p.w, "%s: %d batches in %v\n", step, total, time.Since(p.start).Round(time.Millisecond))
+	}
+}
+
+// phase reports a phase without batches (loading a model, writing the
+// outputs); the returned function ends it with one line saying how long it
+// took.
+func (p *progress) phase(name string) (end func()) {
+	if p.quiet {
+		return func() {}
+	}
+	start := time.Now()
+	if p.tty {
+		fmt.Fprintf(p.w, "%s ...", name)
+	}
+	return func() {
+		if p.tty {
+			fmt.Fprint(p.w, "\r\033[K") // the line gives way to the next bar
+		}
+		fmt.Fprintf(p.w, "%s: %v\n", name, time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// source wraps d so that every batch handed out is reported as a batch of
+// the phase named step, out of total.
+func (p *progress) source(d quant.DataSource, step string, total int) quant.DataSource {
+	return &progressSource{DataSource: d, p: p, step: step, total: total}
+}
+
+// progressSource is a DataSource that reports each batch it hands out.
+type progressSource struct {
+	quant.DataSource
+	p     *progress
+	step  string
+	total int
+}
+
+func (s *progressSource) Batch(i int) (map[string]*onnx.Tensor, error) {
+	b, err := s.DataSource.Batch(i)
+	if err == nil {
+		s.p.step(s.step, i+1, s.total)
+	}
+	return b, err
 }

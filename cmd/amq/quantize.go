@@ -45,7 +45,7 @@ Without --batch-num, every full batch of --data is used unless the .cfg
 sets batch_num.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runQuantize(cmd.OutOrStdout(), cmd.ErrOrStderr(), &f, cmd.Flags().Changed("batch-num"))
+			return runQuantize(cmd.OutOrStdout(), cmd.ErrOrStderr(), progressOf(cmd), &f, cmd.Flags().Changed("batch-num"))
 		},
 	}
 	fl := cmd.Flags()
@@ -67,7 +67,7 @@ sets batch_num.`,
 	return cmd
 }
 
-func runQuantize(stdout, stderr io.Writer, f *quantizeFlags, batchNumSet bool) error {
+func runQuantize(stdout, stderr io.Writer, prog *progress, f *quantizeFlags, batchNumSet bool) error {
 	if batchNumSet && f.batchNum < 1 {
 		return fmt.Errorf("--batch-num %d: must be at least 1", f.batchNum)
 	}
@@ -75,10 +75,12 @@ func runQuantize(stdout, stderr io.Writer, f *quantizeFlags, batchNumSet bool) e
 	if err != nil {
 		return err
 	}
+	loaded := prog.phase("load " + f.model)
 	m, err := onnx.LoadFile(f.model)
 	if err != nil {
 		return err
 	}
+	loaded()
 	var simple *configpb.AMCTConfig
 	if f.config != "" {
 		if simple, err = quant.LoadSimpleConfig(f.config); err != nil {
@@ -96,7 +98,7 @@ func runQuantize(stdout, stderr io.Writer, f *quantizeFlags, batchNumSet bool) e
 	opt := quant.QuantizeOptions{
 		Simple: simple, Skip: f.skip, BatchNum: n,
 		KeepShared: f.keepShared, Fold: f.fold, Joint: f.joint, NoEval: f.noEval,
-		Progress: newProgress(stderr),
+		Progress: prog.step,
 	}
 	rep, err := quant.RunFlow(m, b, data, f.out, opt)
 	if err != nil {

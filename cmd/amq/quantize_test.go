@@ -34,9 +34,14 @@ func TestQuantizeWritesFourFilesAndReports(t *testing.T) {
 	}
 	out := res.Stdout
 	t.Log(out)
-	// Progress bars go to a terminal only.
-	if res.Stderr != "" {
-		t.Errorf("stderr not empty without a terminal: %q", res.Stderr)
+	// Without a terminal, progress is one line per phase, with no bar.
+	if strings.Contains(res.Stderr, "\r") {
+		t.Errorf("carriage returns on stderr without a terminal: %q", res.Stderr)
+	}
+	for _, phase := range []string{"load ", "preprocess: 4 batches in ", "calibrate: 4 batches in ", "evaluate: 4 batches in "} {
+		if strings.Count(res.Stderr, phase) != 1 {
+			t.Errorf("stderr %q: want one line starting %q", res.Stderr, phase)
+		}
 	}
 	for _, want := range []string{
 		"4 batches of 16 samples",
