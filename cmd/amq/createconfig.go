@@ -21,6 +21,9 @@ func newCreateConfigCmd() *cobra.Command {
 		Short: "Write the JSON quant config for a model (AMCT's create_quant_config)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(out); err != nil {
+				return err
+			}
 			m, err := onnx.LoadFile(model)
 			if err != nil {
 				return err

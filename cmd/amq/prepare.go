@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 
+	"amq/internal/atomicfile"
 	"amq/onnx"
 	"amq/quant"
 )
@@ -29,4 +31,11 @@ func prepare(m *onnx.Model, cfg *quant.Config, modelPath, configPath string) (*q
 		return nil, fmt.Errorf("%s with %s: %w", modelPath, configPath, err)
 	}
 	return p, nil
+}
+
+// checkOutput fails at once when the folder of an output path (a file or
+// a prefix such as results/m) cannot take new files, rather than after
+// minutes of calibration.
+func checkOutput(path string) error {
+	return atomicfile.CheckWritable(filepath.Dir(path))
 }

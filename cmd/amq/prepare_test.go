@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -69,6 +70,32 @@ func TestStepCommandsFuseConvBNAsQuantizeDoes(t *testing.T) {
 			if n.OpType == "BatchNormalization" {
 				t.Errorf("%s: %v left", p, n)
 			}
+		}
+	}
+}
+
+// TestCommandsRefuseAnUnwritableOutputFirst checks that every command that
+// writes checks its output folder before anything else: here the model
+// does not even exist, and the error is still about the output.
+func TestCommandsRefuseAnUnwritableOutputFirst(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(file, "out")
+	missing := filepath.Join(dir, "missing.onnx")
+	for _, args := range [][]string{
+		{"quantize", "--model", missing, "--data", missing, "--out", bad},
+		{"preprocess", "--model", missing, "--config", missing, "--data", missing, "--record", bad},
+		{"calibrate", "--model", missing, "--config", missing, "--data", missing, "--record", bad},
+		{"save", "--model", missing, "--config", missing, "--record", missing, "--out", bad},
+		{"create-config", "--model", missing, "--out", bad},
+	} {
+		_, err := amq(t, args...)
+		if err == nil || !strings.Contains(err.Error(), "not a folder") || !strings.Contains(err.Error(), file) {
+			t.Errorf("amq %s: error %v, want one saying %s is not a folder", args[0], err, file)
 		}
 	}
 }

@@ -43,6 +43,9 @@ type calibSetup struct {
 // the model for the flow as amq quantize and amq save do, so that the
 // factors fit the weights amq save quantizes.
 func (f *calibFlags) load(w io.Writer) (*calibSetup, error) {
+	if err := checkOutput(f.record); err != nil {
+		return nil, err
+	}
 	b, err := f.backend.open()
 	if err != nil {
 		return nil, err

@@ -71,6 +71,9 @@ func runQuantize(stdout, stderr io.Writer, prog *progress, f *quantizeFlags, bat
 	if batchNumSet && f.batchNum < 1 {
 		return fmt.Errorf("--batch-num %d: must be at least 1", f.batchNum)
 	}
+	if err := checkOutput(f.out); err != nil {
+		return err
+	}
 	b, err := f.backend.open()
 	if err != nil {
 		return err

@@ -17,6 +17,9 @@ func newSaveCmd() *cobra.Command {
 		Short: "Write the fake-quant and deploy models from a config and a record (AMCT's save_model)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(out); err != nil {
+				return err
+			}
 			m, cfg, err := loadModelConfig(model, config)
 			if err != nil {
 				return err
