@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 
 	"amq/onnx"
@@ -122,16 +123,13 @@ func NewSession(m *onnx.Model, opt *Options) (*Session, error) {
 		s.inputs = append(s.inputs, in)
 		s.known[in.Name] = true
 	}
+	if err := checkOperators(g); err != nil {
+		return nil, err
+	}
 	bc := &buildCtx{opset: opset, graph: g}
 	fusable := map[int]func(*onnx.Node) opFunc{}
 	for i, n := range g.Nodes {
-		if n.Domain != "" {
-			return nil, fmt.Errorf("node %q: operator %s of domain %q is not supported", n.Name, n.OpType, n.Domain)
-		}
-		b, ok := registry[n.OpType]
-		if !ok {
-			return nil, fmt.Errorf("node %q: operator %s is not supported by sim", n.Name, n.OpType)
-		}
+		b := registry[n.OpType]
 		bc.fusable = nil
 		run, err := b(bc, n)
 		if err != nil {
@@ -354,4 +352,38 @@ func checkAttrs(n *onnx.Node, allowed ...string) error {
 		}
 	}
 	return nil
+}
+
+// checkOperators names every operator of g that sim does not run, with its
+// nodes, in one error, so that a user learns all that is missing at once.
+func checkOperators(g *onnx.Graph) error {
+	var ops []string
+	nodes := map[string][]string{}
+	for _, n := range g.Nodes {
+		op := n.OpType
+		if n.Domain != "" {
+			op = n.Domain + "." + n.OpType
+		} else if _, ok := registry[n.OpType]; ok {
+			continue
+		}
+		if nodes[op] == nil {
+			ops = append(ops, op)
+		}
+		nodes[op] = append(nodes[op], strconv.Quote(n.Name))
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	if len(ops) == 1 && len(nodes[ops[0]]) == 1 {
+		return fmt.Errorf("node %s: operator %s is not supported by sim", nodes[ops[0]][0], ops[0])
+	}
+	parts := make([]string, len(ops))
+	for i, op := range ops {
+		ns := nodes[op]
+		if len(ns) > 3 {
+			ns = append(ns[:3:3], fmt.Sprintf("%d more", len(nodes[op])-3))
+		}
+		parts[i] = fmt.Sprintf("%s (nodes %s)", op, strings.Join(ns, ", "))
+	}
+	return fmt.Errorf("sim does not support %d operators of this model: %s", len(ops), strings.Join(parts, "; "))
 }
