@@ -129,7 +129,7 @@ func perChannel(flag string, vals []float64, c int, def float64, input string) (
 	case c:
 		copy(out, vals)
 	default:
-		return nil, fmt.Errorf("%s has %d values, and input %q takes %d channels", flag, len(vals), input, c)
+		return nil, fmt.Errorf("%s has %d values, and input %q takes %s", flag, len(vals), input, count(c, "channel"))
 	}
 	return out, nil
 }

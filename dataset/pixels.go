@@ -41,6 +41,8 @@ func (p *pipeline) fill(dst []float32, img image.Image) {
 			g := float64(uint16(px[2])<<8|uint16(px[3])) / 0xffff
 			b := float64(uint16(px[4])<<8|uint16(px[5])) / 0xffff
 			switch {
+			case p.c == 1 && r == g && g == b: // a gray pixel is its own luminance
+				v[0] = r
 			case p.c == 1:
 				// The conversions keep the compiler from fusing a
 				// multiply-add, so the sum is the same on every CPU.
