@@ -120,14 +120,13 @@ func TestQuantizeFloat64NpyWithoutBatchSize(t *testing.T) {
 	}
 }
 
-// TestQuantizeImageFolderAndBinFiles checks a folder of PNGs made from the
-// calibration digits, with the image flags, and the same pixels as one
-// .bin file: both calibrate exactly as a float32 .npy of p/255 does.
-func TestQuantizeImageFolderAndBinFiles(t *testing.T) {
-	t.Parallel()
+// writeDigits writes the calibration digits into dir as a folder of PNGs,
+// digits/00.png ..., and their pixels p/255 as pixels.npy, and returns
+// both paths and the pixels.
+func writeDigits(t *testing.T, dir string) (pngs, npyPath string, pixels *onnx.Tensor) {
+	t.Helper()
 	imgs, pixels := calibPixels(t)
-	dir := t.TempDir()
-	pngs := filepath.Join(dir, "digits")
+	pngs = filepath.Join(dir, "digits")
 	os.Mkdir(pngs, 0o755)
 	for i, img := range imgs {
 		var b bytes.Buffer
@@ -136,10 +135,55 @@ func TestQuantizeImageFolderAndBinFiles(t *testing.T) {
 		}
 		os.WriteFile(filepath.Join(pngs, fmt.Sprintf("%02d.png", i)), b.Bytes(), 0o644)
 	}
-	ref := filepath.Join(dir, "pixels.npy")
-	if err := npy.WriteFile(ref, pixels); err != nil {
+	npyPath = filepath.Join(dir, "pixels.npy")
+	if err := npy.WriteFile(npyPath, pixels); err != nil {
 		t.Fatal(err)
 	}
+	return pngs, npyPath, pixels
+}
+
+// TestStepCommandsTakeTheDataFlags runs create-config, preprocess (DMQ)
+// and calibrate on the PNG folder of the digits, with the image flags and
+// no --batch-size, and on the same pixels as a .npy: the records agree.
+func TestStepCommandsTakeTheDataFlags(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pngs, ref, _ := writeDigits(t, dir)
+	model := cnnModel(t)
+	cfg := filepath.Join(dir, "config.json")
+	if out, err := amq(t, "create-config", "--model", model, "--cfg", testfixture.Path(t, "quant", "dmq.cfg"), "--out", cfg); err != nil {
+		t.Fatalf("create-config: %v\n%s", err, out)
+	}
+	steps := func(name string, data ...string) string {
+		rec := filepath.Join(dir, name+"_record.txt")
+		for _, step := range []string{"preprocess", "calibrate"} {
+			args := append([]string{step, "--model", model, "--config", cfg, "--record", rec, "--data"}, data...)
+			if out, err := amq(t, args...); err != nil {
+				t.Fatalf("%s on %s: %v\n%s", step, data[0], err, out)
+			}
+		}
+		b, err := os.ReadFile(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	want := steps("npy", ref)
+	if got := steps("png", pngs, "--mean", "0", "--std", "1", "--layout", "NCHW"); got != want {
+		t.Errorf("record from the PNG folder differs from the .npy's:\n%s\nwant\n%s", got, want)
+	}
+	if !strings.Contains(want, "tensor_balance_factor") || !strings.Contains(want, "scale_d") {
+		t.Errorf("record lacks balance or quant factors:\n%s", want)
+	}
+}
+
+// TestQuantizeImageFolderAndBinFiles checks a folder of PNGs made from the
+// calibration digits, with the image flags, and the same pixels as one
+// .bin file: both calibrate exactly as a float32 .npy of p/255 does.
+func TestQuantizeImageFolderAndBinFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pngs, ref, pixels := writeDigits(t, dir)
 	bin := filepath.Join(dir, "pixels.bin")
 	var raw bytes.Buffer
 	binary.Write(&raw, binary.LittleEndian, pixels.Floats())
