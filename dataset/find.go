@@ -32,11 +32,11 @@ type found struct {
 // imageExts are the file names of images amq decodes.
 var imageExts = map[string]bool{".png": true, ".jpg": true, ".jpeg": true}
 
-// find tells what path holds. A file is taken by its extension: .npz,
-// .bin, an image, else .npy (any name, as amq always read it) unless raw
-// is set, which makes it a raw file. A folder holds images or .bin files,
-// not both; its other files and its subfolders are not read (said on
-// notes), and a folder with neither is an error.
+// find tells what path holds. A file is taken by its extension: .npz, an
+// image, .bin, else .npy (any name, as amq always read it) unless raw is
+// set, which makes it a raw file. A folder holds images or .bin files, in
+// name order, not both; its other files, hidden files and subfolders are
+// not read (said on notes), and a folder with neither is an error.
 func find(path string, raw bool, notes io.Writer) (found, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -47,10 +47,10 @@ func find(path string, raw bool, notes io.Writer) (found, error) {
 		switch {
 		case ext == ".npz":
 			return found{kind: npzFile}, nil
-		case ext == ".bin" || raw && ext != ".npy":
-			return found{kind: rawFiles, files: []string{path}}, nil
 		case imageExts[ext]:
 			return found{kind: imageFiles, files: []string{path}}, nil
+		case ext == ".bin" || raw && ext != ".npy":
+			return found{kind: rawFiles, files: []string{path}}, nil
 		}
 		return found{kind: npyFile}, nil
 	}
@@ -66,6 +66,8 @@ func find(path string, raw bool, notes io.Writer) (found, error) {
 			continue
 		}
 		switch ext := strings.ToLower(filepath.Ext(e.Name())); {
+		case strings.HasPrefix(e.Name(), "."): // hidden, such as macOS's ._a.png
+			other = append(other, e.Name())
 		case imageExts[ext]:
 			images = append(images, p)
 		case ext == ".bin":

@@ -3,6 +3,7 @@ package dataset
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"amq/onnx"
@@ -32,4 +33,21 @@ func TestFoldersWithoutUsableFiles(t *testing.T) {
 
 	missing := filepath.Join(empty, "nope.npy")
 	openFails(t, g, missing, Options{}, missing, "no such file")
+}
+
+// TestHiddenFilesAreNotRead checks that hidden files, such as the ._a.png
+// that macOS leaves beside a.png on other file systems, are left out with
+// a note rather than failing as corrupt images.
+func TestHiddenFilesAreNotRead(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writePNG(t, filepath.Join(dir, "a.png"), gradient(4, 4))
+	os.WriteFile(filepath.Join(dir, "._a.png"), []byte("AppleDouble"), 0o644)
+	s, notes := open(t, model(onnx.Float, -1, 3, 4, 4), dir, Options{})
+	if s.Samples != 1 {
+		t.Errorf("%d samples, want 1", s.Samples)
+	}
+	if want := "not read: 1 other file (._a.png)"; !strings.Contains(notes, want) {
+		t.Errorf("notes %q lack %q", notes, want)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"image"
 	_ "image/jpeg" // JPEG images
 	_ "image/png"  // PNG images
+	"io"
 	"os"
 
 	"amq/onnx"
@@ -175,6 +176,10 @@ func (p *pipeline) sizeImages(in *onnx.ValueInfo, files []string, resize bool) e
 	return nil
 }
 
+// maxPixels bounds an image's size: a damaged header could otherwise ask
+// the decoder for gigabytes.
+const maxPixels = 1 << 28
+
 // decode reads the image in file.
 func decode(file string) (image.Image, error) {
 	f, err := os.Open(file)
@@ -182,7 +187,16 @@ func decode(file string) (image.Image, error) {
 		return nil, err
 	}
 	defer f.Close()
-	img, _, err := image.Decode(bufio.NewReader(f))
+	cfg, _, err := image.DecodeConfig(bufio.NewReader(f))
+	if err == nil && cfg.Width*cfg.Height > maxPixels {
+		return nil, fmt.Errorf("%s: %dx%d pixels (height x width) is more than amq decodes", file, cfg.Height, cfg.Width)
+	}
+	var img image.Image
+	if err == nil {
+		if _, err = f.Seek(0, io.SeekStart); err == nil {
+			img, _, err = image.Decode(bufio.NewReader(f))
+		}
+	}
 	switch {
 	case errors.Is(err, image.ErrFormat):
 		return nil, fmt.Errorf("%s: not a PNG or JPEG image", file)

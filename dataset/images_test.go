@@ -2,6 +2,8 @@ package dataset
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -247,6 +249,15 @@ func TestImageFolderErrors(t *testing.T) {
 	openFails(t, dyn, dir, Options{Image: &ImageOptions{Std: []float64{1, 0, 1}}}, "--std", "0")
 	openFails(t, model(onnx.Int64, -1, 3, 8, 8), dir, Options{}, `input "x" takes int64`)
 	openFails(t, model(onnx.Float, -1, 64), dir, Options{}, "rank 4")
+
+	// A damaged header that declares 100000x100000 pixels is refused
+	// before the decoder allocates them.
+	huge := []byte(b.String())
+	binary.BigEndian.PutUint32(huge[16:], 100000)
+	binary.BigEndian.PutUint32(huge[20:], 100000)
+	binary.BigEndian.PutUint32(huge[29:], crc32.ChecksumIEEE(huge[12:29]))
+	dir = mk(nil, map[string]string{"a.png": string(huge)})
+	openFails(t, dyn, dir, Options{}, filepath.Join(dir, "a.png"), "100000x100000 pixels")
 }
 
 // TestImagesFeedFloat16Inputs checks that a float16 input gets the

@@ -36,9 +36,9 @@ type rawSamples struct {
 // openRaw checks that every file holds whole samples of the model's single
 // input and, when their values are cast, reads them all once so that a
 // value that does not fit the input is found before the first batch.
-func openRaw(g *onnx.Graph, files []string, opt *RawOptions, notes io.Writer) (*rawSamples, error) {
+func openRaw(g *onnx.Graph, path string, files []string, opt *RawOptions, notes io.Writer) (*rawSamples, error) {
 	if len(g.Inputs) != 1 {
-		return nil, fmt.Errorf("%s: the model has %d inputs and .bin files feed one: give a .npz with one array per input", files[0], len(g.Inputs))
+		return nil, fmt.Errorf("%s: the model has %d inputs and .bin files feed one: give a .npz with one array per input", path, len(g.Inputs))
 	}
 	in := g.Inputs[0]
 	if opt == nil {
@@ -48,24 +48,24 @@ func openRaw(g *onnx.Graph, files []string, opt *RawOptions, notes io.Writer) (*
 	if s.from == onnx.Undefined {
 		s.from = in.DType
 	}
-	if s.from.Size() == 0 || s.from == onnx.Undefined {
-		return nil, fmt.Errorf("%s: give --dtype: input %q's type %s has no raw layout", files[0], in.Name, typeName(in.DType))
+	if s.from.Size() == 0 {
+		return nil, fmt.Errorf("%s: give --dtype: input %q's type %s has no raw layout", path, in.Name, typeName(in.DType))
 	}
 	if s.to != onnx.Undefined {
 		if err := castable(s.from, s.to); err != nil {
-			return nil, fmt.Errorf("%s: --dtype %s: %w (input %q)", files[0], typeName(s.from), err, in.Name)
+			return nil, fmt.Errorf("%s: --dtype %s: %w (input %q)", path, typeName(s.from), err, in.Name)
 		}
 	}
 	var err error
 	if s.sample, err = sampleShape(in, opt.Shape); err != nil {
-		return nil, fmt.Errorf("%s: %w", files[0], err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if err := fitShape(in, append([]int{1}, s.sample...)); err != nil {
-		return nil, fmt.Errorf("%s: --input-shape %v: %w", files[0], opt.Shape, err)
+		return nil, fmt.Errorf("%s: --input-shape %v: %w", path, opt.Shape, err)
 	}
 	per := int64(onnx.NumElems(s.sample) * s.from.Size())
 	if per == 0 {
-		return nil, fmt.Errorf("%s: a sample of shape %v is empty", files[0], s.sample)
+		return nil, fmt.Errorf("%s: a sample of shape %v is empty", path, s.sample)
 	}
 	s.start = make([]int, 1, len(files)+1)
 	for _, f := range files {
@@ -73,14 +73,17 @@ func openRaw(g *onnx.Graph, files []string, opt *RawOptions, notes io.Writer) (*
 		if err != nil {
 			return nil, err
 		}
-		if n := st.Size(); n == 0 || n%per != 0 {
+		if st.Size() == 0 {
+			return nil, fmt.Errorf("%s: the file is empty", f)
+		}
+		if n := st.Size(); n%per != 0 {
 			return nil, fmt.Errorf("%s: %d bytes, not a multiple of %d, the size of one sample (%s %v): check --input-shape and --dtype",
 				f, n, per, typeName(s.from), s.sample)
 		}
 		s.start = append(s.start, s.start[len(s.start)-1]+int(st.Size()/per))
 	}
 	if s.from != s.to && s.to != onnx.Undefined {
-		fmt.Fprint(notes, castNote(files[0], s.from, s.to, in.Name))
+		fmt.Fprint(notes, castNote(path, s.from, s.to, in.Name))
 		for lo := 0; lo < s.count(); lo += DefaultBatchSize {
 			if _, err := s.read(lo, min(lo+DefaultBatchSize, s.count())); err != nil {
 				return nil, err

@@ -32,9 +32,8 @@ type Options struct {
 // Source is calibration data cut into batches of Size samples. Samples
 // after the last full batch are not used.
 type Source struct {
-	Path    string // the data as the user named it
-	Size    int    // samples per batch
-	Samples int    // samples in the data
+	Size    int // samples per batch
+	Samples int // samples in the data
 	data    samples
 }
 
@@ -77,7 +76,7 @@ func Open(g *onnx.Graph, path string, opt Options) (*Source, error) {
 	case imageFiles:
 		data, err = openImages(g, path, f.files, opt.Image)
 	case rawFiles:
-		data, err = openRaw(g, f.files, opt.Raw, notes)
+		data, err = openRaw(g, path, f.files, opt.Raw, notes)
 	}
 	if err != nil {
 		return nil, err
@@ -93,7 +92,7 @@ func Open(g *onnx.Graph, path string, opt Options) (*Source, error) {
 	if d := n % size; d > 0 {
 		fmt.Fprintf(notes, "note: %s: the last %d samples do not fill a batch of %d and are not used\n", path, d, size)
 	}
-	return &Source{Path: path, Size: size, Samples: n, data: data}, nil
+	return &Source{Size: size, Samples: n, data: data}, nil
 }
 
 // batchSize is the requested size, else the model's fixed batch dimension
