@@ -37,7 +37,7 @@ balance factors. Without DMQ in the config, --record need not exist yet.`,
 			}
 			p := s.prep
 			if s.data.Len() < p.Config.BatchNum {
-				return fmt.Errorf("%s: batch_num is %d but %s holds %d batches of %d samples", f.config, p.Config.BatchNum, f.data, s.data.Len(), s.data.Size)
+				return fmt.Errorf("%s: batch_num is %d but %s holds %d batches of %d samples", f.config, p.Config.BatchNum, f.data.path, s.data.Len(), s.data.Size)
 			}
 			data := progressOf(cmd).source(s.data, "calibrate", p.Config.BatchNum)
 			if err := quant.Calibrate(p.Model, p.Layers, p.Config, rec, s.backend, data); err != nil {

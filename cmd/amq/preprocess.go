@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"amq/backend"
+	"amq/dataset"
 	"amq/quant"
 )
 
@@ -14,9 +15,9 @@ func init() { subcommands = append(subcommands, newPreprocessCmd) }
 
 // calibFlags are the settings preprocess and calibrate share.
 type calibFlags struct {
-	model, config, record, data string
-	batchSize                   int
-	backend                     backendFlags
+	model, config, record string
+	data                  dataFlags
+	backend               backendFlags
 }
 
 func (f *calibFlags) register(cmd *cobra.Command) {
@@ -24,8 +25,7 @@ func (f *calibFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.model, "model", "", "ONNX model (the original, unbalanced; required)")
 	fl.StringVar(&f.config, "config", "", "JSON quant config from amq create-config (required)")
 	fl.StringVar(&f.record, "record", "", "record file (required)")
-	fl.StringVar(&f.data, "data", "", "calibration samples: a .npy for a single-input model, or a .npz with one array per input, samples on axis 0 (required)")
-	fl.IntVar(&f.batchSize, "batch-size", 0, "samples per batch (default: the model's fixed batch dimension)")
+	f.data.add(fl)
 	f.backend.add(fl, "sim")
 	for _, r := range []string{"model", "config", "record", "data"} {
 		cmd.MarkFlagRequired(r)
@@ -36,7 +36,7 @@ func (f *calibFlags) register(cmd *cobra.Command) {
 type calibSetup struct {
 	prep    *quant.Prepared
 	backend backend.Backend
-	data    *quant.TensorSource
+	data    *dataset.Source
 }
 
 // load opens the backend, reads the model, config and data, and prepares
@@ -59,7 +59,7 @@ func (f *calibFlags) load(w io.Writer) (*calibSetup, error) {
 		return nil, err
 	}
 	printFused(w, p.Fused)
-	data, err := loadData(m.Graph, f.data, f.batchSize, w)
+	data, err := f.data.open(m.Graph, w)
 	if err != nil {
 		return nil, err
 	}

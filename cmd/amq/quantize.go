@@ -18,8 +18,9 @@ func init() { subcommands = append(subcommands, newQuantizeCmd) }
 
 // quantizeFlags are amq quantize's settings.
 type quantizeFlags struct {
-	model, data, config, out        string
-	batchSize, batchNum             int
+	model, config, out              string
+	data                            dataFlags
+	batchNum                        int
 	backend                         backendFlags
 	skip                            []string
 	keepShared, fold, joint, noEval bool
@@ -50,10 +51,9 @@ sets batch_num.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.model, "model", "", "ONNX model to quantize (required)")
-	fl.StringVar(&f.data, "data", "", "calibration samples: a .npy for a single-input model, or a .npz with one array per input, samples on axis 0 (required)")
+	f.data.add(fl)
 	fl.StringVar(&f.config, "config", "", "simplified config (.cfg, protobuf text format); default settings without it")
 	fl.StringVar(&f.out, "out", "", "output prefix, e.g. results/model (required)")
-	fl.IntVar(&f.batchSize, "batch-size", 0, "samples per batch (default: the model's fixed batch dimension)")
 	fl.IntVar(&f.batchNum, "batch-num", 0, "batches to calibrate on (overrides the config's batch_num; default: all)")
 	fl.StringSliceVar(&f.skip, "skip", nil, "layers (ONNX node names) not to quantize, comma-separated")
 	fl.BoolVar(&f.keepShared, "keep-shared", false, "do not quantize layers with shared weights (AMCT's rule) instead of copying the weight")
@@ -90,7 +90,7 @@ func runQuantize(stdout, stderr io.Writer, prog *progress, f *quantizeFlags, bat
 			return err
 		}
 	}
-	data, err := loadData(m.Graph, f.data, f.batchSize, stderr)
+	data, err := f.data.open(m.Graph, stderr)
 	if err != nil {
 		return err
 	}

@@ -109,7 +109,7 @@ func TestQuantizeErrorsLeaveOutputFolderEmpty(t *testing.T) {
 		{[]string{"--batch-size", "16", "--batch-num", "5"}, "batch_num is 5 but the data has 4 batches"},
 		{[]string{"--batch-size", "16", "--skip", "/nope/Conv"}, `no layer "/nope/Conv"`},
 		{[]string{"--batch-size", "16", "--skip", "/Relu"}, "not a quantizable layer"},
-		{[]string{}, "batch dimension is not fixed"},
+		{[]string{"--batch-size", "65"}, "64 samples, fewer than one batch of 65"},
 		{[]string{"--batch-size", "16", "--backend", "tpu"}, `unknown backend "tpu"`},
 		{[]string{"--batch-size", "16", "--config", filepath.Join(testfixture.Path(t, "quant"), "nope.cfg")}, "nope.cfg"},
 	}
