@@ -314,7 +314,7 @@ static int model_init(amq_acl_model *m, const char *path, const void *data, size
     for (size_t i = 0; i < n; i++) {
         /* ACL rejects zero-sized allocations; a 1-byte buffer stands in. */
         size_t sz = m->io[i].size ? m->io[i].size : 1;
-        CALL(st, aclrtMalloc, (&m->dev[i], sz, AMQ_ACL_MEM_MALLOC_HUGE_FIRST));
+        CALL(st, aclrtMalloc, (&m->dev[i], sz, (aclrtMemMallocPolicy)AMQ_ACL_MEM_MALLOC_HUGE_FIRST));
         m->bufs[i] = acl.aclCreateDataBuffer(m->dev[i], m->io[i].size);
         if (m->bufs[i] == NULL)
             return acl_fail(st, AMQ_ACL_ERROR_BAD_ALLOC, "aclCreateDataBuffer");
@@ -379,7 +379,7 @@ int amq_acl_model_execute(amq_acl_model *m, const void *const *in, const size_t 
         }
         if (in_sizes[i] > 0)
             CALL(st, aclrtMemcpy,
-                 (m->dev[i], m->io[i].size, in[i], in_sizes[i], AMQ_ACL_MEMCPY_HOST_TO_DEVICE));
+                 (m->dev[i], m->io[i].size, in[i], in_sizes[i], (aclrtMemcpyKind)AMQ_ACL_MEMCPY_HOST_TO_DEVICE));
     }
     for (size_t i = 0; i < m->nout; i++) {
         if (out_sizes[i] != m->io[m->nin + i].size) {
@@ -395,7 +395,7 @@ int amq_acl_model_execute(amq_acl_model *m, const void *const *in, const size_t 
         size_t k = m->nin + i;
         if (out_sizes[i] > 0)
             CALL(st, aclrtMemcpy, (out[i], out_sizes[i], m->dev[k], m->io[k].size,
-                                   AMQ_ACL_MEMCPY_DEVICE_TO_HOST));
+                                   (aclrtMemcpyKind)AMQ_ACL_MEMCPY_DEVICE_TO_HOST));
     }
     return 0;
 }

@@ -236,8 +236,8 @@ int main(int argc, char **argv) {
     char leaks[1024];
     CHECK(fake_leaks(leaks, sizeof leaks) == 4 && strstr(leaks, "device memory: 64 bytes") != NULL, "leak report: %s", leaks);
     char host[128];
-    CHECK(cpy(d, 64, host, 128, AMQ_ACL_MEMCPY_HOST_TO_DEVICE) == AMQ_ACL_ERROR_INVALID_PARAM, "memcpy over destMax");
-    CHECK(cpy(d, 128, host, 128, AMQ_ACL_MEMCPY_HOST_TO_DEVICE) == AMQ_ACL_ERROR_INVALID_PARAM, "memcpy past allocation");
+    CHECK(cpy(d, 64, host, 128, (aclrtMemcpyKind)AMQ_ACL_MEMCPY_HOST_TO_DEVICE) == AMQ_ACL_ERROR_INVALID_PARAM, "memcpy over destMax");
+    CHECK(cpy(d, 128, host, 128, (aclrtMemcpyKind)AMQ_ACL_MEMCPY_HOST_TO_DEVICE) == AMQ_ACL_ERROR_INVALID_PARAM, "memcpy past allocation");
     CHECK(fr(d) == 0, "free");
     CHECK(fr(d) == AMQ_ACL_ERROR_INVALID_PARAM, "double free accepted");
     CHECK(unl(12345) == AMQ_ACL_ERROR_INVALID_MODEL_ID, "unload of unknown id");

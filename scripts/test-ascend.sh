@@ -4,7 +4,10 @@
 #     (C tests of the shim against the fake, with valgrind when installed);
 #  2. the Go tests of cann against the fake (AMQ_ASCENDCL_LIB);
 #  3. the same C tests and one Go test under AddressSanitizer;
-#  4. the cann package without cgo (it must compile and vet).
+#  4. the cann package without cgo (it must compile and vet);
+#  5. the check of amq's ACL declarations against CANN's headers
+#     (scripts/check-cann-headers.sh; given by $AMQ_CANN_HEADERS or a CANN
+#     install, else it prints "skipped: no CANN headers").
 #
 # ASan and Go: the Go test binary is not instrumented, but the fake runtime
 # can be: the fake is built with -fsanitize=address and the ASan runtime is
@@ -52,4 +55,6 @@ CGO_ENABLED=0 go vet ./cann ./cgo/... ./cmd/amq
 # Without cgo the backend must say so.
 out=$(CGO_ENABLED=0 go run ./cmd/amq doctor 2>&1 || true)
 echo "$out" | grep -q "built without cgo" || { echo "CGO_ENABLED=0 amq doctor: $out"; exit 1; }
+echo "== CANN header check"
+bash scripts/check-cann-headers.sh
 echo "test-ascend: ok"

@@ -445,10 +445,11 @@ EXPORT aclError aclrtMemcpy(void *dst, size_t destMax, const void *src, size_t c
         RETURN(fail(AMQ_ACL_ERROR_INVALID_PARAM, "aclrtMemcpy: NULL pointer"));
     if (count > destMax)
         RETURN(fail(AMQ_ACL_ERROR_INVALID_PARAM, "aclrtMemcpy: count %zu exceeds destMax %zu", count, destMax));
-    int dst_dev = kind == AMQ_ACL_MEMCPY_HOST_TO_DEVICE || kind == AMQ_ACL_MEMCPY_DEVICE_TO_DEVICE;
-    int src_dev = kind == AMQ_ACL_MEMCPY_DEVICE_TO_HOST || kind == AMQ_ACL_MEMCPY_DEVICE_TO_DEVICE;
-    if (kind < 0 || kind > 3)
-        RETURN(fail(AMQ_ACL_ERROR_INVALID_PARAM, "aclrtMemcpy: bad kind %d", (int)kind));
+    int k = (int)kind;
+    int dst_dev = k == AMQ_ACL_MEMCPY_HOST_TO_DEVICE || k == AMQ_ACL_MEMCPY_DEVICE_TO_DEVICE;
+    int src_dev = k == AMQ_ACL_MEMCPY_DEVICE_TO_HOST || k == AMQ_ACL_MEMCPY_DEVICE_TO_DEVICE;
+    if (k < 0 || k > 3)
+        RETURN(fail(AMQ_ACL_ERROR_INVALID_PARAM, "aclrtMemcpy: bad kind %d", k));
     if (dst_dev && find_mem(dst, destMax) == NULL)
         RETURN(fail(AMQ_ACL_ERROR_INVALID_PARAM, "aclrtMemcpy: destination %p+%zu is not live device memory", dst, destMax));
     if (src_dev && find_mem(src, count) == NULL)
