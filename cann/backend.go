@@ -295,29 +295,49 @@ func (r *runner) Run(inputs map[string]*onnx.Tensor) (map[string]*onnx.Tensor, e
 	return res, nil
 }
 
+// load loads the .om on the worker's device (once) and maps its inputs and
+// outputs to the graph's by name.
+func (r *runner) load(w *worker, s *session, om string) (*loadedModel, error) {
+	if l, ok := w.models[om]; ok {
+		return l, nil
+	}
+	m, err := s.loadFile(om)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", om, err)
+	}
+	graphIn := make([]string, len(r.graph.Inputs))
+	for i, in := range r.graph.Inputs {
+		graphIn[i] = in.Name
+	}
+	names := func(ios []IO) []string {
+		n := make([]string, len(ios))
+		for i, io := range ios {
+			n[i] = io.Name
+		}
+		return n
+	}
+	io, err := mapIO(om, names(m.inputs), graphIn, names(m.outputs), r.outs)
+	if err != nil {
+		if uerr := m.unload(); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("unloading %s: %w", om, uerr))
+		}
+		return nil, err
+	}
+	l := &loadedModel{model: m, io: io}
+	w.models[om] = l
+	return l, nil
+}
+
 // execute runs on the worker's thread.
 func (r *runner) execute(w *worker, s *session, om string, inputs map[string]*onnx.Tensor) (map[string]*onnx.Tensor, error) {
-	m, ok := w.models[om]
-	if !ok {
-		var err error
-		if m, err = s.loadFile(om); err != nil {
-			return nil, fmt.Errorf("loading %s: %w", om, err)
-		}
-		w.models[om] = m
+	l, err := r.load(w, s, om)
+	if err != nil {
+		return nil, err
 	}
-	if len(m.inputs) != len(r.graph.Inputs) {
-		return nil, fmt.Errorf("%s has %d inputs, the ONNX model %d", om, len(m.inputs), len(r.graph.Inputs))
-	}
-	if len(m.outputs) != len(r.outs) {
-		return nil, fmt.Errorf("%s has %d outputs, %d were requested from ATC", om, len(m.outputs), len(r.outs))
-	}
+	m := l.model
 	in := make([][]byte, len(m.inputs))
 	for i, io := range m.inputs {
-		t, ok := inputs[io.Name]
-		if !ok {
-			// ATC may rename inputs; its order is the ONNX input order.
-			t = inputs[r.graph.Inputs[i].Name]
-		}
+		t := inputs[r.graph.Inputs[l.io.inputs[i]].Name]
 		dt, err := ONNXType(io.ACLType)
 		if err != nil {
 			return nil, fmt.Errorf("input %q: %w", io.Name, err)
@@ -340,27 +360,29 @@ func (r *runner) execute(w *worker, s *session, om string, inputs map[string]*on
 	}
 	res := make(map[string]*onnx.Tensor, len(out)+len(r.host))
 	for i, io := range m.outputs {
+		k := l.io.outputs[i]
+		name := r.outs[k].Tensor
 		dt, err := ONNXType(io.ACLType)
 		if err != nil {
-			return nil, fmt.Errorf("output %q: %w", r.outs[i].Tensor, err)
+			return nil, fmt.Errorf("output %q: %w", name, err)
 		}
 		shape := make([]int, len(io.Dims))
-		for k, d := range io.Dims {
-			shape[k] = int(d)
+		for d, v := range io.Dims {
+			shape[d] = int(v)
 		}
 		t, err := Decode(out[i], dt, shape)
 		if err != nil {
-			return nil, fmt.Errorf("output %q: %w", r.outs[i].Tensor, err)
+			return nil, fmt.Errorf("output %q: %w", name, err)
 		}
 		// --output_type=FP32 widens integer tensors (AscendQuant's int8);
 		// give them back their graph type so results compare with sim.
-		if want := r.outTypes[i]; want != onnx.Undefined && want != dt && want != onnx.Float16 && want.Size() > 0 {
+		if want := r.outTypes[k]; want != onnx.Undefined && want != dt && want != onnx.Float16 && want.Size() > 0 {
 			if t, err = Convert(t, want); err != nil {
-				return nil, fmt.Errorf("output %q: %w", r.outs[i].Tensor, err)
+				return nil, fmt.Errorf("output %q: %w", name, err)
 			}
 		}
-		t.Name = r.outs[i].Tensor
-		res[t.Name] = t
+		t.Name = name
+		res[name] = t
 	}
 	return res, nil
 }
@@ -388,11 +410,18 @@ type worker struct {
 	jobs     chan func(*session)
 	done     chan struct{}
 	closeErr error
-	models   map[string]*model // .om path -> loaded model; worker goroutine only
+	models   map[string]*loadedModel // .om path -> loaded model; worker goroutine only
+}
+
+// loadedModel is a model loaded on a worker's device, with its I/O matched
+// to the graph's.
+type loadedModel struct {
+	*model
+	io ioMap
 }
 
 func startWorker(device int) (*worker, error) {
-	w := &worker{device: device, jobs: make(chan func(*session)), done: make(chan struct{}), models: map[string]*model{}}
+	w := &worker{device: device, jobs: make(chan func(*session)), done: make(chan struct{}), models: map[string]*loadedModel{}}
 	started := make(chan error, 1)
 	go func() {
 		// The thread stays locked until the goroutine exits, which then

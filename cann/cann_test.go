@@ -161,33 +161,144 @@ func sameTensors(t *testing.T, what string, got, want map[string]*onnx.Tensor, n
 	}
 }
 
+// atcNamings are the fake ATC's ways to order and name a model's I/O
+// (AMQ_FAKE_ATC_OUTPUTS): "" keeps the --out_nodes order and the tensor
+// names; the others reverse inputs and outputs and name the outputs as
+// real ATC does.
+var atcNamings = []string{"", "node", "node-tensor", "position"}
+
+// eachNaming runs f once per fake ATC naming, each with its own .om cache.
+func eachNaming(t *testing.T, f func(t *testing.T)) {
+	for _, naming := range atcNamings {
+		name := naming
+		if name == "" {
+			name = "tensor-names"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Setenv("AMQ_FAKE_ATC_OUTPUTS", naming)
+			f(t)
+		})
+	}
+}
+
 func TestAscendMatchesSim(t *testing.T) {
 	requireFake(t)
-	base, _ := leaks(t)
-	m := testModel()
-	r, err := fakeBackend(t, 0).Prepare(m, observe)
+	eachNaming(t, func(t *testing.T) {
+		base, _ := leaks(t)
+		m := testModel()
+		r, err := fakeBackend(t, 0).Prepare(m, observe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewSource(1))
+		for i, n := range []int{2, 2, 5} { // a new batch size compiles a second .om
+			in := batch(rng, n)
+			got, err := r.Run(in)
+			if err != nil {
+				t.Fatalf("batch %d: %v", i, err)
+			}
+			want := simRun(t, m, in)
+			sameTensors(t, fmt.Sprintf("batch %d", i), got, want, "y", "h", "q", "x")
+			if q := got["q"].Data.([]int8); i == 0 {
+				var nz int
+				for _, v := range q {
+					if v != -128 {
+						nz++
+					}
+				}
+				if nz == 0 {
+					t.Fatalf("int8 observation is degenerate: %v", q)
+				}
+			}
+		}
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if n, s := leaks(t); n != base {
+			t.Fatalf("%d resources leaked:\n%s", n-base, s)
+		}
+	})
+}
+
+// subModel: a, b -> Sub -> d -> Relu -> y, every name after prefix.
+func subModel(prefix string) *onnx.Model {
+	g := &onnx.Graph{Name: "sub", Initializers: map[string]*onnx.Tensor{}, ValueInfo: map[string]*onnx.ValueInfo{}}
+	for _, n := range []string{"a", "b"} {
+		g.Inputs = append(g.Inputs, &onnx.ValueInfo{Name: prefix + n, DType: onnx.Float, Shape: onnx.KnownDims([]int{2, 3})})
+	}
+	g.Nodes = []*onnx.Node{
+		{Name: prefix + "sub", OpType: "Sub", Inputs: []string{prefix + "a", prefix + "b"}, Outputs: []string{prefix + "d"}},
+		{Name: prefix + "relu", OpType: "Relu", Inputs: []string{prefix + "d"}, Outputs: []string{prefix + "y"}},
+	}
+	g.Outputs = []*onnx.ValueInfo{{Name: prefix + "y", DType: onnx.Float}}
+	g.Reindex()
+	return &onnx.Model{IRVersion: 8, Opsets: map[string]int64{"": 13}, Graph: g}
+}
+
+// subMatchesSim runs subModel(prefix) on the fake device under every ATC
+// naming and compares d and y with sim.
+func subMatchesSim(t *testing.T, prefix string) {
+	m := subModel(prefix)
+	in := map[string]*onnx.Tensor{
+		prefix + "a": onnx.NewTensor([]int{2, 3}, []float32{1, 2, 3, 4, 5, 6}),
+		prefix + "b": onnx.NewTensor([]int{2, 3}, []float32{6, 5, 4, 3, 2, 1}),
+	}
+	s, err := sim.NewSession(m, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rng := rand.New(rand.NewSource(1))
-	for i, n := range []int{2, 2, 5} { // a new batch size compiles a second .om
-		in := batch(rng, n)
+	want, err := s.Run(in, prefix+"d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eachNaming(t, func(t *testing.T) {
+		r, err := fakeBackend(t, 0).Prepare(m, []string{prefix + "d"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
 		got, err := r.Run(in)
 		if err != nil {
-			t.Fatalf("batch %d: %v", i, err)
+			t.Fatal(err)
 		}
-		want := simRun(t, m, in)
-		sameTensors(t, fmt.Sprintf("batch %d", i), got, want, "y", "h", "q", "x")
-		if q := got["q"].Data.([]int8); i == 0 {
-			var nz int
-			for _, v := range q {
-				if v != -128 {
-					nz++
-				}
-			}
-			if nz == 0 {
-				t.Fatalf("int8 observation is degenerate: %v", q)
-			}
+		sameTensors(t, "Sub", got, want, prefix+"d", prefix+"y")
+	})
+}
+
+// TestInputsAreFedByName: with two inputs of one shape into Sub, feeding
+// them in the .om's order instead of by name would change the result.
+func TestInputsAreFedByName(t *testing.T) {
+	requireFake(t)
+	subMatchesSim(t, "")
+}
+
+// TestLongNamesAreNotCut: names past ACL_MAX_TENSOR_NAME_LEN (128), as in
+// exported LLMs and ATC's "node:index:tensor", still match.
+func TestLongNamesAreNotCut(t *testing.T) {
+	requireFake(t)
+	subMatchesSim(t, "/model/layers.11/self_attn/"+strings.Repeat("long_scope/", 16))
+}
+
+// TestOutputATCRenamedIsAnErrorNamingTheTensor: when ATC reports an
+// output under a name that no rule maps back (a node it expanded), Run
+// fails naming the tensor, and the model it loaded is released.
+func TestOutputATCRenamedIsAnErrorNamingTheTensor(t *testing.T) {
+	requireFake(t)
+	base, _ := leaks(t)
+	t.Setenv("AMQ_FAKE_ATC_OUTPUTS", "node")
+	t.Setenv("AMQ_FAKE_ATC_RENAME", "mm:0=mm/expanded/MatMul:0")
+	r, err := fakeBackend(t, 0).Prepare(testModel(), observe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Run(batch(rand.New(rand.NewSource(8)), 2))
+	if err == nil {
+		t.Fatal("no error although the .om lacks tensor h")
+	}
+	t.Log(err)
+	for _, want := range []string{`no output for tensor "h"`, "--out_nodes mm:0", `"mm/expanded/MatMul:0"`, ".om"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
 		}
 	}
 	if err := r.Close(); err != nil {

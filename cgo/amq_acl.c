@@ -253,18 +253,27 @@ static int read_io(amq_acl_model *m, int output, size_t i, amq_acl_status *st) {
     amq_acl_io *io = &m->io[output ? m->nin + i : i];
     aclmdlIODims d;
     memset(&d, 0, sizeof d);
+    const char *n;
     if (output) {
         CALL(st, aclmdlGetOutputDims, (m->desc, i, &d));
         io->size = acl.aclmdlGetOutputSizeByIndex(m->desc, i);
         io->dtype = acl.aclmdlGetOutputDataType(m->desc, i);
-        const char *n = acl.aclmdlGetOutputNameByIndex(m->desc, i);
-        snprintf(io->name, sizeof io->name, "%s", n ? n : d.name);
+        n = acl.aclmdlGetOutputNameByIndex(m->desc, i);
     } else {
         CALL(st, aclmdlGetInputDims, (m->desc, i, &d));
         io->size = acl.aclmdlGetInputSizeByIndex(m->desc, i);
         io->dtype = acl.aclmdlGetInputDataType(m->desc, i);
-        const char *n = acl.aclmdlGetInputNameByIndex(m->desc, i);
-        snprintf(io->name, sizeof io->name, "%s", n ? n : d.name);
+        n = acl.aclmdlGetInputNameByIndex(m->desc, i);
+    }
+    /* The backend maps I/O by name: a cut name would match nothing. */
+    if (n == NULL)
+        n = d.name;
+    if (snprintf(io->name, sizeof io->name, "%s", n) >= (int)sizeof io->name) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s %zu: name of %zu bytes is longer than amq's limit of %d",
+                 output ? "output" : "input", i, strlen(n), AMQ_ACL_NAME_MAX - 1);
+        set_status(st, AMQ_ERR_ARG, output ? "aclmdlGetOutputNameByIndex" : "aclmdlGetInputNameByIndex", msg);
+        return AMQ_ERR_ARG;
     }
     if (d.dimCount > ACL_MAX_DIM_CNT) {
         set_status(st, AMQ_ERR_ARG, output ? "aclmdlGetOutputDims" : "aclmdlGetInputDims",
@@ -314,7 +323,7 @@ static int model_init(amq_acl_model *m, const char *path, const void *data, size
     for (size_t i = 0; i < n; i++) {
         /* ACL rejects zero-sized allocations; a 1-byte buffer stands in. */
         size_t sz = m->io[i].size ? m->io[i].size : 1;
-        CALL(st, aclrtMalloc, (&m->dev[i], sz, AMQ_ACL_MEM_MALLOC_HUGE_FIRST));
+        CALL(st, aclrtMalloc, (&m->dev[i], sz, (aclrtMemMallocPolicy)AMQ_ACL_MEM_MALLOC_HUGE_FIRST));
         m->bufs[i] = acl.aclCreateDataBuffer(m->dev[i], m->io[i].size);
         if (m->bufs[i] == NULL)
             return acl_fail(st, AMQ_ACL_ERROR_BAD_ALLOC, "aclCreateDataBuffer");
@@ -371,7 +380,7 @@ int amq_acl_model_execute(amq_acl_model *m, const void *const *in, const size_t 
     CALL(st, aclrtSetCurrentContext, (m->s->ctx));
     for (size_t i = 0; i < m->nin; i++) {
         if (in_sizes[i] != m->io[i].size) {
-            char msg[256];
+            char msg[AMQ_ACL_NAME_MAX + 128];
             snprintf(msg, sizeof msg, "input %zu (%s): %zu bytes given, model expects %zu", i,
                      m->io[i].name, in_sizes[i], m->io[i].size);
             set_status(st, AMQ_ERR_ARG, "amq_acl_model_execute", msg);
@@ -379,11 +388,11 @@ int amq_acl_model_execute(amq_acl_model *m, const void *const *in, const size_t 
         }
         if (in_sizes[i] > 0)
             CALL(st, aclrtMemcpy,
-                 (m->dev[i], m->io[i].size, in[i], in_sizes[i], AMQ_ACL_MEMCPY_HOST_TO_DEVICE));
+                 (m->dev[i], m->io[i].size, in[i], in_sizes[i], (aclrtMemcpyKind)AMQ_ACL_MEMCPY_HOST_TO_DEVICE));
     }
     for (size_t i = 0; i < m->nout; i++) {
         if (out_sizes[i] != m->io[m->nin + i].size) {
-            char msg[256];
+            char msg[AMQ_ACL_NAME_MAX + 128];
             snprintf(msg, sizeof msg, "output %zu (%s): %zu bytes given, model expects %zu", i,
                      m->io[m->nin + i].name, out_sizes[i], m->io[m->nin + i].size);
             set_status(st, AMQ_ERR_ARG, "amq_acl_model_execute", msg);
@@ -395,7 +404,7 @@ int amq_acl_model_execute(amq_acl_model *m, const void *const *in, const size_t 
         size_t k = m->nin + i;
         if (out_sizes[i] > 0)
             CALL(st, aclrtMemcpy, (out[i], out_sizes[i], m->dev[k], m->io[k].size,
-                                   AMQ_ACL_MEMCPY_DEVICE_TO_HOST));
+                                   (aclrtMemcpyKind)AMQ_ACL_MEMCPY_DEVICE_TO_HOST));
     }
     return 0;
 }

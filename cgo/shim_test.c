@@ -129,6 +129,34 @@ static void *other_thread(void *p) {
     return NULL;
 }
 
+/* test_long_names loads a model whose output name has n bytes: names up to
+ * the shim's limit arrive whole (ACL's aclmdlIODims would cut them at 127),
+ * longer ones fail the load naming the getter, without leaks. */
+static void test_long_names(size_t n) {
+    char name[1600], om_long[2048];
+    memset(name, 'n', n);
+    name[n] = '\0';
+    int len = snprintf(om_long, sizeof om_long, "AMQOM1\ninput 0 1 2 1 x\noutput 0 1 2 %zu %s\npayload 5\nhello", n, name);
+    amq_acl_status st;
+    amq_acl_session *s = NULL;
+    amq_acl_model *m = NULL;
+    CHECK(amq_acl_session_open(0, &s, &st) == 0, "session: %s", st.msg);
+    int rc = amq_acl_model_load(s, NULL, om_long, (size_t)len, &m, &st);
+    if (n < AMQ_ACL_NAME_MAX) {
+        amq_acl_io io;
+        CHECK(rc == 0, "name of %zu bytes: rc=%d %s", n, rc, st.msg);
+        CHECK(rc == 0 && amq_acl_model_io(m, 1, 0, &io) == 0 && strcmp(io.name, name) == 0,
+              "name of %zu bytes arrived as %zu bytes", n, strlen(io.name));
+    } else {
+        CHECK(rc == AMQ_ERR_ARG && strcmp(st.func, "aclmdlGetOutputNameByIndex") == 0 &&
+                  strstr(st.msg, "longer than amq's limit") != NULL,
+              "name of %zu bytes: rc=%d %s: %s", n, rc, st.func, st.msg);
+    }
+    CHECK(amq_acl_model_unload(m, &st) == 0, "unload: %s", st.msg);
+    CHECK(amq_acl_session_close(s, &st) == 0, "close: %s", st.msg);
+    expect_no_leaks("long names");
+}
+
 static int test_stub(const char *lib) {
     amq_acl_status st;
     int rc = amq_acl_open(lib, NULL, 0, &st);
@@ -224,6 +252,9 @@ int main(int argc, char **argv) {
     CHECK(amq_acl_model_unload(m, &st) == 0, "unload: %s", st.msg);
     CHECK(amq_acl_session_close(s, &st) == 0, "close: %s", st.msg);
     expect_no_leaks("threads");
+    test_long_names(200);
+    test_long_names(AMQ_ACL_NAME_MAX - 1);
+    test_long_names(AMQ_ACL_NAME_MAX + 400);
 
     /* Misuse of the raw API returns ACL codes; the leak report sees leaks. */
     CHECK(amq_acl_session_open(0, &s, &st) == 0, "session: %s", st.msg);
@@ -236,8 +267,8 @@ int main(int argc, char **argv) {
     char leaks[1024];
     CHECK(fake_leaks(leaks, sizeof leaks) == 4 && strstr(leaks, "device memory: 64 bytes") != NULL, "leak report: %s", leaks);
     char host[128];
-    CHECK(cpy(d, 64, host, 128, AMQ_ACL_MEMCPY_HOST_TO_DEVICE) == AMQ_ACL_ERROR_INVALID_PARAM, "memcpy over destMax");
-    CHECK(cpy(d, 128, host, 128, AMQ_ACL_MEMCPY_HOST_TO_DEVICE) == AMQ_ACL_ERROR_INVALID_PARAM, "memcpy past allocation");
+    CHECK(cpy(d, 64, host, 128, (aclrtMemcpyKind)AMQ_ACL_MEMCPY_HOST_TO_DEVICE) == AMQ_ACL_ERROR_INVALID_PARAM, "memcpy over destMax");
+    CHECK(cpy(d, 128, host, 128, (aclrtMemcpyKind)AMQ_ACL_MEMCPY_HOST_TO_DEVICE) == AMQ_ACL_ERROR_INVALID_PARAM, "memcpy past allocation");
     CHECK(fr(d) == 0, "free");
     CHECK(fr(d) == AMQ_ACL_ERROR_INVALID_PARAM, "double free accepted");
     CHECK(unl(12345) == AMQ_ACL_ERROR_INVALID_MODEL_ID, "unload of unknown id");

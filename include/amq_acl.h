@@ -39,9 +39,14 @@ typedef struct amq_acl_status {
     char msg[1024]; /* aclGetRecentErrMsg() or dlerror(), copied */
 } amq_acl_status;
 
+/* Longest input or output name the shim takes (with its NUL). ATC names
+ * outputs "node:index:tensor", which passes ACL_MAX_TENSOR_NAME_LEN (128)
+ * in exported LLMs; a longer name fails the load instead of being cut. */
+#define AMQ_ACL_NAME_MAX 1024
+
 /* amq_acl_io describes one model input or output. */
 typedef struct amq_acl_io {
-    char name[128];
+    char name[AMQ_ACL_NAME_MAX];
     int dtype; /* aclDataType */
     size_t size; /* bytes */
     size_t ndims;

@@ -1,31 +1,25 @@
 /*
  * amq_acl_decls.h - amq's own declarations of the part of CANN's ACL C API
- * (acl.h, acl_base.h, acl_rt.h, acl_mdl.h) that amq uses.
+ * (acl.h, acl_base_rt.h, acl_rt.h, acl_mdl.h) that amq uses.
  *
  * amq never needs CANN at build time: the shim loads libascendcl.so with
  * dlopen and calls it through the function-pointer types below. The fake
  * runtime used in tests implements the same functions against these
  * declarations.
  *
- * Drift check: compile any file that includes this header with
- * -DAMQ_CHECK_CANN_HEADERS and -I$ASCEND_TOOLKIT_HOME/include; then the ACL
- * types come from CANN's own acl/acl.h and every function type and enum
- * value below is checked against CANN's with _Static_assert (CMake does this
- * automatically when it finds a CANN install).
- *
- * Confidence in the values (CANN 7/8 headers, acl_base.h / acl_rt.h /
- * acl_mdl.h as published in the hicann repositories):
- *   sure:   ACL_SUCCESS 0, ACL_ERROR_INVALID_PARAM 100000,
- *           ACL_ERROR_UNINITIALIZE 100001, ACL_ERROR_REPEAT_INITIALIZE 100002,
- *           ACL_ERROR_INVALID_FILE 100003, ACL_ERROR_INVALID_MODEL_ID 100011,
- *           ACL_ERROR_BAD_ALLOC 200000, memcpy kinds 0..3,
- *           ACL_MEM_MALLOC_HUGE_FIRST 0, ACL_FLOAT 0 .. ACL_BOOL 12,
- *           ACL_MAX_DIM_CNT 128, ACL_MAX_TENSOR_NAME_LEN 128.
- *           ACL_ERROR_COMPILING_STUB_MODE 100039 (what the stub library of
- *           CANN returns), ACL_ERROR_RT_CONTEXT_NULL 107002 — the error
- *           codes checked against copies of acl_base.h's error list
- *           (100010 is ACL_ERROR_INVALID_PROFILING_CONFIG, not the model id).
- * The header check turns any mismatch into a compile error.
+ * Header check: compiled with -DAMQ_CHECK_CANN_HEADERS and CANN's include
+ * folder on the include path, the ACL types come from CANN's own acl/acl.h
+ * and the declarations below are compared with CANN's:
+ *   - in C (the shim, the fake), every function-pointer type against the
+ *     type of CANN's function, with _Static_assert;
+ *   - in C++ (cgo/cann_header_check.cc), the functions again, every value
+ *     and the scalar types and aclmdlIODims' layout, with static_assert.
+ *     The values are C++-only because CANN declares its error codes as
+ *     `static const int ACL_SUCCESS = 0;`, which is not a constant
+ *     expression in C.
+ * scripts/check-cann-headers.sh runs both against a folder of CANN headers
+ * (or CMake with -DAMQ_CANN_INCLUDE=<dir>); the README's board section
+ * records which hicann/runtime and hicann/ge commits passed.
  */
 #ifndef AMQ_ACL_DECLS_H
 #define AMQ_ACL_DECLS_H
@@ -37,66 +31,82 @@
 extern "C" {
 #endif
 
+/*
+ * X-macro list of the ACL values amq uses: X(NAME, value) declares
+ * AMQ_ACL_NAME = value, which the header check compares with CANN's
+ * ACL_NAME.
+ */
+#define AMQ_ACL_VALUES(X) \
+    /* error codes (aclError) */ \
+    X(SUCCESS, 0) \
+    X(ERROR_INVALID_PARAM, 100000) \
+    X(ERROR_UNINITIALIZE, 100001) \
+    X(ERROR_REPEAT_INITIALIZE, 100002) \
+    X(ERROR_INVALID_FILE, 100003) \
+    X(ERROR_INVALID_MODEL_ID, 100011) \
+    X(ERROR_COMPILING_STUB_MODE, 100039) /* what CANN's stub library returns */ \
+    X(ERROR_RT_CONTEXT_NULL, 107002) \
+    X(ERROR_BAD_ALLOC, 200000) \
+    /* aclDataType */ \
+    X(FLOAT, 0) \
+    X(FLOAT16, 1) \
+    X(INT8, 2) \
+    X(INT32, 3) \
+    X(UINT8, 4) \
+    X(INT16, 6) \
+    X(UINT16, 7) \
+    X(UINT32, 8) \
+    X(INT64, 9) \
+    X(UINT64, 10) \
+    X(DOUBLE, 11) \
+    X(BOOL, 12) \
+    /* aclrtMemcpyKind, aclrtMemMallocPolicy */ \
+    X(MEMCPY_HOST_TO_HOST, 0) \
+    X(MEMCPY_HOST_TO_DEVICE, 1) \
+    X(MEMCPY_DEVICE_TO_HOST, 2) \
+    X(MEMCPY_DEVICE_TO_DEVICE, 3) \
+    X(MEM_MALLOC_HUGE_FIRST, 0) \
+    /* aclmdlIODims' array lengths */ \
+    X(MAX_DIM_CNT, 128) \
+    X(MAX_TENSOR_NAME_LEN, 128)
+
+#define AMQ_ACL_ENUM(name, value) AMQ_ACL_##name = value,
+enum { AMQ_ACL_VALUES(AMQ_ACL_ENUM) };
+#undef AMQ_ACL_ENUM
+
+/*
+ * X-macro list of the scalar ACL types: X(name, amq's type). CANN's enums
+ * (aclDataType, ...) are passed as int, which the check holds them to.
+ */
+#define AMQ_ACL_TYPES(X) \
+    X(aclError, int) \
+    X(aclDataType, int) \
+    X(aclrtMemMallocPolicy, int) \
+    X(aclrtMemcpyKind, int) \
+    X(aclrtContext, void *) \
+    X(aclrtStream, void *)
+
+/* amq's aclmdlIODims, under its own name so that the check can compare its
+ * layout with CANN's. */
+typedef struct amq_aclmdlIODims {
+    char name[AMQ_ACL_MAX_TENSOR_NAME_LEN];
+    size_t dimCount;
+    int64_t dims[AMQ_ACL_MAX_DIM_CNT];
+} amq_aclmdlIODims;
+
 #ifdef AMQ_CHECK_CANN_HEADERS
 #include <acl/acl.h>
 #else
-/* Types, with the names and layouts CANN gives them. */
-typedef int aclError;
-typedef int aclDataType;
-typedef int aclrtMemMallocPolicy;
-typedef int aclrtMemcpyKind;
-typedef void *aclrtContext;
-typedef void *aclrtStream;
+#define AMQ_ACL_TYPEDEF(name, type) typedef type name;
+AMQ_ACL_TYPES(AMQ_ACL_TYPEDEF)
+#undef AMQ_ACL_TYPEDEF
 typedef struct aclmdlDesc aclmdlDesc;
 typedef struct aclmdlDataset aclmdlDataset;
 typedef struct aclDataBuffer aclDataBuffer;
-
-#define ACL_MAX_DIM_CNT 128
-#define ACL_MAX_TENSOR_NAME_LEN 128
-typedef struct aclmdlIODims {
-    char name[ACL_MAX_TENSOR_NAME_LEN];
-    size_t dimCount;
-    int64_t dims[ACL_MAX_DIM_CNT];
-} aclmdlIODims;
+typedef amq_aclmdlIODims aclmdlIODims;
+#define ACL_MAX_DIM_CNT AMQ_ACL_MAX_DIM_CNT
+#define ACL_MAX_TENSOR_NAME_LEN AMQ_ACL_MAX_TENSOR_NAME_LEN
 #endif
-
-/* Error codes (aclError values) that amq interprets. */
-enum {
-    AMQ_ACL_SUCCESS = 0,
-    AMQ_ACL_ERROR_INVALID_PARAM = 100000,
-    AMQ_ACL_ERROR_UNINITIALIZE = 100001,
-    AMQ_ACL_ERROR_REPEAT_INITIALIZE = 100002,
-    AMQ_ACL_ERROR_INVALID_FILE = 100003,
-    AMQ_ACL_ERROR_INVALID_MODEL_ID = 100011,
-    AMQ_ACL_ERROR_COMPILING_STUB_MODE = 100039,
-    AMQ_ACL_ERROR_RT_CONTEXT_NULL = 107002,
-    AMQ_ACL_ERROR_BAD_ALLOC = 200000
-};
-
-/* aclDataType values. */
-enum {
-    AMQ_ACL_FLOAT = 0,
-    AMQ_ACL_FLOAT16 = 1,
-    AMQ_ACL_INT8 = 2,
-    AMQ_ACL_INT32 = 3,
-    AMQ_ACL_UINT8 = 4,
-    AMQ_ACL_INT16 = 6,
-    AMQ_ACL_UINT16 = 7,
-    AMQ_ACL_UINT32 = 8,
-    AMQ_ACL_INT64 = 9,
-    AMQ_ACL_UINT64 = 10,
-    AMQ_ACL_DOUBLE = 11,
-    AMQ_ACL_BOOL = 12
-};
-
-/* aclrtMemcpyKind and aclrtMemMallocPolicy values. */
-enum {
-    AMQ_ACL_MEMCPY_HOST_TO_HOST = 0,
-    AMQ_ACL_MEMCPY_HOST_TO_DEVICE = 1,
-    AMQ_ACL_MEMCPY_DEVICE_TO_HOST = 2,
-    AMQ_ACL_MEMCPY_DEVICE_TO_DEVICE = 3,
-    AMQ_ACL_MEM_MALLOC_HUGE_FIRST = 0
-};
 
 /*
  * X-macro list of every ACL function amq calls: return type, name,
@@ -146,38 +156,13 @@ enum {
 AMQ_ACL_FUNCS(AMQ_ACL_FN_TYPEDEF)
 #undef AMQ_ACL_FN_TYPEDEF
 
-#ifdef AMQ_CHECK_CANN_HEADERS
+#if defined(AMQ_CHECK_CANN_HEADERS) && !defined(__cplusplus)
+/* C: function types only (see above; cgo/cann_header_check.cc does the rest). */
 #define AMQ_ACL_FN_CHECK(ret, name, params) \
     _Static_assert(__builtin_types_compatible_p(amq_##name##_fn, __typeof__(&name)), \
                    "amq_acl_decls.h: signature of " #name " differs from CANN's header");
 AMQ_ACL_FUNCS(AMQ_ACL_FN_CHECK)
 #undef AMQ_ACL_FN_CHECK
-#define AMQ_ACL_ENUM_CHECK(a, b) _Static_assert((a) == (b), "amq_acl_decls.h: " #a " != CANN's " #b);
-AMQ_ACL_ENUM_CHECK(AMQ_ACL_SUCCESS, ACL_SUCCESS)
-AMQ_ACL_ENUM_CHECK(AMQ_ACL_ERROR_INVALID_PARAM, ACL_ERROR_INVALID_PARAM)
-AMQ_ACL_ENUM_CHECK(AMQ_ACL_ERROR_UNINITIALIZE, ACL_ERROR_UNINITIALIZE)
-AMQ_ACL_ENUM_CHECK(AMQ_ACL_ERROR_REPEAT_INITIALIZE, ACL_ERROR_REPEAT_INITIALIZE)
-AMQ_ACL_ENUM_CHECK(AMQ_ACL_ERROR_INVALID_FILE, ACL_ERROR_INVALID_FILE)
-AMQ_ACL_ENUM_CHECK(AMQ_ACL_ERROR_INVALID_MODEL_ID, ACL_ERROR_INVALID_MODEL_ID)
-AMQ_ACL_ENUM_CHECK(AMQ_ACL_ERROR_COMPILING_STUB_MODE, ACL_ERROR_COMPILING_STUB_MODE)
-AMQ_ACL_ENUM_CHECK(AMQ_ACL_ERROR_RT_CONTEXT_NULL, ACL_ERROR_RT_CONTEXT_NULL)
-AMQ_ACL_ENUM_CHECK(AMQ_ACL_ERROR_BAD_ALLOC, ACL_ERROR_BAD_ALLOC)
-AMQ_ACL_ENUM_CHECK(AMQ_ACL_FLOAT, ACL_FLOAT)
-AMQ_ACL_ENUM_CHECK(AMQ_ACL_FLOAT16, ACL_FLOAT16)
-AMQ_ACL_ENUM_CHECK(AMQ_ACL_INT8, ACL_INT8)
-AMQ_ACL_ENUM_CHECK(AMQ_ACL_INT32, ACL_INT32)
-AMQ_ACL_ENUM_CHECK(AMQ_ACL_UINT8, ACL_UINT8)
-AMQ_ACL_ENUM_CHECK(AMQ_ACL_INT16, ACL_INT16)
-AMQ_ACL_ENUM_CHECK(AMQ_ACL_UINT16, ACL_UINT16)
-AMQ_ACL_ENUM_CHECK(AMQ_ACL_UINT32, ACL_UINT32)
-AMQ_ACL_ENUM_CHECK(AMQ_ACL_INT64, ACL_INT64)
-AMQ_ACL_ENUM_CHECK(AMQ_ACL_UINT64, ACL_UINT64)
-AMQ_ACL_ENUM_CHECK(AMQ_ACL_DOUBLE, ACL_DOUBLE)
-AMQ_ACL_ENUM_CHECK(AMQ_ACL_BOOL, ACL_BOOL)
-AMQ_ACL_ENUM_CHECK(AMQ_ACL_MEMCPY_HOST_TO_DEVICE, ACL_MEMCPY_HOST_TO_DEVICE)
-AMQ_ACL_ENUM_CHECK(AMQ_ACL_MEMCPY_DEVICE_TO_HOST, ACL_MEMCPY_DEVICE_TO_HOST)
-AMQ_ACL_ENUM_CHECK(AMQ_ACL_MEM_MALLOC_HUGE_FIRST, ACL_MEM_MALLOC_HUGE_FIRST)
-#undef AMQ_ACL_ENUM_CHECK
 #endif
 
 #ifdef __cplusplus

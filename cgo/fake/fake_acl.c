@@ -37,7 +37,7 @@ typedef struct res {
 } res;
 
 typedef struct io_desc {
-    char name[ACL_MAX_TENSOR_NAME_LEN];
+    char name[2048]; /* what the name getters return; aclmdlIODims gets 127 bytes of it */
     int dtype;
     size_t ndims;
     int64_t dims[ACL_MAX_DIM_CNT];
@@ -445,10 +445,11 @@ EXPORT aclError aclrtMemcpy(void *dst, size_t destMax, const void *src, size_t c
         RETURN(fail(AMQ_ACL_ERROR_INVALID_PARAM, "aclrtMemcpy: NULL pointer"));
     if (count > destMax)
         RETURN(fail(AMQ_ACL_ERROR_INVALID_PARAM, "aclrtMemcpy: count %zu exceeds destMax %zu", count, destMax));
-    int dst_dev = kind == AMQ_ACL_MEMCPY_HOST_TO_DEVICE || kind == AMQ_ACL_MEMCPY_DEVICE_TO_DEVICE;
-    int src_dev = kind == AMQ_ACL_MEMCPY_DEVICE_TO_HOST || kind == AMQ_ACL_MEMCPY_DEVICE_TO_DEVICE;
-    if (kind < 0 || kind > 3)
-        RETURN(fail(AMQ_ACL_ERROR_INVALID_PARAM, "aclrtMemcpy: bad kind %d", (int)kind));
+    int k = (int)kind;
+    int dst_dev = k == AMQ_ACL_MEMCPY_HOST_TO_DEVICE || k == AMQ_ACL_MEMCPY_DEVICE_TO_DEVICE;
+    int src_dev = k == AMQ_ACL_MEMCPY_DEVICE_TO_HOST || k == AMQ_ACL_MEMCPY_DEVICE_TO_DEVICE;
+    if (k < 0 || k > 3)
+        RETURN(fail(AMQ_ACL_ERROR_INVALID_PARAM, "aclrtMemcpy: bad kind %d", k));
     if (dst_dev && find_mem(dst, destMax) == NULL)
         RETURN(fail(AMQ_ACL_ERROR_INVALID_PARAM, "aclrtMemcpy: destination %p+%zu is not live device memory", dst, destMax));
     if (src_dev && find_mem(src, count) == NULL)
@@ -545,7 +546,7 @@ static int parse_om(const unsigned char *data, size_t len, fake_model *m, const 
             q += o2;
         }
         int nlen, o3;
-        if (sscanf(q, "%d %n", &nlen, &o3) != 1 || nlen < 0 || nlen >= ACL_MAX_TENSOR_NAME_LEN ||
+        if (sscanf(q, "%d %n", &nlen, &o3) != 1 || nlen < 0 || nlen >= (int)sizeof d->name ||
             (long)strlen(q + o3) != nlen) {
             model_clear(m);
             return fail(AMQ_ACL_ERROR_INVALID_FILE, "%s: bad name in %.80s", who, line);
@@ -738,7 +739,10 @@ static aclError get_dims(const aclmdlDesc *modelDesc, int output, size_t index, 
     if (dims == NULL)
         RETURN(fail(AMQ_ACL_ERROR_INVALID_PARAM, "%s: dims is NULL", who));
     memset(dims, 0, sizeof *dims);
-    snprintf(dims->name, sizeof dims->name, "%s", d->name);
+    /* CANN's aclmdlIODims holds 127 bytes of the name. */
+    size_t nlen = strnlen(d->name, sizeof dims->name - 1);
+    memcpy(dims->name, d->name, nlen);
+    dims->name[nlen] = '\0';
     dims->dimCount = d->ndims;
     memcpy(dims->dims, d->dims, d->ndims * sizeof d->dims[0]);
     RETURN(0);

@@ -23,10 +23,11 @@ func newDoctorCmd() *cobra.Command {
 		Use:   "doctor",
 		Short: "Check the Ascend setup: CANN library, version, devices, SoC, ATC",
 		Long: `Doctor loads CANN's libascendcl.so the way the ascend backend does and
-reports what it finds: the library path, whether it is CANN's stub library
-(installed on machines without an NPU driver), the CANN version, the number
-of devices, the SoC name and whether ATC is on PATH. It exits non-zero when
-the ascend backend cannot run.`,
+reports what it finds: the CANN version, the driver and firmware versions
+(read from the files CANN's installers write), whether ATC is on PATH, the
+library path, whether it is CANN's stub library (installed on machines
+without an NPU driver), the number of devices and the SoC name. It exits
+non-zero when the ascend backend cannot run.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return doctor(cmd.OutOrStdout(), lib) },
 	}
@@ -35,12 +36,11 @@ the ascend backend cannot run.`,
 }
 
 func doctor(w io.Writer, lib string) error {
-	home := os.Getenv("ASCEND_TOOLKIT_HOME")
-	if home == "" {
-		home = "/usr/local/Ascend/ascend-toolkit/latest"
-	}
-	fmt.Fprintf(w, "toolkit home:   %s\n", home)
-	fmt.Fprintf(w, "CANN version:   %s\n", cannVersion(home))
+	inst := defaultAscendInstall()
+	fmt.Fprintf(w, "toolkit home:   %s\n", inst.toolkit)
+	fmt.Fprintf(w, "CANN version:   %s\n", inst.cannVersion())
+	fmt.Fprintf(w, "driver:         %s\n", inst.componentVersion("driver", "Driver_Install_Path_Param"))
+	fmt.Fprintf(w, "firmware:       %s\n", inst.componentVersion("firmware", "Firmware_Install_Path_Param"))
 	atc := os.Getenv("AMQ_ATC")
 	if atc == "" {
 		atc = "atc"
@@ -82,26 +82,104 @@ func doctor(w io.Writer, lib string) error {
 	return nil
 }
 
-// cannVersion reads the toolkit's version from its install files; the
-// layout differs between releases, so several are tried.
-func cannVersion(home string) string {
-	cands := []string{filepath.Join(home, "version.cfg"), filepath.Join(home, "runtime", "version.info")}
-	more, _ := filepath.Glob(filepath.Join(home, "*-linux", "ascend_toolkit_install.info"))
-	cands = append(cands, more...)
-	for _, c := range cands {
-		f, err := os.Open(c)
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			k, v, ok := strings.Cut(sc.Text(), "=")
-			if ok && strings.Contains(strings.ToLower(k), "version") {
-				f.Close()
-				return strings.Trim(strings.TrimSpace(v), "[]\"") + " (" + c + ")"
+// ascendInstall says where an Ascend install keeps the files that record
+// its versions, as CANN's installers write them and its runtime reads them
+// (hicann/runtime src/acl/aclrt_impl/acl.cpp, aclsysGetVersionStr; CANN's
+// installation guide, "File Paths").
+type ascendInstall struct {
+	toolkit     string // the toolkit (or nnae) home, holding CANN's files
+	installInfo string // /etc/ascend_install.info: where driver and firmware went
+	root        string // /usr/local/Ascend: their default place
+}
+
+// defaultAscendInstall: the toolkit home from $ASCEND_TOOLKIT_HOME or
+// $ASCEND_HOME_PATH (both set by set_env.sh), else the default install
+// path of the toolkit or, for CANN 8.5 on, of /usr/local/Ascend/cann.
+func defaultAscendInstall() ascendInstall {
+	inst := ascendInstall{installInfo: "/etc/ascend_install.info", root: "/usr/local/Ascend"}
+	inst.toolkit = os.Getenv("ASCEND_TOOLKIT_HOME")
+	if inst.toolkit == "" {
+		inst.toolkit = os.Getenv("ASCEND_HOME_PATH")
+	}
+	if inst.toolkit == "" {
+		inst.toolkit = filepath.Join(inst.root, "ascend-toolkit", "latest")
+		if _, err := os.Stat(inst.toolkit); err != nil {
+			if _, err := os.Stat(filepath.Join(inst.root, "cann")); err == nil {
+				inst.toolkit = filepath.Join(inst.root, "cann")
 			}
 		}
-		f.Close()
 	}
-	return "unknown (no version file under " + home + ")"
+	return inst
+}
+
+// cannVersion reads the CANN version from the first install file found,
+// and names the file:
+//   - <arch>-linux/ascend_toolkit_install.info "version=8.0.0" (the
+//     toolkit package; ascend_nnae_install.info for NNAE);
+//   - version.cfg "runtime_running_version=[7.6.0.1.220:8.0.0]" (the
+//     multi-version "latest" folder: inner version, then CANN's);
+//   - share/info/runtime/version.info "Version=" (CANN 8.5 on; what
+//     aclsysGetVersionStr("runtime") reports);
+//   - runtime/version.info, compiler/version.info "Version=" (older
+//     layouts, which record the inner version).
+func (a ascendInstall) cannVersion() string {
+	infos, _ := filepath.Glob(filepath.Join(a.toolkit, "*-linux", "ascend_toolkit_install.info"))
+	infos = append(infos, filepath.Join(a.toolkit, "ascend_nnae_install.info"))
+	for _, f := range infos {
+		if v := installValue(f, "version"); v != "" {
+			return v + " (" + f + ")"
+		}
+	}
+	cfg := filepath.Join(a.toolkit, "version.cfg")
+	if v := strings.Trim(installValue(cfg, "runtime_running_version"), "[]"); v != "" {
+		if _, release, ok := strings.Cut(v, ":"); ok && release != "" {
+			v = release
+		}
+		return v + " (" + cfg + ")"
+	}
+	for _, f := range []string{
+		filepath.Join(a.toolkit, "share", "info", "runtime", "version.info"),
+		filepath.Join(a.toolkit, "runtime", "version.info"),
+		filepath.Join(a.toolkit, "compiler", "version.info"),
+	} {
+		if v := installValue(f, "version"); v != "" {
+			return v + " (" + f + ")"
+		}
+	}
+	return "unknown (no version file under " + a.toolkit + ")"
+}
+
+// componentVersion reads the version of the driver or the firmware from
+// <path>/<name>/version.info, where <path> is what ascend_install.info
+// records under key (as ACL's aclsysGetVersionStr does), else the default
+// install root.
+func (a ascendInstall) componentVersion(name, key string) string {
+	dir := installValue(a.installInfo, key)
+	if dir == "" {
+		dir = a.root
+	}
+	f := filepath.Join(dir, name, "version.info")
+	if v := installValue(f, "version"); v != "" {
+		return v + " (" + f + ")"
+	}
+	return "not found (no " + f + ")"
+}
+
+// installValue returns the value of key in a key=value install file (keys
+// compared without case, so "Version" and "version"; "" when the file or
+// the key is missing).
+func installValue(file, key string) string {
+	f, err := os.Open(file)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), "=")
+		if ok && strings.EqualFold(strings.TrimSpace(k), key) {
+			return strings.Trim(strings.TrimSpace(v), "\"")
+		}
+	}
+	return ""
 }

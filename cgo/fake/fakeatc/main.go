@@ -6,6 +6,18 @@
 // given static shapes and its outputs are the --out_nodes tensors in order
 // (as ATC does). Output shapes come from one sim run on zero inputs.
 //
+// By default the .om names its outputs after their ONNX tensors, in the
+// order of --out_nodes. AMQ_FAKE_ATC_OUTPUTS makes it order and name them
+// as real ATC may instead: the inputs and the outputs in reverse order, and
+// the outputs named as CANN's runtime reports them (see cann/names.go):
+//
+//	node           "node:index" (ATC with --out_nodes given as node:index)
+//	node-tensor    "node:index:tensor" (ATC knowing the ONNX tensor names)
+//	position       "output_<i>_<node>_<index>" (models without output names)
+//
+// AMQ_FAKE_ATC_RENAME="old=new[;...]" then renames outputs, as ATC does
+// when it expands a node into several and reports the new node's output.
+//
 // Test hooks: AMQ_FAKE_ATC_FAIL=msg makes it print msg to stderr and exit
 // 1; AMQ_FAKE_ATC_LOG=file appends one line per compilation.
 package main
@@ -14,6 +26,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -86,6 +99,10 @@ func run(args []string) error {
 			return fmt.Errorf("input %q: %w", in.Name, err)
 		}
 	}
+	naming := os.Getenv("AMQ_FAKE_ATC_OUTPUTS")
+	if naming != "" && naming != "node" && naming != "node-tensor" && naming != "position" {
+		return fmt.Errorf("AMQ_FAKE_ATC_OUTPUTS=%s: want node, node-tensor or position", naming)
+	}
 	var outs []string
 	if s := flags["out_nodes"]; s != "" {
 		for _, item := range strings.Split(s, ";") {
@@ -113,9 +130,28 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("shape inference run: %w", err)
 	}
+	if naming != "" {
+		slices.Reverse(outs)
+		slices.Reverse(g.Inputs)
+	}
 	fp32 := strings.EqualFold(flags["output_type"], "FP32")
 	g.Outputs = nil
-	for _, o := range outs {
+	renames := map[string]string{}
+	if s := os.Getenv("AMQ_FAKE_ATC_RENAME"); s != "" {
+		for _, item := range strings.Split(s, ";") {
+			old, new, ok := strings.Cut(item, "=")
+			if !ok {
+				return fmt.Errorf("AMQ_FAKE_ATC_RENAME: bad item %q (want old=new)", item)
+			}
+			renames[old] = new
+		}
+	}
+	outNames := make([]string, len(outs))
+	for i, o := range outs {
+		outNames[i] = atcName(g, naming, o, i)
+		if n, ok := renames[outNames[i]]; ok {
+			outNames[i] = n
+		}
 		t := res[o]
 		dt := t.DType
 		if fp32 {
@@ -131,22 +167,27 @@ func run(args []string) error {
 	var b bytes.Buffer
 	b.WriteString("AMQOM1\n")
 	for _, part := range []struct {
-		kind string
-		list []*onnx.ValueInfo
-	}{{"input", g.Inputs}, {"output", g.Outputs}} {
-		for _, vi := range part.list {
+		kind  string
+		list  []*onnx.ValueInfo
+		names []string // as the runtime reports them; nil: the tensor names
+	}{{"input", g.Inputs, nil}, {"output", g.Outputs, outNames}} {
+		for i, vi := range part.list {
+			name := vi.Name
+			if part.names != nil {
+				name = part.names[i]
+			}
 			at, err := cann.ACLType(vi.DType)
 			if err != nil {
 				return fmt.Errorf("%s %q: %w", part.kind, vi.Name, err)
 			}
-			if strings.ContainsAny(vi.Name, "\n") || len(vi.Name) >= 128 {
-				return fmt.Errorf("%s %q: name not representable", part.kind, vi.Name)
+			if strings.ContainsAny(name, "\n") || len(name) >= 2048 {
+				return fmt.Errorf("%s %q: name not representable", part.kind, name)
 			}
 			fmt.Fprintf(&b, "%s %d %d", part.kind, at, len(vi.Shape))
 			for _, d := range vi.Shape {
 				fmt.Fprintf(&b, " %d", d.Value)
 			}
-			fmt.Fprintf(&b, " %d %s\n", len(vi.Name), vi.Name)
+			fmt.Fprintf(&b, " %d %s\n", len(name), name)
 		}
 	}
 	fmt.Fprintf(&b, "payload %d\n", len(payload))
@@ -165,4 +206,23 @@ func run(args []string) error {
 		}
 	}
 	return nil
+}
+
+// atcName is the name the fake .om gives output pos, tensor t, under the
+// AMQ_FAKE_ATC_OUTPUTS naming.
+func atcName(g *onnx.Graph, naming, t string, pos int) string {
+	node, idx := t, 0
+	if p := g.Producer(t); p != nil {
+		node, idx = p.Name, slices.Index(p.Outputs, t)
+	}
+	ni := node + ":" + strconv.Itoa(idx)
+	switch naming {
+	case "node":
+		return ni
+	case "node-tensor":
+		return ni + ":" + t
+	case "position":
+		return "output_" + strconv.Itoa(pos) + "_" + node + "_" + strconv.Itoa(idx)
+	}
+	return t
 }
