@@ -49,6 +49,7 @@ func quantizeFixture(t *testing.T, m *onnx.Model, x *onnx.Tensor) (*QuantizeRepo
 // asymmetric coordinates and the twin with PyTorch's half-pixel ones (a
 // different float function, hence other activations to calibrate on).
 func TestQuantizeOldOpsetsAsTheirTwins(t *testing.T) {
+	t.Parallel()
 	testfixture.RequireORT(t)
 	root := testfixture.Path(t, "oldopset")
 	olds, err := filepath.Glob(filepath.Join(root, "*", "model_op[0-9].onnx"))
@@ -116,6 +117,7 @@ func TestQuantizeOldOpsetsAsTheirTwins(t *testing.T) {
 // config made from a model as given (amq create-config) names the layers
 // that Prepare finds on its upgraded form.
 func TestCreateQuantConfigNamesOldOpsetLayersAsUpgraded(t *testing.T) {
+	t.Parallel()
 	m, err := onnx.LoadFile(testfixture.Path(t, "oldopset", "nearest", "model_op9.onnx"))
 	if err != nil {
 		t.Fatal(err)
@@ -156,6 +158,7 @@ func (b *countingBackend) Prepare(m *onnx.Model, observe []string) (backend.Runn
 // the first forward pass, with an error naming every such node, and
 // leaves no files.
 func TestQuantizeRefusesUnconvertibleOpsetBeforeCalibration(t *testing.T) {
+	t.Parallel()
 	m, err := onnx.LoadFile(testfixture.Path(t, "oldopset", "nearest", "model_op9.onnx"))
 	if err != nil {
 		t.Fatal(err)
