@@ -71,8 +71,9 @@ func checkOpset11Form(t *testing.T, orig, u *onnx.Model) {
 
 // TestUpgradeFixturesMatchOriginal converts every old-opset PyTorch
 // fixture and runs the result in ONNX Runtime and sim against the original
-// model in ONNX Runtime, and against PyTorch where the old model computes
-// what PyTorch does.
+// model in ONNX Runtime and, where sim runs the old forms (all but
+// Upsample), in sim; and against PyTorch where the old model computes what
+// PyTorch does.
 func TestUpgradeFixturesMatchOriginal(t *testing.T) {
 	testfixture.RequireORT(t)
 	for _, path := range oldOpsetModels(t) {
@@ -94,8 +95,14 @@ func TestUpgradeFixturesMatchOriginal(t *testing.T) {
 			if err := compareOutputs(runORT(t, up, in), want, 1e-5, 1e-6); err != nil {
 				t.Errorf("ONNX Runtime, converted vs original: %v", err)
 			}
-			if err := compareOutputs(runSim(t, up, in), want, 1e-4, 1e-5); err != nil {
+			got := runSim(t, up, in)
+			if err := compareOutputs(got, want, 1e-4, 1e-5); err != nil {
 				t.Errorf("sim, converted vs original in ONNX Runtime: %v", err)
+			}
+			if simRuns(orig) {
+				if err := compareOutputs(runSim(t, orig, in), got, 1e-5, 1e-6); err != nil {
+					t.Errorf("sim, original vs converted: %v", err)
+				}
 			}
 			if !strings.HasPrefix(name, "bilinear/") { // asymmetric, not PyTorch's half-pixel bilinear
 				torch := map[string]*onnx.Tensor{orig.Graph.Outputs[0].Name: testfixture.ReadNpy(t, filepath.Join(filepath.Dir(path), "output.npy"))}

@@ -124,6 +124,11 @@ func TestUpgradeMatchesOldOperators(t *testing.T) {
 					t.Errorf("sim, converted vs original in ONNX Runtime: %v", err)
 				}
 			}
+			if simRuns(c.m) {
+				if err := compareOutputs(runSim(t, c.m, in), want, 1e-5, 1e-6); err != nil {
+					t.Errorf("sim, original vs original in ONNX Runtime: %v", err)
+				}
+			}
 		})
 	}
 }
