@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"amq/onnx"
+	"amq/onnx/opset"
 )
 
 // PrepareOptions controls Prepare.
@@ -42,7 +43,10 @@ type Prepared struct {
 }
 
 // Prepare readies m for the flow with cfg, in the order AMCT follows: it
-// fuses Conv+BatchNormalization (FuseConvBN; AMCT fuses after the config
+// upgrades a model of default-domain opset below 11 to opset 11
+// (opset.Upgrade: node names stay, so the config still applies; what
+// cannot be converted is an error naming every such node), fuses
+// Conv+BatchNormalization (FuseConvBN; AMCT fuses after the config
 // exists, so the Conv names stay), finds the quantizable layers
 // (FindLayers), and checks the config against them. A layer the config
 // enables but a rule refuses (shared parameters with KeepShared) is turned
@@ -56,7 +60,11 @@ func Prepare(m *onnx.Model, cfg *Config, opt PrepareOptions) (*Prepared, error) 
 	if cfg == nil {
 		return nil, fmt.Errorf("no quant config")
 	}
-	p := &Prepared{Model: m.Clone(), Config: cloneConfig(cfg)}
+	model, err := upgradeOpset(m)
+	if err != nil {
+		return nil, err
+	}
+	p := &Prepared{Model: model, Config: cloneConfig(cfg)}
 	g := p.Model.Graph
 	for _, name := range opt.Skip {
 		n := g.Node(name)
@@ -68,7 +76,6 @@ func Prepare(m *onnx.Model, cfg *Config, opt PrepareOptions) (*Prepared, error) 
 			p.Excluded = append(p.Excluded, Exclusion{Layer: name, Type: n.OpType, Rule: "skip_layers in config"})
 		}
 	}
-	var err error
 	if p.Fused, err = FuseConvBN(p.Model, p.Config); err != nil {
 		return nil, err
 	}
@@ -98,6 +105,15 @@ func Prepare(m *onnx.Model, cfg *Config, opt PrepareOptions) (*Prepared, error) 
 		lc.QuantEnable = false
 	}
 	return p, nil
+}
+
+// upgradeOpset returns a copy of m at default-domain opset 11 or later:
+// the flow's models (and the fake-quant model's Round) need opset 11.
+func upgradeOpset(m *onnx.Model) (*onnx.Model, error) {
+	if m.Opset() >= opset.Target {
+		return m.Clone(), nil
+	}
+	return opset.Upgrade(m, opset.Target)
 }
 
 // requireBalanceFactors checks that rec has balance factors for every layer

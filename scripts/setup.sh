@@ -2,7 +2,8 @@
 # Installs what amq's tests need on a fresh Debian machine: ONNX's conformance
 # data, CMake for the ACL shim, and ONNX Runtime's CPU library (the reference
 # runtime for fake-quant models and for speed comparisons), valgrind for the
-# C shim's tests and NumPy (to check that NumPy reads amq's .npy files).
+# C shim's tests, NumPy (to check that NumPy reads amq's .npy files) and
+# PaddleOCR's opset-9 direction classifier (a third-party old-opset model).
 # Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,3 +21,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 bash scripts/fetch-ort.sh >/dev/null
+bash scripts/fetch-ocr-models.sh >/dev/null

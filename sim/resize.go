@@ -199,7 +199,11 @@ func runResize(c *runCtx, p *resizeAttrs, opset int64, in []*onnx.Tensor) ([]*on
 		if roi != nil {
 			lo, hi = roi[a], roi[r+a]
 		}
-		plans[a] = planAxis(p, x.Shape[a], outShape[a], scale[a], lo, hi)
+		pa := p
+		if opset < 11 && p.mode == "nearest" {
+			pa = resize10Nearest(p, scale[a])
+		}
+		plans[a] = planAxis(pa, x.Shape[a], outShape[a], scale[a], lo, hi)
 	}
 	switch x.Data.(type) {
 	case []float32, []float64:
@@ -235,6 +239,20 @@ func runResize(c *runCtx, p *resizeAttrs, opset int64, in []*onnx.Tensor) ([]*on
 		out.Data = d
 	}
 	return []*onnx.Tensor{out}, nil
+}
+
+// resize10Nearest returns p with the rounding of a nearest Resize-10 on an
+// axis of the given scale. Resize-10 names none; sim rounds as ONNX
+// Runtime does: down on an axis that is enlarged or kept (as ONNX's
+// version converter and torch.onnx's nearest upsampling), up on one that
+// shrinks (see docs/design.md "Old opsets").
+func resize10Nearest(p *resizeAttrs, scale float64) *resizeAttrs {
+	q := *p
+	q.nearest = "floor"
+	if scale < 1 {
+		q.nearest = "ceil"
+	}
+	return &q
 }
 
 // resizeFloats reads a float32 or float64 tensor (scales, roi).

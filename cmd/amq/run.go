@@ -12,6 +12,7 @@ import (
 
 	"amq/npy"
 	"amq/onnx"
+	"amq/onnx/opset"
 )
 
 func init() { subcommands = append(subcommands, newRunCmd) }
@@ -62,6 +63,14 @@ func runModel(w io.Writer, f *runFlags) error {
 	model, err := onnx.LoadFile(f.model)
 	if err != nil {
 		return err
+	}
+	// Every backend gets opset-11 forms (docs/design.md "Old opsets");
+	// older models than opset.Oldest run as they are, where sim can.
+	if v := model.Opset(); v >= opset.Oldest && v < opset.Target {
+		if model, err = opset.Upgrade(model, opset.Target); err != nil {
+			return fmt.Errorf("%s: %w", f.model, err)
+		}
+		fmt.Fprintf(w, "converted from opset %d to %d\n", v, opset.Target)
 	}
 	inputs, err := readRunInputs(model.Graph, f.inputs)
 	if err != nil {

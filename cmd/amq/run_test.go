@@ -172,3 +172,27 @@ func TestRunErrorsNameTheProblem(t *testing.T) {
 		t.Errorf("missing model: error %v", err)
 	}
 }
+
+// TestRunUpgradesOldOpsets runs PyTorch's Upsample model of opset 9 (which
+// sim runs only as the Resize of opset 11) and checks that the run says
+// so and matches PyTorch's output.
+func TestRunUpgradesOldOpsets(t *testing.T) {
+	t.Parallel()
+	model := testfixture.Path(t, "oldopset", "nearest", "model_op9.onnx")
+	out := filepath.Join(t.TempDir(), "y.npy")
+	res, err := amq(t, "run", "--model", model, "--input", filepath.Join(filepath.Dir(model), "input.npy"), "--output", out, "--threads", "1")
+	if err != nil {
+		t.Fatalf("amq run: %v\n%s", err, res)
+	}
+	if !strings.Contains(res.Stdout, "converted from opset 9 to 11") {
+		t.Errorf("output does not tell of the conversion:\n%s", res)
+	}
+	got, err := npy.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := testfixture.ReadNpy(t, filepath.Join(filepath.Dir(model), "output.npy"))
+	if _, _, err := testfixture.CompareToReference(got, want, 1e-5); err != nil {
+		t.Errorf("output vs PyTorch: %v", err)
+	}
+}
