@@ -39,8 +39,11 @@ balance factors. Without DMQ in the config, --record need not exist yet.`,
 			if s.data.Len() < p.Config.BatchNum {
 				return fmt.Errorf("%s: batch_num is %d but %s holds %d batches of %d samples", f.config, p.Config.BatchNum, f.data.path, s.data.Len(), s.data.Size)
 			}
-			data := progressOf(cmd).source(s.data, "calibrate", p.Config.BatchNum)
-			if err := quant.Calibrate(p.Model, p.Layers, p.Config, rec, s.backend, data); err != nil {
+			prog := progressOf(cmd)
+			data := prog.source(s.data, "calibrate", p.Config.BatchNum)
+			err = quant.Calibrate(p.Model, p.Layers, p.Config, rec, s.backend, data)
+			prog.finish()
+			if err != nil {
 				return fmt.Errorf("%s: %w", f.model, err)
 			}
 			if err := quant.WriteRecord(f.record, rec); err != nil {

@@ -156,6 +156,7 @@ func runDemo(w io.Writer, prog *progress, out string, threads int) ([]demoResult
 			return nil, err
 		}
 		r.rep, err = quant.RunFlow(d.model, b, d.calib, filepath.Join(out, r.name), quant.QuantizeOptions{Simple: simple, Progress: prog.step})
+		prog.finish()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", r.title, err)
 		}

@@ -87,8 +87,10 @@ each layer has its own factors, as in AMCT.`,
 				return err
 			}
 			p := s.prep
-			data := progressOf(cmd).source(s.data, "preprocess", s.data.Len())
+			prog := progressOf(cmd)
+			data := prog.source(s.data, "preprocess", s.data.Len())
 			rec, err := quant.PreprocessWith(p.Model, p.Layers, p.Config, s.backend, data, quant.DMQOptions{Joint: joint})
+			prog.finish()
 			if err != nil {
 				return fmt.Errorf("%s: %w", f.model, err)
 			}

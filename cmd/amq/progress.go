@@ -17,13 +17,14 @@ import (
 // progress reports a command's long phases on stderr: on a terminal, a bar
 // per phase with its ETA; otherwise, so that log files stay clean, one line
 // when a phase ends ("calibrate: 4 batches in 1.2s"); with --quiet,
-// nothing.
+// nothing. The command calls finish when its last phase is over.
 type progress struct {
 	w     io.Writer
 	tty   bool
 	quiet bool
 
 	cur   string // the phase of the bar or line under way
+	done  int    // its batches handed out so far
 	start time.Time
 	bar   *progressbar.ProgressBar
 }
@@ -41,13 +42,14 @@ func progressOf(cmd *cobra.Command) *progress {
 	return newProgress(cmd.ErrOrStderr(), quiet)
 }
 
-// step reports that done of total batches of the phase named step are
-// done. It has the signature of quant.QuantizeOptions.Progress.
+// step reports that batch done of total of the phase named step has been
+// handed out. It has the signature of quant.QuantizeOptions.Progress.
 func (p *progress) step(step string, done, total int) {
 	if p.quiet {
 		return
 	}
 	if step != p.cur {
+		p.finish()
 		p.cur, p.start = step, time.Now()
 		if p.tty {
 			p.bar = progressbar.NewOptions(total,
@@ -59,13 +61,28 @@ func (p *progress) step(step string, done, total int) {
 			)
 		}
 	}
+	p.done = done
 	if p.tty {
 		p.bar.Set(done)
+	}
+}
+
+// finish ends the phase under way: without a terminal, its line is written
+// now, when its last batch has been computed as well as handed out.
+func (p *progress) finish() {
+	if p.cur == "" {
 		return
 	}
-	if done == total {
-		fmt.Fprintf(p.w, "%s: %d batches in %v\n", step, total, time.Since(p.start).Round(time.Millisecond))
+	if p.tty {
+		p.bar.Finish()
+	} else {
+		unit := "batches"
+		if p.done == 1 {
+			unit = "batch"
+		}
+		fmt.Fprintf(p.w, "%s: %d %s in %v\n", p.cur, p.done, unit, time.Since(p.start).Round(time.Millisecond))
 	}
+	p.cur = ""
 }
 
 // phase reports a phase without batches (loading a model, writing the
@@ -75,6 +92,7 @@ func (p *progress) phase(name string) (end func()) {
 	if p.quiet {
 		return func() {}
 	}
+	p.finish()
 	start := time.Now()
 	if p.tty {
 		fmt.Fprintf(p.w, "%s ...", name)

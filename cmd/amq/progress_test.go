@@ -18,9 +18,15 @@ func TestProgressWritesOneLinePerPhaseWithoutATerminal(t *testing.T) {
 			p.step(step, i, 3)
 		}
 	}
+	p.step("evaluate", 1, 1)
+	if strings.Contains(w.String(), "evaluate") {
+		t.Errorf("the evaluate line came before its batch was computed: %q", w.String())
+	}
+	p.finish()
 	lines := strings.Split(strings.TrimSuffix(w.String(), "\n"), "\n")
-	if len(lines) != 3 || !strings.HasPrefix(lines[0], "load m.onnx: ") ||
-		!strings.HasPrefix(lines[1], "preprocess: 3 batches in ") || !strings.HasPrefix(lines[2], "calibrate: 3 batches in ") {
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "load m.onnx: ") ||
+		!strings.HasPrefix(lines[1], "preprocess: 3 batches in ") || !strings.HasPrefix(lines[2], "calibrate: 3 batches in ") ||
+		!strings.HasPrefix(lines[3], "evaluate: 1 batch in ") {
 		t.Errorf("progress wrote %q, want one line per phase", w.String())
 	}
 	if strings.ContainsAny(w.String(), "\r\033") {
@@ -34,6 +40,7 @@ func TestProgressIsSilentWhenQuiet(t *testing.T) {
 	p := newProgress(&w, true)
 	p.phase("load m.onnx")()
 	p.step("calibrate", 1, 1)
+	p.finish()
 	if w.Len() != 0 {
 		t.Errorf("--quiet progress wrote %q", w.String())
 	}

@@ -104,6 +104,7 @@ func runQuantize(stdout, stderr io.Writer, prog *progress, f *quantizeFlags, bat
 		Progress: prog.step,
 	}
 	rep, err := quant.RunFlow(m, b, data, f.out, opt)
+	prog.finish()
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.model, err)
 	}
