@@ -76,7 +76,7 @@ wait
 sed -i "s/^load .*, run .* (backend/load T, run T (backend/" "$work"/{base,new}/*/stdout
 # So do progress lines ("calibrate: 4 batches in 1.2s", "load m.onnx: 3ms").
 for f in "$work"/{base,new}/*/stderr; do
-  grep -av $'\r' "$f" | grep -avE '^[a-z][^:]*: ([0-9]+ batches in )?[0-9.hmµs]+$' >"$f.msg" || true
+  grep -av $'\r' "$f" | grep -avE '^[a-z][^:]*: ([0-9]+ batch(es)? in )?[0-9.hmµs]+$' >"$f.msg" || true
   rm "$f"
 done
 if diff -r "$work/base" "$work/new"; then
