@@ -34,8 +34,9 @@ func newQuantizeCmd() *cobra.Command {
 config from --config (a simplified .cfg; defaults without it), computes the
 DMQ balance factors when the config asks for them, calibrates on --data,
 and writes <out>_fake_quant_model.onnx, <out>_deploy_model.onnx,
-<out>_quant_config.json and <out>_record.txt. The files appear only when
-every step succeeded.
+<out>_quant_config.json and <out>_record.txt, with the report of the run:
+<out>_report.json, <out>_report.md and PNG plots (<out>_report_*.png; see
+amq report). The files appear only when every step succeeded.
 
 It then runs the float and the fake-quant model on the calibration batches
 and prints, per layer, how the balance was applied, the quant factors and
@@ -98,6 +99,8 @@ func runQuantize(stdout, stderr io.Writer, f *quantizeFlags, batchNumSet bool) e
 		KeepShared: f.keepShared, Fold: f.fold, Joint: f.joint, NoEval: f.noEval,
 		Progress: newProgress(stderr),
 	}
+	var reportFiles []string
+	opt.BeforeCommit = reportHook(f.out, f.model, f.backend.name, &reportFiles)
 	rep, err := quant.RunFlow(m, b, data, f.out, opt)
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.model, err)
@@ -106,6 +109,9 @@ func runQuantize(stdout, stderr io.Writer, f *quantizeFlags, batchNumSet bool) e
 		f.model, len(rep.Layers), rep.Batches, data.Size, f.backend.name)
 	printSummary(stdout, rep)
 	fmt.Fprintf(stdout, "\nwrote %s\nwrote %s\nwrote %s\nwrote %s\n", rep.FakeQuantPath, rep.DeployPath, rep.ConfigPath, rep.RecordPath)
+	for _, p := range reportFiles {
+		fmt.Fprintf(stdout, "wrote %s\n", p)
+	}
 	return nil
 }
 
