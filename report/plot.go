@@ -46,9 +46,11 @@ func newPlot(title, xlabel, ylabel string) *plot.Plot {
 	return p
 }
 
-// renderPNG draws a figure of w × h with draw and returns it as PNG.
-func renderPNG(w, h vg.Length, drawFig func(dc draw.Canvas)) ([]byte, error) {
-	img := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(dpi))
+// renderPNG draws a figure of w × h pixels with drawFig and returns it as
+// PNG.
+func renderPNG(w, h int, drawFig func(dc draw.Canvas)) ([]byte, error) {
+	px := func(n int) vg.Length { return vg.Length(n) * vg.Inch / dpi }
+	img := vgimg.NewWith(vgimg.UseWH(px(w), px(h)), vgimg.UseDPI(dpi))
 	dc := draw.New(img)
 	dc.SetColor(color.White)
 	dc.Fill(dc.Rectangle.Path())

@@ -6,7 +6,6 @@ import (
 	"math"
 
 	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 )
 
@@ -39,7 +38,7 @@ func balancePNG(l *Layer) ([]byte, error) {
 	}
 	title := fmt.Sprintf("%s, input %s\nDMQ α = %g; max/median of max|X_j| over the channels: %s before, %s after",
 		l.Name, d.Tensor, d.MigrationStrength, ratioString(d.Spread), ratioString(d.SpreadBalanced))
-	return renderPNG(vg.Points(760), vg.Points(520), func(dc draw.Canvas) {
+	return renderPNG(1000, 700, func(dc draw.Canvas) {
 		tiles(figureTitle(dc, title), plots)
 	})
 }

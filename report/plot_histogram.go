@@ -7,7 +7,6 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 )
 
@@ -25,9 +24,7 @@ func histogramPNG(r *Report, idx []int) ([]byte, error) {
 		plots[k/cols][k%cols] = histogramPlot(&r.Layers[i])
 	}
 	title := r.Name + ": activation histograms and int8 ranges (layers with the lowest SQNR)"
-	w := vg.Points(400) * vg.Length(cols)
-	h := vg.Points(40) + vg.Points(270)*vg.Length(rows)
-	return renderPNG(w, h, func(dc draw.Canvas) {
+	return renderPNG(540*cols, 60+360*rows, func(dc draw.Canvas) {
 		tiles(figureTitle(dc, title), plots)
 	})
 }

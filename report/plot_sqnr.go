@@ -83,6 +83,5 @@ func sqnrPNG(r *Report) ([]byte, error) {
 	p.Y.Tick.Label.Font.Size = vg.Points(9)
 	p.X.Min = min(0, p.X.Min)
 	p.X.Max = max(xmax*1.12, 1) // room for the value labels
-	h := vg.Points(90) + vg.Points(17)*vg.Length(n)
-	return renderPNG(vg.Points(620), h, func(dc draw.Canvas) { p.Draw(dc) })
+	return renderPNG(820, 120+23*n, func(dc draw.Canvas) { p.Draw(dc) })
 }
