@@ -175,10 +175,12 @@ func runDemo(w, stderr io.Writer, out string, threads int) ([]demoResult, error)
 	for _, r := range runs {
 		fmt.Fprintf(w, "wrote %s_{fake_quant_model,deploy_model}.onnx, %s, %s\n",
 			filepath.Join(out, r.name), filepath.Base(r.rep.ConfigPath), filepath.Base(r.rep.RecordPath))
-		for _, p := range r.reportFiles {
-			fmt.Fprintf(w, "wrote %s\n", p)
-		}
+		fmt.Fprintf(w, "wrote %s_report.{json,md} and %d plots (%s_report_*.png)\n",
+			filepath.Join(out, r.name), len(r.reportFiles)-2, r.name)
 	}
+	fmt.Fprintf(w, "\nThe report %s shows per layer what the balance did,\n"+
+		"with the per-channel max|X| and max|W| before and after it (%s_report_balance_1.png).\n",
+		filepath.Join(out, runs[0].name)+"_report.md", runs[0].name)
 	return res, nil
 }
 
