@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"amq/internal/atomicfile"
 )
@@ -89,13 +90,23 @@ func Rendered(r *Report) ([]File, error) {
 		return nil, fmt.Errorf("report %s: %w", r.Name, err)
 	}
 	f := plan(r)
-	out := []File{{r.Name + markdownSuffix, markdown(r, f)}}
-	for _, fig := range f.all() {
-		b, err := fig.render()
+	figs := f.all()
+	out := make([]File, 1+len(figs))
+	out[0] = File{r.Name + markdownSuffix, markdown(r, f)}
+	// The figures are independent: draw them at once.
+	errs := make([]error, len(figs))
+	var wg sync.WaitGroup
+	for k, fig := range figs {
+		wg.Go(func() {
+			b, err := fig.render()
+			out[1+k], errs[k] = File{fig.file, b}, err
+		})
+	}
+	wg.Wait()
+	for k, err := range errs {
 		if err != nil {
-			return nil, fmt.Errorf("report %s: plot %s: %w", r.Name, fig.file, err)
+			return nil, fmt.Errorf("report %s: plot %s: %w", r.Name, figs[k].file, err)
 		}
-		out = append(out, File{fig.file, b})
 	}
 	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +20,9 @@ import (
 )
 
 // cnnRun is a RunFlow run of the digits CNN fixture with DMQ on 2 batches
-// of 16 samples, with its report written by the BeforeCommit hook.
+// of 16 samples, with its report written by the BeforeCommit hook. The
+// tests share one run (drawing the plots is what takes time) and only read
+// its files.
 type cnnRun struct {
 	prefix string
 	rep    *quant.QuantizeReport
@@ -27,25 +30,57 @@ type cnnRun struct {
 	calib  *onnx.Tensor
 }
 
+var (
+	sharedOnce sync.Once
+	shared     cnnRun
+	sharedErr  error
+	sharedDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sharedDir != "" {
+		os.RemoveAll(sharedDir)
+	}
+	os.Exit(code)
+}
+
+// runCNN returns the shared run, made on first use.
 func runCNN(t *testing.T) cnnRun {
 	t.Helper()
-	m, err := onnx.LoadFile(testfixture.Path(t, "quant", "cnn", "model_op13.onnx"))
-	if err != nil {
-		t.Fatal(err)
+	paths := map[string]string{}
+	for _, f := range []string{"model_op13.onnx", "calib.npy"} {
+		paths[f] = testfixture.Path(t, "quant", "cnn", f)
 	}
-	calib, err := npy.ReadFile(testfixture.Path(t, "quant", "cnn", "calib.npy"))
-	if err != nil {
-		t.Fatal(err)
+	paths["dmq.cfg"] = testfixture.Path(t, "quant", "dmq.cfg")
+	sharedOnce.Do(func() {
+		if sharedDir, sharedErr = os.MkdirTemp("", "amq-report-test-*"); sharedErr == nil {
+			shared, sharedErr = newCNNRun(paths, filepath.Join(sharedDir, "cnn"))
+		}
+	})
+	if sharedErr != nil {
+		t.Fatal(sharedErr)
 	}
-	data, err := quant.NewTensorSource(map[string]*onnx.Tensor{m.Graph.Inputs[0].Name: calib}, 16)
+	return shared
+}
+
+func newCNNRun(paths map[string]string, prefix string) (cnnRun, error) {
+	run := cnnRun{prefix: prefix}
+	m, err := onnx.LoadFile(paths["model_op13.onnx"])
 	if err != nil {
-		t.Fatal(err)
+		return run, err
 	}
-	simple, err := quant.LoadSimpleConfig(testfixture.Path(t, "quant", "dmq.cfg"))
+	if run.calib, err = npy.ReadFile(paths["calib.npy"]); err != nil {
+		return run, err
+	}
+	data, err := quant.NewTensorSource(map[string]*onnx.Tensor{m.Graph.Inputs[0].Name: run.calib}, 16)
 	if err != nil {
-		t.Fatal(err)
+		return run, err
 	}
-	run := cnnRun{prefix: filepath.Join(t.TempDir(), "cnn"), calib: calib}
+	simple, err := quant.LoadSimpleConfig(paths["dmq.cfg"])
+	if err != nil {
+		return run, err
+	}
 	hook := func(rep *quant.QuantizeReport, path func(string) string) error {
 		run.report = New(rep, run.prefix, Run{Command: []string{"amq", "quantize", "--out", run.prefix}, Model: "model_op13.onnx",
 			Backend: "sim", Created: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)})
@@ -56,10 +91,7 @@ func runCNN(t *testing.T) cnnRun {
 		return WriteTo(files, path)
 	}
 	run.rep, err = quant.RunFlow(m, &sim.Backend{Threads: 1}, data, run.prefix, quant.QuantizeOptions{Simple: simple, BatchNum: 2, BeforeCommit: hook})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return run
+	return run, err
 }
 
 // TestJSONRoundTripsAndHoldsTheRunsValues reads <out>_report.json back
@@ -232,5 +264,32 @@ func TestRegenerateRefusesBadReportsAndWritesNothing(t *testing.T) {
 		if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 			t.Errorf("%s: %d entries in the folder after the error, want the JSON alone", tc.name, len(entries))
 		}
+	}
+}
+
+// TestRegenerateUnderAnotherPrefix: with an output prefix, the Markdown
+// and plots take its name and folder.
+func TestRegenerateUnderAnotherPrefix(t *testing.T) {
+	t.Parallel()
+	r := &Report{Name: "m", Command: []string{"amq"}, Layers: []Layer{{Name: "/fc/Gemm", Type: "Gemm", SQNR: 31.5}}}
+	js, err := EncodeJSON(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "m_report.json"), js, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "sub", "again")
+	paths, err := Regenerate(filepath.Join(dir, "m_report.json"), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{out + "_report.md", out + "_report_sqnr.png"}; !slices.Equal(paths, want) {
+		t.Errorf("wrote %v, want %v", paths, want)
+	}
+	md, err := os.ReadFile(out + "_report.md")
+	if err != nil || !strings.HasPrefix(string(md), "# amq quantization report: again\n") || !strings.Contains(string(md), "![SQNR per layer](again_report_sqnr.png)") {
+		t.Errorf("%v\n%s", err, md)
 	}
 }

@@ -23,6 +23,7 @@ type quantizeFlags struct {
 	backend                         backendFlags
 	skip                            []string
 	keepShared, fold, joint, noEval bool
+	noReport                        bool
 }
 
 func newQuantizeCmd() *cobra.Command {
@@ -61,6 +62,7 @@ sets batch_num.`,
 	fl.BoolVar(&f.fold, "fold", false, "fold the balance into the producer of the activation where exact, instead of a Mul")
 	fl.BoolVar(&f.joint, "joint", false, "one set of balance factors for all layers reading the same tensor (lets --fold fold more)")
 	fl.BoolVar(&f.noEval, "no-eval", false, "skip the SQNR evaluation")
+	fl.BoolVar(&f.noReport, "no-report", false, "do not write the report (<out>_report.json, .md and plots)")
 	f.backend.add(fl, "sim")
 	for _, r := range []string{"model", "data", "out"} {
 		cmd.MarkFlagRequired(r)
@@ -100,7 +102,9 @@ func runQuantize(stdout, stderr io.Writer, f *quantizeFlags, batchNumSet bool) e
 		Progress: newProgress(stderr),
 	}
 	var reportFiles []string
-	opt.BeforeCommit = reportHook(f.out, f.model, f.backend.name, &reportFiles)
+	if !f.noReport {
+		opt.BeforeCommit = reportHook(f.out, f.model, f.backend.name, &reportFiles)
+	}
 	rep, err := quant.RunFlow(m, b, data, f.out, opt)
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.model, err)

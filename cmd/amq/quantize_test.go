@@ -143,7 +143,7 @@ func TestQuantizeAscendEqualsSim(t *testing.T) {
 					"--model", testfixture.Path(t, "quant", fx.name, fx.model),
 					"--data", testfixture.Path(t, "quant", fx.name, "calib.npy"),
 					"--config", testfixture.Path(t, "quant", "dmq.cfg"),
-					"--batch-size", "16", "--batch-num", "4", "--no-eval",
+					"--batch-size", "16", "--batch-num", "4", "--no-eval", "--no-report",
 					"--out", prefix}, backend...)
 				if out, err := amq(t, args...); err != nil {
 					t.Fatalf("amq %v: %v\n%s", backend, err, out.Stderr)

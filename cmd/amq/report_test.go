@@ -30,30 +30,34 @@ func quantizeCNN(t *testing.T, cfg string, extra ...string) string {
 }
 
 // TestReportRemakesMarkdownAndPlotsFromTheJSON: amq report, given the
-// _report.json of amq quantize alone (the Markdown and plots deleted),
-// writes the same Markdown byte for byte and the same PNGs; with --out it
-// writes them under another prefix.
+// _report.json of amq quantize alone in a folder, writes next to it the
+// same Markdown, byte for byte, and the same PNGs as amq quantize did.
 func TestReportRemakesMarkdownAndPlotsFromTheJSON(t *testing.T) {
 	t.Parallel()
 	prefix := quantizeCNN(t, "hfmg.cfg")
-	dir := filepath.Dir(prefix)
+	dir := t.TempDir()
+	js, err := os.ReadFile(prefix + "_report.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cnn_report.json"), js, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	rendered, _ := filepath.Glob(prefix + "_report*")
 	orig := map[string][]byte{}
 	for _, p := range rendered {
-		if strings.HasSuffix(p, ".json") {
-			continue
+		if !strings.HasSuffix(p, ".json") {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			orig[filepath.Base(p)] = b
 		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		orig[filepath.Base(p)] = b
-		os.Remove(p)
 	}
 	if _, ok := orig["cnn_report.md"]; !ok || len(orig) < 3 {
 		t.Fatalf("quantize wrote %v", rendered)
 	}
-	res, err := amq(t, "report", "--from", prefix+"_report.json")
+	res, err := amq(t, "report", "--from", filepath.Join(dir, "cnn_report.json"))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, res)
 	}
@@ -70,19 +74,14 @@ func TestReportRemakesMarkdownAndPlotsFromTheJSON(t *testing.T) {
 			t.Errorf("amq report does not name %s", name)
 		}
 	}
+	if entries, _ := os.ReadDir(dir); len(entries) != len(orig)+1 {
+		t.Errorf("amq report left %d entries, want the JSON and %d files", len(entries), len(orig))
+	}
 	md := string(orig["cnn_report.md"])
 	for _, want := range []string{"| `/conv2/Conv` | Conv | hfmg |", "## Balance (DMQ)", "2 batches of 16 samples", "![activation histograms](cnn_report_histograms.png)"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("the Markdown lacks %q", want)
 		}
-	}
-	other := filepath.Join(t.TempDir(), "sub", "again")
-	if res, err := amq(t, "report", "--from", prefix+"_report.json", "--out", other); err != nil {
-		t.Fatalf("%v\n%s", err, res)
-	}
-	md2, err := os.ReadFile(other + "_report.md")
-	if err != nil || !strings.HasPrefix(string(md2), "# amq quantization report: again\n") || !strings.Contains(string(md2), "](again_report_sqnr.png)") {
-		t.Errorf("--out: %v\n%.200s", err, md2)
 	}
 }
 
@@ -90,7 +89,7 @@ func TestReportRemakesMarkdownAndPlotsFromTheJSON(t *testing.T) {
 // null in the JSON, "-" in the Markdown, and there is no SQNR plot.
 func TestQuantizeWithoutEvaluationReportsNoSQNR(t *testing.T) {
 	t.Parallel()
-	prefix := quantizeCNN(t, "dmq.cfg", "--no-eval")
+	prefix := quantizeCNN(t, "nodmq.cfg", "--no-eval")
 	b, err := os.ReadFile(prefix + "_report.json")
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +144,8 @@ func TestQuantizeReportThatCannotBeWrittenLeavesNoFile(t *testing.T) {
 	_, err := amq(t, "quantize",
 		"--model", testfixture.Path(t, "quant", "cnn", "model_op13.onnx"),
 		"--data", testfixture.Path(t, "quant", "cnn", "calib.npy"),
-		"--batch-size", "16", "--out", prefix)
+		"--config", testfixture.Path(t, "quant", "nodmq.cfg"),
+		"--batch-size", "16", "--no-eval", "--out", prefix)
 	if err == nil || !strings.Contains(err.Error(), prefix+"_report.md") {
 		t.Fatalf("error %v, want one naming %s", err, prefix+"_report.md")
 	}
@@ -156,5 +156,20 @@ func TestQuantizeReportThatCannotBeWrittenLeavesNoFile(t *testing.T) {
 	}
 	if !slices.Equal(names, []string{"cnn_report.md"}) {
 		t.Errorf("the failed run left %v, want only the folder that was there", names)
+	}
+}
+
+// TestQuantizeNoReportWritesTheFourFilesOnly: --no-report leaves the
+// models, config and record and no report file.
+func TestQuantizeNoReportWritesTheFourFilesOnly(t *testing.T) {
+	t.Parallel()
+	prefix := quantizeCNN(t, "dmq.cfg", "--no-report")
+	var names []string
+	entries, _ := os.ReadDir(filepath.Dir(prefix))
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{"cnn_deploy_model.onnx", "cnn_fake_quant_model.onnx", "cnn_quant_config.json", "cnn_record.txt"}; !slices.Equal(names, want) {
+		t.Errorf("--no-report left %v, want %v", names, want)
 	}
 }
