@@ -24,21 +24,16 @@ import (
 // but statistics are merged in batch order, so the record equals that of a
 // sequential run.
 func Calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b backend.Backend, data DataSource) error {
-	if cfg == nil {
-		return fmt.Errorf("calibrate: no quant config")
-	}
-	if rec == nil {
-		return fmt.Errorf("calibrate: nil record; pass an empty Record")
-	}
-	if cfg.BatchNum < 1 {
-		return fmt.Errorf("calibrate: batch_num %d must be at least 1", cfg.BatchNum)
-	}
-	if data == nil || data.Len() < cfg.BatchNum {
-		have := 0
-		if data != nil {
-			have = data.Len()
-		}
-		return fmt.Errorf("calibrate: batch_num is %d but the data has %d batches", cfg.BatchNum, have)
+	_, err := calibrate(m, layers, cfg, rec, b, data)
+	return err
+}
+
+// calibrate is Calibrate that also returns, by layer name, a summary of
+// the histogram each layer's activation was calibrated from, with the
+// range its scale and offset represent.
+func calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b backend.Backend, data DataSource) (map[string]*ActHistogram, error) {
+	if err := checkCalibrateArgs(cfg, rec, data); err != nil {
+		return nil, err
 	}
 	var active []*Layer
 	for _, l := range layers {
@@ -47,18 +42,18 @@ func Calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b backen
 		}
 	}
 	if len(active) == 0 {
-		return nil
+		return nil, nil
 	}
 	if err := requireBalanceFactors(active, cfg, rec); err != nil {
-		return fmt.Errorf("calibrate: %w", err)
+		return nil, fmt.Errorf("calibrate: %w", err)
 	}
 	bal := m.Clone()
 	if _, err := ApplyBalance(bal, active, rec, BalanceOptions{}); err != nil {
-		return fmt.Errorf("calibrate: %w", err)
+		return nil, fmt.Errorf("calibrate: %w", err)
 	}
 	jobs, err := calibrationJobs(bal.Graph, active, cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// One calibrator per key: layers that read the same unbalanced tensor
 	// with the same algorithm and bin count share it.
@@ -78,13 +73,13 @@ func Calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b backen
 	for _, j := range jobs {
 		sw, err := j.wts.scales(j.layer.Type, j.node, j.weight, j.lc.Weight.ChannelWise)
 		if err != nil {
-			return fmt.Errorf("layer %q: %w", j.layer.Name, err)
+			return nil, fmt.Errorf("layer %q: %w", j.layer.Name, err)
 		}
 		weightScales[j.layer.Name] = sw
 	}
 	for _, j := range jobs {
 		if err := FakeQuantWeight(j.layer.Type, j.node, j.weight, weightScales[j.layer.Name]); err != nil {
-			return fmt.Errorf("layer %q: %w", j.layer.Name, err)
+			return nil, fmt.Errorf("layer %q: %w", j.layer.Name, err)
 		}
 	}
 	err = runBatches(b, bal, observe, data, cfg.BatchNum, func(i int, out map[string]*onnx.Tensor) error {
@@ -100,8 +95,17 @@ func Calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b backen
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("calibrate: %w", err)
+		return nil, fmt.Errorf("calibrate: %w", err)
 	}
+	return activationFactors(jobs, cals, weightScales, rec)
+}
+
+// activationFactors derives every job's scale_d and offset_d from its
+// calibrator and stores them in rec with the weight scales; it returns the
+// histogram summaries by layer name.
+func activationFactors(jobs []calibrationJob, cals map[calibratorKey]ActCalibrator, weightScales map[string][]float32, rec Record) (map[string]*ActHistogram, error) {
+	hists := map[string]*ActHistogram{}
+	summaries := map[calibratorKey]*ActHistogram{}
 	for _, j := range jobs {
 		act := j.lc.Act
 		if j.layer.Type == "Conv" && j.layer.Spatial == 3 {
@@ -110,9 +114,38 @@ func Calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b backen
 		}
 		sd, od, err := cals[j.cal].ScaleOffset(act)
 		if err != nil {
-			return fmt.Errorf("layer %q: activation %q: %w", j.layer.Name, j.cal.tensor, err)
+			return nil, fmt.Errorf("layer %q: activation %q: %w", j.layer.Name, j.cal.tensor, err)
 		}
 		setQuantRecord(rec, j.layer.Name, sd, od, weightScales[j.layer.Name])
+		if _, done := summaries[j.cal]; !done {
+			summaries[j.cal] = summarizeCalibrator(cals[j.cal], j.cal, ActHistogramBins)
+		}
+		if sum := summaries[j.cal]; sum != nil {
+			h := *sum // the counts are shared, read-only
+			h.ClipLo, h.ClipHi = float64(sd)*float64(-128-od), float64(sd)*float64(127-od)
+			hists[j.layer.Name] = &h
+		}
+	}
+	return hists, nil
+}
+
+// checkCalibrateArgs checks Calibrate's arguments before any work.
+func checkCalibrateArgs(cfg *Config, rec Record, data DataSource) error {
+	if cfg == nil {
+		return fmt.Errorf("calibrate: no quant config")
+	}
+	if rec == nil {
+		return fmt.Errorf("calibrate: nil record; pass an empty Record")
+	}
+	if cfg.BatchNum < 1 {
+		return fmt.Errorf("calibrate: batch_num %d must be at least 1", cfg.BatchNum)
+	}
+	if data == nil || data.Len() < cfg.BatchNum {
+		have := 0
+		if data != nil {
+			have = data.Len()
+		}
+		return fmt.Errorf("calibrate: batch_num is %d but the data has %d batches", cfg.BatchNum, have)
 	}
 	return nil
 }

@@ -122,3 +122,104 @@ func orList(names []string) string {
 	}
 	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
+
+// ActHistogramBins bounds the bins of an ActHistogram.
+const ActHistogramBins = 256
+
+// ActHistogram summarizes the histogram a layer's activation was calibrated
+// from, for reports and plots: at most ActHistogramBins bins of equal width,
+// each the exact sum of whole bins of the calibrator's own histogram, over
+// the occupied part of its range.
+type ActHistogram struct {
+	// Tensor is the tensor observed: the layer's input in the model
+	// calibration ran, so for a balanced layer the output of its balance
+	// Mul (X/s), which is what scale_d and offset_d quantize.
+	Tensor string
+	Algo   string // the act_algo whose histogram this is
+	// Min and Max are the exact extremes of the N values observed.
+	Min, Max float64
+	N        int64
+	// Bin i counts the values in [Lo + i·Width, Lo + (i+1)·Width); Width
+	// is 0 when every value was 0 (one bin at 0).
+	Lo, Width float64
+	Counts    []int64
+	// ClipLo and ClipHi are the range the layer's int8 activation
+	// represents, (−128 − offset_d)·scale_d and (127 − offset_d)·scale_d.
+	ClipLo, ClipHi float64
+}
+
+// summarizeCalibrator returns the summary of c's histogram in at most bins
+// bins, for the calibrator of key k, without the clip range; nil when c
+// keeps no histogram or has seen no value.
+func summarizeCalibrator(c ActCalibrator, k calibratorKey, bins int) *ActHistogram {
+	var h *ActHistogram
+	switch c := c.(type) {
+	case ifmrCalibrator:
+		h = summarizeIFMR(c.Histogram, bins)
+	case hfmgCalibrator:
+		h = summarizeHFMG(c.HFMGHistogram, bins)
+	}
+	if h != nil {
+		h.Tensor, h.Algo = k.tensor, k.algo
+	}
+	return h
+}
+
+// summarizeIFMR summarizes IFMR's streaming histogram.
+func summarizeIFMR(src *Histogram, bins int) *ActHistogram {
+	if src.N == 0 {
+		return nil
+	}
+	h := &ActHistogram{Min: src.Min, Max: src.Max, N: src.N}
+	lo, width := src.Edges()
+	if width == 0 {
+		h.Counts = []int64{src.N}
+		return h
+	}
+	h.Lo, h.Width, h.Counts = groupBins(lo, width, src.Bins(), func(i int) int64 {
+		n, _, _ := src.Bin(i)
+		return n
+	}, bins)
+	return h
+}
+
+// summarizeHFMG summarizes HFMG's histogram, whose bins span exactly
+// [Min, Max] (widened by 1 each way when they are equal, as histc does).
+func summarizeHFMG(src *HFMGHistogram, bins int) *ActHistogram {
+	if src.N == 0 {
+		return nil
+	}
+	h := &ActHistogram{Min: float64(src.Min), Max: float64(src.Max), N: src.N}
+	lo, hi := h.Min, h.Max
+	if lo == hi {
+		lo, hi = lo-1, hi+1
+	}
+	nb := src.Bins()
+	h.Lo, h.Width, h.Counts = groupBins(lo, (hi-lo)/float64(nb), nb, src.Count, bins)
+	return h
+}
+
+// groupBins merges runs of k consecutive bins of a histogram (nb bins of
+// the given width from lo, counts by count) over its occupied bins, with
+// k the smallest that leaves at most maxBins bins.
+func groupBins(lo, width float64, nb int, count func(int) int64, maxBins int) (glo, gwidth float64, counts []int64) {
+	first, last := -1, -1
+	for i := range nb {
+		if count(i) > 0 {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if first < 0 {
+		return lo, width, nil
+	}
+	n := last - first + 1
+	k := (n + maxBins - 1) / maxBins
+	counts = make([]int64, (n+k-1)/k)
+	for i := first; i <= last; i++ {
+		counts[(i-first)/k] += count(i)
+	}
+	return lo + float64(first)*width, float64(k) * width, counts
+}

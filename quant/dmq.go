@@ -3,6 +3,7 @@ package quant
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"amq/backend"
@@ -34,19 +35,124 @@ func Preprocess(m *onnx.Model, layers []*Layer, cfg *Config, b backend.Backend, 
 // batch's), takes max|W_j| per input channel from the weight, and sets
 // s_j = max|X_j|^a / max|W_j|^(1-a) (see BalanceFactors). m is not changed.
 func PreprocessWith(m *onnx.Model, layers []*Layer, cfg *Config, b backend.Backend, data DataSource, opt DMQOptions) (Record, error) {
+	rec, _, err := preprocess(m, layers, cfg, b, data, opt)
+	return rec, err
+}
+
+// BalanceStats is what the balance of one layer saw and decided: the
+// per-channel maxima its factors come from, for reports. Layers that read
+// the same tensor share the XMax slice; treat every slice as read-only.
+type BalanceStats struct {
+	Tensor string  // the activation tensor observed
+	Alpha  float64 // migration strength
+	// XMax is max|X_j| per activation channel over every preprocess batch.
+	XMax []float64
+	// WMax is max|W_j| per input channel of the layer's own weight, before
+	// the balance (with Joint, the factors come from the maximum over the
+	// readers of the tensor, but WMax stays the layer's).
+	WMax []float64
+	// Factors are the s_j of the record.
+	Factors []float32
+}
+
+// BalancedXMax returns max|X_j| / s_j, the activation's channel maxima
+// after the balance.
+func (s *BalanceStats) BalancedXMax() []float64 {
+	out := make([]float64, len(s.XMax))
+	for j, v := range s.XMax {
+		out[j] = v / float64(s.Factors[j])
+	}
+	return out
+}
+
+// BalancedWMax returns max|W_j| · s_j, the weight's input-channel maxima
+// after the balance.
+func (s *BalanceStats) BalancedWMax() []float64 {
+	out := make([]float64, len(s.WMax))
+	for j, v := range s.WMax {
+		out[j] = v * float64(s.Factors[j])
+	}
+	return out
+}
+
+// preprocess is PreprocessWith that also returns each balanced layer's
+// statistics, by layer name.
+func preprocess(m *onnx.Model, layers []*Layer, cfg *Config, b backend.Backend, data DataSource, opt DMQOptions) (Record, map[string]*BalanceStats, error) {
 	if cfg == nil {
-		return nil, fmt.Errorf("preprocess: no quant config")
+		return nil, nil, fmt.Errorf("preprocess: no quant config")
 	}
-	g := m.Graph
-	type item struct {
-		layer *Layer
-		alpha float64
-		key   obsKey
-		wmax  []float64
+	items, err := balanceItems(m.Graph, layers, cfg)
+	if err != nil {
+		return nil, nil, err
 	}
-	var items []*item
+	rec := Record{}
+	if len(items) == 0 {
+		return rec, nil, nil
+	}
+	if data == nil || data.Len() == 0 {
+		return nil, nil, fmt.Errorf("preprocess: no calibration batches")
+	}
 	obs := map[obsKey]*ChannelMax{}
 	var observe []string
+	for _, it := range items {
+		if obs[it.key] == nil {
+			obs[it.key] = &ChannelMax{Axis: it.key.axis}
+			observe = append(observe, it.key.tensor)
+		}
+	}
+	observe = dedupe(observe)
+	err = runBatches(b, m, observe, data, data.Len(), func(i int, out map[string]*onnx.Tensor) error {
+		for k, o := range obs {
+			t, ok := out[k.tensor]
+			if !ok {
+				return fmt.Errorf("backend returned no tensor %q", k.tensor)
+			}
+			if err := o.Observe(t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("preprocess: %w", err)
+	}
+	for _, it := range items {
+		if got := len(obs[it.key].Max); got != len(it.wmax) {
+			return nil, nil, fmt.Errorf("layer %q: activation %q has %d channels, the weight has %d input channels", it.layer.Name, it.key.tensor, got, len(it.wmax))
+		}
+	}
+	if opt.Joint {
+		if err := jointFactors(items, obs); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		for _, it := range items {
+			it.factors = BalanceFactors(obs[it.key].Max, it.wmax, it.alpha)
+		}
+	}
+	stats := map[string]*BalanceStats{}
+	for _, it := range items {
+		rec[it.layer.Name] = &LayerRecord{BalanceFactor: it.factors}
+		stats[it.layer.Name] = &BalanceStats{Tensor: it.key.tensor, Alpha: it.alpha,
+			XMax: obs[it.key].Max, WMax: it.wmax, Factors: slices.Clone(it.factors)}
+	}
+	return rec, stats, nil
+}
+
+// balanceItem is one layer to balance: its weight's input-channel maxima,
+// the activation it observes and, once computed, its factors.
+type balanceItem struct {
+	layer   *Layer
+	alpha   float64
+	key     obsKey
+	wmax    []float64
+	factors []float32
+}
+
+// balanceItems returns the enabled layers of cfg that have a dmq_balancer,
+// with their migration strength checked and their weight maxima taken.
+func balanceItems(g *onnx.Graph, layers []*Layer, cfg *Config) ([]*balanceItem, error) {
+	var items []*balanceItem
 	for _, l := range layers {
 		lc := cfg.Layers[l.Name]
 		if lc == nil || !lc.QuantEnable || lc.DMQ == nil {
@@ -65,68 +171,34 @@ func PreprocessWith(m *onnx.Model, layers []*Layer, cfg *Config, b backend.Backe
 			return nil, fmt.Errorf("layer %q: %w", l.Name, err)
 		}
 		k := obsKey{tensor: n.Inputs[0], axis: activationAxis(l.Type)}
-		if obs[k] == nil {
-			obs[k] = &ChannelMax{Axis: k.axis}
-			observe = append(observe, k.tensor)
-		}
-		items = append(items, &item{layer: l, alpha: a, key: k, wmax: wmax})
+		items = append(items, &balanceItem{layer: l, alpha: a, key: k, wmax: wmax})
 	}
-	rec := Record{}
-	if len(items) == 0 {
-		return rec, nil
-	}
-	if data == nil || data.Len() == 0 {
-		return nil, fmt.Errorf("preprocess: no calibration batches")
-	}
-	observe = dedupe(observe)
-	err := runBatches(b, m, observe, data, data.Len(), func(i int, out map[string]*onnx.Tensor) error {
-		for k, o := range obs {
-			t, ok := out[k.tensor]
-			if !ok {
-				return fmt.Errorf("backend returned no tensor %q", k.tensor)
-			}
-			if err := o.Observe(t); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("preprocess: %w", err)
-	}
+	return items, nil
+}
+
+// jointFactors gives all items that read one tensor the same factors,
+// computed from the channel-wise maximum over their weights' maxima.
+func jointFactors(items []*balanceItem, obs map[obsKey]*ChannelMax) error {
+	groups := map[obsKey][]*balanceItem{}
 	for _, it := range items {
-		if got := len(obs[it.key].Max); got != len(it.wmax) {
-			return nil, fmt.Errorf("layer %q: activation %q has %d channels, the weight has %d input channels", it.layer.Name, it.key.tensor, got, len(it.wmax))
-		}
+		groups[it.key] = append(groups[it.key], it)
 	}
-	if opt.Joint {
-		// Group by tensor and axis; the joint weight maximum is the
-		// channel-wise maximum over the group's weights.
-		groups := map[obsKey][]*item{}
-		for _, it := range items {
-			groups[it.key] = append(groups[it.key], it)
-		}
-		for k, grp := range groups {
-			joint := make([]float64, len(grp[0].wmax))
-			for _, it := range grp {
-				if it.alpha != grp[0].alpha {
-					return nil, fmt.Errorf("layers %q and %q read tensor %q with migration strengths %v and %v; a joint factor needs one", grp[0].layer.Name, it.layer.Name, k.tensor, grp[0].alpha, it.alpha)
-				}
-				for j, v := range it.wmax {
-					joint[j] = max(joint[j], v)
-				}
+	for k, grp := range groups {
+		joint := make([]float64, len(grp[0].wmax))
+		for _, it := range grp {
+			if it.alpha != grp[0].alpha {
+				return fmt.Errorf("layers %q and %q read tensor %q with migration strengths %v and %v; a joint factor needs one", grp[0].layer.Name, it.layer.Name, k.tensor, grp[0].alpha, it.alpha)
 			}
-			s := BalanceFactors(obs[k].Max, joint, grp[0].alpha)
-			for _, it := range grp {
-				rec[it.layer.Name] = &LayerRecord{BalanceFactor: append([]float32(nil), s...)}
+			for j, v := range it.wmax {
+				joint[j] = max(joint[j], v)
 			}
 		}
-		return rec, nil
+		s := BalanceFactors(obs[k].Max, joint, grp[0].alpha)
+		for _, it := range grp {
+			it.factors = slices.Clone(s)
+		}
 	}
-	for _, it := range items {
-		rec[it.layer.Name] = &LayerRecord{BalanceFactor: BalanceFactors(obs[it.key].Max, it.wmax, it.alpha)}
-	}
-	return rec, nil
+	return nil
 }
 
 // obsKey identifies a per-channel observation: a tensor and its channel axis.

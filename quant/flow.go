@@ -2,9 +2,12 @@ package quant
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"amq/backend"
 	"amq/internal/atomicfile"
@@ -45,6 +48,12 @@ type QuantizeOptions struct {
 	Progress func(step string, done, total int)
 	// Model is passed to onnx.Model.Save for both models.
 	Model *onnx.SaveOptions
+	// BeforeCommit, when set, is called with the finished report before
+	// the outputs move into place; path(name) is where to write a file
+	// that is to become name in prefix's folder (name without a folder).
+	// Those files are committed with the four outputs, and an error fails
+	// the run, leaving none of them. This is how the CLI adds its report.
+	BeforeCommit func(rep *QuantizeReport, path func(name string) string) error
 }
 
 // RunFlow runs AMCT's whole post-training flow on m, in steps:
@@ -56,22 +65,28 @@ type QuantizeOptions struct {
 //   - write: <prefix>_fake_quant_model.onnx, <prefix>_deploy_model.onnx,
 //     <prefix>_quant_config.json and <prefix>_record.txt, into a private
 //     staging folder next to prefix;
-//   - report and evaluate: unless opt.NoEval is set, the float and the
-//     fake-quant model run on the calibration batches through b, giving
-//     the SQNR of every quantized layer's output and graph output;
-//   - commit: the four files move into place together.
+//   - report and evaluate: the report of the layers, their factors and the
+//     statistics behind them (balance maxima, activation histograms);
+//     unless opt.NoEval is set, the float and the fake-quant model run on
+//     the calibration batches through b, giving the SQNR of every
+//     quantized layer's output and graph output;
+//   - commit: opt.BeforeCommit adds its files, then all move into place
+//     together.
 //
 // A failed run leaves no partial output behind. m is not changed.
 func RunFlow(m *onnx.Model, b backend.Backend, data DataSource, prefix string, opt QuantizeOptions) (*QuantizeReport, error) {
 	if err := checkFlowArgs(m, b, data, prefix); err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
+	clk := newClock()
 	p, err := prepareFlow(m, data, opt)
 	if err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
-	src := firstBatches{data, p.Config.BatchNum}
-	rec, err := computeFactors(p, b, src, opt)
+	clk.lap("prepare")
+	batchSize := 0
+	src := batchSizeProbe{firstBatches{data, p.Config.BatchNum}, &batchSize}
+	f, err := computeFactors(p, b, src, opt, clk)
 	if err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
@@ -87,11 +102,13 @@ func RunFlow(m *onnx.Model, b backend.Backend, data DataSource, prefix string, o
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
 	defer st.Discard()
-	srep, err := writeOutputs(st, name, p, rec, opt)
+	srep, err := writeOutputs(st, name, p, f.rec, opt)
 	if err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
-	rep := newReport(prefix, p, rec, srep)
+	clk.lap("write")
+	rep := newReport(prefix, p, f, srep)
+	rep.BatchSize, rep.Joint, rep.Fold = batchSize, opt.Joint, opt.Fold
 	if !opt.NoEval {
 		fake, err := onnx.LoadFile(srep.FakeQuantPath)
 		if err != nil {
@@ -100,11 +117,51 @@ func RunFlow(m *onnx.Model, b backend.Backend, data DataSource, prefix string, o
 		if err := evaluate(p.Model, fake, p.Layers, b, progressSource{src, "evaluate", opt.Progress}, rep); err != nil {
 			return nil, fmt.Errorf("quantize: evaluate: %w", err)
 		}
+		clk.lap("evaluate")
+	}
+	rep.Phases = clk.phases
+	if opt.BeforeCommit != nil {
+		if err := opt.BeforeCommit(rep, st.Path); err != nil {
+			return nil, fmt.Errorf("quantize: %w", err)
+		}
 	}
 	if err := st.Commit(); err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
 	return rep, nil
+}
+
+// clock times the steps of a run, one lap per step.
+type clock struct {
+	phases []Phase
+	start  time.Time
+}
+
+func newClock() *clock { return &clock{start: time.Now()} }
+
+// lap ends the step called name.
+func (c *clock) lap(name string) {
+	now := time.Now()
+	c.phases = append(c.phases, Phase{Name: name, Time: now.Sub(c.start)})
+	c.start = now
+}
+
+// batchSizeProbe notes the number of samples of the first batch it hands
+// out: axis 0 of its first input by name.
+type batchSizeProbe struct {
+	DataSource
+	size *int
+}
+
+func (p batchSizeProbe) Batch(i int) (map[string]*onnx.Tensor, error) {
+	in, err := p.DataSource.Batch(i)
+	if err == nil && *p.size == 0 {
+		names := slices.Sorted(maps.Keys(in))
+		if len(names) > 0 && in[names[0]] != nil && in[names[0]].Rank() > 0 {
+			*p.size = in[names[0]].Shape[0]
+		}
+	}
+	return in, err
 }
 
 // checkFlowArgs checks RunFlow's arguments before any work.
@@ -155,21 +212,32 @@ func prepareFlow(m *onnx.Model, data DataSource, opt QuantizeOptions) (*Prepared
 	return p, nil
 }
 
+// factors are what the forward passes of the flow found: the record and
+// the statistics behind it, by layer name.
+type factors struct {
+	rec     Record
+	balance map[string]*BalanceStats
+	hists   map[string]*ActHistogram
+}
+
 // computeFactors runs the forward passes: the balance factors when some
 // layer asks for DMQ, then the quant factors.
-func computeFactors(p *Prepared, b backend.Backend, src DataSource, opt QuantizeOptions) (Record, error) {
-	rec := Record{}
+func computeFactors(p *Prepared, b backend.Backend, src DataSource, opt QuantizeOptions, clk *clock) (*factors, error) {
+	f := &factors{rec: Record{}}
 	if anyDMQ(p.Layers, p.Config) {
 		var err error
-		rec, err = PreprocessWith(p.Model, p.Layers, p.Config, b, progressSource{src, "preprocess", opt.Progress}, DMQOptions{Joint: opt.Joint})
+		f.rec, f.balance, err = preprocess(p.Model, p.Layers, p.Config, b, progressSource{src, "preprocess", opt.Progress}, DMQOptions{Joint: opt.Joint})
 		if err != nil {
 			return nil, err
 		}
+		clk.lap("preprocess")
 	}
-	if err := Calibrate(p.Model, p.Layers, p.Config, rec, b, progressSource{src, "calibrate", opt.Progress}); err != nil {
+	var err error
+	if f.hists, err = calibrate(p.Model, p.Layers, p.Config, f.rec, b, progressSource{src, "calibrate", opt.Progress}); err != nil {
 		return nil, err
 	}
-	return rec, nil
+	clk.lap("calibrate")
+	return f, nil
 }
 
 // writeOutputs writes the four files of RunFlow into st, named after name.

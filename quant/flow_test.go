@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -248,5 +250,154 @@ func TestRunFlowLeavesNoFileWhenOneCannotBeReplaced(t *testing.T) {
 		if _, err := os.Stat(prefix + s); err == nil {
 			t.Errorf("RunFlow failed but left %s", prefix+s)
 		}
+	}
+}
+
+// TestRunFlowReportsTheStatisticsBehindTheFactors checks what RunFlow
+// reports besides the factors, against values computed here from the data
+// and the weights: per-channel max|X| of each balanced layer's activation
+// and max|W| per input channel before the balance, the factors of the
+// record and the maxima after the balance (X/s, W·s); each layer's
+// activation histogram (the balanced activation's, its clip range from the
+// record); the batch size and the phases.
+func TestRunFlowReportsTheStatisticsBehindTheFactors(t *testing.T) {
+	t.Parallel()
+	m := dmqModel()
+	rng := rand.New(rand.NewPCG(9, 9))
+	var data sliceData
+	for range 3 {
+		data = append(data, map[string]*onnx.Tensor{"x": randInput(rng, -1, 4, 6), "y": randInput(rng, 1, 2, 4, 5, 5)})
+	}
+	layers := []*Layer{layer(m, "a"), layer(m, "b"), layer(m, "c")}
+	cfg := testConfig(layers, true)
+	cfg.BatchNum = 3
+	cfg.Layers["b"].DMQ.MigrationStrength = 0.7
+	rep, err := RunFlow(m, testSim, data, filepath.Join(t.TempDir(), "m"), QuantizeOptions{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Maxima straight from the batches and the initializers.
+	xmax, ymax := make([]float64, 6), make([]float64, 4)
+	for _, d := range data {
+		for i, v := range d["x"].Floats() {
+			xmax[i%6] = max(xmax[i%6], math.Abs(float64(v)))
+		}
+		for i, v := range d["y"].Floats() {
+			ymax[(i/25)%4] = max(ymax[(i/25)%4], float64(max(v, 0))) // after Relu
+		}
+	}
+	wamax, wbmax, wcmax := make([]float64, 6), make([]float64, 6), make([]float64, 4)
+	for i, v := range m.Graph.Initializers["wa"].Floats() { // [6,3]
+		wamax[i/3] = max(wamax[i/3], math.Abs(float64(v)))
+	}
+	for i, v := range m.Graph.Initializers["wb"].Floats() { // [5,6], transB
+		wbmax[i%6] = max(wbmax[i%6], math.Abs(float64(v)))
+	}
+	for i, v := range m.Graph.Initializers["wc"].Floats() { // [6,2,3,3], group 2
+		o, jl := i/18, (i/9)%2
+		wcmax[(o/3)*2+jl] = max(wcmax[(o/3)*2+jl], math.Abs(float64(v)))
+	}
+	want := map[string]struct {
+		tensor     string
+		alpha      float64
+		xmax, wmax []float64
+	}{"a": {"x", 0.5, xmax, wamax}, "b": {"x", 0.7, xmax, wbmax}, "c": {"r_out", 0.5, ymax, wcmax}}
+	for _, l := range rep.Layers {
+		w, s, r := want[l.Name], l.BalanceStats, rep.Record[l.Name]
+		if s == nil {
+			t.Fatalf("%s: no balance statistics", l.Name)
+		}
+		if s.Tensor != w.tensor || s.Alpha != w.alpha || !slices.Equal(s.XMax, w.xmax) || !slices.Equal(s.WMax, w.wmax) {
+			t.Errorf("%s: tensor %q alpha %v\nx_max %v\nw_max %v\nwant %q %v\n%v\n%v", l.Name, s.Tensor, s.Alpha, s.XMax, s.WMax, w.tensor, w.alpha, w.xmax, w.wmax)
+		}
+		if !equalF(s.Factors, r.BalanceFactor) {
+			t.Errorf("%s: factors %v, record %v", l.Name, s.Factors, r.BalanceFactor)
+		}
+		bx, bw := s.BalancedXMax(), s.BalancedWMax()
+		for j := range w.xmax {
+			if bx[j] != w.xmax[j]/float64(r.BalanceFactor[j]) || bw[j] != w.wmax[j]*float64(r.BalanceFactor[j]) {
+				t.Errorf("%s channel %d: after balance x %v w %v, want %v %v", l.Name, j, bx[j], bw[j], w.xmax[j]/float64(r.BalanceFactor[j]), w.wmax[j]*float64(r.BalanceFactor[j]))
+			}
+		}
+		h := l.Histogram
+		if h == nil {
+			t.Fatalf("%s: no histogram", l.Name)
+		}
+		var sum int64
+		for _, c := range h.Counts {
+			sum += c
+		}
+		// Layer a reads x[4,6] through its balance Mul; c reads Relu(y)[2,4,5,5].
+		values := map[string]int64{"a": 3 * 24, "b": 3 * 24, "c": 3 * 200}[l.Name]
+		if h.N != values || sum != values || len(h.Counts) > ActHistogramBins {
+			t.Errorf("%s: histogram of %d values in %d bins summing to %d, want %d", l.Name, h.N, len(h.Counts), sum, values)
+		}
+		if !strings.HasPrefix(h.Tensor, l.Name+".dmq_balance.output") {
+			t.Errorf("%s: histogram of %q, want the balance Mul's output", l.Name, h.Tensor)
+		}
+		if h.ClipLo != float64(r.ScaleD)*float64(-128-r.OffsetD) || h.ClipHi != float64(r.ScaleD)*float64(127-r.OffsetD) {
+			t.Errorf("%s: clip range [%v, %v] for scale_d %v offset_d %d", l.Name, h.ClipLo, h.ClipHi, r.ScaleD, r.OffsetD)
+		}
+	}
+	// Balanced x of layer a: max over all values of |x_j| / s_j.
+	ha, sa := rep.Layers[0].Histogram, rep.Record["a"].BalanceFactor
+	var lo, hi float64
+	for _, d := range data {
+		for i, v := range d["x"].Floats() {
+			b := float64(v * float32(1/float64(sa[i%6])))
+			lo, hi = min(lo, b), max(hi, b)
+		}
+	}
+	if math.Abs(ha.Min-lo) > 1e-6*math.Abs(lo) || math.Abs(ha.Max-hi) > 1e-6*hi {
+		t.Errorf("a: histogram range [%v, %v], want [%v, %v]", ha.Min, ha.Max, lo, hi)
+	}
+	if rep.BatchSize != 4 {
+		t.Errorf("batch size %d, want 4 (axis 0 of x)", rep.BatchSize)
+	}
+	var names []string
+	for _, p := range rep.Phases {
+		names = append(names, p.Name)
+		if p.Time <= 0 {
+			t.Errorf("phase %s took %v", p.Name, p.Time)
+		}
+	}
+	if want := []string{"prepare", "preprocess", "calibrate", "write", "evaluate"}; !slices.Equal(names, want) {
+		t.Errorf("phases %v, want %v", names, want)
+	}
+}
+
+// TestRunFlowCommitsBeforeCommitFilesWithTheOutputs: files written by the
+// BeforeCommit hook appear with the four outputs, and a hook error leaves
+// none of them.
+func TestRunFlowCommitsBeforeCommitFilesWithTheOutputs(t *testing.T) {
+	t.Parallel()
+	m, _ := calibModel()
+	dir := t.TempDir()
+	var seen *QuantizeReport
+	hook := func(rep *QuantizeReport, path func(string) string) error {
+		seen = rep
+		return os.WriteFile(path("m_extra.txt"), []byte("x"), 0o644)
+	}
+	rep, err := RunFlow(m, testSim, calibData(3, 2), filepath.Join(dir, "m"), QuantizeOptions{NoEval: true, BeforeCommit: hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen != rep {
+		t.Error("the hook did not get the report RunFlow returned")
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "m_extra.txt")); err != nil || string(b) != "x" {
+		t.Errorf("hook's file: %q, %v", b, err)
+	}
+	bad := t.TempDir()
+	_, err = RunFlow(m, testSim, calibData(3, 2), filepath.Join(bad, "m"), QuantizeOptions{NoEval: true,
+		BeforeCommit: func(rep *QuantizeReport, path func(string) string) error {
+			os.WriteFile(path("m_extra.txt"), []byte("x"), 0o644)
+			return errors.New("injected report failure")
+		}})
+	if err == nil || !strings.Contains(err.Error(), "injected report failure") {
+		t.Fatalf("error %v, want the hook's", err)
+	}
+	if entries, _ := os.ReadDir(bad); len(entries) != 0 {
+		t.Errorf("a failed hook left %d entries, first %s", len(entries), entries[0].Name())
 	}
 }

@@ -3,6 +3,7 @@ package quant
 import (
 	"math"
 	"slices"
+	"time"
 )
 
 // QuantizeReport tells what RunFlow did.
@@ -25,6 +26,15 @@ type QuantizeReport struct {
 	OutputNames []string
 	// Batches is the number of batches every step used.
 	Batches int
+	// BatchSize is the number of samples per batch: axis 0 of the first
+	// input (by name) of the first batch; 0 when no batch was read.
+	BatchSize int
+	// Joint and Fold are the balance options of the run.
+	Joint, Fold bool
+	// Phases are the wall times of the steps that ran, in order:
+	// "prepare", "preprocess" (with DMQ), "calibrate", "write",
+	// "evaluate" (unless NoEval).
+	Phases []Phase
 	// Warnings are conditions worth a look that did not stop the run.
 	Warnings []string
 	// Fused lists the Conv layers a BatchNormalization was folded into
@@ -50,6 +60,19 @@ type LayerReport struct {
 	// Notes are FindLayers' remarks (such as a private copy of a shared
 	// weight).
 	Notes []string
+	// BalanceStats are the maxima behind the layer's balance factors; nil
+	// for a layer without balance.
+	BalanceStats *BalanceStats
+	// Histogram summarizes the activation histogram the layer was
+	// calibrated from, with its clip range; nil when its calibrator keeps
+	// none.
+	Histogram *ActHistogram
+}
+
+// Phase is the wall time of one step of RunFlow.
+type Phase struct {
+	Name string
+	Time time.Duration
 }
 
 // String says how a layer was balanced, as amq's summary prints it: "none",
@@ -70,9 +93,10 @@ const (
 	recordSuffix = "_record.txt"
 )
 
-// newReport describes what RunFlow wrote for p under prefix, before the
-// evaluation fills in the SQNR.
-func newReport(prefix string, p *Prepared, rec Record, srep *SaveReport) *QuantizeReport {
+// newReport describes what RunFlow wrote for p under prefix, with the
+// statistics of the factors, before the evaluation fills in the SQNR.
+func newReport(prefix string, p *Prepared, f *factors, srep *SaveReport) *QuantizeReport {
+	rec := f.rec
 	rep := &QuantizeReport{
 		FakeQuantPath: prefix + fakeQuantSuffix,
 		DeployPath:    prefix + deploySuffix,
@@ -98,7 +122,8 @@ func newReport(prefix string, p *Prepared, rec Record, srep *SaveReport) *Quanti
 	for _, l := range p.Layers {
 		r := rec[l.Name]
 		rep.Layers = append(rep.Layers, LayerReport{Name: l.Name, Type: l.Type, Balance: how[l.Name],
-			ScaleD: r.ScaleD, OffsetD: r.OffsetD, ScaleW: slices.Clone(r.ScaleW), SQNR: math.NaN(), Notes: l.Notes})
+			ScaleD: r.ScaleD, OffsetD: r.OffsetD, ScaleW: slices.Clone(r.ScaleW), SQNR: math.NaN(), Notes: l.Notes,
+			BalanceStats: f.balance[l.Name], Histogram: f.hists[l.Name]})
 	}
 	return rep
 }

@@ -47,7 +47,8 @@ func newDemoCmd() *cobra.Command {
 		Long: `Demo quantizes a small built-in transformer whose LayerNorm outputs carry
 a few outlier channels, the case DMQ balance exists for. It runs the whole
 flow twice on the sim backend, with the DMQ balance (migration strength 0.5)
-and without, writes both results into --out, and compares FP32, int8 with
+and without, writes both results with their reports and plots into --out
+(see amq report), and compares FP32, int8 with
 DMQ and int8 without balance on 600 held-out digits: accuracy, and SQNR of
 the model output against FP32 (the deploy models run on sim, as an Ascend
 NPU would run them).`,
@@ -127,6 +128,7 @@ func loadDemo() (*demoData, error) {
 type demoRun struct {
 	title, name, cfg string
 	rep              *quant.QuantizeReport
+	reportFiles      []string // the report's files, as written
 }
 
 // runDemo runs the demo, printing to w and reporting progress on prog,
@@ -155,7 +157,9 @@ func runDemo(w io.Writer, prog *progress, out string, threads int) ([]demoResult
 		if err != nil {
 			return nil, err
 		}
-		r.rep, err = quant.RunFlow(d.model, b, d.calib, filepath.Join(out, r.name), quant.QuantizeOptions{Simple: simple, Progress: prog.step})
+		prefix := filepath.Join(out, r.name)
+		hook := reportHook(prefix, "(built-in demo) demo/model_op17.onnx", "sim", &r.reportFiles)
+		r.rep, err = quant.RunFlow(d.model, b, d.calib, prefix, quant.QuantizeOptions{Simple: simple, Progress: prog.step, BeforeCommit: hook})
 		prog.finish()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", r.title, err)
@@ -172,7 +176,12 @@ func runDemo(w io.Writer, prog *progress, out string, threads int) ([]demoResult
 	for _, r := range runs {
 		fmt.Fprintf(w, "wrote %s_{fake_quant_model,deploy_model}.onnx, %s, %s\n",
 			filepath.Join(out, r.name), filepath.Base(r.rep.ConfigPath), filepath.Base(r.rep.RecordPath))
+		fmt.Fprintf(w, "wrote %s_report.{json,md} and %d plots (%s_report_*.png)\n",
+			filepath.Join(out, r.name), len(r.reportFiles)-2, r.name)
 	}
+	fmt.Fprintf(w, "\nThe report %s shows per layer what the balance did,\n"+
+		"with the per-channel max|X| and max|W| before and after it (%s_report_balance_1.png).\n",
+		filepath.Join(out, runs[0].name)+"_report.md", runs[0].name)
 	return res, nil
 }
 

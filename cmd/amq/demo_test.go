@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,7 +14,7 @@ import (
 
 // TestDemoShowsDMQBeatsNoBalance runs amq demo on its embedded transformer: DMQ must buy at least
 // 20 dB of output SQNR over no balance and keep accuracy within 1 point of
-// FP32, and both results must be written.
+// FP32, and both results must be written with their reports and plots.
 func TestDemoShowsDMQBeatsNoBalance(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -39,6 +41,20 @@ func TestDemoShowsDMQBeatsNoBalance(t *testing.T) {
 		if _, err := quant.ReadRecord(filepath.Join(dir, name+"_record.txt")); err != nil {
 			t.Error(err)
 		}
+		for _, f := range []string{"_report.json", "_report.md", "_report_sqnr.png", "_report_histograms.png"} {
+			if _, err := os.Stat(filepath.Join(dir, name+f)); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	// The SmoothQuant picture of the most unbalanced layers, with DMQ only.
+	for k := 1; k <= 4; k++ {
+		if _, err := os.Stat(filepath.Join(dir, fmt.Sprintf("transformer_dmq_report_balance_%d.png", k))); err != nil {
+			t.Error(err)
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "transformer_nobalance_report_balance_*")); len(m) != 0 {
+		t.Errorf("balance plots without balance: %v", m)
 	}
 	if !strings.Contains(out.String(), "Held-out comparison (600 samples)") {
 		t.Error("demo output lacks the held-out comparison")

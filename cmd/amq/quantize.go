@@ -24,6 +24,7 @@ type quantizeFlags struct {
 	backend                         backendFlags
 	skip                            []string
 	keepShared, fold, joint, noEval bool
+	noReport                        bool
 }
 
 func newQuantizeCmd() *cobra.Command {
@@ -35,8 +36,9 @@ func newQuantizeCmd() *cobra.Command {
 config from --config (a simplified .cfg; defaults without it), computes the
 DMQ balance factors when the config asks for them, calibrates on --data,
 and writes <out>_fake_quant_model.onnx, <out>_deploy_model.onnx,
-<out>_quant_config.json and <out>_record.txt. The files appear only when
-every step succeeded.
+<out>_quant_config.json and <out>_record.txt, with the report of the run:
+<out>_report.json, <out>_report.md and PNG plots (<out>_report_*.png; see
+amq report). The files appear only when every step succeeded.
 
 It then runs the float and the fake-quant model on the calibration batches
 and prints, per layer, how the balance was applied, the quant factors and
@@ -60,6 +62,7 @@ sets batch_num.`,
 	fl.BoolVar(&f.fold, "fold", false, "fold the balance into the producer of the activation where exact, instead of a Mul")
 	fl.BoolVar(&f.joint, "joint", false, "one set of balance factors for all layers reading the same tensor (lets --fold fold more)")
 	fl.BoolVar(&f.noEval, "no-eval", false, "skip the SQNR evaluation")
+	fl.BoolVar(&f.noReport, "no-report", false, "do not write the report (<out>_report.json, .md and plots)")
 	f.backend.add(fl, "sim")
 	for _, r := range []string{"model", "data", "out"} {
 		cmd.MarkFlagRequired(r)
@@ -103,6 +106,10 @@ func runQuantize(stdout, stderr io.Writer, prog *progress, f *quantizeFlags, bat
 		KeepShared: f.keepShared, Fold: f.fold, Joint: f.joint, NoEval: f.noEval,
 		Progress: prog.step,
 	}
+	var reportFiles []string
+	if !f.noReport {
+		opt.BeforeCommit = reportHook(f.out, f.model, f.backend.name, &reportFiles)
+	}
 	rep, err := quant.RunFlow(m, b, data, f.out, opt)
 	prog.finish()
 	if err != nil {
@@ -112,6 +119,9 @@ func runQuantize(stdout, stderr io.Writer, prog *progress, f *quantizeFlags, bat
 		f.model, len(rep.Layers), rep.Batches, data.Size, f.backend.name)
 	printSummary(stdout, rep)
 	fmt.Fprintf(stdout, "\nwrote %s\nwrote %s\nwrote %s\nwrote %s\n", rep.FakeQuantPath, rep.DeployPath, rep.ConfigPath, rep.RecordPath)
+	for _, p := range reportFiles {
+		fmt.Fprintf(stdout, "wrote %s\n", p)
+	}
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,7 +17,7 @@ import (
 // skipped layer: it reports batches, layers, balance and SQNR on standard
 // output (nothing on standard error without a terminal) and leaves exactly
 // the config, record, fake-quant and deploy models, consistent with the
-// skip.
+// skip, and the report.
 func TestQuantizeWritesFourFilesAndReports(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -85,14 +86,17 @@ func TestQuantizeWritesFourFilesAndReports(t *testing.T) {
 	if quants != 3 {
 		t.Errorf("deploy model has %d AscendQuant, want 3", quants)
 	}
-	// Only the four files: no temporary folder is left behind.
+	// Only the four files and the report: no temporary folder is left
+	// behind.
 	entries, _ := os.ReadDir(filepath.Dir(prefix))
-	if len(entries) != 4 {
-		var names []string
-		for _, e := range entries {
-			names = append(names, e.Name())
-		}
-		t.Errorf("output folder holds %v, want the 4 files", names)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	want := []string{"cnn_deploy_model.onnx", "cnn_fake_quant_model.onnx", "cnn_quant_config.json", "cnn_record.txt",
+		"cnn_report.json", "cnn_report.md", "cnn_report_balance_1.png", "cnn_report_balance_2.png", "cnn_report_histograms.png", "cnn_report_sqnr.png"}
+	if !slices.Equal(names, want) {
+		t.Errorf("output folder holds %v, want the 4 files and the report %v", names, want)
 	}
 }
 
@@ -144,7 +148,7 @@ func TestQuantizeAscendEqualsSim(t *testing.T) {
 					"--model", testfixture.Path(t, "quant", fx.name, fx.model),
 					"--data", testfixture.Path(t, "quant", fx.name, "calib.npy"),
 					"--config", testfixture.Path(t, "quant", "dmq.cfg"),
-					"--batch-size", "16", "--batch-num", "4", "--no-eval",
+					"--batch-size", "16", "--batch-num", "4", "--no-eval", "--no-report",
 					"--out", prefix}, backend...)
 				if out, err := amq(t, args...); err != nil {
 					t.Fatalf("amq %v: %v\n%s", backend, err, out.Stderr)
