@@ -86,10 +86,8 @@ func RunFlow(m *onnx.Model, b backend.Backend, data DataSource, prefix string, o
 	clk.lap("prepare")
 	batchSize := 0
 	src := batchSizeProbe{firstBatches{data, p.Config.BatchNum}, &batchSize}
-	f, err := computeFactors(p, b, src, opt, clk)
-	if err != nil {
-		return nil, fmt.Errorf("quantize: %w", err)
-	}
+	// The staging folder first: an output folder that cannot take files
+	// fails the run before any forward pass, not after them.
 	dir, name := filepath.Split(prefix)
 	if dir == "" {
 		dir = "."
@@ -102,6 +100,10 @@ func RunFlow(m *onnx.Model, b backend.Backend, data DataSource, prefix string, o
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
 	defer st.Discard()
+	f, err := computeFactors(p, b, src, opt, clk)
+	if err != nil {
+		return nil, fmt.Errorf("quantize: %w", err)
+	}
 	srep, err := writeOutputs(st, name, p, f.rec, opt)
 	if err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)

@@ -401,3 +401,23 @@ func TestRunFlowCommitsBeforeCommitFilesWithTheOutputs(t *testing.T) {
 		t.Errorf("a failed hook left %d entries, first %s", len(entries), entries[0].Name())
 	}
 }
+
+// TestRunFlowRefusesAnUnwritableOutputBeforeAnyForwardPass checks that an
+// output prefix whose folder cannot be created fails the run before the
+// backend runs anything.
+func TestRunFlowRefusesAnUnwritableOutputBeforeAnyForwardPass(t *testing.T) {
+	t.Parallel()
+	m, _ := calibModel()
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := &countingBackend{Backend: testSim}
+	_, err := RunFlow(m, b, calibData(3, 2), filepath.Join(file, "out", "m"), QuantizeOptions{})
+	if err == nil {
+		t.Fatal("RunFlow wrote under a file")
+	}
+	if b.prepared != 0 {
+		t.Errorf("the backend prepared %d models before the output folder was refused: %v", b.prepared, err)
+	}
+}
