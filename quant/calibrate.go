@@ -18,7 +18,8 @@ import (
 // scale_w with ARQ on the balanced weights; offset_w and shift_bit are 0 and
 // act_type and wts_type are INT8, as in AMCT's records. The activations are
 // observed with every calibrated layer's weights fake-quantized (AMCT does
-// the same), so a layer's range reflects the quantized layers before it.
+// the same), so a layer's range reflects the quantized layers before it;
+// a ConvTranspose keeps its float weights there, as in AMCT.
 //
 // When b implements backend.Concurrent, up to Concurrency() batches are in flight,
 // but statistics are merged in batch order, so the record equals that of a
@@ -78,6 +79,14 @@ func calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b backen
 		weightScales[j.layer.Name] = sw
 	}
 	for _, j := range jobs {
+		if j.layer.Type == "ConvTranspose" {
+			// AMCT's weight calibration hands the float (balanced)
+			// weight of a ConvTranspose back to the model, not the
+			// fake-quantized one, so the layers after it are
+			// calibrated on its float output (docs/design.md
+			// "Calibration order").
+			continue
+		}
 		if err := FakeQuantWeight(j.layer.Type, j.node, j.weight, weightScales[j.layer.Name]); err != nil {
 			return nil, fmt.Errorf("layer %q: %w", j.layer.Name, err)
 		}
