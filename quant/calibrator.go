@@ -35,13 +35,15 @@ var actAlgorithms = []*actAlgorithm{
 		name:       "ifmr",
 		check:      checkIFMR,
 		bins:       func(ActParams) int { return IFMRBins },
-		calibrator: func(bins int) ActCalibrator { return ifmrCalibrator{NewHistogram(bins)} },
+		calibrator: func(bins int) ActCalibrator { return ifmrCalibrator{NewHistogram(bins), newExactCounts(ExactLimit)} },
 	},
 	{
-		name:       "hfmg",
-		check:      checkHFMG,
-		bins:       func(p ActParams) int { return p.NumOfBins },
-		calibrator: func(bins int) ActCalibrator { return hfmgCalibrator{NewHFMGHistogram(bins)} },
+		name:  "hfmg",
+		check: checkHFMG,
+		bins:  func(p ActParams) int { return p.NumOfBins },
+		calibrator: func(bins int) ActCalibrator {
+			return hfmgCalibrator{NewHFMGHistogram(bins), newExactCounts(ExactLimit)}
+		},
 	},
 }
 
@@ -72,18 +74,62 @@ func (a *actAlgorithm) key(tensor string, p ActParams) calibratorKey {
 	return calibratorKey{tensor, a.name, a.bins(p)}
 }
 
-// ifmrCalibrator streams into a Histogram and calibrates with IFMR.
-type ifmrCalibrator struct{ *Histogram }
+// ifmrCalibrator streams into a Histogram and, while the tensor has taken
+// at most ExactLimit distinct values, into exact counts too; IFMR runs on
+// the counts while they last, else on the histogram, which saw every batch
+// from the start.
+type ifmrCalibrator struct {
+	*Histogram
+	exact *exactCounts
+}
+
+func (c ifmrCalibrator) Observe(t *onnx.Tensor) error {
+	return addFloats(t, func(x []float32) error {
+		if err := c.Histogram.Add(x); err != nil {
+			return err
+		}
+		c.exact.add(x)
+		return nil
+	})
+}
 
 func (c ifmrCalibrator) ScaleOffset(p ActParams) (float32, int32, error) {
+	if v, ok := c.exact.values(); ok {
+		return ifmr(v, p)
+	}
 	return IFMR(c.Histogram, p)
 }
 
-// hfmgCalibrator streams into an HFMGHistogram and calibrates with HFMG.
-type hfmgCalibrator struct{ *HFMGHistogram }
+// hfmgCalibrator streams into an HFMGHistogram and, like ifmrCalibrator,
+// into exact counts while the values are few; HFMG then runs on the
+// histogram of the counts over their exact range, which does not depend on
+// how the values came in batches, else on the streamed histogram.
+type hfmgCalibrator struct {
+	*HFMGHistogram
+	exact *exactCounts
+}
+
+func (c hfmgCalibrator) Observe(t *onnx.Tensor) error {
+	return addFloats(t, func(x []float32) error {
+		if err := c.HFMGHistogram.Add(x); err != nil {
+			return err
+		}
+		c.exact.add(x)
+		return nil
+	})
+}
 
 func (c hfmgCalibrator) ScaleOffset(p ActParams) (float32, int32, error) {
-	return HFMG(c.HFMGHistogram, p)
+	return HFMG(c.histogram(), p)
+}
+
+// histogram is the histogram HFMG runs on: that of the exact counts when
+// there are some, else the streamed one.
+func (c hfmgCalibrator) histogram() *HFMGHistogram {
+	if v, ok := c.exact.values(); ok {
+		return v.hfmgHistogram(c.Bins())
+	}
+	return c.HFMGHistogram
 }
 
 // weightAlgorithm is one wts_algo of the layer config.
@@ -146,6 +192,10 @@ type ActHistogram struct {
 	// ClipLo and ClipHi are the range the layer's int8 activation
 	// represents, (−128 − offset_d)·scale_d and (127 − offset_d)·scale_d.
 	ClipLo, ClipHi float64
+	// Distinct is the number of distinct values when the calibrator kept
+	// exact counts of them and derived scale_d and offset_d from those
+	// (at most ExactLimit); 0 when it calibrated from its histogram.
+	Distinct int
 }
 
 // summarizeCalibrator returns the summary of c's histogram in at most bins
@@ -156,8 +206,14 @@ func summarizeCalibrator(c ActCalibrator, k calibratorKey, bins int) *ActHistogr
 	switch c := c.(type) {
 	case ifmrCalibrator:
 		h = summarizeIFMR(c.Histogram, bins)
+		if h != nil {
+			h.Distinct = c.exact.distinct()
+		}
 	case hfmgCalibrator:
-		h = summarizeHFMG(c.HFMGHistogram, bins)
+		h = summarizeHFMG(c.histogram(), bins)
+		if h != nil {
+			h.Distinct = c.exact.distinct()
+		}
 	}
 	if h != nil {
 		h.Tensor, h.Algo = k.tensor, k.algo

@@ -281,7 +281,7 @@ func TestRunFlowMatchesAMCTOnUnfusedCNN(t *testing.T) {
 	if w := []string{"/conv1/Conv", "/conv2/Conv"}; !reflect.DeepEqual(r.rep.Fused, w) {
 		t.Errorf("report: fused %v, want %v", r.rep.Fused, w)
 	}
-	compareAMCTRecord(t, r.rep, want, true)
+	compareAMCTRecord(t, r.rep, want, true, ifmrTolerance)
 	compareAMCTConfig(t, r.rep.ConfigPath, filepath.Join(dir, "config.json"))
 	for _, m := range []*onnx.Model{r.fake, r.deploy} {
 		if n := countOp(m, "BatchNormalization"); n != 0 {

@@ -142,28 +142,42 @@ func floorDiv32(a, b float32) int {
 	return max(0, int(fl))
 }
 
-// histc bins x onto len(dst) equal bins over [lo, hi] like PyTorch's histc:
-// a constant range is widened to [lo-1, hi+1]; a value's bin is
-// trunc((x-lo)*bins/(hi-lo)) in float32, the top edge falling into the last
-// bin; values outside the range are not counted.
+// histc bins x onto len(dst) equal bins over [lo, hi] like PyTorch's histc
+// (see histcBinner); values outside the range are not counted.
 func histc(x []float32, lo, hi float32, dst []int64) {
 	clear(dst)
+	b := newHistcBinner(lo, hi, len(dst))
+	for _, v := range x {
+		if p := b.bin(v); p >= 0 {
+			dst[p]++
+		}
+	}
+}
+
+// histcBinner places values into nb equal bins over [lo, hi] like
+// PyTorch's histc: a constant range is widened to [lo-1, hi+1]; a value's
+// bin is trunc((x-lo)*nb/(hi-lo)) in float32, the top edge falling into the
+// last bin.
+type histcBinner struct {
+	lo, hi, span, fnb float32
+	nb                int
+}
+
+func newHistcBinner(lo, hi float32, nb int) histcBinner {
 	if lo == hi {
 		lo, hi = lo-1, hi+1
 	}
-	nb := len(dst)
-	span, fnb := hi-lo, float32(nb)
-	for _, v := range x {
-		if !(v >= lo && v <= hi) {
-			continue
-		}
-		// The conversions keep every step in float32, as in PyTorch.
-		p := int(float32(float32(v-lo)*fnb) / span)
-		if p >= nb {
-			p = nb - 1
-		}
-		dst[p]++
+	return histcBinner{lo: lo, hi: hi, span: hi - lo, fnb: float32(nb), nb: nb}
+}
+
+// bin returns v's bin, or -1 when v is outside the range.
+func (b histcBinner) bin(v float32) int {
+	if !(v >= b.lo && v <= b.hi) {
+		return -1
 	}
+	// The conversions keep every step in float32, as in PyTorch.
+	p := int(float32(float32(v-b.lo)*b.fnb) / b.span)
+	return min(p, b.nb-1)
 }
 
 // HFMG returns the activation scale and offset of AMCT's HFMG algorithm for

@@ -27,16 +27,33 @@ const IFMRBins = 1 << 14
 // by 128 when the negative end is the larger). The candidate with the least
 // mean squared error between x and its quantize-dequantize wins (the first
 // one on ties). Unlike AMCT, which keeps every activation in memory, the
-// loss is evaluated on the histogram.
+// loss is evaluated on the histogram; the calibrator evaluates it on the
+// values themselves when they are few (see exactCounts).
 func IFMR(h *Histogram, p ActParams) (scale float32, offset int32, err error) {
+	return ifmr(h, p)
+}
+
+// ifmrValues is what IFMR reads of the values it calibrates: how many there
+// are, the value of an ascending rank, and the squared quantization error
+// over all of them. A Histogram estimates the last two, exactValues
+// computes them.
+type ifmrValues interface {
+	size() int64
+	Quantile(k int64) float64
+	SquaredError(s float32, o int32) float64
+}
+
+// ifmr is IFMR on any ifmrValues.
+func ifmr(h ifmrValues, p ActParams) (scale float32, offset int32, err error) {
 	if err := checkIFMR(p); err != nil {
 		return 0, 0, err
 	}
-	if h.N == 0 {
+	n := h.size()
+	if n == 0 {
 		return 0, 0, fmt.Errorf("ifmr: no activation values were observed")
 	}
-	maxInit := max(h.Quantile(percentileRank(p.MaxPercentile, h.N)), 0)
-	minInit := min(h.Quantile(h.N+1-percentileRank(p.MinPercentile, h.N)), 0)
+	maxInit := max(h.Quantile(percentileRank(p.MaxPercentile, n)), 0)
+	minInit := min(h.Quantile(n+1-percentileRank(p.MinPercentile, n)), 0)
 	steps := searchSteps(p.SearchRange[0], p.SearchRange[1], p.SearchStep)
 	best := math.Inf(1)
 	for i := range steps {

@@ -104,6 +104,8 @@ func NewHistogram(bins int) *Histogram {
 // Bins is the number of bins.
 func (h *Histogram) Bins() int { return len(h.count) }
 
+func (h *Histogram) size() int64 { return h.N }
+
 // Edges returns the left edge of bin 0 and the bin width (0 when every value
 // seen so far is 0).
 func (h *Histogram) Edges() (lo, width float64) { return h.lo, h.width }

@@ -101,6 +101,9 @@ func mdLayers(w io.Writer, r *Report, fig *figure) {
 		if l.BalanceNote != "" {
 			fmt.Fprintf(w, "- `%s`: balance not folded: %s\n", l.Name, l.BalanceNote)
 		}
+		if h := l.Histogram; h != nil && h.Distinct > 0 {
+			fmt.Fprintf(w, "- `%s`: calibrated on exact counts of its %s\n", l.Name, plural(h.Distinct, "distinct value", "distinct values"))
+		}
 	}
 	if fig != nil {
 		fmt.Fprintf(w, "\n![%s](%s)\n", fig.alt, fig.file)

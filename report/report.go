@@ -164,6 +164,10 @@ type Histogram struct {
 	// (127 − offset_d)·scale_d: the range int8 represents.
 	ClipLo float64 `json:"clip_lo"`
 	ClipHi float64 `json:"clip_hi"`
+	// Distinct is the number of distinct values when scale_d and
+	// offset_d came from exact counts of them, absent when they came from
+	// the histogram.
+	Distinct int `json:"distinct_values,omitempty"`
 }
 
 // Run is what the caller knows of a run that RunFlow does not.
@@ -245,7 +249,7 @@ func newLayer(l quant.LayerReport, rep *quant.QuantizeReport) Layer {
 	}
 	if h := l.Histogram; h != nil {
 		out.Histogram = &Histogram{Tensor: h.Tensor, Algo: h.Algo, Min: h.Min, Max: h.Max, N: h.N,
-			Lo: h.Lo, Width: h.Width, Counts: nonNil(h.Counts), ClipLo: h.ClipLo, ClipHi: h.ClipHi}
+			Lo: h.Lo, Width: h.Width, Counts: nonNil(h.Counts), ClipLo: h.ClipLo, ClipHi: h.ClipHi, Distinct: h.Distinct}
 	}
 	return out
 }

@@ -293,3 +293,28 @@ func TestRegenerateUnderAnotherPrefix(t *testing.T) {
 		t.Errorf("%v\n%s", err, md)
 	}
 }
+
+// TestReportSaysWhichLayersUsedExactCounts: the digits CNN's first layer
+// reads 17 pixel levels and its last 32 features of 32 samples (1024
+// values at most), so both are calibrated on exact counts; the JSON
+// carries the number of distinct values and the Markdown says so, and the
+// layers between, on continuous activations, have neither.
+func TestReportSaysWhichLayersUsedExactCounts(t *testing.T) {
+	t.Parallel()
+	run := runCNN(t)
+	md, err := os.ReadFile(run.prefix + "_report.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"/conv1/Conv": true, "/fc/Gemm": true}
+	for _, l := range run.report.Layers {
+		d := l.Histogram.Distinct
+		if want[l.Name] != (d > 0) || l.Name == "/conv1/Conv" && d != 17 {
+			t.Errorf("%s: %d distinct values", l.Name, d)
+		}
+		note := "- `" + l.Name + "`: calibrated on exact counts of its "
+		if strings.Contains(string(md), note) != (d > 0) {
+			t.Errorf("%s: Markdown note %q present: %v, distinct values %d", l.Name, note, !(d > 0), d)
+		}
+	}
+}
