@@ -42,9 +42,16 @@ type QuantizeOptions struct {
 	Fold bool
 	// NoEval skips the SQNR evaluation of the fake-quant model.
 	NoEval bool
+	// BiasCorrect shifts each quantized layer's bias by the mean error of
+	// its quantized output per output channel, where that lowers the
+	// error on held-out calibration samples (docs/design.md "Bias
+	// correction"). The corrected biases live in the saved models; the
+	// record stays AMCT's.
+	BiasCorrect bool
 	// Progress, when set, is called after each batch of each step with the
-	// step name ("preprocess", "calibrate", "evaluate"), the batches done
-	// and the step's total. It is called from one goroutine at a time.
+	// step name ("preprocess", "calibrate", "bias-correct", "evaluate"),
+	// the batches done and the step's total. It is called from one
+	// goroutine at a time.
 	Progress func(step string, done, total int)
 	// Model is passed to onnx.Model.Save for both models.
 	Model *onnx.SaveOptions
@@ -61,7 +68,8 @@ type QuantizeOptions struct {
 //   - prepare: the quant config (opt.Config, else created from opt.Simple)
 //     and Prepare (Conv+BN fusion, the layers, the config checked);
 //   - factors: the DMQ balance factors when any enabled layer has a
-//     dmq_balancer (PreprocessWith), then the quant factors (Calibrate);
+//     dmq_balancer (PreprocessWith), then the quant factors (Calibrate),
+//     and with opt.BiasCorrect each layer's bias correction;
 //   - write: <prefix>_fake_quant_model.onnx, <prefix>_deploy_model.onnx,
 //     <prefix>_quant_config.json and <prefix>_record.txt, into a private
 //     staging folder next to prefix;
@@ -82,6 +90,11 @@ func RunFlow(m *onnx.Model, b backend.Backend, data DataSource, prefix string, o
 	p, err := prepareFlow(m, data, opt)
 	if err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
+	}
+	if opt.BiasCorrect {
+		if err := checkBiasCorrection(data, p.Config.BatchNum); err != nil {
+			return nil, fmt.Errorf("quantize: %w", err)
+		}
 	}
 	clk.lap("prepare")
 	batchSize := 0
@@ -104,7 +117,13 @@ func RunFlow(m *onnx.Model, b backend.Backend, data DataSource, prefix string, o
 	if err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
-	srep, err := writeOutputs(st, name, p, f.rec, opt)
+	if opt.BiasCorrect {
+		if f.bias, err = correctBiases(p, f.rec, b, progressSource{src, "bias-correct", opt.Progress}, opt.Fold); err != nil {
+			return nil, fmt.Errorf("quantize: %w", err)
+		}
+		clk.lap("bias-correct")
+	}
+	srep, err := writeOutputs(st, name, p, f.rec, keptShifts(f.bias), opt)
 	if err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
@@ -220,6 +239,7 @@ type factors struct {
 	rec     Record
 	balance map[string]*BalanceStats
 	hists   map[string]*ActHistogram
+	bias    map[string]*BiasCorrection // with BiasCorrect
 }
 
 // computeFactors runs the forward passes: the balance factors when some
@@ -242,9 +262,10 @@ func computeFactors(p *Prepared, b backend.Backend, src DataSource, opt Quantize
 	return f, nil
 }
 
-// writeOutputs writes the four files of RunFlow into st, named after name.
-func writeOutputs(st *atomicfile.Staging, name string, p *Prepared, rec Record, opt QuantizeOptions) (*SaveReport, error) {
-	srep, err := saveStaged(st, name, p.Model, p.Layers, p.Config, rec, SaveOptions{Model: opt.Model, Balance: BalanceOptions{Fold: opt.Fold}})
+// writeOutputs writes the four files of RunFlow into st, named after name,
+// with the bias shifts applied.
+func writeOutputs(st *atomicfile.Staging, name string, p *Prepared, rec Record, shifts map[string][]float64, opt QuantizeOptions) (*SaveReport, error) {
+	srep, err := saveStaged(st, name, p.Model, p.Layers, p.Config, rec, SaveOptions{Model: opt.Model, Balance: BalanceOptions{Fold: opt.Fold}, BiasShift: shifts})
 	if err != nil {
 		return nil, err
 	}

@@ -32,8 +32,8 @@ type QuantizeReport struct {
 	// Joint and Fold are the balance options of the run.
 	Joint, Fold bool
 	// Phases are the wall times of the steps that ran, in order:
-	// "prepare", "preprocess" (with DMQ), "calibrate", "write",
-	// "evaluate" (unless NoEval).
+	// "prepare", "preprocess" (with DMQ), "calibrate", "bias-correct"
+	// (with BiasCorrect), "write", "evaluate" (unless NoEval).
 	Phases []Phase
 	// Warnings are conditions worth a look that did not stop the run.
 	Warnings []string
@@ -67,6 +67,9 @@ type LayerReport struct {
 	// calibrated from, with its clip range; nil when its calibrator keeps
 	// none.
 	Histogram *ActHistogram
+	// BiasCorrection is what bias correction found and whether it was
+	// kept; nil without QuantizeOptions.BiasCorrect.
+	BiasCorrection *BiasCorrection
 }
 
 // Phase is the wall time of one step of RunFlow.
@@ -123,7 +126,7 @@ func newReport(prefix string, p *Prepared, f *factors, srep *SaveReport) *Quanti
 		r := rec[l.Name]
 		rep.Layers = append(rep.Layers, LayerReport{Name: l.Name, Type: l.Type, Balance: how[l.Name],
 			ScaleD: r.ScaleD, OffsetD: r.OffsetD, ScaleW: slices.Clone(r.ScaleW), SQNR: math.NaN(), Notes: l.Notes,
-			BalanceStats: f.balance[l.Name], Histogram: f.hists[l.Name]})
+			BalanceStats: f.balance[l.Name], Histogram: f.hists[l.Name], BiasCorrection: f.bias[l.Name]})
 	}
 	return rep
 }

@@ -19,6 +19,12 @@ type SaveOptions struct {
 	Balance BalanceOptions
 	// Model is passed to onnx.Model.Save for both files.
 	Model *onnx.SaveOptions
+	// BiasShift maps a layer to one amount per output channel that is
+	// subtracted from its bias before the bias is quantized (bias
+	// correction, see QuantizeOptions.BiasCorrect). A Conv, ConvTranspose
+	// or Gemm without a bias gets one; a MatMul, which has no bias input,
+	// gets an Add of the negated amounts after its dequantization.
+	BiasShift map[string][]float64
 }
 
 // SaveReport tells what Save wrote.
@@ -85,6 +91,42 @@ func saveStaged(st *atomicfile.Staging, name string, m *onnx.Model, layers []*La
 		FakeQuantPath: st.Path(name + fakeQuantSuffix),
 		DeployPath:    st.Path(name + deploySuffix),
 	}
+	q, err := quantizeModel(m, layers, cfg, rec, opt, rep)
+	if err != nil {
+		return nil, err
+	}
+	fake := q.model.Clone()
+	if err := rewrite(fake, q.layers, false); err != nil {
+		return nil, fmt.Errorf("save: fake-quant model: %w", err)
+	}
+	dep := q.model
+	if err := rewrite(dep, q.layers, true); err != nil {
+		return nil, fmt.Errorf("save: deploy model: %w", err)
+	}
+	for _, x := range []struct {
+		path string
+		m    *onnx.Model
+	}{{rep.FakeQuantPath, fake}, {rep.DeployPath, dep}} {
+		if err := x.m.Save(x.path, opt.Model); err != nil {
+			return nil, fmt.Errorf("save %s: %w", filepath.Base(x.path), err)
+		}
+	}
+	return rep, nil
+}
+
+// quantizedModel is a model ready to be rewritten into its fake-quant or
+// deploy form: a balanced clone of the caller's model, the layers to
+// quantize bound to its nodes, and their quantized parameters.
+type quantizedModel struct {
+	model   *onnx.Model
+	targets []*Layer
+	layers  []*quantLayer
+}
+
+// quantizeModel clones m, applies the balance factors of rec and quantizes
+// the parameters of every layer cfg enables, noting in rep what it
+// skipped, balanced and warns of.
+func quantizeModel(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, opt SaveOptions, rep *SaveReport) (*quantizedModel, error) {
 	dep := m.Clone()
 	g := dep.Graph
 	targets, skipped, err := saveTargets(g, layers, cfg, rec)
@@ -105,35 +147,18 @@ func saveStaged(st *atomicfile.Staging, name string, m *onnx.Model, layers []*La
 	if dep.Opset() < 11 {
 		return nil, fmt.Errorf("save: the fake-quant model needs opset >= 11 (Round), the model has opset %d", dep.Opset())
 	}
-
 	// Quantize every layer's parameters once, on the balanced weights.
-	qls := make([]*quantLayer, len(targets))
+	q := &quantizedModel{model: dep, targets: targets, layers: make([]*quantLayer, len(targets))}
 	for i, l := range targets {
-		ql, warn, err := quantizeLayer(g, l, rec[l.Name])
+		ql, warn, err := quantizeLayer(g, l, rec[l.Name], opt.BiasShift[l.Name])
 		if err != nil {
 			return nil, err
 		}
-		qls[i] = ql
+		q.layers[i] = ql
 		rep.Warnings = append(rep.Warnings, warn...)
 		rep.Quantized = append(rep.Quantized, l.Name)
 	}
-
-	fake := dep.Clone()
-	if err := rewrite(fake, qls, false); err != nil {
-		return nil, fmt.Errorf("save: fake-quant model: %w", err)
-	}
-	if err := rewrite(dep, qls, true); err != nil {
-		return nil, fmt.Errorf("save: deploy model: %w", err)
-	}
-	for _, x := range []struct {
-		path string
-		m    *onnx.Model
-	}{{rep.FakeQuantPath, fake}, {rep.DeployPath, dep}} {
-		if err := x.m.Save(x.path, opt.Model); err != nil {
-			return nil, fmt.Errorf("save %s: %w", filepath.Base(x.path), err)
-		}
-	}
-	return rep, nil
+	return q, nil
 }
 
 // saveTargets returns the layers of g to quantize, bound to g's nodes, and
@@ -191,11 +216,15 @@ type quantLayer struct {
 	bq       []int32   // nil without bias; one per output channel
 	deq      []float32 // scale_d*scale_w[c], one per scale_w
 	shift    []uint32
+	// post, one per output channel, is added to a MatMul's dequantized
+	// output: its bias correction (nil without).
+	post []float32
 }
 
 // quantizeLayer computes w_q, b_q and the dequant scales of l from its
-// current weights and record r.
-func quantizeLayer(g *onnx.Graph, l *Layer, r *LayerRecord) (*quantLayer, []string, error) {
+// current weights and record r, with shift (nil for none) subtracted from
+// the bias per output channel (see SaveOptions.BiasShift).
+func quantizeLayer(g *onnx.Graph, l *Layer, r *LayerRecord, shift []float64) (*quantLayer, []string, error) {
 	n := l.Node
 	where := fmt.Sprintf("layer %q (%s)", l.Name, l.Type)
 	if err := r.validate(); err != nil {
@@ -267,32 +296,50 @@ func quantizeLayer(g *onnx.Graph, l *Layer, r *LayerRecord) (*quantLayer, []stri
 		absMax[c] = max(absMax[c], math.Abs(float64(v)))
 	}
 	warn := weightWarnings(where, absMax, beyond)
-	if b := n.Input(2); b != "" && (l.Type == "Conv" || l.Type == "ConvTranspose" || l.Type == "Gemm") {
+	if shift != nil && len(shift) != cout {
+		return nil, nil, fmt.Errorf("%s: %d bias corrections for %d output channels", where, len(shift), cout)
+	}
+	if l.Type == "MatMul" {
+		// No bias input: the correction is added after the dequantization.
+		if shift != nil {
+			ql.post = make([]float32, cout)
+			for c, v := range shift {
+				ql.post[c] = float32(-v)
+			}
+		}
+		return ql, warn, nil
+	}
+	var bd []float32
+	if b := n.Input(2); b != "" {
 		bt, ok := g.Constant(b)
 		if !ok {
 			return nil, nil, fmt.Errorf("%s: bias %q is not a constant", where, b)
 		}
-		bd, err := onnx.Data[float32](bt)
-		if err != nil {
+		if bd, err = onnx.Data[float32](bt); err != nil {
 			return nil, nil, fmt.Errorf("%s: bias %q: %w", where, b, err)
 		}
 		if len(bd) != cout && len(bd) != 1 {
 			return nil, nil, fmt.Errorf("%s: bias %q has %d values for %d output channels", where, b, len(bd), cout)
 		}
-		ql.bq = make([]int32, cout)
-		for c := range cout {
-			bv := bd[0]
-			if len(bd) == cout {
-				bv = bd[c]
-			}
-			d := ql.deq[scaleIdx(c)]
-			q := math.RoundToEven(float64(bv) / float64(d))
-			if math.IsNaN(q) || q < math.MinInt32 || q > math.MaxInt32 {
-				return nil, nil, fmt.Errorf("%s: output channel %d: bias %g / (scale_d*scale_w = %g) = %g does not fit in int32; the weight scale of this channel is too small for its bias",
-					where, c, bv, d, float64(bv)/float64(d))
-			}
-			ql.bq[c] = int32(q)
+	} else if shift == nil {
+		return ql, warn, nil
+	}
+	ql.bq = make([]int32, cout)
+	for c := range cout {
+		var bv float64 // 0 for a layer that gets its bias from the correction
+		if len(bd) > 0 {
+			bv = float64(bd[min(c, len(bd)-1)])
 		}
+		if shift != nil {
+			bv -= shift[c]
+		}
+		d := ql.deq[scaleIdx(c)]
+		q := math.RoundToEven(bv / float64(d))
+		if math.IsNaN(q) || q < math.MinInt32 || q > math.MaxInt32 {
+			return nil, nil, fmt.Errorf("%s: output channel %d: bias %g / (scale_d*scale_w = %g) = %g does not fit in int32; the weight scale of this channel is too small for its bias",
+				where, c, float32(bv), d, bv/float64(d))
+		}
+		ql.bq[c] = int32(q)
 	}
 	return ql, warn, nil
 }
@@ -407,7 +454,15 @@ func rewrite(m *onnx.Model, qls []*quantLayer, deploy bool) error {
 				}
 				g.SetInitializer(&onnx.Tensor{Name: bName, DType: onnx.Float, Shape: []int{len(ql.bq)}, Data: bf})
 			}
-			n.Inputs[2] = bName
+			if len(n.Inputs) < 3 {
+				// A bias added by bias correction; Gemm scales it by beta.
+				n.Inputs = append(n.Inputs, bName)
+				if n.OpType == "Gemm" {
+					n.SetAttr("beta", float32(1))
+				}
+			} else {
+				n.Inputs[2] = bName
+			}
 		}
 
 		// Dequantize the accumulator into the original output tensor.
@@ -441,7 +496,16 @@ func rewrite(m *onnx.Model, qls []*quantLayer, deploy bool) error {
 			g.SetInitializer(&onnx.Tensor{Name: scale, DType: onnx.Float, Shape: shape, Data: slices.Clone(ql.deq)})
 			deq = &onnx.Node{Name: g.UniqueName(ql.name + ".dequant"), OpType: "Mul", Inputs: []string{acc, scale}, Outputs: []string{out}}
 		}
-		g.InsertNode(slices.Index(g.Nodes, n)+1, deq)
+		pos := slices.Index(g.Nodes, n) + 1
+		g.InsertNode(pos, deq)
+		if ql.post != nil {
+			// A MatMul's bias correction, in float after the dequantization.
+			deq.Outputs[0] = g.UniqueName(ql.name + ".dequant.out")
+			c := g.UniqueName(ql.name + ".bias_correction")
+			g.SetInitializer(&onnx.Tensor{Name: c, DType: onnx.Float, Shape: []int{len(ql.post)}, Data: slices.Clone(ql.post)})
+			g.InsertNode(pos+1, &onnx.Node{Name: g.UniqueName(ql.name + ".bias_correction.add"), OpType: "Add",
+				Inputs: []string{deq.Outputs[0], c}, Outputs: []string{out}})
+		}
 	}
 	removeDeadConstants(g, oldParams)
 	if err := g.TopoSort(); err != nil {

@@ -29,6 +29,11 @@ func (r *Report) check() error {
 				return fmt.Errorf("layer %q: dmq x_max: %w", l.Name, err)
 			}
 		}
+		if c := l.BiasCorrection; c != nil {
+			if err := finite(c.Shift); err != nil {
+				return fmt.Errorf("layer %q: bias_correction shift: %w", l.Name, err)
+			}
+		}
 		if h := l.Histogram; h != nil {
 			if err := h.check(); err != nil {
 				return fmt.Errorf("layer %q: histogram: %w", l.Name, err)

@@ -21,6 +21,7 @@ func markdown(r *Report, f figures) []byte {
 	mdOutputs(&b, r)
 	mdLayers(&b, r, f.sqnr)
 	mdBalance(&b, r, f.balance)
+	mdBiasCorrection(&b, r)
 	mdHistograms(&b, r, f.histogram)
 	mdExcluded(&b, r)
 	return b.Bytes()
@@ -148,6 +149,42 @@ func mdBalance(w io.Writer, r *Report, figs []figure) {
 		}
 	}
 	fmt.Fprintln(w)
+}
+
+func mdBiasCorrection(w io.Writer, r *Report) {
+	var rows []*Layer
+	for i := range r.Layers {
+		if r.Layers[i].BiasCorrection != nil {
+			rows = append(rows, &r.Layers[i])
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "## Bias correction\n\n")
+	fmt.Fprintf(w, "Per output channel, the mean of y_q − y (the layer's quantized output against the float layer on the same input) over the even calibration samples is subtracted from the bias; it is kept where it lowers the mean squared y_q − y over the odd samples.\n\n")
+	fmt.Fprintf(w, "| layer | kept | MSE before | MSE after | largest \\|shift\\| | samples fit / held out |\n|---|---|---:|---:|---:|---|\n")
+	for _, l := range rows {
+		c := l.BiasCorrection
+		kept := "no"
+		if c.Kept {
+			kept = "yes"
+		}
+		var most float64
+		for _, v := range c.Shift {
+			most = max(most, math.Abs(v))
+		}
+		fmt.Fprintf(w, "| `%s` | %s | %s | %s | %.4g | %d / %d |\n", l.Name, kept, mseString(c.MSEBefore), mseString(c.MSEAfter), most, c.FitSamples, c.HeldOutSamples)
+	}
+	fmt.Fprintln(w)
+}
+
+// mseString formats a mean squared error: "-" for none.
+func mseString(n Number) string {
+	if math.IsNaN(float64(n)) {
+		return "-"
+	}
+	return fmt.Sprintf("%.4g", float64(n))
 }
 
 func mdHistograms(w io.Writer, r *Report, fig *figure) {

@@ -114,6 +114,25 @@ type Layer struct {
 	Notes       []string   `json:"notes,omitempty"`
 	DMQ         *DMQ       `json:"dmq,omitempty"`
 	Histogram   *Histogram `json:"histogram,omitempty"`
+	// BiasCorrection is present when the run corrected biases.
+	BiasCorrection *BiasCorrection `json:"bias_correction,omitempty"`
+}
+
+// BiasCorrection is what bias correction found for a layer (see
+// quant.BiasCorrection).
+type BiasCorrection struct {
+	Kept bool `json:"kept"`
+	// Shift is subtracted from the bias, per output channel, when kept.
+	Shift []float64 `json:"shift"`
+	// MSEBefore and MSEAfter are the mean squared difference between the
+	// layer's quantized and float outputs on the held-out samples,
+	// without and with the correction.
+	MSEBefore Number `json:"mse_before"`
+	MSEAfter  Number `json:"mse_after"`
+	// FitSamples and HeldOutSamples count the samples the correction was
+	// computed from and checked on.
+	FitSamples     int64 `json:"fit_samples"`
+	HeldOutSamples int64 `json:"held_out_samples"`
 }
 
 // LayerParams are the layer's settings in the quant config.
@@ -246,6 +265,10 @@ func newLayer(l quant.LayerReport, rep *quant.QuantizeReport) Layer {
 			WMax: slices.Clone(s.WMax), WMaxBalanced: s.BalancedWMax()}
 		d.Spread, d.SpreadBalanced = Number(spread(d.XMax)), Number(spread(d.XMaxBalanced))
 		out.DMQ = d
+	}
+	if c := l.BiasCorrection; c != nil {
+		out.BiasCorrection = &BiasCorrection{Kept: c.Kept, Shift: nonNil(slices.Clone(c.Shift)), MSEBefore: Number(c.MSEBefore), MSEAfter: Number(c.MSEAfter),
+			FitSamples: c.FitSamples, HeldOutSamples: c.HeldOutSamples}
 	}
 	if h := l.Histogram; h != nil {
 		out.Histogram = &Histogram{Tensor: h.Tensor, Algo: h.Algo, Min: h.Min, Max: h.Max, N: h.N,

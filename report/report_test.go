@@ -318,3 +318,59 @@ func TestReportSaysWhichLayersUsedExactCounts(t *testing.T) {
 		}
 	}
 }
+
+// TestReportCarriesBiasCorrection: a layer's bias correction goes from the
+// run's report into the JSON, survives reading it back, and the Markdown
+// made from it has one row per corrected layer with the verdict, the
+// errors and the largest shift; a layer without one has no row.
+func TestReportCarriesBiasCorrection(t *testing.T) {
+	t.Parallel()
+	rep := &quant.QuantizeReport{Layers: []quant.LayerReport{
+		{Name: "/a/Gemm", Type: "Gemm", SQNR: 30, BiasCorrection: &quant.BiasCorrection{Kept: true, Shift: []float64{0.25, -0.5},
+			MSEBefore: 0.004, MSEAfter: 0.001, FitSamples: 32, HeldOutSamples: 31}},
+		{Name: "/b/MatMul", Type: "MatMul", SQNR: 20, BiasCorrection: &quant.BiasCorrection{Shift: []float64{0.125},
+			MSEBefore: 0.002, MSEAfter: 0.003, FitSamples: 32, HeldOutSamples: 31}},
+		{Name: "/c/Conv", Type: "Conv", SQNR: 25},
+	}}
+	r := New(rep, "m", Run{Command: []string{"amq"}})
+	js, err := EncodeJSON(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "m_report.json")
+	if err := os.WriteFile(path, js, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadJSON(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, r) {
+		t.Errorf("read back:\n%+v\nwritten:\n%+v", back, r)
+	}
+	if c := back.Layers[0].BiasCorrection; c == nil || !c.Kept || !slices.Equal(c.Shift, []float64{0.25, -0.5}) || c.MSEAfter != 0.001 || c.HeldOutSamples != 31 {
+		t.Errorf("layer a: %+v", c)
+	}
+	if back.Layers[2].BiasCorrection != nil || strings.Contains(string(js), `"bias_correction": null`) {
+		t.Error("a layer without bias correction has one in the JSON")
+	}
+	if _, err := Regenerate(path, ""); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "m_report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range []string{
+		"| `/a/Gemm` | yes | 0.004 | 0.001 | 0.5 | 32 / 31 |",
+		"| `/b/MatMul` | no | 0.002 | 0.003 | 0.125 | 32 / 31 |",
+	} {
+		if !strings.Contains(string(md), row) {
+			t.Errorf("Markdown lacks the row %q:\n%s", row, md)
+		}
+	}
+	if strings.Contains(string(md), "| `/c/Conv` | yes") || strings.Contains(string(md), "| `/c/Conv` | no") {
+		t.Errorf("a row for the layer without bias correction:\n%s", md)
+	}
+}

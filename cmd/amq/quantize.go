@@ -24,7 +24,7 @@ type quantizeFlags struct {
 	backend                         backendFlags
 	skip                            []string
 	keepShared, fold, joint, noEval bool
-	noReport                        bool
+	noReport, biasCorrect           bool
 }
 
 func newQuantizeCmd() *cobra.Command {
@@ -45,7 +45,13 @@ and prints, per layer, how the balance was applied, the quant factors and
 the SQNR of the layer's output against the float model.
 
 Without --batch-num, every full batch of --data is used unless the .cfg
-sets batch_num.`,
+sets batch_num.
+
+With --bias-correct, after calibration each quantized layer's bias is
+shifted, per output channel, by the mean difference between its quantized
+and its float output, computed on the even calibration samples and kept
+only where it lowers that difference on the odd ones; the corrected biases
+are in both models (the record stays AMCT's).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runQuantize(cmd.OutOrStdout(), cmd.ErrOrStderr(), progressOf(cmd), &f, cmd.Flags().Changed("batch-num"))
@@ -62,6 +68,7 @@ sets batch_num.`,
 	fl.BoolVar(&f.fold, "fold", false, "fold the balance into the producer of the activation where exact, instead of a Mul")
 	fl.BoolVar(&f.joint, "joint", false, "one set of balance factors for all layers reading the same tensor (lets --fold fold more)")
 	fl.BoolVar(&f.noEval, "no-eval", false, "skip the SQNR evaluation")
+	fl.BoolVar(&f.biasCorrect, "bias-correct", false, "shift each layer's bias by the mean error of its quantized output, where that lowers the error on held-out calibration samples")
 	fl.BoolVar(&f.noReport, "no-report", false, "do not write the report (<out>_report.json, .md and plots)")
 	f.backend.add(fl, "sim")
 	for _, r := range []string{"model", "data", "out"} {
@@ -104,7 +111,7 @@ func runQuantize(stdout, stderr io.Writer, prog *progress, f *quantizeFlags, bat
 	opt := quant.QuantizeOptions{
 		Simple: simple, Skip: f.skip, BatchNum: n,
 		KeepShared: f.keepShared, Fold: f.fold, Joint: f.joint, NoEval: f.noEval,
-		Progress: prog.step,
+		BiasCorrect: f.biasCorrect, Progress: prog.step,
 	}
 	var reportFiles []string
 	if !f.noReport {
@@ -135,6 +142,7 @@ func printSummary(w io.Writer, rep *quant.QuantizeReport) {
 	}
 	tw.Flush()
 	printFused(w, rep.Fused)
+	printBiasCorrection(w, rep.Layers)
 	for _, o := range rep.OutputNames {
 		if db, ok := rep.Outputs[o]; ok {
 			fmt.Fprintf(w, "output %s: SQNR %s dB (fake-quant vs float on the calibration data)\n", o, dbString(db))
@@ -156,6 +164,22 @@ func printSummary(w io.Writer, rep *quant.QuantizeReport) {
 	}
 	for _, s := range rep.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", s)
+	}
+}
+
+// printBiasCorrection says, per layer, whether its bias correction was
+// kept and the error it changed on the held-out calibration samples.
+func printBiasCorrection(w io.Writer, layers []quant.LayerReport) {
+	for _, l := range layers {
+		c := l.BiasCorrection
+		if c == nil {
+			continue
+		}
+		verdict := "kept"
+		if !c.Kept {
+			verdict = "not kept"
+		}
+		fmt.Fprintf(w, "bias correction: %s: %s, MSE %.4g -> %.4g on %d held-out samples\n", l.Name, verdict, c.MSEBefore, c.MSEAfter, c.HeldOutSamples)
 	}
 }
 

@@ -116,6 +116,8 @@ func TestQuantizeErrorsLeaveOutputFolderEmpty(t *testing.T) {
 		{[]string{"--batch-size", "65"}, "64 samples, fewer than one batch of 65"},
 		{[]string{"--batch-size", "16", "--backend", "tpu"}, `unknown backend "tpu"`},
 		{[]string{"--batch-size", "16", "--config", filepath.Join(testfixture.Path(t, "quant"), "nope.cfg")}, "nope.cfg"},
+		{[]string{"--batch-size", "1", "--batch-num", "1", "--bias-correct"}, "bias correction needs at least 2 calibration samples"},
+		{[]string{"--batch-size", "16", "--bias-correct", "--skip", "/conv1/Conv,/conv2/Conv,/conv3/Conv,/fc/Gemm"}, "no layer to quantize"},
 	}
 	for _, c := range cases {
 		dir := t.TempDir()
@@ -126,6 +128,47 @@ func TestQuantizeErrorsLeaveOutputFolderEmpty(t *testing.T) {
 		}
 		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 			t.Errorf("%v: a failed run left %d entries in the output folder", c.args, len(entries))
+		}
+	}
+}
+
+// TestQuantizeBiasCorrectSaysWhatItKept: with --bias-correct, amq quantize
+// reports for every layer whether its correction was kept and the
+// held-out error before and after, on standard output and in the report,
+// and the run has a bias-correct phase.
+func TestQuantizeBiasCorrectSaysWhatItKept(t *testing.T) {
+	t.Parallel()
+	prefix := filepath.Join(t.TempDir(), "cnn")
+	res, err := amq(t, "quantize",
+		"--model", testfixture.Path(t, "quant", "cnn", "model_op13.onnx"),
+		"--data", testfixture.Path(t, "quant", "cnn", "calib.npy"),
+		"--batch-size", "16", "--batch-num", "4", "--bias-correct",
+		"--out", prefix)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, res.Stderr)
+	}
+	if !strings.Contains(res.Stderr, "bias-correct: 4 batches in ") {
+		t.Errorf("stderr %q: no bias-correct phase", res.Stderr)
+	}
+	md, err := os.ReadFile(prefix + "_report.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "## Bias correction") {
+		t.Errorf("report without a bias correction section:\n%s", md)
+	}
+	for _, layer := range []string{"/conv1/Conv", "/conv2/Conv", "/conv3/Conv", "/fc/Gemm"} {
+		line := ""
+		for _, l := range strings.Split(res.Stdout, "\n") {
+			if strings.HasPrefix(l, "bias correction: "+layer+": ") {
+				line = l
+			}
+		}
+		if !strings.Contains(line, "kept, MSE ") || !strings.HasSuffix(line, "on 32 held-out samples") {
+			t.Errorf("%s: bias correction line %q in\n%s", layer, line, res.Stdout)
+		}
+		if !strings.Contains(string(md), "| `"+layer+"` | yes |") && !strings.Contains(string(md), "| `"+layer+"` | no |") {
+			t.Errorf("%s: no bias correction row in the report", layer)
 		}
 	}
 }
