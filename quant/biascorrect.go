@@ -81,6 +81,9 @@ func correctBiases(p *Prepared, rec Record, b backend.Backend, data DataSource, 
 	}
 	err = runBatches(b, probe, observe, data, p.Config.BatchNum, func(_ int, out map[string]*onnx.Tensor) error {
 		for i, s := range stats {
+			if out[s.y] == nil || out[s.ref] == nil {
+				return fmt.Errorf("layer %q: backend returned no tensor %q or %q", q.targets[i].Name, s.y, s.ref)
+			}
 			if err := s.add(out[s.y], out[s.ref]); err != nil {
 				return fmt.Errorf("layer %q: %w", q.targets[i].Name, err)
 			}
