@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"amq/backend"
+	"amq/quant"
 )
 
 // addPrecision registers --precision, the ATC precision mode, for the
@@ -63,4 +64,36 @@ func printFP16(w io.Writer, label string, stats []backend.FP16Stat) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\t%d\t%.4g\n", s.Node, s.OpType, s.Tensor, s.Elements, s.Overflow, s.Underflow, s.MaxAbs)
 	}
 	tw.Flush()
+}
+
+// printBoard prints the board check of a quantize run: the SQNR the NPU
+// would give in the precision mode, and what overflows float16 before and
+// after the balance and quantization.
+func printBoard(w io.Writer, rep *quant.QuantizeReport) {
+	b := rep.Board
+	if b == nil {
+		return
+	}
+	fmt.Fprintf(w, "on the NPU in %s (sim emulating ATC's precision mode, against the float model in float32):\n", b.Precision)
+	for _, o := range rep.OutputNames {
+		if db, ok := b.Outputs[o]; ok {
+			fmt.Fprintf(w, "  output %s: SQNR %s dB (deploy model), %s dB (float model)\n", o, dbString(db), dbString(b.FloatOutputs[o]))
+		}
+	}
+	for _, l := range rep.Layers {
+		if db, ok := b.Layers[l.Name]; ok {
+			fmt.Fprintf(w, "  layer %s: SQNR %s dB (float32: %s dB)\n", l.Name, dbString(db), dbString(l.SQNR))
+		}
+	}
+	printFP16(w, fmt.Sprintf("%s, float model, before the balance", b.Precision), boardStats(b.Before, b.PeakBefore))
+	printFP16(w, fmt.Sprintf("%s, deploy model, after the balance", b.Precision), boardStats(b.After, b.PeakAfter))
+}
+
+// boardStats is what printFP16 needs of a flagged list and its peak: the
+// peak is listed when nothing is flagged, so that the headroom shows.
+func boardStats(bad []backend.FP16Stat, peak backend.FP16Stat) []backend.FP16Stat {
+	if len(bad) > 0 || peak.Tensor == "" {
+		return bad
+	}
+	return []backend.FP16Stat{peak}
 }
