@@ -184,7 +184,7 @@ func roundFP16(t *onnx.Tensor, threads int) (*onnx.Tensor, FP16Stat) {
 			p := &parts[pi]
 			for k := pi * per; k < min((pi+1)*per, len(x)); k++ {
 				v := x[k]
-				h := onnx.Float16ToFloat32(onnx.Float32ToFloat16(v))
+				h := roundHalf(v)
 				y[k] = h
 				if a := float32(math.Abs(float64(v))); a > p.maxAbs && a <= math.MaxFloat32 {
 					p.maxAbs = a
@@ -216,4 +216,24 @@ func roundFP16(t *onnx.Tensor, threads int) (*onnx.Tensor, FP16Stat) {
 	out := onnx.NewTensor(t.Shape, y)
 	out.Name = t.Name
 	return out, st
+}
+
+// roundHalf rounds v to the nearest float16 value, half to even, as
+// onnx.Float32ToFloat16 does, held as a float32. Values in float16's
+// normal range, the common case, are rounded on the float32 bits: adding
+// half an ulp of float16 (less one, plus the kept lowest bit, for ties to
+// even) and clearing the 13 bits float16 lacks, a carry moving into the
+// exponent as it should; the rest (subnormals, overflow, NaN) take the
+// general conversion.
+func roundHalf(v float32) float32 {
+	const (
+		minNormal = 0x38800000 // 2^-14, float16's smallest normal
+		overflow  = 0x477ff000 // 65520: from here on the result is ±Inf
+	)
+	b := math.Float32bits(v)
+	if a := b &^ (1 << 31); a >= minNormal && a < overflow {
+		a += 0x0fff + (a>>13)&1
+		return math.Float32frombits(b&(1<<31) | a&^0x1fff)
+	}
+	return onnx.Float16ToFloat32(onnx.Float32ToFloat16(v))
 }
