@@ -68,11 +68,11 @@ type fp16Plan struct {
 func newFP16Plan(p Precision, s *Session) *fp16Plan {
 	pl := &fp16Plan{in: make([]bool, len(s.steps)), out: make([]bool, len(s.steps)),
 		exact: map[string]bool{}, consts: map[string]*onnx.Tensor{}, constStats: map[string]FP16Stat{}}
-	any := false
+	rounds := false
 	for i, st := range s.steps {
 		n := st.node
 		pl.in[i], pl.out[i] = fp16Rule(p, n)
-		any = any || pl.in[i] || pl.out[i]
+		rounds = rounds || pl.in[i] || pl.out[i]
 		if pl.out[i] {
 			for _, o := range n.Outputs {
 				pl.exact[o] = o != ""
@@ -82,8 +82,10 @@ func newFP16Plan(p Precision, s *Session) *fp16Plan {
 			continue
 		}
 		for _, name := range n.Inputs {
+			// An initializer that is also a graph input is a default the
+			// caller may override: it is rounded per run instead.
 			c, ok := s.consts[name]
-			if !ok || c.DType != onnx.Float {
+			if !ok || c.DType != onnx.Float || s.isInput(name) {
 				continue
 			}
 			if _, done := pl.consts[name]; done {
@@ -94,7 +96,7 @@ func newFP16Plan(p Precision, s *Session) *fp16Plan {
 			pl.consts[name], pl.constStats[name] = r, stat
 		}
 	}
-	if !any {
+	if !rounds {
 		return nil
 	}
 	return pl
