@@ -16,6 +16,9 @@ type Options struct {
 	// Devices lists the NPU devices to run on; nil means the backend's
 	// default.
 	Devices []int
+	// Precision is ATC's precision mode to compile with (ascend) or to
+	// emulate (sim); PrecisionDefault keeps each backend's default.
+	Precision Precision
 }
 
 // OpenFunc creates a backend with the given options.

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"amq/backend"
 	"amq/onnx"
 )
 
@@ -60,8 +61,10 @@ func OutNodes(g *onnx.Graph, tensors []string) (out []OutNode, host []string, er
 }
 
 // ATCArgs builds the ATC command line (without --model and --output) for an
-// ONNX model compiled with fixed input shapes and the given outputs.
-func ATCArgs(soc string, shapes map[string][]int, inputOrder []string, outs []OutNode) []string {
+// ONNX model compiled with fixed input shapes and the given outputs, in
+// precision mode prec (none given for backend.PrecisionDefault: ATC's own
+// default, force_fp16 for inference).
+func ATCArgs(soc string, shapes map[string][]int, inputOrder []string, outs []OutNode, prec backend.Precision) []string {
 	var sh []string
 	for _, name := range inputOrder {
 		dims := shapes[name]
@@ -84,7 +87,11 @@ func ATCArgs(soc string, shapes map[string][]int, inputOrder []string, outs []Ou
 	}
 	// Observed tensors may be fp16 or int8 inside the NPU graph; FP32
 	// outputs keep calibration statistics comparable with sim.
-	return append(args, "--output_type=FP32")
+	args = append(args, "--output_type=FP32")
+	if prec != backend.PrecisionDefault {
+		args = append(args, "--precision_mode="+string(prec))
+	}
+	return args
 }
 
 // compiler turns ONNX bytes plus ATC arguments into a cached .om file.

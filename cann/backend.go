@@ -31,6 +31,9 @@ type Options struct {
 	CacheDir string
 	// Library is the path of libascendcl.so (default search otherwise).
 	Library string
+	// Precision is ATC's --precision_mode; the default passes none, so
+	// ATC's own default applies (force_fp16 for inference).
+	Precision backend.Precision
 }
 
 // The Ascend backend, opened by name through package backend. Devices come
@@ -49,7 +52,10 @@ func init() {
 				return nil, fmt.Errorf("AMQ_DEVICES: %w", err)
 			}
 		}
-		return New(Options{Devices: devs}), nil
+		if _, err := backend.ParsePrecision(string(opt.Precision)); err != nil {
+			return nil, fmt.Errorf("ascend: %w", err)
+		}
+		return New(Options{Devices: devs, Precision: opt.Precision}), nil
 	})
 }
 
@@ -168,6 +174,7 @@ func (b *Backend) Prepare(m *onnx.Model, observe []string) (backend.Runner, erro
 		outs:     outs,
 		host:     host,
 		soc:      soc,
+		prec:     b.opt.Precision,
 		comp:     &compiler{atc: atc, cacheDir: cache},
 		oms:      map[string]string{},
 		idle:     make(chan *worker, len(b.opt.Devices)),
@@ -220,6 +227,7 @@ type runner struct {
 	outTypes []onnx.DataType
 	host     []string
 	soc      string
+	prec     backend.Precision
 	comp     *compiler
 
 	mu  sync.Mutex
@@ -241,7 +249,7 @@ func (r *runner) omFor(shapes map[string][]int) (string, error) {
 	for i, in := range r.graph.Inputs {
 		order[i] = in.Name
 	}
-	args := ATCArgs(r.soc, shapes, order, r.outs)
+	args := ATCArgs(r.soc, shapes, order, r.outs, r.prec)
 	om, err := r.comp.compile(context.Background(), r.data, args)
 	if err != nil {
 		return "", err

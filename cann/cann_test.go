@@ -343,6 +343,51 @@ func TestATCCacheAndCommandLine(t *testing.T) {
 	}
 }
 
+// TestPrecisionModeReachesATCAndTheBoard checks that Options.Precision
+// becomes ATC's --precision_mode (and no mode, none) and that the fake
+// board, which executes its .om's mode, then equals sim emulating that
+// mode and differs from sim in float32.
+func TestPrecisionModeReachesATCAndTheBoard(t *testing.T) {
+	requireFake(t)
+	log := filepath.Join(t.TempDir(), "atc.log")
+	t.Setenv("AMQ_FAKE_ATC_LOG", log)
+	m := testModel()
+	in := batch(rand.New(rand.NewSource(4)), 3)
+	for _, p := range []backend.Precision{backend.ForceFP16, backend.PrecisionDefault} {
+		r, err := cann.New(cann.Options{ATC: fakeATC, CacheDir: t.TempDir(), SocVersion: "Ascend310P3", Precision: p}).Prepare(m, observe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := r.Run(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s, err := sim.NewSession(m, &sim.Options{Precision: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := s.Run(in, observe...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameTensors(t, string(p), got, want, "y", "h", "q", "x")
+		if p == backend.ForceFP16 && reflect.DeepEqual(got["h"].Data, simRun(t, m, in)["h"].Data) {
+			t.Errorf("force_fp16 board equals float32 sim: the mode did nothing")
+		}
+	}
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "--precision_mode=force_fp16") || strings.Contains(lines[1], "--precision_mode") {
+		t.Errorf("ATC command lines, want --precision_mode=force_fp16 then none:\n%s", b)
+	}
+}
+
 func TestTwoDevicesEqualOne(t *testing.T) {
 	requireFake(t)
 	base, _ := leaks(t)

@@ -12,7 +12,12 @@ import (
 // evaluate runs the float model ref and the fake-quant model fake on every
 // batch of data and fills the SQNR of each layer output and graph output of
 // rep, accumulating sums so that memory does not grow with the batches.
-func evaluate(ref, fake *onnx.Model, layers []*Layer, b backend.Backend, data DataSource, rep *QuantizeReport) (err error) {
+// board, when not nil, also runs each batch as the NPU computes it,
+// against the float model's results, fills rep.Board and is closed.
+func evaluate(ref, fake *onnx.Model, layers []*Layer, b backend.Backend, data DataSource, rep *QuantizeReport, board *boardEval) (err error) {
+	if board != nil {
+		defer board.close(&err)
+	}
 	// A layer's output keeps its name in the fake-quant model: the
 	// dequantization writes the original tensor.
 	var observe []string
@@ -60,6 +65,11 @@ func evaluate(ref, fake *onnx.Model, layers []*Layer, b backend.Backend, data Da
 		if err != nil {
 			return fmt.Errorf("batch %d: float model: %w", i, err)
 		}
+		if board != nil {
+			if err := board.batch(in, ro); err != nil {
+				return fmt.Errorf("batch %d: %w", i, err)
+			}
+		}
 		fo, err := fr.Run(in)
 		if err != nil {
 			return fmt.Errorf("batch %d: fake-quant model: %w", i, err)
@@ -96,6 +106,9 @@ func evaluate(ref, fake *onnx.Model, layers []*Layer, b backend.Backend, data Da
 		if !notFloat[o] {
 			rep.Outputs[o] = db(sums[o])
 		}
+	}
+	if board != nil {
+		rep.Board = board.report()
 	}
 	return nil
 }

@@ -48,6 +48,10 @@ type QuantizeOptions struct {
 	// correction"). The corrected biases live in the saved models; the
 	// record stays AMCT's.
 	BiasCorrect bool
+	// Board, when set, also evaluates the deploy model as the NPU computes
+	// it under an ATC precision mode (QuantizeReport.Board); it needs the
+	// evaluation, so NoEval must be false. Calibration is not affected.
+	Board *BoardCheck
 	// Progress, when set, is called after each batch of each step with the
 	// step name ("preprocess", "calibrate", "bias-correct", "evaluate"),
 	// the batches done and the step's total. It is called from one
@@ -84,6 +88,9 @@ type QuantizeOptions struct {
 // A failed run leaves no partial output behind. m is not changed.
 func RunFlow(m *onnx.Model, b backend.Backend, data DataSource, prefix string, opt QuantizeOptions) (*QuantizeReport, error) {
 	if err := checkFlowArgs(m, b, data, prefix); err != nil {
+		return nil, fmt.Errorf("quantize: %w", err)
+	}
+	if err := opt.Board.check(opt.NoEval); err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
 	clk := newClock()
@@ -135,7 +142,11 @@ func RunFlow(m *onnx.Model, b backend.Backend, data DataSource, prefix string, o
 		if err != nil {
 			return nil, fmt.Errorf("quantize: reload fake-quant model: %w", err)
 		}
-		if err := evaluate(p.Model, fake, p.Layers, b, progressSource{src, "evaluate", opt.Progress}, rep); err != nil {
+		board, err := openBoardEval(opt.Board, p, srep)
+		if err != nil {
+			return nil, fmt.Errorf("quantize: evaluate: %w", err)
+		}
+		if err := evaluate(p.Model, fake, p.Layers, b, progressSource{src, "evaluate", opt.Progress}, rep, board); err != nil {
 			return nil, fmt.Errorf("quantize: evaluate: %w", err)
 		}
 		clk.lap("evaluate")

@@ -40,6 +40,9 @@ type QuantizeReport struct {
 	// Fused lists the Conv layers a BatchNormalization was folded into
 	// (do_fusion), in graph order.
 	Fused []string
+	// Board is the deploy model evaluated as the NPU computes it
+	// (QuantizeOptions.Board); nil without that check.
+	Board *BoardReport
 }
 
 // LayerReport is one quantized layer's line of the summary.

@@ -19,6 +19,7 @@ func markdown(r *Report, f figures) []byte {
 	mdRun(&b, r)
 	mdPhases(&b, r)
 	mdOutputs(&b, r)
+	mdBoard(&b, r)
 	mdLayers(&b, r, f.sqnr)
 	mdBalance(&b, r, f.balance)
 	mdBiasCorrection(&b, r)

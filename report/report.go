@@ -42,6 +42,8 @@ type Report struct {
 	Excluded  []Excluded `json:"excluded"`
 	Fused     []string   `json:"fused"`
 	Warnings  []string   `json:"warnings"`
+	// Board is the NPU numerics check (amq quantize --precision).
+	Board *Board `json:"board,omitempty"`
 }
 
 // Tool is the versions of what made the report.
@@ -213,6 +215,7 @@ func New(rep *quant.QuantizeReport, prefix string, run Run) *Report {
 		Fused:     nonNil(rep.Fused),
 		Warnings:  nonNil(rep.Warnings),
 		Excluded:  []Excluded{},
+		Board:     newBoard(rep.Board, rep),
 	}
 	for _, p := range rep.Phases {
 		r.Phases = append(r.Phases, Phase{p.Name, p.Time.Seconds()})

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"amq/backend"
 	"amq/onnx"
 )
 
@@ -22,6 +23,10 @@ import (
 type Options struct {
 	// Threads bounds the goroutines one operator uses; 0 means all cores.
 	Threads int
+	// Precision is the ATC precision mode to emulate: which operators
+	// compute in float16 (docs/design.md "NPU numerics"). The default
+	// computes everything in float32.
+	Precision Precision
 }
 
 // Session is a model prepared for execution. It is safe for concurrent use
@@ -40,6 +45,8 @@ type Session struct {
 	lastUse map[string]int
 	threads int
 	known   map[string]bool // every tensor name the graph defines
+	// fp16 is what the precision mode rounds to float16; nil when nothing.
+	fp16 *fp16Plan
 }
 
 type step struct {
@@ -107,8 +114,15 @@ func NewSession(m *onnx.Model, opt *Options) (*Session, error) {
 		threads: runtime.GOMAXPROCS(0),
 		known:   map[string]bool{},
 	}
-	if opt != nil && opt.Threads > 0 {
-		s.threads = opt.Threads
+	var prec Precision
+	if opt != nil {
+		if opt.Threads > 0 {
+			s.threads = opt.Threads
+		}
+		var err error
+		if prec, err = backend.ParsePrecision(string(opt.Precision)); err != nil {
+			return nil, err
+		}
 	}
 	opset := m.Opset()
 	if opset == 0 {
@@ -150,7 +164,11 @@ func NewSession(m *onnx.Model, opt *Options) (*Session, error) {
 			}
 		}
 	}
-	s.fuse(fusable)
+	// Fused pairs skip the rounding of the intermediate tensor, which a
+	// precision mode must apply node by node.
+	if s.fp16 = newFP16Plan(prec, s); s.fp16 == nil {
+		s.fuse(fusable)
+	}
 	for _, o := range g.Outputs {
 		if !s.known[o.Name] {
 			return nil, fmt.Errorf("graph output %q is not produced by any node", o.Name)
@@ -201,6 +219,19 @@ func (s *Session) Outputs() []string { return s.outputs }
 // result holds every graph output plus each tensor named in fetch (any
 // intermediate tensor, input or initializer).
 func (s *Session) Run(inputs map[string]*onnx.Tensor, fetch ...string) (map[string]*onnx.Tensor, error) {
+	res, _, err := s.run(inputs, fetch, false)
+	return res, err
+}
+
+// RunFP16 is Run that also tells what the session's precision mode did:
+// one FP16Stat per tensor rounded to float16, in the order of the steps
+// (nil when the mode rounds nothing). FP16Stat.Flagged picks the tensors
+// that overflow or flush to zero in bulk.
+func (s *Session) RunFP16(inputs map[string]*onnx.Tensor, fetch ...string) (map[string]*onnx.Tensor, []FP16Stat, error) {
+	return s.run(inputs, fetch, true)
+}
+
+func (s *Session) run(inputs map[string]*onnx.Tensor, fetch []string, wantStats bool) (map[string]*onnx.Tensor, []FP16Stat, error) {
 	env := make(map[string]*onnx.Tensor, len(s.consts)+len(s.steps))
 	for k, v := range s.consts {
 		env[k] = v
@@ -208,16 +239,16 @@ func (s *Session) Run(inputs map[string]*onnx.Tensor, fetch ...string) (map[stri
 	for _, vi := range s.inputs {
 		t, ok := inputs[vi.Name]
 		if !ok {
-			return nil, fmt.Errorf("input %q is missing", vi.Name)
+			return nil, nil, fmt.Errorf("input %q is missing", vi.Name)
 		}
 		if err := checkInput(vi, t); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		env[vi.Name] = t
 	}
 	for name := range inputs {
 		if !s.isInput(name) {
-			return nil, fmt.Errorf("%q is not an input of the model (inputs: %s)", name, s.inputNames())
+			return nil, nil, fmt.Errorf("%q is not an input of the model (inputs: %s)", name, s.inputNames())
 		}
 	}
 	keep := map[string]bool{}
@@ -226,11 +257,15 @@ func (s *Session) Run(inputs map[string]*onnx.Tensor, fetch ...string) (map[stri
 	}
 	for _, f := range fetch {
 		if !s.known[f] {
-			return nil, fmt.Errorf("tensor %q to fetch is not defined in the graph", f)
+			return nil, nil, fmt.Errorf("tensor %q to fetch is not defined in the graph", f)
 		}
 		keep[f] = true
 	}
 	c := &runCtx{threads: s.threads}
+	var fp16 *fp16Run
+	if s.fp16 != nil {
+		fp16 = newFP16Run(s.fp16, s.threads)
+	}
 	args := make([]*onnx.Tensor, 0, 8)
 	var skip []bool // steps a fused predecessor has done
 	for i, st := range s.steps {
@@ -246,7 +281,7 @@ func (s *Session) Run(inputs map[string]*onnx.Tensor, fetch ...string) (map[stri
 			}
 			t, ok := env[in]
 			if !ok {
-				return nil, fmt.Errorf("node %q (%s): input %q is not available", n.Name, n.OpType, in)
+				return nil, nil, fmt.Errorf("node %q (%s): input %q is not available", n.Name, n.OpType, in)
 			}
 			args = append(args, t)
 		}
@@ -260,9 +295,15 @@ func (s *Session) Run(inputs map[string]*onnx.Tensor, fetch ...string) (map[stri
 			}
 			skip[st.fusedWith] = true
 		}
+		if fp16 != nil {
+			fp16.inputs(i, n, args)
+		}
 		outs, err := run(c, args)
 		if err != nil {
-			return nil, fmt.Errorf("node %q (%s): %w", n.Name, n.OpType, err)
+			return nil, nil, fmt.Errorf("node %q (%s): %w", n.Name, n.OpType, err)
+		}
+		if fp16 != nil {
+			fp16.outputs(i, n, outs, outNames)
 		}
 		for j, o := range outNames {
 			if o == "" || j >= len(outs) {
@@ -277,6 +318,9 @@ func (s *Session) Run(inputs map[string]*onnx.Tensor, fetch ...string) (map[stri
 				if _, isConst := s.consts[in]; !isConst {
 					delete(env, in)
 				}
+				if fp16 != nil {
+					delete(fp16.rounded, in)
+				}
 			}
 		}
 	}
@@ -284,11 +328,14 @@ func (s *Session) Run(inputs map[string]*onnx.Tensor, fetch ...string) (map[stri
 	for name := range keep {
 		t, ok := env[name]
 		if !ok {
-			return nil, fmt.Errorf("tensor %q was not computed", name)
+			return nil, nil, fmt.Errorf("tensor %q was not computed", name)
 		}
 		res[name] = t
 	}
-	return res, nil
+	if fp16 != nil && wantStats {
+		return res, fp16.stats, nil
+	}
+	return res, nil, nil
 }
 
 func (s *Session) isInput(name string) bool {

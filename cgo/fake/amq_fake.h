@@ -10,6 +10,9 @@
  *   output <aclDataType> <ndims> <d0> ... <namelen> <name>\n             (per output, in order)
  *   payload <nbytes>\n
  *   <nbytes of ONNX model>
+ *
+ * The ONNX model carries ATC's --precision_mode, when one applies, in its
+ * metadata_props under "amq.precision_mode"; the executor emulates it.
  */
 #ifndef AMQ_FAKE_H
 #define AMQ_FAKE_H

@@ -15,10 +15,11 @@ import (
 // command that runs a model registers them, so --backend, --threads,
 // --device and --devices mean the same everywhere.
 type backendFlags struct {
-	name    string
-	threads int
-	device  int
-	devices string
+	name      string
+	threads   int
+	device    int
+	devices   string
+	precision string // --precision, on the commands that register it
 }
 
 // add registers the flags; def is the default backend.
@@ -35,6 +36,11 @@ func (f *backendFlags) options() (backend.Options, error) {
 	if f.threads < 0 {
 		return opt, fmt.Errorf("--threads %d: must be 0 or more", f.threads)
 	}
+	p, err := backend.ParsePrecision(f.precision)
+	if err != nil {
+		return opt, fmt.Errorf("--precision: %w", err)
+	}
+	opt.Precision = p
 	switch {
 	case f.devices != "" && f.device >= 0:
 		return opt, fmt.Errorf("--device and --devices: give one of them")

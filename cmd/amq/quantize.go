@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"amq/backend"
 	"amq/onnx"
 	"amq/quant"
 	"amq/quant/configpb"
@@ -25,6 +26,7 @@ type quantizeFlags struct {
 	skip                            []string
 	keepShared, fold, joint, noEval bool
 	noReport, biasCorrect           bool
+	precision                       string // the board check's ATC precision mode
 }
 
 func newQuantizeCmd() *cobra.Command {
@@ -51,7 +53,14 @@ With --bias-correct, after calibration each quantized layer's bias is
 shifted, per output channel, by the mean difference between its quantized
 and its float output, computed on the even calibration samples and kept
 only where it lowers that difference on the odd ones; the corrected biases
-are in both models (the record stays AMCT's).`,
+are in both models (the record stays AMCT's).
+
+--precision MODE also runs the float and the deploy model on sim as the
+NPU computes them under ATC's precision mode MODE (force_fp16 is ATC's
+default for inference) and prints the SQNR the board would see and every
+node whose values overflow float16 or flush to zero in bulk, in the float
+model (before the balance and quantization) and in the deploy model
+(after). Calibration still runs in float32, so the record does not change.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runQuantize(cmd.OutOrStdout(), cmd.ErrOrStderr(), progressOf(cmd), &f, cmd.Flags().Changed("batch-num"))
@@ -71,6 +80,7 @@ are in both models (the record stays AMCT's).`,
 	fl.BoolVar(&f.biasCorrect, "bias-correct", false, "shift each layer's bias by the mean error of its quantized output, where that lowers the error on held-out calibration samples")
 	fl.BoolVar(&f.noReport, "no-report", false, "do not write the report (<out>_report.json, .md and plots)")
 	f.backend.add(fl, "sim")
+	fl.StringVar(&f.precision, "precision", "", "also evaluate the deploy model on sim as the NPU computes it in this ATC precision mode (force_fp16, force_fp32, must_keep_origin_dtype, allow_fp32_to_fp16)")
 	for _, r := range []string{"model", "data", "out"} {
 		cmd.MarkFlagRequired(r)
 	}
@@ -85,6 +95,10 @@ func runQuantize(stdout, stderr io.Writer, prog *progress, f *quantizeFlags, bat
 		return err
 	}
 	b, err := f.backend.open()
+	if err != nil {
+		return err
+	}
+	board, err := f.boardCheck()
 	if err != nil {
 		return err
 	}
@@ -111,7 +125,7 @@ func runQuantize(stdout, stderr io.Writer, prog *progress, f *quantizeFlags, bat
 	opt := quant.QuantizeOptions{
 		Simple: simple, Skip: f.skip, BatchNum: n,
 		KeepShared: f.keepShared, Fold: f.fold, Joint: f.joint, NoEval: f.noEval,
-		BiasCorrect: f.biasCorrect, Progress: prog.step,
+		BiasCorrect: f.biasCorrect, Progress: prog.step, Board: board,
 	}
 	var reportFiles []string
 	if !f.noReport {
@@ -130,6 +144,27 @@ func runQuantize(stdout, stderr io.Writer, prog *progress, f *quantizeFlags, bat
 		fmt.Fprintf(stdout, "wrote %s\n", p)
 	}
 	return nil
+}
+
+// boardCheck opens sim in the --precision mode for the board check; nil
+// without --precision.
+func (f *quantizeFlags) boardCheck() (*quant.BoardCheck, error) {
+	p, err := backend.ParsePrecision(f.precision)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("--precision: %w", err)
+	case p == backend.PrecisionDefault:
+		return nil, nil
+	case f.noEval:
+		return nil, fmt.Errorf("--precision evaluates the deploy model: it cannot go with --no-eval")
+	case f.backend.name != "sim":
+		return nil, fmt.Errorf("--precision evaluates on sim, which emulates the mode; with --backend %s the board itself computes in ATC's mode", f.backend.name)
+	}
+	b, err := backend.Open("sim", backend.Options{Threads: f.backend.threads, Precision: p})
+	if err != nil {
+		return nil, err
+	}
+	return &quant.BoardCheck{Precision: p, Backend: b}, nil
 }
 
 // printSummary writes the per-layer table, the output SQNR, the excluded
@@ -165,6 +200,7 @@ func printSummary(w io.Writer, rep *quant.QuantizeReport) {
 	for _, s := range rep.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", s)
 	}
+	printBoard(w, rep)
 }
 
 // printBiasCorrection says, per layer, whether its bias correction was

@@ -11,6 +11,7 @@ import (
 	"amq/internal/testfixture"
 	"amq/onnx"
 	"amq/quant"
+	"amq/report"
 )
 
 // TestQuantizeWritesFourFilesAndReports runs amq quantize with DMQ and a
@@ -248,4 +249,70 @@ func compareRecords(t *testing.T, what string, want, got quant.Record, rel float
 		}
 	}
 	t.Logf("%s: %d layers, worst relative difference %.3g", what, len(want), worst)
+}
+
+// TestQuantizePrecisionReportsTheBoard quantizes the LLM-style outlier
+// transformer with DMQ and --precision force_fp16: the summary and the
+// report (JSON and Markdown) give the SQNR the board would see and say,
+// for the float model (before the balance) and the deploy model (after),
+// that no tensor overflows float16, with the largest |x| (the LayerNorm
+// outputs, near 340); the record equals the one without --precision.
+func TestQuantizePrecisionReportsTheBoard(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	args := func(prefix string, more ...string) []string {
+		return append([]string{"quantize",
+			"--model", testfixture.Path(t, "quant", "transformer", "model_op13.onnx"),
+			"--data", testfixture.Path(t, "quant", "transformer", "calib.npy"),
+			"--config", testfixture.Path(t, "quant", "dmq.cfg"),
+			"--out", filepath.Join(dir, prefix), "--quiet"}, more...)
+	}
+	res, err := amq(t, args("fp16", "--precision", "force_fp16")...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, res)
+	}
+	out := res.Stdout
+	for _, want := range []string{
+		"on the NPU in force_fp16 (sim emulating ATC's precision mode, against the float model in float32):",
+		"output output: SQNR ", "layer /blocks/blocks.0/attn/q/MatMul: SQNR ",
+		"fp16 (force_fp16, float model, before the balance): no value overflows float16 or flushes to zero in bulk; largest |x| ",
+		"fp16 (force_fp16, deploy model, after the balance): no value overflows float16 or flushes to zero in bulk; largest |x| ",
+		"ln1/Add_1",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	r, err := report.ReadJSON(filepath.Join(dir, "fp16_report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := r.Board
+	if b == nil || b.Precision != "force_fp16" || len(b.Outputs) != 1 || len(b.Layers) != len(r.Layers) ||
+		len(b.Before) != 0 || len(b.After) != 0 || b.PeakBefore == nil || b.PeakBefore.MaxAbs < 300 || b.PeakBefore.MaxAbs > 400 {
+		t.Fatalf("report's board section: %+v", b)
+	}
+	if db := float64(b.Outputs[0].SQNR); !(db > float64(r.Outputs[0].SQNR)-3) {
+		t.Errorf("board SQNR %.1f dB, float32 %.1f dB", db, float64(r.Outputs[0].SQNR))
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "fp16_report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "## On the NPU in force_fp16") || !strings.Contains(string(md), "no tensor overflows float16") {
+		t.Errorf("report.md lacks the board section:\n%s", md)
+	}
+	if _, err := amq(t, args("plain")...); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(filepath.Join(dir, "fp16_record.txt"))
+	p, _ := os.ReadFile(filepath.Join(dir, "plain_record.txt"))
+	if len(a) == 0 || string(a) != string(p) {
+		t.Error("--precision changed the record")
+	}
+	for _, bad := range [][]string{{"--precision", "force_fp16", "--no-eval"}, {"--precision", "fp16"}, {"--precision", "force_fp16", "--backend", "ascend"}} {
+		if _, err := amq(t, args("bad", bad...)...); err == nil || !strings.Contains(err.Error(), "--precision") {
+			t.Errorf("%v: %v", bad, err)
+		}
+	}
 }

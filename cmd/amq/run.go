@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"amq/backend"
 	"amq/npy"
 	"amq/onnx"
 	"amq/onnx/opset"
@@ -37,6 +38,11 @@ each output, and the load and run times.
 models with several inputs. A .npz path supplies every input whose name is
 one of its arrays.
 
+--precision runs the model as the NPU computes it under that ATC precision
+mode (sim emulates force_fp16's float16 operators; see the README's board
+section) and lists every node whose values overflow float16 or flush to
+zero in bulk.
+
 --output takes name=path, or a bare path: the file of a single-output model,
 or a folder (created if needed) receiving <output name>.npy for each output.
 Without --output nothing is written.`,
@@ -50,12 +56,13 @@ Without --output nothing is written.`,
 	fl.StringArrayVar(&f.inputs, "input", nil, "input as name=path.npy, path.npy (first input) or path.npz; repeatable")
 	fl.StringArrayVar(&f.outputs, "output", nil, "output as name=path.npy, a .npy path (single output) or a folder; repeatable")
 	f.backend.add(fl, "sim")
+	f.backend.addPrecision(fl)
 	cmd.MarkFlagRequired("model")
 	return cmd
 }
 
 func runModel(w io.Writer, f *runFlags) error {
-	backend, err := f.backend.open()
+	be, err := f.backend.open()
 	if err != nil {
 		return err
 	}
@@ -80,7 +87,7 @@ func runModel(w io.Writer, f *runFlags) error {
 	if err != nil {
 		return err
 	}
-	runner, err := backend.Prepare(model, nil)
+	runner, err := be.Prepare(model, nil)
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.model, err)
 	}
@@ -107,6 +114,7 @@ func runModel(w io.Writer, f *runFlags) error {
 		}
 	}
 	fmt.Fprintf(w, "load %v, run %v (backend %s)\n", loaded.Round(time.Microsecond), ran.Round(time.Microsecond), f.backend.name)
+	reportFP16(w, f.backend.name, backend.Precision(f.backend.precision), runner)
 	return nil
 }
 

@@ -196,3 +196,37 @@ func TestRunUpgradesOldOpsets(t *testing.T) {
 		t.Errorf("output vs PyTorch: %v", err)
 	}
 }
+
+// TestRunPrecisionListsOverflowingNodes runs the fp16 norm fixture
+// (sim/testdata/fp16) with --precision: force_fp16 names the two nodes
+// whose sums of squares overflow float16, with their counts, and writes
+// what float16 computes (the overflowed RMSNorm row collapses to zeros);
+// force_fp32 computes the norms in float32 and flags nothing.
+func TestRunPrecisionListsOverflowingNodes(t *testing.T) {
+	dir := t.TempDir()
+	y := filepath.Join(dir, "y")
+	out, err := amq(t, "run", "--model", "../../sim/testdata/fp16/model.onnx", "--input", "../../sim/testdata/fp16/x.npy",
+		"--precision", "force_fp16", "--output", y)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"fp16 (sim, force_fp16): 2 tensor(s) overflow", "rms/ReduceSumSquare  ReduceSumSquare  ss", "ln/Pow"} {
+		if !strings.Contains(out.Stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	rms, err := npy.ReadFile(filepath.Join(y, "rms_out.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if row := rms.Floats()[:16]; !reflect.DeepEqual(row, make([]float32, 16)) {
+		t.Errorf("rms_out row 0 under force_fp16 = %v, want zeros", row)
+	}
+	out, err = amq(t, "run", "--model", "../../sim/testdata/fp16/model.onnx", "--input", "../../sim/testdata/fp16/x.npy", "--precision", "force_fp32")
+	if err != nil || !strings.Contains(out.Stdout, "fp16 (sim, force_fp32): no operator computes in float16") {
+		t.Errorf("force_fp32: %v\n%s", err, out)
+	}
+	if _, err := amq(t, "run", "--model", "../../sim/testdata/fp16/model.onnx", "--input", "../../sim/testdata/fp16/x.npy", "--precision", "fp16"); err == nil || !strings.Contains(err.Error(), "--precision") {
+		t.Errorf("--precision fp16: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"math"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"amq/backend"
 	"amq/onnx"
 )
 
@@ -37,7 +39,14 @@ quantized layer: the output of each AscendDequant, and the share of int8
 codes that differ at each AscendQuant.
 
 It exits non-zero when an output (or, with --layers, a dequantized layer
-output) differs by more than --tol in absolute value.`,
+output) differs by more than --tol in absolute value.
+
+--precision gives both backends ATC's precision mode: the ascend backend
+compiles with it and sim emulates it, so that a board's float16 results
+are compared with what float16 computes rather than with float32; sim then
+lists every node whose values overflow float16 or flush to zero in bulk.
+Without it the board computes in ATC's default, force_fp16, and sim in
+float32.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return validate(cmd.OutOrStdout(), &f)
@@ -47,6 +56,7 @@ output) differs by more than --tol in absolute value.`,
 	fl.StringVar(&f.model, "model", "", "ONNX model (e.g. AMCT's or amq's *_deploy_model.onnx; required)")
 	fl.StringArrayVar(&f.data, "data", nil, "input as name=path.npy, path.npy (first input) or path.npz; repeatable")
 	f.backend.add(fl, "ascend")
+	f.backend.addPrecision(fl)
 	fl.StringVar(&f.against, "against", "sim", "reference backend")
 	fl.BoolVar(&f.layers, "layers", false, "also compare each AscendQuant/AscendDequant output")
 	fl.Float64Var(&f.tol, "tol", 1e-3, "largest allowed absolute error")
@@ -80,6 +90,9 @@ func compareTensors(name, kind string, got, ref *onnx.Tensor) (diffStats, error)
 	diffCodes := 0
 	for i := range a {
 		d := math.Abs(a[i] - b[i])
+		if a[i] == b[i] {
+			d = 0 // equal infinities (a float16 overflow on both sides) agree
+		}
 		if d > st.maxAbs || math.IsNaN(d) {
 			st.maxAbs = d
 		}
@@ -132,6 +145,7 @@ func validate(w io.Writer, f *validateFlags) error {
 			}
 		}
 	}
+	var fp16 bytes.Buffer // what float16 did, printed after the table
 	run := func(name string) (map[string]*onnx.Tensor, error) {
 		b, err := openBackend(name, opt)
 		if err != nil {
@@ -142,6 +156,9 @@ func validate(w io.Writer, f *validateFlags) error {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		out, err := r.Run(inputs)
+		if err == nil {
+			reportFP16(&fp16, name, opt.Precision, r)
+		}
 		if cerr := r.Close(); err == nil && cerr != nil {
 			err = cerr
 		}
@@ -183,7 +200,11 @@ func validate(w io.Writer, f *validateFlags) error {
 		}
 		stats = append(stats, st)
 	}
-	fmt.Fprintf(w, "%s vs %s, tolerance %g (max abs)\n", f.backend.name, f.against, f.tol)
+	fmt.Fprintf(w, "%s vs %s, tolerance %g (max abs)", f.backend.name, f.against, f.tol)
+	if opt.Precision != backend.PrecisionDefault {
+		fmt.Fprintf(w, ", precision mode %s", opt.Precision)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "%-13s %-40s %12s %12s %10s %s\n", "kind", "tensor", "max abs", "max rel", "cosine", "int8 codes differing")
 	var bad []string
 	for _, s := range stats {
@@ -196,6 +217,7 @@ func validate(w io.Writer, f *validateFlags) error {
 			bad = append(bad, fmt.Sprintf("%s (%.4g)", s.name, s.maxAbs))
 		}
 	}
+	w.Write(fp16.Bytes())
 	if len(bad) > 0 {
 		return fmt.Errorf("%d tensor(s) differ by more than %g: %s", len(bad), f.tol, strings.Join(bad, ", "))
 	}

@@ -86,3 +86,41 @@ func TestValidateAscendAgainstSimCatchesDrift(t *testing.T) {
 	}
 	t.Logf("report with drift:\n%s", out.String())
 }
+
+// TestValidatePrecisionModeMatchesBoard runs the fp16 norm fixture
+// (sim/testdata/fp16) on the fake NPU compiled as real ATC compiles by
+// default, force_fp16: sim in float32 disagrees with the board, sim
+// emulating force_fp16 agrees at a tight tolerance and names the nodes
+// whose sums of squares overflow; with force_fp32 given to both, they
+// agree again.
+func TestValidatePrecisionModeMatchesBoard(t *testing.T) {
+	requireAscendFake(t)
+	t.Setenv("AMQ_FAKE_ATC_PRECISION_DEFAULT", "force_fp16")
+	model, data := "../../sim/testdata/fp16/model.onnx", "../../sim/testdata/fp16/x.npy"
+	flags := func(prec string) *validateFlags {
+		return &validateFlags{model: model, data: []string{data}, against: "sim", tol: 1e-6,
+			backend: backendFlags{name: "ascend", device: -1, precision: prec}}
+	}
+	var out bytes.Buffer
+	err := validate(&out, flags(""))
+	if err == nil || !strings.Contains(err.Error(), "rms_out") || !strings.Contains(err.Error(), "ln_out") {
+		t.Fatalf("float32 sim against the force_fp16 board: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := validate(&out, flags("force_fp16")); err != nil {
+		t.Fatalf("force_fp16 on both: %v\n%s", err, out.String())
+	}
+	s := out.String()
+	for _, want := range []string{"precision mode force_fp16", "fp16 (sim, force_fp16): 2 tensor(s) overflow", "rms/ReduceSumSquare", "ln/Pow", "ok: within tolerance"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("report lacks %q:\n%s", want, s)
+		}
+	}
+	out.Reset()
+	if err := validate(&out, flags("force_fp32")); err != nil {
+		t.Fatalf("force_fp32 on both: %v\n%s", err, out.String())
+	}
+	if err := validate(&out, flags("fp8")); err == nil || !strings.Contains(err.Error(), "--precision") {
+		t.Errorf("--precision fp8: %v", err)
+	}
+}

@@ -106,6 +106,10 @@ func Calls(fn string) (uint64, error) {
 	return uint64(C.amqfake_calls(p, cf)), nil
 }
 
+// precisionKey is the payload's metadata key under which the fake ATC
+// (cgo/fake/fakeatc) records --precision_mode.
+const precisionKey = "amq.precision_mode"
+
 // execModel is a payload prepared for sim.
 type execModel struct {
 	s       *sim.Session
@@ -128,7 +132,8 @@ func prepare(id uint32, payload []byte) (*execModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := sim.NewSession(md, nil)
+	// The fake ATC records --precision_mode here; sim emulates it.
+	s, err := sim.NewSession(md, &sim.Options{Precision: sim.Precision(md.Metadata[precisionKey])})
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 // Command fakeatc stands in for Huawei's ATC in amq's tests: it accepts
 // ATC's command line for ONNX models (--model, --framework=5, --output,
-// --soc_version, --input_shape, --out_nodes, --output_type) and writes
+// --soc_version, --input_shape, --out_nodes, --output_type,
+// --precision_mode) and writes
 // <output>.om in the fake runtime's format (cgo/fake/amq_fake.h): the I/O
 // description plus the ONNX model, rewritten so that its inputs have the
 // given static shapes and its outputs are the --out_nodes tensors in order
@@ -18,6 +19,13 @@
 // AMQ_FAKE_ATC_RENAME="old=new[;...]" then renames outputs, as ATC does
 // when it expands a node into several and reports the new node's output.
 //
+// --precision_mode is recorded in the payload's metadata (key
+// amq.precision_mode), and the fake runtime executes the model with sim
+// emulating that mode. Without it the fake compiles with
+// AMQ_FAKE_ATC_PRECISION_DEFAULT when set (force_fp16 imitates real ATC,
+// whose inference default that is), else with none: float32, as sim
+// computes by default, so that the flow's tests compare exact results.
+//
 // Test hooks: AMQ_FAKE_ATC_FAIL=msg makes it print msg to stderr and exit
 // 1; AMQ_FAKE_ATC_LOG=file appends one line per compilation.
 package main
@@ -30,11 +38,17 @@ import (
 	"strconv"
 	"strings"
 
+	"amq/backend"
 	"amq/cann"
 	"amq/internal/atomicfile"
 	"amq/onnx"
 	"amq/sim"
 )
+
+// precisionKey is the payload's metadata key that holds ATC's
+// --precision_mode; the fake runtime (cgo/fake/fakeacl, precisionKey)
+// reads it.
+const precisionKey = "amq.precision_mode"
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
@@ -61,9 +75,22 @@ func run(args []string) error {
 	if flags["model"] == "" || flags["output"] == "" || flags["soc_version"] == "" {
 		return fmt.Errorf("--model, --output and --soc_version are required")
 	}
+	prec, ok := flags["precision_mode"]
+	if !ok {
+		prec = os.Getenv("AMQ_FAKE_ATC_PRECISION_DEFAULT")
+	}
+	if _, err := backend.ParsePrecision(prec); err != nil {
+		return fmt.Errorf("--precision_mode: %w", err)
+	}
 	m, err := onnx.LoadFile(flags["model"])
 	if err != nil {
 		return err
+	}
+	if prec != "" {
+		if m.Metadata == nil {
+			m.Metadata = map[string]string{}
+		}
+		m.Metadata[precisionKey] = prec
 	}
 	g := m.Graph
 	shapes := map[string][]int{}
