@@ -50,6 +50,7 @@ TRAIN_TEXTS = ("GPL-3", "Apache-2.0", "LGPL-2.1", "GFDL-1.3", "Artistic", "CC0-1
 HELDOUT_TEXT = "MPL-2.0"
 OUTLIER_CHANNELS = (5, 21, 42, 60)
 OUTLIER_FACTOR = 60.0
+CALIB_BATCH = 64  # sequences in the calibration batch AMCT and amq are compared on
 
 
 class RMSNorm(nn.Module):
@@ -255,6 +256,16 @@ def build(from_text=False):
     after = perplexity(m, test)
     print("held-out perplexity %.4f (uniform %d), with outliers %.4f" % (before, VOCAB, after))
     return m, calib, test
+
+
+def load():
+    """The committed decoder (model.pt) in eval mode and its calibration
+    batch: the first CALIB_BATCH sequences of calib.npy, the one batch that
+    scripts/amct_reference.py gives AMCT and scripts/eval-quant.py gives amq."""
+    m = Decoder()
+    m.load_state_dict(torch.load(os.path.join(ROOT, "model.pt")))
+    m.eval()
+    return m, np.load(os.path.join(ROOT, "calib.npy"))[:CALIB_BATCH]
 
 
 def main():
