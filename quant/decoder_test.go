@@ -31,9 +31,11 @@ func readDecoderTokens(t *testing.T, name string, n int) *onnx.Tensor {
 	return onnx.NewTensor([]int{n, seq}, ids[:n*seq])
 }
 
-// runDecoder quantizes the decoder with the simplified config cfg on
-// batches of 32 of the first 64 calibration sequences, on sim.
-func runDecoder(t *testing.T, cfg string) *fixtureRun {
+// runDecoder quantizes the decoder with the simplified config cfg on the
+// first 64 calibration sequences in batches of batchSize, on sim, without
+// the SQNR evaluation of the calibration data (the tests measure held-out
+// data themselves).
+func runDecoder(t *testing.T, cfg string, batchSize int) *fixtureRun {
 	t.Helper()
 	m, err := onnx.LoadFile(filepath.Join(decoderDir, "model_op17.onnx"))
 	if err != nil {
@@ -43,11 +45,11 @@ func runDecoder(t *testing.T, cfg string) *fixtureRun {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := NewTensorSource(map[string]*onnx.Tensor{"tokens": readDecoderTokens(t, "calib.npy", 64)}, 32)
+	data, err := NewTensorSource(map[string]*onnx.Tensor{"tokens": readDecoderTokens(t, "calib.npy", 64)}, batchSize)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := RunFlow(m, testSim, data, filepath.Join(t.TempDir(), "decoder"), QuantizeOptions{Simple: simple, BatchNum: 2})
+	rep, err := RunFlow(m, testSim, data, filepath.Join(t.TempDir(), "decoder"), QuantizeOptions{Simple: simple, BatchNum: 64 / batchSize, NoEval: true})
 	if err != nil {
 		t.Fatalf("decoder with %s: %v", cfg, err)
 	}
@@ -101,8 +103,8 @@ func perplexity(t *testing.T, logits, tokens *onnx.Tensor) float64 {
 func TestDecoderQuantizesWithAndWithoutDMQ(t *testing.T) {
 	t.Parallel()
 	testfixture.RequireORT(t)
-	dmq := runDecoder(t, "dmq.cfg")
-	plain := runDecoder(t, "nodmq.cfg")
+	dmq := runDecoder(t, "dmq.cfg", 32)
+	plain := runDecoder(t, "nodmq.cfg", 32)
 	for _, r := range []*fixtureRun{dmq, plain} {
 		if len(r.rep.Layers) != 15 {
 			t.Errorf("%d layers quantized, want 15 (q, k, v, o, gate, up, down of 2 blocks and the head)", len(r.rep.Layers))
@@ -160,8 +162,30 @@ func TestDecoderQuantizesWithAndWithoutDMQ(t *testing.T) {
 func TestDecoderFakeQuantMatchesDeploy(t *testing.T) {
 	t.Parallel()
 	testfixture.RequireORT(t)
-	r := runDecoder(t, "dmq.cfg")
+	r := runDecoder(t, "dmq.cfg", 32)
 	x := readDecoderTokens(t, "test.npy", 128)
 	windows := onnx.NewTensor([]int{512, 16}, x.Data.([]int64))
 	compareFakeDeploy(t, r.fake, r.deploy, map[string]*onnx.Tensor{"tokens": windows})
+}
+
+// TestRunFlowMatchesAMCTOnDecoder is TestRunFlowMatchesAMCTOutputs on the
+// decoder: amq's record and config against the ones AMCT wrote
+// (testdata/quant/decoder/amct, scripts/amct_reference.py) for the same
+// module and the same batch of 64 calibration sequences, with the same
+// tolerances.
+func TestRunFlowMatchesAMCTOnDecoder(t *testing.T) {
+	t.Parallel()
+	for _, cfg := range []string{"dmq", "nodmq", "hfmg"} {
+		t.Run(cfg, func(t *testing.T) {
+			t.Parallel()
+			dir := filepath.Join(decoderDir, "amct", cfg)
+			want, err := ReadRecord(filepath.Join(dir, "record.txt"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := runDecoder(t, cfg+".cfg", 64)
+			compareAMCTRecord(t, r.rep, want, cfg != "nodmq")
+			compareAMCTConfig(t, r.rep.ConfigPath, filepath.Join(dir, "config.json"))
+		})
+	}
 }
