@@ -189,8 +189,8 @@ def sequences(tokens, n, seq=SEQ):
 
 
 def train(model, tokens, steps=400, batch=16, lr=6e-3):
-    """AdamW with cosine decay on random windows of seq+1 tokens: about a
-    minute on one core of a laptop (Debian's torch uses the generic BLAS)."""
+    """AdamW with cosine decay on random windows of seq+1 tokens: one to two
+    minutes on one core (Debian's torch uses the generic BLAS)."""
     torch.manual_seed(1)
     torch.set_num_threads(1)  # the same sums in the same order on every machine
     data = torch.from_numpy(tokens.astype(np.int64))
