@@ -12,7 +12,8 @@ amct_pytorch_proto_compile does; this script only drives it:
 Variants: "dmq" (ifmr + dmq_balancer 0.5), "nodmq" (ifmr only) and "hfmg"
 (hfmg 4096 bins + dmq_balancer 0.5), all
 from the .cfg files in testdata/quant/, with batch_num 1 and the fixture's
-calib.npy as the single calibration batch, which amq's tests use too.
+calib.npy as the single calibration batch, which amq's tests use too (the
+decoder: its committed model.pt and the first 64 sequences of calib.npy).
 """
 import importlib
 import os
@@ -26,6 +27,7 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import decoder_fixture  # noqa: E402
 import quant_fixtures  # noqa: E402
 
 
@@ -40,8 +42,18 @@ def load_amct(root):
     return importlib.import_module("amct_pytorch.classic.graph_based.amct_pytorch")
 
 
-def run(amct, name, variant):
+def fixture(name):
+    """The module, its calibration batch, and the ONNX input and output
+    names and dynamic axes of its export."""
+    if name == "decoder":
+        model, calib = decoder_fixture.load()
+        return model, calib, "tokens", "logits", {0: "batch", 1: "seq"}
     model, calib, _, _ = quant_fixtures.build(name)
+    return model, calib, "input", "output", {0: "batch"}
+
+
+def run(amct, name, variant):
+    model, calib, inp, outp, axes = fixture(name)
     data = torch.from_numpy(calib)
     cfg = os.path.join(quant_fixtures.ROOT, variant + ".cfg")
     out = os.path.join(quant_fixtures.ROOT, name, "amct", variant)
@@ -55,8 +67,8 @@ def run(amct, name, variant):
             with torch.no_grad():
                 pre(data)
         qm = amct.quantize_model(config, os.path.join(tmp, "modified.onnx"), record, model, (data,),
-                                 input_names=["input"], output_names=["output"],
-                                 dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+                                 input_names=[inp], output_names=[outp],
+                                 dynamic_axes={inp: axes, outp: axes})
         with torch.no_grad():
             qm(data)
         shutil.copy(config, os.path.join(out, "config.json"))
@@ -69,7 +81,7 @@ def main():
     if not root:
         sys.exit("set AMCT_ROOT to an AMCT checkout with compiled protos")
     amct = load_amct(root)
-    names = sys.argv[1:] or ["cnn", "transformer", "deconv", "conv3d"]
+    names = sys.argv[1:] or ["cnn", "transformer", "deconv", "conv3d", "decoder"]
     for name in names:
         for variant in ("dmq", "nodmq", "hfmg"):
             run(amct, name, variant)

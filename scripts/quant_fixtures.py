@@ -14,6 +14,9 @@ and PyTorch's outputs on it:
   deconv/             Conv2d encoder + ConvTranspose2d decoder (reconstruction)
   conv3d/             Conv3d net over a stack of shifted digits
 
+The LLM-style decoder fixture, decoder/, trains on text instead:
+scripts/decoder_fixture.py.
+
 Run with Debian's python3 (torch 1.13): /usr/bin/python3 scripts/quant_fixtures.py
 (--bn: write only cnn/model_op13_bn.onnx, from the committed cnn/model.pt)
 The module classes are importable (scripts/amct_reference.py uses them).
