@@ -154,6 +154,9 @@ func cloneConfig(c *Config) *Config {
 			dmq := *v.DMQ
 			lc.DMQ = &dmq
 		}
+		if v.AlphaSearch != nil {
+			lc.AlphaSearch = v.AlphaSearch.clone()
+		}
 		d.Layers[k] = &lc
 	}
 	return &d
