@@ -68,4 +68,3 @@ func (c *Config) UseAlphaSearch(s *AlphaSearch) error {
 	}
 	return nil
 }
-
