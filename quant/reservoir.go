@@ -11,10 +11,11 @@ import (
 
 // Bounds of a reservoir, per observed tensor: at most reservoirRows rows
 // and reservoirValues values (4 MiB), whichever is smaller, but one row at
-// least.
+// least; with many tensors, reservoirTotal values (256 MiB) shared out.
 const (
 	reservoirRows   = 2048
 	reservoirValues = 1 << 20
+	reservoirTotal  = 1 << 26
 )
 
 // reservoir keeps a uniform random sample of bounded size of the rows of
@@ -44,12 +45,13 @@ type reservoir struct {
 	rng   *rand.Rand
 }
 
-// newReservoir returns an empty reservoir for the named tensor; samples
-// says what a row is (see reservoir).
-func newReservoir(tensor string, samples bool) *reservoir {
+// newReservoir returns an empty reservoir for the named tensor, one of
+// tensors reservoirs that share reservoirTotal; samples says what a row is
+// (see reservoir).
+func newReservoir(tensor string, samples bool, tensors int) *reservoir {
 	h := fnv.New64a()
 	h.Write([]byte(tensor))
-	return &reservoir{samples: samples, maxRows: reservoirRows, maxValues: reservoirValues,
+	return &reservoir{samples: samples, maxRows: reservoirRows, maxValues: min(reservoirValues, reservoirTotal/max(1, tensors)),
 		rng: rand.New(rand.NewPCG(0x616d712d616c7068, h.Sum64()))}
 }
 

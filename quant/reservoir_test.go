@@ -37,7 +37,7 @@ func kept(r *reservoir) []int {
 
 func TestReservoirKeepsEveryRowBelowItsLimitInOrder(t *testing.T) {
 	t.Parallel()
-	r := newReservoir("x", false)
+	r := newReservoir("x", false, 1)
 	feed(t, r, 100, 3, 7)
 	if got := kept(r); len(got) != 100 || !slices.IsSorted(got) || got[99] != 99 {
 		t.Errorf("kept %v, want rows 0..99", got)
@@ -58,7 +58,7 @@ func TestReservoirSampleDoesNotDependOnBatches(t *testing.T) {
 	const width = 3
 	var ref []int
 	for _, batch := range []int{1, 16, 999, 1000} {
-		r := newReservoir("layer input", true)
+		r := newReservoir("layer input", true, 1)
 		r.maxRows = 100
 		feed(t, r, 1000, width, batch)
 		if r.limit != 100 {
@@ -77,7 +77,7 @@ func TestReservoirSampleDoesNotDependOnBatches(t *testing.T) {
 			t.Errorf("batches of %d keep %v, batches of 1 keep %v", batch, got, ref)
 		}
 	}
-	other := newReservoir("another tensor", true)
+	other := newReservoir("another tensor", true, 1)
 	other.maxRows = 100
 	feed(t, other, 1000, width, 50)
 	if slices.Equal(kept(other), ref) {
@@ -97,7 +97,7 @@ func TestReservoirSamplesUniformly(t *testing.T) {
 	}
 	in := onnx.NewTensor([]int{rows, width}, x)
 	for s := range trials {
-		r := newReservoir(fmt.Sprintf("tensor %d", s), false)
+		r := newReservoir(fmt.Sprintf("tensor %d", s), false, 1)
 		r.maxRows = 10
 		if err := r.Observe(in); err != nil {
 			t.Fatal(err)
@@ -116,7 +116,7 @@ func TestReservoirSamplesUniformly(t *testing.T) {
 
 func TestReservoirRefusesRowsOfAnotherShape(t *testing.T) {
 	t.Parallel()
-	r := newReservoir("x", true)
+	r := newReservoir("x", true, 1)
 	if err := r.Observe(onnx.NewTensor([]int{2, 3, 4}, make([]float32, 24))); err != nil {
 		t.Fatal(err)
 	}
@@ -128,11 +128,18 @@ func TestReservoirRefusesRowsOfAnotherShape(t *testing.T) {
 
 func TestReservoirBoundsItsValues(t *testing.T) {
 	t.Parallel()
-	r := newReservoir("x", true)
+	r := newReservoir("x", true, 1)
 	if err := r.Observe(onnx.NewTensor([]int{1, 3, 1000}, make([]float32, 3000))); err != nil {
 		t.Fatal(err)
 	}
 	if want := reservoirValues / 3000; r.limit != want || len(r.data) != want*3000 {
 		t.Errorf("rows of 3000 values: limit %d (%d values), want %d rows", r.limit, len(r.data), want)
+	}
+	r = newReservoir("x", false, 1000)
+	if err := r.Observe(onnx.NewTensor([]int{1, 3, 1000}, make([]float32, 3000))); err != nil {
+		t.Fatal(err)
+	}
+	if want := reservoirTotal / 1000 / 1000; r.limit != want {
+		t.Errorf("one of 1000 reservoirs, rows of 1000 values: limit %d rows, want %d", r.limit, want)
 	}
 }
