@@ -291,27 +291,33 @@ func (c *searchCandidate) String() string {
 	return AlphaCandidate{None: c.none, Alpha: c.alpha}.String()
 }
 
-// choose picks the candidate of least MSE (the first on ties: no balance,
-// then the grid in order) and records the choice.
+// alphaTie is the relative difference of MSE below which two candidates
+// count as equal. Balancing a layer with one input channel, or channels
+// alike, changes its float32 rounding only, which moves the MSE by about
+// 1e-5; a choice among such candidates would be noise.
+const alphaTie = 1e-4
+
+// choose picks the candidate of least MSE, the first of those within
+// alphaTie of it (no balance first, then the grid in order), and records
+// the choice.
 func (u *searchUnit) choose(rows int) error {
 	ch := &AlphaChoice{Rows: rows}
 	for _, sl := range u.layers {
 		ch.Layers = append(ch.Layers, sl.layer.Name)
 	}
-	best := -1
-	for i, c := range u.cands {
+	least := math.Inf(1)
+	for _, c := range u.cands {
 		ac := AlphaCandidate{None: c.none, Alpha: c.alpha, MSE: math.Inf(1)}
 		if c.err != nil {
 			ac.Note = c.err.Error()
 		} else if c.n > 0 {
 			ac.MSE = c.sse / float64(c.n)
 		}
-		if ac.MSE < math.Inf(1) && (best < 0 || ac.MSE < ch.Candidates[best].MSE) {
-			best = i
-		}
+		least = min(least, ac.MSE)
 		ch.Candidates = append(ch.Candidates, ac)
 	}
-	if best < 0 {
+	best := slices.IndexFunc(ch.Candidates, func(c AlphaCandidate) bool { return c.MSE <= least*(1+alphaTie) })
+	if math.IsInf(least, 1) || best < 0 {
 		return fmt.Errorf("%s: no candidate of the α search could be evaluated (%s: %s)", u.name(), ch.Candidates[0], ch.Candidates[0].Note)
 	}
 	ch.None, ch.Alpha = u.cands[best].none, u.cands[best].alpha
