@@ -25,6 +25,7 @@ type quantizeFlags struct {
 	skip                            []string
 	keepShared, fold, joint, noEval bool
 	noReport                        bool
+	alpha                           string
 }
 
 func newQuantizeCmd() *cobra.Command {
@@ -61,6 +62,7 @@ sets batch_num.`,
 	fl.BoolVar(&f.keepShared, "keep-shared", false, "do not quantize layers with shared weights (AMCT's rule) instead of copying the weight")
 	fl.BoolVar(&f.fold, "fold", false, "fold the balance into the producer of the activation where exact, instead of a Mul")
 	fl.BoolVar(&f.joint, "joint", false, "one set of balance factors for all layers reading the same tensor (lets --fold fold more)")
+	fl.StringVar(&f.alpha, "alpha", "", `"auto": choose no balance or a migration strength 0, 0.05, ..., 0.95 per layer (per tensor with --joint) by the error of its quantized output, in place of the config's dmq_balancer`)
 	fl.BoolVar(&f.noEval, "no-eval", false, "skip the SQNR evaluation")
 	fl.BoolVar(&f.noReport, "no-report", false, "do not write the report (<out>_report.json, .md and plots)")
 	f.backend.add(fl, "sim")
@@ -73,6 +75,10 @@ sets batch_num.`,
 func runQuantize(stdout, stderr io.Writer, prog *progress, f *quantizeFlags, batchNumSet bool) error {
 	if batchNumSet && f.batchNum < 1 {
 		return fmt.Errorf("--batch-num %d: must be at least 1", f.batchNum)
+	}
+	alpha, err := alphaFlag(f.alpha)
+	if err != nil {
+		return err
 	}
 	if err := checkOutput(f.out); err != nil {
 		return err
@@ -103,7 +109,7 @@ func runQuantize(stdout, stderr io.Writer, prog *progress, f *quantizeFlags, bat
 	}
 	opt := quant.QuantizeOptions{
 		Simple: simple, Skip: f.skip, BatchNum: n,
-		KeepShared: f.keepShared, Fold: f.fold, Joint: f.joint, NoEval: f.noEval,
+		KeepShared: f.keepShared, Fold: f.fold, Joint: f.joint, NoEval: f.noEval, Alpha: alpha,
 		Progress: prog.step,
 	}
 	var reportFiles []string
@@ -131,7 +137,11 @@ func printSummary(w io.Writer, rep *quant.QuantizeReport) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "layer\ttype\tbalance\tscale_d\toffset_d\tscale_w\tSQNR (dB)")
 	for _, l := range rep.Layers {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.6g\t%d\t%s\t%s\n", l.Name, l.Type, l.Balance, l.ScaleD, l.OffsetD, scaleWString(l.ScaleW), dbString(l.SQNR))
+		bal := l.Balance.String()
+		if l.Alpha != nil {
+			bal += " (α " + l.Alpha.String() + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.6g\t%d\t%s\t%s\n", l.Name, l.Type, bal, l.ScaleD, l.OffsetD, scaleWString(l.ScaleW), dbString(l.SQNR))
 	}
 	tw.Flush()
 	printFused(w, rep.Fused)
@@ -157,6 +167,18 @@ func printSummary(w io.Writer, rep *quant.QuantizeReport) {
 	for _, s := range rep.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", s)
 	}
+}
+
+// alphaFlag reads --alpha: empty (the config's balance) or "auto" (the
+// per-layer α search with its default settings).
+func alphaFlag(v string) (*quant.AlphaSearch, error) {
+	switch v {
+	case "":
+		return nil, nil
+	case "auto":
+		return quant.DefaultAlphaSearch(), nil
+	}
+	return nil, fmt.Errorf("--alpha %q: want \"auto\" (a fixed migration strength comes from the config's dmq_balancer)", v)
 }
 
 // printFused names the Convs that absorbed a BatchNormalization (do_fusion).
