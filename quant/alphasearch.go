@@ -332,14 +332,12 @@ const searchEvalBytes = 256 << 20
 
 // searchAlpha chooses every unit's balance from the activations' channel
 // maxima and the reservoirs of their rows: for every candidate it derives
-// the layers' activation factors from the rows (actFactors), evaluates
-// the candidates on the rows (evaluate) and keeps the best.
+// the layers' activation factors from the rows (actFactors, the
+// candidates of a unit in parallel), evaluates the candidates on the rows
+// through b (evaluate, one unit at a time, overlapping the next unit's
+// factors) and keeps the best.
 func searchAlpha(m *onnx.Model, units []*searchUnit, xmax map[obsKey]*ChannelMax, res map[obsKey]*reservoir, b backend.Backend) error {
-	type job struct {
-		u *searchUnit
-		c *searchCandidate
-	}
-	var jobs []job
+	most := 0
 	for _, u := range units {
 		if err := u.candidates(xmax[u.key].Max); err != nil {
 			return err
@@ -347,25 +345,35 @@ func searchAlpha(m *onnx.Model, units []*searchUnit, xmax map[obsKey]*ChannelMax
 		if res[u.key].n == 0 {
 			return fmt.Errorf("%s: no activation rows were observed", u.name())
 		}
-		for _, c := range u.cands {
-			jobs = append(jobs, job{u, c})
+		most = max(most, len(u.cands))
+	}
+	ready := make(chan *searchUnit, len(units))
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		for u := range ready {
+			if err == nil {
+				err = u.evaluate(b, m, res[u.key])
+			}
+			if err == nil {
+				err = u.choose(res[u.key].n)
+			}
 		}
-	}
-	scratch := make([][]float32, workers(len(jobs)))
-	err := parallel(len(jobs), func(w, i int) error {
-		return jobs[i].u.actFactors(jobs[i].c, res[jobs[i].u.key], &scratch[w])
-	})
-	if err != nil {
-		return fmt.Errorf("α search: %w", err)
-	}
+		done <- err
+	}()
+	scratch := make([][]float32, workers(most))
 	for _, u := range units {
-		r := res[u.key]
-		if err := u.evaluate(b, m, r); err != nil {
+		err := parallel(len(u.cands), func(w, i int) error { return u.actFactors(u.cands[i], res[u.key], &scratch[w]) })
+		if err != nil {
+			close(ready)
+			<-done
 			return fmt.Errorf("α search: %w", err)
 		}
-		if err := u.choose(r.n); err != nil {
-			return fmt.Errorf("α search: %w", err)
-		}
+		ready <- u
+	}
+	close(ready)
+	if err := <-done; err != nil {
+		return fmt.Errorf("α search: %w", err)
 	}
 	return nil
 }
