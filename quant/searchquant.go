@@ -6,10 +6,11 @@ import (
 	"sync"
 )
 
-// searchIFMRBins is the histogram size of IFMR in the α search: a quarter
-// of the flow's, so that 21 candidates' histograms build fast; the range
-// grows by powers of two, so at least 512 bins cover the data and IFMR's
-// loss stays exact for all but about one bin in eight.
+// searchIFMRBins is the histogram size of IFMR in the α search, a quarter
+// of the flow's, so that 21 candidates' histograms build fast. Built from
+// one batch, the bins span [min(0, Min), max(0, Max)] exactly: about 16
+// bins per int8 level over the range, so IFMR's loss stays exact for all
+// but the one bin in 16 or so that straddles a rounding boundary.
 const searchIFMRBins = IFMRBins / 4
 
 // searchHFMGBins is the histogram size of HFMG in the α search, whatever
@@ -41,14 +42,15 @@ func (c searchIFMRCalibrator) ScaleOffset(p ActParams) (float32, int32, error) {
 	return searchIFMR(c.Histogram, p)
 }
 
-// searchIFMR returns what IFMR(h, p) returns, in time independent of the
-// number of bins: the candidate loop is IFMR's, but each candidate's loss
-// (Histogram.SquaredError) is summed per run of bins that quantize to one
-// level, from prefix sums of the bins' counts, sums and sums of squares,
-// and only the bins that straddle a rounding boundary are taken one by one
-// (Histogram.binError). Per bin the two sums are equal in exact
-// arithmetic; in float64 they differ by rounding, so the choice differs
-// from IFMR's only between candidates whose losses are that close.
+// searchIFMR returns what IFMR(h, p) returns, each candidate's loss in
+// time that grows with the int8 levels rather than the bins: the candidate
+// loop is IFMR's, but the loss (Histogram.SquaredError) is summed per run
+// of bins that quantize to one level, from prefix sums of the bins'
+// counts, sums and sums of squares, and only the bins that straddle a
+// rounding boundary are taken one by one, by binError's formula
+// (straddleError). The two sums are equal in exact arithmetic; in float64
+// they differ by rounding, so the choice differs from IFMR's only between
+// candidates whose losses are that close.
 func searchIFMR(h *Histogram, p ActParams) (scale float32, offset int32, err error) {
 	if err := checkIFMR(p); err != nil {
 		return 0, 0, err
@@ -81,14 +83,12 @@ func searchIFMR(h *Histogram, p ActParams) (scale float32, offset int32, err err
 }
 
 // histPrefix holds what searchIFMR's losses need of a Histogram: the
-// prefix sums of its bins, for each bin the first occupied bin from it on,
-// and for each bin of three values or more what binError derives from it
-// whatever the scale (its interval narrowed by the extremes, and the
-// uniform spread with its mean and variance).
+// prefix sums of its bins and, for each bin of three values or more, what
+// binError derives from it whatever the scale (its interval narrowed by
+// the extremes, and the uniform spread with its mean and variance).
 type histPrefix struct {
 	h      *Histogram
 	sums   []binSums   // sums[i]: the count, sum and sum of squares of the bins below i
-	next   []int32     // next[i]: the first occupied bin >= i, or the bin count
 	spread []binSpread // by bin, for bins of three values or more
 	// first and last are the first and last occupied bins.
 	first, last int
@@ -113,10 +113,10 @@ func newHistPrefix(h *Histogram) *histPrefix {
 	nb := len(h.count)
 	p := prefixPool.Get().(*histPrefix)
 	if cap(p.sums) < nb+1 {
-		p.sums, p.next, p.spread = make([]binSums, nb+1), make([]int32, nb+1), make([]binSpread, nb)
+		p.sums, p.spread = make([]binSums, nb+1), make([]binSpread, nb)
 	}
 	// Entries of bins with fewer than three values stay stale: unread.
-	p.sums, p.next, p.spread = p.sums[:nb+1], p.next[:nb+1], p.spread[:nb]
+	p.sums, p.spread = p.sums[:nb+1], p.spread[:nb]
 	p.h, p.first, p.last = h, nb, -1
 	p.sums[0] = binSums{}
 	for i, n := range h.count {
@@ -135,13 +135,6 @@ func newHistPrefix(h *Histogram) *histPrefix {
 				sp.dens = c / (sp.hi - sp.lo)
 			}
 			p.spread[i] = sp
-		}
-	}
-	p.next[nb] = int32(nb)
-	for i := nb - 1; i >= 0; i-- {
-		p.next[i] = p.next[i+1]
-		if h.count[i] > 0 {
-			p.next[i] = int32(i)
 		}
 	}
 	return p
