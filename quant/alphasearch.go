@@ -105,7 +105,8 @@ type AlphaCandidate struct {
 	// MSE is the mean squared difference between the layers' outputs
 	// quantized with this candidate and in float, over the rows; +Inf
 	// when the candidate could not be quantized (see Note).
-	MSE  float64
+	MSE float64
+	// Note says why the candidate could not be quantized, if so.
 	Note string
 }
 
