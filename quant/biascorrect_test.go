@@ -182,7 +182,7 @@ func TestBiasCorrectedModelsAgree(t *testing.T) {
 	for _, fixture := range []string{"cnn", "transformer", "deconv", "conv3d"} {
 		t.Run(fixture, func(t *testing.T) {
 			t.Parallel()
-			r := runFixtureWith(t, fixture, "dmq.cfg", 16, QuantizeOptions{BatchNum: 4, BiasCorrect: true})
+			r := runFixtureSized(t, fixture, "dmq.cfg", 16, QuantizeOptions{BatchNum: 4, BiasCorrect: true})
 			x, _ := testSet(t, fixture)
 			compareFakeDeploy(t, r.fake, r.deploy, map[string]*onnx.Tensor{r.model.Graph.Inputs[0].Name: x})
 		})
@@ -196,8 +196,8 @@ func TestBiasCorrectedModelsAgree(t *testing.T) {
 // Add exactly when its correction was kept.
 func TestBiasCorrectionNotKeptLeavesTheLayerAlone(t *testing.T) {
 	t.Parallel()
-	plain := runFixtureWith(t, "transformer", "dmq.cfg", 16, QuantizeOptions{BatchNum: 4})
-	corr := runFixtureWith(t, "transformer", "dmq.cfg", 16, QuantizeOptions{BatchNum: 4, BiasCorrect: true})
+	plain := runFixtureSized(t, "transformer", "dmq.cfg", 16, QuantizeOptions{BatchNum: 4})
+	corr := runFixtureSized(t, "transformer", "dmq.cfg", 16, QuantizeOptions{BatchNum: 4, BiasCorrect: true})
 	kept := 0
 	for _, l := range corr.rep.Layers {
 		c := l.BiasCorrection
@@ -264,7 +264,7 @@ func TestBiasCorrectionRefusesBadSettingsBeforeAnyForwardPass(t *testing.T) {
 
 // runFixtureWith is runFixture with batches of size samples and the
 // options opt (Simple is read from cfg).
-func runFixtureWith(t *testing.T, fixture, cfg string, size int, opt QuantizeOptions) *fixtureRun {
+func runFixtureSized(t *testing.T, fixture, cfg string, size int, opt QuantizeOptions) *fixtureRun {
 	t.Helper()
 	dir := filepath.Join(quantFixtures, fixture)
 	m, err := onnx.LoadFile(filepath.Join(dir, "model_op13.onnx"))

@@ -291,10 +291,17 @@ func resolveLayer(l *Layer, cc *configpb.CalibrationConfig, actOffset bool) (*La
 // JSON layout of a layer entry. Pointers mark keys that may be absent, so
 // that reading can tell a missing key from a zero value.
 type jsonLayer struct {
-	QuantEnable *bool       `json:"quant_enable"`
-	DMQ         *float64    `json:"dmq_balancer_param,omitempty"`
-	Act         *jsonAct    `json:"activation_quant_params"`
-	Weight      *jsonWeight `json:"weight_quant_params"`
+	QuantEnable *bool            `json:"quant_enable"`
+	DMQ         *float64         `json:"dmq_balancer_param,omitempty"`
+	AlphaSearch *jsonAlphaSearch `json:"amq_alpha_search,omitempty"`
+	Act         *jsonAct         `json:"activation_quant_params"`
+	Weight      *jsonWeight      `json:"weight_quant_params"`
+}
+
+// jsonAlphaSearch is amq's "amq_alpha_search" key (AlphaSearch).
+type jsonAlphaSearch struct {
+	Grid        *[]float64 `json:"grid"`
+	IncludeNone *bool      `json:"include_none"`
 }
 
 type jsonAct struct {
@@ -356,6 +363,9 @@ func (c *Config) Marshal() ([]byte, error) {
 		}
 		if lc.DMQ != nil {
 			jl.DMQ = cfgPtr(lc.DMQ.MigrationStrength)
+		}
+		if s := lc.AlphaSearch; s != nil {
+			jl.AlphaSearch = &jsonAlphaSearch{Grid: cfgPtr(slices.Clone(s.Grid)), IncludeNone: cfgPtr(s.IncludeNone)}
 		}
 		switch lc.Act.Algo {
 		case "ifmr":
@@ -475,6 +485,15 @@ func (jl *jsonLayer) layerConfig() (*LayerConfig, error) {
 	if jl.DMQ != nil {
 		lc.DMQ = &DMQParams{MigrationStrength: *jl.DMQ}
 	}
+	if s := jl.AlphaSearch; s != nil {
+		switch {
+		case s.Grid == nil:
+			return nil, fmt.Errorf("key \"grid\": missing in %s", alphaSearchKey)
+		case s.IncludeNone == nil:
+			return nil, fmt.Errorf("key \"include_none\": missing in %s", alphaSearchKey)
+		}
+		lc.AlphaSearch = &AlphaSearch{Grid: *s.Grid, IncludeNone: *s.IncludeNone}
+	}
 	a, w := jl.Act, jl.Weight
 	missing := func(obj, key string) error {
 		return fmt.Errorf("key %q: missing in %s", key, obj)
@@ -548,6 +567,14 @@ func (lc *LayerConfig) validate() error {
 	if lc.DMQ != nil {
 		if a := lc.DMQ.MigrationStrength; !(a >= 0.2 && a <= 0.8) {
 			return fmt.Errorf("key \"dmq_balancer_param\": %g, must be in [0.2, 0.8]", a)
+		}
+	}
+	if lc.AlphaSearch != nil {
+		if lc.DMQ != nil {
+			return fmt.Errorf("keys \"dmq_balancer_param\" and %q: a layer has a fixed migration strength or a search, not both", alphaSearchKey)
+		}
+		if err := lc.AlphaSearch.validate(); err != nil {
+			return err
 		}
 	}
 	a := lc.Act

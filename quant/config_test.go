@@ -1,6 +1,7 @@
 package quant
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -184,6 +185,98 @@ func TestParseConfigErrorsNameTheKey(t *testing.T) {
 		_, err := ParseConfig([]byte(strings.Replace(good, c.old, c.new, 1)))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s -> %s: err = %v, want %q", c.old, c.new, err, c.want)
+		}
+	}
+}
+
+// TestConfigAlphaSearchRoundTrips: amq's "amq_alpha_search" key is written
+// under the layer next to AMCT's keys, in place of dmq_balancer_param, and
+// reads back equal; a config without it is written as before.
+func TestConfigAlphaSearchRoundTrips(t *testing.T) {
+	t.Parallel()
+	m := testfixture.Named(t, "cnn/model_op13").Load(t)
+	plain, _, err := CreateQuantConfig(m, nil, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := plain.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(before), "amq_") {
+		t.Errorf("a config without alpha search has an amq key:\n%s", before)
+	}
+	cfg := cloneConfig(plain)
+	names := cfg.LayerNames()
+	cfg.Layers[names[0]].QuantEnable = false
+	cfg.Layers[names[1]].DMQ = &DMQParams{MigrationStrength: 0.5}
+	if err := cfg.UseAlphaSearch(DefaultAlphaSearch()); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Layers[names[0]].AlphaSearch != nil {
+		t.Errorf("disabled layer %s got an alpha search", names[0])
+	}
+	if lc := cfg.Layers[names[1]]; lc.AlphaSearch == nil || lc.DMQ != nil {
+		t.Errorf("layer %s: alpha search %v, dmq %v; want the search in place of dmq", names[1], lc.AlphaSearch, lc.DMQ)
+	}
+	cfg.Layers[names[2]].AlphaSearch = &AlphaSearch{Grid: []float64{0.3, 1}, IncludeNone: false}
+	b, err := cfg.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `"amq_alpha_search": {
+            "grid": [
+                0,
+                0.05,
+                0.1,
+                0.15,`
+	if !strings.Contains(string(b), want) || !strings.Contains(string(b), `"include_none": true`) ||
+		!strings.Contains(string(b), `"include_none": false`) || strings.Contains(string(b), "dmq_balancer_param") {
+		t.Errorf("JSON lacks the search or keeps dmq_balancer_param:\n%s", b)
+	}
+	back, err := ParseConfig(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, cfg) {
+		t.Errorf("round trip differs:\n%+v\n%+v", back.Layers[names[2]].AlphaSearch, cfg.Layers[names[2]].AlphaSearch)
+	}
+	if g := back.Layers[names[1]].AlphaSearch.Grid; len(g) != 20 || g[19] != 0.95 || g[3] != 0.15 {
+		t.Errorf("default grid read back as %v", g)
+	}
+}
+
+// TestConfigRejectsBadAlphaSearch: an empty grid, a strength outside
+// [0, 1], a missing key or a search next to a fixed strength are errors
+// naming the layer and the key.
+func TestConfigRejectsBadAlphaSearch(t *testing.T) {
+	t.Parallel()
+	good := `{"version": 1, "batch_num": 1, "activation_offset": true, "do_fusion": true, "skip_fusion_layers": [],
+	"L": {"quant_enable": true, "amq_alpha_search": {"grid": [0, 0.5, 1], "include_none": true},
+	"activation_quant_params": {"num_bits": 8, "act_algo": "hfmg", "num_of_bins": 4096, "asymmetric": true},
+	"weight_quant_params": {"num_bits": 8, "wts_algo": "arq_quantize", "channel_wise": false}}}`
+	if _, err := ParseConfig([]byte(good)); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ old, new, want string }{
+		{`[0, 0.5, 1]`, `[]`, `layer "L": key "amq_alpha_search": "grid" is empty`},
+		{`[0, 0.5, 1]`, `[0, 1.5]`, `layer "L": key "amq_alpha_search": grid[1] = 1.5 is outside [0, 1]`},
+		{`[0, 0.5, 1]`, `[-0.1]`, `grid[0] = -0.1 is outside [0, 1]`},
+		{`"grid": [0, 0.5, 1], `, ``, `layer "L": key "grid": missing in amq_alpha_search`},
+		{`, "include_none": true`, ``, `layer "L": key "include_none": missing in amq_alpha_search`},
+		{`"include_none": true`, `"include_none": true, "steps": 3`, `layer "L": json: unknown field "steps"`},
+		{`"quant_enable": true,`, `"quant_enable": true, "dmq_balancer_param": 0.5,`, `layer "L": keys "dmq_balancer_param" and "amq_alpha_search"`},
+	}
+	for _, c := range cases {
+		_, err := ParseConfig([]byte(strings.Replace(good, c.old, c.new, 1)))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s -> %s: err = %v, want %q", c.old, c.new, err, c.want)
+		}
+	}
+	cfg := &Config{Layers: map[string]*LayerConfig{}}
+	for _, s := range []*AlphaSearch{{}, {Grid: []float64{math.NaN()}}, {Grid: []float64{2}}} {
+		if err := cfg.UseAlphaSearch(s); err == nil || !strings.Contains(err.Error(), "amq_alpha_search") {
+			t.Errorf("UseAlphaSearch(%v): err = %v, want one naming amq_alpha_search", s, err)
 		}
 	}
 }

@@ -15,8 +15,9 @@ type DMQOptions struct {
 	// Joint gives all DMQ layers that read the same tensor one factor per
 	// channel, computed from the maximum over their weights' channel
 	// maxima, so that ApplyBalance can fold it into the tensor's producer.
-	// The layers must share the migration strength. By default each layer
-	// has its own factors, as in AMCT, so records stay comparable.
+	// The layers must share the migration strength (or the
+	// amq_alpha_search settings). By default each layer has its own
+	// factors, as in AMCT, so records stay comparable.
 	Joint bool
 }
 
@@ -34,9 +35,27 @@ func Preprocess(m *onnx.Model, layers []*Layer, cfg *Config, b backend.Backend, 
 // max|X_j| of each such layer's activation input (AMCT keeps only the last
 // batch's), takes max|W_j| per input channel from the weight, and sets
 // s_j = max|X_j|^a / max|W_j|^(1-a) (see BalanceFactors). m is not changed.
+//
+// For the layers whose config has an amq_alpha_search instead, the α
+// search chooses a (or no balance) per layer from the same pass (see
+// AlphaSearch): the record has an entry for each such layer, without
+// factors where no balance won.
 func PreprocessWith(m *onnx.Model, layers []*Layer, cfg *Config, b backend.Backend, data DataSource, opt DMQOptions) (Record, error) {
-	rec, _, err := preprocess(m, layers, cfg, b, data, opt)
-	return rec, err
+	r, err := preprocess(m, layers, cfg, b, data, opt)
+	if err != nil {
+		return nil, err
+	}
+	return r.rec, nil
+}
+
+// PreprocessChoices is PreprocessWith that also returns what the α search
+// chose, by layer name, for every layer it searched.
+func PreprocessChoices(m *onnx.Model, layers []*Layer, cfg *Config, b backend.Backend, data DataSource, opt DMQOptions) (Record, map[string]*AlphaChoice, error) {
+	r, err := preprocess(m, layers, cfg, b, data, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r.rec, r.choices, nil
 }
 
 // BalanceStats is what the balance of one layer saw and decided: the
@@ -44,7 +63,7 @@ func PreprocessWith(m *onnx.Model, layers []*Layer, cfg *Config, b backend.Backe
 // the same tensor share the XMax slice; treat every slice as read-only.
 type BalanceStats struct {
 	Tensor string  // the activation tensor observed
-	Alpha  float64 // migration strength
+	Alpha  float64 // migration strength (the one chosen, for a searched layer)
 	// XMax is max|X_j| per activation channel over every preprocess batch.
 	XMax []float64
 	// WMax is max|W_j| per input channel of the layer's own weight, before
@@ -75,34 +94,104 @@ func (s *BalanceStats) BalancedWMax() []float64 {
 	return out
 }
 
-// preprocess is PreprocessWith that also returns each balanced layer's
-// statistics, by layer name.
-func preprocess(m *onnx.Model, layers []*Layer, cfg *Config, b backend.Backend, data DataSource, opt DMQOptions) (Record, map[string]*BalanceStats, error) {
+// balanceResult is what the balance step found: the record with the
+// factors and, by layer name, the statistics behind them and the α
+// search's choices.
+type balanceResult struct {
+	rec     Record
+	stats   map[string]*BalanceStats
+	choices map[string]*AlphaChoice
+}
+
+// preprocess is PreprocessWith with everything it found.
+func preprocess(m *onnx.Model, layers []*Layer, cfg *Config, b backend.Backend, data DataSource, opt DMQOptions) (*balanceResult, error) {
+	p, err := newBalancePlan(m, layers, cfg, opt)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.observe(b, data); err != nil {
+		return nil, err
+	}
+	if err := p.search(b); err != nil {
+		return nil, err
+	}
+	return p.result(), nil
+}
+
+// balancePlan is the balance step under way: the layers with a fixed
+// migration strength (items) and the α search's units, and once observed
+// the activations' channel maxima and the search's reservoirs of rows.
+type balancePlan struct {
+	model *onnx.Model
+	joint bool
+	items []*balanceItem
+	units []*searchUnit
+	obs   map[obsKey]*ChannelMax
+	res   map[obsKey]*reservoir
+}
+
+// newBalancePlan checks the balance settings of every enabled layer of cfg
+// against m, before any batch runs.
+func newBalancePlan(m *onnx.Model, layers []*Layer, cfg *Config, opt DMQOptions) (*balancePlan, error) {
 	if cfg == nil {
-		return nil, nil, fmt.Errorf("preprocess: no quant config")
+		return nil, fmt.Errorf("preprocess: no quant config")
 	}
 	items, err := balanceItems(m.Graph, layers, cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	rec := Record{}
-	if len(items) == 0 {
-		return rec, nil, nil
+	units, err := searchUnits(m.Graph, layers, cfg, opt.Joint)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Joint {
+		for _, u := range units {
+			for _, it := range items {
+				if it.key == u.key {
+					return nil, fmt.Errorf("layers %q (dmq_balancer_param) and %q (%s) read tensor %q; joint factors need one setting", it.layer.Name, u.layers[0].layer.Name, alphaSearchKey, u.key.tensor)
+				}
+			}
+		}
+	}
+	return &balancePlan{model: m, joint: opt.Joint, items: items, units: units}, nil
+}
+
+// observe runs every batch of data through b, keeping a running
+// per-channel max|X_j| of every balanced layer's activation and, for the α
+// search, a reservoir of its rows, and computes the fixed-strength layers'
+// factors.
+func (p *balancePlan) observe(b backend.Backend, data DataSource) error {
+	if len(p.items) == 0 && len(p.units) == 0 {
+		return nil
 	}
 	if data == nil || data.Len() == 0 {
-		return nil, nil, fmt.Errorf("preprocess: no calibration batches")
+		return fmt.Errorf("preprocess: no calibration batches")
 	}
-	obs := map[obsKey]*ChannelMax{}
+	p.obs = map[obsKey]*ChannelMax{}
 	var observe []string
-	for _, it := range items {
-		if obs[it.key] == nil {
-			obs[it.key] = &ChannelMax{Axis: it.key.axis}
-			observe = append(observe, it.key.tensor)
+	keys := make([]obsKey, 0, len(p.items)+len(p.units))
+	for _, it := range p.items {
+		keys = append(keys, it.key)
+	}
+	for _, u := range p.units {
+		keys = append(keys, u.key)
+	}
+	for _, k := range keys {
+		if p.obs[k] == nil {
+			p.obs[k] = &ChannelMax{Axis: k.axis}
+			observe = append(observe, k.tensor)
 		}
 	}
 	observe = dedupe(observe)
-	err = runBatches(b, m, observe, data, data.Len(), func(i int, out map[string]*onnx.Tensor) error {
-		for k, o := range obs {
+	p.res = map[obsKey]*reservoir{}
+	for _, u := range p.units {
+		p.res[u.key] = nil
+	}
+	for k := range p.res {
+		p.res[k] = newReservoir(k.tensor, k.axis == 1, len(p.res))
+	}
+	err := runBatches(b, p.model, observe, data, data.Len(), func(i int, out map[string]*onnx.Tensor) error {
+		for k, o := range p.obs {
 			t, ok := out[k.tensor]
 			if !ok {
 				return fmt.Errorf("backend returned no tensor %q", k.tensor)
@@ -110,33 +199,71 @@ func preprocess(m *onnx.Model, layers []*Layer, cfg *Config, b backend.Backend, 
 			if err := o.Observe(t); err != nil {
 				return err
 			}
+			if r := p.res[k]; r != nil {
+				if err := r.Observe(t); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("preprocess: %w", err)
+		return fmt.Errorf("preprocess: %w", err)
 	}
-	for _, it := range items {
-		if got := len(obs[it.key].Max); got != len(it.wmax) {
-			return nil, nil, fmt.Errorf("layer %q: activation %q has %d channels, the weight has %d input channels", it.layer.Name, it.key.tensor, got, len(it.wmax))
+	return p.fixedFactors()
+}
+
+// fixedFactors computes the factors of the layers with a fixed migration
+// strength from the observed maxima.
+func (p *balancePlan) fixedFactors() error {
+	for _, it := range p.items {
+		if got := len(p.obs[it.key].Max); got != len(it.wmax) {
+			return fmt.Errorf("layer %q: activation %q has %d channels, the weight has %d input channels", it.layer.Name, it.key.tensor, got, len(it.wmax))
 		}
 	}
-	if opt.Joint {
-		if err := jointFactors(items, obs); err != nil {
-			return nil, nil, err
-		}
-	} else {
-		for _, it := range items {
-			it.factors = BalanceFactors(obs[it.key].Max, it.wmax, it.alpha)
+	if p.joint {
+		return jointFactors(p.items, p.obs)
+	}
+	for _, it := range p.items {
+		it.factors = BalanceFactors(p.obs[it.key].Max, it.wmax, it.alpha)
+	}
+	return nil
+}
+
+// search runs the α search for the plan's units (see searchAlpha) and
+// then lets go of the reservoirs.
+func (p *balancePlan) search(b backend.Backend) error {
+	if len(p.units) == 0 {
+		return nil
+	}
+	err := searchAlpha(p.model, p.units, p.obs, p.res, b)
+	p.res = nil
+	return err
+}
+
+// result is the record, statistics and choices of the plan.
+func (p *balancePlan) result() *balanceResult {
+	r := &balanceResult{rec: Record{}, stats: map[string]*BalanceStats{}, choices: map[string]*AlphaChoice{}}
+	for _, it := range p.items {
+		r.rec[it.layer.Name] = &LayerRecord{BalanceFactor: it.factors}
+		r.stats[it.layer.Name] = &BalanceStats{Tensor: it.key.tensor, Alpha: it.alpha,
+			XMax: p.obs[it.key].Max, WMax: it.wmax, Factors: slices.Clone(it.factors)}
+	}
+	for _, u := range p.units {
+		c := u.cands[slices.IndexFunc(u.cands, func(c *searchCandidate) bool { return c.none == u.choice.None && c.alpha == u.choice.Alpha })]
+		for _, sl := range u.layers {
+			name := sl.layer.Name
+			r.choices[name] = u.choice
+			// An entry without factors records that the search ran and
+			// chose no balance (calibration checks for the entry).
+			r.rec[name] = &LayerRecord{BalanceFactor: slices.Clone(c.factors)}
+			if !c.none {
+				r.stats[name] = &BalanceStats{Tensor: u.key.tensor, Alpha: c.alpha,
+					XMax: p.obs[u.key].Max, WMax: sl.wmax, Factors: slices.Clone(c.factors)}
+			}
 		}
 	}
-	stats := map[string]*BalanceStats{}
-	for _, it := range items {
-		rec[it.layer.Name] = &LayerRecord{BalanceFactor: it.factors}
-		stats[it.layer.Name] = &BalanceStats{Tensor: it.key.tensor, Alpha: it.alpha,
-			XMax: obs[it.key].Max, WMax: it.wmax, Factors: slices.Clone(it.factors)}
-	}
-	return rec, stats, nil
+	return r
 }
 
 // balanceItem is one layer to balance: its weight's input-channel maxima,

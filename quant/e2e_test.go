@@ -28,6 +28,12 @@ type fixtureRun struct {
 // (all 64 samples, one batch), on sim.
 func runFixture(t *testing.T, fixture, model, cfg string) *fixtureRun {
 	t.Helper()
+	return runFixtureWith(t, fixture, model, cfg, QuantizeOptions{})
+}
+
+// runFixtureWith is runFixture with more options (Simple is set from cfg).
+func runFixtureWith(t *testing.T, fixture, model, cfg string, opt QuantizeOptions) *fixtureRun {
+	t.Helper()
 	dir := filepath.Join(quantFixtures, fixture)
 	m, err := onnx.LoadFile(filepath.Join(dir, model))
 	if err != nil {
@@ -46,7 +52,8 @@ func runFixture(t *testing.T, fixture, model, cfg string) *fixtureRun {
 		t.Fatal(err)
 	}
 	prefix := filepath.Join(t.TempDir(), "model")
-	rep, err := RunFlow(m, testSim, data, prefix, QuantizeOptions{Simple: simple})
+	opt.Simple = simple
+	rep, err := RunFlow(m, testSim, data, prefix, opt)
 	if err != nil {
 		t.Fatalf("%s/%s with %s: %v", fixture, model, cfg, err)
 	}

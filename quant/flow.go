@@ -40,6 +40,10 @@ type QuantizeOptions struct {
 	// Folding needs equal factors on all readers of a tensor, hence
 	// usually Joint.
 	Fold bool
+	// Alpha, when set, replaces the balance of every enabled layer by the
+	// per-layer α search with these settings (what --alpha auto does; see
+	// AlphaSearch), in the config created or given.
+	Alpha *AlphaSearch
 	// NoEval skips the SQNR evaluation of the fake-quant model.
 	NoEval bool
 	// BiasCorrect shifts each quantized layer's bias by the mean error of
@@ -72,8 +76,10 @@ type QuantizeOptions struct {
 //   - prepare: the quant config (opt.Config, else created from opt.Simple)
 //     and Prepare (Conv+BN fusion, the layers, the config checked);
 //   - factors: the DMQ balance factors when any enabled layer has a
-//     dmq_balancer (PreprocessWith), then the quant factors (Calibrate),
-//     and with opt.BiasCorrect each layer's bias correction;
+//     dmq_balancer or an amq_alpha_search (PreprocessWith; the α search's
+//     work after the pass is a step of its own, "search"), then the quant
+//     factors (Calibrate), and with opt.BiasCorrect each layer's bias
+//     correction;
 //   - write: <prefix>_fake_quant_model.onnx, <prefix>_deploy_model.onnx,
 //     <prefix>_quant_config.json and <prefix>_record.txt, into a private
 //     staging folder next to prefix;
@@ -234,6 +240,11 @@ func prepareFlow(m *onnx.Model, data DataSource, opt QuantizeOptions) (*Prepared
 	if opt.BatchNum > 0 {
 		p.Config.BatchNum = opt.BatchNum
 	}
+	if opt.Alpha != nil {
+		if err := p.Config.UseAlphaSearch(opt.Alpha); err != nil {
+			return nil, fmt.Errorf("alpha search: %w", err)
+		}
+	}
 	p.Excluded = mergeExclusions(excl, p.Excluded)
 	if len(p.Layers) == 0 {
 		return nil, fmt.Errorf("no layer to quantize (%d candidates excluded)", len(p.Excluded))
@@ -249,21 +260,32 @@ func prepareFlow(m *onnx.Model, data DataSource, opt QuantizeOptions) (*Prepared
 type factors struct {
 	rec     Record
 	balance map[string]*BalanceStats
+	choices map[string]*AlphaChoice
 	hists   map[string]*ActHistogram
 	bias    map[string]*BiasCorrection // with BiasCorrect
 }
 
 // computeFactors runs the forward passes: the balance factors when some
-// layer asks for DMQ, then the quant factors.
+// layer asks for DMQ or the α search, then the quant factors.
 func computeFactors(p *Prepared, b backend.Backend, src DataSource, opt QuantizeOptions, clk *clock) (*factors, error) {
 	f := &factors{rec: Record{}}
 	if anyDMQ(p.Layers, p.Config) {
-		var err error
-		f.rec, f.balance, err = preprocess(p.Model, p.Layers, p.Config, b, progressSource{src, "preprocess", opt.Progress}, DMQOptions{Joint: opt.Joint})
+		plan, err := newBalancePlan(p.Model, p.Layers, p.Config, DMQOptions{Joint: opt.Joint})
 		if err != nil {
 			return nil, err
 		}
+		if err := plan.observe(b, progressSource{src, "preprocess", opt.Progress}); err != nil {
+			return nil, err
+		}
 		clk.lap("preprocess")
+		if len(plan.units) > 0 {
+			if err := plan.search(b); err != nil {
+				return nil, err
+			}
+			clk.lap("search")
+		}
+		r := plan.result()
+		f.rec, f.balance, f.choices = r.rec, r.stats, r.choices
 	}
 	var err error
 	if f.hists, err = calibrate(p.Model, p.Layers, p.Config, f.rec, b, progressSource{src, "calibrate", opt.Progress}); err != nil {
@@ -289,10 +311,11 @@ func writeOutputs(st *atomicfile.Staging, name string, p *Prepared, rec Record, 
 	return srep, nil
 }
 
-// anyDMQ reports whether some layer's config asks for balance.
+// anyDMQ reports whether some layer's config asks for balance, with a
+// fixed strength or the α search.
 func anyDMQ(layers []*Layer, cfg *Config) bool {
 	for _, l := range layers {
-		if lc := cfg.Layers[l.Name]; lc != nil && lc.QuantEnable && lc.DMQ != nil {
+		if lc := cfg.Layers[l.Name]; lc != nil && lc.QuantEnable && (lc.DMQ != nil || lc.AlphaSearch != nil) {
 			return true
 		}
 	}

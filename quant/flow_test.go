@@ -182,7 +182,10 @@ func findReport(rep *QuantizeReport, name string) *LayerReport {
 
 // flowPeak runs the whole flow on n generated batches of 8 samples and
 // returns the peak live heap seen when batches are requested.
-func flowPeak(tb testing.TB, n int) uint64 {
+func flowPeak(tb testing.TB, n int) uint64 { return flowPeakWith(tb, n, QuantizeOptions{}) }
+
+// flowPeakWith is flowPeak with more options (Config and BatchNum are set).
+func flowPeakWith(tb testing.TB, n int, opt QuantizeOptions) uint64 {
 	b := newBuilder(4)
 	x := b.input("x", 8, 16, 32, 32)
 	c1 := b.node("Conv", "c1", map[string]any{"pads": []int64{1, 1, 1, 1}}, x, b.init("w1", 0.2, 0, 16, 16, 3, 3))
@@ -193,8 +196,8 @@ func flowPeak(tb testing.TB, n int) uint64 {
 	cfg := testConfig(layers, true)
 	cfg.Layers["c2"].Act = hfmgParams(8192, true)
 	var peak uint64
-	_, err := RunFlow(m, testSim, genData{n: n, batch: 8, peak: &peak}, filepath.Join(tb.TempDir(), "m"),
-		QuantizeOptions{Config: cfg, BatchNum: n})
+	opt.Config, opt.BatchNum = cfg, n
+	_, err := RunFlow(m, testSim, genData{n: n, batch: 8, peak: &peak}, filepath.Join(tb.TempDir(), "m"), opt)
 	if err != nil {
 		tb.Fatal(err)
 	}

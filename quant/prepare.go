@@ -118,10 +118,15 @@ func upgradeOpset(m *onnx.Model) (*onnx.Model, error) {
 
 // requireBalanceFactors checks that rec has balance factors for every layer
 // whose config asks for DMQ: calibrating without them would quantize the
-// unbalanced model against a config that promises a balanced one.
+// unbalanced model against a config that promises a balanced one. A layer
+// with an amq_alpha_search needs an entry, which has no factors where the
+// search chose no balance.
 func requireBalanceFactors(layers []*Layer, cfg *Config, rec Record) error {
 	for _, l := range layers {
 		lc := cfg.Layers[l.Name]
+		if lc != nil && lc.QuantEnable && lc.AlphaSearch != nil && rec[l.Name] == nil {
+			return fmt.Errorf("layer %q has %s in the quant config but no entry in the record: run preprocess first", l.Name, alphaSearchKey)
+		}
 		if lc == nil || !lc.QuantEnable || lc.DMQ == nil {
 			continue
 		}
@@ -153,6 +158,9 @@ func cloneConfig(c *Config) *Config {
 		if v.DMQ != nil {
 			dmq := *v.DMQ
 			lc.DMQ = &dmq
+		}
+		if v.AlphaSearch != nil {
+			lc.AlphaSearch = v.AlphaSearch.clone()
 		}
 		d.Layers[k] = &lc
 	}

@@ -32,8 +32,9 @@ type QuantizeReport struct {
 	// Joint and Fold are the balance options of the run.
 	Joint, Fold bool
 	// Phases are the wall times of the steps that ran, in order:
-	// "prepare", "preprocess" (with DMQ), "calibrate", "bias-correct"
-	// (with BiasCorrect), "write", "evaluate" (unless NoEval).
+	// "prepare", "preprocess" (with DMQ), "search" (with the α search),
+	// "calibrate", "bias-correct" (with BiasCorrect), "write", "evaluate"
+	// (unless NoEval).
 	Phases []Phase
 	// Warnings are conditions worth a look that did not stop the run.
 	Warnings []string
@@ -66,6 +67,9 @@ type LayerReport struct {
 	// BalanceStats are the maxima behind the layer's balance factors; nil
 	// for a layer without balance.
 	BalanceStats *BalanceStats
+	// Alpha is what the α search chose for the layer, with every
+	// candidate's error; nil for a layer it did not search.
+	Alpha *AlphaChoice
 	// Histogram summarizes the activation histogram the layer was
 	// calibrated from, with its clip range; nil when its calibrator keeps
 	// none.
@@ -129,7 +133,7 @@ func newReport(prefix string, p *Prepared, f *factors, srep *SaveReport) *Quanti
 		r := rec[l.Name]
 		rep.Layers = append(rep.Layers, LayerReport{Name: l.Name, Type: l.Type, Balance: how[l.Name],
 			ScaleD: r.ScaleD, OffsetD: r.OffsetD, ScaleW: slices.Clone(r.ScaleW), SQNR: math.NaN(), Notes: l.Notes,
-			BalanceStats: f.balance[l.Name], Histogram: f.hists[l.Name], BiasCorrection: f.bias[l.Name]})
+			BalanceStats: f.balance[l.Name], Alpha: f.choices[l.Name], Histogram: f.hists[l.Name], BiasCorrection: f.bias[l.Name]})
 	}
 	return rep
 }

@@ -42,9 +42,12 @@ type Config struct {
 type LayerConfig struct {
 	QuantEnable bool
 	// DMQ is nil when the layer has no balance preprocessing.
-	DMQ    *DMQParams
-	Act    ActParams
-	Weight WeightParams
+	DMQ *DMQParams
+	// AlphaSearch, amq's own setting, replaces DMQ's fixed migration
+	// strength by a per-layer search (see AlphaSearch); nil without.
+	AlphaSearch *AlphaSearch
+	Act         ActParams
+	Weight      WeightParams
 }
 
 // DMQParams configures the activation quantization balance (DMQ).

@@ -82,7 +82,7 @@ func mdOutputs(w io.Writer, r *Report) {
 func mdLayers(w io.Writer, r *Report, fig *figure) {
 	fmt.Fprintf(w, "## Quantized layers (%d)\n\n", len(r.Layers))
 	fmt.Fprintf(w, "Clip range: the activation range int8 represents, [(−128 − offset_d)·scale_d, (127 − offset_d)·scale_d]. SQNR: the layer's output in the fake-quant model against the float model, on the calibration data.\n\n")
-	fmt.Fprintf(w, "| layer | type | act_algo | balance | scale_d | offset_d | clip range | scale_w | SQNR (dB) |\n|---|---|---|---|---:|---:|---|---|---:|\n")
+	fmt.Fprintf(w, "| layer | type | act_algo | balance | α | scale_d | offset_d | clip range | scale_w | SQNR (dB) |\n|---|---|---|---|---|---:|---:|---|---|---:|\n")
 	for _, l := range r.Layers {
 		clip := "-"
 		if h := l.Histogram; h != nil {
@@ -92,7 +92,7 @@ func mdLayers(w io.Writer, r *Report, fig *figure) {
 		if !l.Params.Asymmetric {
 			algo += " (sym)"
 		}
-		fmt.Fprintf(w, "| `%s` | %s | %s | %s | %.6g | %d | %s | %s | %s |\n", l.Name, l.Type, algo, l.Balance,
+		fmt.Fprintf(w, "| `%s` | %s | %s | %s | %s | %.6g | %d | %s | %s | %s |\n", l.Name, l.Type, algo, l.Balance, alphaString(l),
 			l.ScaleD, l.OffsetD, clip, scaleWString(l.ScaleW), dbString(float64(l.SQNR)))
 	}
 	fmt.Fprintln(w)
@@ -111,6 +111,19 @@ func mdLayers(w io.Writer, r *Report, fig *figure) {
 		fmt.Fprintf(w, "\n![%s](%s)\n", fig.alt, fig.file)
 	}
 	fmt.Fprintln(w)
+}
+
+// alphaString is a layer's migration strength as the layers table shows
+// it: the α search's choice ("none" or the strength, "(search)" added), the
+// config's fixed strength, or "-" without balance.
+func alphaString(l Layer) string {
+	switch {
+	case l.AlphaSearch != nil:
+		return l.AlphaSearch.String() + " (search)"
+	case l.Params.MigrationStrength > 0:
+		return fmt.Sprintf("%g", l.Params.MigrationStrength)
+	}
+	return "-"
 }
 
 func mdBalance(w io.Writer, r *Report, figs []figure) {

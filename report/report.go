@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"time"
 
 	"amq/quant"
@@ -110,12 +111,15 @@ type Layer struct {
 	BalanceFactor []float32 `json:"balance_factor,omitempty"`
 	// Balance says how the factors were applied: "none", "Mul" or
 	// "folded into <node>"; BalanceNote why folding was not done.
-	Balance     string     `json:"balance"`
-	BalanceNote string     `json:"balance_note,omitempty"`
-	SQNR        Number     `json:"sqnr_db"`
-	Notes       []string   `json:"notes,omitempty"`
-	DMQ         *DMQ       `json:"dmq,omitempty"`
-	Histogram   *Histogram `json:"histogram,omitempty"`
+	Balance     string   `json:"balance"`
+	BalanceNote string   `json:"balance_note,omitempty"`
+	SQNR        Number   `json:"sqnr_db"`
+	Notes       []string `json:"notes,omitempty"`
+	DMQ         *DMQ     `json:"dmq,omitempty"`
+	// AlphaSearch is what amq's per-layer α search chose; absent for a
+	// layer it did not search.
+	AlphaSearch *AlphaSearch `json:"alpha_search,omitempty"`
+	Histogram   *Histogram   `json:"histogram,omitempty"`
 	// BiasCorrection is present when the run corrected biases.
 	BiasCorrection *BiasCorrection `json:"bias_correction,omitempty"`
 }
@@ -135,6 +139,37 @@ type BiasCorrection struct {
 	// computed from and checked on.
 	FitSamples     int64 `json:"fit_samples"`
 	HeldOutSamples int64 `json:"held_out_samples"`
+}
+
+// AlphaSearch is the choice of the α search for a layer (see
+// quant.AlphaChoice): no balance, or a migration strength, with the error
+// of every candidate.
+type AlphaSearch struct {
+	None  bool    `json:"none"`
+	Alpha float64 `json:"alpha"`
+	// Layers are the layers chosen for together (with joint factors).
+	Layers []string `json:"layers"`
+	// Rows is the number of activation rows the candidates were
+	// evaluated on.
+	Rows       int              `json:"rows"`
+	Candidates []AlphaCandidate `json:"candidates"`
+}
+
+// AlphaCandidate is one candidate of the α search and the mean squared
+// difference between the layers' quantized and float outputs with it.
+type AlphaCandidate struct {
+	None  bool    `json:"none"`
+	Alpha float64 `json:"alpha"`
+	MSE   Number  `json:"mse"`
+	Note  string  `json:"note,omitempty"`
+}
+
+// String is "none" or the strength.
+func (a *AlphaSearch) String() string {
+	if a.None {
+		return "none"
+	}
+	return strconv.FormatFloat(a.Alpha, 'g', -1, 64)
 }
 
 // LayerParams are the layer's settings in the quant config.
@@ -272,6 +307,13 @@ func newLayer(l quant.LayerReport, rep *quant.QuantizeReport) Layer {
 	if c := l.BiasCorrection; c != nil {
 		out.BiasCorrection = &BiasCorrection{Kept: c.Kept, Shift: nonNil(slices.Clone(c.Shift)), MSEBefore: Number(c.MSEBefore), MSEAfter: Number(c.MSEAfter),
 			FitSamples: c.FitSamples, HeldOutSamples: c.HeldOutSamples}
+	}
+	if c := l.Alpha; c != nil {
+		a := &AlphaSearch{None: c.None, Alpha: c.Alpha, Layers: slices.Clone(c.Layers), Rows: c.Rows}
+		for _, x := range c.Candidates {
+			a.Candidates = append(a.Candidates, AlphaCandidate{x.None, x.Alpha, Number(x.MSE), x.Note})
+		}
+		out.AlphaSearch = a
 	}
 	if h := l.Histogram; h != nil {
 		out.Histogram = &Histogram{Tensor: h.Tensor, Algo: h.Algo, Min: h.Min, Max: h.Max, N: h.N,

@@ -374,3 +374,58 @@ func TestReportCarriesBiasCorrection(t *testing.T) {
 		t.Errorf("a row for the layer without bias correction:\n%s", md)
 	}
 }
+
+// TestAlphaSearchChoiceIsInTheJSONAndTheLayersTable: the α search's
+// choice and candidates of a layer are in its JSON entry, read back equal,
+// and the layers table shows each layer's α: the search's choice, the
+// config's fixed strength, or none.
+func TestAlphaSearchChoiceIsInTheJSONAndTheLayersTable(t *testing.T) {
+	t.Parallel()
+	ifmr := quant.ActParams{NumBits: 8, Algo: "ifmr", MaxPercentile: 1, MinPercentile: 1, SearchRange: [2]float64{0.7, 1.3}, SearchStep: 0.01}
+	arq := quant.WeightParams{NumBits: 8, Algo: "arq_quantize"}
+	choice := &quant.AlphaChoice{Alpha: 0.35, Layers: []string{"a"}, Rows: 64, Candidates: []quant.AlphaCandidate{
+		{None: true, MSE: 0.25}, {Alpha: 0.35, MSE: 0.0125}, {Alpha: 1, MSE: math.Inf(1), Note: "bias beyond int32"}}}
+	rep := &quant.QuantizeReport{
+		Config: &quant.Config{Version: 1, BatchNum: 1, Layers: map[string]*quant.LayerConfig{
+			"a": {QuantEnable: true, AlphaSearch: quant.DefaultAlphaSearch(), Act: ifmr, Weight: arq},
+			"b": {QuantEnable: true, AlphaSearch: quant.DefaultAlphaSearch(), Act: ifmr, Weight: arq},
+			"c": {QuantEnable: true, DMQ: &quant.DMQParams{MigrationStrength: 0.4}, Act: ifmr, Weight: arq},
+			"d": {QuantEnable: true, Act: ifmr, Weight: arq},
+		}},
+		Record: quant.Record{},
+		Layers: []quant.LayerReport{
+			{Name: "a", Type: "Gemm", Alpha: choice, SQNR: math.NaN()},
+			{Name: "b", Type: "Gemm", Alpha: &quant.AlphaChoice{None: true, Layers: []string{"b"}, Rows: 64, Candidates: []quant.AlphaCandidate{{None: true, MSE: 1}}}, SQNR: math.NaN()},
+			{Name: "c", Type: "Gemm", SQNR: math.NaN()},
+			{Name: "d", Type: "Gemm", SQNR: math.NaN()},
+		},
+	}
+	r := New(rep, filepath.Join(t.TempDir(), "m"), Run{})
+	b, err := EncodeJSON(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"alpha_search": {`, `"none": true,`, `"alpha": 0.35,`, `"mse": 0.0125`, `"mse": "+Inf"`, `"note": "bias beyond int32"`, `"rows": 64`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the JSON lacks %s:\n%s", want, b)
+		}
+	}
+	p := filepath.Join(t.TempDir(), "m_report.json")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadJSON(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Layers[0].AlphaSearch, r.Layers[0].AlphaSearch) || back.Layers[2].AlphaSearch != nil {
+		t.Errorf("alpha_search read back as %+v, %+v", back.Layers[0].AlphaSearch, back.Layers[2].AlphaSearch)
+	}
+	md := string(markdown(r, figures{}))
+	for _, want := range []string{"| balance | α |", "| `a` | Gemm | ifmr (sym) | none | 0.35 (search) |", "| `b` | Gemm | ifmr (sym) | none | none (search) |",
+		"| `c` | Gemm | ifmr (sym) | none | 0.4 |", "| `d` | Gemm | ifmr (sym) | none | - |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the Markdown lacks %q:\n%s", want, md)
+		}
+	}
+}

@@ -13,7 +13,7 @@ import (
 func init() { subcommands = append(subcommands, newCreateConfigCmd) }
 
 func newCreateConfigCmd() *cobra.Command {
-	var model, cfgPath, out string
+	var model, cfgPath, out, alphaMode string
 	var skip []string
 	var batchNum int
 	c := &cobra.Command{
@@ -21,6 +21,10 @@ func newCreateConfigCmd() *cobra.Command {
 		Short: "Write the JSON quant config for a model (AMCT's create_quant_config)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			alpha, err := alphaFlag(alphaMode)
+			if err != nil {
+				return err
+			}
 			if err := checkOutput(out); err != nil {
 				return err
 			}
@@ -38,6 +42,11 @@ func newCreateConfigCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("%s: %w", model, err)
 			}
+			if alpha != nil {
+				if err := cfg.UseAlphaSearch(alpha); err != nil {
+					return err
+				}
+			}
 			if err := quant.WriteConfig(out, cfg); err != nil {
 				return err
 			}
@@ -52,6 +61,12 @@ func newCreateConfigCmd() *cobra.Command {
 				dmq := ""
 				if lc.DMQ != nil {
 					dmq = fmt.Sprintf(" dmq %g", lc.DMQ.MigrationStrength)
+				}
+				if s := lc.AlphaSearch; s != nil {
+					dmq = fmt.Sprintf(" α search over %d strengths", len(s.Grid))
+					if s.IncludeNone {
+						dmq += " and no balance"
+					}
 				}
 				fmt.Fprintf(w, "  %s: %s, act %s asymmetric=%v, channel_wise=%v%s\n", name, state, lc.Act.Algo, lc.Act.Asymmetric, lc.Weight.ChannelWise, dmq)
 			}
@@ -70,6 +85,7 @@ func newCreateConfigCmd() *cobra.Command {
 	f.StringSliceVar(&skip, "skip", nil, "layers (node names) to leave unquantized")
 	f.IntVar(&batchNum, "batch-num", 0, "calibration batches (overrides the .cfg's batch_num)")
 	f.StringVar(&out, "out", "config.json", "JSON quant config to write")
+	f.StringVar(&alphaMode, "alpha", "", `"auto": every enabled layer gets amq's α search (amq_alpha_search) in place of its dmq_balancer`)
 	c.MarkFlagRequired("model")
 	return c
 }

@@ -79,7 +79,12 @@ The maxima accumulate over all batches (AMCT keeps only the last batch's).
 
 --joint gives the layers that read the same tensor one set of factors, so
 that the balance can later be folded into the tensor's producer; by default
-each layer has its own factors, as in AMCT.`,
+each layer has its own factors, as in AMCT.
+
+Layers whose config has amq's amq_alpha_search (amq create-config --alpha
+auto) get no balance or the migration strength of the search's grid whose
+quantized output is closest to the float output on --data; each choice is
+printed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := f.load(cmd.ErrOrStderr())
@@ -89,7 +94,7 @@ each layer has its own factors, as in AMCT.`,
 			p := s.prep
 			prog := progressOf(cmd)
 			data := prog.source(s.data, "preprocess", s.data.Len())
-			rec, err := quant.PreprocessWith(p.Model, p.Layers, p.Config, s.backend, data, quant.DMQOptions{Joint: joint})
+			rec, choices, err := quant.PreprocessChoices(p.Model, p.Layers, p.Config, s.backend, data, quant.DMQOptions{Joint: joint})
 			prog.finish()
 			if err != nil {
 				return fmt.Errorf("%s: %w", f.model, err)
@@ -97,8 +102,18 @@ each layer has its own factors, as in AMCT.`,
 			if err := quant.WriteRecord(f.record, rec); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "balance factors for %d layers from %d batches of %d samples\nwrote %s\n",
-				len(rec), s.data.Len(), s.data.Size, f.record)
+			w := cmd.OutOrStdout()
+			balanced := 0
+			for _, l := range p.Layers {
+				if c := choices[l.Name]; c != nil {
+					fmt.Fprintf(w, "α search: %s: %s\n", l.Name, c)
+				}
+				if r := rec[l.Name]; r != nil && len(r.BalanceFactor) > 0 {
+					balanced++
+				}
+			}
+			fmt.Fprintf(w, "balance factors for %d layers from %d batches of %d samples\nwrote %s\n",
+				balanced, s.data.Len(), s.data.Size, f.record)
 			return nil
 		},
 	}

@@ -27,6 +27,7 @@ type quantizeFlags struct {
 	keepShared, fold, joint, noEval bool
 	noReport, biasCorrect           bool
 	precision                       string // the board check's ATC precision mode
+	alpha                           string
 }
 
 func newQuantizeCmd() *cobra.Command {
@@ -76,6 +77,7 @@ model (before the balance and quantization) and in the deploy model
 	fl.BoolVar(&f.keepShared, "keep-shared", false, "do not quantize layers with shared weights (AMCT's rule) instead of copying the weight")
 	fl.BoolVar(&f.fold, "fold", false, "fold the balance into the producer of the activation where exact, instead of a Mul")
 	fl.BoolVar(&f.joint, "joint", false, "one set of balance factors for all layers reading the same tensor (lets --fold fold more)")
+	fl.StringVar(&f.alpha, "alpha", "", `"auto": choose no balance or a migration strength 0, 0.05, ..., 0.95 per layer (per tensor with --joint) by the error of its quantized output, in place of the config's dmq_balancer`)
 	fl.BoolVar(&f.noEval, "no-eval", false, "skip the SQNR evaluation")
 	fl.BoolVar(&f.biasCorrect, "bias-correct", false, "shift each layer's bias by the mean error of its quantized output, where that lowers the error on held-out calibration samples")
 	fl.BoolVar(&f.noReport, "no-report", false, "do not write the report (<out>_report.json, .md and plots)")
@@ -90,6 +92,10 @@ model (before the balance and quantization) and in the deploy model
 func runQuantize(stdout, stderr io.Writer, prog *progress, f *quantizeFlags, batchNumSet bool) error {
 	if batchNumSet && f.batchNum < 1 {
 		return fmt.Errorf("--batch-num %d: must be at least 1", f.batchNum)
+	}
+	alpha, err := alphaFlag(f.alpha)
+	if err != nil {
+		return err
 	}
 	if err := checkOutput(f.out); err != nil {
 		return err
@@ -124,7 +130,7 @@ func runQuantize(stdout, stderr io.Writer, prog *progress, f *quantizeFlags, bat
 	}
 	opt := quant.QuantizeOptions{
 		Simple: simple, Skip: f.skip, BatchNum: n,
-		KeepShared: f.keepShared, Fold: f.fold, Joint: f.joint, NoEval: f.noEval,
+		KeepShared: f.keepShared, Fold: f.fold, Joint: f.joint, NoEval: f.noEval, Alpha: alpha,
 		BiasCorrect: f.biasCorrect, Progress: prog.step, Board: board,
 	}
 	var reportFiles []string
@@ -173,7 +179,11 @@ func printSummary(w io.Writer, rep *quant.QuantizeReport) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "layer\ttype\tbalance\tscale_d\toffset_d\tscale_w\tSQNR (dB)")
 	for _, l := range rep.Layers {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.6g\t%d\t%s\t%s\n", l.Name, l.Type, l.Balance, l.ScaleD, l.OffsetD, scaleWString(l.ScaleW), dbString(l.SQNR))
+		bal := l.Balance.String()
+		if l.Alpha != nil {
+			bal += " (α " + l.Alpha.String() + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.6g\t%d\t%s\t%s\n", l.Name, l.Type, bal, l.ScaleD, l.OffsetD, scaleWString(l.ScaleW), dbString(l.SQNR))
 	}
 	tw.Flush()
 	printFused(w, rep.Fused)
@@ -217,6 +227,18 @@ func printBiasCorrection(w io.Writer, layers []quant.LayerReport) {
 		}
 		fmt.Fprintf(w, "bias correction: %s: %s, MSE %.4g -> %.4g on %d held-out samples\n", l.Name, verdict, c.MSEBefore, c.MSEAfter, c.HeldOutSamples)
 	}
+}
+
+// alphaFlag reads --alpha: empty (the config's balance) or "auto" (the
+// per-layer α search with its default settings).
+func alphaFlag(v string) (*quant.AlphaSearch, error) {
+	switch v {
+	case "":
+		return nil, nil
+	case "auto":
+		return quant.DefaultAlphaSearch(), nil
+	}
+	return nil, fmt.Errorf("--alpha %q: want \"auto\" (a fixed migration strength comes from the config's dmq_balancer)", v)
 }
 
 // printFused names the Convs that absorbed a BatchNormalization (do_fusion).

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -314,5 +315,77 @@ func TestQuantizePrecisionReportsTheBoard(t *testing.T) {
 		if _, err := amq(t, args("bad", bad...)...); err == nil || !strings.Contains(err.Error(), "--precision") {
 			t.Errorf("%v: %v", bad, err)
 		}
+	}
+}
+
+// TestAlphaAutoGivesTheSameRecordInQuantizeAndTheSteps: amq quantize
+// --alpha auto and the step commands (create-config --alpha auto, then
+// preprocess, calibrate, save) search α per layer on the same batches and
+// write the same record; both print each layer's choice, the config carries
+// amq_alpha_search, and another --alpha value is refused.
+func TestAlphaAutoGivesTheSameRecordInQuantizeAndTheSteps(t *testing.T) {
+	t.Parallel()
+	model := testfixture.Path(t, "quant", "cnn", "model_op13.onnx")
+	data := testfixture.Path(t, "quant", "cnn", "calib.npy")
+	dir := t.TempDir()
+	cfg, rec := filepath.Join(dir, "config.json"), filepath.Join(dir, "record.txt")
+	steps := [][]string{
+		{"create-config", "--model", model, "--alpha", "auto", "--out", cfg},
+		{"preprocess", "--model", model, "--config", cfg, "--data", data, "--batch-size", "64", "--record", rec},
+		{"calibrate", "--model", model, "--config", cfg, "--data", data, "--batch-size", "64", "--record", rec},
+		{"save", "--model", model, "--config", cfg, "--record", rec, "--out", filepath.Join(dir, "steps")},
+	}
+	for _, args := range steps {
+		out, err := amq(t, args...)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", args[0], err, out)
+		}
+		switch args[0] {
+		case "create-config":
+			if !strings.Contains(out.Stdout, "/conv2/Conv: quantized, act ifmr asymmetric=true, channel_wise=true α search over 20 strengths and no balance") {
+				t.Errorf("create-config output:\n%s", out)
+			}
+		case "preprocess":
+			if !strings.Contains(out.Stdout, "α search: /conv1/Conv: none\n") || strings.Count(out.Stdout, "α search: ") != 4 {
+				t.Errorf("preprocess output, want the choice of each of 4 layers:\n%s", out)
+			}
+		}
+	}
+	prefix := filepath.Join(dir, "flow")
+	out, err := amq(t, "quantize", "--model", model, "--data", data, "--batch-size", "64", "--alpha", "auto", "--no-report", "--out", prefix)
+	if err != nil {
+		t.Fatalf("quantize: %v\n%s", err, out)
+	}
+	if !strings.Contains(out.Stdout, "none (α none)") || strings.Count(out.Stdout, "Mul (α ") != 3 {
+		t.Errorf("quantize output, want the choice of each layer:\n%s", out)
+	}
+	stepRec, err := quant.ReadRecord(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flowRec, err := quant.ReadRecord(prefix + "_record.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(stepRec, flowRec) {
+		t.Errorf("the steps and quantize wrote different records:\n%v\n%v", stepRec, flowRec)
+	}
+	flowCfg, err := quant.ReadConfig(prefix + "_quant_config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := flowCfg.Layers["/fc/Gemm"].AlphaSearch; s == nil || len(s.Grid) != 20 || !s.IncludeNone {
+		t.Errorf("quantize's config: fc's amq_alpha_search %+v", s)
+	}
+	for _, cmd := range [][]string{
+		{"quantize", "--model", model, "--data", data, "--alpha", "0.5", "--out", filepath.Join(dir, "bad")},
+		{"create-config", "--model", model, "--alpha", "best", "--out", filepath.Join(dir, "bad.json")},
+	} {
+		if _, err := amq(t, cmd...); err == nil || !strings.Contains(err.Error(), `want "auto"`) {
+			t.Errorf("%s --alpha %s: err %v", cmd[0], cmd[len(cmd)-3], err)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "bad*")); len(left) != 0 {
+		t.Errorf("refused runs left %v", left)
 	}
 }
