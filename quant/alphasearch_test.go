@@ -431,23 +431,6 @@ func TestAlphaAutoOnHeldOutDataIsAtLeastAMCTsBest(t *testing.T) {
 	}
 }
 
-// TestAlphaSearchMemoryIndependentOfBatches: the whole flow with the α
-// search on both layers of flowPeak's model (2 MiB of activations per
-// batch) keeps the same peak live heap, within 10%, over 64 batches as
-// over 4: the reservoirs take their full size with the first batch, and
-// the candidates' histograms are built from them.
-func TestAlphaSearchMemoryIndependentOfBatches(t *testing.T) {
-	if testing.Short() {
-		t.Skip("slow in -short mode")
-	}
-	opt := QuantizeOptions{Alpha: DefaultAlphaSearch()}
-	p4, p64 := flowPeakWith(t, 4, opt), flowPeakWith(t, 64, opt)
-	t.Logf("peak live heap with the α search: 4 batches %.2f MiB, 64 batches %.2f MiB", float64(p4)/(1<<20), float64(p64)/(1<<20))
-	if float64(p64) > 1.1*float64(p4) || float64(p4) > 1.1*float64(p64) {
-		t.Errorf("peak live heap %d bytes with 4 batches, %d with 64: more than 10%% apart", p4, p64)
-	}
-}
-
 // BenchmarkAlphaSearchCost times the whole flow on the outlier transformer
 // (its 64 calibration samples in one batch, on sim) with AMCT's fixed α 0.5
 // and with the α search, alternately, and reports both times and their

@@ -265,45 +265,6 @@ func (d genData) Batch(i int) (map[string]*onnx.Tensor, error) {
 	return map[string]*onnx.Tensor{"x": randInput(rng, 1, d.batch, 16, 32, 32)}, nil
 }
 
-// TestCalibrateMemoryIndependentOfBatches calibrates 4 and 64 batches of a
-// model whose observed activations take 1 MiB per batch: the live heap may
-// not grow with the batch count.
-func TestCalibrateMemoryIndependentOfBatches(t *testing.T) {
-	if testing.Short() {
-		t.Skip("slow in -short mode")
-	}
-	b := newBuilder(4)
-	x := b.input("x", 8, 16, 32, 32)
-	c1 := b.node("Conv", "c1", map[string]any{"pads": []int64{1, 1, 1, 1}}, x, b.init("w1", 0.2, 0, 16, 16, 3, 3))
-	r := b.node("Relu", "r", nil, c1)
-	c2 := b.node("Conv", "c2", nil, r, b.init("w2", 0.2, 0, 4, 16, 1, 1))
-	m := b.model(c2)
-	layers := []*Layer{layer(m, "c1"), layer(m, "c2")}
-	peaks := map[int]uint64{}
-	for _, n := range []int{4, 64} {
-		var peak uint64
-		data := genData{n: n, batch: 8, peak: &peak}
-		cfg := testConfig(layers, true)
-		cfg.BatchNum = n
-		cfg.Layers["c2"].Act = hfmgParams(8192, true)
-		rec, err := Preprocess(m, layers, cfg, testSim, data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := Calibrate(m, layers, cfg, rec, testSim, data); err != nil {
-			t.Fatal(err)
-		}
-		peaks[n] = peak
-		t.Logf("%d batches (%d MiB of observed activations in total): peak live heap %.2f MiB",
-			n, n*2*8*16*32*32*4>>20, float64(peak)/(1<<20))
-	}
-	// 60 more batches hold 60 MiB of observed activations; keeping even
-	// one 512 KiB tensor per batch would add 30 MiB.
-	if peaks[64] > peaks[4]+4<<20 {
-		t.Errorf("peak live heap grew from %d to %d bytes with 16x the batches", peaks[4], peaks[64])
-	}
-}
-
 // TestCalibrateRejectsBadAlgorithms checks the messages, which the CLI
 // prints, for algorithms and parameters Calibrate does not accept; every one
 // is reported before any batch runs.

@@ -204,21 +204,6 @@ func flowPeakWith(tb testing.TB, n int, opt QuantizeOptions) uint64 {
 	return peak
 }
 
-// TestRunFlowMemoryIndependentOfBatches: the whole flow (balance factors,
-// calibration, save, SQNR evaluation of two models) over 64 batches of 2 MiB
-// of activations each keeps no more live heap than over 4.
-func TestRunFlowMemoryIndependentOfBatches(t *testing.T) {
-	if testing.Short() {
-		t.Skip("slow in -short mode")
-	}
-	p4, p64 := flowPeak(t, 4), flowPeak(t, 64)
-	t.Logf("peak live heap: 4 batches %.2f MiB, 64 batches %.2f MiB (%d MiB of observed activations per pass over 64 batches)",
-		float64(p4)/(1<<20), float64(p64)/(1<<20), 64*2*8*16*32*32*4>>20)
-	if float64(p64) > 1.5*float64(p4)+2<<20 {
-		t.Errorf("peak live heap grew from %d to %d bytes with 16x the batches", p4, p64)
-	}
-}
-
 // BenchmarkQuantizeBatches reports the peak live heap of the whole flow for
 // 4 and 64 calibration batches.
 func BenchmarkQuantizeBatches(b *testing.B) {
