@@ -91,14 +91,14 @@ func mdBoard(w io.Writer, r *Report) {
 	if len(b.Outputs) > 0 {
 		fmt.Fprintf(w, "| output | SQNR, deploy model (dB) | SQNR, float model (dB) |\n|---|---:|---:|\n")
 		for _, o := range b.Outputs {
-			fmt.Fprintf(w, "| `%s` | %s | %s |\n", o.Name, dbString(float64(o.SQNR)), dbString(float64(o.FloatSQNR)))
+			fmt.Fprintf(w, "| `%s` | %s | %s |\n", o.Name, FormatSQNR(float64(o.SQNR)), FormatSQNR(float64(o.FloatSQNR)))
 		}
 		fmt.Fprintln(w)
 	}
 	if len(b.Layers) > 0 {
 		fmt.Fprintf(w, "| layer | SQNR on the NPU (dB) |\n|---|---:|\n")
 		for _, l := range b.Layers {
-			fmt.Fprintf(w, "| `%s` | %s |\n", l.Name, dbString(float64(l.SQNR)))
+			fmt.Fprintf(w, "| `%s` | %s |\n", l.Name, FormatSQNR(float64(l.SQNR)))
 		}
 		fmt.Fprintln(w)
 	}

@@ -74,7 +74,7 @@ func mdOutputs(w io.Writer, r *Report) {
 	fmt.Fprintf(w, "## Graph outputs\n\nSQNR of the fake-quant model's output against the float model's, on the calibration data.\n\n")
 	fmt.Fprintf(w, "| output | SQNR (dB) |\n|---|---:|\n")
 	for _, o := range r.Outputs {
-		fmt.Fprintf(w, "| `%s` | %s |\n", o.Name, dbString(float64(o.SQNR)))
+		fmt.Fprintf(w, "| `%s` | %s |\n", o.Name, FormatSQNR(float64(o.SQNR)))
 	}
 	fmt.Fprintln(w)
 }
@@ -93,7 +93,7 @@ func mdLayers(w io.Writer, r *Report, fig *figure) {
 			algo += " (sym)"
 		}
 		fmt.Fprintf(w, "| `%s` | %s | %s | %s | %s | %.6g | %d | %s | %s | %s |\n", l.Name, l.Type, algo, l.Balance, alphaString(l),
-			l.ScaleD, l.OffsetD, clip, scaleWString(l.ScaleW), dbString(float64(l.SQNR)))
+			l.ScaleD, l.OffsetD, clip, FormatScaleW(l.ScaleW), FormatSQNR(float64(l.SQNR)))
 	}
 	fmt.Fprintln(w)
 	for _, l := range r.Layers {
@@ -245,8 +245,9 @@ func codeList(names []string) string {
 	return strings.Join(q, ", ")
 }
 
-// dbString formats an SQNR: "-" for none, "exact" for +Inf.
-func dbString(db float64) string {
+// FormatSQNR formats an SQNR in dB as amq prints it: "-" for none (NaN),
+// "exact" for +Inf, else one decimal.
+func FormatSQNR(db float64) string {
 	switch {
 	case math.IsNaN(db):
 		return "-"
@@ -265,8 +266,9 @@ func ratioString(n Number) string {
 	return fmt.Sprintf("%.3g", v)
 }
 
-// scaleWString shows one scale as is and per-channel scales as their range.
-func scaleWString(s []float32) string {
+// FormatScaleW shows one weight scale as is and per-channel scales as
+// their range and count.
+func FormatScaleW(s []float32) string {
 	if len(s) == 1 {
 		return fmt.Sprintf("%.6g", s[0])
 	}

@@ -34,7 +34,7 @@ func histogramPlot(l *Layer) *plot.Plot {
 	h := l.Histogram
 	title := l.Name
 	if v := float64(l.SQNR); !math.IsNaN(v) {
-		title += ", SQNR " + dbString(v) + " dB"
+		title += ", SQNR " + FormatSQNR(v) + " dB"
 	}
 	title += fmt.Sprintf("\n%s: int8 range [%.4g, %.4g] (dashed)", h.Algo, h.ClipLo, h.ClipHi)
 	what := shorten(h.Tensor, 36)

@@ -15,6 +15,7 @@ import (
 	"amq/npy"
 	"amq/onnx"
 	"amq/quant"
+	"amq/report"
 )
 
 func init() { subcommands = append(subcommands, newDemoCmd) }
@@ -218,7 +219,7 @@ func compareHeldOut(w io.Writer, b backend.Backend, d *demoData, runs []*demoRun
 		if err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(tw, "%s\t%.2f%%\t%s dB\n", r.title, acc, dbString(db))
+		fmt.Fprintf(tw, "%s\t%.2f%%\t%s dB\n", r.title, acc, report.FormatSQNR(db))
 		res = append(res, demoResult{r.title, acc, db})
 	}
 	return res, tw.Flush()

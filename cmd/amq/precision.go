@@ -10,6 +10,7 @@ import (
 
 	"amq/backend"
 	"amq/quant"
+	"amq/report"
 )
 
 // addPrecision registers --precision, the ATC precision mode, for the
@@ -77,12 +78,12 @@ func printBoard(w io.Writer, rep *quant.QuantizeReport) {
 	fmt.Fprintf(w, "on the NPU in %s (sim emulating ATC's precision mode, against the float model in float32):\n", b.Precision)
 	for _, o := range rep.OutputNames {
 		if db, ok := b.Outputs[o]; ok {
-			fmt.Fprintf(w, "  output %s: SQNR %s dB (deploy model), %s dB (float model)\n", o, dbString(db), dbString(b.FloatOutputs[o]))
+			fmt.Fprintf(w, "  output %s: SQNR %s dB (deploy model), %s dB (float model)\n", o, report.FormatSQNR(db), report.FormatSQNR(b.FloatOutputs[o]))
 		}
 	}
 	for _, l := range rep.Layers {
 		if db, ok := b.Layers[l.Name]; ok {
-			fmt.Fprintf(w, "  layer %s: SQNR %s dB (float32: %s dB)\n", l.Name, dbString(db), dbString(l.SQNR))
+			fmt.Fprintf(w, "  layer %s: SQNR %s dB (float32: %s dB)\n", l.Name, report.FormatSQNR(db), report.FormatSQNR(l.SQNR))
 		}
 	}
 	printFP16(w, fmt.Sprintf("%s, float model, before the balance", b.Precision), boardStats(b.Before, b.PeakBefore))

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 	"strings"
 	"text/tabwriter"
 
@@ -13,6 +12,7 @@ import (
 	"amq/onnx"
 	"amq/quant"
 	"amq/quant/configpb"
+	"amq/report"
 )
 
 func init() { subcommands = append(subcommands, newQuantizeCmd) }
@@ -183,14 +183,14 @@ func printSummary(w io.Writer, rep *quant.QuantizeReport) {
 		if l.Alpha != nil {
 			bal += " (α " + l.Alpha.String() + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.6g\t%d\t%s\t%s\n", l.Name, l.Type, bal, l.ScaleD, l.OffsetD, scaleWString(l.ScaleW), dbString(l.SQNR))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.6g\t%d\t%s\t%s\n", l.Name, l.Type, bal, l.ScaleD, l.OffsetD, report.FormatScaleW(l.ScaleW), report.FormatSQNR(l.SQNR))
 	}
 	tw.Flush()
 	printFused(w, rep.Fused)
 	printBiasCorrection(w, rep.Layers)
 	for _, o := range rep.OutputNames {
 		if db, ok := rep.Outputs[o]; ok {
-			fmt.Fprintf(w, "output %s: SQNR %s dB (fake-quant vs float on the calibration data)\n", o, dbString(db))
+			fmt.Fprintf(w, "output %s: SQNR %s dB (fake-quant vs float on the calibration data)\n", o, report.FormatSQNR(db))
 		}
 	}
 	for _, l := range rep.Layers {
@@ -246,26 +246,4 @@ func printFused(w io.Writer, fused []string) {
 	if len(fused) > 0 {
 		fmt.Fprintf(w, "fused BatchNormalization into: %s\n", strings.Join(fused, ", "))
 	}
-}
-
-// scaleWString shows one scale as is and per-channel scales as their range.
-func scaleWString(s []float32) string {
-	if len(s) == 1 {
-		return fmt.Sprintf("%.6g", s[0])
-	}
-	lo, hi := s[0], s[0]
-	for _, v := range s {
-		lo, hi = min(lo, v), max(hi, v)
-	}
-	return fmt.Sprintf("%.4g..%.4g (%d ch)", lo, hi, len(s))
-}
-
-func dbString(db float64) string {
-	switch {
-	case math.IsNaN(db):
-		return "-"
-	case math.IsInf(db, 1):
-		return "exact"
-	}
-	return fmt.Sprintf("%.1f", db)
 }
