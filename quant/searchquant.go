@@ -52,35 +52,18 @@ func (c searchIFMRCalibrator) ScaleOffset(p ActParams) (float32, int32, error) {
 // they differ by rounding, so the choice differs from IFMR's only between
 // candidates whose losses are that close.
 func searchIFMR(h *Histogram, p ActParams) (scale float32, offset int32, err error) {
-	if err := checkIFMR(p); err != nil {
-		return 0, 0, err
-	}
-	if h.N == 0 {
-		return 0, 0, fmt.Errorf("ifmr: no activation values were observed")
-	}
-	maxInit := max(h.Quantile(percentileRank(p.MaxPercentile, h.N)), 0)
-	minInit := min(h.Quantile(h.N+1-percentileRank(p.MinPercentile, h.N)), 0)
 	pre := newHistPrefix(h)
 	defer prefixPool.Put(pre)
-	best := math.Inf(1)
-	for i := range searchSteps(p.SearchRange[0], p.SearchRange[1], p.SearchStep) {
-		// IFMR's candidates, in float32 as there.
-		r := float32(p.SearchRange[0] + float64(i)*p.SearchStep)
-		lo, hi := minInit, float64(r*float32(maxInit))
-		if !p.Asymmetric {
-			if -minInit > maxInit {
-				lo, hi = float64(r*float32(minInit)), 0
-			} else {
-				lo = 0
-			}
-		}
-		s, o := ScaleOffset(lo, hi, p.Asymmetric)
-		if loss := pre.squaredError(s, o); loss < best {
-			best, scale, offset = loss, s, o
-		}
-	}
-	return scale, offset, nil
+	return ifmr(prefixLoss{h, pre}, p)
 }
+
+// prefixLoss is a Histogram whose SquaredError comes from prefix sums.
+type prefixLoss struct {
+	*Histogram
+	pre *histPrefix
+}
+
+func (v prefixLoss) SquaredError(s float32, o int32) float64 { return v.pre.squaredError(s, o) }
 
 // histPrefix holds what searchIFMR's losses need of a Histogram: the
 // prefix sums of its bins and, for each bin of three values or more, what
