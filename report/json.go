@@ -68,14 +68,24 @@ func ReadJSON(path string) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	r, err := decodeJSON(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+// decodeJSON parses a report, refusing unknown fields and a report
+// without a name.
+func decodeJSON(b []byte) (*Report, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	var r Report
 	if err := dec.Decode(&r); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	if r.Name == "" {
-		return nil, fmt.Errorf("%s: not an amq report (no name)", path)
+		return nil, fmt.Errorf("not an amq report (no name)")
 	}
 	return &r, nil
 }
