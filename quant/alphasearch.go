@@ -170,13 +170,9 @@ func searchUnits(g *onnx.Graph, layers []*Layer, cfg *Config, joint bool) ([]*se
 		if _, err := newSearchCalibrator(lc.Act.Algo); err != nil {
 			return nil, fmt.Errorf("layer %q: %w", l.Name, err)
 		}
-		n, w, err := layerWeight(g, l)
+		n, w, wmax, err := layerWeightMax(g, l)
 		if err != nil {
 			return nil, err
-		}
-		wmax, err := weightInputMax(l.Type, n, w)
-		if err != nil {
-			return nil, fmt.Errorf("layer %q: %w", l.Name, err)
 		}
 		sl := &searchLayer{layer: l, lc: lc, node: n, weight: w, wmax: wmax}
 		if b := n.Input(2); b != "" {

@@ -289,18 +289,28 @@ func balanceItems(g *onnx.Graph, layers []*Layer, cfg *Config) ([]*balanceItem, 
 		if !(a >= 0.2 && a <= 0.8) {
 			return nil, fmt.Errorf("layer %q: dmq migration_strength %v is outside [0.2, 0.8]", l.Name, a)
 		}
-		n, w, err := layerWeight(g, l)
+		n, _, wmax, err := layerWeightMax(g, l)
 		if err != nil {
 			return nil, err
-		}
-		wmax, err := weightInputMax(l.Type, n, w)
-		if err != nil {
-			return nil, fmt.Errorf("layer %q: %w", l.Name, err)
 		}
 		k := obsKey{tensor: n.Inputs[0], axis: activationAxis(l.Type)}
 		items = append(items, &balanceItem{layer: l, alpha: a, key: k, wmax: wmax})
 	}
 	return items, nil
+}
+
+// layerWeightMax returns l's node in g, its weight and max|W_j| per input
+// channel of the weight, what a balance factor needs of the weight.
+func layerWeightMax(g *onnx.Graph, l *Layer) (*onnx.Node, *onnx.Tensor, []float64, error) {
+	n, w, err := layerWeight(g, l)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	wmax, err := weightInputMax(l.Type, n, w)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("layer %q: %w", l.Name, err)
+	}
+	return n, w, wmax, nil
 }
 
 // jointFactors gives all items that read one tensor the same factors,
