@@ -115,7 +115,7 @@ func Rendered(r *Report) ([]File, error) {
 // gives it (the staging folder of the run).
 func WriteTo(files []File, path func(name string) string) error {
 	for _, f := range files {
-		if err := os.WriteFile(path(f.Name), f.Data, 0o644); err != nil {
+		if err := os.WriteFile(path(f.Name), f.Data, 0o666); err != nil {
 			return err
 		}
 	}

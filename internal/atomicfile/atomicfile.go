@@ -3,8 +3,10 @@
 // data goes to a temporary file in the destination's folder, which is
 // synced to disk and then renamed over the destination.
 //
-// The temporary file is named ".<name>.tmp<random>" and is created with
-// os.CreateTemp, so a written file has mode 0600.
+// The temporary file is named ".<name>.tmp<random>"; a written file has
+// mode 0666 minus the umask, as files other tools create have, not
+// os.CreateTemp's 0600, so that another user (a board's runtime user) can
+// read a deploy model when the umask allows it.
 //
 // A set of files that must appear together (a model and its external data,
 // the four outputs of a quantization) is written into a Staging folder
@@ -31,6 +33,11 @@ type File struct {
 func Create(path string) (*File, error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(0o666 &^ umask()); err != nil {
+		f.Close()
+		os.Remove(f.Name())
 		return nil, err
 	}
 	return &File{f: f, path: path}, nil

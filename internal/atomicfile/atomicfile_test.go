@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -55,23 +54,6 @@ func TestWriteFileReplacesTheFileAndLeavesNoTemporary(t *testing.T) {
 	}
 	if names := entries(t, dir); len(names) != 1 || names[0] != "out.bin" {
 		t.Errorf("folder holds %v, want only out.bin", names)
-	}
-}
-
-func TestWriteFileCreatesMode0600(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("no Unix permissions")
-	}
-	path := filepath.Join(t.TempDir(), "out.bin")
-	if err := WriteFile(path, []byte("x")); err != nil {
-		t.Fatal(err)
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m := st.Mode().Perm(); m != 0o600 {
-		t.Errorf("mode %v, want 0600 (os.CreateTemp's)", m)
 	}
 }
 
