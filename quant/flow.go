@@ -121,7 +121,7 @@ func RunFlow(m *onnx.Model, b backend.Backend, data DataSource, prefix string, o
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
-	st, err := atomicfile.NewStaging(dir, ".amq-quantize-*")
+	st, err := atomicfile.NewStaging(dir, ".amq-quantize-")
 	if err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}

@@ -62,7 +62,7 @@ func Save(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, prefix string
 	if dir == "" {
 		dir = "."
 	}
-	st, err := atomicfile.NewStaging(dir, ".amq-save-*")
+	st, err := atomicfile.NewStaging(dir, ".amq-save-")
 	if err != nil {
 		return nil, fmt.Errorf("save: %w", err)
 	}

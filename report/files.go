@@ -125,7 +125,7 @@ func WriteTo(files []File, path func(name string) string) error {
 // Commit writes files into dir, all or none: staged in a private folder
 // there, then moved into place together.
 func Commit(dir string, files []File) error {
-	st, err := atomicfile.NewStaging(dir, ".amq-report-*")
+	st, err := atomicfile.NewStaging(dir, ".amq-report-")
 	if err != nil {
 		return err
 	}

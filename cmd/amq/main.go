@@ -4,13 +4,17 @@
 package main
 
 import (
+	"amq/internal/atomicfile"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 )
 
 func main() {
+	stopOnSignals()
 	if err := rootCmd().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "amq:", err)
 		os.Exit(1)
@@ -33,4 +37,20 @@ func rootCmd() *cobra.Command {
 		root.AddCommand(c())
 	}
 	return root
+}
+
+// stopOnSignals makes SIGINT (Ctrl-C) and SIGTERM (what Slurm, systemd and
+// timeout send) end amq at once with a message, after removing the
+// temporary files and staging folders of the outputs under way, so that an
+// interrupted run leaves nothing behind. The exit status is 128 plus the
+// signal's number, as a shell reports it.
+func stopOnSignals() {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		sig := <-c
+		fmt.Fprintf(os.Stderr, "\namq: stopped by %v; partial outputs removed\n", sig)
+		atomicfile.RemoveAll()
+		os.Exit(128 + int(sig.(syscall.Signal)))
+	}()
 }

@@ -40,6 +40,7 @@ func Create(path string) (*File, error) {
 		os.Remove(f.Name())
 		return nil, err
 	}
+	track(f.Name())
 	return &File{f: f, path: path}, nil
 }
 
@@ -58,6 +59,7 @@ func (a *File) Commit() error {
 	if err := os.Rename(a.f.Name(), a.path); err != nil {
 		return err
 	}
+	untrack(a.f.Name())
 	a.done = true
 	return nil
 }
@@ -67,6 +69,7 @@ func (a *File) Abort() {
 	if !a.done {
 		a.f.Close()
 		os.Remove(a.f.Name())
+		untrack(a.f.Name())
 	}
 }
 

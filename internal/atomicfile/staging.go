@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 )
 
 // Staging is a private folder beside a set of outputs: the files are
@@ -16,14 +18,38 @@ type Staging struct {
 	tmp string // the private folder inside dir
 }
 
-// NewStaging creates the private folder in dir, which must exist; pattern
-// names it as os.MkdirTemp does.
-func NewStaging(dir, pattern string) (*Staging, error) {
-	tmp, err := os.MkdirTemp(dir, pattern)
+// NewStaging creates the private folder in dir, which must exist, named
+// prefix, this process's id, "-" and a random part, so that the next run
+// can tell whose it is. It first removes the folders of that prefix that
+// a process no longer running left behind (a run killed with SIGKILL).
+func NewStaging(dir, prefix string) (*Staging, error) {
+	removeStale(dir, prefix)
+	tmp, err := os.MkdirTemp(dir, fmt.Sprintf("%s%d-*", prefix, os.Getpid()))
 	if err != nil {
 		return nil, err
 	}
-	return &Staging{dir: dir, tmp: tmp}, nil
+	s := &Staging{dir: dir, tmp: tmp}
+	track(tmp)
+	return s, nil
+}
+
+// removeStale removes the staging folders in dir named prefix<pid>-...
+// whose process is gone.
+func removeStale(dir, prefix string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || !e.IsDir() {
+			continue
+		}
+		pid, _, ok := strings.Cut(rest, "-")
+		if n, err := strconv.Atoi(pid); ok && err == nil && n > 0 && n != os.Getpid() && !running(n) {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // Path returns where to write the output that will be dir/name.
@@ -53,4 +79,7 @@ func (s *Staging) Commit() error {
 }
 
 // Discard removes the private folder with whatever Commit did not move.
-func (s *Staging) Discard() { os.RemoveAll(s.tmp) }
+func (s *Staging) Discard() {
+	os.RemoveAll(s.tmp)
+	untrack(s.tmp)
+}

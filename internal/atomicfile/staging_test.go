@@ -11,7 +11,7 @@ import (
 // stage creates a staging folder in dir holding the files name -> content.
 func stage(t *testing.T, dir string, files map[string]string) *Staging {
 	t.Helper()
-	st, err := NewStaging(dir, "stage-*")
+	st, err := NewStaging(dir, "stage-")
 	if err != nil {
 		t.Fatal(err)
 	}

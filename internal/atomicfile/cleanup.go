@@ -1,0 +1,24 @@
+package atomicfile
+
+import (
+	"os"
+	"sync"
+)
+
+// live holds the temporary files and staging folders in use, for
+// RemoveAll.
+var live sync.Map
+
+func track(path string)   { live.Store(path, true) }
+func untrack(path string) { live.Delete(path) }
+
+// RemoveAll removes every temporary file and staging folder this process
+// has not committed or removed yet. A command calls it when a signal ends
+// it, so that an interrupted run leaves nothing behind.
+func RemoveAll() {
+	live.Range(func(k, _ any) bool {
+		os.RemoveAll(k.(string))
+		live.Delete(k)
+		return true
+	})
+}
