@@ -3,6 +3,7 @@ package dataset
 import (
 	"fmt"
 	"io"
+	"math"
 
 	"amq/onnx"
 	"amq/quant"
@@ -35,6 +36,7 @@ type Source struct {
 	Size    int // samples per batch
 	Samples int // samples in the data
 	data    samples
+	path    string // what --data named, for messages
 }
 
 var _ quant.DataSource = (*Source)(nil)
@@ -92,7 +94,7 @@ func Open(g *onnx.Graph, path string, opt Options) (*Source, error) {
 	if d := n % size; d > 0 {
 		fmt.Fprintf(notes, "note: %s: the last %d samples do not fill a batch of %d and are not used\n", path, d, size)
 	}
-	return &Source{Size: size, Samples: n, data: data}, nil
+	return &Source{Size: size, Samples: n, data: data, path: path}, nil
 }
 
 // batchSize is the requested size, else the model's fixed batch dimension
@@ -126,12 +128,36 @@ func (s *Source) Batch(i int) (map[string]*onnx.Tensor, error) {
 	if i < 0 || i >= s.Len() {
 		return nil, fmt.Errorf("batch %d out of range [0, %d)", i, s.Len())
 	}
-	in, err := s.data.read(i*s.Size, (i+1)*s.Size)
+	lo := i * s.Size
+	in, err := s.data.read(lo, lo+s.Size)
 	if err != nil {
 		return nil, err
 	}
 	for name, t := range in {
 		t.Name = name
+		if k, v, ok := firstNonFinite(t); ok {
+			return nil, fmt.Errorf("%s: sample %d, input %q: non-finite value %v", s.path, lo+k/max(1, onnx.NumElems(t.Shape[1:])), name, v)
+		}
 	}
 	return in, nil
+}
+
+// firstNonFinite finds the first NaN or infinity of a float tensor: its
+// element index and value.
+func firstNonFinite(t *onnx.Tensor) (int, float64, bool) {
+	switch d := t.Data.(type) {
+	case []float32:
+		for k, v := range d {
+			if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+				return k, f, true
+			}
+		}
+	case []float64:
+		for k, v := range d {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return k, v, true
+			}
+		}
+	}
+	return 0, 0, false
 }
