@@ -59,7 +59,16 @@ func (s *Staging) Path(name string) string { return filepath.Join(s.tmp, name) }
 // checks first that no destination is a folder, which rename cannot
 // replace: failing then, after some files were moved, would leave a mix of
 // new and old outputs.
+//
+// Commits into one folder take turns (a lock on the folder), so two runs
+// writing the same outputs at once leave the complete set of one of them,
+// never a mix.
 func (s *Staging) Commit() error {
+	unlock, err := lockDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", s.dir, err)
+	}
+	defer unlock()
 	entries, err := os.ReadDir(s.tmp)
 	if err != nil {
 		return err

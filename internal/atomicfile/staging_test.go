@@ -1,10 +1,12 @@
 package atomicfile
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -80,5 +82,43 @@ func TestStagingDiscardLeavesNothing(t *testing.T) {
 	st.Discard()
 	if got := entries(t, dir); len(got) != 0 {
 		t.Errorf("folder holds %v after discard, want nothing", got)
+	}
+}
+
+// TestConcurrentCommitsLeaveOneRunsSet checks that two runs committing the
+// same outputs into one folder at once leave the complete set of one of
+// them each time, never a mix.
+func TestConcurrentCommitsLeaveOneRunsSet(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	names := []string{"m_deploy_model.onnx", "m_fake_quant_model.onnx", "m_quant_config.json", "m_record.txt"}
+	for round := range 50 {
+		var wg sync.WaitGroup
+		for run := range 2 {
+			wg.Go(func() {
+				files := map[string]string{}
+				for _, n := range names {
+					files[n] = fmt.Sprintf("run %d round %d", run, round)
+				}
+				st := stage(t, dir, files)
+				defer st.Discard()
+				if err := st.Commit(); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		var first string
+		for i, n := range names {
+			b, err := os.ReadFile(filepath.Join(dir, n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				first = string(b)
+			} else if string(b) != first {
+				t.Fatalf("round %d: %s holds %q but %s %q: the outputs mix two runs", round, n, b, names[0], first)
+			}
+		}
 	}
 }
