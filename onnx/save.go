@@ -2,8 +2,9 @@ package onnx
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 
 	"google.golang.org/protobuf/proto"
@@ -158,20 +159,10 @@ func (m *Model) toProto(ext func(*Tensor, *onnxpb.TensorProto) error) (*onnxpb.M
 	if m.DocString != "" {
 		p.DocString = ptr(m.DocString)
 	}
-	domains := make([]string, 0, len(m.Opsets))
-	for d := range m.Opsets {
-		domains = append(domains, d)
-	}
-	sort.Strings(domains)
-	for _, d := range domains {
+	for _, d := range slices.Sorted(maps.Keys(m.Opsets)) {
 		p.OpsetImport = append(p.OpsetImport, &onnxpb.OperatorSetIdProto{Domain: ptr(d), Version: ptr(m.Opsets[d])})
 	}
-	keys := make([]string, 0, len(m.Metadata))
-	for k := range m.Metadata {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(m.Metadata)) {
 		p.MetadataProps = append(p.MetadataProps, &onnxpb.StringStringEntryProto{Key: ptr(k), Value: ptr(m.Metadata[k])})
 	}
 	g, err := m.Graph.toProto(ext)
@@ -215,12 +206,7 @@ func (g *Graph) toProto(ext func(*Tensor, *onnxpb.TensorProto) error) (*onnxpb.G
 	for _, vi := range g.Outputs {
 		p.Output = append(p.Output, vi.toProto())
 	}
-	names := make([]string, 0, len(g.ValueInfo))
-	for n := range g.ValueInfo {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(g.ValueInfo)) {
 		p.ValueInfo = append(p.ValueInfo, g.ValueInfo[n].toProto())
 	}
 	for _, n := range g.Nodes {
@@ -238,12 +224,7 @@ func (g *Graph) toProto(ext func(*Tensor, *onnxpb.TensorProto) error) (*onnxpb.G
 		if n.DocString != "" {
 			np.DocString = ptr(n.DocString)
 		}
-		anames := make([]string, 0, len(n.Attrs))
-		for k := range n.Attrs {
-			anames = append(anames, k)
-		}
-		sort.Strings(anames)
-		for _, k := range anames {
+		for _, k := range slices.Sorted(maps.Keys(n.Attrs)) {
 			ap, err := n.Attrs[k].toProto()
 			if err != nil {
 				return nil, fmt.Errorf("%v attribute %q: %w", n, k, err)
