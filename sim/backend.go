@@ -36,21 +36,8 @@ func (b *Backend) Prepare(model *onnx.Model, observe []string) (backend.Runner, 
 	if err != nil {
 		return nil, fmt.Errorf("sim: %w", err)
 	}
-	g := model.Graph
-	defined := map[string]bool{}
-	for name := range g.Initializers {
-		defined[name] = true
-	}
-	for _, in := range g.Inputs {
-		defined[in.Name] = true
-	}
-	for _, n := range g.Nodes {
-		for _, o := range n.Outputs {
-			defined[o] = true
-		}
-	}
 	for _, name := range observe {
-		if name == "" || !defined[name] {
+		if name == "" || !s.known[name] {
 			return nil, fmt.Errorf("sim: tensor %q to observe is not defined in the graph", name)
 		}
 	}
