@@ -79,12 +79,9 @@ func pad(u *upgrader, n *onnx.Node) error {
 	if len(n.Inputs) != 1 {
 		return fmt.Errorf("has %d inputs; Pad-2 takes 1", len(n.Inputs))
 	}
-	pads, err := attrOf(n, "pads", onnx.AttrInts)
+	pads, err := requiredAttr(n, "pads", onnx.AttrInts)
 	if err != nil {
 		return err
-	}
-	if pads == nil {
-		return fmt.Errorf("needs the attribute pads")
 	}
 	value, err := attrOf(n, "value", onnx.AttrFloat)
 	if err != nil {
@@ -115,12 +112,9 @@ func topK1(u *upgrader, n *onnx.Node) error {
 	if len(n.Inputs) != 1 {
 		return fmt.Errorf("has %d inputs; TopK-1 takes 1", len(n.Inputs))
 	}
-	k, err := attrOf(n, "k", onnx.AttrInt)
+	k, err := requiredAttr(n, "k", onnx.AttrInt)
 	if err != nil {
 		return err
-	}
-	if k == nil {
-		return fmt.Errorf("needs the attribute k")
 	}
 	n.Inputs = []string{n.Inputs[0], u.int64s(n, "K", []int64{k.I})}
 	delete(n.Attrs, "k")

@@ -28,12 +28,9 @@ func upsample(u *upgrader, n *onnx.Node) error {
 		if len(n.Inputs) != 1 {
 			return fmt.Errorf("has %d inputs; Upsample-7 takes 1", len(n.Inputs))
 		}
-		a, err := attrOf(n, "scales", onnx.AttrFloats)
+		a, err := requiredAttr(n, "scales", onnx.AttrFloats)
 		if err != nil {
 			return err
-		}
-		if a == nil {
-			return fmt.Errorf("needs the attribute scales")
 		}
 		scales = u.constant(n, "scales", onnx.NewTensor([]int{len(a.Floats)}, append([]float32(nil), a.Floats...)))
 		delete(n.Attrs, "scales")

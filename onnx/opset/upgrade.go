@@ -158,3 +158,12 @@ func attrOf(n *onnx.Node, name string, want onnx.AttrType) (*onnx.Attr, error) {
 	}
 	return a, nil
 }
+
+// requiredAttr is attrOf for an attribute n must have.
+func requiredAttr(n *onnx.Node, name string, want onnx.AttrType) (*onnx.Attr, error) {
+	a, err := attrOf(n, name, want)
+	if err == nil && a == nil {
+		err = fmt.Errorf("needs the attribute %s", name)
+	}
+	return a, err
+}
