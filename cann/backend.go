@@ -237,6 +237,15 @@ type runner struct {
 	workers []*worker
 }
 
+// inputNames lists the graph's inputs by name, in the graph's order.
+func (r *runner) inputNames() []string {
+	names := make([]string, len(r.graph.Inputs))
+	for i, in := range r.graph.Inputs {
+		names[i] = in.Name
+	}
+	return names
+}
+
 // omFor compiles (or finds in the cache) the model for these input shapes.
 func (r *runner) omFor(shapes map[string][]int) (string, error) {
 	key := shapeKey(shapes)
@@ -245,11 +254,7 @@ func (r *runner) omFor(shapes map[string][]int) (string, error) {
 	if om, ok := r.oms[key]; ok {
 		return om, nil
 	}
-	order := make([]string, len(r.graph.Inputs))
-	for i, in := range r.graph.Inputs {
-		order[i] = in.Name
-	}
-	args := ATCArgs(r.soc, shapes, order, r.outs, r.prec)
+	args := ATCArgs(r.soc, shapes, r.inputNames(), r.outs, r.prec)
 	om, err := r.comp.compile(context.Background(), r.data, args)
 	if err != nil {
 		return "", err
@@ -313,10 +318,6 @@ func (r *runner) load(w *worker, s *session, om string) (*loadedModel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", om, err)
 	}
-	graphIn := make([]string, len(r.graph.Inputs))
-	for i, in := range r.graph.Inputs {
-		graphIn[i] = in.Name
-	}
 	names := func(ios []IO) []string {
 		n := make([]string, len(ios))
 		for i, io := range ios {
@@ -324,7 +325,7 @@ func (r *runner) load(w *worker, s *session, om string) (*loadedModel, error) {
 		}
 		return n
 	}
-	io, err := mapIO(om, names(m.inputs), graphIn, names(m.outputs), r.outs)
+	io, err := mapIO(om, names(m.inputs), r.inputNames(), names(m.outputs), r.outs)
 	if err != nil {
 		if uerr := m.unload(); uerr != nil {
 			err = errors.Join(err, fmt.Errorf("unloading %s: %w", om, uerr))
