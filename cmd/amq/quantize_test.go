@@ -336,10 +336,7 @@ func TestAlphaAutoGivesTheSameRecordInQuantizeAndTheSteps(t *testing.T) {
 		{"save", "--model", model, "--config", cfg, "--record", rec, "--out", filepath.Join(dir, "steps")},
 	}
 	for _, args := range steps {
-		out, err := amq(t, args...)
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", args[0], err, out)
-		}
+		out := mustAmq(t, args...)
 		switch args[0] {
 		case "create-config":
 			if !strings.Contains(out.Stdout, "/conv2/Conv: quantized, act ifmr asymmetric=true, channel_wise=true α search over 20 strengths and no balance") {
@@ -352,10 +349,7 @@ func TestAlphaAutoGivesTheSameRecordInQuantizeAndTheSteps(t *testing.T) {
 		}
 	}
 	prefix := filepath.Join(dir, "flow")
-	out, err := amq(t, "quantize", "--model", model, "--data", data, "--batch-size", "64", "--alpha", "auto", "--no-report", "--out", prefix)
-	if err != nil {
-		t.Fatalf("quantize: %v\n%s", err, out)
-	}
+	out := mustAmq(t, "quantize", "--model", model, "--data", data, "--batch-size", "64", "--alpha", "auto", "--no-report", "--out", prefix)
 	if !strings.Contains(out.Stdout, "none (α none)") || strings.Count(out.Stdout, "Mul (α ") != 3 {
 		t.Errorf("quantize output, want the choice of each layer:\n%s", out)
 	}

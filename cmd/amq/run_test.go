@@ -94,9 +94,7 @@ func TestRunTakesBarePathForOnlyInput(t *testing.T) {
 	tmp := t.TempDir()
 	x := pbToNpy(t, filepath.Join(dir, "test_data_set_0/input_0.pb"), tmp, "in.npy")
 	outPath := filepath.Join(tmp, "y.npy")
-	if out, err := amq(t, "run", "--model", filepath.Join(dir, "model.onnx"), "--input", x, "--output", outPath); err != nil {
-		t.Fatalf("amq run: %v\n%s", err, out)
-	}
+	mustAmq(t, "run", "--model", filepath.Join(dir, "model.onnx"), "--input", x, "--output", outPath)
 	got, err := npy.ReadFile(outPath)
 	if err != nil {
 		t.Fatal(err)
