@@ -2,8 +2,6 @@ package report
 
 import (
 	"math"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -31,15 +29,7 @@ func TestBoardSectionRoundTripsAndRenders(t *testing.T) {
 		},
 	}
 	r := New(rep, "m", Run{Command: []string{"amq"}})
-	js, err := EncodeJSON(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "m_report.json")
-	if err := os.WriteFile(path, js, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path, _ := writeReportJSON(t, r, t.TempDir())
 	back, err := ReadJSON(path)
 	if err != nil {
 		t.Fatal(err)
@@ -47,13 +37,7 @@ func TestBoardSectionRoundTripsAndRenders(t *testing.T) {
 	if !reflect.DeepEqual(back.Board, r.Board) || back.Board.PeakAfter == nil || len(back.Board.After) != 0 {
 		t.Fatalf("board read back %+v, written %+v", back.Board, r.Board)
 	}
-	if _, err := Regenerate(path, ""); err != nil {
-		t.Fatal(err)
-	}
-	md, err := os.ReadFile(filepath.Join(dir, "m_report.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	md := regenerateMarkdown(t, path)
 	for _, want := range []string{
 		"## On the NPU in force_fp16",
 		"| `y` | 9.8 | exact |",
@@ -62,7 +46,7 @@ func TestBoardSectionRoundTripsAndRenders(t *testing.T) {
 		"| `ln/Mul` | Mul | `x` | 64 | 3 | 0 | 2.1e+05 |",
 		"deploy model, after the balance and quantization: no tensor overflows float16 or flushes to zero in bulk; the largest |x| is 310 (`xs` of `ln/Add`",
 	} {
-		if !strings.Contains(string(md), want) {
+		if !strings.Contains(md, want) {
 			t.Errorf("Markdown lacks %q:\n%s", want, md)
 		}
 	}

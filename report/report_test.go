@@ -45,6 +45,35 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// writeReportJSON encodes r into dir/<r.Name>_report.json, as a run
+// writes it, and returns the file's path and the JSON.
+func writeReportJSON(t *testing.T, r *Report, dir string) (string, []byte) {
+	t.Helper()
+	js, err := EncodeJSON(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, r.Name+jsonSuffix)
+	if err := os.WriteFile(path, js, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, js
+}
+
+// regenerateMarkdown remakes the report from its JSON at path and returns
+// the Markdown written next to it.
+func regenerateMarkdown(t *testing.T, path string) string {
+	t.Helper()
+	if _, err := Regenerate(path, ""); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(strings.TrimSuffix(path, jsonSuffix) + markdownSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(md)
+}
+
 // runCNN returns the shared run, made on first use.
 func runCNN(t *testing.T) cnnRun {
 	t.Helper()
@@ -272,16 +301,10 @@ func TestRegenerateRefusesBadReportsAndWritesNothing(t *testing.T) {
 func TestRegenerateUnderAnotherPrefix(t *testing.T) {
 	t.Parallel()
 	r := &Report{Name: "m", Command: []string{"amq"}, Layers: []Layer{{Name: "/fc/Gemm", Type: "Gemm", SQNR: 31.5}}}
-	js, err := EncodeJSON(r)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "m_report.json"), js, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path, _ := writeReportJSON(t, r, dir)
 	out := filepath.Join(dir, "sub", "again")
-	paths, err := Regenerate(filepath.Join(dir, "m_report.json"), out)
+	paths, err := Regenerate(path, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,15 +356,7 @@ func TestReportCarriesBiasCorrection(t *testing.T) {
 		{Name: "/c/Conv", Type: "Conv", SQNR: 25},
 	}}
 	r := New(rep, "m", Run{Command: []string{"amq"}})
-	js, err := EncodeJSON(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "m_report.json")
-	if err := os.WriteFile(path, js, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path, js := writeReportJSON(t, r, t.TempDir())
 	back, err := ReadJSON(path)
 	if err != nil {
 		t.Fatal(err)
@@ -355,22 +370,16 @@ func TestReportCarriesBiasCorrection(t *testing.T) {
 	if back.Layers[2].BiasCorrection != nil || strings.Contains(string(js), `"bias_correction": null`) {
 		t.Error("a layer without bias correction has one in the JSON")
 	}
-	if _, err := Regenerate(path, ""); err != nil {
-		t.Fatal(err)
-	}
-	md, err := os.ReadFile(filepath.Join(dir, "m_report.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	md := regenerateMarkdown(t, path)
 	for _, row := range []string{
 		"| `/a/Gemm` | yes | 0.004 | 0.001 | 0.5 | 32 / 31 |",
 		"| `/b/MatMul` | no | 0.002 | 0.003 | 0.125 | 32 / 31 |",
 	} {
-		if !strings.Contains(string(md), row) {
+		if !strings.Contains(md, row) {
 			t.Errorf("Markdown lacks the row %q:\n%s", row, md)
 		}
 	}
-	if strings.Contains(string(md), "| `/c/Conv` | yes") || strings.Contains(string(md), "| `/c/Conv` | no") {
+	if strings.Contains(md, "| `/c/Conv` | yes") || strings.Contains(md, "| `/c/Conv` | no") {
 		t.Errorf("a row for the layer without bias correction:\n%s", md)
 	}
 }
@@ -401,18 +410,11 @@ func TestAlphaSearchChoiceIsInTheJSONAndTheLayersTable(t *testing.T) {
 		},
 	}
 	r := New(rep, filepath.Join(t.TempDir(), "m"), Run{})
-	b, err := EncodeJSON(r)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, b := writeReportJSON(t, r, t.TempDir())
 	for _, want := range []string{`"alpha_search": {`, `"none": true,`, `"alpha": 0.35,`, `"mse": 0.0125`, `"mse": "+Inf"`, `"note": "bias beyond int32"`, `"rows": 64`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("the JSON lacks %s:\n%s", want, b)
 		}
-	}
-	p := filepath.Join(t.TempDir(), "m_report.json")
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
 	}
 	back, err := ReadJSON(p)
 	if err != nil {

@@ -24,17 +24,13 @@ func TestCalibrateCommandNeedsPreprocessAndMatchesLibrary(t *testing.T) {
 	os.WriteFile(scfg, []byte(`batch_num : 2
 common_config : { dmq_balancer : { migration_strength : 0.5 } }`), 0o644)
 	cfg, rec := filepath.Join(dir, "config.json"), filepath.Join(dir, "record.txt")
-	if out, err := amq(t, "create-config", "--model", model, "--cfg", scfg, "--out", cfg); err != nil {
-		t.Fatalf("create-config: %v\n%s", err, out)
-	}
+	mustAmq(t, "create-config", "--model", model, "--cfg", scfg, "--out", cfg)
 	// Calibrating before preprocessing is an error that says so.
 	_, err := amq(t, "calibrate", "--model", model, "--config", cfg, "--data", data, "--batch-size", "2", "--record", rec)
 	if err == nil || !strings.Contains(err.Error(), "run preprocess first") {
 		t.Fatalf("calibrate without balance factors: %v", err)
 	}
-	if out, err := amq(t, "preprocess", "--model", model, "--config", cfg, "--data", data, "--batch-size", "2", "--record", rec); err != nil {
-		t.Fatalf("preprocess: %v\n%s", err, out)
-	}
+	mustAmq(t, "preprocess", "--model", model, "--config", cfg, "--data", data, "--batch-size", "2", "--record", rec)
 	r, err := quant.ReadRecord(rec)
 	if err != nil {
 		t.Fatal(err)
@@ -58,9 +54,7 @@ common_config : { dmq_balancer : { migration_strength : 0.5 } }`), 0o644)
 	if err == nil || !strings.Contains(err.Error(), "batch_num") {
 		t.Fatalf("calibrate with too few batches: %v", err)
 	}
-	if out, err := amq(t, "calibrate", "--model", model, "--config", cfg, "--data", data, "--batch-size", "2", "--record", rec); err != nil {
-		t.Fatalf("calibrate: %v\n%s", err, out)
-	}
+	mustAmq(t, "calibrate", "--model", model, "--config", cfg, "--data", data, "--batch-size", "2", "--record", rec)
 	r2, err := quant.ReadRecord(rec)
 	if err != nil {
 		t.Fatal(err)

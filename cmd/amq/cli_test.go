@@ -27,3 +27,14 @@ func amq(t *testing.T, args ...string) (cliOutput, error) {
 	err := root.Execute()
 	return cliOutput{Stdout: out.String(), Stderr: errb.String()}, err
 }
+
+// mustAmq runs the CLI as amq does and stops the test when the command
+// fails: for the steps a test needs done before what it checks.
+func mustAmq(t *testing.T, args ...string) cliOutput {
+	t.Helper()
+	out, err := amq(t, args...)
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", args[0], err, out)
+	}
+	return out
+}

@@ -151,9 +151,7 @@ func TestStepCommandsTakeTheDataFlags(t *testing.T) {
 	pngs, ref, _ := writeDigits(t, dir)
 	model := cnnModel(t)
 	cfg := filepath.Join(dir, "config.json")
-	if out, err := amq(t, "create-config", "--model", model, "--cfg", testfixture.Path(t, "quant", "dmq.cfg"), "--out", cfg); err != nil {
-		t.Fatalf("create-config: %v\n%s", err, out)
-	}
+	mustAmq(t, "create-config", "--model", model, "--cfg", testfixture.Path(t, "quant", "dmq.cfg"), "--out", cfg)
 	steps := func(name string, data ...string) string {
 		rec := filepath.Join(dir, name+"_record.txt")
 		for _, step := range []string{"preprocess", "calibrate"} {

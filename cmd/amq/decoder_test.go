@@ -19,15 +19,12 @@ import (
 func TestQuantizeTakesInt64TokenIDs(t *testing.T) {
 	t.Parallel()
 	prefix := filepath.Join(t.TempDir(), "decoder")
-	res, err := amq(t, "quantize",
+	res := mustAmq(t, "quantize",
 		"--model", testfixture.Path(t, "quant", "decoder", "model_op17.onnx"),
 		"--data", testfixture.Path(t, "quant", "decoder", "calib.npy"),
 		"--config", testfixture.Path(t, "quant", "dmq.cfg"),
 		"--batch-size", "32", "--batch-num", "2", "--no-report",
 		"--out", prefix)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, res)
-	}
 	for _, want := range []string{"15 layers quantized on 2 batches of 32 samples", "/blocks.1/mlp/down/MatMul", "/head/MatMul", "output logits: SQNR"} {
 		if !strings.Contains(res.Stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, res.Stdout)
@@ -38,10 +35,8 @@ func TestQuantizeTakesInt64TokenIDs(t *testing.T) {
 	}
 
 	out := filepath.Join(t.TempDir(), "logits.npy")
-	if res, err := amq(t, "run", "--model", prefix+"_deploy_model.onnx",
-		"--input", testfixture.Path(t, "quant", "decoder", "ref_input.npy"), "--output", out); err != nil {
-		t.Fatalf("run: %v\n%s", err, res)
-	}
+	mustAmq(t, "run", "--model", prefix+"_deploy_model.onnx",
+		"--input", testfixture.Path(t, "quant", "decoder", "ref_input.npy"), "--output", out)
 	got, err := npy.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)

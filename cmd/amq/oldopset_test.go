@@ -26,9 +26,7 @@ func TestStepCommandsOnOldOpset(t *testing.T) {
 		{"calibrate", "--model", model, "--config", cfg, "--data", data, "--batch-size", "16", "--record", rec, "--threads", "1"},
 		{"save", "--model", model, "--config", cfg, "--record", rec, "--out", out},
 	} {
-		if res, err := amq(t, args...); err != nil {
-			t.Fatalf("amq %s: %v\n%s", args[0], err, res)
-		}
+		mustAmq(t, args...)
 	}
 	c, err := quant.ReadConfig(cfg)
 	if err != nil {

@@ -33,19 +33,13 @@ func TestStepCommandsFuseConvBNAsQuantizeDoes(t *testing.T) {
 		{"save", "--model", model, "--config", cfg, "--record", rec, "--out", filepath.Join(dir, "steps")},
 	}
 	for i, args := range steps {
-		out, err := amq(t, args...)
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", args[0], err, out)
-		}
+		out := mustAmq(t, args...)
 		// create-config works on the unfused model: fusion comes after.
 		if has := strings.Contains(out.String(), line); has != (i > 0) {
 			t.Errorf("%s output (fusion line expected: %v):\n%s", args[0], i > 0, out)
 		}
 	}
-	out, err := amq(t, "quantize", "--model", model, "--config", scfg, "--data", data, "--batch-size", "64", "--no-eval", "--out", filepath.Join(dir, "flow"))
-	if err != nil {
-		t.Fatalf("quantize: %v\n%s", err, out)
-	}
+	out := mustAmq(t, "quantize", "--model", model, "--config", scfg, "--data", data, "--batch-size", "64", "--no-eval", "--out", filepath.Join(dir, "flow"))
 	if !strings.Contains(out.String(), line) {
 		t.Errorf("quantize output lacks %q:\n%s", line, out)
 	}

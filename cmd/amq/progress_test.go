@@ -48,14 +48,11 @@ func TestProgressIsSilentWhenQuiet(t *testing.T) {
 
 func TestQuietFlagSilencesQuantize(t *testing.T) {
 	t.Parallel()
-	res, err := amq(t, "quantize", "--quiet",
+	res := mustAmq(t, "quantize", "--quiet",
 		"--model", testfixture.Path(t, "quant", "cnn", "model_op13.onnx"),
 		"--data", testfixture.Path(t, "quant", "cnn", "calib.npy"),
 		"--batch-size", "32", "--no-eval",
 		"--out", t.TempDir()+"/m")
-	if err != nil {
-		t.Fatalf("%v\n%s", err, res.Stderr)
-	}
 	if res.Stderr != "" {
 		t.Errorf("stderr with --quiet: %q", res.Stderr)
 	}

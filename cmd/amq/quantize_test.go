@@ -24,7 +24,7 @@ func TestQuantizeWritesFourFilesAndReports(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	prefix := filepath.Join(dir, "res", "cnn")
-	res, err := amq(t, "quantize",
+	res := mustAmq(t, "quantize",
 		"--model", testfixture.Path(t, "quant", "cnn", "model_op13.onnx"),
 		"--data", testfixture.Path(t, "quant", "cnn", "calib.npy"),
 		"--batch-size", "16",
@@ -32,9 +32,6 @@ func TestQuantizeWritesFourFilesAndReports(t *testing.T) {
 		"--batch-num", "4",
 		"--skip", "/conv3/Conv",
 		"--out", prefix)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, res.Stderr)
-	}
 	out := res.Stdout
 	t.Log(out)
 	// Without a terminal, progress is one line per phase, with no bar.
@@ -141,14 +138,11 @@ func TestQuantizeErrorsLeaveOutputFolderEmpty(t *testing.T) {
 func TestQuantizeBiasCorrectSaysWhatItKept(t *testing.T) {
 	t.Parallel()
 	prefix := filepath.Join(t.TempDir(), "cnn")
-	res, err := amq(t, "quantize",
+	res := mustAmq(t, "quantize",
 		"--model", testfixture.Path(t, "quant", "cnn", "model_op13.onnx"),
 		"--data", testfixture.Path(t, "quant", "cnn", "calib.npy"),
 		"--batch-size", "16", "--batch-num", "4", "--bias-correct",
 		"--out", prefix)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, res.Stderr)
-	}
 	if !strings.Contains(res.Stderr, "bias-correct: 4 batches in ") {
 		t.Errorf("stderr %q: no bias-correct phase", res.Stderr)
 	}
@@ -268,10 +262,7 @@ func TestQuantizePrecisionReportsTheBoard(t *testing.T) {
 			"--config", testfixture.Path(t, "quant", "dmq.cfg"),
 			"--out", filepath.Join(dir, prefix), "--quiet"}, more...)
 	}
-	res, err := amq(t, args("fp16", "--precision", "force_fp16")...)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, res)
-	}
+	res := mustAmq(t, args("fp16", "--precision", "force_fp16")...)
 	out := res.Stdout
 	for _, want := range []string{
 		"on the NPU in force_fp16 (sim emulating ATC's precision mode, against the float model in float32):",
@@ -336,10 +327,7 @@ func TestAlphaAutoGivesTheSameRecordInQuantizeAndTheSteps(t *testing.T) {
 		{"save", "--model", model, "--config", cfg, "--record", rec, "--out", filepath.Join(dir, "steps")},
 	}
 	for _, args := range steps {
-		out, err := amq(t, args...)
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", args[0], err, out)
-		}
+		out := mustAmq(t, args...)
 		switch args[0] {
 		case "create-config":
 			if !strings.Contains(out.Stdout, "/conv2/Conv: quantized, act ifmr asymmetric=true, channel_wise=true α search over 20 strengths and no balance") {
@@ -352,10 +340,7 @@ func TestAlphaAutoGivesTheSameRecordInQuantizeAndTheSteps(t *testing.T) {
 		}
 	}
 	prefix := filepath.Join(dir, "flow")
-	out, err := amq(t, "quantize", "--model", model, "--data", data, "--batch-size", "64", "--alpha", "auto", "--no-report", "--out", prefix)
-	if err != nil {
-		t.Fatalf("quantize: %v\n%s", err, out)
-	}
+	out := mustAmq(t, "quantize", "--model", model, "--data", data, "--batch-size", "64", "--alpha", "auto", "--no-report", "--out", prefix)
 	if !strings.Contains(out.Stdout, "none (α none)") || strings.Count(out.Stdout, "Mul (α ") != 3 {
 		t.Errorf("quantize output, want the choice of each layer:\n%s", out)
 	}

@@ -23,9 +23,7 @@ func quantizeCNN(t *testing.T, cfg string, extra ...string) string {
 		"--config", testfixture.Path(t, "quant", cfg),
 		"--batch-size", "16", "--batch-num", "2",
 		"--out", prefix}, extra...)
-	if out, err := amq(t, args...); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	mustAmq(t, args...)
 	return prefix
 }
 
@@ -57,10 +55,7 @@ func TestReportRemakesMarkdownAndPlotsFromTheJSON(t *testing.T) {
 	if _, ok := orig["cnn_report.md"]; !ok || len(orig) < 3 {
 		t.Fatalf("quantize wrote %v", rendered)
 	}
-	res, err := amq(t, "report", "--from", filepath.Join(dir, "cnn_report.json"))
-	if err != nil {
-		t.Fatalf("%v\n%s", err, res)
-	}
+	res := mustAmq(t, "report", "--from", filepath.Join(dir, "cnn_report.json"))
 	for name, want := range orig {
 		got, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {

@@ -71,11 +71,8 @@ func TestRunMatchesInputsByName(t *testing.T) {
 	x := pbToNpy(t, filepath.Join(dir, "test_data_set_0/input_0.pb"), tmp, "x.npy")
 	y := pbToNpy(t, filepath.Join(dir, "test_data_set_0/input_1.pb"), tmp, "y.npy")
 	outPath := filepath.Join(tmp, "sum.npy")
-	out, err := amq(t, "run", "--model", filepath.Join(dir, "model.onnx"),
+	out := mustAmq(t, "run", "--model", filepath.Join(dir, "model.onnx"),
 		"--input", "y="+y, "--input", "x="+x, "--output", outPath, "--threads", "1")
-	if err != nil {
-		t.Fatalf("amq run: %v\n%s", err, out)
-	}
 	if !strings.Contains(out.String(), "sum\t[3 4 5]\tFLOAT") || !strings.Contains(out.String(), "run ") {
 		t.Errorf("output lacks name, shape, type or timing:\n%s", out)
 	}
@@ -94,9 +91,7 @@ func TestRunTakesBarePathForOnlyInput(t *testing.T) {
 	tmp := t.TempDir()
 	x := pbToNpy(t, filepath.Join(dir, "test_data_set_0/input_0.pb"), tmp, "in.npy")
 	outPath := filepath.Join(tmp, "y.npy")
-	if out, err := amq(t, "run", "--model", filepath.Join(dir, "model.onnx"), "--input", x, "--output", outPath); err != nil {
-		t.Fatalf("amq run: %v\n%s", err, out)
-	}
+	mustAmq(t, "run", "--model", filepath.Join(dir, "model.onnx"), "--input", x, "--output", outPath)
 	got, err := npy.ReadFile(outPath)
 	if err != nil {
 		t.Fatal(err)
@@ -180,10 +175,7 @@ func TestRunUpgradesOldOpsets(t *testing.T) {
 	t.Parallel()
 	model := testfixture.Path(t, "oldopset", "nearest", "model_op9.onnx")
 	out := filepath.Join(t.TempDir(), "y.npy")
-	res, err := amq(t, "run", "--model", model, "--input", filepath.Join(filepath.Dir(model), "input.npy"), "--output", out, "--threads", "1")
-	if err != nil {
-		t.Fatalf("amq run: %v\n%s", err, res)
-	}
+	res := mustAmq(t, "run", "--model", model, "--input", filepath.Join(filepath.Dir(model), "input.npy"), "--output", out, "--threads", "1")
 	if !strings.Contains(res.Stdout, "converted from opset 9 to 11") {
 		t.Errorf("output does not tell of the conversion:\n%s", res)
 	}
@@ -205,11 +197,8 @@ func TestRunUpgradesOldOpsets(t *testing.T) {
 func TestRunPrecisionListsOverflowingNodes(t *testing.T) {
 	dir := t.TempDir()
 	y := filepath.Join(dir, "y")
-	out, err := amq(t, "run", "--model", "../../sim/testdata/fp16/model.onnx", "--input", "../../sim/testdata/fp16/x.npy",
+	out := mustAmq(t, "run", "--model", "../../sim/testdata/fp16/model.onnx", "--input", "../../sim/testdata/fp16/x.npy",
 		"--precision", "force_fp16", "--output", y)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
 	for _, want := range []string{"fp16 (sim, force_fp16): 2 tensor(s) overflow", "rms/ReduceSumSquare  ReduceSumSquare  ss", "ln/Pow"} {
 		if !strings.Contains(out.Stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)

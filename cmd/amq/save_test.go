@@ -24,12 +24,8 @@ func TestSaveRefusesConfigForAnotherModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfgPath, rec := filepath.Join(dir, "config.json"), filepath.Join(dir, "record.txt")
-	if out, err := amq(t, "create-config", "--model", model, "--cfg", scfg, "--out", cfgPath); err != nil {
-		t.Fatalf("create-config: %v\n%s", err, out)
-	}
-	if out, err := amq(t, "calibrate", "--model", model, "--config", cfgPath, "--data", data, "--batch-size", "2", "--record", rec); err != nil {
-		t.Fatalf("calibrate: %v\n%s", err, out)
-	}
+	mustAmq(t, "create-config", "--model", model, "--cfg", scfg, "--out", cfgPath)
+	mustAmq(t, "calibrate", "--model", model, "--config", cfgPath, "--data", data, "--batch-size", "2", "--record", rec)
 	cfg, err := quant.ReadConfig(cfgPath)
 	if err != nil {
 		t.Fatal(err)
