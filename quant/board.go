@@ -68,8 +68,11 @@ type boardEval struct {
 	dep2, float2 map[string]*sqnrAcc
 }
 
+// sqnrAcc sums a tensor's signal (sum x²) and noise (sum (x-y)²) over
+// batches.
 type sqnrAcc struct{ sig, noise float64 }
 
+// db is the SQNR in dB: +Inf without noise.
 func (a *sqnrAcc) db() float64 {
 	if a.noise == 0 {
 		return math.Inf(1)

@@ -2,7 +2,6 @@ package quant
 
 import (
 	"fmt"
-	"math"
 	"slices"
 
 	"amq/backend"
@@ -48,10 +47,9 @@ func evaluate(ref, fake *onnx.Model, layers []*Layer, b backend.Backend, data Da
 	}
 	defer closeRunner(fr, &err)
 
-	type acc struct{ sig, noise float64 }
-	sums := map[string]*acc{}
+	sums := map[string]*sqnrAcc{}
 	for _, name := range append(slices.Clone(observe), rep.OutputNames...) {
-		sums[name] = &acc{}
+		sums[name] = &sqnrAcc{}
 	}
 	// SQNR is for float tensors; a graph output of another type (class
 	// indices, shapes) gets none rather than failing the run.
@@ -91,20 +89,14 @@ func evaluate(ref, fake *onnx.Model, layers []*Layer, b backend.Backend, data Da
 			a.noise += n
 		}
 	}
-	db := func(a *acc) float64 {
-		if a.noise == 0 {
-			return math.Inf(1)
-		}
-		return 10 * math.Log10(a.sig/a.noise)
-	}
 	for i := range rep.Layers {
 		if a := sums[outOf[rep.Layers[i].Name]]; a != nil {
-			rep.Layers[i].SQNR = db(a)
+			rep.Layers[i].SQNR = a.db()
 		}
 	}
 	for _, o := range rep.OutputNames {
 		if !notFloat[o] {
-			rep.Outputs[o] = db(sums[o])
+			rep.Outputs[o] = sums[o].db()
 		}
 	}
 	if board != nil {
@@ -142,10 +134,7 @@ func SQNR(ref, got *onnx.Tensor) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if n == 0 {
-		return math.Inf(1), nil
-	}
-	return 10 * math.Log10(s/n), nil
+	return (&sqnrAcc{s, n}).db(), nil
 }
 
 func closeRunner(r backend.Runner, err *error) {
