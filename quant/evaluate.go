@@ -17,25 +17,10 @@ func evaluate(ref, fake *onnx.Model, layers []*Layer, b backend.Backend, data Da
 	if board != nil {
 		defer board.close(&err)
 	}
-	// A layer's output keeps its name in the fake-quant model: the
-	// dequantization writes the original tensor.
-	var observe []string
-	outOf := map[string]string{}
-	for _, l := range layers {
-		n := ref.Graph.Node(l.Name)
-		if n == nil || len(n.Outputs) == 0 {
-			return fmt.Errorf("layer %q: not in the model", l.Name)
-		}
-		out := n.Outputs[0]
-		if fake.Graph.Producer(out) == nil {
-			return fmt.Errorf("layer %q: output %q is not in the fake-quant model", l.Name, out)
-		}
-		outOf[l.Name] = out
-		if !ref.Graph.IsOutput(out) {
-			observe = append(observe, out)
-		}
+	outOf, observe, err := layerOutputs(ref, fake, "fake-quant", layers)
+	if err != nil {
+		return err
 	}
-	observe = dedupe(observe)
 	rr, err := b.Prepare(ref, observe)
 	if err != nil {
 		return fmt.Errorf("prepare float model: %w", err)
@@ -103,6 +88,29 @@ func evaluate(ref, fake *onnx.Model, layers []*Layer, b backend.Backend, data Da
 		rep.Board = board.report()
 	}
 	return nil
+}
+
+// layerOutputs maps each layer to its output tensor in the float model ref
+// and lists those to observe, the ones that are not graph outputs. A
+// layer's output keeps its name in the quantized model q (the kind one, in
+// messages): the dequantization writes the original tensor.
+func layerOutputs(ref, q *onnx.Model, kind string, layers []*Layer) (outOf map[string]string, observe []string, err error) {
+	outOf = map[string]string{}
+	for _, l := range layers {
+		n := ref.Graph.Node(l.Name)
+		if n == nil || len(n.Outputs) == 0 {
+			return nil, nil, fmt.Errorf("layer %q: not in the model", l.Name)
+		}
+		out := n.Outputs[0]
+		if q.Graph.Producer(out) == nil {
+			return nil, nil, fmt.Errorf("layer %q: output %q is not in the %s model", l.Name, out, kind)
+		}
+		outOf[l.Name] = out
+		if !ref.Graph.IsOutput(out) {
+			observe = append(observe, out)
+		}
+	}
+	return outOf, dedupe(observe), nil
 }
 
 // sqnrSums returns sum x^2 and sum (x-y)^2 of two float tensors of the same
