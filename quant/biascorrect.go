@@ -40,10 +40,7 @@ func checkBiasCorrection(data DataSource, batchNum int) error {
 	if err != nil {
 		return fmt.Errorf("bias correction: batch 0: %w", err)
 	}
-	size := 0
-	if names := slices.Sorted(maps.Keys(in)); len(names) > 0 && in[names[0]] != nil && in[names[0]].Rank() > 0 {
-		size = in[names[0]].Shape[0]
-	}
+	size := samplesIn(in)
 	if batchNum*size < 2 {
 		return fmt.Errorf("bias correction needs at least 2 calibration samples, one to compute the correction from and one to check it on; "+
 			"batch_num %d of %d samples gives %d", batchNum, size, batchNum*size)
