@@ -180,7 +180,7 @@ func searchUnits(g *onnx.Graph, layers []*Layer, cfg *Config, joint bool) ([]*se
 				return nil, fmt.Errorf("layer %q: bias %q is not a constant", l.Name, b)
 			}
 		}
-		k := obsKey{tensor: n.Inputs[0], axis: activationAxis(l.Type)}
+		k := obsKey{tensor: n.Inputs[0], axis: channelAxis(l.Type)}
 		if u := byKey[k]; joint && u != nil {
 			first := u.layers[0].layer.Name
 			if !slices.Equal(u.set.Grid, lc.AlphaSearch.Grid) || u.set.IncludeNone != lc.AlphaSearch.IncludeNone {
