@@ -43,15 +43,13 @@ func (u *searchUnit) evaluate(b backend.Backend, m *onnx.Model, r *reservoir) er
 // size runs: the row's values times the ratio of output to input channels
 // (and, for a transposed convolution, its strides).
 func outputsPerRow(sl *searchLayer, r *reservoir) int {
-	if !r.samples {
-		n, _, err := outputChannels(sl.layer.Type, sl.node, sl.weight.Shape)
-		if err != nil {
-			return r.width
-		}
-		return n
-	}
 	cout, _, err := outputChannels(sl.layer.Type, sl.node, sl.weight.Shape)
-	if err != nil || len(sl.wmax) == 0 {
+	switch {
+	case err != nil:
+		return r.width
+	case !r.samples:
+		return cout
+	case len(sl.wmax) == 0:
 		return r.width
 	}
 	n := r.width * cout / len(sl.wmax)
