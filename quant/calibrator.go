@@ -84,11 +84,18 @@ type ifmrCalibrator struct {
 }
 
 func (c ifmrCalibrator) Observe(t *onnx.Tensor) error {
+	return observeExact(t, c.Histogram.Add, c.exact)
+}
+
+// observeExact passes t's values to a calibrator's histogram by add and,
+// once the histogram took them (it refuses non-finite values), to its
+// exact counts.
+func observeExact(t *onnx.Tensor, add func([]float32) error, exact *exactCounts) error {
 	return addFloats(t, func(x []float32) error {
-		if err := c.Histogram.Add(x); err != nil {
+		if err := add(x); err != nil {
 			return err
 		}
-		c.exact.add(x)
+		exact.add(x)
 		return nil
 	})
 }
@@ -110,13 +117,7 @@ type hfmgCalibrator struct {
 }
 
 func (c hfmgCalibrator) Observe(t *onnx.Tensor) error {
-	return addFloats(t, func(x []float32) error {
-		if err := c.HFMGHistogram.Add(x); err != nil {
-			return err
-		}
-		c.exact.add(x)
-		return nil
-	})
+	return observeExact(t, c.HFMGHistogram.Add, c.exact)
 }
 
 func (c hfmgCalibrator) ScaleOffset(p ActParams) (float32, int32, error) {
