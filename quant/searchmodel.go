@@ -14,11 +14,9 @@ import (
 // models of the unit's layers alone (candidateModel), on the exact
 // arithmetic of Save's fake-quant model; as many candidates go into one
 // model as searchEvalBytes of parameters allow, and as many rows into one
-// run as searchEvalBytes of outputs allow.
+// run as searchEvalBytes of outputs allow. r holds rows (searchAlpha
+// checks).
 func (u *searchUnit) evaluate(b backend.Backend, m *onnx.Model, r *reservoir) error {
-	if r.n == 0 {
-		return fmt.Errorf("%s: no activation rows were observed", u.name())
-	}
 	params, outs := 0, 0 // per candidate: parameter and output values per row
 	for _, sl := range u.layers {
 		params += sl.weight.Len()
