@@ -259,10 +259,7 @@ func (u *searchUnit) actFactors(c *searchCandidate, r *reservoir, scratch *[]flo
 	c.scaleD, c.offsetD = make([]float32, len(u.layers)), make([]int32, len(u.layers))
 	cals := map[string]ActCalibrator{}
 	for i, sl := range u.layers {
-		act := sl.lc.Act
-		if sl.layer.Type == "Conv" && sl.layer.Spatial == 3 {
-			act.Asymmetric = false // as in calibration
-		}
+		act := actParams(sl.layer, sl.lc)
 		cal := cals[act.Algo]
 		if cal == nil {
 			var err error
