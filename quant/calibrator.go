@@ -38,12 +38,10 @@ var actAlgorithms = []*actAlgorithm{
 		calibrator: func(bins int) ActCalibrator { return ifmrCalibrator{NewHistogram(bins), newExactCounts(ExactLimit)} },
 	},
 	{
-		name:  "hfmg",
-		check: checkHFMG,
-		bins:  func(p ActParams) int { return p.NumOfBins },
-		calibrator: func(bins int) ActCalibrator {
-			return hfmgCalibrator{NewHFMGHistogram(bins), newExactCounts(ExactLimit)}
-		},
+		name:       "hfmg",
+		check:      checkHFMG,
+		bins:       func(p ActParams) int { return p.NumOfBins },
+		calibrator: newHFMGCalibrator,
 	},
 }
 
@@ -114,6 +112,11 @@ func (c ifmrCalibrator) ScaleOffset(p ActParams) (float32, int32, error) {
 type hfmgCalibrator struct {
 	*HFMGHistogram
 	exact *exactCounts
+}
+
+// newHFMGCalibrator returns an empty hfmgCalibrator of the given bins.
+func newHFMGCalibrator(bins int) ActCalibrator {
+	return hfmgCalibrator{NewHFMGHistogram(bins), newExactCounts(ExactLimit)}
 }
 
 func (c hfmgCalibrator) Observe(t *onnx.Tensor) error {
