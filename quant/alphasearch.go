@@ -180,7 +180,7 @@ func searchUnits(g *onnx.Graph, layers []*Layer, cfg *Config, joint bool) ([]*se
 				return nil, fmt.Errorf("layer %q: bias %q is not a constant", l.Name, b)
 			}
 		}
-		k := obsKey{tensor: n.Inputs[0], axis: activationAxis(l.Type)}
+		k := obsKey{tensor: n.Inputs[0], axis: channelAxis(l.Type)}
 		if u := byKey[k]; joint && u != nil {
 			first := u.layers[0].layer.Name
 			if !slices.Equal(u.set.Grid, lc.AlphaSearch.Grid) || u.set.IncludeNone != lc.AlphaSearch.IncludeNone {
@@ -259,10 +259,7 @@ func (u *searchUnit) actFactors(c *searchCandidate, r *reservoir, scratch *[]flo
 	c.scaleD, c.offsetD = make([]float32, len(u.layers)), make([]int32, len(u.layers))
 	cals := map[string]ActCalibrator{}
 	for i, sl := range u.layers {
-		act := sl.lc.Act
-		if sl.layer.Type == "Conv" && sl.layer.Spatial == 3 {
-			act.Asymmetric = false // as in calibration
-		}
+		act := actParams(sl.layer, sl.lc)
 		cal := cals[act.Algo]
 		if cal == nil {
 			var err error

@@ -40,10 +40,7 @@ func checkBiasCorrection(data DataSource, batchNum int) error {
 	if err != nil {
 		return fmt.Errorf("bias correction: batch 0: %w", err)
 	}
-	size := 0
-	if names := slices.Sorted(maps.Keys(in)); len(names) > 0 && in[names[0]] != nil && in[names[0]].Rank() > 0 {
-		size = in[names[0]].Shape[0]
-	}
+	size := samplesIn(in)
 	if batchNum*size < 2 {
 		return fmt.Errorf("bias correction needs at least 2 calibration samples, one to compute the correction from and one to check it on; "+
 			"batch_num %d of %d samples gives %d", batchNum, size, batchNum*size)
@@ -73,7 +70,7 @@ func correctBiases(p *Prepared, rec Record, b backend.Backend, data DataSource, 
 	stats := make([]*biasStats, len(q.targets))
 	var observe []string
 	for i, l := range q.targets {
-		stats[i] = &biasStats{y: l.Node.Outputs[0], ref: addFloatTwin(probe.Graph, probe.Graph.Node(l.Name)), axis: outputChannelAxis(l.Type)}
+		stats[i] = &biasStats{y: l.Node.Outputs[0], ref: addFloatTwin(probe.Graph, probe.Graph.Node(l.Name)), axis: channelAxis(l.Type)}
 		observe = append(observe, stats[i].y, stats[i].ref)
 	}
 	if err := rewrite(probe, q.layers, false); err != nil {
@@ -162,15 +159,6 @@ func appliedShift(before, after *quantLayer) []float64 {
 		d[c] = float64(old-q) * float64(dq)
 	}
 	return d
-}
-
-// outputChannelAxis is the axis of output channels of a layer's output:
-// 1 for convolutions, the last for Gemm and MatMul (-1).
-func outputChannelAxis(op string) int {
-	if op == "Conv" || op == "ConvTranspose" {
-		return 1
-	}
-	return -1
 }
 
 // biasStats accumulates d = y_q - y of one layer per output channel: its

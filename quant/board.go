@@ -68,8 +68,11 @@ type boardEval struct {
 	dep2, float2 map[string]*sqnrAcc
 }
 
+// sqnrAcc sums a tensor's signal (sum x²) and noise (sum (x-y)²) over
+// batches.
 type sqnrAcc struct{ sig, noise float64 }
 
+// db is the SQNR in dB: +Inf without noise.
 func (a *sqnrAcc) db() float64 {
 	if a.noise == 0 {
 		return math.Inf(1)
@@ -80,22 +83,13 @@ func (a *sqnrAcc) db() float64 {
 // newBoardEval prepares ref (the float model) and deploy on the check's
 // backend, observing every layer's output.
 func newBoardEval(check *BoardCheck, ref, deploy *onnx.Model, layers []*Layer) (e *boardEval, err error) {
-	e = &boardEval{check: check, outOf: map[string]string{}, dep2: map[string]*sqnrAcc{}, float2: map[string]*sqnrAcc{}}
-	var observe []string
-	for _, l := range layers {
-		n := ref.Graph.Node(l.Name)
-		if n == nil || len(n.Outputs) == 0 {
-			return nil, fmt.Errorf("layer %q: not in the model", l.Name)
-		}
-		out := n.Outputs[0]
-		if deploy.Graph.Producer(out) == nil {
-			return nil, fmt.Errorf("layer %q: output %q is not in the deploy model", l.Name, out)
-		}
-		e.outOf[l.Name] = out
+	outOf, observe, err := layerOutputs(ref, deploy, "deploy", layers)
+	if err != nil {
+		return nil, err
+	}
+	e = &boardEval{check: check, outOf: outOf, dep2: map[string]*sqnrAcc{}, float2: map[string]*sqnrAcc{}}
+	for _, out := range outOf {
 		e.dep2[out] = &sqnrAcc{}
-		if !ref.Graph.IsOutput(out) {
-			observe = append(observe, out)
-		}
 	}
 	for _, o := range ref.Graph.Outputs {
 		if o.DType == onnx.Float || o.DType == onnx.Undefined {
@@ -103,7 +97,6 @@ func newBoardEval(check *BoardCheck, ref, deploy *onnx.Model, layers []*Layer) (
 			e.dep2[o.Name], e.float2[o.Name] = &sqnrAcc{}, &sqnrAcc{}
 		}
 	}
-	observe = dedupe(observe)
 	if e.float, err = check.Backend.Prepare(ref, observe); err != nil {
 		return nil, fmt.Errorf("prepare float model in %s: %w", check.Precision, err)
 	}

@@ -116,12 +116,7 @@ func activationFactors(jobs []calibrationJob, cals map[calibratorKey]ActCalibrat
 	hists := map[string]*ActHistogram{}
 	summaries := map[calibratorKey]*ActHistogram{}
 	for _, j := range jobs {
-		act := j.lc.Act
-		if j.layer.Type == "Conv" && j.layer.Spatial == 3 {
-			// Ascend quantizes Conv3d activations symmetrically only.
-			act.Asymmetric = false
-		}
-		sd, od, err := cals[j.cal].ScaleOffset(act)
+		sd, od, err := cals[j.cal].ScaleOffset(actParams(j.layer, j.lc))
 		if err != nil {
 			return nil, fmt.Errorf("layer %q: activation %q: %w", j.layer.Name, j.cal.tensor, err)
 		}
@@ -136,6 +131,17 @@ func activationFactors(jobs []calibrationJob, cals map[calibratorKey]ActCalibrat
 		}
 	}
 	return hists, nil
+}
+
+// actParams are the activation parameters layer l is calibrated with: its
+// config's, made symmetric for a Conv3d, whose activations Ascend
+// quantizes symmetrically only.
+func actParams(l *Layer, lc *LayerConfig) ActParams {
+	act := lc.Act
+	if l.Type == "Conv" && l.Spatial == 3 {
+		act.Asymmetric = false
+	}
+	return act
 }
 
 // checkCalibrateArgs checks Calibrate's arguments before any work.

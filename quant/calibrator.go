@@ -38,12 +38,10 @@ var actAlgorithms = []*actAlgorithm{
 		calibrator: func(bins int) ActCalibrator { return ifmrCalibrator{NewHistogram(bins), newExactCounts(ExactLimit)} },
 	},
 	{
-		name:  "hfmg",
-		check: checkHFMG,
-		bins:  func(p ActParams) int { return p.NumOfBins },
-		calibrator: func(bins int) ActCalibrator {
-			return hfmgCalibrator{NewHFMGHistogram(bins), newExactCounts(ExactLimit)}
-		},
+		name:       "hfmg",
+		check:      checkHFMG,
+		bins:       func(p ActParams) int { return p.NumOfBins },
+		calibrator: newHFMGCalibrator,
 	},
 }
 
@@ -84,11 +82,18 @@ type ifmrCalibrator struct {
 }
 
 func (c ifmrCalibrator) Observe(t *onnx.Tensor) error {
+	return observeExact(t, c.Histogram.Add, c.exact)
+}
+
+// observeExact passes t's values to a calibrator's histogram by add and,
+// once the histogram took them (it refuses non-finite values), to its
+// exact counts.
+func observeExact(t *onnx.Tensor, add func([]float32) error, exact *exactCounts) error {
 	return addFloats(t, func(x []float32) error {
-		if err := c.Histogram.Add(x); err != nil {
+		if err := add(x); err != nil {
 			return err
 		}
-		c.exact.add(x)
+		exact.add(x)
 		return nil
 	})
 }
@@ -109,14 +114,13 @@ type hfmgCalibrator struct {
 	exact *exactCounts
 }
 
+// newHFMGCalibrator returns an empty hfmgCalibrator of the given bins.
+func newHFMGCalibrator(bins int) ActCalibrator {
+	return hfmgCalibrator{NewHFMGHistogram(bins), newExactCounts(ExactLimit)}
+}
+
 func (c hfmgCalibrator) Observe(t *onnx.Tensor) error {
-	return addFloats(t, func(x []float32) error {
-		if err := c.HFMGHistogram.Add(x); err != nil {
-			return err
-		}
-		c.exact.add(x)
-		return nil
-	})
+	return observeExact(t, c.HFMGHistogram.Add, c.exact)
 }
 
 func (c hfmgCalibrator) ScaleOffset(p ActParams) (float32, int32, error) {

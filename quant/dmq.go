@@ -293,7 +293,7 @@ func balanceItems(g *onnx.Graph, layers []*Layer, cfg *Config) ([]*balanceItem, 
 		if err != nil {
 			return nil, err
 		}
-		k := obsKey{tensor: n.Inputs[0], axis: activationAxis(l.Type)}
+		k := obsKey{tensor: n.Inputs[0], axis: channelAxis(l.Type)}
 		items = append(items, &balanceItem{layer: l, alpha: a, key: k, wmax: wmax})
 	}
 	return items, nil
@@ -344,9 +344,10 @@ type obsKey struct {
 	axis   int
 }
 
-// activationAxis is the channel axis of a layer's activation input: 1 for
-// convolutions (N, C, ...), the last axis for Gemm/MatMul.
-func activationAxis(op string) int {
+// channelAxis is the channel axis of a layer's activation input and of its
+// output: 1 for convolutions (N, C, ...), the last axis (-1) for
+// Gemm/MatMul.
+func channelAxis(op string) int {
 	if op == "Conv" || op == "ConvTranspose" {
 		return 1
 	}

@@ -2,7 +2,6 @@ package quant
 
 import (
 	"fmt"
-	"math"
 	"slices"
 
 	"amq/backend"
@@ -18,25 +17,10 @@ func evaluate(ref, fake *onnx.Model, layers []*Layer, b backend.Backend, data Da
 	if board != nil {
 		defer board.close(&err)
 	}
-	// A layer's output keeps its name in the fake-quant model: the
-	// dequantization writes the original tensor.
-	var observe []string
-	outOf := map[string]string{}
-	for _, l := range layers {
-		n := ref.Graph.Node(l.Name)
-		if n == nil || len(n.Outputs) == 0 {
-			return fmt.Errorf("layer %q: not in the model", l.Name)
-		}
-		out := n.Outputs[0]
-		if fake.Graph.Producer(out) == nil {
-			return fmt.Errorf("layer %q: output %q is not in the fake-quant model", l.Name, out)
-		}
-		outOf[l.Name] = out
-		if !ref.Graph.IsOutput(out) {
-			observe = append(observe, out)
-		}
+	outOf, observe, err := layerOutputs(ref, fake, "fake-quant", layers)
+	if err != nil {
+		return err
 	}
-	observe = dedupe(observe)
 	rr, err := b.Prepare(ref, observe)
 	if err != nil {
 		return fmt.Errorf("prepare float model: %w", err)
@@ -48,10 +32,9 @@ func evaluate(ref, fake *onnx.Model, layers []*Layer, b backend.Backend, data Da
 	}
 	defer closeRunner(fr, &err)
 
-	type acc struct{ sig, noise float64 }
-	sums := map[string]*acc{}
+	sums := map[string]*sqnrAcc{}
 	for _, name := range append(slices.Clone(observe), rep.OutputNames...) {
-		sums[name] = &acc{}
+		sums[name] = &sqnrAcc{}
 	}
 	// SQNR is for float tensors; a graph output of another type (class
 	// indices, shapes) gets none rather than failing the run.
@@ -91,26 +74,43 @@ func evaluate(ref, fake *onnx.Model, layers []*Layer, b backend.Backend, data Da
 			a.noise += n
 		}
 	}
-	db := func(a *acc) float64 {
-		if a.noise == 0 {
-			return math.Inf(1)
-		}
-		return 10 * math.Log10(a.sig/a.noise)
-	}
 	for i := range rep.Layers {
 		if a := sums[outOf[rep.Layers[i].Name]]; a != nil {
-			rep.Layers[i].SQNR = db(a)
+			rep.Layers[i].SQNR = a.db()
 		}
 	}
 	for _, o := range rep.OutputNames {
 		if !notFloat[o] {
-			rep.Outputs[o] = db(sums[o])
+			rep.Outputs[o] = sums[o].db()
 		}
 	}
 	if board != nil {
 		rep.Board = board.report()
 	}
 	return nil
+}
+
+// layerOutputs maps each layer to its output tensor in the float model ref
+// and lists those to observe, the ones that are not graph outputs. A
+// layer's output keeps its name in the quantized model q (the kind one, in
+// messages): the dequantization writes the original tensor.
+func layerOutputs(ref, q *onnx.Model, kind string, layers []*Layer) (outOf map[string]string, observe []string, err error) {
+	outOf = map[string]string{}
+	for _, l := range layers {
+		n := ref.Graph.Node(l.Name)
+		if n == nil || len(n.Outputs) == 0 {
+			return nil, nil, fmt.Errorf("layer %q: not in the model", l.Name)
+		}
+		out := n.Outputs[0]
+		if q.Graph.Producer(out) == nil {
+			return nil, nil, fmt.Errorf("layer %q: output %q is not in the %s model", l.Name, out, kind)
+		}
+		outOf[l.Name] = out
+		if !ref.Graph.IsOutput(out) {
+			observe = append(observe, out)
+		}
+	}
+	return outOf, dedupe(observe), nil
 }
 
 // sqnrSums returns sum x^2 and sum (x-y)^2 of two float tensors of the same
@@ -142,10 +142,7 @@ func SQNR(ref, got *onnx.Tensor) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if n == 0 {
-		return math.Inf(1), nil
-	}
-	return 10 * math.Log10(s/n), nil
+	return (&sqnrAcc{s, n}).db(), nil
 }
 
 func closeRunner(r backend.Runner, err *error) {

@@ -1,6 +1,7 @@
 package quant
 
 import (
+	"cmp"
 	"slices"
 )
 
@@ -74,15 +75,7 @@ func (e *exactCounts) values() (v exactValues, ok bool) {
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortFunc(order, func(a, b int) int {
-		switch x, y := e.vals[a], e.vals[b]; {
-		case x < y:
-			return -1
-		case x > y:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(e.vals[a], e.vals[b]) })
 	v = exactValues{vals: make([]float32, len(order)), counts: make([]int64, len(order)), n: e.n}
 	for k, i := range order {
 		v.vals[k], v.counts[k] = e.vals[i], e.counts[i]

@@ -194,12 +194,19 @@ type batchSizeProbe struct {
 func (p batchSizeProbe) Batch(i int) (map[string]*onnx.Tensor, error) {
 	in, err := p.DataSource.Batch(i)
 	if err == nil && *p.size == 0 {
-		names := slices.Sorted(maps.Keys(in))
-		if len(names) > 0 && in[names[0]] != nil && in[names[0]].Rank() > 0 {
-			*p.size = in[names[0]].Shape[0]
-		}
+		*p.size = samplesIn(in)
 	}
 	return in, err
+}
+
+// samplesIn is the number of samples of a batch: axis 0 of its first input
+// by name; 0 when it has none.
+func samplesIn(in map[string]*onnx.Tensor) int {
+	names := slices.Sorted(maps.Keys(in))
+	if len(names) > 0 && in[names[0]] != nil && in[names[0]].Rank() > 0 {
+		return in[names[0]].Shape[0]
+	}
+	return 0
 }
 
 // checkFlowArgs checks RunFlow's arguments before any work.

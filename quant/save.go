@@ -436,11 +436,7 @@ func rewrite(m *onnx.Model, qls []*quantLayer, deploy bool) error {
 		if deploy {
 			g.SetInitializer(&onnx.Tensor{Name: wName, DType: onnx.Int8, Shape: ql.wShape, Data: slices.Clone(ql.wq)})
 		} else {
-			wf := make([]float32, len(ql.wq))
-			for i, v := range ql.wq {
-				wf[i] = float32(v)
-			}
-			g.SetInitializer(&onnx.Tensor{Name: wName, DType: onnx.Float, Shape: ql.wShape, Data: wf})
+			g.SetInitializer(&onnx.Tensor{Name: wName, DType: onnx.Float, Shape: ql.wShape, Data: onnx.ConvertSlice[float32](ql.wq)})
 		}
 		n.Inputs[1] = wName
 		if ql.bq != nil {
@@ -448,11 +444,7 @@ func rewrite(m *onnx.Model, qls []*quantLayer, deploy bool) error {
 			if deploy {
 				g.SetInitializer(&onnx.Tensor{Name: bName, DType: onnx.Int32, Shape: []int{len(ql.bq)}, Data: slices.Clone(ql.bq)})
 			} else {
-				bf := make([]float32, len(ql.bq))
-				for i, v := range ql.bq {
-					bf[i] = float32(v)
-				}
-				g.SetInitializer(&onnx.Tensor{Name: bName, DType: onnx.Float, Shape: []int{len(ql.bq)}, Data: bf})
+				g.SetInitializer(&onnx.Tensor{Name: bName, DType: onnx.Float, Shape: []int{len(ql.bq)}, Data: onnx.ConvertSlice[float32](ql.bq)})
 			}
 			if len(n.Inputs) < 3 {
 				// A bias added by bias correction; Gemm scales it by beta.

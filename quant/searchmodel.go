@@ -14,11 +14,9 @@ import (
 // models of the unit's layers alone (candidateModel), on the exact
 // arithmetic of Save's fake-quant model; as many candidates go into one
 // model as searchEvalBytes of parameters allow, and as many rows into one
-// run as searchEvalBytes of outputs allow.
+// run as searchEvalBytes of outputs allow. r holds rows (searchAlpha
+// checks).
 func (u *searchUnit) evaluate(b backend.Backend, m *onnx.Model, r *reservoir) error {
-	if r.n == 0 {
-		return fmt.Errorf("%s: no activation rows were observed", u.name())
-	}
 	params, outs := 0, 0 // per candidate: parameter and output values per row
 	for _, sl := range u.layers {
 		params += sl.weight.Len()
@@ -43,15 +41,13 @@ func (u *searchUnit) evaluate(b backend.Backend, m *onnx.Model, r *reservoir) er
 // size runs: the row's values times the ratio of output to input channels
 // (and, for a transposed convolution, its strides).
 func outputsPerRow(sl *searchLayer, r *reservoir) int {
-	if !r.samples {
-		n, _, err := outputChannels(sl.layer.Type, sl.node, sl.weight.Shape)
-		if err != nil {
-			return r.width
-		}
-		return n
-	}
 	cout, _, err := outputChannels(sl.layer.Type, sl.node, sl.weight.Shape)
-	if err != nil || len(sl.wmax) == 0 {
+	switch {
+	case err != nil:
+		return r.width
+	case !r.samples:
+		return cout
+	case len(sl.wmax) == 0:
 		return r.width
 	}
 	n := r.width * cout / len(sl.wmax)

@@ -29,7 +29,7 @@ func newSearchCalibrator(algo string) (ActCalibrator, error) {
 	case "ifmr":
 		return searchIFMRCalibrator{NewHistogram(searchIFMRBins)}, nil
 	case "hfmg":
-		return hfmgCalibrator{NewHFMGHistogram(searchHFMGBins), newExactCounts(ExactLimit)}, nil
+		return newHFMGCalibrator(searchHFMGBins), nil
 	}
 	return nil, fmt.Errorf("act_algo %q has no α search calibrator", algo)
 }
