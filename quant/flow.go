@@ -1,9 +1,9 @@
 package quant
 
 import (
+	"context"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -91,13 +91,28 @@ type QuantizeOptions struct {
 //   - commit: opt.BeforeCommit adds its files, then all move into place
 //     together.
 //
-// A failed run leaves no partial output behind. m is not changed.
+// A failed run leaves no partial output behind, and removes the output
+// folder when it created it. m is not changed.
 func RunFlow(m *onnx.Model, b backend.Backend, data DataSource, prefix string, opt QuantizeOptions) (*QuantizeReport, error) {
+	return RunFlowContext(context.Background(), m, b, data, prefix, opt)
+}
+
+// RunFlowContext is RunFlow stopped by ctx: once ctx is cancelled, every
+// step stops between batches (the backends between nodes or executions),
+// the saving between files, and the run fails with ctx.Err(), leaving the
+// outputs as they were.
+func RunFlowContext(ctx context.Context, m *onnx.Model, b backend.Backend, data DataSource, prefix string, opt QuantizeOptions) (*QuantizeReport, error) {
 	if err := checkFlowArgs(m, b, data, prefix); err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
 	if err := opt.Board.check(opt.NoEval); err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
+	}
+	b, data = backend.WithContext(ctx, b), ContextSource(ctx, data)
+	if opt.Board != nil {
+		board := *opt.Board
+		board.Backend = backend.WithContext(ctx, board.Backend)
+		opt.Board = &board
 	}
 	clk := newClock()
 	p, err := prepareFlow(m, data, opt)
@@ -118,9 +133,16 @@ func RunFlow(m *onnx.Model, b backend.Backend, data DataSource, prefix string, o
 	if dir == "" {
 		dir = "."
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	made, err := atomicfile.MkdirAll(dir)
+	if err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
+	committed := false
+	defer func() {
+		if !committed {
+			made.Undo()
+		}
+	}()
 	st, err := atomicfile.NewStaging(dir, ".amq-quantize-")
 	if err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
@@ -136,7 +158,7 @@ func RunFlow(m *onnx.Model, b backend.Backend, data DataSource, prefix string, o
 		}
 		clk.lap("bias-correct")
 	}
-	srep, err := writeOutputs(st, name, p, f.rec, keptShifts(f.bias), opt)
+	srep, err := writeOutputs(ctx, st, name, p, f.rec, keptShifts(f.bias), opt)
 	if err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
@@ -163,9 +185,13 @@ func RunFlow(m *onnx.Model, b backend.Backend, data DataSource, prefix string, o
 			return nil, fmt.Errorf("quantize: %w", err)
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("quantize: %w", err)
+	}
 	if err := st.Commit(); err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
+	committed = true
 	return rep, nil
 }
 
@@ -304,9 +330,12 @@ func computeFactors(p *Prepared, b backend.Backend, src DataSource, opt Quantize
 
 // writeOutputs writes the four files of RunFlow into st, named after name,
 // with the bias shifts applied.
-func writeOutputs(st *atomicfile.Staging, name string, p *Prepared, rec Record, shifts map[string][]float64, opt QuantizeOptions) (*SaveReport, error) {
-	srep, err := saveStaged(st, name, p.Model, p.Layers, p.Config, rec, SaveOptions{Model: opt.Model, Balance: BalanceOptions{Fold: opt.Fold}, BiasShift: shifts})
+func writeOutputs(ctx context.Context, st *atomicfile.Staging, name string, p *Prepared, rec Record, shifts map[string][]float64, opt QuantizeOptions) (*SaveReport, error) {
+	srep, err := saveStaged(ctx, st, name, p.Model, p.Layers, p.Config, rec, SaveOptions{Model: opt.Model, Balance: BalanceOptions{Fold: opt.Fold}, BiasShift: shifts})
 	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if err := WriteConfig(st.Path(name+configSuffix), p.Config); err != nil {

@@ -1,6 +1,7 @@
 package quant
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -55,6 +56,12 @@ type SaveReport struct {
 // (sum (q - o_d) w_q + b_q) * float32(s_d*s_w[c]) where
 // q = clamp(round_half_even(x/s_d) + o_d, -128, 127).
 func Save(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, prefix string, opt SaveOptions) (*SaveReport, error) {
+	return SaveContext(context.Background(), m, layers, cfg, rec, prefix, opt)
+}
+
+// SaveContext is Save stopped by ctx between its steps: once ctx is
+// cancelled it fails with ctx.Err() and leaves no file.
+func SaveContext(ctx context.Context, m *onnx.Model, layers []*Layer, cfg *Config, rec Record, prefix string, opt SaveOptions) (*SaveReport, error) {
 	if m == nil || m.Graph == nil {
 		return nil, fmt.Errorf("save: model has no graph")
 	}
@@ -67,11 +74,14 @@ func Save(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, prefix string
 		return nil, fmt.Errorf("save: %w", err)
 	}
 	defer st.Discard()
-	rep, err := saveStaged(st, base, m, layers, cfg, rec, opt)
+	rep, err := saveStaged(ctx, st, base, m, layers, cfg, rec, opt)
 	if err != nil {
 		return nil, err
 	}
 	rep.FakeQuantPath, rep.DeployPath = prefix+fakeQuantSuffix, prefix+deploySuffix
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("save: %w", err)
+	}
 	if err := st.Commit(); err != nil {
 		return nil, fmt.Errorf("save: %w", err)
 	}
@@ -86,7 +96,7 @@ const (
 
 // saveStaged writes the fake-quant and deploy models of Save into st, named
 // after name; the report's paths are those in st.
-func saveStaged(st *atomicfile.Staging, name string, m *onnx.Model, layers []*Layer, cfg *Config, rec Record, opt SaveOptions) (*SaveReport, error) {
+func saveStaged(ctx context.Context, st *atomicfile.Staging, name string, m *onnx.Model, layers []*Layer, cfg *Config, rec Record, opt SaveOptions) (*SaveReport, error) {
 	rep := &SaveReport{
 		FakeQuantPath: st.Path(name + fakeQuantSuffix),
 		DeployPath:    st.Path(name + deploySuffix),
@@ -107,6 +117,9 @@ func saveStaged(st *atomicfile.Staging, name string, m *onnx.Model, layers []*La
 		path string
 		m    *onnx.Model
 	}{{rep.FakeQuantPath, fake}, {rep.DeployPath, dep}} {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("save: %w", err)
+		}
 		if err := x.m.Save(x.path, opt.Model); err != nil {
 			return nil, fmt.Errorf("save %s: %w", filepath.Base(x.path), err)
 		}

@@ -9,6 +9,7 @@
 package sim
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"sort"
@@ -219,7 +220,7 @@ func (s *Session) Outputs() []string { return s.outputs }
 // result holds every graph output plus each tensor named in fetch (any
 // intermediate tensor, input or initializer).
 func (s *Session) Run(inputs map[string]*onnx.Tensor, fetch ...string) (map[string]*onnx.Tensor, error) {
-	res, _, err := s.run(inputs, fetch, false)
+	res, _, err := s.run(context.Background(), inputs, fetch, false)
 	return res, err
 }
 
@@ -228,10 +229,11 @@ func (s *Session) Run(inputs map[string]*onnx.Tensor, fetch ...string) (map[stri
 // (nil when the mode rounds nothing). FP16Stat.Flagged picks the tensors
 // that overflow or flush to zero in bulk.
 func (s *Session) RunFP16(inputs map[string]*onnx.Tensor, fetch ...string) (map[string]*onnx.Tensor, []FP16Stat, error) {
-	return s.run(inputs, fetch, true)
+	return s.run(context.Background(), inputs, fetch, true)
 }
 
-func (s *Session) run(inputs map[string]*onnx.Tensor, fetch []string, wantStats bool) (map[string]*onnx.Tensor, []FP16Stat, error) {
+// run executes the steps in order, checking ctx between them.
+func (s *Session) run(ctx context.Context, inputs map[string]*onnx.Tensor, fetch []string, wantStats bool) (map[string]*onnx.Tensor, []FP16Stat, error) {
 	env := make(map[string]*onnx.Tensor, len(s.consts)+len(s.steps))
 	for k, v := range s.consts {
 		env[k] = v
@@ -272,6 +274,9 @@ func (s *Session) run(inputs map[string]*onnx.Tensor, fetch []string, wantStats 
 		n := st.node
 		if skip != nil && skip[i] {
 			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
 		}
 		args = args[:0]
 		for _, in := range n.Inputs {

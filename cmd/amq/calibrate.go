@@ -24,7 +24,7 @@ scales (ARQ). The factors are written back to --record, next to the
 balance factors. Without DMQ in the config, --record need not exist yet.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := f.load(cmd.ErrOrStderr())
+			s, err := f.load(cmd.Context(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -40,7 +40,7 @@ balance factors. Without DMQ in the config, --record need not exist yet.`,
 				return fmt.Errorf("%s: batch_num is %d but %s holds %d batches of %d samples", f.config, p.Config.BatchNum, f.data.path, s.data.Len(), s.data.Size)
 			}
 			prog := progressOf(cmd)
-			data := prog.source(s.data, "calibrate", p.Config.BatchNum)
+			data := prog.source(quant.ContextSource(cmd.Context(), s.data), "calibrate", p.Config.BatchNum)
 			err = quant.Calibrate(p.Model, p.Layers, p.Config, rec, s.backend, data)
 			prog.finish()
 			if err != nil {

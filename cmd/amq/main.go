@@ -4,18 +4,25 @@
 package main
 
 import (
-	"amq/internal/atomicfile"
+	"context"
 	"fmt"
 	"os"
 	"os/signal"
+	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
+
+	"amq/internal/atomicfile"
 
 	"github.com/spf13/cobra"
 )
 
 func main() {
-	stopOnSignals()
-	if err := rootCmd().Execute(); err != nil {
+	ctx, stopped := stopOnSignals()
+	err := rootCmd().ExecuteContext(ctx)
+	stopped()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "amq:", err)
 		os.Exit(1)
 	}
@@ -39,18 +46,47 @@ func rootCmd() *cobra.Command {
 	return root
 }
 
+// grace is how long a cancelled command may take to stop by itself
+// before amq removes its partial outputs and exits regardless (a node or
+// an NPU execution under way, ATC compiling).
+const grace = 1500 * time.Millisecond
+
 // stopOnSignals makes SIGINT (Ctrl-C) and SIGTERM (what Slurm, systemd and
-// timeout send) end amq at once with a message, after removing the
-// temporary files and staging folders of the outputs under way, so that an
-// interrupted run leaves nothing behind. The exit status is 128 plus the
-// signal's number, as a shell reports it.
-func stopOnSignals() {
-	c := make(chan os.Signal, 1)
+// timeout send) cancel the returned context, which every step of the flow
+// and every backend honours between batches, nodes and executions, so the
+// command returns, freeing its device resources and removing its staging.
+// stopped, called when the command has returned, then ends amq with a
+// message and the exit status 128 plus the signal's number, as a shell
+// reports it. A command still running after grace, or a second signal,
+// ends amq at once, after removing the temporary files and staging
+// folders still in use (atomicfile tracks them).
+func stopOnSignals() (ctx context.Context, stopped func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := make(chan os.Signal, 2)
 	signal.Notify(c, syscall.SIGINT, syscall.SIGTERM)
+	var once sync.Once
+	var sig atomic.Value // the first signal
+	exit := func() {
+		once.Do(func() {
+			s := sig.Load().(syscall.Signal)
+			atomicfile.RemoveAll()
+			fmt.Fprintf(os.Stderr, "\namq: stopped by %v; partial outputs removed\n", s)
+			os.Exit(128 + int(s))
+		})
+	}
 	go func() {
-		sig := <-c
-		fmt.Fprintf(os.Stderr, "\namq: stopped by %v; partial outputs removed\n", sig)
-		atomicfile.RemoveAll()
-		os.Exit(128 + int(sig.(syscall.Signal)))
+		s := (<-c).(syscall.Signal)
+		sig.Store(s)
+		cancel()
+		select {
+		case <-c:
+		case <-time.After(grace):
+		}
+		exit()
 	}()
+	return ctx, func() {
+		if sig.Load() != nil {
+			exit()
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 
@@ -41,8 +42,9 @@ type calibSetup struct {
 
 // load opens the backend, reads the model, config and data, and prepares
 // the model for the flow as amq quantize and amq save do, so that the
-// factors fit the weights amq save quantizes.
-func (f *calibFlags) load(w io.Writer) (*calibSetup, error) {
+// factors fit the weights amq save quantizes. The backend's runs stop
+// when ctx is cancelled.
+func (f *calibFlags) load(ctx context.Context, w io.Writer) (*calibSetup, error) {
 	if err := checkOutput(f.record); err != nil {
 		return nil, err
 	}
@@ -63,7 +65,7 @@ func (f *calibFlags) load(w io.Writer) (*calibSetup, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &calibSetup{prep: p, backend: b, data: data}, nil
+	return &calibSetup{prep: p, backend: backend.WithContext(ctx, b), data: data}, nil
 }
 
 func newPreprocessCmd() *cobra.Command {
@@ -87,13 +89,13 @@ quantized output is closest to the float output on --data; each choice is
 printed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := f.load(cmd.ErrOrStderr())
+			s, err := f.load(cmd.Context(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			p := s.prep
 			prog := progressOf(cmd)
-			data := prog.source(s.data, "preprocess", s.data.Len())
+			data := prog.source(quant.ContextSource(cmd.Context(), s.data), "preprocess", s.data.Len())
 			rec, choices, err := quant.PreprocessChoices(p.Model, p.Layers, p.Config, s.backend, data, quant.DMQOptions{Joint: joint})
 			prog.finish()
 			if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -64,7 +65,7 @@ model (before the balance and quantization) and in the deploy model
 (after). Calibration still runs in float32, so the record does not change.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runQuantize(cmd.OutOrStdout(), cmd.ErrOrStderr(), progressOf(cmd), &f, cmd.Flags().Changed("batch-num"))
+			return runQuantize(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), progressOf(cmd), &f, cmd.Flags().Changed("batch-num"))
 		},
 	}
 	fl := cmd.Flags()
@@ -89,7 +90,7 @@ model (before the balance and quantization) and in the deploy model
 	return cmd
 }
 
-func runQuantize(stdout, stderr io.Writer, prog *progress, f *quantizeFlags, batchNumSet bool) error {
+func runQuantize(ctx context.Context, stdout, stderr io.Writer, prog *progress, f *quantizeFlags, batchNumSet bool) error {
 	if batchNumSet && f.batchNum < 1 {
 		return fmt.Errorf("--batch-num %d: must be at least 1", f.batchNum)
 	}
@@ -137,7 +138,7 @@ func runQuantize(stdout, stderr io.Writer, prog *progress, f *quantizeFlags, bat
 	if !f.noReport {
 		opt.BeforeCommit = reportHook(f.out, f.model, f.backend.name, &reportFiles)
 	}
-	rep, err := quant.RunFlow(m, b, data, f.out, opt)
+	rep, err := quant.RunFlowContext(ctx, m, b, data, f.out, opt)
 	prog.finish()
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.model, err)

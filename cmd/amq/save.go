@@ -32,7 +32,7 @@ func newSaveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := quant.Save(p.Model, p.Found, p.Config, rec, out, quant.SaveOptions{})
+			rep, err := quant.SaveContext(cmd.Context(), p.Model, p.Found, p.Config, rec, out, quant.SaveOptions{})
 			if err != nil {
 				return fmt.Errorf("%s: %w", model, err)
 			}

@@ -1,0 +1,26 @@
+package sim
+
+import (
+	"context"
+
+	"amq/backend"
+	"amq/onnx"
+)
+
+// RunContext is Run stopped by ctx between nodes: once ctx is cancelled it
+// returns ctx.Err() after the node under way.
+func (s *Session) RunContext(ctx context.Context, inputs map[string]*onnx.Tensor, fetch ...string) (map[string]*onnx.Tensor, error) {
+	res, _, err := s.run(ctx, inputs, fetch, false)
+	return res, err
+}
+
+var _ backend.ContextRunner = (*runner)(nil)
+
+// RunContext is the backend runner's Run stopped by ctx between nodes.
+func (r *runner) RunContext(ctx context.Context, inputs map[string]*onnx.Tensor) (map[string]*onnx.Tensor, error) {
+	res, stats, err := r.s.run(ctx, inputs, r.observe, true)
+	if err == nil {
+		r.fp16.add(stats)
+	}
+	return res, err
+}
