@@ -247,7 +247,7 @@ func (r *runner) inputNames() []string {
 }
 
 // omFor compiles (or finds in the cache) the model for these input shapes.
-func (r *runner) omFor(shapes map[string][]int) (string, error) {
+func (r *runner) omFor(ctx context.Context, shapes map[string][]int) (string, error) {
 	key := shapeKey(shapes)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -255,7 +255,7 @@ func (r *runner) omFor(shapes map[string][]int) (string, error) {
 		return om, nil
 	}
 	args := ATCArgs(r.soc, shapes, r.inputNames(), r.outs, r.prec)
-	om, err := r.comp.compile(context.Background(), r.data, args)
+	om, err := r.comp.compile(ctx, r.data, args)
 	if err != nil {
 		return "", err
 	}
@@ -265,6 +265,17 @@ func (r *runner) omFor(shapes map[string][]int) (string, error) {
 
 // Run executes one batch on an idle device.
 func (r *runner) Run(inputs map[string]*onnx.Tensor) (map[string]*onnx.Tensor, error) {
+	return r.RunContext(context.Background(), inputs)
+}
+
+var _ backend.ContextRunner = (*runner)(nil)
+
+// RunContext is Run stopped by ctx between executions: a cancelled ctx
+// stops ATC if it is compiling the batch's shapes and stops waiting for an
+// idle device; an execution under way finishes (ACL cannot abort it).
+// Device resources stay with the runner until Close, which frees them all
+// whether or not a run was cancelled.
+func (r *runner) RunContext(ctx context.Context, inputs map[string]*onnx.Tensor) (map[string]*onnx.Tensor, error) {
 	shapes := map[string][]int{}
 	for _, in := range r.graph.Inputs {
 		t, ok := inputs[in.Name]
@@ -280,13 +291,23 @@ func (r *runner) Run(inputs map[string]*onnx.Tensor) (map[string]*onnx.Tensor, e
 			}
 		}
 	}
-	om, err := r.omFor(shapes)
+	om, err := r.omFor(ctx, shapes)
 	if err != nil {
 		return nil, fmt.Errorf("ascend: %w", err)
 	}
-	w, ok := <-r.idle
-	if !ok {
-		return nil, errors.New("ascend: runner is closed")
+	var w *worker
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case idle, ok := <-r.idle:
+		if !ok {
+			return nil, errors.New("ascend: runner is closed")
+		}
+		w = idle
+	}
+	if err := ctx.Err(); err != nil {
+		r.idle <- w
+		return nil, err
 	}
 	defer func() { r.idle <- w }()
 	var res map[string]*onnx.Tensor
