@@ -113,7 +113,7 @@ func TestTokenIDsFeedIntegerInputs(t *testing.T) {
 	big[6] = math.MaxInt32 + 1
 	writeNpz(t, p, map[string]*onnx.Tensor{"ids": onnx.NewTensor([]int{2, 4}, big), "mask": onnx.NewTensor([]int{2, 4}, make([]int32, 8))})
 	g.Inputs[0].DType = onnx.Int32
-	openFails(t, g, p, Options{BatchSize: 2}, p, "sample 1", "2147483648 does not fit int32", `input "ids"`)
+	readFails(t, g, p, Options{BatchSize: 2}, p, "sample 1", "2147483648 does not fit int32", `input "ids"`)
 }
 
 // writeNpz writes arrays as an uncompressed .npz (a zip of .npy files, as
@@ -154,11 +154,11 @@ func TestArraysThatDoNotFitTheModel(t *testing.T) {
 	huge := make([]float64, 128)
 	huge[70] = 1e300
 	p = writeNpy(t, "x.npy", onnx.NewTensor([]int{2, 1, 8, 8}, huge))
-	openFails(t, g, p, Options{}, p, "sample 1", "1e+300 does not fit float32", `input "x"`)
+	readFails(t, g, p, Options{}, p, "sample 1", "1e+300 does not fit float32", `input "x"`)
 	frac := make([]float32, 8)
 	frac[5] = 2.5
 	p = writeNpy(t, "x.npy", onnx.NewTensor([]int{2, 4}, frac))
-	openFails(t, model(onnx.Int64, -1, 4), p, Options{}, p, "sample 1", "2.5 is not a whole number", `input "x"`)
+	readFails(t, model(onnx.Int64, -1, 4), p, Options{}, p, "sample 1", "2.5 is not a whole number", `input "x"`)
 
 	two := &onnx.Graph{Inputs: []*onnx.ValueInfo{input("a", onnx.Float, -1, 2), input("b", onnx.Float, -1, 2)}}
 	p = writeNpy(t, "x.npy", onnx.NewTensor([]int{2, 2}, make([]float32, 4)))

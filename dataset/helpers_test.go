@@ -53,6 +53,32 @@ func openFails(t *testing.T, g *onnx.Graph, path string, opt Options, want ...st
 	}
 }
 
+// readFails checks that Open accepts path (whose header or size tells
+// nothing wrong) and that reading its batches then fails with an error
+// that contains every one of want: values are checked as each batch is
+// read.
+func readFails(t *testing.T, g *onnx.Graph, path string, opt Options, want ...string) {
+	t.Helper()
+	s, err := Open(g, path, opt)
+	if err != nil {
+		t.Fatalf("Open(%s): %v; values are checked as batches are read", path, err)
+	}
+	defer s.Close()
+	for i := range s.Len() {
+		if _, err = s.Batch(i); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		t.Fatalf("%s: every batch read, want an error", path)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%s: error %q lacks %q", path, err, w)
+		}
+	}
+}
+
 // all reads every batch of s and joins them on axis 0 as float32.
 func all(t *testing.T, s *Source, name string) *onnx.Tensor {
 	t.Helper()

@@ -50,7 +50,7 @@ type samples interface {
 
 // Open reads or indexes the data at path for the inputs of g and checks it
 // against them (see the package documentation).
-func Open(g *onnx.Graph, path string, opt Options) (*Source, error) {
+func Open(g *onnx.Graph, path string, opt Options) (_ *Source, err error) {
 	if opt.BatchSize < 0 {
 		return nil, fmt.Errorf("--batch-size %d: must be at least 1", opt.BatchSize)
 	}
@@ -83,6 +83,12 @@ func Open(g *onnx.Graph, path string, opt Options) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	src := &Source{data: data, path: path}
+	defer func() {
+		if err != nil {
+			src.Close()
+		}
+	}()
 	n := data.count()
 	if n == 0 {
 		return nil, fmt.Errorf("%s: no samples", path)
@@ -94,7 +100,8 @@ func Open(g *onnx.Graph, path string, opt Options) (*Source, error) {
 	if d := n % size; d > 0 {
 		fmt.Fprintf(notes, "note: %s: the last %d samples do not fill a batch of %d and are not used\n", path, d, size)
 	}
-	return &Source{Size: size, Samples: n, data: data, path: path}, nil
+	src.Size, src.Samples = size, n
+	return src, nil
 }
 
 // batchSize is the requested size, else the model's fixed batch dimension
@@ -115,6 +122,15 @@ func batchSize(g *onnx.Graph, requested, samples int, notes io.Writer) int {
 	}
 	fmt.Fprintf(notes, "batch size %d (the model's batch dimension is dynamic; --batch-size sets it)\n", DefaultBatchSize)
 	return DefaultBatchSize
+}
+
+// Close releases the data's open files (a .npy or .npz is read from its
+// file batch by batch). Batch fails after it.
+func (s *Source) Close() error {
+	if c, ok := s.data.(interface{ close() error }); ok {
+		return c.close()
+	}
+	return nil
 }
 
 // Len is the number of full batches.

@@ -59,14 +59,41 @@ func ReadFile(path string) (*onnx.Tensor, error) {
 }
 
 // Read decodes one .npy array of size bytes from r.
-func Read(r io.Reader, size int64) (t *onnx.Tensor, err error) {
+func Read(r io.Reader, size int64) (*onnx.Tensor, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
+	h, rd, err := readHeader(br, size)
+	if err != nil {
+		return nil, err
+	}
+	data, err := decode(rd, h.DType, h.elems())
+	if err != nil {
+		return nil, fmt.Errorf("npy data (%s %v): %w", h.descr, h.Shape, shortErr(err))
+	}
+	return &onnx.Tensor{DType: h.DType, Shape: append([]int(nil), h.Shape...), Data: data}, nil
+}
+
+// header is what a .npy preamble and header say about the data after it.
+type header struct {
+	DType     onnx.DataType
+	Shape     []int
+	esize     int    // bytes per element
+	offset    int64  // of the data from the start of the array
+	bigEndian bool   // the data is stored big-endian
+	descr     string // NumPy's type string, for messages
+}
+
+func (h *header) elems() int { return onnx.NumElems(h.Shape) }
+
+// readHeader reads the preamble and header of a .npy array of size bytes
+// (size < 0: unknown) from br and checks them, and the size, before any
+// data is read; rd reads the data after it.
+func readHeader(br *bufio.Reader, size int64) (h *header, rd *npyio.Reader, err error) {
 	pre, err := br.Peek(10)
 	if err != nil {
-		return nil, fmt.Errorf("not a .npy file: %w", shortErr(err))
+		return nil, nil, fmt.Errorf("not a .npy file: %w", shortErr(err))
 	}
 	if string(pre[:6]) != magic {
-		return nil, errors.New("not a .npy file: bad magic")
+		return nil, nil, errors.New("not a .npy file: bad magic")
 	}
 	var hdrLen, preLen int
 	switch pre[6] {
@@ -75,77 +102,75 @@ func Read(r io.Reader, size int64) (t *onnx.Tensor, err error) {
 	case 2, 3:
 		p, err := br.Peek(12)
 		if err != nil {
-			return nil, fmt.Errorf("npy header: %w", shortErr(err))
+			return nil, nil, fmt.Errorf("npy header: %w", shortErr(err))
 		}
 		n := binary.LittleEndian.Uint32(p[8:])
 		if n > maxHeader {
-			return nil, fmt.Errorf("npy header of %d bytes is larger than %d", n, maxHeader)
+			return nil, nil, fmt.Errorf("npy header of %d bytes is larger than %d", n, maxHeader)
 		}
 		hdrLen, preLen = int(n), 12
 	default:
-		return nil, fmt.Errorf("npy format version %d.%d is not supported", pre[6], pre[7])
+		return nil, nil, fmt.Errorf("npy format version %d.%d is not supported", pre[6], pre[7])
 	}
 	if pre[6] == 3 {
 		// Version 3 only differs by a UTF-8 header; npyio knows 1 and 2.
-		return nil, errors.New("npy format version 3.0 (UTF-8 header) is not supported")
+		return nil, nil, errors.New("npy format version 3.0 (UTF-8 header) is not supported")
 	}
 	full, err := br.Peek(preLen + hdrLen)
 	if err != nil {
-		return nil, fmt.Errorf("npy header: %w", shortErr(err))
+		return nil, nil, fmt.Errorf("npy header: %w", shortErr(err))
 	}
 	hdr := string(full[preLen:])
 	if !strings.HasSuffix(hdr, "\n") || !strings.Contains(hdr, "}") {
-		return nil, fmt.Errorf("npy header %q is malformed", hdr)
+		return nil, nil, fmt.Errorf("npy header %q is malformed", hdr)
 	}
 	// npyio's header parser slices by offsets it finds; keep a malformed
 	// header an error rather than a panic.
 	defer func() {
 		if e := recover(); e != nil {
-			t, err = nil, fmt.Errorf("npy header %q is malformed: %v", strings.TrimSpace(hdr), e)
+			h, rd, err = nil, nil, fmt.Errorf("npy header %q is malformed: %v", strings.TrimSpace(hdr), e)
 		}
 	}()
-	rd, err := npyio.NewReader(br)
+	rd, err = npyio.NewReader(br)
 	if err != nil {
-		return nil, fmt.Errorf("npy header: %w", err)
+		return nil, nil, fmt.Errorf("npy header: %w", err)
 	}
-	h := rd.Header
-	if h.Descr.Fortran {
-		return nil, errors.New("array is stored in Fortran order; save it with numpy.ascontiguousarray first")
+	d := rd.Header.Descr
+	if d.Fortran {
+		return nil, nil, errors.New("array is stored in Fortran order; save it with numpy.ascontiguousarray first")
 	}
-	dt, esize, err := parseDescr(h.Descr.Type)
+	dt, esize, err := parseDescr(d.Type)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	shape := h.Descr.Shape
+	shape := d.Shape
 	if len(shape) > 64 {
-		return nil, fmt.Errorf("rank %d is too large", len(shape))
+		return nil, nil, fmt.Errorf("rank %d is too large", len(shape))
 	}
 	n := 1
-	for _, d := range shape {
-		if d < 0 {
-			return nil, fmt.Errorf("shape %v has a negative dimension", shape)
+	for _, v := range shape {
+		if v < 0 {
+			return nil, nil, fmt.Errorf("shape %v has a negative dimension", shape)
 		}
-		if d != 0 && n > math.MaxInt/d {
-			return nil, fmt.Errorf("shape %v is too large", shape)
+		if v != 0 && n > math.MaxInt/v {
+			return nil, nil, fmt.Errorf("shape %v is too large", shape)
 		}
-		n *= d
+		n *= v
 	}
 	if n > math.MaxInt/esize {
-		return nil, fmt.Errorf("shape %v is too large", shape)
+		return nil, nil, fmt.Errorf("shape %v is too large", shape)
 	}
 	if size >= 0 {
 		if want := int64(preLen+hdrLen) + int64(n*esize); size != want {
-			return nil, fmt.Errorf("shape %v of %s needs %d data bytes, the file has %d", shape, h.Descr.Type, n*esize, size-int64(preLen+hdrLen))
+			return nil, nil, fmt.Errorf("shape %v of %s needs %d data bytes, the file has %d", shape, d.Type, n*esize, size-int64(preLen+hdrLen))
 		}
-	}
-	data, err := decode(rd, dt, n)
-	if err != nil {
-		return nil, fmt.Errorf("npy data (%s %v): %w", h.Descr.Type, shape, shortErr(err))
 	}
 	if shape == nil {
 		shape = []int{}
 	}
-	return &onnx.Tensor{DType: dt, Shape: append([]int(nil), shape...), Data: data}, nil
+	h = &header{DType: dt, Shape: append([]int{}, shape...), esize: esize, offset: int64(preLen + hdrLen),
+		bigEndian: strings.HasPrefix(strings.Trim(d.Type, "'\""), ">") && esize > 1, descr: d.Type}
+	return h, rd, nil
 }
 
 // shortErr names an early end of input for what it is.

@@ -93,6 +93,7 @@ printed.`,
 			if err != nil {
 				return err
 			}
+			defer s.data.Close()
 			p := s.prep
 			prog := progressOf(cmd)
 			data := prog.source(quant.ContextSource(cmd.Context(), s.data), "preprocess", s.data.Len())

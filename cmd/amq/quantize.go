@@ -125,6 +125,7 @@ func runQuantize(ctx context.Context, stdout, stderr io.Writer, prog *progress, 
 	if err != nil {
 		return err
 	}
+	defer data.Close()
 	n := f.batchNum
 	if !batchNumSet && (simple == nil || simple.BatchNum == nil) {
 		n = data.Len()
