@@ -39,8 +39,9 @@ type imageSamples struct {
 }
 
 // openImages checks the preprocessing against the model's single input and
-// decodes every image once, so that a corrupt file or a size that does not
-// fit is found before the first batch.
+// reads every image's header (not its pixels), so that a file that is not
+// an image or a size that does not fit is found before the first batch;
+// pixels are decoded once, in their batch.
 func openImages(g *onnx.Graph, path string, files []string, opt *ImageOptions) (*imageSamples, error) {
 	if len(g.Inputs) != 1 {
 		return nil, fmt.Errorf("%s: the model has %d inputs and images feed one: give a .npz with one array per input", path, len(g.Inputs))
@@ -146,7 +147,7 @@ func hw(h, w int) string {
 	return d(h) + "x" + d(w)
 }
 
-// sizeImages decodes every file and checks its size: anything when
+// sizeImages reads every file's header and checks its size: anything when
 // resizing; otherwise the model's height and width where it fixes them,
 // and the first image's. Without a resize, the first image sets the
 // pipeline's size.
@@ -154,11 +155,11 @@ func (p *pipeline) sizeImages(in *onnx.ValueInfo, files []string, resize bool) e
 	var first string
 	mh, mw := p.h, p.w
 	for _, f := range files {
-		img, err := decode(f)
+		cfg, err := decodeConfig(f)
 		if err != nil {
 			return err
 		}
-		h, w := img.Bounds().Dy(), img.Bounds().Dx()
+		h, w := cfg.Height, cfg.Width
 		switch {
 		case h == 0 || w == 0:
 			return fmt.Errorf("%s: the image is empty", f)
@@ -180,30 +181,56 @@ func (p *pipeline) sizeImages(in *onnx.ValueInfo, files []string, resize bool) e
 // the decoder for gigabytes.
 const maxPixels = 1 << 28
 
-// decode reads the image in file.
+// decodeConfig reads the header of the image in file: its size, checked
+// against maxPixels.
+func decodeConfig(file string) (image.Config, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return image.Config{}, err
+	}
+	defer f.Close()
+	return configOf(file, f)
+}
+
+// configOf reads the header of the image file that r reads.
+func configOf(file string, r io.Reader) (image.Config, error) {
+	cfg, _, err := image.DecodeConfig(bufio.NewReader(r))
+	if err != nil {
+		return cfg, imageError(file, err)
+	}
+	if cfg.Width*cfg.Height > maxPixels {
+		return cfg, fmt.Errorf("%s: %dx%d pixels (height x width) is more than amq decodes", file, cfg.Height, cfg.Width)
+	}
+	return cfg, nil
+}
+
+// decode reads the image in file, its header first so that a damaged one
+// cannot make the decoder allocate gigabytes.
 func decode(file string) (image.Image, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	cfg, _, err := image.DecodeConfig(bufio.NewReader(f))
-	if err == nil && cfg.Width*cfg.Height > maxPixels {
-		return nil, fmt.Errorf("%s: %dx%d pixels (height x width) is more than amq decodes", file, cfg.Height, cfg.Width)
+	if _, err := configOf(file, f); err != nil {
+		return nil, err
 	}
-	var img image.Image
-	if err == nil {
-		if _, err = f.Seek(0, io.SeekStart); err == nil {
-			img, _, err = image.Decode(bufio.NewReader(f))
-		}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
 	}
-	switch {
-	case errors.Is(err, image.ErrFormat):
-		return nil, fmt.Errorf("%s: not a PNG or JPEG image", file)
-	case err != nil:
-		return nil, fmt.Errorf("%s: corrupt image: %w", file, err)
+	img, _, err := image.Decode(bufio.NewReader(f))
+	if err != nil {
+		return nil, imageError(file, err)
 	}
 	return img, nil
+}
+
+// imageError says what is wrong with file for the decoder's err.
+func imageError(file string, err error) error {
+	if errors.Is(err, image.ErrFormat) {
+		return fmt.Errorf("%s: not a PNG or JPEG image", file)
+	}
+	return fmt.Errorf("%s: corrupt image: %w", file, err)
 }
 
 func (s *imageSamples) count() int { return len(s.files) }

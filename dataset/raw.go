@@ -34,8 +34,8 @@ type rawSamples struct {
 }
 
 // openRaw checks that every file holds whole samples of the model's single
-// input and, when their values are cast, reads them all once so that a
-// value that does not fit the input is found before the first batch.
+// input, from the files' sizes; values are read, cast and checked batch by
+// batch.
 func openRaw(g *onnx.Graph, path string, files []string, opt *RawOptions, notes io.Writer) (*rawSamples, error) {
 	if len(g.Inputs) != 1 {
 		return nil, fmt.Errorf("%s: the model has %d inputs and .bin files feed one: give a .npz with one array per input", path, len(g.Inputs))
@@ -82,14 +82,7 @@ func openRaw(g *onnx.Graph, path string, files []string, opt *RawOptions, notes 
 		}
 		s.start = append(s.start, s.start[len(s.start)-1]+int(st.Size()/per))
 	}
-	if s.from != s.to && s.to != onnx.Undefined {
-		fmt.Fprint(notes, castNote(path, s.from, s.to, in.Name))
-		for lo := 0; lo < s.count(); lo += DefaultBatchSize {
-			if _, err := s.read(lo, min(lo+DefaultBatchSize, s.count())); err != nil {
-				return nil, err
-			}
-		}
-	}
+	fmt.Fprint(notes, castNote(path, s.from, s.to, in.Name))
 	return s, nil
 }
 

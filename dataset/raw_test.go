@@ -100,6 +100,6 @@ func TestBinDTypesAreCastToTheInput(t *testing.T) {
 	writeBin(t, filepath.Join(d2, "0.bin"), []int64{1, 2, 3, 4})
 	writeBin(t, filepath.Join(d2, "1.bin"), []int64{5, 6, 7, math.MaxInt32 + 1})
 	g := model(onnx.Int32, -1, 2)
-	openFails(t, g, d2, Options{Raw: &RawOptions{DType: onnx.Int64}}, filepath.Join(d2, "1.bin")+": sample 1", "2147483648 does not fit int32", `input "x"`)
+	readFails(t, g, d2, Options{Raw: &RawOptions{DType: onnx.Int64}}, filepath.Join(d2, "1.bin")+": sample 1", "2147483648 does not fit int32", `input "x"`)
 	openFails(t, g, d2, Options{Raw: &RawOptions{DType: onnx.Bool}}, "--dtype bool", "cannot feed")
 }
