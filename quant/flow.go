@@ -101,7 +101,7 @@ func RunFlow(m *onnx.Model, b backend.Backend, data DataSource, prefix string, o
 // step stops between batches (the backends between nodes or executions),
 // the saving between files, and the run fails with ctx.Err(), leaving the
 // outputs as they were.
-func RunFlowContext(ctx context.Context, m *onnx.Model, b backend.Backend, data DataSource, prefix string, opt QuantizeOptions) (*QuantizeReport, error) {
+func RunFlowContext(ctx context.Context, m *onnx.Model, b backend.Backend, data DataSource, prefix string, opt QuantizeOptions) (_ *QuantizeReport, err error) {
 	if err := checkFlowArgs(m, b, data, prefix); err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
@@ -148,6 +148,9 @@ func RunFlowContext(ctx context.Context, m *onnx.Model, b backend.Backend, data 
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
 	defer st.Discard()
+	// A failure to write (disk full, permission) names the output, not
+	// the staging paths.
+	defer func() { err = st.Err(err) }()
 	f, err := computeFactors(p, b, src, opt, clk)
 	if err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)

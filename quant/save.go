@@ -61,7 +61,7 @@ func Save(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, prefix string
 
 // SaveContext is Save stopped by ctx between its steps: once ctx is
 // cancelled it fails with ctx.Err() and leaves no file.
-func SaveContext(ctx context.Context, m *onnx.Model, layers []*Layer, cfg *Config, rec Record, prefix string, opt SaveOptions) (*SaveReport, error) {
+func SaveContext(ctx context.Context, m *onnx.Model, layers []*Layer, cfg *Config, rec Record, prefix string, opt SaveOptions) (_ *SaveReport, err error) {
 	if m == nil || m.Graph == nil {
 		return nil, fmt.Errorf("save: model has no graph")
 	}
@@ -74,6 +74,7 @@ func SaveContext(ctx context.Context, m *onnx.Model, layers []*Layer, cfg *Confi
 		return nil, fmt.Errorf("save: %w", err)
 	}
 	defer st.Discard()
+	defer func() { err = st.Err(err) }() // the output's name, not the staging's
 	rep, err := saveStaged(ctx, st, base, m, layers, cfg, rec, opt)
 	if err != nil {
 		return nil, err

@@ -14,7 +14,6 @@
 package atomicfile
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 )
@@ -33,31 +32,38 @@ type File struct {
 func Create(path string) (*File, error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		return nil, err
+		return nil, writeError(path, err)
 	}
 	if err := f.Chmod(0o666 &^ umask()); err != nil {
 		f.Close()
 		os.Remove(f.Name())
-		return nil, err
+		return nil, writeError(path, err)
 	}
 	track(f.Name())
 	return &File{f: f, path: path}, nil
 }
 
-// Write writes to the temporary file.
-func (a *File) Write(p []byte) (int, error) { return a.f.Write(p) }
+// Write writes to the temporary file. An error names the file's path, not
+// the temporary one, and the cause.
+func (a *File) Write(p []byte) (int, error) {
+	n, err := a.f.Write(p)
+	if err != nil {
+		err = writeError(a.path, err)
+	}
+	return n, err
+}
 
 // Commit syncs and closes the temporary file and renames it to the path
 // given to Create, replacing any file there.
 func (a *File) Commit() error {
 	if err := a.f.Sync(); err != nil {
-		return fmt.Errorf("%s: %w", a.path, err)
+		return writeError(a.path, err)
 	}
 	if err := a.f.Close(); err != nil {
-		return fmt.Errorf("%s: %w", a.path, err)
+		return writeError(a.path, err)
 	}
 	if err := os.Rename(a.f.Name(), a.path); err != nil {
-		return err
+		return writeError(a.path, err)
 	}
 	untrack(a.f.Name())
 	a.done = true
@@ -81,7 +87,7 @@ func WriteFile(path string, data []byte) error {
 	}
 	defer f.Abort()
 	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return err
 	}
 	return f.Commit()
 }

@@ -26,7 +26,10 @@ func NewStaging(dir, prefix string) (*Staging, error) {
 	removeStale(dir, prefix)
 	tmp, err := os.MkdirTemp(dir, fmt.Sprintf("%s%d-*", prefix, os.Getpid()))
 	if err != nil {
-		return nil, err
+		if c, ok := cause(err); ok {
+			err = c
+		}
+		return nil, fmt.Errorf("cannot write into %s: %w", dir, err)
 	}
 	s := &Staging{dir: dir, tmp: tmp}
 	track(tmp)
@@ -80,8 +83,9 @@ func (s *Staging) Commit() error {
 		}
 	}
 	for _, e := range entries {
-		if err := os.Rename(filepath.Join(s.tmp, e.Name()), filepath.Join(s.dir, e.Name())); err != nil {
-			return err
+		dst := filepath.Join(s.dir, e.Name())
+		if err := os.Rename(filepath.Join(s.tmp, e.Name()), dst); err != nil {
+			return writeError(dst, err)
 		}
 	}
 	return nil
