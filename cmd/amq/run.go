@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -48,7 +49,7 @@ or a folder (created if needed) receiving <output name>.npy for each output.
 Without --output nothing is written.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runModel(cmd.OutOrStdout(), &f)
+			return runModel(cmd.Context(), cmd.OutOrStdout(), &f)
 		},
 	}
 	fl := cmd.Flags()
@@ -61,7 +62,7 @@ Without --output nothing is written.`,
 	return cmd
 }
 
-func runModel(w io.Writer, f *runFlags) error {
+func runModel(ctx context.Context, w io.Writer, f *runFlags) error {
 	be, err := f.backend.open()
 	if err != nil {
 		return err
@@ -95,7 +96,7 @@ func runModel(w io.Writer, f *runFlags) error {
 	loaded := time.Since(start)
 
 	start = time.Now()
-	res, err := runner.Run(inputs)
+	res, err := backend.RunContext(ctx, runner, inputs) // stops between nodes on SIGINT/SIGTERM
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.model, err)
 	}
