@@ -13,12 +13,14 @@ func track(path string)   { live.Store(path, true) }
 func untrack(path string) { live.Delete(path) }
 
 // RemoveAll removes every temporary file and staging folder this process
-// has not committed or removed yet. A command calls it when a signal ends
-// it, so that an interrupted run leaves nothing behind.
+// has not committed or removed yet, then the folders MkdirAll created that
+// are left empty. A command calls it when a signal ends it, so that an
+// interrupted run leaves nothing behind.
 func RemoveAll() {
 	live.Range(func(k, _ any) bool {
 		os.RemoveAll(k.(string))
 		live.Delete(k)
 		return true
 	})
+	removeMade()
 }
