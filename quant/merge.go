@@ -1,0 +1,271 @@
+package quant
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"amq/onnx"
+	"amq/quant/statspb"
+)
+
+// statsSet is the stats files of one sharded phase, open, checked against
+// each other and the merge's identity, indexed by shard.
+type statsSet struct {
+	shards  []*statsReader // by shard index
+	phase   statspb.Phase
+	batches int
+}
+
+func (s *statsSet) close() {
+	for _, r := range s.shards {
+		if r != nil {
+			r.close()
+		}
+	}
+}
+
+// openStatsSet opens paths and checks that they are the N shards of one
+// run of one phase for the model and config of id, each given once.
+func openStatsSet(paths []string, id StatsIdentity) (set *statsSet, err error) {
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("merge: no stats files")
+	}
+	var readers []*statsReader
+	defer func() {
+		if err != nil {
+			for _, r := range readers {
+				r.close()
+			}
+		}
+	}()
+	for _, p := range paths {
+		r, err := openStats(p)
+		if err != nil {
+			return nil, err
+		}
+		readers = append(readers, r)
+	}
+	first := readers[0]
+	for _, r := range readers {
+		if err := checkStatsHeader(r, first, id); err != nil {
+			return nil, err
+		}
+	}
+	n := int(first.h.Shards)
+	set = &statsSet{shards: make([]*statsReader, n), phase: first.h.Phase, batches: int(first.h.Batches)}
+	for _, r := range readers {
+		k := int(r.h.Shard)
+		if k >= n {
+			return nil, fmt.Errorf("%s: shard %d/%d is out of range", r.path, k, n)
+		}
+		if o := set.shards[k]; o != nil {
+			return nil, fmt.Errorf("shard %d/%d given twice: %s and %s", k, n, o.path, r.path)
+		}
+		set.shards[k] = r
+	}
+	var missing []string
+	for k, r := range set.shards {
+		if r == nil {
+			missing = append(missing, fmt.Sprintf("%d/%d", k, n))
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("merge: shard %s missing (the files given: %s)", strings.Join(missing, ", "), strings.Join(paths, ", "))
+	}
+	return set, nil
+}
+
+// checkStatsHeader checks r's header against the first file's and id.
+func checkStatsHeader(r, first *statsReader, id StatsIdentity) error {
+	h, f := r.h, first.h
+	switch {
+	case h.AmqVersion != id.Version:
+		return fmt.Errorf("%s: written by amq %s; this is amq %s: merge with the amq that ran the shards", r.path, h.AmqVersion, id.Version)
+	case !bytes.Equal(h.ModelSha256, id.ModelSHA256):
+		return fmt.Errorf("%s: statistics of another model (SHA-256 %x, the model given has %x)", r.path, h.ModelSha256, id.ModelSHA256)
+	case !bytes.Equal(h.ConfigSha256, id.ConfigSHA256):
+		return fmt.Errorf("%s: statistics made with another quant config (SHA-256 %x, the config given has %x)", r.path, h.ConfigSha256, id.ConfigSHA256)
+	case h.Phase != f.Phase:
+		return fmt.Errorf("%s: %s statistics, but %s holds %s statistics: merge one phase at a time", r.path, phaseName(h.Phase), first.path, phaseName(f.Phase))
+	case h.Shards != f.Shards || h.Batches != f.Batches || h.BatchSize != f.BatchSize || h.Joint != f.Joint ||
+		!bytes.Equal(h.BalanceSha256, f.BalanceSha256) || !slicesEqual(h.Tensors, f.Tensors):
+		return fmt.Errorf("%s: shard %d/%d of %d batches of %d (joint %v) is not from the run of %s, shard %d/%d of %d batches of %d (joint %v)",
+			r.path, h.Shard, h.Shards, h.Batches, h.BatchSize, h.Joint, first.path, f.Shard, f.Shards, f.Batches, f.BatchSize, f.Joint)
+	case h.Shards == 0 || h.Batches < h.Shards:
+		return fmt.Errorf("%s: %d shards for %d batches", r.path, h.Shards, h.Batches)
+	}
+	return nil
+}
+
+func slicesEqual(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// phaseName is the command that writes a phase's statistics.
+func phaseName(p statspb.Phase) string {
+	switch p {
+	case statspb.Phase_PREPROCESS:
+		return "preprocess"
+	case statspb.Phase_CALIBRATE:
+		return "calibrate"
+	}
+	return fmt.Sprintf("unknown phase %d", p)
+}
+
+// StatsPhase returns the phase ("preprocess" or "calibrate") of the stats
+// file path, for a merge to choose between MergePreprocess and
+// MergeCalibrate.
+func StatsPhase(path string) (string, error) {
+	r, err := openStats(path)
+	if err != nil {
+		return "", err
+	}
+	defer r.close()
+	if r.h.Phase != statspb.Phase_PREPROCESS && r.h.Phase != statspb.Phase_CALIBRATE {
+		return "", fmt.Errorf("%s: %s", path, phaseName(r.h.Phase))
+	}
+	return phaseName(r.h.Phase), nil
+}
+
+// MergePreprocess merges the stats files of a sharded preprocess run
+// (PreprocessShard) and returns the record a one-process PreprocessWith
+// over the same batches returns: the per-channel maxima of all shards are
+// combined by maximum, which depends neither on the order of the batches
+// nor on the order of the files. The --joint setting is the shards'.
+func MergePreprocess(m *onnx.Model, layers []*Layer, cfg *Config, id StatsIdentity, paths []string) (Record, error) {
+	set, err := openStatsSet(paths, id)
+	if err != nil {
+		return nil, err
+	}
+	defer set.close()
+	if set.phase != statspb.Phase_PREPROCESS {
+		return nil, fmt.Errorf("%s: %s statistics; this merge needs preprocess statistics", set.shards[0].path, phaseName(set.phase))
+	}
+	p, err := newBalancePlan(m, layers, cfg, DMQOptions{Joint: set.shards[0].h.Joint})
+	if err != nil {
+		return nil, err
+	}
+	if err := refuseAlphaSearch(p); err != nil {
+		return nil, err
+	}
+	want := map[obsKey]bool{}
+	for _, it := range p.items {
+		want[it.key] = true
+	}
+	p.obs = map[obsKey]*ChannelMax{}
+	for k, r := range set.shards {
+		foot, err := r.footer(Shard{k, len(set.shards)}.batches(set.batches))
+		if err != nil {
+			return nil, err
+		}
+		if len(foot.Maxima) != len(want) {
+			return nil, fmt.Errorf("%s: maxima of %d activations, the config balances %d", r.path, len(foot.Maxima), len(want))
+		}
+		for _, cm := range foot.Maxima {
+			key := obsKey{cm.Tensor, int(cm.Axis)}
+			if !want[key] {
+				return nil, fmt.Errorf("%s: maxima of tensor %q, which no balanced layer reads", r.path, cm.Tensor)
+			}
+			o := p.obs[key]
+			if o == nil {
+				p.obs[key] = &ChannelMax{Axis: key.axis, Max: append([]float64(nil), cm.Max...)}
+				continue
+			}
+			if len(o.Max) != len(cm.Max) {
+				return nil, fmt.Errorf("%s: tensor %q has %d channels, %s has %d", r.path, cm.Tensor, len(cm.Max), set.shards[0].path, len(o.Max))
+			}
+			for j, v := range cm.Max {
+				o.Max[j] = max(o.Max[j], v)
+			}
+		}
+	}
+	if err := p.fixedFactors(); err != nil {
+		return nil, err
+	}
+	return p.result().rec, nil
+}
+
+// MergeCalibrate merges the stats files of a sharded calibrate run
+// (CalibrateShard) into rec, which must hold the balance factors the
+// shards calibrated with: it feeds every batch's observed tensors to the
+// calibrators in batch order, 0, 1, 2, …, whatever the order of the files,
+// so the calibrators reach the state of a one-process run and rec gets the
+// same factors as Calibrate gives it. rec is changed only on success.
+func MergeCalibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, id StatsIdentity, paths []string) error {
+	set, err := openStatsSet(paths, id)
+	if err != nil {
+		return err
+	}
+	defer set.close()
+	first := set.shards[0]
+	if set.phase != statspb.Phase_CALIBRATE {
+		return fmt.Errorf("%s: %s statistics; this merge needs calibrate statistics", first.path, phaseName(set.phase))
+	}
+	if cfg.BatchNum != set.batches {
+		return fmt.Errorf("%s: statistics of %d batches, the config's batch_num is %d", first.path, set.batches, cfg.BatchNum)
+	}
+	digest, err := balanceDigest(rec)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(digest, first.h.BalanceSha256) {
+		return fmt.Errorf("%s: calibrated with other balance factors than the record's: merge into the record the shards read", first.path)
+	}
+	c, err := newCalibration(m, layers, cfg, rec)
+	if err != nil {
+		return err
+	}
+	var observe []string
+	if c != nil {
+		observe = c.observe
+	}
+	if !slicesEqual(first.h.Tensors, observe) {
+		return fmt.Errorf("%s: observed tensors %q, the config calibrates %q", first.path, first.h.Tensors, observe)
+	}
+	n := len(set.shards)
+	for i := range set.batches {
+		r := set.shards[i%n]
+		out := make(map[string]*onnx.Tensor, len(observe))
+		for ti, name := range observe {
+			t, err := r.values(i, ti)
+			if err != nil {
+				return err
+			}
+			out[name] = t
+		}
+		if c != nil {
+			if err := c.add(out); err != nil {
+				return fmt.Errorf("%s: batch %d: %w", r.path, i, err)
+			}
+		}
+	}
+	for k, r := range set.shards {
+		if _, err := r.footer(Shard{k, n}.batches(set.batches)); err != nil {
+			return err
+		}
+	}
+	if c == nil {
+		return nil
+	}
+	work := Record{}
+	for name, r := range rec {
+		cp := *r
+		work[name] = &cp
+	}
+	if _, err := activationFactors(c.jobs, c.cals, c.weightScales, work); err != nil {
+		return err
+	}
+	for name, r := range work {
+		rec[name] = r
+	}
+	return nil
+}
