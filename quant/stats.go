@@ -248,4 +248,3 @@ func (s *statsReader) values(batch, tensor int) (*onnx.Tensor, error) {
 	t.Name = s.h.Tensors[tensor]
 	return t, nil
 }
-
