@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"reflect"
 	"path/filepath"
 	"testing"
 
@@ -154,5 +156,79 @@ func TestShardedRunsMergeToTheOneProcessRecord(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestCalibratorsIgnoreWhereZerosAre checks what stats files rely on: a
+// batch with its zeros (+0 and -0) moved to the end leaves every
+// calibrator in the state the batch as it came leaves it.
+func TestCalibratorsIgnoreWhereZerosAre(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	negZero := float32(math.Copysign(0, -1))
+	var batches, moved [][]float32
+	for b := range 3 {
+		x := make([]float32, 5000)
+		var nz []float32
+		zeros, neg := 0, 0
+		for i := range x {
+			switch rng.IntN(4) {
+			case 0:
+				x[i], zeros = 0, zeros+1
+			case 1:
+				x[i], neg = negZero, neg+1
+			default:
+				x[i] = float32(rng.NormFloat64() * float64(b+1))
+				nz = append(nz, x[i])
+			}
+		}
+		m := append(nz, make([]float32, zeros)...)
+		for range neg {
+			m = append(m, negZero)
+		}
+		batches, moved = append(batches, x), append(moved, m)
+	}
+	for _, a := range actAlgorithms {
+		for _, limit := range []int{ExactLimit, 1 << 20} {
+			c1, c2 := a.calibrator(2048), a.calibrator(2048)
+			setExactLimit(c1, limit)
+			setExactLimit(c2, limit)
+			for i := range batches {
+				if err := c1.Observe(onnx.NewTensor([]int{len(batches[i])}, batches[i])); err != nil {
+					t.Fatal(err)
+				}
+				if err := c2.Observe(onnx.NewTensor([]int{len(moved[i])}, moved[i])); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The exact counts keep values in the order they first came;
+			// what they give, sorted, must not change.
+			if !reflect.DeepEqual(calibratorState(c1), calibratorState(c2)) {
+				t.Errorf("%s (exact limit %d): moving the zeros changed the calibrator's state", a.name, limit)
+			}
+		}
+	}
+}
+
+// calibratorState is what an IFMR or HFMG calibrator's factors depend on:
+// its histogram and its exact counts in ascending order.
+func calibratorState(c ActCalibrator) []any {
+	switch c := c.(type) {
+	case ifmrCalibrator:
+		v, ok := c.exact.values()
+		return []any{*c.Histogram, v, ok}
+	case hfmgCalibrator:
+		v, ok := c.exact.values()
+		return []any{*c.HFMGHistogram, v, ok}
+	}
+	panic("unknown calibrator")
+}
+
+// setExactLimit sets the exact-count limit of an IFMR or HFMG calibrator.
+func setExactLimit(c ActCalibrator, limit int) {
+	switch c := c.(type) {
+	case ifmrCalibrator:
+		c.exact.limit = limit
+	case hfmgCalibrator:
+		c.exact.limit = limit
 	}
 }

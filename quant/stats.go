@@ -131,14 +131,25 @@ func (w *statsWriter) writeBatch(batch int, tensors []string, out map[string]*on
 			return fmt.Errorf("tensor %q: %w", name, err)
 		}
 		w.buf = slices.Grow(w.buf[:0], 4*len(x))[:4*len(x)]
-		for k, v := range x {
-			binary.LittleEndian.PutUint32(w.buf[4*k:], math.Float32bits(v))
+		nz, zeros, neg := 0, 0, 0
+		for _, v := range x {
+			switch b := math.Float32bits(v); b {
+			case 0:
+				zeros++
+			case 1 << 31:
+				neg++
+			default:
+				binary.LittleEndian.PutUint32(w.buf[4*nz:], b)
+				nz++
+			}
 		}
 		shape := make([]int64, len(t.Shape))
 		for k, d := range t.Shape {
 			shape[k] = int64(d)
 		}
-		if err := w.write(&statspb.Values{Batch: uint32(batch), Tensor: uint32(i), Shape: shape, Data: w.buf}); err != nil {
+		v := &statspb.Values{Batch: uint32(batch), Tensor: uint32(i), Shape: shape, Data: w.buf[:4*nz],
+			Zeros: uint64(zeros), NegativeZeros: uint64(neg)}
+		if err := w.write(v); err != nil {
 			return err
 		}
 	}
@@ -237,12 +248,18 @@ func (s *statsReader) values(batch, tensor int) (*onnx.Tensor, error) {
 		shape[k] = int(d)
 		n *= int(d)
 	}
-	if len(v.Data) != 4*n {
-		return nil, fmt.Errorf("%s: batch %d tensor %q: %d bytes for shape %v", s.path, batch, s.h.Tensors[tensor], len(v.Data), shape)
+	nz := len(v.Data) / 4
+	if len(v.Data)%4 != 0 || uint64(nz)+v.Zeros+v.NegativeZeros != uint64(n) {
+		return nil, fmt.Errorf("%s: batch %d tensor %q: %d bytes and %d zeros for shape %v", s.path, batch, s.h.Tensors[tensor], len(v.Data), v.Zeros+v.NegativeZeros, shape)
 	}
+	// The zeros go after the other values: no calibrator's state depends
+	// on where a zero was (docs/design.md "Sharded statistics").
 	x := make([]float32, n)
-	for k := range x {
+	for k := range nz {
 		x[k] = math.Float32frombits(binary.LittleEndian.Uint32(v.Data[4*k:]))
+	}
+	for k := nz + int(v.Zeros); k < n; k++ {
+		x[k] = float32(math.Copysign(0, -1))
 	}
 	t := onnx.NewTensor(shape, x)
 	t.Name = s.h.Tensors[tensor]

@@ -228,13 +228,19 @@ func (x *Header) GetTensors() []string {
 }
 
 // Values is one observed tensor of one batch, as the calibrators received
-// it: the float32 values in the order the backend returned them.
+// it, but for its zeros: the non-zero float32 values in the order the
+// backend returned them, and how many values were +0 and -0. A zero adds
+// nothing to any sum and its place in the batch changes no calibrator's
+// state, so the merge appends the zeros after the other values (the
+// zeros after a ReLU are half of a CNN's activations).
 type Values struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Batch         uint32                 `protobuf:"varint,1,opt,name=batch,proto3" json:"batch,omitempty"`   // index of the batch in the whole phase
 	Tensor        uint32                 `protobuf:"varint,2,opt,name=tensor,proto3" json:"tensor,omitempty"` // index into Header.tensors
 	Shape         []int64                `protobuf:"varint,3,rep,packed,name=shape,proto3" json:"shape,omitempty"`
-	Data          []byte                 `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"` // little-endian float32
+	Data          []byte                 `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`                                         // the non-zero values, little-endian float32
+	Zeros         uint64                 `protobuf:"varint,5,opt,name=zeros,proto3" json:"zeros,omitempty"`                                      // values +0
+	NegativeZeros uint64                 `protobuf:"varint,6,opt,name=negative_zeros,json=negativeZeros,proto3" json:"negative_zeros,omitempty"` // values -0
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -295,6 +301,20 @@ func (x *Values) GetData() []byte {
 		return x.Data
 	}
 	return nil
+}
+
+func (x *Values) GetZeros() uint64 {
+	if x != nil {
+		return x.Zeros
+	}
+	return 0
+}
+
+func (x *Values) GetNegativeZeros() uint64 {
+	if x != nil {
+		return x.NegativeZeros
+	}
+	return 0
 }
 
 // ChannelMax is the running max|X_j| per channel of one activation over the
@@ -433,12 +453,14 @@ const file_stats_proto_rawDesc = "" +
 	"\n" +
 	"batch_size\x18\v \x01(\rR\tbatchSize\x12\x14\n" +
 	"\x05joint\x18\f \x01(\bR\x05joint\x12\x18\n" +
-	"\atensors\x18\r \x03(\tR\atensors\"`\n" +
+	"\atensors\x18\r \x03(\tR\atensors\"\x9d\x01\n" +
 	"\x06Values\x12\x14\n" +
 	"\x05batch\x18\x01 \x01(\rR\x05batch\x12\x16\n" +
 	"\x06tensor\x18\x02 \x01(\rR\x06tensor\x12\x14\n" +
 	"\x05shape\x18\x03 \x03(\x03R\x05shape\x12\x12\n" +
-	"\x04data\x18\x04 \x01(\fR\x04data\"J\n" +
+	"\x04data\x18\x04 \x01(\fR\x04data\x12\x14\n" +
+	"\x05zeros\x18\x05 \x01(\x04R\x05zeros\x12%\n" +
+	"\x0enegative_zeros\x18\x06 \x01(\x04R\rnegativeZeros\"J\n" +
 	"\n" +
 	"ChannelMax\x12\x16\n" +
 	"\x06tensor\x18\x01 \x01(\tR\x06tensor\x12\x12\n" +
