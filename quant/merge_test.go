@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"reflect"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"amq/npy"
