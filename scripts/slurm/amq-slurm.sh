@@ -8,7 +8,7 @@
 #   scripts/slurm/amq-slurm.sh --model m.onnx --cfg simple.cfg --data calib.npy \
 #       --shards 8 --work /shared/amq-run [--batch-num B] [--batch-size S] \
 #       [--amq /shared/bin/amq] [--devices 0,1 | --task-devices "0,1 2,3 ..."] \
-#       [--sbatch "--partition=npu --time=1:00:00"] [-- more amq flags]
+#       [--joint] [--sbatch "--partition=npu --time=1:00:00"] [-- more amq flags]
 #
 # The JSON config is made here first (amq create-config), so that every
 # shard and merge reads the same file. Outputs in --work:
@@ -16,9 +16,11 @@
 #   record.txt, m_fake_quant_model.onnx, m_deploy_model.onnx, logs/.
 # --devices gives every task the same devices (a board per host);
 # --task-devices gives task K the K-th word (several tasks per host).
+# --joint goes to preprocess; the amq flags after -- go to every shard of
+# both phases (--backend, --threads, data flags such as --image-size).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-model= cfg= config= data= shards= work= amqbin=${AMQ_BIN:-amq} batchnum= batchsize= devices= taskdevices= sbatchargs=
+model= cfg= config= data= shards= work= amqbin=${AMQ_BIN:-amq} batchnum= batchsize= devices= taskdevices= sbatchargs= joint=
 while [ $# -gt 0 ]; do
   case $1 in
     --model) model=$2; shift 2 ;;
@@ -33,6 +35,7 @@ while [ $# -gt 0 ]; do
     --devices) devices=$2; shift 2 ;;
     --task-devices) taskdevices=$2; shift 2 ;;
     --sbatch) sbatchargs=$2; shift 2 ;;
+    --joint) joint=1; shift ;;
     --) shift; break ;;
     *) echo "amq-slurm.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -56,7 +59,7 @@ fi
 
 # What the task and merge scripts read (sbatch --export=ALL passes it on).
 export AMQ_BIN=$amqbin AMQ_MODEL=$model AMQ_CONFIG=$config AMQ_DATA=$data AMQ_WORK=$work
-export AMQ_BATCH_SIZE=$batchsize AMQ_DEVICES=$devices AMQ_TASK_DEVICES=$taskdevices AMQ_EXTRA="$*"
+export AMQ_BATCH_SIZE=$batchsize AMQ_DEVICES=$devices AMQ_TASK_DEVICES=$taskdevices AMQ_EXTRA="$*" AMQ_JOINT=$joint
 export AMQ_OUT_NAME=$(basename "$model" .onnx)
 
 # shellcheck disable=SC2086 # $sbatchargs is a list of sbatch options
