@@ -3,6 +3,7 @@ package quant
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	"amq/onnx"
@@ -89,25 +90,13 @@ func checkStatsHeader(r, first *statsReader, id StatsIdentity) error {
 	case h.Phase != f.Phase:
 		return fmt.Errorf("%s: %s statistics, but %s holds %s statistics: merge one phase at a time", r.path, phaseName(h.Phase), first.path, phaseName(f.Phase))
 	case h.Shards != f.Shards || h.Batches != f.Batches || h.BatchSize != f.BatchSize || h.Joint != f.Joint ||
-		!bytes.Equal(h.BalanceSha256, f.BalanceSha256) || !slicesEqual(h.Tensors, f.Tensors):
+		!bytes.Equal(h.BalanceSha256, f.BalanceSha256) || !slices.Equal(h.Tensors, f.Tensors):
 		return fmt.Errorf("%s: shard %d/%d of %d batches of %d (joint %v) is not from the run of %s, shard %d/%d of %d batches of %d (joint %v)",
 			r.path, h.Shard, h.Shards, h.Batches, h.BatchSize, h.Joint, first.path, f.Shard, f.Shards, f.Batches, f.BatchSize, f.Joint)
 	case h.Shards == 0 || h.Batches < h.Shards:
 		return fmt.Errorf("%s: %d shards for %d batches", r.path, h.Shards, h.Batches)
 	}
 	return nil
-}
-
-func slicesEqual(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // phaseName is the command that writes a phase's statistics.
@@ -163,7 +152,7 @@ func MergePreprocess(m *onnx.Model, layers []*Layer, cfg *Config, id StatsIdenti
 	}
 	p.obs = map[obsKey]*ChannelMax{}
 	for k, r := range set.shards {
-		foot, err := r.footer(Shard{k, len(set.shards)}.batches(set.batches))
+		foot, err := r.footer(Shard{k, len(set.shards)}.Batches(set.batches))
 		if err != nil {
 			return nil, err
 		}
@@ -228,7 +217,7 @@ func MergeCalibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, id 
 	if c != nil {
 		observe = c.observe
 	}
-	if !slicesEqual(first.h.Tensors, observe) {
+	if !slices.Equal(first.h.Tensors, observe) {
 		return fmt.Errorf("%s: observed tensors %q, the config calibrates %q", first.path, first.h.Tensors, observe)
 	}
 	n := len(set.shards)
@@ -249,7 +238,7 @@ func MergeCalibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, id 
 		}
 	}
 	for k, r := range set.shards {
-		if _, err := r.footer(Shard{k, n}.batches(set.batches)); err != nil {
+		if _, err := r.footer(Shard{k, n}.Batches(set.batches)); err != nil {
 			return err
 		}
 	}

@@ -33,8 +33,8 @@ func ParseShard(s string) (Shard, error) {
 
 func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.Index, s.Count) }
 
-// batches is the number of the first total batches that s runs.
-func (s Shard) batches(total int) int {
+// Batches is the number of the first total batches that s runs.
+func (s Shard) Batches(total int) int {
 	if total <= s.Index {
 		return 0
 	}
@@ -49,7 +49,7 @@ type shardSource struct {
 	total int
 }
 
-func (s shardSource) Len() int { return s.shard.batches(s.total) }
+func (s shardSource) Len() int { return s.shard.Batches(s.total) }
 
 func (s shardSource) Batch(i int) (map[string]*onnx.Tensor, error) {
 	return s.src.Batch(s.global(i))

@@ -2,6 +2,7 @@ package quant
 
 import (
 	"bufio"
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strings"
 
 	"google.golang.org/protobuf/encoding/protodelim"
 	"google.golang.org/protobuf/proto"
@@ -82,13 +84,7 @@ func balanceDigest(rec Record) ([]byte, error) {
 // sortObsKeys sorts observed activations by tensor, then axis.
 func sortObsKeys(keys []obsKey) {
 	slices.SortFunc(keys, func(a, b obsKey) int {
-		if a.tensor != b.tensor {
-			if a.tensor < b.tensor {
-				return -1
-			}
-			return 1
-		}
-		return a.axis - b.axis
+		return cmp.Or(strings.Compare(a.tensor, b.tensor), cmp.Compare(a.axis, b.axis))
 	})
 }
 

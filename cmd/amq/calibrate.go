@@ -94,6 +94,6 @@ func calibrateShard(cmd *cobra.Command, f *calibFlags, s *calibSetup, rec quant.
 		return fmt.Errorf("%s: %w", f.model, err)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "calibrate shard %s: activations of %d of %d batches of %d samples\nwrote %s\n",
-		shard, shardLen(shard, p.Config.BatchNum), p.Config.BatchNum, s.data.Size, f.shard.stats)
+		shard, shard.Batches(p.Config.BatchNum), p.Config.BatchNum, s.data.Size, f.shard.stats)
 	return nil
 }

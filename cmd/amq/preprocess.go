@@ -157,14 +157,6 @@ func preprocessShard(cmd *cobra.Command, f *calibFlags, s *calibSetup, shard qua
 		return fmt.Errorf("%s: %w", f.model, err)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "preprocess shard %s: balance statistics of %d of %d batches of %d samples\nwrote %s\n",
-		shard, shardLen(shard, s.data.Len()), s.data.Len(), s.data.Size, f.shard.stats)
+		shard, shard.Batches(s.data.Len()), s.data.Len(), s.data.Size, f.shard.stats)
 	return nil
-}
-
-// shardLen is the number of the first total batches that shard runs.
-func shardLen(shard quant.Shard, total int) int {
-	if total <= shard.Index {
-		return 0
-	}
-	return (total-shard.Index-1)/shard.Count + 1
 }
