@@ -34,7 +34,7 @@ process would write.`,
 				return err
 			}
 			if f.record == "" {
-				return fmt.Errorf("required flag \"record\" not set")
+				return fmt.Errorf(`required flag(s) "record" not set`)
 			}
 			s, err := f.load(cmd.ErrOrStderr())
 			if err != nil {

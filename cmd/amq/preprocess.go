@@ -25,7 +25,7 @@ func (f *calibFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.model, "model", "", "ONNX model (the original, unbalanced; required)")
 	fl.StringVar(&f.config, "config", "", "JSON quant config from amq create-config (required)")
-	fl.StringVar(&f.record, "record", "", "record file (required)")
+	fl.StringVar(&f.record, "record", "", "record file (required, but for preprocess --stats)")
 	f.data.add(fl)
 	f.backend.add(fl, "sim")
 	f.shard.add(fl)
@@ -102,7 +102,7 @@ printed.`,
 				return err
 			}
 			if !sharded && f.record == "" {
-				return fmt.Errorf("required flag \"record\" not set")
+				return fmt.Errorf(`required flag(s) "record" not set`)
 			}
 			s, err := f.load(cmd.ErrOrStderr())
 			if err != nil {
