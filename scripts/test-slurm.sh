@@ -20,7 +20,7 @@ pids=()
 stop() {
   status=$?
   if [ -f "$tmp/slurm.conf" ]; then
-    SLURM_CONF=$tmp/slurm.conf scancel --quiet --user="$(id -un)" 2>/dev/null || true
+    SLURM_CONF=$tmp/slurm.conf timeout 10 scancel --quiet --user="$(id -un)" 2>/dev/null || true
   fi
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
