@@ -87,7 +87,7 @@ func calibrateShard(cmd *cobra.Command, f *calibFlags, s *calibSetup, rec quant.
 	}
 	p := s.prep
 	prog := progressOf(cmd)
-	data := prog.source(s.data, "calibrate", p.Config.BatchNum)
+	data := prog.shardSource(s.data, "calibrate", shard, p.Config.BatchNum)
 	err = quant.CalibrateShard(p.Model, p.Layers, p.Config, rec, s.backend, data, shard, id, f.shard.stats)
 	prog.finish()
 	if err != nil {

@@ -150,7 +150,7 @@ func preprocessShard(cmd *cobra.Command, f *calibFlags, s *calibSetup, shard qua
 	}
 	p := s.prep
 	prog := progressOf(cmd)
-	data := prog.source(s.data, "preprocess", s.data.Len())
+	data := prog.shardSource(s.data, "preprocess", shard, s.data.Len())
 	err = quant.PreprocessShard(p.Model, p.Layers, p.Config, s.backend, data, quant.DMQOptions{Joint: joint}, shard, id, f.shard.stats)
 	prog.finish()
 	if err != nil {
