@@ -28,7 +28,7 @@ func ParseShard(s string) (Shard, error) {
 			return Shard{ki, ni}, nil
 		}
 	}
-	return Shard{}, fmt.Errorf("shard %q: want K/N with 0 <= K < N (K counts from 0, as SLURM_ARRAY_TASK_ID does)", s)
+	return Shard{}, fmt.Errorf("shard %q: want K/N with 0 <= K < N (K counts from 0)", s)
 }
 
 func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.Index, s.Count) }
