@@ -272,3 +272,40 @@ func TestCalibrationDependsOnBatchOrder(t *testing.T) {
 		t.Fatal("the record of the batches in reverse order equals the record in order")
 	}
 }
+
+// TestShardedJointPreprocessKeepsJoint checks that --joint travels in the
+// stats files: the merge gives the joint factors of one process.
+func TestShardedJointPreprocessKeepsJoint(t *testing.T) {
+	t.Parallel()
+	f := loadShardFixture(t, "transformer", "model_op13.onnx", "dmq.cfg")
+	p := f.prep
+	joint := DMQOptions{Joint: true}
+	rec, err := PreprocessWith(p.Model, p.Layers, p.Config, testSim, f.data, joint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := mustMarshalRecord(t, rec)
+	perLayer, err := PreprocessWith(p.Model, p.Layers, p.Config, testSim, f.data, DMQOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(mustMarshalRecord(t, perLayer), want) {
+		t.Fatal("joint and per-layer factors are equal on this fixture; the test checks nothing")
+	}
+	dir := t.TempDir()
+	var paths []string
+	for k := range 3 {
+		path := filepath.Join(dir, fmt.Sprintf("%d.stats", k))
+		if err := PreprocessShard(p.Model, p.Layers, p.Config, testSim, f.data, joint, Shard{k, 3}, f.id, path); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, path)
+	}
+	got, err := MergePreprocess(p.Model, p.Layers, p.Config, f.id, paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(mustMarshalRecord(t, got), want) {
+		t.Fatal("merged joint factors differ from one process's")
+	}
+}
