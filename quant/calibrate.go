@@ -36,6 +36,35 @@ func calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b backen
 	if err := checkCalibrateArgs(cfg, rec, data); err != nil {
 		return nil, err
 	}
+	c, err := newCalibration(m, layers, cfg, rec)
+	if c == nil || err != nil {
+		return nil, err
+	}
+	err = runBatches(b, c.model, c.observe, data, cfg.BatchNum, func(i int, out map[string]*onnx.Tensor) error {
+		return c.add(out)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("calibrate: %w", err)
+	}
+	return activationFactors(c.jobs, c.cals, c.weightScales, rec)
+}
+
+// calibration is a calibration under way: the balanced model with its
+// layers' weights fake-quantized, the tensors to observe and a calibrator
+// per calibratorKey. Calibrate feeds it from the backend; a merge of
+// sharded statistics feeds it from stats files (docs/design.md "Sharded
+// statistics").
+type calibration struct {
+	model        *onnx.Model
+	jobs         []calibrationJob
+	cals         map[calibratorKey]ActCalibrator
+	observe      []string // sorted
+	weightScales map[string][]float32
+}
+
+// newCalibration readies the calibration of the enabled layers of cfg with
+// the balance factors of rec; nil when cfg enables no layer.
+func newCalibration(m *onnx.Model, layers []*Layer, cfg *Config, rec Record) (*calibration, error) {
 	var active []*Layer
 	for _, l := range layers {
 		if lc := cfg.Layers[l.Name]; lc != nil && lc.QuantEnable {
@@ -91,22 +120,21 @@ func calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b backen
 			return nil, fmt.Errorf("layer %q: %w", j.layer.Name, err)
 		}
 	}
-	err = runBatches(b, bal, observe, data, cfg.BatchNum, func(i int, out map[string]*onnx.Tensor) error {
-		for k, c := range cals {
-			t, ok := out[k.tensor]
-			if !ok {
-				return fmt.Errorf("backend returned no tensor %q", k.tensor)
-			}
-			if err := c.Observe(t); err != nil {
-				return err
-			}
+	return &calibration{model: bal, jobs: jobs, cals: cals, observe: observe, weightScales: weightScales}, nil
+}
+
+// add feeds one batch's observed tensors to the calibrators.
+func (c *calibration) add(out map[string]*onnx.Tensor) error {
+	for k, cal := range c.cals {
+		t, ok := out[k.tensor]
+		if !ok {
+			return fmt.Errorf("backend returned no tensor %q", k.tensor)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("calibrate: %w", err)
+		if err := cal.Observe(t); err != nil {
+			return err
+		}
 	}
-	return activationFactors(jobs, cals, weightScales, rec)
+	return nil
 }
 
 // activationFactors derives every job's scale_d and offset_d from its

@@ -161,6 +161,16 @@ func newBalancePlan(m *onnx.Model, layers []*Layer, cfg *Config, opt DMQOptions)
 // search, a reservoir of its rows, and computes the fixed-strength layers'
 // factors.
 func (p *balancePlan) observe(b backend.Backend, data DataSource) error {
+	if err := p.observeBatches(b, data); err != nil {
+		return err
+	}
+	return p.fixedFactors()
+}
+
+// observeBatches is observe without the factors: the maxima (and
+// reservoirs) of every batch of data. A shard stops there (see
+// PreprocessShard).
+func (p *balancePlan) observeBatches(b backend.Backend, data DataSource) error {
 	if len(p.items) == 0 && len(p.units) == 0 {
 		return nil
 	}
@@ -210,7 +220,7 @@ func (p *balancePlan) observe(b backend.Backend, data DataSource) error {
 	if err != nil {
 		return fmt.Errorf("preprocess: %w", err)
 	}
-	return p.fixedFactors()
+	return nil
 }
 
 // fixedFactors computes the factors of the layers with a fixed migration

@@ -3,12 +3,13 @@
 # data, CMake for the ACL shim, and ONNX Runtime's CPU library (the reference
 # runtime for fake-quant models and for speed comparisons), valgrind for the
 # C shim's tests, NumPy (to check that NumPy reads amq's .npy files) and
-# PaddleOCR's opset-9 direction classifier (a third-party old-opset model).
+# PaddleOCR's opset-9 direction classifier (a third-party old-opset model),
+# Slurm and munge (scripts/test-slurm.sh runs a one-node cluster).
 # Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(libonnx-testdata cmake gcc g++ make valgrind python3-numpy)
+pkgs=(libonnx-testdata cmake gcc g++ make valgrind python3-numpy slurm-wlm munge)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -3,7 +3,8 @@
 # builds the fake ACL runtime, then runs gofmt, go vet and every Go test under
 # the race detector (conformance suite, fixtures, quantization flow, ACL
 # backend against the fake runtime), and the C tests of the ACL shim (ctest,
-# AddressSanitizer).
+# AddressSanitizer), and the sharded calibration on a one-node Slurm cluster
+# (scripts/test-slurm.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -26,3 +27,4 @@ go test -race -count=1 ./...
 # which change what they measure and make them slow; they run here.
 go test -count=1 -run 'MemoryIndependentOfBatches' ./quant/
 AMQ_ASCEND_BUILD=$build bash scripts/test-ascend.sh
+bash scripts/test-slurm.sh

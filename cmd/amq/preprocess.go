@@ -19,16 +19,18 @@ type calibFlags struct {
 	model, config, record string
 	data                  dataFlags
 	backend               backendFlags
+	shard                 shardFlags
 }
 
 func (f *calibFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.model, "model", "", "ONNX model (the original, unbalanced; required)")
 	fl.StringVar(&f.config, "config", "", "JSON quant config from amq create-config (required)")
-	fl.StringVar(&f.record, "record", "", "record file (required)")
+	fl.StringVar(&f.record, "record", "", "record file (required, but for preprocess --stats)")
 	f.data.add(fl)
 	f.backend.add(fl, "sim")
-	for _, r := range []string{"model", "config", "record", "data"} {
+	f.shard.add(fl)
+	for _, r := range []string{"model", "config", "data"} {
 		cmd.MarkFlagRequired(r)
 	}
 }
@@ -45,7 +47,11 @@ type calibSetup struct {
 // factors fit the weights amq save quantizes. The backend's runs stop
 // when ctx is cancelled.
 func (f *calibFlags) load(ctx context.Context, w io.Writer) (*calibSetup, error) {
-	if err := checkOutput(f.record); err != nil {
+	out := f.record
+	if f.shard.stats != "" {
+		out = f.shard.stats
+	}
+	if err := checkOutput(out); err != nil {
 		return nil, err
 	}
 	b, err := f.backend.open()
@@ -83,18 +89,32 @@ The maxima accumulate over all batches (AMCT keeps only the last batch's).
 that the balance can later be folded into the tensor's producer; by default
 each layer has its own factors, as in AMCT.
 
+With --stats FILE (and --shard K/N) it runs batches K, K+N, ... only and
+writes their per-channel maxima to FILE instead of the record; amq merge
+combines the N files into the record one process would write.
+
 Layers whose config has amq's amq_alpha_search (amq create-config --alpha
 auto) get no balance or the migration strength of the search's grid whose
 quantized output is closest to the float output on --data; each choice is
 printed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			shard, sharded, err := f.shard.parse()
+			if err != nil {
+				return err
+			}
+			if !sharded && f.record == "" {
+				return fmt.Errorf(`required flag(s) "record" not set`)
+			}
 			s, err := f.load(cmd.Context(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			defer s.data.Close()
 			p := s.prep
+			if sharded {
+				return preprocessShard(cmd, &f, s, shard, joint)
+			}
 			prog := progressOf(cmd)
 			data := prog.source(quant.ContextSource(cmd.Context(), s.data), "preprocess", s.data.Len())
 			rec, choices, err := quant.PreprocessChoices(p.Model, p.Layers, p.Config, s.backend, data, quant.DMQOptions{Joint: joint})
@@ -123,4 +143,23 @@ printed.`,
 	f.register(cmd)
 	cmd.Flags().BoolVar(&joint, "joint", false, "one set of factors for all layers reading the same tensor")
 	return cmd
+}
+
+// preprocessShard runs one shard of preprocess and writes its stats file.
+func preprocessShard(cmd *cobra.Command, f *calibFlags, s *calibSetup, shard quant.Shard, joint bool) error {
+	id, err := statsIdentity(f.model, f.config, s.data.Size)
+	if err != nil {
+		return err
+	}
+	p := s.prep
+	prog := progressOf(cmd)
+	data := prog.shardSource(quant.ContextSource(cmd.Context(), s.data), "preprocess", shard, s.data.Len())
+	err = quant.PreprocessShard(p.Model, p.Layers, p.Config, s.backend, data, quant.DMQOptions{Joint: joint}, shard, id, f.shard.stats)
+	prog.finish()
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.model, err)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "preprocess shard %s: balance statistics of %d of %d batches of %d samples\nwrote %s\n",
+		shard, shard.Batches(s.data.Len()), s.data.Len(), s.data.Size, f.shard.stats)
+	return nil
 }
