@@ -28,7 +28,7 @@ balance factors. Without DMQ in the config, --record need not exist yet.`,
 			if err != nil {
 				return err
 			}
-			defer s.data.Close()
+			defer s.close()
 			rec, err := quant.ReadRecord(f.record)
 			if errors.Is(err, fs.ErrNotExist) {
 				rec, err = quant.Record{}, nil
