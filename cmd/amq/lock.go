@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"amq/internal/atomicfile"
 )
@@ -18,11 +19,15 @@ import (
 // by a run that ended without releasing it (killed) is taken over with a
 // warning on w. With mkdir the prefix's folder is created first, and
 // removed by release when the run leaves it empty; without, a missing
-// folder is left for the command to report as before, unlocked.
+// folder, or a prefix without a file name part, is left for the command
+// to report as before, unlocked.
 //
 // release, deferred by the command, removes the lock file; the signal
 // path removes it too (atomicfile.RemoveAll).
 func lockOutput(prefix string, mkdir bool, w io.Writer) (release func(), err error) {
+	if strings.HasSuffix(prefix, string(filepath.Separator)) {
+		return func() {}, nil
+	}
 	dir := filepath.Dir(prefix)
 	var made atomicfile.Made
 	if mkdir {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"syscall"
 	"time"
@@ -35,8 +36,13 @@ func lockFile(path, prefix string) (*Lock, *Holder, error) {
 	// A holder unlinks its file before it lets go of the lock: a lock
 	// won on a file no longer at path is worth nothing, so try again on
 	// the new one. Each retry means another run just released its lock.
+	var removed *Holder // a stale lock file removed (another user's)
 	for range 100 {
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
+		readOnly := errors.Is(err, fs.ErrPermission)
+		if readOnly { // another user's file: flock needs no write access
+			f, err = os.Open(path)
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("lock %s: %w", prefix, err)
 		}
@@ -62,7 +68,22 @@ func lockFile(path, prefix string) (*Lock, *Holder, error) {
 			f.Close()
 			continue
 		}
-		return takeOver(f, path, prefix)
+		if readOnly {
+			// Stale, and not ours to write: remove it and make our own.
+			h := holderOf(f)
+			err := os.Remove(path)
+			f.Close()
+			if err != nil {
+				return nil, nil, fmt.Errorf("lock %s: %s, left by %s, which no longer runs: %w", prefix, path, h, err)
+			}
+			removed = &h
+			continue
+		}
+		l, stale, err := takeOver(f, path, prefix)
+		if stale == nil {
+			stale = removed
+		}
+		return l, stale, err
 	}
 	return nil, nil, fmt.Errorf("lock %s: %s keeps changing", prefix, path)
 }

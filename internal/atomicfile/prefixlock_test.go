@@ -95,6 +95,10 @@ func TestStaleLockIsTakenOver(t *testing.T) {
 		!stale.Started.Equal(time.Date(2026, 12, 2, 1, 40, 12, 0, time.UTC)) {
 		t.Fatalf("stale %+v: want the record of pid %d", stale, gone.Process.Pid)
 	}
+	// The host is named, as it is not this one.
+	if want := fmt.Sprintf("amq pid %d on h started %s", gone.Process.Pid, stale.Started.Local().Format(time.DateTime)); stale.String() != want {
+		t.Errorf("stale holder %q, want %q", stale, want)
+	}
 	b, err := os.ReadFile(LockPath(prefix))
 	if err != nil {
 		t.Fatal(err)
