@@ -164,3 +164,40 @@ func TestRemoveAllReleasesLocks(t *testing.T) {
 	}
 	l.Unlock()
 }
+
+// TestLockByRecordWhereFlockIsMissing checks the fallback for file
+// systems without flock: a record naming a live process on this host
+// keeps the prefix busy; one naming a process that is gone is taken over.
+func TestLockByRecordWhereFlockIsMissing(t *testing.T) {
+	t.Parallel()
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	for _, c := range []struct {
+		pid  int
+		busy bool
+	}{{os.Getppid(), true}, {gone.Process.Pid, false}} {
+		prefix := filepath.Join(t.TempDir(), "m")
+		rec := fmt.Sprintf("pid %d\nstarted 2026-12-02T01:40:12Z\nhost %s\ncommand amq\n", c.pid, host)
+		if err := os.WriteFile(LockPath(prefix), []byte(rec), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(LockPath(prefix), os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, stale, err := lockByRecord(f, LockPath(prefix), prefix)
+		var busy *BusyError
+		switch {
+		case c.busy && (!errors.As(err, &busy) || busy.Holder.PID != c.pid):
+			t.Errorf("record of live pid %d: %v, want busy", c.pid, err)
+		case !c.busy && (err != nil || stale == nil || stale.PID != c.pid):
+			t.Errorf("record of gone pid %d: %v, stale %v, want it taken over", c.pid, err, stale)
+		}
+		if l != nil {
+			l.Unlock()
+		}
+	}
+}
