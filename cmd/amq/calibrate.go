@@ -40,7 +40,7 @@ process would write.`,
 			if err != nil {
 				return err
 			}
-			defer s.data.Close()
+			defer s.close()
 			rec, err := quant.ReadRecord(f.record)
 			if errors.Is(err, fs.ErrNotExist) {
 				rec, err = quant.Record{}, nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"text/tabwriter"
 
@@ -152,6 +153,13 @@ func runDemo(w io.Writer, prog *progress, out string, threads int) ([]demoResult
 	runs := []*demoRun{
 		{title: "int8 with DMQ balance (alpha 0.5)", name: "transformer_dmq", cfg: demoDMQ},
 		{title: "int8 without balance", name: "transformer_nobalance", cfg: demoPlain},
+	}
+	for _, r := range runs {
+		release, err := lockOutput(filepath.Join(out, r.name), true, os.Stderr)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
 	}
 	for _, r := range runs {
 		simple, err := quant.ParseSimpleConfig([]byte(r.cfg), r.name+" config")

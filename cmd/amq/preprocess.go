@@ -40,6 +40,13 @@ type calibSetup struct {
 	prep    *quant.Prepared
 	backend backend.Backend
 	data    *dataset.Source
+	release func() // the lock on the record
+}
+
+// close closes the data and releases the lock on the record.
+func (s *calibSetup) close() {
+	s.data.Close()
+	s.release()
 }
 
 // load opens the backend, reads the model, config and data, and prepares
@@ -54,6 +61,17 @@ func (f *calibFlags) load(ctx context.Context, w io.Writer) (*calibSetup, error)
 	if err := checkOutput(out); err != nil {
 		return nil, err
 	}
+	// One writer per record: calibrate reads it and writes it back.
+	release, err := lockOutput(f.record, false, w)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			release()
+		}
+	}()
 	b, err := f.backend.open()
 	if err != nil {
 		return nil, err
@@ -71,7 +89,8 @@ func (f *calibFlags) load(ctx context.Context, w io.Writer) (*calibSetup, error)
 	if err != nil {
 		return nil, err
 	}
-	return &calibSetup{prep: p, backend: backend.WithContext(ctx, b), data: data}, nil
+	ok = true
+	return &calibSetup{prep: p, backend: backend.WithContext(ctx, b), data: data, release: release}, nil
 }
 
 func newPreprocessCmd() *cobra.Command {
@@ -110,7 +129,7 @@ printed.`,
 			if err != nil {
 				return err
 			}
-			defer s.data.Close()
+			defer s.close()
 			p := s.prep
 			if sharded {
 				return preprocessShard(cmd, &f, s, shard, joint)

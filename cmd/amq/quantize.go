@@ -101,6 +101,11 @@ func runQuantize(ctx context.Context, stdout, stderr io.Writer, prog *progress, 
 	if err := checkOutput(f.out); err != nil {
 		return err
 	}
+	release, err := lockOutput(f.out, true, stderr)
+	if err != nil {
+		return err
+	}
+	defer release()
 	b, err := f.backend.open()
 	if err != nil {
 		return err

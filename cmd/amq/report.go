@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,6 +38,19 @@ int8 ranges. The files appear together or not at all.`,
 }
 
 func runReport(w io.Writer, from, out string) error {
+	// The lock of the prefix the files are written under: --out, or the
+	// run's own, which its JSON's name tells.
+	prefix, mkdir := out, true
+	if out == "" {
+		prefix, mkdir = strings.TrimSuffix(from, "_report.json"), false
+	}
+	if prefix != from && !strings.HasSuffix(prefix, string(filepath.Separator)) {
+		release, err := lockOutput(prefix, mkdir, os.Stderr)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	paths, err := report.Regenerate(from, out)
 	if err != nil {
 		return err

@@ -20,6 +20,11 @@ func newSaveCmd() *cobra.Command {
 			if err := checkOutput(out); err != nil {
 				return err
 			}
+			release, err := lockOutput(out, false, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer release()
 			m, cfg, err := loadModelConfig(model, config)
 			if err != nil {
 				return err

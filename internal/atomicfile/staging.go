@@ -65,7 +65,10 @@ func (s *Staging) Path(name string) string { return filepath.Join(s.tmp, name) }
 //
 // Commits into one folder take turns (a lock on the folder), so two runs
 // writing the same outputs at once leave the complete set of one of them,
-// never a mix.
+// never a mix. The CLI's runs never meet here, as each holds the lock on
+// its output prefix (LockPrefix) from its start; this keeps callers of
+// the library that take no such lock (quant.RunFlow, quant.Save) from
+// mixing their sets, at the cost of a flock per commit.
 func (s *Staging) Commit() error {
 	unlock, err := lockDir(s.dir)
 	if err != nil {
