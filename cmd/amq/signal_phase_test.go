@@ -20,16 +20,6 @@ import (
 	"amq/onnx"
 )
 
-// buildAmq builds the amq binary into a test folder.
-func buildAmq(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "amq")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // folderFiles maps the names in dir to their contents.
 func folderFiles(t *testing.T, dir string) map[string]string {
 	t.Helper()

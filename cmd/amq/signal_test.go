@@ -23,10 +23,7 @@ import (
 func TestSIGTERMStopsQuantizeAndLeavesNothing(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "amq")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildAmq(t)
 	out := filepath.Join(dir, "out")
 	cmd := exec.Command(bin, "quantize", "--quiet",
 		"--model", testfixture.Path(t, "quant", "transformer", "model_op13.onnx"),
