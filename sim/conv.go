@@ -158,7 +158,7 @@ func (cn *convNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape 
 	}
 	batch, ch, m := x.Shape[0], x.Shape[1], w.Shape[0]
 	cg, mg := ch/cn.group, m/cn.group
-	y := make([]float32, batch*m*g.outN)
+	y := outSlice[float32](c, batch*m*g.outN)
 	if cg == 1 && mg == 1 {
 		depthwise(y, xd, wd, g, batch*ch, c.threads)
 		parallelFor(c.threads, batch*m, max(1, elemGrain/max(1, g.outN)), func(lo, hi int) {

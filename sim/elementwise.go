@@ -241,7 +241,7 @@ func arithData[T numElem](c *runCtx, op arithOp, p *broadcast, a []T, bt *onnx.T
 			}
 		}
 	}
-	o := make([]T, p.size)
+	o := outSliceRaw[T](c, p.size)
 	p.each(c.threads, func(out, n int, off []int) {
 		arithRow(op, o[out:out+n], rowSlice(a, off[0], n, p.inc[0]), rowSlice(b, off[1], n, p.inc[1]))
 	})
@@ -464,7 +464,7 @@ func pow(c *runCtx, a, b *onnx.Tensor) (*onnx.Tensor, error) {
 }
 
 func powData[T numElem](c *runCtx, p *broadcast, a []T, e []float64) []T {
-	o := make([]T, p.size)
+	o := outSliceRaw[T](c, p.size)
 	p.each(c.threads, func(out, n int, off []int) {
 		oo := o[out : out+n]
 		x := rowSlice(a, off[0], n, p.inc[0])
