@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -449,5 +450,33 @@ func TestRunFlowEvaluatesOneBatchIn20ByDefault(t *testing.T) {
 	}
 	if want := 10 * math.Log10(sig/noise); math.Abs(rep.Outputs[out]-want) > 1e-6*math.Abs(want) {
 		t.Errorf("output SQNR %v dB, want %v on the first batch", rep.Outputs[out], want)
+	}
+}
+
+// TestRunFlowSameWithOrWithoutObserver: the whole flow gives the same
+// record and SQNRs whether the backend hands observed tensors over as it
+// computes them (backend.Observer, sim) or returns them with each batch.
+func TestRunFlowSameWithOrWithoutObserver(t *testing.T) {
+	t.Parallel()
+	m, layers := calibModel()
+	data := calibData(5, 3)
+	var reps []*QuantizeReport
+	for _, b := range []backend.Backend{testSim, runOnly{testSim}} {
+		rep, err := RunFlow(m, b, data, filepath.Join(t.TempDir(), "m"), QuantizeOptions{Config: calibConfig(layers, 3), EvalBatches: 3, BiasCorrect: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reps = append(reps, rep)
+	}
+	if !reflect.DeepEqual(reps[0].Record, reps[1].Record) {
+		t.Error("records differ")
+	}
+	if !reflect.DeepEqual(reps[0].Outputs, reps[1].Outputs) || len(reps[0].Outputs) == 0 {
+		t.Errorf("output SQNRs %v and %v", reps[0].Outputs, reps[1].Outputs)
+	}
+	for i, l := range reps[0].Layers {
+		if l.SQNR != reps[1].Layers[i].SQNR || math.IsNaN(l.SQNR) {
+			t.Errorf("layer %s: SQNR %v and %v", l.Name, l.SQNR, reps[1].Layers[i].SQNR)
+		}
 	}
 }
