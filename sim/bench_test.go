@@ -62,12 +62,18 @@ func BenchmarkConv3x3(b *testing.B) {
 					c := &runCtx{threads: threads}
 					out := (sh.hw + sh.stride - 1) / sh.stride
 					flops := 2 * float64(batch*sh.m*out*out*sh.c*9)
+					runtime.LockOSThread()
+					defer runtime.UnlockOSThread()
+					cpu0 := threadCPU()
 					for b.Loop() {
 						if _, err := fn(c, []*onnx.Tensor{x, w, bias}); err != nil {
 							b.Fatal(err)
 						}
 					}
 					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					if cpu := threadCPU() - cpu0; threads == 1 && cpu > 0 {
+						b.ReportMetric(flops*float64(b.N)/cpu.Seconds()/1e9, "GFLOP/s-cpu")
+					}
 				})
 			}
 		}
