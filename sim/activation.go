@@ -565,8 +565,20 @@ func clipData[T numElem](c *runCtx, x []T, lo, hi float64, hasLo, hasHi bool) []
 	l, h := T(lo), T(hi)
 	o := outSlice[T](c, len(x))
 	parallelFor(c.threads, len(x), elemGrain, func(lo, hi int) {
-		oo := o[lo:hi]
-		for i, v := range x[lo:hi] {
+		oo, xx := o[lo:hi], x[lo:hi]
+		if of, ok := asF32(oo); ok {
+			xf, _ := asF32(xx)
+			fl, fh := float32(math.Inf(-1)), float32(math.Inf(1))
+			if hasLo {
+				fl = float32(l)
+			}
+			if hasHi {
+				fh = float32(h)
+			}
+			k := clipF32(of, xf, fl, fh)
+			oo, xx = oo[k:], xx[k:]
+		}
+		for i, v := range xx {
 			if hasLo && v < l {
 				v = l
 			}

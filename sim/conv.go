@@ -393,11 +393,7 @@ func depthwise(y, x, w []float32, g *geom, planes, threads int) {
 						in := src[g.inRow(tp, od, oh):]
 						out := dst[g.outRow(od, oh):][:g.out[2]]
 						if g.s[2] == 1 {
-							in = in[wlo+baseW : whi+baseW]
-							out = out[wlo:whi]
-							for j, v := range in {
-								out[j] += wv * v
-							}
+							axpy(out[wlo:whi], in[wlo+baseW:whi+baseW], wv)
 							continue
 						}
 						for ow := wlo; ow < whi; ow++ {

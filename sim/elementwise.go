@@ -252,6 +252,24 @@ func arithData[T numElem](c *runCtx, op arithOp, p *broadcast, a []T, bt *onnx.T
 // which is repeated. Each operator and layout has its own loop so that the
 // hot cases (same shape, scalar or bias operand) are plain array loops.
 func arithRow[T numElem](op arithOp, o, a, b []T) {
+	if of, ok := asF32(o); ok {
+		af, _ := asF32(a)
+		bf, _ := asF32(b)
+		if k := arithVec(op, of, af, bf); k > 0 {
+			// The vector kernel did the head; the loops below do the
+			// rest of the row.
+			o = o[k:]
+			if len(a) > 1 {
+				a = a[k:]
+			}
+			if len(b) > 1 {
+				b = b[k:]
+			}
+			if len(o) == 0 {
+				return
+			}
+		}
+	}
 	n := len(o)
 	va, vb := len(a) == n, len(b) == n
 	switch op {
