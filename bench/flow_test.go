@@ -5,8 +5,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"syscall"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -94,10 +95,15 @@ func benchFlow(b *testing.B, amq string, c flowCase) {
 		cmd := exec.Command(amq, append(args, "--out", out)...)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
-		if err := cmd.Run(); err != nil {
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		hwm := watchHWM(cmd.Process.Pid)
+		err := cmd.Wait()
+		if err != nil {
 			b.Fatalf("amq %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 		}
-		rss = max(rss, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss)
+		rss = max(rss, hwm())
 		phases = stderr.String()
 		os.RemoveAll(filepath.Dir(out))
 	}
@@ -137,6 +143,44 @@ func ortPass(b *testing.B, model string, data *onnx.Tensor, batch int) time.Dura
 		run(i)
 	}
 	return time.Since(start)
+}
+
+// watchHWM samples the peak resident memory (VmHWM, in KiB) of process pid
+// every 20 ms until the returned function is called, which returns the
+// last value read. The rusage of a child cannot tell: Go starts children
+// sharing its own memory until they exec, and Linux counts that peak, the
+// benchmark's own, as the child's.
+func watchHWM(pid int) func() int64 {
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	var peak atomic.Int64
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if b, err := os.ReadFile(path); err == nil {
+				for _, line := range strings.Split(string(b), "\n") {
+					if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+						if v, err := strconv.ParseInt(f[1], 10, 64); err == nil && v > peak.Load() {
+							peak.Store(v)
+						}
+					}
+				}
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() int64 {
+		close(done)
+		<-stopped
+		return peak.Load()
+	}
 }
 
 // buildAmq builds the amq command into a temporary folder, or returns
