@@ -13,8 +13,9 @@ import (
 // it) has run; the session keeps its arenas between runs, so a run in the
 // steady state allocates almost nothing: the buffers of a forward pass are
 // planned by the lifetimes of the tensors the first runs saw, not by the
-// garbage collector. Tensors a run returns are copied out of the arena,
-// so the caller owns what it gets and the buffers stay with the session.
+// garbage collector. Tensors a run returns are the caller's: the steps
+// that compute them allocate them outside the arena (for ResNet-18, its
+// 32 KB output).
 
 // arena is the float32 memory of one run at a time.
 type arena struct {
@@ -116,15 +117,17 @@ func (a *arena) drop(i int) {
 	a.live = a.live[:last]
 }
 
-// detach returns t itself when its data is not from the arena, else a
-// copy whose data is the caller's: for the tensors a run returns.
-func (a *arena) detach(t *onnx.Tensor) *onnx.Tensor {
-	if a.owner(t) < 0 {
-		return t
+// giveAway takes the buffer t's data lies in, if it is the arena's, out of
+// the arena for good: for a tensor a run returns that is a view of a
+// tensor from the arena (returned tensors are otherwise allocated outside
+// it). The arena allocates another buffer when a later run needs one.
+func (a *arena) giveAway(t *onnx.Tensor) {
+	if i := a.owner(t); i >= 0 {
+		last := len(a.live) - 1
+		a.live[i] = a.live[last]
+		a.live[last] = liveBuf{}
+		a.live = a.live[:last]
 	}
-	c := *t
-	c.Data = append([]float32(nil), t.Data.([]float32)...)
-	return &c
 }
 
 // reset frees every buffer of the run, at its end.

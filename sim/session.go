@@ -332,7 +332,14 @@ func (s *Session) run(inputs map[string]*onnx.Tensor, req runRequest) (map[strin
 		if fp16 != nil {
 			fp16.inputs(i, n, args)
 		}
+		// Tensors the run returns are allocated as the caller's, not from
+		// the arena, whose buffers stay planned for the next run.
+		mem := c.mem
+		if anyKept(outNames, keep) {
+			c.mem = nil
+		}
 		outs, err := run(c, args)
+		c.mem = mem
 		if err != nil {
 			return nil, nil, fmt.Errorf("node %q (%s): %w", n.Name, n.OpType, err)
 		}
@@ -376,12 +383,23 @@ func (s *Session) run(inputs map[string]*onnx.Tensor, req runRequest) (map[strin
 		if !ok {
 			return nil, nil, fmt.Errorf("tensor %q was not computed", name)
 		}
-		res[name] = c.mem.detach(t)
+		res[name] = t
+		c.mem.giveAway(t)
 	}
 	if fp16 != nil && req.wantStats {
 		return res, fp16.stats, nil
 	}
 	return res, nil, nil
+}
+
+// anyKept reports whether one of names is in keep.
+func anyKept(names []string, keep map[string]bool) bool {
+	for _, n := range names {
+		if keep[n] {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Session) isInput(name string) bool {
