@@ -41,8 +41,8 @@ func RunContext(ctx context.Context, r Runner, inputs map[string]*onnx.Tensor) (
 // Run is RunContext(ctx, ...), and Prepare fails once ctx is cancelled. This
 // is how a cancelled command (SIGINT, SIGTERM) reaches every forward pass of
 // the flow without a context in each of its functions. The wrappers keep
-// Concurrent and FP16Reporter; an optional interface added to the contract
-// must be forwarded here too.
+// Concurrent, FP16Reporter and Observer; an optional interface added to the
+// contract must be forwarded here too.
 func WithContext(ctx context.Context, b Backend) Backend {
 	if b == nil {
 		return nil
@@ -62,6 +62,9 @@ func (c ctxBackend) Prepare(model *onnx.Model, observe []string) (Runner, error)
 	r, err := c.b.Prepare(model, observe)
 	if err != nil {
 		return nil, err
+	}
+	if _, ok := r.(Observer); ok {
+		return ctxObserver{ctxRunner{c.ctx, r}}, nil
 	}
 	return ctxRunner{c.ctx, r}, nil
 }
@@ -92,4 +95,21 @@ func (c ctxRunner) FP16Stats() []FP16Stat {
 		return rep.FP16Stats()
 	}
 	return nil
+}
+
+// ctxObserver is a ctxRunner whose runner is an Observer.
+type ctxObserver struct{ ctxRunner }
+
+// RunObserved is the wrapped runner's, stopped by ctx before the batch and
+// at each observed tensor: the engine stops at the error observe returns.
+func (c ctxObserver) RunObserved(inputs map[string]*onnx.Tensor, observe func(name string, t *onnx.Tensor) error) (map[string]*onnx.Tensor, error) {
+	if err := c.ctx.Err(); err != nil {
+		return nil, err
+	}
+	return c.r.(Observer).RunObserved(inputs, func(name string, t *onnx.Tensor) error {
+		if err := c.ctx.Err(); err != nil {
+			return err
+		}
+		return observe(name, t)
+	})
 }

@@ -76,17 +76,16 @@ func correctBiases(p *Prepared, rec Record, b backend.Backend, data DataSource, 
 	if err := rewrite(probe, q.layers, false); err != nil {
 		return nil, fmt.Errorf("bias correction: %w", err)
 	}
-	err = runBatches(b, probe, observe, data, p.Config.BatchNum, func(_ int, out map[string]*onnx.Tensor) error {
-		for i, s := range stats {
-			if out[s.y] == nil || out[s.ref] == nil {
-				return fmt.Errorf("layer %q: backend returned no tensor %q or %q", q.targets[i].Name, s.y, s.ref)
-			}
-			if err := s.add(out[s.y], out[s.ref]); err != nil {
+	pairs := newTensorPairs(len(stats))
+	for i, s := range stats {
+		pairs.add(s.y, s.ref, func(y, ref *onnx.Tensor) error {
+			if err := s.add(y, ref); err != nil {
 				return fmt.Errorf("layer %q: %w", q.targets[i].Name, err)
 			}
-		}
-		return nil
-	})
+			return nil
+		})
+	}
+	err = runBatches(b, probe, observe, data, p.Config.BatchNum, pairs.sink)
 	if err != nil {
 		return nil, fmt.Errorf("bias correction: %w", err)
 	}

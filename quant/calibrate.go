@@ -40,8 +40,8 @@ func calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b backen
 	if c == nil || err != nil {
 		return nil, err
 	}
-	err = runBatches(b, c.model, c.observe, data, cfg.BatchNum, func(i int, out map[string]*onnx.Tensor) error {
-		return c.add(out)
+	err = runBatches(b, c.model, c.observe, data, cfg.BatchNum, func(_ int, name string, t *onnx.Tensor) error {
+		return c.observeTensor(name, t)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("calibrate: %w", err)
@@ -58,7 +58,8 @@ type calibration struct {
 	model        *onnx.Model
 	jobs         []calibrationJob
 	cals         map[calibratorKey]ActCalibrator
-	observe      []string // sorted
+	byTensor     map[string][]ActCalibrator // cals by the tensor they watch
+	observe      []string                   // sorted
 	weightScales map[string][]float32
 }
 
@@ -120,17 +121,32 @@ func newCalibration(m *onnx.Model, layers []*Layer, cfg *Config, rec Record) (*c
 			return nil, fmt.Errorf("layer %q: %w", j.layer.Name, err)
 		}
 	}
-	return &calibration{model: bal, jobs: jobs, cals: cals, observe: observe, weightScales: weightScales}, nil
+	byTensor := map[string][]ActCalibrator{}
+	for k, cal := range cals {
+		byTensor[k.tensor] = append(byTensor[k.tensor], cal)
+	}
+	return &calibration{model: bal, jobs: jobs, cals: cals, byTensor: byTensor, observe: observe, weightScales: weightScales}, nil
+}
+
+// observeTensor feeds one observed tensor of a batch to the calibrators
+// that watch it. t need not outlive the call (backend.Observer).
+func (c *calibration) observeTensor(name string, t *onnx.Tensor) error {
+	for _, cal := range c.byTensor[name] {
+		if err := cal.Observe(t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // add feeds one batch's observed tensors to the calibrators.
 func (c *calibration) add(out map[string]*onnx.Tensor) error {
-	for k, cal := range c.cals {
-		t, ok := out[k.tensor]
+	for _, name := range c.observe {
+		t, ok := out[name]
 		if !ok {
-			return fmt.Errorf("backend returned no tensor %q", k.tensor)
+			return fmt.Errorf("backend returned no tensor %q", name)
 		}
-		if err := cal.Observe(t); err != nil {
+		if err := c.observeTensor(name, t); err != nil {
 			return err
 		}
 	}
@@ -250,14 +266,24 @@ func setQuantRecord(rec Record, layer string, scaleD float32, offsetD int32, sca
 	r.HasQuant = true
 }
 
+// tensorSink receives the observed tensors of batch i, one at a time. t
+// may be valid only during the call (backend.Observer): a sink folds it
+// into statistics and does not keep it.
+type tensorSink func(i int, name string, t *onnx.Tensor) error
+
 // runBatches prepares m on b with observe exposed and runs batches 0..n-1 of
-// data, calling merge for each result in batch order. With a concurrent
-// backend up to Concurrency() batches run at once; at most that many
-// results exist at any time, so memory does not grow with n.
-func runBatches(b backend.Backend, m *onnx.Model, observe []string, data DataSource, n int, merge func(i int, out map[string]*onnx.Tensor) error) (err error) {
+// data, handing each batch's observed tensors to sink in batch order (in
+// the order observe lists them, or as the engine computes them). A runner
+// that implements backend.Observer hands them over as it computes them, so
+// memory is that of one forward pass; otherwise each batch's result is
+// passed on. With a concurrent backend up to Concurrency() batches run at
+// once; at most that many results exist at any time, so memory does not
+// grow with n.
+func runBatches(b backend.Backend, m *onnx.Model, observe []string, data DataSource, n int, sink tensorSink) (err error) {
 	if b == nil {
 		return fmt.Errorf("no backend")
 	}
+	observe = dedupe(observe)
 	r, err := b.Prepare(m, observe)
 	if err != nil {
 		return fmt.Errorf("prepare model: %w", err)
@@ -267,33 +293,51 @@ func runBatches(b backend.Backend, m *onnx.Model, observe []string, data DataSou
 			err = fmt.Errorf("close runner: %w", cerr)
 		}
 	}()
-	run := func(i int) (map[string]*onnx.Tensor, error) {
-		in, err := data.Batch(i)
-		if err != nil {
-			return nil, fmt.Errorf("batch %d: %w", i, err)
+	merge := func(i int, out map[string]*onnx.Tensor) error {
+		for _, name := range observe {
+			t, ok := out[name]
+			if !ok {
+				return fmt.Errorf("backend returned no tensor %q", name)
+			}
+			if err := sink(i, name, t); err != nil {
+				return err
+			}
 		}
-		out, err := r.Run(in)
-		if err != nil {
-			return nil, fmt.Errorf("batch %d: %w", i, err)
-		}
-		return out, nil
+		return nil
 	}
 	width := 1
 	if c, ok := b.(backend.Concurrent); ok {
 		width = max(1, c.Concurrency())
 	}
 	if width == 1 {
+		obs, streams := r.(backend.Observer)
 		for i := range n {
-			out, err := run(i)
+			in, err := data.Batch(i)
 			if err != nil {
-				return err
+				return fmt.Errorf("batch %d: %w", i, err)
 			}
-			if err := merge(i, out); err != nil {
+			if streams {
+				if _, err := obs.RunObserved(in, func(name string, t *onnx.Tensor) error { return sink(i, name, t) }); err != nil {
+					return fmt.Errorf("batch %d: %w", i, err)
+				}
+				continue
+			}
+			out, err := r.Run(in)
+			if err == nil {
+				err = merge(i, out)
+			}
+			if err != nil {
 				return fmt.Errorf("batch %d: %w", i, err)
 			}
 		}
 		return nil
 	}
+	return runConcurrent(r, data, n, width, merge)
+}
+
+// runConcurrent runs batches 0..n-1 of data on r, up to width at once,
+// and merges their results in batch order.
+func runConcurrent(r backend.Runner, data DataSource, n, width int, merge func(i int, out map[string]*onnx.Tensor) error) error {
 	type result struct {
 		out map[string]*onnx.Tensor
 		err error

@@ -343,3 +343,75 @@ func TestConcurrentBackendGetsBatchesOneAtATimeInOrder(t *testing.T) {
 		t.Errorf("batches requested in order %v, want %v", d.order, want)
 	}
 }
+
+// runOnly hides the optional interfaces of its backend's runners
+// (backend.Observer), so that the flow takes each batch's tensors from
+// Run's result.
+type runOnly struct{ backend.Backend }
+
+func (b runOnly) Prepare(m *onnx.Model, observe []string) (backend.Runner, error) {
+	r, err := b.Backend.Prepare(m, observe)
+	if err != nil {
+		return nil, err
+	}
+	return struct{ backend.Runner }{r}, nil
+}
+
+// TestStreamedObservationEqualsReturnedTensors: balance factors, quant
+// factors and bias corrections are the same whether sim hands the
+// observed tensors over as it computes them (backend.Observer) or returns
+// them with the batch.
+func TestStreamedObservationEqualsReturnedTensors(t *testing.T) {
+	t.Parallel()
+	m, layers := calibModel()
+	data := calibData(2, 5)
+	cfg := calibConfig(layers, 5)
+	if _, ok := any(mustPrepare(t, testSim, m)).(backend.Observer); !ok {
+		t.Fatal("sim's runner does not stream its observed tensors")
+	}
+	if _, ok := any(mustPrepare(t, runOnly{testSim}, m)).(backend.Observer); ok {
+		t.Fatal("runOnly does not hide the Observer")
+	}
+	type result struct {
+		rec  Record
+		bias map[string]*BiasCorrection
+	}
+	var res []result
+	for _, b := range []backend.Backend{testSim, runOnly{testSim}} {
+		rec, err := Preprocess(m, layers, cfg, b, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Calibrate(m, layers, cfg, rec, b, data); err != nil {
+			t.Fatal(err)
+		}
+		p := &Prepared{Model: m, Layers: layers, Config: cfg}
+		bias, err := correctBiases(p, rec, b, data, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res = append(res, result{rec, bias})
+	}
+	if !reflect.DeepEqual(res[0].rec, res[1].rec) {
+		t.Error("records differ between streamed and returned tensors")
+	}
+	if len(res[0].bias) == 0 {
+		t.Fatal("no bias correction")
+	}
+	for name, bc := range res[0].bias {
+		// Printed, since an unchecked correction holds NaN errors.
+		if got, want := fmt.Sprintf("%+v", res[1].bias[name]), fmt.Sprintf("%+v", bc); got != want {
+			t.Errorf("layer %q: bias correction from returned tensors\n%s\nstreamed\n%s", name, got, want)
+		}
+	}
+}
+
+func mustPrepare(t *testing.T, b backend.Backend, m *onnx.Model) backend.Runner {
+	t.Helper()
+	r, err := b.Prepare(m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}

@@ -200,13 +200,13 @@ func (p *balancePlan) observeBatches(b backend.Backend, data DataSource) error {
 	for k := range p.res {
 		p.res[k] = newReservoir(k.tensor, k.axis == 1, len(p.res))
 	}
-	err := runBatches(b, p.model, observe, data, data.Len(), func(i int, out map[string]*onnx.Tensor) error {
-		for k, o := range p.obs {
-			t, ok := out[k.tensor]
-			if !ok {
-				return fmt.Errorf("backend returned no tensor %q", k.tensor)
-			}
-			if err := o.Observe(t); err != nil {
+	byTensor := map[string][]obsKey{}
+	for k := range p.obs {
+		byTensor[k.tensor] = append(byTensor[k.tensor], k)
+	}
+	err := runBatches(b, p.model, observe, data, data.Len(), func(_ int, name string, t *onnx.Tensor) error {
+		for _, k := range byTensor[name] {
+			if err := p.obs[k].Observe(t); err != nil {
 				return err
 			}
 			if r := p.res[k]; r != nil {

@@ -53,25 +53,37 @@ func evaluate(ref, fake *onnx.Model, layers []*Layer, b backend.Backend, data Da
 				return fmt.Errorf("batch %d: %w", i, err)
 			}
 		}
-		fo, err := fr.Run(in)
-		if err != nil {
-			return fmt.Errorf("batch %d: fake-quant model: %w", i, err)
-		}
-		for name, a := range sums {
-			x, y := ro[name], fo[name]
+		// Each tensor of the fake-quant model is compared with the float
+		// model's as it comes: with a backend.Observer, only one model's
+		// tensors are alive at once.
+		add := func(name string, y *onnx.Tensor) error {
+			x := ro[name]
 			if x == nil || y == nil {
-				return fmt.Errorf("batch %d: backend returned no tensor %q", i, name)
+				return fmt.Errorf("backend returned no tensor %q", name)
 			}
 			if x.DType != onnx.Float && ref.Graph.IsOutput(name) && !slices.Contains(observe, name) {
 				notFloat[name] = true
-				continue
+				return nil
 			}
 			s, n, err := sqnrSums(x, y)
 			if err != nil {
-				return fmt.Errorf("batch %d: tensor %q: %w", i, name, err)
+				return fmt.Errorf("tensor %q: %w", name, err)
 			}
-			a.sig += s
-			a.noise += n
+			sums[name].sig += s
+			sums[name].noise += n
+			return nil
+		}
+		fo, err := runObserving(fr, in, observe, add)
+		if err != nil {
+			return fmt.Errorf("batch %d: fake-quant model: %w", i, err)
+		}
+		for _, name := range rep.OutputNames {
+			if slices.Contains(observe, name) {
+				continue
+			}
+			if err := add(name, fo[name]); err != nil {
+				return fmt.Errorf("batch %d: %w", i, err)
+			}
 		}
 	}
 	for i := range rep.Layers {
@@ -88,6 +100,25 @@ func evaluate(ref, fake *onnx.Model, layers []*Layer, b backend.Backend, data Da
 		rep.Board = board.report()
 	}
 	return nil
+}
+
+// runObserving runs one batch on r, handing each tensor of observe (r's
+// observed tensors) to add: as it is computed when r is a
+// backend.Observer, else from the result. It returns the result.
+func runObserving(r backend.Runner, in map[string]*onnx.Tensor, observe []string, add func(name string, t *onnx.Tensor) error) (map[string]*onnx.Tensor, error) {
+	if obs, ok := r.(backend.Observer); ok {
+		return obs.RunObserved(in, add)
+	}
+	out, err := r.Run(in)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range observe {
+		if err := add(name, out[name]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // layerOutputs maps each layer to its output tensor in the float model ref

@@ -46,6 +46,9 @@ type QuantizeOptions struct {
 	Alpha *AlphaSearch
 	// NoEval skips the SQNR evaluation of the fake-quant model.
 	NoEval bool
+	// EvalBatches is the number of calibration batches the SQNR
+	// evaluation runs (at most batch_num); 0 means DefaultEvalBatches.
+	EvalBatches int
 	// BiasCorrect shifts each quantized layer's bias by the mean error of
 	// its quantized output per output channel, where that lowers the
 	// error on held-out calibration samples (docs/design.md "Bias
@@ -86,8 +89,9 @@ type QuantizeOptions struct {
 //   - report and evaluate: the report of the layers, their factors and the
 //     statistics behind them (balance maxima, activation histograms);
 //     unless opt.NoEval is set, the float and the fake-quant model run on
-//     the calibration batches through b, giving the SQNR of every
-//     quantized layer's output and graph output;
+//     the first opt.EvalBatches calibration batches (DefaultEvalBatches)
+//     through b, giving the SQNR of every quantized layer's output and
+//     graph output;
 //   - commit: opt.BeforeCommit adds its files, then all move into place
 //     together.
 //
@@ -177,7 +181,9 @@ func RunFlowContext(ctx context.Context, m *onnx.Model, b backend.Backend, data 
 		if err != nil {
 			return nil, fmt.Errorf("quantize: evaluate: %w", err)
 		}
-		if err := evaluate(p.Model, fake, p.Layers, b, progressSource{src, "evaluate", opt.Progress}, rep, board); err != nil {
+		rep.EvalBatches = evalBatches(opt.EvalBatches, p.Config.BatchNum)
+		evalSrc := progressSource{firstBatches{src, rep.EvalBatches}, "evaluate", opt.Progress}
+		if err := evaluate(p.Model, fake, p.Layers, b, evalSrc, rep, board); err != nil {
 			return nil, fmt.Errorf("quantize: evaluate: %w", err)
 		}
 		clk.lap("evaluate")
@@ -196,6 +202,22 @@ func RunFlowContext(ctx context.Context, m *onnx.Model, b backend.Backend, data 
 	}
 	committed = true
 	return rep, nil
+}
+
+// DefaultEvalBatches is the number of batches RunFlow's SQNR evaluation
+// runs by default for batchNum calibration batches: one in 20, at least
+// one. The evaluation runs two models per batch, so it costs at most a
+// tenth of the flow's forward passes once batchNum reaches 20
+// (docs/design.md "RunFlow").
+func DefaultEvalBatches(batchNum int) int { return max(1, batchNum/20) }
+
+// evalBatches is the number of batches the evaluation runs for the option
+// n (0: the default) and batchNum calibration batches.
+func evalBatches(n, batchNum int) int {
+	if n <= 0 {
+		return DefaultEvalBatches(batchNum)
+	}
+	return min(n, batchNum)
 }
 
 // clock times the steps of a run, one lap per step.

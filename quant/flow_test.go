@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -52,12 +53,12 @@ func TestRunFlowReportsFactorsBalanceAndSQNR(t *testing.T) {
 	data := calibData(5, 3)
 	cfg := calibConfig(layers, 3)
 	prefix := filepath.Join(t.TempDir(), "m")
-	rep, err := RunFlow(m, testSim, data, prefix, QuantizeOptions{Config: cfg})
+	rep, err := RunFlow(m, testSim, data, prefix, QuantizeOptions{Config: cfg, EvalBatches: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Layers) != 3 || rep.Batches != 3 {
-		t.Fatalf("%d layers on %d batches, want 3 on 3", len(rep.Layers), rep.Batches)
+	if len(rep.Layers) != 3 || rep.Batches != 3 || rep.EvalBatches != 3 {
+		t.Fatalf("%d layers on %d batches, evaluated on %d, want 3 on 3 and 3", len(rep.Layers), rep.Batches, rep.EvalBatches)
 	}
 	fake, err := onnx.LoadFile(rep.FakeQuantPath)
 	if err != nil {
@@ -407,5 +408,75 @@ func TestRunFlowRefusesAnUnwritableOutputBeforeAnyForwardPass(t *testing.T) {
 	}
 	if b.prepared != 0 {
 		t.Errorf("the backend prepared %d models before the output folder was refused: %v", b.prepared, err)
+	}
+}
+
+// TestRunFlowEvaluatesOneBatchIn20ByDefault: the SQNR evaluation, two
+// forward passes per batch, runs on the first batch_num/20 batches (at
+// least one) unless told otherwise, so that it costs at most a tenth of
+// the flow; the SQNR is that of those batches.
+func TestRunFlowEvaluatesOneBatchIn20ByDefault(t *testing.T) {
+	t.Parallel()
+	for n, want := range map[int]int{1: 1, 19: 1, 20: 1, 40: 2, 64: 3} {
+		if got := DefaultEvalBatches(n); got != want {
+			t.Errorf("DefaultEvalBatches(%d) = %d, want %d", n, got, want)
+		}
+	}
+	m, layers := calibModel()
+	data := calibData(5, 3)
+	evaluated := 0
+	opt := QuantizeOptions{Config: calibConfig(layers, 3), Progress: func(step string, done, total int) {
+		if step == "evaluate" {
+			evaluated = max(evaluated, done)
+		}
+	}}
+	rep, err := RunFlow(m, testSim, data, filepath.Join(t.TempDir(), "m"), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Batches != 3 || rep.EvalBatches != 1 || evaluated != 1 {
+		t.Fatalf("calibrated on %d batches, evaluated on %d (progress %d), want 3 and 1", rep.Batches, rep.EvalBatches, evaluated)
+	}
+	fake, err := onnx.LoadFile(rep.FakeQuantPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := m.Graph.Outputs[0].Name
+	y, yq := runSimFetch(t, m, data[0], out), runSimFetch(t, fake, data[0], out)
+	var sig, noise float64
+	for k, v := range y {
+		sig += float64(v) * float64(v)
+		noise += (float64(v) - float64(yq[k])) * (float64(v) - float64(yq[k]))
+	}
+	if want := 10 * math.Log10(sig/noise); math.Abs(rep.Outputs[out]-want) > 1e-6*math.Abs(want) {
+		t.Errorf("output SQNR %v dB, want %v on the first batch", rep.Outputs[out], want)
+	}
+}
+
+// TestRunFlowSameWithOrWithoutObserver: the whole flow gives the same
+// record and SQNRs whether the backend hands observed tensors over as it
+// computes them (backend.Observer, sim) or returns them with each batch.
+func TestRunFlowSameWithOrWithoutObserver(t *testing.T) {
+	t.Parallel()
+	m, layers := calibModel()
+	data := calibData(5, 3)
+	var reps []*QuantizeReport
+	for _, b := range []backend.Backend{testSim, runOnly{testSim}} {
+		rep, err := RunFlow(m, b, data, filepath.Join(t.TempDir(), "m"), QuantizeOptions{Config: calibConfig(layers, 3), EvalBatches: 3, BiasCorrect: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reps = append(reps, rep)
+	}
+	if !reflect.DeepEqual(reps[0].Record, reps[1].Record) {
+		t.Error("records differ")
+	}
+	if !reflect.DeepEqual(reps[0].Outputs, reps[1].Outputs) || len(reps[0].Outputs) == 0 {
+		t.Errorf("output SQNRs %v and %v", reps[0].Outputs, reps[1].Outputs)
+	}
+	for i, l := range reps[0].Layers {
+		if l.SQNR != reps[1].Layers[i].SQNR || math.IsNaN(l.SQNR) {
+			t.Errorf("layer %s: SQNR %v and %v", l.Name, l.SQNR, reps[1].Layers[i].SQNR)
+		}
 	}
 }

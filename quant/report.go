@@ -20,12 +20,15 @@ type QuantizeReport struct {
 	Excluded []Exclusion
 	// Outputs maps each float graph output to the SQNR in dB of the
 	// fake-quant model's output against the float model's, over the
-	// calibration batches (empty with NoEval).
+	// first EvalBatches calibration batches (empty with NoEval).
 	Outputs map[string]float64
 	// OutputNames lists the graph outputs in model order.
 	OutputNames []string
-	// Batches is the number of batches every step used.
+	// Batches is the number of batches the calibration steps used.
 	Batches int
+	// EvalBatches is the number of those batches, from the first, the SQNR
+	// evaluation ran (0 with NoEval).
+	EvalBatches int
 	// BatchSize is the number of samples per batch: axis 0 of the first
 	// input (by name) of the first batch; 0 when no batch was read.
 	BatchSize int
@@ -59,7 +62,8 @@ type LayerReport struct {
 	ScaleW  []float32 // one, or one per output channel
 	// SQNR is 10*log10(sum y^2 / sum (y - y_q)^2) in dB for the layer's
 	// output y in the float model and y_q in the fake-quant model, over the
-	// calibration batches; +Inf when identical, NaN with NoEval.
+	// first EvalBatches calibration batches; +Inf when identical, NaN with
+	// NoEval.
 	SQNR float64
 	// Notes are FindLayers' remarks (such as a private copy of a shared
 	// weight).

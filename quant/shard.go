@@ -157,12 +157,29 @@ func CalibrateShard(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b b
 	}
 	defer w.abort()
 	if c != nil {
-		err = runBatches(b, c.model, c.observe, src, src.Len(), func(i int, out map[string]*onnx.Tensor) error {
+		err = runBatches(b, c.model, c.observe, src, src.Len(), wholeBatches(c.observe, func(i int, out map[string]*onnx.Tensor) error {
 			return w.writeBatch(src.global(i), c.observe, out)
-		})
+		}))
 		if err != nil {
 			return fmt.Errorf("calibrate: %w", err)
 		}
 	}
 	return w.commit(&statspb.Footer{Batches: uint32(src.Len())})
+}
+
+// wholeBatches turns a stream of observed tensors into whole batches: fn
+// gets batch i's tensors by name once every one of names has come. The
+// tensors are copied, as a stream's may be valid only during its call
+// (backend.Observer).
+func wholeBatches(names []string, fn func(i int, out map[string]*onnx.Tensor) error) tensorSink {
+	out := make(map[string]*onnx.Tensor, len(names))
+	return func(i int, name string, t *onnx.Tensor) error {
+		out[name] = t.Clone()
+		if len(out) < len(names) {
+			return nil
+		}
+		err := fn(i, out)
+		clear(out)
+		return err
+	}
 }

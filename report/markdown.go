@@ -39,6 +39,9 @@ func mdRun(w io.Writer, r *Report) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "- calibration: %s of %s (every step used the same batches)\n", plural(r.Batches, "batch", "batches"), plural(r.BatchSize, "sample", "samples"))
+	if r.EvalBatches > 0 {
+		fmt.Fprintf(w, "- SQNR evaluation: the first %s\n", plural(r.EvalBatches, "batch", "batches"))
+	}
 	fmt.Fprintf(w, "- outputs: `%s`, `%s`, `%s`, `%s`\n", filepath.Base(r.Files.FakeQuant), filepath.Base(r.Files.Deploy), filepath.Base(r.Files.Config), filepath.Base(r.Files.Record))
 	fmt.Fprintf(w, "- quant config: batch_num %d, activation_offset %v, do_fusion %v", r.Config.BatchNum, r.Config.ActivationOffset, r.Config.DoFusion)
 	if len(r.Config.SkipFusionLayers) > 0 {

@@ -32,17 +32,20 @@ type Report struct {
 	Model   string      `json:"model,omitempty"`
 	Backend string      `json:"backend,omitempty"`
 	Files   OutputFiles `json:"files"`
-	// Batches of BatchSize samples were used by every step.
-	Batches   int        `json:"batches"`
-	BatchSize int        `json:"batch_size"`
-	Phases    []Phase    `json:"phases"`
-	Config    Config     `json:"config"`
-	Balance   Balance    `json:"balance"`
-	Outputs   []Output   `json:"outputs"`
-	Layers    []Layer    `json:"layers"`
-	Excluded  []Excluded `json:"excluded"`
-	Fused     []string   `json:"fused"`
-	Warnings  []string   `json:"warnings"`
+	// Batches of BatchSize samples were used by every calibration step;
+	// the SQNR evaluation ran the first EvalBatches of them (0: without
+	// the evaluation, or a report from before it was bounded).
+	Batches     int        `json:"batches"`
+	BatchSize   int        `json:"batch_size"`
+	EvalBatches int        `json:"eval_batches,omitempty"`
+	Phases      []Phase    `json:"phases"`
+	Config      Config     `json:"config"`
+	Balance     Balance    `json:"balance"`
+	Outputs     []Output   `json:"outputs"`
+	Layers      []Layer    `json:"layers"`
+	Excluded    []Excluded `json:"excluded"`
+	Fused       []string   `json:"fused"`
+	Warnings    []string   `json:"warnings"`
 	// Board is the NPU numerics check (amq quantize --precision).
 	Board *Board `json:"board,omitempty"`
 }
@@ -237,20 +240,21 @@ type Run struct {
 // New makes the report of a RunFlow run written under prefix.
 func New(rep *quant.QuantizeReport, prefix string, run Run) *Report {
 	r := &Report{
-		Name:      filepath.Base(prefix),
-		Tool:      Versions(),
-		Command:   slices.Clone(run.Command),
-		Created:   run.Created.UTC().Format(time.RFC3339),
-		Model:     run.Model,
-		Backend:   run.Backend,
-		Files:     OutputFiles{rep.FakeQuantPath, rep.DeployPath, rep.ConfigPath, rep.RecordPath},
-		Batches:   rep.Batches,
-		BatchSize: rep.BatchSize,
-		Balance:   Balance{Joint: rep.Joint, Fold: rep.Fold},
-		Fused:     nonNil(rep.Fused),
-		Warnings:  nonNil(rep.Warnings),
-		Excluded:  []Excluded{},
-		Board:     newBoard(rep.Board, rep),
+		Name:        filepath.Base(prefix),
+		Tool:        Versions(),
+		Command:     slices.Clone(run.Command),
+		Created:     run.Created.UTC().Format(time.RFC3339),
+		Model:       run.Model,
+		Backend:     run.Backend,
+		Files:       OutputFiles{rep.FakeQuantPath, rep.DeployPath, rep.ConfigPath, rep.RecordPath},
+		Batches:     rep.Batches,
+		BatchSize:   rep.BatchSize,
+		EvalBatches: rep.EvalBatches,
+		Balance:     Balance{Joint: rep.Joint, Fold: rep.Fold},
+		Fused:       nonNil(rep.Fused),
+		Warnings:    nonNil(rep.Warnings),
+		Excluded:    []Excluded{},
+		Board:       newBoard(rep.Board, rep),
 	}
 	for _, p := range rep.Phases {
 		r.Phases = append(r.Phases, Phase{p.Name, p.Time.Seconds()})

@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Times sim against ONNX Runtime on full-size models built in Go with fixed
-# random weights (bench/: ResNet-18 at batch 1 and 8, a BERT-base encoder
-# layer at sequence 128), with one thread and with all cores, and prints a
-# table (times, Go allocation per run, peak heap). Each configuration first
-# checks that sim's output matches ONNX Runtime's (1e-3 relative); a sim
-# that fails or disagrees shows as FAIL.
+# random weights (bench/: ResNet-18 and a BERT-base encoder layer at
+# sequence 128, at batch 1 and 8), with one thread and with all cores, and
+# prints a table (times, GFLOP/s and, with AMQ_PEAK_GFLOPS set to one core's
+# float32 peak, the fraction of the cores' peak; Go allocation per run, peak
+# heap).
+# Each configuration first checks that sim's output matches ONNX Runtime's
+# (1e-3 relative); a sim that fails or disagrees shows as FAIL.
 #
-# usage: scripts/bench-sim.sh [benchmark regexp]     (default: all)
+# usage: scripts/bench-sim.sh [benchmark regexp]     (default: ResNet18|BERTLayer)
 # env:   BENCH_TIME  go test -benchtime per measurement (default 2s)
 #        BENCH_COUNT repetitions; the table shows the fastest (default 5),
 #                    since other load on the machine only ever adds time
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ONNXRUNTIME_LIB=${ONNXRUNTIME_LIB:-$(bash scripts/fetch-ort.sh)}
-pattern=${1:-.}
+pattern=${1:-'ResNet18|BERTLayer'} # BenchmarkFlow times whole flows: run it alone
 raw=$(mktemp)
 trap 'rm -f "$raw"' EXIT
 
@@ -49,9 +51,15 @@ function key(name,   parts, n) {
     for (i = 4; i < NF; i++) {
       if ($(i+1) == "B/op") mem[k] = $i / 1048576
       if ($(i+1) == "run-heap-MB" && (!(k in peak) || $i > peak[k])) peak[k] = $i
+      if ($(i+1) == "GFLOP/s" && $i > gsim[k] + 0) gsim[k] = $i
+      if ($(i+1) == "of-peak" && $i > psim[k] + 0) psim[k] = $i
     }
   } else if (engine == "ort") {
     if (!(k in ort) || ns < ort[k]) ort[k] = ns
+    for (i = 4; i < NF; i++) {
+      if ($(i+1) == "GFLOP/s" && $i > gort[k] + 0) gort[k] = $i
+      if ($(i+1) == "of-peak" && $i > port[k] + 0) port[k] = $i
+    }
   }
 }
 /sim vs ONNX Runtime: max abs error/ {
@@ -60,7 +68,7 @@ function key(name,   parts, n) {
 }
 function seen(k) { if (!(k in order)) { order[k] = ++nkeys; keys[nkeys] = k } }
 END {
-  printf "%-10s %5s %7s %10s %10s %9s %10s %12s %14s\n", "model", "batch", "threads", "sim ms", "ORT ms", "sim/ORT", "sim MB/op", "sim peak MB", "max |sim-ORT|"
+  printf "%-10s %5s %7s %10s %10s %9s %10s %10s %9s %9s %10s %12s %14s\n", "model", "batch", "threads", "sim ms", "ORT ms", "sim/ORT", "sim GF/s", "ORT GF/s", "sim %peak", "ORT %peak", "sim MB/op", "sim peak MB", "max |sim-ORT|"
   for (i = 1; i <= nkeys; i++) {
     k = keys[i]; split(k, f, "\t")
     s = (k in sim) ? sprintf("%.1f", sim[k] / 1e6) : (k in fail ? "FAIL" : "-")
@@ -69,7 +77,11 @@ END {
     m = (k in mem) ? sprintf("%.0f", mem[k]) : "-"
     d = (k in err) ? sprintf("%.2g", err[k]) : "-"
     p = (k in peak) ? sprintf("%.0f", peak[k]) : "-"
-    printf "%-10s %5s %7s %10s %10s %9s %10s %12s %14s\n", f[1], f[2], f[3], s, o, r, m, p, d
+    gs = (k in gsim) ? sprintf("%.1f", gsim[k]) : "-"
+    go_ = (k in gort) ? sprintf("%.1f", gort[k]) : "-"
+    ps = (k in psim) ? sprintf("%.0f%%", 100 * psim[k]) : "-"
+    po = (k in port) ? sprintf("%.0f%%", 100 * port[k]) : "-"
+    printf "%-10s %5s %7s %10s %10s %9s %10s %10s %9s %9s %10s %12s %14s\n", f[1], f[2], f[3], s, o, r, gs, go_, ps, po, m, p, d
   }
 }' "$raw"
 exit "$status"

@@ -183,7 +183,7 @@ func unaryFloat(c *runCtx, op unaryOp, p unaryParams, x *onnx.Tensor) (*onnx.Ten
 }
 
 func unaryData[T floatElem](c *runCtx, op unaryOp, p unaryParams, x []T) []T {
-	o := make([]T, len(x))
+	o := outSliceRaw[T](c, len(x))
 	parallelFor(c.threads, len(x), elemGrain, func(lo, hi int) {
 		unaryRange(op, p, o[lo:hi], x[lo:hi])
 	})
@@ -385,7 +385,7 @@ func unaryNum(c *runCtx, op numUnaryOp, x *onnx.Tensor) (*onnx.Tensor, error) {
 }
 
 func unaryNumData[T numElem](c *runCtx, op numUnaryOp, x []T) []T {
-	o := make([]T, len(x))
+	o := outSlice[T](c, len(x))
 	parallelFor(c.threads, len(x), elemGrain, func(lo, hi int) {
 		oo, xx := o[lo:hi], x[lo:hi]
 		switch op {
@@ -457,7 +457,7 @@ func preluData[T numElem](c *runCtx, p *broadcast, x []T, st *onnx.Tensor) ([]T,
 	if !ok {
 		return nil, fmt.Errorf("input element types differ: %T and %v", x, st.DType)
 	}
-	o := make([]T, p.size)
+	o := outSlice[T](c, p.size)
 	p.each(c.threads, func(out, n int, off []int) {
 		oo, xx := o[out:out+n], x[off[0]:off[0]+n]
 		if !p.inc[1] {
@@ -563,10 +563,22 @@ func clipData[T numElem](c *runCtx, x []T, lo, hi float64, hasLo, hasHi bool) []
 	// The bounds came from tensors of type T (or float32 attributes for a
 	// float input), so converting them back is exact.
 	l, h := T(lo), T(hi)
-	o := make([]T, len(x))
+	o := outSlice[T](c, len(x))
 	parallelFor(c.threads, len(x), elemGrain, func(lo, hi int) {
-		oo := o[lo:hi]
-		for i, v := range x[lo:hi] {
+		oo, xx := o[lo:hi], x[lo:hi]
+		if of, ok := asF32(oo); ok {
+			xf, _ := asF32(xx)
+			fl, fh := float32(math.Inf(-1)), float32(math.Inf(1))
+			if hasLo {
+				fl = float32(l)
+			}
+			if hasHi {
+				fh = float32(h)
+			}
+			k := clipF32(of, xf, fl, fh)
+			oo, xx = oo[k:], xx[k:]
+		}
+		for i, v := range xx {
 			if hasLo && v < l {
 				v = l
 			}

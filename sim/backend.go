@@ -52,7 +52,10 @@ type runner struct {
 	fp16    *fp16Totals
 }
 
-var _ backend.FP16Reporter = (*runner)(nil)
+var (
+	_ backend.FP16Reporter = (*runner)(nil)
+	_ backend.Observer     = (*runner)(nil)
+)
 
 // Run executes one batch and returns the graph outputs and observed tensors.
 func (r *runner) Run(inputs map[string]*onnx.Tensor) (map[string]*onnx.Tensor, error) {
@@ -63,12 +66,26 @@ func (r *runner) Run(inputs map[string]*onnx.Tensor) (map[string]*onnx.Tensor, e
 	return res, err
 }
 
+// RunObserved executes one batch, handing each observed tensor to observe
+// as soon as it is computed (Session.RunObserved); the result holds the
+// graph outputs.
+func (r *runner) RunObserved(inputs map[string]*onnx.Tensor, observe func(name string, t *onnx.Tensor) error) (map[string]*onnx.Tensor, error) {
+	res, stats, err := r.s.run(inputs, runRequest{wantStats: true, watch: r.observe, observe: observe})
+	if err == nil {
+		r.fp16.add(stats)
+	}
+	return res, err
+}
+
 // FP16Stats returns what the precision mode's float16 rounding did, per
 // tensor, summed over every Run so far; nil when the mode rounds nothing.
 func (r *runner) FP16Stats() []FP16Stat { return r.fp16.list() }
 
-// Close releases nothing: a session holds only Go memory.
-func (r *runner) Close() error { return nil }
+// Close lets go of the buffers the session keeps between runs.
+func (r *runner) Close() error {
+	r.s.Release()
+	return nil
+}
 
 // fp16Totals sums FP16Stats over runs, keeping the order in which tensors
 // first appeared. It is safe for concurrent use.

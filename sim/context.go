@@ -10,7 +10,7 @@ import (
 // RunContext is Run stopped by ctx between nodes: once ctx is cancelled it
 // returns ctx.Err() after the node under way.
 func (s *Session) RunContext(ctx context.Context, inputs map[string]*onnx.Tensor, fetch ...string) (map[string]*onnx.Tensor, error) {
-	res, _, err := s.run(ctx, inputs, fetch, false)
+	res, _, err := s.run(inputs, runRequest{fetch: fetch, ctx: ctx})
 	return res, err
 }
 
@@ -18,7 +18,7 @@ var _ backend.ContextRunner = (*runner)(nil)
 
 // RunContext is the backend runner's Run stopped by ctx between nodes.
 func (r *runner) RunContext(ctx context.Context, inputs map[string]*onnx.Tensor) (map[string]*onnx.Tensor, error) {
-	res, stats, err := r.s.run(ctx, inputs, r.observe, true)
+	res, stats, err := r.s.run(inputs, runRequest{fetch: r.observe, wantStats: true, ctx: ctx})
 	if err == nil {
 		r.fp16.add(stats)
 	}

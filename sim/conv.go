@@ -158,8 +158,14 @@ func (cn *convNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape 
 	}
 	batch, ch, m := x.Shape[0], x.Shape[1], w.Shape[0]
 	cg, mg := ch/cn.group, m/cn.group
-	y := make([]float32, batch*m*g.outN)
-	if cg == 1 && mg == 1 {
+	depthwiseConv := cg == 1 && mg == 1
+	var y []float32
+	if bd != nil && !depthwiseConv {
+		y = outSliceRaw[float32](c, batch*m*g.outN) // convTiles writes the bias first
+	} else {
+		y = outSlice[float32](c, batch*m*g.outN) // accumulated into: zero
+	}
+	if depthwiseConv {
 		depthwise(y, xd, wd, g, batch*ch, c.threads)
 		parallelFor(c.threads, batch*m, max(1, elemGrain/max(1, g.outN)), func(lo, hi int) {
 			for r := lo; r < hi; r++ {
@@ -393,11 +399,7 @@ func depthwise(y, x, w []float32, g *geom, planes, threads int) {
 						in := src[g.inRow(tp, od, oh):]
 						out := dst[g.outRow(od, oh):][:g.out[2]]
 						if g.s[2] == 1 {
-							in = in[wlo+baseW : whi+baseW]
-							out = out[wlo:whi]
-							for j, v := range in {
-								out[j] += wv * v
-							}
+							axpy(out[wlo:whi], in[wlo+baseW:whi+baseW], wv)
 							continue
 						}
 						for ow := wlo; ow < whi; ow++ {

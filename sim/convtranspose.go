@@ -149,7 +149,7 @@ func (ct *convTransposeNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geo
 	batch, ch, m := shape[0], x.Shape[1], shape[1]
 	cg, mg := ch/ct.group, m/ct.group
 	rows := mg * g.kN
-	y := make([]float32, batch*m*g.inN)
+	y := outSlice[float32](c, batch*m*g.inN)
 	forEachImage(batch, ct.group, rows*g.outN*cg, c.threads, rows*g.outN, &f32Scratch, func(bi, gi int, col []float32, threads int) {
 		a := matrix{data: wd[gi*cg*rows:], ld: rows, trans: true}
 		b := matrix{data: xd[(bi*ch+gi*cg)*g.outN:], ld: g.outN}

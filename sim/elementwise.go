@@ -241,7 +241,7 @@ func arithData[T numElem](c *runCtx, op arithOp, p *broadcast, a []T, bt *onnx.T
 			}
 		}
 	}
-	o := make([]T, p.size)
+	o := outSliceRaw[T](c, p.size)
 	p.each(c.threads, func(out, n int, off []int) {
 		arithRow(op, o[out:out+n], rowSlice(a, off[0], n, p.inc[0]), rowSlice(b, off[1], n, p.inc[1]))
 	})
@@ -252,6 +252,24 @@ func arithData[T numElem](c *runCtx, op arithOp, p *broadcast, a []T, bt *onnx.T
 // which is repeated. Each operator and layout has its own loop so that the
 // hot cases (same shape, scalar or bias operand) are plain array loops.
 func arithRow[T numElem](op arithOp, o, a, b []T) {
+	if of, ok := asF32(o); ok {
+		af, _ := asF32(a)
+		bf, _ := asF32(b)
+		if k := arithVec(op, of, af, bf); k > 0 {
+			// The vector kernel did the head; the loops below do the
+			// rest of the row.
+			o = o[k:]
+			if len(a) > 1 {
+				a = a[k:]
+			}
+			if len(b) > 1 {
+				b = b[k:]
+			}
+			if len(o) == 0 {
+				return
+			}
+		}
+	}
 	n := len(o)
 	va, vb := len(a) == n, len(b) == n
 	switch op {
@@ -464,7 +482,7 @@ func pow(c *runCtx, a, b *onnx.Tensor) (*onnx.Tensor, error) {
 }
 
 func powData[T numElem](c *runCtx, p *broadcast, a []T, e []float64) []T {
-	o := make([]T, p.size)
+	o := outSliceRaw[T](c, p.size)
 	p.each(c.threads, func(out, n int, off []int) {
 		oo := o[out : out+n]
 		x := rowSlice(a, off[0], n, p.inc[0])

@@ -49,7 +49,7 @@ func buildGather(b *buildCtx, n *onnx.Node) (opFunc, error) {
 // of outer outer blocks of src (each axisLen*inner long), the inner-long
 // rows at the positions idx (already validated to lie in [0, axisLen)).
 func gatherBlocks(threads int, src *onnx.Tensor, shape []int, outer, axisLen, inner int, idx []int) (*onnx.Tensor, error) {
-	out, err := allocTensor(src.DType, shape)
+	out, err := allocTensor(nil, src.DType, shape)
 	if err != nil {
 		return nil, err
 	}

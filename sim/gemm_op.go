@@ -106,7 +106,7 @@ func (gn *gemmNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 		if err != nil {
 			return nil, err
 		}
-		y := make([]float32, m*n)
+		y := outSlice[float32](c, m*n)
 		beta := float32(0)
 		if cd != nil && gn.beta != 0 {
 			for i := 0; i < m; i++ {

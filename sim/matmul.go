@@ -182,7 +182,7 @@ func (mn *matMulNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) 
 		if err != nil {
 			return nil, err
 		}
-		y := make([]float32, count*m*n)
+		y := outSlice[float32](c, count*m*n)
 		if shared {
 			sgemm(count*m, n, k, 1, matrix{data: ad, ld: k}, matrix{data: bd, ld: n}, 0, y, n, c.threads)
 		} else {

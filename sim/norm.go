@@ -85,7 +85,7 @@ func buildBatchNorm(b *buildCtx, n *onnx.Node) (opFunc, error) {
 // channelAffine computes y = x*a[c] + b[c] for x viewed as [planes, plane]
 // where plane p belongs to channel p % ch.
 func channelAffine[T floatElem](c *runCtx, x []T, planes, ch, plane int, a, b []float64) []T {
-	o := make([]T, len(x))
+	o := outSlice[T](c, len(x))
 	parallelFor(c.threads, planes, max(1, elemGrain/max(1, plane)), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			k, sh := a[p%ch], b[p%ch]
@@ -145,7 +145,7 @@ func buildInstanceNorm(b *buildCtx, n *onnx.Node) (opFunc, error) {
 // when not nil, receive each row's mean and 1/sqrt(var+eps).
 func normalizeRows[T floatElem](c *runCtx, x []T, rows, size int, eps float64,
 	rowAffine func(row int) (float64, float64), elemAffine *[2][]float64, stats *[2][]float64) []T {
-	o := make([]T, len(x))
+	o := outSlice[T](c, len(x))
 	if size == 0 {
 		return o
 	}

@@ -79,7 +79,7 @@ func buildPad(b *buildCtx, n *onnx.Node) (opFunc, error) {
 // padConstant fills the output with the constant and copies the part of x
 // that survives cropping into place.
 func padConstant(c *runCtx, x *onnx.Tensor, in []*onnx.Tensor, shape, begin, end []int) ([]*onnx.Tensor, error) {
-	out, err := allocTensor(x.DType, shape)
+	out, err := allocTensor(c, x.DType, shape)
 	if err != nil {
 		return nil, err
 	}

@@ -121,7 +121,7 @@ func (p *poolNode) runMax(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) 
 func maxPool[T float32 | float64 | int8 | uint8](c *runCtx, p *poolNode, g *geom, x *onnx.Tensor, xd []T) ([]*onnx.Tensor, error) {
 	planes := x.Shape[0] * x.Shape[1]
 	shape := append([]int{x.Shape[0], x.Shape[1]}, g.outShape()...)
-	y := make([]T, planes*g.outN)
+	y := outSlice[T](c, planes*g.outN)
 	var idx []int64
 	if p.wantIndices {
 		idx = make([]int64, len(y))
@@ -213,7 +213,7 @@ func (p *poolNode) runAverage(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, err
 func averagePool[T float32 | float64](c *runCtx, p *poolNode, g *geom, x *onnx.Tensor, xd []T) ([]*onnx.Tensor, error) {
 	planes := x.Shape[0] * x.Shape[1]
 	shape := append([]int{x.Shape[0], x.Shape[1]}, g.outShape()...)
-	y := make([]T, planes*g.outN)
+	y := outSlice[T](c, planes*g.outN)
 	// padded counts the taps of a window along axis i, whose tap 0 is at
 	// input position start, that lie inside the padded input.
 	padded := func(i, start int) int {
@@ -288,7 +288,7 @@ func globalPool[T float32 | float64](c *runCtx, x *onnx.Tensor, xd []T, isMax bo
 	for range x.Shape[2:] {
 		shape = append(shape, 1)
 	}
-	y := make([]T, planes)
+	y := outSlice[T](c, planes)
 	parallelFor(c.threads, planes, 16, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			src := xd[pl*size : (pl+1)*size]
@@ -320,7 +320,7 @@ func globalPool[T float32 | float64](c *runCtx, x *onnx.Tensor, xd []T, isMax bo
 func maxPool2D(c *runCtx, g *geom, x *onnx.Tensor, xd []float32) []*onnx.Tensor {
 	planes := x.Shape[0] * x.Shape[1]
 	shape := append([]int{x.Shape[0], x.Shape[1]}, g.outShape()...)
-	y := make([]float32, planes*g.outN)
+	y := outSlice[float32](c, planes*g.outN)
 	in2, out1, out2 := g.in[2], g.out[1], g.out[2]
 	s2, k2, p2 := g.s[2], g.k[2], g.padB[2]
 	// Interior outputs [owA, owB): ow*s2-p2 >= 0 and ow*s2-p2+k2 <= in2.

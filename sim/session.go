@@ -48,6 +48,8 @@ type Session struct {
 	known   map[string]bool // every tensor name the graph defines
 	// fp16 is what the precision mode rounds to float16; nil when nothing.
 	fp16 *fp16Plan
+	// mem keeps the tensor buffers of runs for the next ones (arena.go).
+	mem arenas
 }
 
 type step struct {
@@ -103,6 +105,9 @@ func Supports(op string) bool { _, ok := registry[op]; return ok }
 // runCtx carries per-run settings to the kernels.
 type runCtx struct {
 	threads int
+	// mem gives out the run's float32 output buffers (outSlice); nil
+	// outside a session's run, and then outputs come from the heap.
+	mem *arena
 }
 
 // NewSession prepares m for execution. It fails, naming the node, on any
@@ -220,7 +225,7 @@ func (s *Session) Outputs() []string { return s.outputs }
 // result holds every graph output plus each tensor named in fetch (any
 // intermediate tensor, input or initializer).
 func (s *Session) Run(inputs map[string]*onnx.Tensor, fetch ...string) (map[string]*onnx.Tensor, error) {
-	res, _, err := s.run(context.Background(), inputs, fetch, false)
+	res, _, err := s.run(inputs, runRequest{fetch: fetch})
 	return res, err
 }
 
@@ -229,11 +234,36 @@ func (s *Session) Run(inputs map[string]*onnx.Tensor, fetch ...string) (map[stri
 // (nil when the mode rounds nothing). FP16Stat.Flagged picks the tensors
 // that overflow or flush to zero in bulk.
 func (s *Session) RunFP16(inputs map[string]*onnx.Tensor, fetch ...string) (map[string]*onnx.Tensor, []FP16Stat, error) {
-	return s.run(context.Background(), inputs, fetch, true)
+	return s.run(inputs, runRequest{fetch: fetch, wantStats: true})
 }
 
-// run executes the steps in order, checking ctx between them.
-func (s *Session) run(ctx context.Context, inputs map[string]*onnx.Tensor, fetch []string, wantStats bool) (map[string]*onnx.Tensor, []FP16Stat, error) {
+// RunObserved is Run that hands each tensor named in watch to observe as
+// soon as it is computed (graph inputs and initializers first), instead of
+// returning it: the tensor is valid only during the call, after which its
+// buffer goes to the next tensors of the run. So a caller that folds the
+// tensors into statistics needs the memory of one forward pass, however
+// many tensors it watches. The result holds the graph outputs. An error
+// from observe stops the run and is returned.
+func (s *Session) RunObserved(inputs map[string]*onnx.Tensor, watch []string, observe func(name string, t *onnx.Tensor) error) (map[string]*onnx.Tensor, error) {
+	res, _, err := s.run(inputs, runRequest{watch: watch, observe: observe})
+	return res, err
+}
+
+// Release lets go of the buffers the session keeps for its next runs. A
+// later run allocates them again.
+func (s *Session) Release() { s.mem.clear() }
+
+// runRequest is what a caller asks of one run besides the graph outputs.
+type runRequest struct {
+	fetch     []string // tensors to return
+	wantStats bool     // return the float16 statistics
+	watch     []string // tensors to hand to observe as they are computed
+	observe   func(name string, t *onnx.Tensor) error
+	ctx       context.Context // checked between nodes; nil for none
+}
+
+// run executes the steps in order, checking req.ctx between them.
+func (s *Session) run(inputs map[string]*onnx.Tensor, req runRequest) (map[string]*onnx.Tensor, []FP16Stat, error) {
 	env := make(map[string]*onnx.Tensor, len(s.consts)+len(s.steps))
 	for k, v := range s.consts {
 		env[k] = v
@@ -257,13 +287,18 @@ func (s *Session) run(ctx context.Context, inputs map[string]*onnx.Tensor, fetch
 	for _, o := range s.outputs {
 		keep[o] = true
 	}
-	for _, f := range fetch {
+	for _, f := range req.fetch {
 		if !s.known[f] {
 			return nil, nil, fmt.Errorf("tensor %q to fetch is not defined in the graph", f)
 		}
 		keep[f] = true
 	}
-	c := &runCtx{threads: s.threads}
+	w, err := s.newWatcher(env, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := &runCtx{threads: s.threads, mem: s.mem.take()}
+	defer s.mem.put(c.mem)
 	var fp16 *fp16Run
 	if s.fp16 != nil {
 		fp16 = newFP16Run(s.fp16, s.threads)
@@ -275,8 +310,10 @@ func (s *Session) run(ctx context.Context, inputs map[string]*onnx.Tensor, fetch
 		if skip != nil && skip[i] {
 			continue
 		}
-		if err := ctx.Err(); err != nil {
-			return nil, nil, err
+		if req.ctx != nil {
+			if err := req.ctx.Err(); err != nil {
+				return nil, nil, err
+			}
 		}
 		args = args[:0]
 		for _, in := range n.Inputs {
@@ -291,7 +328,7 @@ func (s *Session) run(ctx context.Context, inputs map[string]*onnx.Tensor, fetch
 			args = append(args, t)
 		}
 		run, outNames := st.run, n.Outputs
-		if st.fused != nil && !keep[n.Outputs[0]] {
+		if st.fused != nil && !keep[n.Outputs[0]] && !w.watched(n.Outputs[0]) {
 			// The fused pair yields the consumer's output; this node's own
 			// output is never materialized, and nothing else reads it.
 			run, outNames = st.fused, s.steps[st.fusedWith].node.Outputs
@@ -303,7 +340,14 @@ func (s *Session) run(ctx context.Context, inputs map[string]*onnx.Tensor, fetch
 		if fp16 != nil {
 			fp16.inputs(i, n, args)
 		}
+		// Tensors the run returns are allocated as the caller's, not from
+		// the arena, whose buffers stay planned for the next run.
+		mem := c.mem
+		if anyKept(outNames, keep) {
+			c.mem = nil
+		}
 		outs, err := run(c, args)
+		c.mem = mem
 		if err != nil {
 			return nil, nil, fmt.Errorf("node %q (%s): %w", n.Name, n.OpType, err)
 		}
@@ -316,18 +360,30 @@ func (s *Session) run(ctx context.Context, inputs map[string]*onnx.Tensor, fetch
 			}
 			outs[j].Name = o
 			env[o] = outs[j]
+			c.mem.retain(outs[j])
+			if err := w.produced(o, outs[j]); err != nil {
+				return nil, nil, err
+			}
 		}
-		// Drop tensors no later step reads, so memory follows the live set.
+		// Drop tensors no later step reads, so memory follows the live set,
+		// and give their buffers to the next steps.
 		for _, in := range n.Inputs {
 			if in != "" && s.lastUse[in] == i && !keep[in] {
 				if _, isConst := s.consts[in]; !isConst {
-					delete(env, in)
+					if t, ok := env[in]; ok {
+						c.mem.release(t)
+						delete(env, in)
+					}
 				}
 				if fp16 != nil {
 					delete(fp16.rounded, in)
 				}
 			}
 		}
+		c.mem.collect()
+	}
+	if err := w.done(); err != nil {
+		return nil, nil, err
 	}
 	res := make(map[string]*onnx.Tensor, len(keep))
 	for name := range keep {
@@ -336,11 +392,22 @@ func (s *Session) run(ctx context.Context, inputs map[string]*onnx.Tensor, fetch
 			return nil, nil, fmt.Errorf("tensor %q was not computed", name)
 		}
 		res[name] = t
+		c.mem.giveAway(t)
 	}
-	if fp16 != nil && wantStats {
+	if fp16 != nil && req.wantStats {
 		return res, fp16.stats, nil
 	}
 	return res, nil, nil
+}
+
+// anyKept reports whether one of names is in keep.
+func anyKept(names []string, keep map[string]bool) bool {
+	for _, n := range names {
+		if keep[n] {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Session) isInput(name string) bool {

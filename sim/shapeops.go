@@ -75,10 +75,14 @@ func checkAllocShape(shape []int) error {
 	return nil
 }
 
-// allocTensor allocates a zeroed tensor of type dt.
-func allocTensor(dt onnx.DataType, shape []int) (*onnx.Tensor, error) {
+// allocTensor allocates a zeroed tensor of type dt for an output of the
+// run c (float32 from its arena, see outSlice).
+func allocTensor(c *runCtx, dt onnx.DataType, shape []int) (*onnx.Tensor, error) {
 	if err := checkAllocShape(shape); err != nil {
 		return nil, err
+	}
+	if dt == onnx.Float && c != nil && c.mem != nil {
+		return onnx.NewTensor(shape, outSlice[float32](c, onnx.NumElems(shape))), nil
 	}
 	return onnx.Zeros(dt, shape)
 }
@@ -202,7 +206,7 @@ func buildTranspose(b *buildCtx, n *onnx.Node) (opFunc, error) {
 			shape[i] = x.Shape[a]
 			sStr[i] = xs[a]
 		}
-		out, err := allocTensor(x.DType, shape)
+		out, err := allocTensor(c, x.DType, shape)
 		if err != nil {
 			return nil, err
 		}
@@ -250,7 +254,7 @@ func buildConcat(b *buildCtx, n *onnx.Node) (opFunc, error) {
 			}
 			shape[a] += t.Shape[a]
 		}
-		out, err := allocTensor(first.DType, shape)
+		out, err := allocTensor(c, first.DType, shape)
 		if err != nil {
 			return nil, err
 		}
@@ -270,7 +274,7 @@ func buildConcat(b *buildCtx, n *onnx.Node) (opFunc, error) {
 func sliceAxis(threads int, x *onnx.Tensor, axis, start, size int) (*onnx.Tensor, error) {
 	shape := append([]int(nil), x.Shape...)
 	shape[axis] = size
-	out, err := allocTensor(x.DType, shape)
+	out, err := allocTensor(nil, x.DType, shape)
 	if err != nil {
 		return nil, err
 	}
@@ -483,7 +487,7 @@ func buildConstantOfShape(b *buildCtx, n *onnx.Node) (opFunc, error) {
 			}
 			shape[i] = int(v)
 		}
-		out, err := allocTensor(val.DType, shape)
+		out, err := allocTensor(c, val.DType, shape)
 		if err != nil {
 			return nil, err
 		}
@@ -530,7 +534,7 @@ func buildExpand(b *buildCtx, n *onnx.Node) (opFunc, error) {
 		if err != nil {
 			return nil, err
 		}
-		out, err := allocTensor(x.DType, shape)
+		out, err := allocTensor(c, x.DType, shape)
 		if err != nil {
 			return nil, err
 		}
@@ -569,7 +573,7 @@ func buildTile(b *buildCtx, n *onnx.Node) (opFunc, error) {
 			pairs = append(pairs, int(rep), x.Shape[i])
 			sStr = append(sStr, 0, xs[i])
 		}
-		out, err := allocTensor(x.DType, shape)
+		out, err := allocTensor(c, x.DType, shape)
 		if err != nil {
 			return nil, err
 		}

@@ -47,7 +47,7 @@ func buildSlice(b *buildCtx, n *onnx.Node) (opFunc, error) {
 			sStr[i] = s.step * xs[i]
 			off += s.start * xs[i]
 		}
-		out, err := allocTensor(x.DType, shape)
+		out, err := allocTensor(c, x.DType, shape)
 		if err != nil {
 			return nil, err
 		}

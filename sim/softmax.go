@@ -59,7 +59,7 @@ func buildSoftmax(b *buildCtx, n *onnx.Node, logOut bool) (opFunc, error) {
 // along mid, subtracting the maximum first so exp cannot overflow, with
 // float64 sums.
 func softmaxData[T floatElem](c *runCtx, x []T, outer, mid, inner int, logOut bool) []T {
-	o := make([]T, len(x))
+	o := outSlice[T](c, len(x))
 	if mid == 0 || len(x) == 0 {
 		return o
 	}

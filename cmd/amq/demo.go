@@ -168,7 +168,8 @@ func runDemo(w io.Writer, prog *progress, out string, threads int) ([]demoResult
 		}
 		prefix := filepath.Join(out, r.name)
 		hook := reportHook(prefix, "(built-in demo) demo/model_op17.onnx", "sim", &r.reportFiles)
-		r.rep, err = quant.RunFlow(d.model, b, d.calib, prefix, quant.QuantizeOptions{Simple: simple, Progress: prog.step, BeforeCommit: hook})
+		r.rep, err = quant.RunFlow(d.model, b, d.calib, prefix, quant.QuantizeOptions{Simple: simple, Progress: prog.step, BeforeCommit: hook,
+			EvalBatches: d.calib.Len()}) // the demo compares quality: all of its batches
 		prog.finish()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", r.title, err)

@@ -26,6 +26,7 @@ type quantizeFlags struct {
 	backend                         backendFlags
 	skip                            []string
 	keepShared, fold, joint, noEval bool
+	evalBatches                     int
 	noReport, biasCorrect           bool
 	precision                       string // the board check's ATC precision mode
 	alpha                           string
@@ -80,6 +81,7 @@ model (before the balance and quantization) and in the deploy model
 	fl.BoolVar(&f.joint, "joint", false, "one set of balance factors for all layers reading the same tensor (lets --fold fold more)")
 	fl.StringVar(&f.alpha, "alpha", "", `"auto": choose no balance or a migration strength 0, 0.05, ..., 0.95 per layer (per tensor with --joint) by the error of its quantized output, in place of the config's dmq_balancer`)
 	fl.BoolVar(&f.noEval, "no-eval", false, "skip the SQNR evaluation")
+	fl.IntVar(&f.evalBatches, "eval-batches", 0, "batches the SQNR evaluation runs, from the first calibration batch (default: one in 20 of them, at least 1, so that it costs at most a tenth of the flow)")
 	fl.BoolVar(&f.biasCorrect, "bias-correct", false, "shift each layer's bias by the mean error of its quantized output, where that lowers the error on held-out calibration samples")
 	fl.BoolVar(&f.noReport, "no-report", false, "do not write the report (<out>_report.json, .md and plots)")
 	f.backend.add(fl, "sim")
@@ -93,6 +95,9 @@ model (before the balance and quantization) and in the deploy model
 func runQuantize(ctx context.Context, stdout, stderr io.Writer, prog *progress, f *quantizeFlags, batchNumSet bool) error {
 	if batchNumSet && f.batchNum < 1 {
 		return fmt.Errorf("--batch-num %d: must be at least 1", f.batchNum)
+	}
+	if f.evalBatches < 0 {
+		return fmt.Errorf("--eval-batches %d: must be at least 1", f.evalBatches)
 	}
 	alpha, err := alphaFlag(f.alpha)
 	if err != nil {
@@ -137,7 +142,7 @@ func runQuantize(ctx context.Context, stdout, stderr io.Writer, prog *progress, 
 	}
 	opt := quant.QuantizeOptions{
 		Simple: simple, Skip: f.skip, BatchNum: n,
-		KeepShared: f.keepShared, Fold: f.fold, Joint: f.joint, NoEval: f.noEval, Alpha: alpha,
+		KeepShared: f.keepShared, Fold: f.fold, Joint: f.joint, NoEval: f.noEval, EvalBatches: f.evalBatches, Alpha: alpha,
 		BiasCorrect: f.biasCorrect, Progress: prog.step, Board: board,
 	}
 	var reportFiles []string
@@ -195,9 +200,13 @@ func printSummary(w io.Writer, rep *quant.QuantizeReport) {
 	tw.Flush()
 	printFused(w, rep.Fused)
 	printBiasCorrection(w, rep.Layers)
+	on := "the calibration data"
+	if rep.EvalBatches < rep.Batches {
+		on = fmt.Sprintf("the first %d of %d calibration batches; --eval-batches for more", rep.EvalBatches, rep.Batches)
+	}
 	for _, o := range rep.OutputNames {
 		if db, ok := rep.Outputs[o]; ok {
-			fmt.Fprintf(w, "output %s: SQNR %s dB (fake-quant vs float on the calibration data)\n", o, report.FormatSQNR(db))
+			fmt.Fprintf(w, "output %s: SQNR %s dB (fake-quant vs float on %s)\n", o, report.FormatSQNR(db), on)
 		}
 	}
 	for _, l := range rep.Layers {

@@ -30,6 +30,7 @@ func TestQuantizeWritesFourFilesAndReports(t *testing.T) {
 		"--batch-size", "16",
 		"--config", testfixture.Path(t, "quant", "dmq.cfg"),
 		"--batch-num", "4",
+		"--eval-batches", "4",
 		"--skip", "/conv3/Conv",
 		"--out", prefix)
 	out := res.Stdout

@@ -1,0 +1,90 @@
+//go:build !purego
+
+package sim
+
+import "os"
+
+// AVX2 elementwise kernels (vec_amd64.s, written by make_vec_amd64.py);
+// n is a multiple of 8.
+
+//go:generate python3 make_vec_amd64.py
+
+//go:noescape
+func vecAddVV(o, a, b *float32, n int)
+
+//go:noescape
+func vecAddVS(o, a, b *float32, n int)
+
+//go:noescape
+func vecAddSV(o, a, b *float32, n int)
+
+//go:noescape
+func vecSubVV(o, a, b *float32, n int)
+
+//go:noescape
+func vecSubVS(o, a, b *float32, n int)
+
+//go:noescape
+func vecSubSV(o, a, b *float32, n int)
+
+//go:noescape
+func vecMulVV(o, a, b *float32, n int)
+
+//go:noescape
+func vecMulVS(o, a, b *float32, n int)
+
+//go:noescape
+func vecMulSV(o, a, b *float32, n int)
+
+//go:noescape
+func vecDivVV(o, a, b *float32, n int)
+
+//go:noescape
+func vecDivVS(o, a, b *float32, n int)
+
+//go:noescape
+func vecDivSV(o, a, b *float32, n int)
+
+//go:noescape
+func vecAxpy(o, x *float32, s float32, n int)
+
+//go:noescape
+func vecClip(o, x *float32, lo, hi float32, n int)
+
+// haveVec reports whether the vector kernels run here; AMQ_SIM_GEMM=go2x4
+// (the pure-Go GEMM) turns them off too, to compare with pure Go.
+var haveVec = hasAVX2 && os.Getenv("AMQ_SIM_GEMM") != goKernel.name
+
+// vecArith are the kernels by operator and layout: a and b vectors, b a
+// scalar, a a scalar.
+var vecArith = map[arithOp][3]func(o, a, b *float32, n int){
+	opAdd: {vecAddVV, vecAddVS, vecAddSV},
+	opSub: {vecSubVV, vecSubVS, vecSubSV},
+	opMul: {vecMulVV, vecMulVS, vecMulSV},
+	opDiv: {vecDivVV, vecDivVS, vecDivSV},
+}
+
+func arithVecN(op arithOp, o, a, b []float32, n int) int {
+	fns, ok := vecArith[op]
+	if !ok {
+		return 0
+	}
+	va, vb := len(a) == len(o), len(b) == len(o)
+	var layout int
+	switch {
+	case va && vb:
+		layout = 0
+	case va:
+		layout = 1
+	case vb:
+		layout = 2
+	default:
+		return 0
+	}
+	fns[layout](&o[0], &a[0], &b[0], n)
+	return n
+}
+
+func axpyVec(o, x []float32, s float32) { vecAxpy(&o[0], &x[0], s, len(o)) }
+
+func clipVec(o, x []float32, lo, hi float32) { vecClip(&o[0], &x[0], lo, hi, len(o)) }

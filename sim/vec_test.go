@@ -1,0 +1,109 @@
+package sim
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// vecTestValues are float32s with every special case a lane can meet.
+func vecTestValues(r *rand.Rand, n int) []float32 {
+	special := []float32{0, float32(math.Copysign(0, -1)), 1, -1, float32(math.Inf(1)), float32(math.Inf(-1)),
+		float32(math.NaN()), math.MaxFloat32, math.SmallestNonzeroFloat32, 6, 3}
+	x := make([]float32, n)
+	for i := range x {
+		if r.IntN(4) == 0 {
+			x[i] = special[r.IntN(len(special))]
+		} else {
+			x[i] = float32(r.NormFloat64() * 4)
+		}
+	}
+	return x
+}
+
+func sameBits(a, b []float32) int {
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) && !(a[i] != a[i] && b[i] != b[i]) {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestVectorKernelsEqualGoLoops: the vector kernels of the elementwise
+// operators (arithmetic in every broadcast layout, Clip, the depthwise
+// convolution's multiply-add) give the Go loops' results bit for bit,
+// NaN, infinities and signed zeros included, for every row length
+// around the kernels' blocks of 8 and 32.
+func TestVectorKernelsEqualGoLoops(t *testing.T) {
+	t.Parallel()
+	if !haveVec {
+		t.Skip("no vector kernels on this machine or build")
+	}
+	r := rand.New(rand.NewPCG(10, 10))
+	for _, n := range []int{31, 32, 33, 39, 40, 64, 71, 100, 257} {
+		a, b := vecTestValues(r, n), vecTestValues(r, n)
+		for op := opAdd; op <= opDiv; op++ {
+			for _, lay := range [][2]int{{n, n}, {n, 1}, {1, n}} {
+				as, bs := a[:lay[0]], b[:lay[1]]
+				got, want := make([]float32, n), make([]float32, n)
+				arithRow(op, got, as, bs)
+				arithRowGo(op, want, as, bs)
+				if i := sameBits(got, want); i >= 0 {
+					t.Errorf("op %d, n %d, layout %v: element %d is %v, Go gives %v", op, n, lay, i, got[i], want[i])
+				}
+			}
+		}
+		for _, bounds := range [][2]float32{{0, 6}, {-1, 1}, {2, -2}, {float32(math.Inf(-1)), 0}} {
+			got := make([]float32, n)
+			k := clipF32(got, a, bounds[0], bounds[1])
+			if n >= vecMin && k != n&^7 || n < vecMin && k != 0 {
+				t.Fatalf("clip did %d of %d", k, n)
+			}
+			for i := k; i < n; i++ {
+				got[i] = clipGo(a[i], bounds[0], bounds[1])
+			}
+			want := make([]float32, n)
+			for i, v := range a {
+				want[i] = clipGo(v, bounds[0], bounds[1])
+			}
+			if i := sameBits(got, want); i >= 0 {
+				t.Errorf("clip %v, n %d: element %d is %v, Go gives %v", bounds, n, i, got[i], want[i])
+			}
+		}
+		got, want := append([]float32(nil), b...), append([]float32(nil), b...)
+		axpy(got, a, 0.37)
+		for i, v := range a {
+			want[i] += 0.37 * v
+		}
+		if i := sameBits(got, want); i >= 0 {
+			t.Errorf("axpy, n %d: element %d is %v, Go gives %v", n, i, got[i], want[i])
+		}
+	}
+}
+
+// arithRowGo is arithRow without the vector kernels.
+func arithRowGo(op arithOp, o, a, b []float32) {
+	// Rows shorter than vecMin never reach the kernels.
+	for i := range o {
+		x, y := a[0], b[0]
+		if len(a) > 1 {
+			x = a[i]
+		}
+		if len(b) > 1 {
+			y = b[i]
+		}
+		arithRow(op, o[i:i+1], []float32{x}, []float32{y})
+	}
+}
+
+// clipGo is Clip's Go loop for one element.
+func clipGo(v, lo, hi float32) float32 {
+	if v < lo {
+		v = lo
+	}
+	if v > hi {
+		v = hi
+	}
+	return v
+}
