@@ -91,6 +91,13 @@ type AlphaChoice struct {
 	Rows int
 	// Candidates are every candidate in search order with its error.
 	Candidates []AlphaCandidate
+	// Local is the candidate of least error at the layers' own outputs;
+	// None and Alpha differ from it where the check at the model's
+	// outputs found better (Output).
+	Local AlphaCandidate
+	// Output is the check at the model's outputs, shared by every
+	// unit's choice; nil when it did not run.
+	Output *OutputCheck
 }
 
 // String is the choice as amq prints it: "none" or the strength.
@@ -280,6 +287,11 @@ func (u *searchUnit) actFactors(c *searchCandidate, r *reservoir, scratch *[]flo
 	return nil
 }
 
+// chosen is the candidate of u.choice.
+func (u *searchUnit) chosen() *searchCandidate {
+	return u.cands[slices.IndexFunc(u.cands, func(c *searchCandidate) bool { return c.none == u.choice.None && c.alpha == u.choice.Alpha })]
+}
+
 // String names the candidate: "none" or its strength.
 func (c *searchCandidate) String() string {
 	return AlphaCandidate{None: c.none, Alpha: c.alpha}.String()
@@ -315,6 +327,7 @@ func (u *searchUnit) choose(rows int) error {
 		return fmt.Errorf("%s: no candidate of the α search could be evaluated (%s: %s)", u.name(), ch.Candidates[0], ch.Candidates[0].Note)
 	}
 	ch.None, ch.Alpha = u.cands[best].none, u.cands[best].alpha
+	ch.Local = ch.Candidates[best]
 	u.choice = ch
 	return nil
 }

@@ -112,7 +112,7 @@ func preprocess(m *onnx.Model, layers []*Layer, cfg *Config, b backend.Backend, 
 	if err := p.observe(b, data); err != nil {
 		return nil, err
 	}
-	if err := p.search(b); err != nil {
+	if err := p.search(b, data); err != nil {
 		return nil, err
 	}
 	return p.result(), nil
@@ -230,15 +230,19 @@ func (p *balancePlan) fixedFactors() error {
 	return nil
 }
 
-// search runs the α search for the plan's units (see searchAlpha) and
-// then lets go of the reservoirs.
-func (p *balancePlan) search(b backend.Backend) error {
+// search runs the α search for the plan's units (see searchAlpha), lets
+// go of the reservoirs, and checks the choices at the model's outputs on
+// the first batches of data (see OutputCheck).
+func (p *balancePlan) search(b backend.Backend, data DataSource) error {
 	if len(p.units) == 0 {
 		return nil
 	}
 	err := searchAlpha(p.model, p.units, p.obs, p.res, b)
 	p.res = nil
-	return err
+	if err != nil {
+		return err
+	}
+	return checkOutputs(p.model, p.units, b, data)
 }
 
 // result is the record, statistics and choices of the plan.
@@ -250,7 +254,7 @@ func (p *balancePlan) result() *balanceResult {
 			XMax: p.obs[it.key].Max, WMax: it.wmax, Factors: slices.Clone(it.factors)}
 	}
 	for _, u := range p.units {
-		c := u.cands[slices.IndexFunc(u.cands, func(c *searchCandidate) bool { return c.none == u.choice.None && c.alpha == u.choice.Alpha })]
+		c := u.chosen()
 		for _, sl := range u.layers {
 			name := sl.layer.Name
 			r.choices[name] = u.choice

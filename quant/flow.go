@@ -286,7 +286,7 @@ func computeFactors(p *Prepared, b backend.Backend, src DataSource, opt Quantize
 		}
 		clk.lap("preprocess")
 		if len(plan.units) > 0 {
-			if err := plan.search(b); err != nil {
+			if err := plan.search(b, src); err != nil {
 				return nil, err
 			}
 			clk.lap("search")

@@ -1,0 +1,233 @@
+package quant
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"amq/backend"
+	"amq/onnx"
+)
+
+// outputCheckSamples bounds the held-in subset of the output check: the
+// first calibration batches while they hold at most this many samples,
+// but one batch at least.
+const outputCheckSamples = 128
+
+// amctAlpha is AMCT's default migration strength, that of the uniform plan
+// the output check compares with.
+const amctAlpha = 0.5
+
+// OutputCheck is the α search's check at the model's outputs. The search
+// judges each layer by its own output on float inputs, which cannot see
+// what the layers after it make of its error; so the layer-local choices
+// ("per layer") and AMCT's two modes as the search would quantize them
+// (α 0.5 on every layer, no balance anywhere) are each quantized into a
+// model with the factors the search derived, and run on the first
+// calibration batches next to the float model; the plan whose graph
+// outputs are closest to the float ones is kept (docs/design.md
+// "Per-layer α search").
+type OutputCheck struct {
+	// Samples is the number of calibration samples the plans ran on.
+	Samples int
+	// Plans are the plans compared, in order, with their output error.
+	Plans []PlanError
+	// Chosen is the name of the plan kept.
+	Chosen string
+}
+
+// PlanError is one plan of the output check and its error: the sum over
+// the model's float graph outputs of Σ(float − quantized)² / Σ float².
+type PlanError struct {
+	Name  string
+	Error float64
+}
+
+// Names of the output check's plans.
+const (
+	planPerLayer = "per layer"
+	planUniform  = "α 0.5 everywhere"
+	planNone     = "no balance"
+)
+
+// plan is a candidate per unit.
+type plan []*searchCandidate
+
+// checkOutputs runs the output check of the units' choices on the first
+// batches of data and sets every unit's choice to the winning plan's. A
+// model without float graph outputs keeps the layer-local choices.
+func checkOutputs(m *onnx.Model, units []*searchUnit, b backend.Backend, data DataSource) error {
+	var outs []string
+	for _, o := range m.Graph.Outputs {
+		if o.DType == onnx.Float {
+			outs = append(outs, o.Name)
+		}
+	}
+	if len(outs) == 0 || len(units) == 0 {
+		return nil
+	}
+	type named struct {
+		name string
+		p    plan
+	}
+	plans := []named{{planPerLayer, perLayerPlan(units)}}
+	if p := uniformPlan(units, func(c *searchCandidate) bool { return !c.none && c.alpha == amctAlpha }); p != nil {
+		plans = append(plans, named{planUniform, p})
+	}
+	if p := uniformPlan(units, func(c *searchCandidate) bool { return c.none }); p != nil {
+		plans = append(plans, named{planNone, p})
+	}
+	rep := &OutputCheck{}
+	least := math.Inf(1)
+	for _, pl := range plans {
+		e, n, err := planError(m, units, pl.p, outs, b, data)
+		if err != nil {
+			return fmt.Errorf("α search: output check, plan %q: %w", pl.name, err)
+		}
+		rep.Samples = n
+		rep.Plans = append(rep.Plans, PlanError{pl.name, e})
+		least = min(least, e)
+	}
+	// As for a layer's candidates: the first plan within alphaTie of the
+	// least error wins, the layer-local choices first.
+	best := slices.IndexFunc(rep.Plans, func(p PlanError) bool { return p.Error <= least*(1+alphaTie) })
+	rep.Chosen = plans[best].name
+	for ui, u := range units {
+		c := plans[best].p[ui]
+		u.choice.None, u.choice.Alpha, u.choice.Output = c.none, c.alpha, rep
+	}
+	return nil
+}
+
+// perLayerPlan is the plan of the layer-local choices.
+func perLayerPlan(units []*searchUnit) plan {
+	p := make(plan, len(units))
+	for ui, u := range units {
+		p[ui] = u.chosen()
+	}
+	return p
+}
+
+// uniformPlan is the plan giving every unit the candidate match picks, or
+// nil when some unit has none that matches or could not be quantized
+// with it.
+func uniformPlan(units []*searchUnit, match func(*searchCandidate) bool) plan {
+	p := make(plan, len(units))
+	for ui, u := range units {
+		i := slices.IndexFunc(u.cands, match)
+		if i < 0 || u.cands[i].err != nil {
+			return nil
+		}
+		p[ui] = u.cands[i]
+	}
+	return p
+}
+
+// planError runs the float model m and p's quantized model (planModel)
+// through b on the first batches of data, up to outputCheckSamples samples
+// (one batch at least), and returns the error of p's outputs outs (see
+// PlanError) and the number of samples.
+func planError(m *onnx.Model, units []*searchUnit, p plan, outs []string, b backend.Backend, data DataSource) (e float64, samples int, err error) {
+	qm, err := planModel(m, units, p)
+	if err != nil {
+		return 0, 0, err
+	}
+	ref, err := b.Prepare(m, nil)
+	if err != nil {
+		return 0, 0, fmt.Errorf("prepare the float model: %w", err)
+	}
+	defer closeRunner(ref, &err)
+	q, err := b.Prepare(qm, nil)
+	if err != nil {
+		return 0, 0, fmt.Errorf("prepare the quantized model: %w", err)
+	}
+	defer closeRunner(q, &err)
+	signal, noise := make([]float64, len(outs)), make([]float64, len(outs))
+	for i := 0; i < data.Len(); i++ {
+		in, err := data.Batch(i)
+		if err != nil {
+			return 0, 0, fmt.Errorf("batch %d: %w", i, err)
+		}
+		n := samplesIn(in)
+		if i > 0 && samples+n > outputCheckSamples {
+			break
+		}
+		samples += n
+		want, err := ref.Run(in)
+		if err != nil {
+			return 0, 0, fmt.Errorf("batch %d: %w", i, err)
+		}
+		got, err := q.Run(in)
+		if err != nil {
+			return 0, 0, fmt.Errorf("batch %d: %w", i, err)
+		}
+		for k, name := range outs {
+			x, y := want[name], got[name]
+			if x == nil || y == nil {
+				return 0, 0, fmt.Errorf("batch %d: backend returned no tensor %q", i, name)
+			}
+			s, d, err := sqnrSums(x, y)
+			if err != nil {
+				return 0, 0, fmt.Errorf("batch %d: output %q: %w", i, name, err)
+			}
+			signal[k] += s
+			noise[k] += d
+		}
+	}
+	for k := range outs {
+		if signal[k] > 0 {
+			e += noise[k] / signal[k]
+		}
+	}
+	return e, samples, nil
+}
+
+// planModel is the fake-quant model of p: every unit's layers balanced with
+// the candidate's factors and quantized with its scale_d and offset_d and
+// ARQ's scale_w of the balanced weight, as Save would with that record.
+// Layers outside the units stay float: they are the same in every plan.
+func planModel(m *onnx.Model, units []*searchUnit, p plan) (*onnx.Model, error) {
+	qm := m.Clone()
+	g := qm.Graph
+	rec := Record{}
+	type item struct {
+		l  *Layer
+		sl *searchLayer
+		c  *searchCandidate
+		li int // the layer's index in its unit
+	}
+	var items []item
+	var ls []*Layer
+	for ui, u := range units {
+		for li, sl := range u.layers {
+			l := *sl.layer
+			l.Node = g.Node(l.Name)
+			items = append(items, item{&l, sl, p[ui], li})
+			ls = append(ls, &l)
+			rec[l.Name] = &LayerRecord{BalanceFactor: p[ui].factors}
+		}
+	}
+	if _, err := ApplyBalance(qm, ls, rec, BalanceOptions{}); err != nil {
+		return nil, err
+	}
+	qls := make([]*quantLayer, len(items))
+	for i, it := range items {
+		n, w, err := layerWeight(g, it.l)
+		if err != nil {
+			return nil, err
+		}
+		sw, err := ARQ(it.l.Type, n, w, it.sl.lc.Weight.ChannelWise)
+		if err != nil {
+			return nil, fmt.Errorf("layer %q: %w", it.l.Name, err)
+		}
+		setQuantRecord(rec, it.l.Name, it.c.scaleD[it.li], it.c.offsetD[it.li], sw)
+		it.l.Node = n
+		if qls[i], _, err = quantizeLayer(g, it.l, rec[it.l.Name], nil); err != nil {
+			return nil, fmt.Errorf("layer %q: %w", it.l.Name, err)
+		}
+	}
+	if err := rewrite(qm, qls, false); err != nil {
+		return nil, err
+	}
+	return qm, nil
+}
