@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"amq/backend"
 	"amq/onnx"
@@ -34,6 +35,21 @@ type OutputCheck struct {
 	Plans []PlanError
 	// Chosen is the name of the plan kept.
 	Chosen string
+}
+
+// String is the check as amq prints it: the samples, every plan's error
+// and the plan kept.
+func (c *OutputCheck) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "α search output check on %d calibration samples:", c.Samples)
+	for i, p := range c.Plans {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, " %s %.3g", p.Name, p.Error)
+	}
+	fmt.Fprintf(&b, "; kept %s", c.Chosen)
+	return b.String()
 }
 
 // PlanError is one plan of the output check and its error: the sum over

@@ -382,16 +382,18 @@ func TestRunFlowRefusesBadAlphaSettingsBeforeAnyForwardPass(t *testing.T) {
 }
 
 // TestAlphaAutoOnHeldOutDataIsAtLeastAMCTsBest quantizes the outlier
-// transformer and the digits CNN with AMCT's two modes (α 0.5 on every
-// layer, no balance) and with the α search, and compares the output SQNR
-// of the fake-quant models against PyTorch's outputs on held-out data
-// (test.npy, test_output.npy): the search is at least as good as the
-// better mode. On the transformer every layer reading a LayerNorm output
-// (q, k, v, fc1: outlier channels) is balanced; on the CNN the first
-// convolution, one input channel, is not.
+// transformer, the digits CNN and the ConvTranspose autoencoder with AMCT's
+// two modes (α 0.5 on every layer, no balance) and with the α search, and
+// compares the output SQNR of the fake-quant models against PyTorch's
+// outputs on held-out data (test.npy, test_output.npy, never seen by
+// calibration): the search is at least as good as the better mode. On the
+// autoencoder the layer-local choices lose at the model's output, which
+// only the output check sees. On the transformer every layer reading a
+// LayerNorm output (q, k, v, fc1: outlier channels) is balanced; on the
+// CNN the first convolution, one input channel, is not.
 func TestAlphaAutoOnHeldOutDataIsAtLeastAMCTsBest(t *testing.T) {
 	t.Parallel()
-	for _, fixture := range []string{"transformer", "cnn"} {
+	for _, fixture := range []string{"transformer", "cnn", "deconv"} {
 		t.Run(fixture, func(t *testing.T) {
 			t.Parallel()
 			x, _ := testSet(t, fixture)
@@ -414,6 +416,11 @@ func TestAlphaAutoOnHeldOutDataIsAtLeastAMCTsBest(t *testing.T) {
 			t.Logf("held-out output SQNR: α 0.5 %.2f dB, no balance %.2f dB, α search %.2f dB (%s)", dmq, plain, auto, strings.Join(picks, ", "))
 			if auto < max(dmq, plain) {
 				t.Errorf("α search %.2f dB, below the better of α 0.5 (%.2f dB) and no balance (%.2f dB)", auto, dmq, plain)
+			}
+			if oc := run.rep.Layers[0].Alpha.Output; oc == nil {
+				t.Error("no output check")
+			} else {
+				t.Logf("output check on %d samples: %+v, kept %q", oc.Samples, oc.Plans, oc.Chosen)
 			}
 			for _, l := range run.rep.Layers {
 				outlier := strings.HasSuffix(l.Name, "/q/MatMul") || strings.HasSuffix(l.Name, "/k/MatMul") ||
