@@ -287,6 +287,15 @@ func (u *searchUnit) actFactors(c *searchCandidate, r *reservoir, scratch *[]flo
 	return nil
 }
 
+// layerError is the candidate's mean squared error at its unit's layers,
+// +Inf when it could not be evaluated.
+func (c *searchCandidate) layerError() float64 {
+	if c.err != nil || c.n == 0 {
+		return math.Inf(1)
+	}
+	return c.sse / float64(c.n)
+}
+
 // chosen is the candidate of u.choice.
 func (u *searchUnit) chosen() *searchCandidate {
 	return u.cands[slices.IndexFunc(u.cands, func(c *searchCandidate) bool { return c.none == u.choice.None && c.alpha == u.choice.Alpha })]
@@ -313,11 +322,9 @@ func (u *searchUnit) choose(rows int) error {
 	}
 	least := math.Inf(1)
 	for _, c := range u.cands {
-		ac := AlphaCandidate{None: c.none, Alpha: c.alpha, MSE: math.Inf(1)}
+		ac := AlphaCandidate{None: c.none, Alpha: c.alpha, MSE: c.layerError()}
 		if c.err != nil {
 			ac.Note = c.err.Error()
-		} else if c.n > 0 {
-			ac.MSE = c.sse / float64(c.n)
 		}
 		least = min(least, ac.MSE)
 		ch.Candidates = append(ch.Candidates, ac)

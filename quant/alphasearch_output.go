@@ -26,8 +26,10 @@ const amctAlpha = 0.5
 // (α 0.5 on every layer, no balance anywhere) are each quantized into a
 // model with the factors the search derived, and run on the first
 // calibration batches next to the float model; the plan whose graph
-// outputs are closest to the float ones is kept (docs/design.md
-// "Per-layer α search").
+// outputs are closest to the float ones is kept. When a uniform plan wins,
+// each unit in graph order whose layer-local choice differs from it (by
+// more than a tie at the layer) gets that choice where it lowers the
+// output error further (docs/design.md "Per-layer α search").
 type OutputCheck struct {
 	// Samples is the number of calibration samples the plans ran on.
 	Samples int
@@ -35,6 +37,11 @@ type OutputCheck struct {
 	Plans []PlanError
 	// Chosen is the name of the plan kept.
 	Chosen string
+	// Adopted are the layers (the first of each unit) whose layer-local
+	// choice replaced the winning uniform plan's.
+	Adopted []string
+	// Error is the output error of the plan kept, with Adopted.
+	Error float64
 }
 
 // String is the check as amq prints it: the samples, every plan's error
@@ -49,6 +56,9 @@ func (c *OutputCheck) String() string {
 		fmt.Fprintf(&b, " %s %.3g", p.Name, p.Error)
 	}
 	fmt.Fprintf(&b, "; kept %s", c.Chosen)
+	if len(c.Adopted) > 0 {
+		fmt.Fprintf(&b, " with the per-layer choice of %s (%.3g)", strings.Join(c.Adopted, ", "), c.Error)
+	}
 	return b.String()
 }
 
@@ -107,12 +117,45 @@ func checkOutputs(m *onnx.Model, units []*searchUnit, b backend.Backend, data Da
 	// As for a layer's candidates: the first plan within alphaTie of the
 	// least error wins, the layer-local choices first.
 	best := slices.IndexFunc(rep.Plans, func(p PlanError) bool { return p.Error <= least*(1+alphaTie) })
-	rep.Chosen = plans[best].name
+	rep.Chosen, rep.Error = plans[best].name, rep.Plans[best].Error
+	final := plans[best].p
+	if best > 0 {
+		var err error
+		if final, err = adoptLocal(m, units, final, plans[0].p, outs, b, data, rep); err != nil {
+			return fmt.Errorf("α search: output check: %w", err)
+		}
+	}
 	for ui, u := range units {
-		c := plans[best].p[ui]
+		c := final[ui]
 		u.choice.None, u.choice.Alpha, u.choice.Output = c.none, c.alpha, rep
 	}
 	return nil
+}
+
+// adoptLocal starts from the uniform plan p that beat the layer-local
+// choices local and, unit by unit in graph order, gives a unit its local
+// choice where that lowers the output error below rep.Error by more than
+// a tie; units whose two candidates tie at the layer itself are left
+// alone. It returns the plan and notes the adopted units in rep.
+func adoptLocal(m *onnx.Model, units []*searchUnit, p, local plan, outs []string, b backend.Backend, data DataSource, rep *OutputCheck) (plan, error) {
+	p = slices.Clone(p)
+	for ui, u := range units {
+		c := local[ui]
+		if c == p[ui] || c.layerError() >= p[ui].layerError()*(1-alphaTie) {
+			continue
+		}
+		try := slices.Clone(p)
+		try[ui] = c
+		e, _, err := planError(m, units, try, outs, b, data)
+		if err != nil {
+			return nil, fmt.Errorf("%s with α %s: %w", u.name(), c, err)
+		}
+		if e < rep.Error*(1-alphaTie) {
+			p, rep.Error = try, e
+			rep.Adopted = append(rep.Adopted, u.layers[0].layer.Name)
+		}
+	}
+	return p, nil
 }
 
 // perLayerPlan is the plan of the layer-local choices.

@@ -168,6 +168,10 @@ type OutputCheck struct {
 	Samples int         `json:"samples"`
 	Plans   []PlanError `json:"plans"`
 	Chosen  string      `json:"chosen"`
+	// Adopted are the layers whose per-layer choice replaced the chosen
+	// uniform plan's, and Error the error of the plan kept.
+	Adopted []string `json:"adopted,omitempty"`
+	Error   Number   `json:"error"`
 }
 
 // PlanError is a plan of the output check and the sum over the float graph
@@ -337,7 +341,7 @@ func newLayer(l quant.LayerReport, rep *quant.QuantizeReport) Layer {
 		}
 		a.Local = AlphaCandidate{c.Local.None, c.Local.Alpha, Number(c.Local.MSE), c.Local.Note}
 		if oc := c.Output; oc != nil {
-			a.OutputCheck = &OutputCheck{Samples: oc.Samples, Chosen: oc.Chosen}
+			a.OutputCheck = &OutputCheck{Samples: oc.Samples, Chosen: oc.Chosen, Adopted: slices.Clone(oc.Adopted), Error: Number(oc.Error)}
 			for _, p := range oc.Plans {
 				a.OutputCheck.Plans = append(a.OutputCheck.Plans, PlanError{p.Name, Number(p.Error)})
 			}
