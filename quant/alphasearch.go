@@ -174,7 +174,7 @@ func searchUnits(g *onnx.Graph, layers []*Layer, cfg *Config, joint bool) ([]*se
 		if err := lc.AlphaSearch.validate(); err != nil {
 			return nil, fmt.Errorf("layer %q: %w", l.Name, err)
 		}
-		if _, err := newSearchCalibrator(lc.Act.Algo); err != nil {
+		if err := checkSearchAlgo(lc.Act.Algo); err != nil {
 			return nil, fmt.Errorf("layer %q: %w", l.Name, err)
 		}
 		n, w, wmax, err := layerWeightMax(g, l)
