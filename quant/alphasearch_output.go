@@ -10,10 +10,14 @@ import (
 	"amq/onnx"
 )
 
-// outputCheckSamples bounds the held-in subset of the output check: the
-// first calibration batches while they hold at most this many samples,
-// but one batch at least.
-const outputCheckSamples = 128
+// Bounds of the output check's held-in subset: the first calibration
+// batches while they hold at most outputCheckSamples samples, but one
+// batch at least. Their float outputs are kept for every plan when they
+// take at most outputCheckBytes, else computed again for each.
+const (
+	outputCheckSamples = 128
+	outputCheckBytes   = 64 << 20
+)
 
 // amctAlpha is AMCT's default migration strength, that of the uniform plan
 // the output check compares with.
@@ -103,14 +107,17 @@ func checkOutputs(m *onnx.Model, units []*searchUnit, b backend.Backend, data Da
 	if p := uniformPlan(units, func(c *searchCandidate) bool { return c.none }); p != nil {
 		plans = append(plans, named{planNone, p})
 	}
-	rep := &OutputCheck{}
+	sub, err := newCheckSubset(m, outs, b, data)
+	if err != nil {
+		return fmt.Errorf("α search: output check: %w", err)
+	}
+	rep := &OutputCheck{Samples: sub.samples}
 	least := math.Inf(1)
 	for _, pl := range plans {
-		e, n, err := planError(m, units, pl.p, outs, b, data)
+		e, err := sub.planError(units, pl.p)
 		if err != nil {
 			return fmt.Errorf("α search: output check, plan %q: %w", pl.name, err)
 		}
-		rep.Samples = n
 		rep.Plans = append(rep.Plans, PlanError{pl.name, e})
 		least = min(least, e)
 	}
@@ -120,8 +127,7 @@ func checkOutputs(m *onnx.Model, units []*searchUnit, b backend.Backend, data Da
 	rep.Chosen, rep.Error = plans[best].name, rep.Plans[best].Error
 	final := plans[best].p
 	if best > 0 {
-		var err error
-		if final, err = adoptLocal(m, units, final, plans[0].p, outs, b, data, rep); err != nil {
+		if final, err = adoptLocal(sub, units, final, plans[0].p, rep); err != nil {
 			return fmt.Errorf("α search: output check: %w", err)
 		}
 	}
@@ -137,7 +143,7 @@ func checkOutputs(m *onnx.Model, units []*searchUnit, b backend.Backend, data Da
 // choice where that lowers the output error below rep.Error by more than
 // a tie; units whose two candidates tie at the layer itself are left
 // alone. It returns the plan and notes the adopted units in rep.
-func adoptLocal(m *onnx.Model, units []*searchUnit, p, local plan, outs []string, b backend.Backend, data DataSource, rep *OutputCheck) (plan, error) {
+func adoptLocal(sub *checkSubset, units []*searchUnit, p, local plan, rep *OutputCheck) (plan, error) {
 	p = slices.Clone(p)
 	for ui, u := range units {
 		c := local[ui]
@@ -146,7 +152,7 @@ func adoptLocal(m *onnx.Model, units []*searchUnit, p, local plan, outs []string
 		}
 		try := slices.Clone(p)
 		try[ui] = c
-		e, _, err := planError(m, units, try, outs, b, data)
+		e, err := sub.planError(units, try)
 		if err != nil {
 			return nil, fmt.Errorf("%s with α %s: %w", u.name(), c, err)
 		}
@@ -182,63 +188,121 @@ func uniformPlan(units []*searchUnit, match func(*searchCandidate) bool) plan {
 	return p
 }
 
-// planError runs the float model m and p's quantized model (planModel)
-// through b on the first batches of data, up to outputCheckSamples samples
-// (one batch at least), and returns the error of p's outputs outs (see
-// PlanError) and the number of samples.
-func planError(m *onnx.Model, units []*searchUnit, p plan, outs []string, b backend.Backend, data DataSource) (e float64, samples int, err error) {
-	qm, err := planModel(m, units, p)
-	if err != nil {
-		return 0, 0, err
-	}
+// checkSubset is the output check's held-in subset: the first batches of
+// data, the float model's outputs on them (refs, unless they were too big
+// to keep) and the sum of their squares per output.
+type checkSubset struct {
+	m       *onnx.Model
+	b       backend.Backend
+	data    DataSource
+	outs    []string // the float graph outputs compared
+	batches int
+	samples int
+	refs    []map[string]*onnx.Tensor // by batch; nil when not kept
+	signal  []float64                 // Σ float² per output
+}
+
+// newCheckSubset runs the float model m through b on the first batches of
+// data, up to outputCheckSamples samples (one batch at least), and keeps
+// its outputs outs within outputCheckBytes.
+func newCheckSubset(m *onnx.Model, outs []string, b backend.Backend, data DataSource) (s *checkSubset, err error) {
+	s = &checkSubset{m: m, b: b, data: data, outs: outs, signal: make([]float64, len(outs))}
 	ref, err := b.Prepare(m, nil)
 	if err != nil {
-		return 0, 0, fmt.Errorf("prepare the float model: %w", err)
+		return nil, fmt.Errorf("prepare the float model: %w", err)
 	}
 	defer closeRunner(ref, &err)
-	q, err := b.Prepare(qm, nil)
-	if err != nil {
-		return 0, 0, fmt.Errorf("prepare the quantized model: %w", err)
-	}
-	defer closeRunner(q, &err)
-	signal, noise := make([]float64, len(outs)), make([]float64, len(outs))
+	bytes, drop := 0, false
 	for i := 0; i < data.Len(); i++ {
 		in, err := data.Batch(i)
 		if err != nil {
-			return 0, 0, fmt.Errorf("batch %d: %w", i, err)
+			return nil, fmt.Errorf("batch %d: %w", i, err)
 		}
 		n := samplesIn(in)
-		if i > 0 && samples+n > outputCheckSamples {
+		if i > 0 && s.samples+n > outputCheckSamples {
 			break
 		}
-		samples += n
-		want, err := ref.Run(in)
+		out, err := ref.Run(in)
 		if err != nil {
-			return 0, 0, fmt.Errorf("batch %d: %w", i, err)
+			return nil, fmt.Errorf("batch %d: %w", i, err)
+		}
+		keep := map[string]*onnx.Tensor{}
+		for k, name := range outs {
+			x := out[name]
+			if x == nil {
+				return nil, fmt.Errorf("batch %d: backend returned no tensor %q", i, name)
+			}
+			sig, _, err := sqnrSums(x, x)
+			if err != nil {
+				return nil, fmt.Errorf("batch %d: output %q: %w", i, name, err)
+			}
+			s.signal[k] += sig
+			keep[name] = x
+			bytes += 4 * x.Len()
+		}
+		if drop = drop || bytes > outputCheckBytes; drop {
+			s.refs = nil
+		} else {
+			s.refs = append(s.refs, keep)
+		}
+		s.batches, s.samples = i+1, s.samples+n
+	}
+	return s, nil
+}
+
+// planError runs p's quantized model (planModel) through the backend on the
+// subset and returns the error of its outputs (see PlanError).
+func (s *checkSubset) planError(units []*searchUnit, p plan) (e float64, err error) {
+	qm, err := planModel(s.m, units, p)
+	if err != nil {
+		return 0, err
+	}
+	q, err := s.b.Prepare(qm, nil)
+	if err != nil {
+		return 0, fmt.Errorf("prepare the quantized model: %w", err)
+	}
+	defer closeRunner(q, &err)
+	var ref backend.Runner
+	if s.refs == nil {
+		if ref, err = s.b.Prepare(s.m, nil); err != nil {
+			return 0, fmt.Errorf("prepare the float model: %w", err)
+		}
+		defer closeRunner(ref, &err)
+	}
+	noise := make([]float64, len(s.outs))
+	for i := range s.batches {
+		in, err := s.data.Batch(i)
+		if err != nil {
+			return 0, fmt.Errorf("batch %d: %w", i, err)
 		}
 		got, err := q.Run(in)
 		if err != nil {
-			return 0, 0, fmt.Errorf("batch %d: %w", i, err)
+			return 0, fmt.Errorf("batch %d: %w", i, err)
 		}
-		for k, name := range outs {
+		var want map[string]*onnx.Tensor
+		if s.refs != nil {
+			want = s.refs[i]
+		} else if want, err = ref.Run(in); err != nil {
+			return 0, fmt.Errorf("batch %d: %w", i, err)
+		}
+		for k, name := range s.outs {
 			x, y := want[name], got[name]
 			if x == nil || y == nil {
-				return 0, 0, fmt.Errorf("batch %d: backend returned no tensor %q", i, name)
+				return 0, fmt.Errorf("batch %d: backend returned no tensor %q", i, name)
 			}
-			s, d, err := sqnrSums(x, y)
+			_, d, err := sqnrSums(x, y)
 			if err != nil {
-				return 0, 0, fmt.Errorf("batch %d: output %q: %w", i, name, err)
+				return 0, fmt.Errorf("batch %d: output %q: %w", i, name, err)
 			}
-			signal[k] += s
 			noise[k] += d
 		}
 	}
-	for k := range outs {
-		if signal[k] > 0 {
-			e += noise[k] / signal[k]
+	for k := range s.outs {
+		if s.signal[k] > 0 {
+			e += noise[k] / s.signal[k]
 		}
 	}
-	return e, samples, nil
+	return e, nil
 }
 
 // planModel is the fake-quant model of p: every unit's layers balanced with

@@ -441,7 +441,9 @@ func TestAlphaAutoOnHeldOutDataIsAtLeastAMCTsBest(t *testing.T) {
 // BenchmarkAlphaSearchCost times the whole flow on the outlier transformer
 // (its 64 calibration samples in one batch, on sim) with AMCT's fixed α 0.5
 // and with the α search, alternately, and reports both times and their
-// ratio (docs/design.md "Per-layer α search" gives the figures).
+// ratio, and the ratio of the process's CPU time, which other jobs on the
+// machine disturb less (docs/design.md "Per-layer α search" gives the
+// figures).
 func BenchmarkAlphaSearchCost(b *testing.B) {
 	dir := filepath.Join(quantFixtures, "transformer")
 	m, err := onnx.LoadFile(filepath.Join(dir, "model_op13.onnx"))
@@ -460,21 +462,26 @@ func BenchmarkAlphaSearchCost(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var fixed, auto time.Duration
+	var fixed, auto, fixedCPU, autoCPU time.Duration
 	for b.Loop() {
 		for _, opt := range []QuantizeOptions{{Simple: simple}, {Simple: simple, Alpha: DefaultAlphaSearch()}} {
-			start := time.Now()
+			start, cpu := time.Now(), processCPUTime()
 			if _, err := RunFlow(m, testSim, data, filepath.Join(b.TempDir(), "m"), opt); err != nil {
 				b.Fatal(err)
 			}
 			if opt.Alpha == nil {
 				fixed += time.Since(start)
+				fixedCPU += processCPUTime() - cpu
 			} else {
 				auto += time.Since(start)
+				autoCPU += processCPUTime() - cpu
 			}
 		}
 	}
 	b.ReportMetric(float64(fixed.Milliseconds())/float64(b.N), "fixed-ms/op")
 	b.ReportMetric(float64(auto.Milliseconds())/float64(b.N), "auto-ms/op")
 	b.ReportMetric(float64(auto)/float64(fixed), "auto/fixed")
+	if fixedCPU > 0 {
+		b.ReportMetric(float64(autoCPU)/float64(fixedCPU), "auto/fixed-cpu")
+	}
 }
