@@ -130,13 +130,14 @@ func RunFlow(m *onnx.Model, b backend.Backend, data DataSource, prefix string, o
 	if err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
+	var quantized *quantizedSave // bias correction quantizes the model once for Save
 	if opt.BiasCorrect {
-		if f.bias, err = correctBiases(p, f.rec, b, progressSource{src, "bias-correct", opt.Progress}, opt.Fold); err != nil {
+		if f.bias, quantized, err = correctBiases(p, f.rec, b, progressSource{src, "bias-correct", opt.Progress}, opt.Fold); err != nil {
 			return nil, fmt.Errorf("quantize: %w", err)
 		}
 		clk.lap("bias-correct")
 	}
-	srep, err := writeOutputs(st, name, p, f.rec, keptShifts(f.bias), opt)
+	srep, err := writeOutputs(st, name, p, f.rec, keptShifts(f.bias), quantized, opt)
 	if err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
@@ -303,9 +304,10 @@ func computeFactors(p *Prepared, b backend.Backend, src DataSource, opt Quantize
 }
 
 // writeOutputs writes the four files of RunFlow into st, named after name,
-// with the bias shifts applied.
-func writeOutputs(st *atomicfile.Staging, name string, p *Prepared, rec Record, shifts map[string][]float64, opt QuantizeOptions) (*SaveReport, error) {
-	srep, err := saveStaged(st, name, p.Model, p.Layers, p.Config, rec, SaveOptions{Model: opt.Model, Balance: BalanceOptions{Fold: opt.Fold}, BiasShift: shifts})
+// with the bias shifts applied; quantized, if set, is the model quantized
+// with them already.
+func writeOutputs(st *atomicfile.Staging, name string, p *Prepared, rec Record, shifts map[string][]float64, quantized *quantizedSave, opt QuantizeOptions) (*SaveReport, error) {
+	srep, err := saveStaged(st, name, p.Model, p.Layers, p.Config, rec, SaveOptions{Model: opt.Model, Balance: BalanceOptions{Fold: opt.Fold}, BiasShift: shifts, quantized: quantized})
 	if err != nil {
 		return nil, err
 	}
