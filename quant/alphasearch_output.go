@@ -2,6 +2,7 @@ package quant
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -200,13 +201,15 @@ type checkSubset struct {
 	samples int
 	refs    []map[string]*onnx.Tensor // by batch; nil when not kept
 	signal  []float64                 // Σ float² per output
+	// units caches each candidate's quantized layers (unitNodes).
+	units map[*searchCandidate]*onnx.Graph
 }
 
 // newCheckSubset runs the float model m through b on the first batches of
 // data, up to outputCheckSamples samples (one batch at least), and keeps
 // its outputs outs within outputCheckBytes.
 func newCheckSubset(m *onnx.Model, outs []string, b backend.Backend, data DataSource) (s *checkSubset, err error) {
-	s = &checkSubset{m: m, b: b, data: data, outs: outs, signal: make([]float64, len(outs))}
+	s = &checkSubset{m: m, b: b, data: data, outs: outs, signal: make([]float64, len(outs)), units: map[*searchCandidate]*onnx.Graph{}}
 	ref, err := b.Prepare(m, nil)
 	if err != nil {
 		return nil, fmt.Errorf("prepare the float model: %w", err)
@@ -253,7 +256,7 @@ func newCheckSubset(m *onnx.Model, outs []string, b backend.Backend, data DataSo
 // planError runs p's quantized model (planModel) through the backend on the
 // subset and returns the error of its outputs (see PlanError).
 func (s *checkSubset) planError(units []*searchUnit, p plan) (e float64, err error) {
-	qm, err := planModel(s.m, units, p)
+	qm, err := s.planModel(units, p)
 	if err != nil {
 		return 0, err
 	}
@@ -305,52 +308,70 @@ func (s *checkSubset) planError(units []*searchUnit, p plan) (e float64, err err
 	return e, nil
 }
 
-// planModel is the fake-quant model of p: every unit's layers balanced with
-// the candidate's factors and quantized with its scale_d and offset_d and
-// ARQ's scale_w of the balanced weight, as Save would with that record.
-// Layers outside the units stay float: they are the same in every plan.
-func planModel(m *onnx.Model, units []*searchUnit, p plan) (*onnx.Model, error) {
-	qm := m.Clone()
+// planModel is the fake-quant model of p: m with every unit's layers
+// replaced by their quantized form under the unit's candidate
+// (unitNodes). Layers outside the units stay float: they are the same in
+// every plan.
+func (s *checkSubset) planModel(units []*searchUnit, p plan) (*onnx.Model, error) {
+	qm := s.m.Clone()
 	g := qm.Graph
-	rec := Record{}
-	type item struct {
-		l  *Layer
-		sl *searchLayer
-		c  *searchCandidate
-		li int // the layer's index in its unit
-	}
-	var items []item
-	var ls []*Layer
-	for ui, u := range units {
-		for li, sl := range u.layers {
-			l := *sl.layer
-			l.Node = g.Node(l.Name)
-			items = append(items, item{&l, sl, p[ui], li})
-			ls = append(ls, &l)
-			rec[l.Name] = &LayerRecord{BalanceFactor: p[ui].factors}
+	replaced := map[string]bool{}
+	for _, u := range units {
+		for _, sl := range u.layers {
+			replaced[sl.layer.Name] = true
 		}
 	}
-	if _, err := ApplyBalance(qm, ls, rec, BalanceOptions{}); err != nil {
-		return nil, err
-	}
-	qls := make([]*quantLayer, len(items))
-	for i, it := range items {
-		n, w, err := layerWeight(g, it.l)
+	nodes := slices.DeleteFunc(g.Nodes, func(n *onnx.Node) bool { return replaced[n.Name] })
+	for ui, u := range units {
+		ug, err := s.unitNodes(u, p[ui])
 		if err != nil {
 			return nil, err
 		}
-		sw, err := ARQ(it.l.Type, n, w, it.sl.lc.Weight.ChannelWise)
-		if err != nil {
-			return nil, fmt.Errorf("layer %q: %w", it.l.Name, err)
+		for _, n := range ug.Nodes {
+			c := *n // the cached nodes stay as they are
+			nodes = append(nodes, &c)
 		}
-		setQuantRecord(rec, it.l.Name, it.c.scaleD[it.li], it.c.offsetD[it.li], sw)
-		it.l.Node = n
-		if qls[i], _, err = quantizeLayer(g, it.l, rec[it.l.Name], nil); err != nil {
-			return nil, fmt.Errorf("layer %q: %w", it.l.Name, err)
-		}
+		maps.Copy(g.Initializers, ug.Initializers)
 	}
-	if err := rewrite(qm, qls, false); err != nil {
+	g.Nodes = nodes
+	g.Reindex()
+	if err := g.TopoSort(); err != nil {
 		return nil, err
 	}
 	return qm, nil
+}
+
+// unitNodes is unit u's layers as candidate c quantizes them, built by
+// quantizedLayers as the search's candidate models are (ApplyBalance's
+// Mul, Save's quantizeLayer and fake-quant rewrite on the unit's own
+// weights), reading the unit's tensor and writing each layer's output
+// tensor; its nodes and initializers are named after the unit's first
+// layer. Built once per candidate: plans share them.
+func (s *checkSubset) unitNodes(u *searchUnit, c *searchCandidate) (*onnx.Graph, error) {
+	if ug := s.units[c]; ug != nil {
+		return ug, nil
+	}
+	prefix := s.m.Graph.UniqueName(u.layers[0].layer.Name + ".amq_check")
+	ug := newSearchGraph(nil)
+	if err := u.quantizedLayers(ug, c, prefix, s.m.Opset()); err != nil {
+		return nil, fmt.Errorf("%s with α %s: %w", u.name(), c, err)
+	}
+	rename := map[string]string{"x": u.key.tensor}
+	for li, sl := range u.layers {
+		rename[fmt.Sprintf("%s.%d", prefix, li)] = sl.node.Outputs[0]
+	}
+	for _, n := range ug.Nodes {
+		for i, name := range n.Inputs {
+			if to, ok := rename[name]; ok {
+				n.Inputs[i] = to
+			}
+		}
+		for i, name := range n.Outputs {
+			if to, ok := rename[name]; ok {
+				n.Outputs[i] = to
+			}
+		}
+	}
+	s.units[c] = ug
+	return ug, nil
 }
