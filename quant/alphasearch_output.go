@@ -87,13 +87,11 @@ type plan []*searchCandidate
 // checkOutputs runs the output check of the units' choices on the first
 // batches of data and sets every unit's choice to the winning plan's. A
 // model without float graph outputs keeps the layer-local choices.
-func checkOutputs(m *onnx.Model, units []*searchUnit, b backend.Backend, data DataSource) error {
-	var outs []string
-	for _, o := range m.Graph.Outputs {
-		if o.DType == onnx.Float {
-			outs = append(outs, o.Name)
-		}
-	}
+//
+// first, when not nil, is the float model's outputs on batch 0, kept from
+// the preprocess pass so that the float model need not run on it again.
+func checkOutputs(m *onnx.Model, units []*searchUnit, b backend.Backend, data DataSource, first map[string]*onnx.Tensor) error {
+	outs := floatOutputs(m)
 	if len(outs) == 0 || len(units) == 0 {
 		return nil
 	}
@@ -108,7 +106,7 @@ func checkOutputs(m *onnx.Model, units []*searchUnit, b backend.Backend, data Da
 	if p := uniformPlan(units, func(c *searchCandidate) bool { return c.none }); p != nil {
 		plans = append(plans, named{planNone, p})
 	}
-	sub, err := newCheckSubset(m, outs, b, data)
+	sub, err := newCheckSubset(m, outs, b, data, first)
 	if err != nil {
 		return fmt.Errorf("α search: output check: %w", err)
 	}
@@ -205,16 +203,49 @@ type checkSubset struct {
 	units map[*searchCandidate]*onnx.Graph
 }
 
-// newCheckSubset runs the float model m through b on the first batches of
-// data, up to outputCheckSamples samples (one batch at least), and keeps
-// its outputs outs within outputCheckBytes.
-func newCheckSubset(m *onnx.Model, outs []string, b backend.Backend, data DataSource) (s *checkSubset, err error) {
-	s = &checkSubset{m: m, b: b, data: data, outs: outs, signal: make([]float64, len(outs)), units: map[*searchCandidate]*onnx.Graph{}}
-	ref, err := b.Prepare(m, nil)
-	if err != nil {
-		return nil, fmt.Errorf("prepare the float model: %w", err)
+// floatOutputs are the names of m's float graph outputs, which the output
+// check compares.
+func floatOutputs(m *onnx.Model) []string {
+	var outs []string
+	for _, o := range m.Graph.Outputs {
+		if o.DType == onnx.Float {
+			outs = append(outs, o.Name)
+		}
 	}
-	defer closeRunner(ref, &err)
+	return outs
+}
+
+// keepFirstOutputs returns the float outputs outs of batch 0's run, for
+// checkOutputs, or nil when they take more than outputCheckBytes or one
+// is missing.
+func keepFirstOutputs(outs []string, out map[string]*onnx.Tensor) map[string]*onnx.Tensor {
+	keep, bytes := map[string]*onnx.Tensor{}, 0
+	for _, name := range outs {
+		x := out[name]
+		if x == nil {
+			return nil
+		}
+		keep[name] = x
+		bytes += 4 * x.Len()
+	}
+	if bytes > outputCheckBytes {
+		return nil
+	}
+	return keep
+}
+
+// newCheckSubset runs the float model m through b on the first batches of
+// data, up to outputCheckSamples samples (one batch at least), but for
+// batch 0 when first holds its outputs, and keeps its outputs outs within
+// outputCheckBytes.
+func newCheckSubset(m *onnx.Model, outs []string, b backend.Backend, data DataSource, first map[string]*onnx.Tensor) (s *checkSubset, err error) {
+	s = &checkSubset{m: m, b: b, data: data, outs: outs, signal: make([]float64, len(outs)), units: map[*searchCandidate]*onnx.Graph{}}
+	var ref backend.Runner // prepared when needed
+	defer func() {
+		if ref != nil {
+			closeRunner(ref, &err)
+		}
+	}()
 	bytes, drop := 0, false
 	for i := 0; i < data.Len(); i++ {
 		in, err := data.Batch(i)
@@ -225,9 +256,16 @@ func newCheckSubset(m *onnx.Model, outs []string, b backend.Backend, data DataSo
 		if i > 0 && s.samples+n > outputCheckSamples {
 			break
 		}
-		out, err := ref.Run(in)
-		if err != nil {
-			return nil, fmt.Errorf("batch %d: %w", i, err)
+		out := first
+		if i > 0 || first == nil {
+			if ref == nil {
+				if ref, err = b.Prepare(m, nil); err != nil {
+					return nil, fmt.Errorf("prepare the float model: %w", err)
+				}
+			}
+			if out, err = ref.Run(in); err != nil {
+				return nil, fmt.Errorf("batch %d: %w", i, err)
+			}
 		}
 		keep := map[string]*onnx.Tensor{}
 		for k, name := range outs {

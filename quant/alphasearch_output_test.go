@@ -29,7 +29,10 @@ func TestOutputCheckErrorIsSavesFakeQuantModelsError(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := m.Graph.Outputs[0].Name
-	sub, err := newCheckSubset(m, []string{out}, testSim, data)
+	if bp.first == nil || bp.first[out] == nil {
+		t.Fatal("the preprocess pass kept no float output of batch 0")
+	}
+	sub, err := newCheckSubset(m, []string{out}, testSim, data, bp.first)
 	if err != nil {
 		t.Fatal(err)
 	}

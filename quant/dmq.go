@@ -128,6 +128,9 @@ type balancePlan struct {
 	units []*searchUnit
 	obs   map[obsKey]*ChannelMax
 	res   map[obsKey]*reservoir
+	// first is the float outputs of batch 0, for the α search's output
+	// check (keepFirstOutputs).
+	first map[string]*onnx.Tensor
 }
 
 // newBalancePlan checks the balance settings of every enabled layer of cfg
@@ -190,7 +193,14 @@ func (p *balancePlan) observe(b backend.Backend, data DataSource) error {
 	for k := range p.res {
 		p.res[k] = newReservoir(k.tensor, k.axis == 1, len(p.res))
 	}
+	var outs []string
+	if len(p.units) > 0 {
+		outs = floatOutputs(p.model)
+	}
 	err := runBatches(b, p.model, observe, data, data.Len(), func(i int, out map[string]*onnx.Tensor) error {
+		if i == 0 && len(outs) > 0 {
+			p.first = keepFirstOutputs(outs, out)
+		}
 		for k, o := range p.obs {
 			t, ok := out[k.tensor]
 			if !ok {
@@ -242,7 +252,9 @@ func (p *balancePlan) search(b backend.Backend, data DataSource) error {
 	if err != nil {
 		return err
 	}
-	return checkOutputs(p.model, p.units, b, data)
+	first := p.first
+	p.first = nil
+	return checkOutputs(p.model, p.units, b, data, first)
 }
 
 // result is the record, statistics and choices of the plan.
