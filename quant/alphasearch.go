@@ -91,6 +91,13 @@ type AlphaChoice struct {
 	Rows int
 	// Candidates are every candidate in search order with its error.
 	Candidates []AlphaCandidate
+	// Local is the candidate of least error at the layers' own outputs;
+	// None and Alpha differ from it where the check at the model's
+	// outputs found better (Output).
+	Local AlphaCandidate
+	// Output is the check at the model's outputs, shared by every
+	// unit's choice; nil when it did not run.
+	Output *OutputCheck
 }
 
 // String is the choice as amq prints it: "none" or the strength.
@@ -167,7 +174,7 @@ func searchUnits(g *onnx.Graph, layers []*Layer, cfg *Config, joint bool) ([]*se
 		if err := lc.AlphaSearch.validate(); err != nil {
 			return nil, fmt.Errorf("layer %q: %w", l.Name, err)
 		}
-		if _, err := newSearchCalibrator(lc.Act.Algo); err != nil {
+		if err := checkSearchAlgo(lc.Act.Algo); err != nil {
 			return nil, fmt.Errorf("layer %q: %w", l.Name, err)
 		}
 		n, w, wmax, err := layerWeightMax(g, l)
@@ -280,6 +287,20 @@ func (u *searchUnit) actFactors(c *searchCandidate, r *reservoir, scratch *[]flo
 	return nil
 }
 
+// layerError is the candidate's mean squared error at its unit's layers,
+// +Inf when it could not be evaluated.
+func (c *searchCandidate) layerError() float64 {
+	if c.err != nil || c.n == 0 {
+		return math.Inf(1)
+	}
+	return c.sse / float64(c.n)
+}
+
+// chosen is the candidate of u.choice.
+func (u *searchUnit) chosen() *searchCandidate {
+	return u.cands[slices.IndexFunc(u.cands, func(c *searchCandidate) bool { return c.none == u.choice.None && c.alpha == u.choice.Alpha })]
+}
+
 // String names the candidate: "none" or its strength.
 func (c *searchCandidate) String() string {
 	return AlphaCandidate{None: c.none, Alpha: c.alpha}.String()
@@ -301,11 +322,9 @@ func (u *searchUnit) choose(rows int) error {
 	}
 	least := math.Inf(1)
 	for _, c := range u.cands {
-		ac := AlphaCandidate{None: c.none, Alpha: c.alpha, MSE: math.Inf(1)}
+		ac := AlphaCandidate{None: c.none, Alpha: c.alpha, MSE: c.layerError()}
 		if c.err != nil {
 			ac.Note = c.err.Error()
-		} else if c.n > 0 {
-			ac.MSE = c.sse / float64(c.n)
 		}
 		least = min(least, ac.MSE)
 		ch.Candidates = append(ch.Candidates, ac)
@@ -315,6 +334,7 @@ func (u *searchUnit) choose(rows int) error {
 		return fmt.Errorf("%s: no candidate of the α search could be evaluated (%s: %s)", u.name(), ch.Candidates[0], ch.Candidates[0].Note)
 	}
 	ch.None, ch.Alpha = u.cands[best].none, u.cands[best].alpha
+	ch.Local = ch.Candidates[best]
 	u.choice = ch
 	return nil
 }

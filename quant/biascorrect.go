@@ -61,10 +61,15 @@ func checkBiasCorrection(data DataSource, batchNum int) error {
 // layers before it, but no bias of theirs is counted twice. One extra
 // forward pass per batch, of the fake-quant model with a float twin of
 // every layer; memory is a few sums per output channel.
-func correctBiases(p *Prepared, rec Record, b backend.Backend, data DataSource, fold bool) (map[string]*BiasCorrection, error) {
-	q, err := quantizeModel(p.Model, p.Layers, p.Config, rec, SaveOptions{Balance: BalanceOptions{Fold: fold}}, &SaveReport{})
+//
+// It also returns the quantized model with the kept corrections in its
+// layers, for Save to rewrite instead of quantizing every weight again
+// (SaveOptions.quantized).
+func correctBiases(p *Prepared, rec Record, b backend.Backend, data DataSource, fold bool) (map[string]*BiasCorrection, *quantizedSave, error) {
+	qs := &quantizedSave{}
+	q, err := quantizeModel(p.Model, p.Layers, p.Config, rec, SaveOptions{Balance: BalanceOptions{Fold: fold}}, &qs.rep)
 	if err != nil {
-		return nil, fmt.Errorf("bias correction: %w", err)
+		return nil, nil, fmt.Errorf("bias correction: %w", err)
 	}
 	probe := q.model.Clone()
 	stats := make([]*biasStats, len(q.targets))
@@ -74,7 +79,7 @@ func correctBiases(p *Prepared, rec Record, b backend.Backend, data DataSource, 
 		observe = append(observe, stats[i].y, stats[i].ref)
 	}
 	if err := rewrite(probe, q.layers, false); err != nil {
-		return nil, fmt.Errorf("bias correction: %w", err)
+		return nil, nil, fmt.Errorf("bias correction: %w", err)
 	}
 	pairs := newTensorPairs(len(stats))
 	for i, s := range stats {
@@ -87,9 +92,10 @@ func correctBiases(p *Prepared, rec Record, b backend.Backend, data DataSource, 
 	}
 	err = runBatches(b, probe, observe, data, p.Config.BatchNum, pairs.sink)
 	if err != nil {
-		return nil, fmt.Errorf("bias correction: %w", err)
+		return nil, nil, fmt.Errorf("bias correction: %w", err)
 	}
 	res := map[string]*BiasCorrection{}
+	saved := slices.Clone(q.layers)
 	for i, l := range q.targets {
 		s := stats[i]
 		bc := &BiasCorrection{Shift: s.shift(), FitSamples: s.fitRows, HeldOutSamples: s.heldRows, MSEBefore: math.NaN(), MSEAfter: math.NaN()}
@@ -100,12 +106,15 @@ func correctBiases(p *Prepared, rec Record, b backend.Backend, data DataSource, 
 		// The correction as the quantized bias will carry it.
 		applied, _, err := quantizeLayer(q.model.Graph, l, rec[l.Name], bc.Shift)
 		if err != nil {
-			return nil, fmt.Errorf("bias correction: %w", err)
+			return nil, nil, fmt.Errorf("bias correction: %w", err)
 		}
 		bc.MSEBefore, bc.MSEAfter = s.heldOutMSE(appliedShift(q.layers[i], applied))
-		bc.Kept = bc.MSEAfter < bc.MSEBefore
+		if bc.Kept = bc.MSEAfter < bc.MSEBefore; bc.Kept {
+			saved[i] = applied
+		}
 	}
-	return res, nil
+	qs.q = &quantizedModel{model: q.model, targets: q.targets, layers: saved}
+	return res, qs, nil
 }
 
 // keptShifts are the shifts of the corrections that were kept, by layer.

@@ -386,7 +386,7 @@ func TestStreamedObservationEqualsReturnedTensors(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := &Prepared{Model: m, Layers: layers, Config: cfg}
-		bias, err := correctBiases(p, rec, b, data, false)
+		bias, _, err := correctBiases(p, rec, b, data, false)
 		if err != nil {
 			t.Fatal(err)
 		}

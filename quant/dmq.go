@@ -112,7 +112,7 @@ func preprocess(m *onnx.Model, layers []*Layer, cfg *Config, b backend.Backend, 
 	if err := p.observe(b, data); err != nil {
 		return nil, err
 	}
-	if err := p.search(b); err != nil {
+	if err := p.search(b, data); err != nil {
 		return nil, err
 	}
 	return p.result(), nil
@@ -128,6 +128,9 @@ type balancePlan struct {
 	units []*searchUnit
 	obs   map[obsKey]*ChannelMax
 	res   map[obsKey]*reservoir
+	// first is the float outputs of batch 0, for the α search's output
+	// check (keepFirstOutputs).
+	first map[string]*onnx.Tensor
 }
 
 // newBalancePlan checks the balance settings of every enabled layer of cfg
@@ -200,11 +203,17 @@ func (p *balancePlan) observeBatches(b backend.Backend, data DataSource) error {
 	for k := range p.res {
 		p.res[k] = newReservoir(k.tensor, k.axis == 1, len(p.res))
 	}
+	var outs []string
+	if len(p.units) > 0 {
+		outs = floatOutputs(p.model)
+	}
+	first := newFirstOutputs(outs)
 	byTensor := map[string][]obsKey{}
 	for k := range p.obs {
 		byTensor[k.tensor] = append(byTensor[k.tensor], k)
 	}
-	err := runBatches(b, p.model, observe, data, data.Len(), func(_ int, name string, t *onnx.Tensor) error {
+	err := runBatches(b, p.model, append(observe, outs...), data, data.Len(), func(i int, name string, t *onnx.Tensor) error {
+		first.observe(i, name, t)
 		for _, k := range byTensor[name] {
 			if err := p.obs[k].Observe(t); err != nil {
 				return err
@@ -220,6 +229,7 @@ func (p *balancePlan) observeBatches(b backend.Backend, data DataSource) error {
 	if err != nil {
 		return fmt.Errorf("preprocess: %w", err)
 	}
+	p.first = first.result()
 	return nil
 }
 
@@ -240,15 +250,21 @@ func (p *balancePlan) fixedFactors() error {
 	return nil
 }
 
-// search runs the α search for the plan's units (see searchAlpha) and
-// then lets go of the reservoirs.
-func (p *balancePlan) search(b backend.Backend) error {
+// search runs the α search for the plan's units (see searchAlpha), lets
+// go of the reservoirs, and checks the choices at the model's outputs on
+// the first batches of data (see OutputCheck).
+func (p *balancePlan) search(b backend.Backend, data DataSource) error {
 	if len(p.units) == 0 {
 		return nil
 	}
 	err := searchAlpha(p.model, p.units, p.obs, p.res, b)
 	p.res = nil
-	return err
+	if err != nil {
+		return err
+	}
+	first := p.first
+	p.first = nil
+	return checkOutputs(p.model, p.units, b, data, first)
 }
 
 // result is the record, statistics and choices of the plan.
@@ -260,7 +276,7 @@ func (p *balancePlan) result() *balanceResult {
 			XMax: p.obs[it.key].Max, WMax: it.wmax, Factors: slices.Clone(it.factors)}
 	}
 	for _, u := range p.units {
-		c := u.cands[slices.IndexFunc(u.cands, func(c *searchCandidate) bool { return c.none == u.choice.None && c.alpha == u.choice.Alpha })]
+		c := u.chosen()
 		for _, sl := range u.layers {
 			name := sl.layer.Name
 			r.choices[name] = u.choice

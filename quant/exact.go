@@ -25,6 +25,9 @@ type exactCounts struct {
 	vals   []float32
 	counts []int64
 	n      int64
+	// sorted caches values() until the next add: every layer reading the
+	// tensor, and HFMG's and IFMR's calls, read the same sorted copy.
+	sorted *exactValues
 }
 
 // newExactCounts returns empty counts that keep at most limit values.
@@ -35,9 +38,10 @@ func newExactCounts(limit int) *exactCounts {
 // add counts the values of x, which must be finite (the histogram that is
 // fed the same batch rejects the others).
 func (e *exactCounts) add(x []float32) {
-	if e.index == nil {
+	if e.index == nil || len(x) == 0 {
 		return
 	}
+	e.sorted = nil
 	// Runs of one value (zeros after a ReLU, image borders) skip the map.
 	last, li := float32(0), -1
 	for _, v := range x {
@@ -65,11 +69,15 @@ func (e *exactCounts) add(x []float32) {
 	e.n += int64(len(x))
 }
 
-// values returns the counted values in ascending order; ok is false when
-// the counts were dropped or nothing was counted.
+// values returns the counted values in ascending order, read-only (they
+// are cached until the next add); ok is false when the counts were dropped
+// or nothing was counted.
 func (e *exactCounts) values() (v exactValues, ok bool) {
 	if e == nil || e.index == nil || e.n == 0 {
 		return exactValues{}, false
+	}
+	if e.sorted != nil {
+		return *e.sorted, true
 	}
 	order := make([]int, len(e.vals))
 	for i := range order {
@@ -80,6 +88,7 @@ func (e *exactCounts) values() (v exactValues, ok bool) {
 	for k, i := range order {
 		v.vals[k], v.counts[k] = e.vals[i], e.counts[i]
 	}
+	e.sorted = &v
 	return v, true
 }
 

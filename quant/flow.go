@@ -159,13 +159,14 @@ func RunFlowContext(ctx context.Context, m *onnx.Model, b backend.Backend, data 
 	if err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
+	var quantized *quantizedSave // bias correction quantizes the model once for Save
 	if opt.BiasCorrect {
-		if f.bias, err = correctBiases(p, f.rec, b, progressSource{src, "bias-correct", opt.Progress}, opt.Fold); err != nil {
+		if f.bias, quantized, err = correctBiases(p, f.rec, b, progressSource{src, "bias-correct", opt.Progress}, opt.Fold); err != nil {
 			return nil, fmt.Errorf("quantize: %w", err)
 		}
 		clk.lap("bias-correct")
 	}
-	srep, err := writeOutputs(ctx, st, name, p, f.rec, keptShifts(f.bias), opt)
+	srep, err := writeOutputs(ctx, st, name, p, f.rec, keptShifts(f.bias), quantized, opt)
 	if err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
@@ -337,7 +338,7 @@ func computeFactors(p *Prepared, b backend.Backend, src DataSource, opt Quantize
 		}
 		clk.lap("preprocess")
 		if len(plan.units) > 0 {
-			if err := plan.search(b); err != nil {
+			if err := plan.search(b, src); err != nil {
 				return nil, err
 			}
 			clk.lap("search")
@@ -354,9 +355,10 @@ func computeFactors(p *Prepared, b backend.Backend, src DataSource, opt Quantize
 }
 
 // writeOutputs writes the four files of RunFlow into st, named after name,
-// with the bias shifts applied.
-func writeOutputs(ctx context.Context, st *atomicfile.Staging, name string, p *Prepared, rec Record, shifts map[string][]float64, opt QuantizeOptions) (*SaveReport, error) {
-	srep, err := saveStaged(ctx, st, name, p.Model, p.Layers, p.Config, rec, SaveOptions{Model: opt.Model, Balance: BalanceOptions{Fold: opt.Fold}, BiasShift: shifts})
+// with the bias shifts applied; quantized, if set, is the model quantized
+// with them already.
+func writeOutputs(ctx context.Context, st *atomicfile.Staging, name string, p *Prepared, rec Record, shifts map[string][]float64, quantized *quantizedSave, opt QuantizeOptions) (*SaveReport, error) {
+	srep, err := saveStaged(ctx, st, name, p.Model, p.Layers, p.Config, rec, SaveOptions{Model: opt.Model, Balance: BalanceOptions{Fold: opt.Fold}, BiasShift: shifts, quantized: quantized})
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,18 @@ type SaveOptions struct {
 	// or Gemm without a bias gets one; a MatMul, which has no bias input,
 	// gets an Add of the negated amounts after its dequantization.
 	BiasShift map[string][]float64
+
+	// quantized, when set, is the model already quantized with these
+	// options (bias correction does so), which Save rewrites instead of
+	// quantizing every weight again.
+	quantized *quantizedSave
+}
+
+// quantizedSave is a quantized model ready for Save and the report of
+// quantizing it (Quantized, Skipped, Warnings, Balance).
+type quantizedSave struct {
+	q   *quantizedModel
+	rep SaveReport
 }
 
 // SaveReport tells what Save wrote.
@@ -102,9 +114,15 @@ func saveStaged(ctx context.Context, st *atomicfile.Staging, name string, m *onn
 		FakeQuantPath: st.Path(name + fakeQuantSuffix),
 		DeployPath:    st.Path(name + deploySuffix),
 	}
-	q, err := quantizeModel(m, layers, cfg, rec, opt, rep)
-	if err != nil {
-		return nil, err
+	var q *quantizedModel
+	if pre := opt.quantized; pre != nil {
+		q = pre.q
+		rep.Quantized, rep.Skipped, rep.Warnings, rep.Balance = pre.rep.Quantized, pre.rep.Skipped, pre.rep.Warnings, pre.rep.Balance
+	} else {
+		var err error
+		if q, err = quantizeModel(m, layers, cfg, rec, opt, rep); err != nil {
+			return nil, err
+		}
 	}
 	fake := q.model.Clone()
 	if err := rewrite(fake, q.layers, false); err != nil {

@@ -25,13 +25,23 @@ const searchHFMGBins = 1024
 // IFMR on searchIFMRBins bins through searchIFMR, which picks what IFMR
 // picks, faster; HFMG on searchHFMGBins bins.
 func newSearchCalibrator(algo string) (ActCalibrator, error) {
-	switch algo {
-	case "ifmr":
-		return searchIFMRCalibrator{NewHistogram(searchIFMRBins)}, nil
-	case "hfmg":
-		return newHFMGCalibrator(searchHFMGBins), nil
+	if err := checkSearchAlgo(algo); err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("act_algo %q has no α search calibrator", algo)
+	if algo == "ifmr" {
+		return searchIFMRCalibrator{NewHistogram(searchIFMRBins)}, nil
+	}
+	return newHFMGCalibrator(searchHFMGBins), nil
+}
+
+// checkSearchAlgo checks that the α search has a calibrator for act_algo
+// algo (newSearchCalibrator), without making one.
+func checkSearchAlgo(algo string) error {
+	switch algo {
+	case "ifmr", "hfmg":
+		return nil
+	}
+	return fmt.Errorf("act_algo %q has no α search calibrator", algo)
 }
 
 // searchIFMRCalibrator streams into a Histogram and calibrates with

@@ -110,10 +110,32 @@ func mdLayers(w io.Writer, r *Report, fig *figure) {
 			fmt.Fprintf(w, "- `%s`: calibrated on exact counts of its %s\n", l.Name, plural(h.Distinct, "distinct value", "distinct values"))
 		}
 	}
+	mdOutputCheck(w, r.Layers)
 	if fig != nil {
 		fmt.Fprintf(w, "\n![%s](%s)\n", fig.alt, fig.file)
 	}
 	fmt.Fprintln(w)
+}
+
+// mdOutputCheck writes the α search's output check, which every searched
+// layer shares, once: each plan's error and the plan kept.
+func mdOutputCheck(w io.Writer, layers []Layer) {
+	for _, l := range layers {
+		if l.AlphaSearch == nil || l.AlphaSearch.OutputCheck == nil {
+			continue
+		}
+		oc := l.AlphaSearch.OutputCheck
+		var plans []string
+		for _, p := range oc.Plans {
+			plans = append(plans, fmt.Sprintf("%s %.3g", p.Name, float64(p.Error)))
+		}
+		fmt.Fprintf(w, "\nα search, output check on %d calibration samples (error: Σ(float − quantized)² / Σ float² over the float outputs): %s; kept %s", oc.Samples, strings.Join(plans, ", "), oc.Chosen)
+		if len(oc.Adopted) > 0 {
+			fmt.Fprintf(w, " with the per-layer choice of %s (%.3g)", strings.Join(oc.Adopted, ", "), float64(oc.Error))
+		}
+		fmt.Fprintln(w, ".")
+		return
+	}
 }
 
 // alphaString is a layer's migration strength as the layers table shows

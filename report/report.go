@@ -156,6 +156,32 @@ type AlphaSearch struct {
 	// evaluated on.
 	Rows       int              `json:"rows"`
 	Candidates []AlphaCandidate `json:"candidates"`
+	// Local is the candidate of least error at the layers' own outputs,
+	// which the output check may have overruled.
+	Local AlphaCandidate `json:"local"`
+	// OutputCheck is the check of the plans at the model's outputs (the
+	// same for every layer); absent when it did not run.
+	OutputCheck *OutputCheck `json:"output_check,omitempty"`
+}
+
+// OutputCheck is the α search's check at the model's outputs (see
+// quant.OutputCheck): the error of each plan on the first calibration
+// samples, and the plan kept.
+type OutputCheck struct {
+	Samples int         `json:"samples"`
+	Plans   []PlanError `json:"plans"`
+	Chosen  string      `json:"chosen"`
+	// Adopted are the layers whose per-layer choice replaced the chosen
+	// uniform plan's, and Error the error of the plan kept.
+	Adopted []string `json:"adopted,omitempty"`
+	Error   Number   `json:"error"`
+}
+
+// PlanError is a plan of the output check and the sum over the float graph
+// outputs of Σ(float − quantized)² / Σ float².
+type PlanError struct {
+	Name  string `json:"name"`
+	Error Number `json:"error"`
 }
 
 // AlphaCandidate is one candidate of the α search and the mean squared
@@ -316,6 +342,13 @@ func newLayer(l quant.LayerReport, rep *quant.QuantizeReport) Layer {
 		a := &AlphaSearch{None: c.None, Alpha: c.Alpha, Layers: slices.Clone(c.Layers), Rows: c.Rows}
 		for _, x := range c.Candidates {
 			a.Candidates = append(a.Candidates, AlphaCandidate{x.None, x.Alpha, Number(x.MSE), x.Note})
+		}
+		a.Local = AlphaCandidate{c.Local.None, c.Local.Alpha, Number(c.Local.MSE), c.Local.Note}
+		if oc := c.Output; oc != nil {
+			a.OutputCheck = &OutputCheck{Samples: oc.Samples, Chosen: oc.Chosen, Adopted: slices.Clone(oc.Adopted), Error: Number(oc.Error)}
+			for _, p := range oc.Plans {
+				a.OutputCheck.Plans = append(a.OutputCheck.Plans, PlanError{p.Name, Number(p.Error)})
+			}
 		}
 		out.AlphaSearch = a
 	}

@@ -385,15 +385,19 @@ func TestReportCarriesBiasCorrection(t *testing.T) {
 }
 
 // TestAlphaSearchChoiceIsInTheJSONAndTheLayersTable: the α search's
-// choice and candidates of a layer are in its JSON entry, read back equal,
-// and the layers table shows each layer's α: the search's choice, the
-// config's fixed strength, or none.
+// choice and candidates of a layer are in its JSON entry with the output
+// check, read back equal, the layers table shows each layer's α: the
+// search's choice, the config's fixed strength, or none, and the output
+// check is written once below it.
 func TestAlphaSearchChoiceIsInTheJSONAndTheLayersTable(t *testing.T) {
 	t.Parallel()
 	ifmr := quant.ActParams{NumBits: 8, Algo: "ifmr", MaxPercentile: 1, MinPercentile: 1, SearchRange: [2]float64{0.7, 1.3}, SearchStep: 0.01}
 	arq := quant.WeightParams{NumBits: 8, Algo: "arq_quantize"}
 	choice := &quant.AlphaChoice{Alpha: 0.35, Layers: []string{"a"}, Rows: 64, Candidates: []quant.AlphaCandidate{
 		{None: true, MSE: 0.25}, {Alpha: 0.35, MSE: 0.0125}, {Alpha: 1, MSE: math.Inf(1), Note: "bias beyond int32"}}}
+	choice.Local = choice.Candidates[1]
+	choice.Output = &quant.OutputCheck{Samples: 64, Plans: []quant.PlanError{{Name: "per layer", Error: 3e-5}, {Name: "α 0.5 everywhere", Error: 2e-5}},
+		Chosen: "α 0.5 everywhere", Adopted: []string{"a"}, Error: 1e-5}
 	rep := &quant.QuantizeReport{
 		Config: &quant.Config{Version: 1, BatchNum: 1, Layers: map[string]*quant.LayerConfig{
 			"a": {QuantEnable: true, AlphaSearch: quant.DefaultAlphaSearch(), Act: ifmr, Weight: arq},
@@ -411,7 +415,8 @@ func TestAlphaSearchChoiceIsInTheJSONAndTheLayersTable(t *testing.T) {
 	}
 	r := New(rep, filepath.Join(t.TempDir(), "m"), Run{})
 	p, b := writeReportJSON(t, r, t.TempDir())
-	for _, want := range []string{`"alpha_search": {`, `"none": true,`, `"alpha": 0.35,`, `"mse": 0.0125`, `"mse": "+Inf"`, `"note": "bias beyond int32"`, `"rows": 64`} {
+	for _, want := range []string{`"alpha_search": {`, `"none": true,`, `"alpha": 0.35,`, `"mse": 0.0125`, `"mse": "+Inf"`, `"note": "bias beyond int32"`, `"rows": 64`,
+		`"output_check": {`, `"chosen": "α 0.5 everywhere"`, `"adopted": [`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("the JSON lacks %s:\n%s", want, b)
 		}
@@ -425,9 +430,13 @@ func TestAlphaSearchChoiceIsInTheJSONAndTheLayersTable(t *testing.T) {
 	}
 	md := string(markdown(r, figures{}))
 	for _, want := range []string{"| balance | α |", "| `a` | Gemm | ifmr (sym) | none | 0.35 (search) |", "| `b` | Gemm | ifmr (sym) | none | none (search) |",
-		"| `c` | Gemm | ifmr (sym) | none | 0.4 |", "| `d` | Gemm | ifmr (sym) | none | - |"} {
+		"| `c` | Gemm | ifmr (sym) | none | 0.4 |", "| `d` | Gemm | ifmr (sym) | none | - |",
+		"output check on 64 calibration samples", "per layer 3e-05, α 0.5 everywhere 2e-05; kept α 0.5 everywhere with the per-layer choice of a (1e-05)."} {
 		if !strings.Contains(md, want) {
 			t.Errorf("the Markdown lacks %q:\n%s", want, md)
 		}
+	}
+	if n := strings.Count(md, "output check on"); n != 1 {
+		t.Errorf("the Markdown has the output check %d times, want once", n)
 	}
 }

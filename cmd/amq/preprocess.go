@@ -146,13 +146,18 @@ printed.`,
 			}
 			w := cmd.OutOrStdout()
 			balanced := 0
+			var check *quant.OutputCheck
 			for _, l := range p.Layers {
 				if c := choices[l.Name]; c != nil {
 					fmt.Fprintf(w, "α search: %s: %s\n", l.Name, c)
+					check = c.Output
 				}
 				if r := rec[l.Name]; r != nil && len(r.BalanceFactor) > 0 {
 					balanced++
 				}
+			}
+			if check != nil {
+				fmt.Fprintln(w, check)
 			}
 			fmt.Fprintf(w, "balance factors for %d layers from %d batches of %d samples\nwrote %s\n",
 				balanced, s.data.Len(), s.data.Size, f.record)

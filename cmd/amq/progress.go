@@ -111,17 +111,21 @@ func (p *progress) source(d quant.DataSource, step string, total int) quant.Data
 	return &progressSource{DataSource: d, p: p, step: step, total: total}
 }
 
-// progressSource is a DataSource that reports each batch it hands out.
+// progressSource is a DataSource that reports each batch it hands out
+// for the first time: the α search's output check reads the first
+// batches again, which is no progress.
 type progressSource struct {
 	quant.DataSource
 	p     *progress
 	step  string
 	total int
+	most  int // batches reported
 }
 
 func (s *progressSource) Batch(i int) (map[string]*onnx.Tensor, error) {
 	b, err := s.DataSource.Batch(i)
-	if err == nil {
+	if err == nil && i+1 > s.most {
+		s.most = i + 1
 		s.p.step(s.step, i+1, s.total)
 	}
 	return b, err

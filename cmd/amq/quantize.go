@@ -198,6 +198,12 @@ func printSummary(w io.Writer, rep *quant.QuantizeReport) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%.6g\t%d\t%s\t%s\n", l.Name, l.Type, bal, l.ScaleD, l.OffsetD, report.FormatScaleW(l.ScaleW), report.FormatSQNR(l.SQNR))
 	}
 	tw.Flush()
+	for _, l := range rep.Layers {
+		if l.Alpha != nil && l.Alpha.Output != nil {
+			fmt.Fprintln(w, l.Alpha.Output) // shared by every searched layer
+			break
+		}
+	}
 	printFused(w, rep.Fused)
 	printBiasCorrection(w, rep.Layers)
 	on := "the calibration data"
