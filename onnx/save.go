@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 
-
 	"amq/internal/atomicfile"
 	"amq/onnx/onnxpb"
 )
