@@ -29,7 +29,14 @@ func (m *Model) Opset() int64 {
 }
 
 // Clone returns a deep copy of m: graph structure, attributes and tensors.
-func (m *Model) Clone() *Model {
+func (m *Model) Clone() *Model { return m.clone(false) }
+
+// CloneShared is Clone whose initializers share their elements with m's
+// (see Graph.CloneShared): a copy of the graph to rewrite, not of the
+// weights.
+func (m *Model) CloneShared() *Model { return m.clone(true) }
+
+func (m *Model) clone(shareData bool) *Model {
 	c := *m
 	c.Opsets = make(map[string]int64, len(m.Opsets))
 	for k, v := range m.Opsets {
@@ -41,6 +48,6 @@ func (m *Model) Clone() *Model {
 			c.Metadata[k] = v
 		}
 	}
-	c.Graph = m.Graph.Clone()
+	c.Graph = m.Graph.clone(shareData)
 	return &c
 }

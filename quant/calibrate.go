@@ -2,6 +2,7 @@ package quant
 
 import (
 	"fmt"
+	"slices"
 
 	"amq/backend"
 	"amq/onnx"
@@ -48,7 +49,9 @@ func calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b backen
 	if err := requireBalanceFactors(active, cfg, rec); err != nil {
 		return nil, fmt.Errorf("calibrate: %w", err)
 	}
-	bal := m.Clone()
+	// The balance replaces the weights it scales; FakeQuantWeight below
+	// writes into the others, which get their own copy first.
+	bal := m.CloneShared()
 	if _, err := ApplyBalance(bal, active, rec, BalanceOptions{}); err != nil {
 		return nil, fmt.Errorf("calibrate: %w", err)
 	}
@@ -87,6 +90,7 @@ func calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b backen
 			// "Calibration order").
 			continue
 		}
+		ownData(m.Graph, j.weight)
 		if err := FakeQuantWeight(j.layer.Type, j.node, j.weight, weightScales[j.layer.Name]); err != nil {
 			return nil, fmt.Errorf("layer %q: %w", j.layer.Name, err)
 		}
@@ -107,6 +111,20 @@ func calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b backen
 		return nil, fmt.Errorf("calibrate: %w", err)
 	}
 	return activationFactors(jobs, cals, weightScales, rec)
+}
+
+// ownData gives w elements of its own when they are still those of the
+// initializer of its name in g (a clone made by CloneShared).
+func ownData(g *onnx.Graph, w *onnx.Tensor) {
+	o, ok := g.Initializers[w.Name]
+	if !ok {
+		return
+	}
+	a, ok1 := o.Data.([]float32)
+	b, ok2 := w.Data.([]float32)
+	if ok1 && ok2 && len(a) > 0 && len(b) > 0 && &a[0] == &b[0] {
+		w.Data = slices.Clone(b)
+	}
 }
 
 // activationFactors derives every job's scale_d and offset_d from its

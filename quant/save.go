@@ -95,21 +95,24 @@ func saveStaged(st *atomicfile.Staging, name string, m *onnx.Model, layers []*La
 	if err != nil {
 		return nil, err
 	}
-	fake := q.model.Clone()
-	if err := rewrite(fake, q.layers, false); err != nil {
-		return nil, fmt.Errorf("save: fake-quant model: %w", err)
-	}
+	// The fake-quant model shares the balanced weights with the deploy
+	// model until its rewrite replaces them, and the deploy model, which
+	// drops them for int8 ones, is written first: the float weights of the
+	// quantized layers then exist once, not three times (docs/design.md
+	// "Loading large models").
+	fake := q.model.CloneShared()
 	dep := q.model
 	if err := rewrite(dep, q.layers, true); err != nil {
 		return nil, fmt.Errorf("save: deploy model: %w", err)
 	}
-	for _, x := range []struct {
-		path string
-		m    *onnx.Model
-	}{{rep.FakeQuantPath, fake}, {rep.DeployPath, dep}} {
-		if err := x.m.Save(x.path, opt.Model); err != nil {
-			return nil, fmt.Errorf("save %s: %w", filepath.Base(x.path), err)
-		}
+	if err := dep.Save(rep.DeployPath, opt.Model); err != nil {
+		return nil, fmt.Errorf("save %s: %w", filepath.Base(rep.DeployPath), err)
+	}
+	if err := rewrite(fake, q.layers, false); err != nil {
+		return nil, fmt.Errorf("save: fake-quant model: %w", err)
+	}
+	if err := fake.Save(rep.FakeQuantPath, opt.Model); err != nil {
+		return nil, fmt.Errorf("save %s: %w", filepath.Base(rep.FakeQuantPath), err)
 	}
 	return rep, nil
 }
@@ -127,7 +130,9 @@ type quantizedModel struct {
 // the parameters of every layer cfg enables, noting in rep what it
 // skipped, balanced and warns of.
 func quantizeModel(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, opt SaveOptions, rep *SaveReport) (*quantizedModel, error) {
-	dep := m.Clone()
+	// Nothing below writes into a weight: the balance and the rewrites
+	// replace tensors, so m's elements can be shared.
+	dep := m.CloneShared()
 	g := dep.Graph
 	targets, skipped, err := saveTargets(g, layers, cfg, rec)
 	if err != nil {
