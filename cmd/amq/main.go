@@ -15,6 +15,7 @@ import (
 
 func main() {
 	stopOnSignals()
+	limitMemory()
 	if err := rootCmd().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "amq:", err)
 		os.Exit(1)
