@@ -55,6 +55,9 @@ func LoadFile(path string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if st.Size() >= mapMin {
+		m.mapped = append(m.mapped, data)
+	}
 	return m, nil
 }
 
@@ -99,7 +102,16 @@ func load(data []byte, dir string, owned bool) (*Model, error) {
 	}
 	ext := &extReader{dir: dir, files: map[string]*extFile{}}
 	defer ext.close()
-	return fromProto(&p, ext.read, owned)
+	m, err := fromProto(&p, ext.read, owned)
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range ext.files {
+		if x.data != nil {
+			m.mapped = append(m.mapped, x.data)
+		}
+	}
+	return m, nil
 }
 
 // extReader reads external tensor data, confined to the model's folder.

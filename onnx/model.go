@@ -18,6 +18,20 @@ type Model struct {
 
 	// rest holds the ModelProto fields that the IR does not represent.
 	rest *onnxpb.ModelProto
+	// mapped are the files LoadFile mapped, which tensors alias.
+	mapped [][]byte
+}
+
+// PageOutWeights tells the kernel that the memory-mapped files the model's
+// weights lie in (see LoadFile) will not be read for a while: their pages
+// leave the process's resident memory now and are read from the file again
+// when used. The flow calls it when it has copied the weights it works on,
+// so that the originals and the copies are not both resident. Clones share
+// the mappings; the model stays valid.
+func (m *Model) PageOutWeights() {
+	for _, b := range m.mapped {
+		pageOut(b)
+	}
 }
 
 // Opset returns the version of the default (ai.onnx) operator set.

@@ -95,6 +95,8 @@ func calibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b backen
 			return nil, fmt.Errorf("layer %q: %w", j.layer.Name, err)
 		}
 	}
+	// bal has its own copies of the quantized layers' weights now.
+	m.PageOutWeights()
 	err = runBatches(b, bal, observe, data, cfg.BatchNum, func(i int, out map[string]*onnx.Tensor) error {
 		for k, c := range cals {
 			t, ok := out[k.tensor]

@@ -163,6 +163,9 @@ func quantizeModel(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, opt 
 		rep.Warnings = append(rep.Warnings, warn...)
 		rep.Quantized = append(rep.Quantized, l.Name)
 	}
+	// The rewrites need the quantized weights (q.layers), not the float
+	// ones the balance copied.
+	m.PageOutWeights()
 	return q, nil
 }
 

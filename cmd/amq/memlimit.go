@@ -8,13 +8,19 @@ import (
 	"strings"
 )
 
-// limitMemory bounds the Go heap's growth by a soft limit of three
+// limitMemory bounds the Go heap's growth: by a soft limit of three
 // quarters of the memory the machine (or the cgroup amq runs in) has,
-// unless GOMEMLIMIT sets one: near the limit the collector runs more often
-// instead of letting the heap double past what is there (docs/design.md
-// "Loading large models"). Memory-mapped weights are outside the heap and
-// the limit.
+// unless GOMEMLIMIT sets one, and, unless GOGC is set, by collecting when
+// the heap has grown by a quarter (gcPercent) rather than doubled. The
+// flow's heap is mostly weight copies and activations, slices without
+// pointers that the collector does not scan, so collecting more often
+// costs little, while doubling a heap of weights would double the memory
+// a large model needs (docs/design.md "Loading large models").
+// Memory-mapped weights are outside the heap and the limit.
 func limitMemory() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
@@ -22,6 +28,9 @@ func limitMemory() {
 		debug.SetMemoryLimit(n / 4 * 3)
 	}
 }
+
+// gcPercent is amq's GOGC unless the environment sets one.
+const gcPercent = 25
 
 // machineMemory is the smaller of MemTotal in /proc/meminfo and the cgroup
 // v2 or v1 memory limit, in bytes; 0 when neither is known.
