@@ -57,6 +57,7 @@ func LoadFile(path string) (*Model, error) {
 	}
 	if st.Size() >= mapMin {
 		m.mapped = append(m.mapped, data)
+		registerMapping(data)
 	}
 	return m, nil
 }
@@ -220,6 +221,7 @@ func openExternal(path string) (*extFile, error) {
 			f.Close()
 			return nil, err
 		}
+		registerMapping(x.data)
 	}
 	return x, nil
 }

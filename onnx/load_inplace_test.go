@@ -191,3 +191,20 @@ func TestFlowGivesTheSameFilesHoweverTheWeightsAreStored(t *testing.T) {
 		}
 	}
 }
+
+func TestPagedOutWeightsReadTheSameAfterwards(t *testing.T) {
+	variants := storedVariants(t)
+	want := variants["decoded"]()
+	for _, name := range []string{"inline mapped", "external mapped"} {
+		m := variants[name]()
+		for _, w := range m.Graph.Initializers {
+			w.PageOut()
+		}
+		m.PageOutWeights()
+		for k, w := range want.Graph.Initializers {
+			if !reflect.DeepEqual(m.Graph.Initializers[k].Data, w.Data) {
+				t.Errorf("%s: initializer %q differs after paging out", name, k)
+			}
+		}
+	}
+}

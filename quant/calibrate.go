@@ -126,6 +126,7 @@ func ownData(g *onnx.Graph, w *onnx.Tensor) {
 	b, ok2 := w.Data.([]float32)
 	if ok1 && ok2 && len(a) > 0 && len(b) > 0 && &a[0] == &b[0] {
 		w.Data = slices.Clone(b)
+		o.PageOut()
 	}
 }
 
