@@ -442,7 +442,9 @@ func rewrite(m *onnx.Model, qls []*quantLayer, deploy bool) error {
 		// Integer weights and bias.
 		wName := g.UniqueName(ql.name + ".weight_quant")
 		if deploy {
-			g.SetInitializer(&onnx.Tensor{Name: wName, DType: onnx.Int8, Shape: ql.wShape, Data: slices.Clone(ql.wq)})
+			// The layer's int8 weights themselves, not a copy: nothing
+			// writes into them, and a model's worth of them is large.
+			g.SetInitializer(&onnx.Tensor{Name: wName, DType: onnx.Int8, Shape: ql.wShape, Data: ql.wq})
 		} else {
 			g.SetInitializer(&onnx.Tensor{Name: wName, DType: onnx.Float, Shape: ql.wShape, Data: onnx.ConvertSlice[float32](ql.wq)})
 		}
