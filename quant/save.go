@@ -95,11 +95,11 @@ func saveStaged(st *atomicfile.Staging, name string, m *onnx.Model, layers []*La
 	if err != nil {
 		return nil, err
 	}
-	// The fake-quant model shares the balanced weights with the deploy
-	// model until its rewrite replaces them, and the deploy model, which
-	// drops them for int8 ones, is written first: the float weights of the
-	// quantized layers then exist once, not three times (docs/design.md
-	// "Loading large models").
+	// Both rewrites take the quantized layers' weights from q.layers and
+	// drop the float ones, which can go now; the fake-quant model shares
+	// the rest with the deploy model (docs/design.md "Loading large
+	// models").
+	dropFloatWeights(q)
 	fake := q.model.CloneShared()
 	dep := q.model
 	if err := rewrite(dep, q.layers, true); err != nil {
@@ -115,6 +115,20 @@ func saveStaged(st *atomicfile.Staging, name string, m *onnx.Model, layers []*La
 		return nil, fmt.Errorf("save %s: %w", filepath.Base(rep.FakeQuantPath), err)
 	}
 	return rep, nil
+}
+
+// dropFloatWeights empties the float weight initializers of q's layers,
+// which their rewrites replace by the quantized values in q.layers and then
+// remove: a model's worth of balanced weights need not wait for both
+// rewrites. A tensor left empty by mistake would fail to save, not save
+// wrong values. Only the layer reads its weight (FindLayers gives shared
+// weights private copies), and the tensor is q's own (CloneShared).
+func dropFloatWeights(q *quantizedModel) {
+	for _, l := range q.targets {
+		if t, ok := q.model.Graph.Initializers[l.Node.Input(1)]; ok && len(q.model.Graph.Consumers(t.Name)) == 1 {
+			t.Data = nil
+		}
+	}
 }
 
 // quantizedModel is a model ready to be rewritten into its fake-quant or
