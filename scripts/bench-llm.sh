@@ -14,7 +14,7 @@
 # Per model: `amq run` (load = LoadFile + the sim session, run = one batch),
 # ONNX Runtime (bench/ortrun: session creation, one batch), and the DMQ flow
 # `amq quantize --config testdata/quant/dmq.cfg --no-eval --no-report` on
-# every sequence of calib.npy in batches of BATCH. Peak RSS is /usr/bin/time's
+# every whole batch of BATCH sequences in calib.npy (--batch-num). Peak RSS is /usr/bin/time's
 # "Maximum resident set size" of each process; sim's logits are checked
 # against ONNX Runtime's (largest |difference| relative to the largest |logit|).
 set -euo pipefail
@@ -30,6 +30,8 @@ go build -o "$tmp/ortrun" ./bench/ortrun
 /usr/bin/python3 -c "import numpy as np, sys; np.save(sys.argv[2], np.load(sys.argv[1])[:int(sys.argv[3])])" \
   "$dir/calib.npy" "$tmp/in.npy" "$batch"
 
+# Every whole batch of calib.npy (dmq.cfg says batch_num 1).
+batches=$(/usr/bin/python3 -c "import numpy as np, sys; print(max(1, np.load(sys.argv[1]).shape[0] // int(sys.argv[2])))" "$dir/calib.npy" "$batch")
 models=${2:-}
 if [ -z "$models" ]; then
   for m in model model_ext model_fp16; do [ -f "$dir/$m.onnx" ] && models+="${models:+,}$m"; done
@@ -72,11 +74,11 @@ for m in ${models//,/ }; do
   fwall=- frss=- ratio=-
   if [ "${FLOW:-1}" != 0 ]; then
     read -r fwall frss _ _ < <(measure "flow-$m" "$amq" quantize --quiet --model "$dir/$m.onnx" --data "$dir/calib.npy" \
-      --batch-size "$batch" --config testdata/quant/dmq.cfg --no-eval --no-report --out "$tmp/q-$m/out")
+      --batch-size "$batch" --batch-num "$batches" --config testdata/quant/dmq.cfg --no-eval --no-report --out "$tmp/q-$m/out")
     [ "$frss" != FAIL ] && ratio=$(awk -v a="$frss" -v b="$(weights_bytes "$m")" 'BEGIN { printf "%.2f", a * 1e9 / b }')
     rm -rf "$tmp/q-$m"
   fi
   printf '%-11s %6s | %-22s %8s | %-22s %8s %8s | %9s %8s %7s\n' "$m" "$(weights_gb "$m")" \
     "$sload / $srun" "$srss" "$oload / $orun" "$orss" "$diff" "$fwall" "$frss" "$ratio"
 done
-echo "batch $batch × $(/usr/bin/python3 -c "import numpy as np, sys; print(np.load(sys.argv[1]).shape[1])" "$dir/calib.npy") tokens; flow on every sequence of calib.npy; GB = model file + external data; ×file = flow peak / GB"
+echo "batch $batch × $(/usr/bin/python3 -c "import numpy as np, sys; print(np.load(sys.argv[1]).shape[1])" "$dir/calib.npy") tokens; flow on $batches such batches (all of calib.npy); GB = model file + external data; ×file = flow peak / GB"
