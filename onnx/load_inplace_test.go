@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -206,5 +207,22 @@ func TestPagedOutWeightsReadTheSameAfterwards(t *testing.T) {
 				t.Errorf("%s: initializer %q differs after paging out", name, k)
 			}
 		}
+	}
+}
+
+func TestLoadFileRefusesAProtobufOver2GiB(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "huge.onnx")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A sparse file: no disk space, but the size protobuf cannot have.
+	if err := f.Truncate(2 << 30); err != nil {
+		t.Skipf("no sparse 2 GiB file here: %v", err)
+	}
+	f.Close()
+	_, err = onnx.LoadFile(path)
+	if err == nil || !strings.Contains(err.Error(), "external data") || !strings.Contains(err.Error(), path) {
+		t.Errorf("LoadFile of a 2 GiB model file: %v, want an error naming the file and advising external data", err)
 	}
 }
