@@ -126,11 +126,23 @@ func TestMarshalWritesWhatMarshallingItsProtoWrites(t *testing.T) {
 	for _, f := range testfixture.Fixtures(t, "*.onnx") {
 		paths = append(paths, f.Model)
 	}
+	models := map[string]*onnx.Model{}
 	for _, p := range paths {
 		m, err := onnx.LoadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
+		models[p] = m
+	}
+	// Empty tensors, strings, float16 and metadata take their own paths.
+	m := models[decoderModel(t)].Clone()
+	m.Metadata = map[string]string{"k": "v"}
+	m.Graph.SetInitializer(&onnx.Tensor{Name: "empty_f", DType: onnx.Float, Shape: []int{0, 3}, Data: []float32{}})
+	m.Graph.SetInitializer(&onnx.Tensor{Name: "empty_i", DType: onnx.Int64, Shape: []int{0}, Data: []int64{}})
+	m.Graph.SetInitializer(&onnx.Tensor{Name: "s", DType: onnx.String, Shape: []int{2}, Data: []string{"a", ""}})
+	m.Graph.SetInitializer(&onnx.Tensor{Name: "h", DType: onnx.Float16, Shape: []int{2}, Data: []float32{1.5, -2}})
+	models["decoder with extras"] = m
+	for p, m := range models {
 		got, err := m.Marshal()
 		if err != nil {
 			t.Fatal(err)
