@@ -14,7 +14,11 @@
 //     Model.Save writes atomically (temporary files renamed into place),
 //     moving large initializers to a "<model>.data" file on request or when
 //     the model would exceed the 2 GiB protobuf limit. Fields the IR does
-//     not model are carried through.
+//     not model are carried through. Large models load at the speed of
+//     the disk: LoadFile uses raw_data in place (rawscan.go, alias.go) and
+//     maps files of 64 MiB and more (mmap_*.go, mapped.go); Save streams
+//     tensor by tensor (encode.go); CloneShared copies a model but not its
+//     weights (docs/design.md "Loading large models").
 //
 //   - Graph IR and rewrites. Graph keeps Nodes in topological order with
 //     Inputs, Outputs, Initializers and ValueInfo. Producer, Consumers, Node

@@ -502,7 +502,16 @@ func (g *Graph) sortedInitNames() []string {
 }
 
 // Clone returns a deep copy of g.
-func (g *Graph) Clone() *Graph {
+func (g *Graph) Clone() *Graph { return g.clone(false) }
+
+// CloneShared is Clone whose initializers share their elements with g's:
+// a new Tensor (name, type, shape) per initializer, the same Data slice.
+// It costs no copy of the weights; whoever changes an initializer of
+// either graph must give it new Data (or a new Tensor) instead of writing
+// into the old (docs/design.md "Loading large models").
+func (g *Graph) CloneShared() *Graph { return g.clone(true) }
+
+func (g *Graph) clone(shareData bool) *Graph {
 	c := &Graph{
 		Name:         g.Name,
 		DocString:    g.DocString,
@@ -532,7 +541,11 @@ func (g *Graph) Clone() *Graph {
 		c.initInputs[k] = cloneVI(v)
 	}
 	for k, t := range g.Initializers {
-		c.Initializers[k] = t.Clone()
+		if shareData {
+			c.Initializers[k] = &Tensor{Name: t.Name, DType: t.DType, Shape: append([]int(nil), t.Shape...), Data: t.Data}
+		} else {
+			c.Initializers[k] = t.Clone()
+		}
 	}
 	for _, n := range g.Nodes {
 		m := *n

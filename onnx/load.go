@@ -17,9 +17,23 @@ import (
 // cannot exceed 2 GiB, larger models keep their tensors in external files.
 const maxModelFile = 2<<30 - 1
 
+// mapMin is the size from which LoadFile maps a model or external data
+// file instead of reading it into memory the garbage collector manages
+// (docs/design.md "Loading large models"). A variable for tests.
+var mapMin int64 = 64 << 20
+
+// aliasMin is the size from which an initializer's raw_data is used where
+// the file's bytes lie instead of being copied by protobuf decoding.
+const aliasMin = 4096
+
 // LoadFile reads an ONNX model from path. Tensors stored as external data
 // are read from files next to the model; a location that leaves the
 // model's folder is an error.
+//
+// Float, integer and double tensors use the file's bytes in place (no
+// decoding, no copy), and files of 64 MiB and more are memory-mapped
+// privately: a tensor changed in place changes the process's copy of its
+// page, never the file. Such mappings last as long as the process.
 func LoadFile(path string) (*Model, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -33,43 +47,92 @@ func LoadFile(path string) (*Model, error) {
 	if st.Size() > maxModelFile {
 		return nil, fmt.Errorf("%s: %d bytes is larger than a protobuf message can be (2 GiB); store large tensors as external data", path, st.Size())
 	}
-	data, err := io.ReadAll(f)
+	data, err := readFile(f, st.Size())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	m, err := load(data, filepath.Dir(path))
+	m, err := load(data, filepath.Dir(path), true)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if st.Size() >= mapMin {
+		m.mapped = append(m.mapped, data)
+		registerMapping(data)
 	}
 	return m, nil
 }
 
-// Load decodes a model from its serialized bytes. A model with external
-// data must be loaded with LoadFile.
-func Load(data []byte) (*Model, error) { return load(data, "") }
+// readFile returns the size bytes of f: mapped from mapMin bytes on, else
+// read into one buffer of exactly that size.
+func readFile(f *os.File, size int64) ([]byte, error) {
+	if size >= mapMin {
+		return mapFile(f, size)
+	}
+	buf := make([]byte, size)
+	if _, err := io.ReadFull(f, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
 
-func load(data []byte, dir string) (*Model, error) {
+// Load decodes a model from its serialized bytes, which it copies (they
+// may be read-only, as embedded files are). A model with external data
+// must be loaded with LoadFile.
+func Load(data []byte) (*Model, error) { return load(data, "", false) }
+
+// load decodes data; with owned, data belongs to the model from now on and
+// large tensors alias it instead of being copied.
+func load(data []byte, dir string, owned bool) (*Model, error) {
+	msg, raws := data, [][]byte(nil)
+	if owned {
+		if c, r, ok := stripRawData(data, aliasMin); ok {
+			msg, raws = c, r
+		}
+	}
 	var p onnxpb.ModelProto
-	if err := proto.Unmarshal(data, &p); err != nil {
+	if err := proto.Unmarshal(msg, &p); err != nil {
 		return nil, fmt.Errorf("not an ONNX model: %w", err)
 	}
 	if p.Graph == nil {
 		return nil, errors.New("not an ONNX model: no graph")
 	}
-	ext := &extReader{dir: dir, files: map[string]*os.File{}}
+	for i, raw := range raws {
+		if raw != nil && i < len(p.Graph.Initializer) {
+			p.Graph.Initializer[i].RawData = raw
+		}
+	}
+	ext := &extReader{dir: dir, files: map[string]*extFile{}}
 	defer ext.close()
-	return FromProto(&p, ext.read)
+	m, err := fromProto(&p, ext.read, owned)
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range ext.files {
+		if x.data != nil {
+			m.mapped = append(m.mapped, x.data)
+		}
+	}
+	return m, nil
 }
 
 // extReader reads external tensor data, confined to the model's folder.
+// Every buffer it returns is the model's own: mapped from the file (from
+// mapMin bytes on) or read for the one tensor.
 type extReader struct {
 	dir   string
-	files map[string]*os.File
+	files map[string]*extFile
+}
+
+// extFile is an open external data file and, when it is large, its mapping.
+type extFile struct {
+	f    *os.File
+	size int64
+	data []byte // the mapped file; nil when tensors are read one by one
 }
 
 func (e *extReader) close() {
-	for _, f := range e.files {
-		f.Close()
+	for _, x := range e.files {
+		x.f.Close()
 	}
 }
 
@@ -115,37 +178,64 @@ func (e *extReader) read(p *onnxpb.TensorProto, size int) ([]byte, error) {
 	if length >= 0 && length != int64(size) {
 		return nil, fmt.Errorf("external data length %d, want %d bytes for the tensor's shape", length, size)
 	}
-	f, ok := e.files[path]
+	x, ok := e.files[path]
 	if !ok {
-		// Stat first: opening a FIFO or device would block or never end.
-		if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
-			return nil, fmt.Errorf("external data %q is not a regular file", loc)
-		}
 		var err error
-		f, err = os.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("external data: %w", err)
+		if x, err = openExternal(path); err != nil {
+			return nil, fmt.Errorf("external data %q: %w", loc, err)
 		}
-		e.files[path] = f
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
+		e.files[path] = x
 	}
 	// Written so that a huge offset cannot overflow the sum.
-	if int64(size) > st.Size() || offset > st.Size()-int64(size) {
-		return nil, fmt.Errorf("external data %q: bytes %d..%d are past the end of the file (%d bytes)", loc, offset, offset+int64(size), st.Size())
+	if int64(size) > x.size || offset > x.size-int64(size) {
+		return nil, fmt.Errorf("external data %q: bytes %d..%d are past the end of the file (%d bytes)", loc, offset, offset+int64(size), x.size)
+	}
+	if x.data != nil {
+		return x.data[offset : offset+int64(size) : offset+int64(size)], nil
 	}
 	buf := make([]byte, size)
-	if _, err := f.ReadAt(buf, offset); err != nil {
+	if _, err := x.f.ReadAt(buf, offset); err != nil {
 		return nil, fmt.Errorf("external data %q: %w", loc, err)
 	}
 	return buf, nil
 }
 
+// openExternal opens an external data file, mapping it when it is large.
+func openExternal(path string) (*extFile, error) {
+	// Stat first: opening a FIFO or device would block or never end.
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	x := &extFile{f: f, size: st.Size()}
+	if x.size >= mapMin {
+		if x.data, err = mapFile(f, x.size); err != nil {
+			f.Close()
+			return nil, err
+		}
+		registerMapping(x.data)
+	}
+	return x, nil
+}
+
 // FromProto converts a ModelProto to the IR. ext reads external tensor
-// data; it may be nil when the model has none.
+// data; it may be nil when the model has none. The model's tensors are
+// copies: p can change afterwards.
 func FromProto(p *onnxpb.ModelProto, ext func(*onnxpb.TensorProto, int) ([]byte, error)) (*Model, error) {
+	return fromProto(p, ext, false)
+}
+
+// fromProto is FromProto; with alias, tensors may use p's raw_data and the
+// bytes ext returns in place.
+func fromProto(p *onnxpb.ModelProto, ext func(*onnxpb.TensorProto, int) ([]byte, error), alias bool) (*Model, error) {
 	m := &Model{
 		IRVersion:       p.GetIrVersion(),
 		Opsets:          map[string]int64{},
@@ -172,7 +262,7 @@ func FromProto(p *onnxpb.ModelProto, ext func(*onnxpb.TensorProto, int) ([]byte,
 		m.rest = &onnxpb.ModelProto{Functions: p.Functions, TrainingInfo: p.TrainingInfo}
 		m.rest.ProtoReflect().SetUnknown(p.ProtoReflect().GetUnknown())
 	}
-	g, err := graphFromProto(p.Graph, ext)
+	g, err := graphFromProto(p.Graph, ext, alias)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +270,7 @@ func FromProto(p *onnxpb.ModelProto, ext func(*onnxpb.TensorProto, int) ([]byte,
 	return m, nil
 }
 
-func graphFromProto(p *onnxpb.GraphProto, ext func(*onnxpb.TensorProto, int) ([]byte, error)) (*Graph, error) {
+func graphFromProto(p *onnxpb.GraphProto, ext func(*onnxpb.TensorProto, int) ([]byte, error), alias bool) (*Graph, error) {
 	g := &Graph{
 		Name:         p.GetName(),
 		DocString:    p.GetDocString(),
@@ -188,7 +278,7 @@ func graphFromProto(p *onnxpb.GraphProto, ext func(*onnxpb.TensorProto, int) ([]
 		ValueInfo:    map[string]*ValueInfo{},
 	}
 	for _, tp := range p.Initializer {
-		t, err := tensorFromProto(tp, ext)
+		t, err := tensorFromProto(tp, ext, alias)
 		if err != nil {
 			return nil, fmt.Errorf("initializer %q: %w", tp.GetName(), err)
 		}

@@ -18,6 +18,20 @@ type Model struct {
 
 	// rest holds the ModelProto fields that the IR does not represent.
 	rest *onnxpb.ModelProto
+	// mapped are the files LoadFile mapped, which tensors alias.
+	mapped [][]byte
+}
+
+// PageOutWeights tells the kernel that the memory-mapped files the model's
+// weights lie in (see LoadFile) will not be read for a while: their pages
+// leave the process's resident memory now and are read from the file again
+// when used. The flow calls it when it has copied the weights it works on,
+// so that the originals and the copies are not both resident. Clones share
+// the mappings; the model stays valid.
+func (m *Model) PageOutWeights() {
+	for _, b := range m.mapped {
+		pageOut(b)
+	}
 }
 
 // Opset returns the version of the default (ai.onnx) operator set.
@@ -29,7 +43,14 @@ func (m *Model) Opset() int64 {
 }
 
 // Clone returns a deep copy of m: graph structure, attributes and tensors.
-func (m *Model) Clone() *Model {
+func (m *Model) Clone() *Model { return m.clone(false) }
+
+// CloneShared is Clone whose initializers share their elements with m's
+// (see Graph.CloneShared): a copy of the graph to rewrite, not of the
+// weights.
+func (m *Model) CloneShared() *Model { return m.clone(true) }
+
+func (m *Model) clone(shareData bool) *Model {
 	c := *m
 	c.Opsets = make(map[string]int64, len(m.Opsets))
 	for k, v := range m.Opsets {
@@ -41,6 +62,6 @@ func (m *Model) Clone() *Model {
 			c.Metadata[k] = v
 		}
 	}
-	c.Graph = m.Graph.Clone()
+	c.Graph = m.Graph.clone(shareData)
 	return &c
 }

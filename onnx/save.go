@@ -1,13 +1,13 @@
 package onnx
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
 	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
-
-	"google.golang.org/protobuf/proto"
 
 	"amq/internal/atomicfile"
 	"amq/onnx/onnxpb"
@@ -38,7 +38,7 @@ func (m *Model) Save(path string, opt *SaveOptions) error {
 		o.ExternalData = true
 	}
 	var data *externalWriter
-	var ext func(t *Tensor, p *onnxpb.TensorProto) error
+	var ext func(*Tensor, []byte, *onnxpb.TensorProto) error
 	if o.ExternalData {
 		var err error
 		if data, err = newExternalWriter(path, o.ExternalThreshold); err != nil {
@@ -47,20 +47,18 @@ func (m *Model) Save(path string, opt *SaveOptions) error {
 		defer data.f.Abort()
 		ext = data.write
 	}
-	p, err := m.toProto(ext)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(p)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
 	f, err := atomicfile.Create(path)
 	if err != nil {
 		return err
 	}
 	defer f.Abort()
-	if _, err := f.Write(b); err != nil {
+	// The model streams out tensor by tensor (encodeTo): no serialized
+	// copy of the weights is ever held.
+	w := bufio.NewWriterSize(f, 1<<20)
+	if err := m.encodeTo(w, ext); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := w.Flush(); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if data != nil {
@@ -89,10 +87,10 @@ func newExternalWriter(model string, threshold int) (*externalWriter, error) {
 	return &externalWriter{f: f, name: name, threshold: threshold}, nil
 }
 
-// write moves p's raw data to the file, when it is large enough, and makes
-// p refer to it.
-func (e *externalWriter) write(t *Tensor, p *onnxpb.TensorProto) error {
-	if len(p.RawData) < e.threshold {
+// write moves raw, t's raw data, to the file, when it is large enough, and
+// makes p refer to it.
+func (e *externalWriter) write(t *Tensor, raw []byte, p *onnxpb.TensorProto) error {
+	if len(raw) < e.threshold {
 		return nil
 	}
 	// Align each tensor to 64 bytes, as ONNX's own writer does for mmap.
@@ -102,27 +100,26 @@ func (e *externalWriter) write(t *Tensor, p *onnxpb.TensorProto) error {
 		}
 		e.offset += pad
 	}
-	if _, err := e.f.Write(p.RawData); err != nil {
+	if _, err := e.f.Write(raw); err != nil {
 		return err
 	}
 	p.ExternalData = []*onnxpb.StringStringEntryProto{
 		{Key: ptr("location"), Value: ptr(e.name)},
 		{Key: ptr("offset"), Value: ptr(strconv.FormatInt(e.offset, 10))},
-		{Key: ptr("length"), Value: ptr(strconv.Itoa(len(p.RawData)))},
+		{Key: ptr("length"), Value: ptr(strconv.Itoa(len(raw)))},
 	}
 	p.DataLocation = onnxpb.TensorProto_EXTERNAL.Enum()
-	e.offset += int64(len(p.RawData))
-	p.RawData = nil
+	e.offset += int64(len(raw))
 	return nil
 }
 
 // Marshal serializes m with all tensors inline.
 func (m *Model) Marshal() ([]byte, error) {
-	p, err := m.toProto(nil)
-	if err != nil {
+	var b bytes.Buffer
+	if err := m.encodeTo(&b, nil); err != nil {
 		return nil, err
 	}
-	return proto.MarshalOptions{Deterministic: true}.Marshal(p)
+	return b.Bytes(), nil
 }
 
 func (m *Model) initBytes() int64 {
@@ -134,9 +131,11 @@ func (m *Model) initBytes() int64 {
 }
 
 // ToProto converts m to a ModelProto with all tensors inline.
-func (m *Model) ToProto() (*onnxpb.ModelProto, error) { return m.toProto(nil) }
+func (m *Model) ToProto() (*onnxpb.ModelProto, error) { return m.toProto(false) }
 
-func (m *Model) toProto(ext func(*Tensor, *onnxpb.TensorProto) error) (*onnxpb.ModelProto, error) {
+// toProto converts m; with noInits the graph has no initializers (the
+// skeleton that encodeTo writes them into).
+func (m *Model) toProto(noInits bool) (*onnxpb.ModelProto, error) {
 	p := &onnxpb.ModelProto{}
 	if m.rest != nil {
 		p.Functions = m.rest.Functions
@@ -165,7 +164,7 @@ func (m *Model) toProto(ext func(*Tensor, *onnxpb.TensorProto) error) (*onnxpb.M
 	for _, k := range slices.Sorted(maps.Keys(m.Metadata)) {
 		p.MetadataProps = append(p.MetadataProps, &onnxpb.StringStringEntryProto{Key: ptr(k), Value: ptr(m.Metadata[k])})
 	}
-	g, err := m.Graph.toProto(ext)
+	g, err := m.Graph.toProto(noInits)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +172,7 @@ func (m *Model) toProto(ext func(*Tensor, *onnxpb.TensorProto) error) (*onnxpb.M
 	return p, nil
 }
 
-func (g *Graph) toProto(ext func(*Tensor, *onnxpb.TensorProto) error) (*onnxpb.GraphProto, error) {
+func (g *Graph) toProto(noInits bool) (*onnxpb.GraphProto, error) {
 	p := &onnxpb.GraphProto{}
 	if g.Name != "" {
 		p.Name = ptr(g.Name)
@@ -182,17 +181,15 @@ func (g *Graph) toProto(ext func(*Tensor, *onnxpb.TensorProto) error) (*onnxpb.G
 		p.DocString = ptr(g.DocString)
 	}
 	for _, name := range g.sortedInitNames() {
+		if noInits {
+			break
+		}
 		t := g.Initializers[name]
 		tp, err := t.ToProto()
 		if err != nil {
 			return nil, fmt.Errorf("initializer %q: %w", name, err)
 		}
 		tp.Name = ptr(name)
-		if ext != nil {
-			if err := ext(t, tp); err != nil {
-				return nil, fmt.Errorf("initializer %q: %w", name, err)
-			}
-		}
 		p.Initializer = append(p.Initializer, tp)
 	}
 	for _, vi := range g.Inputs {

@@ -632,15 +632,16 @@ func decodeTyped(dt DataType, p *onnxpb.TensorProto, n int) (any, error) {
 // itself (raw_data or the typed fields). External data is resolved by
 // Model loading; see LoadFile.
 func TensorFromProto(p *onnxpb.TensorProto) (*Tensor, error) {
-	t, err := tensorFromProto(p, nil)
+	t, err := tensorFromProto(p, nil, false)
 	if err != nil {
 		return nil, fmt.Errorf("tensor %q: %w", p.GetName(), err)
 	}
 	return t, nil
 }
 
-// tensorFromProto decodes p; ext, when not nil, reads external data.
-func tensorFromProto(p *onnxpb.TensorProto, ext func(*onnxpb.TensorProto, int) ([]byte, error)) (*Tensor, error) {
+// tensorFromProto decodes p; ext, when not nil, reads external data. With
+// alias, the tensor may use p's raw_data and the bytes ext returns in place.
+func tensorFromProto(p *onnxpb.TensorProto, ext func(*onnxpb.TensorProto, int) ([]byte, error), alias bool) (*Tensor, error) {
 	dt := DataType(p.GetDataType())
 	n, err := checkedNumElems(p.Dims)
 	if err != nil {
@@ -666,7 +667,7 @@ func tensorFromProto(p *onnxpb.TensorProto, ext func(*onnxpb.TensorProto, int) (
 		if err != nil {
 			return nil, err
 		}
-		t.Data, err = decodeRaw(dt, raw, n)
+		t.Data, err = decodeRawAlias(dt, raw, n, alias)
 		if err != nil {
 			return nil, err
 		}
@@ -678,7 +679,7 @@ func tensorFromProto(p *onnxpb.TensorProto, ext func(*onnxpb.TensorProto, int) (
 		if len(p.RawData) != n*dt.Size() {
 			return nil, fmt.Errorf("raw_data has %d bytes, want %d for shape %v of %v", len(p.RawData), n*dt.Size(), p.Dims, dt)
 		}
-		t.Data, err = decodeRaw(dt, p.RawData, n)
+		t.Data, err = decodeRawAlias(dt, p.RawData, n, alias)
 		if err != nil {
 			return nil, err
 		}

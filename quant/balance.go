@@ -183,6 +183,9 @@ func ownConstant(g *onnx.Graph, n *onnx.Node, i int) (*onnx.Tensor, error) {
 		return nil, fmt.Errorf("input %d (%q) of %v is not a constant", i, name, n)
 	}
 	t := c.Clone()
+	// The original may lie in a mapped model file and be read by no one
+	// else now: keep only the copy resident.
+	c.PageOut()
 	if err := replaceConstant(g, n, i, t); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package quant
 
 import (
 	"fmt"
+	"slices"
 
 	"amq/backend"
 	"amq/onnx"
@@ -78,7 +79,9 @@ func newCalibration(m *onnx.Model, layers []*Layer, cfg *Config, rec Record) (*c
 	if err := requireBalanceFactors(active, cfg, rec); err != nil {
 		return nil, fmt.Errorf("calibrate: %w", err)
 	}
-	bal := m.Clone()
+	// The balance replaces the weights it scales; FakeQuantWeight below
+	// writes into the others, which get their own copy first.
+	bal := m.CloneShared()
 	if _, err := ApplyBalance(bal, active, rec, BalanceOptions{}); err != nil {
 		return nil, fmt.Errorf("calibrate: %w", err)
 	}
@@ -117,6 +120,7 @@ func newCalibration(m *onnx.Model, layers []*Layer, cfg *Config, rec Record) (*c
 			// "Calibration order").
 			continue
 		}
+		ownData(m.Graph, j.weight)
 		if err := FakeQuantWeight(j.layer.Type, j.node, j.weight, weightScales[j.layer.Name]); err != nil {
 			return nil, fmt.Errorf("layer %q: %w", j.layer.Name, err)
 		}
@@ -125,6 +129,8 @@ func newCalibration(m *onnx.Model, layers []*Layer, cfg *Config, rec Record) (*c
 	for k, cal := range cals {
 		byTensor[k.tensor] = append(byTensor[k.tensor], cal)
 	}
+	// bal has its own copies of the quantized layers' weights now.
+	m.PageOutWeights()
 	return &calibration{model: bal, jobs: jobs, cals: cals, byTensor: byTensor, observe: observe, weightScales: weightScales}, nil
 }
 
@@ -151,6 +157,21 @@ func (c *calibration) add(out map[string]*onnx.Tensor) error {
 		}
 	}
 	return nil
+}
+
+// ownData gives w elements of its own when they are still those of the
+// initializer of its name in g (a clone made by CloneShared).
+func ownData(g *onnx.Graph, w *onnx.Tensor) {
+	o, ok := g.Initializers[w.Name]
+	if !ok {
+		return
+	}
+	a, ok1 := o.Data.([]float32)
+	b, ok2 := w.Data.([]float32)
+	if ok1 && ok2 && len(a) > 0 && len(b) > 0 && &a[0] == &b[0] {
+		w.Data = slices.Clone(b)
+		o.PageOut()
+	}
 }
 
 // activationFactors derives every job's scale_d and offset_d from its

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -229,8 +230,11 @@ type clock struct {
 
 func newClock() *clock { return &clock{start: time.Now()} }
 
-// lap ends the step called name.
+// lap ends the step called name. The step's garbage (a calibration
+// model's weight copies, a batch's activations) goes back to the system
+// here, so that the next step does not start on top of it.
 func (c *clock) lap(name string) {
+	debug.FreeOSMemory()
 	now := time.Now()
 	c.phases = append(c.phases, Phase{Name: name, Time: now.Sub(c.start)})
 	c.start = now

@@ -1,6 +1,7 @@
 package quant
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -477,6 +478,55 @@ func TestRunFlowSameWithOrWithoutObserver(t *testing.T) {
 	for i, l := range reps[0].Layers {
 		if l.SQNR != reps[1].Layers[i].SQNR || math.IsNaN(l.SQNR) {
 			t.Errorf("layer %s: SQNR %v and %v", l.Name, l.SQNR, reps[1].Layers[i].SQNR)
+		}
+	}
+}
+
+// TestRunFlowLeavesTheCallersWeightsAlone checks that no step writes into
+// a weight of the caller's model: the flow's copies share its elements
+// (onnx.Model.CloneShared), so a step that wrote in place would change it.
+func TestRunFlowLeavesTheCallersWeightsAlone(t *testing.T) {
+	t.Parallel()
+	simple, err := LoadSimpleConfig(filepath.Join(quantFixtures, "dmq.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, dir, model, input string
+		opt                     QuantizeOptions
+	}{
+		{"dmq", "transformer", "model_op17.onnx", "input", QuantizeOptions{Simple: simple}},
+		{"joint fold", "transformer", "model_op17.onnx", "input", QuantizeOptions{Simple: simple, Joint: true, Fold: true}},
+		{"bias correction", "transformer", "model_op17.onnx", "input", QuantizeOptions{Simple: simple, BiasCorrect: true, BatchNum: 2}},
+		{"alpha search", "transformer", "model_op17.onnx", "input", QuantizeOptions{Alpha: DefaultAlphaSearch()}},
+		{"conv+bn fusion", "cnn", "model_op13_bn.onnx", "input", QuantizeOptions{Simple: simple}},
+	}
+	for _, c := range cases {
+		m, err := onnx.LoadFile(filepath.Join(quantFixtures, c.dir, c.model))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, err := m.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		calib, err := npy.ReadFile(filepath.Join(quantFixtures, c.dir, "calib.npy"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := NewTensorSource(map[string]*onnx.Tensor{c.input: calib}, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := RunFlow(m, testSim, data, filepath.Join(t.TempDir(), "m"), c.opt); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		after, err := m.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(before, after) {
+			t.Errorf("%s: RunFlow changed the caller's model", c.name)
 		}
 	}
 }

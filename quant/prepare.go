@@ -108,10 +108,12 @@ func Prepare(m *onnx.Model, cfg *Config, opt PrepareOptions) (*Prepared, error) 
 }
 
 // upgradeOpset returns a copy of m at default-domain opset 11 or later:
-// the flow's models (and the fake-quant model's Round) need opset 11.
+// the flow's models (and the fake-quant model's Round) need opset 11. The
+// copy shares m's weights: every later step replaces a tensor it changes
+// (docs/design.md "Loading large models").
 func upgradeOpset(m *onnx.Model) (*onnx.Model, error) {
 	if m.Opset() >= opset.Target {
-		return m.Clone(), nil
+		return m.CloneShared(), nil
 	}
 	return opset.Upgrade(m, opset.Target)
 }

@@ -124,26 +124,46 @@ func saveStaged(ctx context.Context, st *atomicfile.Staging, name string, m *onn
 			return nil, err
 		}
 	}
-	fake := q.model.Clone()
-	if err := rewrite(fake, q.layers, false); err != nil {
-		return nil, fmt.Errorf("save: fake-quant model: %w", err)
-	}
+	// Both rewrites take the quantized layers' weights from q.layers and
+	// drop the float ones, which can go now; the fake-quant model shares
+	// the rest with the deploy model (docs/design.md "Loading large
+	// models").
+	dropFloatWeights(q)
+	fake := q.model.CloneShared()
 	dep := q.model
 	if err := rewrite(dep, q.layers, true); err != nil {
 		return nil, fmt.Errorf("save: deploy model: %w", err)
 	}
-	for _, x := range []struct {
-		path string
-		m    *onnx.Model
-	}{{rep.FakeQuantPath, fake}, {rep.DeployPath, dep}} {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("save: %w", err)
-		}
-		if err := x.m.Save(x.path, opt.Model); err != nil {
-			return nil, fmt.Errorf("save %s: %w", filepath.Base(x.path), err)
-		}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("save: %w", err)
+	}
+	if err := dep.Save(rep.DeployPath, opt.Model); err != nil {
+		return nil, fmt.Errorf("save %s: %w", filepath.Base(rep.DeployPath), err)
+	}
+	if err := rewrite(fake, q.layers, false); err != nil {
+		return nil, fmt.Errorf("save: fake-quant model: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("save: %w", err)
+	}
+	if err := fake.Save(rep.FakeQuantPath, opt.Model); err != nil {
+		return nil, fmt.Errorf("save %s: %w", filepath.Base(rep.FakeQuantPath), err)
 	}
 	return rep, nil
+}
+
+// dropFloatWeights empties the float weight initializers of q's layers,
+// which their rewrites replace by the quantized values in q.layers and then
+// remove: a model's worth of balanced weights need not wait for both
+// rewrites. A tensor left empty by mistake would fail to save, not save
+// wrong values. Only the layer reads its weight (FindLayers gives shared
+// weights private copies), and the tensor is q's own (CloneShared).
+func dropFloatWeights(q *quantizedModel) {
+	for _, l := range q.targets {
+		if t, ok := q.model.Graph.Initializers[l.Node.Input(1)]; ok && len(q.model.Graph.Consumers(t.Name)) == 1 {
+			t.Data = nil
+		}
+	}
 }
 
 // quantizedModel is a model ready to be rewritten into its fake-quant or
@@ -159,7 +179,9 @@ type quantizedModel struct {
 // the parameters of every layer cfg enables, noting in rep what it
 // skipped, balanced and warns of.
 func quantizeModel(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, opt SaveOptions, rep *SaveReport) (*quantizedModel, error) {
-	dep := m.Clone()
+	// Nothing below writes into a weight: the balance and the rewrites
+	// replace tensors, so m's elements can be shared.
+	dep := m.CloneShared()
 	g := dep.Graph
 	targets, skipped, err := saveTargets(g, layers, cfg, rec)
 	if err != nil {
@@ -190,6 +212,9 @@ func quantizeModel(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, opt 
 		rep.Warnings = append(rep.Warnings, warn...)
 		rep.Quantized = append(rep.Quantized, l.Name)
 	}
+	// The rewrites need the quantized weights (q.layers), not the float
+	// ones the balance copied.
+	m.PageOutWeights()
 	return q, nil
 }
 
@@ -466,7 +491,9 @@ func rewrite(m *onnx.Model, qls []*quantLayer, deploy bool) error {
 		// Integer weights and bias.
 		wName := g.UniqueName(ql.name + ".weight_quant")
 		if deploy {
-			g.SetInitializer(&onnx.Tensor{Name: wName, DType: onnx.Int8, Shape: ql.wShape, Data: slices.Clone(ql.wq)})
+			// The layer's int8 weights themselves, not a copy: nothing
+			// writes into them, and a model's worth of them is large.
+			g.SetInitializer(&onnx.Tensor{Name: wName, DType: onnx.Int8, Shape: ql.wShape, Data: ql.wq})
 		} else {
 			g.SetInitializer(&onnx.Tensor{Name: wName, DType: onnx.Float, Shape: ql.wShape, Data: onnx.ConvertSlice[float32](ql.wq)})
 		}

@@ -20,6 +20,7 @@ import (
 
 func main() {
 	ctx, stopped := stopOnSignals()
+	limitMemory()
 	err := rootCmd().ExecuteContext(ctx)
 	stopped()
 	if err != nil {

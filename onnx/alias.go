@@ -1,0 +1,63 @@
+package onnx
+
+import (
+	"encoding/binary"
+	"runtime"
+	"unsafe"
+)
+
+// nativeLittleEndian: raw_data is little-endian, so only such a host can
+// use it in place.
+var nativeLittleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// unalignedOK says whether loads and stores of float and integer values
+// need no alignment on this architecture, so that raw_data at any offset
+// of a file can be used in place.
+var unalignedOK = runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64" || runtime.GOARCH == "386"
+
+// decodeRawAlias is decodeRaw that, with alias, returns the elements of
+// float, double and integer tensors in raw's own memory instead of a
+// decoded copy: loading then costs what reading the file costs, and a
+// model holds one copy of its weights (docs/design.md "Loading large
+// models"). raw then belongs to the tensor.
+func decodeRawAlias(dt DataType, raw []byte, n int, alias bool) (any, error) {
+	if alias && nativeLittleEndian && len(raw) == n*dt.Size() && n > 0 {
+		switch dt {
+		case Float:
+			if d, ok := aliasAs[float32](raw, n); ok {
+				return d, nil
+			}
+		case Double:
+			if d, ok := aliasAs[float64](raw, n); ok {
+				return d, nil
+			}
+		case Int64:
+			if d, ok := aliasAs[int64](raw, n); ok {
+				return d, nil
+			}
+		case Int32:
+			if d, ok := aliasAs[int32](raw, n); ok {
+				return d, nil
+			}
+		case Int8:
+			if d, ok := aliasAs[int8](raw, n); ok {
+				return d, nil
+			}
+		case Uint8:
+			return raw[:n:n], nil
+		}
+	}
+	return decodeRaw(dt, raw, n)
+}
+
+// aliasAs views raw as n values of T, when its address suits T; the
+// slice's capacity is n, so that an append copies instead of writing past
+// the tensor.
+func aliasAs[T float32 | float64 | int64 | int32 | int8](raw []byte, n int) ([]T, bool) {
+	p := unsafe.Pointer(unsafe.SliceData(raw))
+	var z T
+	if uintptr(p)%unsafe.Alignof(z) != 0 && !unalignedOK {
+		return nil, false
+	}
+	return unsafe.Slice((*T)(p), n), true
+}
