@@ -223,3 +223,36 @@ func TestEveryWritingCommandRefusesALockedPrefix(t *testing.T) {
 		})
 	}
 }
+
+// TestShardsLockTheirStatsFileNotTheRecord: a shard writes only its stats
+// file, so shards sharing a --record run side by side (as Slurm starts
+// them), while two runs on one stats file do not.
+func TestShardsLockTheirStatsFileNotTheRecord(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	model := filepath.Join(quantFixtureDir(t), "transformer", "model_op13.onnx")
+	data := filepath.Join(quantFixtureDir(t), "transformer", "calib.npy")
+	cfg := filepath.Join(dir, "config.json")
+	mustAmq(t, "create-config", "--model", model, "--cfg", filepath.Join(quantFixtureDir(t), "dmq.cfg"), "--batch-num", "2", "--out", cfg)
+	record, stats := filepath.Join(dir, "record.txt"), filepath.Join(dir, "p0.stats")
+	l, _, err := atomicfile.LockPrefix(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	args := []string{"preprocess", "--model", model, "--config", cfg, "--data", data, "--batch-size", "8", "--quiet",
+		"--record", record, "--shard", "0/2", "--stats", stats}
+	if _, err := amq(t, args...); err != nil {
+		t.Fatalf("shard with the record locked by another run: %v", err)
+	}
+	ls, _, err := atomicfile.LockPrefix(stats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ls.Unlock()
+	_, err = amq(t, args...)
+	var busy *atomicfile.BusyError
+	if !errors.As(err, &busy) || busy.Prefix != stats {
+		t.Errorf("shard with its stats file locked: %v, want %s in use", err, stats)
+	}
+}

@@ -61,8 +61,9 @@ func (f *calibFlags) load(ctx context.Context, w io.Writer) (*calibSetup, error)
 	if err := checkOutput(out); err != nil {
 		return nil, err
 	}
-	// One writer per record: calibrate reads it and writes it back.
-	release, err := lockOutput(f.record, false, w)
+	// One writer per output: calibrate reads the record and writes it
+	// back; a shard writes only its stats file, so shards run side by side.
+	release, err := lockOutput(out, false, w)
 	if err != nil {
 		return nil, err
 	}
