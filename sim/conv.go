@@ -396,12 +396,12 @@ func depthwise(y, x, w []float32, g *geom, planes, threads int) {
 							in = in[wlo+baseW : whi+baseW]
 							out = out[wlo:whi]
 							for j, v := range in {
-								out[j] += wv * v
+								out[j] += float32(wv * v)
 							}
 							continue
 						}
 						for ow := wlo; ow < whi; ow++ {
-							out[ow] += wv * in[ow*g.s[2]+baseW]
+							out[ow] += float32(wv * in[ow*g.s[2]+baseW])
 						}
 					}
 				}
