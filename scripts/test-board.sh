@@ -38,10 +38,13 @@ var _ = kernelAVX2_6x16
 GO
   (cd "$scratch" && go build ./sim/) || { echo "test-board: the broken tree does not even build on amd64" >&2; exit 1; }
   echo "== broken tree: amd64 builds; test-board.sh must fail"
-  if (cd "$scratch" && AMQ_BOARD_BROKEN= AMQ_BOARD_BUILD="$scratch/build/board" bash scripts/test-board.sh); then
+  if (cd "$scratch" && AMQ_BOARD_BROKEN= AMQ_BOARD_BUILD="$scratch/build/board" bash scripts/test-board.sh) >"$scratch/log" 2>&1; then
+    cat "$scratch/log"
     echo "test-board: FAILED to catch an amd64-only file in the aarch64 build" >&2
     exit 1
   fi
+  # It must fail for that reason, not another.
+  grep "undefined: kernelAVX2_6x16" "$scratch/log" || { cat "$scratch/log"; echo "test-board: the broken tree failed for another reason" >&2; exit 1; }
   echo "test-board: broken aarch64 build caught"
   exit 0
 fi
