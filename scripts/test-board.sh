@@ -10,8 +10,9 @@
 #     config, with --backend sim and with --backend ascend against the fake
 #     runtime (amq built with the amqfake tag, the fake ATC), and compares
 #     every output file (record, config, fake-quant and deploy model) byte
-#     for byte with amd64 amq's --backend sim run, built with the purego tag:
-#     the pure-Go kernels are the only ones aarch64 has (README, "Boards").
+#     for byte with amd64 amq's --backend sim run on the pure-Go GEMM kernel
+#     (AMQ_SIM_GEMM=go2x4, what the purego tag builds): the pure-Go kernels
+#     are the only ones aarch64 has (README, "aarch64 boards").
 # Exits non-zero on any failure or difference.
 #
 #   bash scripts/test-board.sh
@@ -89,8 +90,8 @@ if [ -n "$fused" ]; then
   exit 1
 fi
 
-echo "== amq quantize: aarch64 (sim, ascend on the fake runtime) against amd64 sim (purego)"
-go build -trimpath -tags purego -o "$work/amq-amd64" ./cmd/amq
+echo "== amq quantize: aarch64 (sim, ascend on the fake runtime) against amd64 sim (pure-Go GEMM)"
+go build -trimpath -o "$work/amq-amd64" ./cmd/amq
 q=$root/testdata/quant
 jobs=() # NAME MODEL DATA CONFIG
 for fx in cnn/model_op13 cnn/model_op13_bn transformer/model_op13 transformer/model_op17 \
@@ -113,7 +114,7 @@ quantize_all() {
   done
 }
 # The amd64 reference runs on one core while qemu runs on the other.
-quantize_all "$work/amd64" "" "$work/amq-amd64" &
+AMQ_SIM_GEMM=go2x4 quantize_all "$work/amd64" "" "$work/amq-amd64" &
 ref=$!
 quantize_all "$work/sim" "" "${qemu[@]}" "$out/amq-linux-arm64"
 quantize_all "$work/ascend" "--backend ascend" "${qemu[@]}" "$out/amq-fake-linux-arm64"
