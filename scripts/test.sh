@@ -2,8 +2,9 @@
 # The project's test command: installs what the tests need (scripts/setup.sh),
 # builds the fake ACL runtime, then runs gofmt, go vet and every Go test under
 # the race detector (conformance suite, fixtures, quantization flow, ACL
-# backend against the fake runtime), and the C tests of the ACL shim (ctest,
-# AddressSanitizer).
+# backend against the fake runtime), the C tests of the ACL shim (ctest,
+# AddressSanitizer), and the aarch64 board build under qemu-user
+# (scripts/test-board.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -26,3 +27,5 @@ go test -race -count=1 ./...
 # which change what they measure and make them slow; they run here.
 go test -count=1 -run 'MemoryIndependentOfBatches' ./quant/
 AMQ_ASCEND_BUILD=$build bash scripts/test-ascend.sh
+# The aarch64 board build under qemu-user, checked against amd64's records.
+bash scripts/test-board.sh
