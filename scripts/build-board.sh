@@ -21,6 +21,11 @@ cd "$(dirname "$0")/.."
 out=${AMQ_BOARD_BUILD:-$PWD/build/board}
 mkdir -p "$out/bin"
 arm64=(env CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc)
+# Go's build cache does not see the C files that cann/shim.c includes
+# (cgo/amq_acl.c, include/*.h): a digest of them in CGO_CFLAGS makes a
+# change rebuild the cgo packages instead of shipping the old shim.
+shim=$(cat cgo/*.c include/*.h cgo/fake/*.h | sha256sum | cut -c1-16)
+export CGO_CFLAGS="${CGO_CFLAGS:--O2 -g} -DAMQ_SHIM_DIGEST=$shim"
 
 # Written under a temporary name and renamed, so that a failed build leaves
 # no binary of an earlier one under the name that is tested or shipped.
