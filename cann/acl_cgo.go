@@ -23,14 +23,11 @@ func statusErr(rc C.int, st *C.amq_acl_status) error {
 }
 
 // Open loads the ACL library and initializes ACL. path "" means the default
-// search (see the package documentation). The first call decides for the
-// whole process: later calls return its result. It returns the path used.
+// search (FindLibrary). The first call decides for the whole process: later
+// calls return its result. It returns the path used.
 func Open(path string) (string, error) {
-	var cpath *C.char
-	if path != "" {
-		cpath = C.CString(path)
-		defer C.free(unsafe.Pointer(cpath))
-	}
+	cpath := C.CString(FindLibrary(path).Library)
+	defer C.free(unsafe.Pointer(cpath))
 	var used [4096]C.char
 	var st C.amq_acl_status
 	rc := C.amq_acl_open(cpath, &used[0], C.size_t(len(used)), &st)

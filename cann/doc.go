@@ -11,8 +11,7 @@
 // Built with CGO_ENABLED=0 the package compiles, and every entry point
 // returns an error saying so.
 //
-// The library is found at Options.Library, else $AMQ_ASCENDCL_LIB, else
-// $ASCEND_TOOLKIT_HOME/lib64/libascendcl.so, else
-// /usr/local/Ascend/ascend-toolkit/latest/lib64/libascendcl.so. It is
-// loaded and initialized (aclInit) once per process.
+// The library is found by FindLibrary (Options.Library, else
+// $AMQ_ASCENDCL_LIB, else lib64/libascendcl.so in CANN's home), which amq
+// doctor reports. It is loaded and initialized (aclInit) once per process.
 package cann

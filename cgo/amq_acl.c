@@ -54,21 +54,13 @@ static int acl_fail(amq_acl_status *st, int code, const char *func) {
             return acl_fail((st), rc_, #fn);     \
     } while (0)
 
-static void resolve_path(const char *path, char *buf, size_t len) {
-    const char *env;
-    if (path != NULL && path[0] != '\0') {
-        snprintf(buf, len, "%s", path);
-    } else if ((env = getenv("AMQ_ASCENDCL_LIB")) != NULL && env[0] != '\0') {
-        snprintf(buf, len, "%s", env);
-    } else if ((env = getenv("ASCEND_TOOLKIT_HOME")) != NULL && env[0] != '\0') {
-        snprintf(buf, len, "%s/lib64/libascendcl.so", env);
-    } else {
-        snprintf(buf, len, "/usr/local/Ascend/ascend-toolkit/latest/lib64/libascendcl.so");
-    }
-}
-
 static int do_open(const char *path) {
-    resolve_path(path, open_path, sizeof open_path);
+    /* The search order lives in one place, cann.FindLibrary (Go). */
+    if (path == NULL || path[0] == '\0') {
+        set_status(&open_st, AMQ_ERR_DLOPEN, "dlopen", "no library path given");
+        return AMQ_ERR_DLOPEN;
+    }
+    snprintf(open_path, sizeof open_path, "%s", path);
     lib = dlopen(open_path, RTLD_NOW | RTLD_LOCAL);
     if (lib == NULL) {
         set_status(&open_st, AMQ_ERR_DLOPEN, "dlopen", dlerror());

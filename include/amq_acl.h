@@ -57,11 +57,10 @@ typedef struct amq_acl_session amq_acl_session;
 typedef struct amq_acl_model amq_acl_model;
 
 /*
- * amq_acl_open loads the ACL library (path, or when NULL/empty the default
- * search: $AMQ_ASCENDCL_LIB, $ASCEND_TOOLKIT_HOME/lib64/libascendcl.so,
- * /usr/local/Ascend/ascend-toolkit/latest/lib64/libascendcl.so) and calls
- * aclInit once per process. Later calls return the first call's result.
- * The path actually used is copied to used (may be NULL).
+ * amq_acl_open loads the ACL library at path (the Go side finds it:
+ * cann.FindLibrary, the one search order) and calls aclInit once per
+ * process. Later calls return the first call's result. The path actually
+ * used is copied to used (may be NULL).
  */
 int amq_acl_open(const char *path, char *used, size_t used_len, amq_acl_status *st);
 

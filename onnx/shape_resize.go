@@ -68,7 +68,7 @@ func resizeToSizes(n *Node, x, axes []int, sizes *Tensor) ([]int, error) {
 		}
 	}
 	for _, a := range axes {
-		out[a] = int(math.Floor(sc*float64(x[a]) + 0.5))
+		out[a] = int(math.Floor(float64(sc*float64(x[a])) + 0.5)) // float64(): as sim's Resize, no FMA
 	}
 	return out, nil
 }

@@ -113,7 +113,7 @@ func (s *shapeInfer) rangeOp(n *Node) error {
 	}
 	vals := make([]float64, cnt)
 	for i := range vals {
-		vals[i] = v[0] + float64(i)*v[2]
+		vals[i] = v[0] + float64(float64(i)*v[2]) // float64(): as sim's Range, no FMA
 	}
 	if t := valueAs(NewTensor(out, vals), dt); t != nil {
 		s.setValue(n, t)

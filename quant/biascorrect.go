@@ -233,7 +233,7 @@ func (s *biasStats) add(yq, y *onnx.Tensor) error {
 			d := float64(a[k]) - float64(b[k])
 			if held {
 				s.heldSum[c] += d
-				s.heldSq[c] += d * d
+				s.heldSq[c] += float64(d * d)
 			} else {
 				s.fitSum[c] += d
 			}
@@ -264,7 +264,7 @@ func (s *biasStats) heldOutMSE(applied []float64) (before, after float64) {
 		before += sq
 		// sum (d - a)² = sum d² - 2a sum d + n a²
 		a := applied[c]
-		after += max(0, sq-2*a*s.heldSum[c]+float64(s.heldN)*a*a)
+		after += max(0, sq-float64(2*a*s.heldSum[c])+float64(float64(s.heldN)*a*a))
 	}
 	return before / n, after / n
 }

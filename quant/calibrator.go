@@ -281,5 +281,5 @@ func groupBins(lo, width float64, nb int, count func(int) int64, maxBins int) (g
 	for i := first; i <= last; i++ {
 		counts[(i-first)/k] += count(i)
 	}
-	return lo + float64(first)*width, float64(k) * width, counts
+	return lo + float64(float64(first)*width), float64(k) * width, counts
 }

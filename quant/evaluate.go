@@ -160,8 +160,8 @@ func sqnrSums(x, y *onnx.Tensor) (sig, noise float64, err error) {
 	}
 	for k, v := range xd {
 		d := float64(v) - float64(yd[k])
-		sig += float64(v) * float64(v)
-		noise += d * d
+		sig += float64(float64(v) * float64(v))
+		noise += float64(d * d)
 	}
 	return sig, noise, nil
 }

@@ -128,7 +128,7 @@ func (v exactValues) Quantile(k int64) float64 {
 func (v exactValues) SquaredError(s float32, o int32) float64 {
 	var total float64
 	for i, x := range v.vals {
-		total += float64(v.counts[i]) * sq(float64(x)-FakeQuant(float64(x), s, o))
+		total += float64(float64(v.counts[i]) * sq(float64(x)-FakeQuant(float64(x), s, o)))
 	}
 	return total
 }

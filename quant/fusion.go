@@ -154,7 +154,7 @@ func fuseConvBN(g *onnx.Graph, conv, bn *onnx.Node) (bool, error) {
 		if bias != nil {
 			b = float64(bias[o])
 		}
-		nb[o] = float32((b-float64(p[2][o]))*k + float64(p[1][o]))
+		nb[o] = float32(float64((b-float64(p[2][o]))*k) + float64(p[1][o]))
 	}
 
 	oldOut := conv.Outputs[0]

@@ -110,15 +110,15 @@ func (h *HFMGHistogram) rebin(lo, hi float32) {
 		if c == 0 {
 			continue
 		}
-		a := h.Min + float32(i)*oldW
-		b := h.Min + float32(i+1)*oldW
+		a := h.Min + float32(float32(i)*oldW)
+		b := h.Min + float32(float32(i+1)*oldW)
 		ia := min(nb-1, floorDiv32(a-lo, newW))
 		ib := min(nb-1, floorDiv32(b-lo, newW))
 		if ia == ib {
 			h.next[ia] += c
 			continue
 		}
-		frac := (lo + float32(ia+1)*newW - a) / (b - a)
+		frac := (lo + float32(float32(ia+1)*newW) - a) / (b - a)
 		// Rounding could put frac a hair outside [0, 1]; a count must
 		// stay within the bin's.
 		low := max(0, min(c, int64(float32(c)*frac)))
@@ -237,8 +237,8 @@ func HFMG(h *HFMGHistogram, p ActParams) (scale float32, offset int32, err error
 		s, o := ScaleOffset(float64(h.Min), float64(h.Max), p.Asymmetric)
 		return s, o, nil
 	}
-	lo := h.Min + float32(bestL)*bw
-	hi := h.Min + float32(bestR+1)*bw
+	lo := h.Min + float32(float32(bestL)*bw)
+	hi := h.Min + float32(float32(bestR+1)*bw)
 	s, o := ScaleOffset(float64(lo), float64(hi), p.Asymmetric)
 	return s, o, nil
 }
@@ -282,24 +282,24 @@ func hfmgCandidates(count []int64) [][2]int {
 // nz lists the occupied bins.
 func hfmgLoss(count []int64, nz []int, bw float64, l, r int) float64 {
 	dw := bw * float64(r-l+1) / hfmgLevels
-	half := dw / 2
+	half := float64(dw / 2)
 	level := func(x float64) int { return max(0, min(hfmgLevels-1, int(math.Floor(x/dw)))) }
 	// ∫ (x-c)² dx from x = c+u to c+v.
-	piece := func(u, v float64) float64 { return (v*v*v - u*u*u) / 3 }
+	piece := func(u, v float64) float64 { return (float64(v*v*v) - float64(u*u*u)) / 3 }
 	var loss float64
 	for _, i := range nz {
-		a := float64(i-l) * bw // bin i relative to the range start
+		a := float64(float64(i-l) * bw) // bin i relative to the range start
 		b := a + bw
 		ja, jb := level(a), level(b)
-		ca := float64(ja)*dw + half
+		ca := float64(float64(ja)*dw) + half
 		var e float64
 		if ja == jb {
 			e = piece(a-ca, b-ca)
 		} else {
-			cb := float64(jb)*dw + half
-			e = piece(a-ca, half) + float64(jb-ja-1)*piece(-half, half) + piece(-half, b-cb)
+			cb := float64(float64(jb)*dw) + half
+			e = piece(a-ca, half) + float64(float64(jb-ja-1)*piece(-half, half)) + piece(-half, b-cb)
 		}
-		loss += float64(count[i]) / bw * e
+		loss += float64(float64(count[i]) / bw * e)
 	}
 	return loss
 }

@@ -58,7 +58,7 @@ func ifmr(h ifmrValues, p ActParams) (scale float32, offset int32, err error) {
 	best := math.Inf(1)
 	for i := range steps {
 		// float32 candidates, as AMCT computes them.
-		r := float32(p.SearchRange[0] + float64(i)*p.SearchStep)
+		r := float32(p.SearchRange[0] + float64(float64(i)*p.SearchStep))
 		lo, hi := minInit, float64(r*float32(maxInit))
 		if !p.Asymmetric {
 			if -minInit > maxInit {
@@ -136,16 +136,16 @@ func (h *Histogram) SquaredError(s float32, o int32) float64 {
 func (h *Histogram) binError(i int, s float32, o int32) float64 {
 	c := float64(h.count[i])
 	// The values of bin i lie in [a, b], narrowed by the exact extremes.
-	a := max(h.lo+float64(i)*h.width, h.Min)
-	b := min(h.lo+float64(i+1)*h.width, h.Max)
+	a := max(h.lo+float64(float64(i)*h.width), h.Min)
+	b := min(h.lo+float64(float64(i+1)*h.width), h.Max)
 	qa, qb := Quantize(a, s, o), Quantize(b, s, o)
 	if qa == qb {
 		// sum (x-v)^2 = S2 - 2 v S1 + c v^2; never negative in exact terms.
 		v := Dequantize(qa, s, o)
-		return max(0, h.sumSq[i]-2*v*h.sum[i]+c*v*v)
+		return max(0, h.sumSq[i]-float64(2*v*h.sum[i])+float64(c*v*v))
 	}
 	mean := h.sum[i] / c
-	sd := math.Sqrt(max(0, h.sumSq[i]/c-mean*mean))
+	sd := math.Sqrt(max(0, h.sumSq[i]/c-float64(mean*mean)))
 	switch h.count[i] {
 	case 1:
 		// One value: it is the sum.
@@ -162,9 +162,9 @@ func (h *Histogram) binError(i int, s float32, o int32) float64 {
 	// within [a, b] (sparse bins are far from uniform over the whole bin):
 	// the integral of (x-v_k)² - (x-v)² = (v-v_k)(2x-v-v_k) over the piece
 	// where level v_k applies, times the density c/(b-a).
-	a, b = max(a, mean-math.Sqrt(3)*sd), min(b, mean+math.Sqrt(3)*sd)
+	a, b = max(a, mean-float64(math.Sqrt(3)*sd)), min(b, mean+float64(math.Sqrt(3)*sd))
 	v := FakeQuant(mean, s, o)
-	e := h.sumSq[i] - 2*v*h.sum[i] + c*v*v
+	e := h.sumSq[i] - float64(2*v*h.sum[i]) + float64(c*v*v)
 	if !(b > a) {
 		return max(0, e)
 	}
@@ -178,11 +178,11 @@ func (h *Histogram) binError(i int, s float32, o int32) float64 {
 		}
 		if hi > lo {
 			vk := Dequantize(int8(q), s, o)
-			corr += (v - vk) * ((hi*hi - lo*lo) - (v+vk)*(hi-lo))
+			corr += float64((v - vk) * (float64(hi*hi) - float64(lo*lo) - float64((v+vk)*(hi-lo))))
 		}
 		lo = max(lo, hi)
 	}
 	return max(0, e+corr*c/(b-a))
 }
 
-func sq(x float64) float64 { return x * x }
+func sq(x float64) float64 { return float64(x * x) }

@@ -165,7 +165,7 @@ func (h *Histogram) Add(x []float32) error {
 		i = max(0, min(nb-1, i))
 		h.count[i]++
 		h.sum[i] += f
-		h.sumSq[i] += f * f
+		h.sumSq[i] += float64(f * f)
 	}
 	return nil
 }
@@ -191,7 +191,7 @@ func (h *Histogram) fit(lo, hi float64) {
 	// Grow by k = 2, 4, 8, ... after shifting the grid left by j whole old
 	// bins (as many as lo needs); old bin i then lies in new bin (i+j)/k.
 	j := max(0, int(math.Ceil((h.lo-lo)/h.width)))
-	newLo := h.lo - float64(j)*h.width
+	newLo := h.lo - float64(float64(j)*h.width)
 	k := 2
 	for int((hi-newLo)/(h.width*float64(k))) >= len(h.count) {
 		k *= 2
@@ -238,7 +238,7 @@ func (h *Histogram) Quantile(k int64) float64 {
 		if cum+c >= k {
 			// Rank k is the (k-cum)-th of c values spread over the bin.
 			frac := (float64(k-cum) - 0.5) / float64(c)
-			v := h.lo + (float64(i)+frac)*h.width
+			v := h.lo + float64((float64(i)+frac)*h.width)
 			return max(h.Min, min(h.Max, v))
 		}
 		cum += c

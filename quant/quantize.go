@@ -28,9 +28,12 @@ func Quantize(x float64, s float32, o int32) int8 {
 	return int8(max(qMin, min(qMax, q)))
 }
 
-// Dequantize maps a quantized value back: (q - o) * s.
+// Dequantize maps a quantized value back: (q - o) * s. The product is
+// rounded (float64()), so that callers' x - Dequantize(...) is not fused
+// into one multiply-add on arm64 (docs/design.md "Same bits on every
+// architecture").
 func Dequantize(q int8, s float32, o int32) float64 {
-	return float64(int32(q)-o) * float64(s)
+	return float64(float64(int32(q)-o) * float64(s))
 }
 
 // FakeQuant is Dequantize(Quantize(x, s, o), s, o): the value the quantized

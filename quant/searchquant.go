@@ -121,9 +121,9 @@ func newHistPrefix(h *Histogram) *histPrefix {
 		if n >= 3 && h.width > 0 {
 			// As binError computes them.
 			c := float64(n)
-			sp := binSpread{a: max(h.lo+float64(i)*h.width, h.Min), b: min(h.lo+float64(i+1)*h.width, h.Max), mean: h.sum[i] / c}
-			sd := math.Sqrt(max(0, h.sumSq[i]/c-sp.mean*sp.mean))
-			sp.lo, sp.hi = max(sp.a, sp.mean-math.Sqrt(3)*sd), min(sp.b, sp.mean+math.Sqrt(3)*sd)
+			sp := binSpread{a: max(h.lo+float64(float64(i)*h.width), h.Min), b: min(h.lo+float64(float64(i+1)*h.width), h.Max), mean: h.sum[i] / c}
+			sd := math.Sqrt(max(0, h.sumSq[i]/c-float64(sp.mean*sp.mean)))
+			sp.lo, sp.hi = max(sp.a, sp.mean-float64(math.Sqrt(3)*sd)), min(sp.b, sp.mean+float64(math.Sqrt(3)*sd))
 			if sp.hi > sp.lo {
 				sp.dens = c / (sp.hi - sp.lo)
 			}
@@ -147,18 +147,18 @@ func (p *histPrefix) squaredError(s float32, o int32) float64 {
 	inv := 1 / h.width
 	// The levels of the lower edge of the first occupied bin and of the
 	// upper edge of the last, as binError takes the edges.
-	kFirst := Quantize(max(h.lo+float64(p.first)*h.width, h.Min), s, o)
-	kLast := Quantize(min(h.lo+float64(p.last+1)*h.width, h.Max), s, o)
+	kFirst := Quantize(max(h.lo+float64(float64(p.first)*h.width), h.Min), s, o)
+	kLast := Quantize(min(h.lo+float64(float64(p.last+1)*h.width), h.Max), s, o)
 	var total float64
 	run := func(i, j int, k int8) { // bins i..j-1, all in level k
 		v := Dequantize(k, s, o)
 		lo, hi := p.sums[i], p.sums[j]
 		c, s1, s2 := hi.n-lo.n, hi.s1-lo.s1, hi.s2-lo.s2
-		total += max(0, s2-2*v*s1+c*v*v)
+		total += max(0, s2-float64(2*v*s1)+float64(c*v*v))
 	}
 	start := p.first // the first bin not yet summed
 	for k := int32(kFirst); k < int32(kLast); k++ {
-		edge := (float64(k-o) + 0.5) * float64(s)
+		edge := float64((float64(k-o) + 0.5) * float64(s))
 		f := math.Floor((edge - h.lo) * inv)
 		if f > float64(p.last) {
 			break // the boundaries above the data
@@ -177,7 +177,7 @@ func (p *histPrefix) squaredError(s float32, o int32) float64 {
 	}
 	if start <= p.last {
 		// Above the last boundary found: the level of those bins.
-		run(start, p.last+1, Quantize(max(h.lo+float64(start)*h.width, h.Min), s, o))
+		run(start, p.last+1, Quantize(max(h.lo+float64(float64(start)*h.width), h.Min), s, o))
 	}
 	return total
 }
@@ -193,7 +193,7 @@ func (p *histPrefix) squaredError(s float32, o int32) float64 {
 // go to binError.
 func (p *histPrefix) straddleError(j int, k int8, s float32, o int32) float64 {
 	h := p.h
-	edge := (float64(int32(k)-o) + 0.5) * float64(s)
+	edge := float64((float64(int32(k)-o) + 0.5) * float64(s))
 	vk, vk1 := Dequantize(k, s, o), Dequantize(k+1, s, o)
 	level := func(x float64) float64 { // x's level, x not on the boundary
 		if x > edge {
@@ -205,7 +205,7 @@ func (p *histPrefix) straddleError(j int, k int8, s float32, o int32) float64 {
 		// binError's exact cases: one value (the sum), or two (mean ± sd).
 		c := float64(n)
 		mean := h.sum[j] / c
-		sd := math.Sqrt(max(0, h.sumSq[j]/c-mean*mean))
+		sd := math.Sqrt(max(0, h.sumSq[j]/c-float64(mean*mean)))
 		x1, x2 := mean, mean
 		if n == 2 {
 			x1, x2 = mean-sd, mean+sd
@@ -224,7 +224,7 @@ func (p *histPrefix) straddleError(j int, k int8, s float32, o int32) float64 {
 		return h.binError(j, s, o)
 	}
 	v := level(sp.mean)
-	e := h.sumSq[j] - 2*v*h.sum[j] + float64(h.count[j])*v*v
+	e := h.sumSq[j] - float64(2*v*h.sum[j]) + float64(float64(h.count[j])*v*v)
 	if !(sp.hi > sp.lo) {
 		return max(0, e)
 	}
@@ -234,9 +234,9 @@ func (p *histPrefix) straddleError(j int, k int8, s float32, o int32) float64 {
 	case !(a < edge && edge < b):
 		// The spread stays on the mean's side.
 	case v == vk: // the part above the boundary goes to level k+1
-		corr = (v - vk1) * ((b*b - edge*edge) - (v+vk1)*(b-edge))
+		corr = (v - vk1) * (float64(b*b) - float64(edge*edge) - float64((v+vk1)*(b-edge)))
 	default: // the part below goes to level k
-		corr = (v - vk) * ((edge*edge - a*a) - (v+vk)*(edge-a))
+		corr = (v - vk) * (float64(edge*edge) - float64(a*a) - float64((v+vk)*(edge-a)))
 	}
-	return max(0, e+corr*sp.dens)
+	return max(0, e+float64(corr*sp.dens))
 }

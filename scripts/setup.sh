@@ -4,7 +4,8 @@
 # runtime for fake-quant models and for speed comparisons), valgrind for the
 # C shim's tests, NumPy (to check that NumPy reads amq's .npy files) and
 # PaddleOCR's opset-9 direction classifier (a third-party old-opset model),
-# Slurm and munge (scripts/test-slurm.sh runs a one-node cluster).
+# Slurm and munge (scripts/test-slurm.sh runs a one-node cluster), and the
+# aarch64 cross compiler with qemu-user (scripts/board-deps.sh).
 # Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,5 +22,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The aarch64 cross compiler and qemu-user, for scripts/test-board.sh.
+bash scripts/board-deps.sh
 bash scripts/fetch-ort.sh >/dev/null
 bash scripts/fetch-ocr-models.sh >/dev/null

@@ -3,8 +3,9 @@
 # builds the fake ACL runtime, then runs gofmt, go vet and every Go test under
 # the race detector (conformance suite, fixtures, quantization flow, ACL
 # backend against the fake runtime), and the C tests of the ACL shim (ctest,
-# AddressSanitizer), and the sharded calibration on a one-node Slurm cluster
-# (scripts/test-slurm.sh).
+# AddressSanitizer), the sharded calibration on a one-node Slurm cluster
+# (scripts/test-slurm.sh) and the aarch64 board build under qemu-user
+# (scripts/test-board.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -30,3 +31,5 @@ go test -count=1 -run 'MemoryIndependentOfBatches' ./quant/
 go test -count=1 -run 'SteadyRunAllocates' ./bench/
 AMQ_ASCEND_BUILD=$build bash scripts/test-ascend.sh
 bash scripts/test-slurm.sh
+# The aarch64 board build under qemu-user, checked against amd64's records.
+bash scripts/test-board.sh

@@ -287,7 +287,7 @@ func unaryRange[T floatElem](op unaryOp, p unaryParams, o, x []T) {
 		}
 	case opHardSigmoid:
 		for i, v := range x {
-			o[i] = T(max(0, min(1, p.alpha*float64(v)+p.beta)))
+			o[i] = T(max(0, min(1, float64(p.alpha*float64(v))+p.beta)))
 		}
 	case opHardSwish:
 		for i, v := range x {
@@ -314,7 +314,7 @@ func unaryRange[T floatElem](op unaryOp, p unaryParams, o, x []T) {
 		k := math.Sqrt(2 / math.Pi)
 		for i, v := range x {
 			f := float64(v)
-			o[i] = T(0.5 * f * (1 + math.Tanh(k*(f+0.044715*f*f*f))))
+			o[i] = T(0.5 * f * (1 + math.Tanh(k*(f+float64(0.044715*f*f*f)))))
 		}
 	case opRound:
 		for i, v := range x {

@@ -403,7 +403,7 @@ func depthwise(y, x, w []float32, g *geom, planes, threads int) {
 							continue
 						}
 						for ow := wlo; ow < whi; ow++ {
-							out[ow] += wv * in[ow*g.s[2]+baseW]
+							out[ow] += float32(wv * in[ow*g.s[2]+baseW])
 						}
 					}
 				}

@@ -25,14 +25,16 @@ func erf32(x float64) float64 {
 		u := a * a
 		u2 := u * u
 		u4 := u2 * u2
-		r = a * ((e[0] + e[1]*u) + u2*(e[2]+e[3]*u) + u4*((e[4]+e[5]*u)+u2*(e[6]+e[7]*u)))
+		// float64() rounds each product: no fused multiply-add on any
+		// architecture (docs/design.md "Same bits on every architecture").
+		r = a * ((e[0] + float64(e[1]*u)) + float64(u2*(e[2]+float64(e[3]*u))) + float64(u4*((e[4]+float64(e[5]*u))+float64(u2*(e[6]+float64(e[7]*u))))))
 	case a < erfOne:
 		i := int((a - erfSplit) * erfPerUnit)
 		t := a - erfCentre(i)
 		c := &erfTaylor[i]
 		t2 := t * t
 		t4 := t2 * t2
-		r = (c[0] + c[1]*t) + t2*(c[2]+c[3]*t) + t4*((c[4]+c[5]*t)+t2*(c[6]+c[7]*t))
+		r = (c[0] + float64(c[1]*t)) + float64(t2*(c[2]+float64(c[3]*t))) + float64(t4*((c[4]+float64(c[5]*t))+float64(t2*(c[6]+float64(c[7]*t)))))
 	case a >= erfOne:
 		r = 1
 	default: // NaN
@@ -58,7 +60,7 @@ var (
 	erfTaylor [erfPieces][erfDegree + 1]float64
 )
 
-func erfCentre(i int) float64 { return erfSplit + (float64(i)+0.5)/erfPerUnit }
+func erfCentre(i int) float64 { return erfSplit + float64((float64(i)+0.5)/erfPerUnit) }
 
 func init() {
 	k := 2 / math.Sqrt(math.Pi)
@@ -83,7 +85,7 @@ func init() {
 			h[1] = 2 * c
 		}
 		for n := 1; n+1 < erfDegree; n++ {
-			h[n+1] = 2*c*h[n] - 2*float64(n)*h[n-1]
+			h[n+1] = float64(2*c*h[n]) - float64(2*float64(n)*h[n-1])
 		}
 		erfTaylor[i][0] = math.Erf(c)
 		kfact := 1.0

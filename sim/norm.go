@@ -66,7 +66,7 @@ func buildBatchNorm(b *buildCtx, n *onnx.Node) (opFunc, error) {
 		a, sh := make([]float64, ch), make([]float64, ch)
 		for j := range ch {
 			a[j] = p[0][j] / math.Sqrt(p[3][j]+eps)
-			sh[j] = p[1][j] - p[2][j]*a[j]
+			sh[j] = p[1][j] - float64(p[2][j]*a[j])
 		}
 		planes, plane := x.Shape[0]*ch, onnx.NumElems(x.Shape[2:])
 		var data any
@@ -91,7 +91,7 @@ func channelAffine[T floatElem](c *runCtx, x []T, planes, ch, plane int, a, b []
 			k, sh := a[p%ch], b[p%ch]
 			oo := o[p*plane : (p+1)*plane]
 			for i, v := range x[p*plane : (p+1)*plane] {
-				oo[i] = T(float64(v)*k + sh)
+				oo[i] = T(float64(float64(v)*k) + sh)
 			}
 		}
 	})
@@ -160,7 +160,7 @@ func normalizeRows[T floatElem](c *runCtx, x []T, rows, size int, eps float64,
 			ss := 0.0
 			for _, v := range xs {
 				d := float64(v) - mean
-				ss += d * d
+				ss += float64(d * d)
 			}
 			inv := 1 / math.Sqrt(ss/float64(size)+eps)
 			if stats != nil {
@@ -171,12 +171,12 @@ func normalizeRows[T floatElem](c *runCtx, x []T, rows, size int, eps float64,
 				k, sh := rowAffine(r)
 				k *= inv
 				for i, v := range xs {
-					os[i] = T((float64(v)-mean)*k + sh)
+					os[i] = T(float64((float64(v)-mean)*k) + sh)
 				}
 			case elemAffine != nil && elemAffine[1] != nil:
 				sc, sh := elemAffine[0], elemAffine[1]
 				for i, v := range xs {
-					os[i] = T((float64(v)-mean)*inv*sc[i] + sh[i])
+					os[i] = T(float64((float64(v)-mean)*inv*sc[i]) + sh[i])
 				}
 			case elemAffine != nil:
 				sc := elemAffine[0]

@@ -164,7 +164,7 @@ func runResize(c *runCtx, p *resizeAttrs, opset int64, in []*onnx.Tensor) ([]*on
 			}
 			for _, a := range axes {
 				scale[a] = s
-				outShape[a] = int(math.Floor(s*float64(x.Shape[a]) + 0.5))
+				outShape[a] = int(math.Floor(float64(s*float64(x.Shape[a])) + 0.5))
 			}
 		}
 	default:
@@ -302,7 +302,7 @@ func planAxis(p *resizeAttrs, inLen, outLen int, scale, roiLo, roiHi float64) *r
 	pl := &resizePlan{outLen: outLen, taps: taps, idx: make([]int, outLen*taps), w: make([]float64, outLen*taps), extVal: p.extrapolation}
 	// The reference implementation measures the output length as
 	// scale*inLen, which differs from outLen when scales are given.
-	resized := scale * float64(inLen)
+	resized := float64(scale * float64(inLen))
 	identity := inLen == outLen
 	for j := range outLen {
 		xr := float64(j)
@@ -324,7 +324,7 @@ func planAxis(p *resizeAttrs, inLen, outLen int, scale, roiLo, roiHi float64) *r
 			xo = (xr + 0.5) / scale
 		case "tf_crop_and_resize":
 			if resized > 1 {
-				xo = roiLo*float64(inLen-1) + xr*(roiHi-roiLo)*float64(inLen-1)/(resized-1)
+				xo = float64(roiLo*float64(inLen-1)) + xr*(roiHi-roiLo)*float64(inLen-1)/(resized-1)
 			} else {
 				xo = 0.5 * (roiLo + roiHi) * float64(inLen-1)
 			}
@@ -373,10 +373,16 @@ func planAxis(p *resizeAttrs, inLen, outLen int, scale, roiLo, roiHi float64) *r
 			a := p.cubicA
 			cub := func(t float64) float64 { // Keys kernel, t = |distance|
 				switch {
+				// Every product rounded: no fused multiply-add on any
+				// architecture (docs/design.md "Same bits on every
+				// architecture").
 				case t <= 1:
-					return ((a+2)*t-(a+3))*t*t + 1
+					p := float64((a+2)*t) - (a + 3)
+					return float64(p*t*t) + 1
 				case t < 2:
-					return ((a*t-5*a)*t+8*a)*t - 4*a
+					p := float64(a*t) - float64(5*a)
+					p = float64(p*t) + float64(8*a)
+					return float64(p*t) - float64(4*a)
 				}
 				return 0
 			}
@@ -431,7 +437,7 @@ func interpAxis(threads int, dst, src []float64, outer, inLen, inner int, pl *re
 					continue
 				}
 				for i := range d {
-					d[i] += wk * s[i]
+					d[i] += float64(wk * s[i])
 				}
 			}
 		}

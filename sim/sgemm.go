@@ -40,6 +40,10 @@ var activeKernel = goKernel
 // kernelGo2x4 is the pure-Go 2x4 micro-kernel. Go's register allocator
 // keeps its eight accumulators and six operands in registers; 4x4 and 3x4
 // tiles spill to the stack and measured slower (3.6 against 5.6 GFLOP/s).
+// The float32() conversions round each product, so that the compiler cannot
+// fuse multiply and add into one FMA (it does on arm64, not on amd64): the
+// kernel computes the same bits on every architecture (docs/design.md
+// "Same bits on every architecture").
 func kernelGo2x4(kc int, a, b []float32, ldb int, c []float32, ldc int) {
 	var c00, c01, c02, c03 float32
 	var c10, c11, c12, c13 float32
@@ -51,15 +55,15 @@ func kernelGo2x4(kc int, a, b []float32, ldb int, c []float32, ldc int) {
 	for len(a) >= 2 && len(b) >= 4 {
 		b0, b1, b2, b3 := b[0], b[1], b[2], b[3]
 		a0 := a[0]
-		c00 += a0 * b0
-		c01 += a0 * b1
-		c02 += a0 * b2
-		c03 += a0 * b3
+		c00 += float32(a0 * b0)
+		c01 += float32(a0 * b1)
+		c02 += float32(a0 * b2)
+		c03 += float32(a0 * b3)
 		a1 := a[1]
-		c10 += a1 * b0
-		c11 += a1 * b1
-		c12 += a1 * b2
-		c13 += a1 * b3
+		c10 += float32(a1 * b0)
+		c11 += float32(a1 * b1)
+		c12 += float32(a1 * b2)
+		c13 += float32(a1 * b3)
 		a = a[2:]
 		if len(b) < ldb {
 			break

@@ -687,7 +687,7 @@ func rangeOf[T float32 | float64 | int64 | int32 | int16](start, limit, delta T)
 	}
 	out := make([]T, int(cnt))
 	for i := range out {
-		out[i] = start + T(i)*delta
+		out[i] = start + T(T(i)*delta)
 	}
 	return []*onnx.Tensor{onnx.NewTensor([]int{len(out)}, out)}, nil
 }

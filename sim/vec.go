@@ -43,7 +43,7 @@ func axpy(o, x []float32, s float32) {
 		axpyVec(o[:k], x[:k], s)
 	}
 	for j, v := range x[k:] {
-		o[k+j] += s * v
+		o[k+j] += float32(s * v)
 	}
 }
 

@@ -31,13 +31,14 @@ non-zero when the ascend backend cannot run.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return doctor(cmd.OutOrStdout(), lib) },
 	}
-	cmd.Flags().StringVar(&lib, "lib", "", "libascendcl.so to check (default: $AMQ_ASCENDCL_LIB, $ASCEND_TOOLKIT_HOME/lib64, /usr/local/Ascend/ascend-toolkit/latest/lib64)")
+	cmd.Flags().StringVar(&lib, "lib", "", "libascendcl.so to check (default: $AMQ_ASCENDCL_LIB, else lib64/ in the toolkit home shown)")
 	return cmd
 }
 
 func doctor(w io.Writer, lib string) error {
-	inst := defaultAscendInstall()
-	fmt.Fprintf(w, "toolkit home:   %s\n", inst.toolkit)
+	found := cann.FindLibrary(lib)
+	inst := ascendInstall{toolkit: found.Home, installInfo: "/etc/ascend_install.info", root: "/usr/local/Ascend"}
+	fmt.Fprintf(w, "toolkit home:   %s (%s)\n", found.Home, found.HomeRule)
 	fmt.Fprintf(w, "CANN version:   %s\n", inst.cannVersion())
 	fmt.Fprintf(w, "driver:         %s\n", inst.componentVersion("driver", "Driver_Install_Path_Param"))
 	fmt.Fprintf(w, "firmware:       %s\n", inst.componentVersion("firmware", "Firmware_Install_Path_Param"))
@@ -51,7 +52,11 @@ func doctor(w io.Writer, lib string) error {
 		fmt.Fprintf(w, "ATC:            not found (source set_env.sh, or set AMQ_ATC; scripts/atc.sh does both)\n")
 	}
 	used, err := cann.Open(lib)
-	fmt.Fprintf(w, "library:        %s\n", used)
+	rule := found.LibraryRule
+	if used != found.Library { // an earlier Open in this process decided
+		rule = "loaded earlier"
+	}
+	fmt.Fprintf(w, "library:        %s (%s)\n", used, rule)
 	if err != nil {
 		switch {
 		case errors.Is(err, cann.ErrStub):
@@ -90,26 +95,6 @@ type ascendInstall struct {
 	toolkit     string // the toolkit (or nnae) home, holding CANN's files
 	installInfo string // /etc/ascend_install.info: where driver and firmware went
 	root        string // /usr/local/Ascend: their default place
-}
-
-// defaultAscendInstall: the toolkit home from $ASCEND_TOOLKIT_HOME or
-// $ASCEND_HOME_PATH (both set by set_env.sh), else the default install
-// path of the toolkit or, for CANN 8.5 on, of /usr/local/Ascend/cann.
-func defaultAscendInstall() ascendInstall {
-	inst := ascendInstall{installInfo: "/etc/ascend_install.info", root: "/usr/local/Ascend"}
-	inst.toolkit = os.Getenv("ASCEND_TOOLKIT_HOME")
-	if inst.toolkit == "" {
-		inst.toolkit = os.Getenv("ASCEND_HOME_PATH")
-	}
-	if inst.toolkit == "" {
-		inst.toolkit = filepath.Join(inst.root, "ascend-toolkit", "latest")
-		if _, err := os.Stat(inst.toolkit); err != nil {
-			if _, err := os.Stat(filepath.Join(inst.root, "cann")); err == nil {
-				inst.toolkit = filepath.Join(inst.root, "cann")
-			}
-		}
-	}
-	return inst
 }
 
 // cannVersion reads the CANN version from the first install file found,

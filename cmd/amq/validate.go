@@ -100,9 +100,10 @@ func compareTensors(name, kind string, got, ref *onnx.Tensor) (diffStats, error)
 			diffCodes++
 		}
 		refMax = math.Max(refMax, math.Abs(b[i]))
-		dot += a[i] * b[i]
-		na += a[i] * a[i]
-		nb += b[i] * b[i]
+		// float64(): the same sums on every architecture (no FMA).
+		dot += float64(a[i] * b[i])
+		na += float64(a[i] * a[i])
+		nb += float64(b[i] * b[i])
 	}
 	st.maxRel = st.maxAbs / math.Max(refMax, 1e-12)
 	switch {
