@@ -109,3 +109,14 @@ func gatherHalves(threads int, dt onnx.DataType, dst []float32, src onnx.Halves,
 		}
 	})
 }
+
+// floatView returns, for a cast of a FLOAT16 or BFLOAT16 tensor held as
+// float32 to FLOAT, a view of its data, whose values are the result
+// already (a float16 model's float32 logits: no second copy); else nil.
+func floatView(t *onnx.Tensor, to onnx.DataType) *onnx.Tensor {
+	d, ok := t.Data.([]float32)
+	if !ok || to != onnx.Float || (t.DType != onnx.Float16 && t.DType != onnx.BFloat16) {
+		return nil
+	}
+	return &onnx.Tensor{Name: t.Name, DType: onnx.Float, Shape: append([]int(nil), t.Shape...), Data: d}
+}
