@@ -16,7 +16,6 @@ package npy
 import (
 	"archive/zip"
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -274,16 +273,19 @@ func readInto[T any](rd *npyio.Reader, p *[]T) error {
 	return rd.Read(p)
 }
 
-// WriteFile writes t to path as a .npy file, atomically.
+// WriteFile writes t to path as a .npy file, atomically. The file is
+// written as it is encoded, without a copy of the array in memory (an
+// LLM's logits are hundreds of megabytes).
 func WriteFile(path string, t *onnx.Tensor) error {
-	var buf bytes.Buffer
-	if err := Write(&buf, t); err != nil {
+	f, err := atomicfile.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	if err := Write(f, t); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if err := atomicfile.WriteFile(path, buf.Bytes()); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
+	return f.Commit()
 }
 
 // Write encodes t as a .npy array (format 1.0, little-endian, C order).
@@ -328,6 +330,15 @@ func Write(w io.Writer, t *onnx.Tensor) error {
 			} else {
 				bw.WriteByte(0)
 			}
+		}
+	} else if f, ok := t.Data.([]float32); ok {
+		// In pieces: binary.Write encodes its whole argument first.
+		for len(f) > 0 {
+			k := min(len(f), 1<<14)
+			if err := binary.Write(bw, binary.LittleEndian, f[:k]); err != nil {
+				return fmt.Errorf("tensor %q: %w", t.Name, err)
+			}
+			f = f[k:]
 		}
 	} else if err := binary.Write(bw, binary.LittleEndian, t.Data); err != nil {
 		return fmt.Errorf("tensor %q: %w", t.Name, err)

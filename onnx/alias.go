@@ -15,14 +15,30 @@ var nativeLittleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 // of a file can be used in place.
 var unalignedOK = runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64" || runtime.GOARCH == "386"
 
+// aliasMode is what loading may use in place of decoding raw_data.
+type aliasMode uint8
+
+const (
+	copyRaw     aliasMode = 0 // decode every tensor into its own elements
+	aliasRaw    aliasMode = 1 // float, double and integer elements in raw_data's memory
+	aliasHalves aliasMode = 2 // those, and FLOAT16/BFLOAT16 as Halves, unwidened
+)
+
 // decodeRawAlias is decodeRaw that, with alias, returns the elements of
 // float, double and integer tensors in raw's own memory instead of a
 // decoded copy: loading then costs what reading the file costs, and a
 // model holds one copy of its weights (docs/design.md "Loading large
 // models"). raw then belongs to the tensor.
-func decodeRawAlias(dt DataType, raw []byte, n int, alias bool) (any, error) {
-	if alias && nativeLittleEndian && len(raw) == n*dt.Size() && n > 0 {
+func decodeRawAlias(dt DataType, raw []byte, n int, alias aliasMode) (any, error) {
+	if alias != copyRaw && nativeLittleEndian && len(raw) == n*dt.Size() && n > 0 {
 		switch dt {
+		case Float16, BFloat16:
+			if alias != aliasHalves || len(raw) < aliasMin {
+				break // small ones widened, for every op to read
+			}
+			if d, ok := aliasAs[uint16](raw, n); ok {
+				return Halves(d), nil
+			}
 		case Float:
 			if d, ok := aliasAs[float32](raw, n); ok {
 				return d, nil
@@ -53,7 +69,7 @@ func decodeRawAlias(dt DataType, raw []byte, n int, alias bool) (any, error) {
 // aliasAs views raw as n values of T, when its address suits T; the
 // slice's capacity is n, so that an append copies instead of writing past
 // the tensor.
-func aliasAs[T float32 | float64 | int64 | int32 | int8](raw []byte, n int) ([]T, bool) {
+func aliasAs[T float32 | float64 | int64 | int32 | int8 | uint16](raw []byte, n int) ([]T, bool) {
 	p := unsafe.Pointer(unsafe.SliceData(raw))
 	var z T
 	if uintptr(p)%unsafe.Alignof(z) != 0 && !unalignedOK {

@@ -40,6 +40,7 @@ func ConvertSlice[D, S Number](s []S) []D {
 // decimal or exponent notation; out of range gives ±Inf or 0) and
 // numbers formatted as numpy's str() does.
 func (t *Tensor) Convert(to DataType) (*Tensor, error) {
+	t = t.Widened()
 	shape := append([]int(nil), t.Shape...)
 	if t.DType == to {
 		return &Tensor{Name: t.Name, DType: to, Shape: shape, Data: t.Data}, nil

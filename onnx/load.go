@@ -34,7 +34,18 @@ const aliasMin = 4096
 // decoding, no copy), and files of 64 MiB and more are memory-mapped
 // privately: a tensor changed in place changes the process's copy of its
 // page, never the file. Such mappings last as long as the process.
-func LoadFile(path string) (*Model, error) {
+func LoadFile(path string) (*Model, error) { return loadFile(path, aliasRaw) }
+
+// LoadFileHalves is LoadFile that also keeps FLOAT16 and BFLOAT16
+// initializers of 4 KiB and more as they are stored, 16 bits an element
+// in the file's bytes (Data is Halves), instead of widening them to
+// float32: for executors whose kernels widen per tile (sim's MatMul and
+// Gather), so that a float16 model is held in its own size (docs/design.md
+// "Loading large models"). Callers must accept Halves wherever they read a
+// float tensor's elements, or widen them (Tensor.Widened).
+func LoadFileHalves(path string) (*Model, error) { return loadFile(path, aliasHalves) }
+
+func loadFile(path string, mode aliasMode) (*Model, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -51,7 +62,7 @@ func LoadFile(path string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	m, err := load(data, filepath.Dir(path), true)
+	m, err := load(data, filepath.Dir(path), mode)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -78,13 +89,13 @@ func readFile(f *os.File, size int64) ([]byte, error) {
 // Load decodes a model from its serialized bytes, which it copies (they
 // may be read-only, as embedded files are). A model with external data
 // must be loaded with LoadFile.
-func Load(data []byte) (*Model, error) { return load(data, "", false) }
+func Load(data []byte) (*Model, error) { return load(data, "", copyRaw) }
 
 // load decodes data; with owned, data belongs to the model from now on and
 // large tensors alias it instead of being copied.
-func load(data []byte, dir string, owned bool) (*Model, error) {
+func load(data []byte, dir string, mode aliasMode) (*Model, error) {
 	msg, raws := data, [][]byte(nil)
-	if owned {
+	if mode != copyRaw {
 		if c, r, ok := stripRawData(data, aliasMin); ok {
 			msg, raws = c, r
 		}
@@ -103,7 +114,7 @@ func load(data []byte, dir string, owned bool) (*Model, error) {
 	}
 	ext := &extReader{dir: dir, files: map[string]*extFile{}}
 	defer ext.close()
-	m, err := fromProto(&p, ext.read, owned)
+	m, err := fromProto(&p, ext.read, mode)
 	if err != nil {
 		return nil, err
 	}
@@ -230,12 +241,12 @@ func openExternal(path string) (*extFile, error) {
 // data; it may be nil when the model has none. The model's tensors are
 // copies: p can change afterwards.
 func FromProto(p *onnxpb.ModelProto, ext func(*onnxpb.TensorProto, int) ([]byte, error)) (*Model, error) {
-	return fromProto(p, ext, false)
+	return fromProto(p, ext, copyRaw)
 }
 
 // fromProto is FromProto; with alias, tensors may use p's raw_data and the
 // bytes ext returns in place.
-func fromProto(p *onnxpb.ModelProto, ext func(*onnxpb.TensorProto, int) ([]byte, error), alias bool) (*Model, error) {
+func fromProto(p *onnxpb.ModelProto, ext func(*onnxpb.TensorProto, int) ([]byte, error), alias aliasMode) (*Model, error) {
 	m := &Model{
 		IRVersion:       p.GetIrVersion(),
 		Opsets:          map[string]int64{},
@@ -270,7 +281,7 @@ func fromProto(p *onnxpb.ModelProto, ext func(*onnxpb.TensorProto, int) ([]byte,
 	return m, nil
 }
 
-func graphFromProto(p *onnxpb.GraphProto, ext func(*onnxpb.TensorProto, int) ([]byte, error), alias bool) (*Graph, error) {
+func graphFromProto(p *onnxpb.GraphProto, ext func(*onnxpb.TensorProto, int) ([]byte, error), alias aliasMode) (*Graph, error) {
 	g := &Graph{
 		Name:         p.GetName(),
 		DocString:    p.GetDocString(),

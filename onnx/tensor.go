@@ -203,6 +203,8 @@ func (t *Tensor) Clone() *Tensor {
 		c.Data = append([]bool(nil), d...)
 	case []string:
 		c.Data = append([]string(nil), d...)
+	case Halves:
+		c.Data = append(Halves(nil), d...)
 	}
 	return c
 }
@@ -476,6 +478,10 @@ func (t *Tensor) Raw() ([]byte, error) {
 		for i, v := range d {
 			le.PutUint16(raw[2*i:], v)
 		}
+	case Halves:
+		for i, v := range d {
+			le.PutUint16(raw[2*i:], v)
+		}
 	case []int8:
 		for i, v := range d {
 			raw[i] = byte(v)
@@ -503,6 +509,8 @@ func (t *Tensor) DataLen() (n int, typeOK bool) {
 	switch d := t.Data.(type) {
 	case []float32:
 		return len(d), dt == Float || dt == Float16 || dt == BFloat16
+	case Halves:
+		return len(d), dt == Float16 || dt == BFloat16
 	case []float64:
 		return len(d), dt == Double
 	case []int64:
@@ -632,7 +640,7 @@ func decodeTyped(dt DataType, p *onnxpb.TensorProto, n int) (any, error) {
 // itself (raw_data or the typed fields). External data is resolved by
 // Model loading; see LoadFile.
 func TensorFromProto(p *onnxpb.TensorProto) (*Tensor, error) {
-	t, err := tensorFromProto(p, nil, false)
+	t, err := tensorFromProto(p, nil, copyRaw)
 	if err != nil {
 		return nil, fmt.Errorf("tensor %q: %w", p.GetName(), err)
 	}
@@ -641,7 +649,7 @@ func TensorFromProto(p *onnxpb.TensorProto) (*Tensor, error) {
 
 // tensorFromProto decodes p; ext, when not nil, reads external data. With
 // alias, the tensor may use p's raw_data and the bytes ext returns in place.
-func tensorFromProto(p *onnxpb.TensorProto, ext func(*onnxpb.TensorProto, int) ([]byte, error), alias bool) (*Tensor, error) {
+func tensorFromProto(p *onnxpb.TensorProto, ext func(*onnxpb.TensorProto, int) ([]byte, error), alias aliasMode) (*Tensor, error) {
 	dt := DataType(p.GetDataType())
 	n, err := checkedNumElems(p.Dims)
 	if err != nil {

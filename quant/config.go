@@ -158,6 +158,10 @@ func CreateQuantConfig(m *onnx.Model, simple *configpb.AMCTConfig, skip []string
 	if batchNum < 0 {
 		return nil, nil, fmt.Errorf("batch_num: %d, must be at least 1", batchNum)
 	}
+	if m == nil || m.Graph == nil {
+		return nil, nil, fmt.Errorf("create quant config: model has no graph")
+	}
+	m = widenedModel(m)
 	g := m.Graph
 	if g == nil {
 		return nil, nil, fmt.Errorf("create quant config: model has no graph")

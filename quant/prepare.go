@@ -64,6 +64,7 @@ func Prepare(m *onnx.Model, cfg *Config, opt PrepareOptions) (*Prepared, error) 
 	if err != nil {
 		return nil, err
 	}
+	model.Graph.WidenHalfFloats()
 	p := &Prepared{Model: model, Config: cloneConfig(cfg)}
 	g := p.Model.Graph
 	for _, name := range opt.Skip {
@@ -105,6 +106,21 @@ func Prepare(m *onnx.Model, cfg *Config, opt PrepareOptions) (*Prepared, error) 
 		lc.QuantEnable = false
 	}
 	return p, nil
+}
+
+// widenedModel returns m when it computes in float32, else a copy sharing
+// its weights in which float16 and bfloat16 are widened to float32: amq
+// quantizes such a model as the float32 model of its values (docs/design.md
+// "Loading large models").
+func widenedModel(m *onnx.Model) *onnx.Model {
+	if m == nil || m.Graph == nil {
+		return m
+	}
+	c := m.CloneShared()
+	if !c.Graph.WidenHalfFloats() {
+		return m
+	}
+	return c
 }
 
 // upgradeOpset returns a copy of m at default-domain opset 11 or later:

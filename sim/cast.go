@@ -27,6 +27,9 @@ func buildCast(b *buildCtx, n *onnx.Node) (opFunc, error) {
 		return nil, fmt.Errorf("cast to %v is not supported", to)
 	}
 	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		if v := floatView(in[0], to); v != nil {
+			return []*onnx.Tensor{v}, nil
+		}
 		out, err := in[0].Convert(to)
 		if err != nil {
 			return nil, err

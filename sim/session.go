@@ -146,6 +146,7 @@ func NewSession(m *onnx.Model, opt *Options) (*Session, error) {
 	if err := checkOperators(g); err != nil {
 		return nil, err
 	}
+	widenHalfConsts(s, g)
 	bc := &buildCtx{opset: opset, graph: g}
 	fusable := map[int]func(*onnx.Node) opFunc{}
 	for i, n := range g.Nodes {
@@ -337,6 +338,12 @@ func (s *Session) run(inputs map[string]*onnx.Tensor, req runRequest) (map[strin
 			}
 			skip[st.fusedWith] = true
 		}
+		half := onnx.Undefined
+		if n.OpType != "Cast" && n.OpType != "CastLike" {
+			if half = halfType(args); half != onnx.Undefined {
+				asFloat(args, half)
+			}
+		}
 		if fp16 != nil {
 			fp16.inputs(i, n, args)
 		}
@@ -350,6 +357,9 @@ func (s *Session) run(inputs map[string]*onnx.Tensor, req runRequest) (map[strin
 		c.mem = mem
 		if err != nil {
 			return nil, nil, fmt.Errorf("node %q (%s): %w", n.Name, n.OpType, err)
+		}
+		if half != onnx.Undefined {
+			roundOutputs(outs, half, c.threads)
 		}
 		if fp16 != nil {
 			fp16.outputs(i, n, outs, outNames)

@@ -68,7 +68,12 @@ func runModel(ctx context.Context, w io.Writer, f *runFlags) error {
 		return err
 	}
 	start := time.Now()
-	model, err := onnx.LoadFile(f.model)
+	load := onnx.LoadFile
+	if f.backend.name == "sim" {
+		// sim widens float16 weights per panel: the model stays its size.
+		load = onnx.LoadFileHalves
+	}
+	model, err := load(f.model)
 	if err != nil {
 		return err
 	}

@@ -71,6 +71,20 @@ func newValue[T ortgo.TensorData](shape ortgo.Shape, data []T, t *onnx.Tensor) (
 	return ortgo.NewTensor(shape, data)
 }
 
+// newFloat16Output preallocates a FLOAT16 output of the given dimensions,
+// which must all be known: onnxruntime_go cannot copy out a FLOAT16 result
+// it allocates itself.
+func newFloat16Output(dims ortgo.Shape) (ortgo.Value, error) {
+	n := int64(1)
+	for _, d := range dims {
+		if d <= 0 {
+			return nil, fmt.Errorf("FLOAT16 outputs need a fixed shape, have %v", dims)
+		}
+		n *= d
+	}
+	return ortgo.NewCustomDataTensor(dims, make([]byte, 2*n), ortgo.TensorElementDataTypeFloat16)
+}
+
 // newScalarOutput preallocates a rank-0 output of type dt.
 func newScalarOutput(dt onnx.DataType) (ortgo.Value, error) {
 	switch dt {

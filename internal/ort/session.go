@@ -5,6 +5,7 @@ package ort
 import (
 	"fmt"
 	"os"
+	"reflect"
 	"sync"
 
 	ortgo "github.com/yalue/onnxruntime_go"
@@ -183,15 +184,27 @@ func (s *Session) Run(inputs map[string]*onnx.Tensor, outputs ...string) (map[st
 		in[i] = v
 	}
 	// onnxruntime_go cannot wrap a rank-0 result it allocates itself, so
-	// outputs declared as scalars get a preallocated Scalar.
+	// outputs declared as scalars get a preallocated Scalar; nor a FLOAT16
+	// one (it sizes the copy in elements, not bytes), so those get a
+	// preallocated buffer of their declared shape.
 	for i, info := range s.outputs {
-		if info.OrtValueType == ortgo.ONNXTypeTensor && info.Dimensions != nil && len(info.Dimensions) == 0 {
-			v, err := newScalarOutput(onnx.DataType(info.DataType))
-			if err != nil {
-				return nil, fmt.Errorf("ort: %s: output %q: %w", s.name, info.Name, err)
-			}
-			out[i] = v
+		if info.OrtValueType != ortgo.ONNXTypeTensor || info.Dimensions == nil {
+			continue
 		}
+		var v ortgo.Value
+		var err error
+		switch {
+		case len(info.Dimensions) == 0:
+			v, err = newScalarOutput(onnx.DataType(info.DataType))
+		case onnx.DataType(info.DataType) == onnx.Float16:
+			v, err = newFloat16Output(info.Dimensions)
+		default:
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("ort: %s: output %q: %w", s.name, info.Name, err)
+		}
+		out[i] = v
 	}
 	if err := s.sess.Run(in, out); err != nil {
 		return nil, fmt.Errorf("ort: %s: %w", s.name, err)
@@ -225,9 +238,11 @@ func (s *Session) Close() error {
 }
 
 // destroyAll releases the ONNX Runtime values; result data was copied out.
+// A failed Run can leave a typed nil in an output slot (an interface that
+// is not nil around a nil pointer), which has nothing to release.
 func destroyAll(vals []ortgo.Value) {
 	for _, v := range vals {
-		if v != nil {
+		if v != nil && !reflect.ValueOf(v).IsNil() {
 			v.Destroy()
 		}
 	}

@@ -1,0 +1,36 @@
+package onnx
+
+// Halves holds the elements of a FLOAT16 or BFLOAT16 tensor as they are
+// stored, 16 bits each, instead of widened to float32 (the tensor's DType
+// says which of the two). LoadFileHalves gives large initializers this
+// form so that a float16 model is held in its own size; kernels widen a
+// tile at a time (WidenHalves).
+type Halves []uint16
+
+// WidenHalves writes the float32 values of src, elements of a dt tensor
+// (Float16 or BFloat16), into dst[:len(src)].
+func WidenHalves(dt DataType, dst []float32, src Halves) {
+	dst = dst[:len(src)]
+	if dt == BFloat16 {
+		for i, h := range src {
+			dst[i] = BFloat16ToFloat32(h)
+		}
+		return
+	}
+	for i, h := range src {
+		dst[i] = Float16ToFloat32(h)
+	}
+}
+
+// Widened returns t with its elements as float32 when t holds Halves, in
+// a new tensor of the same name, type and shape (the form every reader of
+// FLOAT16 tensors takes); any other tensor is returned as it is.
+func (t *Tensor) Widened() *Tensor {
+	h, ok := t.Data.(Halves)
+	if !ok {
+		return t
+	}
+	d := make([]float32, len(h))
+	WidenHalves(t.DType, d, h)
+	return &Tensor{Name: t.Name, DType: t.DType, Shape: append([]int(nil), t.Shape...), Data: d}
+}

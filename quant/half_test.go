@@ -1,0 +1,101 @@
+package quant
+
+import (
+	"path/filepath"
+	"testing"
+
+	"amq/internal/testfixture"
+	"amq/onnx"
+)
+
+// halfDecoderModel is the decoder fixture with its float tensors in
+// FLOAT16, as published LLM exports are: initializers and float constants
+// narrowed, the logits cast back to FLOAT by a last Cast.
+func halfDecoderModel(t *testing.T) *onnx.Model {
+	t.Helper()
+	m, err := onnx.LoadFile(filepath.Join(decoderDir, "model_op17.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := m.Graph
+	narrow := func(x *onnx.Tensor) *onnx.Tensor {
+		if x.DType != onnx.Float {
+			return x
+		}
+		h, err := x.Convert(onnx.Float16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	for name, x := range g.Initializers {
+		g.Initializers[name] = narrow(x)
+	}
+	for _, n := range g.Nodes {
+		if a, ok := n.Attrs["value"]; ok && a.T != nil {
+			a.T = narrow(a.T)
+		}
+		if a, ok := n.Attrs["to"]; ok && onnx.DataType(a.I) == onnx.Float {
+			a.I = int64(onnx.Float16)
+		}
+	}
+	g.ValueInfo = map[string]*onnx.ValueInfo{}
+	out := g.Outputs[0].Name
+	g.Producer(out).Outputs[0] = out + "_half"
+	cast := &onnx.Node{Name: "logits_cast", OpType: "Cast", Inputs: []string{out + "_half"}, Outputs: []string{out}, Attrs: map[string]*onnx.Attr{}}
+	cast.SetAttr("to", int64(onnx.Float))
+	g.Nodes = append(g.Nodes, cast)
+	g.Reindex()
+	return m
+}
+
+// TestFloat16DecoderQuantizesFromItsValues runs the DMQ flow on the
+// decoder in float16: amq quantizes it as the float32 model of its values
+// (widenedModel), so the same 15 layers are quantized as in float32, the
+// caller's float16 model is left as it was, the fake-quant model keeps the
+// model's input and output types, and in ONNX Runtime its held-out logits
+// stay as close to the float model's as the float32 decoder's do (38 dB
+// there).
+func TestFloat16DecoderQuantizesFromItsValues(t *testing.T) {
+	t.Parallel()
+	testfixture.RequireORT(t)
+	m := halfDecoderModel(t)
+	before, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	simple, err := LoadSimpleConfig(filepath.Join(quantFixtures, "dmq.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := NewTensorSource(map[string]*onnx.Tensor{"tokens": readDecoderTokens(t, "calib.npy", 64)}, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := RunFlow(m, testSim, data, filepath.Join(t.TempDir(), "decoder16"), QuantizeOptions{Simple: simple, BatchNum: 2, NoEval: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Layers) != 15 {
+		t.Errorf("%d layers quantized, want 15, as in float32", len(rep.Layers))
+	}
+	if after, err := m.Marshal(); err != nil || string(after) != string(before) {
+		t.Errorf("the caller's float16 model changed (%v)", err)
+	}
+	fake, err := onnx.LoadFile(rep.FakeQuantPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, mi := fake.Graph.Inputs[0], m.Graph.Inputs[0]; fi.DType != mi.DType {
+		t.Errorf("fake-quant input %v, want the model's %v", fi.DType, mi.DType)
+	}
+	if fo, mo := fake.Graph.Outputs[0], m.Graph.Outputs[0]; fo.DType != mo.DType {
+		t.Errorf("fake-quant output %v, want the model's %v", fo.DType, mo.DType)
+	}
+	x := readDecoderTokens(t, "test.npy", 64)
+	s := sqnrDB(t, ortOutput(t, widenedModel(m), x), ortOutput(t, fake, x))
+	t.Logf("float16 decoder, DMQ: held-out output SQNR %.1f dB", s)
+	if s < 35 {
+		t.Errorf("held-out output SQNR %.1f dB, want ≥ 35 (the float32 decoder's is about 38)", s)
+	}
+}

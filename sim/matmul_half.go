@@ -1,0 +1,45 @@
+package sim
+
+import "amq/onnx"
+
+// halfPanel bounds the float32 panel of a 16-bit B that matMulHalf widens
+// at a time, in elements (1 MiB): the product reads B once per panel, so
+// the model's weights stay 16-bit and only this much of one is float32.
+const halfPanel = 1 << 18
+
+// matMulHalf is MatMul's float path for a B held as onnx.Halves (a float16
+// or bfloat16 weight loaded with onnx.LoadFileHalves): B is widened a
+// panel of columns at a time into scratch and multiplied into the
+// matching columns of the result, which accumulates in float32 as the
+// float path does. ad is A's float32 data.
+func matMulHalf(c *runCtx, p *matMulPlan, ad []float32, b *onnx.Tensor, bh onnx.Halves, shared bool) []float32 {
+	count := len(p.aOff)
+	m, n, k := p.m, p.n, p.k
+	y := outSlice[float32](c, count*m*n)
+	nb := n
+	if k*n > halfPanel {
+		nb = max(16, halfPanel/max(k, 1)/16*16)
+	}
+	panel := make([]float32, k*min(nb, n))
+	for f := 0; f < count; f++ {
+		if shared && f > 0 {
+			break
+		}
+		rows, aOff, bOff, yOff := m, p.aOff[f], p.bOff[f], f*m*n
+		if shared {
+			rows, aOff, bOff, yOff = count*m, 0, 0, 0
+		}
+		for j0 := 0; j0 < n; j0 += nb {
+			w := min(nb, n-j0)
+			pw := panel[:k*w]
+			parallelFor(c.threads, k, max(1, elemGrain/max(w, 1)), func(lo, hi int) {
+				for r := lo; r < hi; r++ {
+					src := bh[bOff+r*n+j0 : bOff+r*n+j0+w]
+					onnx.WidenHalves(b.DType, pw[r*w:(r+1)*w], src)
+				}
+			})
+			sgemm(rows, w, k, 1, matrix{data: ad[aOff:], ld: k}, matrix{data: pw, ld: w}, 0, y[yOff+j0:], n, c.threads)
+		}
+	}
+	return y
+}
