@@ -224,7 +224,7 @@ func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch
 	parallelFor(c.threads, tiles, grain, func(lo, hi int) {
 		var col []float32
 		if !g.pointwise {
-			buf := f32Scratch.get(kdim * per)
+			buf := f32Scratch.get(kdim * ((per + kern.nr - 1) / kern.nr * kern.nr))
 			defer f32Scratch.put(buf)
 			col = *buf
 		}
@@ -239,10 +239,10 @@ func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch
 			src := matrix{data: xg[j0:], ld: g.inN}
 			if !g.pointwise {
 				if ic != lastCol {
-					im2colRange(col, xg, g, cg, j0, j1)
+					im2colRange(col, xg, g, cg, j0, j1, kern.nr)
 					lastCol = ic
 				}
-				src = matrix{data: col, ld: nw}
+				src = matrix{data: col, strips: true}
 			}
 			i0, i1 := band*bandRows, min(mg, (band+1)*bandRows)
 			yg := y[(bi*m+gi*mg)*outN:]
@@ -268,29 +268,41 @@ func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch
 }
 
 // im2colRange writes columns [j0, j1) of the im2col matrix of x (channels
-// input channels, each g.inN long; see im2col) into col as a row-major
-// matrix j1-j0 wide. The columns are output positions, so a range may
-// start and end inside an output row; the pieces of output rows in the
-// range are worked out once, since late layers copy rows of only 7 or 14
-// values and per-piece overhead decides the cost.
-func im2colRange(col, x []float32, g *geom, channels, j0, j1 int) {
+// input channels, each g.inN long; see im2col) into col, packed for the
+// GEMM as strips of nr columns (matrix.strips), or, with nr 0, as a
+// row-major matrix j1-j0 wide. The columns are output positions, so a
+// range may start and end inside an output row; the pieces of output rows
+// in the range, cut where strips end, are worked out once, since late
+// layers copy rows of only 7 or 14 values and per-piece overhead decides
+// the cost.
+func im2colRange(col, x []float32, g *geom, channels, j0, j1, nr int) {
 	w := j1 - j0
+	rows := channels * g.kN
+	rowStep := w // from one row of the matrix to the next in col
+	if nr > 0 {
+		rowStep = nr
+	}
 	out2 := g.out[2]
 	type piece struct{ id0, ih0, ow0, ow1, off int }
-	var buf [64]piece
+	var buf [128]piece
 	pieces := buf[:0]
 	for p := j0; p < j1; {
 		orow := p / out2 // od*out[1] + oh
 		ow0 := p - orow*out2
 		ow1 := min(out2, ow0+j1-p)
+		off := p - j0
+		if nr > 0 {
+			ow1 = min(ow1, ow0+nr-off%nr)
+			off = off/nr*nr*rows + off%nr
+		}
 		od, oh := orow/g.out[1], orow%g.out[1]
-		pieces = append(pieces, piece{od * g.s[0], oh * g.s[1], ow0, ow1, p - j0})
+		pieces = append(pieces, piece{od * g.s[0], oh * g.s[1], ow0, ow1, off})
 		p += ow1 - ow0
 	}
 	s2 := g.s[2]
-	for r := 0; r < channels*g.kN; r++ {
+	for r := 0; r < rows; r++ {
 		c, tp := r/g.kN, &g.taps[r%g.kN]
-		dst := col[r*w : (r+1)*w]
+		dst := col[r*rowStep:]
 		src := x[c*g.inN : (c+1)*g.inN]
 		wlo, whi, baseW := tp.lo[2], tp.hi[2], tp.base[2]
 		for _, pc := range pieces {

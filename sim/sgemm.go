@@ -84,6 +84,12 @@ type matrix struct {
 	data  []float32
 	ld    int
 	trans bool
+	// strips marks a B operand that im2col wrote already packed, as
+	// columns of nr (the kernel's) over the whole k: element (p, j) is
+	// data[(j/nr)*nr*k + p*nr + j%nr], the last strip padded to nr
+	// columns (whatever the padding holds only reaches discarded
+	// columns of C). ld and trans are unused; only sgemmSerial takes it.
+	strips bool
 }
 
 // sgemm computes C = alpha*A*B + beta*C for an m x k matrix A, a k x n
@@ -221,9 +227,12 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 	mr, nr := kern.mr, kern.nr
 	bufs := packPool.Get().(*packBuffers)
 	defer packPool.Put(bufs)
-	direct := !b.trans && m <= directB
+	// A strided B read in place costs the kernel up to half its speed
+	// (rows a page or more apart defeat L1 and the TLB), so im2col packs
+	// its matrix into strips itself.
+	direct := !b.trans && m <= directB && !b.strips
 	nc0 := min(gemmNC, (n+nr-1)/nr*nr)
-	if direct {
+	if direct || b.strips {
 		nc0 = nr // only the ragged last strip is packed
 	}
 	mc0 := min(gemmMC/mr*mr, (m+mr-1)/mr*mr)
@@ -239,7 +248,9 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 		for pc := 0; pc < k; pc += gemmKC {
 			kc := min(gemmKC, k-pc)
 			full := nc / nr * nr // columns in whole strips
-			if !direct {
+			if b.strips {
+				// already packed
+			} else if !direct {
 				packB(bufs.b, b, pc, jc, kc, nc, nr)
 			} else if full < nc {
 				packB(bufs.b, b, pc, jc+full, kc, nc-full, nr)
@@ -257,6 +268,8 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 					var bp []float32
 					ldb := nr
 					switch {
+					case b.strips:
+						bp = b.data[(jc+jr)*k+pc*nr:][:kc*nr]
 					case !direct:
 						bp = bufs.b[jr*kc : (jr+nr)*kc]
 					case jr < full:
