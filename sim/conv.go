@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	"amq/onnx"
@@ -299,42 +300,66 @@ func im2colRange(col, x []float32, g *geom, channels, j0, j1, nr int) {
 		pieces = append(pieces, piece{od * g.s[0], oh * g.s[1], ow0, ow1, off})
 		p += ow1 - ow0
 	}
+	// What a piece copies depends on the tap but not on the channel: work
+	// it out once per tap, as the input range it reads (from, relative to
+	// the channel's plane) and the part [lo, hi) of the piece it fills; the
+	// rest of the piece is padding.
+	np := len(pieces)
+	tabp := segPool.Get().(*[]tapSeg)
+	defer segPool.Put(tabp)
+	if cap(*tabp) < g.kN*np {
+		*tabp = make([]tapSeg, g.kN*np)
+	}
+	tab := (*tabp)[:g.kN*np]
+	for t := range g.kN {
+		tp := &g.taps[t]
+		for i, pc := range pieces {
+			id, ih := pc.id0+tp.base[0], pc.ih0+tp.base[1]
+			lo, hi := max(tp.lo[2], pc.ow0), min(tp.hi[2], pc.ow1)
+			e := tapSeg{}
+			if id >= 0 && id < g.in[0] && ih >= 0 && ih < g.in[1] && lo < hi {
+				e = tapSeg{from: (id*g.in[1]+ih)*g.in[2] + lo*g.s[2] + tp.base[2], lo: lo - pc.ow0, hi: hi - pc.ow0}
+			}
+			tab[t*np+i] = e
+		}
+	}
 	s2 := g.s[2]
 	for r := 0; r < rows; r++ {
-		c, tp := r/g.kN, &g.taps[r%g.kN]
+		c, t := r/g.kN, r%g.kN
 		dst := col[r*rowStep:]
 		src := x[c*g.inN : (c+1)*g.inN]
-		wlo, whi, baseW := tp.lo[2], tp.hi[2], tp.base[2]
-		for _, pc := range pieces {
+		for i, e := range tab[t*np : (t+1)*np] {
+			pc := &pieces[i]
 			seg := dst[pc.off : pc.off+pc.ow1-pc.ow0]
-			id, ih := pc.id0+tp.base[0], pc.ih0+tp.base[1]
-			lo, hi := max(wlo, pc.ow0), min(whi, pc.ow1)
-			if id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1] || lo >= hi {
-				clear(seg)
-				continue
-			}
 			// The padding at either end is a value or two: a loop is
 			// cheaper than a call to clear.
-			for i := range seg[:lo-pc.ow0] {
-				seg[i] = 0
+			for j := range seg[:e.lo] {
+				seg[j] = 0
 			}
-			tail := seg[hi-pc.ow0:]
-			for i := range tail {
-				tail[i] = 0
+			tail := seg[e.hi:]
+			for j := range tail {
+				tail[j] = 0
 			}
-			in := src[(id*g.in[1]+ih)*g.in[2]:]
-			out := seg[lo-pc.ow0 : hi-pc.ow0]
+			out := seg[e.lo:e.hi]
 			if s2 == 1 {
-				copy(out, in[lo+baseW:hi+baseW])
+				copy(out, src[e.from:e.from+len(out)])
 				continue
 			}
-			in = in[lo*s2+baseW:]
-			for i := range out {
-				out[i] = in[i*s2]
+			in := src[e.from:]
+			for j := range out {
+				out[j] = in[j*s2]
 			}
 		}
 	}
 }
+
+// tapSeg is what one kernel tap puts in one piece of an output row range:
+// input values from offset from (within a channel's plane) in [lo, hi) of
+// the piece, zeros around them; lo == hi is a piece of padding only.
+type tapSeg struct{ from, lo, hi int }
+
+// segPool keeps im2colRange's tables of tapSeg between calls.
+var segPool = sync.Pool{New: func() any { return new([]tapSeg) }}
 
 // packedWeights returns the weights of each group packed for the GEMM,
 // kept from the previous run when W is the same initializer, or nil when W
