@@ -247,22 +247,19 @@ func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch
 			}
 			i0, i1 := band*bandRows, min(mg, (band+1)*bandRows)
 			yg := y[(bi*m+gi*mg)*outN:]
-			if bd != nil { // else y is still zero, as the GEMM needs
-				for r := i0; r < i1; r++ {
-					fill(yg[r*outN+j0:r*outN+j1], bd[gi*mg+r])
+			var ep *epilogue
+			if bd != nil || cn.relu { // without a bias y is still zero, as the GEMM needs
+				ep = &epilogue{relu: cn.relu}
+				if bd != nil {
+					ep.bias = bd[gi*mg+i0 : gi*mg+i1]
 				}
 			}
 			cblk := yg[i0*outN+j0:]
 			if packed != nil {
-				sgemmSerial(kern, i1-i0, nw, kdim, 1, matrix{}, packed[gi], i0, src, cblk, outN)
+				sgemmSerial(kern, i1-i0, nw, kdim, 1, matrix{}, packed[gi], i0, src, cblk, outN, ep)
 			} else {
 				a := matrix{data: wd[(gi*mg+i0)*kdim:], ld: kdim}
-				sgemmSerial(kern, i1-i0, nw, kdim, 1, a, nil, 0, src, cblk, outN)
-			}
-			if cn.relu {
-				for r := i0; r < i1; r++ {
-					reluInPlace(yg[r*outN+j0 : r*outN+j1])
-				}
+				sgemmSerial(kern, i1-i0, nw, kdim, 1, a, nil, 0, src, cblk, outN, ep)
 			}
 		}
 	})

@@ -367,9 +367,9 @@ func TestIm2colStripsGiveTheRowMajorProduct(t *testing.T) {
 					}
 				}
 				want := make([]float32, m*n)
-				sgemmSerial(kern, m, n, k, 1, matrix{data: wts, ld: k}, nil, 0, matrix{data: rowMajor, ld: n}, want, n)
+				sgemmSerial(kern, m, n, k, 1, matrix{data: wts, ld: k}, nil, 0, matrix{data: rowMajor, ld: n}, want, n, nil)
 				got := make([]float32, m*n)
-				sgemmSerial(kern, m, n, k, 1, matrix{data: wts, ld: k}, nil, 0, matrix{data: strips, strips: true}, got, n)
+				sgemmSerial(kern, m, n, k, 1, matrix{data: wts, ld: k}, nil, 0, matrix{data: strips, strips: true}, got, n, nil)
 				for i := range want {
 					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 						t.Fatalf("stride %d, columns [%d, %d), %s: C[%d] = %g from strips, %g from the row-major matrix", stride, j0, j1, kern.name, i, got[i], want[i])

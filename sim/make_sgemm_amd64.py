@@ -49,11 +49,26 @@ for r in range(6):
     if r<5: w("\tADDQ R8, DX\n")
 w("""	VZEROUPPER
 	RET
+""")
 
-// func kernelAVX512_8x32(kc int, a, b *float32, ldb int, c *float32, ldc int)
-// The AVX-512 variant: an 8x32 tile in Z0..Z15, B rows in Z16/Z17, A
-// elements broadcast straight from memory by the FMAs.
-TEXT ·kernelAVX512_8x32(SB), NOSPLIT, $0-48
+# The AVX-512 kernel. Each element of A is broadcast once into a register
+# for both FMAs of its row (a broadcast folded into each FMA loads it
+# twice: 18 loads a step instead of 10), and B is prefetched four rows
+# ahead, which helps when B is read in place with a long row stride.
+# Its epilogue can start C from a bias per row instead of adding to C, and
+# apply Relu after adding: the same IEEE operations, in the same order,
+# as filling C with the bias first and clamping it afterwards.
+w("""
+// func kernelAVX512_8x32(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+// Adds the product of a packed 8-row strip of A (kc deep) and the kc x 32
+// block of B whose rows are ldb floats apart to the 8x32 tile of C at c
+// with row stride ldc; when bias is not nil, C's tile is bias[r] + the
+// product instead (C is not read), and when relu is not 0 each result v
+// becomes max(v, 0) (MAXPS of 0 and v keeps NaN, adding +0 turns -0 into
+// +0, as Go's max does).
+// Z0..Z15 hold the tile (two registers a row), Z30/Z31 a row of B, Z28/Z29
+// broadcast elements of A, Z27 zero.
+TEXT ·kernelAVX512_8x32(SB), NOSPLIT, $0-64
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -62,31 +77,52 @@ TEXT ·kernelAVX512_8x32(SB), NOSPLIT, $0-48
 	MOVQ c+32(FP), DX
 	MOVQ ldc+40(FP), R8
 	SHLQ $2, R8
+	MOVQ bias+48(FP), R10
+	MOVQ relu+56(FP), R12
+	LEAQ (R9)(R9*1), R11
+	ADDQ R11, R11
 """)
 for i in range(16):
-    w("\tVPXORD Z%d, Z%d, Z%d\n"%(i,i,i))
+    w("\tVPXORD Z%d, Z%d, Z%d\n" % (i, i, i))
 w("""	TESTQ CX, CX
 	JZ    store512
 loop512:
-	VMOVUPS (DI), Z16
-	VMOVUPS 64(DI), Z17
+	VMOVUPS (DI), Z30
+	VMOVUPS 64(DI), Z31
+	PREFETCHT0 (DI)(R11*1)
+	PREFETCHT0 64(DI)(R11*1)
 """)
 for r in range(8):
-    w("\tVFMADD231PS.BCST %d(SI), Z16, Z%d\n"%(4*r,2*r))
-    w("\tVFMADD231PS.BCST %d(SI), Z17, Z%d\n"%(4*r,2*r+1))
+    t = 28 + r % 2
+    w("\tVBROADCASTSS %d(SI), Z%d\n" % (4*r, t))
+    w("\tVFMADD231PS Z30, Z%d, Z%d\n" % (t, 2*r))
+    w("\tVFMADD231PS Z31, Z%d, Z%d\n" % (t, 2*r+1))
 w("""	ADDQ $32, SI
 	ADDQ R9, DI
 	DECQ CX
 	JNZ  loop512
 store512:
+	VPXORD Z27, Z27, Z27
+	TESTQ R10, R10
+	JNZ   bias512
 """)
-for r in range(8):
-    w("\tVADDPS (DX), Z%d, Z%d\n"%(2*r,2*r))
-    w("\tVMOVUPS Z%d, (DX)\n"%(2*r))
-    w("\tVADDPS 64(DX), Z%d, Z%d\n"%(2*r+1,2*r+1))
-    w("\tVMOVUPS Z%d, 64(DX)\n"%(2*r+1))
-    if r<7: w("\tADDQ R8, DX\n")
-w("""	VZEROUPPER
-	RET
-""")
+def store(label, from_bias):
+    w("%s:\n" % label)
+    for r in range(8):
+        for h in range(2):
+            z = 2*r + h
+            if from_bias:
+                if h == 0:
+                    w("\tVBROADCASTSS %d(R10), Z28\n" % (4*r))
+                w("\tVADDPS Z28, Z%d, Z%d\n" % (z, z))
+            else:
+                w("\tVADDPS %d(DX), Z%d, Z%d\n" % (64*h, z, z))
+            w("\tTESTQ R12, R12\n\tJZ    %s_%d\n" % (label, z))
+            w("\tVMAXPS Z%d, Z27, Z%d\n\tVADDPS Z27, Z%d, Z%d\n" % (z, z, z, z))
+            w("%s_%d:\n" % (label, z))
+            w("\tVMOVUPS Z%d, %d(DX)\n" % (z, 64*h))
+        if r < 7: w("\tADDQ R8, DX\n")
+    w("\tVZEROUPPER\n\tRET\n")
+store("add512", False)
+store("bias512", True)
 open(__file__.replace("make_sgemm_amd64.py", "sgemm_amd64.s"), "w").write("".join(out))

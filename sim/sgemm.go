@@ -27,6 +27,19 @@ type microKernel struct {
 	mr, nr int
 	name   string
 	fn     func(kc int, a, b []float32, ldb int, c []float32, ldc int)
+	// epi, when not nil, is fn with an epilogue (kc > 0): with bias not
+	// nil the tile of C becomes bias[r] + the product (C is not read), and
+	// with relu each result then becomes max(v, 0).
+	epi func(kc int, a, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool)
+}
+
+// epilogue is what sgemmSerial does besides the product: C starts from
+// bias[i] in row i instead of its contents, and Relu clamps the result.
+// It gives the bits of filling C with the bias before and clamping it
+// after, done while the tile is in registers when the kernel can (epi).
+type epilogue struct {
+	bias []float32 // one value a row of C; nil: C's own contents
+	relu bool
 }
 
 // goKernel is the portable micro-kernel; it is always available, and tests
@@ -166,7 +179,7 @@ func gemmDriver(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pack
 	work := m * n * k
 	threads = max(1, min(threads, work/(64*64*64)+1))
 	if threads == 1 {
-		sgemmSerial(kern, m, n, k, alpha, a, pa, 0, b, c, ldc)
+		sgemmSerial(kern, m, n, k, alpha, a, pa, 0, b, c, ldc, nil)
 		return
 	}
 	if n >= m {
@@ -179,7 +192,7 @@ func gemmDriver(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pack
 			} else {
 				bs.data = b.data[j0:]
 			}
-			sgemmSerial(kern, m, j1-j0, k, alpha, a, pa, 0, bs, c[j0:], ldc)
+			sgemmSerial(kern, m, j1-j0, k, alpha, a, pa, 0, bs, c[j0:], ldc, nil)
 		})
 		return
 	}
@@ -194,7 +207,7 @@ func gemmDriver(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pack
 				as.data = a.data[i0*a.ld:]
 			}
 		}
-		sgemmSerial(kern, i1-i0, n, k, alpha, as, pa, i0, b, c[i0*ldc:], ldc)
+		sgemmSerial(kern, i1-i0, n, k, alpha, as, pa, i0, b, c[i0*ldc:], ldc, nil)
 	})
 }
 
@@ -223,7 +236,22 @@ const directB = 128
 
 // sgemmSerial is the blocked algorithm on one goroutine; it adds alpha*A*B
 // to C. When pa is not nil, A is rows [row0, row0+m) of pa instead of a.
-func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *packedA, row0 int, b matrix, c []float32, ldc int) {
+func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *packedA, row0 int, b matrix, c []float32, ldc int, ep *epilogue) {
+	if ep != nil && (kern.epi == nil || k == 0) {
+		// Fill before and clamp after, as the kernel's epilogue would.
+		if ep.bias != nil {
+			for i := 0; i < m; i++ {
+				fill(c[i*ldc:i*ldc+n], ep.bias[i])
+			}
+		}
+		sgemmSerial(kern, m, n, k, alpha, a, pa, row0, b, c, ldc, nil)
+		if ep.relu {
+			for i := 0; i < m; i++ {
+				reluInPlace(c[i*ldc : i*ldc+n])
+			}
+		}
+		return
+	}
 	mr, nr := kern.mr, kern.nr
 	bufs := packPool.Get().(*packBuffers)
 	defer packPool.Put(bufs)
@@ -281,8 +309,20 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 						mm := min(mr, mc-ir)
 						ap := ablk[ir*kc : (ir+mr)*kc]
 						off := (ic+ir)*ldc + jc + jr
+						var bias []float32
+						relu := false
+						if ep != nil {
+							if pc == 0 && ep.bias != nil {
+								bias = ep.bias[ic+ir:]
+							}
+							relu = ep.relu && pc+kc == k
+						}
 						if mm == mr && nn == nr {
-							kern.fn(kc, ap, bp, ldb, c[off:], ldc)
+							if bias != nil || relu {
+								kern.epi(kc, ap, bp, ldb, c[off:], ldc, bias, relu)
+							} else {
+								kern.fn(kc, ap, bp, ldb, c[off:], ldc)
+							}
 							continue
 						}
 						// Edge tile: compute into a scratch tile, then add
@@ -291,8 +331,14 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 						kern.fn(kc, ap, bp, ldb, tile, nr)
 						for i := 0; i < mm; i++ {
 							dst := c[off+i*ldc : off+i*ldc+nn]
+							if bias != nil {
+								fill(dst, bias[i])
+							}
 							for j, v := range tile[i*nr : i*nr+nn] {
 								dst[j] += v
+							}
+							if relu {
+								reluInPlace(dst)
 							}
 						}
 					}
