@@ -298,14 +298,12 @@ func im2colRange(col, x []float32, g *geom, channels, j0, j1, nr int) {
 		p += ow1 - ow0
 	}
 	// What a piece copies depends on the tap but not on the channel: work
-	// it out once per tap, as the input range it reads (from, relative to
-	// the channel's plane) and the part [lo, hi) of the piece it fills; the
-	// rest of the piece is padding.
+	// it out once per tap.
 	np := len(pieces)
-	tabp := segPool.Get().(*[]tapSeg)
+	tabp := segPool.Get().(*[]im2colSeg)
 	defer segPool.Put(tabp)
 	if cap(*tabp) < g.kN*np {
-		*tabp = make([]tapSeg, g.kN*np)
+		*tabp = make([]im2colSeg, g.kN*np)
 	}
 	tab := (*tabp)[:g.kN*np]
 	for t := range g.kN {
@@ -313,33 +311,50 @@ func im2colRange(col, x []float32, g *geom, channels, j0, j1, nr int) {
 		for i, pc := range pieces {
 			id, ih := pc.id0+tp.base[0], pc.ih0+tp.base[1]
 			lo, hi := max(tp.lo[2], pc.ow0), min(tp.hi[2], pc.ow1)
-			e := tapSeg{}
+			e := im2colSeg{off: pc.off, n: pc.ow1 - pc.ow0}
 			if id >= 0 && id < g.in[0] && ih >= 0 && ih < g.in[1] && lo < hi {
-				e = tapSeg{from: (id*g.in[1]+ih)*g.in[2] + lo*g.s[2] + tp.base[2], lo: lo - pc.ow0, hi: hi - pc.ow0}
+				e.from = (id*g.in[1]+ih)*g.in[2] + lo*g.s[2] + tp.base[2]
+				e.lo, e.cnt = lo-pc.ow0, hi-lo
 			}
 			tab[t*np+i] = e
 		}
 	}
 	s2 := g.s[2]
+	fast := s2 == 1 && nr > 0 && nr == im2colFastNR && rows > 0
+	if fast {
+		// The assembly reads and writes without bounds checks: check the
+		// furthest element of each table once.
+		last := (rows - 1) * rowStep
+		for _, e := range tab {
+			if e.off+e.n+last > len(col) || e.from+e.cnt > g.inN {
+				panic("sim: im2col table out of range")
+			}
+		}
+		_ = x[channels*g.inN-1]
+	}
 	for r := 0; r < rows; r++ {
 		c, t := r/g.kN, r%g.kN
 		dst := col[r*rowStep:]
 		src := x[c*g.inN : (c+1)*g.inN]
-		for i, e := range tab[t*np : (t+1)*np] {
-			pc := &pieces[i]
-			seg := dst[pc.off : pc.off+pc.ow1-pc.ow0]
+		segs := tab[t*np : (t+1)*np]
+		if fast {
+			im2colSegsFast(dst, src, segs)
+			continue
+		}
+		for _, e := range segs {
+			seg := dst[e.off : e.off+e.n]
 			// The padding at either end is a value or two: a loop is
 			// cheaper than a call to clear.
 			for j := range seg[:e.lo] {
 				seg[j] = 0
 			}
-			tail := seg[e.hi:]
+			tail := seg[e.lo+e.cnt:]
 			for j := range tail {
 				tail[j] = 0
 			}
-			out := seg[e.lo:e.hi]
+			out := seg[e.lo : e.lo+e.cnt]
 			if s2 == 1 {
-				copy(out, src[e.from:e.from+len(out)])
+				copy(out, src[e.from:e.from+e.cnt])
 				continue
 			}
 			in := src[e.from:]
@@ -350,13 +365,15 @@ func im2colRange(col, x []float32, g *geom, channels, j0, j1, nr int) {
 	}
 }
 
-// tapSeg is what one kernel tap puts in one piece of an output row range:
-// input values from offset from (within a channel's plane) in [lo, hi) of
-// the piece, zeros around them; lo == hi is a piece of padding only.
-type tapSeg struct{ from, lo, hi int }
+// im2colSeg is what one kernel tap puts in one piece of an output row
+// range: n values at off in the row of the im2col matrix, of which cnt
+// from the input (from offset from within a channel's plane, stride s[2])
+// starting at lo, and zeros around them. The assembly im2colSegsFast reads
+// it: five int64 fields in this order.
+type im2colSeg struct{ off, n, from, lo, cnt int }
 
-// segPool keeps im2colRange's tables of tapSeg between calls.
-var segPool = sync.Pool{New: func() any { return new([]tapSeg) }}
+// segPool keeps im2colRange's tables of im2colSeg between calls.
+var segPool = sync.Pool{New: func() any { return new([]im2colSeg) }}
 
 // packedWeights returns the weights of each group packed for the GEMM,
 // kept from the previous run when W is the same initializer, or nil when W

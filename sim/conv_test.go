@@ -340,12 +340,12 @@ func TestIm2colStripsGiveTheRowMajorProduct(t *testing.T) {
 	const ch, hw, m = 3, 9, 5
 	x := randFloats(r, ch*hw*hw)
 	for _, stride := range []int{1, 2} {
-		w := windowAttrs{strides: []int{stride, stride}, pads: []int{1, 1, 1, 1}}
+		w := windowAttrs{strides: []int{stride, stride}, pads: []int{1, 1, 1, 1}, autoPad: "NOTSET"}
 		g, err := w.resolve([]int{hw, hw}, []int{3, 3})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := g.forward("", false); err != nil {
+		if err := g.forward(w.autoPad, false); err != nil {
 			t.Fatal(err)
 		}
 		k := ch * g.kN
@@ -358,6 +358,9 @@ func TestIm2colStripsGiveTheRowMajorProduct(t *testing.T) {
 				rowMajor := make([]float32, k*n)
 				im2colRange(rowMajor, x, g, ch, j0, j1, 0)
 				strips := make([]float32, k*((n+nr-1)/nr*nr))
+				for i := range strips {
+					strips[i] = float32(math.NaN()) // im2col must write every value
+				}
 				im2colRange(strips, x, g, ch, j0, j1, nr)
 				for p := 0; p < k; p++ {
 					for j := 0; j < n; j++ {

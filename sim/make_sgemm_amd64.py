@@ -125,4 +125,52 @@ def store(label, from_bias):
     w("\tVZEROUPPER\n\tRET\n")
 store("add512", False)
 store("bias512", True)
+w("""
+// func im2colSegsAVX512(dst, src *float32, segs *im2colSeg, n int)
+// Writes the n im2col pieces segs describes (im2colSeg: off, n, from, lo,
+// cnt, each at most 32 values) into the matrix row at dst, from the
+// channel plane at src, with masked stores: zeros over the piece, then
+// the cnt input values at lo.
+TEXT \u00b7im2colSegsAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ segs+16(FP), BX
+	MOVQ n+24(FP), CX
+	VPXORD Z0, Z0, Z0
+	MOVL $-1, R9
+	TESTQ CX, CX
+	JZ   segsdone
+segsloop:
+	MOVQ 0(BX), AX
+	LEAQ (DI)(AX*4), R8
+	MOVQ 8(BX), DX
+	BZHIL DX, R9, R10
+	KMOVW R10, K1
+	SHRL $16, R10
+	KMOVW R10, K2
+	VMOVUPS Z0, K1, (R8)
+	VMOVUPS Z0, K2, 64(R8)
+	MOVQ 32(BX), DX
+	TESTQ DX, DX
+	JZ   segsnext
+	MOVQ 16(BX), AX
+	LEAQ (SI)(AX*4), R11
+	MOVQ 24(BX), AX
+	LEAQ (R8)(AX*4), R8
+	BZHIL DX, R9, R10
+	KMOVW R10, K1
+	SHRL $16, R10
+	KMOVW R10, K2
+	VMOVUPS.Z (R11), K1, Z1
+	VMOVUPS.Z 64(R11), K2, Z2
+	VMOVUPS Z1, K1, (R8)
+	VMOVUPS Z2, K2, 64(R8)
+segsnext:
+	ADDQ $40, BX
+	DECQ CX
+	JNZ  segsloop
+segsdone:
+	VZEROUPPER
+	RET
+""")
 open(__file__.replace("make_sgemm_amd64.py", "sgemm_amd64.s"), "w").write("".join(out))

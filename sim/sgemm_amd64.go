@@ -51,6 +51,29 @@ var avx512Kernel = microKernel{mr: 8, nr: 32, name: "avx512_8x32",
 	},
 }
 
+//go:noescape
+func im2colSegsAVX512(dst, src *float32, segs *im2colSeg, n int)
+
+// im2colSegsFast writes the pieces segs describes into dst (a row of the
+// im2col matrix) from src (a channel's plane), for input stride 1; the
+// caller has checked that every piece lies within dst and src. It
+// needs pieces of at most 32 values (im2colFastNR).
+func im2colSegsFast(dst, src []float32, segs []im2colSeg) {
+	if len(segs) > 0 {
+		im2colSegsAVX512(&dst[0], &src[0], &segs[0], len(segs))
+	}
+}
+
+// im2colFastNR is the strip width for which im2colRange uses
+// im2colSegsFast: the AVX-512 kernel's nr, when the CPU has AVX-512 and
+// BMI2; 0 (never) otherwise.
+var im2colFastNR = func() int {
+	if hasAVX512 && cpu.X86.HasBMI2 {
+		return 32
+	}
+	return 0
+}()
+
 // hasAVX2 and hasAVX512 report what the CPU (and OS, which must save the
 // wider registers) supports; x/sys/cpu checks both.
 var (
