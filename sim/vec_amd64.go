@@ -51,6 +51,21 @@ func vecAxpy(o, x *float32, s float32, n int)
 //go:noescape
 func vecClip(o, x *float32, lo, hi float32, n int)
 
+//go:noescape
+func erfVecAVX512(f *float64, n int, series *float64, taylor *float64)
+
+// erfVec replaces each x in f by erf32(x), eight at a time with AVX-512.
+func erfVec(f []float64) {
+	n := len(f) &^ 7
+	if hasAVX512 && haveVec && n > 0 {
+		erfVecAVX512(&f[0], n, &erfSeries[0], &erfTaylor[0][0])
+		f = f[n:]
+	}
+	for i, v := range f {
+		f[i] = erf32(v)
+	}
+}
+
 // haveVec reports whether the vector kernels run here; AMQ_SIM_GEMM=go2x4
 // (the pure-Go GEMM) turns them off too, to compare with pure Go.
 var haveVec = hasAVX2 && os.Getenv("AMQ_SIM_GEMM") != goKernel.name

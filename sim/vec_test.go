@@ -107,3 +107,31 @@ func clipGo(v, lo, hi float32) float32 {
 	}
 	return v
 }
+
+// TestErfVecGivesErf32Bits checks the vector erf against erf32 bit for bit
+// on float32 inputs: every exponent, both signs, the pieces' edges, zeros,
+// infinities and NaN.
+func TestErfVecGivesErf32Bits(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	var xs []float64
+	for range 1 << 18 {
+		xs = append(xs, float64(math.Float32frombits(r.Uint32())))
+	}
+	for range 1 << 18 {
+		xs = append(xs, float64(float32(r.Float64()*14-7)))
+	}
+	for _, v := range []float64{0, math.Copysign(0, -1), erfSplit, math.Nextafter(erfSplit, 0), erfOne, math.Nextafter(erfOne, 0), -erfOne, math.Inf(1), math.Inf(-1), math.NaN(), 1e-40, -1e-40} {
+		xs = append(xs, v)
+	}
+	for i := range 64 {
+		xs = append(xs, float64(float32(erfCentre(i)-0.5/erfPerUnit)))
+	}
+	got := append([]float64(nil), xs...)
+	erfVec(got)
+	for i, x := range xs {
+		want := erf32(x)
+		if math.Float64bits(got[i]) != math.Float64bits(want) {
+			t.Fatalf("erfVec(%v) = %v (%#x), erf32 gives %v (%#x)", x, got[i], math.Float64bits(got[i]), want, math.Float64bits(want))
+		}
+	}
+}
