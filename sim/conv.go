@@ -320,13 +320,13 @@ func im2colRange(col, x []float32, g *geom, channels, j0, j1, nr int) {
 		}
 	}
 	s2 := g.s[2]
-	fast := s2 == 1 && nr > 0 && nr == im2colFastNR && rows > 0
+	fast := nr > 0 && nr == im2colFastNR && rows > 0
 	if fast {
 		// The assembly reads and writes without bounds checks: check the
 		// furthest element of each table once.
 		last := (rows - 1) * rowStep
 		for _, e := range tab {
-			if e.off+e.n+last > len(col) || e.from+e.cnt > g.inN {
+			if e.off+e.n+last > len(col) || e.cnt > 0 && (e.from < 0 || e.from+(e.cnt-1)*s2 >= g.inN) {
 				panic("sim: im2col table out of range")
 			}
 		}
@@ -338,7 +338,7 @@ func im2colRange(col, x []float32, g *geom, channels, j0, j1, nr int) {
 		src := x[c*g.inN : (c+1)*g.inN]
 		segs := tab[t*np : (t+1)*np]
 		if fast {
-			im2colSegsFast(dst, src, segs)
+			im2colSegsFast(dst, src, segs, s2)
 			continue
 		}
 		for _, e := range segs {

@@ -54,13 +54,20 @@ var avx512Kernel = microKernel{mr: 8, nr: 32, name: "avx512_8x32",
 //go:noescape
 func im2colSegsAVX512(dst, src *float32, segs *im2colSeg, n int)
 
+//go:noescape
+func im2colSegsStridedAVX512(dst, src *float32, segs *im2colSeg, n, stride int)
+
 // im2colSegsFast writes the pieces segs describes into dst (a row of the
-// im2col matrix) from src (a channel's plane), for input stride 1; the
-// caller has checked that every piece lies within dst and src. It
+// im2col matrix) from src (a channel's plane), input values stride apart;
+// the caller has checked that every piece lies within dst and src. It
 // needs pieces of at most 32 values (im2colFastNR).
-func im2colSegsFast(dst, src []float32, segs []im2colSeg) {
-	if len(segs) > 0 {
+func im2colSegsFast(dst, src []float32, segs []im2colSeg, stride int) {
+	switch {
+	case len(segs) == 0:
+	case stride == 1:
 		im2colSegsAVX512(&dst[0], &src[0], &segs[0], len(segs))
+	default:
+		im2colSegsStridedAVX512(&dst[0], &src[0], &segs[0], len(segs), stride)
 	}
 }
 

@@ -467,3 +467,75 @@ segsnext:
 segsdone:
 	VZEROUPPER
 	RET
+
+// func im2colSegsStridedAVX512(dst, src *float32, segs *im2colSeg, n, stride int)
+// im2colSegsAVX512 for an input stride above 1: the input values are
+// gathered, stride apart.
+TEXT ·im2colSegsStridedAVX512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ segs+16(FP), BX
+	MOVQ n+24(FP), CX
+	MOVQ stride+32(FP), R13
+	VPBROADCASTD R13, Z6
+	VMOVDQU32 iota16<>(SB), Z5
+	VPMULLD Z6, Z5, Z5
+	SHLQ $6, R13
+	VPXORD Z0, Z0, Z0
+	MOVL $-1, R9
+	TESTQ CX, CX
+	JZ   gsegsdone
+gsegsloop:
+	MOVQ 0(BX), AX
+	LEAQ (DI)(AX*4), R8
+	MOVQ 8(BX), DX
+	BZHIL DX, R9, R10
+	KMOVW R10, K1
+	SHRL $16, R10
+	KMOVW R10, K2
+	VMOVUPS Z0, K1, (R8)
+	VMOVUPS Z0, K2, 64(R8)
+	MOVQ 32(BX), DX
+	TESTQ DX, DX
+	JZ   gsegsnext
+	MOVQ 16(BX), AX
+	LEAQ (SI)(AX*4), R11
+	LEAQ (R11)(R13*1), R12
+	MOVQ 24(BX), AX
+	LEAQ (R8)(AX*4), R8
+	BZHIL DX, R9, R10
+	KMOVW R10, K3
+	KMOVW R10, K1
+	SHRL $16, R10
+	KMOVW R10, K4
+	KMOVW R10, K2
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VGATHERDPS (R11)(Z5*4), K1, Z1
+	VGATHERDPS (R12)(Z5*4), K2, Z2
+	VMOVUPS Z1, K3, (R8)
+	VMOVUPS Z2, K4, 64(R8)
+gsegsnext:
+	ADDQ $40, BX
+	DECQ CX
+	JNZ  gsegsloop
+gsegsdone:
+	VZEROUPPER
+	RET
+DATA iota16<>+0(SB)/4, $0
+DATA iota16<>+4(SB)/4, $1
+DATA iota16<>+8(SB)/4, $2
+DATA iota16<>+12(SB)/4, $3
+DATA iota16<>+16(SB)/4, $4
+DATA iota16<>+20(SB)/4, $5
+DATA iota16<>+24(SB)/4, $6
+DATA iota16<>+28(SB)/4, $7
+DATA iota16<>+32(SB)/4, $8
+DATA iota16<>+36(SB)/4, $9
+DATA iota16<>+40(SB)/4, $10
+DATA iota16<>+44(SB)/4, $11
+DATA iota16<>+48(SB)/4, $12
+DATA iota16<>+52(SB)/4, $13
+DATA iota16<>+56(SB)/4, $14
+DATA iota16<>+60(SB)/4, $15
+GLOBL iota16<>(SB), RODATA|NOPTR, $64
