@@ -205,4 +205,46 @@ erfdone:
 	RET
 """)
 
+# Max pooling's interior rows (AVX-512): o[i] = taps[i*stride] when first,
+# else greater(taps[i*stride], o[i]), which is MAXPS with the tap as first
+# operand (the second, o[i], is kept when they are equal or unordered).
+w("""
+// func vecMaxTapsAVX512(o, taps *float32, n, stride, first int)
+TEXT \u00b7vecMaxTapsAVX512(SB), NOSPLIT, $0-40
+	MOVQ o+0(FP), DI
+	MOVQ taps+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ stride+24(FP), R13
+	MOVQ first+32(FP), R12
+	VPBROADCASTD R13, Z6
+	VMOVDQU32 maxiota16<>(SB), Z5
+	VPMULLD Z6, Z5, Z5
+	SHLQ $6, R13
+	MOVL $-1, R9
+maxloop:
+	TESTQ CX, CX
+	JLE  maxdone
+	BZHIL CX, R9, R10
+	KMOVW R10, K1
+	KMOVW R10, K2
+	VPXORD Z1, Z1, Z1
+	VGATHERDPS (SI)(Z5*4), K1, Z1
+	TESTQ R12, R12
+	JNZ  maxstore
+	VMOVUPS.Z (DI), K2, Z2
+	VMAXPS Z2, Z1, Z1
+maxstore:
+	VMOVUPS Z1, K2, (DI)
+	ADDQ $64, DI
+	ADDQ R13, SI
+	SUBQ $16, CX
+	JMP  maxloop
+maxdone:
+	VZEROUPPER
+	RET
+""")
+for i in range(16):
+    w("DATA maxiota16<>+%d(SB)/4, $%d\n" % (4*i, i))
+w("GLOBL maxiota16<>(SB), RODATA|NOPTR, $64\n")
+
 open(__file__.replace("make_vec_amd64.py", "vec_amd64.s"), "w").write("".join(out))

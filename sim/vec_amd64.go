@@ -66,6 +66,26 @@ func erfVec(f []float64) {
 	}
 }
 
+//go:noescape
+func vecMaxTapsAVX512(o, taps *float32, n, stride, first int)
+
+// maxTapsVec sets o[i] to taps[i*stride] when first, else to
+// greater(taps[i*stride], o[i]), with AVX-512; it reports false, doing
+// nothing, where that is not available. taps must hold (len(o)-1)*stride+1
+// values.
+func maxTapsVec(o, taps []float32, stride int, first bool) bool {
+	if !hasAVX512 || !haveVec || len(o) < 16 {
+		return false
+	}
+	_ = taps[(len(o)-1)*stride]
+	f := 0
+	if first {
+		f = 1
+	}
+	vecMaxTapsAVX512(&o[0], &taps[0], len(o), stride, f)
+	return true
+}
+
 // haveVec reports whether the vector kernels run here; AMQ_SIM_GEMM=go2x4
 // (the pure-Go GEMM) turns them off too, to compare with pure Go.
 var haveVec = hasAVX2 && os.Getenv("AMQ_SIM_GEMM") != goKernel.name

@@ -750,3 +750,54 @@ erfsign:
 erfdone:
 	VZEROUPPER
 	RET
+
+// func vecMaxTapsAVX512(o, taps *float32, n, stride, first int)
+TEXT ·vecMaxTapsAVX512(SB), NOSPLIT, $0-40
+	MOVQ o+0(FP), DI
+	MOVQ taps+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ stride+24(FP), R13
+	MOVQ first+32(FP), R12
+	VPBROADCASTD R13, Z6
+	VMOVDQU32 maxiota16<>(SB), Z5
+	VPMULLD Z6, Z5, Z5
+	SHLQ $6, R13
+	MOVL $-1, R9
+maxloop:
+	TESTQ CX, CX
+	JLE  maxdone
+	BZHIL CX, R9, R10
+	KMOVW R10, K1
+	KMOVW R10, K2
+	VPXORD Z1, Z1, Z1
+	VGATHERDPS (SI)(Z5*4), K1, Z1
+	TESTQ R12, R12
+	JNZ  maxstore
+	VMOVUPS.Z (DI), K2, Z2
+	VMAXPS Z2, Z1, Z1
+maxstore:
+	VMOVUPS Z1, K2, (DI)
+	ADDQ $64, DI
+	ADDQ R13, SI
+	SUBQ $16, CX
+	JMP  maxloop
+maxdone:
+	VZEROUPPER
+	RET
+DATA maxiota16<>+0(SB)/4, $0
+DATA maxiota16<>+4(SB)/4, $1
+DATA maxiota16<>+8(SB)/4, $2
+DATA maxiota16<>+12(SB)/4, $3
+DATA maxiota16<>+16(SB)/4, $4
+DATA maxiota16<>+20(SB)/4, $5
+DATA maxiota16<>+24(SB)/4, $6
+DATA maxiota16<>+28(SB)/4, $7
+DATA maxiota16<>+32(SB)/4, $8
+DATA maxiota16<>+36(SB)/4, $9
+DATA maxiota16<>+40(SB)/4, $10
+DATA maxiota16<>+44(SB)/4, $11
+DATA maxiota16<>+48(SB)/4, $12
+DATA maxiota16<>+52(SB)/4, $13
+DATA maxiota16<>+56(SB)/4, $14
+DATA maxiota16<>+60(SB)/4, $15
+GLOBL maxiota16<>(SB), RODATA|NOPTR, $64

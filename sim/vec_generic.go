@@ -17,3 +17,5 @@ func erfVec(f []float64) {
 		f[i] = erf32(v)
 	}
 }
+
+func maxTapsVec(o, taps []float32, stride int, first bool) bool { return false }
