@@ -430,6 +430,7 @@ func addScalar(s []float32, v float32) {
 // NaN and turns -0 into +0, as the Relu operator does; it compiles without
 // a branch, which matters for activations whose sign is random.
 func reluInPlace(s []float32) {
+	s = s[reluVec(s):]
 	for i, v := range s {
 		s[i] = max(v, 0)
 	}

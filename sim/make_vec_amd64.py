@@ -247,4 +247,27 @@ for i in range(16):
     w("DATA maxiota16<>+%d(SB)/4, $%d\n" % (4*i, i))
 w("GLOBL maxiota16<>(SB), RODATA|NOPTR, $64\n")
 
+# Relu in place (AVX-512): MAXPS of 0 and v keeps NaN and -0, adding +0
+# then turns -0 into +0: Go's max(v, 0). n is a multiple of 16.
+w("""
+// func vecReluAVX512(s *float32, n int)
+TEXT \u00b7vecReluAVX512(SB), NOSPLIT, $0-16
+	MOVQ s+0(FP), DI
+	MOVQ n+8(FP), CX
+	SHRQ $4, CX
+	JZ   reludone
+	VPXORD Z0, Z0, Z0
+reluloop:
+	VMOVUPS (DI), Z1
+	VMAXPS Z1, Z0, Z1
+	VADDPS Z0, Z1, Z1
+	VMOVUPS Z1, (DI)
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  reluloop
+reludone:
+	VZEROUPPER
+	RET
+""")
+
 open(__file__.replace("make_vec_amd64.py", "vec_amd64.s"), "w").write("".join(out))

@@ -86,6 +86,20 @@ func maxTapsVec(o, taps []float32, stride int, first bool) bool {
 	return true
 }
 
+//go:noescape
+func vecReluAVX512(s *float32, n int)
+
+// reluVec applies Relu to the longest prefix of s that is a multiple of 16
+// values with AVX-512 and returns its length (0 without AVX-512).
+func reluVec(s []float32) int {
+	n := len(s) &^ 15
+	if !hasAVX512 || !haveVec || n == 0 {
+		return 0
+	}
+	vecReluAVX512(&s[0], n)
+	return n
+}
+
 // haveVec reports whether the vector kernels run here; AMQ_SIM_GEMM=go2x4
 // (the pure-Go GEMM) turns them off too, to compare with pure Go.
 var haveVec = hasAVX2 && os.Getenv("AMQ_SIM_GEMM") != goKernel.name

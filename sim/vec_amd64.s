@@ -801,3 +801,22 @@ DATA maxiota16<>+52(SB)/4, $13
 DATA maxiota16<>+56(SB)/4, $14
 DATA maxiota16<>+60(SB)/4, $15
 GLOBL maxiota16<>(SB), RODATA|NOPTR, $64
+
+// func vecReluAVX512(s *float32, n int)
+TEXT ·vecReluAVX512(SB), NOSPLIT, $0-16
+	MOVQ s+0(FP), DI
+	MOVQ n+8(FP), CX
+	SHRQ $4, CX
+	JZ   reludone
+	VPXORD Z0, Z0, Z0
+reluloop:
+	VMOVUPS (DI), Z1
+	VMAXPS Z1, Z0, Z1
+	VADDPS Z0, Z1, Z1
+	VMOVUPS Z1, (DI)
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  reluloop
+reludone:
+	VZEROUPPER
+	RET

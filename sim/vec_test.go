@@ -181,3 +181,24 @@ func TestMaxTapsVecGivesGreater(t *testing.T) {
 		}
 	}
 }
+
+// TestReluInPlaceKeepsGoMax checks Relu, vector part and tail, against
+// Go's max(v, 0) bit for bit: NaN stays, -0 becomes +0.
+func TestReluInPlaceKeepsGoMax(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	specials := []float32{float32(math.NaN()), 0, float32(math.Copysign(0, -1)), float32(math.Inf(-1)), float32(math.Inf(1))}
+	s := make([]float32, 77)
+	for i := range s {
+		s[i] = float32(r.NormFloat64())
+		if i%5 == 0 {
+			s[i] = specials[i/5%len(specials)]
+		}
+	}
+	got := append([]float32(nil), s...)
+	reluInPlace(got)
+	for i, v := range s {
+		if want := max(v, 0); math.Float32bits(got[i]) != math.Float32bits(want) {
+			t.Fatalf("relu(%v) = %v (%#x), want %v (%#x)", v, got[i], math.Float32bits(got[i]), want, math.Float32bits(want))
+		}
+	}
+}
