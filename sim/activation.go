@@ -198,16 +198,19 @@ func unaryRange[T floatElem](op unaryOp, p unaryParams, o, x []T) {
 	if o32, ok := any(o).([]float32); ok && (op == opErf || op == opGelu) {
 		// float32 data does not need math.Erf's full float64 accuracy.
 		x32 := any(x).([]float32)
-		var buf [256]float64
+		var buf, arg [256]float64
 		for len(x32) > 0 {
 			f := widen(buf[:], x32)
 			if op == opErf {
-				for i, v := range f {
-					f[i] = erf32(v)
-				}
+				erfVec(f)
 			} else {
+				g := arg[:len(f)]
 				for i, v := range f {
-					f[i] = 0.5 * v * (1 + erf32(v/math.Sqrt2))
+					g[i] = v / math.Sqrt2
+				}
+				erfVec(g)
+				for i, v := range f {
+					f[i] = 0.5 * v * (1 + g[i])
 				}
 			}
 			for i, v := range f {

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	"amq/onnx"
@@ -207,10 +208,19 @@ func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch
 	outN := g.outN
 	target := max(4*kern.nr, convChunkBytes/4/kdim)
 	chunks := (outN + target - 1) / target
-	per := (outN + chunks - 1) / chunks
-	per = min(outN, (per+kern.nr-1)/kern.nr*kern.nr)
-	chunks = (outN + per - 1) / per
 	images := batch * cn.group
+	// Chunks are whole strips of nr columns (but the last), as even as
+	// that allows; when there are few tiles, their number is rounded up to
+	// a multiple of the threads so that none waits for another's last
+	// one (7 chunks of a 56x56 layer on 2 threads left one idle an
+	// eighth of the time).
+	strips := (outN + kern.nr - 1) / kern.nr
+	if t := c.threads; t > 1 && images*chunks < 4*t && images*chunks%t != 0 {
+		chunks = min(strips, ((images*chunks+t-1)/t*t+images-1)/images)
+	}
+	chunks = max(1, min(chunks, strips))
+	per := (strips + chunks - 1) / chunks * kern.nr // the widest chunk
+	chunkAt := func(i int) int { return min(outN, i*strips/chunks*kern.nr) }
 	bands := 1
 	if images*chunks < c.threads {
 		bands = min((c.threads+images*chunks-1)/(images*chunks), (mg+kern.mr-1)/kern.mr)
@@ -233,96 +243,146 @@ func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch
 			band, ic := t%bands, t/bands
 			chunk, img := ic%chunks, ic/chunks
 			bi, gi := img/cn.group, img%cn.group
-			j0, j1 := chunk*per, min(outN, (chunk+1)*per)
+			j0, j1 := chunkAt(chunk), chunkAt(chunk+1)
 			nw := j1 - j0
 			xg := xd[(bi*ch+gi*cg)*g.inN:]
 			src := matrix{data: xg[j0:], ld: g.inN}
 			if !g.pointwise {
 				if ic != lastCol {
-					im2colRange(col, xg, g, cg, j0, j1)
+					im2colRange(col, xg, g, cg, j0, j1, kern.nr)
 					lastCol = ic
 				}
-				src = matrix{data: col, ld: nw}
+				src = matrix{data: col, strips: true}
 			}
 			i0, i1 := band*bandRows, min(mg, (band+1)*bandRows)
 			yg := y[(bi*m+gi*mg)*outN:]
-			if bd != nil { // else y is still zero, as the GEMM needs
-				for r := i0; r < i1; r++ {
-					fill(yg[r*outN+j0:r*outN+j1], bd[gi*mg+r])
+			var ep *epilogue
+			if bd != nil || cn.relu { // without a bias y is still zero, as the GEMM needs
+				ep = &epilogue{relu: cn.relu}
+				if bd != nil {
+					ep.bias = bd[gi*mg+i0 : gi*mg+i1]
 				}
 			}
 			cblk := yg[i0*outN+j0:]
 			if packed != nil {
-				sgemmSerial(kern, i1-i0, nw, kdim, 1, matrix{}, packed[gi], i0, src, cblk, outN)
+				sgemmSerial(kern, i1-i0, nw, kdim, 1, matrix{}, packed[gi], i0, src, cblk, outN, ep)
 			} else {
 				a := matrix{data: wd[(gi*mg+i0)*kdim:], ld: kdim}
-				sgemmSerial(kern, i1-i0, nw, kdim, 1, a, nil, 0, src, cblk, outN)
-			}
-			if cn.relu {
-				for r := i0; r < i1; r++ {
-					reluInPlace(yg[r*outN+j0 : r*outN+j1])
-				}
+				sgemmSerial(kern, i1-i0, nw, kdim, 1, a, nil, 0, src, cblk, outN, ep)
 			}
 		}
 	})
 }
 
 // im2colRange writes columns [j0, j1) of the im2col matrix of x (channels
-// input channels, each g.inN long; see im2col) into col as a row-major
-// matrix j1-j0 wide. The columns are output positions, so a range may
-// start and end inside an output row; the pieces of output rows in the
-// range are worked out once, since late layers copy rows of only 7 or 14
-// values and per-piece overhead decides the cost.
-func im2colRange(col, x []float32, g *geom, channels, j0, j1 int) {
+// input channels, each g.inN long; see im2col) into col, packed for the
+// GEMM as strips of nr columns (matrix.strips), or, with nr 0, as a
+// row-major matrix j1-j0 wide. The columns are output positions, so a
+// range may start and end inside an output row; the pieces of output rows
+// in the range, cut where strips end, are worked out once, since late
+// layers copy rows of only 7 or 14 values and per-piece overhead decides
+// the cost.
+func im2colRange(col, x []float32, g *geom, channels, j0, j1, nr int) {
 	w := j1 - j0
+	rows := channels * g.kN
+	rowStep := w // from one row of the matrix to the next in col
+	if nr > 0 {
+		rowStep = nr
+	}
 	out2 := g.out[2]
 	type piece struct{ id0, ih0, ow0, ow1, off int }
-	var buf [64]piece
+	var buf [128]piece
 	pieces := buf[:0]
 	for p := j0; p < j1; {
 		orow := p / out2 // od*out[1] + oh
 		ow0 := p - orow*out2
 		ow1 := min(out2, ow0+j1-p)
+		off := p - j0
+		if nr > 0 {
+			ow1 = min(ow1, ow0+nr-off%nr)
+			off = off/nr*nr*rows + off%nr
+		}
 		od, oh := orow/g.out[1], orow%g.out[1]
-		pieces = append(pieces, piece{od * g.s[0], oh * g.s[1], ow0, ow1, p - j0})
+		pieces = append(pieces, piece{od * g.s[0], oh * g.s[1], ow0, ow1, off})
 		p += ow1 - ow0
 	}
-	s2 := g.s[2]
-	for r := 0; r < channels*g.kN; r++ {
-		c, tp := r/g.kN, &g.taps[r%g.kN]
-		dst := col[r*w : (r+1)*w]
-		src := x[c*g.inN : (c+1)*g.inN]
-		wlo, whi, baseW := tp.lo[2], tp.hi[2], tp.base[2]
-		for _, pc := range pieces {
-			seg := dst[pc.off : pc.off+pc.ow1-pc.ow0]
+	// What a piece copies depends on the tap but not on the channel: work
+	// it out once per tap.
+	np := len(pieces)
+	tabp := segPool.Get().(*[]im2colSeg)
+	defer segPool.Put(tabp)
+	if cap(*tabp) < g.kN*np {
+		*tabp = make([]im2colSeg, g.kN*np)
+	}
+	tab := (*tabp)[:g.kN*np]
+	for t := range g.kN {
+		tp := &g.taps[t]
+		for i, pc := range pieces {
 			id, ih := pc.id0+tp.base[0], pc.ih0+tp.base[1]
-			lo, hi := max(wlo, pc.ow0), min(whi, pc.ow1)
-			if id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1] || lo >= hi {
-				clear(seg)
-				continue
+			lo, hi := max(tp.lo[2], pc.ow0), min(tp.hi[2], pc.ow1)
+			e := im2colSeg{off: pc.off, n: pc.ow1 - pc.ow0}
+			if id >= 0 && id < g.in[0] && ih >= 0 && ih < g.in[1] && lo < hi {
+				e.from = (id*g.in[1]+ih)*g.in[2] + lo*g.s[2] + tp.base[2]
+				e.lo, e.cnt = lo-pc.ow0, hi-lo
 			}
+			tab[t*np+i] = e
+		}
+	}
+	s2 := g.s[2]
+	fast := nr > 0 && nr == im2colFastNR && rows > 0
+	if fast {
+		// The assembly reads and writes without bounds checks: check the
+		// furthest element of each table once.
+		last := (rows - 1) * rowStep
+		for _, e := range tab {
+			if e.off+e.n+last > len(col) || e.cnt > 0 && (e.from < 0 || e.from+(e.cnt-1)*s2 >= g.inN) {
+				panic("sim: im2col table out of range")
+			}
+		}
+		_ = x[channels*g.inN-1]
+	}
+	for r := 0; r < rows; r++ {
+		c, t := r/g.kN, r%g.kN
+		dst := col[r*rowStep:]
+		src := x[c*g.inN : (c+1)*g.inN]
+		segs := tab[t*np : (t+1)*np]
+		if fast {
+			im2colSegsFast(dst, src, segs, s2)
+			continue
+		}
+		for _, e := range segs {
+			seg := dst[e.off : e.off+e.n]
 			// The padding at either end is a value or two: a loop is
 			// cheaper than a call to clear.
-			for i := range seg[:lo-pc.ow0] {
-				seg[i] = 0
+			for j := range seg[:e.lo] {
+				seg[j] = 0
 			}
-			tail := seg[hi-pc.ow0:]
-			for i := range tail {
-				tail[i] = 0
+			tail := seg[e.lo+e.cnt:]
+			for j := range tail {
+				tail[j] = 0
 			}
-			in := src[(id*g.in[1]+ih)*g.in[2]:]
-			out := seg[lo-pc.ow0 : hi-pc.ow0]
+			out := seg[e.lo : e.lo+e.cnt]
 			if s2 == 1 {
-				copy(out, in[lo+baseW:hi+baseW])
+				copy(out, src[e.from:e.from+e.cnt])
 				continue
 			}
-			in = in[lo*s2+baseW:]
-			for i := range out {
-				out[i] = in[i*s2]
+			in := src[e.from:]
+			for j := range out {
+				out[j] = in[j*s2]
 			}
 		}
 	}
 }
+
+// im2colSeg is what one kernel tap puts in one piece of an output row
+// range: n values at off in the row of the im2col matrix, of which cnt
+// from the input (from offset from within a channel's plane, stride s[2])
+// starting at lo, and zeros around them. The assembly im2colSegsFast reads
+// it: five int64 fields in this order.
+type im2colSeg struct{ off, n, from, lo, cnt int }
+
+// segPool keeps im2colRange's tables of im2colSeg between calls.
+var segPool = sync.Pool{New: func() any { return new([]im2colSeg) }}
 
 // packedWeights returns the weights of each group packed for the GEMM,
 // kept from the previous run when W is the same initializer, or nil when W
@@ -370,6 +430,7 @@ func addScalar(s []float32, v float32) {
 // NaN and turns -0 into +0, as the Relu operator does; it compiles without
 // a branch, which matters for activations whose sign is random.
 func reluInPlace(s []float32) {
+	s = s[reluVec(s):]
 	for i, v := range s {
 		s[i] = max(v, 0)
 	}

@@ -330,3 +330,57 @@ func TestConvRejectsBadInput(t *testing.T) {
 		{"conv float int8 weight", node("Conv", nil, "x", "w"), []*onnx.Tensor{f32Zeros(1, 1, 3), i8Zeros(1, 1, 1)}, false},
 	})
 }
+
+// TestIm2colStripsGiveTheRowMajorProduct checks that im2col packed in
+// strips for the GEMM holds the row-major im2col matrix, and that the GEMM
+// reading it gives the same bits as the GEMM reading the row-major one,
+// for ranges that start and end inside output rows and strips.
+func TestIm2colStripsGiveTheRowMajorProduct(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	const ch, m = 3, 5
+	for _, hw := range []int{9, 40} { // pieces under and over 16 values
+		x := randFloats(r, ch*hw*hw)
+		for _, stride := range []int{1, 2, 3} {
+			w := windowAttrs{strides: []int{stride, stride}, pads: []int{1, 1, 1, 1}, autoPad: "NOTSET"}
+			g, err := w.resolve([]int{hw, hw}, []int{3, 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := g.forward(w.autoPad, false); err != nil {
+				t.Fatal(err)
+			}
+			k := ch * g.kN
+			wts := randFloats(r, m*k)
+			for _, rng := range [][2]int{{0, g.outN}, {3, g.outN - 2}, {5, 6}} {
+				j0, j1 := rng[0], rng[1]
+				n := j1 - j0
+				for _, kern := range availableKernels() {
+					nr := kern.nr
+					rowMajor := make([]float32, k*n)
+					im2colRange(rowMajor, x, g, ch, j0, j1, 0)
+					strips := make([]float32, k*((n+nr-1)/nr*nr))
+					for i := range strips {
+						strips[i] = float32(math.NaN()) // im2col must write every value
+					}
+					im2colRange(strips, x, g, ch, j0, j1, nr)
+					for p := 0; p < k; p++ {
+						for j := 0; j < n; j++ {
+							if got, want := strips[j/nr*nr*k+p*nr+j%nr], rowMajor[p*n+j]; got != want {
+								t.Fatalf("%dx%d stride %d, columns [%d, %d), %s: strip element (%d, %d) = %g, want %g", hw, hw, stride, j0, j1, kern.name, p, j, got, want)
+							}
+						}
+					}
+					want := make([]float32, m*n)
+					sgemmSerial(kern, m, n, k, 1, matrix{data: wts, ld: k}, nil, 0, matrix{data: rowMajor, ld: n}, want, n, nil)
+					got := make([]float32, m*n)
+					sgemmSerial(kern, m, n, k, 1, matrix{data: wts, ld: k}, nil, 0, matrix{data: strips, strips: true}, got, n, nil)
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("stride %d, columns [%d, %d), %s: C[%d] = %g from strips, %g from the row-major matrix", stride, j0, j1, kern.name, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}

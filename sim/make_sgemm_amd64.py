@@ -49,11 +49,26 @@ for r in range(6):
     if r<5: w("\tADDQ R8, DX\n")
 w("""	VZEROUPPER
 	RET
+""")
 
-// func kernelAVX512_8x32(kc int, a, b *float32, ldb int, c *float32, ldc int)
-// The AVX-512 variant: an 8x32 tile in Z0..Z15, B rows in Z16/Z17, A
-// elements broadcast straight from memory by the FMAs.
-TEXT ·kernelAVX512_8x32(SB), NOSPLIT, $0-48
+# The AVX-512 kernel. Each element of A is broadcast once into a register
+# for both FMAs of its row (a broadcast folded into each FMA loads it
+# twice: 18 loads a step instead of 10), and B is prefetched four rows
+# ahead, which helps when B is read in place with a long row stride.
+# Its epilogue can start C from a bias per row instead of adding to C, and
+# apply Relu after adding: the same IEEE operations, in the same order,
+# as filling C with the bias first and clamping it afterwards.
+w("""
+// func kernelAVX512_8x32(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+// Adds the product of a packed 8-row strip of A (kc deep) and the kc x 32
+// block of B whose rows are ldb floats apart to the 8x32 tile of C at c
+// with row stride ldc; when bias is not nil, C's tile is bias[r] + the
+// product instead (C is not read), and when relu is not 0 each result v
+// becomes max(v, 0) (MAXPS of 0 and v keeps NaN, adding +0 turns -0 into
+// +0, as Go's max does).
+// Z0..Z15 hold the tile (two registers a row), Z30/Z31 a row of B, Z28/Z29
+// broadcast elements of A, Z27 zero.
+TEXT ·kernelAVX512_8x32(SB), NOSPLIT, $0-64
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -62,31 +77,159 @@ TEXT ·kernelAVX512_8x32(SB), NOSPLIT, $0-48
 	MOVQ c+32(FP), DX
 	MOVQ ldc+40(FP), R8
 	SHLQ $2, R8
+	MOVQ bias+48(FP), R10
+	MOVQ relu+56(FP), R12
+	LEAQ (R9)(R9*1), R11
+	ADDQ R11, R11
 """)
 for i in range(16):
-    w("\tVPXORD Z%d, Z%d, Z%d\n"%(i,i,i))
+    w("\tVPXORD Z%d, Z%d, Z%d\n" % (i, i, i))
 w("""	TESTQ CX, CX
 	JZ    store512
 loop512:
-	VMOVUPS (DI), Z16
-	VMOVUPS 64(DI), Z17
+	VMOVUPS (DI), Z30
+	VMOVUPS 64(DI), Z31
+	PREFETCHT0 (DI)(R11*1)
+	PREFETCHT0 64(DI)(R11*1)
 """)
 for r in range(8):
-    w("\tVFMADD231PS.BCST %d(SI), Z16, Z%d\n"%(4*r,2*r))
-    w("\tVFMADD231PS.BCST %d(SI), Z17, Z%d\n"%(4*r,2*r+1))
+    t = 28 + r % 2
+    w("\tVBROADCASTSS %d(SI), Z%d\n" % (4*r, t))
+    w("\tVFMADD231PS Z30, Z%d, Z%d\n" % (t, 2*r))
+    w("\tVFMADD231PS Z31, Z%d, Z%d\n" % (t, 2*r+1))
 w("""	ADDQ $32, SI
 	ADDQ R9, DI
 	DECQ CX
 	JNZ  loop512
 store512:
+	VPXORD Z27, Z27, Z27
+	TESTQ R10, R10
+	JNZ   bias512
 """)
-for r in range(8):
-    w("\tVADDPS (DX), Z%d, Z%d\n"%(2*r,2*r))
-    w("\tVMOVUPS Z%d, (DX)\n"%(2*r))
-    w("\tVADDPS 64(DX), Z%d, Z%d\n"%(2*r+1,2*r+1))
-    w("\tVMOVUPS Z%d, 64(DX)\n"%(2*r+1))
-    if r<7: w("\tADDQ R8, DX\n")
-w("""	VZEROUPPER
+def store(label, from_bias):
+    w("%s:\n" % label)
+    for r in range(8):
+        for h in range(2):
+            z = 2*r + h
+            if from_bias:
+                if h == 0:
+                    w("\tVBROADCASTSS %d(R10), Z28\n" % (4*r))
+                w("\tVADDPS Z28, Z%d, Z%d\n" % (z, z))
+            else:
+                w("\tVADDPS %d(DX), Z%d, Z%d\n" % (64*h, z, z))
+            w("\tTESTQ R12, R12\n\tJZ    %s_%d\n" % (label, z))
+            w("\tVMAXPS Z%d, Z27, Z%d\n\tVADDPS Z27, Z%d, Z%d\n" % (z, z, z, z))
+            w("%s_%d:\n" % (label, z))
+            w("\tVMOVUPS Z%d, %d(DX)\n" % (z, 64*h))
+        if r < 7: w("\tADDQ R8, DX\n")
+    w("\tVZEROUPPER\n\tRET\n")
+store("add512", False)
+store("bias512", True)
+w("""
+// func im2colSegsAVX512(dst, src *float32, segs *im2colSeg, n int)
+// Writes the n im2col pieces segs describes (im2colSeg: off, n, from, lo,
+// cnt, each at most 32 values) into the matrix row at dst, from the
+// channel plane at src, with masked stores: zeros over the piece, then
+// the cnt input values at lo.
+TEXT \u00b7im2colSegsAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ segs+16(FP), BX
+	MOVQ n+24(FP), CX
+	VPXORD Z0, Z0, Z0
+	MOVL $-1, R9
+	TESTQ CX, CX
+	JZ   segsdone
+segsloop:
+	MOVQ 0(BX), AX
+	LEAQ (DI)(AX*4), R8
+	MOVQ 8(BX), DX
+	BZHIL DX, R9, R10
+	KMOVW R10, K1
+	SHRL $16, R10
+	KMOVW R10, K2
+	VMOVUPS Z0, K1, (R8)
+	VMOVUPS Z0, K2, 64(R8)
+	MOVQ 32(BX), DX
+	TESTQ DX, DX
+	JZ   segsnext
+	MOVQ 16(BX), AX
+	LEAQ (SI)(AX*4), R11
+	MOVQ 24(BX), AX
+	LEAQ (R8)(AX*4), R8
+	BZHIL DX, R9, R10
+	KMOVW R10, K1
+	SHRL $16, R10
+	KMOVW R10, K2
+	VMOVUPS.Z (R11), K1, Z1
+	VMOVUPS.Z 64(R11), K2, Z2
+	VMOVUPS Z1, K1, (R8)
+	VMOVUPS Z2, K2, 64(R8)
+segsnext:
+	ADDQ $40, BX
+	DECQ CX
+	JNZ  segsloop
+segsdone:
+	VZEROUPPER
 	RET
 """)
+w("""
+// func im2colSegsStridedAVX512(dst, src *float32, segs *im2colSeg, n, stride int)
+// im2colSegsAVX512 for an input stride above 1: the input values are
+// gathered, stride apart.
+TEXT \u00b7im2colSegsStridedAVX512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ segs+16(FP), BX
+	MOVQ n+24(FP), CX
+	MOVQ stride+32(FP), R13
+	VPBROADCASTD R13, Z6
+	VMOVDQU32 iota16<>(SB), Z5
+	VPMULLD Z6, Z5, Z5
+	SHLQ $6, R13
+	VPXORD Z0, Z0, Z0
+	MOVL $-1, R9
+	TESTQ CX, CX
+	JZ   gsegsdone
+gsegsloop:
+	MOVQ 0(BX), AX
+	LEAQ (DI)(AX*4), R8
+	MOVQ 8(BX), DX
+	BZHIL DX, R9, R10
+	KMOVW R10, K1
+	SHRL $16, R10
+	KMOVW R10, K2
+	VMOVUPS Z0, K1, (R8)
+	VMOVUPS Z0, K2, 64(R8)
+	MOVQ 32(BX), DX
+	TESTQ DX, DX
+	JZ   gsegsnext
+	MOVQ 16(BX), AX
+	LEAQ (SI)(AX*4), R11
+	LEAQ (R11)(R13*1), R12
+	MOVQ 24(BX), AX
+	LEAQ (R8)(AX*4), R8
+	BZHIL DX, R9, R10
+	KMOVW R10, K3
+	KMOVW R10, K1
+	SHRL $16, R10
+	KMOVW R10, K4
+	KMOVW R10, K2
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VGATHERDPS (R11)(Z5*4), K1, Z1
+	VGATHERDPS (R12)(Z5*4), K2, Z2
+	VMOVUPS Z1, K3, (R8)
+	VMOVUPS Z2, K4, 64(R8)
+gsegsnext:
+	ADDQ $40, BX
+	DECQ CX
+	JNZ  gsegsloop
+gsegsdone:
+	VZEROUPPER
+	RET
+""")
+for i in range(16):
+    w("DATA iota16<>+%d(SB)/4, $%d\n" % (4*i, i))
+w("GLOBL iota16<>(SB), RODATA|NOPTR, $64\n")
 open(__file__.replace("make_sgemm_amd64.py", "sgemm_amd64.s"), "w").write("".join(out))

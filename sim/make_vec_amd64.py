@@ -103,4 +103,171 @@ loop("vecClip", clip, ("vecClip(o, x *float32, lo, hi float32, n int): o[i] = mi
 	MOVQ n+24(FP), CX
 """))
 
+# erf32 on 8 float64 at a time (AVX-512): the same IEEE operations in the
+# same order as erf32 in erf.go (a multiply then an add, never fused), so
+# the results are its bits. Lanes outside [erfSplit, erfOne) gather no
+# coefficients (the gather's mask), NaN lanes return x, |x| >= 6 gives 1.
+w("""
+// func erfVecAVX512(f *float64, n int, series *float64, taylor *float64)
+// Replaces each of the n (a multiple of 8) values x at f by erf32(x).
+TEXT \u00b7erfVecAVX512(SB), NOSPLIT, $0-32
+	MOVQ f+0(FP), DI
+	MOVQ n+8(FP), CX
+	MOVQ series+16(FP), SI
+	MOVQ taylor+24(FP), BX
+	MOVQ $0x7fffffffffffffff, AX
+	VPBROADCASTQ AX, Z31
+	MOVQ $0x3fd0000000000000, AX
+	VPBROADCASTQ AX, Z30
+	MOVQ $0x4018000000000000, AX
+	VPBROADCASTQ AX, Z29
+	MOVQ $0x4040000000000000, AX
+	VPBROADCASTQ AX, Z28
+	MOVQ $0x3fe0000000000000, AX
+	VPBROADCASTQ AX, Z27
+	MOVQ $0x3fa0000000000000, AX
+	VPBROADCASTQ AX, Z26
+	MOVQ $0x3ff0000000000000, AX
+	VPBROADCASTQ AX, Z25
+	SHRQ $3, CX
+	JZ   erfdone
+erfloop:
+	VMOVUPD (DI), Z0
+	VPANDQ Z31, Z0, Z1
+	VCMPPD $0x11, Z30, Z1, K1
+	VCMPPD $0x11, Z29, Z1, K2
+	KANDNW K2, K1, K3
+	VMOVAPD Z25, Z2
+	VMULPD Z1, Z1, Z3
+	VMULPD Z3, Z3, Z4
+	VMULPD Z4, Z4, Z5
+	VBROADCASTSD 8(SI), Z6
+	VMULPD Z3, Z6, Z6
+	VADDPD.BCST 0(SI), Z6, Z6
+	VBROADCASTSD 24(SI), Z7
+	VMULPD Z3, Z7, Z7
+	VADDPD.BCST 16(SI), Z7, Z7
+	VMULPD Z7, Z4, Z7
+	VADDPD Z7, Z6, Z6
+	VBROADCASTSD 40(SI), Z7
+	VMULPD Z3, Z7, Z7
+	VADDPD.BCST 32(SI), Z7, Z7
+	VBROADCASTSD 56(SI), Z8
+	VMULPD Z3, Z8, Z8
+	VADDPD.BCST 48(SI), Z8, Z8
+	VMULPD Z8, Z4, Z8
+	VADDPD Z8, Z7, Z7
+	VMULPD Z7, Z5, Z7
+	VADDPD Z7, Z6, Z6
+	VMULPD Z6, Z1, Z6
+	VMOVAPD Z6, K1, Z2
+	KORTESTW K3, K3
+	JZ   erfsign
+	VSUBPD Z30, Z1, Z9
+	VMULPD Z28, Z9, Z9
+	VCVTTPD2DQ Z9, Y10
+	VCVTDQ2PD Y10, Z11
+	VADDPD Z27, Z11, Z11
+	VMULPD Z26, Z11, Z11
+	VADDPD Z30, Z11, Z11
+	VSUBPD Z11, Z1, Z11
+	VPSLLD $3, Y10, Y10
+""")
+for k in range(8):
+    w("\tKMOVW K3, K4\n\tVGATHERDPD %d(BX)(Y10*8), K4, Z%d\n" % (8*k, 12+k))
+w("""	VMULPD Z11, Z11, Z20
+	VMULPD Z20, Z20, Z21
+	VMULPD Z11, Z13, Z13
+	VADDPD Z13, Z12, Z12
+	VMULPD Z11, Z15, Z15
+	VADDPD Z15, Z14, Z14
+	VMULPD Z14, Z20, Z14
+	VADDPD Z14, Z12, Z12
+	VMULPD Z11, Z17, Z17
+	VADDPD Z17, Z16, Z16
+	VMULPD Z11, Z19, Z19
+	VADDPD Z19, Z18, Z18
+	VMULPD Z18, Z20, Z18
+	VADDPD Z18, Z16, Z16
+	VMULPD Z16, Z21, Z16
+	VADDPD Z16, Z12, Z12
+	VMOVAPD Z12, K3, Z2
+erfsign:
+	VPTERNLOGQ $0xe2, Z0, Z31, Z2
+	VCMPPD $3, Z0, Z0, K5
+	VMOVAPD Z0, K5, Z2
+	VMOVUPD Z2, (DI)
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  erfloop
+erfdone:
+	VZEROUPPER
+	RET
+""")
+
+# Max pooling's interior rows (AVX-512): o[i] = taps[i*stride] when first,
+# else greater(taps[i*stride], o[i]), which is MAXPS with the tap as first
+# operand (the second, o[i], is kept when they are equal or unordered).
+w("""
+// func vecMaxTapsAVX512(o, taps *float32, n, stride, first int)
+TEXT \u00b7vecMaxTapsAVX512(SB), NOSPLIT, $0-40
+	MOVQ o+0(FP), DI
+	MOVQ taps+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ stride+24(FP), R13
+	MOVQ first+32(FP), R12
+	VPBROADCASTD R13, Z6
+	VMOVDQU32 maxiota16<>(SB), Z5
+	VPMULLD Z6, Z5, Z5
+	SHLQ $6, R13
+	MOVL $-1, R9
+maxloop:
+	TESTQ CX, CX
+	JLE  maxdone
+	BZHIL CX, R9, R10
+	KMOVW R10, K1
+	KMOVW R10, K2
+	VPXORD Z1, Z1, Z1
+	VGATHERDPS (SI)(Z5*4), K1, Z1
+	TESTQ R12, R12
+	JNZ  maxstore
+	VMOVUPS.Z (DI), K2, Z2
+	VMAXPS Z2, Z1, Z1
+maxstore:
+	VMOVUPS Z1, K2, (DI)
+	ADDQ $64, DI
+	ADDQ R13, SI
+	SUBQ $16, CX
+	JMP  maxloop
+maxdone:
+	VZEROUPPER
+	RET
+""")
+for i in range(16):
+    w("DATA maxiota16<>+%d(SB)/4, $%d\n" % (4*i, i))
+w("GLOBL maxiota16<>(SB), RODATA|NOPTR, $64\n")
+
+# Relu in place (AVX-512): MAXPS of 0 and v keeps NaN and -0, adding +0
+# then turns -0 into +0: Go's max(v, 0). n is a multiple of 16.
+w("""
+// func vecReluAVX512(s *float32, n int)
+TEXT \u00b7vecReluAVX512(SB), NOSPLIT, $0-16
+	MOVQ s+0(FP), DI
+	MOVQ n+8(FP), CX
+	SHRQ $4, CX
+	JZ   reludone
+	VPXORD Z0, Z0, Z0
+reluloop:
+	VMOVUPS (DI), Z1
+	VMAXPS Z1, Z0, Z1
+	VADDPS Z0, Z1, Z1
+	VMOVUPS Z1, (DI)
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  reluloop
+reludone:
+	VZEROUPPER
+	RET
+""")
+
 open(__file__.replace("make_vec_amd64.py", "vec_amd64.s"), "w").write("".join(out))

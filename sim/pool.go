@@ -374,6 +374,10 @@ func maxPool2D(c *runCtx, g *geom, x *onnx.Tensor, xd []float32) []*onnx.Tensor 
 					for kw := 0; kw < k2; kw++ {
 						base := owA*s2 - p2 + kw
 						taps := in[base : base+(n-1)*s2+1]
+						if maxTapsVec(o, taps, s2, first) {
+							first = false
+							continue
+						}
 						if first {
 							for i := range o {
 								o[i] = taps[i*s2]

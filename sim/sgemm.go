@@ -27,6 +27,19 @@ type microKernel struct {
 	mr, nr int
 	name   string
 	fn     func(kc int, a, b []float32, ldb int, c []float32, ldc int)
+	// epi, when not nil, is fn with an epilogue (kc > 0): with bias not
+	// nil the tile of C becomes bias[r] + the product (C is not read), and
+	// with relu each result then becomes max(v, 0).
+	epi func(kc int, a, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool)
+}
+
+// epilogue is what sgemmSerial does besides the product: C starts from
+// bias[i] in row i instead of its contents, and Relu clamps the result.
+// It gives the bits of filling C with the bias before and clamping it
+// after, done while the tile is in registers when the kernel can (epi).
+type epilogue struct {
+	bias []float32 // one value a row of C; nil: C's own contents
+	relu bool
 }
 
 // goKernel is the portable micro-kernel; it is always available, and tests
@@ -88,6 +101,12 @@ type matrix struct {
 	data  []float32
 	ld    int
 	trans bool
+	// strips marks a B operand that im2col wrote already packed, as
+	// columns of nr (the kernel's) over the whole k: element (p, j) is
+	// data[(j/nr)*nr*k + p*nr + j%nr], the last strip padded to nr
+	// columns (whatever the padding holds only reaches discarded
+	// columns of C). ld and trans are unused; only sgemmSerial takes it.
+	strips bool
 }
 
 // sgemm computes C = alpha*A*B + beta*C for an m x k matrix A, a k x n
@@ -164,7 +183,7 @@ func gemmDriver(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pack
 	work := m * n * k
 	threads = max(1, min(threads, work/(64*64*64)+1))
 	if threads == 1 {
-		sgemmSerial(kern, m, n, k, alpha, a, pa, 0, b, c, ldc)
+		sgemmSerial(kern, m, n, k, alpha, a, pa, 0, b, c, ldc, nil)
 		return
 	}
 	if n >= m {
@@ -177,7 +196,7 @@ func gemmDriver(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pack
 			} else {
 				bs.data = b.data[j0:]
 			}
-			sgemmSerial(kern, m, j1-j0, k, alpha, a, pa, 0, bs, c[j0:], ldc)
+			sgemmSerial(kern, m, j1-j0, k, alpha, a, pa, 0, bs, c[j0:], ldc, nil)
 		})
 		return
 	}
@@ -192,7 +211,7 @@ func gemmDriver(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pack
 				as.data = a.data[i0*a.ld:]
 			}
 		}
-		sgemmSerial(kern, i1-i0, n, k, alpha, as, pa, i0, b, c[i0*ldc:], ldc)
+		sgemmSerial(kern, i1-i0, n, k, alpha, as, pa, i0, b, c[i0*ldc:], ldc, nil)
 	})
 }
 
@@ -221,13 +240,31 @@ const directB = 128
 
 // sgemmSerial is the blocked algorithm on one goroutine; it adds alpha*A*B
 // to C. When pa is not nil, A is rows [row0, row0+m) of pa instead of a.
-func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *packedA, row0 int, b matrix, c []float32, ldc int) {
+func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *packedA, row0 int, b matrix, c []float32, ldc int, ep *epilogue) {
+	if ep != nil && (kern.epi == nil || k == 0) {
+		// Fill before and clamp after, as the kernel's epilogue would.
+		if ep.bias != nil {
+			for i := 0; i < m; i++ {
+				fill(c[i*ldc:i*ldc+n], ep.bias[i])
+			}
+		}
+		sgemmSerial(kern, m, n, k, alpha, a, pa, row0, b, c, ldc, nil)
+		if ep.relu {
+			for i := 0; i < m; i++ {
+				reluInPlace(c[i*ldc : i*ldc+n])
+			}
+		}
+		return
+	}
 	mr, nr := kern.mr, kern.nr
 	bufs := packPool.Get().(*packBuffers)
 	defer packPool.Put(bufs)
-	direct := !b.trans && m <= directB
+	// A strided B read in place costs the kernel up to half its speed
+	// (rows a page or more apart defeat L1 and the TLB), so im2col packs
+	// its matrix into strips itself.
+	direct := !b.trans && m <= directB && !b.strips
 	nc0 := min(gemmNC, (n+nr-1)/nr*nr)
-	if direct {
+	if direct || b.strips {
 		nc0 = nr // only the ragged last strip is packed
 	}
 	mc0 := min(gemmMC/mr*mr, (m+mr-1)/mr*mr)
@@ -243,7 +280,9 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 		for pc := 0; pc < k; pc += gemmKC {
 			kc := min(gemmKC, k-pc)
 			full := nc / nr * nr // columns in whole strips
-			if !direct {
+			if b.strips {
+				// already packed
+			} else if !direct {
 				packB(bufs.b, b, pc, jc, kc, nc, nr)
 			} else if full < nc {
 				packB(bufs.b, b, pc, jc+full, kc, nc-full, nr)
@@ -261,6 +300,8 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 					var bp []float32
 					ldb := nr
 					switch {
+					case b.strips:
+						bp = b.data[(jc+jr)*k+pc*nr:][:kc*nr]
 					case !direct:
 						bp = bufs.b[jr*kc : (jr+nr)*kc]
 					case jr < full:
@@ -272,8 +313,20 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 						mm := min(mr, mc-ir)
 						ap := ablk[ir*kc : (ir+mr)*kc]
 						off := (ic+ir)*ldc + jc + jr
+						var bias []float32
+						relu := false
+						if ep != nil {
+							if pc == 0 && ep.bias != nil {
+								bias = ep.bias[ic+ir:]
+							}
+							relu = ep.relu && pc+kc == k
+						}
 						if mm == mr && nn == nr {
-							kern.fn(kc, ap, bp, ldb, c[off:], ldc)
+							if bias != nil || relu {
+								kern.epi(kc, ap, bp, ldb, c[off:], ldc, bias, relu)
+							} else {
+								kern.fn(kc, ap, bp, ldb, c[off:], ldc)
+							}
 							continue
 						}
 						// Edge tile: compute into a scratch tile, then add
@@ -282,8 +335,14 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 						kern.fn(kc, ap, bp, ldb, tile, nr)
 						for i := 0; i < mm; i++ {
 							dst := c[off+i*ldc : off+i*ldc+nn]
+							if bias != nil {
+								fill(dst, bias[i])
+							}
 							for j, v := range tile[i*nr : i*nr+nn] {
 								dst[j] += v
+							}
+							if relu {
+								reluInPlace(dst)
 							}
 						}
 					}
@@ -313,6 +372,10 @@ func packA(dst []float32, a matrix, i0, p0, mc, kc, mr int, alpha float32) {
 			}
 			continue
 		}
+		if mr == 8 && rows == 8 {
+			packA8(strip, a.data[ib*a.ld+p0:], a.ld, kc, alpha)
+			continue
+		}
 		for r := 0; r < mr; r++ {
 			if r >= rows {
 				for p := 0; p < kc; p++ {
@@ -325,6 +388,20 @@ func packA(dst []float32, a matrix, i0, p0, mc, kc, mr int, alpha float32) {
 				strip[p*mr+r] = alpha * v
 			}
 		}
+	}
+}
+
+// packA8 is packA's loop for one whole strip of 8 rows of a row-major A
+// (row r at src[r*ld:]): it writes the strip in order, reading the 8 rows
+// side by side, where the general loop writes with a stride of mr.
+func packA8(strip, src []float32, ld, kc int, alpha float32) {
+	r0, r1, r2, r3 := src[:kc], src[ld:ld+kc], src[2*ld:2*ld+kc], src[3*ld:3*ld+kc]
+	r4, r5, r6, r7 := src[4*ld:4*ld+kc], src[5*ld:5*ld+kc], src[6*ld:6*ld+kc], src[7*ld:7*ld+kc]
+	strip = strip[:8*kc]
+	for p := range kc {
+		d := strip[p*8 : p*8+8 : p*8+8]
+		d[0], d[1], d[2], d[3] = alpha*r0[p], alpha*r1[p], alpha*r2[p], alpha*r3[p]
+		d[4], d[5], d[6], d[7] = alpha*r4[p], alpha*r5[p], alpha*r6[p], alpha*r7[p]
 	}
 }
 

@@ -18,7 +18,7 @@ import (
 func kernelAVX2_6x16(kc int, a, b *float32, ldb int, c *float32, ldc int)
 
 //go:noescape
-func kernelAVX512_8x32(kc int, a, b *float32, ldb int, c *float32, ldc int)
+func kernelAVX512_8x32(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
 
 var avx2Kernel = microKernel{mr: 6, nr: 16, name: "avx2_6x16", fn: func(kc int, a, b []float32, ldb int, c []float32, ldc int) {
 	if kc == 0 {
@@ -28,13 +28,58 @@ var avx2Kernel = microKernel{mr: 6, nr: 16, name: "avx2_6x16", fn: func(kc int, 
 	kernelAVX2_6x16(kc, &a[0], &b[0], ldb, &c[0], ldc)
 }}
 
-var avx512Kernel = microKernel{mr: 8, nr: 32, name: "avx512_8x32", fn: func(kc int, a, b []float32, ldb int, c []float32, ldc int) {
-	if kc == 0 {
-		return
+var avx512Kernel = microKernel{mr: 8, nr: 32, name: "avx512_8x32",
+	fn: func(kc int, a, b []float32, ldb int, c []float32, ldc int) {
+		if kc == 0 {
+			return
+		}
+		_, _, _ = a[8*kc-1], b[(kc-1)*ldb+31], c[7*ldc+31]
+		kernelAVX512_8x32(kc, &a[0], &b[0], ldb, &c[0], ldc, nil, 0)
+	},
+	epi: func(kc int, a, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool) {
+		_, _, _ = a[8*kc-1], b[(kc-1)*ldb+31], c[7*ldc+31]
+		var bp *float32
+		if bias != nil {
+			_ = bias[7]
+			bp = &bias[0]
+		}
+		r := 0
+		if relu {
+			r = 1
+		}
+		kernelAVX512_8x32(kc, &a[0], &b[0], ldb, &c[0], ldc, bp, r)
+	},
+}
+
+//go:noescape
+func im2colSegsAVX512(dst, src *float32, segs *im2colSeg, n int)
+
+//go:noescape
+func im2colSegsStridedAVX512(dst, src *float32, segs *im2colSeg, n, stride int)
+
+// im2colSegsFast writes the pieces segs describes into dst (a row of the
+// im2col matrix) from src (a channel's plane), input values stride apart;
+// the caller has checked that every piece lies within dst and src. It
+// needs pieces of at most 32 values (im2colFastNR).
+func im2colSegsFast(dst, src []float32, segs []im2colSeg, stride int) {
+	switch {
+	case len(segs) == 0:
+	case stride == 1:
+		im2colSegsAVX512(&dst[0], &src[0], &segs[0], len(segs))
+	default:
+		im2colSegsStridedAVX512(&dst[0], &src[0], &segs[0], len(segs), stride)
 	}
-	_, _, _ = a[8*kc-1], b[(kc-1)*ldb+31], c[7*ldc+31]
-	kernelAVX512_8x32(kc, &a[0], &b[0], ldb, &c[0], ldc)
-}}
+}
+
+// im2colFastNR is the strip width for which im2colRange uses
+// im2colSegsFast: the AVX-512 kernel's nr, when the CPU has AVX-512 and
+// BMI2; 0 (never) otherwise.
+var im2colFastNR = func() int {
+	if hasAVX512 && cpu.X86.HasBMI2 {
+		return 32
+	}
+	return 0
+}()
 
 // hasAVX2 and hasAVX512 report what the CPU (and OS, which must save the
 // wider registers) supports; x/sys/cpu checks both.

@@ -51,6 +51,55 @@ func vecAxpy(o, x *float32, s float32, n int)
 //go:noescape
 func vecClip(o, x *float32, lo, hi float32, n int)
 
+//go:noescape
+func erfVecAVX512(f *float64, n int, series *float64, taylor *float64)
+
+// erfVec replaces each x in f by erf32(x), eight at a time with AVX-512.
+func erfVec(f []float64) {
+	n := len(f) &^ 7
+	if hasAVX512 && haveVec && n > 0 {
+		erfVecAVX512(&f[0], n, &erfSeries[0], &erfTaylor[0][0])
+		f = f[n:]
+	}
+	for i, v := range f {
+		f[i] = erf32(v)
+	}
+}
+
+//go:noescape
+func vecMaxTapsAVX512(o, taps *float32, n, stride, first int)
+
+// maxTapsVec sets o[i] to taps[i*stride] when first, else to
+// greater(taps[i*stride], o[i]), with AVX-512; it reports false, doing
+// nothing, where that is not available. taps must hold (len(o)-1)*stride+1
+// values.
+func maxTapsVec(o, taps []float32, stride int, first bool) bool {
+	if !hasAVX512 || !haveVec || len(o) < 16 {
+		return false
+	}
+	_ = taps[(len(o)-1)*stride]
+	f := 0
+	if first {
+		f = 1
+	}
+	vecMaxTapsAVX512(&o[0], &taps[0], len(o), stride, f)
+	return true
+}
+
+//go:noescape
+func vecReluAVX512(s *float32, n int)
+
+// reluVec applies Relu to the longest prefix of s that is a multiple of 16
+// values with AVX-512 and returns its length (0 without AVX-512).
+func reluVec(s []float32) int {
+	n := len(s) &^ 15
+	if !hasAVX512 || !haveVec || n == 0 {
+		return 0
+	}
+	vecReluAVX512(&s[0], n)
+	return n
+}
+
 // haveVec reports whether the vector kernels run here; AMQ_SIM_GEMM=go2x4
 // (the pure-Go GEMM) turns them off too, to compare with pure Go.
 var haveVec = hasAVX2 && os.Getenv("AMQ_SIM_GEMM") != goKernel.name

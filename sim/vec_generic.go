@@ -10,3 +10,14 @@ func arithVecN(op arithOp, o, a, b []float32, n int) int { return 0 }
 func axpyVec(o, x []float32, s float32) {}
 
 func clipVec(o, x []float32, lo, hi float32) {}
+
+// erfVec replaces each x in f by erf32(x).
+func erfVec(f []float64) {
+	for i, v := range f {
+		f[i] = erf32(v)
+	}
+}
+
+func maxTapsVec(o, taps []float32, stride int, first bool) bool { return false }
+
+func reluVec(s []float32) int { return 0 }

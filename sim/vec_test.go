@@ -107,3 +107,98 @@ func clipGo(v, lo, hi float32) float32 {
 	}
 	return v
 }
+
+// TestErfVecGivesErf32Bits checks the vector erf against erf32 bit for bit
+// on float32 inputs: every exponent, both signs, the pieces' edges, zeros,
+// infinities and NaN.
+func TestErfVecGivesErf32Bits(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	var xs []float64
+	for range 1 << 18 {
+		xs = append(xs, float64(math.Float32frombits(r.Uint32())))
+	}
+	for range 1 << 18 {
+		xs = append(xs, float64(float32(r.Float64()*14-7)))
+	}
+	for _, v := range []float64{0, math.Copysign(0, -1), erfSplit, math.Nextafter(erfSplit, 0), erfOne, math.Nextafter(erfOne, 0), -erfOne, math.Inf(1), math.Inf(-1), math.NaN(), 1e-40, -1e-40} {
+		xs = append(xs, v)
+	}
+	for i := range 64 {
+		xs = append(xs, float64(float32(erfCentre(i)-0.5/erfPerUnit)))
+	}
+	got := append([]float64(nil), xs...)
+	erfVec(got)
+	for i, x := range xs {
+		want := erf32(x)
+		if math.Float64bits(got[i]) != math.Float64bits(want) {
+			t.Fatalf("erfVec(%v) = %v (%#x), erf32 gives %v (%#x)", x, got[i], math.Float64bits(got[i]), want, math.Float64bits(want))
+		}
+	}
+}
+
+// TestMaxTapsVecGivesGreater checks max pooling's vector row against the Go
+// loop bit for bit, with NaN, signed zeros and equal values among the taps
+// and the running maxima, for several strides and lengths with tails.
+func TestMaxTapsVecGivesGreater(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	specials := []float32{float32(math.NaN()), 0, float32(math.Copysign(0, -1)), 1, -1, float32(math.Inf(-1))}
+	pick := func() float32 {
+		if r.IntN(4) == 0 {
+			return specials[r.IntN(len(specials))]
+		}
+		return float32(r.NormFloat64())
+	}
+	for _, stride := range []int{1, 2, 3} {
+		for _, n := range []int{16, 17, 31, 50} {
+			taps := make([]float32, (n-1)*stride+1)
+			for i := range taps {
+				taps[i] = pick()
+			}
+			for _, first := range []bool{true, false} {
+				want := make([]float32, n)
+				for i := range want {
+					want[i] = pick()
+				}
+				got := append([]float32(nil), want...)
+				done := maxTapsVec(got, taps, stride, first)
+				for i := range want {
+					if !done {
+						// No AVX-512 here: o must be left to the Go loop.
+						continue
+					}
+					if first {
+						want[i] = taps[i*stride]
+					} else {
+						want[i] = greater(taps[i*stride], want[i])
+					}
+				}
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("stride %d n %d first %v: o[%d] = %v (%#x), want %v (%#x)", stride, n, first, i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestReluInPlaceKeepsGoMax checks Relu, vector part and tail, against
+// Go's max(v, 0) bit for bit: NaN stays, -0 becomes +0.
+func TestReluInPlaceKeepsGoMax(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	specials := []float32{float32(math.NaN()), 0, float32(math.Copysign(0, -1)), float32(math.Inf(-1)), float32(math.Inf(1))}
+	s := make([]float32, 77)
+	for i := range s {
+		s[i] = float32(r.NormFloat64())
+		if i%5 == 0 {
+			s[i] = specials[i/5%len(specials)]
+		}
+	}
+	got := append([]float32(nil), s...)
+	reluInPlace(got)
+	for i, v := range s {
+		if want := max(v, 0); math.Float32bits(got[i]) != math.Float32bits(want) {
+			t.Fatalf("relu(%v) = %v (%#x), want %v (%#x)", v, got[i], math.Float32bits(got[i]), want, math.Float32bits(want))
+		}
+	}
+}
