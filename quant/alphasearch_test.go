@@ -438,19 +438,39 @@ func TestAlphaAutoOnHeldOutDataIsAtLeastAMCTsBest(t *testing.T) {
 	}
 }
 
-// BenchmarkAlphaSearchCost times the whole flow on the outlier transformer
-// (its 64 calibration samples in one batch, on sim) with AMCT's fixed α 0.5
-// and with the α search, alternately, and reports both times and their
-// ratio, and the ratio of the process's CPU time, which other jobs on the
-// machine disturb less (docs/design.md "Per-layer α search" gives the
-// figures).
+// BenchmarkAlphaSearchCost times the whole flow with AMCT's fixed α 0.5
+// and with the α search, alternately, on sim, and reports both times and
+// their ratio, and the ratio of the process's CPU time, which other jobs
+// on the machine disturb less (docs/design.md "Per-layer α search" gives
+// the figures): on the outlier transformer (its 64 calibration samples in
+// one batch) and on the LLM-style decoder (its first 64 calibration
+// sequences in one batch), as scripts/eval-quant.py calibrates them.
 func BenchmarkAlphaSearchCost(b *testing.B) {
-	dir := filepath.Join(quantFixtures, "transformer")
-	m, err := onnx.LoadFile(filepath.Join(dir, "model_op13.onnx"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	calib, err := npy.ReadFile(filepath.Join(dir, "calib.npy"))
+	b.Run("transformer", func(b *testing.B) {
+		calib, err := npy.ReadFile(filepath.Join(quantFixtures, "transformer", "calib.npy"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchmarkAlphaSearchCost(b, filepath.Join(quantFixtures, "transformer", "model_op13.onnx"), calib)
+	})
+	b.Run("decoder", func(b *testing.B) {
+		calib, err := npy.ReadFile(filepath.Join(decoderDir, "calib.npy"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids, err := onnx.Data[int64](calib)
+		if err != nil {
+			b.Fatal(err)
+		}
+		seq := calib.Shape[1]
+		benchmarkAlphaSearchCost(b, filepath.Join(decoderDir, "model_op17.onnx"), onnx.NewTensor([]int{64, seq}, ids[:64*seq]))
+	})
+}
+
+// benchmarkAlphaSearchCost is BenchmarkAlphaSearchCost on the model at
+// path, calibrated on calib in one batch with dmq.cfg.
+func benchmarkAlphaSearchCost(b *testing.B, path string, calib *onnx.Tensor) {
+	m, err := onnx.LoadFile(path)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -464,7 +484,7 @@ func BenchmarkAlphaSearchCost(b *testing.B) {
 	}
 	var fixed, auto, fixedCPU, autoCPU time.Duration
 	for b.Loop() {
-		for _, opt := range []QuantizeOptions{{Simple: simple}, {Simple: simple, Alpha: DefaultAlphaSearch()}} {
+		for _, opt := range []QuantizeOptions{{Simple: simple, BatchNum: 1}, {Simple: simple, BatchNum: 1, Alpha: DefaultAlphaSearch()}} {
 			start, cpu := time.Now(), processCPUTime()
 			if _, err := RunFlow(m, testSim, data, filepath.Join(b.TempDir(), "m"), opt); err != nil {
 				b.Fatal(err)
