@@ -246,7 +246,12 @@ func (u *searchUnit) candidates(xmax []float64) error {
 func (u *searchUnit) actFactors(c *searchCandidate, r *reservoir, scratch *[]float32) error {
 	x := r.data[:r.n*r.width]
 	in := r.rows(0, r.n)
-	if !c.none {
+	lo, hi := math.Inf(1), math.Inf(-1) // of the rows as divided; NaN if one is
+	if c.none {
+		for _, v := range x {
+			lo, hi = min(lo, float64(v)), max(hi, float64(v))
+		}
+	} else {
 		if cap(*scratch) < len(x) {
 			*scratch = make([]float32, len(x))
 		}
@@ -256,13 +261,16 @@ func (u *searchUnit) actFactors(c *searchCandidate, r *reservoir, scratch *[]flo
 			for j, inv := range c.inv {
 				seg := base + j*inner
 				for i := seg; i < seg+inner; i++ {
-					y[i] = x[i] * inv
+					v := x[i] * inv
+					y[i] = v
+					lo, hi = min(lo, float64(v)), max(hi, float64(v))
 				}
 			}
 		}
 		in = onnx.NewTensor(in.Shape, y)
 	}
 	in.Name = u.key.tensor
+	finite := !math.IsNaN(lo) && !math.IsInf(lo, 0) && !math.IsNaN(hi) && !math.IsInf(hi, 0)
 	c.scaleD, c.offsetD = make([]float32, len(u.layers)), make([]int32, len(u.layers))
 	cals := map[string]ActCalibrator{}
 	for i, sl := range u.layers {
@@ -273,7 +281,7 @@ func (u *searchUnit) actFactors(c *searchCandidate, r *reservoir, scratch *[]flo
 			if cal, err = newSearchCalibrator(act.Algo); err != nil {
 				return fmt.Errorf("layer %q: %w", sl.layer.Name, err)
 			}
-			if err := cal.Observe(in); err != nil {
+			if err := observeRows(cal, in, lo, hi, finite); err != nil {
 				return fmt.Errorf("%s: %w", u.name(), err)
 			}
 			cals[act.Algo] = cal

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"sync"
+
+	"amq/onnx"
 )
 
 // searchIFMRBins is the histogram size of IFMR in the α search, a quarter
@@ -42,6 +44,24 @@ func checkSearchAlgo(algo string) error {
 		return nil
 	}
 	return fmt.Errorf("act_algo %q has no α search calibrator", algo)
+}
+
+// observeRows puts a candidate's rows in into calibrator cal; finite says
+// that lo and hi are the least and greatest of them, which actFactors
+// found while dividing them, so that the search's IFMR histogram need not
+// look for them again. Rows with a NaN or infinity go through Observe,
+// which names the first.
+func observeRows(cal ActCalibrator, in *onnx.Tensor, lo, hi float64, finite bool) error {
+	ic, ok := cal.(searchIFMRCalibrator)
+	if !ok || !finite || in.Len() == 0 {
+		return cal.Observe(in)
+	}
+	x, err := onnx.Data[float32](in)
+	if err != nil {
+		return err
+	}
+	ic.addWithin(x, lo, hi)
+	return nil
 }
 
 // searchIFMRCalibrator streams into a Histogram and calibrates with
