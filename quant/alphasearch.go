@@ -246,31 +246,16 @@ func (u *searchUnit) candidates(xmax []float64) error {
 func (u *searchUnit) actFactors(c *searchCandidate, r *reservoir, scratch *[]float32) error {
 	x := r.data[:r.n*r.width]
 	in := r.rows(0, r.n)
-	lo, hi := math.Inf(1), math.Inf(-1) // of the rows as divided; NaN if one is
-	if c.none {
-		for _, v := range x {
-			lo, hi = min(lo, float64(v)), max(hi, float64(v))
-		}
-	} else {
+	if !c.none {
 		if cap(*scratch) < len(x) {
 			*scratch = make([]float32, len(x))
 		}
-		y := (*scratch)[:len(x)]
-		inner := r.width / len(c.inv) // 1 for Gemm/MatMul rows, the spatial size for samples
-		for base := 0; base < len(x); base += r.width {
-			for j, inv := range c.inv {
-				seg := base + j*inner
-				for i := seg; i < seg+inner; i++ {
-					v := x[i] * inv
-					y[i] = v
-					lo, hi = min(lo, float64(v)), max(hi, float64(v))
-				}
-			}
-		}
-		in = onnx.NewTensor(in.Shape, y)
+		x = (*scratch)[:len(x)]
+		divideRows(x, r.data[:len(x)], c.inv, r.width)
+		in = onnx.NewTensor(in.Shape, x)
 	}
 	in.Name = u.key.tensor
-	finite := !math.IsNaN(lo) && !math.IsInf(lo, 0) && !math.IsNaN(hi) && !math.IsInf(hi, 0)
+	lo, hi, finite := extremes(x)
 	c.scaleD, c.offsetD = make([]float32, len(u.layers)), make([]int32, len(u.layers))
 	cals := map[string]ActCalibrator{}
 	for i, sl := range u.layers {
@@ -293,6 +278,55 @@ func (u *searchUnit) actFactors(c *searchCandidate, r *reservoir, scratch *[]flo
 		c.scaleD[i], c.offsetD[i] = sd, od
 	}
 	return nil
+}
+
+// divideRows sets y to the rows x, of width values each, divided by the
+// factors as the balance Mul divides them: channel j, width/len(inv)
+// consecutive values of a row (one for Gemm/MatMul rows, the spatial size
+// for samples), multiplied by inv[j] in float32.
+func divideRows(y, x, inv []float32, width int) {
+	inner := width / len(inv)
+	for base := 0; base < len(x); base += width {
+		row, out := x[base:base+width], y[base:base+width]
+		if inner == 1 {
+			for j, v := range row {
+				out[j] = v * inv[j]
+			}
+			continue
+		}
+		for j, f := range inv {
+			for i := j * inner; i < (j+1)*inner; i++ {
+				out[i] = row[i] * f
+			}
+		}
+	}
+}
+
+// extremes returns the least and greatest of x, as Histogram.Add finds
+// them, and whether every value is finite (the extremes mean nothing
+// otherwise).
+func extremes(x []float32) (lo, hi float64, finite bool) {
+	l, h := float32(math.Inf(1)), float32(math.Inf(-1))
+	nan := false
+	for _, v := range x {
+		if v < l {
+			l = v
+		}
+		if v > h {
+			h = v
+		}
+		nan = nan || v != v
+	}
+	lo, hi = float64(l), float64(h)
+	if l == 0 || h == 0 {
+		// Which zero is the extreme: -0 for min, +0 for max, as
+		// Histogram.Add's min and max have it.
+		lo, hi = math.Inf(1), math.Inf(-1)
+		for _, v := range x {
+			lo, hi = min(lo, float64(v)), max(hi, float64(v))
+		}
+	}
+	return lo, hi, !nan && !math.IsInf(lo, 0) && !math.IsInf(hi, 0)
 }
 
 // layerError is the candidate's mean squared error at its unit's layers,
