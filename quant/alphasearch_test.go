@@ -393,6 +393,17 @@ func TestRunFlowRefusesBadAlphaSettingsBeforeAnyForwardPass(t *testing.T) {
 // CNN the first convolution, one input channel, is not.
 func TestAlphaAutoOnHeldOutDataIsAtLeastAMCTsBest(t *testing.T) {
 	t.Parallel()
+	// The choices the search made when the README's table was measured
+	// (scripts/eval-quant.py calibrates the same 64 samples in one batch):
+	// a change to the search's cost must not change them unnoticed.
+	picked := map[string]string{
+		"transformer": "/embed/MatMul 0.3, /blocks/blocks.0/attn/q/MatMul 0.45, /blocks/blocks.0/attn/k/MatMul 0.3, /blocks/blocks.0/attn/v/MatMul 0.7, " +
+			"/blocks/blocks.0/attn/proj/MatMul 0.55, /blocks/blocks.0/fc1/MatMul 0.7, /blocks/blocks.0/fc2/MatMul 0.45, /blocks/blocks.1/attn/q/MatMul 0.5, " +
+			"/blocks/blocks.1/attn/k/MatMul 0.6, /blocks/blocks.1/attn/v/MatMul 0.75, /blocks/blocks.1/attn/proj/MatMul 0.55, /blocks/blocks.1/fc1/MatMul 0.55, " +
+			"/blocks/blocks.1/fc2/MatMul 0.35, /head/Gemm 0.8",
+		"cnn":    "/conv1/Conv none, /conv2/Conv 0.3, /conv3/Conv 0.85, /fc/Gemm 0.55",
+		"deconv": "/enc1/Conv 0.5, /enc2/Conv 0.5, /dec1/ConvTranspose none, /dec2/Conv 0.5",
+	}
 	for _, fixture := range []string{"transformer", "cnn", "deconv"} {
 		t.Run(fixture, func(t *testing.T) {
 			t.Parallel()
@@ -414,6 +425,9 @@ func TestAlphaAutoOnHeldOutDataIsAtLeastAMCTsBest(t *testing.T) {
 				picks = append(picks, l.Name+" "+l.Alpha.String())
 			}
 			t.Logf("held-out output SQNR: α 0.5 %.2f dB, no balance %.2f dB, α search %.2f dB (%s)", dmq, plain, auto, strings.Join(picks, ", "))
+			if got := strings.Join(picks, ", "); got != picked[fixture] {
+				t.Errorf("the search chose %s; when the README's table was measured it chose %s", got, picked[fixture])
+			}
 			if auto < max(dmq, plain) {
 				t.Errorf("α search %.2f dB, below the better of α 0.5 (%.2f dB) and no balance (%.2f dB)", auto, dmq, plain)
 			}
