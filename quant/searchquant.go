@@ -95,6 +95,38 @@ type prefixLoss struct {
 
 func (v prefixLoss) SquaredError(s float32, o int32) float64 { return v.pre.squaredError(s, o) }
 
+func (v prefixLoss) lossBound(s float32, o int32) float64 { return v.pre.clipBound(s, o) }
+
+// clipBound is a lower bound of squaredError(s, o): the error of the bins
+// that lie wholly above the top level or wholly below the bottom one, all
+// of whose values quantize to that level, from the prefix sums (a bin to
+// spare on each side against rounding in the bin arithmetic).
+func (p *histPrefix) clipBound(s float32, o int32) float64 {
+	h := p.h
+	if h.width == 0 || p.last < 0 {
+		return 0
+	}
+	inv := 1 / h.width
+	var b float64
+	top := Dequantize(qMax, s, o)
+	if f := math.Floor((top-h.lo)*inv) + 2; f <= float64(p.last) {
+		b += p.levelError(max(int(f), p.first), p.last+1, top)
+	}
+	bottom := Dequantize(qMin, s, o)
+	if f := math.Floor((bottom-h.lo)*inv) - 1; f > float64(p.first) {
+		b += p.levelError(p.first, int(f), bottom)
+	}
+	return b
+}
+
+// levelError is the squared error of bins i..j-1 (i < j) when all their
+// values quantize to v.
+func (p *histPrefix) levelError(i, j int, v float64) float64 {
+	lo, hi := p.sums[i], p.sums[j]
+	c, s1, s2 := hi.n-lo.n, hi.s1-lo.s1, hi.s2-lo.s2
+	return max(0, s2-2*v*s1+c*v*v)
+}
+
 // histPrefix holds what searchIFMR's losses need of a Histogram: the
 // prefix sums of its bins and, for each bin of three values or more, what
 // binError derives from it whatever the scale (its interval narrowed by
