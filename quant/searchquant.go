@@ -80,7 +80,9 @@ func (c searchIFMRCalibrator) ScaleOffset(p ActParams) (float32, int32, error) {
 // rounding boundary are taken one by one, by binError's formula
 // (straddleError). The two sums are equal in exact arithmetic; in float64
 // they differ by rounding, so the choice differs from IFMR's only between
-// candidates whose losses are that close.
+// candidates whose losses are that close. Candidates whose clipped bins
+// alone lose more than the best so far are skipped (clipBound, ifmr's
+// lossBounder).
 func searchIFMR(h *Histogram, p ActParams) (scale float32, offset int32, err error) {
 	pre := newHistPrefix(h)
 	defer prefixPool.Put(pre)
