@@ -519,3 +519,40 @@ func benchmarkAlphaSearchCost(b *testing.B, path string, calib *onnx.Tensor) {
 		b.ReportMetric(float64(autoCPU)/float64(fixedCPU), "auto/fixed-cpu")
 	}
 }
+
+// TestChannelRangesGiveTheDividedRowsExtremes: the extremes of the rows
+// divided by a candidate's factors, found from each channel's extremes,
+// are those of the divided rows themselves, for Gemm rows and for samples
+// of a convolution, and a NaN in the rows makes them not finite.
+func TestChannelRangesGiveTheDividedRowsExtremes(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, shape := range [][2]int{{8, 8}, {12, 3}} { // width, channels
+		width, channels := shape[0], shape[1]
+		x := make([]float32, 50*width)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(5)-2)))
+		}
+		inv := make([]float32, channels)
+		for j := range inv {
+			inv[j] = float32(rng.ExpFloat64() * 3)
+		}
+		cr := channelRanges(x, width, channels)
+		y := make([]float32, len(x))
+		divideRows(y, x, inv, width)
+		for _, c := range []struct {
+			inv  []float32
+			rows []float32
+		}{{nil, x}, {inv, y}} {
+			lo, hi, ok := cr.scaled(c.inv)
+			wlo, whi, wok := extremes(c.rows)
+			if lo != wlo || hi != whi || ok != wok || !ok {
+				t.Errorf("width %d, %d channels: [%g, %g] (finite %v) from the channels, [%g, %g] (finite %v) from the rows", width, channels, lo, hi, ok, wlo, whi, wok)
+			}
+		}
+		x[7] = float32(math.NaN())
+		if _, _, ok := channelRanges(x, width, channels).scaled(inv); ok {
+			t.Errorf("width %d: a NaN in the rows, but the extremes are finite", width)
+		}
+	}
+}
