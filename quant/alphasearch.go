@@ -242,27 +242,24 @@ func (u *searchUnit) candidates(xmax []float64) error {
 // the unit from the reservoir's rows, divided by c's factors as the
 // balance Mul divides them (in float32): the rows go into a calibrator of
 // the layer's act_algo (newSearchCalibrator) in one batch, so the result
-// depends on the rows only. scratch holds the divided copy.
-func (u *searchUnit) actFactors(c *searchCandidate, r *reservoir, scratch *[]float32) error {
+// depends on the rows only. cr is the rows' range per channel
+// (channelRanges); scratch holds the divided copy.
+func (u *searchUnit) actFactors(c *searchCandidate, r *reservoir, cr channelRange, scratch *[]float32) error {
 	x := r.data[:r.n*r.width]
 	in := r.rows(0, r.n)
 	if !c.none {
 		if cap(*scratch) < len(x) {
 			*scratch = make([]float32, len(x))
 		}
-		y := (*scratch)[:len(x)]
-		inner := r.width / len(c.inv) // 1 for Gemm/MatMul rows, the spatial size for samples
-		for base := 0; base < len(x); base += r.width {
-			for j, inv := range c.inv {
-				seg := base + j*inner
-				for i := seg; i < seg+inner; i++ {
-					y[i] = x[i] * inv
-				}
-			}
-		}
-		in = onnx.NewTensor(in.Shape, y)
+		x = (*scratch)[:len(x)]
+		divideRows(x, r.data[:len(x)], c.inv, r.width)
+		in = onnx.NewTensor(in.Shape, x)
 	}
 	in.Name = u.key.tensor
+	lo, hi, finite := cr.scaled(c.inv)
+	if finite && (lo == 0 || hi == 0) {
+		lo, hi, finite = extremes(x) // which zero, -0 or +0, is the extreme
+	}
 	c.scaleD, c.offsetD = make([]float32, len(u.layers)), make([]int32, len(u.layers))
 	cals := map[string]ActCalibrator{}
 	for i, sl := range u.layers {
@@ -273,7 +270,7 @@ func (u *searchUnit) actFactors(c *searchCandidate, r *reservoir, scratch *[]flo
 			if cal, err = newSearchCalibrator(act.Algo); err != nil {
 				return fmt.Errorf("layer %q: %w", sl.layer.Name, err)
 			}
-			if err := cal.Observe(in); err != nil {
+			if err := observeRows(cal, in, lo, hi, finite); err != nil {
 				return fmt.Errorf("%s: %w", u.name(), err)
 			}
 			cals[act.Algo] = cal
@@ -285,6 +282,113 @@ func (u *searchUnit) actFactors(c *searchCandidate, r *reservoir, scratch *[]flo
 		c.scaleD[i], c.offsetD[i] = sd, od
 	}
 	return nil
+}
+
+// divideRows sets y to the rows x, of width values each, divided by the
+// factors as the balance Mul divides them: channel j, width/len(inv)
+// consecutive values of a row (one for Gemm/MatMul rows, the spatial size
+// for samples), multiplied by inv[j] in float32.
+func divideRows(y, x, inv []float32, width int) {
+	inner := width / len(inv)
+	for base := 0; base < len(x); base += width {
+		row, out := x[base:base+width], y[base:base+width]
+		if inner == 1 {
+			for j, v := range row {
+				out[j] = v * inv[j]
+			}
+			continue
+		}
+		for j, f := range inv {
+			for i := j * inner; i < (j+1)*inner; i++ {
+				out[i] = row[i] * f
+			}
+		}
+	}
+}
+
+// channelRange is the least and greatest value of each channel of a
+// reservoir's rows (a channel: width/len(lo) consecutive values of each
+// row), unless finite is false: some value is not finite.
+type channelRange struct {
+	lo, hi []float32
+	finite bool
+}
+
+// channelRanges is the channelRange of the rows x, of width values each,
+// in channels channels.
+func channelRanges(x []float32, width, channels int) channelRange {
+	cr := channelRange{lo: make([]float32, channels), hi: make([]float32, channels), finite: true}
+	for j := range channels {
+		cr.lo[j], cr.hi[j] = float32(math.Inf(1)), float32(math.Inf(-1))
+	}
+	inner := width / channels
+	for base := 0; base < len(x); base += width {
+		for i, v := range x[base : base+width] {
+			j := i / inner
+			if v < cr.lo[j] {
+				cr.lo[j] = v
+			}
+			if v > cr.hi[j] {
+				cr.hi[j] = v
+			}
+			if v != v || math.IsInf(float64(v), 0) {
+				cr.finite = false
+			}
+		}
+	}
+	return cr
+}
+
+// scaled returns the least and greatest of the rows multiplied by inv
+// channel by channel in float32, as divideRows computes them (the rows
+// themselves with inv nil), and whether they are all finite. A product
+// by a positive float32 keeps the order of its operands, so each
+// channel's extremes come from its own; a zero extreme does not say
+// which zero, -0 or +0, it is.
+func (cr channelRange) scaled(inv []float32) (lo, hi float64, finite bool) {
+	if !cr.finite || len(cr.lo) == 0 {
+		return 0, 0, false
+	}
+	l, h := float32(math.Inf(1)), float32(math.Inf(-1))
+	for j := range cr.lo {
+		a, b := cr.lo[j], cr.hi[j]
+		if inv != nil {
+			if !(inv[j] > 0) {
+				return 0, 0, false
+			}
+			a, b = a*inv[j], b*inv[j]
+		}
+		l, h = min(l, a), max(h, b)
+	}
+	lo, hi = float64(l), float64(h)
+	return lo, hi, !math.IsNaN(lo) && !math.IsNaN(hi) && !math.IsInf(lo, 0) && !math.IsInf(hi, 0)
+}
+
+// extremes returns the least and greatest of x, as Histogram.Add finds
+// them, and whether every value is finite (the extremes mean nothing
+// otherwise).
+func extremes(x []float32) (lo, hi float64, finite bool) {
+	l, h := float32(math.Inf(1)), float32(math.Inf(-1))
+	nan := false
+	for _, v := range x {
+		if v < l {
+			l = v
+		}
+		if v > h {
+			h = v
+		}
+		nan = nan || v != v
+	}
+	lo, hi = float64(l), float64(h)
+	if l == 0 || h == 0 {
+		// Which zero is the extreme: -0 for min, +0 for max, as
+		// Histogram.Add's min and max have it.
+		lo, hi = math.Inf(1), math.Inf(-1)
+		for _, v := range x {
+			lo, hi = min(lo, float64(v)), max(hi, float64(v))
+		}
+	}
+	return lo, hi, !nan && !math.IsInf(lo, 0) && !math.IsInf(hi, 0)
 }
 
 // layerError is the candidate's mean squared error at its unit's layers,
@@ -377,7 +481,9 @@ func searchAlpha(m *onnx.Model, units []*searchUnit, xmax map[obsKey]*ChannelMax
 	}()
 	scratch := make([][]float32, workers(most))
 	for _, u := range units {
-		err := parallel(len(u.cands), func(w, i int) error { return u.actFactors(u.cands[i], res[u.key], &scratch[w]) })
+		r := res[u.key]
+		cr := channelRanges(r.data[:r.n*r.width], r.width, len(u.wmax))
+		err := parallel(len(u.cands), func(w, i int) error { return u.actFactors(u.cands[i], r, cr, &scratch[w]) })
 		if err != nil {
 			close(ready)
 			<-done

@@ -20,6 +20,11 @@ const (
 	outputCheckBytes   = 64 << 20
 )
 
+// outputCheckPart is the number of samples a plan runs on at a time, when
+// the model's inputs and outputs declare a batch axis: after each part the
+// plan stops if its error so far already rules it out.
+const outputCheckPart = 16
+
 // amctAlpha is AMCT's default migration strength, that of the uniform plan
 // the output check compares with.
 const amctAlpha = 0.5
@@ -58,7 +63,7 @@ func (c *OutputCheck) String() string {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, " %s %.3g", p.Name, p.Error)
+		fmt.Fprintf(&b, " %s", p)
 	}
 	fmt.Fprintf(&b, "; kept %s", c.Chosen)
 	if len(c.Adopted) > 0 {
@@ -72,6 +77,19 @@ func (c *OutputCheck) String() string {
 type PlanError struct {
 	Name  string
 	Error float64
+	// StoppedAfter, when not 0, is the number of samples after which the
+	// plan was stopped because its error could no longer win (or, for an
+	// adopted choice, lower the error); Error is then its error so far,
+	// less than its whole error.
+	StoppedAfter int
+}
+
+// String is the plan's name and error, marked when it was stopped.
+func (p PlanError) String() string {
+	if p.StoppedAfter > 0 {
+		return fmt.Sprintf("%s > %.3g (stopped after %d samples)", p.Name, p.Error, p.StoppedAfter)
+	}
+	return fmt.Sprintf("%s %.3g", p.Name, p.Error)
 }
 
 // Names of the output check's plans.
@@ -113,12 +131,16 @@ func checkOutputs(m *onnx.Model, units []*searchUnit, b backend.Backend, data Da
 	rep := &OutputCheck{Samples: sub.samples}
 	least := math.Inf(1)
 	for _, pl := range plans {
-		e, err := sub.planError(units, pl.p)
+		// A plan stopped above the bound has a whole error above it too,
+		// so it could not have won.
+		e, stopped, err := sub.planError(units, pl.p, least*(1+alphaTie))
 		if err != nil {
 			return fmt.Errorf("α search: output check, plan %q: %w", pl.name, err)
 		}
-		rep.Plans = append(rep.Plans, PlanError{pl.name, e})
-		least = min(least, e)
+		rep.Plans = append(rep.Plans, PlanError{pl.name, e, stopped})
+		if stopped == 0 {
+			least = min(least, e)
+		}
 	}
 	// As for a layer's candidates: the first plan within alphaTie of the
 	// least error wins, the layer-local choices first.
@@ -151,11 +173,11 @@ func adoptLocal(sub *checkSubset, units []*searchUnit, p, local plan, rep *Outpu
 		}
 		try := slices.Clone(p)
 		try[ui] = c
-		e, err := sub.planError(units, try)
+		e, stopped, err := sub.planError(units, try, rep.Error*(1-alphaTie))
 		if err != nil {
 			return nil, fmt.Errorf("%s with α %s: %w", u.name(), c, err)
 		}
-		if e < rep.Error*(1-alphaTie) {
+		if stopped == 0 && e < rep.Error*(1-alphaTie) {
 			p, rep.Error = try, e
 			rep.Adopted = append(rep.Adopted, u.layers[0].layer.Name)
 		}
@@ -199,6 +221,7 @@ type checkSubset struct {
 	samples int
 	refs    []map[string]*onnx.Tensor // by batch; nil when not kept
 	signal  []float64                 // Σ float² per output
+	parts   []checkPart               // the subset in the order plans run on it
 	// units caches each candidate's quantized layers (unitNodes).
 	units map[*searchCandidate]*onnx.Graph
 }
@@ -302,63 +325,155 @@ func newCheckSubset(m *onnx.Model, outs []string, b backend.Backend, data DataSo
 			s.refs = append(s.refs, keep)
 		}
 		s.batches, s.samples = i+1, s.samples+n
+		s.parts = append(s.parts, checkPart{batch: i, lo: 0, hi: n})
+	}
+	if batchAxis(m, outs) {
+		s.parts = splitParts(s.parts, outputCheckPart)
 	}
 	return s, nil
 }
 
+// checkPart is samples [lo, hi) of a batch of the output check's subset.
+type checkPart struct{ batch, lo, hi int }
+
+// splitParts splits each part of more than 2·size samples into parts of
+// size samples, the last one taking the rest.
+func splitParts(parts []checkPart, size int) []checkPart {
+	var out []checkPart
+	for _, p := range parts {
+		for p.hi-p.lo >= 2*size {
+			out = append(out, checkPart{p.batch, p.lo, p.lo + size})
+			p.lo += size
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// batchAxis reports whether every input of m and every output of outs
+// declares its first axis as one and the same named dimension, the batch,
+// so that the model's outputs on some samples of a batch are those
+// samples' rows of its outputs on the whole batch.
+func batchAxis(m *onnx.Model, outs []string) bool {
+	g := m.Graph
+	dims := make([][]onnx.Dim, 0, len(g.Inputs)+len(outs))
+	for _, in := range g.Inputs {
+		if _, ok := g.Initializers[in.Name]; !ok {
+			dims = append(dims, in.Shape)
+		}
+	}
+	for _, o := range g.Outputs {
+		if slices.Contains(outs, o.Name) {
+			dims = append(dims, o.Shape)
+		}
+	}
+	if len(dims) == 0 || len(dims[0]) == 0 || dims[0][0].Param == "" {
+		return false
+	}
+	for _, d := range dims {
+		if len(d) == 0 || d[0] != dims[0][0] {
+			return false
+		}
+	}
+	return true
+}
+
+// partOf is samples [p.lo, p.hi) of every tensor of batch, which holds
+// p.hi samples at least along axis 0.
+func partOf(batch map[string]*onnx.Tensor, p checkPart) (map[string]*onnx.Tensor, error) {
+	out := make(map[string]*onnx.Tensor, len(batch))
+	for name, t := range batch {
+		if t.Rank() == 0 || t.Shape[0] < p.hi {
+			return nil, fmt.Errorf("tensor %q of shape %v has no samples [%d, %d)", name, t.Shape, p.lo, p.hi)
+		}
+		r, err := t.Rows(p.lo, p.hi)
+		if err != nil {
+			return nil, fmt.Errorf("tensor %q: %w", name, err)
+		}
+		r.Name = t.Name
+		out[name] = r
+	}
+	return out, nil
+}
+
 // planError runs p's quantized model (planModel) through the backend on the
-// subset and returns the error of its outputs (see PlanError).
-func (s *checkSubset) planError(units []*searchUnit, p plan) (e float64, err error) {
+// subset, part by part, and returns the error of its outputs (see
+// PlanError). It stops after the first part at which the error so far,
+// which only grows, exceeds bound, and then returns that error and the
+// samples it ran on (else 0).
+func (s *checkSubset) planError(units []*searchUnit, p plan, bound float64) (e float64, stoppedAfter int, err error) {
 	qm, err := s.planModel(units, p)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	q, err := s.b.Prepare(qm, nil)
 	if err != nil {
-		return 0, fmt.Errorf("prepare the quantized model: %w", err)
+		return 0, 0, fmt.Errorf("prepare the quantized model: %w", err)
 	}
 	defer closeRunner(q, &err)
 	var ref backend.Runner
 	if s.refs == nil {
 		if ref, err = s.b.Prepare(s.m, nil); err != nil {
-			return 0, fmt.Errorf("prepare the float model: %w", err)
+			return 0, 0, fmt.Errorf("prepare the float model: %w", err)
 		}
 		defer closeRunner(ref, &err)
 	}
 	noise := make([]float64, len(s.outs))
-	for i := range s.batches {
-		in, err := s.data.Batch(i)
-		if err != nil {
-			return 0, fmt.Errorf("batch %d: %w", i, err)
+	var batch map[string]*onnx.Tensor
+	loaded, samples := -1, 0
+	for pi, pt := range s.parts {
+		if pt.batch != loaded {
+			if batch, err = s.data.Batch(pt.batch); err != nil {
+				return 0, 0, fmt.Errorf("batch %d: %w", pt.batch, err)
+			}
+			loaded = pt.batch
+		}
+		whole := pt.lo == 0 && pt.hi == samplesIn(batch)
+		in := batch
+		if !whole {
+			if in, err = partOf(batch, pt); err != nil {
+				return 0, 0, fmt.Errorf("batch %d: %w", pt.batch, err)
+			}
 		}
 		got, err := q.Run(in)
 		if err != nil {
-			return 0, fmt.Errorf("batch %d: %w", i, err)
+			return 0, 0, fmt.Errorf("batch %d: %w", pt.batch, err)
 		}
 		var want map[string]*onnx.Tensor
-		if s.refs != nil {
-			want = s.refs[i]
-		} else if want, err = ref.Run(in); err != nil {
-			return 0, fmt.Errorf("batch %d: %w", i, err)
+		switch {
+		case s.refs == nil:
+			want, err = ref.Run(in)
+		case whole:
+			want = s.refs[pt.batch]
+		default:
+			want, err = partOf(s.refs[pt.batch], pt)
+		}
+		if err != nil {
+			return 0, 0, fmt.Errorf("batch %d: %w", pt.batch, err)
 		}
 		for k, name := range s.outs {
 			x, y := want[name], got[name]
 			if x == nil || y == nil {
-				return 0, fmt.Errorf("batch %d: backend returned no tensor %q", i, name)
+				return 0, 0, fmt.Errorf("batch %d: backend returned no tensor %q", pt.batch, name)
 			}
 			_, d, err := sqnrSums(x, y)
 			if err != nil {
-				return 0, fmt.Errorf("batch %d: output %q: %w", i, name, err)
+				return 0, 0, fmt.Errorf("batch %d: output %q: %w", pt.batch, name, err)
 			}
 			noise[k] += d
 		}
-	}
-	for k := range s.outs {
-		if s.signal[k] > 0 {
-			e += noise[k] / s.signal[k]
+		samples += pt.hi - pt.lo
+		e = 0
+		for k := range s.outs {
+			if s.signal[k] > 0 {
+				e += noise[k] / s.signal[k]
+			}
+		}
+		if e > bound && pi < len(s.parts)-1 {
+			return e, samples, nil
 		}
 	}
-	return e, nil
+	return e, 0, nil
 }
 
 // planModel is the fake-quant model of p: m with every unit's layers

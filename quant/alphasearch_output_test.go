@@ -3,6 +3,7 @@ package quant
 import (
 	"math"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"amq/onnx"
@@ -44,7 +45,7 @@ func TestOutputCheckErrorIsSavesFakeQuantModelsError(t *testing.T) {
 		if !(c.none || c.alpha == 0.5) || (c == u.cands[11] && c.none) {
 			t.Fatalf("candidates 0 and 11 are %s and %s, want none and 0.5", u.cands[0], u.cands[11])
 		}
-		got, err := sub.planError(bp.units, plan{c})
+		got, _, err := sub.planError(bp.units, plan{c}, math.Inf(1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +88,7 @@ func TestOutputCheckErrorIsSavesFakeQuantModelsError(t *testing.T) {
 
 		kept := sub.refs
 		sub.refs = nil
-		again, err := sub.planError(bp.units, plan{c})
+		again, _, err := sub.planError(bp.units, plan{c}, math.Inf(1))
 		sub.refs = kept
 		if err != nil {
 			t.Fatal(err)
@@ -95,5 +96,70 @@ func TestOutputCheckErrorIsSavesFakeQuantModelsError(t *testing.T) {
 		if again != got {
 			t.Errorf("α %s: error %.12g with the float outputs kept, %.12g computed again", c, got, again)
 		}
+	}
+}
+
+// TestOutputCheckStopsAPlanOnceItsErrorExceedsTheBound: a plan runs part
+// by part and stops at the first part after which its error so far is
+// above the bound; that error is below its whole error, which it reaches
+// when the bound is not exceeded. A batch of 64 samples of a model with a
+// named batch axis runs in parts of outputCheckPart samples.
+func TestOutputCheckStopsAPlanOnceItsErrorExceedsTheBound(t *testing.T) {
+	t.Parallel()
+	m, data := outlierGemm(5, 16)
+	layers := []*Layer{layer(m, "fc")}
+	bp, err := newBalancePlan(m, layers, searchConfig(layers, 4), DMQOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bp.observe(testSim, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := searchAlpha(m, bp.units, bp.obs, bp.res, testSim); err != nil {
+		t.Fatal(err)
+	}
+	out := m.Graph.Outputs[0].Name
+	sub, err := newCheckSubset(m, []string{out}, testSim, data, bp.first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := plan{bp.units[0].cands[0]}
+	whole, stopped, err := sub.planError(bp.units, p, math.Inf(1))
+	if err != nil || stopped != 0 {
+		t.Fatalf("unbounded: error %v, stopped after %d samples; want a whole run", err, stopped)
+	}
+	part, stopped, err := sub.planError(bp.units, p, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stopped != 16 || !(part > 0 && part < whole) {
+		t.Errorf("bound 0: error %g stopped after %d samples; want stopped after the first batch of 16 with an error in (0, %g)", part, stopped, whole)
+	}
+	again, stopped, err := sub.planError(bp.units, p, whole)
+	if err != nil || stopped != 0 || again != whole {
+		t.Errorf("bound = its error: %g, stopped after %d (%v); want %g, not stopped", again, stopped, err, whole)
+	}
+
+	one := onnx.NewTensor([]int{64, 8}, make([]float32, 64*8))
+	m.Graph.Inputs[0].Shape[0] = onnx.Dim{Param: "batch"}
+	m.Graph.Outputs[0].Shape = []onnx.Dim{{Param: "batch"}, {Value: 6}}
+	if !batchAxis(m, []string{out}) {
+		t.Fatal("input and output declare the batch axis, but batchAxis says no")
+	}
+	src, err := NewTensorSource(map[string]*onnx.Tensor{"x": one}, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err = newCheckSubset(m, []string{out}, testSim, src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []checkPart{{0, 0, 16}, {0, 16, 32}, {0, 32, 48}, {0, 48, 64}}
+	if !slices.Equal(sub.parts, want) {
+		t.Errorf("parts %v, want %v", sub.parts, want)
+	}
+	m.Graph.Outputs[0].Shape[0] = onnx.Dim{Value: 64}
+	if batchAxis(m, []string{out}) {
+		t.Error("the output's first axis is fixed, but batchAxis says it is the batch")
 	}
 }

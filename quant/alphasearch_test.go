@@ -393,6 +393,17 @@ func TestRunFlowRefusesBadAlphaSettingsBeforeAnyForwardPass(t *testing.T) {
 // CNN the first convolution, one input channel, is not.
 func TestAlphaAutoOnHeldOutDataIsAtLeastAMCTsBest(t *testing.T) {
 	t.Parallel()
+	// The choices the search made when the README's table was measured
+	// (scripts/eval-quant.py calibrates the same 64 samples in one batch):
+	// a change to the search's cost must not change them unnoticed.
+	picked := map[string]string{
+		"transformer": "/embed/MatMul 0.3, /blocks/blocks.0/attn/q/MatMul 0.45, /blocks/blocks.0/attn/k/MatMul 0.3, /blocks/blocks.0/attn/v/MatMul 0.7, " +
+			"/blocks/blocks.0/attn/proj/MatMul 0.55, /blocks/blocks.0/fc1/MatMul 0.7, /blocks/blocks.0/fc2/MatMul 0.45, /blocks/blocks.1/attn/q/MatMul 0.5, " +
+			"/blocks/blocks.1/attn/k/MatMul 0.6, /blocks/blocks.1/attn/v/MatMul 0.75, /blocks/blocks.1/attn/proj/MatMul 0.55, /blocks/blocks.1/fc1/MatMul 0.55, " +
+			"/blocks/blocks.1/fc2/MatMul 0.35, /head/Gemm 0.8",
+		"cnn":    "/conv1/Conv none, /conv2/Conv 0.3, /conv3/Conv 0.85, /fc/Gemm 0.55",
+		"deconv": "/enc1/Conv 0.5, /enc2/Conv 0.5, /dec1/ConvTranspose none, /dec2/Conv 0.5",
+	}
 	for _, fixture := range []string{"transformer", "cnn", "deconv"} {
 		t.Run(fixture, func(t *testing.T) {
 			t.Parallel()
@@ -414,6 +425,9 @@ func TestAlphaAutoOnHeldOutDataIsAtLeastAMCTsBest(t *testing.T) {
 				picks = append(picks, l.Name+" "+l.Alpha.String())
 			}
 			t.Logf("held-out output SQNR: α 0.5 %.2f dB, no balance %.2f dB, α search %.2f dB (%s)", dmq, plain, auto, strings.Join(picks, ", "))
+			if got := strings.Join(picks, ", "); got != picked[fixture] {
+				t.Errorf("the search chose %s; when the README's table was measured it chose %s", got, picked[fixture])
+			}
 			if auto < max(dmq, plain) {
 				t.Errorf("α search %.2f dB, below the better of α 0.5 (%.2f dB) and no balance (%.2f dB)", auto, dmq, plain)
 			}
@@ -438,19 +452,39 @@ func TestAlphaAutoOnHeldOutDataIsAtLeastAMCTsBest(t *testing.T) {
 	}
 }
 
-// BenchmarkAlphaSearchCost times the whole flow on the outlier transformer
-// (its 64 calibration samples in one batch, on sim) with AMCT's fixed α 0.5
-// and with the α search, alternately, and reports both times and their
-// ratio, and the ratio of the process's CPU time, which other jobs on the
-// machine disturb less (docs/design.md "Per-layer α search" gives the
-// figures).
+// BenchmarkAlphaSearchCost times the whole flow with AMCT's fixed α 0.5
+// and with the α search, alternately, on sim, and reports both times and
+// their ratio, and the ratio of the process's CPU time, which other jobs
+// on the machine disturb less (docs/design.md "Per-layer α search" gives
+// the figures): on the outlier transformer (its 64 calibration samples in
+// one batch) and on the LLM-style decoder (its first 64 calibration
+// sequences in one batch), as scripts/eval-quant.py calibrates them.
 func BenchmarkAlphaSearchCost(b *testing.B) {
-	dir := filepath.Join(quantFixtures, "transformer")
-	m, err := onnx.LoadFile(filepath.Join(dir, "model_op13.onnx"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	calib, err := npy.ReadFile(filepath.Join(dir, "calib.npy"))
+	b.Run("transformer", func(b *testing.B) {
+		calib, err := npy.ReadFile(filepath.Join(quantFixtures, "transformer", "calib.npy"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchmarkAlphaSearchCost(b, filepath.Join(quantFixtures, "transformer", "model_op13.onnx"), calib)
+	})
+	b.Run("decoder", func(b *testing.B) {
+		calib, err := npy.ReadFile(filepath.Join(decoderDir, "calib.npy"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids, err := onnx.Data[int64](calib)
+		if err != nil {
+			b.Fatal(err)
+		}
+		seq := calib.Shape[1]
+		benchmarkAlphaSearchCost(b, filepath.Join(decoderDir, "model_op17.onnx"), onnx.NewTensor([]int{64, seq}, ids[:64*seq]))
+	})
+}
+
+// benchmarkAlphaSearchCost is BenchmarkAlphaSearchCost on the model at
+// path, calibrated on calib in one batch with dmq.cfg.
+func benchmarkAlphaSearchCost(b *testing.B, path string, calib *onnx.Tensor) {
+	m, err := onnx.LoadFile(path)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -464,7 +498,7 @@ func BenchmarkAlphaSearchCost(b *testing.B) {
 	}
 	var fixed, auto, fixedCPU, autoCPU time.Duration
 	for b.Loop() {
-		for _, opt := range []QuantizeOptions{{Simple: simple}, {Simple: simple, Alpha: DefaultAlphaSearch()}} {
+		for _, opt := range []QuantizeOptions{{Simple: simple, BatchNum: 1}, {Simple: simple, BatchNum: 1, Alpha: DefaultAlphaSearch()}} {
 			start, cpu := time.Now(), processCPUTime()
 			if _, err := RunFlow(m, testSim, data, filepath.Join(b.TempDir(), "m"), opt); err != nil {
 				b.Fatal(err)
@@ -483,5 +517,42 @@ func BenchmarkAlphaSearchCost(b *testing.B) {
 	b.ReportMetric(float64(auto)/float64(fixed), "auto/fixed")
 	if fixedCPU > 0 {
 		b.ReportMetric(float64(autoCPU)/float64(fixedCPU), "auto/fixed-cpu")
+	}
+}
+
+// TestChannelRangesGiveTheDividedRowsExtremes: the extremes of the rows
+// divided by a candidate's factors, found from each channel's extremes,
+// are those of the divided rows themselves, for Gemm rows and for samples
+// of a convolution, and a NaN in the rows makes them not finite.
+func TestChannelRangesGiveTheDividedRowsExtremes(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, shape := range [][2]int{{8, 8}, {12, 3}} { // width, channels
+		width, channels := shape[0], shape[1]
+		x := make([]float32, 50*width)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(5)-2)))
+		}
+		inv := make([]float32, channels)
+		for j := range inv {
+			inv[j] = float32(rng.ExpFloat64() * 3)
+		}
+		cr := channelRanges(x, width, channels)
+		y := make([]float32, len(x))
+		divideRows(y, x, inv, width)
+		for _, c := range []struct {
+			inv  []float32
+			rows []float32
+		}{{nil, x}, {inv, y}} {
+			lo, hi, ok := cr.scaled(c.inv)
+			wlo, whi, wok := extremes(c.rows)
+			if lo != wlo || hi != whi || ok != wok || !ok {
+				t.Errorf("width %d, %d channels: [%g, %g] (finite %v) from the channels, [%g, %g] (finite %v) from the rows", width, channels, lo, hi, ok, wlo, whi, wok)
+			}
+		}
+		x[7] = float32(math.NaN())
+		if _, _, ok := channelRanges(x, width, channels).scaled(inv); ok {
+			t.Errorf("width %d: a NaN in the rows, but the extremes are finite", width)
+		}
 	}
 }

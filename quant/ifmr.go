@@ -55,8 +55,15 @@ func ifmr(h ifmrValues, p ActParams) (scale float32, offset int32, err error) {
 	maxInit := max(h.Quantile(percentileRank(p.MaxPercentile, n)), 0)
 	minInit := min(h.Quantile(n+1-percentileRank(p.MinPercentile, n)), 0)
 	steps := searchSteps(p.SearchRange[0], p.SearchRange[1], p.SearchStep)
-	best := math.Inf(1)
-	for i := range steps {
+	bounded, _ := h.(lossBounder)
+	best, found := math.Inf(1), false
+	for n := range steps {
+		i := n
+		if bounded != nil {
+			// Widest range first: the clipped candidates that come last
+			// can then often be ruled out by their bound.
+			i = steps - 1 - n
+		}
 		// float32 candidates, as AMCT computes them.
 		r := float32(p.SearchRange[0] + float64(float64(i)*p.SearchStep))
 		lo, hi := minInit, float64(r*float32(maxInit))
@@ -68,11 +75,23 @@ func ifmr(h ifmrValues, p ActParams) (scale float32, offset int32, err error) {
 			}
 		}
 		s, o := ScaleOffset(lo, hi, p.Asymmetric)
-		if loss := h.SquaredError(s, o); loss < best {
-			best, scale, offset = loss, s, o
+		if bounded != nil && bounded.lossBound(s, o) > best*(1+1e-6) {
+			continue // its loss, above the bound, cannot equal the best
+		}
+		loss := h.SquaredError(s, o)
+		// The least loss wins, the least ratio on ties, whatever the order.
+		if loss < best || (loss == best && found && bounded != nil) {
+			best, scale, offset, found = loss, s, o, true
 		}
 	}
 	return scale, offset, nil
+}
+
+// lossBounder is an ifmrValues that bounds SquaredError from below more
+// cheaply than it computes it, so that ifmr can skip candidates that
+// cannot win.
+type lossBounder interface {
+	lossBound(s float32, o int32) float64
 }
 
 func checkIFMR(p ActParams) error {

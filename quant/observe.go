@@ -145,6 +145,13 @@ func (h *Histogram) Add(x []float32) error {
 		bmin = min(bmin, f)
 		bmax = max(bmax, f)
 	}
+	h.addWithin(x, bmin, bmax)
+	return nil
+}
+
+// addWithin is Add of values x, all finite and at least one, whose least
+// and greatest are bmin and bmax, for a caller that has found them.
+func (h *Histogram) addWithin(x []float32, bmin, bmax float64) {
 	if h.N == 0 {
 		h.Min, h.Max = bmin, bmax
 	} else {
@@ -155,7 +162,7 @@ func (h *Histogram) Add(x []float32) error {
 	if h.width == 0 {
 		// All values so far are 0 and the range is empty.
 		h.zeros += int64(len(x))
-		return nil
+		return
 	}
 	nb := len(h.count)
 	inv := 1 / h.width
@@ -167,7 +174,6 @@ func (h *Histogram) Add(x []float32) error {
 		h.sum[i] += f
 		h.sumSq[i] += float64(f * f)
 	}
-	return nil
 }
 
 // fit grows the range to contain [lo, hi] (lo <= 0 <= hi).

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"sync"
+
+	"amq/onnx"
 )
 
 // searchIFMRBins is the histogram size of IFMR in the α search, a quarter
@@ -44,6 +46,24 @@ func checkSearchAlgo(algo string) error {
 	return fmt.Errorf("act_algo %q has no α search calibrator", algo)
 }
 
+// observeRows puts a candidate's rows in into calibrator cal; finite says
+// that lo and hi are the least and greatest of them, which actFactors
+// found while dividing them, so that the search's IFMR histogram need not
+// look for them again. Rows with a NaN or infinity go through Observe,
+// which names the first.
+func observeRows(cal ActCalibrator, in *onnx.Tensor, lo, hi float64, finite bool) error {
+	ic, ok := cal.(searchIFMRCalibrator)
+	if !ok || !finite || in.Len() == 0 {
+		return cal.Observe(in)
+	}
+	x, err := onnx.Data[float32](in)
+	if err != nil {
+		return err
+	}
+	ic.addWithin(x, lo, hi)
+	return nil
+}
+
 // searchIFMRCalibrator streams into a Histogram and calibrates with
 // searchIFMR.
 type searchIFMRCalibrator struct{ *Histogram }
@@ -60,7 +80,9 @@ func (c searchIFMRCalibrator) ScaleOffset(p ActParams) (float32, int32, error) {
 // rounding boundary are taken one by one, by binError's formula
 // (straddleError). The two sums are equal in exact arithmetic; in float64
 // they differ by rounding, so the choice differs from IFMR's only between
-// candidates whose losses are that close.
+// candidates whose losses are that close. Candidates whose clipped bins
+// alone lose more than the best so far are skipped (clipBound, ifmr's
+// lossBounder).
 func searchIFMR(h *Histogram, p ActParams) (scale float32, offset int32, err error) {
 	pre := newHistPrefix(h)
 	defer prefixPool.Put(pre)
@@ -74,6 +96,38 @@ type prefixLoss struct {
 }
 
 func (v prefixLoss) SquaredError(s float32, o int32) float64 { return v.pre.squaredError(s, o) }
+
+func (v prefixLoss) lossBound(s float32, o int32) float64 { return v.pre.clipBound(s, o) }
+
+// clipBound is a lower bound of squaredError(s, o): the error of the bins
+// that lie wholly above the top level or wholly below the bottom one, all
+// of whose values quantize to that level, from the prefix sums (a bin to
+// spare on each side against rounding in the bin arithmetic).
+func (p *histPrefix) clipBound(s float32, o int32) float64 {
+	h := p.h
+	if h.width == 0 || p.last < 0 {
+		return 0
+	}
+	inv := 1 / h.width
+	var b float64
+	top := Dequantize(qMax, s, o)
+	if f := math.Floor((top-h.lo)*inv) + 2; f <= float64(p.last) {
+		b += p.levelError(max(int(f), p.first), p.last+1, top)
+	}
+	bottom := Dequantize(qMin, s, o)
+	if f := math.Floor((bottom-h.lo)*inv) - 1; f > float64(p.first) {
+		b += p.levelError(p.first, int(f), bottom)
+	}
+	return b
+}
+
+// levelError is the squared error of bins i..j-1 (i < j) when all their
+// values quantize to v.
+func (p *histPrefix) levelError(i, j int, v float64) float64 {
+	lo, hi := p.sums[i], p.sums[j]
+	c, s1, s2 := hi.n-lo.n, hi.s1-lo.s1, hi.s2-lo.s2
+	return max(0, s2-2*v*s1+c*v*v)
+}
 
 // histPrefix holds what searchIFMR's losses need of a Histogram: the
 // prefix sums of its bins and, for each bin of three values or more, what

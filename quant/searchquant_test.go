@@ -34,7 +34,8 @@ func searchDists(rng *rand.Rand) map[string][][]float32 {
 // TestSearchIFMRPicksWhatIFMRPicks: the α search's IFMR, whose loss sums
 // runs of bins from prefix sums, picks IFMR's scale and offset, and its
 // losses equal Histogram.SquaredError, on histograms of the flow's size and
-// smaller.
+// smaller; the clipping bound by which it skips candidates stays below
+// the loss.
 func TestSearchIFMRPicksWhatIFMRPicks(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -66,6 +67,9 @@ func TestSearchIFMRPicksWhatIFMRPicks(t *testing.T) {
 					want, got := h.SquaredError(s, o), pre.squaredError(s, o)
 					if math.Abs(got-want) > 1e-9*want+1e-300 {
 						t.Errorf("%s: loss at scale %g offset %d: %g by runs, %g bin by bin", where, s, o, got, want)
+					}
+					if b := pre.clipBound(s, o); b > want*(1+1e-9) {
+						t.Errorf("%s: clipping bound %g above the loss %g at scale %g offset %d", where, b, want, s, o)
 					}
 				}
 			}

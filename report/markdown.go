@@ -127,6 +127,10 @@ func mdOutputCheck(w io.Writer, layers []Layer) {
 		oc := l.AlphaSearch.OutputCheck
 		var plans []string
 		for _, p := range oc.Plans {
+			if p.StoppedAfter > 0 {
+				plans = append(plans, fmt.Sprintf("%s > %.3g (stopped after %d samples)", p.Name, float64(p.Error), p.StoppedAfter))
+				continue
+			}
 			plans = append(plans, fmt.Sprintf("%s %.3g", p.Name, float64(p.Error)))
 		}
 		fmt.Fprintf(w, "\nα search, output check on %d calibration samples (error: Σ(float − quantized)² / Σ float² over the float outputs): %s; kept %s", oc.Samples, strings.Join(plans, ", "), oc.Chosen)

@@ -182,6 +182,9 @@ type OutputCheck struct {
 type PlanError struct {
 	Name  string `json:"name"`
 	Error Number `json:"error"`
+	// StoppedAfter, when not 0, is the samples after which the plan was
+	// stopped, its error so far ruling it out; Error is that error so far.
+	StoppedAfter int `json:"stopped_after,omitempty"`
 }
 
 // AlphaCandidate is one candidate of the α search and the mean squared
@@ -347,7 +350,7 @@ func newLayer(l quant.LayerReport, rep *quant.QuantizeReport) Layer {
 		if oc := c.Output; oc != nil {
 			a.OutputCheck = &OutputCheck{Samples: oc.Samples, Chosen: oc.Chosen, Adopted: slices.Clone(oc.Adopted), Error: Number(oc.Error)}
 			for _, p := range oc.Plans {
-				a.OutputCheck.Plans = append(a.OutputCheck.Plans, PlanError{p.Name, Number(p.Error)})
+				a.OutputCheck.Plans = append(a.OutputCheck.Plans, PlanError{p.Name, Number(p.Error), p.StoppedAfter})
 			}
 		}
 		out.AlphaSearch = a

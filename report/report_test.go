@@ -396,7 +396,7 @@ func TestAlphaSearchChoiceIsInTheJSONAndTheLayersTable(t *testing.T) {
 	choice := &quant.AlphaChoice{Alpha: 0.35, Layers: []string{"a"}, Rows: 64, Candidates: []quant.AlphaCandidate{
 		{None: true, MSE: 0.25}, {Alpha: 0.35, MSE: 0.0125}, {Alpha: 1, MSE: math.Inf(1), Note: "bias beyond int32"}}}
 	choice.Local = choice.Candidates[1]
-	choice.Output = &quant.OutputCheck{Samples: 64, Plans: []quant.PlanError{{Name: "per layer", Error: 3e-5}, {Name: "α 0.5 everywhere", Error: 2e-5}},
+	choice.Output = &quant.OutputCheck{Samples: 64, Plans: []quant.PlanError{{Name: "per layer", Error: 3e-5}, {Name: "α 0.5 everywhere", Error: 2e-5}, {Name: "no balance", Error: 4e-5, StoppedAfter: 16}},
 		Chosen: "α 0.5 everywhere", Adopted: []string{"a"}, Error: 1e-5}
 	rep := &quant.QuantizeReport{
 		Config: &quant.Config{Version: 1, BatchNum: 1, Layers: map[string]*quant.LayerConfig{
@@ -416,7 +416,7 @@ func TestAlphaSearchChoiceIsInTheJSONAndTheLayersTable(t *testing.T) {
 	r := New(rep, filepath.Join(t.TempDir(), "m"), Run{})
 	p, b := writeReportJSON(t, r, t.TempDir())
 	for _, want := range []string{`"alpha_search": {`, `"none": true,`, `"alpha": 0.35,`, `"mse": 0.0125`, `"mse": "+Inf"`, `"note": "bias beyond int32"`, `"rows": 64`,
-		`"output_check": {`, `"chosen": "α 0.5 everywhere"`, `"adopted": [`} {
+		`"output_check": {`, `"chosen": "α 0.5 everywhere"`, `"adopted": [`, `"stopped_after": 16`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("the JSON lacks %s:\n%s", want, b)
 		}
@@ -431,7 +431,7 @@ func TestAlphaSearchChoiceIsInTheJSONAndTheLayersTable(t *testing.T) {
 	md := string(markdown(r, figures{}))
 	for _, want := range []string{"| balance | α |", "| `a` | Gemm | ifmr (sym) | none | 0.35 (search) |", "| `b` | Gemm | ifmr (sym) | none | none (search) |",
 		"| `c` | Gemm | ifmr (sym) | none | 0.4 |", "| `d` | Gemm | ifmr (sym) | none | - |",
-		"output check on 64 calibration samples", "per layer 3e-05, α 0.5 everywhere 2e-05; kept α 0.5 everywhere with the per-layer choice of a (1e-05)."} {
+		"output check on 64 calibration samples", "per layer 3e-05, α 0.5 everywhere 2e-05, no balance > 4e-05 (stopped after 16 samples); kept α 0.5 everywhere with the per-layer choice of a (1e-05)."} {
 		if !strings.Contains(md, want) {
 			t.Errorf("the Markdown lacks %q:\n%s", want, md)
 		}
