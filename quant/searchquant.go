@@ -126,7 +126,7 @@ func (p *histPrefix) clipBound(s float32, o int32) float64 {
 func (p *histPrefix) levelError(i, j int, v float64) float64 {
 	lo, hi := p.sums[i], p.sums[j]
 	c, s1, s2 := hi.n-lo.n, hi.s1-lo.s1, hi.s2-lo.s2
-	return max(0, s2-2*v*s1+c*v*v)
+	return max(0, s2-float64(2*v*s1)+float64(c*v*v)) // rounded as on amd64 (no fused multiply-add)
 }
 
 // histPrefix holds what searchIFMR's losses need of a Histogram: the
