@@ -307,9 +307,9 @@ func newCheckSubset(m *onnx.Model, outs []string, b backend.Backend, data DataSo
 		}
 		keep := map[string]*onnx.Tensor{}
 		for k, name := range outs {
-			x := out[name]
-			if x == nil {
-				return nil, fmt.Errorf("batch %d: backend returned no tensor %q", i, name)
+			x, err := outputTensor(out, name)
+			if err != nil {
+				return nil, fmt.Errorf("batch %d: %w", i, err)
 			}
 			sig, _, err := sqnrSums(x, x)
 			if err != nil {

@@ -148,15 +148,25 @@ func (c *calibration) observeTensor(name string, t *onnx.Tensor) error {
 // add feeds one batch's observed tensors to the calibrators.
 func (c *calibration) add(out map[string]*onnx.Tensor) error {
 	for _, name := range c.observe {
-		t, ok := out[name]
-		if !ok {
-			return fmt.Errorf("backend returned no tensor %q", name)
+		t, err := outputTensor(out, name)
+		if err != nil {
+			return err
 		}
 		if err := c.observeTensor(name, t); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// outputTensor is tensor name of a run's outputs, or an error naming it
+// when the backend did not return it.
+func outputTensor(out map[string]*onnx.Tensor, name string) (*onnx.Tensor, error) {
+	t := out[name]
+	if t == nil {
+		return nil, fmt.Errorf("backend returned no tensor %q", name)
+	}
+	return t, nil
 }
 
 // ownData gives w elements of its own when they are still those of the
@@ -316,9 +326,9 @@ func runBatches(b backend.Backend, m *onnx.Model, observe []string, data DataSou
 	}()
 	merge := func(i int, out map[string]*onnx.Tensor) error {
 		for _, name := range observe {
-			t, ok := out[name]
-			if !ok {
-				return fmt.Errorf("backend returned no tensor %q", name)
+			t, err := outputTensor(out, name)
+			if err != nil {
+				return err
 			}
 			if err := sink(i, name, t); err != nil {
 				return err

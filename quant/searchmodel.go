@@ -210,9 +210,9 @@ func (u *searchUnit) runCandidates(b backend.Backend, cm *onnx.Model, cs []*sear
 
 // outputFloats is the float32 data of output name of a run.
 func outputFloats(out map[string]*onnx.Tensor, name string) ([]float32, error) {
-	t, ok := out[name]
-	if !ok {
-		return nil, fmt.Errorf("backend returned no tensor %q", name)
+	t, err := outputTensor(out, name)
+	if err != nil {
+		return nil, err
 	}
 	return onnx.Data[float32](t)
 }

@@ -118,9 +118,9 @@ func (w *statsWriter) write(m proto.Message) error {
 // writeBatch writes the tensors of one batch, in the header's order.
 func (w *statsWriter) writeBatch(batch int, tensors []string, out map[string]*onnx.Tensor) error {
 	for i, name := range tensors {
-		t, ok := out[name]
-		if !ok {
-			return fmt.Errorf("backend returned no tensor %q", name)
+		t, err := outputTensor(out, name)
+		if err != nil {
+			return err
 		}
 		x, err := onnx.Data[float32](t)
 		if err != nil {
