@@ -237,3 +237,40 @@ func cloneRecord(r Record) Record {
 	}
 	return c
 }
+
+// TestMergeRefusesAHugeCountInStats: a stats file whose values claim a
+// shape of 2⁴⁰ elements (consistent with its zero count, as a corrupt or
+// forged file could) is refused naming the file, before any allocation of
+// that size.
+func TestMergeRefusesAHugeCountInStats(t *testing.T) {
+	t.Parallel()
+	r := newShardRun(t)
+	f, err := os.Open(r.cal[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	br := bufio.NewReader(f)
+	h, v := &statspb.Header{}, &statspb.Values{}
+	if err := protodelim.UnmarshalFrom(br, h); err != nil {
+		t.Fatal(err)
+	}
+	if err := protodelim.UnmarshalFrom(br, v); err != nil {
+		t.Fatal(err)
+	}
+	v.Shape = []int64{1 << 20, 1 << 20}
+	v.Zeros = 1<<40 - uint64(len(v.Data)/4) - v.NegativeZeros
+	bad := filepath.Join(r.dir, "huge.stats")
+	out, err := os.Create(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	protodelim.MarshalTo(out, h)
+	protodelim.MarshalTo(out, v)
+	if _, err := br.WriteTo(out); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	err = r.mergeCal(t, r.id, cloneRecord(r.rec), r.cal[0], bad, r.cal[2])
+	wantErr(t, "a shape of 2⁴⁰ values", err, bad, "more than")
+}

@@ -226,6 +226,10 @@ func (s *statsReader) footer(want int) (*statspb.Footer, error) {
 
 func (s *statsReader) close() { s.f.Close() }
 
+// maxStatsValues bounds the values of one tensor of one batch in a stats
+// file.
+const maxStatsValues = 1 << 31
+
 // values reads the next tensor of batch and checks its place.
 func (s *statsReader) values(batch, tensor int) (*onnx.Tensor, error) {
 	v := &statspb.Values{}
@@ -240,6 +244,11 @@ func (s *statsReader) values(batch, tensor int) (*onnx.Tensor, error) {
 	for k, d := range v.Shape {
 		if d < 0 {
 			return nil, fmt.Errorf("%s: batch %d: negative dimension", s.path, batch)
+		}
+		// A corrupt count must not become a huge allocation: no tensor
+		// of one batch holds 2³¹ values.
+		if d > 0 && int64(n) > maxStatsValues/d {
+			return nil, fmt.Errorf("%s: batch %d tensor %q: shape %v holds more than %d values", s.path, batch, s.h.Tensors[tensor], v.Shape, int64(maxStatsValues))
 		}
 		shape[k] = int(d)
 		n *= int(d)
