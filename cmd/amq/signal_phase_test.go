@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"amq/internal/testfixture"
 	"amq/npy"
 	"amq/onnx"
 )
@@ -132,10 +131,7 @@ func TestSignalDuringCalibrationLeavesOutputFolderAsItWas(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			out, before := outputFolder(t)
-			cmd := exec.Command(bin, "quantize", "--quiet",
-				"--model", testfixture.Path(t, "quant", "transformer", "model_op13.onnx"),
-				"--data", testfixture.Path(t, "quant", "transformer", "calib.npy"),
-				"--batch-size", "1", "--threads", "1", "--out", filepath.Join(out, "m"))
+			cmd := exec.Command(bin, transformerArgs(t, "1", filepath.Join(out, "m"))...)
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
 			took, err := stopWhen(t, cmd, &stderr, sig, func() bool {
@@ -215,10 +211,7 @@ func TestSIGKILLedRunsStagingIsSweptByNextRun(t *testing.T) {
 	t.Parallel()
 	bin := buildAmq(t)
 	out := filepath.Join(t.TempDir(), "out")
-	args := []string{"quantize", "--quiet", "--no-report",
-		"--model", testfixture.Path(t, "quant", "transformer", "model_op13.onnx"),
-		"--data", testfixture.Path(t, "quant", "transformer", "calib.npy"),
-		"--batch-size", "1", "--threads", "1", "--out", filepath.Join(out, "m")}
+	args := transformerArgs(t, "1", filepath.Join(out, "m"), "--no-report")
 	cmd := exec.Command(bin, args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

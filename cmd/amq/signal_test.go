@@ -11,8 +11,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-
-	"amq/internal/testfixture"
 )
 
 // TestSIGTERMStopsQuantizeAndLeavesNothing runs amq quantize as a process,
@@ -24,10 +22,7 @@ func TestSIGTERMStopsQuantizeAndLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildAmq(t)
 	out := filepath.Join(dir, "out")
-	cmd := exec.Command(bin, "quantize", "--quiet",
-		"--model", testfixture.Path(t, "quant", "transformer", "model_op13.onnx"),
-		"--data", testfixture.Path(t, "quant", "transformer", "calib.npy"),
-		"--batch-size", "1", "--threads", "1", "--out", filepath.Join(out, "m"))
+	cmd := exec.Command(bin, transformerArgs(t, "1", filepath.Join(out, "m"))...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	took, err := stopWhen(t, cmd, &stderr, syscall.SIGTERM, func() bool {
