@@ -136,18 +136,8 @@ func (t *Tensor) encodeInit(name string, ext func(*Tensor, []byte, *onnxpb.Tenso
 // protoHeader is ToProto without raw_data, which it returns apart: in
 // place for float32 data on a little-endian host, else encoded by Raw.
 func (t *Tensor) protoHeader() (*onnxpb.TensorProto, []byte, error) {
-	p := &onnxpb.TensorProto{DataType: ptr(int32(t.DType))}
-	if t.Name != "" {
-		p.Name = ptr(t.Name)
-	}
-	p.Dims = make([]int64, len(t.Shape))
-	for i, d := range t.Shape {
-		p.Dims[i] = int64(d)
-	}
-	if s, ok := t.Data.([]string); ok {
-		for _, v := range s {
-			p.StringData = append(p.StringData, []byte(v))
-		}
+	p, str := t.protoMeta()
+	if str {
 		return p, nil, nil
 	}
 	if d, ok := t.Data.([]float32); ok && t.DType == Float && nativeLittleEndian && len(d) == t.Len() {

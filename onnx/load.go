@@ -91,8 +91,8 @@ func readFile(f *os.File, size int64) ([]byte, error) {
 // must be loaded with LoadFile.
 func Load(data []byte) (*Model, error) { return load(data, "", copyRaw) }
 
-// load decodes data; with owned, data belongs to the model from now on and
-// large tensors alias it instead of being copied.
+// load decodes data; with a mode other than copyRaw, data belongs to the
+// model from now on and large tensors alias it instead of being copied.
 func load(data []byte, dir string, mode aliasMode) (*Model, error) {
 	msg, raws := data, [][]byte(nil)
 	if mode != copyRaw {

@@ -180,7 +180,8 @@ func (g *Graph) toProto(noInits bool) (*onnxpb.GraphProto, error) {
 	if g.DocString != "" {
 		p.DocString = ptr(g.DocString)
 	}
-	for _, name := range g.sortedInitNames() {
+	names := g.sortedInitNames()
+	for _, name := range names {
 		if noInits {
 			break
 		}
@@ -195,7 +196,7 @@ func (g *Graph) toProto(noInits bool) (*onnxpb.GraphProto, error) {
 	for _, vi := range g.Inputs {
 		p.Input = append(p.Input, vi.toProto())
 	}
-	for _, name := range g.sortedInitNames() {
+	for _, name := range names {
 		if vi, ok := g.initInputs[name]; ok {
 			p.Input = append(p.Input, vi.toProto())
 		}

@@ -714,7 +714,22 @@ func makeDataCheck(dt DataType) (bool, error) {
 // ToProto encodes t. Numeric tensors are written as raw_data, which every
 // ONNX reader accepts and which is the most compact; strings use string_data.
 func (t *Tensor) ToProto() (*onnxpb.TensorProto, error) {
-	p := &onnxpb.TensorProto{DataType: ptr(int32(t.DType))}
+	p, str := t.protoMeta()
+	if str {
+		return p, nil
+	}
+	raw, err := t.Raw()
+	if err != nil {
+		return nil, err
+	}
+	p.RawData = raw
+	return p, nil
+}
+
+// protoMeta is what ToProto and protoHeader share: type, name, dims and,
+// for a string tensor (str), its string_data; raw_data is left to them.
+func (t *Tensor) protoMeta() (p *onnxpb.TensorProto, str bool) {
+	p = &onnxpb.TensorProto{DataType: ptr(int32(t.DType))}
 	if t.Name != "" {
 		p.Name = ptr(t.Name)
 	}
@@ -726,14 +741,9 @@ func (t *Tensor) ToProto() (*onnxpb.TensorProto, error) {
 		for _, v := range s {
 			p.StringData = append(p.StringData, []byte(v))
 		}
-		return p, nil
+		return p, true
 	}
-	raw, err := t.Raw()
-	if err != nil {
-		return nil, err
-	}
-	p.RawData = raw
-	return p, nil
+	return p, false
 }
 
 func ptr[T any](v T) *T { return &v }

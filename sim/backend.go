@@ -59,7 +59,14 @@ var (
 
 // Run executes one batch and returns the graph outputs and observed tensors.
 func (r *runner) Run(inputs map[string]*onnx.Tensor) (map[string]*onnx.Tensor, error) {
-	res, stats, err := r.s.RunFP16(inputs, r.observe...)
+	return r.run(inputs, runRequest{fetch: r.observe})
+}
+
+// run executes one batch as req asks and adds its float16 statistics to
+// the runner's totals.
+func (r *runner) run(inputs map[string]*onnx.Tensor, req runRequest) (map[string]*onnx.Tensor, error) {
+	req.wantStats = true
+	res, stats, err := r.s.run(inputs, req)
 	if err == nil {
 		r.fp16.add(stats)
 	}
@@ -70,11 +77,7 @@ func (r *runner) Run(inputs map[string]*onnx.Tensor) (map[string]*onnx.Tensor, e
 // as soon as it is computed (Session.RunObserved); the result holds the
 // graph outputs.
 func (r *runner) RunObserved(inputs map[string]*onnx.Tensor, observe func(name string, t *onnx.Tensor) error) (map[string]*onnx.Tensor, error) {
-	res, stats, err := r.s.run(inputs, runRequest{wantStats: true, watch: r.observe, observe: observe})
-	if err == nil {
-		r.fp16.add(stats)
-	}
-	return res, err
+	return r.run(inputs, runRequest{watch: r.observe, observe: observe})
 }
 
 // FP16Stats returns what the precision mode's float16 rounding did, per

@@ -18,9 +18,5 @@ var _ backend.ContextRunner = (*runner)(nil)
 
 // RunContext is the backend runner's Run stopped by ctx between nodes.
 func (r *runner) RunContext(ctx context.Context, inputs map[string]*onnx.Tensor) (map[string]*onnx.Tensor, error) {
-	res, stats, err := r.s.run(inputs, runRequest{fetch: r.observe, wantStats: true, ctx: ctx})
-	if err == nil {
-		r.fp16.add(stats)
-	}
-	return res, err
+	return r.run(inputs, runRequest{fetch: r.observe, ctx: ctx})
 }

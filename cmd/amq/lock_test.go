@@ -19,13 +19,18 @@ import (
 	"amq/quant"
 )
 
-// quantizeArgs are the arguments of an amq quantize of the transformer
-// fixture into prefix.
-func quantizeArgs(t *testing.T, prefix string, extra ...string) []string {
+// transformerArgs are the arguments of an amq quantize of the transformer
+// fixture into prefix, batch samples a batch on one thread.
+func transformerArgs(t *testing.T, batch, prefix string, extra ...string) []string {
 	return append([]string{"quantize", "--quiet",
 		"--model", testfixture.Path(t, "quant", "transformer", "model_op13.onnx"),
 		"--data", testfixture.Path(t, "quant", "transformer", "calib.npy"),
-		"--batch-size", "4", "--threads", "1", "--out", prefix}, extra...)
+		"--batch-size", batch, "--threads", "1", "--out", prefix}, extra...)
+}
+
+// quantizeArgs are transformerArgs four samples a batch.
+func quantizeArgs(t *testing.T, prefix string, extra ...string) []string {
+	return transformerArgs(t, "4", prefix, extra...)
 }
 
 // startLocked starts amq with args and waits until it holds the lock on

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"amq/internal/testfixture"
 	"amq/npy"
 	"amq/onnx"
 )
@@ -91,6 +90,16 @@ func staged(dir string) (folders, files []string) {
 // within 2 s with the signal named, and left the output folder as it was.
 func checkStopped(t *testing.T, sig syscall.Signal, took time.Duration, err error, stderr string, out string, before map[string]string) {
 	t.Helper()
+	checkSignalExit(t, sig, took, err, stderr)
+	if after := folderFiles(t, out); !maps.Equal(after, before) {
+		t.Errorf("the stopped run changed the output folder: %d entries %v, want %v", len(after), keys(after), keys(before))
+	}
+}
+
+// checkSignalExit checks that a run stopped by sig exited with 128+sig
+// within 2 s of the signal (took) and named the signal on stderr.
+func checkSignalExit(t *testing.T, sig syscall.Signal, took time.Duration, err error, stderr string) {
+	t.Helper()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 128+int(sig) {
 		t.Fatalf("exit %v, want status %d (the run may have ended before the signal)\n%s", err, 128+int(sig), stderr)
@@ -100,9 +109,6 @@ func checkStopped(t *testing.T, sig syscall.Signal, took time.Duration, err erro
 	}
 	if want := "stopped by " + sig.String(); !strings.Contains(stderr, want) {
 		t.Errorf("stderr %q: want %q", stderr, want)
-	}
-	if after := folderFiles(t, out); !maps.Equal(after, before) {
-		t.Errorf("the stopped run changed the output folder: %d entries %v, want %v", len(after), keys(after), keys(before))
 	}
 	t.Logf("%v: exit %d %v after the signal", sig, exit.ExitCode(), took.Round(time.Millisecond))
 }
@@ -125,10 +131,7 @@ func TestSignalDuringCalibrationLeavesOutputFolderAsItWas(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			out, before := outputFolder(t)
-			cmd := exec.Command(bin, "quantize", "--quiet",
-				"--model", testfixture.Path(t, "quant", "transformer", "model_op13.onnx"),
-				"--data", testfixture.Path(t, "quant", "transformer", "calib.npy"),
-				"--batch-size", "1", "--threads", "1", "--out", filepath.Join(out, "m"))
+			cmd := exec.Command(bin, transformerArgs(t, "1", filepath.Join(out, "m"))...)
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
 			took, err := stopWhen(t, cmd, &stderr, sig, func() bool {
@@ -208,10 +211,7 @@ func TestSIGKILLedRunsStagingIsSweptByNextRun(t *testing.T) {
 	t.Parallel()
 	bin := buildAmq(t)
 	out := filepath.Join(t.TempDir(), "out")
-	args := []string{"quantize", "--quiet", "--no-report",
-		"--model", testfixture.Path(t, "quant", "transformer", "model_op13.onnx"),
-		"--data", testfixture.Path(t, "quant", "transformer", "calib.npy"),
-		"--batch-size", "1", "--threads", "1", "--out", filepath.Join(out, "m")}
+	args := transformerArgs(t, "1", filepath.Join(out, "m"), "--no-report")
 	cmd := exec.Command(bin, args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
