@@ -1,0 +1,74 @@
+//go:build !purego
+
+package sim
+
+import (
+	"os"
+
+	"golang.org/x/sys/cpu"
+)
+
+// The int8 micro-kernels in assembly (igemm_amd64.s, written by
+// make_igemm_amd64.py). The wrappers check the bounds the assembly relies
+// on.
+
+//go:generate python3 make_igemm_amd64.py
+
+//go:noescape
+func igemmVNNI8x32(kg int, a, b *uint32, c *int32)
+
+//go:noescape
+func igemmVNNI8x32U(kg int, a, b *uint32, c *int32)
+
+//go:noescape
+func igemmAVX2x6x16(kg int, a, b *uint32, c *int32)
+
+// igemmAsm wraps an assembly kernel of an mr×nr tile.
+func igemmAsm(mr, nr int, f func(kg int, a, b *uint32, c *int32)) func(kg int, a, b []uint32, c []int32) {
+	return func(kg int, a, b []uint32, c []int32) {
+		_ = c[mr*nr-1]
+		if kg == 0 {
+			clear(c[:mr*nr])
+			return
+		}
+		_, _ = a[kg*mr-1], b[kg*nr-1]
+		f(kg, &a[0], &b[0], &c[0])
+	}
+}
+
+var (
+	vnniKernel = &igemmKernel{name: "vnni_8x32", mr: 8, nr: 32, g: 4,
+		fn: igemmAsm(8, 32, igemmVNNI8x32), fnU: igemmAsm(8, 32, igemmVNNI8x32U)}
+	avx2IKernel = &igemmKernel{name: "avx2_6x16", mr: 6, nr: 16, g: 2,
+		fn: igemmAsm(6, 16, igemmAVX2x6x16), fnU: igemmAsm(6, 16, igemmAVX2x6x16)}
+)
+
+// availableIKernels lists the int8 kernels this machine can run, fastest
+// last.
+func availableIKernels() []*igemmKernel {
+	var ks []*igemmKernel
+	if cpu.X86.HasAVX2 {
+		ks = append(ks, avx2IKernel)
+	}
+	if hasAVX512 && cpu.X86.HasAVX512VNNI {
+		ks = append(ks, vnniKernel)
+	}
+	return ks
+}
+
+func init() {
+	ks := availableIKernels()
+	if len(ks) > 0 {
+		activeIKernel = ks[len(ks)-1]
+	}
+	// AMQ_SIM_IGEMM names the int8 kernel to use instead, or "exact" for
+	// the float path, to compare them.
+	if want := os.Getenv("AMQ_SIM_IGEMM"); want != "" {
+		activeIKernel = nil
+		for _, k := range ks {
+			if k.name == want {
+				activeIKernel = k
+			}
+		}
+	}
+}
