@@ -102,8 +102,8 @@ func buildAscendQuant(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	round, err := quantRound(n.AttrString("round_mode", "Round"))
-	if err != nil {
+	mode := n.AttrString("round_mode", "Round")
+	if _, err := quantRound(mode); err != nil {
 		return nil, err
 	}
 	if a, ok := n.Attrs["dst_type"]; ok {
@@ -123,22 +123,44 @@ func buildAscendQuant(b *buildCtx, n *onnx.Node) (opFunc, error) {
 		}
 		y := make([]int8, len(x))
 		parallelFor(c.threads, len(x), 1<<14, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				y[i] = quantizeInt8(x[i], scale, offset, round)
-			}
+			quantizeInt8s(y[lo:hi], x[lo:hi], scale, offset, mode)
 		})
 		return []*onnx.Tensor{onnx.NewTensor(in[0].Shape, y)}, nil
 	}, nil
 }
 
-// quantizeInt8 is AscendQuant for one element.
-func quantizeInt8(x, scale, offset float32, round func(float64) float64) int8 {
-	v := float32(float32(x*scale) + offset)
-	if v != v {
-		return 0
+// quantizeInt8s is AscendQuant on x into y, with the rounding of
+// round_mode (checked by quantRound). It clamps before rounding, which
+// gives the same results as rounding first, since each rounding is
+// monotone and keeps the integers −128 and 127, and it names the rounding
+// function directly so that the compiler inlines it as one instruction.
+func quantizeInt8s(y []int8, x []float32, scale, offset float32, mode string) {
+	y = y[:len(x)]
+	pre := func(v float32) float64 {
+		v = float32(float32(v*scale) + offset)
+		if v != v {
+			return 0 // NaN maps to 0
+		}
+		return float64(min(max(v, -128), 127))
 	}
-	r := round(float64(v))
-	return int8(min(max(r, -128), 127))
+	switch strings.ToLower(mode) {
+	case "round":
+		for i, v := range x {
+			y[i] = int8(math.RoundToEven(pre(v)))
+		}
+	case "floor":
+		for i, v := range x {
+			y[i] = int8(math.Floor(pre(v)))
+		}
+	case "ceil":
+		for i, v := range x {
+			y[i] = int8(math.Ceil(pre(v)))
+		}
+	default:
+		for i, v := range x {
+			y[i] = int8(math.Trunc(pre(v)))
+		}
+	}
 }
 
 // dequantAxis decides the channel axis of AscendDequant's input from the
@@ -264,16 +286,33 @@ func buildAscendDequant(b *buildCtx, n *onnx.Node) (opFunc, error) {
 		}
 		y := make([]float32, len(x))
 		parallelFor(c.threads, len(x), 1<<14, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				v := float32(float32(x[i]) * scales[(i/inner)%channels])
-				if relu && v < 0 {
-					v = 0
-				}
-				y[i] = v
+			// Runs of inner elements share a scale.
+			for i := lo; i < hi; {
+				end := min(hi, (i/inner+1)*inner)
+				dequantRun(y[i:end], x[i:end], scales[(i/inner)%channels], relu)
+				i = end
 			}
 		})
 		return []*onnx.Tensor{floatResult(shape, y, dt)}, nil
 	}, nil
+}
+
+// dequantRun is AscendDequant on x into y with one scale.
+func dequantRun(y []float32, x []int32, scale float32, relu bool) {
+	y = y[:len(x)]
+	if relu {
+		for i, v := range x {
+			if f := float32(float32(v) * scale); f < 0 {
+				y[i] = 0
+			} else {
+				y[i] = f
+			}
+		}
+		return
+	}
+	for i, v := range x {
+		y[i] = float32(float32(v) * scale)
+	}
 }
 
 func dimAt(shape []int, a int) any {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -319,6 +320,39 @@ func TestAscendQuantAntiQuantSession(t *testing.T) {
 		want := min(max(float64(x[i]), lo), hi)
 		if math.Abs(float64(v)-want) > scaleD/2+1e-6 {
 			t.Errorf("x=%g: y=%g (q=%d), want %g within %g", x[i], v, out["q"].Data.([]int8)[i], want, scaleD/2)
+		}
+	}
+}
+
+// TestAscendQuantClampBeforeRoundingAgrees checks quantizeInt8s, which
+// clamps before rounding, against AscendQuant's definition (round, then
+// clamp) for every round_mode, on halves around the ends of int8, ±Inf,
+// NaN and random values.
+func TestAscendQuantClampBeforeRoundingAgrees(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(41, 42))
+	x := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0, -0.5, 0.5, 1.5, 2.5,
+		126.5, 127.5, 128.5, -127.5, -128.5, -129.5, 1e30, -1e30}
+	for range 4000 {
+		x = append(x, (r.Float32()*2-1)*300)
+	}
+	for _, mode := range []string{"Round", "Floor", "Ceil", "Trunc"} {
+		round, err := quantRound(mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sc := range []struct{ scale, offset float32 }{{1, 0}, {0.37, -7}, {3, 127}, {2, -128}} {
+			got := make([]int8, len(x))
+			quantizeInt8s(got, x, sc.scale, sc.offset, mode)
+			for i, v := range x {
+				want := int8(0)
+				if w := float32(float32(v*sc.scale) + sc.offset); w == w {
+					want = int8(min(max(round(float64(w)), -128), 127))
+				}
+				if got[i] != want {
+					t.Fatalf("%s scale %g offset %g: x %g gives %d, want %d", mode, sc.scale, sc.offset, v, got[i], want)
+				}
+			}
 		}
 	}
 }

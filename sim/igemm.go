@@ -124,6 +124,20 @@ func saturate(v int64) int32 {
 	return int32(max(math.MinInt32, min(math.MaxInt32, v)))
 }
 
+// igemmStoreRow writes a row of results: each sum of acc plus corr (the
+// bias minus the offset correction), saturated to int32, and clamped at 0
+// when relu is set (Relu after saturating, in one clamp).
+func igemmStoreRow(dst, acc []int32, corr int64, relu bool) {
+	lo := int64(math.MinInt32)
+	if relu {
+		lo = 0
+	}
+	acc = acc[:len(dst)]
+	for j, v := range acc {
+		dst[j] = int32(min(max(int64(v)+corr, lo), math.MaxInt32))
+	}
+}
+
 // igemmPacked is a layer's int8 weight packed for one kernel: words and
 // sums per group (a Conv's groups; one for Gemm and MatMul).
 type igemmPacked struct {
@@ -154,4 +168,13 @@ func (c *igemmWeights) get(kern *igemmKernel, w []int8, k, m int, trans bool, pa
 	// Concurrent first runs may both pack; either result is the same.
 	c.p.Store(p)
 	return p
+}
+
+// IGemmKernel names the int8 kernel deploy models' Conv, Gemm and MatMul
+// run on ("vnni_8x32", "avx2_6x16"), or "exact" for the float path.
+func IGemmKernel() string {
+	if activeIKernel == nil {
+		return "exact"
+	}
+	return activeIKernel.name
 }

@@ -116,14 +116,7 @@ func convInt8(c *runCtx, xq, wq []int8, bias []int32, g *geom, batch, ch, m, gro
 						if bias != nil {
 							corr += int64(bias[oc])
 						}
-						dst := y[(bi*m+oc)*outN+j0+cs*nr:][:cols]
-						for jj, v := range tile[r*nr : r*nr+cols] {
-							s := saturate(int64(v) + corr)
-							if relu {
-								s = max(s, 0)
-							}
-							dst[jj] = s
-						}
+						igemmStoreRow(y[(bi*m+oc)*outN+j0+cs*nr:][:cols], tile[r*nr:], corr, relu)
 					}
 				}
 			}
@@ -217,20 +210,21 @@ func packColBytes(dst []uint32, src []byte, ld, k, nw, nr, g int) {
 			r2, r3 = row(p*g+2), row(p*g+3)
 		}
 		for j0 := 0; j0 < nw; j0 += nr {
-			d := dst[(j0/nr*kg+p)*nr:][:nr]
 			n := min(nr, nw-j0)
+			strip := dst[(j0/nr*kg+p)*nr:][:nr]
+			d := strip[:n]
 			a, b := r0[j0:j0+n], r1[j0:j0+n]
 			if g == 4 {
 				c, e := r2[j0:j0+n], r3[j0:j0+n]
-				for j := range a {
+				for j := range d {
 					d[j] = uint32(a[j]) | uint32(b[j])<<8 | uint32(c[j])<<16 | uint32(e[j])<<24
 				}
 			} else {
-				for j := range a {
+				for j := range d {
 					d[j] = uint32(a[j]) | uint32(b[j])<<16
 				}
 			}
-			clear(d[n:])
+			clear(strip[n:])
 		}
 	}
 }
