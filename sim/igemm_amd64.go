@@ -15,24 +15,24 @@ import (
 //go:generate python3 make_igemm_amd64.py
 
 //go:noescape
-func igemmVNNI8x32(kg int, a, b *uint32, c *int32)
+func igemmVNNI8x32(kg int, a, b *uint32, ldb int, c *int32)
 
 //go:noescape
-func igemmVNNI8x32U(kg int, a, b *uint32, c *int32)
+func igemmVNNI8x32U(kg int, a, b *uint32, ldb int, c *int32)
 
 //go:noescape
-func igemmAVX2x6x16(kg int, a, b *uint32, c *int32)
+func igemmAVX2x6x16(kg int, a, b *uint32, ldb int, c *int32)
 
 // igemmAsm wraps an assembly kernel of an mr×nr tile.
-func igemmAsm(mr, nr int, f func(kg int, a, b *uint32, c *int32)) func(kg int, a, b []uint32, c []int32) {
-	return func(kg int, a, b []uint32, c []int32) {
+func igemmAsm(mr, nr int, f func(kg int, a, b *uint32, ldb int, c *int32)) func(kg int, a, b []uint32, ldb int, c []int32) {
+	return func(kg int, a, b []uint32, ldb int, c []int32) {
 		_ = c[mr*nr-1]
 		if kg == 0 {
 			clear(c[:mr*nr])
 			return
 		}
-		_, _ = a[kg*mr-1], b[kg*nr-1]
-		f(kg, &a[0], &b[0], &c[0])
+		_, _ = a[kg*mr-1], b[(kg-1)*ldb+nr-1]
+		f(kg, &a[0], &b[0], ldb, &c[0])
 	}
 }
 

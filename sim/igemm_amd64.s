@@ -4,17 +4,19 @@
 
 #include "textflag.h"
 
-// func igemmVNNI8x32(kg int, a, b *uint32, c *int32)
+// func igemmVNNI8x32(kg int, a, b *uint32, ldb int, c *int32)
 // Stores the product of an 8-row strip a and a 32-column strip b, kg words
-// deep, to the 8x32 int32 tile c (row-major, 32 values a row); the columns (b)
+// deep (b's words for one group of k ldb words apart), to the 8x32 int32 tile c (row-major, 32 values a row); the columns (b)
 // hold unsigned bytes, the rows (a) signed ones.
 // Z0..Z15 hold the tile (two registers a row), Z16/Z17 a word of b for 32
 // columns, Z18 a broadcast word of a.
-TEXT ·igemmVNNI8x32(SB), NOSPLIT, $0-32
+TEXT ·igemmVNNI8x32(SB), NOSPLIT, $0-40
 	MOVQ kg+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
+	MOVQ ldb+24(FP), R9
+	SHLQ $2, R9
+	MOVQ c+32(FP), DX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -61,7 +63,7 @@ loopigemmVNNI8x32:
 	VPDPBUSD Z18, Z16, Z14
 	VPDPBUSD Z18, Z17, Z15
 	ADDQ $32, SI
-	ADDQ $128, DI
+	ADDQ R9, DI
 	DECQ CX
 	JNZ  loopigemmVNNI8x32
 storeigemmVNNI8x32:
@@ -84,17 +86,19 @@ storeigemmVNNI8x32:
 	VZEROUPPER
 	RET
 
-// func igemmVNNI8x32U(kg int, a, b *uint32, c *int32)
+// func igemmVNNI8x32U(kg int, a, b *uint32, ldb int, c *int32)
 // Stores the product of an 8-row strip a and a 32-column strip b, kg words
-// deep, to the 8x32 int32 tile c (row-major, 32 values a row); the rows (a)
+// deep (b's words for one group of k ldb words apart), to the 8x32 int32 tile c (row-major, 32 values a row); the rows (a)
 // hold unsigned bytes, the columns (b) signed ones.
 // Z0..Z15 hold the tile (two registers a row), Z16/Z17 a word of b for 32
 // columns, Z18 a broadcast word of a.
-TEXT ·igemmVNNI8x32U(SB), NOSPLIT, $0-32
+TEXT ·igemmVNNI8x32U(SB), NOSPLIT, $0-40
 	MOVQ kg+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
+	MOVQ ldb+24(FP), R9
+	SHLQ $2, R9
+	MOVQ c+32(FP), DX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -141,7 +145,7 @@ loopigemmVNNI8x32U:
 	VPDPBUSD Z16, Z18, Z14
 	VPDPBUSD Z17, Z18, Z15
 	ADDQ $32, SI
-	ADDQ $128, DI
+	ADDQ R9, DI
 	DECQ CX
 	JNZ  loopigemmVNNI8x32U
 storeigemmVNNI8x32U:
@@ -164,16 +168,18 @@ storeigemmVNNI8x32U:
 	VZEROUPPER
 	RET
 
-// func igemmAVX2x6x16(kg int, a, b *uint32, c *int32)
+// func igemmAVX2x6x16(kg int, a, b *uint32, ldb int, c *int32)
 // Stores the product of a 6-row strip a and a 16-column strip b, kg words
-// of two int16 deep, to the 6x16 int32 tile c (row-major, 16 values a row).
+// of two int16 deep (b's words for one group of k ldb words apart), to the 6x16 int32 tile c (row-major, 16 values a row).
 // Y0..Y11 hold the tile (two registers a row), Y12/Y13 a word of b for 16
 // columns, Y14 a broadcast word of a, Y15 the products.
-TEXT ·igemmAVX2x6x16(SB), NOSPLIT, $0-32
+TEXT ·igemmAVX2x6x16(SB), NOSPLIT, $0-40
 	MOVQ kg+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
+	MOVQ ldb+24(FP), R9
+	SHLQ $2, R9
+	MOVQ c+32(FP), DX
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
@@ -222,7 +228,7 @@ loopAVX2:
 	VPMADDWD Y13, Y14, Y15
 	VPADDD Y15, Y11, Y11
 	ADDQ $24, SI
-	ADDQ $64, DI
+	ADDQ R9, DI
 	DECQ CX
 	JNZ  loopAVX2
 storeAVX2:

@@ -5,22 +5,25 @@ import "amq/onnx"
 // The int8 Conv of deploy models on the int8 kernels (igemm.go): the
 // weights are the rows operand (signed), the im2col matrix of the
 // activation the columns operand (unsigned bytes u = q + 128, padding z).
+//
+// The activation is first rewritten as channel words: the g channels
+// c·g … c·g+g−1 of each pixel in one word, a plane of words per c. A word
+// of the im2col matrix is then a word of those planes, so im2col copies
+// words (and a 1×1 convolution reads the planes in place), and k runs
+// over (channel word, tap) with the weights packed in the same order.
+// Channels beyond the group's count are zero in the weights, so their
+// bytes in the activation do not matter.
 
-// igemmChunkBytes is about how much im2col matrix a tile packs: it stays
-// in L2 while every strip of weights passes over it.
+// igemmChunkBytes is about how much packed im2col matrix a tile holds: it
+// stays in L2 while every strip of weights passes over it.
 const igemmChunkBytes = 192 << 10
 
-// igemmMaxChunk bounds a tile's width in columns (zeroBytes pads the rows
-// beyond k).
+// igemmMaxChunk bounds a tile's width in columns.
 const igemmMaxChunk = 2048
 
-var zeroBytes [igemmMaxChunk]byte
-
-// byteScratch keeps the unsigned activations and the im2col matrices.
-var (
-	byteScratch scratch[byte]
-	wordScratch scratch[uint32]
-)
+// wordScratch keeps the channel words, the im2col matrices and the packed
+// activations of Gemm and MatMul.
+var wordScratch scratch[uint32]
 
 // convInt8Tensors is convInt8 on a Conv's operands x [batch, ch, ...], w
 // [m, ch/group, ...] and the optional bias; it reports false when they are
@@ -47,32 +50,48 @@ func convInt8Tensors(c *runCtx, x, w, bias *onnx.Tensor, g *geom, group, offset 
 func convInt8(c *runCtx, xq, wq []int8, bias []int32, g *geom, batch, ch, m, group, offset int, relu bool, cache *igemmWeights) ([]int32, bool) {
 	kern := activeIKernel
 	cg, mg := ch/group, m/group
-	kdim := cg * g.kN
-	if kern == nil || kdim == 0 || kdim > igemmMaxK || g.outN == 0 {
+	if kern == nil || cg*g.kN == 0 || cg*g.kN > igemmMaxK || g.outN == 0 {
 		return nil, false
 	}
-	kg := kern.kgroups(kdim)
-	rowStrips := (mg + kern.mr - 1) / kern.mr
-	pw := cache.get(kern, wq, kdim, m, false, func() *igemmPacked {
+	cw := (cg + kern.g - 1) / kern.g // channel words per pixel
+	kg := cw * g.kN
+	mr, nr := kern.mr, kern.nr
+	rowStrips := (mg + mr - 1) / mr
+	pw := cache.get(kern, wq, cg*g.kN, m, false, func() *igemmPacked {
 		p := &igemmPacked{}
 		for gi := 0; gi < group; gi++ {
-			w := wq[gi*mg*kdim : (gi+1)*mg*kdim]
-			words := make([]uint32, rowStrips*kg*kern.mr)
-			kern.packRows(words, w, mg, kdim, kdim, false)
-			p.words = append(p.words, words)
-			p.sums = append(p.sums, rowSums(w, mg, kdim))
+			w := wq[gi*mg*cg*g.kN : (gi+1)*mg*cg*g.kN]
+			p.words = append(p.words, kern.packConvWeights(w, mg, cg, g.kN))
+			p.sums = append(p.sums, rowSums(w, mg, cg*g.kN))
 		}
 		return p
 	})
-	xb := byteScratch.get(len(xq))
-	defer byteScratch.put(xb)
-	xu := *xb
-	parallelFor(c.threads, len(xq), 1<<16, func(lo, hi int) { flipSigns(xu[lo:hi], xq[lo:hi]) })
-	z := byte(128 + offset)
 
-	outN, nr := g.outN, kern.nr
+	// The channel words; nr words of slack after the last plane, which a
+	// 1×1 layer's last strip reads past its columns.
+	inN, outN := g.inN, g.outN
+	planes := batch * group * cw
+	xb := wordScratch.get(planes*inN + nr)
+	defer wordScratch.put(xb)
+	xw := *xb
+	clear(xw[planes*inN:])
+	parallelFor(c.threads, planes, max(1, (1<<14)/inN), func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			img, ci := pl/cw, pl%cw
+			bi, gi := img/group, img%group
+			c0 := bi*ch + gi*cg + ci*kern.g
+			n := min(kern.g, cg-ci*kern.g)
+			channelWords(xw[pl*inN:(pl+1)*inN], xq[c0*inN:(c0+n)*inN], inN, n, kern.g)
+		}
+	})
+	z := uint32(128 + offset)
+	pad := z | z<<16 // int16 pairs
+	if kern.g == 4 {
+		pad = z * 0x01010101
+	}
+
 	strips := (outN + nr - 1) / nr
-	per := max(1, min(igemmMaxChunk/nr, igemmChunkBytes/(kdim*nr))) // strips a chunk
+	per := max(1, min(igemmMaxChunk/nr, igemmChunkBytes/(kg*4*nr))) // strips a chunk
 	chunks := (strips + per - 1) / per
 	images := batch * group
 	if t := c.threads; t > 1 && images*chunks < 2*t {
@@ -81,36 +100,36 @@ func convInt8(c *runCtx, xq, wq []int8, bias []int32, g *geom, batch, ch, m, gro
 	per = (strips + chunks - 1) / chunks
 	chunks = (strips + per - 1) / per
 	y := make([]int32, batch*m*outN)
-	work := mg * kdim * per * nr
+	work := mg * kg * per * nr
 	parallelFor(c.threads, images*chunks, max(1, (1<<18)/work), func(lo, hi int) {
-		colBuf := byteScratch.get(kdim * per * nr)
-		defer byteScratch.put(colBuf)
-		packBuf := wordScratch.get(kg * per * nr)
-		defer wordScratch.put(packBuf)
-		tile := make([]int32, kern.mr*nr)
+		var col []uint32
+		if !g.pointwise {
+			buf := wordScratch.get(kg * per * nr)
+			defer wordScratch.put(buf)
+			col = *buf
+		}
+		tile := make([]int32, mr*nr)
 		for t := lo; t < hi; t++ {
 			img, chunk := t/chunks, t%chunks
 			bi, gi := img/group, img%group
 			j0 := chunk * per * nr
 			j1 := min(outN, j0+per*nr)
 			nw := j1 - j0
-			xg := xu[(bi*ch+gi*cg)*g.inN : (bi*ch+gi*cg+cg)*g.inN]
-			src, ld := xg[j0:], g.inN
+			planes := xw[img*cw*inN:]
+			src, ld := planes[j0:], inN
 			if !g.pointwise {
-				src, ld = (*colBuf)[:kdim*nw], nw
-				im2colBytes(src, xg, g, cg, j0, j1, z)
+				ld = (nw + nr - 1) / nr * nr
+				src = col[:kg*ld]
+				im2colWords(src, planes[:cw*inN], g, cw, j0, j1, ld, pad)
 			}
-			packed := (*packBuf)[:kg*((nw+nr-1)/nr)*nr]
-			packColBytes(packed, src, ld, kdim, nw, nr, kern.g)
 			words, sums := pw.words[gi], pw.sums[gi]
 			for rs := 0; rs < rowStrips; rs++ {
-				a := words[rs*kg*kern.mr : (rs+1)*kg*kern.mr]
+				a := words[rs*kg*mr : (rs+1)*kg*mr]
 				for cs := 0; cs*nr < nw; cs++ {
-					kern.fn(kg, a, packed[cs*kg*nr:(cs+1)*kg*nr], tile)
-					rows := min(kern.mr, mg-rs*kern.mr)
+					kern.fn(kg, a, src[cs*nr:], ld, tile)
 					cols := min(nr, nw-cs*nr)
-					for r := 0; r < rows; r++ {
-						i := rs*kern.mr + r
+					for r := 0; r < min(mr, mg-rs*mr); r++ {
+						i := rs*mr + r
 						oc := gi*mg + i
 						corr := -int64(z) * int64(sums[i])
 						if bias != nil {
@@ -125,26 +144,61 @@ func convInt8(c *runCtx, xq, wq []int8, bias []int32, g *geom, batch, ch, m, gro
 	return y, true
 }
 
-// flipSigns writes q + 128 as unsigned bytes (the sign bit flipped) for
-// each q, eight at a time.
-func flipSigns(dst []byte, src []int8) {
-	n := len(src) &^ 7
-	for i := 0; i < n; i += 8 {
-		s := src[i : i+8 : i+8]
-		d := dst[i : i+8 : i+8]
-		d[0], d[1], d[2], d[3] = byte(s[0])^0x80, byte(s[1])^0x80, byte(s[2])^0x80, byte(s[3])^0x80
-		d[4], d[5], d[6], d[7] = byte(s[4])^0x80, byte(s[5])^0x80, byte(s[6])^0x80, byte(s[7])^0x80
+// packConvWeights packs a group's weight (mg rows of cg channels × kN
+// taps) as the rows operand, k running over (channel word, tap).
+func (kn *igemmKernel) packConvWeights(w []int8, mg, cg, kN int) []uint32 {
+	cw := (cg + kn.g - 1) / kn.g
+	kg := cw * kN
+	dst := make([]uint32, (mg+kn.mr-1)/kn.mr*kg*kn.mr)
+	var v [4]int8
+	for i := 0; i < mg; i++ {
+		base := i / kn.mr * kg * kn.mr
+		for ci := 0; ci < cw; ci++ {
+			n := min(kn.g, cg-ci*kn.g)
+			for t := 0; t < kN; t++ {
+				for b := range n {
+					v[b] = w[(i*cg+ci*kn.g+b)*kN+t]
+				}
+				dst[base+(ci*kN+t)*kn.mr+i%kn.mr] = kn.word(v[:n], false)
+			}
+		}
 	}
-	for i := n; i < len(src); i++ {
-		dst[i] = byte(src[i]) ^ 0x80
+	return dst
+}
+
+// channelWords writes the channel words of n ≤ g planes of int8 (src,
+// each inN long) into dst: for each pixel, the g values flipped to
+// unsigned (u = q + 128), bytes for g = 4, int16 for g = 2, and zero for
+// the planes beyond n.
+func channelWords(dst []uint32, src []int8, inN, n, g int) {
+	dst = dst[:inN]
+	if n == g && g == 4 {
+		a, b, c, d := src[:inN], src[inN:2*inN], src[2*inN:3*inN], src[3*inN:4*inN]
+		for j := range dst {
+			dst[j] = (uint32(uint8(a[j])) | uint32(uint8(b[j]))<<8 | uint32(uint8(c[j]))<<16 | uint32(uint8(d[j]))<<24) ^ 0x80808080
+		}
+		return
+	}
+	if n == g && g == 2 {
+		a, b := src[:inN], src[inN:2*inN]
+		for j := range dst {
+			dst[j] = (uint32(uint8(a[j])) | uint32(uint8(b[j]))<<16) ^ 0x00800080
+		}
+		return
+	}
+	clear(dst)
+	shift := 32 / g
+	for p := range n {
+		for j, q := range src[p*inN : (p+1)*inN] {
+			dst[j] |= uint32(uint8(q)^0x80) << (shift * p)
+		}
 	}
 }
 
-// im2colBytes writes columns [j0, j1) of the im2col matrix of x (channels
-// planes of unsigned bytes, each g.inN long) into col, row-major, j1−j0
-// wide, with pad where a tap falls outside the input.
-func im2colBytes(col, x []byte, g *geom, channels, j0, j1 int, pad byte) {
-	w := j1 - j0
+// im2colWords writes columns [j0, j1) of the im2col matrix of x (planes
+// of channel words, each g.inN long) into col, row r = plane·kN + tap at
+// r·ld, with pad where a tap falls outside the input.
+func im2colWords(col, x []uint32, g *geom, planes, j0, j1, ld int, pad uint32) {
 	s2 := g.s[2]
 	for p := j0; p < j1; {
 		orow := p / g.out[2]
@@ -162,13 +216,13 @@ func im2colBytes(col, x []byte, g *geom, channels, j0, j1 int, pad byte) {
 			if inside {
 				from = (id*g.in[1]+ih)*g.in[2] + lo*s2 + tp.base[2]
 			}
-			for ci := 0; ci < channels; ci++ {
-				seg := col[(ci*g.kN+t)*w+off:][:n]
+			for ci := 0; ci < planes; ci++ {
+				seg := col[(ci*g.kN+t)*ld+off:][:n]
 				if !inside {
-					fillBytes(seg, pad)
+					fillWords(seg, pad)
 					continue
 				}
-				fillBytes(seg[:lo-ow0], pad)
+				fillWords(seg[:lo-ow0], pad)
 				out := seg[lo-ow0 : hi-ow0]
 				src := x[ci*g.inN+from:]
 				if s2 == 1 {
@@ -178,53 +232,16 @@ func im2colBytes(col, x []byte, g *geom, channels, j0, j1 int, pad byte) {
 						out[j] = src[j*s2]
 					}
 				}
-				fillBytes(seg[hi-ow0:], pad)
+				fillWords(seg[hi-ow0:], pad)
 			}
 		}
 		p += n
 	}
 }
 
-// fillBytes sets every byte of s to v.
-func fillBytes(s []byte, v byte) {
+// fillWords sets every word of s to v.
+func fillWords(s []uint32, v uint32) {
 	for i := range s {
 		s[i] = v
-	}
-}
-
-// packColBytes packs the k×nw matrix of unsigned bytes whose row r is
-// src[r·ld:][:nw] as the columns operand (strips of nr columns, words of
-// g values) into dst.
-func packColBytes(dst []uint32, src []byte, ld, k, nw, nr, g int) {
-	kg := (k + g - 1) / g
-	row := func(r int) []byte {
-		if r < k {
-			return src[r*ld : r*ld+nw]
-		}
-		return zeroBytes[:nw]
-	}
-	for p := 0; p < kg; p++ {
-		r0, r1 := row(p*g), row(p*g+1)
-		var r2, r3 []byte
-		if g == 4 {
-			r2, r3 = row(p*g+2), row(p*g+3)
-		}
-		for j0 := 0; j0 < nw; j0 += nr {
-			n := min(nr, nw-j0)
-			strip := dst[(j0/nr*kg+p)*nr:][:nr]
-			d := strip[:n]
-			a, b := r0[j0:j0+n], r1[j0:j0+n]
-			if g == 4 {
-				c, e := r2[j0:j0+n], r3[j0:j0+n]
-				for j := range d {
-					d[j] = uint32(a[j]) | uint32(b[j])<<8 | uint32(c[j])<<16 | uint32(e[j])<<24
-				}
-			} else {
-				for j := range d {
-					d[j] = uint32(a[j]) | uint32(b[j])<<16
-				}
-			}
-			clear(strip[n:])
-		}
 	}
 }
