@@ -263,6 +263,21 @@ func buildAscendDequant(b *buildCtx, n *onnx.Node) (opFunc, error) {
 			}
 		}
 	}
+	// A Relu after it (AMCT keeps the layer's Relu as a node) is applied
+	// as each value is written: max(v, 0), which also turns relu_flag's
+	// −0 into +0 as the Relu node does.
+	b.fusable = func(act *onnx.Node) opFunc {
+		if act.OpType != "Relu" || dt != onnx.Float {
+			return nil
+		}
+		return dequantOp(axis, relu, true, dt)
+	}
+	return dequantOp(axis, relu, false, dt), nil
+}
+
+// dequantOp is AscendDequant on channel axis (-1 for the last), with
+// relu_flag relu, a fused Relu node reluNode, and output type dt.
+func dequantOp(axis int, relu, reluNode bool, dt onnx.DataType) opFunc {
 	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 		x, ok := in[0].Data.([]int32)
 		if !ok {
@@ -289,17 +304,24 @@ func buildAscendDequant(b *buildCtx, n *onnx.Node) (opFunc, error) {
 			// Runs of inner elements share a scale.
 			for i := lo; i < hi; {
 				end := min(hi, (i/inner+1)*inner)
-				dequantRun(y[i:end], x[i:end], scales[(i/inner)%channels], relu)
+				dequantRun(y[i:end], x[i:end], scales[(i/inner)%channels], relu, reluNode)
 				i = end
 			}
 		})
 		return []*onnx.Tensor{floatResult(shape, y, dt)}, nil
-	}, nil
+	}
 }
 
-// dequantRun is AscendDequant on x into y with one scale.
-func dequantRun(y []float32, x []int32, scale float32, relu bool) {
+// dequantRun is AscendDequant on x into y with one scale, and a fused
+// Relu node after it when reluNode is set.
+func dequantRun(y []float32, x []int32, scale float32, relu, reluNode bool) {
 	y = y[:len(x)]
+	if reluNode {
+		for i, v := range x {
+			y[i] = max(float32(float32(v)*scale), 0)
+		}
+		return
+	}
 	if relu {
 		for i, v := range x {
 			if f := float32(float32(v) * scale); f < 0 {

@@ -356,3 +356,41 @@ func TestAscendQuantClampBeforeRoundingAgrees(t *testing.T) {
 		}
 	}
 }
+
+// TestAscendDequantFusedReluMatchesReluNode runs AscendDequant followed by
+// a Relu node in a session (which fuses the pair) and checks every value,
+// the sign of zeros included, against max(float32(x)·d[c], 0): the Relu
+// node turns relu_flag's −0 into +0 and clamps negatives.
+func TestAscendDequantFusedReluMatchesReluNode(t *testing.T) {
+	t.Parallel()
+	x := []int32{-5, 0, 3, 1 << 25, -(1 << 25) - 1, 7, 0, -1}
+	scales := []float32{0.5, -0.25}
+	for _, flag := range []int{0, 1} {
+		dq := &onnx.Node{Name: "dq", OpType: "AscendDequant", Inputs: []string{"x", "d"}, Outputs: []string{"f"}}
+		dq.SetAttr("relu_flag", flag)
+		m := &onnx.Model{Opsets: map[string]int64{"": 11}, Graph: &onnx.Graph{
+			Nodes:        []*onnx.Node{dq, {Name: "relu", OpType: "Relu", Inputs: []string{"f"}, Outputs: []string{"y"}}},
+			Inputs:       []*onnx.ValueInfo{{Name: "x", DType: onnx.Int32}},
+			Outputs:      []*onnx.ValueInfo{{Name: "y"}},
+			Initializers: map[string]*onnx.Tensor{"d": ascDeqScale(scales...)},
+		}}
+		s, err := NewSession(m, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := s.Run(map[string]*onnx.Tensor{"x": onnx.NewTensor([]int{1, 2, 4}, x)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := out["y"].Data.([]float32)
+		for i, v := range x {
+			want := float32(float32(v) * scales[i/4])
+			if want < 0 || want == 0 {
+				want = 0
+			}
+			if math.Float32bits(got[i]) != math.Float32bits(want) {
+				t.Fatalf("relu_flag %d: y[%d] = %g (bits %#x), want %g", flag, i, got[i], math.Float32bits(got[i]), want)
+			}
+		}
+	}
+}
