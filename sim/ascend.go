@@ -145,6 +145,8 @@ func quantizeInt8s(y []int8, x []float32, scale, offset float32, mode string) {
 	}
 	switch strings.ToLower(mode) {
 	case "round":
+		done := quantRoundVec(y, x, scale, offset)
+		y, x = y[done:], x[done:]
 		for i, v := range x {
 			y[i] = int8(math.RoundToEven(pre(v)))
 		}
@@ -299,7 +301,7 @@ func dequantOp(axis int, relu, reluNode bool, dt onnx.DataType) opFunc {
 			}
 			inner, channels = onnx.NumElems(shape[a+1:]), len(scales)
 		}
-		y := make([]float32, len(x))
+		y := outSliceRaw[float32](c, len(x)) // every value written below
 		parallelFor(c.threads, len(x), 1<<14, func(lo, hi int) {
 			// Runs of inner elements share a scale.
 			for i := lo; i < hi; {
@@ -316,6 +318,17 @@ func dequantOp(axis int, relu, reluNode bool, dt onnx.DataType) opFunc {
 // Relu node after it when reluNode is set.
 func dequantRun(y []float32, x []int32, scale float32, relu, reluNode bool) {
 	y = y[:len(x)]
+	if !math.IsInf(float64(scale), 0) && scale == scale { // no NaN products
+		mode := 0
+		switch {
+		case reluNode:
+			mode = 2
+		case relu:
+			mode = 1
+		}
+		done := dequantVec(y, x, scale, mode)
+		y, x = y[done:], x[done:]
+	}
 	if reluNode {
 		for i, v := range x {
 			y[i] = max(float32(float32(v)*scale), 0)

@@ -394,3 +394,35 @@ func TestAscendDequantFusedReluMatchesReluNode(t *testing.T) {
 		}
 	}
 }
+
+// TestDequantRunMatchesScalarDefinition checks dequantRun (vectorized
+// where the CPU allows) bit for bit against AscendDequant's scalar
+// definition, without Relu, with relu_flag (−0 kept) and with a fused Relu
+// node (+0), on ints that float32 rounds, zeros under negative scales,
+// and infinite and NaN scales.
+func TestDequantRunMatchesScalarDefinition(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(43, 44))
+	x := []int32{0, 1 << 25, 1<<25 + 1, -(1<<25 + 3), math.MaxInt32, math.MinInt32, -1, 1}
+	for range 200 {
+		x = append(x, int32(r.Uint32()))
+	}
+	for _, scale := range []float32{0.37, -0.25, 1e-30, 3e38, float32(math.Inf(1)), float32(math.NaN())} {
+		for mode := range 3 {
+			y := make([]float32, len(x))
+			dequantRun(y, x, scale, mode == 1, mode == 2)
+			for i, v := range x {
+				want := float32(float32(v) * scale)
+				switch {
+				case mode == 1 && want < 0:
+					want = 0
+				case mode == 2:
+					want = max(want, 0)
+				}
+				if math.Float32bits(y[i]) != math.Float32bits(want) {
+					t.Fatalf("scale %g mode %d: x %d gives %g (bits %#x), want %g (%#x)", scale, mode, v, y[i], math.Float32bits(y[i]), want, math.Float32bits(want))
+				}
+			}
+		}
+	}
+}

@@ -72,3 +72,34 @@ func init() {
 		}
 	}
 }
+
+//go:noescape
+func quantRoundAVX512(y *int8, x *float32, n int, scale, offset float32)
+
+//go:noescape
+func dequantAVX512(y *float32, x *int32, n int, scale float32, mode int)
+
+// quantRoundVec does AscendQuant with round_mode Round on the longest
+// prefix of x it can (whole vectors, on AVX-512) and returns its length.
+func quantRoundVec(y []int8, x []float32, scale, offset float32) int {
+	n := len(x) &^ 15
+	if !hasAVX512 || n == 0 {
+		return 0
+	}
+	_ = y[n-1]
+	quantRoundAVX512(&y[0], &x[0], n, scale, offset)
+	return n
+}
+
+// dequantVec does AscendDequant with one finite scale (mode 0 plain, 1
+// relu_flag, 2 a fused Relu node) on the longest prefix of x it can and
+// returns its length.
+func dequantVec(y []float32, x []int32, scale float32, mode int) int {
+	n := len(x) &^ 15
+	if !hasAVX512 || n == 0 {
+		return 0
+	}
+	_ = y[n-1]
+	dequantAVX512(&y[0], &x[0], n, scale, mode)
+	return n
+}

@@ -246,3 +246,79 @@ storeAVX2:
 	VMOVDQU Y11, 352(DX)
 	VZEROUPPER
 	RET
+
+// func quantRoundAVX512(y *int8, x *float32, n int, scale, offset float32)
+// n is a positive multiple of 16.
+TEXT ·quantRoundAVX512(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS scale+24(FP), Z1
+	VBROADCASTSS offset+28(FP), Z2
+	MOVL $0xC3000000, AX
+	VPBROADCASTD AX, Z3
+	MOVL $0x42FE0000, AX
+	VPBROADCASTD AX, Z4
+	VPXORD Z5, Z5, Z5
+quantloop:
+	VMULPS (SI), Z1, Z0
+	VADDPS Z2, Z0, Z0
+	VCMPPS $3, Z0, Z0, K1
+	VMOVAPS Z5, K1, Z0
+	VMAXPS Z3, Z0, Z0
+	VMINPS Z4, Z0, Z0
+	VCVTPS2DQ Z0, Z0
+	VPMOVDB Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $16, DI
+	SUBQ $16, CX
+	JNZ  quantloop
+	VZEROUPPER
+	RET
+
+// func dequantAVX512(y *float32, x *int32, n int, scale float32, mode int)
+// n is a positive multiple of 16; mode 0 plain, 1 relu_flag (negatives to
+// 0, -0 kept: Intel's VMAXPS returns its second source on equal zeros),
+// 2 a Relu node (max(v, 0) with +0 for -0).
+TEXT ·dequantAVX512(SB), NOSPLIT, $0-40
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS scale+24(FP), Z1
+	MOVQ mode+32(FP), AX
+	VPXORD Z5, Z5, Z5
+	CMPQ AX, $1
+	JEQ  deqflag
+	JGT  deqnode
+deqplain:
+	VCVTDQ2PS (SI), Z0
+	VMULPS Z1, Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ  deqplain
+	VZEROUPPER
+	RET
+deqflag:
+	VCVTDQ2PS (SI), Z0
+	VMULPS Z1, Z0, Z0
+	VMAXPS Z0, Z5, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ  deqflag
+	VZEROUPPER
+	RET
+deqnode:
+	VCVTDQ2PS (SI), Z0
+	VMULPS Z1, Z0, Z0
+	VMAXPS Z5, Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ  deqnode
+	VZEROUPPER
+	RET

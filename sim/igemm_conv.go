@@ -9,7 +9,7 @@ import "amq/onnx"
 // The activation is first rewritten as channel words: the g channels
 // c·g … c·g+g−1 of each pixel in one word, a plane of words per c. A word
 // of the im2col matrix is then a word of those planes, so im2col copies
-// words (and a 1×1 convolution reads the planes in place), and k runs
+// words, and k runs
 // over (channel word, tap) with the weights packed in the same order.
 // Channels beyond the group's count are zero in the weights, so their
 // bytes in the activation do not matter.
@@ -67,14 +67,11 @@ func convInt8(c *runCtx, xq, wq []int8, bias []int32, g *geom, batch, ch, m, gro
 		return p
 	})
 
-	// The channel words; nr words of slack after the last plane, which a
-	// 1×1 layer's last strip reads past its columns.
 	inN, outN := g.inN, g.outN
 	planes := batch * group * cw
-	xb := wordScratch.get(planes*inN + nr)
+	xb := wordScratch.get(planes * inN)
 	defer wordScratch.put(xb)
 	xw := *xb
-	clear(xw[planes*inN:])
 	parallelFor(c.threads, planes, max(1, (1<<14)/inN), func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			img, ci := pl/cw, pl%cw
@@ -102,12 +99,9 @@ func convInt8(c *runCtx, xq, wq []int8, bias []int32, g *geom, batch, ch, m, gro
 	y := make([]int32, batch*m*outN)
 	work := mg * kg * per * nr
 	parallelFor(c.threads, images*chunks, max(1, (1<<18)/work), func(lo, hi int) {
-		var col []uint32
-		if !g.pointwise {
-			buf := wordScratch.get(kg * per * nr)
-			defer wordScratch.put(buf)
-			col = *buf
-		}
+		buf := wordScratch.get(kg * per * nr)
+		defer wordScratch.put(buf)
+		col := *buf
 		tile := make([]int32, mr*nr)
 		for t := lo; t < hi; t++ {
 			img, chunk := t/chunks, t%chunks
@@ -115,18 +109,12 @@ func convInt8(c *runCtx, xq, wq []int8, bias []int32, g *geom, batch, ch, m, gro
 			j0 := chunk * per * nr
 			j1 := min(outN, j0+per*nr)
 			nw := j1 - j0
-			planes := xw[img*cw*inN:]
-			src, ld := planes[j0:], inN
-			if !g.pointwise {
-				ld = (nw + nr - 1) / nr * nr
-				src = col[:kg*ld]
-				im2colWords(src, planes[:cw*inN], g, cw, j0, j1, ld, pad)
-			}
+			im2colWords(col, xw[img*cw*inN:(img+1)*cw*inN], g, cw, j0, j1, nr, pad)
 			words, sums := pw.words[gi], pw.sums[gi]
 			for rs := 0; rs < rowStrips; rs++ {
 				a := words[rs*kg*mr : (rs+1)*kg*mr]
 				for cs := 0; cs*nr < nw; cs++ {
-					kern.fn(kg, a, src[cs*nr:], ld, tile)
+					kern.fn(kg, a, col[cs*kg*nr:(cs+1)*kg*nr], nr, tile)
 					cols := min(nr, nw-cs*nr)
 					for r := 0; r < min(mr, mg-rs*mr); r++ {
 						i := rs*mr + r
@@ -196,17 +184,21 @@ func channelWords(dst []uint32, src []int8, inN, n, g int) {
 }
 
 // im2colWords writes columns [j0, j1) of the im2col matrix of x (planes
-// of channel words, each g.inN long) into col, row r = plane·kN + tap at
-// r·ld, with pad where a tap falls outside the input.
-func im2colWords(col, x []uint32, g *geom, planes, j0, j1, ld int, pad uint32) {
+// of channel words, each g.inN long) into col packed as the columns
+// operand: strips of nr columns, kg = planes·kN words deep, row r =
+// plane·kN + tap; pad where a tap falls outside the input. Columns past
+// j1 in the last strip are left as they are (their results are dropped).
+func im2colWords(col, x []uint32, g *geom, planes, j0, j1, nr int, pad uint32) {
 	s2 := g.s[2]
+	kg := planes * g.kN
 	for p := j0; p < j1; {
 		orow := p / g.out[2]
 		ow0 := p - orow*g.out[2]
-		ow1 := min(g.out[2], ow0+j1-p)
-		n := ow1 - ow0
-		id0, ih0 := orow/g.out[1]*g.s[0], orow%g.out[1]*g.s[1]
 		off := p - j0
+		ow1 := min(g.out[2], ow0+j1-p, ow0+nr-off%nr) // within one strip
+		n := ow1 - ow0
+		base := off/nr*kg*nr + off%nr
+		id0, ih0 := orow/g.out[1]*g.s[0], orow%g.out[1]*g.s[1]
 		for t := range g.taps {
 			tp := &g.taps[t]
 			id, ih := id0+tp.base[0], ih0+tp.base[1]
@@ -217,7 +209,7 @@ func im2colWords(col, x []uint32, g *geom, planes, j0, j1, ld int, pad uint32) {
 				from = (id*g.in[1]+ih)*g.in[2] + lo*s2 + tp.base[2]
 			}
 			for ci := 0; ci < planes; ci++ {
-				seg := col[(ci*g.kN+t)*ld+off:][:n]
+				seg := col[base+(ci*g.kN+t)*nr:][:n]
 				if !inside {
 					fillWords(seg, pad)
 					continue

@@ -102,4 +102,87 @@ for r in range(6):
     for h in range(2):
         w("\tVMOVDQU Y%d, %d(DX)\n" % (2 * r + h, 64 * r + 32 * h))
 w("\tVZEROUPPER\n\tRET\n")
+
+# AscendQuant (round_mode Round) and AscendDequant on AVX-512, the same
+# IEEE operations as ascend.go's loops: VMULPS then VADDPS, each rounded to
+# float32; NaN lanes to 0; clamped to [-128, 127] before rounding (the same
+# result as after); VCVTPS2DQ rounds half to even (MXCSR's default mode,
+# which Go keeps). VCVTDQ2PS converts as Go's float32(int32) does.
+w("""
+// func quantRoundAVX512(y *int8, x *float32, n int, scale, offset float32)
+// n is a positive multiple of 16.
+TEXT ·quantRoundAVX512(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS scale+24(FP), Z1
+	VBROADCASTSS offset+28(FP), Z2
+	MOVL $0xC3000000, AX
+	VPBROADCASTD AX, Z3
+	MOVL $0x42FE0000, AX
+	VPBROADCASTD AX, Z4
+	VPXORD Z5, Z5, Z5
+quantloop:
+	VMULPS (SI), Z1, Z0
+	VADDPS Z2, Z0, Z0
+	VCMPPS $3, Z0, Z0, K1
+	VMOVAPS Z5, K1, Z0
+	VMAXPS Z3, Z0, Z0
+	VMINPS Z4, Z0, Z0
+	VCVTPS2DQ Z0, Z0
+	VPMOVDB Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $16, DI
+	SUBQ $16, CX
+	JNZ  quantloop
+	VZEROUPPER
+	RET
+
+// func dequantAVX512(y *float32, x *int32, n int, scale float32, mode int)
+// n is a positive multiple of 16; mode 0 plain, 1 relu_flag (negatives to
+// 0, -0 kept: Intel's VMAXPS returns its second source on equal zeros),
+// 2 a Relu node (max(v, 0) with +0 for -0).
+TEXT ·dequantAVX512(SB), NOSPLIT, $0-40
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS scale+24(FP), Z1
+	MOVQ mode+32(FP), AX
+	VPXORD Z5, Z5, Z5
+	CMPQ AX, $1
+	JEQ  deqflag
+	JGT  deqnode
+deqplain:
+	VCVTDQ2PS (SI), Z0
+	VMULPS Z1, Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ  deqplain
+	VZEROUPPER
+	RET
+deqflag:
+	VCVTDQ2PS (SI), Z0
+	VMULPS Z1, Z0, Z0
+	VMAXPS Z0, Z5, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ  deqflag
+	VZEROUPPER
+	RET
+deqnode:
+	VCVTDQ2PS (SI), Z0
+	VMULPS Z1, Z0, Z0
+	VMAXPS Z5, Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ  deqnode
+	VZEROUPPER
+	RET
+""")
 open(__file__.replace("make_igemm_amd64.py", "igemm_amd64.s"), "w").write("".join(out))
