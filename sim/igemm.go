@@ -31,15 +31,20 @@ import (
 
 // igemmKernel is an int8 GEMM micro-kernel: fn stores the product of an
 // mr-row strip a and an nr-column strip b, kg words deep, to the mr×nr
-// int32 tile c (row-major); b's words for group p start at p·ldb (nr in
-// the packed layout, more when b is read in place). fn reads the columns as the unsigned operand,
-// fnU the rows; wide kernels (g = 2) take int16 both ways and use one
+// int32 tile c (rows ldc apart); b's words for group p start at p·ldb (nr
+// in the packed layout). With corr, row r of the tile gets corr[r] added
+// (in int32: the caller makes sure it cannot overflow), and with relu
+// negatives become 0. fn reads the columns as the unsigned operand, fnU
+// the rows; wide kernels (g = 2) take int16 both ways and use one
 // function for both.
 type igemmKernel struct {
 	name      string
 	mr, nr, g int
-	fn, fnU   func(kg int, a, b []uint32, ldb int, c []int32)
+	fn, fnU   igemmFunc
 }
+
+// igemmFunc is the signature of igemmKernel's functions.
+type igemmFunc func(kg int, a, b []uint32, ldb int, c []int32, ldc int, corr []int32, relu bool)
 
 // activeIKernel is the int8 kernel deploy layers use, nil when the CPU has
 // none (or the purego build): then they run on the float GEMM

@@ -15,24 +15,34 @@ import (
 //go:generate python3 make_igemm_amd64.py
 
 //go:noescape
-func igemmVNNI8x32(kg int, a, b *uint32, ldb int, c *int32)
+func igemmVNNI8x32(kg int, a, b *uint32, ldb int, c *int32, ldc int, corr *int32, relu int)
 
 //go:noescape
-func igemmVNNI8x32U(kg int, a, b *uint32, ldb int, c *int32)
+func igemmVNNI8x32U(kg int, a, b *uint32, ldb int, c *int32, ldc int, corr *int32, relu int)
 
 //go:noescape
-func igemmAVX2x6x16(kg int, a, b *uint32, ldb int, c *int32)
+func igemmAVX2x6x16(kg int, a, b *uint32, ldb int, c *int32, ldc int, corr *int32, relu int)
 
 // igemmAsm wraps an assembly kernel of an mr×nr tile.
-func igemmAsm(mr, nr int, f func(kg int, a, b *uint32, ldb int, c *int32)) func(kg int, a, b []uint32, ldb int, c []int32) {
-	return func(kg int, a, b []uint32, ldb int, c []int32) {
-		_ = c[mr*nr-1]
+func igemmAsm(mr, nr int, f func(kg int, a, b *uint32, ldb int, c *int32, ldc int, corr *int32, relu int)) igemmFunc {
+	return func(kg int, a, b []uint32, ldb int, c []int32, ldc int, corr []int32, relu bool) {
+		_ = c[(mr-1)*ldc+nr-1]
+		var cp *int32
+		if corr != nil {
+			_ = corr[mr-1]
+			cp = &corr[0]
+		}
+		r := 0
+		if relu {
+			r = 1
+		}
 		if kg == 0 {
-			clear(c[:mr*nr])
+			var zero [1]uint32
+			f(0, &zero[0], &zero[0], 0, &c[0], ldc, cp, r)
 			return
 		}
 		_, _ = a[kg*mr-1], b[(kg-1)*ldb+nr-1]
-		f(kg, &a[0], &b[0], ldb, &c[0])
+		f(kg, &a[0], &b[0], ldb, &c[0], ldc, cp, r)
 	}
 }
 

@@ -4,19 +4,25 @@
 
 #include "textflag.h"
 
-// func igemmVNNI8x32(kg int, a, b *uint32, ldb int, c *int32)
+// func igemmVNNI8x32(kg int, a, b *uint32, ldb int, c *int32, ldc int, corr *int32, relu int)
 // Stores the product of an 8-row strip a and a 32-column strip b, kg words
-// deep (b's words for one group of k ldb words apart), to the 8x32 int32 tile c (row-major, 32 values a row); the columns (b)
-// hold unsigned bytes, the rows (a) signed ones.
+// deep (b's words for one group of k ldb words apart), to the 8x32 int32
+// tile c (rows ldc values apart); when corr is not nil, row r gets corr[r]
+// added and, when relu is not 0, negatives clamped to 0 (signed max). The
+// columns (b) hold unsigned bytes, the rows (a) signed ones.
 // Z0..Z15 hold the tile (two registers a row), Z16/Z17 a word of b for 32
 // columns, Z18 a broadcast word of a.
-TEXT ·igemmVNNI8x32(SB), NOSPLIT, $0-40
+TEXT ·igemmVNNI8x32(SB), NOSPLIT, $0-64
 	MOVQ kg+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ ldb+24(FP), R9
 	SHLQ $2, R9
 	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+	MOVQ corr+48(FP), R10
+	MOVQ relu+56(FP), R11
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -67,38 +73,97 @@ loopigemmVNNI8x32:
 	DECQ CX
 	JNZ  loopigemmVNNI8x32
 storeigemmVNNI8x32:
+	TESTQ R10, R10
+	JZ    rowsigemmVNNI8x32
+	VPBROADCASTD 0(R10), Z18
+	VPADDD Z18, Z0, Z0
+	VPADDD Z18, Z1, Z1
+	VPBROADCASTD 4(R10), Z18
+	VPADDD Z18, Z2, Z2
+	VPADDD Z18, Z3, Z3
+	VPBROADCASTD 8(R10), Z18
+	VPADDD Z18, Z4, Z4
+	VPADDD Z18, Z5, Z5
+	VPBROADCASTD 12(R10), Z18
+	VPADDD Z18, Z6, Z6
+	VPADDD Z18, Z7, Z7
+	VPBROADCASTD 16(R10), Z18
+	VPADDD Z18, Z8, Z8
+	VPADDD Z18, Z9, Z9
+	VPBROADCASTD 20(R10), Z18
+	VPADDD Z18, Z10, Z10
+	VPADDD Z18, Z11, Z11
+	VPBROADCASTD 24(R10), Z18
+	VPADDD Z18, Z12, Z12
+	VPADDD Z18, Z13, Z13
+	VPBROADCASTD 28(R10), Z18
+	VPADDD Z18, Z14, Z14
+	VPADDD Z18, Z15, Z15
+	TESTQ R11, R11
+	JZ    rowsigemmVNNI8x32
+	VPXORD Z19, Z19, Z19
+	VPMAXSD Z19, Z0, Z0
+	VPMAXSD Z19, Z1, Z1
+	VPMAXSD Z19, Z2, Z2
+	VPMAXSD Z19, Z3, Z3
+	VPMAXSD Z19, Z4, Z4
+	VPMAXSD Z19, Z5, Z5
+	VPMAXSD Z19, Z6, Z6
+	VPMAXSD Z19, Z7, Z7
+	VPMAXSD Z19, Z8, Z8
+	VPMAXSD Z19, Z9, Z9
+	VPMAXSD Z19, Z10, Z10
+	VPMAXSD Z19, Z11, Z11
+	VPMAXSD Z19, Z12, Z12
+	VPMAXSD Z19, Z13, Z13
+	VPMAXSD Z19, Z14, Z14
+	VPMAXSD Z19, Z15, Z15
+rowsigemmVNNI8x32:
 	VMOVDQU32 Z0, 0(DX)
 	VMOVDQU32 Z1, 64(DX)
-	VMOVDQU32 Z2, 128(DX)
-	VMOVDQU32 Z3, 192(DX)
-	VMOVDQU32 Z4, 256(DX)
-	VMOVDQU32 Z5, 320(DX)
-	VMOVDQU32 Z6, 384(DX)
-	VMOVDQU32 Z7, 448(DX)
-	VMOVDQU32 Z8, 512(DX)
-	VMOVDQU32 Z9, 576(DX)
-	VMOVDQU32 Z10, 640(DX)
-	VMOVDQU32 Z11, 704(DX)
-	VMOVDQU32 Z12, 768(DX)
-	VMOVDQU32 Z13, 832(DX)
-	VMOVDQU32 Z14, 896(DX)
-	VMOVDQU32 Z15, 960(DX)
+	ADDQ R8, DX
+	VMOVDQU32 Z2, 0(DX)
+	VMOVDQU32 Z3, 64(DX)
+	ADDQ R8, DX
+	VMOVDQU32 Z4, 0(DX)
+	VMOVDQU32 Z5, 64(DX)
+	ADDQ R8, DX
+	VMOVDQU32 Z6, 0(DX)
+	VMOVDQU32 Z7, 64(DX)
+	ADDQ R8, DX
+	VMOVDQU32 Z8, 0(DX)
+	VMOVDQU32 Z9, 64(DX)
+	ADDQ R8, DX
+	VMOVDQU32 Z10, 0(DX)
+	VMOVDQU32 Z11, 64(DX)
+	ADDQ R8, DX
+	VMOVDQU32 Z12, 0(DX)
+	VMOVDQU32 Z13, 64(DX)
+	ADDQ R8, DX
+	VMOVDQU32 Z14, 0(DX)
+	VMOVDQU32 Z15, 64(DX)
 	VZEROUPPER
 	RET
 
-// func igemmVNNI8x32U(kg int, a, b *uint32, ldb int, c *int32)
+// func igemmVNNI8x32U(kg int, a, b *uint32, ldb int, c *int32, ldc int, corr *int32, relu int)
 // Stores the product of an 8-row strip a and a 32-column strip b, kg words
-// deep (b's words for one group of k ldb words apart), to the 8x32 int32 tile c (row-major, 32 values a row); the rows (a)
-// hold unsigned bytes, the columns (b) signed ones.
+// deep (b's words for one group of k ldb words apart), to the 8x32 int32
+// tile c (rows ldc values apart); when corr is not nil, row r gets corr[r]
+// added and, when relu is not 0, negatives clamped to 0 (signed max). The
+// rows (a) hold unsigned bytes, the columns (b) signed ones.
 // Z0..Z15 hold the tile (two registers a row), Z16/Z17 a word of b for 32
 // columns, Z18 a broadcast word of a.
-TEXT ·igemmVNNI8x32U(SB), NOSPLIT, $0-40
+TEXT ·igemmVNNI8x32U(SB), NOSPLIT, $0-64
 	MOVQ kg+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ ldb+24(FP), R9
 	SHLQ $2, R9
 	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+	MOVQ corr+48(FP), R10
+	MOVQ relu+56(FP), R11
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -149,37 +214,96 @@ loopigemmVNNI8x32U:
 	DECQ CX
 	JNZ  loopigemmVNNI8x32U
 storeigemmVNNI8x32U:
+	TESTQ R10, R10
+	JZ    rowsigemmVNNI8x32U
+	VPBROADCASTD 0(R10), Z18
+	VPADDD Z18, Z0, Z0
+	VPADDD Z18, Z1, Z1
+	VPBROADCASTD 4(R10), Z18
+	VPADDD Z18, Z2, Z2
+	VPADDD Z18, Z3, Z3
+	VPBROADCASTD 8(R10), Z18
+	VPADDD Z18, Z4, Z4
+	VPADDD Z18, Z5, Z5
+	VPBROADCASTD 12(R10), Z18
+	VPADDD Z18, Z6, Z6
+	VPADDD Z18, Z7, Z7
+	VPBROADCASTD 16(R10), Z18
+	VPADDD Z18, Z8, Z8
+	VPADDD Z18, Z9, Z9
+	VPBROADCASTD 20(R10), Z18
+	VPADDD Z18, Z10, Z10
+	VPADDD Z18, Z11, Z11
+	VPBROADCASTD 24(R10), Z18
+	VPADDD Z18, Z12, Z12
+	VPADDD Z18, Z13, Z13
+	VPBROADCASTD 28(R10), Z18
+	VPADDD Z18, Z14, Z14
+	VPADDD Z18, Z15, Z15
+	TESTQ R11, R11
+	JZ    rowsigemmVNNI8x32U
+	VPXORD Z19, Z19, Z19
+	VPMAXSD Z19, Z0, Z0
+	VPMAXSD Z19, Z1, Z1
+	VPMAXSD Z19, Z2, Z2
+	VPMAXSD Z19, Z3, Z3
+	VPMAXSD Z19, Z4, Z4
+	VPMAXSD Z19, Z5, Z5
+	VPMAXSD Z19, Z6, Z6
+	VPMAXSD Z19, Z7, Z7
+	VPMAXSD Z19, Z8, Z8
+	VPMAXSD Z19, Z9, Z9
+	VPMAXSD Z19, Z10, Z10
+	VPMAXSD Z19, Z11, Z11
+	VPMAXSD Z19, Z12, Z12
+	VPMAXSD Z19, Z13, Z13
+	VPMAXSD Z19, Z14, Z14
+	VPMAXSD Z19, Z15, Z15
+rowsigemmVNNI8x32U:
 	VMOVDQU32 Z0, 0(DX)
 	VMOVDQU32 Z1, 64(DX)
-	VMOVDQU32 Z2, 128(DX)
-	VMOVDQU32 Z3, 192(DX)
-	VMOVDQU32 Z4, 256(DX)
-	VMOVDQU32 Z5, 320(DX)
-	VMOVDQU32 Z6, 384(DX)
-	VMOVDQU32 Z7, 448(DX)
-	VMOVDQU32 Z8, 512(DX)
-	VMOVDQU32 Z9, 576(DX)
-	VMOVDQU32 Z10, 640(DX)
-	VMOVDQU32 Z11, 704(DX)
-	VMOVDQU32 Z12, 768(DX)
-	VMOVDQU32 Z13, 832(DX)
-	VMOVDQU32 Z14, 896(DX)
-	VMOVDQU32 Z15, 960(DX)
+	ADDQ R8, DX
+	VMOVDQU32 Z2, 0(DX)
+	VMOVDQU32 Z3, 64(DX)
+	ADDQ R8, DX
+	VMOVDQU32 Z4, 0(DX)
+	VMOVDQU32 Z5, 64(DX)
+	ADDQ R8, DX
+	VMOVDQU32 Z6, 0(DX)
+	VMOVDQU32 Z7, 64(DX)
+	ADDQ R8, DX
+	VMOVDQU32 Z8, 0(DX)
+	VMOVDQU32 Z9, 64(DX)
+	ADDQ R8, DX
+	VMOVDQU32 Z10, 0(DX)
+	VMOVDQU32 Z11, 64(DX)
+	ADDQ R8, DX
+	VMOVDQU32 Z12, 0(DX)
+	VMOVDQU32 Z13, 64(DX)
+	ADDQ R8, DX
+	VMOVDQU32 Z14, 0(DX)
+	VMOVDQU32 Z15, 64(DX)
 	VZEROUPPER
 	RET
 
-// func igemmAVX2x6x16(kg int, a, b *uint32, ldb int, c *int32)
+// func igemmAVX2x6x16(kg int, a, b *uint32, ldb int, c *int32, ldc int, corr *int32, relu int)
 // Stores the product of a 6-row strip a and a 16-column strip b, kg words
-// of two int16 deep (b's words for one group of k ldb words apart), to the 6x16 int32 tile c (row-major, 16 values a row).
+// of two int16 deep (b's words for one group of k ldb words apart), to the
+// 6x16 int32 tile c (rows ldc values apart), with corr and relu as for the
+// VNNI kernel.
 // Y0..Y11 hold the tile (two registers a row), Y12/Y13 a word of b for 16
 // columns, Y14 a broadcast word of a, Y15 the products.
-TEXT ·igemmAVX2x6x16(SB), NOSPLIT, $0-40
+TEXT ·igemmAVX2x6x16(SB), NOSPLIT, $0-64
 	MOVQ kg+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ ldb+24(FP), R9
 	SHLQ $2, R9
 	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+	MOVQ corr+48(FP), R10
+	MOVQ relu+56(FP), R11
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
@@ -232,18 +356,59 @@ loopAVX2:
 	DECQ CX
 	JNZ  loopAVX2
 storeAVX2:
+	TESTQ R10, R10
+	JZ    rowsAVX2
+	VPBROADCASTD 0(R10), Y14
+	VPADDD Y14, Y0, Y0
+	VPADDD Y14, Y1, Y1
+	VPBROADCASTD 4(R10), Y14
+	VPADDD Y14, Y2, Y2
+	VPADDD Y14, Y3, Y3
+	VPBROADCASTD 8(R10), Y14
+	VPADDD Y14, Y4, Y4
+	VPADDD Y14, Y5, Y5
+	VPBROADCASTD 12(R10), Y14
+	VPADDD Y14, Y6, Y6
+	VPADDD Y14, Y7, Y7
+	VPBROADCASTD 16(R10), Y14
+	VPADDD Y14, Y8, Y8
+	VPADDD Y14, Y9, Y9
+	VPBROADCASTD 20(R10), Y14
+	VPADDD Y14, Y10, Y10
+	VPADDD Y14, Y11, Y11
+	TESTQ R11, R11
+	JZ    rowsAVX2
+	VPXOR Y15, Y15, Y15
+	VPMAXSD Y15, Y0, Y0
+	VPMAXSD Y15, Y1, Y1
+	VPMAXSD Y15, Y2, Y2
+	VPMAXSD Y15, Y3, Y3
+	VPMAXSD Y15, Y4, Y4
+	VPMAXSD Y15, Y5, Y5
+	VPMAXSD Y15, Y6, Y6
+	VPMAXSD Y15, Y7, Y7
+	VPMAXSD Y15, Y8, Y8
+	VPMAXSD Y15, Y9, Y9
+	VPMAXSD Y15, Y10, Y10
+	VPMAXSD Y15, Y11, Y11
+rowsAVX2:
 	VMOVDQU Y0, 0(DX)
 	VMOVDQU Y1, 32(DX)
-	VMOVDQU Y2, 64(DX)
-	VMOVDQU Y3, 96(DX)
-	VMOVDQU Y4, 128(DX)
-	VMOVDQU Y5, 160(DX)
-	VMOVDQU Y6, 192(DX)
-	VMOVDQU Y7, 224(DX)
-	VMOVDQU Y8, 256(DX)
-	VMOVDQU Y9, 288(DX)
-	VMOVDQU Y10, 320(DX)
-	VMOVDQU Y11, 352(DX)
+	ADDQ R8, DX
+	VMOVDQU Y2, 0(DX)
+	VMOVDQU Y3, 32(DX)
+	ADDQ R8, DX
+	VMOVDQU Y4, 0(DX)
+	VMOVDQU Y5, 32(DX)
+	ADDQ R8, DX
+	VMOVDQU Y6, 0(DX)
+	VMOVDQU Y7, 32(DX)
+	ADDQ R8, DX
+	VMOVDQU Y8, 0(DX)
+	VMOVDQU Y9, 32(DX)
+	ADDQ R8, DX
+	VMOVDQU Y10, 0(DX)
+	VMOVDQU Y11, 32(DX)
 	VZEROUPPER
 	RET
 

@@ -1,6 +1,10 @@
 package sim
 
-import "amq/onnx"
+import (
+	"math"
+
+	"amq/onnx"
+)
 
 // The int8 Conv of deploy models on the int8 kernels (igemm.go): the
 // weights are the rows operand (signed), the im2col matrix of the
@@ -87,6 +91,15 @@ func convInt8(c *runCtx, xq, wq []int8, bias []int32, g *geom, batch, ch, m, gro
 		pad = z * 0x01010101
 	}
 
+	corr := make([]rowCorrections, group)
+	for gi := range corr {
+		var gb []int32
+		if bias != nil {
+			gb = bias[gi*mg : (gi+1)*mg]
+		}
+		corr[gi] = newRowCorrections(pw.sums[gi], gb, int64(z), cg*g.kN, rowStrips*mr)
+	}
+
 	strips := (outN + nr - 1) / nr
 	per := max(1, min(igemmMaxChunk/nr, igemmChunkBytes/(kg*4*nr))) // strips a chunk
 	chunks := (strips + per - 1) / per
@@ -110,26 +123,63 @@ func convInt8(c *runCtx, xq, wq []int8, bias []int32, g *geom, batch, ch, m, gro
 			j1 := min(outN, j0+per*nr)
 			nw := j1 - j0
 			im2colWords(col, xw[img*cw*inN:(img+1)*cw*inN], g, cw, j0, j1, nr, pad)
-			words, sums := pw.words[gi], pw.sums[gi]
+			words, cr := pw.words[gi], corr[gi]
 			for rs := 0; rs < rowStrips; rs++ {
 				a := words[rs*kg*mr : (rs+1)*kg*mr]
+				rows := min(mr, mg-rs*mr)
+				out := y[(bi*m+gi*mg+rs*mr)*outN+j0:]
 				for cs := 0; cs*nr < nw; cs++ {
-					kern.fn(kg, a, col[cs*kg*nr:(cs+1)*kg*nr], nr, tile)
+					b := col[cs*kg*nr : (cs+1)*kg*nr]
 					cols := min(nr, nw-cs*nr)
-					for r := 0; r < min(mr, mg-rs*mr); r++ {
-						i := rs*mr + r
-						oc := gi*mg + i
-						corr := -int64(z) * int64(sums[i])
-						if bias != nil {
-							corr += int64(bias[oc])
+					switch {
+					case cr.fits && rows == mr && cols == nr:
+						kern.fn(kg, a, b, nr, out[cs*nr:], outN, cr.c32[rs*mr:], relu)
+					case cr.fits:
+						kern.fn(kg, a, b, nr, tile, nr, cr.c32[rs*mr:], relu)
+						for r := range rows {
+							copy(out[r*outN+cs*nr:][:cols], tile[r*nr:])
 						}
-						igemmStoreRow(y[(bi*m+oc)*outN+j0+cs*nr:][:cols], tile[r*nr:], corr, relu)
+					default:
+						kern.fn(kg, a, b, nr, tile, nr, nil, false)
+						for r := range rows {
+							igemmStoreRow(out[r*outN+cs*nr:][:cols], tile[r*nr:], cr.c64[rs*mr+r], relu)
+						}
 					}
 				}
 			}
 		}
 	})
 	return y, true
+}
+
+// rowCorrections is what the epilogue adds to each row's sums: the bias
+// minus z times the row's weight sum, in int64 (c64), and, when no sum of
+// the layer can then leave int32 (fits), in int32 (c32, padded to whole
+// strips) for the kernel to add itself; otherwise the sums are saturated
+// in Go (igemmStoreRow).
+type rowCorrections struct {
+	c64  []int64
+	c32  []int32
+	fits bool
+}
+
+// newRowCorrections builds the corrections of rows with weight sums sums,
+// optional bias, activation zero z, k terms, padded to padded rows.
+func newRowCorrections(sums, bias []int32, z int64, k, padded int) rowCorrections {
+	rc := rowCorrections{c64: make([]int64, len(sums)), c32: make([]int32, padded), fits: true}
+	bound := int64(k) * 255 * 128 // largest |sum of products|
+	for i, s := range sums {
+		v := -z * int64(s)
+		if bias != nil {
+			v += int64(bias[i])
+		}
+		rc.c64[i] = v
+		rc.c32[i] = int32(v)
+		if v > math.MaxInt32-bound || v < math.MinInt32+bound {
+			rc.fits = false
+		}
+	}
+	return rc
 }
 
 // packConvWeights packs a group's weight (mg rows of cg channels × kN

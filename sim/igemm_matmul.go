@@ -78,7 +78,7 @@ func gemmInt8(c *runCtx, a, b, bias *onnx.Tensor, rs, cs, m, n, k int, transA, t
 			for rsi := band * perBand; rsi < min(rowStrips, (band+1)*perBand); rsi++ {
 				as := ap[rsi*stripWords : (rsi+1)*stripWords]
 				for csi := block * perBlock; csi < min(colStrips, (block+1)*perBlock); csi++ {
-					kern.fnU(kg, as, words[csi*kg*kern.nr:(csi+1)*kg*kern.nr], kern.nr, tile)
+					kern.fnU(kg, as, words[csi*kg*kern.nr:(csi+1)*kg*kern.nr], kern.nr, tile, kern.nr, nil, false)
 					i0, j0 := rsi*kern.mr, csi*kern.nr
 					cols := min(kern.nr, n-j0)
 					for r := 0; r < min(kern.mr, m-i0); r++ {
