@@ -230,3 +230,20 @@ func TestIGemmSessionKeepsPackedWeights(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkIGemmKernel times each int8 kernel on one strip of each operand
+// held in L1 (k = 576, a 3×3 layer of 64 channels), in multiply-adds per
+// second: the ceiling of the convolutions' rate.
+func BenchmarkIGemmKernel(b *testing.B) {
+	for _, k := range availableIKernels() {
+		b.Run(k.name, func(b *testing.B) {
+			kg := k.kgroups(576)
+			a, bb := make([]uint32, kg*k.mr), make([]uint32, kg*k.nr)
+			c := make([]int32, k.mr*k.nr)
+			for b.Loop() {
+				k.fn(kg, a, bb, k.nr, c, k.nr, nil, false)
+			}
+			b.ReportMetric(float64(576*k.mr*k.nr)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+		})
+	}
+}
