@@ -303,6 +303,15 @@ func dequantOp(axis int, relu, reluNode bool, dt onnx.DataType) opFunc {
 		}
 		y := outSliceRaw[float32](c, len(x)) // every value written below
 		parallelFor(c.threads, len(x), 1<<14, func(lo, hi int) {
+			if inner == 1 && channels > 1 { // a scale per element along rows
+				for i := lo; i < hi; {
+					c0 := i % channels
+					end := min(hi, i-c0+channels)
+					dequantCols(y[i:end], x[i:end], scales[c0:c0+end-i], relu, reluNode)
+					i = end
+				}
+				return
+			}
 			// Runs of inner elements share a scale.
 			for i := lo; i < hi; {
 				end := min(hi, (i/inner+1)*inner)
@@ -314,19 +323,51 @@ func dequantOp(axis int, relu, reluNode bool, dt onnx.DataType) opFunc {
 	}
 }
 
+// dequantCols is AscendDequant on x into y with scale sc[i] for x[i], and
+// a fused Relu node after it when reluNode is set.
+func dequantCols(y []float32, x []int32, sc []float32, relu, reluNode bool) {
+	y, sc = y[:len(x)], sc[:len(x)]
+	finite := true
+	for _, v := range sc {
+		if math.IsInf(float64(v), 0) || v != v {
+			finite = false
+			break
+		}
+	}
+	if finite {
+		done := dequantColsVec(y, x, sc, dequantMode(relu, reluNode))
+		y, x, sc = y[done:], x[done:], sc[done:]
+	}
+	for i, v := range x {
+		f := float32(float32(v) * sc[i])
+		switch {
+		case reluNode:
+			f = max(f, 0)
+		case relu && f < 0:
+			f = 0
+		}
+		y[i] = f
+	}
+}
+
+// dequantMode is the mode argument of the vector routines: 0 plain, 1
+// relu_flag, 2 a fused Relu node.
+func dequantMode(relu, reluNode bool) int {
+	switch {
+	case reluNode:
+		return 2
+	case relu:
+		return 1
+	}
+	return 0
+}
+
 // dequantRun is AscendDequant on x into y with one scale, and a fused
 // Relu node after it when reluNode is set.
 func dequantRun(y []float32, x []int32, scale float32, relu, reluNode bool) {
 	y = y[:len(x)]
 	if !math.IsInf(float64(scale), 0) && scale == scale { // no NaN products
-		mode := 0
-		switch {
-		case reluNode:
-			mode = 2
-		case relu:
-			mode = 1
-		}
-		done := dequantVec(y, x, scale, mode)
+		done := dequantVec(y, x, scale, dequantMode(relu, reluNode))
 		y, x = y[done:], x[done:]
 	}
 	if reluNode {

@@ -426,3 +426,41 @@ func TestDequantRunMatchesScalarDefinition(t *testing.T) {
 		}
 	}
 }
+
+// TestDequantColsMatchesScalarDefinition is TestDequantRunMatchesScalarDefinition
+// for a scale per element (the last-axis channels of Gemm and MatMul):
+// finite scales of both signs, then the same with one infinite and one
+// NaN scale among them.
+func TestDequantColsMatchesScalarDefinition(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(45, 46))
+	x := []int32{0, 0, 1<<25 + 1, math.MaxInt32, math.MinInt32, -1}
+	for range 100 {
+		x = append(x, int32(r.Uint32()))
+	}
+	sc := make([]float32, len(x))
+	for i := range sc {
+		sc[i] = (r.Float32()*2 - 1) * 1e-3
+	}
+	sc[1] = -0.5
+	special := append([]float32(nil), sc...)
+	special[40], special[50] = float32(math.Inf(-1)), float32(math.NaN())
+	for _, scales := range [][]float32{sc, special} {
+		for mode := range 3 {
+			y := make([]float32, len(x))
+			dequantCols(y, x, scales, mode == 1, mode == 2)
+			for i, v := range x {
+				want := float32(float32(v) * scales[i])
+				switch {
+				case mode == 1 && want < 0:
+					want = 0
+				case mode == 2:
+					want = max(want, 0)
+				}
+				if math.Float32bits(y[i]) != math.Float32bits(want) {
+					t.Fatalf("mode %d: x %d scale %g gives %g (bits %#x), want %g (%#x)", mode, v, scales[i], y[i], math.Float32bits(y[i]), want, math.Float32bits(want))
+				}
+			}
+		}
+	}
+}

@@ -82,12 +82,23 @@ func (kn *igemmKernel) word(v []int8, unsigned bool) uint32 {
 // rows operand into dst, which must hold ⌈rows/mr⌉·kg·mr words.
 func (kn *igemmKernel) packRows(dst []uint32, src []int8, rows, k, ld int, unsigned bool) {
 	kg := kn.kgroups(k)
+	full := k / kn.g // whole words, packed by the fast loop below
+	fast := kn.g == 4 && unsigned
+	if !fast {
+		full = 0
+	}
 	clear(dst)
 	for i := 0; i < rows; i++ {
 		row := src[i*ld : i*ld+k]
-		base := i / kn.mr * kg * kn.mr
-		for p := 0; p < kg; p++ {
-			dst[base+p*kn.mr+i%kn.mr] = kn.word(row[p*kn.g:min(k, p*kn.g+kn.g)], unsigned)
+		d := dst[i/kn.mr*kg*kn.mr+i%kn.mr:]
+		if fast {
+			for p := range full {
+				b := row[4*p : 4*p+4 : 4*p+4]
+				d[p*kn.mr] = (uint32(uint8(b[0])) | uint32(uint8(b[1]))<<8 | uint32(uint8(b[2]))<<16 | uint32(uint8(b[3]))<<24) ^ 0x80808080
+			}
+		}
+		for p := full; p < kg; p++ {
+			d[p*kn.mr] = kn.word(row[p*kn.g:min(k, p*kn.g+kn.g)], unsigned)
 		}
 	}
 }

@@ -113,3 +113,18 @@ func dequantVec(y []float32, x []int32, scale float32, mode int) int {
 	dequantAVX512(&y[0], &x[0], n, scale, mode)
 	return n
 }
+
+//go:noescape
+func dequantColsAVX512(y *float32, x *int32, s *float32, n int, mode int)
+
+// dequantColsVec is dequantVec with scale s[i] for x[i] (all finite), on
+// the longest prefix it can; it returns the prefix's length.
+func dequantColsVec(y []float32, x []int32, s []float32, mode int) int {
+	n := len(x) &^ 15
+	if !hasAVX512 || n == 0 {
+		return 0
+	}
+	_, _ = y[n-1], s[n-1]
+	dequantColsAVX512(&y[0], &x[0], &s[0], n, mode)
+	return n
+}

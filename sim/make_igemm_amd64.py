@@ -221,4 +221,55 @@ deqnode:
 	VZEROUPPER
 	RET
 """)
+
+w("""
+// func dequantColsAVX512(y *float32, x *int32, s *float32, n int, mode int)
+// dequantAVX512 with a scale per element (s, read along with x): the
+// last-axis channels of Gemm and MatMul outputs.
+TEXT ·dequantColsAVX512(SB), NOSPLIT, $0-40
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ s+16(FP), BX
+	MOVQ n+24(FP), CX
+	MOVQ mode+32(FP), AX
+	VPXORD Z5, Z5, Z5
+	CMPQ AX, $1
+	JEQ  dcflag
+	JGT  dcnode
+dcplain:
+	VCVTDQ2PS (SI), Z0
+	VMULPS (BX), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, BX
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ  dcplain
+	VZEROUPPER
+	RET
+dcflag:
+	VCVTDQ2PS (SI), Z0
+	VMULPS (BX), Z0, Z0
+	VMAXPS Z0, Z5, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, BX
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ  dcflag
+	VZEROUPPER
+	RET
+dcnode:
+	VCVTDQ2PS (SI), Z0
+	VMULPS (BX), Z0, Z0
+	VMAXPS Z5, Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, BX
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ  dcnode
+	VZEROUPPER
+	RET
+""")
 open(__file__.replace("make_igemm_amd64.py", "igemm_amd64.s"), "w").write("".join(out))
