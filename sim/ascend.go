@@ -303,7 +303,11 @@ func dequantOp(axis int, relu, reluNode bool, dt onnx.DataType) opFunc {
 		}
 		y := outSliceRaw[float32](c, len(x)) // every value written below
 		parallelFor(c.threads, len(x), 1<<14, func(lo, hi int) {
-			if inner == 1 && channels > 1 { // a scale per element along rows
+			if channels == 1 { // one scale
+				dequantRun(y[lo:hi], x[lo:hi], scales[0], relu, reluNode)
+				return
+			}
+			if inner == 1 { // a scale per element along rows
 				for i := lo; i < hi; {
 					c0 := i % channels
 					end := min(hi, i-c0+channels)
