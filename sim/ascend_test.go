@@ -330,6 +330,11 @@ func TestAscendQuantAntiQuantSession(t *testing.T) {
 // NaN and random values.
 func TestAscendQuantClampBeforeRoundingAgrees(t *testing.T) {
 	t.Parallel()
+	checkQuantizeInt8s(t)
+}
+
+// checkQuantizeInt8s is the body of TestAscendQuantClampBeforeRoundingAgrees.
+func checkQuantizeInt8s(t *testing.T) {
 	r := rand.New(rand.NewPCG(41, 42))
 	x := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0, -0.5, 0.5, 1.5, 2.5,
 		126.5, 127.5, 128.5, -127.5, -128.5, -129.5, 1e30, -1e30}
@@ -402,6 +407,11 @@ func TestAscendDequantFusedReluMatchesReluNode(t *testing.T) {
 // and infinite and NaN scales.
 func TestDequantRunMatchesScalarDefinition(t *testing.T) {
 	t.Parallel()
+	checkDequantRun(t)
+}
+
+// checkDequantRun is the body of TestDequantRunMatchesScalarDefinition.
+func checkDequantRun(t *testing.T) {
 	r := rand.New(rand.NewPCG(43, 44))
 	x := []int32{0, 1 << 25, 1<<25 + 1, -(1<<25 + 3), math.MaxInt32, math.MinInt32, -1, 1}
 	for range 200 {
@@ -433,6 +443,11 @@ func TestDequantRunMatchesScalarDefinition(t *testing.T) {
 // NaN scale among them.
 func TestDequantColsMatchesScalarDefinition(t *testing.T) {
 	t.Parallel()
+	checkDequantCols(t)
+}
+
+// checkDequantCols is the body of TestDequantColsMatchesScalarDefinition.
+func checkDequantCols(t *testing.T) {
 	r := rand.New(rand.NewPCG(45, 46))
 	x := []int32{0, 0, 1<<25 + 1, math.MaxInt32, math.MinInt32, -1}
 	for range 100 {

@@ -89,29 +89,52 @@ func quantRoundAVX512(y *int8, x *float32, n int, scale, offset float32)
 //go:noescape
 func dequantAVX512(y *float32, x *int32, n int, scale float32, mode int)
 
+// ascendAVX512 selects the AVX-512 routines of AscendQuant and
+// AscendDequant over the AVX2 ones (tests clear it to check those).
+var ascendAVX512 = hasAVX512
+
+//go:noescape
+func quantRoundAVX2(y *int8, x *float32, n int, scale, offset float32)
+
+//go:noescape
+func dequantAVX2(y *float32, x *int32, s *float32, n int, scale float32, mode int)
+
 // quantRoundVec does AscendQuant with round_mode Round on the longest
-// prefix of x it can (whole vectors, on AVX-512) and returns its length.
+// prefix of x it can (whole vectors, on AVX-512 or AVX2) and returns its
+// length.
 func quantRoundVec(y []int8, x []float32, scale, offset float32) int {
-	n := len(x) &^ 15
-	if !hasAVX512 || n == 0 {
-		return 0
+	switch {
+	case ascendAVX512 && len(x) >= 16:
+		n := len(x) &^ 15
+		_ = y[n-1]
+		quantRoundAVX512(&y[0], &x[0], n, scale, offset)
+		return n
+	case cpu.X86.HasAVX2 && len(x) >= 32:
+		n := len(x) &^ 31
+		_ = y[n-1]
+		quantRoundAVX2(&y[0], &x[0], n, scale, offset)
+		return n
 	}
-	_ = y[n-1]
-	quantRoundAVX512(&y[0], &x[0], n, scale, offset)
-	return n
+	return 0
 }
 
 // dequantVec does AscendDequant with one finite scale (mode 0 plain, 1
 // relu_flag, 2 a fused Relu node) on the longest prefix of x it can and
 // returns its length.
 func dequantVec(y []float32, x []int32, scale float32, mode int) int {
-	n := len(x) &^ 15
-	if !hasAVX512 || n == 0 {
-		return 0
+	switch {
+	case ascendAVX512 && len(x) >= 16:
+		n := len(x) &^ 15
+		_ = y[n-1]
+		dequantAVX512(&y[0], &x[0], n, scale, mode)
+		return n
+	case cpu.X86.HasAVX2 && len(x) >= 8:
+		n := len(x) &^ 7
+		_ = y[n-1]
+		dequantAVX2(&y[0], &x[0], nil, n, scale, mode)
+		return n
 	}
-	_ = y[n-1]
-	dequantAVX512(&y[0], &x[0], n, scale, mode)
-	return n
+	return 0
 }
 
 //go:noescape
@@ -120,11 +143,17 @@ func dequantColsAVX512(y *float32, x *int32, s *float32, n int, mode int)
 // dequantColsVec is dequantVec with scale s[i] for x[i] (all finite), on
 // the longest prefix it can; it returns the prefix's length.
 func dequantColsVec(y []float32, x []int32, s []float32, mode int) int {
-	n := len(x) &^ 15
-	if !hasAVX512 || n == 0 {
-		return 0
+	switch {
+	case ascendAVX512 && len(x) >= 16:
+		n := len(x) &^ 15
+		_, _ = y[n-1], s[n-1]
+		dequantColsAVX512(&y[0], &x[0], &s[0], n, mode)
+		return n
+	case cpu.X86.HasAVX2 && len(x) >= 8:
+		n := len(x) &^ 7
+		_, _ = y[n-1], s[n-1]
+		dequantAVX2(&y[0], &x[0], &s[0], n, 0, mode)
+		return n
 	}
-	_, _ = y[n-1], s[n-1]
-	dequantColsAVX512(&y[0], &x[0], &s[0], n, mode)
-	return n
+	return 0
 }

@@ -536,3 +536,105 @@ dcnode:
 	JNZ  dcnode
 	VZEROUPPER
 	RET
+
+// func quantRoundAVX2(y *int8, x *float32, n int, scale, offset float32)
+// n is a positive multiple of 32.
+TEXT ·quantRoundAVX2(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS scale+24(FP), Y8
+	VBROADCASTSS offset+28(FP), Y9
+	MOVL $0xC3000000, AX
+	MOVL AX, X10
+	VPBROADCASTD X10, Y10
+	MOVL $0x42FE0000, AX
+	MOVL AX, X11
+	VPBROADCASTD X11, Y11
+	VMOVDQU quantperm<>(SB), Y12
+quant2loop:
+	VMULPS 0(SI), Y8, Y0
+	VADDPS Y9, Y0, Y0
+	VCMPPS $3, Y0, Y0, Y4
+	VANDNPS Y0, Y4, Y0
+	VMAXPS Y10, Y0, Y0
+	VMINPS Y11, Y0, Y0
+	VCVTPS2DQ Y0, Y0
+	VMULPS 32(SI), Y8, Y1
+	VADDPS Y9, Y1, Y1
+	VCMPPS $3, Y1, Y1, Y5
+	VANDNPS Y1, Y5, Y1
+	VMAXPS Y10, Y1, Y1
+	VMINPS Y11, Y1, Y1
+	VCVTPS2DQ Y1, Y1
+	VMULPS 64(SI), Y8, Y2
+	VADDPS Y9, Y2, Y2
+	VCMPPS $3, Y2, Y2, Y6
+	VANDNPS Y2, Y6, Y2
+	VMAXPS Y10, Y2, Y2
+	VMINPS Y11, Y2, Y2
+	VCVTPS2DQ Y2, Y2
+	VMULPS 96(SI), Y8, Y3
+	VADDPS Y9, Y3, Y3
+	VCMPPS $3, Y3, Y3, Y7
+	VANDNPS Y3, Y7, Y3
+	VMAXPS Y10, Y3, Y3
+	VMINPS Y11, Y3, Y3
+	VCVTPS2DQ Y3, Y3
+	VPACKSSDW Y1, Y0, Y0
+	VPACKSSDW Y3, Y2, Y2
+	VPACKSSWB Y2, Y0, Y0
+	VPERMD Y0, Y12, Y0
+	VMOVDQU Y0, (DI)
+	ADDQ $128, SI
+	ADDQ $32, DI
+	SUBQ $32, CX
+	JNZ  quant2loop
+	VZEROUPPER
+	RET
+
+// func dequantAVX2(y *float32, x *int32, s *float32, n int, scale float32, mode int)
+// dequantAVX512 and dequantColsAVX512 on AVX2: with s nil, every element
+// has scale; else x[i] has s[i]. n is a positive multiple of 8.
+TEXT ·dequantAVX2(SB), NOSPLIT, $0-48
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ s+16(FP), BX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS scale+32(FP), Y1
+	MOVQ mode+40(FP), AX
+	VXORPS Y5, Y5, Y5
+deq2loop:
+	VCVTDQ2PS (SI), Y0
+	TESTQ BX, BX
+	JZ   deq2one
+	VMULPS (BX), Y0, Y0
+	ADDQ $32, BX
+	JMP  deq2relu
+deq2one:
+	VMULPS Y1, Y0, Y0
+deq2relu:
+	CMPQ AX, $1
+	JLT  deq2store
+	JGT  deq2node
+	VMAXPS Y0, Y5, Y0
+	JMP  deq2store
+deq2node:
+	VMAXPS Y5, Y0, Y0
+deq2store:
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ  deq2loop
+	VZEROUPPER
+	RET
+DATA quantperm<>+0(SB)/4, $0
+DATA quantperm<>+4(SB)/4, $4
+DATA quantperm<>+8(SB)/4, $1
+DATA quantperm<>+12(SB)/4, $5
+DATA quantperm<>+16(SB)/4, $2
+DATA quantperm<>+20(SB)/4, $6
+DATA quantperm<>+24(SB)/4, $3
+DATA quantperm<>+28(SB)/4, $7
+GLOBL quantperm<>(SB), RODATA|NOPTR, $32

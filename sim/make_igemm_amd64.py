@@ -272,4 +272,86 @@ dcnode:
 	VZEROUPPER
 	RET
 """)
+
+# The same on AVX2, for CPUs without AVX-512: NaN lanes zeroed with
+# VANDNPS, and the int32 results packed to bytes with saturating packs
+# (the values are already within int8) and put back in order by VPERMD.
+w("""
+// func quantRoundAVX2(y *int8, x *float32, n int, scale, offset float32)
+// n is a positive multiple of 32.
+TEXT ·quantRoundAVX2(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS scale+24(FP), Y8
+	VBROADCASTSS offset+28(FP), Y9
+	MOVL $0xC3000000, AX
+	MOVL AX, X10
+	VPBROADCASTD X10, Y10
+	MOVL $0x42FE0000, AX
+	MOVL AX, X11
+	VPBROADCASTD X11, Y11
+	VMOVDQU quantperm<>(SB), Y12
+quant2loop:
+""")
+for i in range(4):
+    w("\tVMULPS %d(SI), Y8, Y%d\n" % (32 * i, i))
+    w("\tVADDPS Y9, Y%d, Y%d\n" % (i, i))
+    w("\tVCMPPS $3, Y%d, Y%d, Y%d\n" % (i, i, 4 + i))
+    w("\tVANDNPS Y%d, Y%d, Y%d\n" % (i, 4 + i, i))
+    w("\tVMAXPS Y10, Y%d, Y%d\n" % (i, i))
+    w("\tVMINPS Y11, Y%d, Y%d\n" % (i, i))
+    w("\tVCVTPS2DQ Y%d, Y%d\n" % (i, i))
+w("""	VPACKSSDW Y1, Y0, Y0
+	VPACKSSDW Y3, Y2, Y2
+	VPACKSSWB Y2, Y0, Y0
+	VPERMD Y0, Y12, Y0
+	VMOVDQU Y0, (DI)
+	ADDQ $128, SI
+	ADDQ $32, DI
+	SUBQ $32, CX
+	JNZ  quant2loop
+	VZEROUPPER
+	RET
+
+// func dequantAVX2(y *float32, x *int32, s *float32, n int, scale float32, mode int)
+// dequantAVX512 and dequantColsAVX512 on AVX2: with s nil, every element
+// has scale; else x[i] has s[i]. n is a positive multiple of 8.
+TEXT ·dequantAVX2(SB), NOSPLIT, $0-48
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ s+16(FP), BX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS scale+32(FP), Y1
+	MOVQ mode+40(FP), AX
+	VXORPS Y5, Y5, Y5
+deq2loop:
+	VCVTDQ2PS (SI), Y0
+	TESTQ BX, BX
+	JZ   deq2one
+	VMULPS (BX), Y0, Y0
+	ADDQ $32, BX
+	JMP  deq2relu
+deq2one:
+	VMULPS Y1, Y0, Y0
+deq2relu:
+	CMPQ AX, $1
+	JLT  deq2store
+	JGT  deq2node
+	VMAXPS Y0, Y5, Y0
+	JMP  deq2store
+deq2node:
+	VMAXPS Y5, Y0, Y0
+deq2store:
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ  deq2loop
+	VZEROUPPER
+	RET
+""")
+for i, v in enumerate([0, 4, 1, 5, 2, 6, 3, 7]):
+    w("DATA quantperm<>+%d(SB)/4, $%d\n" % (4 * i, v))
+w("GLOBL quantperm<>(SB), RODATA|NOPTR, $32\n")
 open(__file__.replace("make_igemm_amd64.py", "igemm_amd64.s"), "w").write("".join(out))
