@@ -5,7 +5,7 @@
 #include "textflag.h"
 
 // func igemmVNNI8x32(kg int, a, b *uint32, ldb int, c *int32, ldc int, corr *int32, relu int)
-// Stores the product of an 8-row strip a and a 32-column strip b, kg words
+// Stores the product of a 8-row strip a and a 32-column strip b, kg words
 // deep (b's words for one group of k ldb words apart), to the 8x32 int32
 // tile c (rows ldc values apart); when corr is not nil, row r gets corr[r]
 // added and, when relu is not 0, negatives clamped to 0 (signed max). The
@@ -146,7 +146,7 @@ rowsigemmVNNI8x32:
 	RET
 
 // func igemmVNNI8x32U(kg int, a, b *uint32, ldb int, c *int32, ldc int, corr *int32, relu int)
-// Stores the product of an 8-row strip a and a 32-column strip b, kg words
+// Stores the product of a 8-row strip a and a 32-column strip b, kg words
 // deep (b's words for one group of k ldb words apart), to the 8x32 int32
 // tile c (rows ldc values apart); when corr is not nil, row r gets corr[r]
 // added and, when relu is not 0, negatives clamped to 0 (signed max). The
