@@ -32,11 +32,12 @@ import (
 // igemmKernel is an int8 GEMM micro-kernel: fn stores the product of an
 // mr-row strip a and an nr-column strip b, kg words deep, to the mr×nr
 // int32 tile c (rows ldc apart); b's words for group p start at p·ldb (nr
-// in the packed layout). With corr, row r of the tile gets corr[r] added
-// (in int32: the caller makes sure it cannot overflow), and with relu
-// negatives become 0. fn reads the columns as the unsigned operand, fnU
-// the rows; wide kernels (g = 2) take int16 both ways and use one
-// function for both.
+// in the packed layout). fn reads the columns as the unsigned operand
+// (Conv: the activation's im2col matrix) and adds corr[r] to row r; fnU
+// reads the rows as unsigned (Gemm, MatMul: the activation's rows) and
+// adds corr[c] to column c. The additions are in int32 (the caller makes
+// sure they cannot overflow); nil corr adds nothing; with relu, negatives
+// become 0.
 type igemmKernel struct {
 	name      string
 	mr, nr, g int

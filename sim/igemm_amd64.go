@@ -23,13 +23,17 @@ func igemmVNNI8x32U(kg int, a, b *uint32, ldb int, c *int32, ldc int, corr *int3
 //go:noescape
 func igemmAVX2x6x16(kg int, a, b *uint32, ldb int, c *int32, ldc int, corr *int32, relu int)
 
-// igemmAsm wraps an assembly kernel of an mr×nr tile.
-func igemmAsm(mr, nr int, f func(kg int, a, b *uint32, ldb int, c *int32, ldc int, corr *int32, relu int)) igemmFunc {
+//go:noescape
+func igemmAVX2x6x16U(kg int, a, b *uint32, ldb int, c *int32, ldc int, corr *int32, relu int)
+
+// igemmAsm wraps an assembly kernel of an mr×nr tile whose corrections
+// are ncorr values (mr per row, or nr per column).
+func igemmAsm(mr, nr, ncorr int, f func(kg int, a, b *uint32, ldb int, c *int32, ldc int, corr *int32, relu int)) igemmFunc {
 	return func(kg int, a, b []uint32, ldb int, c []int32, ldc int, corr []int32, relu bool) {
 		_ = c[(mr-1)*ldc+nr-1]
 		var cp *int32
 		if corr != nil {
-			_ = corr[mr-1]
+			_ = corr[ncorr-1]
 			cp = &corr[0]
 		}
 		r := 0
@@ -48,9 +52,9 @@ func igemmAsm(mr, nr int, f func(kg int, a, b *uint32, ldb int, c *int32, ldc in
 
 var (
 	vnniKernel = &igemmKernel{name: "vnni_8x32", mr: 8, nr: 32, g: 4,
-		fn: igemmAsm(8, 32, igemmVNNI8x32), fnU: igemmAsm(8, 32, igemmVNNI8x32U)}
+		fn: igemmAsm(8, 32, 8, igemmVNNI8x32), fnU: igemmAsm(8, 32, 32, igemmVNNI8x32U)}
 	avx2IKernel = &igemmKernel{name: "avx2_6x16", mr: 6, nr: 16, g: 2,
-		fn: igemmAsm(6, 16, igemmAVX2x6x16), fnU: igemmAsm(6, 16, igemmAVX2x6x16)}
+		fn: igemmAsm(6, 16, 6, igemmAVX2x6x16), fnU: igemmAsm(6, 16, 16, igemmAVX2x6x16U)}
 )
 
 // availableIKernels lists the int8 kernels this machine can run, fastest

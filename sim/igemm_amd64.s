@@ -5,11 +5,11 @@
 #include "textflag.h"
 
 // func igemmVNNI8x32(kg int, a, b *uint32, ldb int, c *int32, ldc int, corr *int32, relu int)
-// Stores the product of a 8-row strip a and a 32-column strip b, kg words
+// Stores the product of a strip of 8 rows a and a 32-column strip b, kg words
 // deep (b's words for one group of k ldb words apart), to the 8x32 int32
-// tile c (rows ldc values apart); when corr is not nil, row r gets corr[r]
-// added and, when relu is not 0, negatives clamped to 0 (signed max). The
-// columns (b) hold unsigned bytes, the rows (a) signed ones.
+// tile c (rows ldc values apart); when corr is not nil, row r gets
+// corr[r] added and, when relu is not 0, negatives are clamped to 0
+// (signed max). The columns (b) hold unsigned bytes, the rows (a) signed ones.
 // Z0..Z15 hold the tile (two registers a row), Z16/Z17 a word of b for 32
 // columns, Z18 a broadcast word of a.
 TEXT ·igemmVNNI8x32(SB), NOSPLIT, $0-64
@@ -146,11 +146,11 @@ rowsigemmVNNI8x32:
 	RET
 
 // func igemmVNNI8x32U(kg int, a, b *uint32, ldb int, c *int32, ldc int, corr *int32, relu int)
-// Stores the product of a 8-row strip a and a 32-column strip b, kg words
+// Stores the product of a strip of 8 rows a and a 32-column strip b, kg words
 // deep (b's words for one group of k ldb words apart), to the 8x32 int32
-// tile c (rows ldc values apart); when corr is not nil, row r gets corr[r]
-// added and, when relu is not 0, negatives clamped to 0 (signed max). The
-// rows (a) hold unsigned bytes, the columns (b) signed ones.
+// tile c (rows ldc values apart); when corr is not nil, column c gets
+// corr[c] added and, when relu is not 0, negatives are clamped to 0
+// (signed max). The rows (a) hold unsigned bytes, the columns (b) signed ones.
 // Z0..Z15 hold the tile (two registers a row), Z16/Z17 a word of b for 32
 // columns, Z18 a broadcast word of a.
 TEXT ·igemmVNNI8x32U(SB), NOSPLIT, $0-64
@@ -216,30 +216,24 @@ loopigemmVNNI8x32U:
 storeigemmVNNI8x32U:
 	TESTQ R10, R10
 	JZ    rowsigemmVNNI8x32U
-	VPBROADCASTD 0(R10), Z18
-	VPADDD Z18, Z0, Z0
-	VPADDD Z18, Z1, Z1
-	VPBROADCASTD 4(R10), Z18
-	VPADDD Z18, Z2, Z2
-	VPADDD Z18, Z3, Z3
-	VPBROADCASTD 8(R10), Z18
-	VPADDD Z18, Z4, Z4
-	VPADDD Z18, Z5, Z5
-	VPBROADCASTD 12(R10), Z18
-	VPADDD Z18, Z6, Z6
-	VPADDD Z18, Z7, Z7
-	VPBROADCASTD 16(R10), Z18
-	VPADDD Z18, Z8, Z8
-	VPADDD Z18, Z9, Z9
-	VPBROADCASTD 20(R10), Z18
-	VPADDD Z18, Z10, Z10
-	VPADDD Z18, Z11, Z11
-	VPBROADCASTD 24(R10), Z18
-	VPADDD Z18, Z12, Z12
-	VPADDD Z18, Z13, Z13
-	VPBROADCASTD 28(R10), Z18
-	VPADDD Z18, Z14, Z14
-	VPADDD Z18, Z15, Z15
+	VMOVDQU32 (R10), Z16
+	VMOVDQU32 64(R10), Z17
+	VPADDD Z16, Z0, Z0
+	VPADDD Z17, Z1, Z1
+	VPADDD Z16, Z2, Z2
+	VPADDD Z17, Z3, Z3
+	VPADDD Z16, Z4, Z4
+	VPADDD Z17, Z5, Z5
+	VPADDD Z16, Z6, Z6
+	VPADDD Z17, Z7, Z7
+	VPADDD Z16, Z8, Z8
+	VPADDD Z17, Z9, Z9
+	VPADDD Z16, Z10, Z10
+	VPADDD Z17, Z11, Z11
+	VPADDD Z16, Z12, Z12
+	VPADDD Z17, Z13, Z13
+	VPADDD Z16, Z14, Z14
+	VPADDD Z17, Z15, Z15
 	TESTQ R11, R11
 	JZ    rowsigemmVNNI8x32U
 	VPXORD Z19, Z19, Z19
@@ -289,8 +283,8 @@ rowsigemmVNNI8x32U:
 // func igemmAVX2x6x16(kg int, a, b *uint32, ldb int, c *int32, ldc int, corr *int32, relu int)
 // Stores the product of a 6-row strip a and a 16-column strip b, kg words
 // of two int16 deep (b's words for one group of k ldb words apart), to the
-// 6x16 int32 tile c (rows ldc values apart), with corr and relu as for the
-// VNNI kernel.
+// 6x16 int32 tile c (rows ldc values apart), with corr (per row) and relu
+// as for the VNNI kernels.
 // Y0..Y11 hold the tile (two registers a row), Y12/Y13 a word of b for 16
 // columns, Y14 a broadcast word of a, Y15 the products.
 TEXT ·igemmAVX2x6x16(SB), NOSPLIT, $0-64
@@ -392,6 +386,128 @@ storeAVX2:
 	VPMAXSD Y15, Y10, Y10
 	VPMAXSD Y15, Y11, Y11
 rowsAVX2:
+	VMOVDQU Y0, 0(DX)
+	VMOVDQU Y1, 32(DX)
+	ADDQ R8, DX
+	VMOVDQU Y2, 0(DX)
+	VMOVDQU Y3, 32(DX)
+	ADDQ R8, DX
+	VMOVDQU Y4, 0(DX)
+	VMOVDQU Y5, 32(DX)
+	ADDQ R8, DX
+	VMOVDQU Y6, 0(DX)
+	VMOVDQU Y7, 32(DX)
+	ADDQ R8, DX
+	VMOVDQU Y8, 0(DX)
+	VMOVDQU Y9, 32(DX)
+	ADDQ R8, DX
+	VMOVDQU Y10, 0(DX)
+	VMOVDQU Y11, 32(DX)
+	VZEROUPPER
+	RET
+
+// func igemmAVX2x6x16U(kg int, a, b *uint32, ldb int, c *int32, ldc int, corr *int32, relu int)
+// Stores the product of a 6-row strip a and a 16-column strip b, kg words
+// of two int16 deep (b's words for one group of k ldb words apart), to the
+// 6x16 int32 tile c (rows ldc values apart), with corr (per column) and relu
+// as for the VNNI kernels.
+// Y0..Y11 hold the tile (two registers a row), Y12/Y13 a word of b for 16
+// columns, Y14 a broadcast word of a, Y15 the products.
+TEXT ·igemmAVX2x6x16U(SB), NOSPLIT, $0-64
+	MOVQ kg+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ ldb+24(FP), R9
+	SHLQ $2, R9
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+	MOVQ corr+48(FP), R10
+	MOVQ relu+56(FP), R11
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	VPXOR Y11, Y11, Y11
+	TESTQ CX, CX
+	JZ    storeAVX2U
+loopAVX2U:
+	VMOVDQU (DI), Y12
+	VMOVDQU 32(DI), Y13
+	VPBROADCASTD 0(SI), Y14
+	VPMADDWD Y12, Y14, Y15
+	VPADDD Y15, Y0, Y0
+	VPMADDWD Y13, Y14, Y15
+	VPADDD Y15, Y1, Y1
+	VPBROADCASTD 4(SI), Y14
+	VPMADDWD Y12, Y14, Y15
+	VPADDD Y15, Y2, Y2
+	VPMADDWD Y13, Y14, Y15
+	VPADDD Y15, Y3, Y3
+	VPBROADCASTD 8(SI), Y14
+	VPMADDWD Y12, Y14, Y15
+	VPADDD Y15, Y4, Y4
+	VPMADDWD Y13, Y14, Y15
+	VPADDD Y15, Y5, Y5
+	VPBROADCASTD 12(SI), Y14
+	VPMADDWD Y12, Y14, Y15
+	VPADDD Y15, Y6, Y6
+	VPMADDWD Y13, Y14, Y15
+	VPADDD Y15, Y7, Y7
+	VPBROADCASTD 16(SI), Y14
+	VPMADDWD Y12, Y14, Y15
+	VPADDD Y15, Y8, Y8
+	VPMADDWD Y13, Y14, Y15
+	VPADDD Y15, Y9, Y9
+	VPBROADCASTD 20(SI), Y14
+	VPMADDWD Y12, Y14, Y15
+	VPADDD Y15, Y10, Y10
+	VPMADDWD Y13, Y14, Y15
+	VPADDD Y15, Y11, Y11
+	ADDQ $24, SI
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  loopAVX2U
+storeAVX2U:
+	TESTQ R10, R10
+	JZ    rowsAVX2U
+	VMOVDQU (R10), Y12
+	VMOVDQU 32(R10), Y13
+	VPADDD Y12, Y0, Y0
+	VPADDD Y13, Y1, Y1
+	VPADDD Y12, Y2, Y2
+	VPADDD Y13, Y3, Y3
+	VPADDD Y12, Y4, Y4
+	VPADDD Y13, Y5, Y5
+	VPADDD Y12, Y6, Y6
+	VPADDD Y13, Y7, Y7
+	VPADDD Y12, Y8, Y8
+	VPADDD Y13, Y9, Y9
+	VPADDD Y12, Y10, Y10
+	VPADDD Y13, Y11, Y11
+	TESTQ R11, R11
+	JZ    rowsAVX2U
+	VPXOR Y15, Y15, Y15
+	VPMAXSD Y15, Y0, Y0
+	VPMAXSD Y15, Y1, Y1
+	VPMAXSD Y15, Y2, Y2
+	VPMAXSD Y15, Y3, Y3
+	VPMAXSD Y15, Y4, Y4
+	VPMAXSD Y15, Y5, Y5
+	VPMAXSD Y15, Y6, Y6
+	VPMAXSD Y15, Y7, Y7
+	VPMAXSD Y15, Y8, Y8
+	VPMAXSD Y15, Y9, Y9
+	VPMAXSD Y15, Y10, Y10
+	VPMAXSD Y15, Y11, Y11
+rowsAVX2U:
 	VMOVDQU Y0, 0(DX)
 	VMOVDQU Y1, 32(DX)
 	ADDQ R8, DX

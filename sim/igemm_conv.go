@@ -152,8 +152,9 @@ func convInt8(c *runCtx, xq, wq []int8, bias []int32, g *geom, batch, ch, m, gro
 	return y, true
 }
 
-// rowCorrections is what the epilogue adds to each row's sums: the bias
-// minus z times the row's weight sum, in int64 (c64), and, when no sum of
+// rowCorrections is what the epilogue adds to the sums of each row (of a
+// Conv; each column of Gemm and MatMul): the bias minus z times the row's
+// weight sum, in int64 (c64), and, when no sum of
 // the layer can then leave int32 (fits), in int32 (c32, padded to whole
 // strips) for the kernel to add itself; otherwise the sums are saturated
 // in Go (igemmStoreRow).

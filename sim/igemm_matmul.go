@@ -61,6 +61,19 @@ func gemmInt8(c *runCtx, a, b, bias *onnx.Tensor, rs, cs, m, n, k int, transA, t
 	z := int64(128 + offset)
 	words, sums := pw.words[0], pw.sums[0]
 	y := make([]int32, m*n)
+	// When C does not vary along rows, the kernel adds it and the
+	// correction per column itself, if no sum can then leave int32.
+	var cc rowCorrections
+	if cd == nil || rs == 0 {
+		var cb []int32
+		if cd != nil {
+			cb = make([]int32, n)
+			for j := range cb {
+				cb[j] = cd[j*cs]
+			}
+		}
+		cc = newRowCorrections(sums, cb, z, k, colStrips*kern.nr)
+	}
 	perBlock := max(1, igemmBlockBytes/(kg*4*kern.nr)) // column strips a tile
 	blocks := (colStrips + perBlock - 1) / perBlock
 	perBand := max(1, igemmBandRows/kern.mr) // row strips a tile
@@ -78,10 +91,22 @@ func gemmInt8(c *runCtx, a, b, bias *onnx.Tensor, rs, cs, m, n, k int, transA, t
 			for rsi := band * perBand; rsi < min(rowStrips, (band+1)*perBand); rsi++ {
 				as := ap[rsi*stripWords : (rsi+1)*stripWords]
 				for csi := block * perBlock; csi < min(colStrips, (block+1)*perBlock); csi++ {
-					kern.fnU(kg, as, words[csi*kg*kern.nr:(csi+1)*kg*kern.nr], kern.nr, tile, kern.nr, nil, false)
+					b := words[csi*kg*kern.nr : (csi+1)*kg*kern.nr]
 					i0, j0 := rsi*kern.mr, csi*kern.nr
-					cols := min(kern.nr, n-j0)
-					for r := 0; r < min(kern.mr, m-i0); r++ {
+					rows, cols := min(kern.mr, m-i0), min(kern.nr, n-j0)
+					switch {
+					case cc.fits && rows == kern.mr && cols == kern.nr:
+						kern.fnU(kg, as, b, kern.nr, y[i0*n+j0:], n, cc.c32[j0:], false)
+						continue
+					case cc.fits:
+						kern.fnU(kg, as, b, kern.nr, tile, kern.nr, cc.c32[j0:], false)
+						for r := range rows {
+							copy(y[(i0+r)*n+j0:][:cols], tile[r*kern.nr:])
+						}
+						continue
+					}
+					kern.fnU(kg, as, b, kern.nr, tile, kern.nr, nil, false)
+					for r := 0; r < rows; r++ {
 						i := i0 + r
 						dst := y[i*n+j0:][:cols]
 						for jj, v := range tile[r*kern.nr : r*kern.nr+cols] {

@@ -22,11 +22,11 @@ for MR, name, bu in [(mr, "igemmVNNI%dx32%s" % (mr, u), u == "") for mr in (8,) 
     ZB, ZA, ZZ = 2 * MR, 2 * MR + 2, 2 * MR + 3
     w("""
 // func %s(kg int, a, b *uint32, ldb int, c *int32, ldc int, corr *int32, relu int)
-// Stores the product of a %d-row strip a and a 32-column strip b, kg words
+// Stores the product of a strip of %d rows a and a 32-column strip b, kg words
 // deep (b's words for one group of k ldb words apart), to the %dx32 int32
-// tile c (rows ldc values apart); when corr is not nil, row r gets corr[r]
-// added and, when relu is not 0, negatives clamped to 0 (signed max). The
-// %s hold unsigned bytes, the %s signed ones.
+// tile c (rows ldc values apart); when corr is not nil, %s gets
+// corr[%s] added and, when relu is not 0, negatives are clamped to 0
+// (signed max). The %s hold unsigned bytes, the %s signed ones.
 // Z0..Z%d hold the tile (two registers a row), Z%d/Z%d a word of b for 32
 // columns, Z%d a broadcast word of a.
 TEXT ·%s(SB), NOSPLIT, $0-64
@@ -40,7 +40,7 @@ TEXT ·%s(SB), NOSPLIT, $0-64
 	SHLQ $2, R8
 	MOVQ corr+48(FP), R10
 	MOVQ relu+56(FP), R11
-""" % (name, MR, MR, "columns (b)" if bu else "rows (a)", "rows (a)" if bu else "columns (b)",
+""" % (name, MR, MR, "row r" if bu else "column c", "r" if bu else "c", "columns (b)" if bu else "rows (a)", "rows (a)" if bu else "columns (b)",
        2 * MR - 1, ZB, ZB + 1, ZA, name))
     for i in range(2 * MR):
         w("\tVPXORD Z%d, Z%d, Z%d\n" % (i, i, i))
@@ -66,10 +66,16 @@ store%(n)s:
 	TESTQ R10, R10
 	JZ    rows%(n)s
 """ % {"n": name, "step": 4 * MR})
-    for r in range(MR):
-        w("\tVPBROADCASTD %d(R10), Z%d\n" % (4 * r, ZA))
-        for h in range(2):
-            w("\tVPADDD Z%d, Z%d, Z%d\n" % (ZA, 2 * r + h, 2 * r + h))
+    if bu:  # a correction per row
+        for r in range(MR):
+            w("\tVPBROADCASTD %d(R10), Z%d\n" % (4 * r, ZA))
+            for h in range(2):
+                w("\tVPADDD Z%d, Z%d, Z%d\n" % (ZA, 2 * r + h, 2 * r + h))
+    else:  # a correction per column, in b's registers
+        w("\tVMOVDQU32 (R10), Z%d\n\tVMOVDQU32 64(R10), Z%d\n" % (ZB, ZB + 1))
+        for r in range(MR):
+            for h in range(2):
+                w("\tVPADDD Z%d, Z%d, Z%d\n" % (ZB + h, 2 * r + h, 2 * r + h))
     w("\tTESTQ R11, R11\n\tJZ    rows%s\n\tVPXORD Z%d, Z%d, Z%d\n" % (name, ZZ, ZZ, ZZ))
     for i in range(2 * MR):
         w("\tVPMAXSD Z%d, Z%d, Z%d\n" % (ZZ, i, i))
@@ -86,15 +92,16 @@ store%(n)s:
 # multiplies the pairs and adds each pair's two products into an int32,
 # exactly (at most 2*255*128), and VPADDD accumulates. VPMADDUBSW would
 # add the pairs in int16 and saturate.
-w("""
-// func igemmAVX2x6x16(kg int, a, b *uint32, ldb int, c *int32, ldc int, corr *int32, relu int)
+for u in ("", "U"):
+    w("""
+// func igemmAVX2x6x16%(u)s(kg int, a, b *uint32, ldb int, c *int32, ldc int, corr *int32, relu int)
 // Stores the product of a 6-row strip a and a 16-column strip b, kg words
 // of two int16 deep (b's words for one group of k ldb words apart), to the
-// 6x16 int32 tile c (rows ldc values apart), with corr and relu as for the
-// VNNI kernel.
+// 6x16 int32 tile c (rows ldc values apart), with corr (%(per)s) and relu
+// as for the VNNI kernels.
 // Y0..Y11 hold the tile (two registers a row), Y12/Y13 a word of b for 16
 // columns, Y14 a broadcast word of a, Y15 the products.
-TEXT ·igemmAVX2x6x16(SB), NOSPLIT, $0-64
+TEXT ·igemmAVX2x6x16%(u)s(SB), NOSPLIT, $0-64
 	MOVQ kg+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -105,42 +112,48 @@ TEXT ·igemmAVX2x6x16(SB), NOSPLIT, $0-64
 	SHLQ $2, R8
 	MOVQ corr+48(FP), R10
 	MOVQ relu+56(FP), R11
-""")
-for i in range(12):
-    w("\tVPXOR Y%d, Y%d, Y%d\n" % (i, i, i))
-w("""	TESTQ CX, CX
-	JZ    storeAVX2
-loopAVX2:
+""" % {"u": u, "per": "per column" if u else "per row"})
+    for i in range(12):
+        w("\tVPXOR Y%d, Y%d, Y%d\n" % (i, i, i))
+    w("""	TESTQ CX, CX
+	JZ    storeAVX2%(u)s
+loopAVX2%(u)s:
 	VMOVDQU (DI), Y12
 	VMOVDQU 32(DI), Y13
-""")
-for r in range(6):
-    w("\tVPBROADCASTD %d(SI), Y14\n" % (4 * r))
-    for h in range(2):
-        w("\tVPMADDWD Y%d, Y14, Y15\n" % (12 + h))
-        w("\tVPADDD Y15, Y%d, Y%d\n" % (2 * r + h, 2 * r + h))
-w("""	ADDQ $24, SI
+""" % {"u": u})
+    for r in range(6):
+        w("\tVPBROADCASTD %d(SI), Y14\n" % (4 * r))
+        for h in range(2):
+            w("\tVPMADDWD Y%d, Y14, Y15\n" % (12 + h))
+            w("\tVPADDD Y15, Y%d, Y%d\n" % (2 * r + h, 2 * r + h))
+    w("""	ADDQ $24, SI
 	ADDQ R9, DI
 	DECQ CX
-	JNZ  loopAVX2
-storeAVX2:
+	JNZ  loopAVX2%(u)s
+storeAVX2%(u)s:
 	TESTQ R10, R10
-	JZ    rowsAVX2
-""")
-for r in range(6):
-    w("\tVPBROADCASTD %d(R10), Y14\n" % (4 * r))
-    for h in range(2):
-        w("\tVPADDD Y14, Y%d, Y%d\n" % (2 * r + h, 2 * r + h))
-w("\tTESTQ R11, R11\n\tJZ    rowsAVX2\n\tVPXOR Y15, Y15, Y15\n")
-for i in range(12):
-    w("\tVPMAXSD Y15, Y%d, Y%d\n" % (i, i))
-w("rowsAVX2:\n")
-for r in range(6):
-    for h in range(2):
-        w("\tVMOVDQU Y%d, %d(DX)\n" % (2 * r + h, 32 * h))
-    if r < 5:
-        w("\tADDQ R8, DX\n")
-w("\tVZEROUPPER\n\tRET\n")
+	JZ    rowsAVX2%(u)s
+""" % {"u": u})
+    if not u:
+        for r in range(6):
+            w("\tVPBROADCASTD %d(R10), Y14\n" % (4 * r))
+            for h in range(2):
+                w("\tVPADDD Y14, Y%d, Y%d\n" % (2 * r + h, 2 * r + h))
+    else:
+        w("\tVMOVDQU (R10), Y12\n\tVMOVDQU 32(R10), Y13\n")
+        for r in range(6):
+            for h in range(2):
+                w("\tVPADDD Y%d, Y%d, Y%d\n" % (12 + h, 2 * r + h, 2 * r + h))
+    w("\tTESTQ R11, R11\n\tJZ    rowsAVX2%s\n\tVPXOR Y15, Y15, Y15\n" % u)
+    for i in range(12):
+        w("\tVPMAXSD Y15, Y%d, Y%d\n" % (i, i))
+    w("rowsAVX2%s:\n" % u)
+    for r in range(6):
+        for h in range(2):
+            w("\tVMOVDQU Y%d, %d(DX)\n" % (2 * r + h, 32 * h))
+        if r < 5:
+            w("\tADDQ R8, DX\n")
+    w("\tVZEROUPPER\n\tRET\n")
 
 # AscendQuant (round_mode Round) and AscendDequant on AVX-512, the same
 # IEEE operations as ascend.go's loops: VMULPS then VADDPS, each rounded to
