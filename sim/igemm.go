@@ -142,6 +142,36 @@ func saturate(v int64) int32 {
 	return int32(max(math.MinInt32, min(math.MaxInt32, v)))
 }
 
+// rowCorrections is what the epilogue adds to the sums of each row of a
+// Conv (each column of Gemm and MatMul): the bias minus z times the row's
+// weight sum, in int64 (c64), and, when no sum of the layer can then leave
+// int32 (fits), in int32 (c32, padded to whole strips) for the kernel to
+// add itself; otherwise the sums are saturated in Go (igemmStoreRow).
+type rowCorrections struct {
+	c64  []int64
+	c32  []int32
+	fits bool
+}
+
+// newRowCorrections builds the corrections of rows with weight sums sums,
+// optional bias, activation zero z, k terms, padded to padded rows.
+func newRowCorrections(sums, bias []int32, z int64, k, padded int) rowCorrections {
+	rc := rowCorrections{c64: make([]int64, len(sums)), c32: make([]int32, padded), fits: true}
+	bound := int64(k) * 255 * 128 // largest |sum of products|
+	for i, s := range sums {
+		v := -z * int64(s)
+		if bias != nil {
+			v += int64(bias[i])
+		}
+		rc.c64[i] = v
+		rc.c32[i] = int32(v)
+		if v > math.MaxInt32-bound || v < math.MinInt32+bound {
+			rc.fits = false
+		}
+	}
+	return rc
+}
+
 // igemmStoreRow writes a row of results: each sum of acc plus corr (the
 // bias minus the offset correction), saturated to int32, and clamped at 0
 // when relu is set (Relu after saturating, in one clamp).

@@ -1,10 +1,6 @@
 package sim
 
-import (
-	"math"
-
-	"amq/onnx"
-)
+import "amq/onnx"
 
 // The int8 Conv of deploy models on the int8 kernels (igemm.go): the
 // weights are the rows operand (signed), the im2col matrix of the
@@ -58,10 +54,10 @@ func convInt8(c *runCtx, xq, wq []int8, bias []int32, g *geom, batch, ch, m, gro
 		return nil, false
 	}
 	cw := (cg + kern.g - 1) / kern.g // channel words per pixel
-	kg := cw * g.kN
-	mr, nr := kern.mr, kern.nr
-	rowStrips := (mg + mr - 1) / mr
-	pw := cache.get(kern, wq, cg*g.kN, m, false, func() *igemmPacked {
+	cv := &int8Conv{kern: kern, g: g, m: m, mg: mg, cw: cw, kg: cw * g.kN, group: group, relu: relu,
+		y: make([]int32, batch*m*g.outN)}
+	rowStrips := (mg + kern.mr - 1) / kern.mr
+	cv.w = cache.get(kern, wq, cg*g.kN, m, false, func() *igemmPacked {
 		p := &igemmPacked{}
 		for gi := 0; gi < group; gi++ {
 			w := wq[gi*mg*cg*g.kN : (gi+1)*mg*cg*g.kN]
@@ -70,117 +66,111 @@ func convInt8(c *runCtx, xq, wq []int8, bias []int32, g *geom, batch, ch, m, gro
 		}
 		return p
 	})
-
-	inN, outN := g.inN, g.outN
-	planes := batch * group * cw
-	xb := wordScratch.get(planes * inN)
-	defer wordScratch.put(xb)
-	xw := *xb
-	parallelFor(c.threads, planes, max(1, (1<<14)/inN), func(lo, hi int) {
-		for pl := lo; pl < hi; pl++ {
-			img, ci := pl/cw, pl%cw
-			bi, gi := img/group, img%group
-			c0 := bi*ch + gi*cg + ci*kern.g
-			n := min(kern.g, cg-ci*kern.g)
-			channelWords(xw[pl*inN:(pl+1)*inN], xq[c0*inN:(c0+n)*inN], inN, n, kern.g)
-		}
-	})
 	z := uint32(128 + offset)
-	pad := z | z<<16 // int16 pairs
+	cv.pad = z | z<<16 // int16 pairs
 	if kern.g == 4 {
-		pad = z * 0x01010101
+		cv.pad = z * 0x01010101
 	}
-
-	corr := make([]rowCorrections, group)
-	for gi := range corr {
+	cv.corr = make([]rowCorrections, group)
+	for gi := range cv.corr {
 		var gb []int32
 		if bias != nil {
 			gb = bias[gi*mg : (gi+1)*mg]
 		}
-		corr[gi] = newRowCorrections(pw.sums[gi], gb, int64(z), cg*g.kN, rowStrips*mr)
+		cv.corr[gi] = newRowCorrections(cv.w.sums[gi], gb, int64(z), cg*g.kN, rowStrips*kern.mr)
 	}
 
-	strips := (outN + nr - 1) / nr
-	per := max(1, min(igemmMaxChunk/nr, igemmChunkBytes/(kg*4*nr))) // strips a chunk
-	chunks := (strips + per - 1) / per
+	planes := batch * group * cw
+	xb := wordScratch.get(planes * g.inN)
+	defer wordScratch.put(xb)
+	cv.x = *xb
+	parallelFor(c.threads, planes, max(1, (1<<14)/g.inN), func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			img, ci := pl/cw, pl%cw
+			c0 := img/group*ch + img%group*cg + ci*kern.g
+			n := min(kern.g, cg-ci*kern.g)
+			channelWords(cv.x[pl*g.inN:(pl+1)*g.inN], xq[c0*g.inN:(c0+n)*g.inN], g.inN, n, kern.g)
+		}
+	})
+
 	images := batch * group
-	if t := c.threads; t > 1 && images*chunks < 2*t {
-		chunks = min(strips, (2*t+images-1)/images)
+	per, chunks := convChunks(g.outN, kern.nr, cv.kg, images, c.threads)
+	width := per * kern.nr
+	work := mg * cv.kg * width
+	parallelFor(c.threads, images*chunks, max(1, (1<<18)/work), func(lo, hi int) {
+		buf := wordScratch.get(cv.kg * width)
+		defer wordScratch.put(buf)
+		tile := make([]int32, kern.mr*kern.nr)
+		for t := lo; t < hi; t++ {
+			img, j0 := t/chunks, t%chunks*width
+			cv.columns(img, j0, min(g.outN, j0+width), *buf, tile)
+		}
+	})
+	return cv.y, true
+}
+
+// convChunks cuts an image's outN output columns into chunks of per
+// strips of nr columns, about igemmChunkBytes of packed im2col matrix (kg
+// words a column) each, and into at least two chunks per thread in all
+// when the images alone are too few.
+func convChunks(outN, nr, kg, images, threads int) (per, chunks int) {
+	strips := (outN + nr - 1) / nr
+	per = max(1, min(igemmMaxChunk/nr, igemmChunkBytes/(kg*4*nr)))
+	chunks = (strips + per - 1) / per
+	if threads > 1 && images*chunks < 2*threads {
+		chunks = min(strips, (2*threads+images-1)/images)
 	}
 	per = (strips + chunks - 1) / chunks
-	chunks = (strips + per - 1) / per
-	y := make([]int32, batch*m*outN)
-	work := mg * kg * per * nr
-	parallelFor(c.threads, images*chunks, max(1, (1<<18)/work), func(lo, hi int) {
-		buf := wordScratch.get(kg * per * nr)
-		defer wordScratch.put(buf)
-		col := *buf
-		tile := make([]int32, mr*nr)
-		for t := lo; t < hi; t++ {
-			img, chunk := t/chunks, t%chunks
-			bi, gi := img/group, img%group
-			j0 := chunk * per * nr
-			j1 := min(outN, j0+per*nr)
-			nw := j1 - j0
-			im2colWords(col, xw[img*cw*inN:(img+1)*cw*inN], g, cw, j0, j1, nr, pad)
-			words, cr := pw.words[gi], corr[gi]
-			for rs := 0; rs < rowStrips; rs++ {
-				a := words[rs*kg*mr : (rs+1)*kg*mr]
-				rows := min(mr, mg-rs*mr)
-				out := y[(bi*m+gi*mg+rs*mr)*outN+j0:]
-				for cs := 0; cs*nr < nw; cs++ {
-					b := col[cs*kg*nr : (cs+1)*kg*nr]
-					cols := min(nr, nw-cs*nr)
-					switch {
-					case cr.fits && rows == mr && cols == nr:
-						kern.fn(kg, a, b, nr, out[cs*nr:], outN, cr.c32[rs*mr:], relu)
-					case cr.fits:
-						kern.fn(kg, a, b, nr, tile, nr, cr.c32[rs*mr:], relu)
-						for r := range rows {
-							copy(out[r*outN+cs*nr:][:cols], tile[r*nr:])
-						}
-					default:
-						kern.fn(kg, a, b, nr, tile, nr, nil, false)
-						for r := range rows {
-							igemmStoreRow(out[r*outN+cs*nr:][:cols], tile[r*nr:], cr.c64[rs*mr+r], relu)
-						}
-					}
+	return per, (strips + per - 1) / per
+}
+
+// int8Conv is one run of an int8 Conv on the int8 kernels: the packed
+// weights, the channel words of the input, and the output.
+type int8Conv struct {
+	kern                 *igemmKernel
+	g                    *geom
+	m, mg, cw, kg, group int
+	relu                 bool
+	w                    *igemmPacked
+	corr                 []rowCorrections // per group
+	x                    []uint32         // channel words, cw planes per (image, group)
+	pad                  uint32           // the channel word of a padded tap
+	y                    []int32
+}
+
+// columns computes output columns [j0, j1) of every output channel of
+// image (batch item, group) img: it packs their im2col matrix into col and
+// passes every strip of weights over it; tile is an mr×nr scratch tile.
+func (cv *int8Conv) columns(img, j0, j1 int, col []uint32, tile []int32) {
+	kern, g, kg := cv.kern, cv.g, cv.kg
+	mr, nr, outN := kern.mr, kern.nr, g.outN
+	bi, gi := img/cv.group, img%cv.group
+	nw := j1 - j0
+	im2colWords(col, cv.x[img*cv.cw*g.inN:(img+1)*cv.cw*g.inN], g, cv.cw, j0, j1, nr, cv.pad)
+	words, cr := cv.w.words[gi], cv.corr[gi]
+	for rs := 0; rs*mr < cv.mg; rs++ {
+		a := words[rs*kg*mr : (rs+1)*kg*mr]
+		rows := min(mr, cv.mg-rs*mr)
+		out := cv.y[(bi*cv.m+gi*cv.mg+rs*mr)*outN+j0:]
+		for cs := 0; cs*nr < nw; cs++ {
+			b := col[cs*kg*nr : (cs+1)*kg*nr]
+			cols := min(nr, nw-cs*nr)
+			switch {
+			case cr.fits && rows == mr && cols == nr:
+				kern.fn(kg, a, b, nr, out[cs*nr:], outN, cr.c32[rs*mr:], cv.relu)
+			case cr.fits:
+				kern.fn(kg, a, b, nr, tile, nr, cr.c32[rs*mr:], cv.relu)
+				for r := range rows {
+					copy(out[r*outN+cs*nr:][:cols], tile[r*nr:])
+				}
+			default:
+				kern.fn(kg, a, b, nr, tile, nr, nil, false)
+				for r := range rows {
+					igemmStoreRow(out[r*outN+cs*nr:][:cols], tile[r*nr:], cr.c64[rs*mr+r], cv.relu)
 				}
 			}
 		}
-	})
-	return y, true
-}
-
-// rowCorrections is what the epilogue adds to the sums of each row (of a
-// Conv; each column of Gemm and MatMul): the bias minus z times the row's
-// weight sum, in int64 (c64), and, when no sum of
-// the layer can then leave int32 (fits), in int32 (c32, padded to whole
-// strips) for the kernel to add itself; otherwise the sums are saturated
-// in Go (igemmStoreRow).
-type rowCorrections struct {
-	c64  []int64
-	c32  []int32
-	fits bool
-}
-
-// newRowCorrections builds the corrections of rows with weight sums sums,
-// optional bias, activation zero z, k terms, padded to padded rows.
-func newRowCorrections(sums, bias []int32, z int64, k, padded int) rowCorrections {
-	rc := rowCorrections{c64: make([]int64, len(sums)), c32: make([]int32, padded), fits: true}
-	bound := int64(k) * 255 * 128 // largest |sum of products|
-	for i, s := range sums {
-		v := -z * int64(s)
-		if bias != nil {
-			v += int64(bias[i])
-		}
-		rc.c64[i] = v
-		rc.c32[i] = int32(v)
-		if v > math.MaxInt32-bound || v < math.MinInt32+bound {
-			rc.fits = false
-		}
 	}
-	return rc
 }
 
 // packConvWeights packs a group's weight (mg rows of cg channels × kN

@@ -49,21 +49,19 @@ func gemmInt8(c *runCtx, a, b, bias *onnx.Tensor, rs, cs, m, n, k int, transA, t
 		sums := kern.packCols(words, bq, k, n, ldk, ldn)
 		return &igemmPacked{words: [][]uint32{words}, sums: [][]int32{sums}}
 	})
+	gm := &int8Gemm{kern: kern, m: m, n: n, kg: kg, z: int64(128 + offset), b: pw.words[0], sums: pw.sums[0],
+		c: cd, rs: rs, cs: cs, y: make([]int32, m*n)}
 	rowStrips := (m + kern.mr - 1) / kern.mr
 	ab := wordScratch.get(rowStrips * kg * kern.mr)
 	defer wordScratch.put(ab)
-	ap := *ab
+	gm.a = *ab
 	stripWords := kg * kern.mr
 	parallelFor(c.threads, rowStrips, max(1, 4096/max(1, k)), func(lo, hi int) {
 		rows := min(m, hi*kern.mr) - lo*kern.mr
-		kern.packRows(ap[lo*stripWords:hi*stripWords], aq[lo*kern.mr*k:], rows, k, k, true)
+		kern.packRows(gm.a[lo*stripWords:hi*stripWords], aq[lo*kern.mr*k:], rows, k, k, true)
 	})
-	z := int64(128 + offset)
-	words, sums := pw.words[0], pw.sums[0]
-	y := make([]int32, m*n)
 	// When C does not vary along rows, the kernel adds it and the
 	// correction per column itself, if no sum can then leave int32.
-	var cc rowCorrections
 	if cd == nil || rs == 0 {
 		var cb []int32
 		if cd != nil {
@@ -72,11 +70,15 @@ func gemmInt8(c *runCtx, a, b, bias *onnx.Tensor, rs, cs, m, n, k int, transA, t
 				cb[j] = cd[j*cs]
 			}
 		}
-		cc = newRowCorrections(sums, cb, z, k, colStrips*kern.nr)
+		gm.corr = newRowCorrections(gm.sums, cb, gm.z, k, colStrips*kern.nr)
 	}
-	perBlock := max(1, igemmBlockBytes/(kg*4*kern.nr)) // column strips a tile
+
+	// Tiles: blocks of column strips (packed weights that stay in L2)
+	// by bands of row strips, at least two per thread when there are
+	// enough rows.
+	perBlock := max(1, igemmBlockBytes/(kg*4*kern.nr))
 	blocks := (colStrips + perBlock - 1) / perBlock
-	perBand := max(1, igemmBandRows/kern.mr) // row strips a tile
+	perBand := max(1, igemmBandRows/kern.mr)
 	bands := (rowStrips + perBand - 1) / perBand
 	if t := c.threads; t > 1 && blocks*bands < 2*t {
 		bands = min(rowStrips, (2*t+blocks-1)/blocks)
@@ -89,37 +91,58 @@ func gemmInt8(c *runCtx, a, b, bias *onnx.Tensor, rs, cs, m, n, k int, transA, t
 		for t := lo; t < hi; t++ {
 			block, band := t/bands, t%bands
 			for rsi := band * perBand; rsi < min(rowStrips, (band+1)*perBand); rsi++ {
-				as := ap[rsi*stripWords : (rsi+1)*stripWords]
 				for csi := block * perBlock; csi < min(colStrips, (block+1)*perBlock); csi++ {
-					b := words[csi*kg*kern.nr : (csi+1)*kg*kern.nr]
-					i0, j0 := rsi*kern.mr, csi*kern.nr
-					rows, cols := min(kern.mr, m-i0), min(kern.nr, n-j0)
-					switch {
-					case cc.fits && rows == kern.mr && cols == kern.nr:
-						kern.fnU(kg, as, b, kern.nr, y[i0*n+j0:], n, cc.c32[j0:], false)
-						continue
-					case cc.fits:
-						kern.fnU(kg, as, b, kern.nr, tile, kern.nr, cc.c32[j0:], false)
-						for r := range rows {
-							copy(y[(i0+r)*n+j0:][:cols], tile[r*kern.nr:])
-						}
-						continue
-					}
-					kern.fnU(kg, as, b, kern.nr, tile, kern.nr, nil, false)
-					for r := 0; r < rows; r++ {
-						i := i0 + r
-						dst := y[i*n+j0:][:cols]
-						for jj, v := range tile[r*kern.nr : r*kern.nr+cols] {
-							s := int64(v) - z*int64(sums[j0+jj])
-							if cd != nil {
-								s += int64(cd[i*rs+(j0+jj)*cs])
-							}
-							dst[jj] = saturate(s)
-						}
-					}
+					gm.tile(rsi, csi, tile)
 				}
 			}
 		}
 	})
-	return y, true
+	return gm.y, true
+}
+
+// int8Gemm is one run of an int8 Gemm or MatMul on the int8 kernels: the
+// packed activation rows and weight columns, C, and the output.
+type int8Gemm struct {
+	kern     *igemmKernel
+	m, n, kg int
+	z        int64    // the activation's zero, 128 + offset
+	a, b     []uint32 // packed rows and columns
+	sums     []int32  // the weight's column sums
+	corr     rowCorrections
+	c        []int32 // C, read at i·rs + j·cs; nil for none
+	rs, cs   int
+	y        []int32
+}
+
+// tile computes the output tile of row strip rsi and column strip csi;
+// tile is an mr×nr scratch tile.
+func (gm *int8Gemm) tile(rsi, csi int, tile []int32) {
+	kern, kg, n := gm.kern, gm.kg, gm.n
+	a := gm.a[rsi*kg*kern.mr : (rsi+1)*kg*kern.mr]
+	b := gm.b[csi*kg*kern.nr : (csi+1)*kg*kern.nr]
+	i0, j0 := rsi*kern.mr, csi*kern.nr
+	rows, cols := min(kern.mr, gm.m-i0), min(kern.nr, n-j0)
+	switch {
+	case gm.corr.fits && rows == kern.mr && cols == kern.nr:
+		kern.fnU(kg, a, b, kern.nr, gm.y[i0*n+j0:], n, gm.corr.c32[j0:], false)
+		return
+	case gm.corr.fits:
+		kern.fnU(kg, a, b, kern.nr, tile, kern.nr, gm.corr.c32[j0:], false)
+		for r := range rows {
+			copy(gm.y[(i0+r)*n+j0:][:cols], tile[r*kern.nr:])
+		}
+		return
+	}
+	kern.fnU(kg, a, b, kern.nr, tile, kern.nr, nil, false)
+	for r := range rows {
+		i := i0 + r
+		dst := gm.y[i*n+j0:][:cols]
+		for jj, v := range tile[r*kern.nr : r*kern.nr+cols] {
+			s := int64(v) - gm.z*int64(gm.sums[j0+jj])
+			if gm.c != nil {
+				s += int64(gm.c[i*gm.rs+(j0+jj)*gm.cs])
+			}
+			dst[jj] = saturate(s)
+		}
+	}
 }
