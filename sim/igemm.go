@@ -17,8 +17,10 @@ import (
 // sum over k. A convolution's padding is a real zero, i.e. q = offset: the
 // padded u is z, whose term cancels against the correction. Products are
 // at most 255·128 in magnitude, so int32 sums are exact up to igemmMaxK
-// terms; the epilogue adds the bias in int64 and saturates to int32, as
-// the exact path (igemmExact) does. Results are therefore identical to it.
+// terms. The bias and the correction are added by the kernel, in int32,
+// when no sum of the layer can then leave int32, else in int64 and
+// saturated to int32, as the exact path (igemmExact) does: the results are
+// identical to it.
 //
 // Operands are packed in words of 32 bits, each holding g consecutive
 // values along k of one row or column: g = 4 bytes for VNNI, g = 2 int16
@@ -26,8 +28,9 @@ import (
 // would add them in int16 and saturate). The rows operand is broadcast:
 // strips of mr rows, word (strip s, group p, row r) at (s·kg + p)·mr + r.
 // The columns operand is loaded as vectors: strips of nr columns, word
-// (strip s, group p, column c) at (s·kg + p)·nr + c. kg = ⌈k/g⌉; values
-// beyond k, rows beyond m and columns beyond n are zero.
+// (strip s, group p, column c) at (s·kg + p)·nr + c. kg = ⌈k/g⌉; the
+// weights are zero beyond k (whatever the activation holds there), and
+// rows and columns beyond the matrices give results that are dropped.
 
 // igemmKernel is an int8 GEMM micro-kernel: fn stores the product of an
 // mr-row strip a and an nr-column strip b, kg words deep, to the mr×nr
