@@ -102,8 +102,8 @@ func buildAscendQuant(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	round, err := quantRound(n.AttrString("round_mode", "Round"))
-	if err != nil {
+	mode := n.AttrString("round_mode", "Round")
+	if _, err := quantRound(mode); err != nil {
 		return nil, err
 	}
 	if a, ok := n.Attrs["dst_type"]; ok {
@@ -123,22 +123,46 @@ func buildAscendQuant(b *buildCtx, n *onnx.Node) (opFunc, error) {
 		}
 		y := make([]int8, len(x))
 		parallelFor(c.threads, len(x), 1<<14, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				y[i] = quantizeInt8(x[i], scale, offset, round)
-			}
+			quantizeInt8s(y[lo:hi], x[lo:hi], scale, offset, mode)
 		})
 		return []*onnx.Tensor{onnx.NewTensor(in[0].Shape, y)}, nil
 	}, nil
 }
 
-// quantizeInt8 is AscendQuant for one element.
-func quantizeInt8(x, scale, offset float32, round func(float64) float64) int8 {
-	v := float32(float32(x*scale) + offset)
-	if v != v {
-		return 0
+// quantizeInt8s is AscendQuant on x into y, with the rounding of
+// round_mode (checked by quantRound). It clamps before rounding, which
+// gives the same results as rounding first, since each rounding is
+// monotone and keeps the integers −128 and 127, and it names the rounding
+// function directly so that the compiler inlines it as one instruction.
+func quantizeInt8s(y []int8, x []float32, scale, offset float32, mode string) {
+	y = y[:len(x)]
+	pre := func(v float32) float64 {
+		v = float32(float32(v*scale) + offset)
+		if v != v {
+			return 0 // NaN maps to 0
+		}
+		return float64(min(max(v, -128), 127))
 	}
-	r := round(float64(v))
-	return int8(min(max(r, -128), 127))
+	switch strings.ToLower(mode) {
+	case "round":
+		done := quantRoundVec(y, x, scale, offset)
+		y, x = y[done:], x[done:]
+		for i, v := range x {
+			y[i] = int8(math.RoundToEven(pre(v)))
+		}
+	case "floor":
+		for i, v := range x {
+			y[i] = int8(math.Floor(pre(v)))
+		}
+	case "ceil":
+		for i, v := range x {
+			y[i] = int8(math.Ceil(pre(v)))
+		}
+	default:
+		for i, v := range x {
+			y[i] = int8(math.Trunc(pre(v)))
+		}
+	}
 }
 
 // dequantAxis decides the channel axis of AscendDequant's input from the
@@ -241,6 +265,21 @@ func buildAscendDequant(b *buildCtx, n *onnx.Node) (opFunc, error) {
 			}
 		}
 	}
+	// A Relu after it (AMCT keeps the layer's Relu as a node) is applied
+	// as each value is written: max(v, 0), which also turns relu_flag's
+	// −0 into +0 as the Relu node does.
+	b.fusable = func(act *onnx.Node) opFunc {
+		if act.OpType != "Relu" || dt != onnx.Float {
+			return nil
+		}
+		return dequantOp(axis, relu, true, dt)
+	}
+	return dequantOp(axis, relu, false, dt), nil
+}
+
+// dequantOp is AscendDequant on channel axis (-1 for the last), with
+// relu_flag relu, a fused Relu node reluNode, and output type dt.
+func dequantOp(axis int, relu, reluNode bool, dt onnx.DataType) opFunc {
 	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 		x, ok := in[0].Data.([]int32)
 		if !ok {
@@ -262,18 +301,98 @@ func buildAscendDequant(b *buildCtx, n *onnx.Node) (opFunc, error) {
 			}
 			inner, channels = onnx.NumElems(shape[a+1:]), len(scales)
 		}
-		y := make([]float32, len(x))
+		y := outSliceRaw[float32](c, len(x)) // every value written below
 		parallelFor(c.threads, len(x), 1<<14, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				v := float32(float32(x[i]) * scales[(i/inner)%channels])
-				if relu && v < 0 {
-					v = 0
+			if channels == 1 { // one scale
+				dequantRun(y[lo:hi], x[lo:hi], scales[0], relu, reluNode)
+				return
+			}
+			if inner == 1 { // a scale per element along rows
+				for i := lo; i < hi; {
+					c0 := i % channels
+					end := min(hi, i-c0+channels)
+					dequantCols(y[i:end], x[i:end], scales[c0:c0+end-i], relu, reluNode)
+					i = end
 				}
-				y[i] = v
+				return
+			}
+			// Runs of inner elements share a scale.
+			for i := lo; i < hi; {
+				end := min(hi, (i/inner+1)*inner)
+				dequantRun(y[i:end], x[i:end], scales[(i/inner)%channels], relu, reluNode)
+				i = end
 			}
 		})
 		return []*onnx.Tensor{floatResult(shape, y, dt)}, nil
-	}, nil
+	}
+}
+
+// dequantCols is AscendDequant on x into y with scale sc[i] for x[i], and
+// a fused Relu node after it when reluNode is set.
+func dequantCols(y []float32, x []int32, sc []float32, relu, reluNode bool) {
+	y, sc = y[:len(x)], sc[:len(x)]
+	finite := true
+	for _, v := range sc {
+		if math.IsInf(float64(v), 0) || v != v {
+			finite = false
+			break
+		}
+	}
+	if finite {
+		done := dequantColsVec(y, x, sc, dequantMode(relu, reluNode))
+		y, x, sc = y[done:], x[done:], sc[done:]
+	}
+	for i, v := range x {
+		f := float32(float32(v) * sc[i])
+		switch {
+		case reluNode:
+			f = max(f, 0)
+		case relu && f < 0:
+			f = 0
+		}
+		y[i] = f
+	}
+}
+
+// dequantMode is the mode argument of the vector routines: 0 plain, 1
+// relu_flag, 2 a fused Relu node.
+func dequantMode(relu, reluNode bool) int {
+	switch {
+	case reluNode:
+		return 2
+	case relu:
+		return 1
+	}
+	return 0
+}
+
+// dequantRun is AscendDequant on x into y with one scale, and a fused
+// Relu node after it when reluNode is set.
+func dequantRun(y []float32, x []int32, scale float32, relu, reluNode bool) {
+	y = y[:len(x)]
+	if !math.IsInf(float64(scale), 0) && scale == scale { // no NaN products
+		done := dequantVec(y, x, scale, dequantMode(relu, reluNode))
+		y, x = y[done:], x[done:]
+	}
+	if reluNode {
+		for i, v := range x {
+			y[i] = max(float32(float32(v)*scale), 0)
+		}
+		return
+	}
+	if relu {
+		for i, v := range x {
+			if f := float32(float32(v) * scale); f < 0 {
+				y[i] = 0
+			} else {
+				y[i] = f
+			}
+		}
+		return
+	}
+	for i, v := range x {
+		y[i] = float32(float32(v) * scale)
+	}
 }
 
 func dimAt(shape []int, a int) any {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -319,6 +320,162 @@ func TestAscendQuantAntiQuantSession(t *testing.T) {
 		want := min(max(float64(x[i]), lo), hi)
 		if math.Abs(float64(v)-want) > scaleD/2+1e-6 {
 			t.Errorf("x=%g: y=%g (q=%d), want %g within %g", x[i], v, out["q"].Data.([]int8)[i], want, scaleD/2)
+		}
+	}
+}
+
+// TestAscendQuantClampBeforeRoundingAgrees checks quantizeInt8s, which
+// clamps before rounding, against AscendQuant's definition (round, then
+// clamp) for every round_mode, on halves around the ends of int8, ±Inf,
+// NaN and random values.
+func TestAscendQuantClampBeforeRoundingAgrees(t *testing.T) {
+	t.Parallel()
+	checkQuantizeInt8s(t)
+}
+
+// checkQuantizeInt8s is the body of TestAscendQuantClampBeforeRoundingAgrees.
+func checkQuantizeInt8s(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	x := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0, -0.5, 0.5, 1.5, 2.5,
+		126.5, 127.5, 128.5, -127.5, -128.5, -129.5, 1e30, -1e30}
+	for range 4000 {
+		x = append(x, (r.Float32()*2-1)*300)
+	}
+	for _, mode := range []string{"Round", "Floor", "Ceil", "Trunc"} {
+		round, err := quantRound(mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sc := range []struct{ scale, offset float32 }{{1, 0}, {0.37, -7}, {3, 127}, {2, -128}} {
+			got := make([]int8, len(x))
+			quantizeInt8s(got, x, sc.scale, sc.offset, mode)
+			for i, v := range x {
+				want := int8(0)
+				if w := float32(float32(v*sc.scale) + sc.offset); w == w {
+					want = int8(min(max(round(float64(w)), -128), 127))
+				}
+				if got[i] != want {
+					t.Fatalf("%s scale %g offset %g: x %g gives %d, want %d", mode, sc.scale, sc.offset, v, got[i], want)
+				}
+			}
+		}
+	}
+}
+
+// TestAscendDequantFusedReluMatchesReluNode runs AscendDequant followed by
+// a Relu node in a session (which fuses the pair) and checks every value,
+// the sign of zeros included, against max(float32(x)·d[c], 0): the Relu
+// node turns relu_flag's −0 into +0 and clamps negatives.
+func TestAscendDequantFusedReluMatchesReluNode(t *testing.T) {
+	t.Parallel()
+	x := []int32{-5, 0, 3, 1 << 25, -(1 << 25) - 1, 7, 0, -1}
+	scales := []float32{0.5, -0.25}
+	for _, flag := range []int{0, 1} {
+		dq := &onnx.Node{Name: "dq", OpType: "AscendDequant", Inputs: []string{"x", "d"}, Outputs: []string{"f"}}
+		dq.SetAttr("relu_flag", flag)
+		m := &onnx.Model{Opsets: map[string]int64{"": 11}, Graph: &onnx.Graph{
+			Nodes:        []*onnx.Node{dq, {Name: "relu", OpType: "Relu", Inputs: []string{"f"}, Outputs: []string{"y"}}},
+			Inputs:       []*onnx.ValueInfo{{Name: "x", DType: onnx.Int32}},
+			Outputs:      []*onnx.ValueInfo{{Name: "y"}},
+			Initializers: map[string]*onnx.Tensor{"d": ascDeqScale(scales...)},
+		}}
+		s, err := NewSession(m, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := s.Run(map[string]*onnx.Tensor{"x": onnx.NewTensor([]int{1, 2, 4}, x)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := out["y"].Data.([]float32)
+		for i, v := range x {
+			want := float32(float32(v) * scales[i/4])
+			if want < 0 || want == 0 {
+				want = 0
+			}
+			if math.Float32bits(got[i]) != math.Float32bits(want) {
+				t.Fatalf("relu_flag %d: y[%d] = %g (bits %#x), want %g", flag, i, got[i], math.Float32bits(got[i]), want)
+			}
+		}
+	}
+}
+
+// TestDequantRunMatchesScalarDefinition checks dequantRun (vectorized
+// where the CPU allows) bit for bit against AscendDequant's scalar
+// definition, without Relu, with relu_flag (−0 kept) and with a fused Relu
+// node (+0), on ints that float32 rounds, zeros under negative scales,
+// and infinite and NaN scales.
+func TestDequantRunMatchesScalarDefinition(t *testing.T) {
+	t.Parallel()
+	checkDequantRun(t)
+}
+
+// checkDequantRun is the body of TestDequantRunMatchesScalarDefinition.
+func checkDequantRun(t *testing.T) {
+	r := rand.New(rand.NewPCG(43, 44))
+	x := []int32{0, 1 << 25, 1<<25 + 1, -(1<<25 + 3), math.MaxInt32, math.MinInt32, -1, 1}
+	for range 200 {
+		x = append(x, int32(r.Uint32()))
+	}
+	for _, scale := range []float32{0.37, -0.25, 1e-30, 3e38, float32(math.Inf(1)), float32(math.NaN())} {
+		for mode := range 3 {
+			y := make([]float32, len(x))
+			dequantRun(y, x, scale, mode == 1, mode == 2)
+			for i, v := range x {
+				want := float32(float32(v) * scale)
+				switch {
+				case mode == 1 && want < 0:
+					want = 0
+				case mode == 2:
+					want = max(want, 0)
+				}
+				if math.Float32bits(y[i]) != math.Float32bits(want) {
+					t.Fatalf("scale %g mode %d: x %d gives %g (bits %#x), want %g (%#x)", scale, mode, v, y[i], math.Float32bits(y[i]), want, math.Float32bits(want))
+				}
+			}
+		}
+	}
+}
+
+// TestDequantColsMatchesScalarDefinition is TestDequantRunMatchesScalarDefinition
+// for a scale per element (the last-axis channels of Gemm and MatMul):
+// finite scales of both signs, then the same with one infinite and one
+// NaN scale among them.
+func TestDequantColsMatchesScalarDefinition(t *testing.T) {
+	t.Parallel()
+	checkDequantCols(t)
+}
+
+// checkDequantCols is the body of TestDequantColsMatchesScalarDefinition.
+func checkDequantCols(t *testing.T) {
+	r := rand.New(rand.NewPCG(45, 46))
+	x := []int32{0, 0, 1<<25 + 1, math.MaxInt32, math.MinInt32, -1}
+	for range 100 {
+		x = append(x, int32(r.Uint32()))
+	}
+	sc := make([]float32, len(x))
+	for i := range sc {
+		sc[i] = (r.Float32()*2 - 1) * 1e-3
+	}
+	sc[1] = -0.5
+	special := append([]float32(nil), sc...)
+	special[40], special[50] = float32(math.Inf(-1)), float32(math.NaN())
+	for _, scales := range [][]float32{sc, special} {
+		for mode := range 3 {
+			y := make([]float32, len(x))
+			dequantCols(y, x, scales, mode == 1, mode == 2)
+			for i, v := range x {
+				want := float32(float32(v) * scales[i])
+				switch {
+				case mode == 1 && want < 0:
+					want = 0
+				case mode == 2:
+					want = max(want, 0)
+				}
+				if math.Float32bits(y[i]) != math.Float32bits(want) {
+					t.Fatalf("mode %d: x %d scale %g gives %g (bits %#x), want %g (%#x)", mode, v, scales[i], y[i], math.Float32bits(y[i]), want, math.Float32bits(want))
+				}
+			}
 		}
 	}
 }

@@ -62,6 +62,7 @@ type convNode struct {
 	// cache keeps the packed weights between runs when W is an
 	// initializer; nil otherwise.
 	cache *atomic.Pointer[convWeights]
+	i8    *igemmWeights // the same for the int8 kernels (igemm_conv.go)
 }
 
 func buildConv(b *buildCtx, n *onnx.Node) (opFunc, error) {
@@ -84,6 +85,7 @@ func buildConv(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	}
 	if isInitializer(b.graph, n.Inputs[1]) {
 		cn.cache = new(atomic.Pointer[convWeights])
+		cn.i8 = new(igemmWeights)
 	}
 	b.fusable = func(act *onnx.Node) opFunc {
 		if act.OpType != "Relu" {
@@ -476,6 +478,9 @@ func depthwise(y, x, w []float32, g *geom, planes, threads int) {
 // runInt8 computes the exact int32 convolution of a deploy model's int8
 // layer: sum of (q - offset) * w over the taps inside the input, plus bias.
 func (cn *convNode) runInt8(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape []int) ([]*onnx.Tensor, error) {
+	if y, ok := convInt8Tensors(c, x, w, bias, g, cn.group, cn.offset, cn.relu, cn.i8); ok {
+		return []*onnx.Tensor{onnx.NewTensor(shape, y)}, nil
+	}
 	xd, wd, bd, err := intOperands(x, w, bias, cn.offset)
 	if err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ type gemmNode struct {
 	alpha, beta    float32
 	transA, transB bool
 	offset         int
+	i8             *igemmWeights // B packed for the int8 kernels, when an initializer
 }
 
 func buildGemm(b *buildCtx, n *onnx.Node) (opFunc, error) {
@@ -43,6 +44,9 @@ func buildGemm(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	var err error
 	if gn.offset, err = quantOffset(b, n.Inputs[0]); err != nil {
 		return nil, err
+	}
+	if isInitializer(b.graph, n.Inputs[1]) {
+		gn.i8 = new(igemmWeights)
 	}
 	return gn.run, nil
 }
@@ -122,6 +126,9 @@ func (gn *gemmNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 	case onnx.Int8:
 		if gn.alpha != 1 || (bias != nil && gn.beta != 1) {
 			return nil, fmt.Errorf("INT8 Gemm needs alpha = beta = 1, got %g and %g", gn.alpha, gn.beta)
+		}
+		if y, ok := gemmInt8(c, a, b, bias, rs, cs, m, n, k, gn.transA, gn.transB, gn.offset, gn.i8); ok {
+			return []*onnx.Tensor{onnx.NewTensor([]int{m, n}, y)}, nil
 		}
 		ad, bd, cd, err := intOperands(a, b, bias, gn.offset)
 		if err != nil {

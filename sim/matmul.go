@@ -14,6 +14,7 @@ func init() {
 // offset of the int8 path.
 type matMulNode struct {
 	offset int
+	i8     *igemmWeights // B packed for the int8 kernels, when an initializer
 }
 
 func buildMatMul(b *buildCtx, n *onnx.Node) (opFunc, error) {
@@ -28,6 +29,9 @@ func buildMatMul(b *buildCtx, n *onnx.Node) (opFunc, error) {
 		return nil, err
 	}
 	mn := &matMulNode{offset: off}
+	if isInitializer(b.graph, n.Inputs[1]) {
+		mn.i8 = new(igemmWeights)
+	}
 	if b.opset >= 7 { // before, Add did not broadcast
 		b.fusable = func(act *onnx.Node) opFunc {
 			return mn.fuseBias(b.graph, n.Outputs[0], act)
@@ -199,6 +203,11 @@ func (mn *matMulNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) 
 		}
 		return []*onnx.Tensor{onnx.NewTensor(p.outShape, y)}, nil
 	case onnx.Int8:
+		if shared || count == 1 {
+			if y, ok := gemmInt8(c, a, b, nil, 0, 0, count*m, n, k, false, false, mn.offset, mn.i8); ok {
+				return []*onnx.Tensor{onnx.NewTensor(p.outShape, y)}, nil
+			}
+		}
 		ad, bd, _, err := intOperands(a, b, nil, mn.offset)
 		if err != nil {
 			return nil, err
