@@ -220,6 +220,10 @@ func unaryRange[T floatElem](op unaryOp, p unaryParams, o, x []T) {
 		}
 		return
 	}
+	if o32, ok := any(o).([]float32); ok && (op == opSigmoid || op == opExp) {
+		expRange(op, o32, any(x).([]float32))
+		return
+	}
 	switch op {
 	case opSqrt:
 		for i, v := range x {
@@ -331,6 +335,38 @@ func unaryRange[T floatElem](op unaryOp, p unaryParams, o, x []T) {
 		for i, v := range x {
 			o[i] = T(math.Ceil(float64(v)))
 		}
+	}
+}
+
+// expRange computes Sigmoid or Exp of float32 data with expVec, in blocks
+// that stay in L1: the bits of sigmoid and math.Exp element by element.
+func expRange(op unaryOp, o, x []float32) {
+	var arg, e [256]float64
+	for len(x) > 0 {
+		n := min(len(x), len(arg))
+		a := arg[:n]
+		if op == opExp {
+			widen(a, x)
+		} else {
+			for i, v := range x[:n] {
+				a[i] = -math.Abs(float64(v)) // e^-|x|: sigmoid's two branches
+			}
+		}
+		expVec(e[:n], a)
+		if op == opExp {
+			for i, v := range e[:n] {
+				o[i] = float32(v)
+			}
+		} else {
+			for i, v := range x[:n] {
+				if v >= 0 {
+					o[i] = float32(1 / (1 + e[i]))
+				} else {
+					o[i] = float32(e[i] / (1 + e[i]))
+				}
+			}
+		}
+		x, o = x[n:], o[n:]
 	}
 }
 

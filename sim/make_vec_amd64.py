@@ -270,4 +270,119 @@ reludone:
 	RET
 """)
 
+
+# exp on float64: the algorithm and constants of Go's math.Exp on amd64
+# (math/exp_amd64.s, its FMA branch, which math uses wherever these kernels
+# run), lane by lane, so each result is math.Exp's bits. Lanes in
+# [expLo, expHi] take that path; lanes below expZero (-Inf too) are 0, as
+# math.Exp gives there; the others (NaN, large x, results that would be
+# subnormal) are left undefined and the kernel returns nonzero, so that the
+# caller computes them with math.Exp.
+expConsts = [
+    ("log2e", "1.4426950408889634073599246810018920"),
+    ("ln2u", "0.69314718055966295651160180568695068359375"),
+    ("ln2l", "0.28235290563031577122588448175013436025525412068e-12"),
+    ("sixteenth", "0.0625"),
+    ("c8", "2.4801587301587301587e-5"),
+    ("c7", "1.9841269841269841270e-4"),
+    ("c6", "1.3888888888888888889e-3"),
+    ("c5", "8.3333333333333333333e-3"),
+    ("c4", "4.1666666666666666667e-2"),
+    ("c3", "1.6666666666666666667e-1"),
+    ("half", "0.5"),
+    ("one", "1.0"),
+    ("two", "2.0"),
+    ("lo", "-708.0"),
+    ("hi", "709.0"),
+    ("zero", "-746.0"),
+]
+expOff = {name: 8 * i for i, (name, _) in enumerate(expConsts)}
+for i, (name, v) in enumerate(expConsts):
+    w("DATA expconst<>+%d(SB)/8, $%s\n" % (8 * i, v))
+w("DATA expconst<>+%d(SB)/8, $1023\n" % (8 * len(expConsts)))
+expOff["bias"] = 8 * len(expConsts)
+w("GLOBL expconst<>(SB), RODATA|NOPTR, $%d\n" % (8 * len(expConsts) + 8))
+
+def expKernel(name, R, width, avx512):
+    # R: register prefix ("Z" or "Y"); width: lanes per vector
+    half = "Y" if avx512 else "X"
+    cvt = "VCVTPD2DQ" if avx512 else "VCVTPD2DQY"
+    w("""
+// func %s(dst, src *float64, n int) int
+// dst[i] = math.Exp(src[i]) for n (a multiple of %d) values; nonzero when
+// some lane needs math.Exp itself (see make_vec_amd64.py).
+TEXT \u00b7%s(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	XORQ R8, R8
+	LEAQ expconst<>(SB), BX
+""" % (name, width, name))
+    # constants in registers 16.. (avx512) or 4.. (avx2 has only 16)
+    if avx512:
+        regs = {}
+        for i, (cname, _) in enumerate(expConsts + [("bias", "")]):
+            regs[cname] = "Z%d" % (15 + i)
+            w("\tVBROADCASTSD %d(BX), %s\n" % (expOff[cname], regs[cname]))
+        c = lambda n: regs[n]
+    else:
+        # AVX2: a few in registers, the rest as broadcasts from memory
+        regs = {"log2e": "Y15", "two": "Y14", "bias": "Y13", "lo": "Y12", "hi": "Y11", "zero": "Y10"}
+        for cname, r in regs.items():
+            w("\tVBROADCASTSD %d(BX), %s\n" % (expOff[cname], r))
+        def c(n):
+            if n in regs:
+                return regs[n]
+            w("\tVBROADCASTSD %d(BX), Y9\n" % expOff[n])
+            return "Y9"
+    w("\tSHRQ $%d, CX\n\tJZ   %s_done\n%s_loop:\n" % ({8: 3, 4: 2}[width], name, name))
+    w("\tVMOVUPD (SI), %s0\n" % R)
+    w("\tVMULPD %s, %s0, %s1\n" % (c("log2e"), R, R))
+    w("\t%s %s1, %s2\n" % (cvt, R, half))
+    w("\tVCVTDQ2PD %s2, %s1\n" % (half, R))
+    w("\tVMOVAPD %s0, %s3\n" % (R, R))
+    w("\tVFNMADD231PD %s, %s1, %s3\n" % (c("ln2u"), R, R))
+    w("\tVFNMADD231PD %s, %s1, %s3\n" % (c("ln2l"), R, R))
+    w("\tVMULPD %s, %s3, %s3\n" % (c("sixteenth"), R, R))
+    w("\tVMOVAPD %s, %s4\n" % (c("c8"), R))
+    for k in ["c7", "c6", "c5", "c4", "c3", "half", "one"]:
+        w("\tVFMADD213PD %s, %s3, %s4\n" % (c(k), R, R))
+    w("\tVMULPD %s4, %s3, %s3\n" % (R, R, R))
+    for i in range(3):
+        w("\tVADDPD %s, %s3, %s4\n" % (c("two"), R, R))
+        w("\tVMULPD %s4, %s3, %s3\n" % (R, R, R))
+    w("\tVADDPD %s, %s3, %s4\n" % (c("two"), R, R))
+    w("\tVFMADD213PD %s, %s4, %s3\n" % (c("one"), R, R))
+    # times 2**e
+    w("\tVPMOVSXDQ %s2, %s5\n" % (half, R))
+    w("\tVPADDQ %s, %s5, %s5\n" % (c("bias"), R, R))
+    w("\tVPSLLQ $52, %s5, %s5\n" % (R, R))
+    w("\tVMULPD %s5, %s3, %s3\n" % (R, R, R))
+    if avx512:
+        w("\tVCMPPD $0x1d, %s, Z0, K1\n" % c("lo"))
+        w("\tVCMPPD $0x12, %s, Z0, K1, K1\n" % c("hi"))
+        w("\tVCMPPD $0x11, %s, Z0, K2\n" % c("zero"))
+        w("\tVMOVAPD.Z Z3, K1, Z3\n")
+        w("\tKORW K1, K2, K3\n\tKMOVW K3, AX\n\tXORL $0xff, AX\n\tORL AX, R8\n")
+    else:
+        w("\tVCMPPD $0x1d, %s, Y0, Y6\n" % c("lo"))
+        w("\tVCMPPD $0x12, %s, Y0, Y7\n" % c("hi"))
+        w("\tVANDPD Y7, Y6, Y6\n")
+        w("\tVCMPPD $0x11, %s, Y0, Y7\n" % c("zero"))
+        w("\tVANDPD Y6, Y3, Y3\n")
+        w("\tVORPD Y7, Y6, Y6\n\tVMOVMSKPD Y6, AX\n\tXORL $0xf, AX\n\tORL AX, R8\n")
+    w("\tVMOVUPD %s3, (DI)\n" % R)
+    w("""	ADDQ $%d, SI
+	ADDQ $%d, DI
+	DECQ CX
+	JNZ  %s_loop
+%s_done:
+	MOVQ R8, ret+24(FP)
+	VZEROUPPER
+	RET
+""" % (8 * width, 8 * width, name, name))
+
+expKernel("vecExpAVX512", "Z", 8, True)
+expKernel("vecExpAVX2", "Y", 4, False)
+
 open(__file__.replace("make_vec_amd64.py", "vec_amd64.s"), "w").write("".join(out))

@@ -189,7 +189,8 @@ func (mn *matMulNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) 
 		if err != nil {
 			return nil, err
 		}
-		y := outSlice[float32](c, count*m*n)
+		// sgemm with beta 0 overwrites C: no need to clear it first.
+		y := outSliceRaw[float32](c, count*m*n)
 		if shared {
 			sgemm(count*m, n, k, 1, matrix{data: ad, ld: k}, matrix{data: bd, ld: n}, 0, y, n, c.threads)
 		} else {

@@ -57,7 +57,7 @@ func buildSoftmax(b *buildCtx, n *onnx.Node, logOut bool) (opFunc, error) {
 
 // softmaxData computes the (log-)softmax of x viewed as [outer, mid, inner]
 // along mid, subtracting the maximum first so exp cannot overflow, with
-// float64 sums.
+// float64 exponentials and sums.
 func softmaxData[T floatElem](c *runCtx, x []T, outer, mid, inner int, logOut bool) []T {
 	o := outSlice[T](c, len(x))
 	if mid == 0 || len(x) == 0 {
@@ -66,7 +66,7 @@ func softmaxData[T floatElem](c *runCtx, x []T, outer, mid, inner int, logOut bo
 	grain := max(1, elemGrain/(mid*inner))
 	parallelFor(c.threads, outer, grain, func(lo, hi int) {
 		if inner == 1 {
-			e := make([]float64, mid)
+			e := make([]float64, 2*mid)
 			for b := lo; b < hi; b++ {
 				softmaxRow(o[b*mid:(b+1)*mid], x[b*mid:(b+1)*mid], logOut, e)
 			}
@@ -76,6 +76,8 @@ func softmaxData[T floatElem](c *runCtx, x []T, outer, mid, inner int, logOut bo
 		// a time, so memory is read row by row.
 		mx := make([]float64, inner)
 		sum := make([]float64, inner)
+		d := make([]float64, 2*inner)
+		d, e := d[:inner], d[inner:]
 		for b := lo; b < hi; b++ {
 			xs, os := x[b*mid*inner:(b+1)*mid*inner], o[b*mid*inner:(b+1)*mid*inner]
 			for j := range mx {
@@ -88,7 +90,11 @@ func softmaxData[T floatElem](c *runCtx, x []T, outer, mid, inner int, logOut bo
 			}
 			for k := range mid {
 				for j, v := range xs[k*inner : (k+1)*inner] {
-					sum[j] += math.Exp(float64(v) - mx[j])
+					d[j] = float64(v) - mx[j]
+				}
+				expVec(e, d)
+				for j, v := range e {
+					sum[j] += v
 				}
 			}
 			for k := range mid {
@@ -99,8 +105,12 @@ func softmaxData[T floatElem](c *runCtx, x []T, outer, mid, inner int, logOut bo
 					}
 					continue
 				}
+				for j, v := range xs[k*inner : (k+1)*inner] {
+					d[j] = float64(v) - mx[j]
+				}
+				expVec(e, d)
 				for j := range row {
-					row[j] = T(math.Exp(float64(xs[k*inner+j])-mx[j]) / sum[j])
+					row[j] = T(e[j] / sum[j])
 				}
 			}
 		}
@@ -108,19 +118,23 @@ func softmaxData[T floatElem](c *runCtx, x []T, outer, mid, inner int, logOut bo
 	return o
 }
 
-// softmaxRow computes the (log-)softmax of one contiguous row; e (as long
-// as the row) keeps each exponential between the sum and the division, so
-// that each is computed once.
+// softmaxRow computes the (log-)softmax of one contiguous row; e (twice as
+// long as the row) holds the differences to the maximum and then each
+// exponential between the sum and the division, so that each is computed
+// once. expVec computes math.Exp's bits, several at a time.
 func softmaxRow[T floatElem](o, x []T, logOut bool, e []float64) {
 	m := math.Inf(-1)
 	for _, v := range x {
 		m = max(m, float64(v))
 	}
-	e = e[:len(x)]
-	sum := 0.0
+	d, e := e[:len(x)], e[len(x):2*len(x)]
 	for i, v := range x {
-		e[i] = math.Exp(float64(v) - m)
-		sum += e[i]
+		d[i] = float64(v) - m
+	}
+	expVec(e, d)
+	sum := 0.0
+	for _, v := range e {
+		sum += v
 	}
 	if logOut {
 		ls := m + math.Log(sum)

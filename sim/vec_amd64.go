@@ -2,7 +2,10 @@
 
 package sim
 
-import "os"
+import (
+	"math"
+	"os"
+)
 
 // AVX2 elementwise kernels (vec_amd64.s, written by make_vec_amd64.py);
 // n is a multiple of 8.
@@ -137,3 +140,42 @@ func arithVecN(op arithOp, o, a, b []float32, n int) int {
 func axpyVec(o, x []float32, s float32) { vecAxpy(&o[0], &x[0], s, len(o)) }
 
 func clipVec(o, x []float32, lo, hi float32) { vecClip(&o[0], &x[0], lo, hi, len(o)) }
+
+//go:noescape
+func vecExpAVX512(dst, src *float64, n int) int
+
+//go:noescape
+func vecExpAVX2(dst, src *float64, n int) int
+
+// expVec sets dst[i] to math.Exp(src[i]), the same bits, eight or four
+// values at a time with AVX-512 or AVX2; len(dst) >= len(src).
+func expVec(dst, src []float64) {
+	dst = dst[:len(src)]
+	n, hard := 0, 0
+	switch {
+	case !haveVec:
+	case hasAVX512:
+		if n = len(src) &^ 7; n > 0 {
+			hard = vecExpAVX512(&dst[0], &src[0], n)
+		}
+	default:
+		if n = len(src) &^ 3; n > 0 {
+			hard = vecExpAVX2(&dst[0], &src[0], n)
+		}
+	}
+	if hard != 0 {
+		for i, v := range src[:n] {
+			if !expEasy(v) {
+				dst[i] = math.Exp(v)
+			}
+		}
+	}
+	for i, v := range src[n:] {
+		dst[n+i] = math.Exp(v)
+	}
+}
+
+// expEasy reports whether the vector kernels compute exp(v) themselves:
+// the range where math.Exp's result is a normal number, and below -746,
+// where it is 0 (make_vec_amd64.py).
+func expEasy(v float64) bool { return v >= -708 && v <= 709 || v < -746 }

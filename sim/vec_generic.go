@@ -2,6 +2,8 @@
 
 package sim
 
+import "math"
+
 // Without vector kernels every elementwise loop is Go's.
 const haveVec = false
 
@@ -21,3 +23,10 @@ func erfVec(f []float64) {
 func maxTapsVec(o, taps []float32, stride int, first bool) bool { return false }
 
 func reluVec(s []float32) int { return 0 }
+
+// expVec sets dst[i] to math.Exp(src[i]); len(dst) >= len(src).
+func expVec(dst, src []float64) {
+	for i, v := range src {
+		dst[i] = math.Exp(v)
+	}
+}
