@@ -602,20 +602,13 @@ func clipData[T numElem](c *runCtx, x []T, lo, hi float64, hasLo, hasHi bool) []
 	// The bounds came from tensors of type T (or float32 attributes for a
 	// float input), so converting them back is exact.
 	l, h := T(lo), T(hi)
-	o := outSlice[T](c, len(x))
+	o := outSliceRaw[T](c, len(x))
 	parallelFor(c.threads, len(x), elemGrain, func(lo, hi int) {
 		oo, xx := o[lo:hi], x[lo:hi]
 		if of, ok := asF32(oo); ok {
 			xf, _ := asF32(xx)
-			fl, fh := float32(math.Inf(-1)), float32(math.Inf(1))
-			if hasLo {
-				fl = float32(l)
-			}
-			if hasHi {
-				fh = float32(h)
-			}
-			k := clipF32(of, xf, fl, fh)
-			oo, xx = oo[k:], xx[k:]
+			clipRowF32(of, xf, float32(l), float32(h), hasLo, hasHi)
+			return
 		}
 		for i, v := range xx {
 			if hasLo && v < l {
@@ -628,4 +621,26 @@ func clipData[T numElem](c *runCtx, x []T, lo, hi float64, hasLo, hasHi bool) []
 		}
 	})
 	return o
+}
+
+// clipRowF32 is clipData's loop for float32: o = x bounded to [lo, hi],
+// a missing bound not applied; o may be x.
+func clipRowF32(o, x []float32, lo, hi float32, hasLo, hasHi bool) {
+	fl, fh := float32(math.Inf(-1)), float32(math.Inf(1))
+	if hasLo {
+		fl = lo
+	}
+	if hasHi {
+		fh = hi
+	}
+	k := clipF32(o, x, fl, fh)
+	for i, v := range x[k:len(o)] {
+		if hasLo && v < lo {
+			v = lo
+		}
+		if hasHi && v > hi {
+			v = hi
+		}
+		o[k+i] = v
+	}
 }

@@ -1,0 +1,127 @@
+package sim
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"amq/onnx"
+)
+
+// elementwiseChainModel is PP-LCNet's elementwise chains on x [2, 3, 40,
+// 70] and per-channel s [1, 3, 1, 1]: HardSwish decomposed (Add 3, Clip
+// 0..6, Mul by x, Div 6), a scalar affine step (Mul then Add, the scalar
+// first), a per-channel scale then Relu, and a Sub whose scalar comes
+// first. Intermediate tensors are t0, t1, ...
+func elementwiseChainModel(opset int64) *onnx.Model {
+	nd := func(op, out string, in ...string) *onnx.Node {
+		return &onnx.Node{Name: out, OpType: op, Inputs: in, Outputs: []string{out}}
+	}
+	g := &onnx.Graph{
+		Nodes: []*onnx.Node{
+			nd("Add", "t0", "x", "three"),
+			nd("Clip", "t1", "t0", "zero", "six"),
+			nd("Mul", "t2", "x", "t1"),
+			nd("Div", "t3", "t2", "six"),
+			nd("Mul", "t4", "scale", "t3"),
+			nd("Add", "t5", "t4", "shift"),
+			nd("Mul", "t6", "t5", "s"),
+			nd("Relu", "t7", "t6"),
+			nd("Add", "t8", "t7", "x"),
+			nd("Sub", "y", "three", "t8"),
+		},
+		Initializers: map[string]*onnx.Tensor{
+			"three": onnx.NewTensor(nil, []float32{3}),
+			"zero":  onnx.NewTensor(nil, []float32{0}),
+			"six":   onnx.NewTensor(nil, []float32{6}),
+			"scale": onnx.NewTensor([]int{1}, []float32{1.37}),
+			"shift": onnx.NewTensor([]int{1}, []float32{-0.21}),
+		},
+		Inputs:  []*onnx.ValueInfo{{Name: "x", DType: onnx.Float}, {Name: "s", DType: onnx.Float}},
+		Outputs: []*onnx.ValueInfo{{Name: "y", DType: onnx.Float}},
+	}
+	for name, t := range g.Initializers {
+		t.Name = name
+	}
+	return &onnx.Model{Opsets: map[string]int64{"": opset}, Graph: g}
+}
+
+// TestElementwiseChainsFuseExactly: fused elementwise pairs give the bits
+// of the nodes run one by one (fetching the intermediate tensors stops
+// the fusion), NaN, infinities and signed zeros included, with one and
+// two threads.
+func TestElementwiseChainsFuseExactly(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(15, 15))
+	x := vecTestValues(r, 2*3*40*70)
+	for i := range x {
+		x[i] *= 3
+	}
+	inputs := map[string]*onnx.Tensor{
+		"x": onnx.NewTensor([]int{2, 3, 40, 70}, x),
+		"s": onnx.NewTensor([]int{1, 3, 1, 1}, []float32{0.5, -2, float32(math.Inf(1))}),
+	}
+	m := elementwiseChainModel(13)
+	var steps []string
+	for _, n := range m.Graph.Nodes[:len(m.Graph.Nodes)-1] {
+		steps = append(steps, n.Outputs[0])
+	}
+	for _, threads := range []int{1, 2} {
+		s, err := NewSession(m, &Options{Threads: threads})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fused := 0
+		for _, st := range s.steps {
+			if st.fused != nil {
+				fused++
+			}
+		}
+		if fused < 5 {
+			t.Fatalf("%d nodes offer a fused form, want at least 5", fused)
+		}
+		for range 2 { // the second run reuses the arena's buffers
+			got, err := s.Run(inputs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := s.Run(inputs, steps...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, w := got["y"].Data.([]float32), want["y"].Data.([]float32)
+			if i := sameBits(g, w); i >= 0 {
+				t.Fatalf("threads %d: element %d is %v fused, %v node by node", threads, i, g[i], w[i])
+			}
+		}
+	}
+}
+
+// TestElementwiseFusionKeepsOtherTypes: a fused pair on int64 data (which
+// the float32 blocks do not handle) runs the two nodes in turn.
+func TestElementwiseFusionKeepsOtherTypes(t *testing.T) {
+	t.Parallel()
+	g := &onnx.Graph{
+		Nodes: []*onnx.Node{
+			{Name: "add", OpType: "Add", Inputs: []string{"x", "x"}, Outputs: []string{"t"}},
+			{Name: "relu", OpType: "Relu", Inputs: []string{"t"}, Outputs: []string{"y"}},
+		},
+		Initializers: map[string]*onnx.Tensor{},
+		Inputs:       []*onnx.ValueInfo{{Name: "x", DType: onnx.Int64}},
+		Outputs:      []*onnx.ValueInfo{{Name: "y", DType: onnx.Int64}},
+	}
+	s, err := NewSession(&onnx.Model{Opsets: map[string]int64{"": 14}, Graph: g}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.Run(map[string]*onnx.Tensor{"x": onnx.NewTensor([]int{4}, []int64{-3, 0, 2, -1})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []int64{0, 0, 4, 0}
+	for i, v := range out["y"].Data.([]int64) {
+		if v != want[i] {
+			t.Fatalf("y = %v, want %v", out["y"].Data, want)
+		}
+	}
+}
