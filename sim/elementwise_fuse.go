@@ -24,9 +24,10 @@ type rowOp func(o []float32)
 
 // inPlaceOp returns act as a rowOp when act is an elementwise node whose
 // input x is the one computed by its producer and whose other operands
-// are float32 constants that do not change the output's shape: Relu, Clip
-// with constant bounds (opset 11 on, where they are inputs), or Add, Sub,
-// Mul, Div with a one-element constant of rank 0 or 1. Otherwise nil.
+// are float32 constants that do not change the output's shape: Erf,
+// Sigmoid, Relu, Clip with constant bounds (opset 11 on, where they are
+// inputs), or Add, Sub, Mul, Div with a one-element constant of rank 0 or
+// 1. Otherwise nil.
 func inPlaceOp(b *buildCtx, act *onnx.Node, x string) rowOp {
 	if len(act.Outputs) != 1 || len(act.Attrs) != 0 || len(act.Inputs) == 0 {
 		return nil
@@ -43,6 +44,13 @@ func inPlaceOp(b *buildCtx, act *onnx.Node, x string) rowOp {
 		return d[0], true
 	}
 	switch act.OpType {
+	case "Erf", "Sigmoid":
+		// GELU's x/√2 then Erf; a scaled Sigmoid. unaryRange reads each
+		// block of x before it writes the block.
+		if len(act.Inputs) == 1 && act.Inputs[0] == x {
+			op := map[string]unaryOp{"Erf": opErf, "Sigmoid": opSigmoid}[act.OpType]
+			return func(o []float32) { unaryRange(op, unaryParams{}, o, o) }
+		}
 	case "Relu":
 		if len(act.Inputs) == 1 && act.Inputs[0] == x {
 			return reluInPlace

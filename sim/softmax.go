@@ -123,10 +123,7 @@ func softmaxData[T floatElem](c *runCtx, x []T, outer, mid, inner int, logOut bo
 // exponential between the sum and the division, so that each is computed
 // once. expVec computes math.Exp's bits, several at a time.
 func softmaxRow[T floatElem](o, x []T, logOut bool, e []float64) {
-	m := math.Inf(-1)
-	for _, v := range x {
-		m = max(m, float64(v))
-	}
+	m := rowMax(x)
 	d, e := e[:len(x)], e[len(x):2*len(x)]
 	for i, v := range x {
 		d[i] = float64(v) - m
@@ -146,4 +143,25 @@ func softmaxRow[T floatElem](o, x []T, logOut bool, e []float64) {
 	for i, v := range e {
 		o[i] = T(v / sum)
 	}
+}
+
+// rowMax is the largest value of x as a float64, NaN when x holds one,
+// -Inf when x is empty: max over the row, which Go's max computes
+// slowly, since it must order zeros and propagate NaN at every step. The
+// sign of a zero maximum does not matter to the softmax: x - (±0) gives
+// the same exponential.
+func rowMax[T floatElem](x []T) float64 {
+	m := T(math.Inf(-1))
+	nan := false
+	for _, v := range x {
+		if v > m {
+			m = v
+		} else if v != v {
+			nan = true
+		}
+	}
+	if nan {
+		return math.NaN()
+	}
+	return float64(m)
 }

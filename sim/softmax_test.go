@@ -35,8 +35,8 @@ func softmaxScalarExp(x []float32, outer, mid, inner int, logOut bool) []float32
 }
 
 // TestSoftmaxEqualsScalarExp: softmax and log-softmax, contiguous and
-// strided, with attention masks (-Inf, -1e4) and rows far apart in
-// scale, give the bits of the scalar math.Exp computation.
+// strided, with attention masks (-Inf, -1e4), rows far apart in scale
+// and a few NaN, give the bits of the scalar math.Exp computation.
 func TestSoftmaxEqualsScalarExp(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(13, 13))
@@ -52,6 +52,9 @@ func TestSoftmaxEqualsScalarExp(t *testing.T) {
 				x[i] -= 1e4
 			case 2:
 				x[i] *= 200
+			}
+			if r.IntN(300) == 0 {
+				x[i] = float32(math.NaN())
 			}
 		}
 		for _, logOut := range []bool{false, true} {
