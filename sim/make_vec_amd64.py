@@ -385,4 +385,53 @@ TEXT \u00b7%s(SB), NOSPLIT, $0-32
 expKernel("vecExpAVX512", "Z", 8, True)
 expKernel("vecExpAVX2", "Y", 4, False)
 
+
+# axpy on AVX-512 for any n >= 1: 16 lanes at a time, the last (partial)
+# vector under a mask, so short rows (depthwise convolutions' rows of 40 to
+# 160) need no Go tail. A multiply then an add, as the Go loop.
+w("""
+// func vecAxpyAVX512(o, x *float32, s float32, n int)
+TEXT \u00b7vecAxpyAVX512(SB), NOSPLIT, $0-32
+	MOVQ o+0(FP), DI
+	MOVQ x+8(FP), SI
+	VBROADCASTSS s+16(FP), Z15
+	MOVQ n+24(FP), CX
+	MOVQ CX, BX
+	SHRQ $6, BX
+	JZ   axpy512_16
+axpy512_64:
+""")
+for k in range(4):
+    w("\tVMULPS %d(SI), Z15, Z%d\n\tVADDPS %d(DI), Z%d, Z%d\n\tVMOVUPS Z%d, %d(DI)\n" % (64*k, k, 64*k, k, k, k, 64*k))
+w("""	ADDQ $256, SI
+	ADDQ $256, DI
+	DECQ BX
+	JNZ  axpy512_64
+axpy512_16:
+	ANDQ $63, CX
+axpy512_16loop:
+	CMPQ CX, $16
+	JLT  axpy512_tail
+	VMULPS (SI), Z15, Z0
+	VADDPS (DI), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  axpy512_16loop
+axpy512_tail:
+	TESTQ CX, CX
+	JZ   axpy512_done
+	MOVL $-1, AX
+	BZHIL CX, AX, AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VMULPS Z0, Z15, Z0
+	VMOVUPS.Z (DI), K1, Z1
+	VADDPS Z1, Z0, Z0
+	VMOVUPS Z0, K1, (DI)
+axpy512_done:
+	VZEROUPPER
+	RET
+""")
 open(__file__.replace("make_vec_amd64.py", "vec_amd64.s"), "w").write("".join(out))

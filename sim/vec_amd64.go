@@ -109,7 +109,9 @@ var haveVec = hasAVX2 && os.Getenv("AMQ_SIM_GEMM") != goKernel.name
 
 // vecArith are the kernels by operator and layout: a and b vectors, b a
 // scalar, a a scalar.
-var vecArith = map[arithOp][3]func(o, a, b *float32, n int){
+// An array, not a map: broadcast rows can be short (a per-channel operand
+// over rows of 40 values), and a map lookup per row cost as much as them.
+var vecArith = [...][3]func(o, a, b *float32, n int){
 	opAdd: {vecAddVV, vecAddVS, vecAddSV},
 	opSub: {vecSubVV, vecSubVS, vecSubSV},
 	opMul: {vecMulVV, vecMulVS, vecMulSV},
@@ -117,10 +119,10 @@ var vecArith = map[arithOp][3]func(o, a, b *float32, n int){
 }
 
 func arithVecN(op arithOp, o, a, b []float32, n int) int {
-	fns, ok := vecArith[op]
-	if !ok {
+	if op < 0 || int(op) >= len(vecArith) {
 		return 0
 	}
+	fns := vecArith[op]
 	va, vb := len(a) == len(o), len(b) == len(o)
 	var layout int
 	switch {
@@ -138,6 +140,21 @@ func arithVecN(op arithOp, o, a, b []float32, n int) int {
 }
 
 func axpyVec(o, x []float32, s float32) { vecAxpy(&o[0], &x[0], s, len(o)) }
+
+//go:noescape
+func vecAxpyAVX512(o, x *float32, s float32, n int)
+
+// axpyWide does all of axpy (len(x) >= len(o) > 0) with AVX-512, the last
+// partial vector under a mask; it reports false where that is not
+// available.
+func axpyWide(o, x []float32, s float32) bool {
+	if !hasAVX512 || !haveVec {
+		return false
+	}
+	_ = x[len(o)-1]
+	vecAxpyAVX512(&o[0], &x[0], s, len(o))
+	return true
+}
 
 func clipVec(o, x []float32, lo, hi float32) { vecClip(&o[0], &x[0], lo, hi, len(o)) }
 

@@ -11,6 +11,8 @@ func arithVecN(op arithOp, o, a, b []float32, n int) int { return 0 }
 
 func axpyVec(o, x []float32, s float32) {}
 
+func axpyWide(o, x []float32, s float32) bool { return false }
+
 func clipVec(o, x []float32, lo, hi float32) {}
 
 // erfVec replaces each x in f by erf32(x).

@@ -41,7 +41,7 @@ func TestVectorKernelsEqualGoLoops(t *testing.T) {
 		t.Skip("no vector kernels on this machine or build")
 	}
 	r := rand.New(rand.NewPCG(10, 10))
-	for _, n := range []int{31, 32, 33, 39, 40, 64, 71, 100, 257} {
+	for _, n := range []int{16, 17, 20, 31, 32, 33, 39, 40, 64, 71, 100, 257} {
 		a, b := vecTestValues(r, n), vecTestValues(r, n)
 		for op := opAdd; op <= opDiv; op++ {
 			for _, lay := range [][2]int{{n, n}, {n, 1}, {1, n}} {
