@@ -303,11 +303,25 @@ w("DATA expconst<>+%d(SB)/8, $1023\n" % (8 * len(expConsts)))
 expOff["bias"] = 8 * len(expConsts)
 w("GLOBL expconst<>(SB), RODATA|NOPTR, $%d\n" % (8 * len(expConsts) + 8))
 
-def expKernel(name, R, width, avx512):
+def expKernel(name, R, width, avx512, f32src=False):
     # R: register prefix ("Z" or "Y"); width: lanes per vector
     half = "Y" if avx512 else "X"
     cvt = "VCVTPD2DQ" if avx512 else "VCVTPD2DQY"
-    w("""
+    if f32src:
+        w("""
+// func %s(dst *float64, src *float32, m float64, n int) int
+// dst[i] = math.Exp(float64(src[i]) - m) for n (a multiple of %d) values;
+// nonzero when some lane needs math.Exp itself (see make_vec_amd64.py).
+TEXT \u00b7%s(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	VBROADCASTSD m+16(FP), Z14
+	MOVQ n+24(FP), CX
+	XORQ R8, R8
+	LEAQ expconst<>(SB), BX
+""" % (name, width, name))
+    else:
+        w("""
 // func %s(dst, src *float64, n int) int
 // dst[i] = math.Exp(src[i]) for n (a multiple of %d) values; nonzero when
 // some lane needs math.Exp itself (see make_vec_amd64.py).
@@ -336,7 +350,10 @@ TEXT \u00b7%s(SB), NOSPLIT, $0-32
             w("\tVBROADCASTSD %d(BX), Y9\n" % expOff[n])
             return "Y9"
     w("\tSHRQ $%d, CX\n\tJZ   %s_done\n%s_loop:\n" % ({8: 3, 4: 2}[width], name, name))
-    w("\tVMOVUPD (SI), %s0\n" % R)
+    if f32src:
+        w("\tVCVTPS2PD (SI), Z0\n\tVSUBPD Z14, Z0, Z0\n")
+    else:
+        w("\tVMOVUPD (SI), %s0\n" % R)
     w("\tVMULPD %s, %s0, %s1\n" % (c("log2e"), R, R))
     w("\t%s %s1, %s2\n" % (cvt, R, half))
     w("\tVCVTDQ2PD %s2, %s1\n" % (half, R))
@@ -377,13 +394,74 @@ TEXT \u00b7%s(SB), NOSPLIT, $0-32
 	DECQ CX
 	JNZ  %s_loop
 %s_done:
-	MOVQ R8, ret+24(FP)
+	MOVQ R8, ret+%d(FP)
 	VZEROUPPER
 	RET
-""" % (8 * width, 8 * width, name, name))
+""" % ((4 if f32src else 8) * width, 8 * width, name, name, 32 if f32src else 24))
 
 expKernel("vecExpAVX512", "Z", 8, True)
 expKernel("vecExpAVX2", "Y", 4, False)
+expKernel("vecSoftmaxExpAVX512", "Z", 8, True, f32src=True)
+
+# The rest of a softmax row (AVX-512): the maximum of float32 values with
+# whether one is NaN (the sign of a zero maximum does not matter to the
+# softmax), and o[i] = float32(e[i] / s), a float64 division then a
+# rounding, as the Go loop.
+w("""
+// func vecMaxAVX512(x *float32, n int) (m float32, nan int)
+// n is a multiple of 16 and at least 16.
+TEXT \u00b7vecMaxAVX512(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	SHRQ $4, CX
+	VMOVUPS (SI), Z0
+	VMOVAPS Z0, Z1
+	XORQ R8, R8
+maxf_loop:
+	VMOVUPS (SI), Z2
+	VMAXPS Z2, Z0, Z0
+	VCMPPS $3, Z2, Z2, K1
+	KMOVW K1, AX
+	ORL AX, R8
+	ADDQ $64, SI
+	DECQ CX
+	JNZ  maxf_loop
+	VEXTRACTF64X4 $1, Z0, Y1
+	VMAXPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0x4e, X0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0xb1, X0, X1
+	VMAXPS X1, X0, X0
+	MOVSS X0, m+16(FP)
+	MOVQ R8, nan+24(FP)
+	VZEROUPPER
+	RET
+""")
+w("""
+// func vecDivToF32AVX512(o *float32, e *float64, s float64, n int)
+// n is a multiple of 8.
+TEXT \u00b7vecDivToF32AVX512(SB), NOSPLIT, $0-32
+	MOVQ o+0(FP), DI
+	MOVQ e+8(FP), SI
+	VBROADCASTSD s+16(FP), Z15
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+	JZ   divf_done
+divf_loop:
+	VMOVUPD (SI), Z0
+	VDIVPD Z15, Z0, Z0
+	VCVTPD2PS Z0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $64, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  divf_loop
+divf_done:
+	VZEROUPPER
+	RET
+""")
 
 
 # axpy on AVX-512 for any n >= 1: 16 lanes at a time, the last (partial)

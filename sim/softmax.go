@@ -59,7 +59,7 @@ func buildSoftmax(b *buildCtx, n *onnx.Node, logOut bool) (opFunc, error) {
 // along mid, subtracting the maximum first so exp cannot overflow, with
 // float64 exponentials and sums.
 func softmaxData[T floatElem](c *runCtx, x []T, outer, mid, inner int, logOut bool) []T {
-	o := outSlice[T](c, len(x))
+	o := outSliceRaw[T](c, len(x)) // every element is written below
 	if mid == 0 || len(x) == 0 {
 		return o
 	}
@@ -125,10 +125,14 @@ func softmaxData[T floatElem](c *runCtx, x []T, outer, mid, inner int, logOut bo
 func softmaxRow[T floatElem](o, x []T, logOut bool, e []float64) {
 	m := rowMax(x)
 	d, e := e[:len(x)], e[len(x):2*len(x)]
-	for i, v := range x {
-		d[i] = float64(v) - m
+	k := 0
+	if x32, ok := asF32(x); ok {
+		k = expShiftVec(e, x32, m)
 	}
-	expVec(e, d)
+	for i, v := range x[k:] {
+		d[k+i] = float64(v) - m
+	}
+	expVec(e[k:], d[k:])
 	sum := 0.0
 	for _, v := range e {
 		sum += v
@@ -140,8 +144,12 @@ func softmaxRow[T floatElem](o, x []T, logOut bool, e []float64) {
 		}
 		return
 	}
-	for i, v := range e {
-		o[i] = T(v / sum)
+	k = 0
+	if o32, ok := asF32(o); ok {
+		k = divToF32Vec(o32, e, sum)
+	}
+	for i, v := range e[k:] {
+		o[k+i] = T(v / sum)
 	}
 }
 
@@ -153,6 +161,12 @@ func softmaxRow[T floatElem](o, x []T, logOut bool, e []float64) {
 func rowMax[T floatElem](x []T) float64 {
 	m := T(math.Inf(-1))
 	nan := false
+	if x32, ok := asF32(x); ok {
+		vm, vnan, k := rowMaxVec(x32)
+		if k > 0 {
+			m, nan, x = T(vm), vnan, x[k:]
+		}
+	}
 	for _, v := range x {
 		if v > m {
 			m = v

@@ -196,3 +196,56 @@ func expVec(dst, src []float64) {
 // the range where math.Exp's result is a normal number, and below -746,
 // where it is 0 (make_vec_amd64.py).
 func expEasy(v float64) bool { return v >= -708 && v <= 709 || v < -746 }
+
+//go:noescape
+func vecSoftmaxExpAVX512(dst *float64, src *float32, m float64, n int) int
+
+//go:noescape
+func vecMaxAVX512(x *float32, n int) (m float32, nan int)
+
+//go:noescape
+func vecDivToF32AVX512(o *float32, e *float64, s float64, n int)
+
+// rowMaxVec returns the maximum of the longest prefix of x that is a
+// multiple of 16 values long, whether the prefix holds a NaN (the maximum
+// is then undefined) and its length: 0 without AVX-512.
+func rowMaxVec(x []float32) (m float32, nan bool, n int) {
+	n = len(x) &^ 15
+	if !hasAVX512 || !haveVec || n == 0 {
+		return 0, false, 0
+	}
+	m, bad := vecMaxAVX512(&x[0], n)
+	return m, bad != 0, n
+}
+
+// expShiftVec sets e[i] = math.Exp(float64(x[i]) - m), math.Exp's bits,
+// for the longest prefix of x that is a multiple of 8 values long and
+// returns its length: 0 without AVX-512.
+func expShiftVec(e []float64, x []float32, m float64) int {
+	n := len(x) &^ 7
+	if !hasAVX512 || !haveVec || n == 0 {
+		return 0
+	}
+	_ = e[n-1]
+	if vecSoftmaxExpAVX512(&e[0], &x[0], m, n) != 0 {
+		for i, v := range x[:n] {
+			if d := float64(v) - m; !expEasy(d) {
+				e[i] = math.Exp(d)
+			}
+		}
+	}
+	return n
+}
+
+// divToF32Vec sets o[i] = float32(e[i] / s) for the longest prefix of o
+// that is a multiple of 8 values long and returns its length: 0 without
+// AVX-512.
+func divToF32Vec(o []float32, e []float64, s float64) int {
+	n := len(o) &^ 7
+	if !hasAVX512 || !haveVec || n == 0 {
+		return 0
+	}
+	_ = e[n-1]
+	vecDivToF32AVX512(&o[0], &e[0], s, n)
+	return n
+}
