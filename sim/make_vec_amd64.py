@@ -512,4 +512,39 @@ axpy512_done:
 	VZEROUPPER
 	RET
 """)
+
+# LayerNormalization's last pass (AVX-512): o[i] = float32((x[i] - mean) *
+# inv * scale[i] + shift[i]) in float64, each operation rounded, in the
+# order of the Go loop (norm.go).
+w("""
+// func vecNormAffineAVX512(o, x *float32, scale, shift *float64, mean, inv float64, n int)
+// n is a multiple of 8.
+TEXT \u00b7vecNormAffineAVX512(SB), NOSPLIT, $0-56
+	MOVQ o+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ scale+16(FP), R8
+	MOVQ shift+24(FP), R9
+	VBROADCASTSD mean+32(FP), Z14
+	VBROADCASTSD inv+40(FP), Z15
+	MOVQ n+48(FP), CX
+	SHRQ $3, CX
+	JZ   naff_done
+naff_loop:
+	VCVTPS2PD (SI), Z0
+	VSUBPD Z14, Z0, Z0
+	VMULPD Z15, Z0, Z0
+	VMULPD (R8), Z0, Z0
+	VADDPD (R9), Z0, Z0
+	VCVTPD2PS Z0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	DECQ CX
+	JNZ  naff_loop
+naff_done:
+	VZEROUPPER
+	RET
+""")
 open(__file__.replace("make_vec_amd64.py", "vec_amd64.s"), "w").write("".join(out))

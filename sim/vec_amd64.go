@@ -249,3 +249,20 @@ func divToF32Vec(o []float32, e []float64, s float64) int {
 	vecDivToF32AVX512(&o[0], &e[0], s, n)
 	return n
 }
+
+//go:noescape
+func vecNormAffineAVX512(o, x *float32, scale, shift *float64, mean, inv float64, n int)
+
+// normAffineVec sets o[i] = float32((float64(x[i])-mean)*inv*scale[i] +
+// shift[i]), each operation rounded as in Go, for the longest prefix of o
+// that is a multiple of 8 values long, and returns its length: 0 without
+// AVX-512.
+func normAffineVec(o, x []float32, scale, shift []float64, mean, inv float64) int {
+	n := len(o) &^ 7
+	if !hasAVX512 || !haveVec || n == 0 {
+		return 0
+	}
+	_, _, _ = x[n-1], scale[n-1], shift[n-1]
+	vecNormAffineAVX512(&o[0], &x[0], &scale[0], &shift[0], mean, inv, n)
+	return n
+}

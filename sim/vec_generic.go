@@ -38,3 +38,5 @@ func rowMaxVec(x []float32) (m float32, nan bool, n int) { return 0, false, 0 }
 func expShiftVec(e []float64, x []float32, m float64) int { return 0 }
 
 func divToF32Vec(o []float32, e []float64, s float64) int { return 0 }
+
+func normAffineVec(o, x []float32, scale, shift []float64, mean, inv float64) int { return 0 }

@@ -278,3 +278,30 @@ func TestSigmoidExpEqualScalar(t *testing.T) {
 		}
 	}
 }
+
+// TestNormAffineVecEqualsGo: LayerNormalization's vector affine pass
+// gives the Go loop's bits, for lengths around its blocks of 8.
+func TestNormAffineVecEqualsGo(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(17, 17))
+	for _, n := range []int{1, 7, 8, 9, 23, 768, 771} {
+		x := vecTestValues(r, n)
+		sc, sh := make([]float64, n), make([]float64, n)
+		for i := range sc {
+			sc[i], sh[i] = float64(float32(1+r.NormFloat64()/10)), float64(float32(r.NormFloat64()/10))
+		}
+		mean, inv := r.NormFloat64(), 1/(0.1+r.Float64())
+		got := make([]float32, n)
+		k := normAffineVec(got, x, sc, sh, mean, inv)
+		for i, v := range x[k:] {
+			got[k+i] = float32(float64((float64(v)-mean)*inv*sc[k+i]) + sh[k+i])
+		}
+		want := make([]float32, n)
+		for i, v := range x {
+			want[i] = float32(float64((float64(v)-mean)*inv*sc[i]) + sh[i])
+		}
+		if i := sameBits(got, want); i >= 0 {
+			t.Errorf("n %d: element %d is %v, Go gives %v", n, i, got[i], want[i])
+		}
+	}
+}
