@@ -24,7 +24,8 @@ type rowOp func(o []float32)
 
 // inPlaceOp returns act as a rowOp when act is an elementwise node whose
 // input x is the one computed by its producer and whose other operands
-// are float32 constants that do not change the output's shape: Erf,
+// are float32 constants (constantOperand) that do not change the output's
+// shape: Erf,
 // Sigmoid, Relu, Clip with constant bounds (opset 11 on, where they are
 // inputs), or Add, Sub, Mul, Div with a one-element constant of rank 0 or
 // 1. Otherwise nil.
@@ -33,8 +34,8 @@ func inPlaceOp(b *buildCtx, act *onnx.Node, x string) rowOp {
 		return nil
 	}
 	scalar := func(name string) (float32, bool) {
-		t, ok := b.graph.Initializers[name]
-		if !ok || !isInitializer(b.graph, name) || t.DType != onnx.Float || len(t.Shape) > 1 {
+		t, ok := constantOperand(b.graph, name)
+		if !ok || t.DType != onnx.Float || len(t.Shape) > 1 {
 			return 0, false
 		}
 		d, ok := t.Data.([]float32)
@@ -121,7 +122,7 @@ func fuseArith(b *buildCtx, code arithOp, n, act *onnx.Node) opFunc {
 				case name == n.Outputs[0]:
 					args[i] = t
 				case name != "":
-					args[i] = g.Initializers[name]
+					args[i], _ = constantOperand(g, name)
 				}
 			}
 			out, err := actRun(c, args)
@@ -144,6 +145,16 @@ func fuseArith(b *buildCtx, code arithOp, n, act *onnx.Node) opFunc {
 		})
 		return []*onnx.Tensor{newTensor(onnx.Float, p.shape, o)}, nil
 	}
+}
+
+// constantOperand returns the value of tensor name when it is a constant
+// of the graph: an initializer that is not also a graph input, or a
+// Constant node's tensor (Paddle2ONNX writes its scalars that way).
+func constantOperand(g *onnx.Graph, name string) (*onnx.Tensor, bool) {
+	if g.Input(name) != nil {
+		return nil, false
+	}
+	return g.Constant(name)
 }
 
 // blockSlice is rowSlice for the elements [s, e) of a run at offset off.
