@@ -63,7 +63,7 @@ func packedWeight(cache *atomic.Pointer[packedB], bd []float32, k, n int) *packe
 // multiply writes A·B (+ bias, one value per column, when not nil) into
 // y, m x n with row stride n, for A m x k with row stride k. Rows go in
 // blocks of gemmMC, each finished (bias added) while it is in cache; the
-// workers split the columns, or the rows when there are more rows.
+// workers split the rows, or the columns when the rows are few.
 func (p *packedB) multiply(a []float32, m int, y, bias []float32, threads int) {
 	kern := activeKernel
 	k, n, mr, nr := p.k, p.n, kern.mr, kern.nr
@@ -98,7 +98,10 @@ func (p *packedB) multiply(a []float32, m int, y, bias []float32, threads int) {
 		band(0, m, 0, n)
 		return
 	}
-	if n >= m {
+	// Rows when there are enough for every worker: each then packs only
+	// its own rows of A (with a column split every worker packs all of
+	// them), and they share the packed B.
+	if m < 4*mr*threads {
 		parallelFor(threads, (n+nr-1)/nr, 1, func(lo, hi int) { band(0, m, lo*nr, min(hi*nr, n)) })
 		return
 	}
