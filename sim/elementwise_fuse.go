@@ -47,8 +47,9 @@ func inPlaceOp(b *buildCtx, act *onnx.Node, x string) rowOp {
 	switch act.OpType {
 	case "Erf", "Sigmoid":
 		// GELU's x/√2 then Erf; a scaled Sigmoid. unaryRange reads each
-		// block of x before it writes the block.
-		if len(act.Inputs) == 1 && act.Inputs[0] == x {
+		// block of x before it writes the block. A float16 graph rounds
+		// each node's output, which the fused pair would skip.
+		if len(act.Inputs) == 1 && act.Inputs[0] == x && !halfGraph(b.graph) {
 			op := map[string]unaryOp{"Erf": opErf, "Sigmoid": opSigmoid}[act.OpType]
 			return func(o []float32) { unaryRange(op, unaryParams{}, o, o) }
 		}
@@ -102,11 +103,10 @@ func fuseArith(b *buildCtx, code arithOp, n, act *onnx.Node) opFunc {
 	if post == nil {
 		return nil
 	}
-	actRun, err := registry[act.OpType](&buildCtx{opset: b.opset, graph: b.graph}, act)
-	if err != nil {
+	then := actAfter(b, act, n.Outputs[0])
+	if then == nil {
 		return nil
 	}
-	g := b.graph
 	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 		a, bt := in[0], in[1]
 		ad, aok := a.Data.([]float32)
@@ -116,20 +116,7 @@ func fuseArith(b *buildCtx, code arithOp, n, act *onnx.Node) opFunc {
 			if err != nil {
 				return nil, err
 			}
-			args := make([]*onnx.Tensor, len(act.Inputs))
-			for i, name := range act.Inputs {
-				switch {
-				case name == n.Outputs[0]:
-					args[i] = t
-				case name != "":
-					args[i], _ = constantOperand(g, name)
-				}
-			}
-			out, err := actRun(c, args)
-			if err != nil {
-				return nil, fmt.Errorf("fused %s %q: %w", act.OpType, act.Name, err)
-			}
-			return out, nil
+			return then(c, t)
 		}
 		p, err := newBroadcast(a.Shape, bt.Shape)
 		if err != nil {
@@ -145,6 +132,50 @@ func fuseArith(b *buildCtx, code arithOp, n, act *onnx.Node) opFunc {
 		})
 		return []*onnx.Tensor{newTensor(onnx.Float, p.shape, o)}, nil
 	}
+}
+
+// actAfter returns act's own opFunc applied to the tensor x computes, its
+// other operands the graph's constants: the fused form's path for what
+// its float32 code does not handle. Nil when act does not build.
+func actAfter(b *buildCtx, act *onnx.Node, x string) func(c *runCtx, t *onnx.Tensor) ([]*onnx.Tensor, error) {
+	actRun, err := registry[act.OpType](&buildCtx{opset: b.opset, graph: b.graph}, act)
+	if err != nil {
+		return nil
+	}
+	g := b.graph
+	return func(c *runCtx, t *onnx.Tensor) ([]*onnx.Tensor, error) {
+		args := make([]*onnx.Tensor, len(act.Inputs))
+		for i, name := range act.Inputs {
+			switch {
+			case name == x:
+				args[i] = t
+			case name != "":
+				args[i], _ = constantOperand(g, name)
+			}
+		}
+		out, err := actRun(c, args)
+		if err != nil {
+			return nil, fmt.Errorf("fused %s %q: %w", act.OpType, act.Name, err)
+		}
+		return out, nil
+	}
+}
+
+// halfGraph reports whether g has float16 or bfloat16 inputs or
+// initializers.
+func halfGraph(g *onnx.Graph) bool {
+	half := func(dt onnx.DataType) bool { return dt == onnx.Float16 || dt == onnx.BFloat16 }
+	for _, in := range g.Inputs {
+		if half(in.DType) {
+			return true
+		}
+	}
+	for _, t := range g.Initializers {
+		if half(t.DType) {
+			return true
+		}
+	}
+	return false
 }
 
 // constantOperand returns the value of tensor name when it is a constant

@@ -135,3 +135,41 @@ func TestElementwiseFusionKeepsOtherTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestMatMulScaleFusesExactly: attention's scores MatMul then Div by √d
+// runs as one step with the bits of the two nodes one by one.
+func TestMatMulScaleFusesExactly(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(18, 18))
+	g := &onnx.Graph{
+		Nodes: []*onnx.Node{
+			{Name: "scores", OpType: "MatMul", Inputs: []string{"q", "k"}, Outputs: []string{"s"}},
+			{Name: "scale", OpType: "Div", Inputs: []string{"s", "sqrt_d"}, Outputs: []string{"y"}},
+		},
+		Initializers: map[string]*onnx.Tensor{"sqrt_d": {Name: "sqrt_d", DType: onnx.Float, Data: []float32{float32(math.Sqrt(7))}}},
+		Inputs:       []*onnx.ValueInfo{{Name: "q", DType: onnx.Float}, {Name: "k", DType: onnx.Float}},
+		Outputs:      []*onnx.ValueInfo{{Name: "y", DType: onnx.Float}},
+	}
+	s, err := NewSession(&onnx.Model{Opsets: map[string]int64{"": 13}, Graph: g}, &Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.steps[0].fused == nil {
+		t.Fatal("MatMul does not offer to fuse the Div")
+	}
+	in := map[string]*onnx.Tensor{
+		"q": onnx.NewTensor([]int{2, 3, 50, 7}, randFloats(r, 2*3*50*7)),
+		"k": onnx.NewTensor([]int{2, 3, 7, 90}, randFloats(r, 2*3*7*90)),
+	}
+	got, err := s.Run(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.Run(in, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := sameBits(got["y"].Data.([]float32), want["y"].Data.([]float32)); i >= 0 {
+		t.Fatalf("element %d differs fused", i)
+	}
+}

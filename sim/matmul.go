@@ -37,7 +37,10 @@ func buildMatMul(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	}
 	if b.opset >= 7 { // before, Add did not broadcast
 		b.fusable = func(act *onnx.Node) opFunc {
-			return mn.fuseBias(b.graph, n.Outputs[0], act)
+			if run := mn.fuseBias(b.graph, n.Outputs[0], act); run != nil {
+				return run
+			}
+			return mn.fuseInPlace(b, n.Outputs[0], act)
 		}
 	}
 	return mn.run, nil
@@ -84,6 +87,37 @@ func (mn *matMulNode) fuseBias(g *onnx.Graph, product string, act *onnx.Node) op
 				for j, v := range bias {
 					row[j] += v
 				}
+			}
+		})
+		return out, nil
+	}
+}
+
+// fuseInPlace offers MatMul followed by an elementwise node that applies
+// to the product in place (inPlaceOp: attention's scaling by 1/√d, an
+// activation), on the float32 product where it lies, instead of writing a
+// second tensor. Other products go through act's own operator.
+func (mn *matMulNode) fuseInPlace(b *buildCtx, product string, act *onnx.Node) opFunc {
+	post := inPlaceOp(b, act, product)
+	if post == nil {
+		return nil
+	}
+	then := actAfter(b, act, product)
+	if then == nil {
+		return nil
+	}
+	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		out, err := mn.run(c, in)
+		if err != nil {
+			return nil, err
+		}
+		d, ok := out[0].Data.([]float32)
+		if !ok || out[0].DType != onnx.Float {
+			return then(c, out[0]) // the int8 path's int32 product
+		}
+		parallelFor(c.threads, (len(d)+fuseBlock-1)/fuseBlock, 4, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				post(d[i*fuseBlock : min((i+1)*fuseBlock, len(d))])
 			}
 		})
 		return out, nil
