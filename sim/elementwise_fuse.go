@@ -25,12 +25,14 @@ type rowOp func(o []float32)
 // inPlaceOp returns act as a rowOp when act is an elementwise node whose
 // input x is the one computed by its producer and whose other operands
 // are float32 constants (constantOperand) that do not change the output's
-// shape: Erf,
-// Sigmoid, Relu, Clip with constant bounds (opset 11 on, where they are
-// inputs), or Add, Sub, Mul, Div with a one-element constant of rank 0 or
-// 1. Otherwise nil.
+// shape: Erf, Sigmoid, Relu, Clip with constant bounds (inputs from opset
+// 11 on, attributes before), or Add, Sub, Mul, Div with a one-element
+// constant of rank 0 or 1. Otherwise nil.
 func inPlaceOp(b *buildCtx, act *onnx.Node, x string) rowOp {
-	if len(act.Outputs) != 1 || len(act.Attrs) != 0 || len(act.Inputs) == 0 {
+	if len(act.Outputs) != 1 || len(act.Inputs) == 0 {
+		return nil
+	}
+	if len(act.Attrs) != 0 && (act.OpType != "Clip" || b.opset >= 11) {
 		return nil
 	}
 	scalar := func(name string) (float32, bool) {
@@ -58,11 +60,27 @@ func inPlaceOp(b *buildCtx, act *onnx.Node, x string) rowOp {
 			return reluInPlace
 		}
 	case "Clip":
-		if b.opset < 11 || act.Inputs[0] != x || len(act.Inputs) > 3 {
+		if act.Inputs[0] != x || len(act.Inputs) > 3 {
 			return nil
 		}
 		var bounds [2]float32
 		var has [2]bool
+		if b.opset < 11 {
+			// Bounds as float attributes: they apply to float32 data,
+			// never to a float16 graph's rounded values.
+			if len(act.Inputs) != 1 || halfGraph(b.graph) {
+				return nil
+			}
+			for i, name := range []string{"min", "max"} {
+				if act.HasAttr(name) {
+					bounds[i], has[i] = act.AttrFloat(name, 0), true
+				}
+			}
+			if len(act.Attrs) != btoi(has[0])+btoi(has[1]) {
+				return nil
+			}
+			return func(o []float32) { clipRowF32(o, o, bounds[0], bounds[1], has[0], has[1]) }
+		}
 		for i := range bounds {
 			if 1+i >= len(act.Inputs) || act.Inputs[1+i] == "" {
 				continue
@@ -176,6 +194,13 @@ func halfGraph(g *onnx.Graph) bool {
 		}
 	}
 	return false
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // constantOperand returns the value of tensor name when it is a constant

@@ -173,3 +173,51 @@ func TestMatMulScaleFusesExactly(t *testing.T) {
 		t.Fatalf("element %d differs fused", i)
 	}
 }
+
+// TestHardSwishOpset10FusesExactly: HardSwish as Paddle2ONNX writes it at
+// opset 10 (Clip's bounds are attributes) fuses Add with Clip, with the
+// bits of the nodes one by one.
+func TestHardSwishOpset10FusesExactly(t *testing.T) {
+	t.Parallel()
+	clip := &onnx.Node{Name: "clip", OpType: "Clip", Inputs: []string{"t0"}, Outputs: []string{"t1"}}
+	clip.SetAttr("min", float32(0))
+	clip.SetAttr("max", float32(6))
+	g := &onnx.Graph{
+		Nodes: []*onnx.Node{
+			{Name: "add", OpType: "Add", Inputs: []string{"x", "three"}, Outputs: []string{"t0"}},
+			clip,
+			{Name: "mul", OpType: "Mul", Inputs: []string{"x", "t1"}, Outputs: []string{"t2"}},
+			{Name: "div", OpType: "Div", Inputs: []string{"t2", "six"}, Outputs: []string{"y"}},
+		},
+		Initializers: map[string]*onnx.Tensor{
+			"three": {Name: "three", DType: onnx.Float, Data: []float32{3}},
+			"six":   {Name: "six", DType: onnx.Float, Data: []float32{6}},
+		},
+		Inputs:  []*onnx.ValueInfo{{Name: "x", DType: onnx.Float}},
+		Outputs: []*onnx.ValueInfo{{Name: "y", DType: onnx.Float}},
+	}
+	s, err := NewSession(&onnx.Model{Opsets: map[string]int64{"": 10}, Graph: g}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.steps[0].fused == nil || s.steps[2].fused == nil {
+		t.Fatal("Add+Clip or Mul+Div not fused at opset 10")
+	}
+	r := rand.New(rand.NewPCG(19, 19))
+	x := vecTestValues(r, 5000)
+	for i := range x {
+		x[i] *= 2
+	}
+	in := map[string]*onnx.Tensor{"x": onnx.NewTensor([]int{2, 2500}, x)}
+	got, err := s.Run(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.Run(in, "t0", "t1", "t2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := sameBits(got["y"].Data.([]float32), want["y"].Data.([]float32)); i >= 0 {
+		t.Fatalf("element %d differs fused", i)
+	}
+}
