@@ -220,6 +220,10 @@ func unaryRange[T floatElem](op unaryOp, p unaryParams, o, x []T) {
 		}
 		return
 	}
+	if o32, ok := any(o).([]float32); ok && (op == opSigmoid || op == opExp) {
+		expRange(op, o32, any(x).([]float32))
+		return
+	}
 	switch op {
 	case opSqrt:
 		for i, v := range x {
@@ -331,6 +335,38 @@ func unaryRange[T floatElem](op unaryOp, p unaryParams, o, x []T) {
 		for i, v := range x {
 			o[i] = T(math.Ceil(float64(v)))
 		}
+	}
+}
+
+// expRange computes Sigmoid or Exp of float32 data with expVec, in blocks
+// that stay in L1: the bits of sigmoid and math.Exp element by element.
+func expRange(op unaryOp, o, x []float32) {
+	var arg, e [256]float64
+	for len(x) > 0 {
+		n := min(len(x), len(arg))
+		a := arg[:n]
+		if op == opExp {
+			widen(a, x)
+		} else {
+			for i, v := range x[:n] {
+				a[i] = -math.Abs(float64(v)) // e^-|x|: sigmoid's two branches
+			}
+		}
+		expVec(e[:n], a)
+		if op == opExp {
+			for i, v := range e[:n] {
+				o[i] = float32(v)
+			}
+		} else {
+			for i, v := range x[:n] {
+				if v >= 0 {
+					o[i] = float32(1 / (1 + e[i]))
+				} else {
+					o[i] = float32(e[i] / (1 + e[i]))
+				}
+			}
+		}
+		x, o = x[n:], o[n:]
 	}
 }
 
@@ -566,20 +602,13 @@ func clipData[T numElem](c *runCtx, x []T, lo, hi float64, hasLo, hasHi bool) []
 	// The bounds came from tensors of type T (or float32 attributes for a
 	// float input), so converting them back is exact.
 	l, h := T(lo), T(hi)
-	o := outSlice[T](c, len(x))
+	o := outSliceRaw[T](c, len(x))
 	parallelFor(c.threads, len(x), elemGrain, func(lo, hi int) {
 		oo, xx := o[lo:hi], x[lo:hi]
 		if of, ok := asF32(oo); ok {
 			xf, _ := asF32(xx)
-			fl, fh := float32(math.Inf(-1)), float32(math.Inf(1))
-			if hasLo {
-				fl = float32(l)
-			}
-			if hasHi {
-				fh = float32(h)
-			}
-			k := clipF32(of, xf, fl, fh)
-			oo, xx = oo[k:], xx[k:]
+			clipRowF32(of, xf, float32(l), float32(h), hasLo, hasHi)
+			return
 		}
 		for i, v := range xx {
 			if hasLo && v < l {
@@ -592,4 +621,26 @@ func clipData[T numElem](c *runCtx, x []T, lo, hi float64, hasLo, hasHi bool) []
 		}
 	})
 	return o
+}
+
+// clipRowF32 is clipData's loop for float32: o = x bounded to [lo, hi],
+// a missing bound not applied; o may be x.
+func clipRowF32(o, x []float32, lo, hi float32, hasLo, hasHi bool) {
+	fl, fh := float32(math.Inf(-1)), float32(math.Inf(1))
+	if hasLo {
+		fl = lo
+	}
+	if hasHi {
+		fh = hi
+	}
+	k := clipF32(o, x, fl, fh)
+	for i, v := range x[k:len(o)] {
+		if hasLo && v < lo {
+			v = lo
+		}
+		if hasHi && v > hi {
+			v = hi
+		}
+		o[k+i] = v
+	}
 }

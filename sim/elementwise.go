@@ -54,28 +54,9 @@ func init() {
 			if err := checkAttrs(n); err != nil {
 				return nil, err
 			}
-			b.fusable = func(act *onnx.Node) opFunc {
-				if act.OpType != "Relu" || len(act.Inputs) != 1 {
-					return nil
-				}
-				// The residual Add+Relu of ResNets: clamp the sum in
-				// place instead of allocating and writing a second tensor.
-				return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
-					t, err := arith(c, code, in[0], in[1])
-					if err != nil {
-						return nil, err
-					}
-					if d, ok := t.Data.([]float32); ok {
-						parallelFor(c.threads, len(d), elemGrain, func(lo, hi int) { reluInPlace(d[lo:hi]) })
-						return []*onnx.Tensor{t}, nil
-					}
-					t, err = unaryNum(c, opRelu, t)
-					if err != nil {
-						return nil, fmt.Errorf("fused Relu %q: %w", act.Name, err)
-					}
-					return []*onnx.Tensor{t}, nil
-				}
-			}
+			// The residual Add+Relu of ResNets, HardSwish's Add+Clip and
+			// Mul+Div, scalar affine steps: see elementwise_fuse.go.
+			b.fusable = func(act *onnx.Node) opFunc { return fuseArith(b, code, n, act) }
 			return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 				t, err := arith(c, code, in[0], in[1])
 				return []*onnx.Tensor{t}, err

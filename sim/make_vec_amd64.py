@@ -270,4 +270,281 @@ reludone:
 	RET
 """)
 
+
+# exp on float64: the algorithm and constants of Go's math.Exp on amd64
+# (math/exp_amd64.s, its FMA branch, which math uses wherever these kernels
+# run), lane by lane, so each result is math.Exp's bits. Lanes in
+# [expLo, expHi] take that path; lanes below expZero (-Inf too) are 0, as
+# math.Exp gives there; the others (NaN, large x, results that would be
+# subnormal) are left undefined and the kernel returns nonzero, so that the
+# caller computes them with math.Exp.
+expConsts = [
+    ("log2e", "1.4426950408889634073599246810018920"),
+    ("ln2u", "0.69314718055966295651160180568695068359375"),
+    ("ln2l", "0.28235290563031577122588448175013436025525412068e-12"),
+    ("sixteenth", "0.0625"),
+    ("c8", "2.4801587301587301587e-5"),
+    ("c7", "1.9841269841269841270e-4"),
+    ("c6", "1.3888888888888888889e-3"),
+    ("c5", "8.3333333333333333333e-3"),
+    ("c4", "4.1666666666666666667e-2"),
+    ("c3", "1.6666666666666666667e-1"),
+    ("half", "0.5"),
+    ("one", "1.0"),
+    ("two", "2.0"),
+    ("lo", "-708.0"),
+    ("hi", "709.0"),
+    ("zero", "-746.0"),
+]
+expOff = {name: 8 * i for i, (name, _) in enumerate(expConsts)}
+for i, (name, v) in enumerate(expConsts):
+    w("DATA expconst<>+%d(SB)/8, $%s\n" % (8 * i, v))
+w("DATA expconst<>+%d(SB)/8, $1023\n" % (8 * len(expConsts)))
+expOff["bias"] = 8 * len(expConsts)
+w("GLOBL expconst<>(SB), RODATA|NOPTR, $%d\n" % (8 * len(expConsts) + 8))
+
+def expKernel(name, R, width, avx512, f32src=False):
+    # R: register prefix ("Z" or "Y"); width: lanes per vector
+    half = "Y" if avx512 else "X"
+    cvt = "VCVTPD2DQ" if avx512 else "VCVTPD2DQY"
+    if f32src:
+        w("""
+// func %s(dst *float64, src *float32, m float64, n int) int
+// dst[i] = math.Exp(float64(src[i]) - m) for n (a multiple of %d) values;
+// nonzero when some lane needs math.Exp itself (see make_vec_amd64.py).
+TEXT \u00b7%s(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	VBROADCASTSD m+16(FP), Z14
+	MOVQ n+24(FP), CX
+	XORQ R8, R8
+	LEAQ expconst<>(SB), BX
+""" % (name, width, name))
+    else:
+        w("""
+// func %s(dst, src *float64, n int) int
+// dst[i] = math.Exp(src[i]) for n (a multiple of %d) values; nonzero when
+// some lane needs math.Exp itself (see make_vec_amd64.py).
+TEXT \u00b7%s(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	XORQ R8, R8
+	LEAQ expconst<>(SB), BX
+""" % (name, width, name))
+    # constants in registers 16.. (avx512) or 4.. (avx2 has only 16)
+    if avx512:
+        regs = {}
+        for i, (cname, _) in enumerate(expConsts + [("bias", "")]):
+            regs[cname] = "Z%d" % (15 + i)
+            w("\tVBROADCASTSD %d(BX), %s\n" % (expOff[cname], regs[cname]))
+        c = lambda n: regs[n]
+    else:
+        # AVX2: a few in registers, the rest as broadcasts from memory
+        regs = {"log2e": "Y15", "two": "Y14", "bias": "Y13", "lo": "Y12", "hi": "Y11", "zero": "Y10"}
+        for cname, r in regs.items():
+            w("\tVBROADCASTSD %d(BX), %s\n" % (expOff[cname], r))
+        def c(n):
+            if n in regs:
+                return regs[n]
+            w("\tVBROADCASTSD %d(BX), Y9\n" % expOff[n])
+            return "Y9"
+    w("\tSHRQ $%d, CX\n\tJZ   %s_done\n%s_loop:\n" % ({8: 3, 4: 2}[width], name, name))
+    if f32src:
+        w("\tVCVTPS2PD (SI), Z0\n\tVSUBPD Z14, Z0, Z0\n")
+    else:
+        w("\tVMOVUPD (SI), %s0\n" % R)
+    w("\tVMULPD %s, %s0, %s1\n" % (c("log2e"), R, R))
+    w("\t%s %s1, %s2\n" % (cvt, R, half))
+    w("\tVCVTDQ2PD %s2, %s1\n" % (half, R))
+    w("\tVMOVAPD %s0, %s3\n" % (R, R))
+    w("\tVFNMADD231PD %s, %s1, %s3\n" % (c("ln2u"), R, R))
+    w("\tVFNMADD231PD %s, %s1, %s3\n" % (c("ln2l"), R, R))
+    w("\tVMULPD %s, %s3, %s3\n" % (c("sixteenth"), R, R))
+    w("\tVMOVAPD %s, %s4\n" % (c("c8"), R))
+    for k in ["c7", "c6", "c5", "c4", "c3", "half", "one"]:
+        w("\tVFMADD213PD %s, %s3, %s4\n" % (c(k), R, R))
+    w("\tVMULPD %s4, %s3, %s3\n" % (R, R, R))
+    for i in range(3):
+        w("\tVADDPD %s, %s3, %s4\n" % (c("two"), R, R))
+        w("\tVMULPD %s4, %s3, %s3\n" % (R, R, R))
+    w("\tVADDPD %s, %s3, %s4\n" % (c("two"), R, R))
+    w("\tVFMADD213PD %s, %s4, %s3\n" % (c("one"), R, R))
+    # times 2**e
+    w("\tVPMOVSXDQ %s2, %s5\n" % (half, R))
+    w("\tVPADDQ %s, %s5, %s5\n" % (c("bias"), R, R))
+    w("\tVPSLLQ $52, %s5, %s5\n" % (R, R))
+    w("\tVMULPD %s5, %s3, %s3\n" % (R, R, R))
+    if avx512:
+        w("\tVCMPPD $0x1d, %s, Z0, K1\n" % c("lo"))
+        w("\tVCMPPD $0x12, %s, Z0, K1, K1\n" % c("hi"))
+        w("\tVCMPPD $0x11, %s, Z0, K2\n" % c("zero"))
+        w("\tVMOVAPD.Z Z3, K1, Z3\n")
+        w("\tKORW K1, K2, K3\n\tKMOVW K3, AX\n\tXORL $0xff, AX\n\tORL AX, R8\n")
+    else:
+        w("\tVCMPPD $0x1d, %s, Y0, Y6\n" % c("lo"))
+        w("\tVCMPPD $0x12, %s, Y0, Y7\n" % c("hi"))
+        w("\tVANDPD Y7, Y6, Y6\n")
+        w("\tVCMPPD $0x11, %s, Y0, Y7\n" % c("zero"))
+        w("\tVANDPD Y6, Y3, Y3\n")
+        w("\tVORPD Y7, Y6, Y6\n\tVMOVMSKPD Y6, AX\n\tXORL $0xf, AX\n\tORL AX, R8\n")
+    w("\tVMOVUPD %s3, (DI)\n" % R)
+    w("""	ADDQ $%d, SI
+	ADDQ $%d, DI
+	DECQ CX
+	JNZ  %s_loop
+%s_done:
+	MOVQ R8, ret+%d(FP)
+	VZEROUPPER
+	RET
+""" % ((4 if f32src else 8) * width, 8 * width, name, name, 32 if f32src else 24))
+
+expKernel("vecExpAVX512", "Z", 8, True)
+expKernel("vecExpAVX2", "Y", 4, False)
+expKernel("vecSoftmaxExpAVX512", "Z", 8, True, f32src=True)
+
+# The rest of a softmax row (AVX-512): the maximum of float32 values with
+# whether one is NaN (the sign of a zero maximum does not matter to the
+# softmax), and o[i] = float32(e[i] / s), a float64 division then a
+# rounding, as the Go loop.
+w("""
+// func vecMaxAVX512(x *float32, n int) (m float32, nan int)
+// n is a multiple of 16 and at least 16.
+TEXT \u00b7vecMaxAVX512(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	SHRQ $4, CX
+	VMOVUPS (SI), Z0
+	VMOVAPS Z0, Z1
+	XORQ R8, R8
+maxf_loop:
+	VMOVUPS (SI), Z2
+	VMAXPS Z2, Z0, Z0
+	VCMPPS $3, Z2, Z2, K1
+	KMOVW K1, AX
+	ORL AX, R8
+	ADDQ $64, SI
+	DECQ CX
+	JNZ  maxf_loop
+	VEXTRACTF64X4 $1, Z0, Y1
+	VMAXPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0x4e, X0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0xb1, X0, X1
+	VMAXPS X1, X0, X0
+	MOVSS X0, m+16(FP)
+	MOVQ R8, nan+24(FP)
+	VZEROUPPER
+	RET
+""")
+w("""
+// func vecDivToF32AVX512(o *float32, e *float64, s float64, n int)
+// n is a multiple of 8.
+TEXT \u00b7vecDivToF32AVX512(SB), NOSPLIT, $0-32
+	MOVQ o+0(FP), DI
+	MOVQ e+8(FP), SI
+	VBROADCASTSD s+16(FP), Z15
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+	JZ   divf_done
+divf_loop:
+	VMOVUPD (SI), Z0
+	VDIVPD Z15, Z0, Z0
+	VCVTPD2PS Z0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $64, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  divf_loop
+divf_done:
+	VZEROUPPER
+	RET
+""")
+
+
+# axpy on AVX-512 for any n >= 1: 16 lanes at a time, the last (partial)
+# vector under a mask, so short rows (depthwise convolutions' rows of 40 to
+# 160) need no Go tail. A multiply then an add, as the Go loop.
+w("""
+// func vecAxpyAVX512(o, x *float32, s float32, n int)
+TEXT \u00b7vecAxpyAVX512(SB), NOSPLIT, $0-32
+	MOVQ o+0(FP), DI
+	MOVQ x+8(FP), SI
+	VBROADCASTSS s+16(FP), Z15
+	MOVQ n+24(FP), CX
+	MOVQ CX, BX
+	SHRQ $6, BX
+	JZ   axpy512_16
+axpy512_64:
+""")
+for k in range(4):
+    w("\tVMULPS %d(SI), Z15, Z%d\n\tVADDPS %d(DI), Z%d, Z%d\n\tVMOVUPS Z%d, %d(DI)\n" % (64*k, k, 64*k, k, k, k, 64*k))
+w("""	ADDQ $256, SI
+	ADDQ $256, DI
+	DECQ BX
+	JNZ  axpy512_64
+axpy512_16:
+	ANDQ $63, CX
+axpy512_16loop:
+	CMPQ CX, $16
+	JLT  axpy512_tail
+	VMULPS (SI), Z15, Z0
+	VADDPS (DI), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  axpy512_16loop
+axpy512_tail:
+	TESTQ CX, CX
+	JZ   axpy512_done
+	MOVL $-1, AX
+	BZHIL CX, AX, AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VMULPS Z0, Z15, Z0
+	VMOVUPS.Z (DI), K1, Z1
+	VADDPS Z1, Z0, Z0
+	VMOVUPS Z0, K1, (DI)
+axpy512_done:
+	VZEROUPPER
+	RET
+""")
+
+# LayerNormalization's last pass (AVX-512): o[i] = float32((x[i] - mean) *
+# inv * scale[i] + shift[i]) in float64, each operation rounded, in the
+# order of the Go loop (norm.go).
+w("""
+// func vecNormAffineAVX512(o, x *float32, scale, shift *float64, mean, inv float64, n int)
+// n is a multiple of 8.
+TEXT \u00b7vecNormAffineAVX512(SB), NOSPLIT, $0-56
+	MOVQ o+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ scale+16(FP), R8
+	MOVQ shift+24(FP), R9
+	VBROADCASTSD mean+32(FP), Z14
+	VBROADCASTSD inv+40(FP), Z15
+	MOVQ n+48(FP), CX
+	SHRQ $3, CX
+	JZ   naff_done
+naff_loop:
+	VCVTPS2PD (SI), Z0
+	VSUBPD Z14, Z0, Z0
+	VMULPD Z15, Z0, Z0
+	VMULPD (R8), Z0, Z0
+	VADDPD (R9), Z0, Z0
+	VCVTPD2PS Z0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	DECQ CX
+	JNZ  naff_loop
+naff_done:
+	VZEROUPPER
+	RET
+""")
 open(__file__.replace("make_vec_amd64.py", "vec_amd64.s"), "w").write("".join(out))

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"amq/onnx"
 )
@@ -15,6 +16,9 @@ func init() {
 type matMulNode struct {
 	offset int
 	i8     *igemmWeights // B packed for the int8 kernels, when an initializer
+	// weights keeps B packed between runs when B is a float32
+	// initializer (matmul_packed.go); nil otherwise.
+	weights *atomic.Pointer[packedB]
 }
 
 func buildMatMul(b *buildCtx, n *onnx.Node) (opFunc, error) {
@@ -32,9 +36,15 @@ func buildMatMul(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	if isInitializer(b.graph, n.Inputs[1]) {
 		mn.i8 = new(igemmWeights)
 	}
+	if packsWeights(b.graph, n.Inputs[1]) {
+		mn.weights = new(atomic.Pointer[packedB])
+	}
 	if b.opset >= 7 { // before, Add did not broadcast
 		b.fusable = func(act *onnx.Node) opFunc {
-			return mn.fuseBias(b.graph, n.Outputs[0], act)
+			if run := mn.fuseBias(b.graph, n.Outputs[0], act); run != nil {
+				return run
+			}
+			return mn.fuseInPlace(b, n.Outputs[0], act)
 		}
 	}
 	return mn.run, nil
@@ -60,9 +70,9 @@ func (mn *matMulNode) fuseBias(g *onnx.Graph, product string, act *onnx.Node) op
 		return nil
 	}
 	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
-		out, err := mn.run(c, in)
-		if err != nil {
-			return nil, err
+		out, biased, err := mn.product(c, in, bias)
+		if err != nil || biased {
+			return out, err
 		}
 		y := out[0]
 		d, ok := y.Data.([]float32)
@@ -81,6 +91,37 @@ func (mn *matMulNode) fuseBias(g *onnx.Graph, product string, act *onnx.Node) op
 				for j, v := range bias {
 					row[j] += v
 				}
+			}
+		})
+		return out, nil
+	}
+}
+
+// fuseInPlace offers MatMul followed by an elementwise node that applies
+// to the product in place (inPlaceOp: attention's scaling by 1/√d, an
+// activation), on the float32 product where it lies, instead of writing a
+// second tensor. Other products go through act's own operator.
+func (mn *matMulNode) fuseInPlace(b *buildCtx, product string, act *onnx.Node) opFunc {
+	post := inPlaceOp(b, act, product)
+	if post == nil {
+		return nil
+	}
+	then := actAfter(b, act, product)
+	if then == nil {
+		return nil
+	}
+	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		out, err := mn.run(c, in)
+		if err != nil {
+			return nil, err
+		}
+		d, ok := out[0].Data.([]float32)
+		if !ok || out[0].DType != onnx.Float {
+			return then(c, out[0]) // the int8 path's int32 product
+		}
+		parallelFor(c.threads, (len(d)+fuseBlock-1)/fuseBlock, 4, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				post(d[i*fuseBlock : min((i+1)*fuseBlock, len(d))])
 			}
 		})
 		return out, nil
@@ -170,10 +211,17 @@ func planMatMul(as, bs []int) (*matMulPlan, error) {
 }
 
 func (mn *matMulNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+	out, _, err := mn.product(c, in, nil)
+	return out, err
+}
+
+// product computes the MatMul; with B packed and bias (one value per
+// column of the product) not nil, it adds the bias too and reports so.
+func (mn *matMulNode) product(c *runCtx, in []*onnx.Tensor, bias []float32) (out []*onnx.Tensor, biased bool, err error) {
 	a, b := in[0], in[1]
 	p, err := planMatMul(a.Shape, b.Shape)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	count := len(p.aOff)
 	m, n, k := p.m, p.n, p.k
@@ -185,15 +233,24 @@ func (mn *matMulNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) 
 		if bh, ok := b.Data.(onnx.Halves); ok {
 			ad, err := onnx.Data[float32](a)
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
-			return []*onnx.Tensor{onnx.NewTensor(p.outShape, matMulHalf(c, p, ad, b, bh, shared))}, nil
+			return []*onnx.Tensor{onnx.NewTensor(p.outShape, matMulHalf(c, p, ad, b, bh, shared))}, false, nil
 		}
 		ad, bd, _, err := floatOperands(a, b, nil)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		y := outSlice[float32](c, count*m*n)
+		// sgemm with beta 0 overwrites C: no need to clear it first.
+		y := outSliceRaw[float32](c, count*m*n)
+		if mn.weights != nil && len(b.Shape) == 2 && len(a.Shape) >= 2 && len(bd) > 0 {
+			// B's rows are A's last axis: all of A is one GEMM.
+			if len(bias) != n {
+				bias = nil
+			}
+			packedWeight(mn.weights, bd, k, n).multiply(ad, count*m, y, bias, c.threads)
+			return []*onnx.Tensor{onnx.NewTensor(p.outShape, y)}, bias != nil, nil
+		}
 		if shared {
 			sgemm(count*m, n, k, 1, matrix{data: ad, ld: k}, matrix{data: bd, ld: n}, 0, y, n, c.threads)
 		} else {
@@ -201,16 +258,16 @@ func (mn *matMulNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) 
 				sgemm(m, n, k, 1, matrix{data: ad[p.aOff[f]:], ld: k}, matrix{data: bd[p.bOff[f]:], ld: n}, 0, y[f*m*n:], n, threads)
 			})
 		}
-		return []*onnx.Tensor{onnx.NewTensor(p.outShape, y)}, nil
+		return []*onnx.Tensor{onnx.NewTensor(p.outShape, y)}, false, nil
 	case onnx.Int8:
 		if shared || count == 1 {
 			if y, ok := gemmInt8(c, a, b, nil, 0, 0, count*m, n, k, false, false, mn.offset, mn.i8); ok {
-				return []*onnx.Tensor{onnx.NewTensor(p.outShape, y)}, nil
+				return []*onnx.Tensor{onnx.NewTensor(p.outShape, y)}, false, nil
 			}
 		}
 		ad, bd, _, err := intOperands(a, b, nil, mn.offset)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		acc := make([]int64, count*m*n)
 		if shared {
@@ -220,7 +277,7 @@ func (mn *matMulNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) 
 				igemmExact(m, n, k, matrix{data: ad[p.aOff[f]:], ld: k}, matrix{data: bd[p.bOff[f]:], ld: n}, acc[f*m*n:], n, c.threads)
 			}
 		}
-		return []*onnx.Tensor{onnx.NewTensor(p.outShape, saturateInt32(acc, n, nil))}, nil
+		return []*onnx.Tensor{onnx.NewTensor(p.outShape, saturateInt32(acc, n, nil))}, false, nil
 	}
-	return nil, fmt.Errorf("input A has type %v; MatMul supports FLOAT, and INT8 from AscendQuant", a.DType)
+	return nil, false, fmt.Errorf("input A has type %v; MatMul supports FLOAT, and INT8 from AscendQuant", a.DType)
 }

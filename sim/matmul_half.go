@@ -15,7 +15,7 @@ const halfPanel = 1 << 18
 func matMulHalf(c *runCtx, p *matMulPlan, ad []float32, b *onnx.Tensor, bh onnx.Halves, shared bool) []float32 {
 	count := len(p.aOff)
 	m, n, k := p.m, p.n, p.k
-	y := outSlice[float32](c, count*m*n)
+	y := outSliceRaw[float32](c, count*m*n) // sgemm with beta 0 overwrites it
 	nb := n
 	if k*n > halfPanel {
 		nb = max(16, halfPanel/max(k, 1)/16*16)

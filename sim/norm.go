@@ -145,7 +145,7 @@ func buildInstanceNorm(b *buildCtx, n *onnx.Node) (opFunc, error) {
 // when not nil, receive each row's mean and 1/sqrt(var+eps).
 func normalizeRows[T floatElem](c *runCtx, x []T, rows, size int, eps float64,
 	rowAffine func(row int) (float64, float64), elemAffine *[2][]float64, stats *[2][]float64) []T {
-	o := outSlice[T](c, len(x))
+	o := outSliceRaw[T](c, len(x)) // every element is written below
 	if size == 0 {
 		return o
 	}
@@ -175,8 +175,13 @@ func normalizeRows[T floatElem](c *runCtx, x []T, rows, size int, eps float64,
 				}
 			case elemAffine != nil && elemAffine[1] != nil:
 				sc, sh := elemAffine[0], elemAffine[1]
-				for i, v := range xs {
-					os[i] = T(float64((float64(v)-mean)*inv*sc[i]) + sh[i])
+				k := 0
+				if o32, ok := asF32(os); ok {
+					x32, _ := asF32(xs)
+					k = normAffineVec(o32, x32, sc, sh, mean, inv)
+				}
+				for i, v := range xs[k:] {
+					os[k+i] = T(float64((float64(v)-mean)*inv*sc[k+i]) + sh[k+i])
 				}
 			case elemAffine != nil:
 				sc := elemAffine[0]

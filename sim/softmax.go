@@ -57,16 +57,16 @@ func buildSoftmax(b *buildCtx, n *onnx.Node, logOut bool) (opFunc, error) {
 
 // softmaxData computes the (log-)softmax of x viewed as [outer, mid, inner]
 // along mid, subtracting the maximum first so exp cannot overflow, with
-// float64 sums.
+// float64 exponentials and sums.
 func softmaxData[T floatElem](c *runCtx, x []T, outer, mid, inner int, logOut bool) []T {
-	o := outSlice[T](c, len(x))
+	o := outSliceRaw[T](c, len(x)) // every element is written below
 	if mid == 0 || len(x) == 0 {
 		return o
 	}
 	grain := max(1, elemGrain/(mid*inner))
 	parallelFor(c.threads, outer, grain, func(lo, hi int) {
 		if inner == 1 {
-			e := make([]float64, mid)
+			e := make([]float64, 2*mid)
 			for b := lo; b < hi; b++ {
 				softmaxRow(o[b*mid:(b+1)*mid], x[b*mid:(b+1)*mid], logOut, e)
 			}
@@ -76,6 +76,8 @@ func softmaxData[T floatElem](c *runCtx, x []T, outer, mid, inner int, logOut bo
 		// a time, so memory is read row by row.
 		mx := make([]float64, inner)
 		sum := make([]float64, inner)
+		d := make([]float64, 2*inner)
+		d, e := d[:inner], d[inner:]
 		for b := lo; b < hi; b++ {
 			xs, os := x[b*mid*inner:(b+1)*mid*inner], o[b*mid*inner:(b+1)*mid*inner]
 			for j := range mx {
@@ -88,7 +90,11 @@ func softmaxData[T floatElem](c *runCtx, x []T, outer, mid, inner int, logOut bo
 			}
 			for k := range mid {
 				for j, v := range xs[k*inner : (k+1)*inner] {
-					sum[j] += math.Exp(float64(v) - mx[j])
+					d[j] = float64(v) - mx[j]
+				}
+				expVec(e, d)
+				for j, v := range e {
+					sum[j] += v
 				}
 			}
 			for k := range mid {
@@ -99,8 +105,12 @@ func softmaxData[T floatElem](c *runCtx, x []T, outer, mid, inner int, logOut bo
 					}
 					continue
 				}
+				for j, v := range xs[k*inner : (k+1)*inner] {
+					d[j] = float64(v) - mx[j]
+				}
+				expVec(e, d)
 				for j := range row {
-					row[j] = T(math.Exp(float64(xs[k*inner+j])-mx[j]) / sum[j])
+					row[j] = T(e[j] / sum[j])
 				}
 			}
 		}
@@ -108,19 +118,24 @@ func softmaxData[T floatElem](c *runCtx, x []T, outer, mid, inner int, logOut bo
 	return o
 }
 
-// softmaxRow computes the (log-)softmax of one contiguous row; e (as long
-// as the row) keeps each exponential between the sum and the division, so
-// that each is computed once.
+// softmaxRow computes the (log-)softmax of one contiguous row; e (twice as
+// long as the row) holds the differences to the maximum and then each
+// exponential between the sum and the division, so that each is computed
+// once. expVec computes math.Exp's bits, several at a time.
 func softmaxRow[T floatElem](o, x []T, logOut bool, e []float64) {
-	m := math.Inf(-1)
-	for _, v := range x {
-		m = max(m, float64(v))
+	m := rowMax(x)
+	d, e := e[:len(x)], e[len(x):2*len(x)]
+	k := 0
+	if x32, ok := asF32(x); ok {
+		k = expShiftVec(e, x32, m)
 	}
-	e = e[:len(x)]
+	for i, v := range x[k:] {
+		d[k+i] = float64(v) - m
+	}
+	expVec(e[k:], d[k:])
 	sum := 0.0
-	for i, v := range x {
-		e[i] = math.Exp(float64(v) - m)
-		sum += e[i]
+	for _, v := range e {
+		sum += v
 	}
 	if logOut {
 		ls := m + math.Log(sum)
@@ -129,7 +144,38 @@ func softmaxRow[T floatElem](o, x []T, logOut bool, e []float64) {
 		}
 		return
 	}
-	for i, v := range e {
-		o[i] = T(v / sum)
+	k = 0
+	if o32, ok := asF32(o); ok {
+		k = divToF32Vec(o32, e, sum)
 	}
+	for i, v := range e[k:] {
+		o[k+i] = T(v / sum)
+	}
+}
+
+// rowMax is the largest value of x as a float64, NaN when x holds one,
+// -Inf when x is empty: max over the row, which Go's max computes
+// slowly, since it must order zeros and propagate NaN at every step. The
+// sign of a zero maximum does not matter to the softmax: x - (±0) gives
+// the same exponential.
+func rowMax[T floatElem](x []T) float64 {
+	m := T(math.Inf(-1))
+	nan := false
+	if x32, ok := asF32(x); ok {
+		vm, vnan, k := rowMaxVec(x32)
+		if k > 0 {
+			m, nan, x = T(vm), vnan, x[k:]
+		}
+	}
+	for _, v := range x {
+		if v > m {
+			m = v
+		} else if v != v {
+			nan = true
+		}
+	}
+	if nan {
+		return math.NaN()
+	}
+	return float64(m)
 }

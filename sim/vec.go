@@ -37,6 +37,9 @@ func arithVec(op arithOp, o, a, b []float32) int {
 // element.
 func axpy(o, x []float32, s float32) {
 	x = x[:len(o)]
+	if len(o) >= 16 && axpyWide(o, x, s) {
+		return
+	}
 	k := 0
 	if len(o) >= vecMin && haveVec {
 		k = len(o) &^ 7

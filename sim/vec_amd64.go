@@ -2,7 +2,10 @@
 
 package sim
 
-import "os"
+import (
+	"math"
+	"os"
+)
 
 // AVX2 elementwise kernels (vec_amd64.s, written by make_vec_amd64.py);
 // n is a multiple of 8.
@@ -106,7 +109,9 @@ var haveVec = hasAVX2 && os.Getenv("AMQ_SIM_GEMM") != goKernel.name
 
 // vecArith are the kernels by operator and layout: a and b vectors, b a
 // scalar, a a scalar.
-var vecArith = map[arithOp][3]func(o, a, b *float32, n int){
+// An array, not a map: broadcast rows can be short (a per-channel operand
+// over rows of 40 values), and a map lookup per row cost as much as them.
+var vecArith = [...][3]func(o, a, b *float32, n int){
 	opAdd: {vecAddVV, vecAddVS, vecAddSV},
 	opSub: {vecSubVV, vecSubVS, vecSubSV},
 	opMul: {vecMulVV, vecMulVS, vecMulSV},
@@ -114,10 +119,10 @@ var vecArith = map[arithOp][3]func(o, a, b *float32, n int){
 }
 
 func arithVecN(op arithOp, o, a, b []float32, n int) int {
-	fns, ok := vecArith[op]
-	if !ok {
+	if op < 0 || int(op) >= len(vecArith) {
 		return 0
 	}
+	fns := vecArith[op]
 	va, vb := len(a) == len(o), len(b) == len(o)
 	var layout int
 	switch {
@@ -136,4 +141,128 @@ func arithVecN(op arithOp, o, a, b []float32, n int) int {
 
 func axpyVec(o, x []float32, s float32) { vecAxpy(&o[0], &x[0], s, len(o)) }
 
+//go:noescape
+func vecAxpyAVX512(o, x *float32, s float32, n int)
+
+// axpyWide does all of axpy (len(x) >= len(o) > 0) with AVX-512, the last
+// partial vector under a mask; it reports false where that is not
+// available.
+func axpyWide(o, x []float32, s float32) bool {
+	if !hasAVX512 || !haveVec {
+		return false
+	}
+	_ = x[len(o)-1]
+	vecAxpyAVX512(&o[0], &x[0], s, len(o))
+	return true
+}
+
 func clipVec(o, x []float32, lo, hi float32) { vecClip(&o[0], &x[0], lo, hi, len(o)) }
+
+//go:noescape
+func vecExpAVX512(dst, src *float64, n int) int
+
+//go:noescape
+func vecExpAVX2(dst, src *float64, n int) int
+
+// expVec sets dst[i] to math.Exp(src[i]), the same bits, eight or four
+// values at a time with AVX-512 or AVX2; len(dst) >= len(src).
+func expVec(dst, src []float64) {
+	dst = dst[:len(src)]
+	n, hard := 0, 0
+	switch {
+	case !haveVec:
+	case hasAVX512:
+		if n = len(src) &^ 7; n > 0 {
+			hard = vecExpAVX512(&dst[0], &src[0], n)
+		}
+	default:
+		if n = len(src) &^ 3; n > 0 {
+			hard = vecExpAVX2(&dst[0], &src[0], n)
+		}
+	}
+	if hard != 0 {
+		for i, v := range src[:n] {
+			if !expEasy(v) {
+				dst[i] = math.Exp(v)
+			}
+		}
+	}
+	for i, v := range src[n:] {
+		dst[n+i] = math.Exp(v)
+	}
+}
+
+// expEasy reports whether the vector kernels compute exp(v) themselves:
+// the range where math.Exp's result is a normal number, and below -746,
+// where it is 0 (make_vec_amd64.py).
+func expEasy(v float64) bool { return v >= -708 && v <= 709 || v < -746 }
+
+//go:noescape
+func vecSoftmaxExpAVX512(dst *float64, src *float32, m float64, n int) int
+
+//go:noescape
+func vecMaxAVX512(x *float32, n int) (m float32, nan int)
+
+//go:noescape
+func vecDivToF32AVX512(o *float32, e *float64, s float64, n int)
+
+// rowMaxVec returns the maximum of the longest prefix of x that is a
+// multiple of 16 values long, whether the prefix holds a NaN (the maximum
+// is then undefined) and its length: 0 without AVX-512.
+func rowMaxVec(x []float32) (m float32, nan bool, n int) {
+	n = len(x) &^ 15
+	if !hasAVX512 || !haveVec || n == 0 {
+		return 0, false, 0
+	}
+	m, bad := vecMaxAVX512(&x[0], n)
+	return m, bad != 0, n
+}
+
+// expShiftVec sets e[i] = math.Exp(float64(x[i]) - m), math.Exp's bits,
+// for the longest prefix of x that is a multiple of 8 values long and
+// returns its length: 0 without AVX-512.
+func expShiftVec(e []float64, x []float32, m float64) int {
+	n := len(x) &^ 7
+	if !hasAVX512 || !haveVec || n == 0 {
+		return 0
+	}
+	_ = e[n-1]
+	if vecSoftmaxExpAVX512(&e[0], &x[0], m, n) != 0 {
+		for i, v := range x[:n] {
+			if d := float64(v) - m; !expEasy(d) {
+				e[i] = math.Exp(d)
+			}
+		}
+	}
+	return n
+}
+
+// divToF32Vec sets o[i] = float32(e[i] / s) for the longest prefix of o
+// that is a multiple of 8 values long and returns its length: 0 without
+// AVX-512.
+func divToF32Vec(o []float32, e []float64, s float64) int {
+	n := len(o) &^ 7
+	if !hasAVX512 || !haveVec || n == 0 {
+		return 0
+	}
+	_ = e[n-1]
+	vecDivToF32AVX512(&o[0], &e[0], s, n)
+	return n
+}
+
+//go:noescape
+func vecNormAffineAVX512(o, x *float32, scale, shift *float64, mean, inv float64, n int)
+
+// normAffineVec sets o[i] = float32((float64(x[i])-mean)*inv*scale[i] +
+// shift[i]), each operation rounded as in Go, for the longest prefix of o
+// that is a multiple of 8 values long, and returns its length: 0 without
+// AVX-512.
+func normAffineVec(o, x []float32, scale, shift []float64, mean, inv float64) int {
+	n := len(o) &^ 7
+	if !hasAVX512 || !haveVec || n == 0 {
+		return 0
+	}
+	_, _, _ = x[n-1], scale[n-1], shift[n-1]
+	vecNormAffineAVX512(&o[0], &x[0], &scale[0], &shift[0], mean, inv, n)
+	return n
+}

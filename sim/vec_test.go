@@ -41,7 +41,7 @@ func TestVectorKernelsEqualGoLoops(t *testing.T) {
 		t.Skip("no vector kernels on this machine or build")
 	}
 	r := rand.New(rand.NewPCG(10, 10))
-	for _, n := range []int{31, 32, 33, 39, 40, 64, 71, 100, 257} {
+	for _, n := range []int{16, 17, 20, 31, 32, 33, 39, 40, 64, 71, 100, 257} {
 		a, b := vecTestValues(r, n), vecTestValues(r, n)
 		for op := opAdd; op <= opDiv; op++ {
 			for _, lay := range [][2]int{{n, n}, {n, 1}, {1, n}} {
@@ -199,6 +199,109 @@ func TestReluInPlaceKeepsGoMax(t *testing.T) {
 	for i, v := range s {
 		if want := max(v, 0); math.Float32bits(got[i]) != math.Float32bits(want) {
 			t.Fatalf("relu(%v) = %v (%#x), want %v (%#x)", v, got[i], math.Float32bits(got[i]), want, math.Float32bits(want))
+		}
+	}
+}
+
+// TestExpVecIsMathExp: the vector exp gives math.Exp's bits for every
+// value a softmax or sigmoid meets, and for the edges of the kernels'
+// range (overflow, subnormal results, zero, NaN, infinities), at every
+// length around the blocks of 4 and 8.
+func TestExpVecIsMathExp(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(11, 11))
+	special := []float64{0, math.Copysign(0, -1), 1, -1, math.Inf(1), math.Inf(-1), math.NaN(),
+		-708, -708.0000001, 709, 709.0000001, 709.78, 709.8, -745.1, -745.2, -746, -746.0000001, -800, 1e300, -1e300,
+		math.SmallestNonzeroFloat64, 1e-300, -1e-17, 88.7, -87.3, -103.97}
+	for _, n := range []int{0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 100, 1000} {
+		src := make([]float64, n)
+		for i := range src {
+			switch r.IntN(4) {
+			case 0:
+				src[i] = special[r.IntN(len(special))]
+			case 1:
+				src[i] = (r.Float64() - 0.5) * 1500
+			default:
+				src[i] = r.NormFloat64() * 10
+			}
+		}
+		got := make([]float64, n)
+		expVec(got, src)
+		for i, v := range src {
+			want := math.Exp(v)
+			if math.Float64bits(got[i]) != math.Float64bits(want) && !(math.IsNaN(got[i]) && math.IsNaN(want)) {
+				t.Fatalf("n %d: exp(%v) = %v, math.Exp gives %v", n, v, got[i], want)
+			}
+		}
+	}
+	// Dense sweeps of softmax's range.
+	src := make([]float64, 1<<16)
+	for i := range src {
+		src[i] = -100 * float64(i) / float64(len(src))
+	}
+	got := make([]float64, len(src))
+	expVec(got, src)
+	for i, v := range src {
+		if got[i] != math.Exp(v) {
+			t.Fatalf("exp(%v) = %v, math.Exp gives %v", v, got[i], math.Exp(v))
+		}
+	}
+}
+
+// TestSigmoidExpEqualScalar: Sigmoid and Exp on float32 data, computed
+// with the vector exp, give float32(sigmoid(x)) and float32(math.Exp(x))
+// bit for bit, special values and lengths around the blocks included.
+func TestSigmoidExpEqualScalar(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(14, 14))
+	for _, n := range []int{1, 7, 8, 9, 255, 256, 257, 1000} {
+		x := vecTestValues(r, n)
+		for i := range x {
+			if i%5 == 0 {
+				x[i] *= 30 // beyond exp's float32 range
+			}
+		}
+		for _, op := range []unaryOp{opSigmoid, opExp} {
+			got := make([]float32, n)
+			unaryRange(op, unaryParams{}, got, x)
+			want := make([]float32, n)
+			for i, v := range x {
+				if op == opSigmoid {
+					want[i] = float32(sigmoid(float64(v)))
+				} else {
+					want[i] = float32(math.Exp(float64(v)))
+				}
+			}
+			if i := sameBits(got, want); i >= 0 {
+				t.Errorf("op %d, n %d: f(%v) = %v, scalar gives %v", op, n, x[i], got[i], want[i])
+			}
+		}
+	}
+}
+
+// TestNormAffineVecEqualsGo: LayerNormalization's vector affine pass
+// gives the Go loop's bits, for lengths around its blocks of 8.
+func TestNormAffineVecEqualsGo(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(17, 17))
+	for _, n := range []int{1, 7, 8, 9, 23, 768, 771} {
+		x := vecTestValues(r, n)
+		sc, sh := make([]float64, n), make([]float64, n)
+		for i := range sc {
+			sc[i], sh[i] = float64(float32(1+r.NormFloat64()/10)), float64(float32(r.NormFloat64()/10))
+		}
+		mean, inv := r.NormFloat64(), 1/(0.1+r.Float64())
+		got := make([]float32, n)
+		k := normAffineVec(got, x, sc, sh, mean, inv)
+		for i, v := range x[k:] {
+			got[k+i] = float32(float64((float64(v)-mean)*inv*sc[k+i]) + sh[k+i])
+		}
+		want := make([]float32, n)
+		for i, v := range x {
+			want[i] = float32(float64((float64(v)-mean)*inv*sc[i]) + sh[i])
+		}
+		if i := sameBits(got, want); i >= 0 {
+			t.Errorf("n %d: element %d is %v, Go gives %v", n, i, got[i], want[i])
 		}
 	}
 }

@@ -1,0 +1,222 @@
+package sim
+
+import (
+	"fmt"
+
+	"amq/onnx"
+)
+
+// Fusing an elementwise node with the elementwise node after it. Models
+// of small convolutions spend much of their time in chains of them over
+// tensors larger than the caches (PP-LCNet's HardSwish is Add, Clip, Mul,
+// Div; its learnable affine blocks are Mul then Add by scalars): each
+// node reads and writes the whole tensor. Fused, the second node works on
+// each block of the first's output while it is in L1, and its own output
+// is never allocated. Each element still goes through the same IEEE
+// operations, one rounding each, so the result is the unfused one.
+
+// fuseBlock is the number of elements the first node computes before the
+// second applies to them: 16 KiB, a third of L1.
+const fuseBlock = 4096
+
+// rowOp applies a node in place to a block of its float32 input.
+type rowOp func(o []float32)
+
+// inPlaceOp returns act as a rowOp when act is an elementwise node whose
+// input x is the one computed by its producer and whose other operands
+// are float32 constants (constantOperand) that do not change the output's
+// shape: Erf, Sigmoid, Relu, Clip with constant bounds (inputs from opset
+// 11 on, attributes before), or Add, Sub, Mul, Div with a one-element
+// constant of rank 0 or 1. Otherwise nil.
+func inPlaceOp(b *buildCtx, act *onnx.Node, x string) rowOp {
+	if len(act.Outputs) != 1 || len(act.Inputs) == 0 {
+		return nil
+	}
+	if len(act.Attrs) != 0 && (act.OpType != "Clip" || b.opset >= 11) {
+		return nil
+	}
+	scalar := func(name string) (float32, bool) {
+		t, ok := constantOperand(b.graph, name)
+		if !ok || t.DType != onnx.Float || len(t.Shape) > 1 {
+			return 0, false
+		}
+		d, ok := t.Data.([]float32)
+		if !ok || len(d) != 1 {
+			return 0, false
+		}
+		return d[0], true
+	}
+	switch act.OpType {
+	case "Erf", "Sigmoid":
+		// GELU's x/√2 then Erf; a scaled Sigmoid. unaryRange reads each
+		// block of x before it writes the block. A float16 graph rounds
+		// each node's output, which the fused pair would skip.
+		if len(act.Inputs) == 1 && act.Inputs[0] == x && !halfGraph(b.graph) {
+			op := map[string]unaryOp{"Erf": opErf, "Sigmoid": opSigmoid}[act.OpType]
+			return func(o []float32) { unaryRange(op, unaryParams{}, o, o) }
+		}
+	case "Relu":
+		if len(act.Inputs) == 1 && act.Inputs[0] == x {
+			return reluInPlace
+		}
+	case "Clip":
+		if act.Inputs[0] != x || len(act.Inputs) > 3 {
+			return nil
+		}
+		var bounds [2]float32
+		var has [2]bool
+		if b.opset < 11 {
+			// Bounds as float attributes: they apply to float32 data,
+			// never to a float16 graph's rounded values.
+			if len(act.Inputs) != 1 || halfGraph(b.graph) {
+				return nil
+			}
+			for i, name := range []string{"min", "max"} {
+				if act.HasAttr(name) {
+					bounds[i], has[i] = act.AttrFloat(name, 0), true
+				}
+			}
+			if len(act.Attrs) != btoi(has[0])+btoi(has[1]) {
+				return nil
+			}
+			return func(o []float32) { clipRowF32(o, o, bounds[0], bounds[1], has[0], has[1]) }
+		}
+		for i := range bounds {
+			if 1+i >= len(act.Inputs) || act.Inputs[1+i] == "" {
+				continue
+			}
+			v, ok := scalar(act.Inputs[1+i])
+			if !ok {
+				return nil
+			}
+			bounds[i], has[i] = v, true
+		}
+		return func(o []float32) { clipRowF32(o, o, bounds[0], bounds[1], has[0], has[1]) }
+	case "Add", "Sub", "Mul", "Div":
+		if b.opset < 7 || len(act.Inputs) != 2 {
+			return nil
+		}
+		op := map[string]arithOp{"Add": opAdd, "Sub": opSub, "Mul": opMul, "Div": opDiv}[act.OpType]
+		switch {
+		case act.Inputs[0] == x && act.Inputs[1] != x:
+			if v, ok := scalar(act.Inputs[1]); ok {
+				s := []float32{v}
+				return func(o []float32) { arithRow(op, o, o, s) }
+			}
+		case act.Inputs[1] == x && act.Inputs[0] != x:
+			if v, ok := scalar(act.Inputs[0]); ok {
+				s := []float32{v}
+				return func(o []float32) { arithRow(op, o, s, o) }
+			}
+		}
+	}
+	return nil
+}
+
+// fuseArith offers the fusion of the arithmetic node n (operator code)
+// with act: nil when act is not an inPlaceOp. The fused form computes
+// float32 data block by block; other types run the two nodes in turn.
+func fuseArith(b *buildCtx, code arithOp, n, act *onnx.Node) opFunc {
+	post := inPlaceOp(b, act, n.Outputs[0])
+	if post == nil {
+		return nil
+	}
+	then := actAfter(b, act, n.Outputs[0])
+	if then == nil {
+		return nil
+	}
+	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		a, bt := in[0], in[1]
+		ad, aok := a.Data.([]float32)
+		bd, bok := bt.Data.([]float32)
+		if !aok || !bok || a.DType != onnx.Float || bt.DType != onnx.Float {
+			t, err := arith(c, code, a, bt)
+			if err != nil {
+				return nil, err
+			}
+			return then(c, t)
+		}
+		p, err := newBroadcast(a.Shape, bt.Shape)
+		if err != nil {
+			return nil, err
+		}
+		o := outSliceRaw[float32](c, p.size)
+		p.each(c.threads, func(out, n int, off []int) {
+			for s := 0; s < n; s += fuseBlock {
+				e := min(n, s+fuseBlock)
+				arithRow(code, o[out+s:out+e], blockSlice(ad, off[0], s, e, p.inc[0]), blockSlice(bd, off[1], s, e, p.inc[1]))
+				post(o[out+s : out+e])
+			}
+		})
+		return []*onnx.Tensor{newTensor(onnx.Float, p.shape, o)}, nil
+	}
+}
+
+// actAfter returns act's own opFunc applied to the tensor x computes, its
+// other operands the graph's constants: the fused form's path for what
+// its float32 code does not handle. Nil when act does not build.
+func actAfter(b *buildCtx, act *onnx.Node, x string) func(c *runCtx, t *onnx.Tensor) ([]*onnx.Tensor, error) {
+	actRun, err := registry[act.OpType](&buildCtx{opset: b.opset, graph: b.graph}, act)
+	if err != nil {
+		return nil
+	}
+	g := b.graph
+	return func(c *runCtx, t *onnx.Tensor) ([]*onnx.Tensor, error) {
+		args := make([]*onnx.Tensor, len(act.Inputs))
+		for i, name := range act.Inputs {
+			switch {
+			case name == x:
+				args[i] = t
+			case name != "":
+				args[i], _ = constantOperand(g, name)
+			}
+		}
+		out, err := actRun(c, args)
+		if err != nil {
+			return nil, fmt.Errorf("fused %s %q: %w", act.OpType, act.Name, err)
+		}
+		return out, nil
+	}
+}
+
+// halfGraph reports whether g has float16 or bfloat16 inputs or
+// initializers.
+func halfGraph(g *onnx.Graph) bool {
+	half := func(dt onnx.DataType) bool { return dt == onnx.Float16 || dt == onnx.BFloat16 }
+	for _, in := range g.Inputs {
+		if half(in.DType) {
+			return true
+		}
+	}
+	for _, t := range g.Initializers {
+		if half(t.DType) {
+			return true
+		}
+	}
+	return false
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// constantOperand returns the value of tensor name when it is a constant
+// of the graph: an initializer that is not also a graph input, or a
+// Constant node's tensor (Paddle2ONNX writes its scalars that way).
+func constantOperand(g *onnx.Graph, name string) (*onnx.Tensor, bool) {
+	if g.Input(name) != nil {
+		return nil, false
+	}
+	return g.Constant(name)
+}
+
+// blockSlice is rowSlice for the elements [s, e) of a run at offset off.
+func blockSlice(data []float32, off, s, e int, inc bool) []float32 {
+	if inc {
+		return data[off+s : off+e]
+	}
+	return data[off : off+1]
+}

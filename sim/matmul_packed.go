@@ -1,0 +1,119 @@
+package sim
+
+import (
+	"sync/atomic"
+
+	"amq/onnx"
+)
+
+// A MatMul whose B is a constant (a Linear layer's weight) packs B once
+// into the strips the micro-kernel reads (matrix.strips) and keeps them
+// with the session. Otherwise every run either packs B again, once per
+// worker, or, for up to directB rows of A, reads it in place with rows a
+// page apart, which costs the kernel part of its speed. The product's
+// bits are those of sgemm: the same kernel over the same k blocks.
+
+// packBudget bounds the initializers of a graph whose MatMul weights are
+// packed, in bytes: a packed copy doubles the memory of the weights, which
+// LLM-sized models cannot afford (they read theirs in place).
+const packBudget = 256 << 20
+
+// packedB is a k x n matrix B packed as strips of nr columns over the
+// whole k, for the micro-kernel kern, and what it was packed from.
+type packedB struct {
+	kern string
+	k, n int
+	src  *float32
+	data []float32
+}
+
+// packsWeights reports whether a MatMul of graph g with B = name packs B:
+// B is a float32 initializer and all of g's initializers fit packBudget.
+func packsWeights(g *onnx.Graph, name string) bool {
+	if !isInitializer(g, name) {
+		return false
+	}
+	if _, ok := g.Initializers[name].Data.([]float32); !ok {
+		return false
+	}
+	total := 0
+	for _, t := range g.Initializers {
+		if total += 4 * onnx.NumElems(t.Shape); total > packBudget {
+			return false
+		}
+	}
+	return true
+}
+
+// packedWeight returns bd (k x n) packed for the active kernel, from the
+// cache when it holds that data already.
+func packedWeight(cache *atomic.Pointer[packedB], bd []float32, k, n int) *packedB {
+	kern := activeKernel
+	if p := cache.Load(); p != nil && p.src == &bd[0] && p.k == k && p.n == n && p.kern == kern.name {
+		return p
+	}
+	nr := kern.nr
+	p := &packedB{kern: kern.name, k: k, n: n, src: &bd[0], data: make([]float32, (n+nr-1)/nr*nr*k)}
+	packB(p.data, matrix{data: bd, ld: n}, 0, 0, k, n, nr)
+	// Concurrent first runs may both pack; either result is the same.
+	cache.Store(p)
+	return p
+}
+
+// multiply writes A·B (+ bias, one value per column, when not nil) into
+// y, m x n with row stride n, for A m x k with row stride k. Rows go in
+// blocks of gemmMC, each finished (bias added) while it is in cache; the
+// workers split the rows, or the columns when the rows are few.
+func (p *packedB) multiply(a []float32, m int, y, bias []float32, threads int) {
+	kern := activeKernel
+	k, n, mr, nr := p.k, p.n, kern.mr, kern.nr
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		for i := range m {
+			if bias != nil {
+				copy(y[i*n:(i+1)*n], bias)
+			} else {
+				clear(y[i*n : (i+1)*n])
+			}
+		}
+		return
+	}
+	band := func(i0, i1, j0, j1 int) {
+		b := matrix{data: p.data[j0*k:], strips: true}
+		for r := i0; r < i1; r += gemmMC {
+			rows := min(gemmMC, i1-r)
+			c := y[r*n+j0:]
+			sgemmSerial(kern, rows, j1-j0, k, 1, matrix{data: a[r*k:], ld: k}, nil, 0, b, c, n, &epilogue{bias: gemmZeros[:]})
+			if bias != nil {
+				for i := range rows {
+					addRow(c[i*n:i*n+j1-j0], bias[j0:j1])
+				}
+			}
+		}
+	}
+	threads = max(1, min(threads, m*n*k/(64*64*64)+1))
+	if threads == 1 {
+		band(0, m, 0, n)
+		return
+	}
+	// Rows when there are enough for every worker: each then packs only
+	// its own rows of A (with a column split every worker packs all of
+	// them), and they share the packed B.
+	if m < 4*mr*threads {
+		parallelFor(threads, (n+nr-1)/nr, 1, func(lo, hi int) { band(0, m, lo*nr, min(hi*nr, n)) })
+		return
+	}
+	parallelFor(threads, (m+mr-1)/mr, 1, func(lo, hi int) { band(lo*mr, min(hi*mr, m), 0, n) })
+}
+
+// gemmZeros is the bias of an epilogue that starts C at zero: the kernel
+// then writes its tile instead of adding to C, and 0 + x is x, so C need
+// not be cleared first. It is only read.
+var gemmZeros [gemmMC + 8]float32
+
+// addRow adds b to o element by element (o[i] += b[i]).
+func addRow(o, b []float32) {
+	arithRow(opAdd, o, o, b)
+}
