@@ -141,8 +141,8 @@ def resnet18(onnx_path):
     def conv(name, cin, cout, k, stride, pad):
         c = nn.Conv2d(cin, cout, k, stride, pad, bias=True)
         with torch.no_grad():
-            c.weight.copy_(torch.from_numpy(weights[name + ".weight"]))
-            c.bias.copy_(torch.from_numpy(weights[name + ".bias"]))
+            c.weight.copy_(torch.from_numpy(weights[name + ".weight"].copy()))
+            c.bias.copy_(torch.from_numpy(weights[name + ".bias"].copy()))
         return c
 
     class Block(nn.Module):
@@ -172,8 +172,8 @@ def resnet18(onnx_path):
             self.layers = nn.Sequential(*blocks)
             self.fc = nn.Linear(512, 1000)
             with torch.no_grad():
-                self.fc.weight.copy_(torch.from_numpy(weights["fc.weight"]))
-                self.fc.bias.copy_(torch.from_numpy(weights["fc.bias"]))
+                self.fc.weight.copy_(torch.from_numpy(weights["fc.weight"].copy()))
+                self.fc.bias.copy_(torch.from_numpy(weights["fc.bias"].copy()))
 
         def forward(self, x):
             x = self.layers(self.maxpool(torch.relu(self.conv1(x))))
