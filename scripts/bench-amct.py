@@ -27,9 +27,10 @@ Each tool runs as a child process of this script; the figures are its wall
 time, its CPU time (user + sys, less sensitive to other jobs on the machine
 than wall time) and its peak resident memory (ru_maxrss from wait4). amq
 runs with the sim backend on all cores; PyTorch with its default threads
-(Debian's torch starts one OpenMP thread; --torch-threads 2 was 4 to 8
-times slower on this shared 2-core machine, its threads waiting for each
-other), so compare CPU times first.
+(Debian's torch starts one OpenMP thread; in a 16-sample trial on the
+shared 2-core machine, --torch-threads 2 took 5.5 times the wall time and
+2.8 times the CPU time, its threads waiting for each other), so compare
+CPU times first.
 
 AMCT is not part of amq: point AMCT_ROOT at a checkout of hicann/amct whose
 .proto files were compiled to Python (scripts/bench-amct.sh does both):
