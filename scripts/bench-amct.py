@@ -2,10 +2,10 @@
 """Times Huawei's AMCT doing the work of amq's BenchmarkFlow (bench/flow_test.go,
 case resnet18-dmq) and amq quantize doing it, in the same run, on the same
 model and data: the ResNet-18-shaped benchmark model of bench/models.go
-(BatchNorm folded into biased convolutions, fixed random weights, written by
-bench/cmd/resnet18), 256 standard-normal samples of 3x224x224 in batches of
-8, DMQ balance with migration strength 0.5, IFMR on every layer, asymmetric
-activations, then the quantized models saved.
+(BatchNorm folded into biased convolutions, fixed random weights, written
+by bench/cmd/resnet18 from its own seed), 256 standard-normal samples of
+3x224x224 in batches of 8, DMQ balance with migration strength 0.5, IFMR
+on every layer, asymmetric activations, then the quantized models saved.
 
 AMCT runs its classic PyTorch post-training flow (create_quant_config ->
 quantize_preprocess + one forward pass -> quantize_model + 32 forward passes
@@ -40,6 +40,7 @@ AMCT is not part of amq: point AMCT_ROOT at a checkout of hicann/amct whose
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -60,15 +61,18 @@ common_config : {
 
 
 def measured(argv, **kw):
-    """Runs argv as a child and returns (wall s, user+sys s, peak RSS MB, stdout)."""
+    """Runs argv as a child and returns (wall s, user+sys s, peak RSS MB, stdout).
+
+    A child started by vfork begins its ru_maxrss at its parent's peak, so
+    this process stays small (no torch, no data) and prints its own peak."""
     start = time.monotonic()
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, **kw)
     out = p.stdout.read()
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.monotonic() - start
-    p.returncode = os.waitstatus_to_exitcode(status)
-    if p.returncode != 0:
-        sys.exit("%s: exit %d" % (" ".join(argv), p.returncode))
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        sys.exit("%s: exit %d" % (" ".join(argv), code))
     return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, out.decode()
 
 
@@ -107,7 +111,7 @@ def parent(args):
         with open(os.path.join(work, "flow.cfg"), "w") as f:
             f.write(FLOW_CONFIG % (args.samples // args.batch))
         amq = build_amq(work)
-        load = os.getloadavg()
+        load, started = os.getloadavg(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         rows = {}
         for name, run in (("amq", lambda: run_amq(amq, work, args)), ("AMCT", lambda: run_amct(work, args))):
             wall, cpu, rss, out = run()
@@ -118,14 +122,14 @@ def parent(args):
         print()
         print("ResNet-18 shape (bench/), %d samples, batch %d, DMQ 0.5 + IFMR; AMCT's DMQ pass on %d samples"
               % (args.samples, args.batch, args.dmq_samples))
-        print("load average at start: %.1f %.1f %.1f on %d CPUs; %s" % (load + (os.cpu_count(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))))
+        print("load average at start: %.1f %.1f %.1f on %d CPUs; %s" % (load + (os.cpu_count(), started)))
         print("| tool | wall s | CPU (user+sys) s | peak RSS MB |")
         print("|---|---:|---:|---:|")
         for name, (wall, cpu, rss) in rows.items():
             print("| %s | %.1f | %.1f | %.0f |" % (name, wall, cpu, rss))
         a, q = rows["AMCT"], rows["amq"]
         print("| AMCT/amq | %.1f× | %.1f× | %.1f× |" % (a[0] / q[0], a[1] / q[1], a[2] / q[2]))
-        print("(this script's own peak RSS: %.0f MB)" % (__import__("resource").getrusage(0).ru_maxrss / 1024))
+        print("(this script's own peak RSS: %.0f MB)" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
 
 
 # ---- the AMCT child: imports torch and AMCT only here ----
