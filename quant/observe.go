@@ -136,17 +136,39 @@ func (h *Histogram) Add(x []float32) error {
 	if len(x) == 0 {
 		return nil
 	}
-	bmin, bmax := math.Inf(1), math.Inf(-1)
-	for _, v := range x {
-		f := float64(v)
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return fmt.Errorf("non-finite value %v", v)
+	lo, hi, ok := finiteRange(x)
+	if !ok {
+		for _, v := range x {
+			if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+				return fmt.Errorf("non-finite value %v", v)
+			}
 		}
-		bmin = min(bmin, f)
-		bmax = max(bmax, f)
 	}
-	h.addWithin(x, bmin, bmax)
+	h.addWithin(x, float64(lo), float64(hi))
 	return nil
+}
+
+// finiteRange returns the least and greatest of x (not empty) as the
+// built-in min and max order them (-0 below +0), and whether every value
+// is finite. Four independent accumulators keep the loop off one
+// dependency chain; v-v is 0 for a finite v and NaN for NaN and ±Inf, so
+// one sum tells whether any value was not finite.
+func finiteRange(x []float32) (lo, hi float32, finite bool) {
+	l0, l1, l2, l3 := x[0], x[0], x[0], x[0]
+	h0, h1, h2, h3 := l0, l0, l0, l0
+	var z0, z1, z2, z3 float32
+	for len(x) >= 4 {
+		a, b, c, d := x[0], x[1], x[2], x[3]
+		l0, h0, z0 = min(l0, a), max(h0, a), z0+(a-a)
+		l1, h1, z1 = min(l1, b), max(h1, b), z1+(b-b)
+		l2, h2, z2 = min(l2, c), max(h2, c), z2+(c-c)
+		l3, h3, z3 = min(l3, d), max(h3, d), z3+(d-d)
+		x = x[4:]
+	}
+	for _, v := range x {
+		l0, h0, z0 = min(l0, v), max(h0, v), z0+(v-v)
+	}
+	return min(l0, l1, l2, l3), max(h0, h1, h2, h3), z0+z1+z2+z3 == 0
 }
 
 // addWithin is Add of values x, all finite and at least one, whose least
@@ -166,14 +188,36 @@ func (h *Histogram) addWithin(x []float32, bmin, bmax float64) {
 	}
 	nb := len(h.count)
 	inv := 1 / h.width
+	// The bin being filled stays in registers while values fall into it
+	// (runs of saturated values): the sums take the same additions in the
+	// same order as adding into the slices. Zeros (after a ReLU, padding)
+	// are only counted: adding ±0 leaves a bin's sums as they are, since
+	// a sum that starts at +0 never becomes -0.
+	cur := -1
+	var n, zeros int64
+	var sum, sumSq float64
 	for _, v := range x {
+		if v == 0 {
+			zeros++
+			continue
+		}
 		f := float64(v)
 		i := int((f - h.lo) * inv)
 		i = max(0, min(nb-1, i))
-		h.count[i]++
-		h.sum[i] += f
-		h.sumSq[i] += float64(f * f)
+		if i != cur {
+			if cur >= 0 {
+				h.count[cur], h.sum[cur], h.sumSq[cur] = n, sum, sumSq
+			}
+			cur, n, sum, sumSq = i, h.count[i], h.sum[i], h.sumSq[i]
+		}
+		n++
+		sum += f
+		sumSq += float64(f * f)
 	}
+	if cur >= 0 {
+		h.count[cur], h.sum[cur], h.sumSq[cur] = n, sum, sumSq
+	}
+	h.count[max(0, min(nb-1, int((0-h.lo)*inv)))] += zeros
 }
 
 // fit grows the range to contain [lo, hi] (lo <= 0 <= hi).
