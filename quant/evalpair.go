@@ -9,150 +9,159 @@ import (
 	"amq/onnx"
 )
 
-// pairBudget bounds the bytes of float-model tensors the evaluation holds
-// while the fake-quant model catches up (runPaired): a float model whose
-// observed tensors were all fetched at once would hold every layer's output
-// of a batch (175 MB for PaddleOCR's recognizer at batch 8, the flow's peak).
-const pairBudget = 32 << 20
-
 // runPaired runs one batch through the float runner ref and the fake-quant
-// runner fake at the same time, both observed, and hands add each observed
-// tensor of the float model with the fake-quant model's tensor of the same
-// name as soon as both are computed. A tensor that comes before its partner
-// is copied until the partner comes; the float run waits while its copies
-// exceed budget bytes, so with both models computing their layers in the same
-// order only a few tensors are held, whatever the number of layers. add is
-// called from either run's goroutine, never twice at once for one name.
-// It returns both runs' results (the graph outputs). An error of add stops
-// both runs and is returned as addErr; a run's own error as refErr or
-// fakeErr.
-func runPaired(ref, fake backend.Observer, in map[string]*onnx.Tensor, budget int64, add func(name string, x, y *onnx.Tensor) error) (ro, fo map[string]*onnx.Tensor, refErr, fakeErr, addErr error) {
-	p := &pairing{add: add, budget: budget, ref: map[string]*onnx.Tensor{}, fake: map[string]*onnx.Tensor{}}
+// runner fake, both observed, and hands add each observed tensor of the
+// float model with the fake-quant model's tensor of the same name. The runs
+// take turns: a run that computes a tensor whose partner is not there yet
+// waits, holding it, until the other run computes the partner; the two are
+// compared and both go on. A float model whose observed tensors were all
+// fetched at once would hold every layer's output of a batch (175 MB for
+// PaddleOCR's recognizer at batch 8, the flow's peak); this way, with both
+// models computing their layers in the same order, neither holds more than
+// the tensor it waits with, and only one run computes at a time, at the
+// speed of a run alone. When the orders differ, the run that waited copies
+// its tensor and goes on, so the runs never wait for each other at once.
+// add is called by one run at a time. It returns both runs' results (the
+// graph outputs); an error of add stops both runs and is returned as
+// addErr, a run's own error as refErr or fakeErr.
+func runPaired(ref, fake backend.Observer, in map[string]*onnx.Tensor, add func(name string, x, y *onnx.Tensor) error) (ro, fo map[string]*onnx.Tensor, refErr, fakeErr, addErr error) {
+	p := &pairing{add: add}
 	p.cond.L = &p.mu
+	for s := range p.sides {
+		p.sides[s].stored = map[string]*onnx.Tensor{}
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		ro, refErr = ref.RunObserved(in, p.fromRef)
-		p.finish(&p.refDone)
+		ro, refErr = ref.RunObserved(in, func(name string, t *onnx.Tensor) error { return p.arrive(0, name, t) })
+		p.finish(0)
 	}()
-	fo, fakeErr = fake.RunObserved(in, p.fromFake)
-	p.finish(&p.fakeDone)
+	fo, fakeErr = fake.RunObserved(in, func(name string, t *onnx.Tensor) error { return p.arrive(1, name, t) })
+	p.finish(1)
 	<-done
-	if err := p.failed(); err != nil {
-		return nil, nil, nil, nil, err
+	if p.err != nil {
+		return nil, nil, nil, nil, p.err
 	}
 	if refErr == nil && fakeErr == nil {
-		for name := range p.fake {
-			p.missing = append(p.missing, name)
+		missing := p.sides[0].missing
+		for _, s := range p.sides {
+			for name := range s.stored {
+				missing = append(missing, name)
+			}
 		}
-		if len(p.missing) > 0 {
-			slices.Sort(p.missing)
-			return nil, nil, nil, nil, fmt.Errorf("backend returned no tensor %q", p.missing[0])
+		if missing = append(missing, p.sides[1].missing...); len(missing) > 0 {
+			// One run ended without a tensor the other computed.
+			slices.Sort(missing)
+			return nil, nil, nil, nil, fmt.Errorf("backend returned no tensor %q", missing[0])
 		}
 	}
 	return ro, fo, refErr, fakeErr, nil
 }
 
-// pairing matches the observed tensors of two concurrent runs by name.
+// pairing matches the observed tensors of two runs by name; side 0 is the
+// float model's run, side 1 the fake-quant model's.
 type pairing struct {
-	add    func(name string, x, y *onnx.Tensor) error
-	budget int64
+	add func(name string, x, y *onnx.Tensor) error
 
-	mu       sync.Mutex
-	cond     sync.Cond
-	ref      map[string]*onnx.Tensor // float tensors the fake run has not reached (copies)
-	fake     map[string]*onnx.Tensor // fake-quant tensors the float run has not reached (copies)
-	held     int64                   // bytes in ref
-	missing  []string                // fake-quant tensors the float run ended without
-	refDone  bool
-	fakeDone bool
-	err      error // the first error of add
+	mu    sync.Mutex
+	cond  sync.Cond
+	sides [2]pairSide
+	err   error // the first error of add
 }
 
-// fromRef observes tensor name of the float run.
-func (p *pairing) fromRef(name string, x *onnx.Tensor) error {
-	p.mu.Lock()
-	size := int64(4 * x.Len())
-	for p.err == nil && p.fake[name] == nil && !p.fakeDone && p.held > 0 && p.held+size > p.budget {
-		p.cond.Wait()
-	}
-	if p.err != nil || p.fakeDone && p.fake[name] == nil {
-		// Stopped, or the fake-quant run ended without the tensor
-		// (its error says why).
-		err := p.err
-		p.mu.Unlock()
-		return err
-	}
-	if y := p.fake[name]; y != nil {
-		delete(p.fake, name)
-		p.mu.Unlock()
-		return p.pair(name, x, y)
-	}
-	p.ref[name] = x.Clone()
-	p.held += size
-	p.mu.Unlock()
-	return nil
+// pairSide is one run's state.
+type pairSide struct {
+	// The tensor the run waits with, while waiting.
+	name    string
+	t       *onnx.Tensor
+	waiting bool
+	// Set by the other run: paired when it compared the tensor, goOn when
+	// it waits with another one (the orders differ).
+	paired, goOn bool
+	stored       map[string]*onnx.Tensor // copies the other run has not reached
+	missing      []string                // tensors the other run ended without
+	done         bool
 }
 
-// fromFake observes tensor name of the fake-quant run.
-func (p *pairing) fromFake(name string, y *onnx.Tensor) error {
+// arrive hands over tensor name of side s's run.
+func (p *pairing) arrive(s int, name string, t *onnx.Tensor) error {
+	me, other := &p.sides[s], &p.sides[1-s]
 	p.mu.Lock()
 	if p.err != nil {
-		err := p.err
+		defer p.mu.Unlock()
+		return p.err
+	}
+	if u := other.stored[name]; u != nil {
+		delete(other.stored, name)
+		p.mu.Unlock()
+		return p.pair(s, name, t, u)
+	}
+	if other.waiting && other.name == name {
+		// The other run waits with the partner: compare, then let it go on.
+		u := other.t
+		p.mu.Unlock()
+		err := p.pair(s, name, t, u)
+		p.mu.Lock()
+		other.paired = true
+		p.cond.Broadcast()
 		p.mu.Unlock()
 		return err
 	}
-	if x := p.ref[name]; x != nil {
-		delete(p.ref, name)
-		p.held -= int64(4 * x.Len())
-		p.cond.Broadcast()
-		p.mu.Unlock()
-		return p.pair(name, x, y)
-	}
-	if p.refDone {
-		// The float run ended without this tensor: its error says why,
+	if other.done {
+		// The other run ended without the partner: its error says why,
 		// or, when it has none, the tensor is missing.
-		p.missing = append(p.missing, name)
+		me.missing = append(me.missing, name)
 		p.mu.Unlock()
 		return nil
 	}
-	p.fake[name] = y.Clone()
-	p.cond.Broadcast()
-	p.mu.Unlock()
-	return nil
-}
-
-// pair hands x and y to add and stops both runs on its error.
-func (p *pairing) pair(name string, x, y *onnx.Tensor) error {
-	if err := p.add(name, x, y); err != nil {
-		return p.fail(err)
-	}
-	return nil
-}
-
-// fail records err as the pairing's error, unless an earlier one was, and
-// returns the recorded one.
-func (p *pairing) fail(err error) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.err == nil {
-		p.err = err
+	if other.waiting {
+		other.goOn = true
 		p.cond.Broadcast()
 	}
-	return p.err
-}
-
-// failed is the first error of add, if any.
-func (p *pairing) failed() error {
-	p.mu.Lock()
+	me.name, me.t, me.waiting = name, t, true
+	for !me.paired && !me.goOn && !other.done && p.err == nil {
+		p.cond.Wait()
+	}
+	paired := me.paired
+	me.t, me.waiting, me.paired, me.goOn = nil, false, false, false
 	defer p.mu.Unlock()
-	return p.err
+	switch {
+	case paired:
+		return p.err // the other run compared the two; nil unless add failed
+	case p.err != nil:
+		return p.err
+	case other.done:
+		me.missing = append(me.missing, name)
+		return nil
+	}
+	me.stored[name] = t.Clone()
+	return nil
 }
 
-// finish marks one run ended, waking the other if it waits.
-func (p *pairing) finish(flag *bool) {
+// pair hands the float tensor and the fake-quant one, whichever side s
+// brought, to add, and records its error.
+func (p *pairing) pair(s int, name string, t, u *onnx.Tensor) error {
+	x, y := t, u
+	if s == 1 {
+		x, y = u, t
+	}
+	err := p.add(name, x, y)
+	if err != nil {
+		p.mu.Lock()
+		if p.err == nil {
+			p.err = err
+		}
+		err = p.err
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	}
+	return err
+}
+
+// finish marks side s's run ended, waking the other if it waits.
+func (p *pairing) finish(s int) {
 	p.mu.Lock()
-	*flag = true
+	p.sides[s].done = true
 	p.cond.Broadcast()
 	p.mu.Unlock()
 }

@@ -16,10 +16,12 @@ import (
 // a fixed order, each in a buffer it overwrites after the call (as an
 // arena reuses it), and returns out.
 type orderedObserver struct {
-	order []string
-	data  map[string][]float32
-	out   map[string]*onnx.Tensor
-	err   error // returned after observing every tensor
+	mu     sync.Mutex
+	handed map[string]*float32 // the buffer each tensor was handed over in
+	order  []string
+	data   map[string][]float32
+	out    map[string]*onnx.Tensor
+	err    error // returned after observing every tensor
 }
 
 func (o *orderedObserver) RunObserved(_ map[string]*onnx.Tensor, observe func(string, *onnx.Tensor) error) (map[string]*onnx.Tensor, error) {
@@ -27,6 +29,12 @@ func (o *orderedObserver) RunObserved(_ map[string]*onnx.Tensor, observe func(st
 		buf := slices.Clone(o.data[name])
 		t := onnx.NewTensor([]int{len(buf)}, buf)
 		t.Name = name
+		o.mu.Lock()
+		if o.handed == nil {
+			o.handed = map[string]*float32{}
+		}
+		o.handed[name] = &buf[0]
+		o.mu.Unlock()
 		if err := observe(name, t); err != nil {
 			return nil, err
 		}
@@ -58,22 +66,23 @@ func pairTensors(n, size int) (names []string, ref, fake map[string][]float32) {
 // add each float tensor with the fake-quant tensor of its name, with their
 // values as computed (copies survive the buffer's reuse), once per name,
 // whether the two models compute their tensors in the same order, in
-// reverse order, or with the float model's copies over the budget (it then
-// waits for the other run, without deadlock).
+// in reverse order or interleaved (without deadlock), and without copies
+// when the orders agree.
 func TestRunPairedMatchesTensorsByName(t *testing.T) {
 	t.Parallel()
 	names, refData, fakeData := pairTensors(6, 1000)
 	reversed := slices.Clone(names)
 	slices.Reverse(reversed)
+	interleaved := []string{"t1", "t0", "t2", "t4", "t3", "t5"}
 	for _, c := range []struct {
 		name              string
 		refOrder, fakeOrd []string
-		budget            int64
+		copies            bool // whether the orders differ, so tensors are copied
 	}{
-		{"same order", names, names, 1 << 20},
-		{"reverse order", names, reversed, 1 << 20},
-		{"reverse order over budget", names, reversed, 8000},
-		{"fake first over budget", reversed, names, 4000},
+		{"same order", names, names, false},
+		{"reverse order", names, reversed, true},
+		{"fake first reversed", reversed, names, true},
+		{"interleaved", names, interleaved, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ref := &orderedObserver{order: c.refOrder, data: refData, out: map[string]*onnx.Tensor{"y": onnx.NewTensor([]int{1}, []float32{1})}}
@@ -85,13 +94,21 @@ func TestRunPairedMatchesTensorsByName(t *testing.T) {
 			var errs [3]error
 			go func() {
 				defer close(done)
-				ro, fo, errs[0], errs[1], errs[2] = runPaired(ref, fake, nil, c.budget, func(name string, x, y *onnx.Tensor) error {
+				ro, fo, errs[0], errs[1], errs[2] = runPaired(ref, fake, nil, func(name string, x, y *onnx.Tensor) error {
 					mu.Lock()
 					defer mu.Unlock()
 					seen[name]++
 					xd, yd := x.Data.([]float32), y.Data.([]float32)
 					if !slices.Equal(xd, refData[name]) || !slices.Equal(yd, fakeData[name]) {
 						t.Errorf("tensor %s: got float %v... fake %v..., want %v... %v...", name, xd[:3], yd[:3], refData[name][:3], fakeData[name][:3])
+					}
+					ref.mu.Lock()
+					fake.mu.Lock()
+					copied := &xd[0] != ref.handed[name] || &yd[0] != fake.handed[name]
+					fake.mu.Unlock()
+					ref.mu.Unlock()
+					if !c.copies && copied {
+						t.Errorf("tensor %s was copied, though both runs compute the tensors in the same order", name)
 					}
 					return nil
 				})
@@ -128,7 +145,7 @@ func TestRunPairedReportsErrors(t *testing.T) {
 	ref := &orderedObserver{order: names, data: refData}
 	fake := &orderedObserver{order: names, data: fakeData}
 	boom := errors.New("shapes differ")
-	_, _, rerr, ferr, aerr := runPaired(ref, fake, nil, 1<<20, func(name string, _, _ *onnx.Tensor) error {
+	_, _, rerr, ferr, aerr := runPaired(ref, fake, nil, func(name string, _, _ *onnx.Tensor) error {
 		if name == "t1" {
 			return boom
 		}
@@ -140,13 +157,13 @@ func TestRunPairedReportsErrors(t *testing.T) {
 
 	failed := errors.New("node failed")
 	ref = &orderedObserver{order: names[:2], data: refData, err: failed}
-	_, _, rerr, _, aerr = runPaired(ref, fake, nil, 1<<20, ok)
+	_, _, rerr, _, aerr = runPaired(ref, fake, nil, ok)
 	if !errors.Is(rerr, failed) || aerr != nil {
 		t.Errorf("float run's error: got %v (add: %v), want %v", rerr, aerr, failed)
 	}
 
 	ref = &orderedObserver{order: names[:3], data: refData}
-	_, _, rerr, ferr, aerr = runPaired(ref, fake, nil, 1<<20, ok)
+	_, _, rerr, ferr, aerr = runPaired(ref, fake, nil, ok)
 	if aerr == nil || !strings.Contains(aerr.Error(), `no tensor "t3"`) || rerr != nil || ferr != nil {
 		t.Errorf("tensor missing from the float run: got %v / %v / %v, want an error naming t3", rerr, ferr, aerr)
 	}

@@ -66,7 +66,7 @@ func evaluate(ref, fake *onnx.Model, layers []*Layer, b backend.Backend, data Da
 		var ro, fo map[string]*onnx.Tensor
 		if pr, pf, paired := pairedRunners(rr, fr, board); paired {
 			var rerr, ferr, aerr error
-			ro, fo, rerr, ferr, aerr = runPaired(pr, pf, in, pairBudget, addPair)
+			ro, fo, rerr, ferr, aerr = runPaired(pr, pf, in, addPair)
 			switch {
 			case aerr != nil:
 				return fmt.Errorf("batch %d: fake-quant model: %w", i, aerr)
