@@ -83,10 +83,15 @@ type Histogram struct {
 
 	lo    float64 // left edge of bin 0
 	width float64 // bin width; 0 until a non-zero value has been seen
-	count []int64
-	sum   []float64
-	sumSq []float64
+	bins  []histBin
 	zeros int64 // values seen while width is 0 (all exactly 0)
+}
+
+// histBin is one bin of a Histogram: its count, sum and sum of squares lie
+// in one cache line or two, which the binning loop touches per value.
+type histBin struct {
+	n          int64
+	sum, sumSq float64
 }
 
 // NewHistogram returns an empty histogram with the given number of bins.
@@ -95,14 +100,12 @@ func NewHistogram(bins int) *Histogram {
 		bins = 1
 	}
 	return &Histogram{
-		count: make([]int64, bins),
-		sum:   make([]float64, bins),
-		sumSq: make([]float64, bins),
+		bins: make([]histBin, bins),
 	}
 }
 
 // Bins is the number of bins.
-func (h *Histogram) Bins() int { return len(h.count) }
+func (h *Histogram) Bins() int { return len(h.bins) }
 
 func (h *Histogram) size() int64 { return h.N }
 
@@ -112,7 +115,7 @@ func (h *Histogram) Edges() (lo, width float64) { return h.lo, h.width }
 
 // Bin returns the count, sum and sum of squares of bin i.
 func (h *Histogram) Bin(i int) (n int64, sum, sumSq float64) {
-	return h.count[i], h.sum[i], h.sumSq[i]
+	return h.bins[i].n, h.bins[i].sum, h.bins[i].sumSq
 }
 
 // Observe adds the float32 values of t.
@@ -186,7 +189,7 @@ func (h *Histogram) addWithin(x []float32, bmin, bmax float64) {
 		h.zeros += int64(len(x))
 		return
 	}
-	nb := len(h.count)
+	nb := len(h.bins)
 	inv := 1 / h.width
 	// The bin being filled stays in registers while values fall into it
 	// (runs of saturated values): the sums take the same additions in the
@@ -206,18 +209,18 @@ func (h *Histogram) addWithin(x []float32, bmin, bmax float64) {
 		i = max(0, min(nb-1, i))
 		if i != cur {
 			if cur >= 0 {
-				h.count[cur], h.sum[cur], h.sumSq[cur] = n, sum, sumSq
+				h.bins[cur].n, h.bins[cur].sum, h.bins[cur].sumSq = n, sum, sumSq
 			}
-			cur, n, sum, sumSq = i, h.count[i], h.sum[i], h.sumSq[i]
+			cur, n, sum, sumSq = i, h.bins[i].n, h.bins[i].sum, h.bins[i].sumSq
 		}
 		n++
 		sum += f
 		sumSq += float64(f * f)
 	}
 	if cur >= 0 {
-		h.count[cur], h.sum[cur], h.sumSq[cur] = n, sum, sumSq
+		h.bins[cur].n, h.bins[cur].sum, h.bins[cur].sumSq = n, sum, sumSq
 	}
-	h.count[max(0, min(nb-1, int((0-h.lo)*inv)))] += zeros
+	h.bins[max(0, min(nb-1, int((0-h.lo)*inv)))].n += zeros
 }
 
 // fit grows the range to contain [lo, hi] (lo <= 0 <= hi).
@@ -228,9 +231,9 @@ func (h *Histogram) fit(lo, hi float64) {
 		}
 		// First non-degenerate range: spread the bins over exactly
 		// [lo, hi] and move any zeros seen so far into their bin.
-		h.lo, h.width = lo, (hi-lo)/float64(len(h.count))
+		h.lo, h.width = lo, (hi-lo)/float64(len(h.bins))
 		if h.zeros > 0 {
-			h.count[h.zeroBin()] += h.zeros
+			h.bins[h.zeroBin()].n += h.zeros
 			h.zeros = 0
 		}
 		return
@@ -243,23 +246,21 @@ func (h *Histogram) fit(lo, hi float64) {
 	j := max(0, int(math.Ceil((h.lo-lo)/h.width)))
 	newLo := h.lo - float64(float64(j)*h.width)
 	k := 2
-	for int((hi-newLo)/(h.width*float64(k))) >= len(h.count) {
+	for int((hi-newLo)/(h.width*float64(k))) >= len(h.bins) {
 		k *= 2
 	}
-	n := len(h.count)
-	count := make([]int64, n)
-	sum := make([]float64, n)
-	sumSq := make([]float64, n)
+	n := len(h.bins)
+	bins := make([]histBin, n)
 	for i := range n {
-		if h.count[i] == 0 {
+		if h.bins[i].n == 0 {
 			continue
 		}
 		d := min((i+j)/k, n-1) // exact arithmetic keeps it below n; guard rounding
-		count[d] += h.count[i]
-		sum[d] += h.sum[i]
-		sumSq[d] += h.sumSq[i]
+		bins[d].n += h.bins[i].n
+		bins[d].sum += h.bins[i].sum
+		bins[d].sumSq += h.bins[i].sumSq
 	}
-	h.count, h.sum, h.sumSq = count, sum, sumSq
+	h.bins = bins
 	h.lo = newLo
 	h.width *= float64(k)
 }
@@ -267,7 +268,7 @@ func (h *Histogram) fit(lo, hi float64) {
 // inside reports whether x maps to a bin index below the bin count without
 // clamping (guards against rounding at the right edge).
 func (h *Histogram) inside(x float64) bool {
-	return int((x-h.lo)/h.width) < len(h.count)
+	return int((x-h.lo)/h.width) < len(h.bins)
 }
 
 // Quantile returns an estimate of the k-th smallest value (1-based rank),
@@ -284,7 +285,8 @@ func (h *Histogram) Quantile(k int64) float64 {
 		return 0
 	}
 	var cum int64
-	for i, c := range h.count {
+	for i := range h.bins {
+		c := h.bins[i].n
 		if cum+c >= k {
 			// Rank k is the (k-cum)-th of c values spread over the bin.
 			frac := (float64(k-cum) - 0.5) / float64(c)
@@ -297,5 +299,5 @@ func (h *Histogram) Quantile(k int64) float64 {
 }
 
 func (h *Histogram) zeroBin() int {
-	return max(0, min(len(h.count)-1, int(-h.lo/h.width)))
+	return max(0, min(len(h.bins)-1, int(-h.lo/h.width)))
 }

@@ -206,14 +206,14 @@ func referenceAdd(h *Histogram, x []float32) {
 		h.zeros += int64(len(x))
 		return
 	}
-	nb := len(h.count)
+	nb := len(h.bins)
 	inv := 1 / h.width
 	for _, v := range x {
 		f := float64(v)
 		i := max(0, min(nb-1, int((f-h.lo)*inv)))
-		h.count[i]++
-		h.sum[i] += f
-		h.sumSq[i] += float64(f * f)
+		h.bins[i].n++
+		h.bins[i].sum += f
+		h.bins[i].sumSq += float64(f * f)
 	}
 }
 
