@@ -5,12 +5,15 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+
+	"amq/sim"
 )
 
 // startProfiles writes a CPU profile of the whole command to
 // $AMQ_CPUPROFILE and, when it returns, a heap profile to $AMQ_MEMPROFILE
 // (each only when set), so that the flow can be profiled as a user runs it
-// (BenchmarkFlow, scripts/bench-run.sh) rather than inside a test binary.
+// (BenchmarkFlow, scripts/bench-run.sh) rather than inside a test binary;
+// sim's samples carry the op being executed (sim.LabelProfiles).
 // The returned function stops them; a failure to write a profile is
 // reported but does not fail the command.
 func startProfiles() (stop func()) {
@@ -24,6 +27,7 @@ func startProfiles() (stop func()) {
 			fmt.Fprintf(os.Stderr, "amq: AMQ_CPUPROFILE: %v\n", err)
 		} else {
 			cpu = f
+			sim.LabelProfiles(true) // `go tool pprof -tags` splits sim's time by op
 		}
 	}
 	if os.Getenv("AMQ_MEMPROFILE") != "" {
