@@ -12,18 +12,20 @@ import (
 // runPaired runs one batch through the float runner ref and the fake-quant
 // runner fake, both observed, and hands add each observed tensor of the
 // float model with the fake-quant model's tensor of the same name. The runs
-// take turns: a run that computes a tensor whose partner is not there yet
-// waits, holding it, until the other run computes the partner; the two are
-// compared and both go on. A float model whose observed tensors were all
-// fetched at once would hold every layer's output of a batch (175 MB for
-// PaddleOCR's recognizer at batch 8, the flow's peak); this way, with both
-// models computing their layers in the same order, neither holds more than
-// the tensor it waits with, and only one run computes at a time, at the
-// speed of a run alone. When the orders differ, the run that waited copies
-// its tensor and goes on, so the runs never wait for each other at once.
-// add is called by one run at a time. It returns both runs' results (the
-// graph outputs); an error of add stops both runs and is returned as
-// addErr, a run's own error as refErr or fakeErr.
+// take turns, one computing at a time at the speed of a run alone (two
+// runs at once each split every node over the same cores): the float run
+// goes first; a run that computes a tensor whose partner is not there yet
+// waits, holding it, and the other run takes its turn; the run that then
+// computes the partner compares the two and goes on, and the waiting run
+// goes on when its turn comes back. A float model whose observed tensors
+// were all fetched at once would hold every layer's output of a batch (175
+// MB for PaddleOCR's recognizer at batch 8, the flow's peak); this way,
+// with both models computing their layers in the same order, neither holds
+// more than the tensor it waits with. When the orders differ, a run whose
+// turn comes back with its tensor unpaired copies it and goes on. add is
+// called by one run at a time. It returns both runs' results (the graph
+// outputs); an error of add stops both runs and is returned as addErr, a
+// run's own error as refErr or fakeErr.
 func runPaired(ref, fake backend.Observer, in map[string]*onnx.Tensor, add func(name string, x, y *onnx.Tensor) error) (ro, fo map[string]*onnx.Tensor, refErr, fakeErr, addErr error) {
 	p := &pairing{add: add}
 	p.cond.L = &p.mu
@@ -36,6 +38,11 @@ func runPaired(ref, fake backend.Observer, in map[string]*onnx.Tensor, add func(
 		ro, refErr = ref.RunObserved(in, func(name string, t *onnx.Tensor) error { return p.arrive(0, name, t) })
 		p.finish(0)
 	}()
+	p.mu.Lock()
+	for p.turn != 1 && p.err == nil {
+		p.cond.Wait()
+	}
+	p.mu.Unlock()
 	fo, fakeErr = fake.RunObserved(in, func(name string, t *onnx.Tensor) error { return p.arrive(1, name, t) })
 	p.finish(1)
 	<-done
@@ -43,13 +50,14 @@ func runPaired(ref, fake backend.Observer, in map[string]*onnx.Tensor, add func(
 		return nil, nil, nil, nil, p.err
 	}
 	if refErr == nil && fakeErr == nil {
-		missing := p.sides[0].missing
+		var missing []string
 		for _, s := range p.sides {
+			missing = append(missing, s.missing...)
 			for name := range s.stored {
 				missing = append(missing, name)
 			}
 		}
-		if missing = append(missing, p.sides[1].missing...); len(missing) > 0 {
+		if len(missing) > 0 {
 			// One run ended without a tensor the other computed.
 			slices.Sort(missing)
 			return nil, nil, nil, nil, fmt.Errorf("backend returned no tensor %q", missing[0])
@@ -65,6 +73,7 @@ type pairing struct {
 
 	mu    sync.Mutex
 	cond  sync.Cond
+	turn  int // the side that may compute
 	sides [2]pairSide
 	err   error // the first error of add
 }
@@ -75,15 +84,13 @@ type pairSide struct {
 	name    string
 	t       *onnx.Tensor
 	waiting bool
-	// Set by the other run: paired when it compared the tensor, goOn when
-	// it waits with another one (the orders differ).
-	paired, goOn bool
-	stored       map[string]*onnx.Tensor // copies the other run has not reached
-	missing      []string                // tensors the other run ended without
-	done         bool
+	paired  bool                    // set by the other run when it compared the tensor
+	stored  map[string]*onnx.Tensor // copies the other run has not reached
+	missing []string                // tensors the other run ended without
+	done    bool
 }
 
-// arrive hands over tensor name of side s's run.
+// arrive hands over tensor name of side s's run, which has the turn.
 func (p *pairing) arrive(s int, name string, t *onnx.Tensor) error {
 	me, other := &p.sides[s], &p.sides[1-s]
 	p.mu.Lock()
@@ -91,49 +98,47 @@ func (p *pairing) arrive(s int, name string, t *onnx.Tensor) error {
 		defer p.mu.Unlock()
 		return p.err
 	}
-	if u := other.stored[name]; u != nil {
+	var partner *onnx.Tensor
+	switch {
+	case other.stored[name] != nil:
+		partner = other.stored[name]
 		delete(other.stored, name)
-		p.mu.Unlock()
-		return p.pair(s, name, t, u)
-	}
-	if other.waiting && other.name == name {
-		// The other run waits with the partner: compare, then let it go on.
-		u := other.t
-		p.mu.Unlock()
-		err := p.pair(s, name, t, u)
-		p.mu.Lock()
+	case other.waiting && !other.paired && other.name == name:
+		// The other run waits with the partner; it goes on in its turn.
+		partner = other.t
 		other.paired = true
-		p.cond.Broadcast()
-		p.mu.Unlock()
-		return err
-	}
-	if other.done {
+	case other.done:
 		// The other run ended without the partner: its error says why,
 		// or, when it has none, the tensor is missing.
 		me.missing = append(me.missing, name)
 		p.mu.Unlock()
 		return nil
 	}
-	if other.waiting {
-		other.goOn = true
-		p.cond.Broadcast()
+	if partner != nil {
+		p.mu.Unlock()
+		return p.pair(s, name, t, partner)
 	}
 	me.name, me.t, me.waiting = name, t, true
-	for !me.paired && !me.goOn && !other.done && p.err == nil {
+	p.turn = 1 - s
+	p.cond.Broadcast()
+	for p.turn != s && !other.done && p.err == nil {
 		p.cond.Wait()
 	}
 	paired := me.paired
-	me.t, me.waiting, me.paired, me.goOn = nil, false, false, false
+	me.t, me.waiting, me.paired = nil, false, false
+	p.turn = s
 	defer p.mu.Unlock()
 	switch {
-	case paired:
-		return p.err // the other run compared the two; nil unless add failed
 	case p.err != nil:
 		return p.err
+	case paired:
+		return nil // the other run compared the two
 	case other.done:
 		me.missing = append(me.missing, name)
 		return nil
 	}
+	// The other run went past this tensor (the orders differ): keep a
+	// copy for it to find, and go on.
 	me.stored[name] = t.Clone()
 	return nil
 }
@@ -158,10 +163,11 @@ func (p *pairing) pair(s int, name string, t, u *onnx.Tensor) error {
 	return err
 }
 
-// finish marks side s's run ended, waking the other if it waits.
+// finish marks side s's run ended and gives the turn to the other.
 func (p *pairing) finish(s int) {
 	p.mu.Lock()
 	p.sides[s].done = true
+	p.turn = 1 - s
 	p.cond.Broadcast()
 	p.mu.Unlock()
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,9 +23,22 @@ type orderedObserver struct {
 	data   map[string][]float32
 	out    map[string]*onnx.Tensor
 	err    error // returned after observing every tensor
+	// computing, when set, counts the runs computing (not in observe) of
+	// the observers sharing it; overlap records whether it passed 1.
+	computing *atomic.Int32
+	overlap   *atomic.Bool
+}
+
+// compute marks the run computing (d = 1) or not (d = -1).
+func (o *orderedObserver) compute(d int32) {
+	if o.computing != nil && o.computing.Add(d) > 1 {
+		o.overlap.Store(true)
+	}
 }
 
 func (o *orderedObserver) RunObserved(_ map[string]*onnx.Tensor, observe func(string, *onnx.Tensor) error) (map[string]*onnx.Tensor, error) {
+	o.compute(1)
+	defer o.compute(-1)
 	for _, name := range o.order {
 		buf := slices.Clone(o.data[name])
 		t := onnx.NewTensor([]int{len(buf)}, buf)
@@ -35,7 +49,11 @@ func (o *orderedObserver) RunObserved(_ map[string]*onnx.Tensor, observe func(st
 		}
 		o.handed[name] = &buf[0]
 		o.mu.Unlock()
-		if err := observe(name, t); err != nil {
+		time.Sleep(time.Millisecond) // computing, for the other run to overlap if it could
+		o.compute(-1)
+		err := observe(name, t)
+		o.compute(1)
+		if err != nil {
 			return nil, err
 		}
 		for i := range buf {
@@ -67,7 +85,8 @@ func pairTensors(n, size int) (names []string, ref, fake map[string][]float32) {
 // values as computed (copies survive the buffer's reuse), once per name,
 // whether the two models compute their tensors in the same order, in
 // in reverse order or interleaved (without deadlock), and without copies
-// when the orders agree.
+// when the orders agree; and that the runs take turns, never computing at
+// once.
 func TestRunPairedMatchesTensorsByName(t *testing.T) {
 	t.Parallel()
 	names, refData, fakeData := pairTensors(6, 1000)
@@ -85,8 +104,10 @@ func TestRunPairedMatchesTensorsByName(t *testing.T) {
 		{"interleaved", names, interleaved, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			ref := &orderedObserver{order: c.refOrder, data: refData, out: map[string]*onnx.Tensor{"y": onnx.NewTensor([]int{1}, []float32{1})}}
-			fake := &orderedObserver{order: c.fakeOrd, data: fakeData, out: map[string]*onnx.Tensor{"y": onnx.NewTensor([]int{1}, []float32{2})}}
+			var computing atomic.Int32
+			var overlap atomic.Bool
+			ref := &orderedObserver{order: c.refOrder, data: refData, out: map[string]*onnx.Tensor{"y": onnx.NewTensor([]int{1}, []float32{1})}, computing: &computing, overlap: &overlap}
+			fake := &orderedObserver{order: c.fakeOrd, data: fakeData, out: map[string]*onnx.Tensor{"y": onnx.NewTensor([]int{1}, []float32{2})}, computing: &computing, overlap: &overlap}
 			var mu sync.Mutex
 			seen := map[string]int{}
 			done := make(chan struct{})
@@ -125,6 +146,9 @@ func TestRunPairedMatchesTensorsByName(t *testing.T) {
 				if seen[n] != 1 {
 					t.Errorf("tensor %s compared %d times, want 1", n, seen[n])
 				}
+			}
+			if overlap.Load() {
+				t.Error("both runs computed at once; they must take turns")
 			}
 			if ro["y"].Data.([]float32)[0] != 1 || fo["y"].Data.([]float32)[0] != 2 {
 				t.Errorf("results %v %v are not the runs' own", ro, fo)
