@@ -43,22 +43,52 @@ func (c *ChannelMax) Observe(t *onnx.Tensor) error {
 	for o := 0; o < outer; o++ {
 		for j := 0; j < ch; j++ {
 			base := (o*ch + j) * inner
-			m := c.Max[j]
-			for _, v := range x[base : base+inner] {
-				a := math.Abs(float64(v))
-				if a > m {
-					if math.IsInf(a, 0) {
-						return fmt.Errorf("tensor %q: infinite value in channel %d", t.Name, j)
-					}
-					m = a
-				} else if a != a {
-					return fmt.Errorf("tensor %q: NaN in channel %d", t.Name, j)
-				}
+			m, finite := absMax(x[base:base+inner], float32(c.Max[j]))
+			if !finite {
+				return nonFinite(t.Name, j, x[base:base+inner])
 			}
-			c.Max[j] = m
+			c.Max[j] = float64(m)
 		}
 	}
 	return nil
+}
+
+// absMax returns the greatest of m and |v| for v in x, and whether every
+// v is finite; m, a maximum of float32 magnitudes, converts exactly, so
+// the maximum is the float64 one. Four accumulators keep the loop off one
+// dependency chain; v-v is NaN exactly when v is NaN or ±Inf.
+func absMax(x []float32, m float32) (float32, bool) {
+	const sign = 1 << 31
+	m0, m1, m2, m3 := m, m, m, m
+	var z0, z1 float32
+	for len(x) >= 4 {
+		a, b, c, d := x[0], x[1], x[2], x[3]
+		m0 = max(m0, math.Float32frombits(math.Float32bits(a)&^sign))
+		m1 = max(m1, math.Float32frombits(math.Float32bits(b)&^sign))
+		m2 = max(m2, math.Float32frombits(math.Float32bits(c)&^sign))
+		m3 = max(m3, math.Float32frombits(math.Float32bits(d)&^sign))
+		z0 += (a - a) + (b - b)
+		z1 += (c - c) + (d - d)
+		x = x[4:]
+	}
+	for _, v := range x {
+		m0 = max(m0, math.Float32frombits(math.Float32bits(v)&^sign))
+		z0 += v - v
+	}
+	return max(m0, m1, m2, m3), z0+z1 == 0
+}
+
+// nonFinite is ChannelMax's error for the first NaN or infinite value of
+// channel j's values x.
+func nonFinite(name string, j int, x []float32) error {
+	for _, v := range x {
+		if a := math.Abs(float64(v)); math.IsInf(a, 0) {
+			return fmt.Errorf("tensor %q: infinite value in channel %d", name, j)
+		} else if a != a {
+			return fmt.Errorf("tensor %q: NaN in channel %d", name, j)
+		}
+	}
+	return fmt.Errorf("tensor %q: non-finite value in channel %d", name, j)
 }
 
 // Histogram is a streaming histogram of one tensor's values over any number

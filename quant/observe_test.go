@@ -32,6 +32,58 @@ func TestChannelMaxRejectsInf(t *testing.T) {
 	}
 }
 
+// TestChannelMaxMatchesAPlainLoop checks the per-channel maximum against a
+// plain float64 loop over each channel, on the last axis and on axis 1,
+// over two batches with values of both signs, zeros and -0, and that the
+// first non-finite value of a channel names itself (NaN or infinite).
+func TestChannelMaxMatchesAPlainLoop(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(8, 9))
+	for _, axis := range []int{1, -1} {
+		c := &ChannelMax{Axis: axis}
+		want := make([]float64, 5)
+		for range 2 {
+			shape := []int{3, 5, 7}
+			if axis == -1 {
+				shape = []int{3, 7, 5}
+			}
+			x := make([]float32, 3*5*7)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64() * math.Exp(rng.NormFloat64()*3))
+				if i%11 == 0 {
+					x[i] = float32(math.Copysign(0, -1))
+				}
+			}
+			for i, v := range x {
+				j := (i / 7) % 5
+				if axis == -1 {
+					j = i % 5
+				}
+				want[j] = max(want[j], math.Abs(float64(v)))
+			}
+			if err := c.Observe(onnx.NewTensor(shape, x)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !slices.Equal(c.Max, want) {
+			t.Errorf("axis %d: Max %v, want %v", axis, c.Max, want)
+		}
+	}
+	for _, c := range []struct {
+		vals []float32
+		want string
+	}{
+		{[]float32{1, 2, float32(math.NaN()), float32(math.Inf(1)), 5}, "NaN in channel 1"},
+		{[]float32{1, 2, float32(math.Inf(-1)), float32(math.NaN()), 5}, "infinite value in channel 1"},
+	} {
+		x := append([]float32{0, 0, 0, 0, 0}, c.vals...)
+		err := (&ChannelMax{Axis: 0}).Observe(onnx.NewTensor([]int{2, 5}, x))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want %q", c.vals, err, c.want)
+		}
+	}
+}
+
 // batches splits x into n parts.
 func batches(x []float32, n int) [][]float32 {
 	var out [][]float32
