@@ -3,6 +3,8 @@ package quant
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	"amq/onnx"
 )
@@ -169,7 +171,7 @@ func (h *Histogram) Add(x []float32) error {
 	if len(x) == 0 {
 		return nil
 	}
-	lo, hi, ok := finiteRange(x)
+	lo, hi, ok := finiteRangeParallel(x)
 	if !ok {
 		for _, v := range x {
 			if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
@@ -179,6 +181,42 @@ func (h *Histogram) Add(x []float32) error {
 	}
 	h.addWithin(x, float64(lo), float64(hi))
 	return nil
+}
+
+// parallelRangeMin is the least number of values finiteRangeParallel
+// splits between goroutines.
+const parallelRangeMin = 1 << 16
+
+// finiteRangeParallel is finiteRange of x split over the cores: the
+// statistics run while the engine waits for them, so the other cores are
+// free. min and max give the same result in any grouping.
+func finiteRangeParallel(x []float32) (lo, hi float32, finite bool) {
+	parts := min(runtime.GOMAXPROCS(0), len(x)/parallelRangeMin)
+	if parts <= 1 {
+		return finiteRange(x)
+	}
+	type result struct {
+		lo, hi float32
+		ok     bool
+	}
+	res := make([]result, parts)
+	per := (len(x) + parts - 1) / parts
+	var wg sync.WaitGroup
+	for k := 1; k < parts; k++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &res[k]
+			r.lo, r.hi, r.ok = finiteRange(x[k*per : min((k+1)*per, len(x))])
+		}()
+	}
+	res[0].lo, res[0].hi, res[0].ok = finiteRange(x[:per])
+	wg.Wait()
+	lo, hi, finite = res[0].lo, res[0].hi, res[0].ok
+	for _, r := range res[1:] {
+		lo, hi, finite = min(lo, r.lo), max(hi, r.hi), finite && r.ok
+	}
+	return lo, hi, finite
 }
 
 // finiteRange returns the least and greatest of x (not empty) as the

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -235,6 +236,42 @@ func TestHistogramAddSumsInValueOrder(t *testing.T) {
 			t.Errorf("Add(%v) = %v, want %q", x, err, want)
 		}
 	}
+}
+
+// TestFiniteRangeSplitGivesTheWholeRange checks that the range found in
+// parts on several goroutines is the range of the whole: the extremes
+// with the sign of a zero (all values ≥ 0 with a -0 in a later part, whose
+// minimum is -0), and a NaN or infinity in any part.
+func TestFiniteRangeSplitGivesTheWholeRange(t *testing.T) {
+	defer runtimeProcs(4)() // not parallel: GOMAXPROCS is the process's
+	negZero := float32(math.Copysign(0, -1))
+	x := make([]float32, 5*parallelRangeMin+3)
+	rng := rand.New(rand.NewPCG(10, 11))
+	for i := range x {
+		x[i] = float32(rng.Float64()) + 0.5
+	}
+	x[7] = 0
+	x[4*parallelRangeMin+1] = negZero
+	x[3*parallelRangeMin] = 9
+	lo, hi, ok := finiteRangeParallel(x)
+	wlo, whi, wok := finiteRange(x)
+	if math.Float32bits(lo) != math.Float32bits(wlo) || hi != whi || ok != wok || !math.Signbit(float64(lo)) || hi != 9 {
+		t.Errorf("split range %v..%v %v, want %v..%v %v (-0..9, finite)", lo, hi, ok, wlo, whi, wok)
+	}
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(-1))} {
+		y := slices.Clone(x)
+		y[len(y)-2] = bad
+		if _, _, ok := finiteRangeParallel(y); ok {
+			t.Errorf("%v in the last part: reported finite", bad)
+		}
+	}
+}
+
+// runtimeProcs sets GOMAXPROCS to n and returns the function that puts it
+// back.
+func runtimeProcs(n int) func() {
+	old := runtime.GOMAXPROCS(n)
+	return func() { runtime.GOMAXPROCS(old) }
 }
 
 // referenceAdd is Histogram.Add one value at a time, into the slices.
