@@ -77,3 +77,30 @@ func aliasAs[T float32 | float64 | int64 | int32 | int8 | uint16](raw []byte, n 
 	}
 	return unsafe.Slice((*T)(p), n), true
 }
+
+// copyNative is decodeRaw of the types whose raw_data is their memory
+// layout on a little-endian host: one copy, no per-element decoding. ok is
+// false for the other types and hosts.
+func copyNative(dt DataType, raw []byte, n int) (d any, ok bool) {
+	if !nativeLittleEndian || n == 0 || len(raw) != n*dt.Size() {
+		return nil, false
+	}
+	switch dt {
+	case Float:
+		return copyAs[float32](raw, n), true
+	case Double:
+		return copyAs[float64](raw, n), true
+	case Int64:
+		return copyAs[int64](raw, n), true
+	case Int32:
+		return copyAs[int32](raw, n), true
+	}
+	return nil, false
+}
+
+// copyAs returns n values of T copied from raw's bytes.
+func copyAs[T float32 | float64 | int64 | int32](raw []byte, n int) []T {
+	d := make([]T, n)
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(d))), len(raw)), raw)
+	return d
+}

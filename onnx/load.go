@@ -94,7 +94,7 @@ func Load(data []byte) (*Model, error) { return load(data, "", copyRaw) }
 // load decodes data; with a mode other than copyRaw, data belongs to the
 // model from now on and large tensors alias it instead of being copied.
 func load(data []byte, dir string, mode aliasMode) (*Model, error) {
-	msg, raws := data, [][]byte(nil)
+	msg, raws := data, strippedRaws{}
 	if mode != copyRaw {
 		if c, r, ok := stripRawData(data, aliasMin); ok {
 			msg, raws = c, r
@@ -107,9 +107,16 @@ func load(data []byte, dir string, mode aliasMode) (*Model, error) {
 	if p.Graph == nil {
 		return nil, errors.New("not an ONNX model: no graph")
 	}
-	for i, raw := range raws {
+	for i, raw := range raws.inits {
 		if raw != nil && i < len(p.Graph.Initializer) {
 			p.Graph.Initializer[i].RawData = raw
+		}
+	}
+	for at, raw := range raws.attrs {
+		if at.node < len(p.Graph.Node) && at.attr < len(p.Graph.Node[at.node].Attribute) {
+			if t := p.Graph.Node[at.node].Attribute[at.attr].T; t != nil {
+				t.RawData = raw
+			}
 		}
 	}
 	ext := &extReader{dir: dir, files: map[string]*extFile{}}
@@ -345,7 +352,7 @@ func graphFromProto(p *onnxpb.GraphProto, ext func(*onnxpb.TensorProto, int) ([]
 			return nil, fmt.Errorf("node %d (%q) has no op_type", i, n.Name)
 		}
 		for _, ap := range np.Attribute {
-			a, err := attrFromProto(ap)
+			a, err := attrFromProto(ap, alias)
 			if err != nil {
 				return nil, fmt.Errorf("node %q (%s) attribute %q: %w", n.Name, n.OpType, ap.GetName(), err)
 			}
@@ -393,7 +400,10 @@ func valueInfoFromProto(p *onnxpb.ValueInfoProto) (*ValueInfo, error) {
 	return vi, nil
 }
 
-func attrFromProto(p *onnxpb.AttributeProto) (*Attr, error) {
+// attrFromProto decodes an attribute. A TENSOR attribute's elements may
+// use its raw_data in place as alias allows, float16 ones excepted: ops
+// read a Constant's value as float32.
+func attrFromProto(p *onnxpb.AttributeProto, alias aliasMode) (*Attr, error) {
 	a := &Attr{Name: p.GetName(), Type: AttrType(p.GetType())}
 	if p.GetRefAttrName() != "" {
 		return nil, errors.New("attribute references are only valid inside functions")
@@ -428,9 +438,9 @@ func attrFromProto(p *onnxpb.AttributeProto) (*Attr, error) {
 		if p.T == nil {
 			return nil, errors.New("TENSOR attribute has no tensor")
 		}
-		t, err := TensorFromProto(p.T)
+		t, err := tensorFromProto(p.T, nil, min(alias, aliasRaw))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("tensor %q: %w", p.T.GetName(), err)
 		}
 		a.T = t
 	case AttrFloats:

@@ -335,6 +335,9 @@ func decodeRaw(dt DataType, raw []byte, n int) (any, error) {
 		}
 		return nil, fmt.Errorf("raw_data has %d bytes, want %d for %d elements of %v", len(raw), n*sz, n, dt)
 	}
+	if d, ok := copyNative(dt, raw, n); ok {
+		return d, nil
+	}
 	le := binary.LittleEndian
 	switch dt {
 	case Float:

@@ -39,49 +39,65 @@ func evaluate(ref, fake *onnx.Model, layers []*Layer, b backend.Backend, data Da
 	// SQNR is for float tensors; a graph output of another type (class
 	// indices, shapes) gets none rather than failing the run.
 	notFloat := map[string]bool{}
+	// addPair adds the float model's tensor x and the fake-quant model's y
+	// to the sums of name; the paired runs call it from two goroutines,
+	// for different names.
+	addPair := func(name string, x, y *onnx.Tensor) error {
+		if x == nil || y == nil {
+			return fmt.Errorf("backend returned no tensor %q", name)
+		}
+		if x.DType != onnx.Float && ref.Graph.IsOutput(name) && !slices.Contains(observe, name) {
+			notFloat[name] = true
+			return nil
+		}
+		s, n, err := sqnrSums(x, y)
+		if err != nil {
+			return fmt.Errorf("tensor %q: %w", name, err)
+		}
+		sums[name].sig += s
+		sums[name].noise += n
+		return nil
+	}
 	for i := range data.Len() {
 		in, err := data.Batch(i)
 		if err != nil {
 			return fmt.Errorf("batch %d: %w", i, err)
 		}
-		ro, err := rr.Run(in)
-		if err != nil {
-			return fmt.Errorf("batch %d: float model: %w", i, err)
-		}
-		if board != nil {
-			if err := board.batch(in, ro); err != nil {
-				return fmt.Errorf("batch %d: %w", i, err)
+		var ro, fo map[string]*onnx.Tensor
+		if pr, pf, paired := pairedRunners(rr, fr, board); paired {
+			var rerr, ferr, aerr error
+			ro, fo, rerr, ferr, aerr = runPaired(pr, pf, in, addPair)
+			switch {
+			case aerr != nil:
+				return fmt.Errorf("batch %d: fake-quant model: %w", i, aerr)
+			case rerr != nil:
+				return fmt.Errorf("batch %d: float model: %w", i, rerr)
+			case ferr != nil:
+				return fmt.Errorf("batch %d: fake-quant model: %w", i, ferr)
 			}
-		}
-		// Each tensor of the fake-quant model is compared with the float
-		// model's as it comes: with a backend.Observer, only one model's
-		// tensors are alive at once.
-		add := func(name string, y *onnx.Tensor) error {
-			x := ro[name]
-			if x == nil || y == nil {
-				return fmt.Errorf("backend returned no tensor %q", name)
-			}
-			if x.DType != onnx.Float && ref.Graph.IsOutput(name) && !slices.Contains(observe, name) {
-				notFloat[name] = true
-				return nil
-			}
-			s, n, err := sqnrSums(x, y)
+		} else {
+			ro, err = rr.Run(in)
 			if err != nil {
-				return fmt.Errorf("tensor %q: %w", name, err)
+				return fmt.Errorf("batch %d: float model: %w", i, err)
 			}
-			sums[name].sig += s
-			sums[name].noise += n
-			return nil
-		}
-		fo, err := runObserving(fr, in, observe, add)
-		if err != nil {
-			return fmt.Errorf("batch %d: fake-quant model: %w", i, err)
+			if board != nil {
+				if err := board.batch(in, ro); err != nil {
+					return fmt.Errorf("batch %d: %w", i, err)
+				}
+			}
+			// Each tensor of the fake-quant model is compared with the
+			// float model's as it comes: with a backend.Observer, only
+			// one model's tensors are alive at once.
+			fo, err = runObserving(fr, in, observe, func(name string, y *onnx.Tensor) error { return addPair(name, ro[name], y) })
+			if err != nil {
+				return fmt.Errorf("batch %d: fake-quant model: %w", i, err)
+			}
 		}
 		for _, name := range rep.OutputNames {
 			if slices.Contains(observe, name) {
 				continue
 			}
-			if err := add(name, fo[name]); err != nil {
+			if err := addPair(name, ro[name], fo[name]); err != nil {
 				return fmt.Errorf("batch %d: %w", i, err)
 			}
 		}
@@ -100,6 +116,20 @@ func evaluate(ref, fake *onnx.Model, layers []*Layer, b backend.Backend, data Da
 		rep.Board = board.report()
 	}
 	return nil
+}
+
+// pairedRunners returns the float and fake-quant runners as observers when
+// both are and no board takes the float model's results: then the two
+// models run a batch at once and their tensors are compared as they come
+// (runPaired), rather than holding every observed tensor of the float
+// model until the fake-quant model has run.
+func pairedRunners(rr, fr backend.Runner, board *boardEval) (ref, fake backend.Observer, ok bool) {
+	if board != nil {
+		return nil, nil, false
+	}
+	ref, ok1 := rr.(backend.Observer)
+	fake, ok2 := fr.(backend.Observer)
+	return ref, fake, ok1 && ok2
 }
 
 // runObserving runs one batch on r, handing each tensor of observe (r's

@@ -143,7 +143,8 @@ func (h *Histogram) SquaredError(s float32, o int32) float64 {
 		return float64(h.zeros) * sq(FakeQuant(0, s, o))
 	}
 	var total float64
-	for i, c := range h.count {
+	for i := range h.bins {
+		c := h.bins[i].n
 		if c == 0 {
 			continue
 		}
@@ -153,7 +154,7 @@ func (h *Histogram) SquaredError(s float32, o int32) float64 {
 }
 
 func (h *Histogram) binError(i int, s float32, o int32) float64 {
-	c := float64(h.count[i])
+	c := float64(h.bins[i].n)
 	// The values of bin i lie in [a, b], narrowed by the exact extremes.
 	a := max(h.lo+float64(float64(i)*h.width), h.Min)
 	b := min(h.lo+float64(float64(i+1)*h.width), h.Max)
@@ -161,11 +162,11 @@ func (h *Histogram) binError(i int, s float32, o int32) float64 {
 	if qa == qb {
 		// sum (x-v)^2 = S2 - 2 v S1 + c v^2; never negative in exact terms.
 		v := Dequantize(qa, s, o)
-		return max(0, h.sumSq[i]-float64(2*v*h.sum[i])+float64(c*v*v))
+		return max(0, h.bins[i].sumSq-float64(2*v*h.bins[i].sum)+float64(c*v*v))
 	}
-	mean := h.sum[i] / c
-	sd := math.Sqrt(max(0, h.sumSq[i]/c-float64(mean*mean)))
-	switch h.count[i] {
+	mean := h.bins[i].sum / c
+	sd := math.Sqrt(max(0, h.bins[i].sumSq/c-float64(mean*mean)))
+	switch h.bins[i].n {
 	case 1:
 		// One value: it is the sum.
 		return sq(mean - FakeQuant(mean, s, o))
@@ -183,7 +184,7 @@ func (h *Histogram) binError(i int, s float32, o int32) float64 {
 	// where level v_k applies, times the density c/(b-a).
 	a, b = max(a, mean-float64(math.Sqrt(3)*sd)), min(b, mean+float64(math.Sqrt(3)*sd))
 	v := FakeQuant(mean, s, o)
-	e := h.sumSq[i] - float64(2*v*h.sum[i]) + float64(c*v*v)
+	e := h.bins[i].sumSq - float64(2*v*h.bins[i].sum) + float64(c*v*v)
 	if !(b > a) {
 		return max(0, e)
 	}

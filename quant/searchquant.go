@@ -157,7 +157,7 @@ var prefixPool = sync.Pool{New: func() any { return new(histPrefix) }}
 // newHistPrefix fills a histPrefix for h, reusing the buffers of one from
 // prefixPool; put it back when done.
 func newHistPrefix(h *Histogram) *histPrefix {
-	nb := len(h.count)
+	nb := len(h.bins)
 	p := prefixPool.Get().(*histPrefix)
 	if cap(p.sums) < nb+1 {
 		p.sums, p.spread = make([]binSums, nb+1), make([]binSpread, nb)
@@ -166,17 +166,18 @@ func newHistPrefix(h *Histogram) *histPrefix {
 	p.sums, p.spread = p.sums[:nb+1], p.spread[:nb]
 	p.h, p.first, p.last = h, nb, -1
 	p.sums[0] = binSums{}
-	for i, n := range h.count {
+	for i := range h.bins {
+		n := h.bins[i].n
 		q := p.sums[i]
-		p.sums[i+1] = binSums{q.n + float64(n), q.s1 + h.sum[i], q.s2 + h.sumSq[i]}
+		p.sums[i+1] = binSums{q.n + float64(n), q.s1 + h.bins[i].sum, q.s2 + h.bins[i].sumSq}
 		if n > 0 {
 			p.first, p.last = min(p.first, i), i
 		}
 		if n >= 3 && h.width > 0 {
 			// As binError computes them.
 			c := float64(n)
-			sp := binSpread{a: max(h.lo+float64(float64(i)*h.width), h.Min), b: min(h.lo+float64(float64(i+1)*h.width), h.Max), mean: h.sum[i] / c}
-			sd := math.Sqrt(max(0, h.sumSq[i]/c-float64(sp.mean*sp.mean)))
+			sp := binSpread{a: max(h.lo+float64(float64(i)*h.width), h.Min), b: min(h.lo+float64(float64(i+1)*h.width), h.Max), mean: h.bins[i].sum / c}
+			sd := math.Sqrt(max(0, h.bins[i].sumSq/c-float64(sp.mean*sp.mean)))
 			sp.lo, sp.hi = max(sp.a, sp.mean-float64(math.Sqrt(3)*sd)), min(sp.b, sp.mean+float64(math.Sqrt(3)*sd))
 			if sp.hi > sp.lo {
 				sp.dens = c / (sp.hi - sp.lo)
@@ -224,7 +225,7 @@ func (p *histPrefix) squaredError(s float32, o int32) float64 {
 		if j > start {
 			run(start, j, int8(k))
 		}
-		if h.count[j] > 0 {
+		if h.bins[j].n > 0 {
 			total += p.straddleError(j, int8(k), s, o)
 		}
 		start = j + 1
@@ -255,11 +256,11 @@ func (p *histPrefix) straddleError(j int, k int8, s float32, o int32) float64 {
 		}
 		return vk
 	}
-	if n := h.count[j]; n < 3 {
+	if n := h.bins[j].n; n < 3 {
 		// binError's exact cases: one value (the sum), or two (mean ± sd).
 		c := float64(n)
-		mean := h.sum[j] / c
-		sd := math.Sqrt(max(0, h.sumSq[j]/c-float64(mean*mean)))
+		mean := h.bins[j].sum / c
+		sd := math.Sqrt(max(0, h.bins[j].sumSq/c-float64(mean*mean)))
 		x1, x2 := mean, mean
 		if n == 2 {
 			x1, x2 = mean-sd, mean+sd
@@ -278,7 +279,7 @@ func (p *histPrefix) straddleError(j int, k int8, s float32, o int32) float64 {
 		return h.binError(j, s, o)
 	}
 	v := level(sp.mean)
-	e := h.sumSq[j] - float64(2*v*h.sum[j]) + float64(float64(h.count[j])*v*v)
+	e := h.bins[j].sumSq - float64(2*v*h.bins[j].sum) + float64(float64(h.bins[j].n)*v*v)
 	if !(sp.hi > sp.lo) {
 		return max(0, e)
 	}

@@ -353,7 +353,21 @@ func (s *Session) run(inputs map[string]*onnx.Tensor, req runRequest) (map[strin
 		if anyKept(outNames, keep) {
 			c.mem = nil
 		}
+		labelled := labelOps.Load()
+		if labelled {
+			op := n.OpType
+			if op == "Conv" && n.AttrInt("group", 1) > 1 {
+				op = "Conv(grouped)" // depthwise, in most models
+			}
+			if len(outNames) > 0 && &outNames[0] != &n.Outputs[0] {
+				op += "+" + s.steps[st.fusedWith].node.OpType
+			}
+			setOpLabel(op)
+		}
 		outs, err := run(c, args)
+		if labelled {
+			setOpLabel("")
+		}
 		c.mem = mem
 		if err != nil {
 			return nil, nil, fmt.Errorf("node %q (%s): %w", n.Name, n.OpType, err)

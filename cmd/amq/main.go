@@ -21,7 +21,9 @@ import (
 func main() {
 	ctx, stopped := stopOnSignals()
 	limitMemory()
+	stopProfiles := startProfiles()
 	err := rootCmd().ExecuteContext(ctx)
+	stopProfiles()
 	stopped()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "amq:", err)
