@@ -22,15 +22,19 @@ func WidenHalves(dt DataType, dst []float32, src Halves) {
 	}
 }
 
-// Widened returns t with its elements as float32 when t holds Halves, in
-// a new tensor of the same name, type and shape (the form every reader of
-// FLOAT16 tensors takes); any other tensor is returned as it is.
+// Widened returns t with its elements as float32 when t holds Halves or a
+// Compact, in a new tensor of the same name, type and shape (the form every
+// reader of FLOAT16 tensors takes); any other tensor is returned as it is.
 func (t *Tensor) Widened() *Tensor {
-	h, ok := t.Data.(Halves)
-	if !ok {
+	var d []float32
+	switch h := t.Data.(type) {
+	case Halves:
+		d = make([]float32, len(h))
+		WidenHalves(t.DType, d, h)
+	case Compact:
+		d = widenCompact(h)
+	default:
 		return t
 	}
-	d := make([]float32, len(h))
-	WidenHalves(t.DType, d, h)
 	return &Tensor{Name: t.Name, DType: t.DType, Shape: append([]int(nil), t.Shape...), Data: d}
 }

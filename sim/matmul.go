@@ -178,12 +178,12 @@ func (mn *matMulNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) 
 	shared := len(b.Shape) <= 2 && len(a.Shape) > 2
 	switch a.DType {
 	case onnx.Float:
-		if bh, ok := b.Data.(onnx.Halves); ok {
+		if bw, ok := compactB(b); ok {
 			ad, err := onnx.Data[float32](a)
 			if err != nil {
 				return nil, err
 			}
-			return []*onnx.Tensor{onnx.NewTensor(p.outShape, matMulHalf(c, p, ad, b, bh, shared))}, nil
+			return []*onnx.Tensor{onnx.NewTensor(p.outShape, matMulHalf(c, p, ad, bw, shared))}, nil
 		}
 		ad, bd, _, err := floatOperands(a, b, nil)
 		if err != nil {
