@@ -155,6 +155,8 @@ func fakeQuantLayer(g *onnx.Graph, j *calibrationJob, sw []float32) error {
 	if err != nil {
 		return err
 	}
+	// The weight may lie in a mapped file: not resident once coded.
+	j.weight.PageOut()
 	j.weight = &onnx.Tensor{Name: j.weight.Name, DType: onnx.Float, Shape: j.weight.Shape, Data: q}
 	g.SetInitializer(j.weight)
 	return nil

@@ -26,7 +26,9 @@ type int8Weight struct {
 func (w *int8Weight) Len() int { return len(w.codes) }
 
 // WidenTo writes elements off.. as float32: Dequantize(q, s, 0) rounded
-// to float32, the value FakeQuantWeight writes.
+// to float32, the value FakeQuantWeight writes. That is float32(q)·s in
+// float32: the exact product of an 8-bit and a 24-bit significand is
+// rounded once either way.
 func (w *int8Weight) WidenTo(dst []float32, off int) {
 	codes := w.codes[off : off+len(dst)]
 	switch {
@@ -37,15 +39,22 @@ func (w *int8Weight) WidenTo(dst []float32, off int) {
 	case len(w.scales) == 1:
 		s := w.scales[0]
 		for i, q := range codes {
-			dst[i] = float32(Dequantize(q, s, 0))
+			dst[i] = float32(q) * s
 		}
 	case w.cols > 0:
-		for i, q := range codes {
-			dst[i] = float32(Dequantize(q, w.scales[(off+i)%w.cols], 0))
+		// Runs of consecutive columns, a row's worth at most at a time.
+		for len(codes) > 0 {
+			c := off % w.cols
+			n := min(len(codes), w.cols-c)
+			sc, cs, ds := w.scales[c:c+n], codes[:n], dst[:n]
+			for i, q := range cs {
+				ds[i] = float32(q) * sc[i]
+			}
+			codes, dst, off = codes[n:], dst[n:], off+n
 		}
 	default:
 		for i, q := range codes {
-			dst[i] = float32(Dequantize(q, w.scales[w.chanOf(off+i)], 0))
+			dst[i] = float32(q) * w.scales[w.chanOf(off+i)]
 		}
 	}
 }

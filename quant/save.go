@@ -168,6 +168,7 @@ func dropFloatWeights(q *quantizedModel) {
 // when l alone reads it (see dropFloatWeights).
 func dropFloatWeight(g *onnx.Graph, l *Layer) {
 	if t, ok := g.Initializers[l.Node.Input(1)]; ok && len(g.Consumers(t.Name)) == 1 {
+		t.PageOut() // when still the mapped file's elements
 		t.Data = nil
 	}
 }
