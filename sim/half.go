@@ -15,6 +15,9 @@ import (
 // onnx.LoadFileHalves stay 16-bit (onnx.Halves): MatMul widens B a panel
 // at a time (matmul_half.go) and Gather the rows it picks; for any other
 // reader they are widened once when the session is made (widenHalfConsts).
+// FLOAT constants held as an onnx.Compact (a float16 model's weights while
+// it is quantized, fake-quantized weights as int8 codes) are treated the
+// same way, MatMul's B alone widened by panels.
 
 // halfReaders are the inputs that read an onnx.Halves constant without
 // widening it whole: op type and input index. An onnx.Compact constant
