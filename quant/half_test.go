@@ -125,11 +125,11 @@ func TestFloat16DecoderFlowSameWhetherWeightsWidenUpFrontOrPerLayer(t *testing.T
 		if err != nil {
 			t.Fatal(err)
 		}
-		data, err := NewTensorSource(map[string]*onnx.Tensor{"tokens": readDecoderTokens(t, "calib.npy", 64)}, 32)
+		data, err := NewTensorSource(map[string]*onnx.Tensor{"tokens": readDecoderTokens(t, "calib.npy", 32)}, 32)
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := RunFlow(m, testSim, data, filepath.Join(dir, name, "decoder16"), QuantizeOptions{Simple: simple, BatchNum: 2, NoEval: true})
+		rep, err := RunFlow(m, testSim, data, filepath.Join(dir, name, "decoder16"), QuantizeOptions{Simple: simple, BatchNum: 1, NoEval: true})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -139,7 +139,7 @@ func TestFloat16DecoderFlowSameWhetherWeightsWidenUpFrontOrPerLayer(t *testing.T
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, _, err := CreateQuantConfig(m, simple, nil, 2)
+	cfg, _, err := CreateQuantConfig(m, simple, nil, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
