@@ -80,12 +80,26 @@ func (m *Model) encodeTo(w io.Writer, ext func(*Tensor, []byte, *onnxpb.TensorPr
 type initPart struct {
 	fields []byte
 	raw    []byte
+	// compact, when set instead of raw, is widened into raw_data as it
+	// is written (a Compact's float32 bytes are never all held at once).
+	compact Compact
+}
+
+// rawLen is the length of the part's raw_data, -1 when it has none.
+func (p initPart) rawLen() int {
+	switch {
+	case p.compact != nil:
+		return 4 * p.compact.Len()
+	case p.raw != nil:
+		return len(p.raw)
+	}
+	return -1
 }
 
 func (p initPart) size() int {
 	n := len(p.fields)
-	if p.raw != nil {
-		n += protowire.SizeTag(tensorRawDataField) + protowire.SizeBytes(len(p.raw))
+	if l := p.rawLen(); l >= 0 {
+		n += protowire.SizeTag(tensorRawDataField) + protowire.SizeBytes(l)
 	}
 	return n
 }
@@ -96,12 +110,15 @@ func (p initPart) writeTo(w io.Writer) error {
 	b := protowire.AppendTag(nil, graphInitializerField, protowire.BytesType)
 	b = protowire.AppendVarint(b, uint64(p.size()))
 	b = append(b, p.fields...)
-	if p.raw != nil {
+	if l := p.rawLen(); l >= 0 {
 		b = protowire.AppendTag(b, tensorRawDataField, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(len(p.raw)))
+		b = protowire.AppendVarint(b, uint64(l))
 	}
 	if _, err := w.Write(b); err != nil {
 		return err
+	}
+	if p.compact != nil {
+		return writeCompactRaw(w, p.compact)
 	}
 	if len(p.raw) > 0 {
 		_, err := w.Write(p.raw)
@@ -113,6 +130,15 @@ func (p initPart) writeTo(w io.Writer) error {
 // encodeInit prepares t for writing as initializer name; ext, when not
 // nil, may move its raw data to an external file.
 func (t *Tensor) encodeInit(name string, ext func(*Tensor, []byte, *onnxpb.TensorProto) error) (initPart, error) {
+	if c, ok := t.Data.(Compact); ok && ext == nil && t.DType == Float && c.Len() == t.Len() {
+		p, _ := t.protoMeta()
+		p.Name = ptr(name)
+		fields, err := proto.MarshalOptions{Deterministic: true}.Marshal(p)
+		if err != nil {
+			return initPart{}, err
+		}
+		return initPart{fields: fields, compact: c}, nil
+	}
 	p, raw, err := t.protoHeader()
 	if err != nil {
 		return initPart{}, err

@@ -3,6 +3,7 @@ package onnx_test
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"path/filepath"
 	"testing"
 
@@ -154,5 +155,23 @@ func TestWidenHalfFloatsKeepsTheGraphsTypesAndValues(t *testing.T) {
 	}
 	if a, b := run(m), run(wide); a != b {
 		t.Errorf("float16 graph gives %s, widened %s", a, b)
+	}
+}
+
+// TestWidenHalvesWidensEveryFloat16AsFloat16ToFloat32 checks the lookup
+// table WidenHalves uses against Float16ToFloat32 on all 65536 patterns
+// (zeros, subnormals, infinities and NaN payloads included), bit for bit.
+func TestWidenHalvesWidensEveryFloat16AsFloat16ToFloat32(t *testing.T) {
+	t.Parallel()
+	src := make(onnx.Halves, 1<<16)
+	for i := range src {
+		src[i] = uint16(i)
+	}
+	dst := make([]float32, len(src))
+	onnx.WidenHalves(onnx.Float16, dst, src)
+	for i, v := range dst {
+		if want := onnx.Float16ToFloat32(uint16(i)); math.Float32bits(v) != math.Float32bits(want) {
+			t.Fatalf("%#04x widens to %#08x, want %#08x", i, math.Float32bits(v), math.Float32bits(want))
+		}
 	}
 }

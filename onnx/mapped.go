@@ -20,18 +20,24 @@ func registerMapping(b []byte) {
 }
 
 // PageOut tells the kernel that t's elements will not be read for a while
-// when they lie in a file LoadFile mapped (float32 tensors; others are
-// left alone): the whole pages they cover leave the resident memory now
+// when they lie in a file LoadFile mapped (float32, float16 and bfloat16
+// tensors; others are left alone): the whole pages they cover leave the resident memory now
 // and are read again from the file when used. The flow calls it on a
 // weight it has just copied, so that the original and the copy are not
 // both resident; t stays valid.
 func (t *Tensor) PageOut() {
-	d, ok := t.Data.([]float32)
-	if !ok || len(d) == 0 {
+	var lo, hi uintptr
+	switch d := t.Data.(type) {
+	case []float32:
+		lo, hi = sliceSpan(d)
+	case Halves:
+		lo, hi = sliceSpan(d)
+	case HalfFloats:
+		lo, hi = sliceSpan(d.Halves)
+	}
+	if lo == hi {
 		return
 	}
-	lo := uintptr(unsafe.Pointer(unsafe.SliceData(d)))
-	hi := lo + uintptr(4*len(d))
 	mappings.Lock()
 	defer mappings.Unlock()
 	for _, b := range mappings.list {
@@ -47,4 +53,13 @@ func (t *Tensor) PageOut() {
 		}
 		return
 	}
+}
+
+// sliceSpan is the address range of d's elements (lo == hi when empty).
+func sliceSpan[T any](d []T) (lo, hi uintptr) {
+	if len(d) == 0 {
+		return 0, 0
+	}
+	lo = uintptr(unsafe.Pointer(unsafe.SliceData(d)))
+	return lo, lo + uintptr(len(d))*unsafe.Sizeof(d[0])
 }

@@ -58,6 +58,7 @@ func (d DataType) Size() int {
 // row-major order as one of []float32, []float64, []int64, []int32, []int16,
 // []int8, []uint8, []uint16, []uint32, []uint64, []bool or []string; Float16 and
 // BFloat16 tensors are widened to []float32 on load and narrowed on save.
+// A FLOAT tensor may also hold a Compact (widened when read or saved).
 type Tensor struct {
 	Name  string   // initializer or value name; may be empty
 	DType DataType // element type; Data's slice type follows it
@@ -205,6 +206,9 @@ func (t *Tensor) Clone() *Tensor {
 		c.Data = append([]string(nil), d...)
 	case Halves:
 		c.Data = append(Halves(nil), d...)
+	case Compact:
+		// A copy is for writing: a Compact is never written.
+		c.Data = widenCompact(d)
 	}
 	return c
 }
@@ -435,6 +439,9 @@ func (t *Tensor) Raw() ([]byte, error) {
 	} else if n < 0 || l != n {
 		return nil, fmt.Errorf("tensor %q: shape %v needs %d elements, data has %d", t.Name, t.Shape, n, l)
 	}
+	if c, ok := t.Data.(Compact); ok {
+		return compactRaw(c), nil
+	}
 	raw := make([]byte, n*sz)
 	le := binary.LittleEndian
 	switch d := t.Data.(type) {
@@ -514,6 +521,8 @@ func (t *Tensor) DataLen() (n int, typeOK bool) {
 		return len(d), dt == Float || dt == Float16 || dt == BFloat16
 	case Halves:
 		return len(d), dt == Float16 || dt == BFloat16
+	case Compact:
+		return d.Len(), dt == Float
 	case []float64:
 		return len(d), dt == Double
 	case []int64:

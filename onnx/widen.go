@@ -10,6 +10,9 @@ package onnx
 // never written, so that a graph sharing them with another (CloneShared)
 // leaves the other's alone. Subgraphs (If, Loop, Scan) are not rewritten.
 //
+// An initializer held as Halves (LoadFileHalves) becomes a FLOAT tensor
+// holding HalfFloats: the same values, still 16 bits each in memory.
+//
 // This is how amq quantizes a float16 model (docs/design.md "Loading large
 // models"): the flow computes, balances and quantizes in float32 from the
 // model's own values.
@@ -21,10 +24,16 @@ func (g *Graph) WidenHalfFloats() bool {
 	}
 	changed := false
 	for name, t := range g.Initializers {
-		if half(t.DType) {
-			g.Initializers[name] = asFloat(t)
-			changed = true
+		if !half(t.DType) {
+			continue
 		}
+		if h, ok := t.Data.(Halves); ok {
+			// Kept 16-bit (LoadFileHalves): widened by whoever reads it.
+			g.Initializers[name] = &Tensor{Name: t.Name, DType: Float, Shape: t.Shape, Data: HalfFloats{Type: t.DType, Halves: h}}
+		} else {
+			g.Initializers[name] = asFloat(t)
+		}
+		changed = true
 	}
 	for _, n := range g.Nodes {
 		for k, a := range n.Attrs {

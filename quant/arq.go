@@ -17,7 +17,7 @@ import (
 // o - gi*O/g of rows gi*I/g ... (gi+1)*I/g-1; Gemm B[K, N] axis 1, or axis 0
 // with transB=1; MatMul B[K, N] axis 1.
 func ARQ(op string, n *onnx.Node, w *onnx.Tensor, channelWise bool) ([]float32, error) {
-	data, err := onnx.Data[float32](w)
+	data, err := weightFloats(w)
 	if err != nil {
 		return nil, err
 	}

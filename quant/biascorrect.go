@@ -67,7 +67,7 @@ func checkBiasCorrection(data DataSource, batchNum int) error {
 // (SaveOptions.quantized).
 func correctBiases(p *Prepared, rec Record, b backend.Backend, data DataSource, fold bool) (map[string]*BiasCorrection, *quantizedSave, error) {
 	qs := &quantizedSave{}
-	q, err := quantizeModel(p.Model, p.Layers, p.Config, rec, SaveOptions{Balance: BalanceOptions{Fold: fold}}, &qs.rep)
+	q, err := quantizeModel(p.Model, p.Layers, p.Config, rec, SaveOptions{Balance: BalanceOptions{Fold: fold}}, &qs.rep, false)
 	if err != nil {
 		return nil, nil, fmt.Errorf("bias correction: %w", err)
 	}

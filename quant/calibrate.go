@@ -79,15 +79,48 @@ func newCalibration(m *onnx.Model, layers []*Layer, cfg *Config, rec Record) (*c
 	if err := requireBalanceFactors(active, cfg, rec); err != nil {
 		return nil, fmt.Errorf("calibrate: %w", err)
 	}
-	// The balance replaces the weights it scales; FakeQuantWeight below
-	// writes into the others, which get their own copy first.
-	bal := m.CloneShared()
-	if _, err := ApplyBalance(bal, active, rec, BalanceOptions{}); err != nil {
-		return nil, fmt.Errorf("calibrate: %w", err)
-	}
-	jobs, err := calibrationJobs(bal.Graph, active, cfg)
-	if err != nil {
+	// The jobs are checked on the unbalanced graph first, so that a bad
+	// config fails before any weight is balanced.
+	if _, err := calibrationJobs(m.Graph, active, cfg); err != nil {
 		return nil, err
+	}
+	// A layer at a time: its weight is balanced (a float32 copy of one
+	// layer), its weight scales computed, and it is replaced by its int8
+	// codes and scales (int8Weight), which the backend widens to the
+	// fake-quantized values as it computes: activations are observed
+	// through fake-quantized weights, as in AMCT's quantize_model, so that
+	// each layer's activation range includes the error of the quantized
+	// layers before it. Only one layer's weight is float32 at a time
+	// (docs/design.md "Loading large models"); the balance replaces the
+	// weights it scales, so m's are never written.
+	bal := m.CloneShared()
+	var jobs []calibrationJob
+	weightScales := map[string][]float32{}
+	for _, l := range active {
+		if _, err := ApplyBalance(bal, []*Layer{l}, rec, BalanceOptions{}); err != nil {
+			return nil, fmt.Errorf("calibrate: %w", err)
+		}
+		js, err := calibrationJobs(bal.Graph, []*Layer{l}, cfg)
+		if err != nil {
+			return nil, err
+		}
+		j := js[0]
+		sw, err := j.wts.scales(j.layer.Type, j.node, j.weight, j.lc.Weight.ChannelWise)
+		if err != nil {
+			return nil, fmt.Errorf("layer %q: %w", j.layer.Name, err)
+		}
+		weightScales[j.layer.Name] = sw
+		if j.layer.Type != "ConvTranspose" {
+			// AMCT's weight calibration hands the float (balanced)
+			// weight of a ConvTranspose back to the model, not the
+			// fake-quantized one, so the layers after it are
+			// calibrated on its float output (docs/design.md
+			// "Calibration order").
+			if err := fakeQuantLayer(bal.Graph, &j, sw); err != nil {
+				return nil, fmt.Errorf("layer %q: %w", j.layer.Name, err)
+			}
+		}
+		jobs = append(jobs, j)
 	}
 	// One calibrator per key: layers that read the same unbalanced tensor
 	// with the same algorithm and bin count share it.
@@ -100,31 +133,6 @@ func newCalibration(m *onnx.Model, layers []*Layer, cfg *Config, rec Record) (*c
 		}
 	}
 	observe = dedupe(observe)
-	// Weights first: activations are observed through fake-quantized
-	// weights, as in AMCT's quantize_model, so that each layer's activation
-	// range includes the error of the quantized layers before it.
-	weightScales := map[string][]float32{}
-	for _, j := range jobs {
-		sw, err := j.wts.scales(j.layer.Type, j.node, j.weight, j.lc.Weight.ChannelWise)
-		if err != nil {
-			return nil, fmt.Errorf("layer %q: %w", j.layer.Name, err)
-		}
-		weightScales[j.layer.Name] = sw
-	}
-	for _, j := range jobs {
-		if j.layer.Type == "ConvTranspose" {
-			// AMCT's weight calibration hands the float (balanced)
-			// weight of a ConvTranspose back to the model, not the
-			// fake-quantized one, so the layers after it are
-			// calibrated on its float output (docs/design.md
-			// "Calibration order").
-			continue
-		}
-		ownData(m.Graph, j.weight)
-		if err := FakeQuantWeight(j.layer.Type, j.node, j.weight, weightScales[j.layer.Name]); err != nil {
-			return nil, fmt.Errorf("layer %q: %w", j.layer.Name, err)
-		}
-	}
 	byTensor := map[string][]ActCalibrator{}
 	for k, cal := range cals {
 		byTensor[k.tensor] = append(byTensor[k.tensor], cal)
@@ -132,6 +140,26 @@ func newCalibration(m *onnx.Model, layers []*Layer, cfg *Config, rec Record) (*c
 	// bal has its own copies of the quantized layers' weights now.
 	m.PageOutWeights()
 	return &calibration{model: bal, jobs: jobs, cals: cals, byTensor: byTensor, observe: observe, weightScales: weightScales}, nil
+}
+
+// fakeQuantLayer replaces j's weight in g by its fake-quantized values
+// under the weight scales sw: an initializer by a new tensor holding the
+// int8 codes (int8Weight; the old one may be m's, shared), a Constant
+// node's value in place, on a copy of its own.
+func fakeQuantLayer(g *onnx.Graph, j *calibrationJob, sw []float32) error {
+	if g.Initializers[j.weight.Name] != j.weight {
+		ownData(g, j.weight)
+		return FakeQuantWeight(j.layer.Type, j.node, j.weight, sw)
+	}
+	q, err := fakeQuantCodes(j.layer.Type, j.node, j.weight, sw)
+	if err != nil {
+		return err
+	}
+	// The weight may lie in a mapped file: not resident once coded.
+	j.weight.PageOut()
+	j.weight = &onnx.Tensor{Name: j.weight.Name, DType: onnx.Float, Shape: j.weight.Shape, Data: q}
+	g.SetInitializer(j.weight)
+	return nil
 }
 
 // observeTensor feeds one observed tensor of a batch to the calibrators

@@ -500,7 +500,7 @@ func inputChannels(op string, n *onnx.Node, shape []int) (int, func(int) int, er
 
 // weightInputMax returns max|W_j| per input channel j.
 func weightInputMax(op string, n *onnx.Node, w *onnx.Tensor) ([]float64, error) {
-	data, err := onnx.Data[float32](w)
+	data, err := weightFloats(w)
 	if err != nil {
 		return nil, err
 	}

@@ -282,7 +282,10 @@ func foldOutputChannels(g *onnx.Graph, p *onnx.Node, s []float32) error {
 	if count != len(s) {
 		return fmt.Errorf("%v has %d output channels, the factors %d", p, count, len(s))
 	}
-	wd := w.Floats()
+	wd, err := weightFloats(w)
+	if err != nil {
+		return fmt.Errorf("weight of %v: %w", p, err)
+	}
 	nw := make([]float32, len(wd))
 	for i, v := range wd {
 		nw[i] = float32(float64(v) / float64(s[chanOf(i)]))
@@ -311,7 +314,7 @@ func foldOutputChannels(g *onnx.Graph, p *onnx.Node, s []float32) error {
 // by s along ch's first dimension. The result broadcasts to the same shapes
 // c did against any tensor whose channel dimension is C.
 func scaleAlong(c *onnx.Tensor, ch []int, s []float32) (*onnx.Tensor, error) {
-	cd, err := onnx.Data[float32](c)
+	cd, err := weightFloats(c)
 	if err != nil {
 		return nil, err
 	}

@@ -105,7 +105,7 @@ func fuseConvBN(g *onnx.Graph, conv, bn *onnx.Node) (bool, error) {
 	if !ok || w.Rank() < 3 || w.Rank() > 5 {
 		return false, nil
 	}
-	wd, err := onnx.Data[float32](w)
+	wd, err := weightFloats(w)
 	if err != nil {
 		return false, nil
 	}
@@ -116,7 +116,7 @@ func fuseConvBN(g *onnx.Graph, conv, bn *onnx.Node) (bool, error) {
 		if !ok {
 			return false, nil
 		}
-		if bias, err = onnx.Data[float32](t); err != nil {
+		if bias, err = weightFloats(t); err != nil {
 			return false, nil
 		}
 		if len(bias) != oc {
@@ -129,7 +129,7 @@ func fuseConvBN(g *onnx.Graph, conv, bn *onnx.Node) (bool, error) {
 		if !ok {
 			return false, nil
 		}
-		if p[i], err = onnx.Data[float32](t); err != nil {
+		if p[i], err = weightFloats(t); err != nil {
 			return false, nil
 		}
 		if len(p[i]) != oc {

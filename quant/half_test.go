@@ -1,6 +1,8 @@
 package quant
 
 import (
+	"bytes"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -97,5 +99,78 @@ func TestFloat16DecoderQuantizesFromItsValues(t *testing.T) {
 	t.Logf("float16 decoder, DMQ: held-out output SQNR %.1f dB", s)
 	if s < 35 {
 		t.Errorf("held-out output SQNR %.1f dB, want ≥ 35 (the float32 decoder's is about 38)", s)
+	}
+}
+
+// TestFloat16DecoderFlowSameWhetherWeightsWidenUpFrontOrPerLayer runs the
+// DMQ flow on the float16 decoder loaded two ways: with LoadFile, which
+// widens every weight to float32 up front (how amq quantize loaded float16
+// models before), and with LoadFileHalves, whose large weights stay 16-bit
+// (onnx.HalfFloats once Prepare widens the graph) and are widened a layer
+// at a time by the flow. The record, config, fake-quant and deploy models
+// must be the same bytes.
+func TestFloat16DecoderFlowSameWhetherWeightsWidenUpFrontOrPerLayer(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "decoder16.onnx")
+	if err := halfDecoderModel(t).Save(path, nil); err != nil {
+		t.Fatal(err)
+	}
+	simple, err := LoadSimpleConfig(filepath.Join(quantFixtures, "dmq.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flow := func(load func(string) (*onnx.Model, error), name string) *QuantizeReport {
+		m, err := load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := NewTensorSource(map[string]*onnx.Tensor{"tokens": readDecoderTokens(t, "calib.npy", 32)}, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := RunFlow(m, testSim, data, filepath.Join(dir, name, "decoder16"), QuantizeOptions{Simple: simple, BatchNum: 1, NoEval: true})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return rep
+	}
+	m, err := onnx.LoadFileHalves(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := CreateQuantConfig(m, simple, nil, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Prepare(m, cfg, PrepareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compact := 0
+	for _, l := range p.Layers {
+		if _, ok := p.Model.Graph.Initializers[l.Node.Input(1)].Data.(onnx.HalfFloats); ok {
+			compact++
+		}
+	}
+	if compact == 0 {
+		t.Fatal("no quantized layer's weight is held as onnx.HalfFloats: the test compares nothing")
+	}
+	t.Logf("%d of %d quantized layers' weights held 16-bit", compact, len(p.Layers))
+	old, now := flow(onnx.LoadFile, "upfront"), flow(onnx.LoadFileHalves, "perlayer")
+	for _, f := range []struct{ name, a, b string }{
+		{"record", old.RecordPath, now.RecordPath},
+		{"config", old.ConfigPath, now.ConfigPath},
+		{"fake-quant model", old.FakeQuantPath, now.FakeQuantPath},
+		{"deploy model", old.DeployPath, now.DeployPath},
+	} {
+		a, errA := os.ReadFile(f.a)
+		b, errB := os.ReadFile(f.b)
+		if errA != nil || errB != nil {
+			t.Fatal(errA, errB)
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("the %s differs between weights widened up front and per layer", f.name)
+		}
 	}
 }

@@ -120,7 +120,7 @@ func saveStaged(ctx context.Context, st *atomicfile.Staging, name string, m *onn
 		rep.Quantized, rep.Skipped, rep.Warnings, rep.Balance = pre.rep.Quantized, pre.rep.Skipped, pre.rep.Warnings, pre.rep.Balance
 	} else {
 		var err error
-		if q, err = quantizeModel(m, layers, cfg, rec, opt, rep); err != nil {
+		if q, err = quantizeModel(m, layers, cfg, rec, opt, rep, true); err != nil {
 			return nil, err
 		}
 	}
@@ -160,9 +160,16 @@ func saveStaged(ctx context.Context, st *atomicfile.Staging, name string, m *onn
 // weights private copies), and the tensor is q's own (CloneShared).
 func dropFloatWeights(q *quantizedModel) {
 	for _, l := range q.targets {
-		if t, ok := q.model.Graph.Initializers[l.Node.Input(1)]; ok && len(q.model.Graph.Consumers(t.Name)) == 1 {
-			t.Data = nil
-		}
+		dropFloatWeight(q.model.Graph, l)
+	}
+}
+
+// dropFloatWeight empties the float weight initializer of layer l in g
+// when l alone reads it (see dropFloatWeights).
+func dropFloatWeight(g *onnx.Graph, l *Layer) {
+	if t, ok := g.Initializers[l.Node.Input(1)]; ok && len(g.Consumers(t.Name)) == 1 {
+		t.PageOut() // when still the mapped file's elements
+		t.Data = nil
 	}
 }
 
@@ -178,7 +185,10 @@ type quantizedModel struct {
 // quantizeModel clones m, applies the balance factors of rec and quantizes
 // the parameters of every layer cfg enables, noting in rep what it
 // skipped, balanced and warns of.
-func quantizeModel(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, opt SaveOptions, rep *SaveReport) (*quantizedModel, error) {
+//
+// With drop, each layer's float weight is dropped once it is quantized
+// (dropFloatWeight): Save's rewrites need only the quantized values.
+func quantizeModel(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, opt SaveOptions, rep *SaveReport, drop bool) (*quantizedModel, error) {
 	// Nothing below writes into a weight: the balance and the rewrites
 	// replace tensors, so m's elements can be shared.
 	dep := m.CloneShared()
@@ -191,22 +201,42 @@ func quantizeModel(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, opt 
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("save: no layer to quantize")
 	}
-	if needsBalance(targets, rec) {
+	if dep.Opset() < 11 {
+		return nil, fmt.Errorf("save: the fake-quant model needs opset >= 11 (Round), the model has opset %d", dep.Opset())
+	}
+	// Quantize every layer's parameters once, on the balanced weights.
+	// Folding changes producers, which may be layers too, so it balances
+	// all layers before any is quantized; otherwise each layer is
+	// balanced just before it is quantized and its float weight dropped
+	// right after, so that one layer's balanced weight is float32 at a
+	// time (docs/design.md "Loading large models").
+	balance := needsBalance(targets, rec)
+	perLayer := balance && !opt.Balance.Fold
+	if balance && !perLayer {
 		bal, err := ApplyBalance(dep, targets, rec, opt.Balance)
 		if err != nil {
 			return nil, fmt.Errorf("save: apply balance: %w", err)
 		}
 		rep.Balance = bal
 	}
-	if dep.Opset() < 11 {
-		return nil, fmt.Errorf("save: the fake-quant model needs opset >= 11 (Round), the model has opset %d", dep.Opset())
-	}
-	// Quantize every layer's parameters once, on the balanced weights.
 	q := &quantizedModel{model: dep, targets: targets, layers: make([]*quantLayer, len(targets))}
 	for i, l := range targets {
+		if perLayer {
+			bal, err := ApplyBalance(dep, []*Layer{l}, rec, opt.Balance)
+			if err != nil {
+				return nil, fmt.Errorf("save: apply balance: %w", err)
+			}
+			if rep.Balance == nil {
+				rep.Balance = &BalanceReport{}
+			}
+			rep.Balance.Layers = append(rep.Balance.Layers, bal.Layers...)
+		}
 		ql, warn, err := quantizeLayer(g, l, rec[l.Name], opt.BiasShift[l.Name])
 		if err != nil {
 			return nil, err
+		}
+		if drop {
+			dropFloatWeight(q.model.Graph, l)
 		}
 		q.layers[i] = ql
 		rep.Warnings = append(rep.Warnings, warn...)
@@ -291,7 +321,7 @@ func quantizeLayer(g *onnx.Graph, l *Layer, r *LayerRecord, shift []float64) (*q
 	if !ok {
 		return nil, nil, fmt.Errorf("%s: weight %q is not a constant", where, n.Input(1))
 	}
-	wd, err := onnx.Data[float32](w)
+	wd, err := weightFloats(w)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: weight %q: %w", where, n.Input(1), err)
 	}
@@ -372,7 +402,7 @@ func quantizeLayer(g *onnx.Graph, l *Layer, r *LayerRecord, shift []float64) (*q
 		if !ok {
 			return nil, nil, fmt.Errorf("%s: bias %q is not a constant", where, b)
 		}
-		if bd, err = onnx.Data[float32](bt); err != nil {
+		if bd, err = weightFloats(bt); err != nil {
 			return nil, nil, fmt.Errorf("%s: bias %q: %w", where, b, err)
 		}
 		if len(bd) != cout && len(bd) != 1 {
@@ -495,7 +525,9 @@ func rewrite(m *onnx.Model, qls []*quantLayer, deploy bool) error {
 			// writes into them, and a model's worth of them is large.
 			g.SetInitializer(&onnx.Tensor{Name: wName, DType: onnx.Int8, Shape: ql.wShape, Data: ql.wq})
 		} else {
-			g.SetInitializer(&onnx.Tensor{Name: wName, DType: onnx.Float, Shape: ql.wShape, Data: onnx.ConvertSlice[float32](ql.wq)})
+			// The same int8 values, widened to float as they are written
+			// or computed with (int8Weight): no float copy of them all.
+			g.SetInitializer(&onnx.Tensor{Name: wName, DType: onnx.Float, Shape: ql.wShape, Data: integerWeight(ql.wq)})
 		}
 		n.Inputs[1] = wName
 		if ql.bq != nil {

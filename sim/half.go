@@ -15,13 +15,19 @@ import (
 // onnx.LoadFileHalves stay 16-bit (onnx.Halves): MatMul widens B a panel
 // at a time (matmul_half.go) and Gather the rows it picks; for any other
 // reader they are widened once when the session is made (widenHalfConsts).
+// FLOAT constants held as an onnx.Compact (a float16 model's weights while
+// it is quantized, fake-quantized weights as int8 codes) are treated the
+// same way, MatMul's B alone widened by panels.
 
 // halfReaders are the inputs that read an onnx.Halves constant without
-// widening it whole: op type and input index.
+// widening it whole: op type and input index. An onnx.Compact constant
+// (a FLOAT weight held 16-bit or as int8 codes) is read whole only by
+// MatMul's B.
 var halfReaders = map[string]int{"MatMul": 1, "Gather": 0}
 
 // widenHalfConsts replaces, in s.consts, every onnx.Halves constant that
-// some node reads other than as a halfReaders input by its float32 form.
+// some node reads other than as a halfReaders input, and every
+// onnx.Compact one read other than as MatMul's B, by its float32 form.
 func widenHalfConsts(s *Session, g *onnx.Graph) {
 	for _, n := range g.Nodes {
 		for j, in := range n.Inputs {
@@ -29,10 +35,16 @@ func widenHalfConsts(s *Session, g *onnx.Graph) {
 			if !ok {
 				continue
 			}
-			if _, half := c.Data.(onnx.Halves); !half {
-				continue
-			}
-			if k, ok := halfReaders[n.OpType]; ok && k == j && n.Domain == "" {
+			switch c.Data.(type) {
+			case onnx.Halves:
+				if k, ok := halfReaders[n.OpType]; ok && k == j && n.Domain == "" {
+					continue
+				}
+			case onnx.Compact:
+				if n.OpType == "MatMul" && j == 1 && n.Domain == "" {
+					continue
+				}
+			default:
 				continue
 			}
 			s.consts[in] = c.Widened()

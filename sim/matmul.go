@@ -230,12 +230,12 @@ func (mn *matMulNode) product(c *runCtx, in []*onnx.Tensor, bias []float32) (out
 	shared := len(b.Shape) <= 2 && len(a.Shape) > 2
 	switch a.DType {
 	case onnx.Float:
-		if bh, ok := b.Data.(onnx.Halves); ok {
+		if bw, ok := compactB(b); ok {
 			ad, err := onnx.Data[float32](a)
 			if err != nil {
 				return nil, false, err
 			}
-			return []*onnx.Tensor{onnx.NewTensor(p.outShape, matMulHalf(c, p, ad, b, bh, shared))}, false, nil
+			return []*onnx.Tensor{onnx.NewTensor(p.outShape, matMulHalf(c, p, ad, bw, shared))}, false, nil
 		}
 		ad, bd, _, err := floatOperands(a, b, nil)
 		if err != nil {

@@ -7,12 +7,25 @@ import "amq/onnx"
 // the model's weights stay 16-bit and only this much of one is float32.
 const halfPanel = 1 << 18
 
-// matMulHalf is MatMul's float path for a B held as onnx.Halves (a float16
-// or bfloat16 weight loaded with onnx.LoadFileHalves): B is widened a
-// panel of columns at a time into scratch and multiplied into the
-// matching columns of the result, which accumulates in float32 as the
+// compactB returns how to widen B's elements when B is held compactly: as
+// onnx.Halves (a float16 or bfloat16 weight loaded with
+// onnx.LoadFileHalves) or as an onnx.Compact (a FLOAT weight held 16-bit
+// or as int8 codes while a model is quantized); ok is false for any other B.
+func compactB(b *onnx.Tensor) (widen func(dst []float32, off int), ok bool) {
+	switch d := b.Data.(type) {
+	case onnx.Halves:
+		return func(dst []float32, off int) { onnx.WidenHalves(b.DType, dst, d[off:off+len(dst)]) }, true
+	case onnx.Compact:
+		return d.WidenTo, true
+	}
+	return nil, false
+}
+
+// matMulHalf is MatMul's float path for a B held compactly (compactB): B
+// is widened a panel of columns at a time into scratch and multiplied into
+// the matching columns of the result, which accumulates in float32 as the
 // float path does. ad is A's float32 data.
-func matMulHalf(c *runCtx, p *matMulPlan, ad []float32, b *onnx.Tensor, bh onnx.Halves, shared bool) []float32 {
+func matMulHalf(c *runCtx, p *matMulPlan, ad []float32, widen func(dst []float32, off int), shared bool) []float32 {
 	count := len(p.aOff)
 	m, n, k := p.m, p.n, p.k
 	y := outSliceRaw[float32](c, count*m*n) // sgemm with beta 0 overwrites it
@@ -34,8 +47,7 @@ func matMulHalf(c *runCtx, p *matMulPlan, ad []float32, b *onnx.Tensor, bh onnx.
 			pw := panel[:k*w]
 			parallelFor(c.threads, k, max(1, elemGrain/max(w, 1)), func(lo, hi int) {
 				for r := lo; r < hi; r++ {
-					src := bh[bOff+r*n+j0 : bOff+r*n+j0+w]
-					onnx.WidenHalves(b.DType, pw[r*w:(r+1)*w], src)
+					widen(pw[r*w:(r+1)*w], bOff+r*n+j0)
 				}
 			})
 			sgemm(rows, w, k, 1, matrix{data: ad[aOff:], ld: k}, matrix{data: pw, ld: w}, 0, y[yOff+j0:], n, c.threads)

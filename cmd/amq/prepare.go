@@ -12,7 +12,8 @@ import (
 // loadModelConfig reads the model and the JSON quant config that
 // preprocess, calibrate and save take.
 func loadModelConfig(modelPath, configPath string) (*onnx.Model, *quant.Config, error) {
-	m, err := onnx.LoadFile(modelPath)
+	// float16 weights stay 16-bit: quant widens one layer's at a time.
+	m, err := onnx.LoadFileHalves(modelPath)
 	if err != nil {
 		return nil, nil, err
 	}

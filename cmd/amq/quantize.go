@@ -120,7 +120,8 @@ func runQuantize(ctx context.Context, stdout, stderr io.Writer, prog *progress, 
 		return err
 	}
 	loaded := prog.phase("load " + f.model)
-	m, err := onnx.LoadFile(f.model)
+	// float16 weights stay 16-bit: quant widens one layer's at a time.
+	m, err := onnx.LoadFileHalves(f.model)
 	if err != nil {
 		return err
 	}
