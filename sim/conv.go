@@ -191,11 +191,21 @@ func (cn *convNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape 
 // that leaves fewer tiles than threads (batch 1 and the small late
 // layers), into bands of output channels. Each tile is an independent
 // job: threads share no buffers and wait for nothing but the end.
+//
+// Layers with few output positions (ResNet's 14x14 and 7x7 stages) take
+// the columns of all images of a batch as one matrix instead: 49 columns
+// make one whole strip of 32 and a ragged one, computed in full, and
+// reused the 9 MB of a 512x4608 weight matrix for 49 columns only. Their
+// tiles compute into a scratch block that is then copied to each image's
+// output; every output is the same sum, in the same order, either way.
 const (
 	convChunkBytes = 1 << 20
 	// convMinTileMACs keeps a goroutine from being started for less work
 	// than it costs.
 	convMinTileMACs = 1 << 17
+	// convMergeCols is the number of output positions below which a
+	// batch's images are convolved as one matrix.
+	convMergeCols = 512
 )
 
 // convTiles computes y = conv(x, w) + bias, and the fused Relu, for the
@@ -206,72 +216,120 @@ func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch
 	packed := cn.packedWeights(wd, cn.group, mg, kdim)
 	kern := activeKernel
 	outN := g.outN
+	// A column space is one (image, group)'s outputs, or, merged, one
+	// group's outputs over all images.
+	merge := batch > 1 && !g.pointwise && outN < convMergeCols
+	spaces, cols := batch*cn.group, outN
+	if merge {
+		spaces, cols = cn.group, batch*outN
+	}
 	target := max(4*kern.nr, convChunkBytes/4/kdim)
-	chunks := (outN + target - 1) / target
-	images := batch * cn.group
+	chunks := (cols + target - 1) / target
 	// Chunks are whole strips of nr columns (but the last), as even as
 	// that allows; when there are few tiles, their number is rounded up to
 	// a multiple of the threads so that none waits for another's last
 	// one (7 chunks of a 56x56 layer on 2 threads left one idle an
 	// eighth of the time).
-	strips := (outN + kern.nr - 1) / kern.nr
-	if t := c.threads; t > 1 && images*chunks < 4*t && images*chunks%t != 0 {
-		chunks = min(strips, ((images*chunks+t-1)/t*t+images-1)/images)
+	strips := (cols + kern.nr - 1) / kern.nr
+	if t := c.threads; t > 1 && spaces*chunks < 4*t && spaces*chunks%t != 0 {
+		chunks = min(strips, ((spaces*chunks+t-1)/t*t+spaces-1)/spaces)
 	}
 	chunks = max(1, min(chunks, strips))
 	per := (strips + chunks - 1) / chunks * kern.nr // the widest chunk
-	chunkAt := func(i int) int { return min(outN, i*strips/chunks*kern.nr) }
+	chunkAt := func(i int) int { return min(cols, i*strips/chunks*kern.nr) }
 	bands := 1
-	if images*chunks < c.threads {
-		bands = min((c.threads+images*chunks-1)/(images*chunks), (mg+kern.mr-1)/kern.mr)
+	if spaces*chunks < c.threads {
+		bands = min((c.threads+spaces*chunks-1)/(spaces*chunks), (mg+kern.mr-1)/kern.mr)
 	}
 	bandRows := (mg + bands - 1) / bands
 	bandRows = (bandRows + kern.mr - 1) / kern.mr * kern.mr
 	bands = (mg + bandRows - 1) / bandRows
-	tiles := images * chunks * bands
+	tiles := spaces * chunks * bands
 	tileMACs := bandRows * per * kdim
 	grain := max(1, convMinTileMACs/max(1, tileMACs))
 	parallelFor(c.threads, tiles, grain, func(lo, hi int) {
-		var col []float32
+		var col, blk []float32
 		if !g.pointwise {
 			buf := f32Scratch.get(kdim * per)
 			defer f32Scratch.put(buf)
 			col = *buf
 		}
-		lastCol := -1 // the (image, chunk) whose im2col col holds
+		if merge {
+			buf := f32Scratch.get(bandRows * per)
+			defer f32Scratch.put(buf)
+			blk = *buf
+		}
+		lastCol := -1 // the (space, chunk) whose im2col col holds
 		for t := lo; t < hi; t++ {
 			band, ic := t%bands, t/bands
-			chunk, img := ic%chunks, ic/chunks
-			bi, gi := img/cn.group, img%cn.group
+			chunk, space := ic%chunks, ic/chunks
+			bi, gi := space/cn.group, space%cn.group
+			if merge {
+				bi, gi = 0, space
+			}
 			j0, j1 := chunkAt(chunk), chunkAt(chunk+1)
 			nw := j1 - j0
 			xg := xd[(bi*ch+gi*cg)*g.inN:]
 			src := matrix{data: xg[j0:], ld: g.inN}
 			if !g.pointwise {
 				if ic != lastCol {
-					im2colRange(col, xg, g, cg, j0, j1, kern.nr)
+					if merge {
+						cn.im2colImages(col, xd, g, ch, gi, j0, j1, kern.nr)
+					} else {
+						im2colRange(col, xg, g, cg, j0, j1, kern.nr)
+					}
 					lastCol = ic
 				}
 				src = matrix{data: col, strips: true}
 			}
 			i0, i1 := band*bandRows, min(mg, (band+1)*bandRows)
-			yg := y[(bi*m+gi*mg)*outN:]
 			var ep *epilogue
-			if bd != nil || cn.relu { // without a bias y is still zero, as the GEMM needs
+			if bd != nil || cn.relu { // without a bias C must start at zero, as the GEMM needs
 				ep = &epilogue{relu: cn.relu}
 				if bd != nil {
 					ep.bias = bd[gi*mg+i0 : gi*mg+i1]
 				}
 			}
-			cblk := yg[i0*outN+j0:]
+			cblk, ldc := y[(bi*m+gi*mg+i0)*outN+j0:], outN
+			if merge {
+				cblk, ldc = blk[:(i1-i0)*nw], nw
+				if bd == nil {
+					clear(cblk)
+				}
+			}
 			if packed != nil {
-				sgemmSerial(kern, i1-i0, nw, kdim, 1, matrix{}, packed[gi], i0, src, cblk, outN, ep)
+				sgemmSerial(kern, i1-i0, nw, kdim, 1, matrix{}, packed[gi], i0, src, cblk, ldc, ep)
 			} else {
 				a := matrix{data: wd[(gi*mg+i0)*kdim:], ld: kdim}
-				sgemmSerial(kern, i1-i0, nw, kdim, 1, a, nil, 0, src, cblk, outN, ep)
+				sgemmSerial(kern, i1-i0, nw, kdim, 1, a, nil, 0, src, cblk, ldc, ep)
+			}
+			if merge {
+				// Copy each image's part of the block to its output.
+				for j := j0; j < j1; {
+					bi, p := j/outN, j%outN
+					n := min(outN-p, j1-j)
+					yg := y[(bi*m+gi*mg+i0)*outN+p:]
+					for i := range i1 - i0 {
+						copy(yg[i*outN:i*outN+n], cblk[i*nw+j-j0:])
+					}
+					j += n
+				}
 			}
 		}
 	})
+}
+
+// im2colImages is im2colRange over columns [j0, j1) of group gi's outputs
+// of all images side by side (column bi*outN+p is output position p of
+// image bi), packed as strips of nr columns.
+func (cn *convNode) im2colImages(col, xd []float32, g *geom, ch, gi, j0, j1, nr int) {
+	cg := ch / cn.group
+	for j := j0; j < j1; {
+		bi, p := j/g.outN, j%g.outN
+		n := min(g.outN-p, j1-j)
+		im2colRangeAt(col, xd[(bi*ch+gi*cg)*g.inN:], g, cg, p, p+n, nr, j-j0)
+		j += n
+	}
 }
 
 // im2colRange writes columns [j0, j1) of the im2col matrix of x (channels
@@ -283,6 +341,13 @@ func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch
 // layers copy rows of only 7 or 14 values and per-piece overhead decides
 // the cost.
 func im2colRange(col, x []float32, g *geom, channels, j0, j1, nr int) {
+	im2colRangeAt(col, x, g, channels, j0, j1, nr, 0)
+}
+
+// im2colRangeAt is im2colRange writing column j0 at column at of the
+// strips in col (nr > 0), for a matrix whose other columns come from
+// other images.
+func im2colRangeAt(col, x []float32, g *geom, channels, j0, j1, nr, at int) {
 	w := j1 - j0
 	rows := channels * g.kN
 	rowStep := w // from one row of the matrix to the next in col
@@ -297,7 +362,7 @@ func im2colRange(col, x []float32, g *geom, channels, j0, j1, nr int) {
 		orow := p / out2 // od*out[1] + oh
 		ow0 := p - orow*out2
 		ow1 := min(out2, ow0+j1-p)
-		off := p - j0
+		off := p - j0 + at
 		if nr > 0 {
 			ow1 = min(ow1, ow0+nr-off%nr)
 			off = off/nr*nr*rows + off%nr

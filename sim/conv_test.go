@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"amq/onnx"
@@ -377,6 +378,65 @@ func TestIm2colStripsGiveTheRowMajorProduct(t *testing.T) {
 					for i := range want {
 						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 							t.Fatalf("stride %d, columns [%d, %d), %s: C[%d] = %g from strips, %g from the row-major matrix", stride, j0, j1, kern.name, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestConvBatchGivesEachImagesBits checks that a batch, whose small
+// layers are convolved with the images side by side as one matrix, gives
+// each image exactly the bits it gets alone, with and without bias, fused
+// Relu and groups, on one and two threads, for weights packed once and
+// weights computed by the graph.
+func TestConvBatchGivesEachImagesBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	const batch, c, m, hw = 3, 64, 24, 7 // 64*9 = 576 taps: three k blocks
+	for _, group := range []int{1, 2} {
+		for _, withBias := range []bool{false, true} {
+			for _, relu := range []bool{false, true} {
+				for _, initW := range []bool{false, true} {
+					x := randFloats(r, batch*c*hw*hw)
+					w := onnx.NewTensor([]int{m, c / group, 3, 3}, randFloats(r, m*c/group*9))
+					in := []*onnx.Tensor{onnx.NewTensor([]int{batch, c, hw, hw}, x), w}
+					if withBias {
+						in = append(in, onnx.NewTensor([]int{m}, randFloats(r, m)))
+					}
+					n := node("Conv", map[string]any{"pads": []int64{1, 1, 1, 1}, "group": group}, "x", "w", "b")
+					g := &onnx.Graph{Nodes: []*onnx.Node{n}}
+					if initW {
+						g.Initializers = map[string]*onnx.Tensor{"w": w}
+					}
+					bc := &buildCtx{opset: 13, graph: g}
+					fn, err := buildConv(bc, n)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if relu {
+						fn = bc.fusable(&onnx.Node{OpType: "Relu"})
+					}
+					for _, threads := range []int{1, 2} {
+						name := fmt.Sprintf("group %d bias %v relu %v init %v threads %d", group, withBias, relu, initW, threads)
+						all, err := fn(&runCtx{threads: threads}, in)
+						if err != nil {
+							t.Fatalf("%s: %v", name, err)
+						}
+						per := m * hw * hw
+						for bi := range batch {
+							one := slices.Clone(in)
+							one[0] = onnx.NewTensor([]int{1, c, hw, hw}, x[bi*c*hw*hw:(bi+1)*c*hw*hw])
+							alone, err := fn(&runCtx{threads: threads}, one)
+							if err != nil {
+								t.Fatalf("%s: %v", name, err)
+							}
+							got, want := all[0].Floats()[bi*per:(bi+1)*per], alone[0].Floats()
+							for i := range want {
+								if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+									t.Fatalf("%s: image %d y[%d] = %g in the batch, %g alone", name, bi, i, got[i], want[i])
+								}
+							}
 						}
 					}
 				}
