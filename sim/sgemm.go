@@ -31,7 +31,14 @@ type microKernel struct {
 	// nil the tile of C becomes bias[r] + the product (C is not read), and
 	// with relu each result then becomes max(v, 0).
 	epi func(kc int, a, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool)
+	// rows, when not nil, is epi for a B whose row p starts at
+	// b[offs[p]] (matrix.rows); offs holds rowsAhead entries past kc,
+	// which the kernel reads to prefetch. bias nil and relu false: C +=.
+	rows func(kc int, a, b []float32, offs []int, c []float32, ldc int, bias []float32, relu bool)
 }
+
+// rowsAhead is how many row offsets past the last row a rows kernel reads.
+const rowsAhead = 4
 
 // epilogue is what sgemmSerial does besides the product: C starts from
 // bias[i] in row i instead of its contents, and Relu clamps the result.
@@ -107,6 +114,12 @@ type matrix struct {
 	// columns (whatever the padding holds only reaches discarded
 	// columns of C). ld and trans are unused; only sgemmSerial takes it.
 	strips bool
+	// rows, when not nil, marks a B operand read in place at row offsets
+	// (a convolution's input, see convImplicit): element (p, j) is
+	// data[rows[p]+j]. rows has rowsAhead more entries than B has rows,
+	// and data holds nr-1 values past the last column of every row.
+	// Only sgemmSerial takes it, with a kernel that has rows.
+	rows []int
 }
 
 // sgemm computes C = alpha*A*B + beta*C for an m x k matrix A, a k x n
@@ -262,9 +275,20 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 	// A strided B read in place costs the kernel up to half its speed
 	// (rows a page or more apart defeat L1 and the TLB), so im2col packs
 	// its matrix into strips itself.
-	direct := !b.trans && m <= directB && !b.strips
+	if b.rows != nil {
+		// The kernel reads B without bounds checks: check the furthest
+		// row once.
+		hi := 0
+		for _, o := range b.rows[:k] {
+			hi = max(hi, o)
+		}
+		if len(b.rows) < k+rowsAhead || k > 0 && hi+(n+nr-1)/nr*nr > len(b.data) {
+			panic("sim: sgemm row offsets out of range")
+		}
+	}
+	direct := !b.trans && m <= directB && !b.strips && b.rows == nil
 	nc0 := min(gemmNC, (n+nr-1)/nr*nr)
-	if direct || b.strips {
+	if direct || b.strips || b.rows != nil {
 		nc0 = nr // only the ragged last strip is packed
 	}
 	mc0 := min(gemmMC/mr*mr, (m+mr-1)/mr*mr)
@@ -280,8 +304,8 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 		for pc := 0; pc < k; pc += gemmKC {
 			kc := min(gemmKC, k-pc)
 			full := nc / nr * nr // columns in whole strips
-			if b.strips {
-				// already packed
+			if b.strips || b.rows != nil {
+				// already packed, or read in place
 			} else if !direct {
 				packB(bufs.b, b, pc, jc, kc, nc, nr)
 			} else if full < nc {
@@ -298,8 +322,11 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 				for jr := 0; jr < nc; jr += nr {
 					nn := min(nr, nc-jr)
 					var bp []float32
+					var offs []int
 					ldb := nr
 					switch {
+					case b.rows != nil:
+						bp, offs = b.data[jc+jr:], b.rows[pc:]
 					case b.strips:
 						bp = b.data[(jc+jr)*k+pc*nr:][:kc*nr]
 					case !direct:
@@ -322,7 +349,9 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 							relu = ep.relu && pc+kc == k
 						}
 						if mm == mr && nn == nr {
-							if bias != nil || relu {
+							if offs != nil {
+								kern.rows(kc, ap, bp, offs, c[off:], ldc, bias, relu)
+							} else if bias != nil || relu {
 								kern.epi(kc, ap, bp, ldb, c[off:], ldc, bias, relu)
 							} else {
 								kern.fn(kc, ap, bp, ldb, c[off:], ldc)
@@ -332,7 +361,11 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 						// Edge tile: compute into a scratch tile, then add
 						// the part that exists.
 						clear(tile)
-						kern.fn(kc, ap, bp, ldb, tile, nr)
+						if offs != nil {
+							kern.rows(kc, ap, bp, offs, tile, nr, nil, false)
+						} else {
+							kern.fn(kc, ap, bp, ldb, tile, nr)
+						}
 						for i := 0; i < mm; i++ {
 							dst := c[off+i*ldc : off+i*ldc+nn]
 							if bias != nil {

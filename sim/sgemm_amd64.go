@@ -15,41 +15,64 @@ import (
 //go:generate python3 make_sgemm_amd64.py
 
 //go:noescape
-func kernelAVX2_6x16(kc int, a, b *float32, ldb int, c *float32, ldc int)
+func kernelAVX2_6x16(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func kernelAVX2_6x16Rows(kc int, a, b *float32, offs *int, c *float32, ldc int, bias *float32, relu int)
 
 //go:noescape
 func kernelAVX512_8x32(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
 
-var avx2Kernel = microKernel{mr: 6, nr: 16, name: "avx2_6x16", fn: func(kc int, a, b []float32, ldb int, c []float32, ldc int) {
-	if kc == 0 {
-		return
-	}
-	_, _, _ = a[6*kc-1], b[(kc-1)*ldb+15], c[5*ldc+15]
-	kernelAVX2_6x16(kc, &a[0], &b[0], ldb, &c[0], ldc)
-}}
+//go:noescape
+func kernelAVX512_8x32Rows(kc int, a, b *float32, offs *int, c *float32, ldc int, bias *float32, relu int)
 
-var avx512Kernel = microKernel{mr: 8, nr: 32, name: "avx512_8x32",
-	fn: func(kc int, a, b []float32, ldb int, c []float32, ldc int) {
-		if kc == 0 {
-			return
-		}
-		_, _, _ = a[8*kc-1], b[(kc-1)*ldb+31], c[7*ldc+31]
-		kernelAVX512_8x32(kc, &a[0], &b[0], ldb, &c[0], ldc, nil, 0)
-	},
-	epi: func(kc int, a, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool) {
-		_, _, _ = a[8*kc-1], b[(kc-1)*ldb+31], c[7*ldc+31]
-		var bp *float32
-		if bias != nil {
-			_ = bias[7]
-			bp = &bias[0]
-		}
-		r := 0
-		if relu {
-			r = 1
-		}
-		kernelAVX512_8x32(kc, &a[0], &b[0], ldb, &c[0], ldc, bp, r)
-	},
+// epiArgs are the epilogue arguments of the assembly kernels, for a tile
+// of mr rows.
+func epiArgs(bias []float32, relu bool, mr int) (*float32, int) {
+	var bp *float32
+	if bias != nil {
+		_ = bias[mr-1]
+		bp = &bias[0]
+	}
+	if relu {
+		return bp, 1
+	}
+	return bp, 0
 }
+
+// asmKernel wraps the two forms of an mr x nr assembly kernel (B by row
+// stride, B by row offsets) in a microKernel, checking the bounds the
+// assembly does not. The rows form checks offs, with the four entries it
+// reads ahead, but not b: sgemmSerial checks once that every row lies in
+// B's data.
+func asmKernel(mr, nr int, name string,
+	strided func(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int),
+	rows func(kc int, a, b *float32, offs *int, c *float32, ldc int, bias *float32, relu int)) microKernel {
+	return microKernel{mr: mr, nr: nr, name: name,
+		fn: func(kc int, a, b []float32, ldb int, c []float32, ldc int) {
+			if kc == 0 {
+				return
+			}
+			_, _, _ = a[mr*kc-1], b[(kc-1)*ldb+nr-1], c[(mr-1)*ldc+nr-1]
+			strided(kc, &a[0], &b[0], ldb, &c[0], ldc, nil, 0)
+		},
+		epi: func(kc int, a, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool) {
+			_, _, _ = a[mr*kc-1], b[(kc-1)*ldb+nr-1], c[(mr-1)*ldc+nr-1]
+			bp, r := epiArgs(bias, relu, mr)
+			strided(kc, &a[0], &b[0], ldb, &c[0], ldc, bp, r)
+		},
+		rows: func(kc int, a, b []float32, offs []int, c []float32, ldc int, bias []float32, relu bool) {
+			_, _, _, _ = a[mr*kc-1], b[0], offs[kc+rowsAhead-1], c[(mr-1)*ldc+nr-1]
+			bp, r := epiArgs(bias, relu, mr)
+			rows(kc, &a[0], &b[0], &offs[0], &c[0], ldc, bp, r)
+		},
+	}
+}
+
+var (
+	avx2Kernel   = asmKernel(6, 16, "avx2_6x16", kernelAVX2_6x16, kernelAVX2_6x16Rows)
+	avx512Kernel = asmKernel(8, 32, "avx512_8x32", kernelAVX512_8x32, kernelAVX512_8x32Rows)
+)
 
 //go:noescape
 func im2colSegsAVX512(dst, src *float32, segs *im2colSeg, n int)
