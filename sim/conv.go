@@ -62,6 +62,8 @@ type convNode struct {
 	// cache keeps the packed weights between runs when W is an
 	// initializer; nil otherwise.
 	cache *atomic.Pointer[convWeights]
+	// implicit keeps the last implicitPlan (convimplicit.go).
+	implicit *atomic.Pointer[implicitPlan]
 }
 
 func buildConv(b *buildCtx, n *onnx.Node) (opFunc, error) {
@@ -75,7 +77,7 @@ func buildConv(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	cn := &convNode{w: w, group: int(n.AttrInt("group", 1)), kernAtt: w.kernel}
+	cn := &convNode{w: w, group: int(n.AttrInt("group", 1)), kernAtt: w.kernel, implicit: new(atomic.Pointer[implicitPlan])}
 	if cn.group < 1 {
 		return nil, fmt.Errorf("group %d is below 1", cn.group)
 	}
@@ -208,6 +210,49 @@ const (
 	convMergeCols = 512
 )
 
+// convTiling is how convTiles and convImplicit cut their work: spaces
+// column spaces (an image and group's outputs, or a group's over all
+// images) of cols columns each, into chunks of whole strips and, when
+// that leaves fewer tiles than threads, bands of bandRows output
+// channels. Tile t is band t%bands of chunk (t/bands)%chunks of space
+// t/bands/chunks.
+type convTiling struct {
+	chunks, per, strips, nr, cols int // per: columns of the widest chunk
+	bands, bandRows               int
+	tiles, grain                  int
+}
+
+func newConvTiling(threads, spaces, cols, kdim, mg int, kern microKernel) convTiling {
+	target := max(4*kern.nr, convChunkBytes/4/kdim)
+	chunks := (cols + target - 1) / target
+	// Chunks are whole strips of nr columns (but the last), as even as
+	// that allows; when there are few tiles, their number is rounded up to
+	// a multiple of the threads so that none waits for another's last
+	// one (7 chunks of a 56x56 layer on 2 threads left one idle an
+	// eighth of the time).
+	strips := (cols + kern.nr - 1) / kern.nr
+	if t := threads; t > 1 && spaces*chunks < 4*t && spaces*chunks%t != 0 {
+		chunks = min(strips, ((spaces*chunks+t-1)/t*t+spaces-1)/spaces)
+	}
+	chunks = max(1, min(chunks, strips))
+	tl := convTiling{chunks: chunks, strips: strips, nr: kern.nr, cols: cols}
+	tl.per = (strips + chunks - 1) / chunks * kern.nr
+	tl.bands = 1
+	if spaces*chunks < threads {
+		tl.bands = min((threads+spaces*chunks-1)/(spaces*chunks), (mg+kern.mr-1)/kern.mr)
+	}
+	tl.bandRows = (mg + tl.bands - 1) / tl.bands
+	tl.bandRows = (tl.bandRows + kern.mr - 1) / kern.mr * kern.mr
+	tl.bands = (mg + tl.bandRows - 1) / tl.bandRows
+	tl.tiles = spaces * chunks * tl.bands
+	tileMACs := tl.bandRows * tl.per * kdim
+	tl.grain = max(1, convMinTileMACs/max(1, tileMACs))
+	return tl
+}
+
+// chunkAt is the first column of chunk i (cols for i = chunks).
+func (tl convTiling) chunkAt(i int) int { return min(tl.cols, i*tl.strips/tl.chunks*tl.nr) }
+
 // convTiles computes y = conv(x, w) + bias, and the fused Relu, for the
 // general (not depthwise) float Conv; y must be zero on entry.
 func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch, ch, m int) {
@@ -219,35 +264,19 @@ func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch
 	// A column space is one (image, group)'s outputs, or, merged, one
 	// group's outputs over all images.
 	merge := batch > 1 && !g.pointwise && outN < convMergeCols
+	if !merge {
+		if plan := cn.implicitPlan(g, cg, kern); plan != nil {
+			cn.convImplicit(c, plan, packed, xd, wd, bd, y, g, batch, ch, m)
+			return
+		}
+	}
 	spaces, cols := batch*cn.group, outN
 	if merge {
 		spaces, cols = cn.group, batch*outN
 	}
-	target := max(4*kern.nr, convChunkBytes/4/kdim)
-	chunks := (cols + target - 1) / target
-	// Chunks are whole strips of nr columns (but the last), as even as
-	// that allows; when there are few tiles, their number is rounded up to
-	// a multiple of the threads so that none waits for another's last
-	// one (7 chunks of a 56x56 layer on 2 threads left one idle an
-	// eighth of the time).
-	strips := (cols + kern.nr - 1) / kern.nr
-	if t := c.threads; t > 1 && spaces*chunks < 4*t && spaces*chunks%t != 0 {
-		chunks = min(strips, ((spaces*chunks+t-1)/t*t+spaces-1)/spaces)
-	}
-	chunks = max(1, min(chunks, strips))
-	per := (strips + chunks - 1) / chunks * kern.nr // the widest chunk
-	chunkAt := func(i int) int { return min(cols, i*strips/chunks*kern.nr) }
-	bands := 1
-	if spaces*chunks < c.threads {
-		bands = min((c.threads+spaces*chunks-1)/(spaces*chunks), (mg+kern.mr-1)/kern.mr)
-	}
-	bandRows := (mg + bands - 1) / bands
-	bandRows = (bandRows + kern.mr - 1) / kern.mr * kern.mr
-	bands = (mg + bandRows - 1) / bandRows
-	tiles := spaces * chunks * bands
-	tileMACs := bandRows * per * kdim
-	grain := max(1, convMinTileMACs/max(1, tileMACs))
-	parallelFor(c.threads, tiles, grain, func(lo, hi int) {
+	tl := newConvTiling(c.threads, spaces, cols, kdim, mg, kern)
+	chunks, per, bands, bandRows, chunkAt := tl.chunks, tl.per, tl.bands, tl.bandRows, tl.chunkAt
+	parallelFor(c.threads, tl.tiles, tl.grain, func(lo, hi int) {
 		var col, blk []float32
 		if !g.pointwise {
 			buf := f32Scratch.get(kdim * per)
@@ -283,13 +312,7 @@ func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch
 				src = matrix{data: col, strips: true}
 			}
 			i0, i1 := band*bandRows, min(mg, (band+1)*bandRows)
-			var ep *epilogue
-			if bd != nil || cn.relu { // without a bias C must start at zero, as the GEMM needs
-				ep = &epilogue{relu: cn.relu}
-				if bd != nil {
-					ep.bias = bd[gi*mg+i0 : gi*mg+i1]
-				}
-			}
+			ep := cn.tileEpilogue(bd, gi*mg+i0, gi*mg+i1)
 			cblk, ldc := y[(bi*m+gi*mg+i0)*outN+j0:], outN
 			if merge {
 				cblk, ldc = blk[:(i1-i0)*nw], nw
@@ -317,6 +340,20 @@ func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch
 			}
 		}
 	})
+}
+
+// tileEpilogue is what the GEMM of output channels [i0, i1) adds to the
+// product: their bias and the fused Relu, or nil when there is neither
+// (C must then start at zero).
+func (cn *convNode) tileEpilogue(bd []float32, i0, i1 int) *epilogue {
+	if bd == nil && !cn.relu {
+		return nil
+	}
+	ep := &epilogue{relu: cn.relu}
+	if bd != nil {
+		ep.bias = bd[i0:i1]
+	}
+	return ep
 }
 
 // im2colImages is im2colRange over columns [j0, j1) of group gi's outputs

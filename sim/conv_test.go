@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"amq/onnx"
@@ -437,6 +438,72 @@ func TestConvBatchGivesEachImagesBits(t *testing.T) {
 									t.Fatalf("%s: image %d y[%d] = %g in the batch, %g alone", name, bi, i, got[i], want[i])
 								}
 							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestConvImplicitGivesIm2colBits checks that convolutions computed
+// without im2col (padded planes read in place) give the bits of im2col
+// and GEMM, for 3x3 and 5x5 kernels, symmetric, uneven and no padding,
+// groups, bias, fused Relu, output channels that do not fill the
+// kernel's rows, and one and two threads.
+func TestConvImplicitGivesIm2colBits(t *testing.T) {
+	if activeKernel.packRows == nil {
+		t.Skipf("kernel %s cannot pack strips from row offsets: convolutions take im2col", activeKernel.name)
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	type spec struct {
+		batch, c, m, group, h, w, k int
+		pads                        []int64
+	}
+	specs := []spec{
+		{2, 64, 64, 1, 30, 30, 3, []int64{1, 1, 1, 1}}, // 576 taps: three k blocks
+		{1, 32, 20, 1, 23, 41, 3, []int64{1, 1, 1, 1}},
+		{3, 8, 13, 1, 33, 60, 5, []int64{2, 1, 0, 2}},
+		{1, 12, 16, 2, 31, 31, 3, []int64{0, 0, 0, 0}},
+		{2, 40, 24, 1, 40, 40, 1, []int64{0, 1, 0, 1}},
+	}
+	for si, sp := range specs {
+		for _, withBias := range []bool{false, true} {
+			for _, relu := range []bool{false, true} {
+				x := onnx.NewTensor([]int{sp.batch, sp.c, sp.h, sp.w}, randFloats(r, sp.batch*sp.c*sp.h*sp.w))
+				w := onnx.NewTensor([]int{sp.m, sp.c / sp.group, sp.k, sp.k}, randFloats(r, sp.m*sp.c/sp.group*sp.k*sp.k))
+				in := []*onnx.Tensor{x, w}
+				if withBias {
+					in = append(in, onnx.NewTensor([]int{sp.m}, randFloats(r, sp.m)))
+				}
+				n := node("Conv", map[string]any{"pads": sp.pads, "group": sp.group}, "x", "w", "b")
+				attrs, err := readWindowAttrs(n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, threads := range []int{1, 2} {
+					name := fmt.Sprintf("spec %d bias %v relu %v threads %d", si, withBias, relu, threads)
+					run := func(kern microKernel) ([]float32, bool) {
+						saved := activeKernel
+						activeKernel = kern
+						defer func() { activeKernel = saved }()
+						cn := &convNode{w: attrs, group: sp.group, relu: relu, implicit: new(atomic.Pointer[implicitPlan])}
+						out, err := cn.run(&runCtx{threads: threads}, in)
+						if err != nil {
+							t.Fatalf("%s: %v", name, err)
+						}
+						return out[0].Floats(), cn.implicit.Load() != nil
+					}
+					noRows := activeKernel
+					noRows.packRows = nil
+					want, _ := run(noRows)
+					got, implicit := run(activeKernel)
+					if !implicit {
+						t.Fatalf("%s: the convolution did not take the implicit path", name)
+					}
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%s: y[%d] = %g without im2col, %g with", name, i, got[i], want[i])
 						}
 					}
 				}

@@ -31,14 +31,11 @@ type microKernel struct {
 	// nil the tile of C becomes bias[r] + the product (C is not read), and
 	// with relu each result then becomes max(v, 0).
 	epi func(kc int, a, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool)
-	// rows, when not nil, is epi for a B whose row p starts at
-	// b[offs[p]] (matrix.rows); offs holds rowsAhead entries past kc,
-	// which the kernel reads to prefetch. bias nil and relu false: C +=.
-	rows func(kc int, a, b []float32, offs []int, c []float32, ldc int, bias []float32, relu bool)
+	// packRows, when not nil, packs kc rows of a strip of a B read at
+	// row offsets (matrix.rows): row p of dst (nr floats) is the nr
+	// floats at src[offs[p]:]. Kernels without it do not take such a B.
+	packRows func(dst, src []float32, offs []int, kc int)
 }
-
-// rowsAhead is how many row offsets past the last row a rows kernel reads.
-const rowsAhead = 4
 
 // epilogue is what sgemmSerial does besides the product: C starts from
 // bias[i] in row i instead of its contents, and Relu clamps the result.
@@ -116,9 +113,9 @@ type matrix struct {
 	strips bool
 	// rows, when not nil, marks a B operand read in place at row offsets
 	// (a convolution's input, see convImplicit): element (p, j) is
-	// data[rows[p]+j]. rows has rowsAhead more entries than B has rows,
-	// and data holds nr-1 values past the last column of every row.
-	// Only sgemmSerial takes it, with a kernel that has rows.
+	// data[rows[p]+j], and data holds nr-1 values past the last column
+	// of every row. Only sgemmSerial takes it, with a kernel that has
+	// packRows.
 	rows []int
 }
 
@@ -282,7 +279,7 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 		for _, o := range b.rows[:k] {
 			hi = max(hi, o)
 		}
-		if len(b.rows) < k+rowsAhead || k > 0 && hi+(n+nr-1)/nr*nr > len(b.data) {
+		if len(b.rows) < k || k > 0 && hi+(n+nr-1)/nr*nr > len(b.data) {
 			panic("sim: sgemm row offsets out of range")
 		}
 	}
@@ -322,11 +319,13 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 				for jr := 0; jr < nc; jr += nr {
 					nn := min(nr, nc-jr)
 					var bp []float32
-					var offs []int
 					ldb := nr
 					switch {
 					case b.rows != nil:
-						bp, offs = b.data[jc+jr:], b.rows[pc:]
+						// Packed here, to be read from L1 by every
+						// strip of A.
+						kern.packRows(bufs.b, b.data[jc+jr:], b.rows[pc:], kc)
+						bp = bufs.b[:kc*nr]
 					case b.strips:
 						bp = b.data[(jc+jr)*k+pc*nr:][:kc*nr]
 					case !direct:
@@ -349,9 +348,7 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 							relu = ep.relu && pc+kc == k
 						}
 						if mm == mr && nn == nr {
-							if offs != nil {
-								kern.rows(kc, ap, bp, offs, c[off:], ldc, bias, relu)
-							} else if bias != nil || relu {
+							if bias != nil || relu {
 								kern.epi(kc, ap, bp, ldb, c[off:], ldc, bias, relu)
 							} else {
 								kern.fn(kc, ap, bp, ldb, c[off:], ldc)
@@ -361,11 +358,7 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 						// Edge tile: compute into a scratch tile, then add
 						// the part that exists.
 						clear(tile)
-						if offs != nil {
-							kern.rows(kc, ap, bp, offs, tile, nr, nil, false)
-						} else {
-							kern.fn(kc, ap, bp, ldb, tile, nr)
-						}
+						kern.fn(kc, ap, bp, ldb, tile, nr)
 						for i := 0; i < mm; i++ {
 							dst := c[off+i*ldc : off+i*ldc+nn]
 							if bias != nil {

@@ -18,13 +18,13 @@ import (
 func kernelAVX2_6x16(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
 
 //go:noescape
-func kernelAVX2_6x16Rows(kc int, a, b *float32, offs *int, c *float32, ldc int, bias *float32, relu int)
-
-//go:noescape
 func kernelAVX512_8x32(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
 
 //go:noescape
-func kernelAVX512_8x32Rows(kc int, a, b *float32, offs *int, c *float32, ldc int, bias *float32, relu int)
+func packRowsAVX2_16(dst, src *float32, offs *int, kc int)
+
+//go:noescape
+func packRowsAVX512_32(dst, src *float32, offs *int, kc int)
 
 // epiArgs are the epilogue arguments of the assembly kernels, for a tile
 // of mr rows.
@@ -40,38 +40,39 @@ func epiArgs(bias []float32, relu bool, mr int) (*float32, int) {
 	return bp, 0
 }
 
-// asmKernel wraps the two forms of an mr x nr assembly kernel (B by row
-// stride, B by row offsets) in a microKernel, checking the bounds the
-// assembly does not. The rows form checks offs, with the four entries it
-// reads ahead, but not b: sgemmSerial checks once that every row lies in
-// B's data.
+// asmKernel wraps an mr x nr assembly kernel and its strip packer in a
+// microKernel, checking the bounds the assembly does not.
 func asmKernel(mr, nr int, name string,
-	strided func(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int),
-	rows func(kc int, a, b *float32, offs *int, c *float32, ldc int, bias *float32, relu int)) microKernel {
+	kernel func(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int),
+	pack func(dst, src *float32, offs *int, kc int)) microKernel {
 	return microKernel{mr: mr, nr: nr, name: name,
 		fn: func(kc int, a, b []float32, ldb int, c []float32, ldc int) {
 			if kc == 0 {
 				return
 			}
 			_, _, _ = a[mr*kc-1], b[(kc-1)*ldb+nr-1], c[(mr-1)*ldc+nr-1]
-			strided(kc, &a[0], &b[0], ldb, &c[0], ldc, nil, 0)
+			kernel(kc, &a[0], &b[0], ldb, &c[0], ldc, nil, 0)
 		},
 		epi: func(kc int, a, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool) {
 			_, _, _ = a[mr*kc-1], b[(kc-1)*ldb+nr-1], c[(mr-1)*ldc+nr-1]
 			bp, r := epiArgs(bias, relu, mr)
-			strided(kc, &a[0], &b[0], ldb, &c[0], ldc, bp, r)
+			kernel(kc, &a[0], &b[0], ldb, &c[0], ldc, bp, r)
 		},
-		rows: func(kc int, a, b []float32, offs []int, c []float32, ldc int, bias []float32, relu bool) {
-			_, _, _, _ = a[mr*kc-1], b[0], offs[kc+rowsAhead-1], c[(mr-1)*ldc+nr-1]
-			bp, r := epiArgs(bias, relu, mr)
-			rows(kc, &a[0], &b[0], &offs[0], &c[0], ldc, bp, r)
+		// The offsets are checked; src is not: sgemmSerial checks once
+		// that every row lies in B's data.
+		packRows: func(dst, src []float32, offs []int, kc int) {
+			if kc == 0 {
+				return
+			}
+			_, _, _ = dst[kc*nr-1], src[0], offs[kc-1]
+			pack(&dst[0], &src[0], &offs[0], kc)
 		},
 	}
 }
 
 var (
-	avx2Kernel   = asmKernel(6, 16, "avx2_6x16", kernelAVX2_6x16, kernelAVX2_6x16Rows)
-	avx512Kernel = asmKernel(8, 32, "avx512_8x32", kernelAVX512_8x32, kernelAVX512_8x32Rows)
+	avx2Kernel   = asmKernel(6, 16, "avx2_6x16", kernelAVX2_6x16, packRowsAVX2_16)
+	avx512Kernel = asmKernel(8, 32, "avx512_8x32", kernelAVX512_8x32, packRowsAVX512_32)
 )
 
 //go:noescape

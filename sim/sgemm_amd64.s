@@ -6,7 +6,7 @@
 
 // func kernelAVX2_6x16(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
 // Adds the product of a packed 6-row strip of A (kc deep) and the kc x 16
-// block of B, row p at b + p*ldb, to the 6x16 tile of C at c
+// block of B whose rows are ldb floats apart to the 6x16 tile of C at c
 // with row stride ldc; bias and relu as in kernelAVX512_8x32.
 // Y0..Y11 hold the tile (two registers a row), Y12/Y13 a row of B, Y14 a
 // broadcast element of A, Y15 zero.
@@ -255,260 +255,9 @@ kernelAVX2_6x16_bias_11:
 	VZEROUPPER
 	RET
 
-// func kernelAVX2_6x16Rows(kc int, a, b *float32, offs *int, c *float32, ldc int, bias *float32, relu int)
-// Adds the product of a packed 6-row strip of A (kc deep) and the kc x 16
-// block of B, row p at b + offs[p], to the 6x16 tile of C at c
-// with row stride ldc; bias and relu as in kernelAVX512_8x32.
-// Y0..Y11 hold the tile (two registers a row), Y12/Y13 a row of B, Y14 a
-// broadcast element of A, Y15 zero.
-TEXT ·kernelAVX2_6x16Rows(SB), NOSPLIT, $0-64
-	MOVQ kc+0(FP), CX
-	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ offs+24(FP), R9
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R8
-	SHLQ $2, R8
-	MOVQ bias+48(FP), R10
-	MOVQ relu+56(FP), R12
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	TESTQ CX, CX
-	JZ    kernelAVX2_6x16Rows_store
-kernelAVX2_6x16Rows_loop:
-	MOVQ (R9), AX
-	VMOVUPS 0(DI)(AX*4), Y12
-	VMOVUPS 32(DI)(AX*4), Y13
-	VBROADCASTSS 0(SI), Y14
-	VFMADD231PS Y12, Y14, Y0
-	VFMADD231PS Y13, Y14, Y1
-	VBROADCASTSS 4(SI), Y14
-	VFMADD231PS Y12, Y14, Y2
-	VFMADD231PS Y13, Y14, Y3
-	VBROADCASTSS 8(SI), Y14
-	VFMADD231PS Y12, Y14, Y4
-	VFMADD231PS Y13, Y14, Y5
-	VBROADCASTSS 12(SI), Y14
-	VFMADD231PS Y12, Y14, Y6
-	VFMADD231PS Y13, Y14, Y7
-	VBROADCASTSS 16(SI), Y14
-	VFMADD231PS Y12, Y14, Y8
-	VFMADD231PS Y13, Y14, Y9
-	VBROADCASTSS 20(SI), Y14
-	VFMADD231PS Y12, Y14, Y10
-	VFMADD231PS Y13, Y14, Y11
-	ADDQ $24, SI
-	ADDQ $8, R9
-	DECQ CX
-	JNZ  kernelAVX2_6x16Rows_loop
-kernelAVX2_6x16Rows_store:
-	VXORPS Y15, Y15, Y15
-	TESTQ R10, R10
-	JNZ   kernelAVX2_6x16Rows_bias
-kernelAVX2_6x16Rows_add:
-	VADDPS 0(DX), Y0, Y0
-	TESTQ R12, R12
-	JZ    kernelAVX2_6x16Rows_add_0
-	VMAXPS Y0, Y15, Y0
-	VADDPS Y15, Y0, Y0
-kernelAVX2_6x16Rows_add_0:
-	VMOVUPS Y0, 0(DX)
-	VADDPS 32(DX), Y1, Y1
-	TESTQ R12, R12
-	JZ    kernelAVX2_6x16Rows_add_1
-	VMAXPS Y1, Y15, Y1
-	VADDPS Y15, Y1, Y1
-kernelAVX2_6x16Rows_add_1:
-	VMOVUPS Y1, 32(DX)
-	ADDQ R8, DX
-	VADDPS 0(DX), Y2, Y2
-	TESTQ R12, R12
-	JZ    kernelAVX2_6x16Rows_add_2
-	VMAXPS Y2, Y15, Y2
-	VADDPS Y15, Y2, Y2
-kernelAVX2_6x16Rows_add_2:
-	VMOVUPS Y2, 0(DX)
-	VADDPS 32(DX), Y3, Y3
-	TESTQ R12, R12
-	JZ    kernelAVX2_6x16Rows_add_3
-	VMAXPS Y3, Y15, Y3
-	VADDPS Y15, Y3, Y3
-kernelAVX2_6x16Rows_add_3:
-	VMOVUPS Y3, 32(DX)
-	ADDQ R8, DX
-	VADDPS 0(DX), Y4, Y4
-	TESTQ R12, R12
-	JZ    kernelAVX2_6x16Rows_add_4
-	VMAXPS Y4, Y15, Y4
-	VADDPS Y15, Y4, Y4
-kernelAVX2_6x16Rows_add_4:
-	VMOVUPS Y4, 0(DX)
-	VADDPS 32(DX), Y5, Y5
-	TESTQ R12, R12
-	JZ    kernelAVX2_6x16Rows_add_5
-	VMAXPS Y5, Y15, Y5
-	VADDPS Y15, Y5, Y5
-kernelAVX2_6x16Rows_add_5:
-	VMOVUPS Y5, 32(DX)
-	ADDQ R8, DX
-	VADDPS 0(DX), Y6, Y6
-	TESTQ R12, R12
-	JZ    kernelAVX2_6x16Rows_add_6
-	VMAXPS Y6, Y15, Y6
-	VADDPS Y15, Y6, Y6
-kernelAVX2_6x16Rows_add_6:
-	VMOVUPS Y6, 0(DX)
-	VADDPS 32(DX), Y7, Y7
-	TESTQ R12, R12
-	JZ    kernelAVX2_6x16Rows_add_7
-	VMAXPS Y7, Y15, Y7
-	VADDPS Y15, Y7, Y7
-kernelAVX2_6x16Rows_add_7:
-	VMOVUPS Y7, 32(DX)
-	ADDQ R8, DX
-	VADDPS 0(DX), Y8, Y8
-	TESTQ R12, R12
-	JZ    kernelAVX2_6x16Rows_add_8
-	VMAXPS Y8, Y15, Y8
-	VADDPS Y15, Y8, Y8
-kernelAVX2_6x16Rows_add_8:
-	VMOVUPS Y8, 0(DX)
-	VADDPS 32(DX), Y9, Y9
-	TESTQ R12, R12
-	JZ    kernelAVX2_6x16Rows_add_9
-	VMAXPS Y9, Y15, Y9
-	VADDPS Y15, Y9, Y9
-kernelAVX2_6x16Rows_add_9:
-	VMOVUPS Y9, 32(DX)
-	ADDQ R8, DX
-	VADDPS 0(DX), Y10, Y10
-	TESTQ R12, R12
-	JZ    kernelAVX2_6x16Rows_add_10
-	VMAXPS Y10, Y15, Y10
-	VADDPS Y15, Y10, Y10
-kernelAVX2_6x16Rows_add_10:
-	VMOVUPS Y10, 0(DX)
-	VADDPS 32(DX), Y11, Y11
-	TESTQ R12, R12
-	JZ    kernelAVX2_6x16Rows_add_11
-	VMAXPS Y11, Y15, Y11
-	VADDPS Y15, Y11, Y11
-kernelAVX2_6x16Rows_add_11:
-	VMOVUPS Y11, 32(DX)
-	VZEROUPPER
-	RET
-kernelAVX2_6x16Rows_bias:
-	VBROADCASTSS 0(R10), Y14
-	VADDPS Y14, Y0, Y0
-	TESTQ R12, R12
-	JZ    kernelAVX2_6x16Rows_bias_0
-	VMAXPS Y0, Y15, Y0
-	VADDPS Y15, Y0, Y0
-kernelAVX2_6x16Rows_bias_0:
-	VMOVUPS Y0, 0(DX)
-	VADDPS Y14, Y1, Y1
-	TESTQ R12, R12
-	JZ    kernelAVX2_6x16Rows_bias_1
-	VMAXPS Y1, Y15, Y1
-	VADDPS Y15, Y1, Y1
-kernelAVX2_6x16Rows_bias_1:
-	VMOVUPS Y1, 32(DX)
-	ADDQ R8, DX
-	VBROADCASTSS 4(R10), Y14
-	VADDPS Y14, Y2, Y2
-	TESTQ R12, R12
-	JZ    kernelAVX2_6x16Rows_bias_2
-	VMAXPS Y2, Y15, Y2
-	VADDPS Y15, Y2, Y2
-kernelAVX2_6x16Rows_bias_2:
-	VMOVUPS Y2, 0(DX)
-	VADDPS Y14, Y3, Y3
-	TESTQ R12, R12
-	JZ    kernelAVX2_6x16Rows_bias_3
-	VMAXPS Y3, Y15, Y3
-	VADDPS Y15, Y3, Y3
-kernelAVX2_6x16Rows_bias_3:
-	VMOVUPS Y3, 32(DX)
-	ADDQ R8, DX
-	VBROADCASTSS 8(R10), Y14
-	VADDPS Y14, Y4, Y4
-	TESTQ R12, R12
-	JZ    kernelAVX2_6x16Rows_bias_4
-	VMAXPS Y4, Y15, Y4
-	VADDPS Y15, Y4, Y4
-kernelAVX2_6x16Rows_bias_4:
-	VMOVUPS Y4, 0(DX)
-	VADDPS Y14, Y5, Y5
-	TESTQ R12, R12
-	JZ    kernelAVX2_6x16Rows_bias_5
-	VMAXPS Y5, Y15, Y5
-	VADDPS Y15, Y5, Y5
-kernelAVX2_6x16Rows_bias_5:
-	VMOVUPS Y5, 32(DX)
-	ADDQ R8, DX
-	VBROADCASTSS 12(R10), Y14
-	VADDPS Y14, Y6, Y6
-	TESTQ R12, R12
-	JZ    kernelAVX2_6x16Rows_bias_6
-	VMAXPS Y6, Y15, Y6
-	VADDPS Y15, Y6, Y6
-kernelAVX2_6x16Rows_bias_6:
-	VMOVUPS Y6, 0(DX)
-	VADDPS Y14, Y7, Y7
-	TESTQ R12, R12
-	JZ    kernelAVX2_6x16Rows_bias_7
-	VMAXPS Y7, Y15, Y7
-	VADDPS Y15, Y7, Y7
-kernelAVX2_6x16Rows_bias_7:
-	VMOVUPS Y7, 32(DX)
-	ADDQ R8, DX
-	VBROADCASTSS 16(R10), Y14
-	VADDPS Y14, Y8, Y8
-	TESTQ R12, R12
-	JZ    kernelAVX2_6x16Rows_bias_8
-	VMAXPS Y8, Y15, Y8
-	VADDPS Y15, Y8, Y8
-kernelAVX2_6x16Rows_bias_8:
-	VMOVUPS Y8, 0(DX)
-	VADDPS Y14, Y9, Y9
-	TESTQ R12, R12
-	JZ    kernelAVX2_6x16Rows_bias_9
-	VMAXPS Y9, Y15, Y9
-	VADDPS Y15, Y9, Y9
-kernelAVX2_6x16Rows_bias_9:
-	VMOVUPS Y9, 32(DX)
-	ADDQ R8, DX
-	VBROADCASTSS 20(R10), Y14
-	VADDPS Y14, Y10, Y10
-	TESTQ R12, R12
-	JZ    kernelAVX2_6x16Rows_bias_10
-	VMAXPS Y10, Y15, Y10
-	VADDPS Y15, Y10, Y10
-kernelAVX2_6x16Rows_bias_10:
-	VMOVUPS Y10, 0(DX)
-	VADDPS Y14, Y11, Y11
-	TESTQ R12, R12
-	JZ    kernelAVX2_6x16Rows_bias_11
-	VMAXPS Y11, Y15, Y11
-	VADDPS Y15, Y11, Y11
-kernelAVX2_6x16Rows_bias_11:
-	VMOVUPS Y11, 32(DX)
-	VZEROUPPER
-	RET
-
 // func kernelAVX512_8x32(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
 // Adds the product of a packed 8-row strip of A (kc deep) and the kc x 32
-// block of B, row p at b + p*ldb, to the 8x32 tile of C at c
+// block of B whose rows are ldb floats apart to the 8x32 tile of C at c
 // with row stride ldc; when bias is not nil, C's tile is bias[r] + the
 // product instead (C is not read), and when relu is not 0 each result v
 // becomes max(v, 0) (MAXPS of 0 and v keeps NaN, adding +0 turns -0 into
@@ -836,332 +585,51 @@ kernelAVX512_8x32_bias_15:
 	VZEROUPPER
 	RET
 
-// func kernelAVX512_8x32Rows(kc int, a, b *float32, offs *int, c *float32, ldc int, bias *float32, relu int)
-// Adds the product of a packed 8-row strip of A (kc deep) and the kc x 32
-// block of B, row p at b + offs[p], to the 8x32 tile of C at c
-// with row stride ldc; when bias is not nil, C's tile is bias[r] + the
-// product instead (C is not read), and when relu is not 0 each result v
-// becomes max(v, 0) (MAXPS of 0 and v keeps NaN, adding +0 turns -0 into
-// +0, as Go's max does).
-// Z0..Z15 hold the tile (two registers a row), Z30/Z31 a row of B, Z28/Z29
-// broadcast elements of A, Z27 zero.
-TEXT ·kernelAVX512_8x32Rows(SB), NOSPLIT, $0-64
-	MOVQ kc+0(FP), CX
-	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ offs+24(FP), R9
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R8
-	SHLQ $2, R8
-	MOVQ bias+48(FP), R10
-	MOVQ relu+56(FP), R12
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
+// func packRowsAVX2_16(dst, src *float32, offs *int, kc int)
+// Packs a strip of B read at row offsets: row p of dst (16 floats) is the
+// 16 floats at src + offs[p].
+TEXT ·packRowsAVX2_16(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ offs+16(FP), BX
+	MOVQ kc+24(FP), CX
 	TESTQ CX, CX
-	JZ    kernelAVX512_8x32Rows_store
-kernelAVX512_8x32Rows_loop:
-	MOVQ (R9), AX
-	VMOVUPS 0(DI)(AX*4), Z30
-	VMOVUPS 64(DI)(AX*4), Z31
-	MOVQ 32(R9), BX
-	PREFETCHT0 (DI)(BX*4)
-	PREFETCHT0 64(DI)(BX*4)
-	VBROADCASTSS 0(SI), Z28
-	VFMADD231PS Z30, Z28, Z0
-	VFMADD231PS Z31, Z28, Z1
-	VBROADCASTSS 4(SI), Z29
-	VFMADD231PS Z30, Z29, Z2
-	VFMADD231PS Z31, Z29, Z3
-	VBROADCASTSS 8(SI), Z28
-	VFMADD231PS Z30, Z28, Z4
-	VFMADD231PS Z31, Z28, Z5
-	VBROADCASTSS 12(SI), Z29
-	VFMADD231PS Z30, Z29, Z6
-	VFMADD231PS Z31, Z29, Z7
-	VBROADCASTSS 16(SI), Z28
-	VFMADD231PS Z30, Z28, Z8
-	VFMADD231PS Z31, Z28, Z9
-	VBROADCASTSS 20(SI), Z29
-	VFMADD231PS Z30, Z29, Z10
-	VFMADD231PS Z31, Z29, Z11
-	VBROADCASTSS 24(SI), Z28
-	VFMADD231PS Z30, Z28, Z12
-	VFMADD231PS Z31, Z28, Z13
-	VBROADCASTSS 28(SI), Z29
-	VFMADD231PS Z30, Z29, Z14
-	VFMADD231PS Z31, Z29, Z15
-	ADDQ $32, SI
-	ADDQ $8, R9
+	JZ   packRowsAVX2_16_done
+packRowsAVX2_16_loop:
+	MOVQ (BX), AX
+	VMOVUPS (SI)(AX*4), Y0
+	VMOVUPS 32(SI)(AX*4), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ $8, BX
+	ADDQ $64, DI
 	DECQ CX
-	JNZ  kernelAVX512_8x32Rows_loop
-kernelAVX512_8x32Rows_store:
-	VPXORD Z27, Z27, Z27
-	TESTQ R10, R10
-	JNZ   kernelAVX512_8x32Rows_bias
-kernelAVX512_8x32Rows_add:
-	VADDPS 0(DX), Z0, Z0
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_add_0
-	VMAXPS Z0, Z27, Z0
-	VADDPS Z27, Z0, Z0
-kernelAVX512_8x32Rows_add_0:
-	VMOVUPS Z0, 0(DX)
-	VADDPS 64(DX), Z1, Z1
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_add_1
-	VMAXPS Z1, Z27, Z1
-	VADDPS Z27, Z1, Z1
-kernelAVX512_8x32Rows_add_1:
-	VMOVUPS Z1, 64(DX)
-	ADDQ R8, DX
-	VADDPS 0(DX), Z2, Z2
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_add_2
-	VMAXPS Z2, Z27, Z2
-	VADDPS Z27, Z2, Z2
-kernelAVX512_8x32Rows_add_2:
-	VMOVUPS Z2, 0(DX)
-	VADDPS 64(DX), Z3, Z3
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_add_3
-	VMAXPS Z3, Z27, Z3
-	VADDPS Z27, Z3, Z3
-kernelAVX512_8x32Rows_add_3:
-	VMOVUPS Z3, 64(DX)
-	ADDQ R8, DX
-	VADDPS 0(DX), Z4, Z4
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_add_4
-	VMAXPS Z4, Z27, Z4
-	VADDPS Z27, Z4, Z4
-kernelAVX512_8x32Rows_add_4:
-	VMOVUPS Z4, 0(DX)
-	VADDPS 64(DX), Z5, Z5
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_add_5
-	VMAXPS Z5, Z27, Z5
-	VADDPS Z27, Z5, Z5
-kernelAVX512_8x32Rows_add_5:
-	VMOVUPS Z5, 64(DX)
-	ADDQ R8, DX
-	VADDPS 0(DX), Z6, Z6
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_add_6
-	VMAXPS Z6, Z27, Z6
-	VADDPS Z27, Z6, Z6
-kernelAVX512_8x32Rows_add_6:
-	VMOVUPS Z6, 0(DX)
-	VADDPS 64(DX), Z7, Z7
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_add_7
-	VMAXPS Z7, Z27, Z7
-	VADDPS Z27, Z7, Z7
-kernelAVX512_8x32Rows_add_7:
-	VMOVUPS Z7, 64(DX)
-	ADDQ R8, DX
-	VADDPS 0(DX), Z8, Z8
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_add_8
-	VMAXPS Z8, Z27, Z8
-	VADDPS Z27, Z8, Z8
-kernelAVX512_8x32Rows_add_8:
-	VMOVUPS Z8, 0(DX)
-	VADDPS 64(DX), Z9, Z9
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_add_9
-	VMAXPS Z9, Z27, Z9
-	VADDPS Z27, Z9, Z9
-kernelAVX512_8x32Rows_add_9:
-	VMOVUPS Z9, 64(DX)
-	ADDQ R8, DX
-	VADDPS 0(DX), Z10, Z10
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_add_10
-	VMAXPS Z10, Z27, Z10
-	VADDPS Z27, Z10, Z10
-kernelAVX512_8x32Rows_add_10:
-	VMOVUPS Z10, 0(DX)
-	VADDPS 64(DX), Z11, Z11
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_add_11
-	VMAXPS Z11, Z27, Z11
-	VADDPS Z27, Z11, Z11
-kernelAVX512_8x32Rows_add_11:
-	VMOVUPS Z11, 64(DX)
-	ADDQ R8, DX
-	VADDPS 0(DX), Z12, Z12
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_add_12
-	VMAXPS Z12, Z27, Z12
-	VADDPS Z27, Z12, Z12
-kernelAVX512_8x32Rows_add_12:
-	VMOVUPS Z12, 0(DX)
-	VADDPS 64(DX), Z13, Z13
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_add_13
-	VMAXPS Z13, Z27, Z13
-	VADDPS Z27, Z13, Z13
-kernelAVX512_8x32Rows_add_13:
-	VMOVUPS Z13, 64(DX)
-	ADDQ R8, DX
-	VADDPS 0(DX), Z14, Z14
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_add_14
-	VMAXPS Z14, Z27, Z14
-	VADDPS Z27, Z14, Z14
-kernelAVX512_8x32Rows_add_14:
-	VMOVUPS Z14, 0(DX)
-	VADDPS 64(DX), Z15, Z15
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_add_15
-	VMAXPS Z15, Z27, Z15
-	VADDPS Z27, Z15, Z15
-kernelAVX512_8x32Rows_add_15:
-	VMOVUPS Z15, 64(DX)
+	JNZ  packRowsAVX2_16_loop
+packRowsAVX2_16_done:
 	VZEROUPPER
 	RET
-kernelAVX512_8x32Rows_bias:
-	VBROADCASTSS 0(R10), Z28
-	VADDPS Z28, Z0, Z0
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_bias_0
-	VMAXPS Z0, Z27, Z0
-	VADDPS Z27, Z0, Z0
-kernelAVX512_8x32Rows_bias_0:
-	VMOVUPS Z0, 0(DX)
-	VADDPS Z28, Z1, Z1
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_bias_1
-	VMAXPS Z1, Z27, Z1
-	VADDPS Z27, Z1, Z1
-kernelAVX512_8x32Rows_bias_1:
-	VMOVUPS Z1, 64(DX)
-	ADDQ R8, DX
-	VBROADCASTSS 4(R10), Z28
-	VADDPS Z28, Z2, Z2
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_bias_2
-	VMAXPS Z2, Z27, Z2
-	VADDPS Z27, Z2, Z2
-kernelAVX512_8x32Rows_bias_2:
-	VMOVUPS Z2, 0(DX)
-	VADDPS Z28, Z3, Z3
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_bias_3
-	VMAXPS Z3, Z27, Z3
-	VADDPS Z27, Z3, Z3
-kernelAVX512_8x32Rows_bias_3:
-	VMOVUPS Z3, 64(DX)
-	ADDQ R8, DX
-	VBROADCASTSS 8(R10), Z28
-	VADDPS Z28, Z4, Z4
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_bias_4
-	VMAXPS Z4, Z27, Z4
-	VADDPS Z27, Z4, Z4
-kernelAVX512_8x32Rows_bias_4:
-	VMOVUPS Z4, 0(DX)
-	VADDPS Z28, Z5, Z5
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_bias_5
-	VMAXPS Z5, Z27, Z5
-	VADDPS Z27, Z5, Z5
-kernelAVX512_8x32Rows_bias_5:
-	VMOVUPS Z5, 64(DX)
-	ADDQ R8, DX
-	VBROADCASTSS 12(R10), Z28
-	VADDPS Z28, Z6, Z6
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_bias_6
-	VMAXPS Z6, Z27, Z6
-	VADDPS Z27, Z6, Z6
-kernelAVX512_8x32Rows_bias_6:
-	VMOVUPS Z6, 0(DX)
-	VADDPS Z28, Z7, Z7
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_bias_7
-	VMAXPS Z7, Z27, Z7
-	VADDPS Z27, Z7, Z7
-kernelAVX512_8x32Rows_bias_7:
-	VMOVUPS Z7, 64(DX)
-	ADDQ R8, DX
-	VBROADCASTSS 16(R10), Z28
-	VADDPS Z28, Z8, Z8
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_bias_8
-	VMAXPS Z8, Z27, Z8
-	VADDPS Z27, Z8, Z8
-kernelAVX512_8x32Rows_bias_8:
-	VMOVUPS Z8, 0(DX)
-	VADDPS Z28, Z9, Z9
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_bias_9
-	VMAXPS Z9, Z27, Z9
-	VADDPS Z27, Z9, Z9
-kernelAVX512_8x32Rows_bias_9:
-	VMOVUPS Z9, 64(DX)
-	ADDQ R8, DX
-	VBROADCASTSS 20(R10), Z28
-	VADDPS Z28, Z10, Z10
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_bias_10
-	VMAXPS Z10, Z27, Z10
-	VADDPS Z27, Z10, Z10
-kernelAVX512_8x32Rows_bias_10:
-	VMOVUPS Z10, 0(DX)
-	VADDPS Z28, Z11, Z11
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_bias_11
-	VMAXPS Z11, Z27, Z11
-	VADDPS Z27, Z11, Z11
-kernelAVX512_8x32Rows_bias_11:
-	VMOVUPS Z11, 64(DX)
-	ADDQ R8, DX
-	VBROADCASTSS 24(R10), Z28
-	VADDPS Z28, Z12, Z12
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_bias_12
-	VMAXPS Z12, Z27, Z12
-	VADDPS Z27, Z12, Z12
-kernelAVX512_8x32Rows_bias_12:
-	VMOVUPS Z12, 0(DX)
-	VADDPS Z28, Z13, Z13
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_bias_13
-	VMAXPS Z13, Z27, Z13
-	VADDPS Z27, Z13, Z13
-kernelAVX512_8x32Rows_bias_13:
-	VMOVUPS Z13, 64(DX)
-	ADDQ R8, DX
-	VBROADCASTSS 28(R10), Z28
-	VADDPS Z28, Z14, Z14
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_bias_14
-	VMAXPS Z14, Z27, Z14
-	VADDPS Z27, Z14, Z14
-kernelAVX512_8x32Rows_bias_14:
-	VMOVUPS Z14, 0(DX)
-	VADDPS Z28, Z15, Z15
-	TESTQ R12, R12
-	JZ    kernelAVX512_8x32Rows_bias_15
-	VMAXPS Z15, Z27, Z15
-	VADDPS Z27, Z15, Z15
-kernelAVX512_8x32Rows_bias_15:
-	VMOVUPS Z15, 64(DX)
+
+// func packRowsAVX512_32(dst, src *float32, offs *int, kc int)
+// Packs a strip of B read at row offsets: row p of dst (32 floats) is the
+// 32 floats at src + offs[p].
+TEXT ·packRowsAVX512_32(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ offs+16(FP), BX
+	MOVQ kc+24(FP), CX
+	TESTQ CX, CX
+	JZ   packRowsAVX512_32_done
+packRowsAVX512_32_loop:
+	MOVQ (BX), AX
+	VMOVUPS (SI)(AX*4), Z0
+	VMOVUPS 64(SI)(AX*4), Z1
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ $8, BX
+	ADDQ $128, DI
+	DECQ CX
+	JNZ  packRowsAVX512_32_loop
+packRowsAVX512_32_done:
 	VZEROUPPER
 	RET
 
