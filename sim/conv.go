@@ -201,7 +201,6 @@ func (cn *convNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape 
 // tiles compute into a scratch block that is then copied to each image's
 // output; every output is the same sum, in the same order, either way.
 const (
-	convChunkBytes = 1 << 20
 	// convMinTileMACs keeps a goroutine from being started for less work
 	// than it costs.
 	convMinTileMACs = 1 << 17
@@ -209,6 +208,9 @@ const (
 	// batch's images are convolved as one matrix.
 	convMergeCols = 512
 )
+
+// convChunkBytes is the im2col chunk: half of L2.
+var convChunkBytes = l2Bytes / 2
 
 // convTiling is how convTiles and convImplicit cut their work: spaces
 // column spaces (an image and group's outputs, or a group's over all
@@ -222,8 +224,14 @@ type convTiling struct {
 	tiles, grain                  int
 }
 
-func newConvTiling(threads, spaces, cols, kdim, mg int, kern microKernel) convTiling {
-	target := max(4*kern.nr, convChunkBytes/4/kdim)
+// newConvTiling cuts spaces column spaces of cols columns for a GEMM of
+// mg output channels and kdim taps. Chunks are about convChunkBytes of
+// im2col matrix, or minCols columns if that is more: merged layers have weights larger than
+// L2, read again from L3 for every chunk, and chunks as wide as the
+// weights have rows balance that traffic with the im2col chunk's own
+// (ResNet-18's 512x4608 layer at batch 8 takes one chunk, not four).
+func newConvTiling(threads, spaces, cols, kdim, mg, minCols int, kern microKernel) convTiling {
+	target := max(4*kern.nr, convChunkBytes/4/kdim, minCols)
 	chunks := (cols + target - 1) / target
 	// Chunks are whole strips of nr columns (but the last), as even as
 	// that allows; when there are few tiles, their number is rounded up to
@@ -274,7 +282,11 @@ func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch
 	if merge {
 		spaces, cols = cn.group, batch*outN
 	}
-	tl := newConvTiling(c.threads, spaces, cols, kdim, mg, kern)
+	minCols := 0
+	if merge {
+		minCols = mg
+	}
+	tl := newConvTiling(c.threads, spaces, cols, kdim, mg, minCols, kern)
 	chunks, per, bands, bandRows, chunkAt := tl.chunks, tl.per, tl.bands, tl.bandRows, tl.chunkAt
 	parallelFor(c.threads, tl.tiles, tl.grain, func(lo, hi int) {
 		var col, blk []float32

@@ -82,7 +82,7 @@ func (cn *convNode) convImplicit(c *runCtx, plan *implicitPlan, packed []*packed
 	clear(xp[batch*ch*pn:])
 
 	outN, out2, wp := g.outN, g.out[2], plan.wp
-	tl := newConvTiling(c.threads, batch*cn.group, plan.cols, kdim, mg, kern)
+	tl := newConvTiling(c.threads, batch*cn.group, plan.cols, kdim, mg, 0, kern)
 	parallelFor(c.threads, tl.tiles, tl.grain, func(lo, hi int) {
 		buf := f32Scratch.get(tl.bandRows * tl.per)
 		defer f32Scratch.put(buf)

@@ -94,7 +94,7 @@ TEXT \u00b7%s(SB), NOSPLIT, $0-64
 %s_loop:
 """ % (name, name))
     loadB(["Z30", "Z31"], 64)
-    w("\tPREFETCHT0 (DI)(R11*1)\n\tPREFETCHT0 64(DI)(R11*1)\n")
+    w("\tPREFETCHT0 (DI)(R11*1)\n\tPREFETCHT0 64(DI)(R11*1)\n\tPREFETCHT0 1024(SI)\n")
     for r in range(8):
         t = 28 + r % 2
         w("\tVBROADCASTSS %d(SI), Z%d\n" % (4*r, t))

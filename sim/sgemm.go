@@ -11,13 +11,21 @@ import "sync"
 // in registers for the whole kc loop. Packing makes every inner-loop load
 // sequential and lets the blocks stay in L1/L2 while they are reused.
 
-// Cache blocking. kc*nr floats of B (one packed strip) plus kc*mr floats of
-// A fit in L1; mc*kc floats of A fit in L2; kc*nc floats of B fit in L3.
+// Cache blocking. kc*nr floats of B (one packed strip, 32 KiB for the
+// AVX-512 kernel) plus kc*mr floats of A fit in L1; mc*kc floats of A fit
+// in half of L2; kc*nc floats of B fit in L3. kc is also where the
+// kernels' sums restart (each adds a kc-long dot product to C), so it
+// fixes the bits of every result: changing it changes the last bits of
+// the records.
 const (
 	gemmKC = 256
-	gemmMC = 120 // a multiple of every kernel's mr (2, 6, 8)
 	gemmNC = 3072
 )
+
+// gemmMC is mc for this machine's L2, a multiple of every kernel's mr (2,
+// 6, 8): 1008 rows (1 MiB of A) with a 2 MiB L2, so that a convolution's
+// B strip is loaded into L1 once for all its output channels.
+var gemmMC = min(1008, max(120, l2Bytes/2/(gemmKC*4)/24*24))
 
 // microKernel adds the product of a packed mr-row strip of A (kc deep) and
 // a kc x nr block of B to the mr x nr tile of C that starts at c[0] with
