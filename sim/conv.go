@@ -443,7 +443,7 @@ func im2colRangeAt(col, x []float32, g *geom, channels, j0, j1, nr, at int) {
 		}
 	}
 	s2 := g.s[2]
-	fast := nr > 0 && nr == im2colFastNR && rows > 0
+	fast := nr > 0 && im2colFast(nr) && rows > 0
 	if fast {
 		// The assembly reads and writes without bounds checks: check the
 		// furthest element of each table once.
@@ -461,7 +461,7 @@ func im2colRangeAt(col, x []float32, g *geom, channels, j0, j1, nr, at int) {
 		src := x[c*g.inN : (c+1)*g.inN]
 		segs := tab[t*np : (t+1)*np]
 		if fast {
-			im2colSegsFast(dst, src, segs, s2)
+			im2colSegsFast(dst, src, segs, s2, nr)
 			continue
 		}
 		for _, e := range segs {

@@ -81,29 +81,42 @@ func im2colSegsAVX512(dst, src *float32, segs *im2colSeg, n int)
 //go:noescape
 func im2colSegsStridedAVX512(dst, src *float32, segs *im2colSeg, n, stride int)
 
+//go:noescape
+func im2colSegsAVX2(dst, src *float32, segs *im2colSeg, n int)
+
+//go:noescape
+func im2colSegsStridedAVX2(dst, src *float32, segs *im2colSeg, n, stride int)
+
 // im2colSegsFast writes the pieces segs describes into dst (a row of the
-// im2col matrix) from src (a channel's plane), input values stride apart;
-// the caller has checked that every piece lies within dst and src. It
-// needs pieces of at most 32 values (im2colFastNR).
-func im2colSegsFast(dst, src []float32, segs []im2colSeg, stride int) {
+// im2col matrix) from src (a channel's plane), input values stride apart,
+// for strips nr wide (im2colFast(nr)); the caller has checked that every
+// piece lies within dst and src.
+func im2colSegsFast(dst, src []float32, segs []im2colSeg, stride, nr int) {
 	switch {
 	case len(segs) == 0:
-	case stride == 1:
+	case nr == 32 && stride == 1:
 		im2colSegsAVX512(&dst[0], &src[0], &segs[0], len(segs))
-	default:
+	case nr == 32:
 		im2colSegsStridedAVX512(&dst[0], &src[0], &segs[0], len(segs), stride)
+	case stride == 1:
+		im2colSegsAVX2(&dst[0], &src[0], &segs[0], len(segs))
+	default:
+		im2colSegsStridedAVX2(&dst[0], &src[0], &segs[0], len(segs), stride)
 	}
 }
 
-// im2colFastNR is the strip width for which im2colRange uses
-// im2colSegsFast: the AVX-512 kernel's nr, when the CPU has AVX-512 and
-// BMI2; 0 (never) otherwise.
-var im2colFastNR = func() int {
-	if hasAVX512 && cpu.X86.HasBMI2 {
-		return 32
+// im2colFast reports whether im2colRange has assembly for strips nr
+// wide: 32, the AVX-512 kernel's nr, when the CPU has AVX-512 and BMI2;
+// 16, the AVX2 kernel's, when it has AVX2.
+func im2colFast(nr int) bool {
+	switch nr {
+	case 32:
+		return hasAVX512 && cpu.X86.HasBMI2
+	case 16:
+		return hasAVX2
 	}
-	return 0
-}()
+	return false
+}
 
 // hasAVX2 and hasAVX512 report what the CPU (and OS, which must save the
 // wider registers) supports; x/sys/cpu checks both.

@@ -735,6 +735,128 @@ gsegsnext:
 gsegsdone:
 	VZEROUPPER
 	RET
+
+// func im2colSegsAVX2(dst, src *float32, segs *im2colSeg, n int)
+// im2colSegsAVX512 for pieces of at most 16 values, with AVX2's masked
+// moves: a piece's mask of c lanes is the 16 lanes of ones16 from lane
+// 16-c on (c ones, then zeros). Masked-off lanes are neither loaded nor
+// stored.
+TEXT ·im2colSegsAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ segs+16(FP), BX
+	MOVQ n+24(FP), CX
+	LEAQ ones16<>(SB), R9
+	VXORPS Y0, Y0, Y0
+	TESTQ CX, CX
+	JZ   asegsdone
+asegsloop:
+	MOVQ 0(BX), AX
+	LEAQ (DI)(AX*4), R8
+	MOVQ $16, R10
+	SUBQ 8(BX), R10
+	LEAQ (R9)(R10*4), R10
+	VMOVDQU (R10), Y1
+	VMOVDQU 32(R10), Y2
+	VMASKMOVPS Y0, Y1, (R8)
+	VMASKMOVPS Y0, Y2, 32(R8)
+	MOVQ 32(BX), DX
+	TESTQ DX, DX
+	JZ   asegsnext
+	MOVQ 16(BX), AX
+	LEAQ (SI)(AX*4), R11
+	MOVQ 24(BX), AX
+	LEAQ (R8)(AX*4), R8
+	MOVQ $16, R10
+	SUBQ DX, R10
+	LEAQ (R9)(R10*4), R10
+	VMOVDQU (R10), Y1
+	VMOVDQU 32(R10), Y2
+	VMASKMOVPS (R11), Y1, Y3
+	VMASKMOVPS 32(R11), Y2, Y4
+	VMASKMOVPS Y3, Y1, (R8)
+	VMASKMOVPS Y4, Y2, 32(R8)
+asegsnext:
+	ADDQ $40, BX
+	DECQ CX
+	JNZ  asegsloop
+asegsdone:
+	VZEROUPPER
+	RET
+
+// func im2colSegsStridedAVX2(dst, src *float32, segs *im2colSeg, n, stride int)
+// im2colSegsAVX2 for an input stride above 1: the input values are
+// gathered, stride apart (VGATHERDPS clears its mask: it gets a copy).
+TEXT ·im2colSegsStridedAVX2(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ segs+16(FP), BX
+	MOVQ n+24(FP), CX
+	MOVQ stride+32(FP), R13
+	LEAQ ones16<>(SB), R9
+	MOVQ R13, X6
+	VPBROADCASTD X6, Y6
+	VMOVDQU iota16<>(SB), Y5
+	VPMULLD Y6, Y5, Y5
+	SHLQ $5, R13
+	VXORPS Y0, Y0, Y0
+	TESTQ CX, CX
+	JZ   agsegsdone
+agsegsloop:
+	MOVQ 0(BX), AX
+	LEAQ (DI)(AX*4), R8
+	MOVQ $16, R10
+	SUBQ 8(BX), R10
+	LEAQ (R9)(R10*4), R10
+	VMOVDQU (R10), Y1
+	VMOVDQU 32(R10), Y2
+	VMASKMOVPS Y0, Y1, (R8)
+	VMASKMOVPS Y0, Y2, 32(R8)
+	MOVQ 32(BX), DX
+	TESTQ DX, DX
+	JZ   agsegsnext
+	MOVQ 16(BX), AX
+	LEAQ (SI)(AX*4), R11
+	LEAQ (R11)(R13*1), R12
+	MOVQ 24(BX), AX
+	LEAQ (R8)(AX*4), R8
+	MOVQ $16, R10
+	SUBQ DX, R10
+	LEAQ (R9)(R10*4), R10
+	VMOVDQU (R10), Y1
+	VMOVDQU 32(R10), Y2
+	VMOVDQU Y1, Y7
+	VMOVDQU Y2, Y8
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VGATHERDPS Y7, (R11)(Y5*4), Y3
+	VGATHERDPS Y8, (R12)(Y5*4), Y4
+	VMASKMOVPS Y3, Y1, (R8)
+	VMASKMOVPS Y4, Y2, 32(R8)
+agsegsnext:
+	ADDQ $40, BX
+	DECQ CX
+	JNZ  agsegsloop
+agsegsdone:
+	VZEROUPPER
+	RET
+DATA ones16<>+0(SB)/4, $-1
+DATA ones16<>+4(SB)/4, $-1
+DATA ones16<>+8(SB)/4, $-1
+DATA ones16<>+12(SB)/4, $-1
+DATA ones16<>+16(SB)/4, $-1
+DATA ones16<>+20(SB)/4, $-1
+DATA ones16<>+24(SB)/4, $-1
+DATA ones16<>+28(SB)/4, $-1
+DATA ones16<>+32(SB)/4, $-1
+DATA ones16<>+36(SB)/4, $-1
+DATA ones16<>+40(SB)/4, $-1
+DATA ones16<>+44(SB)/4, $-1
+DATA ones16<>+48(SB)/4, $-1
+DATA ones16<>+52(SB)/4, $-1
+DATA ones16<>+56(SB)/4, $-1
+DATA ones16<>+60(SB)/4, $-1
+GLOBL ones16<>(SB), RODATA|NOPTR, $128
 DATA iota16<>+0(SB)/4, $0
 DATA iota16<>+4(SB)/4, $1
 DATA iota16<>+8(SB)/4, $2
