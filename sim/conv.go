@@ -238,16 +238,27 @@ func newConvTiling(threads, spaces, cols, kdim, mg, minCols int, kern microKerne
 	// a multiple of the threads so that none waits for another's last
 	// one (7 chunks of a 56x56 layer on 2 threads left one idle an
 	// eighth of the time).
+	//
+	// Weights that do not stay in L2 (ResNet-18's last layers) are split
+	// into bands of output channels instead, so that each thread reads
+	// only its part of them from L3 (at batch 1 the two threads each read
+	// the 9 MB of the 512x4608 layer for one strip of 49 columns).
 	strips := (cols + kern.nr - 1) / kern.nr
-	if t := threads; t > 1 && spaces*chunks < 4*t && spaces*chunks%t != 0 {
+	t := threads
+	bigA := mg*kdim*4 > l2Bytes/2
+	few := t > 1 && spaces*chunks < 4*t && spaces*chunks%t != 0
+	if few && !bigA {
 		chunks = min(strips, ((spaces*chunks+t-1)/t*t+spaces-1)/spaces)
 	}
 	chunks = max(1, min(chunks, strips))
 	tl := convTiling{chunks: chunks, strips: strips, nr: kern.nr, cols: cols}
 	tl.per = (strips + chunks - 1) / chunks * kern.nr
 	tl.bands = 1
-	if spaces*chunks < threads {
-		tl.bands = min((threads+spaces*chunks-1)/(spaces*chunks), (mg+kern.mr-1)/kern.mr)
+	switch {
+	case few && bigA:
+		tl.bands = min(t/gcd(spaces*chunks, t), (mg+kern.mr-1)/kern.mr)
+	case spaces*chunks < t:
+		tl.bands = min((t+spaces*chunks-1)/(spaces*chunks), (mg+kern.mr-1)/kern.mr)
 	}
 	tl.bandRows = (mg + tl.bands - 1) / tl.bands
 	tl.bandRows = (tl.bandRows + kern.mr - 1) / kern.mr * kern.mr
@@ -256,6 +267,14 @@ func newConvTiling(threads, spaces, cols, kdim, mg, minCols int, kern microKerne
 	tileMACs := tl.bandRows * tl.per * kdim
 	tl.grain = max(1, convMinTileMACs/max(1, tileMACs))
 	return tl
+}
+
+// gcd is the greatest common divisor of a and b.
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // chunkAt is the first column of chunk i (cols for i = chunks).

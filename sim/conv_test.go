@@ -389,12 +389,22 @@ func TestIm2colStripsGiveTheRowMajorProduct(t *testing.T) {
 
 // TestConvBatchGivesEachImagesBits checks that a batch, whose small
 // layers are convolved with the images side by side as one matrix, gives
-// each image exactly the bits it gets alone, with and without bias, fused
-// Relu and groups, on one and two threads, for weights packed once and
-// weights computed by the graph.
+// each image exactly the bits it gets alone, and two threads the bits of
+// one (weights over half of L2 are split between threads by output
+// channels), with and without bias, fused Relu and groups, for weights
+// packed once and weights computed by the graph.
 func TestConvBatchGivesEachImagesBits(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	const batch, c, m, hw = 3, 64, 24, 7 // 64*9 = 576 taps: three k blocks
+	const batch, hw = 3, 7
+	for _, cm := range [][2]int{
+		{64, 24},   // 64*9 = 576 taps: three k blocks
+		{128, 256}, // weights over half of L2: split into bands
+	} {
+		testConvBatchBits(t, r, batch, cm[0], cm[1], hw)
+	}
+}
+
+func testConvBatchBits(t *testing.T, r *rand.Rand, batch, c, m, hw int) {
 	for _, group := range []int{1, 2} {
 		for _, withBias := range []bool{false, true} {
 			for _, relu := range []bool{false, true} {
@@ -418,11 +428,17 @@ func TestConvBatchGivesEachImagesBits(t *testing.T) {
 					if relu {
 						fn = bc.fusable(&onnx.Node{OpType: "Relu"})
 					}
+					var oneThread []float32
 					for _, threads := range []int{1, 2} {
-						name := fmt.Sprintf("group %d bias %v relu %v init %v threads %d", group, withBias, relu, initW, threads)
+						name := fmt.Sprintf("%d to %d channels, group %d bias %v relu %v init %v threads %d", c, m, group, withBias, relu, initW, threads)
 						all, err := fn(&runCtx{threads: threads}, in)
 						if err != nil {
 							t.Fatalf("%s: %v", name, err)
+						}
+						if oneThread == nil {
+							oneThread = all[0].Floats()
+						} else if !slices.EqualFunc(oneThread, all[0].Floats(), func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }) {
+							t.Fatalf("%s: the batch's bits differ from one thread's", name)
 						}
 						per := m * hw * hw
 						for bi := range batch {
