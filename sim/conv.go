@@ -229,7 +229,7 @@ type convTiling struct {
 // im2col matrix, or minCols columns if that is more: merged layers have weights larger than
 // L2, read again from L3 for every chunk, and chunks as wide as the
 // weights have rows balance that traffic with the im2col chunk's own
-// (ResNet-18's 512x4608 layer at batch 8 takes one chunk, not four).
+// (ResNet-18's 512x4608 layer at batch 8 takes two chunks, not four).
 func newConvTiling(threads, spaces, cols, kdim, mg, minCols int, kern microKernel) convTiling {
 	target := max(4*kern.nr, convChunkBytes/4/kdim, minCols)
 	chunks := (cols + target - 1) / target
@@ -303,7 +303,8 @@ func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch
 	}
 	minCols := 0
 	if merge {
-		minCols = mg
+		// Up to an im2col chunk of twice L2, which bounds the memory.
+		minCols = min(mg, 2*l2Bytes/4/kdim)
 	}
 	tl := newConvTiling(c.threads, spaces, cols, kdim, mg, minCols, kern)
 	chunks, per, bands, bandRows, chunkAt := tl.chunks, tl.per, tl.bands, tl.bandRows, tl.chunkAt
