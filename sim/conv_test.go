@@ -482,6 +482,8 @@ func TestConvImplicitGivesIm2colBits(t *testing.T) {
 		{3, 8, 13, 1, 33, 60, 5, []int64{2, 1, 0, 2}},
 		{1, 12, 16, 2, 31, 31, 3, []int64{0, 0, 0, 0}},
 		{2, 40, 24, 1, 40, 40, 1, []int64{0, 1, 0, 1}},
+		{1, 64, 40, 1, 7, 7, 3, []int64{1, 1, 1, 1}}, // as many strips as im2col's ragged ones
+		{1, 32, 16, 1, 14, 14, 3, []int64{1, 1, 1, 1}},
 	}
 	for si, sp := range specs {
 		for _, withBias := range []bool{false, true} {

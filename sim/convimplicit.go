@@ -18,9 +18,10 @@ package sim
 // same taps, with +0 where the input is padding), so the bits do not
 // change.
 
-// implicitMaxWaste bounds the dropped columns: wp may exceed out[2] by at
-// most a tenth (56 of 58 columns are kept at 56x56, 28 of 30 at 28x28; 14x14
-// keeps 14 of 16 and takes im2col).
+// implicitMaxWaste bounds the dropped columns: the virtual output may
+// take at most a tenth more strips of the kernel than the output itself
+// (56x56: 102 strips of 32 for 98, 28x28: 27 for 25; at 14x14 and 7x7 the
+// last strip is ragged anyway and both take 7 and 2).
 const implicitMaxWaste = 10
 
 // implicitPlan is the geometry of an implicit convolution.
@@ -47,7 +48,8 @@ func (cn *convNode) implicitPlan(g *geom, cg int, kern microKernel) *implicitPla
 		}
 	}
 	wp := g.in[2] + g.padB[2] + g.padE[2]
-	if (wp-g.out[2])*implicitMaxWaste > wp {
+	strips := func(cols int) int { return (cols + kern.nr - 1) / kern.nr }
+	if (strips(g.out[1]*wp)-strips(g.outN))*implicitMaxWaste > strips(g.outN) {
 		return nil
 	}
 	if p := cn.implicit.Load(); p != nil && p.cg == cg && p.kh == g.k[1] && p.kw == g.k[2] &&
