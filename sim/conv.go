@@ -150,8 +150,9 @@ func (cn *convNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 	return nil, fmt.Errorf("input X has type %v; Conv supports FLOAT, and INT8 from AscendQuant", x.DType)
 }
 
-// runFloat convolves by im2col and GEMM per image and group; depthwise
-// convolutions and 1x1 ones skip the im2col copy. The bias initializes
+// runFloat convolves by GEMM per image and group (or per group over a
+// batch), with B from im2col or read from a padded copy of the input
+// (convimplicit.go); depthwise convolutions and 1x1 ones skip the copy. The bias initializes
 // each output block before the GEMM accumulates into it, and a fused Relu
 // clamps the block while it is still in cache.
 func (cn *convNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape []int) ([]*onnx.Tensor, error) {
@@ -281,7 +282,8 @@ func gcd(a, b int) int {
 func (tl convTiling) chunkAt(i int) int { return min(tl.cols, i*tl.strips/tl.chunks*tl.nr) }
 
 // convTiles computes y = conv(x, w) + bias, and the fused Relu, for the
-// general (not depthwise) float Conv; y must be zero on entry.
+// general (not depthwise) float Conv; without a bias, y must be zero on
+// entry.
 func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch, ch, m int) {
 	cg, mg := ch/cn.group, m/cn.group
 	kdim := cg * g.kN
