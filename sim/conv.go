@@ -63,6 +63,8 @@ type convNode struct {
 	// initializer; nil otherwise.
 	cache *atomic.Pointer[convWeights]
 	i8    *igemmWeights // the same for the int8 kernels (igemm_conv.go)
+	// implicit keeps the last implicitPlan (convimplicit.go).
+	implicit *atomic.Pointer[implicitPlan]
 }
 
 func buildConv(b *buildCtx, n *onnx.Node) (opFunc, error) {
@@ -76,7 +78,7 @@ func buildConv(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	cn := &convNode{w: w, group: int(n.AttrInt("group", 1)), kernAtt: w.kernel}
+	cn := &convNode{w: w, group: int(n.AttrInt("group", 1)), kernAtt: w.kernel, implicit: new(atomic.Pointer[implicitPlan])}
 	if cn.group < 1 {
 		return nil, fmt.Errorf("group %d is below 1", cn.group)
 	}
@@ -150,8 +152,9 @@ func (cn *convNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 	return nil, fmt.Errorf("input X has type %v; Conv supports FLOAT, and INT8 from AscendQuant", x.DType)
 }
 
-// runFloat convolves by im2col and GEMM per image and group; depthwise
-// convolutions and 1x1 ones skip the im2col copy. The bias initializes
+// runFloat convolves by GEMM per image and group (or per group over a
+// batch), with B from im2col or read from a padded copy of the input
+// (convimplicit.go); depthwise convolutions and 1x1 ones skip the copy. The bias initializes
 // each output block before the GEMM accumulates into it, and a fused Relu
 // clamps the block while it is still in cache.
 func (cn *convNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape []int) ([]*onnx.Tensor, error) {
@@ -193,87 +196,213 @@ func (cn *convNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape 
 // that leaves fewer tiles than threads (batch 1 and the small late
 // layers), into bands of output channels. Each tile is an independent
 // job: threads share no buffers and wait for nothing but the end.
+//
+// Layers with few output positions (ResNet's 14x14 and 7x7 stages) take
+// the columns of all images of a batch as one matrix instead: 49 columns
+// make one whole strip of 32 and a ragged one, computed in full, and
+// reused the 9 MB of a 512x4608 weight matrix for 49 columns only. Their
+// tiles compute into a scratch block that is then copied to each image's
+// output; every output is the same sum, in the same order, either way.
 const (
-	convChunkBytes = 1 << 20
 	// convMinTileMACs keeps a goroutine from being started for less work
 	// than it costs.
 	convMinTileMACs = 1 << 17
+	// convMergeCols is the number of output positions below which a
+	// batch's images are convolved as one matrix.
+	convMergeCols = 512
 )
 
+// convChunkBytes is the im2col chunk: half of L2.
+var convChunkBytes = l2Bytes / 2
+
+// convTiling is how convTiles and convImplicit cut their work: spaces
+// column spaces (an image and group's outputs, or a group's over all
+// images) of cols columns each, into chunks of whole strips and, when
+// that leaves fewer tiles than threads, bands of bandRows output
+// channels. Tile t is band t%bands of chunk (t/bands)%chunks of space
+// t/bands/chunks.
+type convTiling struct {
+	chunks, per, strips, nr, cols int // per: columns of the widest chunk
+	bands, bandRows               int
+	tiles, grain                  int
+}
+
+// newConvTiling cuts spaces column spaces of cols columns for a GEMM of
+// mg output channels and kdim taps. Chunks are about convChunkBytes of
+// im2col matrix, or minCols columns if that is more: merged layers have weights larger than
+// L2, read again from L3 for every chunk, and chunks as wide as the
+// weights have rows balance that traffic with the im2col chunk's own
+// (ResNet-18's 512x4608 layer at batch 8 takes two chunks, not four).
+func newConvTiling(threads, spaces, cols, kdim, mg, minCols int, kern microKernel) convTiling {
+	target := max(4*kern.nr, convChunkBytes/4/kdim, minCols)
+	chunks := (cols + target - 1) / target
+	// Chunks are whole strips of nr columns (but the last), as even as
+	// that allows; when there are few tiles, their number is rounded up to
+	// a multiple of the threads so that none waits for another's last
+	// one (7 chunks of a 56x56 layer on 2 threads left one idle an
+	// eighth of the time).
+	//
+	// Weights that do not stay in L2 (ResNet-18's last layers) are split
+	// into bands of output channels instead, so that each thread reads
+	// only its part of them from L3 (at batch 1 the two threads each read
+	// the 9 MB of the 512x4608 layer for one strip of 49 columns).
+	strips := (cols + kern.nr - 1) / kern.nr
+	t := threads
+	bigA := mg*kdim*4 > l2Bytes/2
+	few := t > 1 && spaces*chunks < 4*t && spaces*chunks%t != 0
+	if few && !bigA {
+		chunks = min(strips, ((spaces*chunks+t-1)/t*t+spaces-1)/spaces)
+	}
+	chunks = max(1, min(chunks, strips))
+	tl := convTiling{chunks: chunks, strips: strips, nr: kern.nr, cols: cols}
+	tl.per = (strips + chunks - 1) / chunks * kern.nr
+	tl.bands = 1
+	switch {
+	case few && bigA:
+		tl.bands = min(t/gcd(spaces*chunks, t), (mg+kern.mr-1)/kern.mr)
+	case spaces*chunks < t:
+		tl.bands = min((t+spaces*chunks-1)/(spaces*chunks), (mg+kern.mr-1)/kern.mr)
+	}
+	tl.bandRows = (mg + tl.bands - 1) / tl.bands
+	tl.bandRows = (tl.bandRows + kern.mr - 1) / kern.mr * kern.mr
+	tl.bands = (mg + tl.bandRows - 1) / tl.bandRows
+	tl.tiles = spaces * chunks * tl.bands
+	tileMACs := tl.bandRows * tl.per * kdim
+	tl.grain = max(1, convMinTileMACs/max(1, tileMACs))
+	return tl
+}
+
+// gcd is the greatest common divisor of a and b.
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// chunkAt is the first column of chunk i (cols for i = chunks).
+func (tl convTiling) chunkAt(i int) int { return min(tl.cols, i*tl.strips/tl.chunks*tl.nr) }
+
 // convTiles computes y = conv(x, w) + bias, and the fused Relu, for the
-// general (not depthwise) float Conv; y must be zero on entry.
+// general (not depthwise) float Conv; without a bias, y must be zero on
+// entry.
 func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch, ch, m int) {
 	cg, mg := ch/cn.group, m/cn.group
 	kdim := cg * g.kN
 	packed := cn.packedWeights(wd, cn.group, mg, kdim)
 	kern := activeKernel
 	outN := g.outN
-	target := max(4*kern.nr, convChunkBytes/4/kdim)
-	chunks := (outN + target - 1) / target
-	images := batch * cn.group
-	// Chunks are whole strips of nr columns (but the last), as even as
-	// that allows; when there are few tiles, their number is rounded up to
-	// a multiple of the threads so that none waits for another's last
-	// one (7 chunks of a 56x56 layer on 2 threads left one idle an
-	// eighth of the time).
-	strips := (outN + kern.nr - 1) / kern.nr
-	if t := c.threads; t > 1 && images*chunks < 4*t && images*chunks%t != 0 {
-		chunks = min(strips, ((images*chunks+t-1)/t*t+images-1)/images)
+	// A column space is one (image, group)'s outputs, or, merged, one
+	// group's outputs over all images.
+	merge := batch > 1 && !g.pointwise && outN < convMergeCols
+	if !merge {
+		if plan := cn.implicitPlan(g, cg, kern); plan != nil {
+			cn.convImplicit(c, plan, packed, xd, wd, bd, y, g, batch, ch, m)
+			return
+		}
 	}
-	chunks = max(1, min(chunks, strips))
-	per := (strips + chunks - 1) / chunks * kern.nr // the widest chunk
-	chunkAt := func(i int) int { return min(outN, i*strips/chunks*kern.nr) }
-	bands := 1
-	if images*chunks < c.threads {
-		bands = min((c.threads+images*chunks-1)/(images*chunks), (mg+kern.mr-1)/kern.mr)
+	spaces, cols := batch*cn.group, outN
+	if merge {
+		spaces, cols = cn.group, batch*outN
 	}
-	bandRows := (mg + bands - 1) / bands
-	bandRows = (bandRows + kern.mr - 1) / kern.mr * kern.mr
-	bands = (mg + bandRows - 1) / bandRows
-	tiles := images * chunks * bands
-	tileMACs := bandRows * per * kdim
-	grain := max(1, convMinTileMACs/max(1, tileMACs))
-	parallelFor(c.threads, tiles, grain, func(lo, hi int) {
-		var col []float32
+	minCols := 0
+	if merge {
+		// Up to an im2col chunk of twice L2, which bounds the memory.
+		minCols = min(mg, 2*l2Bytes/4/kdim)
+	}
+	tl := newConvTiling(c.threads, spaces, cols, kdim, mg, minCols, kern)
+	chunks, per, bands, bandRows, chunkAt := tl.chunks, tl.per, tl.bands, tl.bandRows, tl.chunkAt
+	parallelFor(c.threads, tl.tiles, tl.grain, func(lo, hi int) {
+		var col, blk []float32
 		if !g.pointwise {
 			buf := f32Scratch.get(kdim * per)
 			defer f32Scratch.put(buf)
 			col = *buf
 		}
-		lastCol := -1 // the (image, chunk) whose im2col col holds
+		if merge {
+			buf := f32Scratch.get(bandRows * per)
+			defer f32Scratch.put(buf)
+			blk = *buf
+		}
+		lastCol := -1 // the (space, chunk) whose im2col col holds
 		for t := lo; t < hi; t++ {
 			band, ic := t%bands, t/bands
-			chunk, img := ic%chunks, ic/chunks
-			bi, gi := img/cn.group, img%cn.group
+			chunk, space := ic%chunks, ic/chunks
+			bi, gi := space/cn.group, space%cn.group
+			if merge {
+				bi, gi = 0, space
+			}
 			j0, j1 := chunkAt(chunk), chunkAt(chunk+1)
 			nw := j1 - j0
 			xg := xd[(bi*ch+gi*cg)*g.inN:]
 			src := matrix{data: xg[j0:], ld: g.inN}
 			if !g.pointwise {
 				if ic != lastCol {
-					im2colRange(col, xg, g, cg, j0, j1, kern.nr)
+					if merge {
+						cn.im2colImages(col, xd, g, ch, gi, j0, j1, kern.nr)
+					} else {
+						im2colRange(col, xg, g, cg, j0, j1, kern.nr)
+					}
 					lastCol = ic
 				}
 				src = matrix{data: col, strips: true}
 			}
 			i0, i1 := band*bandRows, min(mg, (band+1)*bandRows)
-			yg := y[(bi*m+gi*mg)*outN:]
-			var ep *epilogue
-			if bd != nil || cn.relu { // without a bias y is still zero, as the GEMM needs
-				ep = &epilogue{relu: cn.relu}
-				if bd != nil {
-					ep.bias = bd[gi*mg+i0 : gi*mg+i1]
+			ep := cn.tileEpilogue(bd, gi*mg+i0, gi*mg+i1)
+			cblk, ldc := y[(bi*m+gi*mg+i0)*outN+j0:], outN
+			if merge {
+				cblk, ldc = blk[:(i1-i0)*nw], nw
+				if bd == nil {
+					clear(cblk)
 				}
 			}
-			cblk := yg[i0*outN+j0:]
 			if packed != nil {
-				sgemmSerial(kern, i1-i0, nw, kdim, 1, matrix{}, packed[gi], i0, src, cblk, outN, ep)
+				sgemmSerial(kern, i1-i0, nw, kdim, 1, matrix{}, packed[gi], i0, src, cblk, ldc, ep)
 			} else {
 				a := matrix{data: wd[(gi*mg+i0)*kdim:], ld: kdim}
-				sgemmSerial(kern, i1-i0, nw, kdim, 1, a, nil, 0, src, cblk, outN, ep)
+				sgemmSerial(kern, i1-i0, nw, kdim, 1, a, nil, 0, src, cblk, ldc, ep)
+			}
+			if merge {
+				// Copy each image's part of the block to its output.
+				for j := j0; j < j1; {
+					bi, p := j/outN, j%outN
+					n := min(outN-p, j1-j)
+					yg := y[(bi*m+gi*mg+i0)*outN+p:]
+					for i := range i1 - i0 {
+						copy(yg[i*outN:i*outN+n], cblk[i*nw+j-j0:])
+					}
+					j += n
+				}
 			}
 		}
 	})
+}
+
+// tileEpilogue is what the GEMM of output channels [i0, i1) adds to the
+// product: their bias and the fused Relu, or nil when there is neither
+// (C must then start at zero).
+func (cn *convNode) tileEpilogue(bd []float32, i0, i1 int) *epilogue {
+	if bd == nil && !cn.relu {
+		return nil
+	}
+	ep := &epilogue{relu: cn.relu}
+	if bd != nil {
+		ep.bias = bd[i0:i1]
+	}
+	return ep
+}
+
+// im2colImages is im2colRange over columns [j0, j1) of group gi's outputs
+// of all images side by side (column bi*outN+p is output position p of
+// image bi), packed as strips of nr columns.
+func (cn *convNode) im2colImages(col, xd []float32, g *geom, ch, gi, j0, j1, nr int) {
+	cg := ch / cn.group
+	for j := j0; j < j1; {
+		bi, p := j/g.outN, j%g.outN
+		n := min(g.outN-p, j1-j)
+		im2colRangeAt(col, xd[(bi*ch+gi*cg)*g.inN:], g, cg, p, p+n, nr, j-j0)
+		j += n
+	}
 }
 
 // im2colRange writes columns [j0, j1) of the im2col matrix of x (channels
@@ -285,6 +414,13 @@ func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch
 // layers copy rows of only 7 or 14 values and per-piece overhead decides
 // the cost.
 func im2colRange(col, x []float32, g *geom, channels, j0, j1, nr int) {
+	im2colRangeAt(col, x, g, channels, j0, j1, nr, 0)
+}
+
+// im2colRangeAt is im2colRange writing column j0 at column at of the
+// strips in col (nr > 0), for a matrix whose other columns come from
+// other images.
+func im2colRangeAt(col, x []float32, g *geom, channels, j0, j1, nr, at int) {
 	w := j1 - j0
 	rows := channels * g.kN
 	rowStep := w // from one row of the matrix to the next in col
@@ -299,7 +435,7 @@ func im2colRange(col, x []float32, g *geom, channels, j0, j1, nr int) {
 		orow := p / out2 // od*out[1] + oh
 		ow0 := p - orow*out2
 		ow1 := min(out2, ow0+j1-p)
-		off := p - j0
+		off := p - j0 + at
 		if nr > 0 {
 			ow1 = min(ow1, ow0+nr-off%nr)
 			off = off/nr*nr*rows + off%nr
@@ -331,7 +467,7 @@ func im2colRange(col, x []float32, g *geom, channels, j0, j1, nr int) {
 		}
 	}
 	s2 := g.s[2]
-	fast := nr > 0 && nr == im2colFastNR && rows > 0
+	fast := nr > 0 && im2colFast(nr) && rows > 0
 	if fast {
 		// The assembly reads and writes without bounds checks: check the
 		// furthest element of each table once.
@@ -349,7 +485,7 @@ func im2colRange(col, x []float32, g *geom, channels, j0, j1, nr int) {
 		src := x[c*g.inN : (c+1)*g.inN]
 		segs := tab[t*np : (t+1)*np]
 		if fast {
-			im2colSegsFast(dst, src, segs, s2)
+			im2colSegsFast(dst, src, segs, s2, nr)
 			continue
 		}
 		for _, e := range segs {

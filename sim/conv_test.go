@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"sync/atomic"
 	"testing"
 
 	"amq/onnx"
@@ -377,6 +379,149 @@ func TestIm2colStripsGiveTheRowMajorProduct(t *testing.T) {
 					for i := range want {
 						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 							t.Fatalf("stride %d, columns [%d, %d), %s: C[%d] = %g from strips, %g from the row-major matrix", stride, j0, j1, kern.name, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestConvBatchGivesEachImagesBits checks that a batch, whose small
+// layers are convolved with the images side by side as one matrix, gives
+// each image exactly the bits it gets alone, and two threads the bits of
+// one (weights over half of L2 are split between threads by output
+// channels), with and without bias, fused Relu and groups, for weights
+// packed once and weights computed by the graph.
+func TestConvBatchGivesEachImagesBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	const batch, hw = 3, 7
+	for _, cm := range [][2]int{
+		{64, 24},   // 64*9 = 576 taps: three k blocks
+		{128, 256}, // weights over half of L2: split into bands
+	} {
+		testConvBatchBits(t, r, batch, cm[0], cm[1], hw)
+	}
+}
+
+func testConvBatchBits(t *testing.T, r *rand.Rand, batch, c, m, hw int) {
+	for _, group := range []int{1, 2} {
+		for _, withBias := range []bool{false, true} {
+			for _, relu := range []bool{false, true} {
+				for _, initW := range []bool{false, true} {
+					x := randFloats(r, batch*c*hw*hw)
+					w := onnx.NewTensor([]int{m, c / group, 3, 3}, randFloats(r, m*c/group*9))
+					in := []*onnx.Tensor{onnx.NewTensor([]int{batch, c, hw, hw}, x), w}
+					if withBias {
+						in = append(in, onnx.NewTensor([]int{m}, randFloats(r, m)))
+					}
+					n := node("Conv", map[string]any{"pads": []int64{1, 1, 1, 1}, "group": group}, "x", "w", "b")
+					g := &onnx.Graph{Nodes: []*onnx.Node{n}}
+					if initW {
+						g.Initializers = map[string]*onnx.Tensor{"w": w}
+					}
+					bc := &buildCtx{opset: 13, graph: g}
+					fn, err := buildConv(bc, n)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if relu {
+						fn = bc.fusable(&onnx.Node{OpType: "Relu"})
+					}
+					var oneThread []float32
+					for _, threads := range []int{1, 2} {
+						name := fmt.Sprintf("%d to %d channels, group %d bias %v relu %v init %v threads %d", c, m, group, withBias, relu, initW, threads)
+						all, err := fn(&runCtx{threads: threads}, in)
+						if err != nil {
+							t.Fatalf("%s: %v", name, err)
+						}
+						if oneThread == nil {
+							oneThread = all[0].Floats()
+						} else if !slices.EqualFunc(oneThread, all[0].Floats(), func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }) {
+							t.Fatalf("%s: the batch's bits differ from one thread's", name)
+						}
+						per := m * hw * hw
+						for bi := range batch {
+							one := slices.Clone(in)
+							one[0] = onnx.NewTensor([]int{1, c, hw, hw}, x[bi*c*hw*hw:(bi+1)*c*hw*hw])
+							alone, err := fn(&runCtx{threads: threads}, one)
+							if err != nil {
+								t.Fatalf("%s: %v", name, err)
+							}
+							got, want := all[0].Floats()[bi*per:(bi+1)*per], alone[0].Floats()
+							for i := range want {
+								if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+									t.Fatalf("%s: image %d y[%d] = %g in the batch, %g alone", name, bi, i, got[i], want[i])
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestConvImplicitGivesIm2colBits checks that convolutions computed
+// without im2col (padded planes read in place) give the bits of im2col
+// and GEMM, for 3x3 and 5x5 kernels, symmetric, uneven and no padding,
+// groups, bias, fused Relu, output channels that do not fill the
+// kernel's rows, and one and two threads.
+func TestConvImplicitGivesIm2colBits(t *testing.T) {
+	if activeKernel.packRows == nil {
+		t.Skipf("kernel %s cannot pack strips from row offsets: convolutions take im2col", activeKernel.name)
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	type spec struct {
+		batch, c, m, group, h, w, k int
+		pads                        []int64
+	}
+	specs := []spec{
+		{2, 64, 64, 1, 30, 30, 3, []int64{1, 1, 1, 1}}, // 576 taps: three k blocks
+		{1, 32, 20, 1, 23, 41, 3, []int64{1, 1, 1, 1}},
+		{3, 8, 13, 1, 33, 60, 5, []int64{2, 1, 0, 2}},
+		{1, 12, 16, 2, 31, 31, 3, []int64{0, 0, 0, 0}},
+		{2, 40, 24, 1, 40, 40, 1, []int64{0, 1, 0, 1}},
+		{1, 64, 40, 1, 7, 7, 3, []int64{1, 1, 1, 1}}, // as many strips as im2col's ragged ones
+		{1, 32, 16, 1, 14, 14, 3, []int64{1, 1, 1, 1}},
+	}
+	for si, sp := range specs {
+		for _, withBias := range []bool{false, true} {
+			for _, relu := range []bool{false, true} {
+				x := onnx.NewTensor([]int{sp.batch, sp.c, sp.h, sp.w}, randFloats(r, sp.batch*sp.c*sp.h*sp.w))
+				w := onnx.NewTensor([]int{sp.m, sp.c / sp.group, sp.k, sp.k}, randFloats(r, sp.m*sp.c/sp.group*sp.k*sp.k))
+				in := []*onnx.Tensor{x, w}
+				if withBias {
+					in = append(in, onnx.NewTensor([]int{sp.m}, randFloats(r, sp.m)))
+				}
+				n := node("Conv", map[string]any{"pads": sp.pads, "group": sp.group}, "x", "w", "b")
+				attrs, err := readWindowAttrs(n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, threads := range []int{1, 2} {
+					name := fmt.Sprintf("spec %d bias %v relu %v threads %d", si, withBias, relu, threads)
+					run := func(kern microKernel) ([]float32, bool) {
+						saved := activeKernel
+						activeKernel = kern
+						defer func() { activeKernel = saved }()
+						cn := &convNode{w: attrs, group: sp.group, relu: relu, implicit: new(atomic.Pointer[implicitPlan])}
+						out, err := cn.run(&runCtx{threads: threads}, in)
+						if err != nil {
+							t.Fatalf("%s: %v", name, err)
+						}
+						return out[0].Floats(), cn.implicit.Load() != nil
+					}
+					noRows := activeKernel
+					noRows.packRows = nil
+					want, _ := run(noRows)
+					got, implicit := run(activeKernel)
+					if !implicit {
+						t.Fatalf("%s: the convolution did not take the implicit path", name)
+					}
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%s: y[%d] = %g without im2col, %g with", name, i, got[i], want[i])
 						}
 					}
 				}

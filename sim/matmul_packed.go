@@ -111,7 +111,7 @@ func (p *packedB) multiply(a []float32, m int, y, bias []float32, threads int) {
 // gemmZeros is the bias of an epilogue that starts C at zero: the kernel
 // then writes its tile instead of adding to C, and 0 + x is x, so C need
 // not be cleared first. It is only read.
-var gemmZeros [gemmMC + 8]float32
+var gemmZeros [gemmMCMax + 8]float32
 
 // addRow adds b to o element by element (o[i] += b[i]).
 func addRow(o, b []float32) {

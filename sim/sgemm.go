@@ -11,13 +11,24 @@ import "sync"
 // in registers for the whole kc loop. Packing makes every inner-loop load
 // sequential and lets the blocks stay in L1/L2 while they are reused.
 
-// Cache blocking. kc*nr floats of B (one packed strip) plus kc*mr floats of
-// A fit in L1; mc*kc floats of A fit in L2; kc*nc floats of B fit in L3.
+// Cache blocking. kc*nr floats of B (one packed strip, 32 KiB for the
+// AVX-512 kernel) plus kc*mr floats of A fit in L1; mc*kc floats of A fit
+// in half of L2; kc*nc floats of B fit in L3. kc is also where the
+// kernels' sums restart (each adds a kc-long dot product to C), so it
+// fixes the bits of every result: changing it changes the last bits of
+// the records.
 const (
 	gemmKC = 256
-	gemmMC = 120 // a multiple of every kernel's mr (2, 6, 8)
 	gemmNC = 3072
 )
+
+// gemmMC is mc for this machine's L2, a multiple of every kernel's mr (2,
+// 6, 8): 1008 rows (1 MiB of A) with a 2 MiB L2, so that a convolution's
+// B strip is loaded into L1 once for all its output channels.
+var gemmMC = min(gemmMCMax, max(120, l2Bytes/2/(gemmKC*4)/24*24))
+
+// gemmMCMax bounds gemmMC, so that buffers of one row block can be arrays.
+const gemmMCMax = 1008
 
 // microKernel adds the product of a packed mr-row strip of A (kc deep) and
 // a kc x nr block of B to the mr x nr tile of C that starts at c[0] with
@@ -31,6 +42,10 @@ type microKernel struct {
 	// nil the tile of C becomes bias[r] + the product (C is not read), and
 	// with relu each result then becomes max(v, 0).
 	epi func(kc int, a, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool)
+	// packRows, when not nil, packs kc rows of a strip of a B read at
+	// row offsets (matrix.rows): row p of dst (nr floats) is the nr
+	// floats at src[offs[p]:]. Kernels without it do not take such a B.
+	packRows func(dst, src []float32, offs []int, kc int)
 }
 
 // epilogue is what sgemmSerial does besides the product: C starts from
@@ -107,6 +122,12 @@ type matrix struct {
 	// columns (whatever the padding holds only reaches discarded
 	// columns of C). ld and trans are unused; only sgemmSerial takes it.
 	strips bool
+	// rows, when not nil, marks a B operand read in place at row offsets
+	// (a convolution's input, see convImplicit): element (p, j) is
+	// data[rows[p]+j], and data holds nr-1 values past the last column
+	// of every row. Only sgemmSerial takes it, with a kernel that has
+	// packRows.
+	rows []int
 }
 
 // sgemm computes C = alpha*A*B + beta*C for an m x k matrix A, a k x n
@@ -262,9 +283,20 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 	// A strided B read in place costs the kernel up to half its speed
 	// (rows a page or more apart defeat L1 and the TLB), so im2col packs
 	// its matrix into strips itself.
-	direct := !b.trans && m <= directB && !b.strips
+	if b.rows != nil {
+		// The kernel reads B without bounds checks: check the furthest
+		// row once.
+		hi := 0
+		for _, o := range b.rows[:k] {
+			hi = max(hi, o)
+		}
+		if len(b.rows) < k || k > 0 && hi+(n+nr-1)/nr*nr > len(b.data) {
+			panic("sim: sgemm row offsets out of range")
+		}
+	}
+	direct := !b.trans && m <= directB && !b.strips && b.rows == nil
 	nc0 := min(gemmNC, (n+nr-1)/nr*nr)
-	if direct || b.strips {
+	if direct || b.strips || b.rows != nil {
 		nc0 = nr // only the ragged last strip is packed
 	}
 	mc0 := min(gemmMC/mr*mr, (m+mr-1)/mr*mr)
@@ -280,8 +312,8 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 		for pc := 0; pc < k; pc += gemmKC {
 			kc := min(gemmKC, k-pc)
 			full := nc / nr * nr // columns in whole strips
-			if b.strips {
-				// already packed
+			if b.strips || b.rows != nil {
+				// already packed, or read in place
 			} else if !direct {
 				packB(bufs.b, b, pc, jc, kc, nc, nr)
 			} else if full < nc {
@@ -300,6 +332,11 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 					var bp []float32
 					ldb := nr
 					switch {
+					case b.rows != nil:
+						// Packed here, to be read from L1 by every
+						// strip of A.
+						kern.packRows(bufs.b, b.data[jc+jr:], b.rows[pc:], kc)
+						bp = bufs.b[:kc*nr]
 					case b.strips:
 						bp = b.data[(jc+jr)*k+pc*nr:][:kc*nr]
 					case !direct:

@@ -15,41 +15,65 @@ import (
 //go:generate python3 make_sgemm_amd64.py
 
 //go:noescape
-func kernelAVX2_6x16(kc int, a, b *float32, ldb int, c *float32, ldc int)
+func kernelAVX2_6x16(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
 
 //go:noescape
 func kernelAVX512_8x32(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
 
-var avx2Kernel = microKernel{mr: 6, nr: 16, name: "avx2_6x16", fn: func(kc int, a, b []float32, ldb int, c []float32, ldc int) {
-	if kc == 0 {
-		return
-	}
-	_, _, _ = a[6*kc-1], b[(kc-1)*ldb+15], c[5*ldc+15]
-	kernelAVX2_6x16(kc, &a[0], &b[0], ldb, &c[0], ldc)
-}}
+//go:noescape
+func packRowsAVX2_16(dst, src *float32, offs *int, kc int)
 
-var avx512Kernel = microKernel{mr: 8, nr: 32, name: "avx512_8x32",
-	fn: func(kc int, a, b []float32, ldb int, c []float32, ldc int) {
-		if kc == 0 {
-			return
-		}
-		_, _, _ = a[8*kc-1], b[(kc-1)*ldb+31], c[7*ldc+31]
-		kernelAVX512_8x32(kc, &a[0], &b[0], ldb, &c[0], ldc, nil, 0)
-	},
-	epi: func(kc int, a, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool) {
-		_, _, _ = a[8*kc-1], b[(kc-1)*ldb+31], c[7*ldc+31]
-		var bp *float32
-		if bias != nil {
-			_ = bias[7]
-			bp = &bias[0]
-		}
-		r := 0
-		if relu {
-			r = 1
-		}
-		kernelAVX512_8x32(kc, &a[0], &b[0], ldb, &c[0], ldc, bp, r)
-	},
+//go:noescape
+func packRowsAVX512_32(dst, src *float32, offs *int, kc int)
+
+// epiArgs are the epilogue arguments of the assembly kernels, for a tile
+// of mr rows.
+func epiArgs(bias []float32, relu bool, mr int) (*float32, int) {
+	var bp *float32
+	if bias != nil {
+		_ = bias[mr-1]
+		bp = &bias[0]
+	}
+	if relu {
+		return bp, 1
+	}
+	return bp, 0
 }
+
+// asmKernel wraps an mr x nr assembly kernel and its strip packer in a
+// microKernel, checking the bounds the assembly does not.
+func asmKernel(mr, nr int, name string,
+	kernel func(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int),
+	pack func(dst, src *float32, offs *int, kc int)) microKernel {
+	return microKernel{mr: mr, nr: nr, name: name,
+		fn: func(kc int, a, b []float32, ldb int, c []float32, ldc int) {
+			if kc == 0 {
+				return
+			}
+			_, _, _ = a[mr*kc-1], b[(kc-1)*ldb+nr-1], c[(mr-1)*ldc+nr-1]
+			kernel(kc, &a[0], &b[0], ldb, &c[0], ldc, nil, 0)
+		},
+		epi: func(kc int, a, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool) {
+			_, _, _ = a[mr*kc-1], b[(kc-1)*ldb+nr-1], c[(mr-1)*ldc+nr-1]
+			bp, r := epiArgs(bias, relu, mr)
+			kernel(kc, &a[0], &b[0], ldb, &c[0], ldc, bp, r)
+		},
+		// The offsets are checked; src is not: sgemmSerial checks once
+		// that every row lies in B's data.
+		packRows: func(dst, src []float32, offs []int, kc int) {
+			if kc == 0 {
+				return
+			}
+			_, _, _ = dst[kc*nr-1], src[0], offs[kc-1]
+			pack(&dst[0], &src[0], &offs[0], kc)
+		},
+	}
+}
+
+var (
+	avx2Kernel   = asmKernel(6, 16, "avx2_6x16", kernelAVX2_6x16, packRowsAVX2_16)
+	avx512Kernel = asmKernel(8, 32, "avx512_8x32", kernelAVX512_8x32, packRowsAVX512_32)
+)
 
 //go:noescape
 func im2colSegsAVX512(dst, src *float32, segs *im2colSeg, n int)
@@ -57,29 +81,42 @@ func im2colSegsAVX512(dst, src *float32, segs *im2colSeg, n int)
 //go:noescape
 func im2colSegsStridedAVX512(dst, src *float32, segs *im2colSeg, n, stride int)
 
+//go:noescape
+func im2colSegsAVX2(dst, src *float32, segs *im2colSeg, n int)
+
+//go:noescape
+func im2colSegsStridedAVX2(dst, src *float32, segs *im2colSeg, n, stride int)
+
 // im2colSegsFast writes the pieces segs describes into dst (a row of the
-// im2col matrix) from src (a channel's plane), input values stride apart;
-// the caller has checked that every piece lies within dst and src. It
-// needs pieces of at most 32 values (im2colFastNR).
-func im2colSegsFast(dst, src []float32, segs []im2colSeg, stride int) {
+// im2col matrix) from src (a channel's plane), input values stride apart,
+// for strips nr wide (im2colFast(nr)); the caller has checked that every
+// piece lies within dst and src.
+func im2colSegsFast(dst, src []float32, segs []im2colSeg, stride, nr int) {
 	switch {
 	case len(segs) == 0:
-	case stride == 1:
+	case nr == 32 && stride == 1:
 		im2colSegsAVX512(&dst[0], &src[0], &segs[0], len(segs))
-	default:
+	case nr == 32:
 		im2colSegsStridedAVX512(&dst[0], &src[0], &segs[0], len(segs), stride)
+	case stride == 1:
+		im2colSegsAVX2(&dst[0], &src[0], &segs[0], len(segs))
+	default:
+		im2colSegsStridedAVX2(&dst[0], &src[0], &segs[0], len(segs), stride)
 	}
 }
 
-// im2colFastNR is the strip width for which im2colRange uses
-// im2colSegsFast: the AVX-512 kernel's nr, when the CPU has AVX-512 and
-// BMI2; 0 (never) otherwise.
-var im2colFastNR = func() int {
-	if hasAVX512 && cpu.X86.HasBMI2 {
-		return 32
+// im2colFast reports whether im2colRange has assembly for strips nr
+// wide: 32, the AVX-512 kernel's nr, when the CPU has AVX-512 and BMI2;
+// 16, the AVX2 kernel's, when it has AVX2.
+func im2colFast(nr int) bool {
+	switch nr {
+	case 32:
+		return hasAVX512 && cpu.X86.HasBMI2
+	case 16:
+		return hasAVX2
 	}
-	return 0
-}()
+	return false
+}
 
 // hasAVX2 and hasAVX512 report what the CPU (and OS, which must save the
 // wider registers) supports; x/sys/cpu checks both.

@@ -4,21 +4,23 @@
 
 #include "textflag.h"
 
-// func kernelAVX2_6x16(kc int, a, b *float32, ldb int, c *float32, ldc int)
+// func kernelAVX2_6x16(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
 // Adds the product of a packed 6-row strip of A (kc deep) and the kc x 16
 // block of B whose rows are ldb floats apart to the 6x16 tile of C at c
-// with row stride ldc.
+// with row stride ldc; bias and relu as in kernelAVX512_8x32.
 // Y0..Y11 hold the tile (two registers a row), Y12/Y13 a row of B, Y14 a
-// broadcast element of A.
-TEXT ·kernelAVX2_6x16(SB), NOSPLIT, $0-48
+// broadcast element of A, Y15 zero.
+TEXT ·kernelAVX2_6x16(SB), NOSPLIT, $0-64
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ ldb+24(FP), R9
-	SHLQ $2, R9
 	MOVQ c+32(FP), DX
 	MOVQ ldc+40(FP), R8
 	SHLQ $2, R8
+	MOVQ bias+48(FP), R10
+	MOVQ relu+56(FP), R12
+	SHLQ $2, R9
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -32,9 +34,9 @@ TEXT ·kernelAVX2_6x16(SB), NOSPLIT, $0-48
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	TESTQ CX, CX
-	JZ    store
-loop:
-	VMOVUPS (DI), Y12
+	JZ    kernelAVX2_6x16_store
+kernelAVX2_6x16_loop:
+	VMOVUPS 0(DI), Y12
 	VMOVUPS 32(DI), Y13
 	VBROADCASTSS 0(SI), Y14
 	VFMADD231PS Y12, Y14, Y0
@@ -57,36 +59,198 @@ loop:
 	ADDQ $24, SI
 	ADDQ R9, DI
 	DECQ CX
-	JNZ  loop
-store:
-	VADDPS (DX), Y0, Y0
-	VMOVUPS Y0, (DX)
+	JNZ  kernelAVX2_6x16_loop
+kernelAVX2_6x16_store:
+	VXORPS Y15, Y15, Y15
+	TESTQ R10, R10
+	JNZ   kernelAVX2_6x16_bias
+kernelAVX2_6x16_add:
+	VADDPS 0(DX), Y0, Y0
+	TESTQ R12, R12
+	JZ    kernelAVX2_6x16_add_0
+	VMAXPS Y0, Y15, Y0
+	VADDPS Y15, Y0, Y0
+kernelAVX2_6x16_add_0:
+	VMOVUPS Y0, 0(DX)
 	VADDPS 32(DX), Y1, Y1
+	TESTQ R12, R12
+	JZ    kernelAVX2_6x16_add_1
+	VMAXPS Y1, Y15, Y1
+	VADDPS Y15, Y1, Y1
+kernelAVX2_6x16_add_1:
 	VMOVUPS Y1, 32(DX)
 	ADDQ R8, DX
-	VADDPS (DX), Y2, Y2
-	VMOVUPS Y2, (DX)
+	VADDPS 0(DX), Y2, Y2
+	TESTQ R12, R12
+	JZ    kernelAVX2_6x16_add_2
+	VMAXPS Y2, Y15, Y2
+	VADDPS Y15, Y2, Y2
+kernelAVX2_6x16_add_2:
+	VMOVUPS Y2, 0(DX)
 	VADDPS 32(DX), Y3, Y3
+	TESTQ R12, R12
+	JZ    kernelAVX2_6x16_add_3
+	VMAXPS Y3, Y15, Y3
+	VADDPS Y15, Y3, Y3
+kernelAVX2_6x16_add_3:
 	VMOVUPS Y3, 32(DX)
 	ADDQ R8, DX
-	VADDPS (DX), Y4, Y4
-	VMOVUPS Y4, (DX)
+	VADDPS 0(DX), Y4, Y4
+	TESTQ R12, R12
+	JZ    kernelAVX2_6x16_add_4
+	VMAXPS Y4, Y15, Y4
+	VADDPS Y15, Y4, Y4
+kernelAVX2_6x16_add_4:
+	VMOVUPS Y4, 0(DX)
 	VADDPS 32(DX), Y5, Y5
+	TESTQ R12, R12
+	JZ    kernelAVX2_6x16_add_5
+	VMAXPS Y5, Y15, Y5
+	VADDPS Y15, Y5, Y5
+kernelAVX2_6x16_add_5:
 	VMOVUPS Y5, 32(DX)
 	ADDQ R8, DX
-	VADDPS (DX), Y6, Y6
-	VMOVUPS Y6, (DX)
+	VADDPS 0(DX), Y6, Y6
+	TESTQ R12, R12
+	JZ    kernelAVX2_6x16_add_6
+	VMAXPS Y6, Y15, Y6
+	VADDPS Y15, Y6, Y6
+kernelAVX2_6x16_add_6:
+	VMOVUPS Y6, 0(DX)
 	VADDPS 32(DX), Y7, Y7
+	TESTQ R12, R12
+	JZ    kernelAVX2_6x16_add_7
+	VMAXPS Y7, Y15, Y7
+	VADDPS Y15, Y7, Y7
+kernelAVX2_6x16_add_7:
 	VMOVUPS Y7, 32(DX)
 	ADDQ R8, DX
-	VADDPS (DX), Y8, Y8
-	VMOVUPS Y8, (DX)
+	VADDPS 0(DX), Y8, Y8
+	TESTQ R12, R12
+	JZ    kernelAVX2_6x16_add_8
+	VMAXPS Y8, Y15, Y8
+	VADDPS Y15, Y8, Y8
+kernelAVX2_6x16_add_8:
+	VMOVUPS Y8, 0(DX)
 	VADDPS 32(DX), Y9, Y9
+	TESTQ R12, R12
+	JZ    kernelAVX2_6x16_add_9
+	VMAXPS Y9, Y15, Y9
+	VADDPS Y15, Y9, Y9
+kernelAVX2_6x16_add_9:
 	VMOVUPS Y9, 32(DX)
 	ADDQ R8, DX
-	VADDPS (DX), Y10, Y10
-	VMOVUPS Y10, (DX)
+	VADDPS 0(DX), Y10, Y10
+	TESTQ R12, R12
+	JZ    kernelAVX2_6x16_add_10
+	VMAXPS Y10, Y15, Y10
+	VADDPS Y15, Y10, Y10
+kernelAVX2_6x16_add_10:
+	VMOVUPS Y10, 0(DX)
 	VADDPS 32(DX), Y11, Y11
+	TESTQ R12, R12
+	JZ    kernelAVX2_6x16_add_11
+	VMAXPS Y11, Y15, Y11
+	VADDPS Y15, Y11, Y11
+kernelAVX2_6x16_add_11:
+	VMOVUPS Y11, 32(DX)
+	VZEROUPPER
+	RET
+kernelAVX2_6x16_bias:
+	VBROADCASTSS 0(R10), Y14
+	VADDPS Y14, Y0, Y0
+	TESTQ R12, R12
+	JZ    kernelAVX2_6x16_bias_0
+	VMAXPS Y0, Y15, Y0
+	VADDPS Y15, Y0, Y0
+kernelAVX2_6x16_bias_0:
+	VMOVUPS Y0, 0(DX)
+	VADDPS Y14, Y1, Y1
+	TESTQ R12, R12
+	JZ    kernelAVX2_6x16_bias_1
+	VMAXPS Y1, Y15, Y1
+	VADDPS Y15, Y1, Y1
+kernelAVX2_6x16_bias_1:
+	VMOVUPS Y1, 32(DX)
+	ADDQ R8, DX
+	VBROADCASTSS 4(R10), Y14
+	VADDPS Y14, Y2, Y2
+	TESTQ R12, R12
+	JZ    kernelAVX2_6x16_bias_2
+	VMAXPS Y2, Y15, Y2
+	VADDPS Y15, Y2, Y2
+kernelAVX2_6x16_bias_2:
+	VMOVUPS Y2, 0(DX)
+	VADDPS Y14, Y3, Y3
+	TESTQ R12, R12
+	JZ    kernelAVX2_6x16_bias_3
+	VMAXPS Y3, Y15, Y3
+	VADDPS Y15, Y3, Y3
+kernelAVX2_6x16_bias_3:
+	VMOVUPS Y3, 32(DX)
+	ADDQ R8, DX
+	VBROADCASTSS 8(R10), Y14
+	VADDPS Y14, Y4, Y4
+	TESTQ R12, R12
+	JZ    kernelAVX2_6x16_bias_4
+	VMAXPS Y4, Y15, Y4
+	VADDPS Y15, Y4, Y4
+kernelAVX2_6x16_bias_4:
+	VMOVUPS Y4, 0(DX)
+	VADDPS Y14, Y5, Y5
+	TESTQ R12, R12
+	JZ    kernelAVX2_6x16_bias_5
+	VMAXPS Y5, Y15, Y5
+	VADDPS Y15, Y5, Y5
+kernelAVX2_6x16_bias_5:
+	VMOVUPS Y5, 32(DX)
+	ADDQ R8, DX
+	VBROADCASTSS 12(R10), Y14
+	VADDPS Y14, Y6, Y6
+	TESTQ R12, R12
+	JZ    kernelAVX2_6x16_bias_6
+	VMAXPS Y6, Y15, Y6
+	VADDPS Y15, Y6, Y6
+kernelAVX2_6x16_bias_6:
+	VMOVUPS Y6, 0(DX)
+	VADDPS Y14, Y7, Y7
+	TESTQ R12, R12
+	JZ    kernelAVX2_6x16_bias_7
+	VMAXPS Y7, Y15, Y7
+	VADDPS Y15, Y7, Y7
+kernelAVX2_6x16_bias_7:
+	VMOVUPS Y7, 32(DX)
+	ADDQ R8, DX
+	VBROADCASTSS 16(R10), Y14
+	VADDPS Y14, Y8, Y8
+	TESTQ R12, R12
+	JZ    kernelAVX2_6x16_bias_8
+	VMAXPS Y8, Y15, Y8
+	VADDPS Y15, Y8, Y8
+kernelAVX2_6x16_bias_8:
+	VMOVUPS Y8, 0(DX)
+	VADDPS Y14, Y9, Y9
+	TESTQ R12, R12
+	JZ    kernelAVX2_6x16_bias_9
+	VMAXPS Y9, Y15, Y9
+	VADDPS Y15, Y9, Y9
+kernelAVX2_6x16_bias_9:
+	VMOVUPS Y9, 32(DX)
+	ADDQ R8, DX
+	VBROADCASTSS 20(R10), Y14
+	VADDPS Y14, Y10, Y10
+	TESTQ R12, R12
+	JZ    kernelAVX2_6x16_bias_10
+	VMAXPS Y10, Y15, Y10
+	VADDPS Y15, Y10, Y10
+kernelAVX2_6x16_bias_10:
+	VMOVUPS Y10, 0(DX)
+	VADDPS Y14, Y11, Y11
+	TESTQ R12, R12
+	JZ    kernelAVX2_6x16_bias_11
+	VMAXPS Y11, Y15, Y11
+	VADDPS Y15, Y11, Y11
+kernelAVX2_6x16_bias_11:
 	VMOVUPS Y11, 32(DX)
 	VZEROUPPER
 	RET
@@ -105,12 +269,12 @@ TEXT ·kernelAVX512_8x32(SB), NOSPLIT, $0-64
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ ldb+24(FP), R9
-	SHLQ $2, R9
 	MOVQ c+32(FP), DX
 	MOVQ ldc+40(FP), R8
 	SHLQ $2, R8
 	MOVQ bias+48(FP), R10
 	MOVQ relu+56(FP), R12
+	SHLQ $2, R9
 	LEAQ (R9)(R9*1), R11
 	ADDQ R11, R11
 	VPXORD Z0, Z0, Z0
@@ -130,12 +294,13 @@ TEXT ·kernelAVX512_8x32(SB), NOSPLIT, $0-64
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
 	TESTQ CX, CX
-	JZ    store512
-loop512:
-	VMOVUPS (DI), Z30
+	JZ    kernelAVX512_8x32_store
+kernelAVX512_8x32_loop:
+	VMOVUPS 0(DI), Z30
 	VMOVUPS 64(DI), Z31
 	PREFETCHT0 (DI)(R11*1)
 	PREFETCHT0 64(DI)(R11*1)
+	PREFETCHT0 1024(SI)
 	VBROADCASTSS 0(SI), Z28
 	VFMADD231PS Z30, Z28, Z0
 	VFMADD231PS Z31, Z28, Z1
@@ -163,261 +328,309 @@ loop512:
 	ADDQ $32, SI
 	ADDQ R9, DI
 	DECQ CX
-	JNZ  loop512
-store512:
+	JNZ  kernelAVX512_8x32_loop
+kernelAVX512_8x32_store:
 	VPXORD Z27, Z27, Z27
 	TESTQ R10, R10
-	JNZ   bias512
-add512:
+	JNZ   kernelAVX512_8x32_bias
+kernelAVX512_8x32_add:
 	VADDPS 0(DX), Z0, Z0
 	TESTQ R12, R12
-	JZ    add512_0
+	JZ    kernelAVX512_8x32_add_0
 	VMAXPS Z0, Z27, Z0
 	VADDPS Z27, Z0, Z0
-add512_0:
+kernelAVX512_8x32_add_0:
 	VMOVUPS Z0, 0(DX)
 	VADDPS 64(DX), Z1, Z1
 	TESTQ R12, R12
-	JZ    add512_1
+	JZ    kernelAVX512_8x32_add_1
 	VMAXPS Z1, Z27, Z1
 	VADDPS Z27, Z1, Z1
-add512_1:
+kernelAVX512_8x32_add_1:
 	VMOVUPS Z1, 64(DX)
 	ADDQ R8, DX
 	VADDPS 0(DX), Z2, Z2
 	TESTQ R12, R12
-	JZ    add512_2
+	JZ    kernelAVX512_8x32_add_2
 	VMAXPS Z2, Z27, Z2
 	VADDPS Z27, Z2, Z2
-add512_2:
+kernelAVX512_8x32_add_2:
 	VMOVUPS Z2, 0(DX)
 	VADDPS 64(DX), Z3, Z3
 	TESTQ R12, R12
-	JZ    add512_3
+	JZ    kernelAVX512_8x32_add_3
 	VMAXPS Z3, Z27, Z3
 	VADDPS Z27, Z3, Z3
-add512_3:
+kernelAVX512_8x32_add_3:
 	VMOVUPS Z3, 64(DX)
 	ADDQ R8, DX
 	VADDPS 0(DX), Z4, Z4
 	TESTQ R12, R12
-	JZ    add512_4
+	JZ    kernelAVX512_8x32_add_4
 	VMAXPS Z4, Z27, Z4
 	VADDPS Z27, Z4, Z4
-add512_4:
+kernelAVX512_8x32_add_4:
 	VMOVUPS Z4, 0(DX)
 	VADDPS 64(DX), Z5, Z5
 	TESTQ R12, R12
-	JZ    add512_5
+	JZ    kernelAVX512_8x32_add_5
 	VMAXPS Z5, Z27, Z5
 	VADDPS Z27, Z5, Z5
-add512_5:
+kernelAVX512_8x32_add_5:
 	VMOVUPS Z5, 64(DX)
 	ADDQ R8, DX
 	VADDPS 0(DX), Z6, Z6
 	TESTQ R12, R12
-	JZ    add512_6
+	JZ    kernelAVX512_8x32_add_6
 	VMAXPS Z6, Z27, Z6
 	VADDPS Z27, Z6, Z6
-add512_6:
+kernelAVX512_8x32_add_6:
 	VMOVUPS Z6, 0(DX)
 	VADDPS 64(DX), Z7, Z7
 	TESTQ R12, R12
-	JZ    add512_7
+	JZ    kernelAVX512_8x32_add_7
 	VMAXPS Z7, Z27, Z7
 	VADDPS Z27, Z7, Z7
-add512_7:
+kernelAVX512_8x32_add_7:
 	VMOVUPS Z7, 64(DX)
 	ADDQ R8, DX
 	VADDPS 0(DX), Z8, Z8
 	TESTQ R12, R12
-	JZ    add512_8
+	JZ    kernelAVX512_8x32_add_8
 	VMAXPS Z8, Z27, Z8
 	VADDPS Z27, Z8, Z8
-add512_8:
+kernelAVX512_8x32_add_8:
 	VMOVUPS Z8, 0(DX)
 	VADDPS 64(DX), Z9, Z9
 	TESTQ R12, R12
-	JZ    add512_9
+	JZ    kernelAVX512_8x32_add_9
 	VMAXPS Z9, Z27, Z9
 	VADDPS Z27, Z9, Z9
-add512_9:
+kernelAVX512_8x32_add_9:
 	VMOVUPS Z9, 64(DX)
 	ADDQ R8, DX
 	VADDPS 0(DX), Z10, Z10
 	TESTQ R12, R12
-	JZ    add512_10
+	JZ    kernelAVX512_8x32_add_10
 	VMAXPS Z10, Z27, Z10
 	VADDPS Z27, Z10, Z10
-add512_10:
+kernelAVX512_8x32_add_10:
 	VMOVUPS Z10, 0(DX)
 	VADDPS 64(DX), Z11, Z11
 	TESTQ R12, R12
-	JZ    add512_11
+	JZ    kernelAVX512_8x32_add_11
 	VMAXPS Z11, Z27, Z11
 	VADDPS Z27, Z11, Z11
-add512_11:
+kernelAVX512_8x32_add_11:
 	VMOVUPS Z11, 64(DX)
 	ADDQ R8, DX
 	VADDPS 0(DX), Z12, Z12
 	TESTQ R12, R12
-	JZ    add512_12
+	JZ    kernelAVX512_8x32_add_12
 	VMAXPS Z12, Z27, Z12
 	VADDPS Z27, Z12, Z12
-add512_12:
+kernelAVX512_8x32_add_12:
 	VMOVUPS Z12, 0(DX)
 	VADDPS 64(DX), Z13, Z13
 	TESTQ R12, R12
-	JZ    add512_13
+	JZ    kernelAVX512_8x32_add_13
 	VMAXPS Z13, Z27, Z13
 	VADDPS Z27, Z13, Z13
-add512_13:
+kernelAVX512_8x32_add_13:
 	VMOVUPS Z13, 64(DX)
 	ADDQ R8, DX
 	VADDPS 0(DX), Z14, Z14
 	TESTQ R12, R12
-	JZ    add512_14
+	JZ    kernelAVX512_8x32_add_14
 	VMAXPS Z14, Z27, Z14
 	VADDPS Z27, Z14, Z14
-add512_14:
+kernelAVX512_8x32_add_14:
 	VMOVUPS Z14, 0(DX)
 	VADDPS 64(DX), Z15, Z15
 	TESTQ R12, R12
-	JZ    add512_15
+	JZ    kernelAVX512_8x32_add_15
 	VMAXPS Z15, Z27, Z15
 	VADDPS Z27, Z15, Z15
-add512_15:
+kernelAVX512_8x32_add_15:
 	VMOVUPS Z15, 64(DX)
 	VZEROUPPER
 	RET
-bias512:
+kernelAVX512_8x32_bias:
 	VBROADCASTSS 0(R10), Z28
 	VADDPS Z28, Z0, Z0
 	TESTQ R12, R12
-	JZ    bias512_0
+	JZ    kernelAVX512_8x32_bias_0
 	VMAXPS Z0, Z27, Z0
 	VADDPS Z27, Z0, Z0
-bias512_0:
+kernelAVX512_8x32_bias_0:
 	VMOVUPS Z0, 0(DX)
 	VADDPS Z28, Z1, Z1
 	TESTQ R12, R12
-	JZ    bias512_1
+	JZ    kernelAVX512_8x32_bias_1
 	VMAXPS Z1, Z27, Z1
 	VADDPS Z27, Z1, Z1
-bias512_1:
+kernelAVX512_8x32_bias_1:
 	VMOVUPS Z1, 64(DX)
 	ADDQ R8, DX
 	VBROADCASTSS 4(R10), Z28
 	VADDPS Z28, Z2, Z2
 	TESTQ R12, R12
-	JZ    bias512_2
+	JZ    kernelAVX512_8x32_bias_2
 	VMAXPS Z2, Z27, Z2
 	VADDPS Z27, Z2, Z2
-bias512_2:
+kernelAVX512_8x32_bias_2:
 	VMOVUPS Z2, 0(DX)
 	VADDPS Z28, Z3, Z3
 	TESTQ R12, R12
-	JZ    bias512_3
+	JZ    kernelAVX512_8x32_bias_3
 	VMAXPS Z3, Z27, Z3
 	VADDPS Z27, Z3, Z3
-bias512_3:
+kernelAVX512_8x32_bias_3:
 	VMOVUPS Z3, 64(DX)
 	ADDQ R8, DX
 	VBROADCASTSS 8(R10), Z28
 	VADDPS Z28, Z4, Z4
 	TESTQ R12, R12
-	JZ    bias512_4
+	JZ    kernelAVX512_8x32_bias_4
 	VMAXPS Z4, Z27, Z4
 	VADDPS Z27, Z4, Z4
-bias512_4:
+kernelAVX512_8x32_bias_4:
 	VMOVUPS Z4, 0(DX)
 	VADDPS Z28, Z5, Z5
 	TESTQ R12, R12
-	JZ    bias512_5
+	JZ    kernelAVX512_8x32_bias_5
 	VMAXPS Z5, Z27, Z5
 	VADDPS Z27, Z5, Z5
-bias512_5:
+kernelAVX512_8x32_bias_5:
 	VMOVUPS Z5, 64(DX)
 	ADDQ R8, DX
 	VBROADCASTSS 12(R10), Z28
 	VADDPS Z28, Z6, Z6
 	TESTQ R12, R12
-	JZ    bias512_6
+	JZ    kernelAVX512_8x32_bias_6
 	VMAXPS Z6, Z27, Z6
 	VADDPS Z27, Z6, Z6
-bias512_6:
+kernelAVX512_8x32_bias_6:
 	VMOVUPS Z6, 0(DX)
 	VADDPS Z28, Z7, Z7
 	TESTQ R12, R12
-	JZ    bias512_7
+	JZ    kernelAVX512_8x32_bias_7
 	VMAXPS Z7, Z27, Z7
 	VADDPS Z27, Z7, Z7
-bias512_7:
+kernelAVX512_8x32_bias_7:
 	VMOVUPS Z7, 64(DX)
 	ADDQ R8, DX
 	VBROADCASTSS 16(R10), Z28
 	VADDPS Z28, Z8, Z8
 	TESTQ R12, R12
-	JZ    bias512_8
+	JZ    kernelAVX512_8x32_bias_8
 	VMAXPS Z8, Z27, Z8
 	VADDPS Z27, Z8, Z8
-bias512_8:
+kernelAVX512_8x32_bias_8:
 	VMOVUPS Z8, 0(DX)
 	VADDPS Z28, Z9, Z9
 	TESTQ R12, R12
-	JZ    bias512_9
+	JZ    kernelAVX512_8x32_bias_9
 	VMAXPS Z9, Z27, Z9
 	VADDPS Z27, Z9, Z9
-bias512_9:
+kernelAVX512_8x32_bias_9:
 	VMOVUPS Z9, 64(DX)
 	ADDQ R8, DX
 	VBROADCASTSS 20(R10), Z28
 	VADDPS Z28, Z10, Z10
 	TESTQ R12, R12
-	JZ    bias512_10
+	JZ    kernelAVX512_8x32_bias_10
 	VMAXPS Z10, Z27, Z10
 	VADDPS Z27, Z10, Z10
-bias512_10:
+kernelAVX512_8x32_bias_10:
 	VMOVUPS Z10, 0(DX)
 	VADDPS Z28, Z11, Z11
 	TESTQ R12, R12
-	JZ    bias512_11
+	JZ    kernelAVX512_8x32_bias_11
 	VMAXPS Z11, Z27, Z11
 	VADDPS Z27, Z11, Z11
-bias512_11:
+kernelAVX512_8x32_bias_11:
 	VMOVUPS Z11, 64(DX)
 	ADDQ R8, DX
 	VBROADCASTSS 24(R10), Z28
 	VADDPS Z28, Z12, Z12
 	TESTQ R12, R12
-	JZ    bias512_12
+	JZ    kernelAVX512_8x32_bias_12
 	VMAXPS Z12, Z27, Z12
 	VADDPS Z27, Z12, Z12
-bias512_12:
+kernelAVX512_8x32_bias_12:
 	VMOVUPS Z12, 0(DX)
 	VADDPS Z28, Z13, Z13
 	TESTQ R12, R12
-	JZ    bias512_13
+	JZ    kernelAVX512_8x32_bias_13
 	VMAXPS Z13, Z27, Z13
 	VADDPS Z27, Z13, Z13
-bias512_13:
+kernelAVX512_8x32_bias_13:
 	VMOVUPS Z13, 64(DX)
 	ADDQ R8, DX
 	VBROADCASTSS 28(R10), Z28
 	VADDPS Z28, Z14, Z14
 	TESTQ R12, R12
-	JZ    bias512_14
+	JZ    kernelAVX512_8x32_bias_14
 	VMAXPS Z14, Z27, Z14
 	VADDPS Z27, Z14, Z14
-bias512_14:
+kernelAVX512_8x32_bias_14:
 	VMOVUPS Z14, 0(DX)
 	VADDPS Z28, Z15, Z15
 	TESTQ R12, R12
-	JZ    bias512_15
+	JZ    kernelAVX512_8x32_bias_15
 	VMAXPS Z15, Z27, Z15
 	VADDPS Z27, Z15, Z15
-bias512_15:
+kernelAVX512_8x32_bias_15:
 	VMOVUPS Z15, 64(DX)
+	VZEROUPPER
+	RET
+
+// func packRowsAVX2_16(dst, src *float32, offs *int, kc int)
+// Packs a strip of B read at row offsets: row p of dst (16 floats) is the
+// 16 floats at src + offs[p].
+TEXT ·packRowsAVX2_16(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ offs+16(FP), BX
+	MOVQ kc+24(FP), CX
+	TESTQ CX, CX
+	JZ   packRowsAVX2_16_done
+packRowsAVX2_16_loop:
+	MOVQ (BX), AX
+	VMOVUPS (SI)(AX*4), Y0
+	VMOVUPS 32(SI)(AX*4), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ $8, BX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  packRowsAVX2_16_loop
+packRowsAVX2_16_done:
+	VZEROUPPER
+	RET
+
+// func packRowsAVX512_32(dst, src *float32, offs *int, kc int)
+// Packs a strip of B read at row offsets: row p of dst (32 floats) is the
+// 32 floats at src + offs[p].
+TEXT ·packRowsAVX512_32(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ offs+16(FP), BX
+	MOVQ kc+24(FP), CX
+	TESTQ CX, CX
+	JZ   packRowsAVX512_32_done
+packRowsAVX512_32_loop:
+	MOVQ (BX), AX
+	VMOVUPS (SI)(AX*4), Z0
+	VMOVUPS 64(SI)(AX*4), Z1
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ $8, BX
+	ADDQ $128, DI
+	DECQ CX
+	JNZ  packRowsAVX512_32_loop
+packRowsAVX512_32_done:
 	VZEROUPPER
 	RET
 
@@ -522,6 +735,128 @@ gsegsnext:
 gsegsdone:
 	VZEROUPPER
 	RET
+
+// func im2colSegsAVX2(dst, src *float32, segs *im2colSeg, n int)
+// im2colSegsAVX512 for pieces of at most 16 values, with AVX2's masked
+// moves: a piece's mask of c lanes is the 16 lanes of ones16 from lane
+// 16-c on (c ones, then zeros). Masked-off lanes are neither loaded nor
+// stored.
+TEXT ·im2colSegsAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ segs+16(FP), BX
+	MOVQ n+24(FP), CX
+	LEAQ ones16<>(SB), R9
+	VXORPS Y0, Y0, Y0
+	TESTQ CX, CX
+	JZ   asegsdone
+asegsloop:
+	MOVQ 0(BX), AX
+	LEAQ (DI)(AX*4), R8
+	MOVQ $16, R10
+	SUBQ 8(BX), R10
+	LEAQ (R9)(R10*4), R10
+	VMOVDQU (R10), Y1
+	VMOVDQU 32(R10), Y2
+	VMASKMOVPS Y0, Y1, (R8)
+	VMASKMOVPS Y0, Y2, 32(R8)
+	MOVQ 32(BX), DX
+	TESTQ DX, DX
+	JZ   asegsnext
+	MOVQ 16(BX), AX
+	LEAQ (SI)(AX*4), R11
+	MOVQ 24(BX), AX
+	LEAQ (R8)(AX*4), R8
+	MOVQ $16, R10
+	SUBQ DX, R10
+	LEAQ (R9)(R10*4), R10
+	VMOVDQU (R10), Y1
+	VMOVDQU 32(R10), Y2
+	VMASKMOVPS (R11), Y1, Y3
+	VMASKMOVPS 32(R11), Y2, Y4
+	VMASKMOVPS Y3, Y1, (R8)
+	VMASKMOVPS Y4, Y2, 32(R8)
+asegsnext:
+	ADDQ $40, BX
+	DECQ CX
+	JNZ  asegsloop
+asegsdone:
+	VZEROUPPER
+	RET
+
+// func im2colSegsStridedAVX2(dst, src *float32, segs *im2colSeg, n, stride int)
+// im2colSegsAVX2 for an input stride above 1: the input values are
+// gathered, stride apart (VGATHERDPS clears its mask: it gets a copy).
+TEXT ·im2colSegsStridedAVX2(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ segs+16(FP), BX
+	MOVQ n+24(FP), CX
+	MOVQ stride+32(FP), R13
+	LEAQ ones16<>(SB), R9
+	MOVQ R13, X6
+	VPBROADCASTD X6, Y6
+	VMOVDQU iota16<>(SB), Y5
+	VPMULLD Y6, Y5, Y5
+	SHLQ $5, R13
+	VXORPS Y0, Y0, Y0
+	TESTQ CX, CX
+	JZ   agsegsdone
+agsegsloop:
+	MOVQ 0(BX), AX
+	LEAQ (DI)(AX*4), R8
+	MOVQ $16, R10
+	SUBQ 8(BX), R10
+	LEAQ (R9)(R10*4), R10
+	VMOVDQU (R10), Y1
+	VMOVDQU 32(R10), Y2
+	VMASKMOVPS Y0, Y1, (R8)
+	VMASKMOVPS Y0, Y2, 32(R8)
+	MOVQ 32(BX), DX
+	TESTQ DX, DX
+	JZ   agsegsnext
+	MOVQ 16(BX), AX
+	LEAQ (SI)(AX*4), R11
+	LEAQ (R11)(R13*1), R12
+	MOVQ 24(BX), AX
+	LEAQ (R8)(AX*4), R8
+	MOVQ $16, R10
+	SUBQ DX, R10
+	LEAQ (R9)(R10*4), R10
+	VMOVDQU (R10), Y1
+	VMOVDQU 32(R10), Y2
+	VMOVDQU Y1, Y7
+	VMOVDQU Y2, Y8
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VGATHERDPS Y7, (R11)(Y5*4), Y3
+	VGATHERDPS Y8, (R12)(Y5*4), Y4
+	VMASKMOVPS Y3, Y1, (R8)
+	VMASKMOVPS Y4, Y2, 32(R8)
+agsegsnext:
+	ADDQ $40, BX
+	DECQ CX
+	JNZ  agsegsloop
+agsegsdone:
+	VZEROUPPER
+	RET
+DATA ones16<>+0(SB)/4, $-1
+DATA ones16<>+4(SB)/4, $-1
+DATA ones16<>+8(SB)/4, $-1
+DATA ones16<>+12(SB)/4, $-1
+DATA ones16<>+16(SB)/4, $-1
+DATA ones16<>+20(SB)/4, $-1
+DATA ones16<>+24(SB)/4, $-1
+DATA ones16<>+28(SB)/4, $-1
+DATA ones16<>+32(SB)/4, $-1
+DATA ones16<>+36(SB)/4, $-1
+DATA ones16<>+40(SB)/4, $-1
+DATA ones16<>+44(SB)/4, $-1
+DATA ones16<>+48(SB)/4, $-1
+DATA ones16<>+52(SB)/4, $-1
+DATA ones16<>+56(SB)/4, $-1
+DATA ones16<>+60(SB)/4, $-1
+GLOBL ones16<>(SB), RODATA|NOPTR, $128
 DATA iota16<>+0(SB)/4, $0
 DATA iota16<>+4(SB)/4, $1
 DATA iota16<>+8(SB)/4, $2
