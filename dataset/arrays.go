@@ -15,6 +15,7 @@ import (
 // file, which may be larger than memory.
 type arraySamples struct {
 	inputs map[string]*npy.Array
+	names  []string                 // of inputs, sorted: the order they are read in
 	to     map[string]onnx.DataType // the inputs' types
 	n      int
 	path   string // for messages
@@ -73,7 +74,8 @@ func openArrays(g *onnx.Graph, path string, npz bool, notes io.Writer) (_ *array
 		s.to[in.Name] = in.DType
 	}
 	// In name order, so that an error names the same inputs every time.
-	for _, name := range slices.Sorted(maps.Keys(s.inputs)) {
+	s.names = slices.Sorted(maps.Keys(s.inputs))
+	for _, name := range s.names {
 		a := s.inputs[name]
 		if s.n >= 0 && a.Shape[0] != s.n {
 			return nil, fmt.Errorf("%s: input %q has %d samples, another input %d", path, name, a.Shape[0], s.n)
@@ -89,7 +91,7 @@ func (s *arraySamples) count() int { return s.n }
 // type, checking every value.
 func (s *arraySamples) read(lo, hi int) (map[string]*onnx.Tensor, error) {
 	out := make(map[string]*onnx.Tensor, len(s.inputs))
-	for _, name := range slices.Sorted(maps.Keys(s.inputs)) {
+	for _, name := range s.names {
 		t, err := s.inputs[name].Rows(lo, hi)
 		if err != nil {
 			return nil, fmt.Errorf("%s: input %q: %w", s.path, name, err)

@@ -23,9 +23,11 @@
 //   - Graph IR and rewrites. Graph keeps Nodes in topological order with
 //     Inputs, Outputs, Initializers and ValueInfo. Producer, Consumers, Node
 //     and Constant answer queries through an index that the rewrite methods
-//     (InsertNode, InsertBefore, RemoveNode, ReplaceUses, SetInitializer,
-//     AddOutput) keep current; UniqueName gives fresh names for inserted
-//     nodes and tensors, and TopoSort restores order after bulk edits.
+//     (InsertNode, InsertBefore, SetInput, SetOutput, RemoveNode,
+//     ReplaceUses, SetInitializer, AddOutput) keep current, the first four
+//     in place (index.go), so that a rewrite inserting a node per layer
+//     stays linear; UniqueName gives fresh names for inserted nodes and
+//     tensors, and TopoSort restores order after bulk edits.
 //
 //   - Shape inference (shape.go and shape_*.go, one function per
 //     operator). InferShapes computes the concrete shape of every tensor

@@ -30,7 +30,8 @@ func (m *Model) encodeTo(w io.Writer, ext func(*Tensor, []byte, *onnxpb.TensorPr
 	tail := &onnxpb.GraphProto{DocString: g.DocString, Input: g.Input, Output: g.Output, ValueInfo: g.ValueInfo}
 	names := m.Graph.sortedInitNames()
 	inits := make([]initPart, len(names))
-	size := proto.Size(head) + proto.Size(tail)
+	headSize := proto.Size(head)
+	size := headSize + proto.Size(tail)
 	for i, name := range names {
 		p, err := m.Graph.Initializers[name].encodeInit(name, ext)
 		if err != nil {
@@ -55,6 +56,11 @@ func (m *Model) encodeTo(w io.Writer, ext func(*Tensor, []byte, *onnxpb.TensorPr
 	b = protowire.AppendVarint(b, uint64(size))
 	if b, err = det.MarshalAppend(b, head); err != nil {
 		return err
+	}
+	if buf, ok := w.(interface{ Grow(int) }); ok {
+		// A buffer (Marshal) takes the whole model, whose length is
+		// known now: one allocation instead of doubling as it fills.
+		buf.Grow(len(b) + size - headSize + proto.Size(after))
 	}
 	if _, err := w.Write(b); err != nil {
 		return err

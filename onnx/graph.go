@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -229,35 +230,52 @@ func (n *Node) Input(i int) string {
 // String names the node and its operator type, for error messages.
 func (n *Node) String() string { return fmt.Sprintf("%s node %q", n.OpType, n.Name) }
 
+// graphIndex answers Producer, Consumers and Node. Inserting a node or
+// rewiring one updates it in place (index.go); other rewrites rebuild it.
 type graphIndex struct {
 	producer  map[string]*Node
-	consumers map[string][]*Node
+	consumers map[string][]*Node // in graph order, each node once
 	byName    map[string]*Node
 	outputs   map[string]bool
+	// order ranks the nodes in graph order, with gaps so that a node can be
+	// inserted between two others without renumbering the rest.
+	order map[*Node]uint64
+	// unique is set when no two nodes share a name or an output, the case
+	// that in-place updates handle; otherwise they rebuild.
+	unique bool
 }
 
 // Reindex rebuilds the producer, consumer and name maps. Methods of Graph
-// that rewrite the graph call it themselves; call it after changing Nodes
-// directly.
+// that rewrite the graph call it themselves (or update the maps in place);
+// call it after changing Nodes, or a node's Inputs or Outputs, directly.
 func (g *Graph) Reindex() {
 	ix := &graphIndex{
-		producer:  map[string]*Node{},
-		consumers: map[string][]*Node{},
-		byName:    map[string]*Node{},
-		outputs:   map[string]bool{},
+		producer:  make(map[string]*Node, len(g.Nodes)),
+		consumers: make(map[string][]*Node, len(g.Nodes)),
+		byName:    make(map[string]*Node, len(g.Nodes)),
+		outputs:   make(map[string]bool, len(g.Outputs)),
+		order:     make(map[*Node]uint64, len(g.Nodes)),
+		unique:    true,
 	}
-	for _, n := range g.Nodes {
+	for i, n := range g.Nodes {
+		ix.order[n] = uint64(i+1) << orderGap
+		if _, dup := ix.byName[n.Name]; dup {
+			ix.unique = false
+		}
 		ix.byName[n.Name] = n
 		for _, o := range n.Outputs {
 			if o != "" {
+				if p, dup := ix.producer[o]; dup && p != n {
+					ix.unique = false
+				}
 				ix.producer[o] = n
 			}
 		}
-		seen := map[string]bool{}
 		for _, in := range n.Inputs {
-			if in != "" && !seen[in] {
-				seen[in] = true
-				ix.consumers[in] = append(ix.consumers[in], n)
+			// A node reading a tensor twice is listed once: it is then
+			// the list's last entry.
+			if c := ix.consumers[in]; in != "" && (len(c) == 0 || c[len(c)-1] != n) {
+				ix.consumers[in] = append(c, n)
 			}
 		}
 	}
@@ -330,10 +348,10 @@ func (g *Graph) SetInitializer(t *Tensor) {
 
 // InsertNode inserts n at position pos of Nodes (len(Nodes) appends).
 func (g *Graph) InsertNode(pos int, n *Node) {
-	g.Nodes = append(g.Nodes, nil)
-	copy(g.Nodes[pos+1:], g.Nodes[pos:])
-	g.Nodes[pos] = n
-	g.Reindex()
+	g.Nodes = slices.Insert(g.Nodes, pos, n)
+	if g.index == nil || !g.index.insert(g.Nodes, pos) {
+		g.Reindex()
+	}
 }
 
 // InsertBefore inserts n directly before node at, and makes at read n's
@@ -347,9 +365,33 @@ func (g *Graph) InsertBefore(at *Node, input int, n *Node) error {
 	if input >= len(at.Inputs) {
 		return fmt.Errorf("%v has no input %d", at, input)
 	}
-	at.Inputs[input] = n.Outputs[0]
 	g.InsertNode(pos, n)
+	g.SetInput(at, input, n.Outputs[0])
 	return nil
+}
+
+// SetInput makes input i of node n read tensor name, extending n.Inputs
+// with omitted ("") inputs when i is past its end, and keeps the index
+// current.
+func (g *Graph) SetInput(n *Node, i int, name string) {
+	for len(n.Inputs) <= i {
+		n.Inputs = append(n.Inputs, "")
+	}
+	old := n.Inputs[i]
+	n.Inputs[i] = name
+	if g.index != nil && !g.index.rewireInput(n, old, name) {
+		g.Reindex()
+	}
+}
+
+// SetOutput makes output i of node n write tensor name and keeps the index
+// current.
+func (g *Graph) SetOutput(n *Node, i int, name string) {
+	old := n.Outputs[i]
+	n.Outputs[i] = name
+	if g.index != nil && !g.index.rewireOutput(n, old, name) {
+		g.Reindex()
+	}
 }
 
 // RemoveNode removes n from the graph. Its outputs must be unused.

@@ -338,7 +338,13 @@ type tensorSink func(i int, name string, t *onnx.Tensor) error
 // passed on. With a concurrent backend up to Concurrency() batches run at
 // once; at most that many results exist at any time, so memory does not
 // grow with n.
-func runBatches(b backend.Backend, m *onnx.Model, observe []string, data DataSource, n int, sink tensorSink) (err error) {
+func runBatches(b backend.Backend, m *onnx.Model, observe []string, data DataSource, n int, sink tensorSink) error {
+	return runBatchesTo(b, m, observe, data, n, sink, nil)
+}
+
+// runBatchesTo is runBatches that, when whole is not nil, hands a runner's
+// result to whole as it is instead of its tensors to sink one at a time.
+func runBatchesTo(b backend.Backend, m *onnx.Model, observe []string, data DataSource, n int, sink tensorSink, whole func(i int, out map[string]*onnx.Tensor) error) (err error) {
 	if b == nil {
 		return fmt.Errorf("no backend")
 	}
@@ -358,9 +364,15 @@ func runBatches(b backend.Backend, m *onnx.Model, observe []string, data DataSou
 			if err != nil {
 				return err
 			}
+			if whole != nil {
+				continue
+			}
 			if err := sink(i, name, t); err != nil {
 				return err
 			}
+		}
+		if whole != nil {
+			return whole(i, out)
 		}
 		return nil
 	}

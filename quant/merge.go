@@ -105,9 +105,9 @@ func MergeCalibrate(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, id 
 		return fmt.Errorf("%s: observed tensors %q, the config calibrates %q", first.path, first.h.Tensors, observe)
 	}
 	n := len(set.shards)
+	out := make(map[string]*onnx.Tensor, len(observe)) // every batch sets every name
 	for i := range set.batches {
 		r := set.shards[i%n]
-		out := make(map[string]*onnx.Tensor, len(observe))
 		for ti, name := range observe {
 			t, err := r.values(i, ti)
 			if err != nil {

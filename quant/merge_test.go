@@ -31,7 +31,7 @@ const (
 	shardBatchSize = 2
 )
 
-func loadShardFixture(t *testing.T, fixture, model, cfgFile string) *shardFixture {
+func loadShardFixture(t testing.TB, fixture, model, cfgFile string) *shardFixture {
 	t.Helper()
 	dir := filepath.Join(quantFixtures, fixture)
 	m, err := onnx.LoadFile(filepath.Join(dir, model))
@@ -79,7 +79,7 @@ func loadShardFixture(t *testing.T, fixture, model, cfgFile string) *shardFixtur
 
 // oneProcess returns the records of a one-process preprocess and of the
 // calibration after it, marshaled.
-func (f *shardFixture) oneProcess(t *testing.T) (pre, cal []byte) {
+func (f *shardFixture) oneProcess(t testing.TB) (pre, cal []byte) {
 	t.Helper()
 	p := f.prep
 	rec, err := PreprocessWith(p.Model, p.Layers, p.Config, testSim, f.data, DMQOptions{})
@@ -111,7 +111,7 @@ func (f *shardFixture) preprocessShards(t *testing.T, dir string, n int, rng *ra
 }
 
 // calibrateShards is preprocessShards for calibrate, with the balance of rec.
-func (f *shardFixture) calibrateShards(t *testing.T, dir string, n int, rec Record, rng *rand.Rand) []string {
+func (f *shardFixture) calibrateShards(t testing.TB, dir string, n int, rec Record, rng *rand.Rand) []string {
 	t.Helper()
 	p := f.prep
 	var paths []string
@@ -126,7 +126,7 @@ func (f *shardFixture) calibrateShards(t *testing.T, dir string, n int, rec Reco
 	return paths
 }
 
-func mustMarshalRecord(t *testing.T, rec Record) []byte {
+func mustMarshalRecord(t testing.TB, rec Record) []byte {
 	t.Helper()
 	b, err := MarshalRecord(rec)
 	if err != nil {
@@ -307,5 +307,24 @@ func TestShardedJointPreprocessKeepsJoint(t *testing.T) {
 	}
 	if !bytes.Equal(mustMarshalRecord(t, got), want) {
 		t.Fatal("merged joint factors differ from one process's")
+	}
+}
+
+// BenchmarkMergeCalibrate merges the calibration stats of two shards of
+// the transformer fixture (8 batches; more observed tensors than a map
+// holds without a table of its own).
+func BenchmarkMergeCalibrate(b *testing.B) {
+	f := loadShardFixture(b, "transformer", "model_op13.onnx", "dmq.cfg")
+	rec, err := PreprocessWith(f.prep.Model, f.prep.Layers, f.prep.Config, testSim, f.data, DMQOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	paths := f.calibrateShards(b, b.TempDir(), 2, rec, rand.New(rand.NewPCG(1, 2)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if err := MergeCalibrate(f.prep.Model, f.prep.Layers, f.prep.Config, cloneRecord(rec), f.id, paths); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

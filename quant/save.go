@@ -516,7 +516,7 @@ func rewrite(m *onnx.Model, qls []*quantLayer, deploy bool) error {
 			}
 			quantized[key] = qin
 		}
-		n.Inputs[0] = qin
+		g.SetInput(n, 0, qin)
 
 		// Integer weights and bias.
 		wName := g.UniqueName(ql.name + ".weight_quant")
@@ -529,7 +529,7 @@ func rewrite(m *onnx.Model, qls []*quantLayer, deploy bool) error {
 			// or computed with (int8Weight): no float copy of them all.
 			g.SetInitializer(&onnx.Tensor{Name: wName, DType: onnx.Float, Shape: ql.wShape, Data: integerWeight(ql.wq)})
 		}
-		n.Inputs[1] = wName
+		g.SetInput(n, 1, wName)
 		if ql.bq != nil {
 			bName := g.UniqueName(ql.name + ".bias_quant")
 			if deploy {
@@ -537,21 +537,16 @@ func rewrite(m *onnx.Model, qls []*quantLayer, deploy bool) error {
 			} else {
 				g.SetInitializer(&onnx.Tensor{Name: bName, DType: onnx.Float, Shape: []int{len(ql.bq)}, Data: onnx.ConvertSlice[float32](ql.bq)})
 			}
-			if len(n.Inputs) < 3 {
+			if len(n.Inputs) < 3 && n.OpType == "Gemm" {
 				// A bias added by bias correction; Gemm scales it by beta.
-				n.Inputs = append(n.Inputs, bName)
-				if n.OpType == "Gemm" {
-					n.SetAttr("beta", float32(1))
-				}
-			} else {
-				n.Inputs[2] = bName
+				n.SetAttr("beta", float32(1))
 			}
+			g.SetInput(n, 2, bName)
 		}
 
 		// Dequantize the accumulator into the original output tensor.
 		out := n.Outputs[0]
 		acc := g.UniqueName(ql.name + ".acc")
-		n.Outputs[0] = acc
 		var deq *onnx.Node
 		if deploy {
 			param := g.UniqueName(ql.name + ".dequant.param")
@@ -579,15 +574,20 @@ func rewrite(m *onnx.Model, qls []*quantLayer, deploy bool) error {
 			g.SetInitializer(&onnx.Tensor{Name: scale, DType: onnx.Float, Shape: shape, Data: slices.Clone(ql.deq)})
 			deq = &onnx.Node{Name: g.UniqueName(ql.name + ".dequant"), OpType: "Mul", Inputs: []string{acc, scale}, Outputs: []string{out}}
 		}
+		// The output changes hands after the names are chosen, so that
+		// none of them can be the old output's.
+		g.SetOutput(n, 0, acc)
 		pos := slices.Index(g.Nodes, n) + 1
 		g.InsertNode(pos, deq)
 		if ql.post != nil {
 			// A MatMul's bias correction, in float after the dequantization.
-			deq.Outputs[0] = g.UniqueName(ql.name + ".dequant.out")
+			deqOut := g.UniqueName(ql.name + ".dequant.out")
 			c := g.UniqueName(ql.name + ".bias_correction")
 			g.SetInitializer(&onnx.Tensor{Name: c, DType: onnx.Float, Shape: []int{len(ql.post)}, Data: slices.Clone(ql.post)})
-			g.InsertNode(pos+1, &onnx.Node{Name: g.UniqueName(ql.name + ".bias_correction.add"), OpType: "Add",
-				Inputs: []string{deq.Outputs[0], c}, Outputs: []string{out}})
+			add := &onnx.Node{Name: g.UniqueName(ql.name + ".bias_correction.add"), OpType: "Add",
+				Inputs: []string{deqOut, c}, Outputs: []string{out}}
+			g.SetOutput(deq, 0, deqOut)
+			g.InsertNode(pos+1, add)
 		}
 	}
 	removeDeadConstants(g, oldParams)

@@ -157,14 +157,21 @@ func CalibrateShard(m *onnx.Model, layers []*Layer, cfg *Config, rec Record, b b
 	}
 	defer w.abort()
 	if c != nil {
-		err = runBatches(b, c.model, c.observe, src, src.Len(), wholeBatches(c.observe, func(i int, out map[string]*onnx.Tensor) error {
+		err = runWholeBatches(b, c.model, c.observe, src, src.Len(), func(i int, out map[string]*onnx.Tensor) error {
 			return w.writeBatch(src.global(i), c.observe, out)
-		}))
+		})
 		if err != nil {
 			return fmt.Errorf("calibrate: %w", err)
 		}
 	}
 	return w.commit(&statspb.Footer{Batches: uint32(src.Len())})
+}
+
+// runWholeBatches is runBatches for fn, which takes each batch's observed
+// tensors together: a runner's result as it is, or, from a runner that
+// streams them (backend.Observer), copies collected by wholeBatches.
+func runWholeBatches(b backend.Backend, m *onnx.Model, observe []string, data DataSource, n int, fn func(i int, out map[string]*onnx.Tensor) error) error {
+	return runBatchesTo(b, m, observe, data, n, wholeBatches(observe, fn), fn)
 }
 
 // wholeBatches turns a stream of observed tensors into whole batches: fn

@@ -108,25 +108,26 @@ func (p *progress) phase(name string) (end func()) {
 // source wraps d so that every batch handed out is reported as a batch of
 // the phase named step, out of total.
 func (p *progress) source(d quant.DataSource, step string, total int) quant.DataSource {
-	return &progressSource{DataSource: d, p: p, step: step, total: total}
+	return &progressSource{DataSource: d, p: p, step: step, shard: quant.Shard{Index: 0, Count: 1}, total: total}
 }
 
-// progressSource is a DataSource that reports each batch it hands out
-// for the first time: the α search's output check reads the first
-// batches again, which is no progress.
+// progressSource is a DataSource that reports each batch of shard it
+// hands out for the first time, numbered within the shard: the α search's
+// output check reads the first batches again, which is no progress.
 type progressSource struct {
 	quant.DataSource
 	p     *progress
 	step  string
-	total int
-	most  int // batches reported
+	shard quant.Shard // batches Index, Index+Count, ...; 0/1 for all
+	total int         // batches in the shard
+	most  int         // batches reported
 }
 
 func (s *progressSource) Batch(i int) (map[string]*onnx.Tensor, error) {
 	b, err := s.DataSource.Batch(i)
-	if err == nil && i+1 > s.most {
-		s.most = i + 1
-		s.p.step(s.step, i+1, s.total)
+	if k := (i-s.shard.Index)/s.shard.Count + 1; err == nil && k > s.most {
+		s.most = k
+		s.p.step(s.step, k, s.total)
 	}
 	return b, err
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"amq/internal/testfixture"
+	"amq/onnx"
+	"amq/quant"
 	"bytes"
 	"strings"
 	"testing"
@@ -31,6 +33,31 @@ func TestProgressWritesOneLinePerPhaseWithoutATerminal(t *testing.T) {
 	}
 	if strings.ContainsAny(w.String(), "\r\033") {
 		t.Errorf("progress wrote terminal controls to a non-terminal: %q", w.String())
+	}
+}
+
+// countingData is a DataSource of n empty batches.
+type countingData int
+
+func (d countingData) Len() int                                 { return int(d) }
+func (countingData) Batch(int) (map[string]*onnx.Tensor, error) { return nil, nil }
+
+func TestProgressCountsAShardsBatchesWithinTheShardOnce(t *testing.T) {
+	t.Parallel()
+	var w bytes.Buffer
+	p := newProgress(&w, false)
+	// Shard 1/3 of 8 batches reads batches 1, 4 and 7, then 1 again.
+	src := p.shardSource(countingData(8), "calibrate", quant.Shard{Index: 1, Count: 3}, 8)
+	for _, i := range []int{1, 4, 1} {
+		src.Batch(i)
+	}
+	if p.done != 2 {
+		t.Errorf("after batches 1, 4 and 1 again the shard reports %d batches done, want 2", p.done)
+	}
+	src.Batch(7)
+	p.finish()
+	if !strings.HasPrefix(w.String(), "calibrate: 3 batches in ") {
+		t.Errorf("progress wrote %q, want the shard's 3 batches", w.String())
 	}
 }
 

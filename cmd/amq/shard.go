@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"amq/onnx"
 	"amq/quant"
 	"amq/report"
 )
@@ -56,22 +55,5 @@ func statsIdentity(model, config string, batchSize int) (quant.StatsIdentity, er
 // among the first total are reported as 1 to shard.Batches(total) of the
 // phase named step (the shard asks for batches K, K+N, ...).
 func (p *progress) shardSource(d quant.DataSource, step string, shard quant.Shard, total int) quant.DataSource {
-	return &shardProgressSource{DataSource: d, p: p, step: step, shard: shard, total: total}
-}
-
-// shardProgressSource is progressSource for a shard's batches.
-type shardProgressSource struct {
-	quant.DataSource
-	p     *progress
-	step  string
-	shard quant.Shard
-	total int
-}
-
-func (s *shardProgressSource) Batch(i int) (map[string]*onnx.Tensor, error) {
-	b, err := s.DataSource.Batch(i)
-	if err == nil {
-		s.p.step(s.step, (i-s.shard.Index)/s.shard.Count+1, s.shard.Batches(s.total))
-	}
-	return b, err
+	return &progressSource{DataSource: d, p: p, step: step, shard: shard, total: shard.Batches(total)}
 }
