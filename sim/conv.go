@@ -163,8 +163,8 @@ func (cn *convNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape 
 	cg, mg := ch/cn.group, m/cn.group
 	depthwiseConv := cg == 1 && mg == 1
 	var y []float32
-	if bd != nil && !depthwiseConv {
-		y = outSliceRaw[float32](c, batch*m*g.outN) // convTiles writes the bias first
+	if bd != nil && !depthwiseConv || depthwiseConv && depthwiseByRows(g) {
+		y = outSliceRaw[float32](c, batch*m*g.outN) // convTiles writes the bias first, depthwiseRows every value
 	} else {
 		y = outSlice[float32](c, batch*m*g.outN) // accumulated into: zero
 	}
@@ -450,7 +450,7 @@ func reluInPlace(s []float32) {
 // all taps of an output row in one kernel call (depthwiseRows) and adds
 // the bias there too, reporting true; the sums are the same, tap by tap.
 func depthwise(y, x, w, bias []float32, g *geom, planes, threads int) (biased bool) {
-	rows := g.s[2] == 1 && g.kN <= maxRowTaps && depthwiseVecOK()
+	rows := depthwiseByRows(g)
 	parallelFor(threads, planes, 1, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			// Channel p of image p/C uses filter p%C; planes = batch*C and
@@ -501,11 +501,14 @@ func depthwiseTaps(dst, src, filt []float32, g *geom) {
 // maxRowTaps bounds the kernel taps depthwiseRows keeps on its stack.
 const maxRowTaps = 32
 
+// depthwiseByRows reports whether depthwise takes g's planes row by row.
+func depthwiseByRows(g *geom) bool { return g.s[2] == 1 && g.kN <= maxRowTaps && depthwiseVecOK() }
+
 // depthwiseRows computes one plane of a depthwise convolution with unit
 // column stride row by row: the columns every tap of the row reaches in
 // one depthwiseTapsVec call, the edge columns in Go, each output element
-// summing its taps in order and then the bias, as the tap-by-tap loop
-// does.
+// summing its taps in order from zero and then the bias, as the
+// tap-by-tap loop into a zeroed plane does. It writes every value of dst.
 func depthwiseRows(dst, src, filt []float32, g *geom, bias float32, hasBias bool) {
 	var offBuf, rowBuf, loBuf, hiBuf [maxRowTaps]int
 	var wBuf [maxRowTaps]float32
@@ -534,7 +537,7 @@ func depthwiseRows(dst, src, filt []float32, g *geom, bias float32, hasBias bool
 			depthwiseTapsVec(out[lo:hi], src, offs, wt, bias, hasBias)
 			for _, edge := range [2][2]int{{0, lo}, {hi, width}} {
 				for ow := edge[0]; ow < edge[1]; ow++ {
-					v := out[ow]
+					var v float32
 					for i, r := range rows {
 						if ow >= los[i] && ow < his[i] {
 							v += float32(wt[i] * src[r+ow])

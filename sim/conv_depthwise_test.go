@@ -63,6 +63,9 @@ func TestDepthwiseRowsMatchTapByTap(t *testing.T) {
 						addScalar(want, bias)
 					}
 					got := make([]float32, g.outN)
+					for i := range got {
+						got[i] = float32(math.NaN()) // depthwiseRows writes every value
+					}
 					depthwiseRows(got, src, filt, g, bias, hasBias)
 					for i := range want {
 						if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {

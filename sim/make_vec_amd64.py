@@ -513,15 +513,15 @@ axpy512_done:
 	RET
 """)
 
-# Depthwise convolution's row (AVX-512): o[j] = ((o[j] + w[0]*x[offs[0]+j])
+# Depthwise convolution's row (AVX-512): o[j] = ((0 + w[0]*x[offs[0]+j])
 # + w[1]*x[offs[1]+j]) + ..., the taps in order, each a multiply then an
-# add as axpy, then + bias when hasBias != 0: what the taps' axpy calls and
-# the bias pass compute one after the other, with the row kept in
-# registers. Any n >= 1; the last partial vector under a mask.
+# add as axpy, then + bias when hasBias != 0: what the taps' axpy calls
+# into a zeroed row and the bias pass compute one after the other, with
+# the row kept in registers. Any n >= 1; the last partial vector under a mask.
 def taps_chunk(accs, off, masked):
     ld = "VMOVUPS.Z %d(R13), K1, Z%d" if masked else "VMOVUPS %d(R13), Z%d"
     for a in range(accs):
-        w("\tVMOVUPS%s %d(DI)%s, Z%d\n" % (".Z" if masked else "", off + 64*a, ", K1" if masked else "", a))
+        w("\tVXORPS Z%d, Z%d, Z%d\n" % (a, a, a))
     w("""	XORQ R11, R11
 dwtaps_%s_t:
 	MOVQ (R8)(R11*8), R12

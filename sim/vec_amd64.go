@@ -274,7 +274,7 @@ func vecDepthwiseTapsAVX512(o, x *float32, offs *int, wt *float32, k, n int, bia
 // depthwiseVecOK reports whether depthwiseTapsVec runs here.
 func depthwiseVecOK() bool { return hasAVX512 && haveVec }
 
-// depthwiseTapsVec sets o[j] = ((o[j] + wt[0]*x[offs[0]+j]) +
+// depthwiseTapsVec sets o[j] = ((0 + wt[0]*x[offs[0]+j]) +
 // wt[1]*x[offs[1]+j]) + ..., each product rounded, then adds bias when
 // hasBias, with AVX-512 (depthwiseVecOK); len(wt) = len(offs) and every
 // x[offs[t]+j] for j < len(o) must exist.
@@ -287,6 +287,7 @@ func depthwiseTapsVec(o, x []float32, offs []int, wt []float32, bias float32, ha
 		_ = x[off : off+len(o)]
 	}
 	if len(offs) == 0 { // the kernel takes at least one tap
+		fill(o, 0)
 		if hasBias {
 			addScalar(o, bias)
 		}

@@ -1190,10 +1190,10 @@ TEXT ·vecDepthwiseTapsAVX512(SB), NOSPLIT, $0-64
 dwtaps_64:
 	CMPQ CX, $64
 	JLT  dwtaps_16
-	VMOVUPS 0(DI), Z0
-	VMOVUPS 64(DI), Z1
-	VMOVUPS 128(DI), Z2
-	VMOVUPS 192(DI), Z3
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
 	XORQ R11, R11
 dwtaps_4_t:
 	MOVQ (R8)(R11*8), R12
@@ -1232,7 +1232,7 @@ dwtaps_4_store:
 dwtaps_16:
 	CMPQ CX, $16
 	JLT  dwtaps_tail
-	VMOVUPS 0(DI), Z0
+	VXORPS Z0, Z0, Z0
 	XORQ R11, R11
 dwtaps_1_t:
 	MOVQ (R8)(R11*8), R12
@@ -1259,7 +1259,7 @@ dwtaps_tail:
 	MOVL $-1, AX
 	BZHIL CX, AX, AX
 	KMOVW AX, K1
-	VMOVUPS.Z 0(DI), K1, Z0
+	VXORPS Z0, Z0, Z0
 	XORQ R11, R11
 dwtaps_m1_t:
 	MOVQ (R8)(R11*8), R12
