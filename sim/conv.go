@@ -59,6 +59,9 @@ type convNode struct {
 	offset  int // activation offset of the int8 path (AscendQuant's)
 	kernAtt []int
 	relu    bool // a Relu node fused into this one clamps the float output
+	// post applies the elementwise nodes fused after a depthwise Conv to
+	// each output row (conv_chain.go); nil otherwise.
+	post rowOp
 	// cache keeps the packed weights between runs when W is an
 	// initializer; nil otherwise.
 	cache *atomic.Pointer[convWeights]
@@ -95,6 +98,7 @@ func buildConv(b *buildCtx, n *onnx.Node) (opFunc, error) {
 		fused.relu = true
 		return fused.run
 	}
+	b.fusableChain = func(acts []*onnx.Node) opFunc { return cn.fuseChain(b, n, acts) }
 	return cn.run, nil
 }
 
@@ -169,10 +173,11 @@ func (cn *convNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape 
 		y = outSlice[float32](c, batch*m*g.outN) // accumulated into: zero
 	}
 	if depthwiseConv {
-		if depthwise(y, xd, wd, bd, g, batch*ch, c.threads) {
-			bd = nil // added
+		post := cn.post
+		if depthwise(y, xd, wd, bd, post, g, batch*ch, c.threads) {
+			bd, post = nil, nil // applied
 		}
-		if bd == nil && !cn.relu {
+		if bd == nil && !cn.relu && post == nil {
 			return []*onnx.Tensor{onnx.NewTensor(shape, y)}, nil
 		}
 		parallelFor(c.threads, batch*m, max(1, elemGrain/max(1, g.outN)), func(lo, hi int) {
@@ -183,6 +188,9 @@ func (cn *convNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape 
 				}
 				if cn.relu {
 					reluInPlace(row)
+				}
+				if post != nil {
+					post(row)
 				}
 			}
 		})
@@ -448,8 +456,9 @@ func reluInPlace(s []float32) {
 // input row to the output row. im2col would copy each input kN times for a
 // GEMM with one output row. With AVX-512 and a unit column stride it takes
 // all taps of an output row in one kernel call (depthwiseRows) and adds
-// the bias there too, reporting true; the sums are the same, tap by tap.
-func depthwise(y, x, w, bias []float32, g *geom, planes, threads int) (biased bool) {
+// the bias and applies post (when not nil) there too, reporting true; the
+// sums are the same, tap by tap.
+func depthwise(y, x, w, bias []float32, post rowOp, g *geom, planes, threads int) (biased bool) {
 	rows := depthwiseByRows(g)
 	parallelFor(threads, planes, 1, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
@@ -464,7 +473,7 @@ func depthwise(y, x, w, bias []float32, g *geom, planes, threads int) (biased bo
 				if bias != nil {
 					b = bias[c]
 				}
-				depthwiseRows(dst, src, filt[:g.kN], g, b, bias != nil)
+				depthwiseRows(dst, src, filt[:g.kN], g, b, bias != nil, post)
 				continue
 			}
 			depthwiseTaps(dst, src, filt[:g.kN], g)
@@ -508,8 +517,9 @@ func depthwiseByRows(g *geom) bool { return g.s[2] == 1 && g.kN <= maxRowTaps &&
 // column stride row by row: the columns every tap of the row reaches in
 // one depthwiseTapsVec call, the edge columns in Go, each output element
 // summing its taps in order from zero and then the bias, as the
-// tap-by-tap loop into a zeroed plane does. It writes every value of dst.
-func depthwiseRows(dst, src, filt []float32, g *geom, bias float32, hasBias bool) {
+// tap-by-tap loop into a zeroed plane does, then post on the row while it
+// is in L1. It writes every value of dst.
+func depthwiseRows(dst, src, filt []float32, g *geom, bias float32, hasBias bool, post rowOp) {
 	var offBuf, rowBuf, loBuf, hiBuf [maxRowTaps]int
 	var wBuf [maxRowTaps]float32
 	width := g.out[2]
@@ -548,6 +558,9 @@ func depthwiseRows(dst, src, filt []float32, g *geom, bias float32, hasBias bool
 					}
 					out[ow] = v
 				}
+			}
+			if post != nil {
+				post(out)
 			}
 		}
 	}

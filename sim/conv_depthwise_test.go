@@ -66,7 +66,7 @@ func TestDepthwiseRowsMatchTapByTap(t *testing.T) {
 					for i := range got {
 						got[i] = float32(math.NaN()) // depthwiseRows writes every value
 					}
-					depthwiseRows(got, src, filt, g, bias, hasBias)
+					depthwiseRows(got, src, filt, g, bias, hasBias, nil)
 					for i := range want {
 						if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
 							t.Fatalf("trial %d bias %v: output %d is %v (%#x), the tap-by-tap loop gives %v (%#x)",
