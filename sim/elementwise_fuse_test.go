@@ -304,3 +304,46 @@ func TestHardSwishFusesAsOneChain(t *testing.T) {
 		t.Fatalf("y has %d elements, want 2100", len(got["y"].Data.([]float32)))
 	}
 }
+
+// TestFusedChainFreesWhatItReads: a fused chain whose later node reads
+// the first node's operand (HardSwish's Mul by x) frees that tensor after
+// the chain, as the unfused nodes do, so the step after the chain reuses
+// its buffer: the arena ends a run holding two buffers, not three.
+func TestFusedChainFreesWhatItReads(t *testing.T) {
+	t.Parallel()
+	nd := func(op, out string, in ...string) *onnx.Node {
+		return &onnx.Node{Name: out, OpType: op, Inputs: in, Outputs: []string{out}}
+	}
+	g := &onnx.Graph{
+		Nodes: []*onnx.Node{
+			nd("Relu", "x", "in"),
+			nd("Add", "t0", "x", "three"),
+			nd("Clip", "t1", "t0", "zero", "six"),
+			nd("Mul", "t2", "x", "t1"),
+			nd("Div", "u", "t2", "six"),
+			nd("Sigmoid", "v", "u"),
+			nd("Add", "y", "v", "u"),
+		},
+		Initializers: map[string]*onnx.Tensor{
+			"three": {Name: "three", DType: onnx.Float, Data: []float32{3}},
+			"zero":  {Name: "zero", DType: onnx.Float, Data: []float32{0}},
+			"six":   {Name: "six", DType: onnx.Float, Data: []float32{6}},
+		},
+		Inputs:  []*onnx.ValueInfo{{Name: "in", DType: onnx.Float}},
+		Outputs: []*onnx.ValueInfo{{Name: "y", DType: onnx.Float}},
+	}
+	s, err := NewSession(&onnx.Model{Opsets: map[string]int64{"": 13}, Graph: g}, &Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(s.steps[1].fusedWith); got != 3 {
+		t.Fatalf("the Add fuses %d nodes after it, want 3", got)
+	}
+	in := map[string]*onnx.Tensor{"in": onnx.NewTensor([]int{4, 1000}, randFloats(rand.New(rand.NewPCG(22, 22)), 4000))}
+	if _, err := s.Run(in); err != nil {
+		t.Fatal(err)
+	}
+	if free := s.mem.idle[0].free; len(free) != 2 {
+		t.Errorf("the arena holds %d buffers after the run, want 2 (x, then v in x's buffer; u)", len(free))
+	}
+}

@@ -248,6 +248,25 @@ func (s *Session) fuse(fusable map[int]func(*onnx.Node) opFunc, chains map[int]f
 	}
 }
 
+// dropInputs drops from env the inputs of step i that no later step reads
+// (lastUse) and the run does not return, giving their buffers back to the
+// arena.
+func (s *Session) dropInputs(i int, env map[string]*onnx.Tensor, keep map[string]bool, c *runCtx, fp16 *fp16Run) {
+	for _, in := range s.steps[i].node.Inputs {
+		if in != "" && s.lastUse[in] == i && !keep[in] {
+			if _, isConst := s.consts[in]; !isConst {
+				if t, ok := env[in]; ok {
+					c.mem.release(t)
+					delete(env, in)
+				}
+			}
+			if fp16 != nil {
+				delete(fp16.rounded, in)
+			}
+		}
+	}
+}
+
 // fusedUsable reports whether a run may take st's fused form: none of the
 // outputs the chain does not materialize is fetched (keep) or watched.
 func (s *Session) fusedUsable(st step, keep map[string]bool, w *watcher) bool {
@@ -445,19 +464,14 @@ func (s *Session) run(inputs map[string]*onnx.Tensor, req runRequest) (map[strin
 			}
 		}
 		// Drop tensors no later step reads, so memory follows the live set,
-		// and give their buffers to the next steps.
-		for _, in := range n.Inputs {
-			if in != "" && s.lastUse[in] == i && !keep[in] {
-				if _, isConst := s.consts[in]; !isConst {
-					if t, ok := env[in]; ok {
-						c.mem.release(t)
-						delete(env, in)
-					}
-				}
-				if fp16 != nil {
-					delete(fp16.rounded, in)
-				}
-			}
+		// and give their buffers to the next steps: this step's inputs and
+		// those of the steps its fused chain did.
+		done := []int{i}
+		if len(outNames) > 0 && &outNames[0] != &n.Outputs[0] {
+			done = append(done, st.fusedWith...)
+		}
+		for _, j := range done {
+			s.dropInputs(j, env, keep, c, fp16)
 		}
 		c.mem.collect()
 	}
