@@ -59,6 +59,9 @@ type convNode struct {
 	offset  int // activation offset of the int8 path (AscendQuant's)
 	kernAtt []int
 	relu    bool // a Relu node fused into this one clamps the float output
+	// post applies the elementwise nodes fused after a depthwise Conv to
+	// each output row (conv_chain.go); nil otherwise.
+	post rowOp
 	// cache keeps the packed weights between runs when W is an
 	// initializer; nil otherwise.
 	cache *atomic.Pointer[convWeights]
@@ -97,6 +100,7 @@ func buildConv(b *buildCtx, n *onnx.Node) (opFunc, error) {
 		fused.relu = true
 		return fused.run
 	}
+	b.fusableChain = func(acts []*onnx.Node) opFunc { return cn.fuseChain(b, n, acts) }
 	return cn.run, nil
 }
 
@@ -166,13 +170,19 @@ func (cn *convNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape 
 	cg, mg := ch/cn.group, m/cn.group
 	depthwiseConv := cg == 1 && mg == 1
 	var y []float32
-	if bd != nil && !depthwiseConv {
-		y = outSliceRaw[float32](c, batch*m*g.outN) // convTiles writes the bias first
+	if bd != nil && !depthwiseConv || depthwiseConv && depthwiseByRows(g) {
+		y = outSliceRaw[float32](c, batch*m*g.outN) // convTiles writes the bias first, depthwiseRows every value
 	} else {
 		y = outSlice[float32](c, batch*m*g.outN) // accumulated into: zero
 	}
 	if depthwiseConv {
-		depthwise(y, xd, wd, g, batch*ch, c.threads)
+		post := cn.post
+		if depthwise(y, xd, wd, bd, post, g, batch*ch, c.threads) {
+			bd, post = nil, nil // applied
+		}
+		if bd == nil && !cn.relu && post == nil {
+			return []*onnx.Tensor{onnx.NewTensor(shape, y)}, nil
+		}
 		parallelFor(c.threads, batch*m, max(1, elemGrain/max(1, g.outN)), func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				row := y[r*g.outN : (r+1)*g.outN]
@@ -181,6 +191,9 @@ func (cn *convNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape 
 				}
 				if cn.relu {
 					reluInPlace(row)
+				}
+				if post != nil {
+					post(row)
 				}
 			}
 		})
@@ -577,38 +590,116 @@ func reluInPlace(s []float32) {
 // depthwise convolves each of planes channels with its own single filter
 // directly: for every kernel tap it adds the tap's weight times a shifted
 // input row to the output row. im2col would copy each input kN times for a
-// GEMM with one output row.
-func depthwise(y, x, w []float32, g *geom, planes, threads int) {
+// GEMM with one output row. With AVX-512 and a unit column stride it takes
+// all taps of an output row in one kernel call (depthwiseRows) and adds
+// the bias and applies post (when not nil) there too, reporting true; the
+// sums are the same, tap by tap.
+func depthwise(y, x, w, bias []float32, post rowOp, g *geom, planes, threads int) (biased bool) {
+	rows := depthwiseByRows(g)
 	parallelFor(threads, planes, 1, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			// Channel p of image p/C uses filter p%C; planes = batch*C and
 			// w holds C filters.
-			filt := w[(p%(len(w)/g.kN))*g.kN:]
+			c := p % (len(w) / g.kN)
+			filt := w[c*g.kN:]
 			src := x[p*g.inN : (p+1)*g.inN]
 			dst := y[p*g.outN : (p+1)*g.outN]
-			for t := 0; t < g.kN; t++ {
-				wv := filt[t]
-				tp := &g.taps[t]
-				wlo, whi, baseW := tp.lo[2], tp.hi[2], tp.base[2]
-				if wlo >= whi {
+			if rows {
+				var b float32
+				if bias != nil {
+					b = bias[c]
+				}
+				depthwiseRows(dst, src, filt[:g.kN], g, b, bias != nil, post)
+				continue
+			}
+			depthwiseTaps(dst, src, filt[:g.kN], g)
+		}
+	})
+	return rows
+}
+
+// depthwiseTaps computes one plane of a depthwise convolution tap by tap,
+// adding each tap's weight times the shifted input rows to dst.
+func depthwiseTaps(dst, src, filt []float32, g *geom) {
+	for t, wv := range filt {
+		tp := &g.taps[t]
+		wlo, whi, baseW := tp.lo[2], tp.hi[2], tp.base[2]
+		if wlo >= whi {
+			continue
+		}
+		for od := tp.lo[0]; od < tp.hi[0]; od++ {
+			for oh := tp.lo[1]; oh < tp.hi[1]; oh++ {
+				in := src[g.inRow(tp, od, oh):]
+				out := dst[g.outRow(od, oh):][:g.out[2]]
+				if g.s[2] == 1 {
+					axpy(out[wlo:whi], in[wlo+baseW:whi+baseW], wv)
 					continue
 				}
-				for od := tp.lo[0]; od < tp.hi[0]; od++ {
-					for oh := tp.lo[1]; oh < tp.hi[1]; oh++ {
-						in := src[g.inRow(tp, od, oh):]
-						out := dst[g.outRow(od, oh):][:g.out[2]]
-						if g.s[2] == 1 {
-							axpy(out[wlo:whi], in[wlo+baseW:whi+baseW], wv)
-							continue
-						}
-						for ow := wlo; ow < whi; ow++ {
-							out[ow] += float32(wv * in[ow*g.s[2]+baseW])
-						}
-					}
+				for ow := wlo; ow < whi; ow++ {
+					out[ow] += float32(wv * in[ow*g.s[2]+baseW])
 				}
 			}
 		}
-	})
+	}
+}
+
+// maxRowTaps bounds the kernel taps depthwiseRows keeps on its stack.
+const maxRowTaps = 32
+
+// depthwiseByRows reports whether depthwise takes g's planes row by row.
+func depthwiseByRows(g *geom) bool { return g.s[2] == 1 && g.kN <= maxRowTaps && depthwiseVecOK() }
+
+// depthwiseRows computes one plane of a depthwise convolution with unit
+// column stride row by row: the columns every tap of the row reaches in
+// one depthwiseTapsVec call, the edge columns in Go, each output element
+// summing its taps in order from zero and then the bias, as the
+// tap-by-tap loop into a zeroed plane does, then post on the row while it
+// is in L1. It writes every value of dst.
+func depthwiseRows(dst, src, filt []float32, g *geom, bias float32, hasBias bool, post rowOp) {
+	var offBuf, rowBuf, loBuf, hiBuf [maxRowTaps]int
+	var wBuf [maxRowTaps]float32
+	width := g.out[2]
+	for od := range g.out[0] {
+		for oh := range g.out[1] {
+			// The taps that reach this row, in order: their input rows
+			// (shifted by the tap's column), columns and weights.
+			k, lo, hi := 0, 0, width
+			for t := range g.kN {
+				tp := &g.taps[t]
+				if od < tp.lo[0] || od >= tp.hi[0] || oh < tp.lo[1] || oh >= tp.hi[1] || tp.lo[2] >= tp.hi[2] {
+					continue
+				}
+				rowBuf[k], loBuf[k], hiBuf[k], wBuf[k] = g.inRow(tp, od, oh)+tp.base[2], tp.lo[2], tp.hi[2], filt[t]
+				lo, hi = max(lo, tp.lo[2]), min(hi, tp.hi[2])
+				k++
+			}
+			rows, los, his, wt := rowBuf[:k], loBuf[:k], hiBuf[:k], wBuf[:k]
+			out := dst[g.outRow(od, oh):][:width]
+			hi = max(hi, lo)
+			offs := offBuf[:k]
+			for i, r := range rows {
+				offs[i] = r + lo
+			}
+			depthwiseTapsVec(out[lo:hi], src, offs, wt, bias, hasBias)
+			for _, edge := range [2][2]int{{0, lo}, {hi, width}} {
+				for ow := edge[0]; ow < edge[1]; ow++ {
+					var v float32
+					for i, r := range rows {
+						if ow >= los[i] && ow < his[i] {
+							v += float32(wt[i] * src[r+ow])
+						}
+					}
+					if hasBias {
+						v += bias
+					}
+					out[ow] = v
+				}
+			}
+			if post != nil {
+				post(out)
+			}
+		}
+	}
 }
 
 // runInt8 computes the exact int32 convolution of a deploy model's int8

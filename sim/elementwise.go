@@ -56,7 +56,7 @@ func init() {
 			}
 			// The residual Add+Relu of ResNets, HardSwish's Add+Clip and
 			// Mul+Div, scalar affine steps: see elementwise_fuse.go.
-			b.fusable = func(act *onnx.Node) opFunc { return fuseArith(b, code, n, act) }
+			b.fusableChain = func(acts []*onnx.Node) opFunc { return fuseArith(b, code, n, acts) }
 			return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 				t, err := arith(c, code, in[0], in[1])
 				return []*onnx.Tensor{t}, err

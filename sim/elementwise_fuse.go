@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 
 	"amq/onnx"
 )
@@ -22,13 +23,29 @@ const fuseBlock = 4096
 // rowOp applies a node in place to a block of its float32 input.
 type rowOp func(o []float32)
 
-// inPlaceOp returns act as a rowOp when act is an elementwise node whose
+// blockOp applies a node of a fused chain in place to a block o of its
+// float32 input; first holds the same block of the chain's first node's
+// operands, for nodes that read them too (HardSwish's Mul(x, Clip(x+3))
+// reads the x of the Add that starts the chain).
+type blockOp func(o []float32, first *[2][]float32)
+
+// inPlaceOp is chainOp for a node reading only x and constants.
+func inPlaceOp(b *buildCtx, act *onnx.Node, x string) rowOp {
+	op := chainOp(b, act, x, [2]string{})
+	if op == nil {
+		return nil
+	}
+	return func(o []float32) { op(o, nil) }
+}
+
+// chainOp returns act as a blockOp when act is an elementwise node whose
 // input x is the one computed by its producer and whose other operands
 // are float32 constants (constantOperand) that do not change the output's
 // shape: Erf, Sigmoid, Relu, Clip with constant bounds (inputs from opset
 // 11 on, attributes before), or Add, Sub, Mul, Div with a one-element
-// constant of rank 0 or 1. Otherwise nil.
-func inPlaceOp(b *buildCtx, act *onnx.Node, x string) rowOp {
+// constant of rank 0 or 1 or, for those, with firsts[k], the k-th operand
+// of the chain's first node (then first[k] must be given). Otherwise nil.
+func chainOp(b *buildCtx, act *onnx.Node, x string, firsts [2]string) blockOp {
 	if len(act.Outputs) != 1 || len(act.Inputs) == 0 {
 		return nil
 	}
@@ -53,11 +70,11 @@ func inPlaceOp(b *buildCtx, act *onnx.Node, x string) rowOp {
 		// each node's output, which the fused pair would skip.
 		if len(act.Inputs) == 1 && act.Inputs[0] == x && !halfGraph(b.graph) {
 			op := map[string]unaryOp{"Erf": opErf, "Sigmoid": opSigmoid}[act.OpType]
-			return func(o []float32) { unaryRange(op, unaryParams{}, o, o) }
+			return func(o []float32, _ *[2][]float32) { unaryRange(op, unaryParams{}, o, o) }
 		}
 	case "Relu":
 		if len(act.Inputs) == 1 && act.Inputs[0] == x {
-			return reluInPlace
+			return func(o []float32, _ *[2][]float32) { reluInPlace(o) }
 		}
 	case "Clip":
 		if act.Inputs[0] != x || len(act.Inputs) > 3 {
@@ -79,7 +96,7 @@ func inPlaceOp(b *buildCtx, act *onnx.Node, x string) rowOp {
 			if len(act.Attrs) != btoi(has[0])+btoi(has[1]) {
 				return nil
 			}
-			return func(o []float32) { clipRowF32(o, o, bounds[0], bounds[1], has[0], has[1]) }
+			return func(o []float32, _ *[2][]float32) { clipRowF32(o, o, bounds[0], bounds[1], has[0], has[1]) }
 		}
 		for i := range bounds {
 			if 1+i >= len(act.Inputs) || act.Inputs[1+i] == "" {
@@ -91,22 +108,37 @@ func inPlaceOp(b *buildCtx, act *onnx.Node, x string) rowOp {
 			}
 			bounds[i], has[i] = v, true
 		}
-		return func(o []float32) { clipRowF32(o, o, bounds[0], bounds[1], has[0], has[1]) }
+		return func(o []float32, _ *[2][]float32) { clipRowF32(o, o, bounds[0], bounds[1], has[0], has[1]) }
 	case "Add", "Sub", "Mul", "Div":
 		if b.opset < 7 || len(act.Inputs) != 2 {
 			return nil
 		}
 		op := map[string]arithOp{"Add": opAdd, "Sub": opSub, "Mul": opMul, "Div": opDiv}[act.OpType]
+		// first reports which of the chain's first operands name is.
+		first := func(name string) (int, bool) {
+			for k, f := range firsts {
+				if f != "" && f == name {
+					return k, true
+				}
+			}
+			return 0, false
+		}
 		switch {
 		case act.Inputs[0] == x && act.Inputs[1] != x:
 			if v, ok := scalar(act.Inputs[1]); ok {
 				s := []float32{v}
-				return func(o []float32) { arithRow(op, o, o, s) }
+				return func(o []float32, _ *[2][]float32) { arithRow(op, o, o, s) }
+			}
+			if k, ok := first(act.Inputs[1]); ok {
+				return func(o []float32, f *[2][]float32) { arithRow(op, o, o, f[k]) }
 			}
 		case act.Inputs[1] == x && act.Inputs[0] != x:
 			if v, ok := scalar(act.Inputs[0]); ok {
 				s := []float32{v}
-				return func(o []float32) { arithRow(op, o, s, o) }
+				return func(o []float32, _ *[2][]float32) { arithRow(op, o, s, o) }
+			}
+			if k, ok := first(act.Inputs[0]); ok {
+				return func(o []float32, f *[2][]float32) { arithRow(op, o, f[k], o) }
 			}
 		}
 	}
@@ -114,38 +146,69 @@ func inPlaceOp(b *buildCtx, act *onnx.Node, x string) rowOp {
 }
 
 // fuseArith offers the fusion of the arithmetic node n (operator code)
-// with act: nil when act is not an inPlaceOp. The fused form computes
-// float32 data block by block; other types run the two nodes in turn.
-func fuseArith(b *buildCtx, code arithOp, n, act *onnx.Node) opFunc {
-	post := inPlaceOp(b, act, n.Outputs[0])
-	if post == nil {
-		return nil
+// with the chain acts after it: nil when an act is not a chainOp. The
+// fused form computes float32 data block by block, each act in turn on the
+// block; other types, and first operands a later act reads but that
+// broadcast, run the nodes in turn.
+func fuseArith(b *buildCtx, code arithOp, n *onnx.Node, acts []*onnx.Node) opFunc {
+	firsts := [2]string{n.Inputs[0], n.Inputs[1]}
+	posts := make([]blockOp, len(acts))
+	thens := make([]func(c *runCtx, t *onnx.Tensor, first []*onnx.Tensor) ([]*onnx.Tensor, error), len(acts))
+	var reads [2]bool // first operands a later act reads
+	x := n.Outputs[0]
+	for i, act := range acts {
+		if posts[i] = chainOp(b, act, x, firsts); posts[i] == nil {
+			return nil
+		}
+		if thens[i] = actAfter(b, act, x, firsts); thens[i] == nil {
+			return nil
+		}
+		for k, f := range firsts {
+			reads[k] = reads[k] || slices.Contains(act.Inputs, f)
+		}
+		x = act.Outputs[0]
 	}
-	then := actAfter(b, act, n.Outputs[0])
-	if then == nil {
-		return nil
+	// inTurn runs the nodes one after the other.
+	inTurn := func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		t, err := arith(c, code, in[0], in[1])
+		if err != nil {
+			return nil, err
+		}
+		out := []*onnx.Tensor{t}
+		for _, then := range thens {
+			if out, err = then(c, out[0], in); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
 	}
 	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 		a, bt := in[0], in[1]
 		ad, aok := a.Data.([]float32)
 		bd, bok := bt.Data.([]float32)
 		if !aok || !bok || a.DType != onnx.Float || bt.DType != onnx.Float {
-			t, err := arith(c, code, a, bt)
-			if err != nil {
-				return nil, err
-			}
-			return then(c, t)
+			return inTurn(c, in)
 		}
 		p, err := newBroadcast(a.Shape, bt.Shape)
 		if err != nil {
 			return nil, err
 		}
+		for k, r := range reads {
+			if r && !slices.Equal(in[k].Shape, p.shape) {
+				return inTurn(c, in)
+			}
+		}
 		o := outSliceRaw[float32](c, p.size)
 		p.each(c.threads, func(out, n int, off []int) {
+			var first [2][]float32
 			for s := 0; s < n; s += fuseBlock {
 				e := min(n, s+fuseBlock)
-				arithRow(code, o[out+s:out+e], blockSlice(ad, off[0], s, e, p.inc[0]), blockSlice(bd, off[1], s, e, p.inc[1]))
-				post(o[out+s : out+e])
+				as, bs := blockSlice(ad, off[0], s, e, p.inc[0]), blockSlice(bd, off[1], s, e, p.inc[1])
+				arithRow(code, o[out+s:out+e], as, bs)
+				first[0], first[1] = as, bs
+				for _, post := range posts {
+					post(o[out+s:out+e], &first)
+				}
 			}
 		})
 		return []*onnx.Tensor{newTensor(onnx.Float, p.shape, o)}, nil
@@ -153,21 +216,29 @@ func fuseArith(b *buildCtx, code arithOp, n, act *onnx.Node) opFunc {
 }
 
 // actAfter returns act's own opFunc applied to the tensor x computes, its
-// other operands the graph's constants: the fused form's path for what
-// its float32 code does not handle. Nil when act does not build.
-func actAfter(b *buildCtx, act *onnx.Node, x string) func(c *runCtx, t *onnx.Tensor) ([]*onnx.Tensor, error) {
+// other operands the graph's constants or, for those named in firsts, the
+// tensors first given to the call: the fused form's path for what its
+// float32 code does not handle. Nil when act does not build.
+func actAfter(b *buildCtx, act *onnx.Node, x string, firsts [2]string) func(c *runCtx, t *onnx.Tensor, first []*onnx.Tensor) ([]*onnx.Tensor, error) {
 	actRun, err := registry[act.OpType](&buildCtx{opset: b.opset, graph: b.graph}, act)
 	if err != nil {
 		return nil
 	}
 	g := b.graph
-	return func(c *runCtx, t *onnx.Tensor) ([]*onnx.Tensor, error) {
+	return func(c *runCtx, t *onnx.Tensor, first []*onnx.Tensor) ([]*onnx.Tensor, error) {
 		args := make([]*onnx.Tensor, len(act.Inputs))
+	operands:
 		for i, name := range act.Inputs {
 			switch {
 			case name == x:
 				args[i] = t
 			case name != "":
+				for k, f := range firsts {
+					if f == name && k < len(first) {
+						args[i] = first[k]
+						continue operands
+					}
+				}
 				args[i], _ = constantOperand(g, name)
 			}
 		}

@@ -221,3 +221,129 @@ func TestHardSwishOpset10FusesExactly(t *testing.T) {
 		t.Fatalf("element %d differs fused", i)
 	}
 }
+
+// TestHardSwishFusesAsOneChain: PP-LCNetV3's HardSwish and the scalar
+// affine step after it (Add 3, Clip, Mul by the Add's own input x, Div 6,
+// Mul, Add) run as one fused chain from the first Add, with the bits of
+// the nodes one by one; with x broadcast against a larger second operand
+// (so that the Mul cannot read x block by block) the chain runs the nodes
+// in turn, with the same bits.
+func TestHardSwishFusesAsOneChain(t *testing.T) {
+	t.Parallel()
+	nd := func(op, out string, in ...string) *onnx.Node {
+		return &onnx.Node{Name: out, OpType: op, Inputs: in, Outputs: []string{out}}
+	}
+	g := &onnx.Graph{
+		Nodes: []*onnx.Node{
+			nd("Add", "t0", "x", "three"),
+			nd("Clip", "t1", "t0", "zero", "six"),
+			nd("Mul", "t2", "x", "t1"),
+			nd("Div", "t3", "t2", "six"),
+			nd("Mul", "t4", "scale", "t3"),
+			nd("Add", "y", "t4", "shift"),
+		},
+		Initializers: map[string]*onnx.Tensor{
+			"three": {Name: "three", DType: onnx.Float, Data: []float32{3}},
+			"zero":  {Name: "zero", DType: onnx.Float, Data: []float32{0}},
+			"six":   {Name: "six", DType: onnx.Float, Data: []float32{6}},
+			"scale": {Name: "scale", DType: onnx.Float, Shape: []int{1}, Data: []float32{1.37}},
+			"shift": {Name: "shift", DType: onnx.Float, Shape: []int{1}, Data: []float32{-0.21}},
+		},
+		Inputs:  []*onnx.ValueInfo{{Name: "x", DType: onnx.Float}},
+		Outputs: []*onnx.ValueInfo{{Name: "y", DType: onnx.Float}},
+	}
+	s, err := NewSession(&onnx.Model{Opsets: map[string]int64{"": 13}, Graph: g}, &Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(s.steps[0].fusedWith); got != 5 {
+		t.Fatalf("the Add fuses %d nodes after it, want 5", got)
+	}
+	r := rand.New(rand.NewPCG(20, 20))
+	x := vecTestValues(r, 3*7000)
+	for i := range x {
+		x[i] *= 3
+	}
+	for _, shape := range [][]int{{3, 7000}, {1, 1}} {
+		in := map[string]*onnx.Tensor{"x": onnx.NewTensor(shape, x[:shape[0]*shape[1]])}
+		got, err := s.Run(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := s.Run(in, "t0", "t1", "t2", "t3", "t4")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := sameBits(got["y"].Data.([]float32), want["y"].Data.([]float32)); i >= 0 {
+			t.Fatalf("x %v: element %d differs fused", shape, i)
+		}
+	}
+	// A second operand broadcasting x: Add(x, big) then the chain.
+	g.Nodes[0].Inputs[1] = "big"
+	g.Inputs = append(g.Inputs, &onnx.ValueInfo{Name: "big", DType: onnx.Float})
+	s, err = NewSession(&onnx.Model{Opsets: map[string]int64{"": 13}, Graph: g}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := map[string]*onnx.Tensor{
+		"x":   onnx.NewTensor([]int{1, 70}, x[:70]),
+		"big": onnx.NewTensor([]int{30, 70}, x[:2100]),
+	}
+	got, err := s.Run(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.Run(in, "t0", "t1", "t2", "t3", "t4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := sameBits(got["y"].Data.([]float32), want["y"].Data.([]float32)); i >= 0 {
+		t.Fatalf("broadcast x: element %d differs fused", i)
+	}
+	if len(got["y"].Data.([]float32)) != 2100 {
+		t.Fatalf("y has %d elements, want 2100", len(got["y"].Data.([]float32)))
+	}
+}
+
+// TestFusedChainFreesWhatItReads: a fused chain whose later node reads
+// the first node's operand (HardSwish's Mul by x) frees that tensor after
+// the chain, as the unfused nodes do, so the step after the chain reuses
+// its buffer: the arena ends a run holding two buffers, not three.
+func TestFusedChainFreesWhatItReads(t *testing.T) {
+	t.Parallel()
+	nd := func(op, out string, in ...string) *onnx.Node {
+		return &onnx.Node{Name: out, OpType: op, Inputs: in, Outputs: []string{out}}
+	}
+	g := &onnx.Graph{
+		Nodes: []*onnx.Node{
+			nd("Relu", "x", "in"),
+			nd("Add", "t0", "x", "three"),
+			nd("Clip", "t1", "t0", "zero", "six"),
+			nd("Mul", "t2", "x", "t1"),
+			nd("Div", "u", "t2", "six"),
+			nd("Sigmoid", "v", "u"),
+			nd("Add", "y", "v", "u"),
+		},
+		Initializers: map[string]*onnx.Tensor{
+			"three": {Name: "three", DType: onnx.Float, Data: []float32{3}},
+			"zero":  {Name: "zero", DType: onnx.Float, Data: []float32{0}},
+			"six":   {Name: "six", DType: onnx.Float, Data: []float32{6}},
+		},
+		Inputs:  []*onnx.ValueInfo{{Name: "in", DType: onnx.Float}},
+		Outputs: []*onnx.ValueInfo{{Name: "y", DType: onnx.Float}},
+	}
+	s, err := NewSession(&onnx.Model{Opsets: map[string]int64{"": 13}, Graph: g}, &Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(s.steps[1].fusedWith); got != 3 {
+		t.Fatalf("the Add fuses %d nodes after it, want 3", got)
+	}
+	in := map[string]*onnx.Tensor{"in": onnx.NewTensor([]int{4, 1000}, randFloats(rand.New(rand.NewPCG(22, 22)), 4000))}
+	if _, err := s.Run(in); err != nil {
+		t.Fatal(err)
+	}
+	if free := s.mem.idle[0].free; len(free) != 2 {
+		t.Errorf("the arena holds %d buffers after the run, want 2 (x, then v in x's buffer; u)", len(free))
+	}
+}

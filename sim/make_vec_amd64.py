@@ -513,6 +513,81 @@ axpy512_done:
 	RET
 """)
 
+# Depthwise convolution's row (AVX-512): o[j] = ((0 + w[0]*x[offs[0]+j])
+# + w[1]*x[offs[1]+j]) + ..., the taps in order, each a multiply then an
+# add as axpy, then + bias when hasBias != 0: what the taps' axpy calls
+# into a zeroed row and the bias pass compute one after the other, with
+# the row kept in registers. Any n >= 1; the last partial vector under a mask.
+def taps_chunk(accs, off, masked):
+    ld = "VMOVUPS.Z %d(R13), K1, Z%d" if masked else "VMOVUPS %d(R13), Z%d"
+    for a in range(accs):
+        w("\tVXORPS Z%d, Z%d, Z%d\n" % (a, a, a))
+    w("""	XORQ R11, R11
+dwtaps_%s_t:
+	MOVQ (R8)(R11*8), R12
+	LEAQ (SI)(R12*4), R13
+	VBROADCASTSS (R9)(R11*4), Z14
+""" % (("m" if masked else "") + str(accs)))
+    for a in range(accs):
+        w("\t" + (ld % (off + 64*a, 4 + a)) + "\n")
+        w("\tVMULPS Z%d, Z14, Z%d\n\tVADDPS Z%d, Z%d, Z%d\n" % (4 + a, 4 + a, a, 4 + a, a))
+    w("""	INCQ R11
+	CMPQ R11, R10
+	JLT  dwtaps_%s_t
+	TESTQ BX, BX
+	JZ   dwtaps_%s_store
+""" % ((("m" if masked else "") + str(accs),) * 2))
+    for a in range(accs):
+        w("\tVADDPS Z15, Z%d, Z%d\n" % (a, a))
+    w("dwtaps_%s_store:\n" % (("m" if masked else "") + str(accs)))
+    for a in range(accs):
+        if masked:
+            w("\tVMOVUPS Z%d, K1, %d(DI)\n" % (a, off + 64*a))
+        else:
+            w("\tVMOVUPS Z%d, %d(DI)\n" % (a, off + 64*a))
+
+w("""
+// func vecDepthwiseTapsAVX512(o, x *float32, offs *int, wt *float32, k, n int, bias float32, hasBias int)
+TEXT \u00b7vecDepthwiseTapsAVX512(SB), NOSPLIT, $0-64
+	MOVQ o+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ offs+16(FP), R8
+	MOVQ wt+24(FP), R9
+	MOVQ k+32(FP), R10
+	MOVQ n+40(FP), CX
+	VBROADCASTSS bias+48(FP), Z15
+	MOVQ hasBias+56(FP), BX
+dwtaps_64:
+	CMPQ CX, $64
+	JLT  dwtaps_16
+""")
+taps_chunk(4, 0, False)
+w("""	ADDQ $256, SI
+	ADDQ $256, DI
+	SUBQ $64, CX
+	JMP  dwtaps_64
+dwtaps_16:
+	CMPQ CX, $16
+	JLT  dwtaps_tail
+""")
+taps_chunk(1, 0, False)
+w("""	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  dwtaps_16
+dwtaps_tail:
+	TESTQ CX, CX
+	JZ   dwtaps_done
+	MOVL $-1, AX
+	BZHIL CX, AX, AX
+	KMOVW AX, K1
+""")
+taps_chunk(1, 0, True)
+w("""dwtaps_done:
+	VZEROUPPER
+	RET
+""")
+
 # LayerNormalization's last pass (AVX-512): o[i] = float32((x[i] - mean) *
 # inv * scale[i] + shift[i]) in float64, each operation rounded, in the
 # order of the Go loop (norm.go).

@@ -106,7 +106,7 @@ func (mn *matMulNode) fuseInPlace(b *buildCtx, product string, act *onnx.Node) o
 	if post == nil {
 		return nil
 	}
-	then := actAfter(b, act, product)
+	then := actAfter(b, act, product, [2]string{})
 	if then == nil {
 		return nil
 	}
@@ -117,7 +117,7 @@ func (mn *matMulNode) fuseInPlace(b *buildCtx, product string, act *onnx.Node) o
 		}
 		d, ok := out[0].Data.([]float32)
 		if !ok || out[0].DType != onnx.Float {
-			return then(c, out[0]) // the int8 path's int32 product
+			return then(c, out[0], nil) // the int8 path's int32 product
 		}
 		parallelFor(c.threads, (len(d)+fuseBlock-1)/fuseBlock, 4, func(lo, hi int) {
 			for i := lo; i < hi; i++ {

@@ -55,11 +55,12 @@ type Session struct {
 type step struct {
 	node *onnx.Node
 	run  opFunc
-	// fused, when not nil, computes this node and the single node that
-	// consumes its output (step fusedWith) in one go; Run uses it unless
-	// this node's output is fetched, and then skips step fusedWith.
+	// fused, when not nil, computes this node and the chain of nodes
+	// after it (steps fusedWith, each the only consumer of the one
+	// before) in one go; Run uses it unless one of the chain's
+	// intermediate outputs is fetched, and then skips steps fusedWith.
 	fused     opFunc
-	fusedWith int
+	fusedWith []int
 }
 
 // opFunc runs one node. Omitted optional inputs are nil.
@@ -77,6 +78,11 @@ type buildCtx struct {
 	// opFunc of the pair (whose output is act's), or nil when act does not
 	// fuse.
 	fusable func(act *onnx.Node) opFunc
+	// fusableChain, when set, is offered chains of nodes instead, acts[0]
+	// the only consumer of this node's output and each later act the
+	// only consumer of the one before; it returns the opFunc of the
+	// whole chain (whose output is the last act's), or nil.
+	fusableChain func(acts []*onnx.Node) opFunc
 }
 
 var registry = map[string]builder{}
@@ -149,9 +155,10 @@ func NewSession(m *onnx.Model, opt *Options) (*Session, error) {
 	widenHalfConsts(s, g)
 	bc := &buildCtx{opset: opset, graph: g}
 	fusable := map[int]func(*onnx.Node) opFunc{}
+	chains := map[int]func([]*onnx.Node) opFunc{}
 	for i, n := range g.Nodes {
 		b := registry[n.OpType]
-		bc.fusable = nil
+		bc.fusable, bc.fusableChain = nil, nil
 		run, err := b(bc, n)
 		if err != nil {
 			return nil, fmt.Errorf("node %q (%s): %w", n.Name, n.OpType, err)
@@ -159,6 +166,9 @@ func NewSession(m *onnx.Model, opt *Options) (*Session, error) {
 		s.steps = append(s.steps, step{node: n, run: run})
 		if bc.fusable != nil {
 			fusable[i] = bc.fusable
+		}
+		if bc.fusableChain != nil {
+			chains[i] = bc.fusableChain
 		}
 		for _, in := range n.Inputs {
 			if in != "" {
@@ -174,7 +184,7 @@ func NewSession(m *onnx.Model, opt *Options) (*Session, error) {
 	// Fused pairs skip the rounding of the intermediate tensor, which a
 	// precision mode must apply node by node.
 	if s.fp16 = newFP16Plan(prec, s); s.fp16 == nil {
-		s.fuse(fusable)
+		s.fuse(fusable, chains)
 	}
 	for _, o := range g.Outputs {
 		if !s.known[o.Name] {
@@ -187,34 +197,94 @@ func NewSession(m *onnx.Model, opt *Options) (*Session, error) {
 
 // fuse pairs each node that offered a fused form (fusable, by step) with
 // the node consuming its output, when that is the output's only use and
-// the consumer accepts. The consumer's own builder has already checked it;
+// the consumer accepts; a node offering chains (chains, by step) is offered
+// the longest chain of such consumers first (up to maxFusedChain nodes),
+// then shorter ones. The consumer's own builder has already checked it;
 // an offer accepts a consumer with other inputs only when they are
-// initializers, which the fused form reads from the graph.
-func (s *Session) fuse(fusable map[int]func(*onnx.Node) opFunc) {
+// initializers, which the fused form reads from the graph (a chain's also
+// when they are its first node's inputs).
+func (s *Session) fuse(fusable map[int]func(*onnx.Node) opFunc, chains map[int]func([]*onnx.Node) opFunc) {
 	g := s.model.Graph
 	index := make(map[*onnx.Node]int, len(s.steps))
 	for i, st := range s.steps {
 		index[st.node] = i
 	}
-	for i, offer := range fusable {
+	// next returns the step consuming step i's single output alone.
+	next := func(i int) (int, bool) {
 		n := s.steps[i].node
 		if len(n.Outputs) != 1 || n.Outputs[0] == "" || g.IsOutput(n.Outputs[0]) {
-			continue
+			return 0, false
 		}
 		users := g.Consumers(n.Outputs[0])
 		if len(users) != 1 {
-			continue
+			return 0, false
 		}
 		act := users[0]
 		j, ok := index[act]
 		if !ok || j <= i || act.Domain != "" || len(act.Outputs) != 1 || act.Outputs[0] == "" {
-			continue
+			return 0, false
 		}
-		if run := offer(act); run != nil {
-			s.steps[i].fused, s.steps[i].fusedWith = run, j
+		return j, true
+	}
+	for i, offer := range fusable {
+		if j, ok := next(i); ok {
+			if run := offer(s.steps[j].node); run != nil {
+				s.steps[i].fused, s.steps[i].fusedWith = run, []int{j}
+			}
+		}
+	}
+	for i, offer := range chains {
+		var steps []int
+		var acts []*onnx.Node
+		for j, ok := next(i); ok && len(acts) < maxFusedChain-1; j, ok = next(j) {
+			steps, acts = append(steps, j), append(acts, s.steps[j].node)
+		}
+		for k := len(acts); k > 0; k-- {
+			if run := offer(acts[:k]); run != nil {
+				s.steps[i].fused, s.steps[i].fusedWith = run, steps[:k]
+				break
+			}
 		}
 	}
 }
+
+// dropInputs drops from env the inputs of step i that no later step reads
+// (lastUse) and the run does not return, giving their buffers back to the
+// arena.
+func (s *Session) dropInputs(i int, env map[string]*onnx.Tensor, keep map[string]bool, c *runCtx, fp16 *fp16Run) {
+	for _, in := range s.steps[i].node.Inputs {
+		if in != "" && s.lastUse[in] == i && !keep[in] {
+			if _, isConst := s.consts[in]; !isConst {
+				if t, ok := env[in]; ok {
+					c.mem.release(t)
+					delete(env, in)
+				}
+			}
+			if fp16 != nil {
+				delete(fp16.rounded, in)
+			}
+		}
+	}
+}
+
+// fusedUsable reports whether a run may take st's fused form: none of the
+// outputs the chain does not materialize is fetched (keep) or watched.
+func (s *Session) fusedUsable(st step, keep map[string]bool, w *watcher) bool {
+	hidden := func(name string) bool { return !keep[name] && !w.watched(name) }
+	if !hidden(st.node.Outputs[0]) {
+		return false
+	}
+	for _, j := range st.fusedWith[:len(st.fusedWith)-1] {
+		if !hidden(s.steps[j].node.Outputs[0]) {
+			return false
+		}
+	}
+	return true
+}
+
+// maxFusedChain bounds the nodes of a fused chain (PP-LCNetV3's HardSwish
+// and learnable affine block after it are six).
+const maxFusedChain = 8
 
 // Inputs describes the graph inputs the session expects.
 func (s *Session) Inputs() []*onnx.ValueInfo { return s.inputs }
@@ -329,14 +399,16 @@ func (s *Session) run(inputs map[string]*onnx.Tensor, req runRequest) (map[strin
 			args = append(args, t)
 		}
 		run, outNames := st.run, n.Outputs
-		if st.fused != nil && !keep[n.Outputs[0]] && !w.watched(n.Outputs[0]) {
-			// The fused pair yields the consumer's output; this node's own
-			// output is never materialized, and nothing else reads it.
-			run, outNames = st.fused, s.steps[st.fusedWith].node.Outputs
+		if st.fused != nil && s.fusedUsable(st, keep, w) {
+			// The fused chain yields its last node's output; the others'
+			// outputs are never materialized, and nothing else reads them.
+			run, outNames = st.fused, s.steps[st.fusedWith[len(st.fusedWith)-1]].node.Outputs
 			if skip == nil {
 				skip = make([]bool, len(s.steps))
 			}
-			skip[st.fusedWith] = true
+			for _, j := range st.fusedWith {
+				skip[j] = true
+			}
 		}
 		half := onnx.Undefined
 		if n.OpType != "Cast" && n.OpType != "CastLike" {
@@ -360,7 +432,9 @@ func (s *Session) run(inputs map[string]*onnx.Tensor, req runRequest) (map[strin
 				op = "Conv(grouped)" // depthwise, in most models
 			}
 			if len(outNames) > 0 && &outNames[0] != &n.Outputs[0] {
-				op += "+" + s.steps[st.fusedWith].node.OpType
+				for _, j := range st.fusedWith {
+					op += "+" + s.steps[j].node.OpType
+				}
 			}
 			setOpLabel(op)
 		}
@@ -390,19 +464,14 @@ func (s *Session) run(inputs map[string]*onnx.Tensor, req runRequest) (map[strin
 			}
 		}
 		// Drop tensors no later step reads, so memory follows the live set,
-		// and give their buffers to the next steps.
-		for _, in := range n.Inputs {
-			if in != "" && s.lastUse[in] == i && !keep[in] {
-				if _, isConst := s.consts[in]; !isConst {
-					if t, ok := env[in]; ok {
-						c.mem.release(t)
-						delete(env, in)
-					}
-				}
-				if fp16 != nil {
-					delete(fp16.rounded, in)
-				}
-			}
+		// and give their buffers to the next steps: this step's inputs and
+		// those of the steps its fused chain did.
+		done := []int{i}
+		if len(outNames) > 0 && &outNames[0] != &n.Outputs[0] {
+			done = append(done, st.fusedWith...)
+		}
+		for _, j := range done {
+			s.dropInputs(j, env, keep, c, fp16)
 		}
 		c.mem.collect()
 	}

@@ -5,6 +5,7 @@ package sim
 import (
 	"math"
 	"os"
+	"unsafe"
 )
 
 // AVX2 elementwise kernels (vec_amd64.s, written by make_vec_amd64.py);
@@ -265,4 +266,32 @@ func normAffineVec(o, x []float32, scale, shift []float64, mean, inv float64) in
 	_, _, _ = x[n-1], scale[n-1], shift[n-1]
 	vecNormAffineAVX512(&o[0], &x[0], &scale[0], &shift[0], mean, inv, n)
 	return n
+}
+
+//go:noescape
+func vecDepthwiseTapsAVX512(o, x *float32, offs *int, wt *float32, k, n int, bias float32, hasBias int)
+
+// depthwiseVecOK reports whether depthwiseTapsVec runs here.
+func depthwiseVecOK() bool { return hasAVX512 && haveVec }
+
+// depthwiseTapsVec sets o[j] = ((0 + wt[0]*x[offs[0]+j]) +
+// wt[1]*x[offs[1]+j]) + ..., each product rounded, then adds bias when
+// hasBias, with AVX-512 (depthwiseVecOK); len(wt) = len(offs) and every
+// x[offs[t]+j] for j < len(o) must exist.
+func depthwiseTapsVec(o, x []float32, offs []int, wt []float32, bias float32, hasBias bool) {
+	if len(o) == 0 {
+		return
+	}
+	wt = wt[:len(offs)]
+	for _, off := range offs {
+		_ = x[off : off+len(o)]
+	}
+	if len(offs) == 0 { // the kernel takes at least one tap
+		fill(o, 0)
+		if hasBias {
+			addScalar(o, bias)
+		}
+		return
+	}
+	vecDepthwiseTapsAVX512(&o[0], unsafe.SliceData(x), &offs[0], &wt[0], len(offs), len(o), bias, btoi(hasBias))
 }

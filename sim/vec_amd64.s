@@ -1177,6 +1177,109 @@ axpy512_done:
 	VZEROUPPER
 	RET
 
+// func vecDepthwiseTapsAVX512(o, x *float32, offs *int, wt *float32, k, n int, bias float32, hasBias int)
+TEXT ·vecDepthwiseTapsAVX512(SB), NOSPLIT, $0-64
+	MOVQ o+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ offs+16(FP), R8
+	MOVQ wt+24(FP), R9
+	MOVQ k+32(FP), R10
+	MOVQ n+40(FP), CX
+	VBROADCASTSS bias+48(FP), Z15
+	MOVQ hasBias+56(FP), BX
+dwtaps_64:
+	CMPQ CX, $64
+	JLT  dwtaps_16
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	XORQ R11, R11
+dwtaps_4_t:
+	MOVQ (R8)(R11*8), R12
+	LEAQ (SI)(R12*4), R13
+	VBROADCASTSS (R9)(R11*4), Z14
+	VMOVUPS 0(R13), Z4
+	VMULPS Z4, Z14, Z4
+	VADDPS Z0, Z4, Z0
+	VMOVUPS 64(R13), Z5
+	VMULPS Z5, Z14, Z5
+	VADDPS Z1, Z5, Z1
+	VMOVUPS 128(R13), Z6
+	VMULPS Z6, Z14, Z6
+	VADDPS Z2, Z6, Z2
+	VMOVUPS 192(R13), Z7
+	VMULPS Z7, Z14, Z7
+	VADDPS Z3, Z7, Z3
+	INCQ R11
+	CMPQ R11, R10
+	JLT  dwtaps_4_t
+	TESTQ BX, BX
+	JZ   dwtaps_4_store
+	VADDPS Z15, Z0, Z0
+	VADDPS Z15, Z1, Z1
+	VADDPS Z15, Z2, Z2
+	VADDPS Z15, Z3, Z3
+dwtaps_4_store:
+	VMOVUPS Z0, 0(DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ $256, SI
+	ADDQ $256, DI
+	SUBQ $64, CX
+	JMP  dwtaps_64
+dwtaps_16:
+	CMPQ CX, $16
+	JLT  dwtaps_tail
+	VXORPS Z0, Z0, Z0
+	XORQ R11, R11
+dwtaps_1_t:
+	MOVQ (R8)(R11*8), R12
+	LEAQ (SI)(R12*4), R13
+	VBROADCASTSS (R9)(R11*4), Z14
+	VMOVUPS 0(R13), Z4
+	VMULPS Z4, Z14, Z4
+	VADDPS Z0, Z4, Z0
+	INCQ R11
+	CMPQ R11, R10
+	JLT  dwtaps_1_t
+	TESTQ BX, BX
+	JZ   dwtaps_1_store
+	VADDPS Z15, Z0, Z0
+dwtaps_1_store:
+	VMOVUPS Z0, 0(DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  dwtaps_16
+dwtaps_tail:
+	TESTQ CX, CX
+	JZ   dwtaps_done
+	MOVL $-1, AX
+	BZHIL CX, AX, AX
+	KMOVW AX, K1
+	VXORPS Z0, Z0, Z0
+	XORQ R11, R11
+dwtaps_m1_t:
+	MOVQ (R8)(R11*8), R12
+	LEAQ (SI)(R12*4), R13
+	VBROADCASTSS (R9)(R11*4), Z14
+	VMOVUPS.Z 0(R13), K1, Z4
+	VMULPS Z4, Z14, Z4
+	VADDPS Z0, Z4, Z0
+	INCQ R11
+	CMPQ R11, R10
+	JLT  dwtaps_m1_t
+	TESTQ BX, BX
+	JZ   dwtaps_m1_store
+	VADDPS Z15, Z0, Z0
+dwtaps_m1_store:
+	VMOVUPS Z0, K1, 0(DI)
+dwtaps_done:
+	VZEROUPPER
+	RET
+
 // func vecNormAffineAVX512(o, x *float32, scale, shift *float64, mean, inv float64, n int)
 // n is a multiple of 8.
 TEXT ·vecNormAffineAVX512(SB), NOSPLIT, $0-56

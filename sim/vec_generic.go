@@ -40,3 +40,7 @@ func expShiftVec(e []float64, x []float32, m float64) int { return 0 }
 func divToF32Vec(o []float32, e []float64, s float64) int { return 0 }
 
 func normAffineVec(o, x []float32, scale, shift []float64, mean, inv float64) int { return 0 }
+
+func depthwiseVecOK() bool { return false }
+
+func depthwiseTapsVec(o, x []float32, offs []int, wt []float32, bias float32, hasBias bool) {}
