@@ -3,10 +3,10 @@ package bench
 import (
 	"fmt"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
+	"amq/internal/cputime"
 	"amq/internal/ort"
 	"amq/internal/testfixture"
 	"amq/onnx"
@@ -15,11 +15,11 @@ import (
 
 // threadCPU is the CPU time the calling OS thread has used.
 func threadCPU(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(1 /* RUSAGE_THREAD */, &ru); err != nil {
+	d, err := cputime.Thread()
+	if err != nil {
 		tb.Fatal(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return d
 }
 
 // BenchmarkResNet18CPUTime compares sim and ONNX Runtime on one thread by

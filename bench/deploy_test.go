@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
+	"amq/internal/cputime"
 	"amq/internal/ort"
 	"amq/internal/testfixture"
 	"amq/onnx"
@@ -39,11 +39,11 @@ func deployModels(b *testing.B, m *onnx.Model, in *onnx.Tensor) (fake, deploy *o
 
 // processCPU returns the CPU time the process has used, all threads.
 func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+	d, err := cputime.Process()
+	if err != nil {
 		b.Fatal(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return d
 }
 
 // timeLoop runs fn in the benchmark loop and reports, besides the wall
