@@ -78,8 +78,9 @@ func gatherBlocks(threads int, src *onnx.Tensor, shape []int, outer, axisLen, in
 		gatherAs(threads, out.Data.([]bool), s, outer, axisLen, inner, idx)
 	case []string:
 		gatherAs(threads, out.Data.([]string), s, outer, axisLen, inner, idx)
-	case onnx.Halves:
-		gatherHalves(threads, src.DType, out.Data.([]float32), s, outer, axisLen, inner, idx)
+	case onnx.Halves, onnx.Compact:
+		widen, _ := widener(src)
+		gatherWidened(threads, out.Data.([]float32), widen, outer, axisLen, inner, idx)
 	default:
 		return nil, fmt.Errorf("tensor %q: unsupported element type %v", src.Name, src.DType)
 	}

@@ -17,17 +17,16 @@ import (
 // reader they are widened once when the session is made (widenHalfConsts).
 // FLOAT constants held as an onnx.Compact (a float16 model's weights while
 // it is quantized, fake-quantized weights as int8 codes) are treated the
-// same way, MatMul's B alone widened by panels.
+// same way.
 
 // halfReaders are the inputs that read an onnx.Halves constant without
-// widening it whole: op type and input index. An onnx.Compact constant
-// (a FLOAT weight held 16-bit or as int8 codes) is read whole only by
-// MatMul's B.
+// widening it whole: op type and input index; the same holds for an
+// onnx.Compact constant (a FLOAT weight held 16-bit or as int8 codes).
 var halfReaders = map[string]int{"MatMul": 1, "Gather": 0}
 
-// widenHalfConsts replaces, in s.consts, every onnx.Halves constant that
-// some node reads other than as a halfReaders input, and every
-// onnx.Compact one read other than as MatMul's B, by its float32 form.
+// widenHalfConsts replaces, in s.consts, every onnx.Halves or onnx.Compact
+// constant that some node reads other than as a halfReaders input by its
+// float32 form.
 func widenHalfConsts(s *Session, g *onnx.Graph) {
 	for _, n := range g.Nodes {
 		for j, in := range n.Inputs {
@@ -36,12 +35,8 @@ func widenHalfConsts(s *Session, g *onnx.Graph) {
 				continue
 			}
 			switch c.Data.(type) {
-			case onnx.Halves:
+			case onnx.Halves, onnx.Compact:
 				if k, ok := halfReaders[n.OpType]; ok && k == j && n.Domain == "" {
-					continue
-				}
-			case onnx.Compact:
-				if n.OpType == "MatMul" && j == 1 && n.Domain == "" {
 					continue
 				}
 			default:
@@ -109,15 +104,16 @@ func roundBFloat16(v float32) float32 {
 	return onnx.BFloat16ToFloat32(onnx.Float32ToBFloat16(v))
 }
 
-// gatherHalves is gatherAs for a 16-bit source, widening each row it
-// copies into the float32 dst.
-func gatherHalves(threads int, dt onnx.DataType, dst []float32, src onnx.Halves, outer, axisLen, inner int, idx []int) {
+// gatherWidened is gatherAs for a source held compactly (widener),
+// widening only the rows it picks: an LLM's embedding table stays 16-bit
+// or int8 while a batch's rows of it are read.
+func gatherWidened(threads int, dst []float32, widen func(dst []float32, off int), outer, axisLen, inner int, idx []int) {
 	rows := outer * len(idx)
 	parallelFor(threads, rows, max(1, (1<<15)/max(inner, 1)), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			o, j := r/len(idx), r%len(idx)
 			s := (o*axisLen + idx[j]) * inner
-			onnx.WidenHalves(dt, dst[r*inner:(r+1)*inner], src[s:s+inner])
+			widen(dst[r*inner:(r+1)*inner], s)
 		}
 	})
 }

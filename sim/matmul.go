@@ -230,7 +230,7 @@ func (mn *matMulNode) product(c *runCtx, in []*onnx.Tensor, bias []float32) (out
 	shared := len(b.Shape) <= 2 && len(a.Shape) > 2
 	switch a.DType {
 	case onnx.Float:
-		if bw, ok := compactB(b); ok {
+		if bw, ok := widener(b); ok {
 			ad, err := onnx.Data[float32](a)
 			if err != nil {
 				return nil, false, err

@@ -7,11 +7,13 @@ import "amq/onnx"
 // the model's weights stay 16-bit and only this much of one is float32.
 const halfPanel = 1 << 18
 
-// compactB returns how to widen B's elements when B is held compactly: as
+// widener returns how to widen a tensor's elements when it is held
+// compactly (MatMul's B, Gather's data): as
 // onnx.Halves (a float16 or bfloat16 weight loaded with
 // onnx.LoadFileHalves) or as an onnx.Compact (a FLOAT weight held 16-bit
-// or as int8 codes while a model is quantized); ok is false for any other B.
-func compactB(b *onnx.Tensor) (widen func(dst []float32, off int), ok bool) {
+// or as int8 codes while a model is quantized); ok is false for any other
+// tensor.
+func widener(b *onnx.Tensor) (widen func(dst []float32, off int), ok bool) {
 	switch d := b.Data.(type) {
 	case onnx.Halves:
 		return func(dst []float32, off int) { onnx.WidenHalves(b.DType, dst, d[off:off+len(dst)]) }, true
@@ -21,7 +23,7 @@ func compactB(b *onnx.Tensor) (widen func(dst []float32, off int), ok bool) {
 	return nil, false
 }
 
-// matMulHalf is MatMul's float path for a B held compactly (compactB): B
+// matMulHalf is MatMul's float path for a B held compactly (widener): B
 // is widened a panel of columns at a time into scratch and multiplied into
 // the matching columns of the result, which accumulates in float32 as the
 // float path does. ad is A's float32 data.
