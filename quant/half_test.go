@@ -10,47 +10,6 @@ import (
 	"amq/onnx"
 )
 
-// halfDecoderModel is the decoder fixture with its float tensors in
-// FLOAT16, as published LLM exports are: initializers and float constants
-// narrowed, the logits cast back to FLOAT by a last Cast.
-func halfDecoderModel(t *testing.T) *onnx.Model {
-	t.Helper()
-	m, err := onnx.LoadFile(filepath.Join(decoderDir, "model_op17.onnx"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := m.Graph
-	narrow := func(x *onnx.Tensor) *onnx.Tensor {
-		if x.DType != onnx.Float {
-			return x
-		}
-		h, err := x.Convert(onnx.Float16)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h
-	}
-	for name, x := range g.Initializers {
-		g.Initializers[name] = narrow(x)
-	}
-	for _, n := range g.Nodes {
-		if a, ok := n.Attrs["value"]; ok && a.T != nil {
-			a.T = narrow(a.T)
-		}
-		if a, ok := n.Attrs["to"]; ok && onnx.DataType(a.I) == onnx.Float {
-			a.I = int64(onnx.Float16)
-		}
-	}
-	g.ValueInfo = map[string]*onnx.ValueInfo{}
-	out := g.Outputs[0].Name
-	g.Producer(out).Outputs[0] = out + "_half"
-	cast := &onnx.Node{Name: "logits_cast", OpType: "Cast", Inputs: []string{out + "_half"}, Outputs: []string{out}, Attrs: map[string]*onnx.Attr{}}
-	cast.SetAttr("to", int64(onnx.Float))
-	g.Nodes = append(g.Nodes, cast)
-	g.Reindex()
-	return m
-}
-
 // TestFloat16DecoderQuantizesFromItsValues runs the DMQ flow on the
 // decoder in float16: amq quantizes it as the float32 model of its values
 // (widenedModel), so the same 15 layers are quantized as in float32, the
@@ -61,7 +20,7 @@ func halfDecoderModel(t *testing.T) *onnx.Model {
 func TestFloat16DecoderQuantizesFromItsValues(t *testing.T) {
 	t.Parallel()
 	testfixture.RequireORT(t)
-	m := halfDecoderModel(t)
+	m := testfixture.HalfDecoder(t, onnx.Float16)
 	before, err := m.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +72,7 @@ func TestFloat16DecoderFlowSameWhetherWeightsWidenUpFrontOrPerLayer(t *testing.T
 	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "decoder16.onnx")
-	if err := halfDecoderModel(t).Save(path, nil); err != nil {
+	if err := testfixture.HalfDecoder(t, onnx.Float16).Save(path, nil); err != nil {
 		t.Fatal(err)
 	}
 	simple, err := LoadSimpleConfig(filepath.Join(quantFixtures, "dmq.cfg"))

@@ -11,52 +11,12 @@ import (
 	"amq/sim"
 )
 
-// halfDecoder writes the decoder fixture with its float tensors in dt
-// (FLOAT16 or BFLOAT16), as published LLM exports are: initializers and
-// float constants converted, the logits cast back to FLOAT at the end. It
-// returns the file's path.
+// halfDecoder writes testfixture.HalfDecoder in dt to a file and returns
+// its path.
 func halfDecoder(t *testing.T, dt onnx.DataType) string {
 	t.Helper()
-	m, err := onnx.LoadFile(testfixture.Path(t, "quant", "decoder", "model_op17.onnx"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := m.Graph
-	narrow := func(x *onnx.Tensor) *onnx.Tensor {
-		if x.DType != onnx.Float {
-			return x
-		}
-		h, err := x.Convert(dt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h
-	}
-	for name, x := range g.Initializers {
-		g.Initializers[name] = narrow(x)
-	}
-	for _, n := range g.Nodes {
-		if a, ok := n.Attrs["value"]; ok && a.T != nil {
-			a.T = narrow(a.T)
-		}
-		if a, ok := n.Attrs["to"]; ok && onnx.DataType(a.I) == onnx.Float {
-			a.I = int64(dt)
-		}
-	}
-	g.ValueInfo = map[string]*onnx.ValueInfo{}
-	out := g.Outputs[0].Name
-	for _, n := range g.Nodes {
-		for i, o := range n.Outputs {
-			if o == out {
-				n.Outputs[i] = out + "_half"
-			}
-		}
-	}
-	cast := &onnx.Node{Name: "logits_cast", OpType: "Cast", Inputs: []string{out + "_half"}, Outputs: []string{out}, Attrs: map[string]*onnx.Attr{}}
-	cast.SetAttr("to", int64(onnx.Float))
-	g.Nodes = append(g.Nodes, cast)
 	path := filepath.Join(t.TempDir(), "decoder_half.onnx")
-	if err := m.Save(path, nil); err != nil {
+	if err := testfixture.HalfDecoder(t, dt).Save(path, nil); err != nil {
 		t.Fatal(err)
 	}
 	return path
