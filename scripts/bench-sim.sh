@@ -8,14 +8,14 @@
 # Each configuration first checks that sim's output matches ONNX Runtime's
 # (1e-3 relative); a sim that fails or disagrees shows as FAIL.
 #
-# usage: scripts/bench-sim.sh [benchmark regexp]     (default: ^(ResNet18|BERTLayer)$; Deploy* and *CPUTime are separate)
+# usage: scripts/bench-sim.sh [benchmark regexp]     (default: ^Benchmark(ResNet18|BERTLayer)$; Deploy* and *CPUTime are separate)
 # env:   BENCH_TIME  go test -benchtime per measurement (default 2s)
 #        BENCH_COUNT repetitions; the table shows the fastest (default 5),
 #                    since other load on the machine only ever adds time
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ONNXRUNTIME_LIB=${ONNXRUNTIME_LIB:-$(bash scripts/fetch-ort.sh)}
-pattern=${1:-'^(ResNet18|BERTLayer)$'} # BenchmarkFlow times whole flows: run it alone
+pattern=${1:-'^Benchmark(ResNet18|BERTLayer)$'} # BenchmarkFlow times whole flows: run it alone
 raw=$(mktemp)
 trap 'rm -f "$raw"' EXIT
 
