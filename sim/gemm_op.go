@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"amq/onnx"
 )
@@ -20,6 +21,9 @@ type gemmNode struct {
 	transA, transB bool
 	offset         int
 	i8             *igemmWeights // B packed for the int8 kernels, when an initializer
+	// weights caches a float B packed for the float kernels, when B is
+	// an initializer that packsWeights accepts (gemm_packed.go).
+	weights *atomic.Pointer[packedB]
 }
 
 func buildGemm(b *buildCtx, n *onnx.Node) (opFunc, error) {
@@ -47,6 +51,9 @@ func buildGemm(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	}
 	if isInitializer(b.graph, n.Inputs[1]) {
 		gn.i8 = new(igemmWeights)
+	}
+	if packsWeights(b.graph, n.Inputs[1]) {
+		gn.weights = new(atomic.Pointer[packedB])
 	}
 	return gn.run, nil
 }
@@ -120,8 +127,12 @@ func (gn *gemmNode) run(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 			}
 			beta = gn.beta
 		}
-		sgemm(m, n, k, gn.alpha, matrix{data: ad, ld: a.Shape[1], trans: gn.transA},
-			matrix{data: bd, ld: b.Shape[1], trans: gn.transB}, beta, y, n, c.threads)
+		am, bm := matrix{data: ad, ld: a.Shape[1], trans: gn.transA}, matrix{data: bd, ld: b.Shape[1], trans: gn.transB}
+		if gn.weights != nil && len(bd) > 0 {
+			packedGemmWeight(gn.weights, bm, k, n).gemm(m, gn.alpha, am, beta, y, c.threads)
+		} else {
+			sgemm(m, n, k, gn.alpha, am, bm, beta, y, n, c.threads)
+		}
 		return []*onnx.Tensor{onnx.NewTensor([]int{m, n}, y)}, nil
 	case onnx.Int8:
 		if gn.alpha != 1 || (bias != nil && gn.beta != 1) {

@@ -132,3 +132,85 @@ func TestGemmRejectsBadInput(t *testing.T) {
 		{"gemm int8 alpha", node("Gemm", map[string]any{"alpha": float32(2)}, "a", "b"), []*onnx.Tensor{i8Zeros(2, 3), i8Zeros(3, 5)}, false},
 	})
 }
+
+// gemmModel is y = Gemm(x, W, bias) with the given attributes, W and the
+// bias initializers when constant, else graph inputs (not packed).
+func gemmModel(wShape, biasShape []int, attrs map[string]any, constant bool, w, bias []float32) *onnx.Model {
+	n := node("Gemm", attrs, "x", "W", "bias")
+	g := &onnx.Graph{
+		Nodes:        []*onnx.Node{n},
+		Initializers: map[string]*onnx.Tensor{},
+		Inputs:       []*onnx.ValueInfo{{Name: "x", DType: onnx.Float}},
+		Outputs:      []*onnx.ValueInfo{{Name: "y", DType: onnx.Float}},
+	}
+	consts := map[string]*onnx.Tensor{"W": onnx.NewTensor(wShape, w), "bias": onnx.NewTensor(biasShape, bias)}
+	for _, name := range []string{"W", "bias"} {
+		if constant {
+			consts[name].Name = name
+			g.Initializers[name] = consts[name]
+		} else {
+			g.Inputs = append(g.Inputs, &onnx.ValueInfo{Name: name, DType: onnx.Float})
+		}
+	}
+	return &onnx.Model{Opsets: map[string]int64{"": 13}, Graph: g}
+}
+
+// TestGemmPackedWeightsSameBits: a float Gemm whose B is a constant packs
+// it once and gives the bits of the Gemm that reads it as an input, with
+// either transpose, alpha and beta (0 too), a bias per column, per row or
+// per element, on shapes around the kernels' tiles and blocks (the fc of
+// ResNet-18 at batch 1 and 8, k above gemmKC, m enough for a row split, n
+// not a multiple of nr), with one and two threads, on several runs.
+func TestGemmPackedWeightsSameBits(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(21, 22))
+	type attrs struct {
+		transA, transB int
+		alpha, beta    float32
+	}
+	for _, sh := range [][3]int{{1, 512, 1000}, {8, 512, 1000}, {1, 1, 1}, {3, 7, 5}, {9, 300, 33}, {70, 260, 70}, {2, 40, 100}} {
+		m, k, n := sh[0], sh[1], sh[2]
+		for i, at := range []attrs{{0, 1, 1, 1}, {0, 0, 1, 1}, {1, 1, 1.5, -0.25}, {1, 0, -2, 0}, {0, 1, 0.5, 2}} {
+			biasShape := [][]int{{n}, {m, 1}, {m, n}, {1}, {1, n}}[i]
+			x, bias := randFloats(r, m*k), randFloats(r, onnx.NumElems(biasShape))
+			w := randFloats(r, k*n)
+			xShape, wShape := []int{m, k}, []int{k, n}
+			if at.transA == 1 {
+				xShape = []int{k, m}
+			}
+			if at.transB == 1 {
+				wShape = []int{n, k}
+			}
+			a := map[string]any{"transA": at.transA, "transB": at.transB, "alpha": at.alpha, "beta": at.beta}
+			for _, threads := range []int{1, 2} {
+				name := fmt.Sprintf("%v %+v threads %d", sh, at, threads)
+				packed, err := NewSession(gemmModel(wShape, biasShape, a, true, w, bias), &Options{Threads: threads})
+				if err != nil {
+					t.Fatal(err)
+				}
+				plain, err := NewSession(gemmModel(wShape, biasShape, a, false, w, bias), &Options{Threads: threads})
+				if err != nil {
+					t.Fatal(err)
+				}
+				in := map[string]*onnx.Tensor{"x": onnx.NewTensor(xShape, x)}
+				want, err := plain.Run(map[string]*onnx.Tensor{"x": in["x"], "W": onnx.NewTensor(wShape, w), "bias": onnx.NewTensor(biasShape, bias)})
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				for run := range 2 {
+					got, err := packed.Run(in)
+					if err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					g, wv := got["y"].Floats(), want["y"].Floats()
+					if len(g) != m*n || len(wv) != m*n {
+						t.Fatalf("%s: %d and %d values, want %d", name, len(g), len(wv), m*n)
+					}
+					if i := sameBits(g, wv); i >= 0 {
+						t.Fatalf("%s run %d: element %d is %v, the unpacked Gemm gives %v", name, run, i, g[i], wv[i])
+					}
+				}
+			}
+		}
+	}
+}
