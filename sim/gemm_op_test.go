@@ -214,3 +214,18 @@ func TestGemmPackedWeightsSameBits(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkGemmFC runs ResNet-18's classifier, Gemm of [batch, 512] by a
+// constant [1000, 512] weight with transB = 1 plus a bias, in a session.
+func BenchmarkGemmFC(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	w, bias := randFloats(r, 1000*512), randFloats(r, 1000)
+	for _, batch := range []int{1, 8} {
+		for _, threads := range []int{1, 2} {
+			b.Run(fmt.Sprintf("batch=%d/threads=%d", batch, threads), func(b *testing.B) {
+				m := gemmModel([]int{1000, 512}, []int{1000}, map[string]any{"transB": 1}, true, w, bias)
+				benchSession(b, m, threads, "x", onnx.NewTensor([]int{batch, 512}, randFloats(r, batch*512)))
+			})
+		}
+	}
+}

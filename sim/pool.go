@@ -316,11 +316,13 @@ func globalPool[T float32 | float64](c *runCtx, x *onnx.Tensor, xd []T, isMax bo
 // indices, the MaxPool of CNN stems. For the output positions whose window
 // lies inside the input row it runs tap by tap over the whole row, so the
 // inner loops are plain strided maxima; each output still sees its taps
-// in maxPool's order, keeping its treatment of NaN and signed zeros.
+// in maxPool's order, keeping its treatment of NaN and signed zeros. With
+// AVX-512 and strides 1 and 2, maxRowVec does those positions of a row
+// in one pass, each output's maximum kept in a register over all its taps.
 func maxPool2D(c *runCtx, g *geom, x *onnx.Tensor, xd []float32) []*onnx.Tensor {
 	planes := x.Shape[0] * x.Shape[1]
 	shape := append([]int{x.Shape[0], x.Shape[1]}, g.outShape()...)
-	y := outSlice[float32](c, planes*g.outN)
+	y := outSliceRaw[float32](c, planes*g.outN) // every output is written
 	in2, out1, out2 := g.in[2], g.out[1], g.out[2]
 	s2, k2, p2 := g.s[2], g.k[2], g.padB[2]
 	// Interior outputs [owA, owB): ow*s2-p2 >= 0 and ow*s2-p2+k2 <= in2.
@@ -367,6 +369,9 @@ func maxPool2D(c *runCtx, g *geom, x *onnx.Tensor, xd []float32) []*onnx.Tensor 
 					continue
 				}
 				o := row[owA:owB]
+				if maxRowVec(o, src[(sh+hlo)*in2+owA*s2-p2:], in2, hhi-hlo, k2, s2) {
+					continue
+				}
 				n := len(o)
 				first := true
 				for kh := hlo; kh < hhi; kh++ {

@@ -150,7 +150,15 @@ func TestMaxPool2DMatchesGeneric(t *testing.T) {
 		in, k, s, pb, pe []int
 		ceil             bool
 	}
-	specs := []spec{{in: []int{112, 112}, k: []int{3, 3}, s: []int{2, 2}, pb: []int{1, 1}, pe: []int{1, 1}}}
+	specs := []spec{{in: []int{112, 112}, k: []int{3, 3}, s: []int{2, 2}, pb: []int{1, 1}, pe: []int{1, 1}},
+		// Rows of several vectors of 16 outputs with tails, for maxRowVec.
+		{in: []int{5, 57}, k: []int{3, 3}, s: []int{1, 1}, pb: []int{1, 1}, pe: []int{1, 1}},
+		{in: []int{9, 113}, k: []int{3, 3}, s: []int{2, 2}, pb: []int{1, 1}, pe: []int{0, 1}, ceil: true},
+		{in: []int{4, 66}, k: []int{2, 2}, s: []int{2, 2}, pb: []int{0, 0}, pe: []int{0, 0}},
+		{in: []int{6, 70}, k: []int{5, 5}, s: []int{1, 2}, pb: []int{2, 2}, pe: []int{2, 2}},
+		{in: []int{101}, k: []int{3}, s: []int{2}, pb: []int{1}, pe: []int{1}, ceil: true},
+		{in: []int{3, 35}, k: []int{1, 4}, s: []int{1, 1}, pb: []int{0, 3}, pe: []int{0, 0}},
+	}
 	for range 300 {
 		nd := 1 + r.IntN(2)
 		var sp spec
@@ -217,4 +225,65 @@ func TestPoolRejectsBadInput(t *testing.T) {
 		{"averagepool int", node("AveragePool", map[string]any{"kernel_shape": []int64{2}}, "x"), []*onnx.Tensor{i8Zeros(1, 1, 5)}, false},
 		{"globalpool rank", node("GlobalAveragePool", nil, "x"), []*onnx.Tensor{f32Zeros(2, 3)}, false},
 	})
+}
+
+// TestMaxRowVecGivesGreaterChain checks the vector kernel of max pooling's
+// interior rows against greater applied tap by tap in maxPool's order (rows,
+// then taps along a row), bit for bit and NaN payloads too, with NaN,
+// signed zeros and ties among the taps, for strides 1 and 2, several rows
+// and taps, and lengths around the vectors of 16 outputs.
+func TestMaxRowVecGivesGreaterChain(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(31, 32))
+	specials := []float32{math.Float32frombits(0x7fc00001), math.Float32frombits(0xffc00002), 0, float32(math.Copysign(0, -1)), 1, -1, float32(math.Inf(-1)), float32(math.Inf(1))}
+	for _, stride := range []int{1, 2} {
+		for _, n := range []int{1, 7, 15, 16, 17, 31, 32, 33, 55, 56} {
+			for _, sh := range [][2]int{{1, 1}, {1, 3}, {2, 2}, {3, 3}, {2, 5}} {
+				rows, k := sh[0], sh[1]
+				ld := (n-1)*stride + k + r.IntN(3)
+				src := make([]float32, (rows-1)*ld+(n-1)*stride+k)
+				for i := range src {
+					src[i] = float32(r.IntN(5) - 2)
+					if r.IntN(5) == 0 {
+						src[i] = specials[r.IntN(len(specials))]
+					}
+				}
+				got := make([]float32, n)
+				if !maxRowVec(got, src, ld, rows, k, stride) {
+					t.Skip("no vector kernel for max pooling rows here")
+				}
+				for i := range n {
+					best := src[i*stride]
+					for row := range rows {
+						for tap := range k {
+							best = greater(src[row*ld+i*stride+tap], best)
+						}
+					}
+					if math.Float32bits(got[i]) != math.Float32bits(best) {
+						t.Fatalf("stride %d n %d rows %d k %d: o[%d] = %v (%#x), want %v (%#x)", stride, n, rows, k, i, got[i], math.Float32bits(got[i]), best, math.Float32bits(best))
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkMaxPoolStem runs ResNet's stem MaxPool (3x3, stride 2, pad 1
+// on 64x112x112) in a session, batch 1 and 8; with one thread it also
+// reports the CPU time of the thread, steadier than the wall clock on a
+// shared machine.
+func BenchmarkMaxPoolStem(b *testing.B) {
+	for _, batch := range []int{1, 8} {
+		for _, threads := range []int{1, 2} {
+			b.Run(fmt.Sprintf("batch=%d/threads=%d", batch, threads), func(b *testing.B) {
+				n := node("MaxPool", map[string]any{"kernel_shape": []int64{3, 3}, "strides": []int64{2, 2}, "pads": []int64{1, 1, 1, 1}}, "x")
+				m := &onnx.Model{Opsets: map[string]int64{"": 13}, Graph: &onnx.Graph{
+					Nodes:   []*onnx.Node{n},
+					Inputs:  []*onnx.ValueInfo{{Name: "x", DType: onnx.Float}},
+					Outputs: []*onnx.ValueInfo{{Name: "y", DType: onnx.Float}},
+				}}
+				benchSession(b, m, threads, "x", onnx.NewTensor([]int{batch, 64, 112, 112}, randFloats(rand.New(rand.NewPCG(1, 1)), batch*64*112*112)))
+			})
+		}
+	}
 }
