@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -168,12 +169,28 @@ func TestGemmPackedWeightsSameBits(t *testing.T) {
 		transA, transB int
 		alpha, beta    float32
 	}
-	for _, sh := range [][3]int{{1, 512, 1000}, {8, 512, 1000}, {1, 1, 1}, {3, 7, 5}, {9, 300, 33}, {70, 260, 70}, {2, 40, 100}} {
+	shapes := [][3]int{{1, 512, 1000}, {8, 512, 1000}, {1, 1, 1}, {3, 7, 5}, {9, 300, 33}, {70, 260, 70}, {2, 40, 100},
+		// One row of A (gemv): k over blocks, n around strips of 32 and
+		// groups of four strips.
+		{1, 300, 33}, {1, 257, 129}, {1, 40, 100}, {1, 700, 97}, {1, 64, 32}, {1, 5, 160}, {1, 3, 2000}}
+	for _, sh := range shapes {
 		m, k, n := sh[0], sh[1], sh[2]
 		for i, at := range []attrs{{0, 1, 1, 1}, {0, 0, 1, 1}, {1, 1, 1.5, -0.25}, {1, 0, -2, 0}, {0, 1, 0.5, 2}} {
 			biasShape := [][]int{{n}, {m, 1}, {m, n}, {1}, {1, n}}[i]
 			x, bias := randFloats(r, m*k), randFloats(r, onnx.NumElems(biasShape))
 			w := randFloats(r, k*n)
+			if i == 0 {
+				// Signed zeros, infinities and NaN: the sums must meet
+				// them in the same order.
+				special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}
+				for _, s := range [][]float32{x, w, bias} {
+					for j := range s {
+						if r.IntN(40) == 0 {
+							s[j] = special[r.IntN(len(special))]
+						}
+					}
+				}
+			}
 			xShape, wShape := []int{m, k}, []int{k, n}
 			if at.transA == 1 {
 				xShape = []int{k, m}

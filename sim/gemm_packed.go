@@ -50,6 +50,10 @@ func (p *packedB) gemm(m int, alpha float32, a matrix, beta float32, y []float32
 	if k <= 0 || alpha == 0 {
 		return
 	}
+	if m == 1 && gemvFor(kern) {
+		p.gemv(alpha, a, y, threads)
+		return
+	}
 	band := func(i0, i1, j0, j1 int) {
 		as := a
 		if a.trans {
@@ -70,4 +74,40 @@ func (p *packedB) gemm(m int, alpha float32, a matrix, beta float32, y []float32
 		return
 	}
 	parallelFor(threads, (m+mr-1)/mr, 1, func(lo, hi int) { band(lo*mr, min(hi*mr, m), 0, n) })
+}
+
+// gemv is gemm for a single row of A (m = 1), with gemvVec: it adds
+// alpha·A·B to y block of k by block, as sgemmSerial does, reading each
+// packed strip of B once. The workers split the columns in whole strips.
+func (p *packedB) gemv(alpha float32, a matrix, y []float32, threads int) {
+	kern := activeKernel
+	k, n, nr := p.k, p.n, kern.nr
+	// The row, scaled as packA scales it; alpha 1 leaves every value as
+	// it is (but a signaling NaN, which the FMA quiets anyway).
+	row := a.data[:k]
+	if a.trans && a.ld != 1 || alpha != 1 {
+		buf := f32Scratch.get(k)
+		defer f32Scratch.put(buf)
+		row = *buf
+		for i := range row {
+			v := a.data[i]
+			if a.trans {
+				v = a.data[i*a.ld]
+			}
+			row[i] = alpha * v
+		}
+	}
+	band := func(j0, j1 int) {
+		for pc := 0; pc < k; pc += gemmKC {
+			kc := min(gemmKC, k-pc)
+			gemvVec(kern, row[pc:pc+kc], p.data[j0*k+pc*nr:], nr*k, y[j0:j1])
+		}
+	}
+	// Split only when each worker gets a few hundred kilobytes of B.
+	threads = max(1, min(threads, n*k/(1<<16)))
+	if threads == 1 {
+		band(0, n)
+		return
+	}
+	parallelFor(threads, (n+nr-1)/nr, 1, func(lo, hi int) { band(lo*nr, min(hi*nr, n)) })
 }
