@@ -356,49 +356,56 @@ func maxPool2D(c *runCtx, g *geom, x *onnx.Tensor, xd []float32) []*onnx.Tensor 
 					}
 					row[ow] = best
 				}
+				if owA < owB && hlo < hhi {
+					o := row[owA:owB]
+					taps := src[(sh+hlo)*in2+owA*s2-p2:]
+					if !maxRowVec(o, taps, in2, hhi-hlo, k2, s2) {
+						maxRowGo(o, taps, in2, hhi-hlo, k2, s2)
+					}
+				} else {
+					for ow := owA; ow < owB; ow++ {
+						edge(ow)
+					}
+				}
+				// The edges after the interior, which has brought
+				// their input rows into cache.
 				for ow := 0; ow < owA && ow < out2; ow++ {
 					edge(ow)
 				}
 				for ow := owB; ow < out2; ow++ {
 					edge(ow)
 				}
-				if owA >= owB || hlo >= hhi {
-					for ow := owA; ow < owB; ow++ {
-						edge(ow)
-					}
-					continue
-				}
-				o := row[owA:owB]
-				if maxRowVec(o, src[(sh+hlo)*in2+owA*s2-p2:], in2, hhi-hlo, k2, s2) {
-					continue
-				}
-				n := len(o)
-				first := true
-				for kh := hlo; kh < hhi; kh++ {
-					in := src[(sh+kh)*in2 : (sh+kh+1)*in2]
-					for kw := 0; kw < k2; kw++ {
-						base := owA*s2 - p2 + kw
-						taps := in[base : base+(n-1)*s2+1]
-						if maxTapsVec(o, taps, s2, first) {
-							first = false
-							continue
-						}
-						if first {
-							for i := range o {
-								o[i] = taps[i*s2]
-							}
-							first = false
-							continue
-						}
-						for i := range o {
-							o[i] = greater(taps[i*s2], o[i])
-						}
-					}
-				}
 			}
 		}
 	})
 	return []*onnx.Tensor{onnx.NewTensor(shape, y)}
+}
+
+// maxRowGo sets o[i] to the maximum of the taps src[r*ld + i*stride + t]
+// for rows r < rows and t < k, taken in that order with greater, tap by
+// tap over the whole row: maxRowVec's result, in Go.
+func maxRowGo(o, src []float32, ld, rows, k, stride int) {
+	n := len(o)
+	first := true
+	for r := range rows {
+		for t := range k {
+			taps := src[r*ld+t : r*ld+t+(n-1)*stride+1]
+			if maxTapsVec(o, taps, stride, first) {
+				first = false
+				continue
+			}
+			if first {
+				for i := range o {
+					o[i] = taps[i*stride]
+				}
+				first = false
+				continue
+			}
+			for i := range o {
+				o[i] = greater(taps[i*stride], o[i])
+			}
+		}
+	}
 }
 
 // greater returns v if v > best, else best, without a branch: the sign of

@@ -228,7 +228,7 @@ func TestPoolRejectsBadInput(t *testing.T) {
 }
 
 // TestMaxRowVecGivesGreaterChain checks the vector kernel of max pooling's
-// interior rows against greater applied tap by tap in maxPool's order (rows,
+// interior rows, and maxRowGo, against greater applied tap by tap in maxPool's order (rows,
 // then taps along a row), bit for bit and NaN payloads too, with NaN,
 // signed zeros and ties among the taps, for strides 1 and 2, several rows
 // and taps, and lengths around the vectors of 16 outputs.
@@ -248,10 +248,11 @@ func TestMaxRowVecGivesGreaterChain(t *testing.T) {
 						src[i] = specials[r.IntN(len(specials))]
 					}
 				}
-				got := make([]float32, n)
+				got, inGo := make([]float32, n), make([]float32, n)
 				if !maxRowVec(got, src, ld, rows, k, stride) {
 					t.Skip("no vector kernel for max pooling rows here")
 				}
+				maxRowGo(inGo, src, ld, rows, k, stride)
 				for i := range n {
 					best := src[i*stride]
 					for row := range rows {
@@ -261,6 +262,9 @@ func TestMaxRowVecGivesGreaterChain(t *testing.T) {
 					}
 					if math.Float32bits(got[i]) != math.Float32bits(best) {
 						t.Fatalf("stride %d n %d rows %d k %d: o[%d] = %v (%#x), want %v (%#x)", stride, n, rows, k, i, got[i], math.Float32bits(got[i]), best, math.Float32bits(best))
+					}
+					if math.Float32bits(inGo[i]) != math.Float32bits(best) {
+						t.Fatalf("stride %d n %d rows %d k %d: maxRowGo o[%d] = %v (%#x), want %v (%#x)", stride, n, rows, k, i, inGo[i], math.Float32bits(inGo[i]), best, math.Float32bits(best))
 					}
 				}
 			}
