@@ -4,19 +4,23 @@
 
 #include "textflag.h"
 
-// Max pooling's interior output rows with AVX-512 (pool_amd64.go). Each
-// output keeps its maximum in a register over all the window's taps, in
-// maxPool's order (rows, then taps along the row); each tap is MAXPS with
-// the tap as first operand, which keeps the running maximum when they are
-// equal or unordered: greater(tap, best). The first tap is compared with
-// itself, which leaves it as it is. Up to four vectors of 16 outputs go
-// together, so that four chains of MAXPS overlap their latency. With
-// stride 2 the taps of 16 outputs are the even elements of 32 consecutive
-// floats, gathered by one VPERMT2PS. Only the last vector of a row is
-// masked, to the elements its taps read, so nothing past the last one is
-// touched; the other vectors' loads end before the next vector's taps.
+// Max pooling's interior output rows (pool_amd64.go), 16 (AVX-512) or 8
+// (AVX2) outputs a register. Each output keeps its maximum in a register
+// over all the window's taps, in maxPool's order (rows, then taps along
+// the row); each tap is MAXPS with the tap as first operand, which keeps
+// the running maximum when they are equal or unordered: greater(tap,
+// best). The first tap is compared with itself, which leaves it as it is.
+// Up to four registers of outputs go together, so that four chains of
+// MAXPS overlap their latency. With stride 2 the taps of a register are
+// the even elements of twice as many consecutive floats, gathered by one
+// VPERMT2PS (AVX-512) or VSHUFPS and VPERMPD (AVX2). Only the last
+// register of a row is masked, to the elements its taps read, so nothing
+// past the last one is touched; the other registers' loads end before the
+// next register's taps.
 
 // func maxPoolRowAVX512(o, src *float32, n, ld, rows, k, stride int)
+// func maxPoolRowAVX2(o, src *float32, n, ld, rows, k, stride int)
+
 TEXT ·maxPoolRowAVX512(SB), NOSPLIT, $0-56
 	MOVQ o+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -28,58 +32,59 @@ TEXT ·maxPoolRowAVX512(SB), NOSPLIT, $0-56
 	MOVQ stride+48(FP), R10
 	VMOVDQU32 poolevens<>(SB), Z15
 	CMPQ R10, $2
-	MOVL $-1, R10
-	JEQ  s2next
+	JEQ  maxPoolRowAVX512_s2next
 
-s1next:
+maxPoolRowAVX512_s1next:
 	TESTQ CX, CX
-	JLE  done
+	JLE  maxPoolRowAVX512_done
 	CMPQ CX, $48
-	JG   s1g4
+	JG   maxPoolRowAVX512_s1g4
 	CMPQ CX, $32
-	JG   s1g3
+	JG   maxPoolRowAVX512_s1g3
 	CMPQ CX, $16
-	JG   s1g2
-	JMP  s1g1
+	JG   maxPoolRowAVX512_s1g2
+	JMP  maxPoolRowAVX512_s1g1
 
-s1g1:
+maxPoolRowAVX512_s1g1:
 	MOVQ CX, BX
 	SUBQ $0, BX
 	CMPQ BX, $16
-	JLE  s1g1mask
+	JLE  maxPoolRowAVX512_s1g1mask
 	MOVQ $16, BX
-s1g1mask:
+maxPoolRowAVX512_s1g1mask:
+	MOVL $-1, R10
 	BZHIL BX, R10, AX
 	KMOVW AX, K3
 	KMOVW AX, K1
 	VMOVUPS.Z 0(SI), K1, Z0
 	MOVQ SI, R11
 	MOVQ R8, R12
-s1g1row:
+maxPoolRowAVX512_s1g1row:
 	MOVQ R11, R13
 	MOVQ R9, R14
-s1g1tap:
+maxPoolRowAVX512_s1g1tap:
 	VMOVUPS.Z 0(R13), K1, Z4
 	VMAXPS Z0, Z4, Z0
 	ADDQ $4, R13
 	DECQ R14
-	JNZ  s1g1tap
+	JNZ  maxPoolRowAVX512_s1g1tap
 	ADDQ DX, R11
 	DECQ R12
-	JNZ  s1g1row
+	JNZ  maxPoolRowAVX512_s1g1row
 	VMOVUPS Z0, K3, 0(DI)
 	ADDQ $64, DI
 	ADDQ $64, SI
 	SUBQ $16, CX
-	JMP  s1next
+	JMP  maxPoolRowAVX512_s1next
 
-s1g2:
+maxPoolRowAVX512_s1g2:
 	MOVQ CX, BX
 	SUBQ $16, BX
 	CMPQ BX, $16
-	JLE  s1g2mask
+	JLE  maxPoolRowAVX512_s1g2mask
 	MOVQ $16, BX
-s1g2mask:
+maxPoolRowAVX512_s1g2mask:
+	MOVL $-1, R10
 	BZHIL BX, R10, AX
 	KMOVW AX, K3
 	KMOVW AX, K1
@@ -87,34 +92,35 @@ s1g2mask:
 	VMOVUPS.Z 64(SI), K1, Z1
 	MOVQ SI, R11
 	MOVQ R8, R12
-s1g2row:
+maxPoolRowAVX512_s1g2row:
 	MOVQ R11, R13
 	MOVQ R9, R14
-s1g2tap:
+maxPoolRowAVX512_s1g2tap:
 	VMOVUPS 0(R13), Z4
 	VMOVUPS.Z 64(R13), K1, Z5
 	VMAXPS Z0, Z4, Z0
 	VMAXPS Z1, Z5, Z1
 	ADDQ $4, R13
 	DECQ R14
-	JNZ  s1g2tap
+	JNZ  maxPoolRowAVX512_s1g2tap
 	ADDQ DX, R11
 	DECQ R12
-	JNZ  s1g2row
+	JNZ  maxPoolRowAVX512_s1g2row
 	VMOVUPS Z0, 0(DI)
 	VMOVUPS Z1, K3, 64(DI)
 	ADDQ $128, DI
 	ADDQ $128, SI
 	SUBQ $32, CX
-	JMP  s1next
+	JMP  maxPoolRowAVX512_s1next
 
-s1g3:
+maxPoolRowAVX512_s1g3:
 	MOVQ CX, BX
 	SUBQ $32, BX
 	CMPQ BX, $16
-	JLE  s1g3mask
+	JLE  maxPoolRowAVX512_s1g3mask
 	MOVQ $16, BX
-s1g3mask:
+maxPoolRowAVX512_s1g3mask:
+	MOVL $-1, R10
 	BZHIL BX, R10, AX
 	KMOVW AX, K3
 	KMOVW AX, K1
@@ -123,10 +129,10 @@ s1g3mask:
 	VMOVUPS.Z 128(SI), K1, Z2
 	MOVQ SI, R11
 	MOVQ R8, R12
-s1g3row:
+maxPoolRowAVX512_s1g3row:
 	MOVQ R11, R13
 	MOVQ R9, R14
-s1g3tap:
+maxPoolRowAVX512_s1g3tap:
 	VMOVUPS 0(R13), Z4
 	VMOVUPS 64(R13), Z5
 	VMOVUPS.Z 128(R13), K1, Z6
@@ -135,25 +141,26 @@ s1g3tap:
 	VMAXPS Z2, Z6, Z2
 	ADDQ $4, R13
 	DECQ R14
-	JNZ  s1g3tap
+	JNZ  maxPoolRowAVX512_s1g3tap
 	ADDQ DX, R11
 	DECQ R12
-	JNZ  s1g3row
+	JNZ  maxPoolRowAVX512_s1g3row
 	VMOVUPS Z0, 0(DI)
 	VMOVUPS Z1, 64(DI)
 	VMOVUPS Z2, K3, 128(DI)
 	ADDQ $192, DI
 	ADDQ $192, SI
 	SUBQ $48, CX
-	JMP  s1next
+	JMP  maxPoolRowAVX512_s1next
 
-s1g4:
+maxPoolRowAVX512_s1g4:
 	MOVQ CX, BX
 	SUBQ $48, BX
 	CMPQ BX, $16
-	JLE  s1g4mask
+	JLE  maxPoolRowAVX512_s1g4mask
 	MOVQ $16, BX
-s1g4mask:
+maxPoolRowAVX512_s1g4mask:
+	MOVL $-1, R10
 	BZHIL BX, R10, AX
 	KMOVW AX, K3
 	KMOVW AX, K1
@@ -163,10 +170,10 @@ s1g4mask:
 	VMOVUPS.Z 192(SI), K1, Z3
 	MOVQ SI, R11
 	MOVQ R8, R12
-s1g4row:
+maxPoolRowAVX512_s1g4row:
 	MOVQ R11, R13
 	MOVQ R9, R14
-s1g4tap:
+maxPoolRowAVX512_s1g4tap:
 	VMOVUPS 0(R13), Z4
 	VMOVUPS 64(R13), Z5
 	VMOVUPS 128(R13), Z6
@@ -177,10 +184,10 @@ s1g4tap:
 	VMAXPS Z3, Z7, Z3
 	ADDQ $4, R13
 	DECQ R14
-	JNZ  s1g4tap
+	JNZ  maxPoolRowAVX512_s1g4tap
 	ADDQ DX, R11
 	DECQ R12
-	JNZ  s1g4row
+	JNZ  maxPoolRowAVX512_s1g4row
 	VMOVUPS Z0, 0(DI)
 	VMOVUPS Z1, 64(DI)
 	VMOVUPS Z2, 128(DI)
@@ -188,29 +195,30 @@ s1g4tap:
 	ADDQ $256, DI
 	ADDQ $256, SI
 	SUBQ $64, CX
-	JMP  s1next
+	JMP  maxPoolRowAVX512_s1next
 
-s2next:
+maxPoolRowAVX512_s2next:
 	TESTQ CX, CX
-	JLE  done
+	JLE  maxPoolRowAVX512_done
 	CMPQ CX, $48
-	JG   s2g4
+	JG   maxPoolRowAVX512_s2g4
 	CMPQ CX, $32
-	JG   s2g3
+	JG   maxPoolRowAVX512_s2g3
 	CMPQ CX, $16
-	JG   s2g2
-	JMP  s2g1
+	JG   maxPoolRowAVX512_s2g2
+	JMP  maxPoolRowAVX512_s2g1
 
-s2g1:
+maxPoolRowAVX512_s2g1:
 	MOVQ CX, BX
 	SUBQ $0, BX
 	CMPQ BX, $16
-	JLE  s2g1mask
+	JLE  maxPoolRowAVX512_s2g1mask
 	MOVQ $16, BX
-s2g1mask:
+maxPoolRowAVX512_s2g1mask:
+	MOVL $-1, R10
 	BZHIL BX, R10, AX
 	KMOVW AX, K3
-	// The last vector's taps read elements 0..2r-2 of their 32.
+	// The last register's taps read elements 0..2r-2 of their 32.
 	LEAQ -1(BX)(BX*1), AX
 	BZHIL AX, R10, AX
 	KMOVW AX, K1
@@ -221,36 +229,37 @@ s2g1mask:
 	VPERMT2PS Z14, Z15, Z0
 	MOVQ SI, R11
 	MOVQ R8, R12
-s2g1row:
+maxPoolRowAVX512_s2g1row:
 	MOVQ R11, R13
 	MOVQ R9, R14
-s2g1tap:
+maxPoolRowAVX512_s2g1tap:
 	VMOVUPS.Z 0(R13), K1, Z4
 	VMOVUPS.Z 64(R13), K2, Z14
 	VPERMT2PS Z14, Z15, Z4
 	VMAXPS Z0, Z4, Z0
 	ADDQ $4, R13
 	DECQ R14
-	JNZ  s2g1tap
+	JNZ  maxPoolRowAVX512_s2g1tap
 	ADDQ DX, R11
 	DECQ R12
-	JNZ  s2g1row
+	JNZ  maxPoolRowAVX512_s2g1row
 	VMOVUPS Z0, K3, 0(DI)
 	ADDQ $64, DI
 	ADDQ $128, SI
 	SUBQ $16, CX
-	JMP  s2next
+	JMP  maxPoolRowAVX512_s2next
 
-s2g2:
+maxPoolRowAVX512_s2g2:
 	MOVQ CX, BX
 	SUBQ $16, BX
 	CMPQ BX, $16
-	JLE  s2g2mask
+	JLE  maxPoolRowAVX512_s2g2mask
 	MOVQ $16, BX
-s2g2mask:
+maxPoolRowAVX512_s2g2mask:
+	MOVL $-1, R10
 	BZHIL BX, R10, AX
 	KMOVW AX, K3
-	// The last vector's taps read elements 0..2r-2 of their 32.
+	// The last register's taps read elements 0..2r-2 of their 32.
 	LEAQ -1(BX)(BX*1), AX
 	BZHIL AX, R10, AX
 	KMOVW AX, K1
@@ -264,10 +273,10 @@ s2g2mask:
 	VPERMT2PS Z14, Z15, Z1
 	MOVQ SI, R11
 	MOVQ R8, R12
-s2g2row:
+maxPoolRowAVX512_s2g2row:
 	MOVQ R11, R13
 	MOVQ R9, R14
-s2g2tap:
+maxPoolRowAVX512_s2g2tap:
 	VMOVUPS 0(R13), Z4
 	VMOVUPS 64(R13), Z14
 	VPERMT2PS Z14, Z15, Z4
@@ -278,27 +287,28 @@ s2g2tap:
 	VMAXPS Z1, Z5, Z1
 	ADDQ $4, R13
 	DECQ R14
-	JNZ  s2g2tap
+	JNZ  maxPoolRowAVX512_s2g2tap
 	ADDQ DX, R11
 	DECQ R12
-	JNZ  s2g2row
+	JNZ  maxPoolRowAVX512_s2g2row
 	VMOVUPS Z0, 0(DI)
 	VMOVUPS Z1, K3, 64(DI)
 	ADDQ $128, DI
 	ADDQ $256, SI
 	SUBQ $32, CX
-	JMP  s2next
+	JMP  maxPoolRowAVX512_s2next
 
-s2g3:
+maxPoolRowAVX512_s2g3:
 	MOVQ CX, BX
 	SUBQ $32, BX
 	CMPQ BX, $16
-	JLE  s2g3mask
+	JLE  maxPoolRowAVX512_s2g3mask
 	MOVQ $16, BX
-s2g3mask:
+maxPoolRowAVX512_s2g3mask:
+	MOVL $-1, R10
 	BZHIL BX, R10, AX
 	KMOVW AX, K3
-	// The last vector's taps read elements 0..2r-2 of their 32.
+	// The last register's taps read elements 0..2r-2 of their 32.
 	LEAQ -1(BX)(BX*1), AX
 	BZHIL AX, R10, AX
 	KMOVW AX, K1
@@ -315,10 +325,10 @@ s2g3mask:
 	VPERMT2PS Z14, Z15, Z2
 	MOVQ SI, R11
 	MOVQ R8, R12
-s2g3row:
+maxPoolRowAVX512_s2g3row:
 	MOVQ R11, R13
 	MOVQ R9, R14
-s2g3tap:
+maxPoolRowAVX512_s2g3tap:
 	VMOVUPS 0(R13), Z4
 	VMOVUPS 64(R13), Z14
 	VPERMT2PS Z14, Z15, Z4
@@ -333,28 +343,29 @@ s2g3tap:
 	VMAXPS Z2, Z6, Z2
 	ADDQ $4, R13
 	DECQ R14
-	JNZ  s2g3tap
+	JNZ  maxPoolRowAVX512_s2g3tap
 	ADDQ DX, R11
 	DECQ R12
-	JNZ  s2g3row
+	JNZ  maxPoolRowAVX512_s2g3row
 	VMOVUPS Z0, 0(DI)
 	VMOVUPS Z1, 64(DI)
 	VMOVUPS Z2, K3, 128(DI)
 	ADDQ $192, DI
 	ADDQ $384, SI
 	SUBQ $48, CX
-	JMP  s2next
+	JMP  maxPoolRowAVX512_s2next
 
-s2g4:
+maxPoolRowAVX512_s2g4:
 	MOVQ CX, BX
 	SUBQ $48, BX
 	CMPQ BX, $16
-	JLE  s2g4mask
+	JLE  maxPoolRowAVX512_s2g4mask
 	MOVQ $16, BX
-s2g4mask:
+maxPoolRowAVX512_s2g4mask:
+	MOVL $-1, R10
 	BZHIL BX, R10, AX
 	KMOVW AX, K3
-	// The last vector's taps read elements 0..2r-2 of their 32.
+	// The last register's taps read elements 0..2r-2 of their 32.
 	LEAQ -1(BX)(BX*1), AX
 	BZHIL AX, R10, AX
 	KMOVW AX, K1
@@ -374,10 +385,10 @@ s2g4mask:
 	VPERMT2PS Z14, Z15, Z3
 	MOVQ SI, R11
 	MOVQ R8, R12
-s2g4row:
+maxPoolRowAVX512_s2g4row:
 	MOVQ R11, R13
 	MOVQ R9, R14
-s2g4tap:
+maxPoolRowAVX512_s2g4tap:
 	VMOVUPS 0(R13), Z4
 	VMOVUPS 64(R13), Z14
 	VPERMT2PS Z14, Z15, Z4
@@ -396,10 +407,10 @@ s2g4tap:
 	VMAXPS Z3, Z7, Z3
 	ADDQ $4, R13
 	DECQ R14
-	JNZ  s2g4tap
+	JNZ  maxPoolRowAVX512_s2g4tap
 	ADDQ DX, R11
 	DECQ R12
-	JNZ  s2g4row
+	JNZ  maxPoolRowAVX512_s2g4row
 	VMOVUPS Z0, 0(DI)
 	VMOVUPS Z1, 64(DI)
 	VMOVUPS Z2, 128(DI)
@@ -407,9 +418,499 @@ s2g4tap:
 	ADDQ $256, DI
 	ADDQ $512, SI
 	SUBQ $64, CX
-	JMP  s2next
+	JMP  maxPoolRowAVX512_s2next
 
-done:
+maxPoolRowAVX512_done:
+	VZEROUPPER
+	RET
+
+TEXT ·maxPoolRowAVX2(SB), NOSPLIT, $0-56
+	MOVQ o+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ ld+24(FP), DX
+	SHLQ $2, DX
+	MOVQ rows+32(FP), R8
+	MOVQ k+40(FP), R9
+	MOVQ stride+48(FP), R10
+	CMPQ R10, $2
+	JEQ  maxPoolRowAVX2_s2next
+
+maxPoolRowAVX2_s1next:
+	TESTQ CX, CX
+	JLE  maxPoolRowAVX2_done
+	CMPQ CX, $24
+	JG   maxPoolRowAVX2_s1g4
+	CMPQ CX, $16
+	JG   maxPoolRowAVX2_s1g3
+	CMPQ CX, $8
+	JG   maxPoolRowAVX2_s1g2
+	JMP  maxPoolRowAVX2_s1g1
+
+maxPoolRowAVX2_s1g1:
+	MOVQ CX, BX
+	SUBQ $0, BX
+	CMPQ BX, $8
+	JLE  maxPoolRowAVX2_s1g1mask
+	MOVQ $8, BX
+maxPoolRowAVX2_s1g1mask:
+	MOVQ BX, AX
+	LEAQ poolmask<>+32(SB), R10
+	SHLQ $2, AX
+	SUBQ AX, R10
+	VMOVDQU (R10), Y12
+	VMOVDQU Y12, Y13
+	VMASKMOVPS 0(SI), Y13, Y0
+	MOVQ SI, R11
+	MOVQ R8, R12
+maxPoolRowAVX2_s1g1row:
+	MOVQ R11, R13
+	MOVQ R9, R14
+maxPoolRowAVX2_s1g1tap:
+	VMASKMOVPS 0(R13), Y13, Y4
+	VMAXPS Y0, Y4, Y0
+	ADDQ $4, R13
+	DECQ R14
+	JNZ  maxPoolRowAVX2_s1g1tap
+	ADDQ DX, R11
+	DECQ R12
+	JNZ  maxPoolRowAVX2_s1g1row
+	VMASKMOVPS Y0, Y12, 0(DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP  maxPoolRowAVX2_s1next
+
+maxPoolRowAVX2_s1g2:
+	MOVQ CX, BX
+	SUBQ $8, BX
+	CMPQ BX, $8
+	JLE  maxPoolRowAVX2_s1g2mask
+	MOVQ $8, BX
+maxPoolRowAVX2_s1g2mask:
+	MOVQ BX, AX
+	LEAQ poolmask<>+32(SB), R10
+	SHLQ $2, AX
+	SUBQ AX, R10
+	VMOVDQU (R10), Y12
+	VMOVDQU Y12, Y13
+	VMOVUPS 0(SI), Y0
+	VMASKMOVPS 32(SI), Y13, Y1
+	MOVQ SI, R11
+	MOVQ R8, R12
+maxPoolRowAVX2_s1g2row:
+	MOVQ R11, R13
+	MOVQ R9, R14
+maxPoolRowAVX2_s1g2tap:
+	VMOVUPS 0(R13), Y4
+	VMASKMOVPS 32(R13), Y13, Y5
+	VMAXPS Y0, Y4, Y0
+	VMAXPS Y1, Y5, Y1
+	ADDQ $4, R13
+	DECQ R14
+	JNZ  maxPoolRowAVX2_s1g2tap
+	ADDQ DX, R11
+	DECQ R12
+	JNZ  maxPoolRowAVX2_s1g2row
+	VMOVUPS Y0, 0(DI)
+	VMASKMOVPS Y1, Y12, 32(DI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP  maxPoolRowAVX2_s1next
+
+maxPoolRowAVX2_s1g3:
+	MOVQ CX, BX
+	SUBQ $16, BX
+	CMPQ BX, $8
+	JLE  maxPoolRowAVX2_s1g3mask
+	MOVQ $8, BX
+maxPoolRowAVX2_s1g3mask:
+	MOVQ BX, AX
+	LEAQ poolmask<>+32(SB), R10
+	SHLQ $2, AX
+	SUBQ AX, R10
+	VMOVDQU (R10), Y12
+	VMOVDQU Y12, Y13
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMASKMOVPS 64(SI), Y13, Y2
+	MOVQ SI, R11
+	MOVQ R8, R12
+maxPoolRowAVX2_s1g3row:
+	MOVQ R11, R13
+	MOVQ R9, R14
+maxPoolRowAVX2_s1g3tap:
+	VMOVUPS 0(R13), Y4
+	VMOVUPS 32(R13), Y5
+	VMASKMOVPS 64(R13), Y13, Y6
+	VMAXPS Y0, Y4, Y0
+	VMAXPS Y1, Y5, Y1
+	VMAXPS Y2, Y6, Y2
+	ADDQ $4, R13
+	DECQ R14
+	JNZ  maxPoolRowAVX2_s1g3tap
+	ADDQ DX, R11
+	DECQ R12
+	JNZ  maxPoolRowAVX2_s1g3row
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMASKMOVPS Y2, Y12, 64(DI)
+	ADDQ $96, DI
+	ADDQ $96, SI
+	SUBQ $24, CX
+	JMP  maxPoolRowAVX2_s1next
+
+maxPoolRowAVX2_s1g4:
+	MOVQ CX, BX
+	SUBQ $24, BX
+	CMPQ BX, $8
+	JLE  maxPoolRowAVX2_s1g4mask
+	MOVQ $8, BX
+maxPoolRowAVX2_s1g4mask:
+	MOVQ BX, AX
+	LEAQ poolmask<>+32(SB), R10
+	SHLQ $2, AX
+	SUBQ AX, R10
+	VMOVDQU (R10), Y12
+	VMOVDQU Y12, Y13
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMASKMOVPS 96(SI), Y13, Y3
+	MOVQ SI, R11
+	MOVQ R8, R12
+maxPoolRowAVX2_s1g4row:
+	MOVQ R11, R13
+	MOVQ R9, R14
+maxPoolRowAVX2_s1g4tap:
+	VMOVUPS 0(R13), Y4
+	VMOVUPS 32(R13), Y5
+	VMOVUPS 64(R13), Y6
+	VMASKMOVPS 96(R13), Y13, Y7
+	VMAXPS Y0, Y4, Y0
+	VMAXPS Y1, Y5, Y1
+	VMAXPS Y2, Y6, Y2
+	VMAXPS Y3, Y7, Y3
+	ADDQ $4, R13
+	DECQ R14
+	JNZ  maxPoolRowAVX2_s1g4tap
+	ADDQ DX, R11
+	DECQ R12
+	JNZ  maxPoolRowAVX2_s1g4row
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMASKMOVPS Y3, Y12, 96(DI)
+	ADDQ $128, DI
+	ADDQ $128, SI
+	SUBQ $32, CX
+	JMP  maxPoolRowAVX2_s1next
+
+maxPoolRowAVX2_s2next:
+	TESTQ CX, CX
+	JLE  maxPoolRowAVX2_done
+	CMPQ CX, $24
+	JG   maxPoolRowAVX2_s2g4
+	CMPQ CX, $16
+	JG   maxPoolRowAVX2_s2g3
+	CMPQ CX, $8
+	JG   maxPoolRowAVX2_s2g2
+	JMP  maxPoolRowAVX2_s2g1
+
+maxPoolRowAVX2_s2g1:
+	MOVQ CX, BX
+	SUBQ $0, BX
+	CMPQ BX, $8
+	JLE  maxPoolRowAVX2_s2g1mask
+	MOVQ $8, BX
+maxPoolRowAVX2_s2g1mask:
+	MOVQ BX, AX
+	LEAQ poolmask<>+32(SB), R10
+	SHLQ $2, AX
+	SUBQ AX, R10
+	VMOVDQU (R10), Y12
+	// The last register's taps read elements 0..2r-2 of their 16.
+	LEAQ -1(BX)(BX*1), AX
+	CMPQ AX, $8
+	JLE  maxPoolRowAVX2_s2g1lo
+	MOVQ $8, AX
+maxPoolRowAVX2_s2g1lo:
+	LEAQ poolmask<>+32(SB), R10
+	SHLQ $2, AX
+	SUBQ AX, R10
+	VMOVDQU (R10), Y13
+	LEAQ -9(BX)(BX*1), AX
+	TESTQ AX, AX
+	JGE  maxPoolRowAVX2_s2g1hi
+	XORQ AX, AX
+maxPoolRowAVX2_s2g1hi:
+	LEAQ poolmask<>+32(SB), R10
+	SHLQ $2, AX
+	SUBQ AX, R10
+	VMOVDQU (R10), Y14
+	VMASKMOVPS 0(SI), Y13, Y0
+	VMASKMOVPS 32(SI), Y14, Y11
+	VSHUFPS $0x88, Y11, Y0, Y0
+	VPERMPD $0xd8, Y0, Y0
+	MOVQ SI, R11
+	MOVQ R8, R12
+maxPoolRowAVX2_s2g1row:
+	MOVQ R11, R13
+	MOVQ R9, R14
+maxPoolRowAVX2_s2g1tap:
+	VMASKMOVPS 0(R13), Y13, Y4
+	VMASKMOVPS 32(R13), Y14, Y11
+	VSHUFPS $0x88, Y11, Y4, Y4
+	VPERMPD $0xd8, Y4, Y4
+	VMAXPS Y0, Y4, Y0
+	ADDQ $4, R13
+	DECQ R14
+	JNZ  maxPoolRowAVX2_s2g1tap
+	ADDQ DX, R11
+	DECQ R12
+	JNZ  maxPoolRowAVX2_s2g1row
+	VMASKMOVPS Y0, Y12, 0(DI)
+	ADDQ $32, DI
+	ADDQ $64, SI
+	SUBQ $8, CX
+	JMP  maxPoolRowAVX2_s2next
+
+maxPoolRowAVX2_s2g2:
+	MOVQ CX, BX
+	SUBQ $8, BX
+	CMPQ BX, $8
+	JLE  maxPoolRowAVX2_s2g2mask
+	MOVQ $8, BX
+maxPoolRowAVX2_s2g2mask:
+	MOVQ BX, AX
+	LEAQ poolmask<>+32(SB), R10
+	SHLQ $2, AX
+	SUBQ AX, R10
+	VMOVDQU (R10), Y12
+	// The last register's taps read elements 0..2r-2 of their 16.
+	LEAQ -1(BX)(BX*1), AX
+	CMPQ AX, $8
+	JLE  maxPoolRowAVX2_s2g2lo
+	MOVQ $8, AX
+maxPoolRowAVX2_s2g2lo:
+	LEAQ poolmask<>+32(SB), R10
+	SHLQ $2, AX
+	SUBQ AX, R10
+	VMOVDQU (R10), Y13
+	LEAQ -9(BX)(BX*1), AX
+	TESTQ AX, AX
+	JGE  maxPoolRowAVX2_s2g2hi
+	XORQ AX, AX
+maxPoolRowAVX2_s2g2hi:
+	LEAQ poolmask<>+32(SB), R10
+	SHLQ $2, AX
+	SUBQ AX, R10
+	VMOVDQU (R10), Y14
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y11
+	VSHUFPS $0x88, Y11, Y0, Y0
+	VPERMPD $0xd8, Y0, Y0
+	VMASKMOVPS 64(SI), Y13, Y1
+	VMASKMOVPS 96(SI), Y14, Y11
+	VSHUFPS $0x88, Y11, Y1, Y1
+	VPERMPD $0xd8, Y1, Y1
+	MOVQ SI, R11
+	MOVQ R8, R12
+maxPoolRowAVX2_s2g2row:
+	MOVQ R11, R13
+	MOVQ R9, R14
+maxPoolRowAVX2_s2g2tap:
+	VMOVUPS 0(R13), Y4
+	VMOVUPS 32(R13), Y11
+	VSHUFPS $0x88, Y11, Y4, Y4
+	VPERMPD $0xd8, Y4, Y4
+	VMASKMOVPS 64(R13), Y13, Y5
+	VMASKMOVPS 96(R13), Y14, Y11
+	VSHUFPS $0x88, Y11, Y5, Y5
+	VPERMPD $0xd8, Y5, Y5
+	VMAXPS Y0, Y4, Y0
+	VMAXPS Y1, Y5, Y1
+	ADDQ $4, R13
+	DECQ R14
+	JNZ  maxPoolRowAVX2_s2g2tap
+	ADDQ DX, R11
+	DECQ R12
+	JNZ  maxPoolRowAVX2_s2g2row
+	VMOVUPS Y0, 0(DI)
+	VMASKMOVPS Y1, Y12, 32(DI)
+	ADDQ $64, DI
+	ADDQ $128, SI
+	SUBQ $16, CX
+	JMP  maxPoolRowAVX2_s2next
+
+maxPoolRowAVX2_s2g3:
+	MOVQ CX, BX
+	SUBQ $16, BX
+	CMPQ BX, $8
+	JLE  maxPoolRowAVX2_s2g3mask
+	MOVQ $8, BX
+maxPoolRowAVX2_s2g3mask:
+	MOVQ BX, AX
+	LEAQ poolmask<>+32(SB), R10
+	SHLQ $2, AX
+	SUBQ AX, R10
+	VMOVDQU (R10), Y12
+	// The last register's taps read elements 0..2r-2 of their 16.
+	LEAQ -1(BX)(BX*1), AX
+	CMPQ AX, $8
+	JLE  maxPoolRowAVX2_s2g3lo
+	MOVQ $8, AX
+maxPoolRowAVX2_s2g3lo:
+	LEAQ poolmask<>+32(SB), R10
+	SHLQ $2, AX
+	SUBQ AX, R10
+	VMOVDQU (R10), Y13
+	LEAQ -9(BX)(BX*1), AX
+	TESTQ AX, AX
+	JGE  maxPoolRowAVX2_s2g3hi
+	XORQ AX, AX
+maxPoolRowAVX2_s2g3hi:
+	LEAQ poolmask<>+32(SB), R10
+	SHLQ $2, AX
+	SUBQ AX, R10
+	VMOVDQU (R10), Y14
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y11
+	VSHUFPS $0x88, Y11, Y0, Y0
+	VPERMPD $0xd8, Y0, Y0
+	VMOVUPS 64(SI), Y1
+	VMOVUPS 96(SI), Y11
+	VSHUFPS $0x88, Y11, Y1, Y1
+	VPERMPD $0xd8, Y1, Y1
+	VMASKMOVPS 128(SI), Y13, Y2
+	VMASKMOVPS 160(SI), Y14, Y11
+	VSHUFPS $0x88, Y11, Y2, Y2
+	VPERMPD $0xd8, Y2, Y2
+	MOVQ SI, R11
+	MOVQ R8, R12
+maxPoolRowAVX2_s2g3row:
+	MOVQ R11, R13
+	MOVQ R9, R14
+maxPoolRowAVX2_s2g3tap:
+	VMOVUPS 0(R13), Y4
+	VMOVUPS 32(R13), Y11
+	VSHUFPS $0x88, Y11, Y4, Y4
+	VPERMPD $0xd8, Y4, Y4
+	VMOVUPS 64(R13), Y5
+	VMOVUPS 96(R13), Y11
+	VSHUFPS $0x88, Y11, Y5, Y5
+	VPERMPD $0xd8, Y5, Y5
+	VMASKMOVPS 128(R13), Y13, Y6
+	VMASKMOVPS 160(R13), Y14, Y11
+	VSHUFPS $0x88, Y11, Y6, Y6
+	VPERMPD $0xd8, Y6, Y6
+	VMAXPS Y0, Y4, Y0
+	VMAXPS Y1, Y5, Y1
+	VMAXPS Y2, Y6, Y2
+	ADDQ $4, R13
+	DECQ R14
+	JNZ  maxPoolRowAVX2_s2g3tap
+	ADDQ DX, R11
+	DECQ R12
+	JNZ  maxPoolRowAVX2_s2g3row
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMASKMOVPS Y2, Y12, 64(DI)
+	ADDQ $96, DI
+	ADDQ $192, SI
+	SUBQ $24, CX
+	JMP  maxPoolRowAVX2_s2next
+
+maxPoolRowAVX2_s2g4:
+	MOVQ CX, BX
+	SUBQ $24, BX
+	CMPQ BX, $8
+	JLE  maxPoolRowAVX2_s2g4mask
+	MOVQ $8, BX
+maxPoolRowAVX2_s2g4mask:
+	MOVQ BX, AX
+	LEAQ poolmask<>+32(SB), R10
+	SHLQ $2, AX
+	SUBQ AX, R10
+	VMOVDQU (R10), Y12
+	// The last register's taps read elements 0..2r-2 of their 16.
+	LEAQ -1(BX)(BX*1), AX
+	CMPQ AX, $8
+	JLE  maxPoolRowAVX2_s2g4lo
+	MOVQ $8, AX
+maxPoolRowAVX2_s2g4lo:
+	LEAQ poolmask<>+32(SB), R10
+	SHLQ $2, AX
+	SUBQ AX, R10
+	VMOVDQU (R10), Y13
+	LEAQ -9(BX)(BX*1), AX
+	TESTQ AX, AX
+	JGE  maxPoolRowAVX2_s2g4hi
+	XORQ AX, AX
+maxPoolRowAVX2_s2g4hi:
+	LEAQ poolmask<>+32(SB), R10
+	SHLQ $2, AX
+	SUBQ AX, R10
+	VMOVDQU (R10), Y14
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y11
+	VSHUFPS $0x88, Y11, Y0, Y0
+	VPERMPD $0xd8, Y0, Y0
+	VMOVUPS 64(SI), Y1
+	VMOVUPS 96(SI), Y11
+	VSHUFPS $0x88, Y11, Y1, Y1
+	VPERMPD $0xd8, Y1, Y1
+	VMOVUPS 128(SI), Y2
+	VMOVUPS 160(SI), Y11
+	VSHUFPS $0x88, Y11, Y2, Y2
+	VPERMPD $0xd8, Y2, Y2
+	VMASKMOVPS 192(SI), Y13, Y3
+	VMASKMOVPS 224(SI), Y14, Y11
+	VSHUFPS $0x88, Y11, Y3, Y3
+	VPERMPD $0xd8, Y3, Y3
+	MOVQ SI, R11
+	MOVQ R8, R12
+maxPoolRowAVX2_s2g4row:
+	MOVQ R11, R13
+	MOVQ R9, R14
+maxPoolRowAVX2_s2g4tap:
+	VMOVUPS 0(R13), Y4
+	VMOVUPS 32(R13), Y11
+	VSHUFPS $0x88, Y11, Y4, Y4
+	VPERMPD $0xd8, Y4, Y4
+	VMOVUPS 64(R13), Y5
+	VMOVUPS 96(R13), Y11
+	VSHUFPS $0x88, Y11, Y5, Y5
+	VPERMPD $0xd8, Y5, Y5
+	VMOVUPS 128(R13), Y6
+	VMOVUPS 160(R13), Y11
+	VSHUFPS $0x88, Y11, Y6, Y6
+	VPERMPD $0xd8, Y6, Y6
+	VMASKMOVPS 192(R13), Y13, Y7
+	VMASKMOVPS 224(R13), Y14, Y11
+	VSHUFPS $0x88, Y11, Y7, Y7
+	VPERMPD $0xd8, Y7, Y7
+	VMAXPS Y0, Y4, Y0
+	VMAXPS Y1, Y5, Y1
+	VMAXPS Y2, Y6, Y2
+	VMAXPS Y3, Y7, Y3
+	ADDQ $4, R13
+	DECQ R14
+	JNZ  maxPoolRowAVX2_s2g4tap
+	ADDQ DX, R11
+	DECQ R12
+	JNZ  maxPoolRowAVX2_s2g4row
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMASKMOVPS Y3, Y12, 96(DI)
+	ADDQ $128, DI
+	ADDQ $256, SI
+	SUBQ $32, CX
+	JMP  maxPoolRowAVX2_s2next
+
+maxPoolRowAVX2_done:
 	VZEROUPPER
 	RET
 
@@ -430,3 +931,20 @@ DATA poolevens<>+52(SB)/4, $26
 DATA poolevens<>+56(SB)/4, $28
 DATA poolevens<>+60(SB)/4, $30
 GLOBL poolevens<>(SB), RODATA|NOPTR, $64
+DATA poolmask<>+0(SB)/4, $-1
+DATA poolmask<>+4(SB)/4, $-1
+DATA poolmask<>+8(SB)/4, $-1
+DATA poolmask<>+12(SB)/4, $-1
+DATA poolmask<>+16(SB)/4, $-1
+DATA poolmask<>+20(SB)/4, $-1
+DATA poolmask<>+24(SB)/4, $-1
+DATA poolmask<>+28(SB)/4, $-1
+DATA poolmask<>+32(SB)/4, $0
+DATA poolmask<>+36(SB)/4, $0
+DATA poolmask<>+40(SB)/4, $0
+DATA poolmask<>+44(SB)/4, $0
+DATA poolmask<>+48(SB)/4, $0
+DATA poolmask<>+52(SB)/4, $0
+DATA poolmask<>+56(SB)/4, $0
+DATA poolmask<>+60(SB)/4, $0
+GLOBL poolmask<>(SB), RODATA|NOPTR, $64

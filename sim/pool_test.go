@@ -227,17 +227,19 @@ func TestPoolRejectsBadInput(t *testing.T) {
 	})
 }
 
-// TestMaxRowVecGivesGreaterChain checks the vector kernel of max pooling's
-// interior rows, and maxRowGo, against greater applied tap by tap in maxPool's order (rows,
-// then taps along a row), bit for bit and NaN payloads too, with NaN,
-// signed zeros and ties among the taps, for strides 1 and 2, several rows
-// and taps, and lengths around the vectors of 16 outputs.
+// TestMaxRowVecGivesGreaterChain checks the vector kernels of max
+// pooling's interior rows (each one this CPU runs), and maxRowGo, against
+// greater applied tap by tap in maxPool's order (rows, then taps along a
+// row), bit for bit and NaN payloads too, with NaN, signed zeros and ties
+// among the taps, for strides 1 and 2, several rows and taps, and lengths
+// around the vectors of 8 and 16 outputs and their groups of four.
 func TestMaxRowVecGivesGreaterChain(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(31, 32))
 	specials := []float32{math.Float32frombits(0x7fc00001), math.Float32frombits(0xffc00002), 0, float32(math.Copysign(0, -1)), 1, -1, float32(math.Inf(-1)), float32(math.Inf(1))}
+	kernels := maxRowKernels()
 	for _, stride := range []int{1, 2} {
-		for _, n := range []int{1, 7, 15, 16, 17, 31, 32, 33, 55, 56} {
+		for _, n := range []int{1, 7, 8, 9, 15, 16, 17, 24, 25, 31, 32, 33, 55, 56, 64, 65, 100} {
 			for _, sh := range [][2]int{{1, 1}, {1, 3}, {2, 2}, {3, 3}, {2, 5}} {
 				rows, k := sh[0], sh[1]
 				ld := (n-1)*stride + k + r.IntN(3)
@@ -248,11 +250,7 @@ func TestMaxRowVecGivesGreaterChain(t *testing.T) {
 						src[i] = specials[r.IntN(len(specials))]
 					}
 				}
-				got, inGo := make([]float32, n), make([]float32, n)
-				if !maxRowVec(got, src, ld, rows, k, stride) {
-					t.Skip("no vector kernel for max pooling rows here")
-				}
-				maxRowGo(inGo, src, ld, rows, k, stride)
+				want := make([]float32, n)
 				for i := range n {
 					best := src[i*stride]
 					for row := range rows {
@@ -260,12 +258,25 @@ func TestMaxRowVecGivesGreaterChain(t *testing.T) {
 							best = greater(src[row*ld+i*stride+tap], best)
 						}
 					}
-					if math.Float32bits(got[i]) != math.Float32bits(best) {
-						t.Fatalf("stride %d n %d rows %d k %d: o[%d] = %v (%#x), want %v (%#x)", stride, n, rows, k, i, got[i], math.Float32bits(got[i]), best, math.Float32bits(best))
+					want[i] = best
+				}
+				check := func(name string, got []float32) {
+					t.Helper()
+					for i := range n {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%s stride %d n %d rows %d k %d: o[%d] = %v (%#x), want %v (%#x)", name, stride, n, rows, k, i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+						}
 					}
-					if math.Float32bits(inGo[i]) != math.Float32bits(best) {
-						t.Fatalf("stride %d n %d rows %d k %d: maxRowGo o[%d] = %v (%#x), want %v (%#x)", stride, n, rows, k, i, inGo[i], math.Float32bits(inGo[i]), best, math.Float32bits(best))
+				}
+				got := make([]float32, n)
+				maxRowGo(got, src, ld, rows, k, stride)
+				check("maxRowGo", got)
+				for ki, fn := range kernels {
+					got := make([]float32, n)
+					if !maxRowWith(fn, got, src, ld, rows, k, stride) {
+						t.Fatalf("kernel %d refused stride %d", ki, stride)
 					}
+					check(fmt.Sprintf("kernel %d", ki), got)
 				}
 			}
 		}
