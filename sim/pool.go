@@ -331,6 +331,11 @@ func maxPool2D(c *runCtx, g *geom, x *onnx.Tensor, xd []float32) []*onnx.Tensor 
 	if in2-k2+p2 >= 0 {
 		owB = max(owA, min(out2, (in2-k2+p2)/s2+1))
 	}
+	// The windows along a row, the same in every row and plane.
+	cols := make([]span, out2)
+	for ow := range cols {
+		cols[ow] = g.window(2, ow)
+	}
 	parallelFor(c.threads, planes, max(1, elemGrain/max(1, g.inN)), func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			src := xd[pl*g.inN : (pl+1)*g.inN]
@@ -338,24 +343,7 @@ func maxPool2D(c *runCtx, g *geom, x *onnx.Tensor, xd []float32) []*onnx.Tensor 
 				h := g.window(1, oh)
 				sh, hlo, hhi := h.start, h.lo, h.hi
 				row := y[(pl*out1+oh)*out2 : (pl*out1+oh+1)*out2]
-				edge := func(ow int) {
-					w := g.window(2, ow)
-					sw, wlo, whi := w.start, w.lo, w.hi
-					var best float32
-					found := false
-					for kh := hlo; kh < hhi; kh++ {
-						in := src[(sh+kh)*in2 : (sh+kh+1)*in2]
-						for kw := wlo; kw < whi; kw++ {
-							if v := in[sw+kw]; !found || v > best {
-								best, found = v, true
-							}
-						}
-					}
-					if !found {
-						best = lowest[float32]()
-					}
-					row[ow] = best
-				}
+				edge := func(ow int) { row[ow] = maxWindow(src, in2, h, cols[ow]) }
 				if owA < owB && hlo < hhi {
 					o := row[owA:owB]
 					taps := src[(sh+hlo)*in2+owA*s2-p2:]
@@ -379,6 +367,26 @@ func maxPool2D(c *runCtx, g *geom, x *onnx.Tensor, xd []float32) []*onnx.Tensor 
 		}
 	})
 	return []*onnx.Tensor{onnx.NewTensor(shape, y)}
+}
+
+// maxWindow is the maximum of the taps of window h x w of the plane src,
+// whose rows are in2 long, taken in maxPool's order; lowest[float32] when
+// the window holds none.
+func maxWindow(src []float32, in2 int, h, w span) float32 {
+	var best float32
+	found := false
+	for kh := h.lo; kh < h.hi; kh++ {
+		in := src[(h.start+kh)*in2 : (h.start+kh+1)*in2]
+		for kw := w.lo; kw < w.hi; kw++ {
+			if v := in[w.start+kw]; !found || v > best {
+				best, found = v, true
+			}
+		}
+	}
+	if !found {
+		return lowest[float32]()
+	}
+	return best
 }
 
 // maxRowGo sets o[i] to the maximum of the taps src[r*ld + i*stride + t]
