@@ -10,8 +10,6 @@ import (
 func init() {
 	register("MaxPool", buildMaxPool)
 	register("AveragePool", buildAveragePool)
-	register("GlobalAveragePool", buildGlobalPool(false))
-	register("GlobalMaxPool", buildGlobalPool(true))
 }
 
 // poolNode is a MaxPool or AveragePool prepared at build time.
@@ -249,63 +247,6 @@ func averagePool[T float32 | float64](c *runCtx, p *poolNode, g *geom, x *onnx.T
 					y[o] = T(sum / float64(count))
 				}
 				o++
-			}
-		}
-	})
-	return []*onnx.Tensor{onnx.NewTensor(shape, y)}, nil
-}
-
-func buildGlobalPool(isMax bool) builder {
-	return func(b *buildCtx, n *onnx.Node) (opFunc, error) {
-		if err := checkAttrs(n); err != nil {
-			return nil, err
-		}
-		if len(n.Inputs) != 1 || n.Inputs[0] == "" {
-			return nil, fmt.Errorf("want one input, got %d", len(n.Inputs))
-		}
-		return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
-			x := in[0]
-			if len(x.Shape) < 3 {
-				return nil, fmt.Errorf("input %v has rank %d, want at least 3 (N, C, spatial...)", x.Shape, len(x.Shape))
-			}
-			switch d := x.Data.(type) {
-			case []float32:
-				return globalPool(c, x, d, isMax)
-			case []float64:
-				return globalPool(c, x, d, isMax)
-			}
-			return nil, fmt.Errorf("input has type %v; global pooling supports FLOAT and DOUBLE", x.DType)
-		}, nil
-	}
-}
-
-// globalPool reduces every spatial plane to its mean or maximum; the sum
-// is kept in float64 so large planes lose no precision.
-func globalPool[T float32 | float64](c *runCtx, x *onnx.Tensor, xd []T, isMax bool) ([]*onnx.Tensor, error) {
-	planes := x.Shape[0] * x.Shape[1]
-	size := len(xd) / max(1, planes)
-	shape := []int{x.Shape[0], x.Shape[1]}
-	for range x.Shape[2:] {
-		shape = append(shape, 1)
-	}
-	y := outSlice[T](c, planes)
-	parallelFor(c.threads, planes, 16, func(lo, hi int) {
-		for pl := lo; pl < hi; pl++ {
-			src := xd[pl*size : (pl+1)*size]
-			if isMax {
-				best := T(math.Inf(-1))
-				for _, v := range src {
-					best = max(best, v)
-				}
-				y[pl] = best
-				continue
-			}
-			var sum float64
-			for _, v := range src {
-				sum += float64(v)
-			}
-			if size > 0 {
-				y[pl] = T(sum / float64(size))
 			}
 		}
 	})
