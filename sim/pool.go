@@ -224,33 +224,96 @@ func averagePool[T float32 | float64](c *runCtx, p *poolNode, g *geom, x *onnx.T
 		}
 		return n
 	}
+	// The windows along the last axis are the same in every row: their
+	// spans and padded counts are worked out once.
+	cols, padCols := make([]span, g.out[2]), make([]int, g.out[2])
+	owA, owB := len(cols), 0 // the windows of all k taps: [owA, owB)
+	for ow := range cols {
+		cols[ow] = g.window(2, ow)
+		padCols[ow] = padded(2, cols[ow].start)
+		if cols[ow].lo == 0 && cols[ow].hi == g.k[2] {
+			owA, owB = min(owA, ow), ow+1
+		}
+	}
 	parallelFor(c.threads, planes, 1, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			src := xd[pl*g.inN : (pl+1)*g.inN]
 			o := pl * g.outN
-			for w := range g.windows() {
-				var sum float64
-				for kd := w[0].lo; kd < w[0].hi; kd++ {
-					id := w[0].start + kd*g.d[0]
-					for kh := w[1].lo; kh < w[1].hi; kh++ {
-						row := (id*g.in[1] + w[1].start + kh*g.d[1]) * g.in[2]
-						for kw := w[2].lo; kw < w[2].hi; kw++ {
-							sum += float64(src[row+w[2].start+kw*g.d[2]])
+			for od := 0; od < g.out[0]; od++ {
+				wd := g.window(0, od)
+				for oh := 0; oh < g.out[1]; oh++ {
+					wh := g.window(1, oh)
+					inner := (wd.hi - wd.lo) * (wh.hi - wh.lo)
+					if p.includePad {
+						inner = padded(0, wd.start) * padded(1, wh.start)
+					}
+					for ow := 0; ow < len(cols); ow++ {
+						if ow >= owA && ow+4 <= owB {
+							// Four outputs at once: four chains of
+							// additions, each in its window's order,
+							// overlap their latency.
+							sums := averageSums4(src, g, wd, wh, cols[ow].start)
+							for i, sum := range sums {
+								count := inner * g.k[2]
+								if p.includePad {
+									count = inner * padCols[ow+i]
+								}
+								if count > 0 {
+									y[o+i] = T(sum / float64(count))
+								}
+							}
+							o += 4
+							ow += 3
+							continue
 						}
+						ww := cols[ow]
+						var sum float64
+						for kd := wd.lo; kd < wd.hi; kd++ {
+							id := wd.start + kd*g.d[0]
+							for kh := wh.lo; kh < wh.hi; kh++ {
+								row := src[(id*g.in[1]+wh.start+kh*g.d[1])*g.in[2]:]
+								for kw := ww.lo; kw < ww.hi; kw++ {
+									sum += float64(row[ww.start+kw*g.d[2]])
+								}
+							}
+						}
+						count := inner * (ww.hi - ww.lo)
+						if p.includePad {
+							count = inner * padCols[ow]
+						}
+						if count > 0 {
+							y[o] = T(sum / float64(count))
+						}
+						o++
 					}
 				}
-				count := (w[0].hi - w[0].lo) * (w[1].hi - w[1].lo) * (w[2].hi - w[2].lo)
-				if p.includePad {
-					count = padded(0, w[0].start) * padded(1, w[1].start) * padded(2, w[2].start)
-				}
-				if count > 0 {
-					y[o] = T(sum / float64(count))
-				}
-				o++
 			}
 		}
 	})
 	return []*onnx.Tensor{onnx.NewTensor(shape, y)}, nil
+}
+
+// averageSums4 sums, in float64 and in averagePool's order, the windows
+// of plane src spanned by wd and wh along the first two axes and, along
+// the last, all k taps from input positions start + i*stride, i < 4.
+func averageSums4[T float32 | float64](src []T, g *geom, wd, wh span, start int) [4]float64 {
+	var s0, s1, s2, s3 float64
+	st, dl, k := g.s[2], g.d[2], g.k[2]
+	for kd := wd.lo; kd < wd.hi; kd++ {
+		id := wd.start + kd*g.d[0]
+		for kh := wh.lo; kh < wh.hi; kh++ {
+			row := src[(id*g.in[1]+wh.start+kh*g.d[1])*g.in[2]+start:]
+			row = row[:(k-1)*dl+3*st+1]
+			for kw := 0; kw < k; kw++ {
+				t := kw * dl
+				s0 += float64(row[t])
+				s1 += float64(row[t+st])
+				s2 += float64(row[t+2*st])
+				s3 += float64(row[t+3*st])
+			}
+		}
+	}
+	return [4]float64{s0, s1, s2, s3}
 }
 
 // maxPool2D is maxPool for float32 1-D and 2-D windows without dilation or

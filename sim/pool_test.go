@@ -122,6 +122,58 @@ func TestPoolMatchesDefinition(t *testing.T) {
 	}
 }
 
+// TestAveragePoolSameBitsAsDefinition checks AveragePool bit for bit
+// against refPool, whose float64 sums take each window's taps in the same
+// order, on random 1-D to 3-D windows with pads, ceil_mode,
+// count_include_pad and dilations, rows long enough for the four-output
+// groups, on float32 and float64 inputs.
+func TestAveragePoolSameBitsAsDefinition(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(61, 62))
+	for range 200 {
+		nd := 1 + r.IntN(3)
+		n, c := 1+r.IntN(2), 1+r.IntN(3)
+		var in, k, s, d, pb, pe []int
+		for i := range nd {
+			kk, dd := 1+r.IntN(3), 1+r.IntN(2)
+			extra := r.IntN(6)
+			if i == nd-1 {
+				extra = r.IntN(30)
+			}
+			in = append(in, (kk-1)*dd+1+extra)
+			k, s, d = append(k, kk), append(s, 1+r.IntN(3)), append(d, dd)
+			pb, pe = append(pb, r.IntN(kk)), append(pe, r.IntN(kk))
+		}
+		ceil, includePad := r.IntN(2) == 1, r.IntN(2) == 1
+		x := randFloats(r, n*c*onnx.NumElems(in))
+		want, _, shape := refPool(toF64(x), n, c, in, k, s, d, pb, pe, ceil, false, includePad)
+		attrs := map[string]any{"kernel_shape": ints64(k), "strides": ints64(s), "dilations": ints64(d),
+			"pads": ints64(append(append([]int(nil), pb...), pe...)), "ceil_mode": boolInt(ceil), "count_include_pad": boolInt(includePad)}
+		desc := fmt.Sprintf("in=%v k=%v s=%v d=%v pads=%v/%v ceil=%v cip=%v", in, k, s, d, pb, pe, ceil, includePad)
+		for _, xt := range []*onnx.Tensor{onnx.NewTensor(append([]int{n, c}, in...), x), onnx.NewTensor(append([]int{n, c}, in...), toF64(x))} {
+			out, err := runOp(t, 19, node("AveragePool", attrs, "x"), nil, xt)
+			if err != nil {
+				t.Fatalf("%s: %v", desc, err)
+			}
+			if fmt.Sprint(out[0].Shape) != fmt.Sprint(shape) {
+				t.Fatalf("%s: shape %v, want %v", desc, out[0].Shape, shape)
+			}
+			for i, w := range want {
+				switch got := out[0].Data.(type) {
+				case []float32:
+					if math.Float32bits(got[i]) != math.Float32bits(float32(w)) {
+						t.Fatalf("%s FLOAT: y[%d] = %v, want %v", desc, i, got[i], float32(w))
+					}
+				case []float64:
+					if math.Float64bits(got[i]) != math.Float64bits(w) {
+						t.Fatalf("%s DOUBLE: y[%d] = %v, want %v", desc, i, got[i], w)
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestMaxPoolStorageOrder checks column-major indices on a 2-D plane:
 // the index of (h, w) is h + w*H.
 func TestMaxPoolStorageOrder(t *testing.T) {
