@@ -89,12 +89,12 @@ func (p *packedB) gemv(alpha float32, a matrix, y []float32, threads int) {
 		buf := f32Scratch.get(k)
 		defer f32Scratch.put(buf)
 		row = *buf
+		step := 1 // A is 1 x k
+		if a.trans {
+			step = a.ld
+		}
 		for i := range row {
-			v := a.data[i]
-			if a.trans {
-				v = a.data[i*a.ld]
-			}
-			row[i] = alpha * v
+			row[i] = alpha * a.data[i*step]
 		}
 	}
 	band := func(j0, j1 int) {
