@@ -467,10 +467,17 @@ func testConvBatchBits(t *testing.T, r *rand.Rand, batch, c, m, hw int) {
 // im2col and GEMM, for 3x3, 5x5 and 7x7 kernels, symmetric, uneven and no
 // padding, strides 2 and 3 (odd sizes, a stride per axis), dilations,
 // groups, bias, fused Relu, output channels that do not fill the kernel's
-// rows, and one and two threads.
+// rows, one and two threads, and every kernel that packs strips from row
+// offsets.
 func TestConvImplicitGivesIm2colBits(t *testing.T) {
-	if activeKernel.packRows == nil {
-		t.Skipf("kernel %s cannot pack strips from row offsets: convolutions take im2col", activeKernel.name)
+	var kerns []microKernel
+	for _, k := range availableKernels() {
+		if k.packRows != nil {
+			kerns = append(kerns, k)
+		}
+	}
+	if len(kerns) == 0 {
+		t.Skipf("no kernel here packs strips from row offsets: convolutions take im2col")
 	}
 	r := rand.New(rand.NewPCG(7, 8))
 	type spec struct {
@@ -527,16 +534,18 @@ func TestConvImplicitGivesIm2colBits(t *testing.T) {
 						}
 						return out[0].Floats(), cn.implicit.Load() != nil
 					}
-					noRows := activeKernel
-					noRows.packRows = nil
-					want, _ := run(noRows)
-					got, implicit := run(activeKernel)
-					if !implicit {
-						t.Fatalf("%s: the convolution did not take the implicit path", name)
-					}
-					for i := range want {
-						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-							t.Fatalf("%s: y[%d] = %g without im2col, %g with", name, i, got[i], want[i])
+					for _, kern := range kerns {
+						noRows := kern
+						noRows.packRows = nil
+						want, _ := run(noRows)
+						got, implicit := run(kern)
+						if !implicit {
+							t.Fatalf("%s %s: the convolution did not take the implicit path", name, kern.name)
+						}
+						for i := range want {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("%s %s: y[%d] = %g without im2col, %g with", name, kern.name, i, got[i], want[i])
+							}
 						}
 					}
 				}
