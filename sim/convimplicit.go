@@ -56,7 +56,11 @@ type implicitPlan struct {
 // Strided 1x1 convolutions (ResNet's downsampling shortcuts) keep im2col:
 // their im2col matrix is the input subsampled, as small as the phase
 // plane the implicit path would copy first and then pack again, so
-// im2col's single strided copy is cheaper.
+// im2col's single strided copy is cheaper (64 to 128 channels at 56x56,
+// stride 2: 0.13 ms against 0.17 at batch 1, 1.4 against 1.6 at batch
+// 8). The 7x7 stride-2 stem and the 3x3 stride-2 layers take the
+// implicit path: 2.07 ms against 2.42 for the stem at batch 1, 5% less
+// for a 3x3 layer at 56x56 (CPU time, one thread).
 func (cn *convNode) implicitPlan(g *geom, cg int, kern microKernel) *implicitPlan {
 	if kern.packRows == nil || g.pointwise || g.in[0] != 1 || g.k[0] != 1 || g.padB[0] != 0 || g.padE[0] != 0 {
 		return nil

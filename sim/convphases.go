@@ -159,10 +159,13 @@ func phasePairs(dst, src []float32, g *geom, plan *implicitPlan) {
 				continue
 			}
 			in := src[r*w : (r+1)*w]
-			clear(row0[:jlo0])
-			clear(row0[jhi0:])
-			clear(row1[:jlo1])
-			clear(row1[jhi1:])
+			// The pads are a value or two: loops are cheaper than calls
+			// to clear.
+			for _, pad := range [4][]float32{row0[:jlo0], row0[jhi0:], row1[:jlo1], row1[jhi1:]} {
+				for j := range pad {
+					pad[j] = 0
+				}
+			}
 			if c0 == 1 {
 				row1[left/2] = in[0]
 			}

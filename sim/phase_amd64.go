@@ -12,13 +12,10 @@ func deinterleaveFast() bool { return hasAVX512 }
 // every i < len(even); odd is as long as even and src twice as long.
 func deinterleave(even, odd, src []float32) {
 	n := len(even)
-	if n == 0 {
+	if n == 0 || !hasAVX512 {
+		deinterleaveGo(even, odd, src)
 		return
 	}
 	_, _ = odd[n-1], src[2*n-1]
-	if k := n &^ 15; k > 0 && hasAVX512 {
-		deinterleaveAVX512(&even[0], &odd[0], &src[0], k)
-		even, odd, src = even[k:], odd[k:], src[2*k:]
-	}
-	deinterleaveGo(even, odd, src)
+	deinterleaveAVX512(&even[0], &odd[0], &src[0], n)
 }

@@ -3,9 +3,10 @@
 #include "textflag.h"
 
 // func deinterleaveAVX512(even, odd, src *float32, n int)
-// Writes src[2i] to even[i] and src[2i+1] to odd[i] for i < n, n a
-// multiple of 16: two loads of 16 values and two two-table permutes
-// (VPERMT2PS) give 16 even and 16 odd values.
+// Writes src[2i] to even[i] and src[2i+1] to odd[i] for i < n: two loads
+// of 16 values and two two-table permutes (VPERMT2PS) give 16 even and 16
+// odd values; the last n%16 with masked loads and stores, which neither
+// read nor write past the ends.
 TEXT ·deinterleaveAVX512(SB), NOSPLIT, $0-32
 	MOVQ even+0(FP), DI
 	MOVQ odd+8(FP), DX
@@ -13,8 +14,10 @@ TEXT ·deinterleaveAVX512(SB), NOSPLIT, $0-32
 	MOVQ n+24(FP), CX
 	VMOVDQU32 evenIdx<>(SB), Z4
 	VMOVDQU32 oddIdx<>(SB), Z5
+	MOVQ CX, BX
+	ANDQ $15, BX
 	SHRQ $4, CX
-	JZ   deintdone
+	JZ   deinttail
 deintloop:
 	VMOVUPS (SI), Z0
 	VMOVUPS 64(SI), Z1
@@ -29,6 +32,30 @@ deintloop:
 	ADDQ $64, DX
 	DECQ CX
 	JNZ  deintloop
+deinttail:
+	TESTQ BX, BX
+	JZ   deintdone
+	MOVQ BX, CX
+	SHLQ $1, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	SHRL $16, AX
+	KMOVW AX, K2
+	MOVQ BX, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K3
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z0, Z3
+	VPERMT2PS Z1, Z4, Z2
+	VPERMT2PS Z1, Z5, Z3
+	VMOVUPS Z2, K3, (DI)
+	VMOVUPS Z3, K3, (DX)
 deintdone:
 	VZEROUPPER
 	RET
