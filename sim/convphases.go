@@ -54,8 +54,13 @@ func phasePlane(dst, src []float32, g *geom, plan *implicitPlan, a, b int) {
 			clear(row)
 			continue
 		}
-		clear(row[:jlo])
-		clear(row[jhi:])
+		// The pads are a value or two: loops are cheaper than calls to
+		// clear.
+		for _, pad := range [2][]float32{row[:jlo], row[jhi:]} {
+			for j := range pad {
+				pad[j] = 0
+			}
+		}
 		in := src[r*w+c0:]
 		out := row[jlo:jhi]
 		if sw == 1 {
@@ -159,8 +164,6 @@ func phasePairs(dst, src []float32, g *geom, plan *implicitPlan) {
 				continue
 			}
 			in := src[r*w : (r+1)*w]
-			// The pads are a value or two: loops are cheaper than calls
-			// to clear.
 			for _, pad := range [4][]float32{row0[:jlo0], row0[jhi0:], row1[:jlo1], row1[jhi1:]} {
 				for j := range pad {
 					pad[j] = 0
