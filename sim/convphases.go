@@ -56,10 +56,11 @@ func phasePlane(dst, src []float32, g *geom, plan *implicitPlan, a, b int) {
 		}
 		// The pads are a value or two: loops are cheaper than calls to
 		// clear.
-		for _, pad := range [2][]float32{row[:jlo], row[jhi:]} {
-			for j := range pad {
-				pad[j] = 0
-			}
+		for j := 0; j < jlo; j++ {
+			row[j] = 0
+		}
+		for j := jhi; j < wq; j++ {
+			row[j] = 0
 		}
 		in := src[r*w+c0:]
 		out := row[jlo:jhi]
@@ -164,10 +165,17 @@ func phasePairs(dst, src []float32, g *geom, plan *implicitPlan) {
 				continue
 			}
 			in := src[r*w : (r+1)*w]
-			for _, pad := range [4][]float32{row0[:jlo0], row0[jhi0:], row1[:jlo1], row1[jhi1:]} {
-				for j := range pad {
-					pad[j] = 0
-				}
+			for j := 0; j < jlo0; j++ {
+				row0[j] = 0
+			}
+			for j := jhi0; j < wq; j++ {
+				row0[j] = 0
+			}
+			for j := 0; j < jlo1; j++ {
+				row1[j] = 0
+			}
+			for j := jhi1; j < wq; j++ {
+				row1[j] = 0
 			}
 			if c0 == 1 {
 				row1[left/2] = in[0]
