@@ -499,6 +499,8 @@ func TestConvImplicitGivesIm2colBits(t *testing.T) {
 		{2, 16, 24, 1, 29, 61, 3, []int64{2, 2, 2, 2}, nil, []int64{2, 2}},
 		{1, 16, 24, 1, 37, 71, 3, []int64{2, 1, 3, 2}, []int64{2, 2}, []int64{2, 3}},
 		{2, 40, 24, 1, 51, 49, 2, []int64{0, 0, 1, 1}, []int64{2, 2}, nil},
+		{1, 8, 16, 1, 21, 101, 3, []int64{1, 1, 0, 0}, []int64{2, 2}, nil}, // wide rows: permutes
+		{2, 6, 16, 1, 40, 112, 7, []int64{3, 3, 3, 3}, []int64{2, 2}, nil},
 	}
 	for si, sp := range specs {
 		for _, withBias := range []bool{false, true} {

@@ -5,11 +5,10 @@ package sim
 // plan.hq x plan.wq plane of the zero-padded input's rows a, a+s[1], ...
 // and columns b, b+s[2], ... (space-to-depth). Positions past the padded
 // input (the ragged last row or column of a phase) are zero too. With a
-// column stride of 2, each input row is split into its two column phases
-// by permutes (plan.pairs); with other strides, the assembly of im2col
-// gathers the rows in pieces of nr (plan.segs) when the machine has it.
-// A Go loop took a fifth of a 3x3 stride-2 layer's time, the gathers a
-// tenth.
+// column stride of 2 and wide rows, each input row is split into its two
+// column phases by permutes (plan.pairs); otherwise the assembly of
+// im2col gathers the rows in pieces of nr (plan.segs) when the machine
+// has it; both are 2 to 4 times as fast as the Go loop.
 func phasePlanes(xp, x []float32, g *geom, plan *implicitPlan, planes, nr, threads int) {
 	hq, wq := plan.hq, plan.wq
 	pn := hq * wq
