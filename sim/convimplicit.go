@@ -48,10 +48,9 @@ type implicitPlan struct {
 	cs     int      // floats per channel: its phase planes
 	cols   int      // virtual output columns: out[1]*wq
 	offs   []int    // B row offsets
-	// How phasePlanes fills the phase planes of a strided convolution,
-	// when not nil: pairs of column phases split by permutes
-	// (phasePairsOf), or pieces gathered by im2col's assembly
-	// (phaseSegs).
+	// How phasePlanes fills the phase planes, when not nil: pairs of
+	// column phases split by permutes (phasePairsOf), or pieces copied
+	// or gathered by im2col's assembly (phaseSegs).
 	pairs [][3]int
 	segs  []im2colSeg
 }
@@ -114,7 +113,7 @@ func (cn *convNode) implicitPlan(g *geom, cg int, kern microKernel) *implicitPla
 	if deinterleaveFast() && g.in[2] >= phasePairsMinWidth {
 		p.pairs = phasePairsOf(g, p)
 	}
-	if p.pairs == nil && sw > 1 && im2colFast(kern.nr) {
+	if p.pairs == nil && im2colFast(kern.nr) {
 		p.segs = phaseSegs(g, p, kern.nr)
 	}
 	cn.implicit.Store(p)

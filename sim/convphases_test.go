@@ -85,7 +85,7 @@ func TestPhasePlanesMatchPaddedInput(t *testing.T) {
 			ways["pairs"] = way{&p, 0}
 		}
 		for _, nr := range []int{16, 32} {
-			if g.s[2] > 1 && im2colFast(nr) {
+			if im2colFast(nr) {
 				p := loop
 				p.segs = phaseSegs(g, plan, nr)
 				ways[fmt.Sprint("segs", nr)] = way{&p, nr}
