@@ -467,8 +467,8 @@ func testConvBatchBits(t *testing.T, r *rand.Rand, batch, c, m, hw int) {
 // im2col and GEMM, for 3x3, 5x5 and 7x7 kernels, symmetric, uneven and no
 // padding, strides 2 and 3 (odd sizes, a stride per axis), dilations,
 // groups, bias, fused Relu, output channels that do not fill the kernel's
-// rows, one and two threads, and every kernel that packs strips from row
-// offsets.
+// rows, one and two threads, 1-D convolutions, and every kernel that
+// packs strips from row offsets.
 func TestConvImplicitGivesIm2colBits(t *testing.T) {
 	var kerns []microKernel
 	for _, k := range availableKernels() {
@@ -501,12 +501,25 @@ func TestConvImplicitGivesIm2colBits(t *testing.T) {
 		{2, 40, 24, 1, 51, 49, 2, []int64{0, 0, 1, 1}, []int64{2, 2}, nil},
 		{1, 8, 16, 1, 21, 101, 3, []int64{1, 1, 0, 0}, []int64{2, 2}, nil}, // wide rows: permutes
 		{2, 6, 16, 1, 40, 112, 7, []int64{3, 3, 3, 3}, []int64{2, 2}, nil},
+		{2, 16, 24, 1, 0, 1100, 5, []int64{2, 1}, []int64{2}, nil}, // 1-D
+		{1, 8, 8, 1, 0, 300, 3, []int64{2, 2}, nil, []int64{2}},
 	}
 	for si, sp := range specs {
 		for _, withBias := range []bool{false, true} {
 			for _, relu := range []bool{false, true} {
-				x := onnx.NewTensor([]int{sp.batch, sp.c, sp.h, sp.w}, randFloats(r, sp.batch*sp.c*sp.h*sp.w))
-				w := onnx.NewTensor([]int{sp.m, sp.c / sp.group, sp.k, sp.k}, randFloats(r, sp.m*sp.c/sp.group*sp.k*sp.k))
+				xShape, wShape := []int{sp.batch, sp.c, sp.h, sp.w}, []int{sp.m, sp.c / sp.group, sp.k, sp.k}
+				if sp.h == 0 { // 1-D
+					xShape, wShape = []int{sp.batch, sp.c, sp.w}, []int{sp.m, sp.c / sp.group, sp.k}
+				}
+				size := func(shape []int) int {
+					n := 1
+					for _, d := range shape {
+						n *= d
+					}
+					return n
+				}
+				x := onnx.NewTensor(xShape, randFloats(r, size(xShape)))
+				w := onnx.NewTensor(wShape, randFloats(r, size(wShape)))
 				in := []*onnx.Tensor{x, w}
 				if withBias {
 					in = append(in, onnx.NewTensor([]int{sp.m}, randFloats(r, sp.m)))
