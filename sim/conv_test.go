@@ -463,38 +463,75 @@ func testConvBatchBits(t *testing.T, r *rand.Rand, batch, c, m, hw int) {
 }
 
 // TestConvImplicitGivesIm2colBits checks that convolutions computed
-// without im2col (padded planes read in place) give the bits of im2col
-// and GEMM, for 3x3 and 5x5 kernels, symmetric, uneven and no padding,
-// groups, bias, fused Relu, output channels that do not fill the
-// kernel's rows, and one and two threads.
+// without im2col (padded phase planes read in place) give the bits of
+// im2col and GEMM, for 3x3, 5x5 and 7x7 kernels, symmetric, uneven and no
+// padding, strides 2 and 3 (odd sizes, a stride per axis), dilations,
+// groups, bias, fused Relu, output channels that do not fill the kernel's
+// rows, one and two threads, 1-D convolutions, and every kernel that
+// packs strips from row offsets.
 func TestConvImplicitGivesIm2colBits(t *testing.T) {
-	if activeKernel.packRows == nil {
-		t.Skipf("kernel %s cannot pack strips from row offsets: convolutions take im2col", activeKernel.name)
+	var kerns []microKernel
+	for _, k := range availableKernels() {
+		if k.packRows != nil {
+			kerns = append(kerns, k)
+		}
+	}
+	if len(kerns) == 0 {
+		t.Skipf("no kernel here packs strips from row offsets: convolutions take im2col")
 	}
 	r := rand.New(rand.NewPCG(7, 8))
 	type spec struct {
 		batch, c, m, group, h, w, k int
-		pads                        []int64
+		pads, strides, dils         []int64
 	}
 	specs := []spec{
-		{2, 64, 64, 1, 30, 30, 3, []int64{1, 1, 1, 1}}, // 576 taps: three k blocks
-		{1, 32, 20, 1, 23, 41, 3, []int64{1, 1, 1, 1}},
-		{3, 8, 13, 1, 33, 60, 5, []int64{2, 1, 0, 2}},
-		{1, 12, 16, 2, 31, 31, 3, []int64{0, 0, 0, 0}},
-		{2, 40, 24, 1, 40, 40, 1, []int64{0, 1, 0, 1}},
-		{1, 64, 40, 1, 7, 7, 3, []int64{1, 1, 1, 1}}, // as many strips as im2col's ragged ones
-		{1, 32, 16, 1, 14, 14, 3, []int64{1, 1, 1, 1}},
+		{2, 64, 64, 1, 30, 30, 3, []int64{1, 1, 1, 1}, nil, nil}, // 576 taps: three k blocks
+		{1, 32, 20, 1, 23, 41, 3, []int64{1, 1, 1, 1}, nil, nil},
+		{3, 8, 13, 1, 33, 60, 5, []int64{2, 1, 0, 2}, nil, nil},
+		{1, 12, 16, 2, 31, 31, 3, []int64{0, 0, 0, 0}, nil, nil},
+		{2, 40, 24, 1, 40, 40, 1, []int64{0, 1, 0, 1}, nil, nil},
+		{1, 64, 40, 1, 7, 7, 3, []int64{1, 1, 1, 1}, nil, nil}, // as many strips as im2col's ragged ones
+		{1, 32, 16, 1, 14, 14, 3, []int64{1, 1, 1, 1}, nil, nil},
+		{1, 3, 64, 1, 63, 63, 7, []int64{3, 3, 3, 3}, []int64{2, 2}, nil},  // the stem, odd size
+		{2, 64, 72, 1, 47, 47, 3, []int64{1, 1, 1, 1}, []int64{2, 2}, nil}, // three k blocks
+		{3, 8, 13, 1, 65, 61, 5, []int64{2, 1, 0, 2}, []int64{2, 3}, nil},
+		{1, 12, 16, 2, 31, 30, 3, []int64{0, 1, 1, 0}, []int64{2, 2}, nil},
+		{2, 16, 24, 1, 29, 61, 3, []int64{2, 2, 2, 2}, nil, []int64{2, 2}},
+		{1, 16, 24, 1, 37, 71, 3, []int64{2, 1, 3, 2}, []int64{2, 2}, []int64{2, 3}},
+		{2, 40, 24, 1, 51, 49, 2, []int64{0, 0, 1, 1}, []int64{2, 2}, nil},
+		{1, 8, 16, 1, 21, 101, 3, []int64{1, 1, 0, 0}, []int64{2, 2}, nil}, // wide rows: permutes
+		{2, 6, 16, 1, 40, 112, 7, []int64{3, 3, 3, 3}, []int64{2, 2}, nil},
+		{2, 16, 24, 1, 0, 1100, 5, []int64{2, 1}, []int64{2}, nil}, // 1-D
+		{1, 8, 8, 1, 0, 300, 3, []int64{2, 2}, nil, []int64{2}},
 	}
 	for si, sp := range specs {
 		for _, withBias := range []bool{false, true} {
 			for _, relu := range []bool{false, true} {
-				x := onnx.NewTensor([]int{sp.batch, sp.c, sp.h, sp.w}, randFloats(r, sp.batch*sp.c*sp.h*sp.w))
-				w := onnx.NewTensor([]int{sp.m, sp.c / sp.group, sp.k, sp.k}, randFloats(r, sp.m*sp.c/sp.group*sp.k*sp.k))
+				xShape, wShape := []int{sp.batch, sp.c, sp.h, sp.w}, []int{sp.m, sp.c / sp.group, sp.k, sp.k}
+				if sp.h == 0 { // 1-D
+					xShape, wShape = []int{sp.batch, sp.c, sp.w}, []int{sp.m, sp.c / sp.group, sp.k}
+				}
+				size := func(shape []int) int {
+					n := 1
+					for _, d := range shape {
+						n *= d
+					}
+					return n
+				}
+				x := onnx.NewTensor(xShape, randFloats(r, size(xShape)))
+				w := onnx.NewTensor(wShape, randFloats(r, size(wShape)))
 				in := []*onnx.Tensor{x, w}
 				if withBias {
 					in = append(in, onnx.NewTensor([]int{sp.m}, randFloats(r, sp.m)))
 				}
-				n := node("Conv", map[string]any{"pads": sp.pads, "group": sp.group}, "x", "w", "b")
+				at := map[string]any{"pads": sp.pads, "group": sp.group}
+				if sp.strides != nil {
+					at["strides"] = sp.strides
+				}
+				if sp.dils != nil {
+					at["dilations"] = sp.dils
+				}
+				n := node("Conv", at, "x", "w", "b")
 				attrs, err := readWindowAttrs(n)
 				if err != nil {
 					t.Fatal(err)
@@ -512,16 +549,18 @@ func TestConvImplicitGivesIm2colBits(t *testing.T) {
 						}
 						return out[0].Floats(), cn.implicit.Load() != nil
 					}
-					noRows := activeKernel
-					noRows.packRows = nil
-					want, _ := run(noRows)
-					got, implicit := run(activeKernel)
-					if !implicit {
-						t.Fatalf("%s: the convolution did not take the implicit path", name)
-					}
-					for i := range want {
-						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-							t.Fatalf("%s: y[%d] = %g without im2col, %g with", name, i, got[i], want[i])
+					for _, kern := range kerns {
+						noRows := kern
+						noRows.packRows = nil
+						want, _ := run(noRows)
+						got, implicit := run(kern)
+						if !implicit {
+							t.Fatalf("%s %s: the convolution did not take the implicit path", name, kern.name)
+						}
+						for i := range want {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("%s %s: y[%d] = %g without im2col, %g with", name, kern.name, i, got[i], want[i])
+							}
 						}
 					}
 				}

@@ -1,18 +1,22 @@
 package sim
 
-// Convolution without im2col ("implicit GEMM"), for 2-D convolutions with
-// unit strides and dilations, which are most of a CNN's work (ResNet's
-// 3x3 layers at 56x56 and 28x28). The input of each channel is copied once
-// into a zero-padded plane hp x wp; output position (oh, ow) is then
-// column q = oh*wp + ow of a "virtual" output as wide as the padded
-// input, and the B row of input channel c and kernel tap (kh, kw) is the
-// padded input itself from offset c*hp*wp + kh*wp + kw on: the GEMM
-// packs each strip of B from there through a table of row offsets
-// (matrix.rows) just before the kernel reads it. The columns ow >= out[2]
-// of each virtual row are computed and dropped. im2col wrote the input
-// nine times over for a 3x3 kernel into an L2-sized buffer, in pieces cut
-// at output rows and strips; the padded copy costs about one, and a strip
-// is packed with a plain copy into L1.
+// Convolution without im2col ("implicit GEMM"), for 2-D convolutions, which
+// are most of a CNN's work (ResNet's 3x3 layers at 56x56 and 28x28, its
+// strided stem and downsampling layers). The input of each channel is
+// copied once into zero-padded phase planes (convphases.go): with strides
+// sh x sw, phase (a, b) holds the padded input's rows a, a+sh, ... and
+// columns b, b+sw, ..., hq x wq values; with unit strides the one phase
+// is the padded plane itself. Output position (oh, ow) is column
+// q = oh*wq + ow of a "virtual" output as wide as a phase plane, and the
+// B row of input channel c and kernel tap (kh, kw) is phase
+// (kh*dh % sh, kw*dw % sw) from row kh*dh/sh and column kw*dw/sw on, read
+// with unit stride: the GEMM packs each strip of B from there through a
+// table of row offsets (matrix.rows) just before the kernel reads it. The
+// columns ow >= out[2] of each virtual row are computed and dropped.
+// im2col wrote the input nine times over for a 3x3 kernel into an L2-sized
+// buffer, in pieces cut at output rows and strips, and gathered every
+// other value for a stride of 2; the phase planes cost about one copy,
+// and a strip is packed with a plain copy into L1.
 //
 // Every output is the same sum in the same order as through im2col (the
 // same taps, with +0 where the input is padding), so the bits do not
@@ -21,80 +25,156 @@ package sim
 // implicitMaxWaste bounds the dropped columns: the virtual output may
 // take at most a tenth more strips of the kernel than the output itself
 // (56x56: 102 strips of 32 for 98, 28x28: 27 for 25; at 14x14 and 7x7 the
-// last strip is ragged anyway and both take 7 and 2).
+// last strip is ragged anyway and both take 7 and 2; the 7x7 stride-2
+// stem: 403 for 392).
 const implicitMaxWaste = 10
+
+// phasePairsMinWidth is the narrowest input whose rows phasePlanes splits
+// by permutes rather than gathers: each row costs a call, and at 56
+// columns the gathers of a whole plane in one call are faster (0.25 ns a
+// value against 0.32, CPU time), at 112 and 224 the permutes (0.33
+// against 0.38, 0.17 against 0.31).
+const phasePairsMinWidth = 96
 
 // implicitPlan is the geometry of an implicit convolution.
 type implicitPlan struct {
 	// key: what the plan was made for
-	cg, kh, kw, h, w int
-	padB, padE       [3]int
+	cg, kh, kw, h, w, nr int
+	padB, padE, s, d     [3]int
 
-	hp, wp int   // padded plane
-	cols   int   // virtual output columns: out[1]*wp
-	offs   []int // B row offsets
+	hp, wp int      // padded plane
+	hq, wq int      // phase plane: hp x wp strided by s[1] x s[2], rounded up
+	phases [][2]int // the phases (row, column) the taps read, in order
+	cs     int      // floats per channel: its phase planes
+	cols   int      // virtual output columns: out[1]*wq
+	offs   []int    // B row offsets
+	// How phasePlanes fills the phase planes, when not nil: pairs of
+	// column phases split by permutes (phasePairsOf), or pieces copied
+	// or gathered by im2col's assembly (phaseSegs).
+	pairs [][3]int
+	segs  []im2colSeg
 }
 
 // implicitPlan returns the plan for convolving by convImplicit, or nil when
 // the convolution does not qualify or kern cannot pack strips from row
 // offsets.
+//
+// Strided 1x1 convolutions (ResNet's downsampling shortcuts) keep im2col:
+// their im2col matrix is the input subsampled, as small as the phase
+// plane the implicit path would copy first and then pack again, so
+// im2col's single strided copy is cheaper (64 to 128 channels at 56x56,
+// stride 2: 0.13 ms against 0.17 at batch 1, 1.4 against 1.6 at batch
+// 8). The 7x7 stride-2 stem and the 3x3 stride-2 layers take the
+// implicit path: 2.07 ms against 2.42 for the stem at batch 1, 5% less
+// for a 3x3 layer at 56x56 (CPU time, one thread).
 func (cn *convNode) implicitPlan(g *geom, cg int, kern microKernel) *implicitPlan {
 	if kern.packRows == nil || g.pointwise || g.in[0] != 1 || g.k[0] != 1 || g.padB[0] != 0 || g.padE[0] != 0 {
 		return nil
 	}
-	for i := range 3 {
-		if g.s[i] != 1 || g.d[i] != 1 {
-			return nil
-		}
-	}
-	wp := g.in[2] + g.padB[2] + g.padE[2]
-	strips := func(cols int) int { return (cols + kern.nr - 1) / kern.nr }
-	if (strips(g.out[1]*wp)-strips(g.outN))*implicitMaxWaste > strips(g.outN) {
+	if g.kN == 1 && g.s != [3]int{1, 1, 1} {
 		return nil
 	}
-	if p := cn.implicit.Load(); p != nil && p.cg == cg && p.kh == g.k[1] && p.kw == g.k[2] &&
-		p.h == g.in[1] && p.w == g.in[2] && p.padB == g.padB && p.padE == g.padE {
+	sh, sw := g.s[1], g.s[2]
+	hp, wp := g.in[1]+g.padB[1]+g.padE[1], g.in[2]+g.padB[2]+g.padE[2]
+	wq := (wp + sw - 1) / sw
+	strips := func(cols int) int { return (cols + kern.nr - 1) / kern.nr }
+	if (strips(g.out[1]*wq)-strips(g.outN))*implicitMaxWaste > strips(g.outN) {
+		return nil
+	}
+	if p := cn.implicit.Load(); p != nil && p.cg == cg && p.kh == g.k[1] && p.kw == g.k[2] && p.nr == kern.nr &&
+		p.h == g.in[1] && p.w == g.in[2] && p.padB == g.padB && p.padE == g.padE && p.s == g.s && p.d == g.d {
 		return p
 	}
-	p := &implicitPlan{cg: cg, kh: g.k[1], kw: g.k[2], h: g.in[1], w: g.in[2], padB: g.padB, padE: g.padE}
-	p.hp, p.wp = g.in[1]+g.padB[1]+g.padE[1], wp
-	p.cols = g.out[1] * wp
+	p := &implicitPlan{cg: cg, kh: g.k[1], kw: g.k[2], h: g.in[1], w: g.in[2], nr: kern.nr, padB: g.padB, padE: g.padE, s: g.s, d: g.d}
+	p.hp, p.wp = hp, wp
+	p.hq, p.wq = (hp+sh-1)/sh, wq
+	p.cols = g.out[1] * wq
+	// Taps by phase, in tap order: their plane and offset within it.
+	phaseOf := map[[2]int]int{}
+	tapOff := make([]int, g.kN)
+	for t := range g.kN {
+		rh, rw := t/g.k[2]*g.d[1], t%g.k[2]*g.d[2]
+		ph := [2]int{rh % sh, rw % sw}
+		i, ok := phaseOf[ph]
+		if !ok {
+			i = len(p.phases)
+			phaseOf[ph] = i
+			p.phases = append(p.phases, ph)
+		}
+		tapOff[t] = i*p.hq*wq + rh/sh*wq + rw/sw
+	}
+	p.cs = len(p.phases) * p.hq * wq
 	p.offs = make([]int, cg*g.kN)
 	for c := range cg {
 		for t := range g.kN {
-			kh, kw := t/g.k[2], t%g.k[2]
-			p.offs[c*g.kN+t] = c*p.hp*p.wp + kh*wp + kw
+			p.offs[c*g.kN+t] = c*p.cs + tapOff[t]
 		}
+	}
+	if deinterleaveFast() && g.in[2] >= phasePairsMinWidth {
+		p.pairs = phasePairsOf(g, p)
+	}
+	if p.pairs == nil && im2colFast(kern.nr) {
+		p.segs = phaseSegs(g, p, kern.nr)
 	}
 	cn.implicit.Store(p)
 	return p
 }
 
 // convImplicit is convTiles for a convolution that plan describes.
+//
+// With at least as many column spaces (images and groups) as threads,
+// each thread makes the phase planes of a space just before its tiles
+// read them, into a buffer of its own that stays in L2; making those of
+// all images first wrote them to memory and read them back (two passes
+// over 7 MB for a 64-channel 56x56 layer at batch 8, an eighth of its
+// time). Fewer spaces (batch 1 on two threads) share planes made once,
+// in parallel, rather than each thread making them all.
 func (cn *convNode) convImplicit(c *runCtx, plan *implicitPlan, packed []*packedA, xd, wd, bd, y []float32, g *geom, batch, ch, m int) {
 	cg, mg := ch/cn.group, m/cn.group
 	kdim := cg * g.kN
 	kern := activeKernel
-	pn := plan.hp * plan.wp
+	cs := plan.cs
 	// The kernel reads nr columns from the start of a strip: whatever
-	// lies past the last plane reaches only dropped columns, but it must
-	// be there.
-	xp := outSliceRaw[float32](c, batch*ch*pn+kern.nr+g.k[2])
-	padPlanes(xp, xd, g, plan, batch*ch, c.threads)
-	clear(xp[batch*ch*pn:])
+	// lies past the last phase plane reaches only dropped columns, but it
+	// must be there (a row of a phase plane and a strip).
+	tail := kern.nr + plan.wq
+	local := batch*cn.group >= c.threads
+	var xp []float32
+	if !local {
+		xp = outSliceRaw[float32](c, batch*ch*cs+tail)
+		phasePlanes(xp, xd, g, plan, batch*ch, kern.nr, c.threads)
+		clear(xp[batch*ch*cs:])
+	}
 
-	outN, out2, wp := g.outN, g.out[2], plan.wp
+	outN, out2, wq := g.outN, g.out[2], plan.wq
 	tl := newConvTiling(c.threads, batch*cn.group, plan.cols, kdim, mg, 0, kern)
 	parallelFor(c.threads, tl.tiles, tl.grain, func(lo, hi int) {
 		buf := f32Scratch.get(tl.bandRows * tl.per)
 		defer f32Scratch.put(buf)
+		var planes []float32
+		have := -1 // the space whose phase planes planes holds
+		if local {
+			pb := f32Scratch.get(cg*cs + tail)
+			defer f32Scratch.put(pb)
+			planes = *pb
+			clear(planes[cg*cs:])
+		}
 		for t := lo; t < hi; t++ {
 			band, ic := t%tl.bands, t/tl.bands
 			chunk, space := ic%tl.chunks, ic/tl.chunks
 			bi, gi := space/cn.group, space%cn.group
 			j0, j1 := tl.chunkAt(chunk), tl.chunkAt(chunk+1)
 			nw := j1 - j0
-			src := matrix{data: xp[(bi*ch+gi*cg)*pn+j0:], rows: plan.offs}
+			var src matrix
+			if local {
+				if space != have {
+					phasePlanes(planes, xd[(bi*ch+gi*cg)*g.inN:], g, plan, cg, kern.nr, 1)
+					have = space
+				}
+				src = matrix{data: planes[j0:], rows: plan.offs}
+			} else {
+				src = matrix{data: xp[(bi*ch+gi*cg)*cs+j0:], rows: plan.offs}
+			}
 			i0, i1 := band*tl.bandRows, min(mg, (band+1)*tl.bandRows)
 			ep := cn.tileEpilogue(bd, gi*mg+i0, gi*mg+i1)
 			blk := (*buf)[:(i1-i0)*nw]
@@ -107,43 +187,55 @@ func (cn *convNode) convImplicit(c *runCtx, plan *implicitPlan, packed []*packed
 				a := matrix{data: wd[(gi*mg+i0)*kdim:], ld: kdim}
 				sgemmSerial(kern, i1-i0, nw, kdim, 1, a, nil, 0, src, blk, nw, ep)
 			}
-			// Copy the kept columns of each virtual row to the output.
-			yg := y[(bi*m+gi*mg+i0)*outN:]
-			for q := j0; q < j1; {
-				oh, ow := q/wp, q%wp
-				if ow >= out2 {
-					q += wp - ow
-					continue
-				}
-				n := min(out2-ow, j1-q)
-				for i := range i1 - i0 {
-					copy(yg[i*outN+oh*out2+ow:][:n], blk[i*nw+q-j0:])
-				}
-				q += n
-			}
+			keptColumns(y[(bi*m+gi*mg+i0)*outN:], blk, i1-i0, j0, j1, outN, out2, wq, kern.nr)
 		}
 	})
 }
 
-// padPlanes copies each of planes input planes of x (g.in[1] x g.in[2])
-// into the middle of a zeroed plan.hp x plan.wp plane of xp.
-func padPlanes(xp, x []float32, g *geom, plan *implicitPlan, planes, threads int) {
-	h, w, wp := g.in[1], g.in[2], plan.wp
-	pn := plan.hp * wp
-	top, left := g.padB[1]*wp, g.padB[2]
-	parallelFor(threads, planes, max(1, elemGrain/pn), func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			dst := xp[p*pn : (p+1)*pn]
-			src := x[p*g.inN : (p+1)*g.inN]
-			clear(dst[:top+left])
-			for r := range h {
-				row := dst[top+r*wp : top+(r+1)*wp]
-				copy(row[left:left+w], src[r*w:(r+1)*w])
-				// The right pad of this row and the left pad of the next
-				// are adjacent.
-				clear(dst[top+r*wp+left+w : min(pn, top+(r+1)*wp+left)])
-			}
-			clear(dst[top+(h-1)*wp+left+w:])
+// keptColumns copies the kept columns [j0, j1) of rows virtual output
+// rows (blk, j1-j0 wide) to y (rows outN apart): column q is output
+// (q/wq, q%wq) when q%wq < out2. With im2colSegsFast, one call a row
+// copies all pieces (of at most nr values) from a table made once: late
+// layers' pieces are 7 to 28 values, and a copy call each took 1.4 to
+// 1.8 times as long.
+func keptColumns(y, blk []float32, rows, j0, j1, outN, out2, wq, nr int) {
+	nw := j1 - j0
+	fast := im2colFast(nr)
+	var tab []im2colSeg
+	if fast {
+		tabp := segPool.Get().(*[]im2colSeg)
+		defer segPool.Put(tabp)
+		tab = (*tabp)[:0]
+		defer func() { *tabp = tab[:0] }()
+	}
+	for q := j0; q < j1; {
+		oh, ow := q/wq, q%wq
+		if ow >= out2 {
+			q += wq - ow
+			continue
 		}
-	})
+		n := min(out2-ow, j1-q)
+		if !fast {
+			for i := range rows {
+				copy(y[i*outN+oh*out2+ow:][:n], blk[i*nw+q-j0:])
+			}
+		}
+		for p := 0; fast && p < n; p += nr {
+			tab = append(tab, im2colSeg{off: oh*out2 + ow + p, from: q - j0 + p, cnt: min(nr, n-p)})
+		}
+		q += n
+	}
+	if !fast || rows == 0 {
+		return
+	}
+	// The assembly reads and writes without bounds checks.
+	_, _ = y[(rows-1)*outN+outN-1], blk[rows*nw-1]
+	for _, e := range tab {
+		if e.off+e.cnt > outN || e.from+e.cnt > nw {
+			panic("sim: kept columns table out of range")
+		}
+	}
+	for i := range rows {
+		im2colSegsFast(y[i*outN:], blk[i*nw:], tab, 1, nr)
+	}
 }
