@@ -69,8 +69,10 @@ func chainOp(b *buildCtx, act *onnx.Node, x string, firsts [2]string) blockOp {
 		// block of x before it writes the block. A float16 graph rounds
 		// each node's output, which the fused pair would skip.
 		if len(act.Inputs) == 1 && act.Inputs[0] == x && !halfGraph(b.graph) {
-			op := map[string]unaryOp{"Erf": opErf, "Sigmoid": opSigmoid}[act.OpType]
-			return func(o []float32, _ *[2][]float32) { unaryRange(op, unaryParams{}, o, o) }
+			if act.OpType == "Erf" {
+				return func(o []float32, _ *[2][]float32) { erfF32(o, o) }
+			}
+			return func(o []float32, _ *[2][]float32) { unaryRange(opSigmoid, unaryParams{}, o, o) }
 		}
 	case "Relu":
 		if len(act.Inputs) == 1 && act.Inputs[0] == x {

@@ -100,3 +100,14 @@ func init() {
 		}
 	}
 }
+
+// erfF32 sets o[i] = float32(erf32(float64(x[i]))), the float32 Erf of
+// unaryRange without its float64 buffers; len(x) >= len(o), and o may be
+// x.
+func erfF32(o, x []float32) {
+	x = x[:len(o)]
+	k := erfF32Vec(o, x)
+	for i, v := range x[k:] {
+		o[k+i] = float32(erf32(float64(v)))
+	}
+}

@@ -622,4 +622,138 @@ naff_done:
 	VZEROUPPER
 	RET
 """)
+# erf32 of float32 values into float32 (AVX-512), for GELU's Erf: the
+# operations of erfVecAVX512 (hence erf32's bits), with the float32 widening
+# and rounding in the kernel and the Taylor coefficients fetched without
+# gathers, which cost as much as the arithmetic around them: each lane's
+# row of eight coefficients is loaded whole (lanes outside [erfSplit,
+# erfOne) load row 0) and the 8x8 block transposed in registers.
+w("""
+// func erfF32AVX512(o, x *float32, n int, series *float64, taylor *float64)
+// o[i] = float32(erf32(float64(x[i]))) for the n (a multiple of 8) values.
+TEXT \u00b7erfF32AVX512(SB), NOSPLIT, $32-40
+	MOVQ o+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ series+24(FP), DX
+	MOVQ taylor+32(FP), BX
+	MOVQ $0x7fffffffffffffff, AX
+	VPBROADCASTQ AX, Z31
+	MOVQ $0x3fd0000000000000, AX
+	VPBROADCASTQ AX, Z30
+	MOVQ $0x4018000000000000, AX
+	VPBROADCASTQ AX, Z29
+	MOVQ $0x4040000000000000, AX
+	VPBROADCASTQ AX, Z28
+	MOVQ $0x3fe0000000000000, AX
+	VPBROADCASTQ AX, Z27
+	MOVQ $0x3fa0000000000000, AX
+	VPBROADCASTQ AX, Z26
+	MOVQ $0x3ff0000000000000, AX
+	VPBROADCASTQ AX, Z25
+	SHRQ $3, CX
+	JZ   erff_done
+erff_loop:
+	VCVTPS2PD (SI), Z0
+	VPANDQ Z31, Z0, Z1
+	VCMPPD $0x11, Z30, Z1, K1
+	VCMPPD $0x11, Z29, Z1, K2
+	KANDNW K2, K1, K3
+	VMOVAPD Z25, Z2
+	VMULPD Z1, Z1, Z3
+	VMULPD Z3, Z3, Z4
+	VMULPD Z4, Z4, Z5
+	VBROADCASTSD 8(DX), Z6
+	VMULPD Z3, Z6, Z6
+	VADDPD.BCST 0(DX), Z6, Z6
+	VBROADCASTSD 24(DX), Z7
+	VMULPD Z3, Z7, Z7
+	VADDPD.BCST 16(DX), Z7, Z7
+	VMULPD Z7, Z4, Z7
+	VADDPD Z7, Z6, Z6
+	VBROADCASTSD 40(DX), Z7
+	VMULPD Z3, Z7, Z7
+	VADDPD.BCST 32(DX), Z7, Z7
+	VBROADCASTSD 56(DX), Z8
+	VMULPD Z3, Z8, Z8
+	VADDPD.BCST 48(DX), Z8, Z8
+	VMULPD Z8, Z4, Z8
+	VADDPD Z8, Z7, Z7
+	VMULPD Z7, Z5, Z7
+	VADDPD Z7, Z6, Z6
+	VMULPD Z6, Z1, Z6
+	VMOVAPD Z6, K1, Z2
+	KORTESTW K3, K3
+	JZ   erff_sign
+	VSUBPD Z30, Z1, Z9
+	VMULPD Z28, Z9, Z9
+	VCVTTPD2DQ Z9, Y10
+	VCVTDQ2PD Y10, Z11
+	VADDPD Z27, Z11, Z11
+	VMULPD Z26, Z11, Z11
+	VADDPD Z30, Z11, Z11
+	VSUBPD Z11, Z1, Z11
+	VPSLLD $3, Y10, Y10
+	VMOVDQA32.Z Y10, K3, Y10
+	VMOVDQU Y10, 0(SP)
+""")
+for k in range(8):
+    w("\tMOVL %d(SP), AX\n\tVMOVUPD (BX)(AX*8), Z%d\n" % (4*k, 12+k))
+# Rows R0..R7 (Z12..Z19) to columns: unpack pairs of rows within 128-bit
+# lanes, then two rounds of 128-bit lane shuffles; column j ends in Z12+j.
+w("""	VUNPCKLPD Z13, Z12, Z3
+	VUNPCKHPD Z13, Z12, Z4
+	VUNPCKLPD Z15, Z14, Z5
+	VUNPCKHPD Z15, Z14, Z6
+	VUNPCKLPD Z17, Z16, Z7
+	VUNPCKHPD Z17, Z16, Z8
+	VUNPCKLPD Z19, Z18, Z9
+	VUNPCKHPD Z19, Z18, Z20
+	VSHUFF64X2 $0x88, Z5, Z3, Z21
+	VSHUFF64X2 $0xdd, Z5, Z3, Z22
+	VSHUFF64X2 $0x88, Z9, Z7, Z23
+	VSHUFF64X2 $0xdd, Z9, Z7, Z24
+	VSHUFF64X2 $0x88, Z23, Z21, Z12
+	VSHUFF64X2 $0xdd, Z23, Z21, Z16
+	VSHUFF64X2 $0x88, Z24, Z22, Z14
+	VSHUFF64X2 $0xdd, Z24, Z22, Z18
+	VSHUFF64X2 $0x88, Z6, Z4, Z21
+	VSHUFF64X2 $0xdd, Z6, Z4, Z22
+	VSHUFF64X2 $0x88, Z20, Z8, Z23
+	VSHUFF64X2 $0xdd, Z20, Z8, Z24
+	VSHUFF64X2 $0x88, Z23, Z21, Z13
+	VSHUFF64X2 $0xdd, Z23, Z21, Z17
+	VSHUFF64X2 $0x88, Z24, Z22, Z15
+	VSHUFF64X2 $0xdd, Z24, Z22, Z19
+	VMULPD Z11, Z11, Z20
+	VMULPD Z20, Z20, Z21
+	VMULPD Z11, Z13, Z13
+	VADDPD Z13, Z12, Z12
+	VMULPD Z11, Z15, Z15
+	VADDPD Z15, Z14, Z14
+	VMULPD Z14, Z20, Z14
+	VADDPD Z14, Z12, Z12
+	VMULPD Z11, Z17, Z17
+	VADDPD Z17, Z16, Z16
+	VMULPD Z11, Z19, Z19
+	VADDPD Z19, Z18, Z18
+	VMULPD Z18, Z20, Z18
+	VADDPD Z18, Z16, Z16
+	VMULPD Z16, Z21, Z16
+	VADDPD Z16, Z12, Z12
+	VMOVAPD Z12, K3, Z2
+erff_sign:
+	VPTERNLOGQ $0xe2, Z0, Z31, Z2
+	VCMPPD $3, Z0, Z0, K5
+	VMOVAPD Z0, K5, Z2
+	VCVTPD2PS Z2, Y2
+	VMOVUPS Y2, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  erff_loop
+erff_done:
+	VZEROUPPER
+	RET
+""")
 open(__file__.replace("make_vec_amd64.py", "vec_amd64.s"), "w").write("".join(out))

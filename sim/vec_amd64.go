@@ -295,3 +295,19 @@ func depthwiseTapsVec(o, x []float32, offs []int, wt []float32, bias float32, ha
 	}
 	vecDepthwiseTapsAVX512(&o[0], unsafe.SliceData(x), &offs[0], &wt[0], len(offs), len(o), bias, btoi(hasBias))
 }
+
+//go:noescape
+func erfF32AVX512(o, x *float32, n int, series, taylor *float64)
+
+// erfF32Vec sets o[i] = float32(erf32(float64(x[i]))) for the longest
+// prefix of o that is a multiple of 8 values long, with AVX-512, and
+// returns its length: 0 without AVX-512. o may be x.
+func erfF32Vec(o, x []float32) int {
+	n := len(o) &^ 7
+	if !hasAVX512 || !haveVec || n == 0 {
+		return 0
+	}
+	_ = x[n-1]
+	erfF32AVX512(&o[0], &x[0], n, &erfSeries[0], &erfTaylor[0][0])
+	return n
+}
