@@ -756,4 +756,58 @@ erff_done:
 	VZEROUPPER
 	RET
 """)
+# Softmax's division (AVX-512): o[i] = float32(e[i] / s) computed as
+# float32(e[i] * r) with r = 1/s, which is within 3 float64 ulps of the
+# quotient: both round to the same float32 unless the product's 29 bits
+# below float32 precision lie within 4 of the halfway point, or the
+# product is NaN or nonzero below 2^-125 (float32's denormals round
+# differently). A block of 8 with such a lane is divided instead.
+w("""
+// func vecScaleToF32AVX512(o *float32, e *float64, s, r float64, n int)
+// n is a multiple of 8; r = 1/s, s in [1, MaxFloat64].
+TEXT \u00b7vecScaleToF32AVX512(SB), NOSPLIT, $0-40
+	MOVQ o+0(FP), DI
+	MOVQ e+8(FP), SI
+	VBROADCASTSD s+16(FP), Z15
+	VBROADCASTSD r+24(FP), Z14
+	MOVQ n+32(FP), CX
+	MOVQ $0x1fffffff, AX
+	VPBROADCASTQ AX, Z13
+	MOVQ $0x10000000, AX
+	VPBROADCASTQ AX, Z12
+	MOVQ $4, AX
+	VPBROADCASTQ AX, Z11
+	MOVQ $0x7fffffffffffffff, AX
+	VPBROADCASTQ AX, Z10
+	MOVQ $0x3820000000000000, AX
+	VPBROADCASTQ AX, Z9
+	VPXORQ Z8, Z8, Z8
+	SHRQ $3, CX
+	JZ   scalef_done
+scalef_loop:
+	VMOVUPD (SI), Z0
+	VMULPD Z14, Z0, Z1
+	VPANDQ Z13, Z1, Z2
+	VPSUBQ Z12, Z2, Z2
+	VPABSQ Z2, Z2
+	VPCMPUQ $2, Z11, Z2, K1
+	VPANDQ Z10, Z1, Z3
+	VCMPPD $0x19, Z9, Z3, K2
+	VCMPPD $0x00, Z8, Z1, K3
+	KANDNW K2, K3, K2
+	KORW K2, K1, K1
+	KORTESTW K1, K1
+	JZ   scalef_store
+	VDIVPD Z15, Z0, Z1
+scalef_store:
+	VCVTPD2PS Z1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $64, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  scalef_loop
+scalef_done:
+	VZEROUPPER
+	RET
+""")
 open(__file__.replace("make_vec_amd64.py", "vec_amd64.s"), "w").write("".join(out))

@@ -175,7 +175,7 @@ func softmaxOut[T floatElem](o, x []T, e []float64, m, sum float64, logOut bool)
 	}
 	k := 0
 	if o32, ok := asF32(o); ok {
-		k = divToF32Vec(o32, e, sum)
+		k = scaleToF32Vec(o32, e, sum)
 	}
 	for i, v := range e[k:] {
 		o[k+i] = T(v / sum)

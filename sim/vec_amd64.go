@@ -311,3 +311,19 @@ func erfF32Vec(o, x []float32) int {
 	erfF32AVX512(&o[0], &x[0], n, &erfSeries[0], &erfTaylor[0][0])
 	return n
 }
+
+//go:noescape
+func vecScaleToF32AVX512(o *float32, e *float64, s, r float64, n int)
+
+// scaleToF32Vec is divToF32Vec multiplying by 1/s where that gives the
+// quotient's float32 (vecScaleToF32AVX512), for s in [1, MaxFloat64]:
+// a softmax's sum, which its largest term, exp(0), makes at least 1.
+func scaleToF32Vec(o []float32, e []float64, s float64) int {
+	n := len(o) &^ 7
+	if !hasAVX512 || !haveVec || n == 0 || !(s >= 1 && s <= math.MaxFloat64) {
+		return divToF32Vec(o, e, s)
+	}
+	_ = e[n-1]
+	vecScaleToF32AVX512(&o[0], &e[0], s, 1/s, n)
+	return n
+}
