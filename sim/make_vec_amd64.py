@@ -697,10 +697,15 @@ erff_loop:
 	VMOVDQA32.Z Y10, K3, Y10
 	VMOVDQU Y10, 0(SP)
 """)
-for k in range(8):
-    w("\tMOVL %d(SP), AX\n\tVMOVUPD (BX)(AX*8), Z%d\n" % (4*k, 12+k))
-# Rows R0..R7 (Z12..Z19) to columns: unpack pairs of rows within 128-bit
-# lanes, then two rounds of 128-bit lane shuffles; column j ends in Z12+j.
+# Rows R0..R7 of the lanes to columns, column j into Z12+j. Each half of
+# a row goes to one 256-bit half of a register by a load or an insert from
+# memory (A = [R0|R2], [R1|R3], [R4|R6], [R5|R7] for coefficients 0-3 in
+# Z12-Z15, B the same for 4-7 in Z16-Z19), which leaves two rounds of
+# shuffles instead of three.
+for k, (lo, hi) in enumerate([(0, 2), (1, 3), (4, 6), (5, 7)]):
+    w("\tMOVL %d(SP), AX\n\tMOVL %d(SP), R8\n" % (4*lo, 4*hi))
+    w("\tVMOVUPD (BX)(AX*8), Y%d\n\tVINSERTF64X4 $1, (BX)(R8*8), Z%d, Z%d\n" % (12+k, 12+k, 12+k))
+    w("\tVMOVUPD 32(BX)(AX*8), Y%d\n\tVINSERTF64X4 $1, 32(BX)(R8*8), Z%d, Z%d\n" % (16+k, 16+k, 16+k))
 w("""	VUNPCKLPD Z13, Z12, Z3
 	VUNPCKHPD Z13, Z12, Z4
 	VUNPCKLPD Z15, Z14, Z5
@@ -709,23 +714,16 @@ w("""	VUNPCKLPD Z13, Z12, Z3
 	VUNPCKHPD Z17, Z16, Z8
 	VUNPCKLPD Z19, Z18, Z9
 	VUNPCKHPD Z19, Z18, Z20
-	VSHUFF64X2 $0x88, Z5, Z3, Z21
-	VSHUFF64X2 $0xdd, Z5, Z3, Z22
-	VSHUFF64X2 $0x88, Z9, Z7, Z23
-	VSHUFF64X2 $0xdd, Z9, Z7, Z24
-	VSHUFF64X2 $0x88, Z23, Z21, Z12
-	VSHUFF64X2 $0xdd, Z23, Z21, Z16
-	VSHUFF64X2 $0x88, Z24, Z22, Z14
-	VSHUFF64X2 $0xdd, Z24, Z22, Z18
-	VSHUFF64X2 $0x88, Z6, Z4, Z21
-	VSHUFF64X2 $0xdd, Z6, Z4, Z22
-	VSHUFF64X2 $0x88, Z20, Z8, Z23
-	VSHUFF64X2 $0xdd, Z20, Z8, Z24
-	VSHUFF64X2 $0x88, Z23, Z21, Z13
-	VSHUFF64X2 $0xdd, Z23, Z21, Z17
-	VSHUFF64X2 $0x88, Z24, Z22, Z15
-	VSHUFF64X2 $0xdd, Z24, Z22, Z19
-	VMULPD Z11, Z11, Z20
+	VSHUFF64X2 $0x88, Z5, Z3, Z12
+	VSHUFF64X2 $0xdd, Z5, Z3, Z14
+	VSHUFF64X2 $0x88, Z6, Z4, Z13
+	VSHUFF64X2 $0xdd, Z6, Z4, Z15
+	VSHUFF64X2 $0x88, Z9, Z7, Z16
+	VSHUFF64X2 $0xdd, Z9, Z7, Z18
+	VSHUFF64X2 $0x88, Z20, Z8, Z17
+	VSHUFF64X2 $0xdd, Z20, Z8, Z19
+""")
+w("""	VMULPD Z11, Z11, Z20
 	VMULPD Z20, Z20, Z21
 	VMULPD Z11, Z13, Z13
 	VADDPD Z13, Z12, Z12
