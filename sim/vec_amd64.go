@@ -297,18 +297,27 @@ func depthwiseTapsVec(o, x []float32, offs []int, wt []float32, bias float32, ha
 }
 
 //go:noescape
-func erfF32AVX512(o, x *float32, n int, series, taylor *float64)
+func erfF32AVX512(o, x *float32, n int, series, taylor *float64, ahead, aheadOut *float32)
 
 // erfF32Vec sets o[i] = float32(erf32(float64(x[i]))) for the longest
 // prefix of o that is a multiple of 8 values long, with AVX-512, and
-// returns its length: 0 without AVX-512. o may be x.
-func erfF32Vec(o, x []float32) int {
+// returns its length: 0 without AVX-512. o may be x. When ahead and
+// aheadOut hold as many values, the kernel prefetches them as it goes,
+// aheadOut to be written.
+func erfF32Vec(o, x, ahead, aheadOut []float32) int {
 	n := len(o) &^ 7
 	if !hasAVX512 || !haveVec || n == 0 {
 		return 0
 	}
 	_ = x[n-1]
-	erfF32AVX512(&o[0], &x[0], n, &erfSeries[0], &erfTaylor[0][0])
+	pf, pfOut := &x[0], &o[0] // already in cache: prefetching them does nothing
+	if len(ahead) >= n {
+		pf = &ahead[0]
+	}
+	if len(aheadOut) >= n {
+		pfOut = &aheadOut[0]
+	}
+	erfF32AVX512(&o[0], &x[0], n, &erfSeries[0], &erfTaylor[0][0], pf, pfOut)
 	return n
 }
 

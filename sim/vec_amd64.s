@@ -1310,14 +1310,18 @@ naff_done:
 	VZEROUPPER
 	RET
 
-// func erfF32AVX512(o, x *float32, n int, series *float64, taylor *float64)
-// o[i] = float32(erf32(float64(x[i]))) for the n (a multiple of 8) values.
-TEXT ·erfF32AVX512(SB), NOSPLIT, $32-40
+// func erfF32AVX512(o, x *float32, n int, series, taylor *float64, ahead, aheadOut *float32)
+// o[i] = float32(erf32(float64(x[i]))) for the n (a multiple of 8) values,
+// prefetching n values from ahead and, to be written, from aheadOut on
+// the way.
+TEXT ·erfF32AVX512(SB), NOSPLIT, $32-56
 	MOVQ o+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ n+16(FP), CX
 	MOVQ series+24(FP), DX
 	MOVQ taylor+32(FP), BX
+	MOVQ ahead+40(FP), R9
+	MOVQ aheadOut+48(FP), R10
 	MOVQ $0x7fffffffffffffff, AX
 	VPBROADCASTQ AX, Z31
 	MOVQ $0x3fd0000000000000, AX
@@ -1335,6 +1339,10 @@ TEXT ·erfF32AVX512(SB), NOSPLIT, $32-40
 	SHRQ $3, CX
 	JZ   erff_done
 erff_loop:
+	PREFETCHT1 (R9)
+	PREFETCHT1 (R10)
+	ADDQ $32, R9
+	ADDQ $32, R10
 	VCVTPS2PD (SI), Z0
 	VPANDQ Z31, Z0, Z1
 	VCMPPD $0x11, Z30, Z1, K1
