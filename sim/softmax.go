@@ -121,12 +121,18 @@ func softmaxData[T floatElem](c *runCtx, x []T, outer, mid, inner int, logOut bo
 // computed once and kept between the sum and the division.
 func softmaxRows[T floatElem](o, x []T, lo, hi, mid int, logOut bool) {
 	var ms, sums [rowGroup]float64
-	e := make([]float64, rowGroup*mid+mid)
-	d := e[rowGroup*mid:]
+	// Long rows go one at a time, so that the scratch of exponentials
+	// stays small.
+	group := rowGroup
+	if mid > softmaxGroupMax {
+		group = 1
+	}
+	e := make([]float64, group*mid+mid)
+	d := e[group*mid:]
 	for b := lo; b < hi; {
 		n := 1
-		if hi-b >= rowGroup {
-			n = rowGroup
+		if hi-b >= group {
+			n = group
 		}
 		for k := range n {
 			ms[k] = softmaxExp(e[k*mid:(k+1)*mid], x[(b+k)*mid:(b+k+1)*mid], d)
@@ -146,6 +152,9 @@ func softmaxRows[T floatElem](o, x []T, lo, hi, mid int, logOut bool) {
 		b += n
 	}
 }
+
+// softmaxGroupMax is the longest row softmaxRows sums with seven others.
+const softmaxGroupMax = 4096
 
 // softmaxExp sets e[i] to math.Exp(float64(x[i]) - m) for the maximum m of
 // x, which it returns; d (as long as x) is scratch. expVec and
