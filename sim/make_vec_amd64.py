@@ -816,4 +816,117 @@ scalef_done:
 	VZEROUPPER
 	RET
 """)
+# Row sums eight rows at a time (AVX-512; rowsums.go): lane k of the
+# accumulator is row k's sum, and each step adds one column, so every row
+# is still summed left to right. Columns come from 8x8 blocks transposed
+# in registers, each half row loaded into a register half.
+def rows8_header(name, args, frame):
+    w("""
+// func %s
+TEXT \u00b7%s(SB), NOSPLIT, $0-%d
+""" % (args, name, frame))
+
+# float32 rows: s[k] = sum of float64(x[k][i]), or with sq of
+# float64(d*d), d = float64(x[k][i]) - m[k], for i < n (a multiple of 8).
+for name, sq in (("vecSumRows8F32AVX512", False), ("vecSqDevRows8F32AVX512", True)):
+    rows8_header(name, "%s(x *float32, stride, n int, m, s *float64)" % name, 40)
+    w("""	MOVQ x+0(FP), SI
+	MOVQ stride+8(FP), R8
+	MOVQ n+16(FP), CX
+	MOVQ m+24(FP), DX
+	MOVQ s+32(FP), DI
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R9
+	LEAQ (R8)(R8*4), R10
+	LEAQ (R9)(R8*4), R11
+	VPXORQ Z14, Z14, Z14
+""")
+    if sq:
+        w("\tVMOVUPD (DX), Z15\n")
+    w("""	SHRQ $3, CX
+	JZ   %s_done
+%s_loop:
+""" % (name, name))
+    for half, off in ((0, 0), (4, 16)):
+        w("""	VMOVUPS %d(SI), X%d
+	VINSERTF128 $1, %d(SI)(R8*4), Y%d, Y%d
+	VMOVUPS %d(SI)(R8*1), X%d
+	VINSERTF128 $1, %d(SI)(R10*1), Y%d, Y%d
+	VMOVUPS %d(SI)(R8*2), X%d
+	VINSERTF128 $1, %d(SI)(R9*2), Y%d, Y%d
+	VMOVUPS %d(SI)(R9*1), X%d
+	VINSERTF128 $1, %d(SI)(R11*1), Y%d, Y%d
+""" % (off, half, off, half, half, off, half+1, off, half+1, half+1, off, half+2, off, half+2, half+2, off, half+3, off, half+3, half+3))
+        a, b_, c, d = half, half+1, half+2, half+3
+        w("""	VUNPCKLPS Y%d, Y%d, Y8
+	VUNPCKHPS Y%d, Y%d, Y9
+	VUNPCKLPS Y%d, Y%d, Y10
+	VUNPCKHPS Y%d, Y%d, Y11
+	VSHUFPS $0x44, Y10, Y8, Y%d
+	VSHUFPS $0xee, Y10, Y8, Y%d
+	VSHUFPS $0x44, Y11, Y9, Y%d
+	VSHUFPS $0xee, Y11, Y9, Y%d
+""" % (b_, a, b_, a, d, c, d, c, a, b_, c, d))
+    for j in range(8):
+        w("\tVCVTPS2PD Y%d, Z%d\n" % (j, j))
+        if sq:
+            w("\tVSUBPD Z15, Z%d, Z%d\n\tVMULPD Z%d, Z%d, Z%d\n" % (j, j, j, j, j))
+        w("\tVADDPD Z%d, Z14, Z14\n" % j)
+    w("""	ADDQ $32, SI
+	DECQ CX
+	JNZ  %s_loop
+%s_done:
+	VMOVUPD Z14, (DI)
+	VZEROUPPER
+	RET
+""" % (name, name))
+
+# float64 rows: s[k] = sum of x[k][i] for i < n (a multiple of 8).
+rows8_header("vecSumRows8F64AVX512", "vecSumRows8F64AVX512(x *float64, stride, n int, s *float64)", 32)
+w("""	MOVQ x+0(FP), SI
+	MOVQ stride+8(FP), R8
+	MOVQ n+16(FP), CX
+	MOVQ s+24(FP), DI
+	SHLQ $3, R8
+	LEAQ (R8)(R8*2), R9
+	LEAQ (R8)(R8*4), R10
+	LEAQ (R9)(R8*4), R11
+	VPXORQ Z20, Z20, Z20
+	SHRQ $3, CX
+	JZ   sum64_done
+sum64_loop:
+""")
+# A = [R0|R2], [R1|R3], [R4|R6], [R5|R7] (columns 0-3) in Z12-Z15, B the
+# same for columns 4-7 in Z16-Z19; row r is at SI + r*stride.
+rowaddr = {0: "(SI)", 1: "(SI)(R8*1)", 2: "(SI)(R8*2)", 3: "(SI)(R9*1)", 4: "(SI)(R8*4)", 5: "(SI)(R10*1)", 6: "(SI)(R9*2)", 7: "(SI)(R11*1)"}
+for k, (lo, hi) in enumerate([(0, 2), (1, 3), (4, 6), (5, 7)]):
+    w("\tVMOVUPD %s, Y%d\n\tVINSERTF64X4 $1, %s, Z%d, Z%d\n" % (rowaddr[lo], 12+k, rowaddr[hi], 12+k, 12+k))
+    w("\tVMOVUPD 32%s, Y%d\n\tVINSERTF64X4 $1, 32%s, Z%d, Z%d\n" % (rowaddr[lo], 16+k, rowaddr[hi], 16+k, 16+k))
+w("""	VUNPCKLPD Z13, Z12, Z3
+	VUNPCKHPD Z13, Z12, Z4
+	VUNPCKLPD Z15, Z14, Z5
+	VUNPCKHPD Z15, Z14, Z6
+	VUNPCKLPD Z17, Z16, Z7
+	VUNPCKHPD Z17, Z16, Z8
+	VUNPCKLPD Z19, Z18, Z9
+	VUNPCKHPD Z19, Z18, Z10
+	VSHUFF64X2 $0x88, Z5, Z3, Z12
+	VSHUFF64X2 $0xdd, Z5, Z3, Z14
+	VSHUFF64X2 $0x88, Z6, Z4, Z13
+	VSHUFF64X2 $0xdd, Z6, Z4, Z15
+	VSHUFF64X2 $0x88, Z9, Z7, Z16
+	VSHUFF64X2 $0xdd, Z9, Z7, Z18
+	VSHUFF64X2 $0x88, Z10, Z8, Z17
+	VSHUFF64X2 $0xdd, Z10, Z8, Z19
+""")
+for j in range(8):
+    w("\tVADDPD Z%d, Z20, Z20\n" % (12+j))
+w("""	ADDQ $64, SI
+	DECQ CX
+	JNZ  sum64_loop
+sum64_done:
+	VMOVUPD Z20, (DI)
+	VZEROUPPER
+	RET
+""")
 open(__file__.replace("make_vec_amd64.py", "vec_amd64.s"), "w").write("".join(out))

@@ -7,7 +7,8 @@ package sim
 // busy. LayerNormalization's mean and variance and Softmax's sum spent
 // most of their time waiting on those chains.
 
-// rowGroup is the number of rows summed together.
+// rowGroup is the number of rows summed together. With AVX-512 a vector
+// of eight float64 holds one partial sum per row (sumRows8Vec).
 const rowGroup = 8
 
 // sumRows8 sets s[k] to 0 + float64(x[k*size]) + float64(x[k*size+1]) +
@@ -17,8 +18,13 @@ func sumRows8[T floatElem](x []T, size int, s *[rowGroup]float64) {
 	x0 := x[:size]
 	x1, x2, x3 := x[size : 2*size][:len(x0)], x[2*size : 3*size][:len(x0)], x[3*size : 4*size][:len(x0)]
 	x4, x5, x6, x7 := x[4*size : 5*size][:len(x0)], x[5*size : 6*size][:len(x0)], x[6*size : 7*size][:len(x0)], x[7*size : 8*size][:len(x0)]
-	var s0, s1, s2, s3, s4, s5, s6, s7 float64
-	for i, v := range x0 {
+	k := sumRows8Vec(x, size, nil, s)
+	if k == 0 {
+		*s = [rowGroup]float64{}
+	}
+	s0, s1, s2, s3, s4, s5, s6, s7 := s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]
+	for i := k; i < len(x0); i++ {
+		v := x0[i]
 		s0 += float64(v)
 		s1 += float64(x1[i])
 		s2 += float64(x2[i])
@@ -39,8 +45,13 @@ func sqDevRows8[T floatElem](x []T, size int, m *[rowGroup]float64, s *[rowGroup
 	x1, x2, x3 := x[size : 2*size][:len(x0)], x[2*size : 3*size][:len(x0)], x[3*size : 4*size][:len(x0)]
 	x4, x5, x6, x7 := x[4*size : 5*size][:len(x0)], x[5*size : 6*size][:len(x0)], x[6*size : 7*size][:len(x0)], x[7*size : 8*size][:len(x0)]
 	m0, m1, m2, m3, m4, m5, m6, m7 := m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7]
-	var s0, s1, s2, s3, s4, s5, s6, s7 float64
-	for i, v := range x0 {
+	k := sumRows8Vec(x, size, m, s)
+	if k == 0 {
+		*s = [rowGroup]float64{}
+	}
+	s0, s1, s2, s3, s4, s5, s6, s7 := s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]
+	for i := k; i < len(x0); i++ {
+		v := x0[i]
 		d0 := float64(v) - m0
 		d1 := float64(x1[i]) - m1
 		d2 := float64(x2[i]) - m2

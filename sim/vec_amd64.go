@@ -336,3 +336,38 @@ func scaleToF32Vec(o []float32, e []float64, s float64) int {
 	vecScaleToF32AVX512(&o[0], &e[0], s, 1/s, n)
 	return n
 }
+
+//go:noescape
+func vecSumRows8F32AVX512(x *float32, stride, n int, m, s *float64)
+
+//go:noescape
+func vecSqDevRows8F32AVX512(x *float32, stride, n int, m, s *float64)
+
+//go:noescape
+func vecSumRows8F64AVX512(x *float64, stride, n int, s *float64)
+
+// sumRows8Vec sets s[k] to the left-to-right sum of the first n values of
+// row k of x (eight rows of size values), as float64, or with m of
+// float64(d*d), d = float64(v) - m[k], for the longest n that is a
+// multiple of 8, with AVX-512, and returns n: 0 without AVX-512.
+func sumRows8Vec[T floatElem](x []T, size int, m, s *[rowGroup]float64) int {
+	n := size &^ 7
+	if !hasAVX512 || !haveVec || n == 0 {
+		return 0
+	}
+	_ = x[(rowGroup-1)*size+n-1]
+	switch d := any(x).(type) {
+	case []float32:
+		if m != nil {
+			vecSqDevRows8F32AVX512(&d[0], size, n, &m[0], &s[0])
+		} else {
+			vecSumRows8F32AVX512(&d[0], size, n, nil, &s[0])
+		}
+	case []float64:
+		if m != nil {
+			return 0
+		}
+		vecSumRows8F64AVX512(&d[0], size, n, &s[0])
+	}
+	return n
+}

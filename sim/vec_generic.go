@@ -48,3 +48,5 @@ func depthwiseTapsVec(o, x []float32, offs []int, wt []float32, bias float32, ha
 func erfF32Vec(o, x, ahead, aheadOut []float32) int { return 0 }
 
 func scaleToF32Vec(o []float32, e []float64, s float64) int { return 0 }
+
+func sumRows8Vec[T floatElem](x []T, size int, m, s *[rowGroup]float64) int { return 0 }
