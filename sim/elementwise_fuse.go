@@ -24,10 +24,20 @@ const fuseBlock = 4096
 type rowOp func(o []float32)
 
 // blockOp applies a node of a fused chain in place to a block o of its
-// float32 input; first holds the same block of the chain's first node's
-// operands, for nodes that read them too (HardSwish's Mul(x, Clip(x+3))
-// reads the x of the Add that starts the chain).
-type blockOp func(o []float32, first *[2][]float32)
+// float32 input; blk, when not nil, gives what it may read besides.
+type blockOp func(o []float32, blk *chainBlock)
+
+// chainBlock is the context of a block of a fused chain: first holds the
+// same block of the chain's first node's operands, for nodes that read
+// them too (HardSwish's Mul(x, Clip(x+3)) reads the x of the Add that
+// starts the chain); next and nextOut are the first node's operand and
+// output for the next block (nil after the last), which a slow node (Erf)
+// prefetches while it computes, so that the chain's first pass over each
+// block does not wait for memory.
+type chainBlock struct {
+	first         [2][]float32
+	next, nextOut []float32
+}
 
 // inPlaceOp is chainOp for a node reading only x and constants.
 func inPlaceOp(b *buildCtx, act *onnx.Node, x string) rowOp {
@@ -69,12 +79,19 @@ func chainOp(b *buildCtx, act *onnx.Node, x string, firsts [2]string) blockOp {
 		// block of x before it writes the block. A float16 graph rounds
 		// each node's output, which the fused pair would skip.
 		if len(act.Inputs) == 1 && act.Inputs[0] == x && !halfGraph(b.graph) {
-			op := map[string]unaryOp{"Erf": opErf, "Sigmoid": opSigmoid}[act.OpType]
-			return func(o []float32, _ *[2][]float32) { unaryRange(op, unaryParams{}, o, o) }
+			if act.OpType == "Erf" {
+				return func(o []float32, blk *chainBlock) {
+					if blk == nil {
+						blk = &chainBlock{}
+					}
+					erfF32Ahead(o, o, blk.next, blk.nextOut)
+				}
+			}
+			return func(o []float32, _ *chainBlock) { unaryRange(opSigmoid, unaryParams{}, o, o) }
 		}
 	case "Relu":
 		if len(act.Inputs) == 1 && act.Inputs[0] == x {
-			return func(o []float32, _ *[2][]float32) { reluInPlace(o) }
+			return func(o []float32, _ *chainBlock) { reluInPlace(o) }
 		}
 	case "Clip":
 		if act.Inputs[0] != x || len(act.Inputs) > 3 {
@@ -96,7 +113,7 @@ func chainOp(b *buildCtx, act *onnx.Node, x string, firsts [2]string) blockOp {
 			if len(act.Attrs) != btoi(has[0])+btoi(has[1]) {
 				return nil
 			}
-			return func(o []float32, _ *[2][]float32) { clipRowF32(o, o, bounds[0], bounds[1], has[0], has[1]) }
+			return func(o []float32, _ *chainBlock) { clipRowF32(o, o, bounds[0], bounds[1], has[0], has[1]) }
 		}
 		for i := range bounds {
 			if 1+i >= len(act.Inputs) || act.Inputs[1+i] == "" {
@@ -108,7 +125,7 @@ func chainOp(b *buildCtx, act *onnx.Node, x string, firsts [2]string) blockOp {
 			}
 			bounds[i], has[i] = v, true
 		}
-		return func(o []float32, _ *[2][]float32) { clipRowF32(o, o, bounds[0], bounds[1], has[0], has[1]) }
+		return func(o []float32, _ *chainBlock) { clipRowF32(o, o, bounds[0], bounds[1], has[0], has[1]) }
 	case "Add", "Sub", "Mul", "Div":
 		if b.opset < 7 || len(act.Inputs) != 2 {
 			return nil
@@ -127,18 +144,18 @@ func chainOp(b *buildCtx, act *onnx.Node, x string, firsts [2]string) blockOp {
 		case act.Inputs[0] == x && act.Inputs[1] != x:
 			if v, ok := scalar(act.Inputs[1]); ok {
 				s := []float32{v}
-				return func(o []float32, _ *[2][]float32) { arithRow(op, o, o, s) }
+				return func(o []float32, _ *chainBlock) { arithRow(op, o, o, s) }
 			}
 			if k, ok := first(act.Inputs[1]); ok {
-				return func(o []float32, f *[2][]float32) { arithRow(op, o, o, f[k]) }
+				return func(o []float32, f *chainBlock) { arithRow(op, o, o, f.first[k]) }
 			}
 		case act.Inputs[1] == x && act.Inputs[0] != x:
 			if v, ok := scalar(act.Inputs[0]); ok {
 				s := []float32{v}
-				return func(o []float32, _ *[2][]float32) { arithRow(op, o, s, o) }
+				return func(o []float32, _ *chainBlock) { arithRow(op, o, s, o) }
 			}
 			if k, ok := first(act.Inputs[0]); ok {
-				return func(o []float32, f *[2][]float32) { arithRow(op, o, f[k], o) }
+				return func(o []float32, f *chainBlock) { arithRow(op, o, f.first[k], o) }
 			}
 		}
 	}
@@ -199,15 +216,27 @@ func fuseArith(b *buildCtx, code arithOp, n *onnx.Node, acts []*onnx.Node) opFun
 			}
 		}
 		o := outSliceRaw[float32](c, p.size)
+		// The operand read ahead: a vector one.
+		ahead, aheadOff, aheadInc := ad, 0, p.inc[0]
+		if !aheadInc {
+			ahead, aheadOff, aheadInc = bd, 1, p.inc[1]
+		}
 		p.each(c.threads, func(out, n int, off []int) {
-			var first [2][]float32
+			var blk chainBlock
 			for s := 0; s < n; s += fuseBlock {
 				e := min(n, s+fuseBlock)
 				as, bs := blockSlice(ad, off[0], s, e, p.inc[0]), blockSlice(bd, off[1], s, e, p.inc[1])
 				arithRow(code, o[out+s:out+e], as, bs)
-				first[0], first[1] = as, bs
+				blk.first[0], blk.first[1], blk.next, blk.nextOut = as, bs, nil, nil
+				if e < n {
+					e2 := min(n, e+fuseBlock)
+					blk.nextOut = o[out+e : out+e2]
+					if aheadInc {
+						blk.next = blockSlice(ahead, off[aheadOff], e, e2, true)
+					}
+				}
 				for _, post := range posts {
-					post(o[out+s:out+e], &first)
+					post(o[out+s:out+e], &blk)
 				}
 			}
 		})

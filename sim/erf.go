@@ -100,3 +100,19 @@ func init() {
 		}
 	}
 }
+
+// erfF32 sets o[i] = float32(erf32(float64(x[i]))), the float32 Erf of
+// unaryRange without its float64 buffers; len(x) >= len(o), and o may be
+// x.
+func erfF32(o, x []float32) { erfF32Ahead(o, x, nil, nil) }
+
+// erfF32Ahead is erfF32 prefetching as it goes (only with AVX-512) ahead,
+// the next data its caller will read, and aheadOut, the next it will
+// write.
+func erfF32Ahead(o, x, ahead, aheadOut []float32) {
+	x = x[:len(o)]
+	k := erfF32Vec(o, x, ahead, aheadOut)
+	for i, v := range x[k:] {
+		o[k+i] = float32(erf32(float64(v)))
+	}
+}

@@ -70,3 +70,75 @@ func BenchmarkErf(b *testing.B) {
 	})
 	_ = s
 }
+
+// TestErfF32EqualsErf32: the float32 Erf kernel gives float32(erf32(x))
+// bit for bit, for lengths around its blocks of 8, on values in both of
+// erf32's ranges and at their edges, NaN, infinities, signed zeros and
+// denormals included, in place and not.
+func TestErfF32EqualsErf32(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(43, 44))
+	edges := []float32{0.25, math.Nextafter32(0.25, 0), math.Nextafter32(0.25, 1), 6, math.Nextafter32(6, 0),
+		-6, 5.99, 1e-40, -1e-40, 1e-45, 0.28125, 0.2813, 3.0000002}
+	var x []float32
+	for _, s := range vecTestValues(r, 4000) {
+		x = append(x, s)
+	}
+	for range 4000 {
+		x = append(x, float32(r.NormFloat64()*1.5))
+	}
+	for i := range x {
+		if r.IntN(20) == 0 {
+			x[i] = edges[r.IntN(len(edges))]
+		}
+	}
+	// Every piece of the Taylor table, from each side.
+	for i := range int(erfPieces) {
+		c := float32(erfCentre(i))
+		x = append(x, c, -c, float32(erfCentre(i)+0.5/erfPerUnit), float32(erfCentre(i)-0.49/erfPerUnit))
+	}
+	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 63, len(x)} {
+		want := make([]float32, n)
+		for i, v := range x[:n] {
+			want[i] = float32(erf32(float64(v)))
+		}
+		got := make([]float32, n)
+		erfF32(got, x[:n])
+		if i := sameBits(got, want); i >= 0 {
+			t.Fatalf("n=%d: erfF32(%v) = %v, erf32 %v", n, x[i], got[i], want[i])
+		}
+		in := append([]float32(nil), x[:n]...)
+		erfF32(in, in)
+		if i := sameBits(in, want); i >= 0 {
+			t.Fatalf("n=%d in place: erfF32(%v) = %v, erf32 %v", n, x[i], in[i], want[i])
+		}
+	}
+}
+
+// TestErfF32UsesEveryTaylorCoefficient: with the Taylor table replaced by
+// coefficients large enough that each moves the float32 result, the
+// kernel still gives erf32's bits, so it pairs every lane with its own
+// piece and coefficient. Not parallel: it changes the table.
+func TestErfF32UsesEveryTaylorCoefficient(t *testing.T) {
+	saved := erfTaylor
+	defer func() { erfTaylor = saved }()
+	r := rand.New(rand.NewPCG(45, 46))
+	for i := range erfTaylor {
+		for k := range erfTaylor[i] {
+			erfTaylor[i][k] = r.NormFloat64() * math.Pow(erfPerUnit*2, float64(k))
+		}
+	}
+	var x []float32
+	for range 2000 {
+		x = append(x, float32(r.Float64()*7-3.5))
+	}
+	want := make([]float32, len(x))
+	for i, v := range x {
+		want[i] = float32(erf32(float64(v)))
+	}
+	got := make([]float32, len(x))
+	erfF32(got, x)
+	if i := sameBits(got, want); i >= 0 {
+		t.Fatalf("erfF32(%v) = %v with a random table, erf32 %v", x[i], got[i], want[i])
+	}
+}

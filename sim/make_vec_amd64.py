@@ -622,4 +622,311 @@ naff_done:
 	VZEROUPPER
 	RET
 """)
+# erf32 of float32 values into float32 (AVX-512), for GELU's Erf: the
+# operations of erfVecAVX512 (hence erf32's bits), with the float32 widening
+# and rounding in the kernel and the Taylor coefficients fetched without
+# gathers, which cost as much as the arithmetic around them: each lane's
+# row of eight coefficients is loaded whole (lanes outside [erfSplit,
+# erfOne) load row 0) and the 8x8 block transposed in registers.
+w("""
+// func erfF32AVX512(o, x *float32, n int, series, taylor *float64, ahead, aheadOut *float32)
+// o[i] = float32(erf32(float64(x[i]))) for the n (a multiple of 8) values,
+// prefetching n values from ahead and, to be written, from aheadOut on
+// the way.
+TEXT \u00b7erfF32AVX512(SB), NOSPLIT, $32-56
+	MOVQ o+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ series+24(FP), DX
+	MOVQ taylor+32(FP), BX
+	MOVQ ahead+40(FP), R9
+	MOVQ aheadOut+48(FP), R10
+	MOVQ $0x7fffffffffffffff, AX
+	VPBROADCASTQ AX, Z31
+	MOVQ $0x3fd0000000000000, AX
+	VPBROADCASTQ AX, Z30
+	MOVQ $0x4018000000000000, AX
+	VPBROADCASTQ AX, Z29
+	MOVQ $0x4040000000000000, AX
+	VPBROADCASTQ AX, Z28
+	MOVQ $0x3fe0000000000000, AX
+	VPBROADCASTQ AX, Z27
+	MOVQ $0x3fa0000000000000, AX
+	VPBROADCASTQ AX, Z26
+	MOVQ $0x3ff0000000000000, AX
+	VPBROADCASTQ AX, Z25
+	SHRQ $3, CX
+	JZ   erff_done
+erff_loop:
+	PREFETCHT1 (R9)
+	PREFETCHT1 (R10)
+	ADDQ $32, R9
+	ADDQ $32, R10
+	VCVTPS2PD (SI), Z0
+	VPANDQ Z31, Z0, Z1
+	VCMPPD $0x11, Z30, Z1, K1
+	VCMPPD $0x11, Z29, Z1, K2
+	KANDNW K2, K1, K3
+	VMOVAPD Z25, Z2
+	VMULPD Z1, Z1, Z3
+	VMULPD Z3, Z3, Z4
+	VMULPD Z4, Z4, Z5
+	VBROADCASTSD 8(DX), Z6
+	VMULPD Z3, Z6, Z6
+	VADDPD.BCST 0(DX), Z6, Z6
+	VBROADCASTSD 24(DX), Z7
+	VMULPD Z3, Z7, Z7
+	VADDPD.BCST 16(DX), Z7, Z7
+	VMULPD Z7, Z4, Z7
+	VADDPD Z7, Z6, Z6
+	VBROADCASTSD 40(DX), Z7
+	VMULPD Z3, Z7, Z7
+	VADDPD.BCST 32(DX), Z7, Z7
+	VBROADCASTSD 56(DX), Z8
+	VMULPD Z3, Z8, Z8
+	VADDPD.BCST 48(DX), Z8, Z8
+	VMULPD Z8, Z4, Z8
+	VADDPD Z8, Z7, Z7
+	VMULPD Z7, Z5, Z7
+	VADDPD Z7, Z6, Z6
+	VMULPD Z6, Z1, Z6
+	VMOVAPD Z6, K1, Z2
+	KORTESTW K3, K3
+	JZ   erff_sign
+	VSUBPD Z30, Z1, Z9
+	VMULPD Z28, Z9, Z9
+	VCVTTPD2DQ Z9, Y10
+	VCVTDQ2PD Y10, Z11
+	VADDPD Z27, Z11, Z11
+	VMULPD Z26, Z11, Z11
+	VADDPD Z30, Z11, Z11
+	VSUBPD Z11, Z1, Z11
+	VPSLLD $3, Y10, Y10
+	VMOVDQA32.Z Y10, K3, Y10
+	VMOVDQU Y10, 0(SP)
+""")
+# Rows R0..R7 of the lanes to columns, column j into Z12+j. Each half of
+# a row goes to one 256-bit half of a register by a load or an insert from
+# memory (A = [R0|R2], [R1|R3], [R4|R6], [R5|R7] for coefficients 0-3 in
+# Z12-Z15, B the same for 4-7 in Z16-Z19), which leaves two rounds of
+# shuffles instead of three.
+for k, (lo, hi) in enumerate([(0, 2), (1, 3), (4, 6), (5, 7)]):
+    w("\tMOVL %d(SP), AX\n\tMOVL %d(SP), R8\n" % (4*lo, 4*hi))
+    w("\tVMOVUPD (BX)(AX*8), Y%d\n\tVINSERTF64X4 $1, (BX)(R8*8), Z%d, Z%d\n" % (12+k, 12+k, 12+k))
+    w("\tVMOVUPD 32(BX)(AX*8), Y%d\n\tVINSERTF64X4 $1, 32(BX)(R8*8), Z%d, Z%d\n" % (16+k, 16+k, 16+k))
+w("""	VUNPCKLPD Z13, Z12, Z3
+	VUNPCKHPD Z13, Z12, Z4
+	VUNPCKLPD Z15, Z14, Z5
+	VUNPCKHPD Z15, Z14, Z6
+	VUNPCKLPD Z17, Z16, Z7
+	VUNPCKHPD Z17, Z16, Z8
+	VUNPCKLPD Z19, Z18, Z9
+	VUNPCKHPD Z19, Z18, Z20
+	VSHUFF64X2 $0x88, Z5, Z3, Z12
+	VSHUFF64X2 $0xdd, Z5, Z3, Z14
+	VSHUFF64X2 $0x88, Z6, Z4, Z13
+	VSHUFF64X2 $0xdd, Z6, Z4, Z15
+	VSHUFF64X2 $0x88, Z9, Z7, Z16
+	VSHUFF64X2 $0xdd, Z9, Z7, Z18
+	VSHUFF64X2 $0x88, Z20, Z8, Z17
+	VSHUFF64X2 $0xdd, Z20, Z8, Z19
+""")
+w("""	VMULPD Z11, Z11, Z20
+	VMULPD Z20, Z20, Z21
+	VMULPD Z11, Z13, Z13
+	VADDPD Z13, Z12, Z12
+	VMULPD Z11, Z15, Z15
+	VADDPD Z15, Z14, Z14
+	VMULPD Z14, Z20, Z14
+	VADDPD Z14, Z12, Z12
+	VMULPD Z11, Z17, Z17
+	VADDPD Z17, Z16, Z16
+	VMULPD Z11, Z19, Z19
+	VADDPD Z19, Z18, Z18
+	VMULPD Z18, Z20, Z18
+	VADDPD Z18, Z16, Z16
+	VMULPD Z16, Z21, Z16
+	VADDPD Z16, Z12, Z12
+	VMOVAPD Z12, K3, Z2
+erff_sign:
+	VPTERNLOGQ $0xe2, Z0, Z31, Z2
+	VCMPPD $3, Z0, Z0, K5
+	VMOVAPD Z0, K5, Z2
+	VCVTPD2PS Z2, Y2
+	VMOVUPS Y2, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  erff_loop
+erff_done:
+	VZEROUPPER
+	RET
+""")
+# Softmax's division (AVX-512): o[i] = float32(e[i] / s) computed as
+# float32(e[i] * r) with r = 1/s, which is within 3 float64 ulps of the
+# quotient: both round to the same float32 unless the product's 29 bits
+# below float32 precision lie within 4 of the halfway point, or the
+# product is NaN or nonzero below 2^-125 (float32's denormals round
+# differently). A block of 8 with such a lane is divided instead.
+w("""
+// func vecScaleToF32AVX512(o *float32, e *float64, s, r float64, n int)
+// n is a multiple of 8; r = 1/s, s in [1, MaxFloat64].
+TEXT \u00b7vecScaleToF32AVX512(SB), NOSPLIT, $0-40
+	MOVQ o+0(FP), DI
+	MOVQ e+8(FP), SI
+	VBROADCASTSD s+16(FP), Z15
+	VBROADCASTSD r+24(FP), Z14
+	MOVQ n+32(FP), CX
+	MOVQ $0x1fffffff, AX
+	VPBROADCASTQ AX, Z13
+	MOVQ $0x10000000, AX
+	VPBROADCASTQ AX, Z12
+	MOVQ $4, AX
+	VPBROADCASTQ AX, Z11
+	MOVQ $0x7fffffffffffffff, AX
+	VPBROADCASTQ AX, Z10
+	MOVQ $0x3820000000000000, AX
+	VPBROADCASTQ AX, Z9
+	VPXORQ Z8, Z8, Z8
+	SHRQ $3, CX
+	JZ   scalef_done
+scalef_loop:
+	VMOVUPD (SI), Z0
+	VMULPD Z14, Z0, Z1
+	VPANDQ Z13, Z1, Z2
+	VPSUBQ Z12, Z2, Z2
+	VPABSQ Z2, Z2
+	VPCMPUQ $2, Z11, Z2, K1
+	VPANDQ Z10, Z1, Z3
+	VCMPPD $0x19, Z9, Z3, K2
+	VCMPPD $0x00, Z8, Z1, K3
+	KANDNW K2, K3, K2
+	KORW K2, K1, K1
+	KORTESTW K1, K1
+	JZ   scalef_store
+	VDIVPD Z15, Z0, Z1
+scalef_store:
+	VCVTPD2PS Z1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $64, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  scalef_loop
+scalef_done:
+	VZEROUPPER
+	RET
+""")
+# Row sums eight rows at a time (AVX-512; rowsums.go): lane k of the
+# accumulator is row k's sum, and each step adds one column, so every row
+# is still summed left to right. Columns come from 8x8 blocks transposed
+# in registers, each half row loaded into a register half.
+def rows8_header(name, args, frame):
+    w("""
+// func %s
+TEXT \u00b7%s(SB), NOSPLIT, $0-%d
+""" % (args, name, frame))
+
+# float32 rows: s[k] = sum of float64(x[k][i]), or with sq of
+# float64(d*d), d = float64(x[k][i]) - m[k], for i < n (a multiple of 8).
+for name, sq in (("vecSumRows8F32AVX512", False), ("vecSqDevRows8F32AVX512", True)):
+    rows8_header(name, "%s(x *float32, stride, n int, m, s *float64)" % name, 40)
+    w("""	MOVQ x+0(FP), SI
+	MOVQ stride+8(FP), R8
+	MOVQ n+16(FP), CX
+	MOVQ m+24(FP), DX
+	MOVQ s+32(FP), DI
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R9
+	LEAQ (R8)(R8*4), R10
+	LEAQ (R9)(R8*4), R11
+	VPXORQ Z14, Z14, Z14
+""")
+    if sq:
+        w("\tVMOVUPD (DX), Z15\n")
+    w("""	SHRQ $3, CX
+	JZ   %s_done
+%s_loop:
+""" % (name, name))
+    for half, off in ((0, 0), (4, 16)):
+        w("""	VMOVUPS %d(SI), X%d
+	VINSERTF128 $1, %d(SI)(R8*4), Y%d, Y%d
+	VMOVUPS %d(SI)(R8*1), X%d
+	VINSERTF128 $1, %d(SI)(R10*1), Y%d, Y%d
+	VMOVUPS %d(SI)(R8*2), X%d
+	VINSERTF128 $1, %d(SI)(R9*2), Y%d, Y%d
+	VMOVUPS %d(SI)(R9*1), X%d
+	VINSERTF128 $1, %d(SI)(R11*1), Y%d, Y%d
+""" % (off, half, off, half, half, off, half+1, off, half+1, half+1, off, half+2, off, half+2, half+2, off, half+3, off, half+3, half+3))
+        a, b_, c, d = half, half+1, half+2, half+3
+        w("""	VUNPCKLPS Y%d, Y%d, Y8
+	VUNPCKHPS Y%d, Y%d, Y9
+	VUNPCKLPS Y%d, Y%d, Y10
+	VUNPCKHPS Y%d, Y%d, Y11
+	VSHUFPS $0x44, Y10, Y8, Y%d
+	VSHUFPS $0xee, Y10, Y8, Y%d
+	VSHUFPS $0x44, Y11, Y9, Y%d
+	VSHUFPS $0xee, Y11, Y9, Y%d
+""" % (b_, a, b_, a, d, c, d, c, a, b_, c, d))
+    for j in range(8):
+        w("\tVCVTPS2PD Y%d, Z%d\n" % (j, j))
+        if sq:
+            w("\tVSUBPD Z15, Z%d, Z%d\n\tVMULPD Z%d, Z%d, Z%d\n" % (j, j, j, j, j))
+        w("\tVADDPD Z%d, Z14, Z14\n" % j)
+    w("""	ADDQ $32, SI
+	DECQ CX
+	JNZ  %s_loop
+%s_done:
+	VMOVUPD Z14, (DI)
+	VZEROUPPER
+	RET
+""" % (name, name))
+
+# float64 rows: s[k] = sum of x[k][i] for i < n (a multiple of 8).
+rows8_header("vecSumRows8F64AVX512", "vecSumRows8F64AVX512(x *float64, stride, n int, s *float64)", 32)
+w("""	MOVQ x+0(FP), SI
+	MOVQ stride+8(FP), R8
+	MOVQ n+16(FP), CX
+	MOVQ s+24(FP), DI
+	SHLQ $3, R8
+	LEAQ (R8)(R8*2), R9
+	LEAQ (R8)(R8*4), R10
+	LEAQ (R9)(R8*4), R11
+	VPXORQ Z20, Z20, Z20
+	SHRQ $3, CX
+	JZ   sum64_done
+sum64_loop:
+""")
+# A = [R0|R2], [R1|R3], [R4|R6], [R5|R7] (columns 0-3) in Z12-Z15, B the
+# same for columns 4-7 in Z16-Z19; row r is at SI + r*stride.
+rowaddr = {0: "(SI)", 1: "(SI)(R8*1)", 2: "(SI)(R8*2)", 3: "(SI)(R9*1)", 4: "(SI)(R8*4)", 5: "(SI)(R10*1)", 6: "(SI)(R9*2)", 7: "(SI)(R11*1)"}
+for k, (lo, hi) in enumerate([(0, 2), (1, 3), (4, 6), (5, 7)]):
+    w("\tVMOVUPD %s, Y%d\n\tVINSERTF64X4 $1, %s, Z%d, Z%d\n" % (rowaddr[lo], 12+k, rowaddr[hi], 12+k, 12+k))
+    w("\tVMOVUPD 32%s, Y%d\n\tVINSERTF64X4 $1, 32%s, Z%d, Z%d\n" % (rowaddr[lo], 16+k, rowaddr[hi], 16+k, 16+k))
+w("""	VUNPCKLPD Z13, Z12, Z3
+	VUNPCKHPD Z13, Z12, Z4
+	VUNPCKLPD Z15, Z14, Z5
+	VUNPCKHPD Z15, Z14, Z6
+	VUNPCKLPD Z17, Z16, Z7
+	VUNPCKHPD Z17, Z16, Z8
+	VUNPCKLPD Z19, Z18, Z9
+	VUNPCKHPD Z19, Z18, Z10
+	VSHUFF64X2 $0x88, Z5, Z3, Z12
+	VSHUFF64X2 $0xdd, Z5, Z3, Z14
+	VSHUFF64X2 $0x88, Z6, Z4, Z13
+	VSHUFF64X2 $0xdd, Z6, Z4, Z15
+	VSHUFF64X2 $0x88, Z9, Z7, Z16
+	VSHUFF64X2 $0xdd, Z9, Z7, Z18
+	VSHUFF64X2 $0x88, Z10, Z8, Z17
+	VSHUFF64X2 $0xdd, Z10, Z8, Z19
+""")
+for j in range(8):
+    w("\tVADDPD Z%d, Z20, Z20\n" % (12+j))
+w("""	ADDQ $64, SI
+	DECQ CX
+	JNZ  sum64_loop
+sum64_done:
+	VMOVUPD Z20, (DI)
+	VZEROUPPER
+	RET
+""")
 open(__file__.replace("make_vec_amd64.py", "vec_amd64.s"), "w").write("".join(out))

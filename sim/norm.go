@@ -150,52 +150,90 @@ func normalizeRows[T floatElem](c *runCtx, x []T, rows, size int, eps float64,
 		return o
 	}
 	parallelFor(c.threads, rows, max(1, elemGrain/size), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			xs, os := x[r*size:(r+1)*size], o[r*size:(r+1)*size]
-			sum := 0.0
-			for _, v := range xs {
-				sum += float64(v)
+		var means, invs [rowGroup]float64
+		for r0 := lo; r0 < hi; {
+			n := 1
+			if hi-r0 >= rowGroup {
+				n = rowGroup
+				rowMoments8(x[r0*size:(r0+n)*size], size, eps, &means, &invs)
+			} else {
+				means[0], invs[0] = rowMoments(x[r0*size:(r0+1)*size], eps)
 			}
-			mean := sum / float64(size)
-			ss := 0.0
-			for _, v := range xs {
-				d := float64(v) - mean
-				ss += float64(d * d)
+			for k := range n {
+				normalizeRow(o, x, r0+k, size, means[k], invs[k], rowAffine, elemAffine, stats)
 			}
-			inv := 1 / math.Sqrt(ss/float64(size)+eps)
-			if stats != nil {
-				stats[0][r], stats[1][r] = mean, inv
-			}
-			switch {
-			case rowAffine != nil:
-				k, sh := rowAffine(r)
-				k *= inv
-				for i, v := range xs {
-					os[i] = T(float64((float64(v)-mean)*k) + sh)
-				}
-			case elemAffine != nil && elemAffine[1] != nil:
-				sc, sh := elemAffine[0], elemAffine[1]
-				k := 0
-				if o32, ok := asF32(os); ok {
-					x32, _ := asF32(xs)
-					k = normAffineVec(o32, x32, sc, sh, mean, inv)
-				}
-				for i, v := range xs[k:] {
-					os[k+i] = T(float64((float64(v)-mean)*inv*sc[k+i]) + sh[k+i])
-				}
-			case elemAffine != nil:
-				sc := elemAffine[0]
-				for i, v := range xs {
-					os[i] = T((float64(v) - mean) * inv * sc[i])
-				}
-			default:
-				for i, v := range xs {
-					os[i] = T((float64(v) - mean) * inv)
-				}
-			}
+			r0 += n
 		}
 	})
 	return o
+}
+
+// rowMoments returns the mean of x and 1/sqrt(variance+eps), the
+// statistics in float64 from two passes (so that a large mean does not
+// cancel the variance), each a left-to-right sum.
+func rowMoments[T floatElem](x []T, eps float64) (mean, inv float64) {
+	sum := 0.0
+	for _, v := range x {
+		sum += float64(v)
+	}
+	mean = sum / float64(len(x))
+	ss := 0.0
+	for _, v := range x {
+		d := float64(v) - mean
+		ss += float64(d * d)
+	}
+	return mean, 1 / math.Sqrt(ss/float64(len(x))+eps)
+}
+
+// rowMoments8 is rowMoments for each of the eight rows of x (viewed as
+// [8, size]), the same bits, with the rows' sums interleaved.
+func rowMoments8[T floatElem](x []T, size int, eps float64, means, invs *[rowGroup]float64) {
+	var sums, ss [rowGroup]float64
+	sumRows8(x, size, &sums)
+	for k, s := range sums {
+		means[k] = s / float64(size)
+	}
+	sqDevRows8(x, size, means, &ss)
+	for k, s := range ss {
+		invs[k] = 1 / math.Sqrt(s/float64(size)+eps)
+	}
+}
+
+// normalizeRow writes row r of the result of normalizeRows, given the
+// row's mean and inverse deviation.
+func normalizeRow[T floatElem](o, x []T, r, size int, mean, inv float64,
+	rowAffine func(row int) (float64, float64), elemAffine *[2][]float64, stats *[2][]float64) {
+	xs, os := x[r*size:(r+1)*size], o[r*size:(r+1)*size]
+	if stats != nil {
+		stats[0][r], stats[1][r] = mean, inv
+	}
+	switch {
+	case rowAffine != nil:
+		k, sh := rowAffine(r)
+		k *= inv
+		for i, v := range xs {
+			os[i] = T(float64((float64(v)-mean)*k) + sh)
+		}
+	case elemAffine != nil && elemAffine[1] != nil:
+		sc, sh := elemAffine[0], elemAffine[1]
+		k := 0
+		if o32, ok := asF32(os); ok {
+			x32, _ := asF32(xs)
+			k = normAffineVec(o32, x32, sc, sh, mean, inv)
+		}
+		for i, v := range xs[k:] {
+			os[k+i] = T(float64((float64(v)-mean)*inv*sc[k+i]) + sh[k+i])
+		}
+	case elemAffine != nil:
+		sc := elemAffine[0]
+		for i, v := range xs {
+			os[i] = T((float64(v) - mean) * inv * sc[i])
+		}
+	default:
+		for i, v := range xs {
+			os[i] = T((float64(v) - mean) * inv)
+		}
+	}
 }
 
 // buildLayerNorm implements LayerNormalization (opset 17): statistics over

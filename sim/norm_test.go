@@ -127,3 +127,92 @@ func TestLayerNormalization(t *testing.T) {
 		t.Errorf("Scale [3] for a last dim of 4: err = %v", err)
 	}
 }
+
+// normalizeRowByRow is normalizeRows as it was before rows were summed
+// eight at a time: each row's statistics in its own loops.
+func normalizeRowByRow(x []float32, rows, size int, eps float64, sc, sh []float64) (y []float32, means, invs []float64) {
+	y = make([]float32, len(x))
+	for r := range rows {
+		xs := x[r*size : (r+1)*size]
+		sum := 0.0
+		for _, v := range xs {
+			sum += float64(v)
+		}
+		mean := sum / float64(size)
+		ss := 0.0
+		for _, v := range xs {
+			d := float64(v) - mean
+			ss += float64(d * d)
+		}
+		inv := 1 / math.Sqrt(ss/float64(size)+eps)
+		means, invs = append(means, mean), append(invs, inv)
+		for i, v := range xs {
+			if sh != nil {
+				y[r*size+i] = float32(float64((float64(v)-mean)*inv*sc[i]) + sh[i])
+			} else {
+				y[r*size+i] = float32((float64(v) - mean) * inv * sc[i])
+			}
+		}
+	}
+	return y, means, invs
+}
+
+// TestNormalizeRowsGroupedEqualsRowByRow: the statistics summed eight
+// rows at a time and the vector affine pass give the bits of the row by
+// row loops, for row counts and lengths around the groups and vectors,
+// NaN, infinities, denormals and large offsets included, with one and two
+// threads.
+func TestNormalizeRowsGroupedEqualsRowByRow(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(41, 42))
+	for _, sh := range [][2]int{{1, 768}, {7, 5}, {8, 8}, {9, 33}, {19, 37}, {24, 768}, {17, 1}} {
+		rows, size := sh[0], sh[1]
+		x := vecTestValues(r, rows*size)
+		for i := range x {
+			switch r.IntN(40) {
+			case 0:
+				x[i] = 1e-40 // denormal
+			case 1:
+				x[i] += 3000
+			}
+		}
+		// Rows without NaN or infinity too, so that finite statistics are
+		// compared.
+		for i := range x[:len(x)/2] {
+			if math.IsNaN(float64(x[i])) || math.IsInf(float64(x[i]), 0) || x[i] == math.MaxFloat32 {
+				x[i] = 0.5
+			}
+		}
+		sc, shift := make([]float64, size), make([]float64, size)
+		for i := range sc {
+			sc[i], shift[i] = float64(float32(r.NormFloat64())), float64(float32(r.NormFloat64()))
+		}
+		for _, threads := range []int{1, 2} {
+			for _, withShift := range []bool{true, false} {
+				aff := [2][]float64{sc, shift}
+				var shv []float64
+				if withShift {
+					shv = shift
+				} else {
+					aff[1] = nil
+				}
+				stats := [2][]float64{make([]float64, rows), make([]float64, rows)}
+				got := normalizeRows(&runCtx{threads: threads}, x, rows, size, 1e-5, nil, &aff, &stats)
+				want, means, invs := normalizeRowByRow(x, rows, size, 1e-5, sc, shv)
+				if i := sameBits(got, want); i >= 0 {
+					t.Fatalf("[%d, %d] threads %d shift %v: element %d is %v, row by row %v", rows, size, threads, withShift, i, got[i], want[i])
+				}
+				for k := range rows {
+					if !sameFloat64(stats[0][k], means[k]) || !sameFloat64(stats[1][k], invs[k]) {
+						t.Fatalf("[%d, %d] row %d: mean, inv %v %v, row by row %v %v", rows, size, k, stats[0][k], stats[1][k], means[k], invs[k])
+					}
+				}
+			}
+		}
+	}
+}
+
+// sameFloat64 reports whether a and b have the same bits or are both NaN.
+func sameFloat64(a, b float64) bool {
+	return math.Float64bits(a) == math.Float64bits(b) || a != a && b != b
+}

@@ -87,6 +87,18 @@ func allocTensor(c *runCtx, dt onnx.DataType, shape []int) (*onnx.Tensor, error)
 	return onnx.Zeros(dt, shape)
 }
 
+// allocFullTensor is allocTensor for an output whose every element the
+// caller writes: float32 arena memory is not cleared first.
+func allocFullTensor(c *runCtx, dt onnx.DataType, shape []int) (*onnx.Tensor, error) {
+	if err := checkAllocShape(shape); err != nil {
+		return nil, err
+	}
+	if dt == onnx.Float && c != nil && c.mem != nil {
+		return onnx.NewTensor(shape, outSliceRaw[float32](c, onnx.NumElems(shape))), nil
+	}
+	return onnx.Zeros(dt, shape)
+}
+
 // fillValue sets every element of t to the first element of v, which has
 // t's element type.
 func fillValue(t, v *onnx.Tensor) error {
@@ -206,7 +218,7 @@ func buildTranspose(b *buildCtx, n *onnx.Node) (opFunc, error) {
 			shape[i] = x.Shape[a]
 			sStr[i] = xs[a]
 		}
-		out, err := allocTensor(c, x.DType, shape)
+		out, err := allocFullTensor(c, x.DType, shape)
 		if err != nil {
 			return nil, err
 		}

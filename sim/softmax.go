@@ -66,10 +66,7 @@ func softmaxData[T floatElem](c *runCtx, x []T, outer, mid, inner int, logOut bo
 	grain := max(1, elemGrain/(mid*inner))
 	parallelFor(c.threads, outer, grain, func(lo, hi int) {
 		if inner == 1 {
-			e := make([]float64, 2*mid)
-			for b := lo; b < hi; b++ {
-				softmaxRow(o[b*mid:(b+1)*mid], x[b*mid:(b+1)*mid], logOut, e)
-			}
+			softmaxRows(o, x, lo, hi, mid, logOut)
 			return
 		}
 		// Strided case: work on whole [mid, inner] blocks, inner lanes at
@@ -118,13 +115,52 @@ func softmaxData[T floatElem](c *runCtx, x []T, outer, mid, inner int, logOut bo
 	return o
 }
 
-// softmaxRow computes the (log-)softmax of one contiguous row; e (twice as
-// long as the row) holds the differences to the maximum and then each
-// exponential between the sum and the division, so that each is computed
-// once. expVec computes math.Exp's bits, several at a time.
-func softmaxRow[T floatElem](o, x []T, logOut bool, e []float64) {
+// softmaxRows computes the (log-)softmax of the contiguous rows [lo, hi)
+// of x (viewed as [rows, mid]), eight rows at a time where it can, so that
+// their sums are computed together (sumRows8). Each row's exponentials are
+// computed once and kept between the sum and the division.
+func softmaxRows[T floatElem](o, x []T, lo, hi, mid int, logOut bool) {
+	var ms, sums [rowGroup]float64
+	// Long rows go one at a time, so that the scratch of exponentials
+	// stays small.
+	group := rowGroup
+	if mid > softmaxGroupMax {
+		group = 1
+	}
+	e := make([]float64, group*mid+mid)
+	d := e[group*mid:]
+	for b := lo; b < hi; {
+		n := 1
+		if hi-b >= group {
+			n = group
+		}
+		for k := range n {
+			ms[k] = softmaxExp(e[k*mid:(k+1)*mid], x[(b+k)*mid:(b+k+1)*mid], d)
+		}
+		if n == rowGroup {
+			sumRows8(e, mid, &sums)
+		} else {
+			sums[0] = 0
+			for _, v := range e[:mid] {
+				sums[0] += v
+			}
+		}
+		for k := range n {
+			r := b + k
+			softmaxOut(o[r*mid:(r+1)*mid], x[r*mid:(r+1)*mid], e[k*mid:(k+1)*mid], ms[k], sums[k], logOut)
+		}
+		b += n
+	}
+}
+
+// softmaxGroupMax is the longest row softmaxRows sums with seven others.
+const softmaxGroupMax = 4096
+
+// softmaxExp sets e[i] to math.Exp(float64(x[i]) - m) for the maximum m of
+// x, which it returns; d (as long as x) is scratch. expVec and
+// expShiftVec compute math.Exp's bits, several at a time.
+func softmaxExp[T floatElem](e []float64, x []T, d []float64) float64 {
 	m := rowMax(x)
-	d, e := e[:len(x)], e[len(x):2*len(x)]
 	k := 0
 	if x32, ok := asF32(x); ok {
 		k = expShiftVec(e, x32, m)
@@ -132,11 +168,13 @@ func softmaxRow[T floatElem](o, x []T, logOut bool, e []float64) {
 	for i, v := range x[k:] {
 		d[k+i] = float64(v) - m
 	}
-	expVec(e[k:], d[k:])
-	sum := 0.0
-	for _, v := range e {
-		sum += v
-	}
+	expVec(e[k:], d[k:len(x)])
+	return m
+}
+
+// softmaxOut writes the (log-)softmax of the row x into o, given its
+// maximum m, its exponentials e and their sum.
+func softmaxOut[T floatElem](o, x []T, e []float64, m, sum float64, logOut bool) {
 	if logOut {
 		ls := m + math.Log(sum)
 		for i, v := range x {
@@ -144,9 +182,9 @@ func softmaxRow[T floatElem](o, x []T, logOut bool, e []float64) {
 		}
 		return
 	}
-	k = 0
+	k := 0
 	if o32, ok := asF32(o); ok {
-		k = divToF32Vec(o32, e, sum)
+		k = scaleToF32Vec(o32, e, sum)
 	}
 	for i, v := range e[k:] {
 		o[k+i] = T(v / sum)

@@ -143,9 +143,19 @@ func stridedAs[T any](threads int, dst *onnx.Tensor, src []T, dOff int, dStr []i
 func stridedLoop[T any](dst []T, dOff int, dStr []int, src []T, sOff int, sStr []int, shape []int) {
 	r := len(shape)
 	n, ds, ss := shape[r-1], dStr[r-1], sStr[r-1]
-	idx := make([]int, r-1)
+	// A transpose of the last two dimensions (the source contiguous along
+	// the one before last) goes by blocks of rows: the inner step covers
+	// both dimensions.
+	block := r >= 2 && ds == 1 && ss > 1 && sStr[r-2] == 1 && shape[r-2] >= transposeRows
+	inner := 1
+	if block {
+		inner = 2
+	}
+	idx := make([]int, r-inner)
 	for {
 		switch {
+		case block:
+			transposeBlocks(dst, dOff, dStr[r-2], src, sOff, ss, shape[r-2], n)
 		case ds == 1 && ss == 1:
 			copy(dst[dOff:dOff+n], src[sOff:sOff+n])
 		case ds == 1 && ss == 0:
@@ -162,7 +172,7 @@ func stridedLoop[T any](dst []T, dOff int, dStr []int, src []T, sOff int, sStr [
 				si += ss
 			}
 		}
-		k := r - 2
+		k := r - inner - 1
 		for ; k >= 0; k-- {
 			idx[k]++
 			dOff += dStr[k]
@@ -176,6 +186,39 @@ func stridedLoop[T any](dst []T, dOff int, dStr []int, src []T, sOff int, sStr [
 		}
 		if k < 0 {
 			return
+		}
+	}
+}
+
+// transposeRows is the number of destination rows transposeBlocks writes
+// together.
+const transposeRows = 8
+
+// transposeBlocks sets dst[dOff+i*dRow+j] = src[sOff+i+j*sCol] for i <
+// rows, j < cols: a transpose from a source contiguous along i. Eight
+// destination rows are written together, each source run of eight read
+// once, so that both sides move whole cache lines; the rows left over go
+// one by one.
+func transposeBlocks[T any](dst []T, dOff, dRow int, src []T, sOff, sCol, rows, cols int) {
+	i := 0
+	for ; i+transposeRows <= rows; i += transposeRows {
+		o := dOff + i*dRow
+		d0, d1, d2, d3 := dst[o:o+cols], dst[o+dRow:o+dRow+cols], dst[o+2*dRow:o+2*dRow+cols], dst[o+3*dRow:o+3*dRow+cols]
+		d4, d5, d6, d7 := dst[o+4*dRow:o+4*dRow+cols], dst[o+5*dRow:o+5*dRow+cols], dst[o+6*dRow:o+6*dRow+cols], dst[o+7*dRow:o+7*dRow+cols]
+		si := sOff + i
+		for j := range d0 {
+			s := src[si : si+transposeRows]
+			d0[j], d1[j], d2[j], d3[j] = s[0], s[1], s[2], s[3]
+			d4[j], d5[j], d6[j], d7[j] = s[4], s[5], s[6], s[7]
+			si += sCol
+		}
+	}
+	for ; i < rows; i++ {
+		row := dst[dOff+i*dRow : dOff+i*dRow+cols]
+		si := sOff + i
+		for j := range row {
+			row[j] = src[si]
+			si += sCol
 		}
 	}
 }

@@ -295,3 +295,79 @@ func depthwiseTapsVec(o, x []float32, offs []int, wt []float32, bias float32, ha
 	}
 	vecDepthwiseTapsAVX512(&o[0], unsafe.SliceData(x), &offs[0], &wt[0], len(offs), len(o), bias, btoi(hasBias))
 }
+
+//go:noescape
+func erfF32AVX512(o, x *float32, n int, series, taylor *float64, ahead, aheadOut *float32)
+
+// erfF32Vec sets o[i] = float32(erf32(float64(x[i]))) for the longest
+// prefix of o that is a multiple of 8 values long, with AVX-512, and
+// returns its length: 0 without AVX-512. o may be x. When ahead and
+// aheadOut hold as many values, the kernel prefetches them as it goes,
+// aheadOut to be written.
+func erfF32Vec(o, x, ahead, aheadOut []float32) int {
+	n := len(o) &^ 7
+	if !hasAVX512 || !haveVec || n == 0 {
+		return 0
+	}
+	_ = x[n-1]
+	pf, pfOut := &x[0], &o[0] // already in cache: prefetching them does nothing
+	if len(ahead) >= n {
+		pf = &ahead[0]
+	}
+	if len(aheadOut) >= n {
+		pfOut = &aheadOut[0]
+	}
+	erfF32AVX512(&o[0], &x[0], n, &erfSeries[0], &erfTaylor[0][0], pf, pfOut)
+	return n
+}
+
+//go:noescape
+func vecScaleToF32AVX512(o *float32, e *float64, s, r float64, n int)
+
+// scaleToF32Vec is divToF32Vec multiplying by 1/s where that gives the
+// quotient's float32 (vecScaleToF32AVX512), for s in [1, MaxFloat64]:
+// a softmax's sum, which its largest term, exp(0), makes at least 1.
+func scaleToF32Vec(o []float32, e []float64, s float64) int {
+	n := len(o) &^ 7
+	if !hasAVX512 || !haveVec || n == 0 || !(s >= 1 && s <= math.MaxFloat64) {
+		return divToF32Vec(o, e, s)
+	}
+	_ = e[n-1]
+	vecScaleToF32AVX512(&o[0], &e[0], s, 1/s, n)
+	return n
+}
+
+//go:noescape
+func vecSumRows8F32AVX512(x *float32, stride, n int, m, s *float64)
+
+//go:noescape
+func vecSqDevRows8F32AVX512(x *float32, stride, n int, m, s *float64)
+
+//go:noescape
+func vecSumRows8F64AVX512(x *float64, stride, n int, s *float64)
+
+// sumRows8Vec sets s[k] to the left-to-right sum of the first n values of
+// row k of x (eight rows of size values), as float64, or with m of
+// float64(d*d), d = float64(v) - m[k], for the longest n that is a
+// multiple of 8, with AVX-512, and returns n: 0 without AVX-512.
+func sumRows8Vec[T floatElem](x []T, size int, m, s *[rowGroup]float64) int {
+	n := size &^ 7
+	if !hasAVX512 || !haveVec || n == 0 {
+		return 0
+	}
+	_ = x[(rowGroup-1)*size+n-1]
+	switch d := any(x).(type) {
+	case []float32:
+		if m != nil {
+			vecSqDevRows8F32AVX512(&d[0], size, n, &m[0], &s[0])
+		} else {
+			vecSumRows8F32AVX512(&d[0], size, n, nil, &s[0])
+		}
+	case []float64:
+		if m != nil {
+			return 0
+		}
+		vecSumRows8F64AVX512(&d[0], size, n, &s[0])
+	}
+	return n
+}

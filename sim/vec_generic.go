@@ -44,3 +44,9 @@ func normAffineVec(o, x []float32, scale, shift []float64, mean, inv float64) in
 func depthwiseVecOK() bool { return false }
 
 func depthwiseTapsVec(o, x []float32, offs []int, wt []float32, bias float32, hasBias bool) {}
+
+func erfF32Vec(o, x, ahead, aheadOut []float32) int { return 0 }
+
+func scaleToF32Vec(o []float32, e []float64, s float64) int { return 0 }
+
+func sumRows8Vec[T floatElem](x []T, size int, m, s *[rowGroup]float64) int { return 0 }
