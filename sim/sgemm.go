@@ -22,6 +22,9 @@ const (
 	gemmNC = 3072
 )
 
+// cacheLine is the size of a cache line in bytes, the unit of prefetching.
+const cacheLine = 64
+
 // gemmMC is mc for this machine's L2, a multiple of every kernel's mr (2,
 // 6, 8): 1008 rows (1 MiB of A) with a 2 MiB L2, so that a convolution's
 // B strip is loaded into L1 once for all its output channels.
@@ -40,8 +43,9 @@ type microKernel struct {
 	fn     func(kc int, a, b []float32, ldb int, c []float32, ldc int)
 	// epi, when not nil, is fn with an epilogue (kc > 0): with bias not
 	// nil the tile of C becomes bias[r] + the product (C is not read), and
-	// with relu each result then becomes max(v, 0).
-	epi func(kc int, a, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool)
+	// with relu each result then becomes max(v, 0). Meanwhile it loads
+	// next, memory the caller reads soon (the next block of B), into L2.
+	epi func(kc int, a, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool, next []float32)
 	// packRows, when not nil, packs kc rows of a strip of a B read at
 	// row offsets (matrix.rows): row p of dst (nr floats) is the nr
 	// floats at src[offs[p]:]. Kernels without it do not take such a B.
@@ -329,7 +333,7 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 				}
 				for jr := 0; jr < nc; jr += nr {
 					nn := min(nr, nc-jr)
-					var bp []float32
+					var bp, next []float32
 					ldb := nr
 					switch {
 					case b.rows != nil:
@@ -339,13 +343,24 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 						bp = bufs.b[:kc*nr]
 					case b.strips:
 						bp = b.data[(jc+jr)*k+pc*nr:][:kc*nr]
+						if jr+nr < nc {
+							next = b.data[(jc+jr+nr)*k+pc*nr:][:kc*nr]
+						}
 					case !direct:
 						bp = bufs.b[jr*kc : (jr+nr)*kc]
+						if jr+nr < nc {
+							next = bufs.b[(jr+nr)*kc : (jr+2*nr)*kc]
+						}
 					case jr < full:
 						bp, ldb = b.data[pc*b.ld+jc+jr:], b.ld
 					default:
 						bp = bufs.b[:nr*kc]
 					}
+					// The strips of A share the prefetching of the next
+					// block of B, so that it arrives in L2 by the end of
+					// this one at a cost of a few lines per call.
+					pfChunk := (len(next) + (mc+mr-1)/mr - 1) / ((mc + mr - 1) / mr)
+					pfChunk = (pfChunk + cacheLine/4 - 1) / (cacheLine / 4) * (cacheLine / 4)
 					for ir := 0; ir < mc; ir += mr {
 						mm := min(mr, mc-ir)
 						ap := ablk[ir*kc : (ir+mr)*kc]
@@ -359,8 +374,9 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 							relu = ep.relu && pc+kc == k
 						}
 						if mm == mr && nn == nr {
-							if bias != nil || relu {
-								kern.epi(kc, ap, bp, ldb, c[off:], ldc, bias, relu)
+							if kern.epi != nil {
+								lo := min(len(next), ir/mr*pfChunk)
+								kern.epi(kc, ap, bp, ldb, c[off:], ldc, bias, relu, next[lo:min(len(next), lo+pfChunk)])
 							} else {
 								kern.fn(kc, ap, bp, ldb, c[off:], ldc)
 							}
