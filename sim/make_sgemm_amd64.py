@@ -13,29 +13,51 @@ def loadB(regs, width):
     for i, r in enumerate(regs):
         w("\tVMOVUPS %d(DI), %s\n" % (i*width, r))
 
+# Both kernels compute `strips` tiles down C in one call: consecutive
+# strips of A (mr rows each, kc deep) times the same block of B, each tile
+# mr rows of C below the previous one. One call a block of B instead of
+# one a tile takes the Go driver's loop (slices, bounds checks, the call)
+# out of the time between two tiles.
+def stripLoopHead(name, acc, zero_op):
+    """Starts a strip: k counter, B and the accumulators reset."""
+    w("%s_strip:\n\tMOVQ kc+0(FP), CX\n\tMOVQ b+24(FP), DI\n" % name)
+    for i in range(acc):
+        w("\t%s\n" % (zero_op % (i, i, i)))
+
+def stripLoopTail(name):
+    """Ends a strip (DX at the tile's last row): the next tile, bias and
+    strip; then returns."""
+    w("""%s_next:
+	ADDQ R8, DX
+	DECQ R15
+	JNZ  %s_strip
+	VZEROUPPER
+	RET
+""" % (name, name))
+
 def avx2(name):
     w("""
-// func %s(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, pf *float32, pfn int)
-// Adds the product of a packed 6-row strip of A (kc deep) and the kc x 16
-// block of B whose rows are ldb floats apart to the 6x16 tile of C at c
-// with row stride ldc; bias and relu as in kernelAVX512_8x32 (pf and pfn
-// are not used).
+// func %s(kc int, a *float32, strips int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, pf *float32, pfn int)
+// Adds the products of strips consecutive packed 6-row strips of A (kc
+// deep) and the kc x 16 block of B whose rows are ldb floats apart to
+// the 6x16 tiles of C at c, c+6*ldc, ... (row stride ldc); bias and relu
+// as in kernelAVX512_8x32 (pf and pfn are not used).
 // Y0..Y11 hold the tile (two registers a row), Y12/Y13 a row of B, Y14 a
 // broadcast element of A, Y15 zero.
-TEXT \u00b7%s(SB), NOSPLIT, $0-80
-	MOVQ kc+0(FP), CX
+TEXT \u00b7%s(SB), NOSPLIT, $0-88
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ ldb+24(FP), R9
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R8
+	MOVQ strips+16(FP), R15
+	MOVQ ldb+32(FP), R9
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8
-	MOVQ bias+48(FP), R10
-	MOVQ relu+56(FP), R12
-""" % (name, name))
-    w("\tSHLQ $2, R9\n")
-    for i in range(12):
-        w("\tVXORPS Y%d, Y%d, Y%d\n"%(i,i,i))
+	MOVQ bias+56(FP), R10
+	MOVQ relu+64(FP), R12
+	SHLQ $2, R9
+	TESTQ R15, R15
+	JZ    %s_done
+""" % (name, name, name))
+    stripLoopHead(name, 12, "VXORPS Y%d, Y%d, Y%d")
     w("""	TESTQ CX, CX
 	JZ    %s_store
 %s_loop:
@@ -54,8 +76,10 @@ TEXT \u00b7%s(SB), NOSPLIT, $0-80
 	TESTQ R10, R10
 	JNZ   %s_bias
 """ % (name, name, name))
-    storeTile(name + "_add", False, "Y", 6, 32, "Y15", "Y14")
-    storeTile(name + "_bias", True, "Y", 6, 32, "Y15", "Y14")
+    storeTile(name + "_add", False, "Y", 6, 32, "Y15", "Y14", name)
+    storeTile(name + "_bias", True, "Y", 6, 32, "Y15", "Y14", name)
+    stripLoopTail(name)
+    w("%s_done:\n\tRET\n" % name)
 
 
 # The AVX-512 kernel. Each element of A is broadcast once into a register
@@ -77,38 +101,41 @@ UNROLL = 4
 
 def avx512(name, unroll=UNROLL):
     w("""
-// func %s(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, pf *float32, pfn int)
-// Adds the product of a packed 8-row strip of A (kc deep) and the kc x 32
-// block of B whose rows are ldb floats apart to the 8x32 tile of C at c
-// with row stride ldc; when bias is not nil, C's tile is bias[r] + the
-// product instead (C is not read), and when relu is not 0 each result v
-// becomes max(v, 0) (MAXPS of 0 and v keeps NaN, adding +0 turns -0 into
-// +0, as Go's max does). Meanwhile it prefetches into L2 the pfn cache
-// lines from pf on (at most kc/2 of them; none when pfn is 0).
+// func %s(kc int, a *float32, strips int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, pf *float32, pfn int)
+// Adds the products of strips consecutive packed 8-row strips of A (kc
+// deep) and the kc x 32 block of B whose rows are ldb floats apart to the
+// 8x32 tiles of C at c, c+8*ldc, ... (row stride ldc); when bias is not
+// nil, a tile is bias[r] + the product instead (C is not read; bias
+// advances by 8 a tile), and when relu is not 0 each result v becomes
+// max(v, 0) (MAXPS of 0 and v keeps NaN, adding +0 turns -0 into +0, as
+// Go's max does). Meanwhile it prefetches into L2 the pfn cache lines
+// from pf on (at most kc/2 of them a strip; none when pfn is 0).
 // Z0..Z15 hold the tile (two registers a row), Z30/Z31 a row of B, Z28/Z29
 // broadcast elements of A, Z27 zero.
-TEXT \u00b7%s(SB), NOSPLIT, $0-80
-	MOVQ kc+0(FP), CX
+TEXT \u00b7%s(SB), NOSPLIT, $0-88
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ ldb+24(FP), R9
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R8
+	MOVQ strips+16(FP), R15
+	MOVQ ldb+32(FP), R9
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8
-	MOVQ bias+48(FP), R10
-	MOVQ relu+56(FP), R12
-	MOVQ pf+64(FP), R13
-	MOVQ pfn+72(FP), R14
-""" % (name, name))
-    w("\tSHLQ $2, R9\n\tLEAQ (R9)(R9*1), R11\n\tADDQ R11, R11\n")
+	MOVQ bias+56(FP), R10
+	MOVQ relu+64(FP), R12
+	MOVQ pf+72(FP), R13
+	MOVQ pfn+80(FP), R14
+	SHLQ $2, R9
+	LEAQ (R9)(R9*1), R11
+	ADDQ R11, R11
+	TESTQ R15, R15
+	JZ    %s_done
+""" % (name, name, name))
+    stripLoopHead(name, 16, "VPXORD Z%d, Z%d, Z%d")
     # C's tile: two or three lines a row (a row of 128 bytes spans three
     # when it is not aligned).
     w("\tMOVQ DX, AX\n")
     for r in range(8):
         w("\tPREFETCHT0 (AX)\n\tPREFETCHT0 64(AX)\n\tPREFETCHT0 124(AX)\n")
         if r < 7: w("\tADDQ R8, AX\n")
-    for i in range(16):
-        w("\tVPXORD Z%d, Z%d, Z%d\n" % (i, i, i))
     def step(aoff):
         loadB(["Z30", "Z31"], 64)
         w("\tPREFETCHT0 (DI)(R11*1)\n\tPREFETCHT0 64(DI)(R11*1)\n")
@@ -152,12 +179,15 @@ TEXT \u00b7%s(SB), NOSPLIT, $0-80
 	TESTQ R10, R10
 	JNZ   %s_bias
 """ % (name, name, name))
-    storeTile(name + "_add", False, "Z", 8, 64, "Z27", "Z28")
-    storeTile(name + "_bias", True, "Z", 8, 64, "Z27", "Z28")
+    storeTile(name + "_add", False, "Z", 8, 64, "Z27", "Z28", name)
+    storeTile(name + "_bias", True, "Z", 8, 64, "Z27", "Z28", name)
+    stripLoopTail(name)
+    w("%s_done:\n\tRET\n" % name)
 
-def storeTile(label, from_bias, reg, rows, width, zero, tmp):
+def storeTile(label, from_bias, reg, rows, width, zero, tmp, name):
     """Stores a tile of rows x 2 registers (width bytes each): C plus the
-    tile, or bias[r] plus the tile, then Relu when R12 is not 0."""
+    tile, or bias[r] plus the tile, then Relu when R12 is not 0; then
+    goes on to the next strip (DX at the tile's last row)."""
     w("%s:\n" % label)
     for r in range(rows):
         for h in range(2):
@@ -173,14 +203,12 @@ def storeTile(label, from_bias, reg, rows, width, zero, tmp):
             w("%s_%d:\n" % (label, 2*r + h))
             w("\tVMOVUPS %s, %d(DX)\n" % (z, width*h))
         if r < rows - 1: w("\tADDQ R8, DX\n")
-    w("\tVZEROUPPER\n\tRET\n")
+    if from_bias:
+        w("\tADDQ $%d, R10\n" % (4*rows))
+    w("\tJMP  %s_next\n" % name)
 
 avx2("kernelAVX2_6x16")
 avx512("kernelAVX512_8x32")
-import os
-if os.environ.get("ZZ"):
-    avx512("zzU1", 1)
-    avx512("zzU2", 2)
 # A convolution computed without im2col (convimplicit.go) reads the rows
 # of B at offsets into its padded input; each strip is packed just before
 # the kernel reads it (still in L1 for every strip of A), a plain copy of

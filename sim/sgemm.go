@@ -41,11 +41,13 @@ type microKernel struct {
 	mr, nr int
 	name   string
 	fn     func(kc int, a, b []float32, ldb int, c []float32, ldc int)
-	// epi, when not nil, is fn with an epilogue (kc > 0): with bias not
-	// nil the tile of C becomes bias[r] + the product (C is not read), and
-	// with relu each result then becomes max(v, 0). Meanwhile it loads
-	// next, memory the caller reads soon (the next block of B), into L2.
-	epi func(kc int, a, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool, next []float32)
+	// tiles, when not nil, is fn for strips consecutive strips of A and
+	// the tiles of C below one another (strip s of A at a[s*mr*kc:], its
+	// tile at c[s*mr*ldc:]), with an epilogue (kc > 0): with bias not nil
+	// a tile of C becomes bias[r] + the product (C is not read), and with
+	// relu each result then becomes max(v, 0). Meanwhile it loads next,
+	// memory the caller reads soon (the next block of B), into L2.
+	tiles func(kc int, a []float32, strips int, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool, next []float32)
 	// packRows, when not nil, packs kc rows of a strip of a B read at
 	// row offsets (matrix.rows): row p of dst (nr floats) is the nr
 	// floats at src[offs[p]:]. Kernels without it do not take such a B.
@@ -266,7 +268,7 @@ const directB = 128
 // sgemmSerial is the blocked algorithm on one goroutine; it adds alpha*A*B
 // to C. When pa is not nil, A is rows [row0, row0+m) of pa instead of a.
 func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *packedA, row0 int, b matrix, c []float32, ldc int, ep *epilogue) {
-	if ep != nil && (kern.epi == nil || k == 0) {
+	if ep != nil && (kern.tiles == nil || k == 0) {
 		// Fill before and clamp after, as the kernel's epilogue would.
 		if ep.bias != nil {
 			for i := 0; i < m; i++ {
@@ -356,12 +358,23 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 					default:
 						bp = bufs.b[:nr*kc]
 					}
-					// The strips of A share the prefetching of the next
-					// block of B, so that it arrives in L2 by the end of
-					// this one at a cost of a few lines per call.
-					pfChunk := (len(next) + (mc+mr-1)/mr - 1) / ((mc + mr - 1) / mr)
-					pfChunk = (pfChunk + cacheLine/4 - 1) / (cacheLine / 4) * (cacheLine / 4)
-					for ir := 0; ir < mc; ir += mr {
+					// Whole tiles in one call to the kernel, which also
+					// loads the next block of B into L2 meanwhile.
+					ir0 := 0
+					if nn == nr && kern.tiles != nil {
+						strips := mc / mr
+						var bias []float32
+						relu := false
+						if ep != nil {
+							if pc == 0 && ep.bias != nil {
+								bias = ep.bias[ic:]
+							}
+							relu = ep.relu && pc+kc == k
+						}
+						kern.tiles(kc, ablk, strips, bp, ldb, c[ic*ldc+jc+jr:], ldc, bias, relu, next)
+						ir0 = strips * mr
+					}
+					for ir := ir0; ir < mc; ir += mr {
 						mm := min(mr, mc-ir)
 						ap := ablk[ir*kc : (ir+mr)*kc]
 						off := (ic+ir)*ldc + jc + jr
@@ -374,12 +387,7 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 							relu = ep.relu && pc+kc == k
 						}
 						if mm == mr && nn == nr {
-							if kern.epi != nil {
-								lo := min(len(next), ir/mr*pfChunk)
-								kern.epi(kc, ap, bp, ldb, c[off:], ldc, bias, relu, next[lo:min(len(next), lo+pfChunk)])
-							} else {
-								kern.fn(kc, ap, bp, ldb, c[off:], ldc)
-							}
+							kern.fn(kc, ap, bp, ldb, c[off:], ldc)
 							continue
 						}
 						// Edge tile: compute into a scratch tile, then add

@@ -15,10 +15,10 @@ import (
 //go:generate python3 make_sgemm_amd64.py
 
 //go:noescape
-func kernelAVX2_6x16(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, pf *float32, pfn int)
+func kernelAVX2_6x16(kc int, a *float32, strips int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, pf *float32, pfn int)
 
 //go:noescape
-func kernelAVX512_8x32(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, pf *float32, pfn int)
+func kernelAVX512_8x32(kc int, a *float32, strips int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, pf *float32, pfn int)
 
 //go:noescape
 func packRowsAVX2_16(dst, src *float32, offs *int, kc int)
@@ -26,12 +26,12 @@ func packRowsAVX2_16(dst, src *float32, offs *int, kc int)
 //go:noescape
 func packRowsAVX512_32(dst, src *float32, offs *int, kc int)
 
-// epiArgs are the epilogue arguments of the assembly kernels, for a tile
-// of mr rows.
-func epiArgs(bias []float32, relu bool, mr int) (*float32, int) {
+// epiArgs are the epilogue arguments of the assembly kernels, for rows
+// tiles of C.
+func epiArgs(bias []float32, relu bool, rows int) (*float32, int) {
 	var bp *float32
 	if bias != nil {
-		_ = bias[mr-1]
+		_ = bias[rows-1]
 		bp = &bias[0]
 	}
 	if relu {
@@ -43,7 +43,7 @@ func epiArgs(bias []float32, relu bool, mr int) (*float32, int) {
 // asmKernel wraps an mr x nr assembly kernel and its strip packer in a
 // microKernel, checking the bounds the assembly does not.
 func asmKernel(mr, nr int, name string,
-	kernel func(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, pf *float32, pfn int),
+	kernel func(kc int, a *float32, strips int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, pf *float32, pfn int),
 	pack func(dst, src *float32, offs *int, kc int)) microKernel {
 	return microKernel{mr: mr, nr: nr, name: name,
 		fn: func(kc int, a, b []float32, ldb int, c []float32, ldc int) {
@@ -51,18 +51,21 @@ func asmKernel(mr, nr int, name string,
 				return
 			}
 			_, _, _ = a[mr*kc-1], b[(kc-1)*ldb+nr-1], c[(mr-1)*ldc+nr-1]
-			kernel(kc, &a[0], &b[0], ldb, &c[0], ldc, nil, 0, nil, 0)
+			kernel(kc, &a[0], 1, &b[0], ldb, &c[0], ldc, nil, 0, nil, 0)
 		},
-		epi: func(kc int, a, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool, next []float32) {
-			_, _, _ = a[mr*kc-1], b[(kc-1)*ldb+nr-1], c[(mr-1)*ldc+nr-1]
-			bp, r := epiArgs(bias, relu, mr)
+		tiles: func(kc int, a []float32, strips int, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool, next []float32) {
+			if strips == 0 {
+				return
+			}
+			_, _, _ = a[strips*mr*kc-1], b[(kc-1)*ldb+nr-1], c[(strips*mr-1)*ldc+nr-1]
+			bp, r := epiArgs(bias, relu, strips*mr)
 			// Prefetching reads nothing: a partial last line is harmless.
 			var pf *float32
 			pfn := len(next) * 4 / cacheLine
 			if pfn > 0 {
 				pf = &next[0]
 			}
-			kernel(kc, &a[0], &b[0], ldb, &c[0], ldc, bp, r, pf, pfn)
+			kernel(kc, &a[0], strips, &b[0], ldb, &c[0], ldc, bp, r, pf, pfn)
 		},
 		// The offsets are checked; src is not: sgemmSerial checks once
 		// that every row lies in B's data.

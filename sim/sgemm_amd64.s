@@ -4,24 +4,28 @@
 
 #include "textflag.h"
 
-// func kernelAVX2_6x16(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, pf *float32, pfn int)
-// Adds the product of a packed 6-row strip of A (kc deep) and the kc x 16
-// block of B whose rows are ldb floats apart to the 6x16 tile of C at c
-// with row stride ldc; bias and relu as in kernelAVX512_8x32 (pf and pfn
-// are not used).
+// func kernelAVX2_6x16(kc int, a *float32, strips int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, pf *float32, pfn int)
+// Adds the products of strips consecutive packed 6-row strips of A (kc
+// deep) and the kc x 16 block of B whose rows are ldb floats apart to
+// the 6x16 tiles of C at c, c+6*ldc, ... (row stride ldc); bias and relu
+// as in kernelAVX512_8x32 (pf and pfn are not used).
 // Y0..Y11 hold the tile (two registers a row), Y12/Y13 a row of B, Y14 a
 // broadcast element of A, Y15 zero.
-TEXT ·kernelAVX2_6x16(SB), NOSPLIT, $0-80
-	MOVQ kc+0(FP), CX
+TEXT ·kernelAVX2_6x16(SB), NOSPLIT, $0-88
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ ldb+24(FP), R9
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R8
+	MOVQ strips+16(FP), R15
+	MOVQ ldb+32(FP), R9
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8
-	MOVQ bias+48(FP), R10
-	MOVQ relu+56(FP), R12
+	MOVQ bias+56(FP), R10
+	MOVQ relu+64(FP), R12
 	SHLQ $2, R9
+	TESTQ R15, R15
+	JZ    kernelAVX2_6x16_done
+kernelAVX2_6x16_strip:
+	MOVQ kc+0(FP), CX
+	MOVQ b+24(FP), DI
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -155,8 +159,7 @@ kernelAVX2_6x16_add_10:
 	VADDPS Y15, Y11, Y11
 kernelAVX2_6x16_add_11:
 	VMOVUPS Y11, 32(DX)
-	VZEROUPPER
-	RET
+	JMP  kernelAVX2_6x16_next
 kernelAVX2_6x16_bias:
 	VBROADCASTSS 0(R10), Y14
 	VADDPS Y14, Y0, Y0
@@ -253,34 +256,63 @@ kernelAVX2_6x16_bias_10:
 	VADDPS Y15, Y11, Y11
 kernelAVX2_6x16_bias_11:
 	VMOVUPS Y11, 32(DX)
+	ADDQ $24, R10
+	JMP  kernelAVX2_6x16_next
+kernelAVX2_6x16_next:
+	ADDQ R8, DX
+	DECQ R15
+	JNZ  kernelAVX2_6x16_strip
 	VZEROUPPER
 	RET
+kernelAVX2_6x16_done:
+	RET
 
-// func kernelAVX512_8x32(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, pf *float32, pfn int)
-// Adds the product of a packed 8-row strip of A (kc deep) and the kc x 32
-// block of B whose rows are ldb floats apart to the 8x32 tile of C at c
-// with row stride ldc; when bias is not nil, C's tile is bias[r] + the
-// product instead (C is not read), and when relu is not 0 each result v
-// becomes max(v, 0) (MAXPS of 0 and v keeps NaN, adding +0 turns -0 into
-// +0, as Go's max does). Meanwhile it prefetches into L2 the pfn cache
-// lines from pf on (at most kc/2 of them; none when pfn is 0).
+// func kernelAVX512_8x32(kc int, a *float32, strips int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, pf *float32, pfn int)
+// Adds the products of strips consecutive packed 8-row strips of A (kc
+// deep) and the kc x 32 block of B whose rows are ldb floats apart to the
+// 8x32 tiles of C at c, c+8*ldc, ... (row stride ldc); when bias is not
+// nil, a tile is bias[r] + the product instead (C is not read; bias
+// advances by 8 a tile), and when relu is not 0 each result v becomes
+// max(v, 0) (MAXPS of 0 and v keeps NaN, adding +0 turns -0 into +0, as
+// Go's max does). Meanwhile it prefetches into L2 the pfn cache lines
+// from pf on (at most kc/2 of them a strip; none when pfn is 0).
 // Z0..Z15 hold the tile (two registers a row), Z30/Z31 a row of B, Z28/Z29
 // broadcast elements of A, Z27 zero.
-TEXT ·kernelAVX512_8x32(SB), NOSPLIT, $0-80
-	MOVQ kc+0(FP), CX
+TEXT ·kernelAVX512_8x32(SB), NOSPLIT, $0-88
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ ldb+24(FP), R9
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R8
+	MOVQ strips+16(FP), R15
+	MOVQ ldb+32(FP), R9
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8
-	MOVQ bias+48(FP), R10
-	MOVQ relu+56(FP), R12
-	MOVQ pf+64(FP), R13
-	MOVQ pfn+72(FP), R14
+	MOVQ bias+56(FP), R10
+	MOVQ relu+64(FP), R12
+	MOVQ pf+72(FP), R13
+	MOVQ pfn+80(FP), R14
 	SHLQ $2, R9
 	LEAQ (R9)(R9*1), R11
 	ADDQ R11, R11
+	TESTQ R15, R15
+	JZ    kernelAVX512_8x32_done
+kernelAVX512_8x32_strip:
+	MOVQ kc+0(FP), CX
+	MOVQ b+24(FP), DI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
 	MOVQ DX, AX
 	PREFETCHT0 (AX)
 	PREFETCHT0 64(AX)
@@ -313,22 +345,6 @@ TEXT ·kernelAVX512_8x32(SB), NOSPLIT, $0-80
 	PREFETCHT0 (AX)
 	PREFETCHT0 64(AX)
 	PREFETCHT0 124(AX)
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
 	MOVQ CX, BX
 	SHRQ $2, BX
 	JZ   kernelAVX512_8x32_tail
@@ -626,8 +642,7 @@ kernelAVX512_8x32_add_14:
 	VADDPS Z27, Z15, Z15
 kernelAVX512_8x32_add_15:
 	VMOVUPS Z15, 64(DX)
-	VZEROUPPER
-	RET
+	JMP  kernelAVX512_8x32_next
 kernelAVX512_8x32_bias:
 	VBROADCASTSS 0(R10), Z28
 	VADDPS Z28, Z0, Z0
@@ -756,7 +771,15 @@ kernelAVX512_8x32_bias_14:
 	VADDPS Z27, Z15, Z15
 kernelAVX512_8x32_bias_15:
 	VMOVUPS Z15, 64(DX)
+	ADDQ $32, R10
+	JMP  kernelAVX512_8x32_next
+kernelAVX512_8x32_next:
+	ADDQ R8, DX
+	DECQ R15
+	JNZ  kernelAVX512_8x32_strip
 	VZEROUPPER
+	RET
+kernelAVX512_8x32_done:
 	RET
 
 // func packRowsAVX2_16(dst, src *float32, offs *int, kc int)
