@@ -13,50 +13,66 @@ def loadB(regs, width):
     for i, r in enumerate(regs):
         w("\tVMOVUPS %d(DI), %s\n" % (i*width, r))
 
-# Both kernels compute `strips` tiles down C in one call: consecutive
-# strips of A (mr rows each, kc deep) times the same block of B, each tile
-# mr rows of C below the previous one. One call a block of B instead of
-# one a tile takes the Go driver's loop (slices, bounds checks, the call)
-# out of the time between two tiles.
+# Both kernels compute a whole column of tiles in one call: the m rows
+# of C against one block of B, from consecutive strips of A (mr rows
+# each, kc deep), each tile mr rows of C below the previous one, the
+# first cols columns of each (the rest of B's block is read, not
+# stored). One call a block of B instead of one a tile takes the Go
+# driver's loop (slices, bounds checks, the call) out of the time between
+# two tiles, and the edges of C need no scratch tile.
 def stripLoopHead(name, acc, zero_op):
     """Starts a strip: k counter, B and the accumulators reset."""
     w("%s_strip:\n\tMOVQ kc+0(FP), CX\n\tMOVQ b+24(FP), DI\n" % name)
     for i in range(acc):
         w("\t%s\n" % (zero_op % (i, i, i)))
 
-def stripLoopTail(name):
-    """Ends a strip (DX at the tile's last row): the next tile, bias and
-    strip; then returns."""
+def stripLoopTail(name, mr):
+    """Ends a strip (DX at the tile's last row): the next tile and strip
+    while rows (R15) remain; then returns."""
     w("""%s_next:
 	ADDQ R8, DX
-	DECQ R15
-	JNZ  %s_strip
+	SUBQ $%d, R15
+	JG   %s_strip
+%s_ret:
 	VZEROUPPER
 	RET
-""" % (name, name))
+""" % (name, mr, name, name))
 
-def avx2(name):
-    w("""
-// func %s(kc int, a *float32, strips int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, pf *float32, pfn int)
-// Adds the products of strips consecutive packed 6-row strips of A (kc
-// deep) and the kc x 16 block of B whose rows are ldb floats apart to
-// the 6x16 tiles of C at c, c+6*ldc, ... (row stride ldc); bias and relu
-// as in kernelAVX512_8x32 (pf and pfn are not used).
-// Y0..Y11 hold the tile (two registers a row), Y12/Y13 a row of B, Y14 a
-// broadcast element of A, Y15 zero.
-TEXT \u00b7%s(SB), NOSPLIT, $0-88
-	MOVQ a+8(FP), SI
-	MOVQ strips+16(FP), R15
+def kernelHead(name):
+    """Loads the arguments common to both kernels; returns when m is 0."""
+    w("""	MOVQ a+8(FP), SI
+	MOVQ m+16(FP), R15
 	MOVQ ldb+32(FP), R9
 	MOVQ c+40(FP), DX
 	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8
-	MOVQ bias+56(FP), R10
-	MOVQ relu+64(FP), R12
+	MOVQ bias+64(FP), R10
+	MOVQ relu+72(FP), R12
 	SHLQ $2, R9
 	TESTQ R15, R15
-	JZ    %s_done
-""" % (name, name, name))
+	JLE   %s_done
+""" % name)
+
+SIG = "(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias *float32, relu int, pf *float32, pfn int)"
+
+def avx2(name):
+    w("""
+// func %s%s
+// Adds the products of the packed 6-row strips of A (kc deep) and the
+// kc x 16 block of B whose rows are ldb floats apart to the first cols
+// columns of the m rows of C at c (row stride ldc), a 6x16 tile a strip;
+// bias and relu as in kernelAVX512_8x32 (pf and pfn are not used).
+// Y0..Y11 hold the tile (two registers a row), Y12/Y13 a row of B (the
+// column masks when storing), Y14 a broadcast element of A, Y15 zero;
+// R11 points to the column mask, 16 lanes of ones16 from 16-cols on.
+TEXT \u00b7%s(SB), NOSPLIT, $0-96
+""" % (name, SIG, name))
+    kernelHead(name)
+    w("""	LEAQ ones16<>(SB), R11
+	MOVQ $16, AX
+	SUBQ cols+56(FP), AX
+	LEAQ (R11)(AX*4), R11
+""")
     stripLoopHead(name, 12, "VXORPS Y%d, Y%d, Y%d")
     w("""	TESTQ CX, CX
 	JZ    %s_store
@@ -73,12 +89,14 @@ TEXT \u00b7%s(SB), NOSPLIT, $0-88
 	JNZ  %s_loop
 %s_store:
 	VXORPS Y15, Y15, Y15
+	VMOVDQU (R11), Y12
+	VMOVDQU 32(R11), Y13
 	TESTQ R10, R10
 	JNZ   %s_bias
 """ % (name, name, name))
-    storeTile(name + "_add", False, "Y", 6, 32, "Y15", "Y14", name)
-    storeTile(name + "_bias", True, "Y", 6, 32, "Y15", "Y14", name)
-    stripLoopTail(name)
+    storeTile(name + "_add", False, "Y", 6, 32, "Y15", "Y14", name, ["Y12", "Y13"])
+    storeTile(name + "_bias", True, "Y", 6, 32, "Y15", "Y14", name, ["Y12", "Y13"])
+    stripLoopTail(name, 6)
     w("%s_done:\n\tRET\n" % name)
 
 
@@ -101,34 +119,32 @@ UNROLL = 4
 
 def avx512(name, unroll=UNROLL):
     w("""
-// func %s(kc int, a *float32, strips int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int, pf *float32, pfn int)
-// Adds the products of strips consecutive packed 8-row strips of A (kc
-// deep) and the kc x 32 block of B whose rows are ldb floats apart to the
-// 8x32 tiles of C at c, c+8*ldc, ... (row stride ldc); when bias is not
-// nil, a tile is bias[r] + the product instead (C is not read; bias
-// advances by 8 a tile), and when relu is not 0 each result v becomes
-// max(v, 0) (MAXPS of 0 and v keeps NaN, adding +0 turns -0 into +0, as
-// Go's max does). Meanwhile it prefetches into L2 the pfn cache lines
-// from pf on (at most kc/2 of them a strip; none when pfn is 0).
+// func %s%s
+// Adds the products of the packed 8-row strips of A (kc deep) and the
+// kc x 32 block of B whose rows are ldb floats apart to the first cols
+// columns of the m rows of C at c (row stride ldc), an 8x32 tile a strip;
+// when bias is not nil, C is bias[r] + the product instead (C is not
+// read), and when relu is not 0 each result v becomes max(v, 0) (MAXPS
+// of 0 and v keeps NaN, adding +0 turns -0 into +0, as Go's max does).
+// Meanwhile it prefetches into L2 the pfn cache lines from pf on (at most
+// kc/2 of them a strip; none when pfn is 0).
 // Z0..Z15 hold the tile (two registers a row), Z30/Z31 a row of B, Z28/Z29
-// broadcast elements of A, Z27 zero.
-TEXT \u00b7%s(SB), NOSPLIT, $0-88
-	MOVQ a+8(FP), SI
-	MOVQ strips+16(FP), R15
-	MOVQ ldb+32(FP), R9
-	MOVQ c+40(FP), DX
-	MOVQ ldc+48(FP), R8
-	SHLQ $2, R8
-	MOVQ bias+56(FP), R10
-	MOVQ relu+64(FP), R12
-	MOVQ pf+72(FP), R13
-	MOVQ pfn+80(FP), R14
-	SHLQ $2, R9
+// broadcast elements of A, Z27 zero; K1/K2 mask the columns of C.
+TEXT \u00b7%s(SB), NOSPLIT, $0-96
+""" % (name, SIG, name))
+    kernelHead(name)
+    w("""	MOVQ pf+80(FP), R13
+	MOVQ pfn+88(FP), R14
 	LEAQ (R9)(R9*1), R11
 	ADDQ R11, R11
-	TESTQ R15, R15
-	JZ    %s_done
-""" % (name, name, name))
+	MOVQ cols+56(FP), CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K1
+	SHRQ $16, AX
+	KMOVW AX, K2
+""")
     stripLoopHead(name, 16, "VPXORD Z%d, Z%d, Z%d")
     # C's tile: two or three lines a row (a row of 128 bytes spans three
     # when it is not aligned).
@@ -179,30 +195,41 @@ TEXT \u00b7%s(SB), NOSPLIT, $0-88
 	TESTQ R10, R10
 	JNZ   %s_bias
 """ % (name, name, name))
-    storeTile(name + "_add", False, "Z", 8, 64, "Z27", "Z28", name)
-    storeTile(name + "_bias", True, "Z", 8, 64, "Z27", "Z28", name)
-    stripLoopTail(name)
+    storeTile(name + "_add", False, "Z", 8, 64, "Z27", "Z28", name, ["K1", "K2"])
+    storeTile(name + "_bias", True, "Z", 8, 64, "Z27", "Z28", name, ["K1", "K2"])
+    stripLoopTail(name, 8)
     w("%s_done:\n\tRET\n" % name)
 
-def storeTile(label, from_bias, reg, rows, width, zero, tmp, name):
-    """Stores a tile of rows x 2 registers (width bytes each): C plus the
-    tile, or bias[r] plus the tile, then Relu when R12 is not 0; then
-    goes on to the next strip (DX at the tile's last row)."""
+def storeTile(label, from_bias, reg, rows, width, zero, tmp, name, masks):
+    """Stores the tile's rows that are within m (R15 rows left) in rows x
+    2 registers (width bytes each) to the columns of C that masks select
+    (AVX-512 mask registers, or AVX2 vectors of lanes): C plus the tile,
+    or bias[r] plus the tile, then Relu when R12 is not 0; then goes on
+    to the next strip (DX at the tile's last row)."""
+    avx512 = masks[0].startswith("K")
     w("%s:\n" % label)
     for r in range(rows):
+        if r > 0:
+            w("\tCMPQ R15, $%d\n\tJLE  %s_ret\n\tADDQ R8, DX\n" % (r, name))
         for h in range(2):
             z = "%s%d" % (reg, 2*r + h)
             if from_bias:
                 if h == 0:
                     w("\tVBROADCASTSS %d(R10), %s\n" % (4*r, tmp))
                 w("\tVADDPS %s, %s, %s\n" % (tmp, z, z))
+            elif avx512:
+                # Merge masking: lanes past cols are not read.
+                w("\tVADDPS %d(DX), %s, %s, %s\n" % (width*h, z, masks[h], z))
             else:
-                w("\tVADDPS %d(DX), %s, %s\n" % (width*h, z, z))
+                w("\tVMASKMOVPS %d(DX), %s, %s\n" % (width*h, masks[h], tmp))
+                w("\tVADDPS %s, %s, %s\n" % (tmp, z, z))
             w("\tTESTQ R12, R12\n\tJZ    %s_%d\n" % (label, 2*r + h))
             w("\tVMAXPS %s, %s, %s\n\tVADDPS %s, %s, %s\n" % (z, zero, z, zero, z, z))
             w("%s_%d:\n" % (label, 2*r + h))
-            w("\tVMOVUPS %s, %d(DX)\n" % (z, width*h))
-        if r < rows - 1: w("\tADDQ R8, DX\n")
+            if avx512:
+                w("\tVMOVUPS %s, %s, %d(DX)\n" % (z, masks[h], width*h))
+            else:
+                w("\tVMASKMOVPS %s, %s, %d(DX)\n" % (z, masks[h], width*h))
     if from_bias:
         w("\tADDQ $%d, R10\n" % (4*rows))
     w("\tJMP  %s_next\n" % name)

@@ -41,13 +41,14 @@ type microKernel struct {
 	mr, nr int
 	name   string
 	fn     func(kc int, a, b []float32, ldb int, c []float32, ldc int)
-	// tiles, when not nil, is fn for strips consecutive strips of A and
-	// the tiles of C below one another (strip s of A at a[s*mr*kc:], its
-	// tile at c[s*mr*ldc:]), with an epilogue (kc > 0): with bias not nil
-	// a tile of C becomes bias[r] + the product (C is not read), and with
-	// relu each result then becomes max(v, 0). Meanwhile it loads next,
-	// memory the caller reads soon (the next block of B), into L2.
-	tiles func(kc int, a []float32, strips int, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool, next []float32)
+	// tiles, when not nil, is fn for the m rows of C at once, over the
+	// first cols (at most nr) columns of the block of B, with the strips
+	// of A one after another (strip s at a[s*mr*kc:], zero-padded to whole
+	// strips), and with an epilogue (kc > 0): with bias not nil C becomes
+	// bias[r] + the product (C is not read), and with relu each result
+	// then becomes max(v, 0). Meanwhile it loads next, memory the caller
+	// reads soon (the next block of B), into L2.
+	tiles func(kc int, a []float32, m int, b []float32, ldb int, c []float32, ldc, cols int, bias []float32, relu bool, next []float32)
 	// packRows, when not nil, packs kc rows of a strip of a B read at
 	// row offsets (matrix.rows): row p of dst (nr floats) is the nr
 	// floats at src[offs[p]:]. Kernels without it do not take such a B.
@@ -358,11 +359,10 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 					default:
 						bp = bufs.b[:nr*kc]
 					}
-					// Whole tiles in one call to the kernel, which also
-					// loads the next block of B into L2 meanwhile.
-					ir0 := 0
-					if nn == nr && kern.tiles != nil {
-						strips := mc / mr
+					if kern.tiles != nil {
+						// All of the block's tiles in one call to the
+						// kernel, which also loads the next block of B
+						// into L2 meanwhile.
 						var bias []float32
 						relu := false
 						if ep != nil {
@@ -371,39 +371,25 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 							}
 							relu = ep.relu && pc+kc == k
 						}
-						kern.tiles(kc, ablk, strips, bp, ldb, c[ic*ldc+jc+jr:], ldc, bias, relu, next)
-						ir0 = strips * mr
+						kern.tiles(kc, ablk, mc, bp, ldb, c[ic*ldc+jc+jr:], ldc, nn, bias, relu, next)
+						continue
 					}
-					for ir := ir0; ir < mc; ir += mr {
+					// A call a tile; edge tiles through a scratch tile.
+					// (ep is nil here: kernels without tiles take it above.)
+					for ir := 0; ir < mc; ir += mr {
 						mm := min(mr, mc-ir)
 						ap := ablk[ir*kc : (ir+mr)*kc]
 						off := (ic+ir)*ldc + jc + jr
-						var bias []float32
-						relu := false
-						if ep != nil {
-							if pc == 0 && ep.bias != nil {
-								bias = ep.bias[ic+ir:]
-							}
-							relu = ep.relu && pc+kc == k
-						}
 						if mm == mr && nn == nr {
 							kern.fn(kc, ap, bp, ldb, c[off:], ldc)
 							continue
 						}
-						// Edge tile: compute into a scratch tile, then add
-						// the part that exists.
 						clear(tile)
 						kern.fn(kc, ap, bp, ldb, tile, nr)
 						for i := 0; i < mm; i++ {
 							dst := c[off+i*ldc : off+i*ldc+nn]
-							if bias != nil {
-								fill(dst, bias[i])
-							}
 							for j, v := range tile[i*nr : i*nr+nn] {
 								dst[j] += v
-							}
-							if relu {
-								reluInPlace(dst)
 							}
 						}
 					}
