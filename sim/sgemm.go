@@ -440,12 +440,13 @@ func packA(dst []float32, a matrix, i0, p0, mc, kc, mr int, alpha float32) {
 
 // packA8 is packA's loop for one whole strip of 8 rows of a row-major A
 // (row r at src[r*ld:]): it writes the strip in order, reading the 8 rows
-// side by side, where the general loop writes with a stride of mr.
+// side by side, where the general loop writes with a stride of mr; blocks
+// of 8 values of k in assembly where there is (packA8Fast).
 func packA8(strip, src []float32, ld, kc int, alpha float32) {
 	r0, r1, r2, r3 := src[:kc], src[ld:ld+kc], src[2*ld:2*ld+kc], src[3*ld:3*ld+kc]
 	r4, r5, r6, r7 := src[4*ld:4*ld+kc], src[5*ld:5*ld+kc], src[6*ld:6*ld+kc], src[7*ld:7*ld+kc]
 	strip = strip[:8*kc]
-	for p := range kc {
+	for p := packA8Fast(strip, src, ld, kc, alpha); p < kc; p++ {
 		d := strip[p*8 : p*8+8 : p*8+8]
 		d[0], d[1], d[2], d[3] = alpha*r0[p], alpha*r1[p], alpha*r2[p], alpha*r3[p]
 		d[4], d[5], d[6], d[7] = alpha*r4[p], alpha*r5[p], alpha*r6[p], alpha*r7[p]

@@ -88,6 +88,21 @@ var (
 )
 
 //go:noescape
+func packA8AVX(dst, src *float32, ld, blocks int, alpha float32)
+
+// packA8Fast packs the first kc/8*8 values of packA8's strip with AVX and
+// returns how many it packed: kc/8*8, or 0 without AVX2.
+func packA8Fast(strip, src []float32, ld, kc int, alpha float32) int {
+	blocks := kc / 8
+	if !hasAVX2 || blocks == 0 {
+		return 0
+	}
+	_, _ = strip[blocks*64-1], src[7*ld+blocks*8-1]
+	packA8AVX(&strip[0], &src[0], ld, blocks, alpha)
+	return blocks * 8
+}
+
+//go:noescape
 func im2colSegsAVX512(dst, src *float32, segs *im2colSeg, n int)
 
 //go:noescape

@@ -858,6 +858,71 @@ kernelAVX512_8x32_ret:
 kernelAVX512_8x32_done:
 	RET
 
+// func packA8AVX(dst, src *float32, ld, blocks int, alpha float32)
+// Writes alpha times the 8 rows at src (row r at src + r*ld floats),
+// blocks*8 values of each, as a packed strip of A: dst[p*8+r] is alpha
+// times row r's value p.
+TEXT ·packA8AVX(SB), NOSPLIT, $0-36
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R9
+	MOVQ blocks+24(FP), CX
+	VBROADCASTSS alpha+32(FP), Y15
+	SHLQ $2, R9
+	LEAQ (R9)(R9*2), R10
+	LEAQ (SI)(R9*4), BX
+	TESTQ CX, CX
+	JZ   packA8done
+packA8loop:
+	VMULPS (SI), Y15, Y0
+	VMULPS (SI)(R9*1), Y15, Y1
+	VMULPS (SI)(R9*2), Y15, Y2
+	VMULPS (SI)(R10*1), Y15, Y3
+	VMULPS (BX), Y15, Y4
+	VMULPS (BX)(R9*1), Y15, Y5
+	VMULPS (BX)(R9*2), Y15, Y6
+	VMULPS (BX)(R10*1), Y15, Y7
+	VUNPCKLPS Y1, Y0, Y8
+	VUNPCKHPS Y1, Y0, Y9
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y0
+	VSHUFPS $0x44, Y10, Y8, Y1
+	VSHUFPS $0xEE, Y10, Y8, Y2
+	VSHUFPS $0x44, Y11, Y9, Y3
+	VSHUFPS $0xEE, Y11, Y9, Y4
+	VSHUFPS $0x44, Y14, Y12, Y5
+	VSHUFPS $0xEE, Y14, Y12, Y6
+	VSHUFPS $0x44, Y0, Y13, Y7
+	VSHUFPS $0xEE, Y0, Y13, Y8
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x20, Y8, Y4, Y12
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x31, Y7, Y3, Y0
+	VPERM2F128 $0x31, Y8, Y4, Y1
+	VMOVUPS Y9, (DI)
+	VMOVUPS Y10, 32(DI)
+	VMOVUPS Y11, 64(DI)
+	VMOVUPS Y12, 96(DI)
+	VMOVUPS Y13, 128(DI)
+	VMOVUPS Y14, 160(DI)
+	VMOVUPS Y0, 192(DI)
+	VMOVUPS Y1, 224(DI)
+	ADDQ $32, SI
+	ADDQ $32, BX
+	ADDQ $256, DI
+	DECQ CX
+	JNZ  packA8loop
+packA8done:
+	VZEROUPPER
+	RET
+
 // func packRowsAVX2_16(dst, src *float32, offs *int, kc int)
 // Packs a strip of B read at row offsets: row p of dst (16 floats) is the
 // 16 floats at src + offs[p].

@@ -218,3 +218,36 @@ func TestPackedMatMulGivesReferenceBits(t *testing.T) {
 		}
 	}
 }
+
+// TestPackAGivesScaledStrips checks packA (its 8-row assembly included)
+// against its definition, bit for bit: strip s holds alpha*A[s*mr+r, p]
+// at p*mr+r, zeros past A's last row, for k around the assembly's blocks
+// of 8 and row strides longer than k.
+func TestPackAGivesScaledStrips(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, mr := range []int{6, 8} {
+		for _, m := range []int{1, 7, 8, 9, 16, 21} {
+			for _, k := range []int{1, 7, 8, 9, 16, 23, 256} {
+				for _, alpha := range []float32{1, 0.75, -3} {
+					ld := k + r.IntN(3)
+					a := randFloats(r, m*ld)
+					a[r.IntN(len(a))] = float32(math.NaN())
+					a[r.IntN(len(a))] = float32(math.Inf(1))
+					strips := (m + mr - 1) / mr
+					got := randFloats(r, strips*mr*k)
+					packA(got, matrix{data: a, ld: ld}, 0, 0, m, k, mr, alpha)
+					want := make([]float32, len(got))
+					for i := range m {
+						for p := range k {
+							want[i/mr*mr*k+p*mr+i%mr] = alpha * a[i*ld+p]
+						}
+					}
+					if i := sameBits(got, want); i >= 0 {
+						t.Fatalf("mr=%d m=%d k=%d alpha=%g: strip value %d = %g, want %g", mr, m, k, alpha, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
