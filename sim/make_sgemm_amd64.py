@@ -107,17 +107,18 @@ TEXT \u00b7%s(SB), NOSPLIT, $0-96
 # The loop does UNROLL steps of k an iteration (fewer loop instructions
 # between the FMAs), then the kc % UNROLL steps left one at a time; the
 # order of the FMAs into each accumulator is the same.
-# Two prefetches hide what the cache blocking cannot: C's tile, loaded
-# into L1 at the start so that the adds at the end do not wait for it,
-# and the next block of B (pf, pfn cache lines), loaded into L2 one line
-# every two steps so that the block after this one does not come from L3
-# or memory while the kernel waits (measured -10% with B beyond L2).
+# The next block of B (pf, pfn cache lines) is loaded into L2 meanwhile,
+# one line every two steps, so that the block after this one does not
+# come from L3 or memory while the kernel waits (B beyond L2 cost the
+# kernel 10%; the prefetch wins back about half).
+# mr (8 or 12 rows) and bpf (B's four-rows-ahead prefetch) are for
+# experiments: 12x32 and no B prefetch measured no faster (within 2%).
 # Its epilogue can start C from a bias per row instead of adding to C, and
 # apply Relu after adding: the same IEEE operations, in the same order,
 # as filling C with the bias first and clamping it afterwards.
 UNROLL = 4
 
-def avx512(name, unroll=UNROLL):
+def avx512(name, unroll=UNROLL, mr=8, bpf=True):
     w("""
 // func %s%s
 // Adds the products of the packed 8-row strips of A (kc deep) and the
@@ -145,18 +146,13 @@ TEXT \u00b7%s(SB), NOSPLIT, $0-96
 	SHRQ $16, AX
 	KMOVW AX, K2
 """)
-    stripLoopHead(name, 16, "VPXORD Z%d, Z%d, Z%d")
-    # C's tile: two or three lines a row (a row of 128 bytes spans three
-    # when it is not aligned).
-    w("\tMOVQ DX, AX\n")
-    for r in range(8):
-        w("\tPREFETCHT0 (AX)\n\tPREFETCHT0 64(AX)\n\tPREFETCHT0 124(AX)\n")
-        if r < 7: w("\tADDQ R8, AX\n")
+    stripLoopHead(name, 2*mr, "VPXORD Z%d, Z%d, Z%d")
     def step(aoff):
         loadB(["Z30", "Z31"], 64)
-        w("\tPREFETCHT0 (DI)(R11*1)\n\tPREFETCHT0 64(DI)(R11*1)\n")
-        for r in range(8):
-            t = 28 + r % 2
+        if bpf:
+            w("\tPREFETCHT0 (DI)(R11*1)\n\tPREFETCHT0 64(DI)(R11*1)\n")
+        for r in range(mr):
+            t = 28 + r % 2 if mr == 8 else 24 + r % 4
             w("\tVBROADCASTSS %d(SI), Z%d\n" % (aoff + 4*r, t))
             w("\tVFMADD231PS Z30, Z%d, Z%d\n" % (t, 2*r))
             w("\tVFMADD231PS Z31, Z%d, Z%d\n" % (t, 2*r+1))
@@ -168,9 +164,9 @@ TEXT \u00b7%s(SB), NOSPLIT, $0-96
 %s_loop:
 """ % (shift, name, name))
     for u in range(unroll):
-        step(32*u)
+        step(4*mr*u)
         if u % 2 == 1 or unroll == 1:
-            w("\tPREFETCHT0 %d(SI)\n" % (1024 + 32*u))
+            w("\tPREFETCHT0 %d(SI)\n" % (1024 + 4*mr*u))
             w("""	TESTQ R14, R14
 	JZ   %s_nopf%d
 	PREFETCHT1 (R13)
@@ -185,19 +181,19 @@ TEXT \u00b7%s(SB), NOSPLIT, $0-96
 	ANDQ $%d, CX
 	JZ   %s_store
 %s_tailloop:
-""" % (32*unroll, name, name, unroll-1, name, name))
+""" % (4*mr*unroll, name, name, unroll-1, name, name))
     step(0)
-    w("""	ADDQ $32, SI
+    w("""	ADDQ $%d, SI
 	DECQ CX
 	JNZ  %s_tailloop
 %s_store:
 	VPXORD Z27, Z27, Z27
 	TESTQ R10, R10
 	JNZ   %s_bias
-""" % (name, name, name))
-    storeTile(name + "_add", False, "Z", 8, 64, "Z27", "Z28", name, ["K1", "K2"])
-    storeTile(name + "_bias", True, "Z", 8, 64, "Z27", "Z28", name, ["K1", "K2"])
-    stripLoopTail(name, 8)
+""" % (4*mr, name, name, name))
+    storeTile(name + "_add", False, "Z", mr, 64, "Z27", "Z28", name, ["K1", "K2"])
+    storeTile(name + "_bias", True, "Z", mr, 64, "Z27", "Z28", name, ["K1", "K2"])
+    stripLoopTail(name, mr)
     w("%s_done:\n\tRET\n" % name)
 
 def storeTile(label, from_bias, reg, rows, width, zero, tmp, name, masks):
