@@ -47,13 +47,14 @@ def kernelHead(name):
 	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8
 	MOVQ bias+64(FP), R10
-	MOVQ relu+72(FP), R12
+	MOVQ cbias+72(FP), AX
+	MOVQ relu+80(FP), R12
 	SHLQ $2, R9
 	TESTQ R15, R15
 	JLE   %s_done
 """ % name)
 
-SIG = "(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias *float32, relu int, pf *float32, pfn int)"
+SIG = "(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int)"
 
 def avx2(name):
     w("""
@@ -61,17 +62,17 @@ def avx2(name):
 // Adds the products of the packed 6-row strips of A (kc deep) and the
 // kc x 16 block of B whose rows are ldb floats apart to the first cols
 // columns of the m rows of C at c (row stride ldc), a 6x16 tile a strip;
-// bias and relu as in kernelAVX512_8x32 (pf and pfn are not used).
+// bias, cbias and relu as in kernelAVX512_8x32 (pf and pfn are not used).
 // Y0..Y11 hold the tile (two registers a row), Y12/Y13 a row of B (the
 // column masks when storing), Y14 a broadcast element of A, Y15 zero;
 // R11 points to the column mask, 16 lanes of ones16 from 16-cols on.
-TEXT \u00b7%s(SB), NOSPLIT, $0-96
+TEXT \u00b7%s(SB), NOSPLIT, $0-104
 """ % (name, SIG, name))
     kernelHead(name)
     w("""	LEAQ ones16<>(SB), R11
-	MOVQ $16, AX
-	SUBQ cols+56(FP), AX
-	LEAQ (R11)(AX*4), R11
+	MOVQ $16, BX
+	SUBQ cols+56(FP), BX
+	LEAQ (R11)(BX*4), R11
 """)
     stripLoopHead(name, 12, "VXORPS Y%d, Y%d, Y%d")
     w("""	TESTQ CX, CX
@@ -125,34 +126,42 @@ def avx512(name, unroll=UNROLL, mr=8, bpf=True):
 // kc x 32 block of B whose rows are ldb floats apart to the first cols
 // columns of the m rows of C at c (row stride ldc), an 8x32 tile a strip;
 // when bias is not nil, C is bias[r] + the product instead (C is not
-// read), and when relu is not 0 each result v becomes max(v, 0) (MAXPS
-// of 0 and v keeps NaN, adding +0 turns -0 into +0, as Go's max does).
+// read); when cbias is not nil, cbias[j] is added to column j after the
+// product (cols values); and when relu is not 0 each result v then
+// becomes max(v, 0) (MAXPS of 0 and v keeps NaN, adding +0 turns -0 into
+// +0, as Go's max does).
 // Meanwhile it prefetches into L2 the pfn cache lines from pf on (at most
 // kc/2 of them a strip; none when pfn is 0).
 // Z0..Z15 hold the tile (two registers a row), Z30/Z31 a row of B, Z28/Z29
-// broadcast elements of A, Z27 zero; K1/K2 mask the columns of C.
-TEXT \u00b7%s(SB), NOSPLIT, $0-96
+// broadcast elements of A, Z27 zero, Z25/Z26 the column bias; K1/K2
+// mask the columns of C.
+TEXT \u00b7%s(SB), NOSPLIT, $0-104
 """ % (name, SIG, name))
     kernelHead(name)
-    w("""	MOVQ pf+80(FP), R13
-	MOVQ pfn+88(FP), R14
+    w("""	MOVQ pf+88(FP), R13
+	MOVQ pfn+96(FP), R14
 	LEAQ (R9)(R9*1), R11
 	ADDQ R11, R11
 	MOVQ cols+56(FP), CX
-	MOVQ $1, AX
-	SHLQ CX, AX
-	DECQ AX
-	KMOVW AX, K1
-	SHRQ $16, AX
-	KMOVW AX, K2
-""")
+	MOVQ $1, BX
+	SHLQ CX, BX
+	DECQ BX
+	KMOVW BX, K1
+	SHRQ $16, BX
+	KMOVW BX, K2
+	TESTQ AX, AX
+	JZ   %s_nocbias
+	VMOVUPS.Z (AX), K1, Z25
+	VMOVUPS.Z 64(AX), K2, Z26
+%s_nocbias:
+""" % (name, name))
     stripLoopHead(name, 2*mr, "VPXORD Z%d, Z%d, Z%d")
     def step(aoff):
         loadB(["Z30", "Z31"], 64)
         if bpf:
             w("\tPREFETCHT0 (DI)(R11*1)\n\tPREFETCHT0 64(DI)(R11*1)\n")
         for r in range(mr):
-            t = 28 + r % 2 if mr == 8 else 24 + r % 4
+            t = 28 + r % 2
             w("\tVBROADCASTSS %d(SI), Z%d\n" % (aoff + 4*r, t))
             w("\tVFMADD231PS Z30, Z%d, Z%d\n" % (t, 2*r))
             w("\tVFMADD231PS Z31, Z%d, Z%d\n" % (t, 2*r+1))
@@ -200,15 +209,16 @@ def storeTile(label, from_bias, reg, rows, width, zero, tmp, name, masks):
     """Stores the tile's rows that are within m (R15 rows left) in rows x
     2 registers (width bytes each) to the columns of C that masks select
     (AVX-512 mask registers, or AVX2 vectors of lanes): C plus the tile,
-    or bias[r] plus the tile, then Relu when R12 is not 0; then goes on
+    or bias[r] plus the tile, plus the column bias at AX when AX is not
+    nil (AVX-512: in Z25/Z26), then Relu when R12 is not 0; then goes on
     to the next strip (DX at the tile's last row)."""
     avx512 = masks[0].startswith("K")
     w("%s:\n" % label)
     for r in range(rows):
         if r > 0:
             w("\tCMPQ R15, $%d\n\tJLE  %s_ret\n\tADDQ R8, DX\n" % (r, name))
-        for h in range(2):
-            z = "%s%d" % (reg, 2*r + h)
+        zs = ["%s%d" % (reg, 2*r + h) for h in range(2)]
+        for h, z in enumerate(zs):
             if from_bias:
                 if h == 0:
                     w("\tVBROADCASTSS %d(R10), %s\n" % (4*r, tmp))
@@ -219,6 +229,15 @@ def storeTile(label, from_bias, reg, rows, width, zero, tmp, name, masks):
             else:
                 w("\tVMASKMOVPS %d(DX), %s, %s\n" % (width*h, masks[h], tmp))
                 w("\tVADDPS %s, %s, %s\n" % (tmp, z, z))
+        w("\tTESTQ AX, AX\n\tJZ    %s_cb%d\n" % (label, r))
+        for h, z in enumerate(zs):
+            if avx512:
+                w("\tVADDPS Z%d, %s, %s\n" % (25 + h, z, z))
+            else:
+                w("\tVMASKMOVPS %d(AX), %s, %s\n" % (width*h, masks[h], tmp))
+                w("\tVADDPS %s, %s, %s\n" % (tmp, z, z))
+        w("%s_cb%d:\n" % (label, r))
+        for h, z in enumerate(zs):
             w("\tTESTQ R12, R12\n\tJZ    %s_%d\n" % (label, 2*r + h))
             w("\tVMAXPS %s, %s, %s\n\tVADDPS %s, %s, %s\n" % (z, zero, z, zero, z, z))
             w("%s_%d:\n" % (label, 2*r + h))

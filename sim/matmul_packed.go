@@ -61,9 +61,10 @@ func packedWeight(cache *atomic.Pointer[packedB], bd []float32, k, n int) *packe
 }
 
 // multiply writes A·B (+ bias, one value per column, when not nil) into
-// y, m x n with row stride n, for A m x k with row stride k. Rows go in
-// blocks of gemmMC, each finished (bias added) while it is in cache; the
-// workers split the rows, or the columns when the rows are few.
+// y, m x n with row stride n, for A m x k with row stride k. The kernel
+// adds the bias to each tile after its last block of k, while the tile
+// is in registers; the workers split the rows, or the columns when the
+// rows are few.
 func (p *packedB) multiply(a []float32, m int, y, bias []float32, threads int) {
 	kern := activeKernel
 	k, n, mr, nr := p.k, p.n, kern.mr, kern.nr
@@ -82,15 +83,13 @@ func (p *packedB) multiply(a []float32, m int, y, bias []float32, threads int) {
 	}
 	band := func(i0, i1, j0, j1 int) {
 		b := matrix{data: p.data[j0*k:], strips: true}
+		ep := &epilogue{bias: gemmZeros[:]}
+		if bias != nil {
+			ep.colBias = bias[j0:j1]
+		}
 		for r := i0; r < i1; r += gemmMC {
 			rows := min(gemmMC, i1-r)
-			c := y[r*n+j0:]
-			sgemmSerial(kern, rows, j1-j0, k, 1, matrix{data: a[r*k:], ld: k}, nil, 0, b, c, n, &epilogue{bias: gemmZeros[:]})
-			if bias != nil {
-				for i := range rows {
-					addRow(c[i*n:i*n+j1-j0], bias[j0:j1])
-				}
-			}
+			sgemmSerial(kern, rows, j1-j0, k, 1, matrix{data: a[r*k:], ld: k}, nil, 0, b, y[r*n+j0:], n, ep)
 		}
 	}
 	threads = max(1, min(threads, m*n*k/(64*64*64)+1))

@@ -46,9 +46,10 @@ type microKernel struct {
 	// of A one after another (strip s at a[s*mr*kc:], zero-padded to whole
 	// strips), and with an epilogue (kc > 0): with bias not nil C becomes
 	// bias[r] + the product (C is not read), and with relu each result
-	// then becomes max(v, 0). Meanwhile it loads next, memory the caller
-	// reads soon (the next block of B), into L2.
-	tiles func(kc int, a []float32, m int, b []float32, ldb int, c []float32, ldc, cols int, bias []float32, relu bool, next []float32)
+	// then becomes max(v, 0); before that, with colBias not nil,
+	// colBias[j] is added to column j. Meanwhile it loads next, memory
+	// the caller reads soon (the next block of B), into L2.
+	tiles func(kc int, a []float32, m int, b []float32, ldb int, c []float32, ldc, cols int, bias, colBias []float32, relu bool, next []float32)
 	// packRows, when not nil, packs kc rows of a strip of a B read at
 	// row offsets (matrix.rows): row p of dst (nr floats) is the nr
 	// floats at src[offs[p]:]. Kernels without it do not take such a B.
@@ -56,12 +57,14 @@ type microKernel struct {
 }
 
 // epilogue is what sgemmSerial does besides the product: C starts from
-// bias[i] in row i instead of its contents, and Relu clamps the result.
-// It gives the bits of filling C with the bias before and clamping it
-// after, done while the tile is in registers when the kernel can (epi).
+// bias[i] in row i instead of its contents, colBias[j] is added to column
+// j after the product, and Relu clamps the result. It gives the bits of
+// filling C with the bias before, adding the column bias and clamping
+// after, done while the tile is in registers when the kernel can (tiles).
 type epilogue struct {
-	bias []float32 // one value a row of C; nil: C's own contents
-	relu bool
+	bias    []float32 // one value a row of C; nil: C's own contents
+	colBias []float32 // one value a column of C, or nil
+	relu    bool
 }
 
 // goKernel is the portable micro-kernel; it is always available, and tests
@@ -277,8 +280,11 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 			}
 		}
 		sgemmSerial(kern, m, n, k, alpha, a, pa, row0, b, c, ldc, nil)
-		if ep.relu {
-			for i := 0; i < m; i++ {
+		for i := 0; i < m; i++ {
+			if ep.colBias != nil {
+				addRow(c[i*ldc:i*ldc+n], ep.colBias[:n])
+			}
+			if ep.relu {
 				reluInPlace(c[i*ldc : i*ldc+n])
 			}
 		}
@@ -363,15 +369,18 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 						// All of the block's tiles in one call to the
 						// kernel, which also loads the next block of B
 						// into L2 meanwhile.
-						var bias []float32
+						var bias, colBias []float32
 						relu := false
 						if ep != nil {
 							if pc == 0 && ep.bias != nil {
 								bias = ep.bias[ic:]
 							}
+							if pc+kc == k && ep.colBias != nil {
+								colBias = ep.colBias[jc+jr:]
+							}
 							relu = ep.relu && pc+kc == k
 						}
-						kern.tiles(kc, ablk, mc, bp, ldb, c[ic*ldc+jc+jr:], ldc, nn, bias, relu, next)
+						kern.tiles(kc, ablk, mc, bp, ldb, c[ic*ldc+jc+jr:], ldc, nn, bias, colBias, relu, next)
 						continue
 					}
 					// A call a tile; edge tiles through a scratch tile.

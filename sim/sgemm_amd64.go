@@ -15,10 +15,10 @@ import (
 //go:generate python3 make_sgemm_amd64.py
 
 //go:noescape
-func kernelAVX2_6x16(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias *float32, relu int, pf *float32, pfn int)
+func kernelAVX2_6x16(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int)
 
 //go:noescape
-func kernelAVX512_8x32(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias *float32, relu int, pf *float32, pfn int)
+func kernelAVX512_8x32(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int)
 
 //go:noescape
 func packRowsAVX2_16(dst, src *float32, offs *int, kc int)
@@ -43,7 +43,7 @@ func epiArgs(bias []float32, relu bool, rows int) (*float32, int) {
 // asmKernel wraps an mr x nr assembly kernel and its strip packer in a
 // microKernel, checking the bounds the assembly does not.
 func asmKernel(mr, nr int, name string,
-	kernel func(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias *float32, relu int, pf *float32, pfn int),
+	kernel func(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int),
 	pack func(dst, src *float32, offs *int, kc int)) microKernel {
 	return microKernel{mr: mr, nr: nr, name: name,
 		fn: func(kc int, a, b []float32, ldb int, c []float32, ldc int) {
@@ -51,9 +51,9 @@ func asmKernel(mr, nr int, name string,
 				return
 			}
 			_, _, _ = a[mr*kc-1], b[(kc-1)*ldb+nr-1], c[(mr-1)*ldc+nr-1]
-			kernel(kc, &a[0], mr, &b[0], ldb, &c[0], ldc, nr, nil, 0, nil, 0)
+			kernel(kc, &a[0], mr, &b[0], ldb, &c[0], ldc, nr, nil, nil, 0, nil, 0)
 		},
-		tiles: func(kc int, a []float32, m int, b []float32, ldb int, c []float32, ldc, cols int, bias []float32, relu bool, next []float32) {
+		tiles: func(kc int, a []float32, m int, b []float32, ldb int, c []float32, ldc, cols int, bias, colBias []float32, relu bool, next []float32) {
 			if m <= 0 || cols <= 0 {
 				return
 			}
@@ -62,13 +62,18 @@ func asmKernel(mr, nr int, name string,
 			}
 			_, _, _ = a[(m+mr-1)/mr*mr*kc-1], b[(kc-1)*ldb+nr-1], c[(m-1)*ldc+cols-1]
 			bp, r := epiArgs(bias, relu, m)
+			var cb *float32
+			if colBias != nil {
+				_ = colBias[cols-1]
+				cb = &colBias[0]
+			}
 			// Prefetching reads nothing: a partial last line is harmless.
 			var pf *float32
 			pfn := len(next) * 4 / cacheLine
 			if pfn > 0 {
 				pf = &next[0]
 			}
-			kernel(kc, &a[0], m, &b[0], ldb, &c[0], ldc, cols, bp, r, pf, pfn)
+			kernel(kc, &a[0], m, &b[0], ldb, &c[0], ldc, cols, bp, cb, r, pf, pfn)
 		},
 		// The offsets are checked; src is not: sgemmSerial checks once
 		// that every row lies in B's data.

@@ -4,15 +4,15 @@
 
 #include "textflag.h"
 
-// func kernelAVX2_6x16(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias *float32, relu int, pf *float32, pfn int)
+// func kernelAVX2_6x16(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int)
 // Adds the products of the packed 6-row strips of A (kc deep) and the
 // kc x 16 block of B whose rows are ldb floats apart to the first cols
 // columns of the m rows of C at c (row stride ldc), a 6x16 tile a strip;
-// bias and relu as in kernelAVX512_8x32 (pf and pfn are not used).
+// bias, cbias and relu as in kernelAVX512_8x32 (pf and pfn are not used).
 // Y0..Y11 hold the tile (two registers a row), Y12/Y13 a row of B (the
 // column masks when storing), Y14 a broadcast element of A, Y15 zero;
 // R11 points to the column mask, 16 lanes of ones16 from 16-cols on.
-TEXT ·kernelAVX2_6x16(SB), NOSPLIT, $0-96
+TEXT ·kernelAVX2_6x16(SB), NOSPLIT, $0-104
 	MOVQ a+8(FP), SI
 	MOVQ m+16(FP), R15
 	MOVQ ldb+32(FP), R9
@@ -20,14 +20,15 @@ TEXT ·kernelAVX2_6x16(SB), NOSPLIT, $0-96
 	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8
 	MOVQ bias+64(FP), R10
-	MOVQ relu+72(FP), R12
+	MOVQ cbias+72(FP), AX
+	MOVQ relu+80(FP), R12
 	SHLQ $2, R9
 	TESTQ R15, R15
 	JLE   kernelAVX2_6x16_done
 	LEAQ ones16<>(SB), R11
-	MOVQ $16, AX
-	SUBQ cols+56(FP), AX
-	LEAQ (R11)(AX*4), R11
+	MOVQ $16, BX
+	SUBQ cols+56(FP), BX
+	LEAQ (R11)(BX*4), R11
 kernelAVX2_6x16_strip:
 	MOVQ kc+0(FP), CX
 	MOVQ b+24(FP), DI
@@ -79,14 +80,21 @@ kernelAVX2_6x16_store:
 kernelAVX2_6x16_add:
 	VMASKMOVPS 0(DX), Y12, Y14
 	VADDPS Y14, Y0, Y0
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS Y14, Y1, Y1
+	TESTQ AX, AX
+	JZ    kernelAVX2_6x16_add_cb0
+	VMASKMOVPS 0(AX), Y12, Y14
+	VADDPS Y14, Y0, Y0
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS Y14, Y1, Y1
+kernelAVX2_6x16_add_cb0:
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_add_0
 	VMAXPS Y0, Y15, Y0
 	VADDPS Y15, Y0, Y0
 kernelAVX2_6x16_add_0:
 	VMASKMOVPS Y0, Y12, 0(DX)
-	VMASKMOVPS 32(DX), Y13, Y14
-	VADDPS Y14, Y1, Y1
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_add_1
 	VMAXPS Y1, Y15, Y1
@@ -98,14 +106,21 @@ kernelAVX2_6x16_add_1:
 	ADDQ R8, DX
 	VMASKMOVPS 0(DX), Y12, Y14
 	VADDPS Y14, Y2, Y2
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS Y14, Y3, Y3
+	TESTQ AX, AX
+	JZ    kernelAVX2_6x16_add_cb1
+	VMASKMOVPS 0(AX), Y12, Y14
+	VADDPS Y14, Y2, Y2
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS Y14, Y3, Y3
+kernelAVX2_6x16_add_cb1:
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_add_2
 	VMAXPS Y2, Y15, Y2
 	VADDPS Y15, Y2, Y2
 kernelAVX2_6x16_add_2:
 	VMASKMOVPS Y2, Y12, 0(DX)
-	VMASKMOVPS 32(DX), Y13, Y14
-	VADDPS Y14, Y3, Y3
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_add_3
 	VMAXPS Y3, Y15, Y3
@@ -117,14 +132,21 @@ kernelAVX2_6x16_add_3:
 	ADDQ R8, DX
 	VMASKMOVPS 0(DX), Y12, Y14
 	VADDPS Y14, Y4, Y4
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS Y14, Y5, Y5
+	TESTQ AX, AX
+	JZ    kernelAVX2_6x16_add_cb2
+	VMASKMOVPS 0(AX), Y12, Y14
+	VADDPS Y14, Y4, Y4
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS Y14, Y5, Y5
+kernelAVX2_6x16_add_cb2:
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_add_4
 	VMAXPS Y4, Y15, Y4
 	VADDPS Y15, Y4, Y4
 kernelAVX2_6x16_add_4:
 	VMASKMOVPS Y4, Y12, 0(DX)
-	VMASKMOVPS 32(DX), Y13, Y14
-	VADDPS Y14, Y5, Y5
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_add_5
 	VMAXPS Y5, Y15, Y5
@@ -136,14 +158,21 @@ kernelAVX2_6x16_add_5:
 	ADDQ R8, DX
 	VMASKMOVPS 0(DX), Y12, Y14
 	VADDPS Y14, Y6, Y6
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS Y14, Y7, Y7
+	TESTQ AX, AX
+	JZ    kernelAVX2_6x16_add_cb3
+	VMASKMOVPS 0(AX), Y12, Y14
+	VADDPS Y14, Y6, Y6
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS Y14, Y7, Y7
+kernelAVX2_6x16_add_cb3:
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_add_6
 	VMAXPS Y6, Y15, Y6
 	VADDPS Y15, Y6, Y6
 kernelAVX2_6x16_add_6:
 	VMASKMOVPS Y6, Y12, 0(DX)
-	VMASKMOVPS 32(DX), Y13, Y14
-	VADDPS Y14, Y7, Y7
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_add_7
 	VMAXPS Y7, Y15, Y7
@@ -155,14 +184,21 @@ kernelAVX2_6x16_add_7:
 	ADDQ R8, DX
 	VMASKMOVPS 0(DX), Y12, Y14
 	VADDPS Y14, Y8, Y8
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS Y14, Y9, Y9
+	TESTQ AX, AX
+	JZ    kernelAVX2_6x16_add_cb4
+	VMASKMOVPS 0(AX), Y12, Y14
+	VADDPS Y14, Y8, Y8
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS Y14, Y9, Y9
+kernelAVX2_6x16_add_cb4:
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_add_8
 	VMAXPS Y8, Y15, Y8
 	VADDPS Y15, Y8, Y8
 kernelAVX2_6x16_add_8:
 	VMASKMOVPS Y8, Y12, 0(DX)
-	VMASKMOVPS 32(DX), Y13, Y14
-	VADDPS Y14, Y9, Y9
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_add_9
 	VMAXPS Y9, Y15, Y9
@@ -174,14 +210,21 @@ kernelAVX2_6x16_add_9:
 	ADDQ R8, DX
 	VMASKMOVPS 0(DX), Y12, Y14
 	VADDPS Y14, Y10, Y10
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS Y14, Y11, Y11
+	TESTQ AX, AX
+	JZ    kernelAVX2_6x16_add_cb5
+	VMASKMOVPS 0(AX), Y12, Y14
+	VADDPS Y14, Y10, Y10
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS Y14, Y11, Y11
+kernelAVX2_6x16_add_cb5:
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_add_10
 	VMAXPS Y10, Y15, Y10
 	VADDPS Y15, Y10, Y10
 kernelAVX2_6x16_add_10:
 	VMASKMOVPS Y10, Y12, 0(DX)
-	VMASKMOVPS 32(DX), Y13, Y14
-	VADDPS Y14, Y11, Y11
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_add_11
 	VMAXPS Y11, Y15, Y11
@@ -192,13 +235,20 @@ kernelAVX2_6x16_add_11:
 kernelAVX2_6x16_bias:
 	VBROADCASTSS 0(R10), Y14
 	VADDPS Y14, Y0, Y0
+	VADDPS Y14, Y1, Y1
+	TESTQ AX, AX
+	JZ    kernelAVX2_6x16_bias_cb0
+	VMASKMOVPS 0(AX), Y12, Y14
+	VADDPS Y14, Y0, Y0
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS Y14, Y1, Y1
+kernelAVX2_6x16_bias_cb0:
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_bias_0
 	VMAXPS Y0, Y15, Y0
 	VADDPS Y15, Y0, Y0
 kernelAVX2_6x16_bias_0:
 	VMASKMOVPS Y0, Y12, 0(DX)
-	VADDPS Y14, Y1, Y1
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_bias_1
 	VMAXPS Y1, Y15, Y1
@@ -210,13 +260,20 @@ kernelAVX2_6x16_bias_1:
 	ADDQ R8, DX
 	VBROADCASTSS 4(R10), Y14
 	VADDPS Y14, Y2, Y2
+	VADDPS Y14, Y3, Y3
+	TESTQ AX, AX
+	JZ    kernelAVX2_6x16_bias_cb1
+	VMASKMOVPS 0(AX), Y12, Y14
+	VADDPS Y14, Y2, Y2
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS Y14, Y3, Y3
+kernelAVX2_6x16_bias_cb1:
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_bias_2
 	VMAXPS Y2, Y15, Y2
 	VADDPS Y15, Y2, Y2
 kernelAVX2_6x16_bias_2:
 	VMASKMOVPS Y2, Y12, 0(DX)
-	VADDPS Y14, Y3, Y3
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_bias_3
 	VMAXPS Y3, Y15, Y3
@@ -228,13 +285,20 @@ kernelAVX2_6x16_bias_3:
 	ADDQ R8, DX
 	VBROADCASTSS 8(R10), Y14
 	VADDPS Y14, Y4, Y4
+	VADDPS Y14, Y5, Y5
+	TESTQ AX, AX
+	JZ    kernelAVX2_6x16_bias_cb2
+	VMASKMOVPS 0(AX), Y12, Y14
+	VADDPS Y14, Y4, Y4
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS Y14, Y5, Y5
+kernelAVX2_6x16_bias_cb2:
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_bias_4
 	VMAXPS Y4, Y15, Y4
 	VADDPS Y15, Y4, Y4
 kernelAVX2_6x16_bias_4:
 	VMASKMOVPS Y4, Y12, 0(DX)
-	VADDPS Y14, Y5, Y5
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_bias_5
 	VMAXPS Y5, Y15, Y5
@@ -246,13 +310,20 @@ kernelAVX2_6x16_bias_5:
 	ADDQ R8, DX
 	VBROADCASTSS 12(R10), Y14
 	VADDPS Y14, Y6, Y6
+	VADDPS Y14, Y7, Y7
+	TESTQ AX, AX
+	JZ    kernelAVX2_6x16_bias_cb3
+	VMASKMOVPS 0(AX), Y12, Y14
+	VADDPS Y14, Y6, Y6
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS Y14, Y7, Y7
+kernelAVX2_6x16_bias_cb3:
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_bias_6
 	VMAXPS Y6, Y15, Y6
 	VADDPS Y15, Y6, Y6
 kernelAVX2_6x16_bias_6:
 	VMASKMOVPS Y6, Y12, 0(DX)
-	VADDPS Y14, Y7, Y7
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_bias_7
 	VMAXPS Y7, Y15, Y7
@@ -264,13 +335,20 @@ kernelAVX2_6x16_bias_7:
 	ADDQ R8, DX
 	VBROADCASTSS 16(R10), Y14
 	VADDPS Y14, Y8, Y8
+	VADDPS Y14, Y9, Y9
+	TESTQ AX, AX
+	JZ    kernelAVX2_6x16_bias_cb4
+	VMASKMOVPS 0(AX), Y12, Y14
+	VADDPS Y14, Y8, Y8
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS Y14, Y9, Y9
+kernelAVX2_6x16_bias_cb4:
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_bias_8
 	VMAXPS Y8, Y15, Y8
 	VADDPS Y15, Y8, Y8
 kernelAVX2_6x16_bias_8:
 	VMASKMOVPS Y8, Y12, 0(DX)
-	VADDPS Y14, Y9, Y9
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_bias_9
 	VMAXPS Y9, Y15, Y9
@@ -282,13 +360,20 @@ kernelAVX2_6x16_bias_9:
 	ADDQ R8, DX
 	VBROADCASTSS 20(R10), Y14
 	VADDPS Y14, Y10, Y10
+	VADDPS Y14, Y11, Y11
+	TESTQ AX, AX
+	JZ    kernelAVX2_6x16_bias_cb5
+	VMASKMOVPS 0(AX), Y12, Y14
+	VADDPS Y14, Y10, Y10
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS Y14, Y11, Y11
+kernelAVX2_6x16_bias_cb5:
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_bias_10
 	VMAXPS Y10, Y15, Y10
 	VADDPS Y15, Y10, Y10
 kernelAVX2_6x16_bias_10:
 	VMASKMOVPS Y10, Y12, 0(DX)
-	VADDPS Y14, Y11, Y11
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_bias_11
 	VMAXPS Y11, Y15, Y11
@@ -307,18 +392,21 @@ kernelAVX2_6x16_ret:
 kernelAVX2_6x16_done:
 	RET
 
-// func kernelAVX512_8x32(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias *float32, relu int, pf *float32, pfn int)
+// func kernelAVX512_8x32(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int)
 // Adds the products of the packed 8-row strips of A (kc deep) and the
 // kc x 32 block of B whose rows are ldb floats apart to the first cols
 // columns of the m rows of C at c (row stride ldc), an 8x32 tile a strip;
 // when bias is not nil, C is bias[r] + the product instead (C is not
-// read), and when relu is not 0 each result v becomes max(v, 0) (MAXPS
-// of 0 and v keeps NaN, adding +0 turns -0 into +0, as Go's max does).
+// read); when cbias is not nil, cbias[j] is added to column j after the
+// product (cols values); and when relu is not 0 each result v then
+// becomes max(v, 0) (MAXPS of 0 and v keeps NaN, adding +0 turns -0 into
+// +0, as Go's max does).
 // Meanwhile it prefetches into L2 the pfn cache lines from pf on (at most
 // kc/2 of them a strip; none when pfn is 0).
 // Z0..Z15 hold the tile (two registers a row), Z30/Z31 a row of B, Z28/Z29
-// broadcast elements of A, Z27 zero; K1/K2 mask the columns of C.
-TEXT ·kernelAVX512_8x32(SB), NOSPLIT, $0-96
+// broadcast elements of A, Z27 zero, Z25/Z26 the column bias; K1/K2
+// mask the columns of C.
+TEXT ·kernelAVX512_8x32(SB), NOSPLIT, $0-104
 	MOVQ a+8(FP), SI
 	MOVQ m+16(FP), R15
 	MOVQ ldb+32(FP), R9
@@ -326,21 +414,27 @@ TEXT ·kernelAVX512_8x32(SB), NOSPLIT, $0-96
 	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8
 	MOVQ bias+64(FP), R10
-	MOVQ relu+72(FP), R12
+	MOVQ cbias+72(FP), AX
+	MOVQ relu+80(FP), R12
 	SHLQ $2, R9
 	TESTQ R15, R15
 	JLE   kernelAVX512_8x32_done
-	MOVQ pf+80(FP), R13
-	MOVQ pfn+88(FP), R14
+	MOVQ pf+88(FP), R13
+	MOVQ pfn+96(FP), R14
 	LEAQ (R9)(R9*1), R11
 	ADDQ R11, R11
 	MOVQ cols+56(FP), CX
-	MOVQ $1, AX
-	SHLQ CX, AX
-	DECQ AX
-	KMOVW AX, K1
-	SHRQ $16, AX
-	KMOVW AX, K2
+	MOVQ $1, BX
+	SHLQ CX, BX
+	DECQ BX
+	KMOVW BX, K1
+	SHRQ $16, BX
+	KMOVW BX, K2
+	TESTQ AX, AX
+	JZ   kernelAVX512_8x32_nocbias
+	VMOVUPS.Z (AX), K1, Z25
+	VMOVUPS.Z 64(AX), K2, Z26
+kernelAVX512_8x32_nocbias:
 kernelAVX512_8x32_strip:
 	MOVQ kc+0(FP), CX
 	MOVQ b+24(FP), DI
@@ -539,13 +633,18 @@ kernelAVX512_8x32_store:
 	JNZ   kernelAVX512_8x32_bias
 kernelAVX512_8x32_add:
 	VADDPS 0(DX), Z0, K1, Z0
+	VADDPS 64(DX), Z1, K2, Z1
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_add_cb0
+	VADDPS Z25, Z0, Z0
+	VADDPS Z26, Z1, Z1
+kernelAVX512_8x32_add_cb0:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_0
 	VMAXPS Z0, Z27, Z0
 	VADDPS Z27, Z0, Z0
 kernelAVX512_8x32_add_0:
 	VMOVUPS Z0, K1, 0(DX)
-	VADDPS 64(DX), Z1, K2, Z1
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_1
 	VMAXPS Z1, Z27, Z1
@@ -556,13 +655,18 @@ kernelAVX512_8x32_add_1:
 	JLE  kernelAVX512_8x32_ret
 	ADDQ R8, DX
 	VADDPS 0(DX), Z2, K1, Z2
+	VADDPS 64(DX), Z3, K2, Z3
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_add_cb1
+	VADDPS Z25, Z2, Z2
+	VADDPS Z26, Z3, Z3
+kernelAVX512_8x32_add_cb1:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_2
 	VMAXPS Z2, Z27, Z2
 	VADDPS Z27, Z2, Z2
 kernelAVX512_8x32_add_2:
 	VMOVUPS Z2, K1, 0(DX)
-	VADDPS 64(DX), Z3, K2, Z3
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_3
 	VMAXPS Z3, Z27, Z3
@@ -573,13 +677,18 @@ kernelAVX512_8x32_add_3:
 	JLE  kernelAVX512_8x32_ret
 	ADDQ R8, DX
 	VADDPS 0(DX), Z4, K1, Z4
+	VADDPS 64(DX), Z5, K2, Z5
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_add_cb2
+	VADDPS Z25, Z4, Z4
+	VADDPS Z26, Z5, Z5
+kernelAVX512_8x32_add_cb2:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_4
 	VMAXPS Z4, Z27, Z4
 	VADDPS Z27, Z4, Z4
 kernelAVX512_8x32_add_4:
 	VMOVUPS Z4, K1, 0(DX)
-	VADDPS 64(DX), Z5, K2, Z5
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_5
 	VMAXPS Z5, Z27, Z5
@@ -590,13 +699,18 @@ kernelAVX512_8x32_add_5:
 	JLE  kernelAVX512_8x32_ret
 	ADDQ R8, DX
 	VADDPS 0(DX), Z6, K1, Z6
+	VADDPS 64(DX), Z7, K2, Z7
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_add_cb3
+	VADDPS Z25, Z6, Z6
+	VADDPS Z26, Z7, Z7
+kernelAVX512_8x32_add_cb3:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_6
 	VMAXPS Z6, Z27, Z6
 	VADDPS Z27, Z6, Z6
 kernelAVX512_8x32_add_6:
 	VMOVUPS Z6, K1, 0(DX)
-	VADDPS 64(DX), Z7, K2, Z7
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_7
 	VMAXPS Z7, Z27, Z7
@@ -607,13 +721,18 @@ kernelAVX512_8x32_add_7:
 	JLE  kernelAVX512_8x32_ret
 	ADDQ R8, DX
 	VADDPS 0(DX), Z8, K1, Z8
+	VADDPS 64(DX), Z9, K2, Z9
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_add_cb4
+	VADDPS Z25, Z8, Z8
+	VADDPS Z26, Z9, Z9
+kernelAVX512_8x32_add_cb4:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_8
 	VMAXPS Z8, Z27, Z8
 	VADDPS Z27, Z8, Z8
 kernelAVX512_8x32_add_8:
 	VMOVUPS Z8, K1, 0(DX)
-	VADDPS 64(DX), Z9, K2, Z9
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_9
 	VMAXPS Z9, Z27, Z9
@@ -624,13 +743,18 @@ kernelAVX512_8x32_add_9:
 	JLE  kernelAVX512_8x32_ret
 	ADDQ R8, DX
 	VADDPS 0(DX), Z10, K1, Z10
+	VADDPS 64(DX), Z11, K2, Z11
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_add_cb5
+	VADDPS Z25, Z10, Z10
+	VADDPS Z26, Z11, Z11
+kernelAVX512_8x32_add_cb5:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_10
 	VMAXPS Z10, Z27, Z10
 	VADDPS Z27, Z10, Z10
 kernelAVX512_8x32_add_10:
 	VMOVUPS Z10, K1, 0(DX)
-	VADDPS 64(DX), Z11, K2, Z11
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_11
 	VMAXPS Z11, Z27, Z11
@@ -641,13 +765,18 @@ kernelAVX512_8x32_add_11:
 	JLE  kernelAVX512_8x32_ret
 	ADDQ R8, DX
 	VADDPS 0(DX), Z12, K1, Z12
+	VADDPS 64(DX), Z13, K2, Z13
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_add_cb6
+	VADDPS Z25, Z12, Z12
+	VADDPS Z26, Z13, Z13
+kernelAVX512_8x32_add_cb6:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_12
 	VMAXPS Z12, Z27, Z12
 	VADDPS Z27, Z12, Z12
 kernelAVX512_8x32_add_12:
 	VMOVUPS Z12, K1, 0(DX)
-	VADDPS 64(DX), Z13, K2, Z13
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_13
 	VMAXPS Z13, Z27, Z13
@@ -658,13 +787,18 @@ kernelAVX512_8x32_add_13:
 	JLE  kernelAVX512_8x32_ret
 	ADDQ R8, DX
 	VADDPS 0(DX), Z14, K1, Z14
+	VADDPS 64(DX), Z15, K2, Z15
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_add_cb7
+	VADDPS Z25, Z14, Z14
+	VADDPS Z26, Z15, Z15
+kernelAVX512_8x32_add_cb7:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_14
 	VMAXPS Z14, Z27, Z14
 	VADDPS Z27, Z14, Z14
 kernelAVX512_8x32_add_14:
 	VMOVUPS Z14, K1, 0(DX)
-	VADDPS 64(DX), Z15, K2, Z15
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_15
 	VMAXPS Z15, Z27, Z15
@@ -675,13 +809,18 @@ kernelAVX512_8x32_add_15:
 kernelAVX512_8x32_bias:
 	VBROADCASTSS 0(R10), Z28
 	VADDPS Z28, Z0, Z0
+	VADDPS Z28, Z1, Z1
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_bias_cb0
+	VADDPS Z25, Z0, Z0
+	VADDPS Z26, Z1, Z1
+kernelAVX512_8x32_bias_cb0:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_0
 	VMAXPS Z0, Z27, Z0
 	VADDPS Z27, Z0, Z0
 kernelAVX512_8x32_bias_0:
 	VMOVUPS Z0, K1, 0(DX)
-	VADDPS Z28, Z1, Z1
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_1
 	VMAXPS Z1, Z27, Z1
@@ -693,13 +832,18 @@ kernelAVX512_8x32_bias_1:
 	ADDQ R8, DX
 	VBROADCASTSS 4(R10), Z28
 	VADDPS Z28, Z2, Z2
+	VADDPS Z28, Z3, Z3
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_bias_cb1
+	VADDPS Z25, Z2, Z2
+	VADDPS Z26, Z3, Z3
+kernelAVX512_8x32_bias_cb1:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_2
 	VMAXPS Z2, Z27, Z2
 	VADDPS Z27, Z2, Z2
 kernelAVX512_8x32_bias_2:
 	VMOVUPS Z2, K1, 0(DX)
-	VADDPS Z28, Z3, Z3
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_3
 	VMAXPS Z3, Z27, Z3
@@ -711,13 +855,18 @@ kernelAVX512_8x32_bias_3:
 	ADDQ R8, DX
 	VBROADCASTSS 8(R10), Z28
 	VADDPS Z28, Z4, Z4
+	VADDPS Z28, Z5, Z5
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_bias_cb2
+	VADDPS Z25, Z4, Z4
+	VADDPS Z26, Z5, Z5
+kernelAVX512_8x32_bias_cb2:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_4
 	VMAXPS Z4, Z27, Z4
 	VADDPS Z27, Z4, Z4
 kernelAVX512_8x32_bias_4:
 	VMOVUPS Z4, K1, 0(DX)
-	VADDPS Z28, Z5, Z5
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_5
 	VMAXPS Z5, Z27, Z5
@@ -729,13 +878,18 @@ kernelAVX512_8x32_bias_5:
 	ADDQ R8, DX
 	VBROADCASTSS 12(R10), Z28
 	VADDPS Z28, Z6, Z6
+	VADDPS Z28, Z7, Z7
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_bias_cb3
+	VADDPS Z25, Z6, Z6
+	VADDPS Z26, Z7, Z7
+kernelAVX512_8x32_bias_cb3:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_6
 	VMAXPS Z6, Z27, Z6
 	VADDPS Z27, Z6, Z6
 kernelAVX512_8x32_bias_6:
 	VMOVUPS Z6, K1, 0(DX)
-	VADDPS Z28, Z7, Z7
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_7
 	VMAXPS Z7, Z27, Z7
@@ -747,13 +901,18 @@ kernelAVX512_8x32_bias_7:
 	ADDQ R8, DX
 	VBROADCASTSS 16(R10), Z28
 	VADDPS Z28, Z8, Z8
+	VADDPS Z28, Z9, Z9
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_bias_cb4
+	VADDPS Z25, Z8, Z8
+	VADDPS Z26, Z9, Z9
+kernelAVX512_8x32_bias_cb4:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_8
 	VMAXPS Z8, Z27, Z8
 	VADDPS Z27, Z8, Z8
 kernelAVX512_8x32_bias_8:
 	VMOVUPS Z8, K1, 0(DX)
-	VADDPS Z28, Z9, Z9
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_9
 	VMAXPS Z9, Z27, Z9
@@ -765,13 +924,18 @@ kernelAVX512_8x32_bias_9:
 	ADDQ R8, DX
 	VBROADCASTSS 20(R10), Z28
 	VADDPS Z28, Z10, Z10
+	VADDPS Z28, Z11, Z11
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_bias_cb5
+	VADDPS Z25, Z10, Z10
+	VADDPS Z26, Z11, Z11
+kernelAVX512_8x32_bias_cb5:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_10
 	VMAXPS Z10, Z27, Z10
 	VADDPS Z27, Z10, Z10
 kernelAVX512_8x32_bias_10:
 	VMOVUPS Z10, K1, 0(DX)
-	VADDPS Z28, Z11, Z11
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_11
 	VMAXPS Z11, Z27, Z11
@@ -783,13 +947,18 @@ kernelAVX512_8x32_bias_11:
 	ADDQ R8, DX
 	VBROADCASTSS 24(R10), Z28
 	VADDPS Z28, Z12, Z12
+	VADDPS Z28, Z13, Z13
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_bias_cb6
+	VADDPS Z25, Z12, Z12
+	VADDPS Z26, Z13, Z13
+kernelAVX512_8x32_bias_cb6:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_12
 	VMAXPS Z12, Z27, Z12
 	VADDPS Z27, Z12, Z12
 kernelAVX512_8x32_bias_12:
 	VMOVUPS Z12, K1, 0(DX)
-	VADDPS Z28, Z13, Z13
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_13
 	VMAXPS Z13, Z27, Z13
@@ -801,13 +970,18 @@ kernelAVX512_8x32_bias_13:
 	ADDQ R8, DX
 	VBROADCASTSS 28(R10), Z28
 	VADDPS Z28, Z14, Z14
+	VADDPS Z28, Z15, Z15
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_bias_cb7
+	VADDPS Z25, Z14, Z14
+	VADDPS Z26, Z15, Z15
+kernelAVX512_8x32_bias_cb7:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_14
 	VMAXPS Z14, Z27, Z14
 	VADDPS Z27, Z14, Z14
 kernelAVX512_8x32_bias_14:
 	VMOVUPS Z14, K1, 0(DX)
-	VADDPS Z28, Z15, Z15
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_15
 	VMAXPS Z15, Z27, Z15

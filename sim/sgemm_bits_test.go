@@ -163,19 +163,33 @@ func checkKernelBits(t *testing.T, kern microKernel, bc bitsCase) {
 	sgemmSerial(kern, m, n, k, 1, matrix{data: a, ld: k}, nil, 0, matrix{data: rowData, rows: offs}, got, n, nil)
 	check("B at row offsets", got, want)
 	// Epilogues.
+	colBias := bc.b[:n] // B's first row: its infinity and values
 	for _, relu := range []bool{false, true} {
 		for _, withBias := range []bool{false, true} {
-			start := fromC
-			ep := &epilogue{relu: relu}
-			if withBias {
-				ep.bias = bc.bias
-				start = func(i, j int) float32 { return bc.bias[i] }
-			}
-			want := fmaReference(m, n, k, at, bt, start, relu)
-			for _, bm := range []matrix{{data: b, ld: n}, {data: strips, strips: true}} {
-				got := append([]float32(nil), bc.c...)
-				sgemmSerial(kern, m, n, k, 1, matrix{data: a, ld: k}, nil, 0, bm, got, n, ep)
-				check(fmt.Sprintf("epilogue relu=%v bias=%v strips=%v", relu, withBias, bm.strips), got, want)
+			for _, withCol := range []bool{false, true} {
+				start := fromC
+				ep := &epilogue{relu: relu}
+				if withBias {
+					ep.bias = bc.bias
+					start = func(i, j int) float32 { return bc.bias[i] }
+				}
+				want := fmaReference(m, n, k, at, bt, start, false)
+				if withCol {
+					ep.colBias = colBias
+					for i := range m {
+						for j := range n {
+							want[i*n+j] += colBias[j]
+						}
+					}
+				}
+				if relu {
+					reluInPlace(want)
+				}
+				for _, bm := range []matrix{{data: b, ld: n}, {data: strips, strips: true}} {
+					got := append([]float32(nil), bc.c...)
+					sgemmSerial(kern, m, n, k, 1, matrix{data: a, ld: k}, nil, 0, bm, got, n, ep)
+					check(fmt.Sprintf("epilogue relu=%v bias=%v colBias=%v strips=%v", relu, withBias, withCol, bm.strips), got, want)
+				}
 			}
 		}
 	}
@@ -183,8 +197,8 @@ func checkKernelBits(t *testing.T, kern microKernel, bc bitsCase) {
 
 // TestPackedMatMulGivesReferenceBits checks the MatMul of a constant B
 // (packedB.multiply, whose tiles start from zero through the bias
-// epilogue) against fmaReference, with and without a bias, on one and two
-// threads.
+// epilogue and get the column bias in the kernel) against fmaReference
+// plus the bias, with and without one, on one and two threads.
 func TestPackedMatMulGivesReferenceBits(t *testing.T) {
 	t.Parallel()
 	if activeKernel.tiles == nil {
