@@ -62,10 +62,16 @@ type microKernel struct {
 // filling C with the bias before, adding the column bias and clamping
 // after, done while the tile is in registers when the kernel can (tiles).
 type epilogue struct {
-	bias    []float32 // one value a row of C; nil: C's own contents
-	colBias []float32 // one value a column of C, or nil
-	relu    bool
+	bias     []float32 // one value a row of C; nil: C's own contents
+	fromZero bool      // with bias nil: C starts from zero (is not read)
+	colBias  []float32 // one value a column of C, or nil
+	relu     bool
 }
+
+// gemmZeros is the bias of an epilogue that starts C at zero: the kernel
+// then writes its tile instead of adding to C, and 0 + x is x, so C need
+// not be cleared first. It is only read.
+var gemmZeros [gemmMCMax + 8]float32
 
 // goKernel is the portable micro-kernel; it is always available, and tests
 // compare the assembly kernels with it.
@@ -274,9 +280,12 @@ const directB = 128
 func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *packedA, row0 int, b matrix, c []float32, ldc int, ep *epilogue) {
 	if ep != nil && (kern.tiles == nil || k == 0) {
 		// Fill before and clamp after, as the kernel's epilogue would.
-		if ep.bias != nil {
-			for i := 0; i < m; i++ {
+		for i := 0; i < m; i++ {
+			switch {
+			case ep.bias != nil:
 				fill(c[i*ldc:i*ldc+n], ep.bias[i])
+			case ep.fromZero:
+				clear(c[i*ldc : i*ldc+n])
 			}
 		}
 		sgemmSerial(kern, m, n, k, alpha, a, pa, row0, b, c, ldc, nil)
@@ -312,7 +321,10 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 	if direct || b.strips || b.rows != nil {
 		nc0 = nr // only the ragged last strip is packed
 	}
-	mc0 := min(gemmMC/mr*mr, (m+mr-1)/mr*mr)
+	// Row blocks of equal size: 1024 rows as 1008 + 16 would stream all
+	// of B once more for 16 rows.
+	blocks := (m + gemmMC - 1) / gemmMC
+	mc0 := ((m+blocks-1)/blocks + mr - 1) / mr * mr
 	kc0 := min(gemmKC, k)
 	bufs.b = grow(bufs.b, kc0*nc0)
 	if pa == nil {
@@ -372,8 +384,12 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 						var bias, colBias []float32
 						relu := false
 						if ep != nil {
-							if pc == 0 && ep.bias != nil {
+							switch {
+							case pc > 0:
+							case ep.bias != nil:
 								bias = ep.bias[ic:]
+							case ep.fromZero:
+								bias = gemmZeros[:mc]
 							}
 							if pc+kc == k && ep.colBias != nil {
 								colBias = ep.colBias[jc+jr:]
