@@ -105,19 +105,19 @@ TEXT \u00b7%s(SB), NOSPLIT, $0-104
 # for both FMAs of its row (a broadcast folded into each FMA loads it
 # twice: 18 loads a step instead of 10), and B is prefetched four rows
 # ahead, which helps when B is read in place with a long row stride.
-# The loop does UNROLL steps of k an iteration (fewer loop instructions
-# between the FMAs), then the kc % UNROLL steps left one at a time; the
-# order of the FMAs into each accumulator is the same.
 # The next block of B (pf, pfn cache lines) is loaded into L2 meanwhile,
-# one line every two steps, so that the block after this one does not
-# come from L3 or memory while the kernel waits (B beyond L2 cost the
-# kernel 10%; the prefetch wins back about half).
-# mr (8 or 12 rows) and bpf (B's four-rows-ahead prefetch) are for
-# experiments: 12x32 and no B prefetch measured no faster (within 2%).
+# one line a step, so that the block after this one does not come from
+# L3 or memory while the kernel waits (B beyond L2 cost the kernel 10%;
+# the prefetch wins back about half).
+# unroll (k steps an iteration, then the kc % unroll left one at a time;
+# prefetching a line every two steps), mr (8 or 12 rows) and bpf (B's
+# four-rows-ahead prefetch) are for experiments: unrolling by 2 or 4 was
+# as fast on L1 data and 2-10% slower in real GEMMs, 12x32 and no B
+# prefetch no faster (within 2%).
 # Its epilogue can start C from a bias per row instead of adding to C, and
 # apply Relu after adding: the same IEEE operations, in the same order,
 # as filling C with the bias first and clamping it afterwards.
-UNROLL = 4
+UNROLL = 1
 
 def avx512(name, unroll=UNROLL, mr=8, bpf=True):
     w("""
@@ -131,7 +131,7 @@ def avx512(name, unroll=UNROLL, mr=8, bpf=True):
 // becomes max(v, 0) (MAXPS of 0 and v keeps NaN, adding +0 turns -0 into
 // +0, as Go's max does).
 // Meanwhile it prefetches into L2 the pfn cache lines from pf on (at most
-// kc/2 of them a strip; none when pfn is 0).
+// kc of them a strip; none when pfn is 0).
 // Z0..Z15 hold the tile (two registers a row), Z30/Z31 a row of B, Z28/Z29
 // broadcast elements of A, Z27 zero, Z25/Z26 the column bias; K1/K2
 // mask the columns of C.
@@ -166,24 +166,38 @@ TEXT \u00b7%s(SB), NOSPLIT, $0-104
             w("\tVFMADD231PS Z30, Z%d, Z%d\n" % (t, 2*r))
             w("\tVFMADD231PS Z31, Z%d, Z%d\n" % (t, 2*r+1))
         w("\tADDQ R9, DI\n")
-    shift = {1: 0, 2: 1, 4: 2}[unroll]
-    w("""	MOVQ CX, BX
-	SHRQ $%d, BX
-	JZ   %s_tail
-%s_loop:
-""" % (shift, name, name))
-    for u in range(unroll):
-        step(4*mr*u)
-        if u % 2 == 1 or unroll == 1:
-            w("\tPREFETCHT0 %d(SI)\n" % (1024 + 4*mr*u))
-            w("""	TESTQ R14, R14
+    def prefetches(u):
+        w("\tPREFETCHT0 %d(SI)\n" % (1024 + 4*mr*u))
+        w("""	TESTQ R14, R14
 	JZ   %s_nopf%d
 	PREFETCHT1 (R13)
 	ADDQ $64, R13
 	DECQ R14
 %s_nopf%d:
 """ % (name, u, name, u))
-    w("""	ADDQ $%d, SI
+    if unroll == 1:
+        w("""	TESTQ CX, CX
+	JZ    %s_store
+%s_loop:
+""" % (name, name))
+        step(0)
+        prefetches(0)
+        w("""	ADDQ $%d, SI
+	DECQ CX
+	JNZ  %s_loop
+""" % (4*mr, name))
+    else:
+        shift = {2: 1, 4: 2}[unroll]
+        w("""	MOVQ CX, BX
+	SHRQ $%d, BX
+	JZ   %s_tail
+%s_loop:
+""" % (shift, name, name))
+        for u in range(unroll):
+            step(4*mr*u)
+            if u % 2 == 1:
+                prefetches(u)
+        w("""	ADDQ $%d, SI
 	DECQ BX
 	JNZ  %s_loop
 %s_tail:
@@ -191,15 +205,16 @@ TEXT \u00b7%s(SB), NOSPLIT, $0-104
 	JZ   %s_store
 %s_tailloop:
 """ % (4*mr*unroll, name, name, unroll-1, name, name))
-    step(0)
-    w("""	ADDQ $%d, SI
+        step(0)
+        w("""	ADDQ $%d, SI
 	DECQ CX
 	JNZ  %s_tailloop
-%s_store:
+""" % (4*mr, name))
+    w("""%s_store:
 	VPXORD Z27, Z27, Z27
 	TESTQ R10, R10
 	JNZ   %s_bias
-""" % (4*mr, name, name, name))
+""" % (name, name))
     storeTile(name + "_add", False, "Z", mr, 64, "Z27", "Z28", name, ["K1", "K2"])
     storeTile(name + "_bias", True, "Z", mr, 64, "Z27", "Z28", name, ["K1", "K2"])
     stripLoopTail(name, mr)
