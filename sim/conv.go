@@ -170,8 +170,8 @@ func (cn *convNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape 
 	cg, mg := ch/cn.group, m/cn.group
 	depthwiseConv := cg == 1 && mg == 1
 	var y []float32
-	if bd != nil && !depthwiseConv || depthwiseConv && depthwiseByRows(g) {
-		y = outSliceRaw[float32](c, batch*m*g.outN) // convTiles writes the bias first, depthwiseRows every value
+	if !depthwiseConv || depthwiseByRows(g) {
+		y = outSliceRaw[float32](c, batch*m*g.outN) // convTiles and depthwiseRows write every value
 	} else {
 		y = outSlice[float32](c, batch*m*g.outN) // accumulated into: zero
 	}
@@ -297,8 +297,7 @@ func gcd(a, b int) int {
 func (tl convTiling) chunkAt(i int) int { return min(tl.cols, i*tl.strips/tl.chunks*tl.nr) }
 
 // convTiles computes y = conv(x, w) + bias, and the fused Relu, for the
-// general (not depthwise) float Conv; without a bias, y must be zero on
-// entry.
+// general (not depthwise) float Conv, writing every value of y.
 func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch, ch, m int) {
 	cg, mg := ch/cn.group, m/cn.group
 	kdim := cg * g.kN
@@ -365,9 +364,6 @@ func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch
 			cblk, ldc := y[(bi*m+gi*mg+i0)*outN+j0:], outN
 			if merge {
 				cblk, ldc = blk[:(i1-i0)*nw], nw
-				if bd == nil {
-					clear(cblk)
-				}
 			}
 			if packed != nil {
 				sgemmSerial(kern, i1-i0, nw, kdim, 1, matrix{}, packed[gi], i0, src, cblk, ldc, ep)
@@ -392,13 +388,10 @@ func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch
 }
 
 // tileEpilogue is what the GEMM of output channels [i0, i1) adds to the
-// product: their bias and the fused Relu, or nil when there is neither
-// (C must then start at zero).
+// product: their bias (or zero: C is written, not read) and the fused
+// Relu.
 func (cn *convNode) tileEpilogue(bd []float32, i0, i1 int) *epilogue {
-	if bd == nil && !cn.relu {
-		return nil
-	}
-	ep := &epilogue{relu: cn.relu}
+	ep := &epilogue{relu: cn.relu, fromZero: bd == nil}
 	if bd != nil {
 		ep.bias = bd[i0:i1]
 	}

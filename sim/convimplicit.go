@@ -178,9 +178,6 @@ func (cn *convNode) convImplicit(c *runCtx, plan *implicitPlan, packed []*packed
 			i0, i1 := band*tl.bandRows, min(mg, (band+1)*tl.bandRows)
 			ep := cn.tileEpilogue(bd, gi*mg+i0, gi*mg+i1)
 			blk := (*buf)[:(i1-i0)*nw]
-			if bd == nil {
-				clear(blk)
-			}
 			if packed != nil {
 				sgemmSerial(kern, i1-i0, nw, kdim, 1, matrix{}, packed[gi], i0, src, blk, nw, ep)
 			} else {

@@ -13,28 +13,68 @@ def loadB(regs, width):
     for i, r in enumerate(regs):
         w("\tVMOVUPS %d(DI), %s\n" % (i*width, r))
 
+# Both kernels compute a whole column of tiles in one call: the m rows
+# of C against one block of B, from consecutive strips of A (mr rows
+# each, kc deep), each tile mr rows of C below the previous one, the
+# first cols columns of each (the rest of B's block is read, not
+# stored). One call a block of B instead of one a tile takes the Go
+# driver's loop (slices, bounds checks, the call) out of the time between
+# two tiles, and the edges of C need no scratch tile.
+def stripLoopHead(name, acc, zero_op):
+    """Starts a strip: k counter, B and the accumulators reset."""
+    w("%s_strip:\n\tMOVQ kc+0(FP), CX\n\tMOVQ b+24(FP), DI\n" % name)
+    for i in range(acc):
+        w("\t%s\n" % (zero_op % (i, i, i)))
+
+def stripLoopTail(name, mr):
+    """Ends a strip (DX at the tile's last row): the next tile and strip
+    while rows (R15) remain; then returns."""
+    w("""%s_next:
+	ADDQ R8, DX
+	SUBQ $%d, R15
+	JG   %s_strip
+%s_ret:
+	VZEROUPPER
+	RET
+""" % (name, mr, name, name))
+
+def kernelHead(name):
+    """Loads the arguments common to both kernels; returns when m is 0."""
+    w("""	MOVQ a+8(FP), SI
+	MOVQ m+16(FP), R15
+	MOVQ ldb+32(FP), R9
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
+	SHLQ $2, R8
+	MOVQ bias+64(FP), R10
+	MOVQ cbias+72(FP), AX
+	MOVQ relu+80(FP), R12
+	SHLQ $2, R9
+	TESTQ R15, R15
+	JLE   %s_done
+""" % name)
+
+SIG = "(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int)"
+
 def avx2(name):
     w("""
-// func %s(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-// Adds the product of a packed 6-row strip of A (kc deep) and the kc x 16
-// block of B whose rows are ldb floats apart to the 6x16 tile of C at c
-// with row stride ldc; bias and relu as in kernelAVX512_8x32.
-// Y0..Y11 hold the tile (two registers a row), Y12/Y13 a row of B, Y14 a
-// broadcast element of A, Y15 zero.
-TEXT \u00b7%s(SB), NOSPLIT, $0-64
-	MOVQ kc+0(FP), CX
-	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ ldb+24(FP), R9
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R8
-	SHLQ $2, R8
-	MOVQ bias+48(FP), R10
-	MOVQ relu+56(FP), R12
-""" % (name, name))
-    w("\tSHLQ $2, R9\n")
-    for i in range(12):
-        w("\tVXORPS Y%d, Y%d, Y%d\n"%(i,i,i))
+// func %s%s
+// Adds the products of the packed 6-row strips of A (kc deep) and the
+// kc x 16 block of B whose rows are ldb floats apart to the first cols
+// columns of the m rows of C at c (row stride ldc), a 6x16 tile a strip;
+// bias, cbias and relu as in kernelAVX512_8x32 (pf and pfn are not used).
+// Y0..Y11 hold the tile (two registers a row), Y12/Y13 a row of B (the
+// column masks when storing), Y14 a broadcast element of A, Y15 zero;
+// R11 points to the column mask, 16 lanes of ones16 from 16-cols on.
+TEXT \u00b7%s(SB), NOSPLIT, $0-104
+""" % (name, SIG, name))
+    kernelHead(name)
+    w("""	LEAQ ones16<>(SB), R11
+	MOVQ $16, BX
+	SUBQ cols+56(FP), BX
+	LEAQ (R11)(BX*4), R11
+""")
+    stripLoopHead(name, 12, "VXORPS Y%d, Y%d, Y%d")
     w("""	TESTQ CX, CX
 	JZ    %s_store
 %s_loop:
@@ -50,87 +90,179 @@ TEXT \u00b7%s(SB), NOSPLIT, $0-64
 	JNZ  %s_loop
 %s_store:
 	VXORPS Y15, Y15, Y15
+	VMOVDQU (R11), Y12
+	VMOVDQU 32(R11), Y13
 	TESTQ R10, R10
 	JNZ   %s_bias
 """ % (name, name, name))
-    storeTile(name + "_add", False, "Y", 6, 32, "Y15", "Y14")
-    storeTile(name + "_bias", True, "Y", 6, 32, "Y15", "Y14")
+    storeTile(name + "_add", False, "Y", 6, 32, "Y15", "Y14", name, ["Y12", "Y13"])
+    storeTile(name + "_bias", True, "Y", 6, 32, "Y15", "Y14", name, ["Y12", "Y13"])
+    stripLoopTail(name, 6)
+    w("%s_done:\n\tRET\n" % name)
 
 
 # The AVX-512 kernel. Each element of A is broadcast once into a register
 # for both FMAs of its row (a broadcast folded into each FMA loads it
 # twice: 18 loads a step instead of 10), and B is prefetched four rows
 # ahead, which helps when B is read in place with a long row stride.
+# The next block of B (pf, pfn cache lines) is loaded into L2 meanwhile,
+# one line a step, so that the block after this one does not come from
+# L3 or memory while the kernel waits (B beyond L2 cost the kernel 10%;
+# the prefetch wins back about half).
+# unroll (k steps an iteration, then the kc % unroll left one at a time;
+# prefetching a line every two steps), mr (8 or 12 rows) and bpf (B's
+# four-rows-ahead prefetch) are for experiments: unrolling by 2 or 4 was
+# as fast on L1 data and 2-10% slower in real GEMMs, 12x32 and no B
+# prefetch no faster (within 2%).
 # Its epilogue can start C from a bias per row instead of adding to C, and
 # apply Relu after adding: the same IEEE operations, in the same order,
 # as filling C with the bias first and clamping it afterwards.
-def avx512(name):
+UNROLL = 1
+
+def avx512(name, unroll=UNROLL, mr=8, bpf=True):
     w("""
-// func %s(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-// Adds the product of a packed 8-row strip of A (kc deep) and the kc x 32
-// block of B whose rows are ldb floats apart to the 8x32 tile of C at c
-// with row stride ldc; when bias is not nil, C's tile is bias[r] + the
-// product instead (C is not read), and when relu is not 0 each result v
+// func %s%s
+// Adds the products of the packed 8-row strips of A (kc deep) and the
+// kc x 32 block of B whose rows are ldb floats apart to the first cols
+// columns of the m rows of C at c (row stride ldc), an 8x32 tile a strip;
+// when bias is not nil, C is bias[r] + the product instead (C is not
+// read); when cbias is not nil, cbias[j] is added to column j after the
+// product (cols values); and when relu is not 0 each result v then
 // becomes max(v, 0) (MAXPS of 0 and v keeps NaN, adding +0 turns -0 into
 // +0, as Go's max does).
+// Meanwhile it prefetches into L2 the pfn cache lines from pf on (at most
+// kc of them a strip; none when pfn is 0).
 // Z0..Z15 hold the tile (two registers a row), Z30/Z31 a row of B, Z28/Z29
-// broadcast elements of A, Z27 zero.
-TEXT \u00b7%s(SB), NOSPLIT, $0-64
-	MOVQ kc+0(FP), CX
-	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ ldb+24(FP), R9
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R8
-	SHLQ $2, R8
-	MOVQ bias+48(FP), R10
-	MOVQ relu+56(FP), R12
+// broadcast elements of A, Z27 zero, Z25/Z26 the column bias; K1/K2
+// mask the columns of C.
+TEXT \u00b7%s(SB), NOSPLIT, $0-104
+""" % (name, SIG, name))
+    kernelHead(name)
+    w("""	MOVQ pf+88(FP), R13
+	MOVQ pfn+96(FP), R14
+	LEAQ (R9)(R9*1), R11
+	ADDQ R11, R11
+	MOVQ cols+56(FP), CX
+	MOVQ $1, BX
+	SHLQ CX, BX
+	DECQ BX
+	KMOVW BX, K1
+	SHRQ $16, BX
+	KMOVW BX, K2
+	TESTQ AX, AX
+	JZ   %s_nocbias
+	VMOVUPS.Z (AX), K1, Z25
+	VMOVUPS.Z 64(AX), K2, Z26
+%s_nocbias:
 """ % (name, name))
-    w("\tSHLQ $2, R9\n\tLEAQ (R9)(R9*1), R11\n\tADDQ R11, R11\n")
-    for i in range(16):
-        w("\tVPXORD Z%d, Z%d, Z%d\n" % (i, i, i))
-    w("""	TESTQ CX, CX
+    stripLoopHead(name, 2*mr, "VPXORD Z%d, Z%d, Z%d")
+    def step(aoff):
+        loadB(["Z30", "Z31"], 64)
+        if bpf:
+            w("\tPREFETCHT0 (DI)(R11*1)\n\tPREFETCHT0 64(DI)(R11*1)\n")
+        for r in range(mr):
+            t = 28 + r % 2
+            w("\tVBROADCASTSS %d(SI), Z%d\n" % (aoff + 4*r, t))
+            w("\tVFMADD231PS Z30, Z%d, Z%d\n" % (t, 2*r))
+            w("\tVFMADD231PS Z31, Z%d, Z%d\n" % (t, 2*r+1))
+        w("\tADDQ R9, DI\n")
+    def prefetches(u):
+        w("\tPREFETCHT0 %d(SI)\n" % (1024 + 4*mr*u))
+        w("""	TESTQ R14, R14
+	JZ   %s_nopf%d
+	PREFETCHT1 (R13)
+	ADDQ $64, R13
+	DECQ R14
+%s_nopf%d:
+""" % (name, u, name, u))
+    if unroll == 1:
+        w("""	TESTQ CX, CX
 	JZ    %s_store
 %s_loop:
 """ % (name, name))
-    loadB(["Z30", "Z31"], 64)
-    w("\tPREFETCHT0 (DI)(R11*1)\n\tPREFETCHT0 64(DI)(R11*1)\n\tPREFETCHT0 1024(SI)\n")
-    for r in range(8):
-        t = 28 + r % 2
-        w("\tVBROADCASTSS %d(SI), Z%d\n" % (4*r, t))
-        w("\tVFMADD231PS Z30, Z%d, Z%d\n" % (t, 2*r))
-        w("\tVFMADD231PS Z31, Z%d, Z%d\n" % (t, 2*r+1))
-    w("\tADDQ $32, SI\n")
-    w("\tADDQ R9, DI\n")
-    w("""	DECQ CX
+        step(0)
+        prefetches(0)
+        w("""	ADDQ $%d, SI
+	DECQ CX
 	JNZ  %s_loop
-%s_store:
+""" % (4*mr, name))
+    else:
+        shift = {2: 1, 4: 2}[unroll]
+        w("""	MOVQ CX, BX
+	SHRQ $%d, BX
+	JZ   %s_tail
+%s_loop:
+""" % (shift, name, name))
+        for u in range(unroll):
+            step(4*mr*u)
+            if u % 2 == 1:
+                prefetches(u)
+        w("""	ADDQ $%d, SI
+	DECQ BX
+	JNZ  %s_loop
+%s_tail:
+	ANDQ $%d, CX
+	JZ   %s_store
+%s_tailloop:
+""" % (4*mr*unroll, name, name, unroll-1, name, name))
+        step(0)
+        w("""	ADDQ $%d, SI
+	DECQ CX
+	JNZ  %s_tailloop
+""" % (4*mr, name))
+    w("""%s_store:
 	VPXORD Z27, Z27, Z27
 	TESTQ R10, R10
 	JNZ   %s_bias
-""" % (name, name, name))
-    storeTile(name + "_add", False, "Z", 8, 64, "Z27", "Z28")
-    storeTile(name + "_bias", True, "Z", 8, 64, "Z27", "Z28")
+""" % (name, name))
+    storeTile(name + "_add", False, "Z", mr, 64, "Z27", "Z28", name, ["K1", "K2"])
+    storeTile(name + "_bias", True, "Z", mr, 64, "Z27", "Z28", name, ["K1", "K2"])
+    stripLoopTail(name, mr)
+    w("%s_done:\n\tRET\n" % name)
 
-def storeTile(label, from_bias, reg, rows, width, zero, tmp):
-    """Stores a tile of rows x 2 registers (width bytes each): C plus the
-    tile, or bias[r] plus the tile, then Relu when R12 is not 0."""
+def storeTile(label, from_bias, reg, rows, width, zero, tmp, name, masks):
+    """Stores the tile's rows that are within m (R15 rows left) in rows x
+    2 registers (width bytes each) to the columns of C that masks select
+    (AVX-512 mask registers, or AVX2 vectors of lanes): C plus the tile,
+    or bias[r] plus the tile, plus the column bias at AX when AX is not
+    nil (AVX-512: in Z25/Z26), then Relu when R12 is not 0; then goes on
+    to the next strip (DX at the tile's last row)."""
+    avx512 = masks[0].startswith("K")
     w("%s:\n" % label)
     for r in range(rows):
-        for h in range(2):
-            z = "%s%d" % (reg, 2*r + h)
+        if r > 0:
+            w("\tCMPQ R15, $%d\n\tJLE  %s_ret\n\tADDQ R8, DX\n" % (r, name))
+        zs = ["%s%d" % (reg, 2*r + h) for h in range(2)]
+        for h, z in enumerate(zs):
             if from_bias:
                 if h == 0:
                     w("\tVBROADCASTSS %d(R10), %s\n" % (4*r, tmp))
                 w("\tVADDPS %s, %s, %s\n" % (tmp, z, z))
+            elif avx512:
+                # Merge masking: lanes past cols are not read.
+                w("\tVADDPS %d(DX), %s, %s, %s\n" % (width*h, z, masks[h], z))
             else:
-                w("\tVADDPS %d(DX), %s, %s\n" % (width*h, z, z))
+                w("\tVMASKMOVPS %d(DX), %s, %s\n" % (width*h, masks[h], tmp))
+                w("\tVADDPS %s, %s, %s\n" % (tmp, z, z))
+        w("\tTESTQ AX, AX\n\tJZ    %s_cb%d\n" % (label, r))
+        for h, z in enumerate(zs):
+            if avx512:
+                w("\tVADDPS Z%d, %s, %s\n" % (25 + h, z, z))
+            else:
+                w("\tVMASKMOVPS %d(AX), %s, %s\n" % (width*h, masks[h], tmp))
+                w("\tVADDPS %s, %s, %s\n" % (tmp, z, z))
+        w("%s_cb%d:\n" % (label, r))
+        for h, z in enumerate(zs):
             w("\tTESTQ R12, R12\n\tJZ    %s_%d\n" % (label, 2*r + h))
             w("\tVMAXPS %s, %s, %s\n\tVADDPS %s, %s, %s\n" % (z, zero, z, zero, z, z))
             w("%s_%d:\n" % (label, 2*r + h))
-            w("\tVMOVUPS %s, %d(DX)\n" % (z, width*h))
-        if r < rows - 1: w("\tADDQ R8, DX\n")
-    w("\tVZEROUPPER\n\tRET\n")
+            if avx512:
+                w("\tVMOVUPS %s, %s, %d(DX)\n" % (z, masks[h], width*h))
+            else:
+                w("\tVMASKMOVPS %s, %s, %d(DX)\n" % (z, masks[h], width*h))
+    if from_bias:
+        w("\tADDQ $%d, R10\n" % (4*rows))
+    w("\tJMP  %s_next\n" % name)
 
 avx2("kernelAVX2_6x16")
 avx512("kernelAVX512_8x32")
@@ -165,6 +297,76 @@ TEXT \u00b7%s(SB), NOSPLIT, $0-32
 	RET
 """ % (name, 2*width//4, 2*width//4, name, name, name, reg, width, reg, reg, reg, width, 2*width, name, name))
 
+# packA's strips of 8 rows (the AVX-512 kernel's mr) of a row-major A:
+# eight values of each row at a time, transposed in registers (an 8x8
+# transpose with unpacks, shuffles and lane permutes), instead of Go's
+# scalar copy with a store stride of 8.
+w("""
+// func packA8AVX(dst, src *float32, ld, blocks int, alpha float32)
+// Writes alpha times the 8 rows at src (row r at src + r*ld floats),
+// blocks*8 values of each, as a packed strip of A: dst[p*8+r] is alpha
+// times row r's value p.
+TEXT \u00b7packA8AVX(SB), NOSPLIT, $0-36
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R9
+	MOVQ blocks+24(FP), CX
+	VBROADCASTSS alpha+32(FP), Y15
+	SHLQ $2, R9
+	LEAQ (R9)(R9*2), R10
+	LEAQ (SI)(R9*4), BX
+	TESTQ CX, CX
+	JZ   packA8done
+packA8loop:
+	VMULPS (SI), Y15, Y0
+	VMULPS (SI)(R9*1), Y15, Y1
+	VMULPS (SI)(R9*2), Y15, Y2
+	VMULPS (SI)(R10*1), Y15, Y3
+	VMULPS (BX), Y15, Y4
+	VMULPS (BX)(R9*1), Y15, Y5
+	VMULPS (BX)(R9*2), Y15, Y6
+	VMULPS (BX)(R10*1), Y15, Y7
+	VUNPCKLPS Y1, Y0, Y8
+	VUNPCKHPS Y1, Y0, Y9
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y0
+	VSHUFPS $0x44, Y10, Y8, Y1
+	VSHUFPS $0xEE, Y10, Y8, Y2
+	VSHUFPS $0x44, Y11, Y9, Y3
+	VSHUFPS $0xEE, Y11, Y9, Y4
+	VSHUFPS $0x44, Y14, Y12, Y5
+	VSHUFPS $0xEE, Y14, Y12, Y6
+	VSHUFPS $0x44, Y0, Y13, Y7
+	VSHUFPS $0xEE, Y0, Y13, Y8
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x20, Y8, Y4, Y12
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x31, Y7, Y3, Y0
+	VPERM2F128 $0x31, Y8, Y4, Y1
+	VMOVUPS Y9, (DI)
+	VMOVUPS Y10, 32(DI)
+	VMOVUPS Y11, 64(DI)
+	VMOVUPS Y12, 96(DI)
+	VMOVUPS Y13, 128(DI)
+	VMOVUPS Y14, 160(DI)
+	VMOVUPS Y0, 192(DI)
+	VMOVUPS Y1, 224(DI)
+	ADDQ $32, SI
+	ADDQ $32, BX
+	ADDQ $256, DI
+	DECQ CX
+	JNZ  packA8loop
+packA8done:
+	VZEROUPPER
+	RET
+""")
 packRows("packRowsAVX2_16", "Y", 32)
 packRows("packRowsAVX512_32", "Z", 64)
 w("""

@@ -61,9 +61,10 @@ func packedWeight(cache *atomic.Pointer[packedB], bd []float32, k, n int) *packe
 }
 
 // multiply writes A·B (+ bias, one value per column, when not nil) into
-// y, m x n with row stride n, for A m x k with row stride k. Rows go in
-// blocks of gemmMC, each finished (bias added) while it is in cache; the
-// workers split the rows, or the columns when the rows are few.
+// y, m x n with row stride n, for A m x k with row stride k. The kernel
+// adds the bias to each tile after its last block of k, while the tile
+// is in registers; the workers split the rows, or the columns when the
+// rows are few.
 func (p *packedB) multiply(a []float32, m int, y, bias []float32, threads int) {
 	kern := activeKernel
 	k, n, mr, nr := p.k, p.n, kern.mr, kern.nr
@@ -82,16 +83,11 @@ func (p *packedB) multiply(a []float32, m int, y, bias []float32, threads int) {
 	}
 	band := func(i0, i1, j0, j1 int) {
 		b := matrix{data: p.data[j0*k:], strips: true}
-		for r := i0; r < i1; r += gemmMC {
-			rows := min(gemmMC, i1-r)
-			c := y[r*n+j0:]
-			sgemmSerial(kern, rows, j1-j0, k, 1, matrix{data: a[r*k:], ld: k}, nil, 0, b, c, n, &epilogue{bias: gemmZeros[:]})
-			if bias != nil {
-				for i := range rows {
-					addRow(c[i*n:i*n+j1-j0], bias[j0:j1])
-				}
-			}
+		ep := &epilogue{fromZero: true}
+		if bias != nil {
+			ep.colBias = bias[j0:j1]
 		}
+		sgemmSerial(kern, i1-i0, j1-j0, k, 1, matrix{data: a[i0*k:], ld: k}, nil, 0, b, y[i0*n+j0:], n, ep)
 	}
 	threads = max(1, min(threads, m*n*k/(64*64*64)+1))
 	if threads == 1 {
@@ -107,11 +103,6 @@ func (p *packedB) multiply(a []float32, m int, y, bias []float32, threads int) {
 	}
 	parallelFor(threads, (m+mr-1)/mr, 1, func(lo, hi int) { band(lo*mr, min(hi*mr, m), 0, n) })
 }
-
-// gemmZeros is the bias of an epilogue that starts C at zero: the kernel
-// then writes its tile instead of adding to C, and 0 + x is x, so C need
-// not be cleared first. It is only read.
-var gemmZeros [gemmMCMax + 8]float32
 
 // addRow adds b to o element by element (o[i] += b[i]).
 func addRow(o, b []float32) {

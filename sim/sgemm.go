@@ -22,6 +22,9 @@ const (
 	gemmNC = 3072
 )
 
+// cacheLine is the size of a cache line in bytes, the unit of prefetching.
+const cacheLine = 64
+
 // gemmMC is mc for this machine's L2, a multiple of every kernel's mr (2,
 // 6, 8): 1008 rows (1 MiB of A) with a 2 MiB L2, so that a convolution's
 // B strip is loaded into L1 once for all its output channels.
@@ -38,10 +41,15 @@ type microKernel struct {
 	mr, nr int
 	name   string
 	fn     func(kc int, a, b []float32, ldb int, c []float32, ldc int)
-	// epi, when not nil, is fn with an epilogue (kc > 0): with bias not
-	// nil the tile of C becomes bias[r] + the product (C is not read), and
-	// with relu each result then becomes max(v, 0).
-	epi func(kc int, a, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool)
+	// tiles, when not nil, is fn for the m rows of C at once, over the
+	// first cols (at most nr) columns of the block of B, with the strips
+	// of A one after another (strip s at a[s*mr*kc:], zero-padded to whole
+	// strips), and with an epilogue (kc > 0): with bias not nil C becomes
+	// bias[r] + the product (C is not read), and with relu each result
+	// then becomes max(v, 0); before that, with colBias not nil,
+	// colBias[j] is added to column j. Meanwhile it loads next, memory
+	// the caller reads soon (the next block of B), into L2.
+	tiles func(kc int, a []float32, m int, b []float32, ldb int, c []float32, ldc, cols int, bias, colBias []float32, relu bool, next []float32)
 	// packRows, when not nil, packs kc rows of a strip of a B read at
 	// row offsets (matrix.rows): row p of dst (nr floats) is the nr
 	// floats at src[offs[p]:]. Kernels without it do not take such a B.
@@ -49,13 +57,21 @@ type microKernel struct {
 }
 
 // epilogue is what sgemmSerial does besides the product: C starts from
-// bias[i] in row i instead of its contents, and Relu clamps the result.
-// It gives the bits of filling C with the bias before and clamping it
-// after, done while the tile is in registers when the kernel can (epi).
+// bias[i] in row i instead of its contents, colBias[j] is added to column
+// j after the product, and Relu clamps the result. It gives the bits of
+// filling C with the bias before, adding the column bias and clamping
+// after, done while the tile is in registers when the kernel can (tiles).
 type epilogue struct {
-	bias []float32 // one value a row of C; nil: C's own contents
-	relu bool
+	bias     []float32 // one value a row of C; nil: C's own contents
+	fromZero bool      // with bias nil: C starts from zero (is not read)
+	colBias  []float32 // one value a column of C, or nil
+	relu     bool
 }
+
+// gemmZeros is the bias of an epilogue that starts C at zero: the kernel
+// then writes its tile instead of adding to C, and 0 + x is x, so C need
+// not be cleared first. It is only read.
+var gemmZeros [gemmMCMax + 8]float32
 
 // goKernel is the portable micro-kernel; it is always available, and tests
 // compare the assembly kernels with it.
@@ -262,16 +278,22 @@ const directB = 128
 // sgemmSerial is the blocked algorithm on one goroutine; it adds alpha*A*B
 // to C. When pa is not nil, A is rows [row0, row0+m) of pa instead of a.
 func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *packedA, row0 int, b matrix, c []float32, ldc int, ep *epilogue) {
-	if ep != nil && (kern.epi == nil || k == 0) {
+	if ep != nil && (kern.tiles == nil || k == 0) {
 		// Fill before and clamp after, as the kernel's epilogue would.
-		if ep.bias != nil {
-			for i := 0; i < m; i++ {
+		for i := 0; i < m; i++ {
+			switch {
+			case ep.bias != nil:
 				fill(c[i*ldc:i*ldc+n], ep.bias[i])
+			case ep.fromZero:
+				clear(c[i*ldc : i*ldc+n])
 			}
 		}
 		sgemmSerial(kern, m, n, k, alpha, a, pa, row0, b, c, ldc, nil)
-		if ep.relu {
-			for i := 0; i < m; i++ {
+		for i := 0; i < m; i++ {
+			if ep.colBias != nil {
+				addRow(c[i*ldc:i*ldc+n], ep.colBias[:n])
+			}
+			if ep.relu {
 				reluInPlace(c[i*ldc : i*ldc+n])
 			}
 		}
@@ -299,7 +321,10 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 	if direct || b.strips || b.rows != nil {
 		nc0 = nr // only the ragged last strip is packed
 	}
-	mc0 := min(gemmMC/mr*mr, (m+mr-1)/mr*mr)
+	// Row blocks of equal size: 1024 rows as 1008 + 16 would stream all
+	// of B once more for 16 rows.
+	blocks := (m + gemmMC - 1) / gemmMC
+	mc0 := ((m+blocks-1)/blocks + mr - 1) / mr * mr
 	kc0 := min(gemmKC, k)
 	bufs.b = grow(bufs.b, kc0*nc0)
 	if pa == nil {
@@ -329,7 +354,7 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 				}
 				for jr := 0; jr < nc; jr += nr {
 					nn := min(nr, nc-jr)
-					var bp []float32
+					var bp, next []float32
 					ldb := nr
 					switch {
 					case b.rows != nil:
@@ -339,47 +364,57 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 						bp = bufs.b[:kc*nr]
 					case b.strips:
 						bp = b.data[(jc+jr)*k+pc*nr:][:kc*nr]
+						if jr+nr < nc {
+							next = b.data[(jc+jr+nr)*k+pc*nr:][:kc*nr]
+						}
 					case !direct:
 						bp = bufs.b[jr*kc : (jr+nr)*kc]
+						if jr+nr < nc {
+							next = bufs.b[(jr+nr)*kc : (jr+2*nr)*kc]
+						}
 					case jr < full:
 						bp, ldb = b.data[pc*b.ld+jc+jr:], b.ld
 					default:
 						bp = bufs.b[:nr*kc]
 					}
+					if kern.tiles != nil {
+						// All of the block's tiles in one call to the
+						// kernel, which also loads the next block of B
+						// into L2 meanwhile.
+						var bias, colBias []float32
+						relu := false
+						if ep != nil {
+							switch {
+							case pc > 0:
+							case ep.bias != nil:
+								bias = ep.bias[ic:]
+							case ep.fromZero:
+								bias = gemmZeros[:mc]
+							}
+							if pc+kc == k && ep.colBias != nil {
+								colBias = ep.colBias[jc+jr:]
+							}
+							relu = ep.relu && pc+kc == k
+						}
+						kern.tiles(kc, ablk, mc, bp, ldb, c[ic*ldc+jc+jr:], ldc, nn, bias, colBias, relu, next)
+						continue
+					}
+					// A call a tile; edge tiles through a scratch tile.
+					// (ep is nil here: kernels without tiles take it above.)
 					for ir := 0; ir < mc; ir += mr {
 						mm := min(mr, mc-ir)
 						ap := ablk[ir*kc : (ir+mr)*kc]
 						off := (ic+ir)*ldc + jc + jr
-						var bias []float32
-						relu := false
-						if ep != nil {
-							if pc == 0 && ep.bias != nil {
-								bias = ep.bias[ic+ir:]
-							}
-							relu = ep.relu && pc+kc == k
-						}
 						if mm == mr && nn == nr {
-							if bias != nil || relu {
-								kern.epi(kc, ap, bp, ldb, c[off:], ldc, bias, relu)
-							} else {
-								kern.fn(kc, ap, bp, ldb, c[off:], ldc)
-							}
+							kern.fn(kc, ap, bp, ldb, c[off:], ldc)
 							continue
 						}
-						// Edge tile: compute into a scratch tile, then add
-						// the part that exists.
 						clear(tile)
 						kern.fn(kc, ap, bp, ldb, tile, nr)
 						for i := 0; i < mm; i++ {
 							dst := c[off+i*ldc : off+i*ldc+nn]
-							if bias != nil {
-								fill(dst, bias[i])
-							}
 							for j, v := range tile[i*nr : i*nr+nn] {
 								dst[j] += v
-							}
-							if relu {
-								reluInPlace(dst)
 							}
 						}
 					}
@@ -430,12 +465,13 @@ func packA(dst []float32, a matrix, i0, p0, mc, kc, mr int, alpha float32) {
 
 // packA8 is packA's loop for one whole strip of 8 rows of a row-major A
 // (row r at src[r*ld:]): it writes the strip in order, reading the 8 rows
-// side by side, where the general loop writes with a stride of mr.
+// side by side, where the general loop writes with a stride of mr; blocks
+// of 8 values of k in assembly where there is (packA8Fast).
 func packA8(strip, src []float32, ld, kc int, alpha float32) {
 	r0, r1, r2, r3 := src[:kc], src[ld:ld+kc], src[2*ld:2*ld+kc], src[3*ld:3*ld+kc]
 	r4, r5, r6, r7 := src[4*ld:4*ld+kc], src[5*ld:5*ld+kc], src[6*ld:6*ld+kc], src[7*ld:7*ld+kc]
 	strip = strip[:8*kc]
-	for p := range kc {
+	for p := packA8Fast(strip, src, ld, kc, alpha); p < kc; p++ {
 		d := strip[p*8 : p*8+8 : p*8+8]
 		d[0], d[1], d[2], d[3] = alpha*r0[p], alpha*r1[p], alpha*r2[p], alpha*r3[p]
 		d[4], d[5], d[6], d[7] = alpha*r4[p], alpha*r5[p], alpha*r6[p], alpha*r7[p]

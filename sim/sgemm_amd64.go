@@ -15,10 +15,10 @@ import (
 //go:generate python3 make_sgemm_amd64.py
 
 //go:noescape
-func kernelAVX2_6x16(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func kernelAVX2_6x16(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int)
 
 //go:noescape
-func kernelAVX512_8x32(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+func kernelAVX512_8x32(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int)
 
 //go:noescape
 func packRowsAVX2_16(dst, src *float32, offs *int, kc int)
@@ -26,12 +26,12 @@ func packRowsAVX2_16(dst, src *float32, offs *int, kc int)
 //go:noescape
 func packRowsAVX512_32(dst, src *float32, offs *int, kc int)
 
-// epiArgs are the epilogue arguments of the assembly kernels, for a tile
-// of mr rows.
-func epiArgs(bias []float32, relu bool, mr int) (*float32, int) {
+// epiArgs are the epilogue arguments of the assembly kernels, for rows
+// rows of C.
+func epiArgs(bias []float32, relu bool, rows int) (*float32, int) {
 	var bp *float32
 	if bias != nil {
-		_ = bias[mr-1]
+		_ = bias[rows-1]
 		bp = &bias[0]
 	}
 	if relu {
@@ -43,7 +43,7 @@ func epiArgs(bias []float32, relu bool, mr int) (*float32, int) {
 // asmKernel wraps an mr x nr assembly kernel and its strip packer in a
 // microKernel, checking the bounds the assembly does not.
 func asmKernel(mr, nr int, name string,
-	kernel func(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int),
+	kernel func(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int),
 	pack func(dst, src *float32, offs *int, kc int)) microKernel {
 	return microKernel{mr: mr, nr: nr, name: name,
 		fn: func(kc int, a, b []float32, ldb int, c []float32, ldc int) {
@@ -51,12 +51,29 @@ func asmKernel(mr, nr int, name string,
 				return
 			}
 			_, _, _ = a[mr*kc-1], b[(kc-1)*ldb+nr-1], c[(mr-1)*ldc+nr-1]
-			kernel(kc, &a[0], &b[0], ldb, &c[0], ldc, nil, 0)
+			kernel(kc, &a[0], mr, &b[0], ldb, &c[0], ldc, nr, nil, nil, 0, nil, 0)
 		},
-		epi: func(kc int, a, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool) {
-			_, _, _ = a[mr*kc-1], b[(kc-1)*ldb+nr-1], c[(mr-1)*ldc+nr-1]
-			bp, r := epiArgs(bias, relu, mr)
-			kernel(kc, &a[0], &b[0], ldb, &c[0], ldc, bp, r)
+		tiles: func(kc int, a []float32, m int, b []float32, ldb int, c []float32, ldc, cols int, bias, colBias []float32, relu bool, next []float32) {
+			if m <= 0 || cols <= 0 {
+				return
+			}
+			if cols > nr {
+				panic("sim: kernel tile wider than the kernel")
+			}
+			_, _, _ = a[(m+mr-1)/mr*mr*kc-1], b[(kc-1)*ldb+nr-1], c[(m-1)*ldc+cols-1]
+			bp, r := epiArgs(bias, relu, m)
+			var cb *float32
+			if colBias != nil {
+				_ = colBias[cols-1]
+				cb = &colBias[0]
+			}
+			// Prefetching reads nothing: a partial last line is harmless.
+			var pf *float32
+			pfn := len(next) * 4 / cacheLine
+			if pfn > 0 {
+				pf = &next[0]
+			}
+			kernel(kc, &a[0], m, &b[0], ldb, &c[0], ldc, cols, bp, cb, r, pf, pfn)
 		},
 		// The offsets are checked; src is not: sgemmSerial checks once
 		// that every row lies in B's data.
@@ -74,6 +91,21 @@ var (
 	avx2Kernel   = asmKernel(6, 16, "avx2_6x16", kernelAVX2_6x16, packRowsAVX2_16)
 	avx512Kernel = asmKernel(8, 32, "avx512_8x32", kernelAVX512_8x32, packRowsAVX512_32)
 )
+
+//go:noescape
+func packA8AVX(dst, src *float32, ld, blocks int, alpha float32)
+
+// packA8Fast packs the first kc/8*8 values of packA8's strip with AVX and
+// returns how many it packed: kc/8*8, or 0 without AVX2.
+func packA8Fast(strip, src []float32, ld, kc int, alpha float32) int {
+	blocks := kc / 8
+	if !hasAVX2 || blocks == 0 {
+		return 0
+	}
+	_, _ = strip[blocks*64-1], src[7*ld+blocks*8-1]
+	packA8AVX(&strip[0], &src[0], ld, blocks, alpha)
+	return blocks * 8
+}
 
 //go:noescape
 func im2colSegsAVX512(dst, src *float32, segs *im2colSeg, n int)

@@ -4,23 +4,34 @@
 
 #include "textflag.h"
 
-// func kernelAVX2_6x16(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-// Adds the product of a packed 6-row strip of A (kc deep) and the kc x 16
-// block of B whose rows are ldb floats apart to the 6x16 tile of C at c
-// with row stride ldc; bias and relu as in kernelAVX512_8x32.
-// Y0..Y11 hold the tile (two registers a row), Y12/Y13 a row of B, Y14 a
-// broadcast element of A, Y15 zero.
-TEXT ·kernelAVX2_6x16(SB), NOSPLIT, $0-64
-	MOVQ kc+0(FP), CX
+// func kernelAVX2_6x16(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int)
+// Adds the products of the packed 6-row strips of A (kc deep) and the
+// kc x 16 block of B whose rows are ldb floats apart to the first cols
+// columns of the m rows of C at c (row stride ldc), a 6x16 tile a strip;
+// bias, cbias and relu as in kernelAVX512_8x32 (pf and pfn are not used).
+// Y0..Y11 hold the tile (two registers a row), Y12/Y13 a row of B (the
+// column masks when storing), Y14 a broadcast element of A, Y15 zero;
+// R11 points to the column mask, 16 lanes of ones16 from 16-cols on.
+TEXT ·kernelAVX2_6x16(SB), NOSPLIT, $0-104
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ ldb+24(FP), R9
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R8
+	MOVQ m+16(FP), R15
+	MOVQ ldb+32(FP), R9
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8
-	MOVQ bias+48(FP), R10
-	MOVQ relu+56(FP), R12
+	MOVQ bias+64(FP), R10
+	MOVQ cbias+72(FP), AX
+	MOVQ relu+80(FP), R12
 	SHLQ $2, R9
+	TESTQ R15, R15
+	JLE   kernelAVX2_6x16_done
+	LEAQ ones16<>(SB), R11
+	MOVQ $16, BX
+	SUBQ cols+56(FP), BX
+	LEAQ (R11)(BX*4), R11
+kernelAVX2_6x16_strip:
+	MOVQ kc+0(FP), CX
+	MOVQ b+24(FP), DI
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -62,221 +73,371 @@ kernelAVX2_6x16_loop:
 	JNZ  kernelAVX2_6x16_loop
 kernelAVX2_6x16_store:
 	VXORPS Y15, Y15, Y15
+	VMOVDQU (R11), Y12
+	VMOVDQU 32(R11), Y13
 	TESTQ R10, R10
 	JNZ   kernelAVX2_6x16_bias
 kernelAVX2_6x16_add:
-	VADDPS 0(DX), Y0, Y0
+	VMASKMOVPS 0(DX), Y12, Y14
+	VADDPS Y14, Y0, Y0
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS Y14, Y1, Y1
+	TESTQ AX, AX
+	JZ    kernelAVX2_6x16_add_cb0
+	VMASKMOVPS 0(AX), Y12, Y14
+	VADDPS Y14, Y0, Y0
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS Y14, Y1, Y1
+kernelAVX2_6x16_add_cb0:
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_add_0
 	VMAXPS Y0, Y15, Y0
 	VADDPS Y15, Y0, Y0
 kernelAVX2_6x16_add_0:
-	VMOVUPS Y0, 0(DX)
-	VADDPS 32(DX), Y1, Y1
+	VMASKMOVPS Y0, Y12, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_add_1
 	VMAXPS Y1, Y15, Y1
 	VADDPS Y15, Y1, Y1
 kernelAVX2_6x16_add_1:
-	VMOVUPS Y1, 32(DX)
+	VMASKMOVPS Y1, Y13, 32(DX)
+	CMPQ R15, $1
+	JLE  kernelAVX2_6x16_ret
 	ADDQ R8, DX
-	VADDPS 0(DX), Y2, Y2
+	VMASKMOVPS 0(DX), Y12, Y14
+	VADDPS Y14, Y2, Y2
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS Y14, Y3, Y3
+	TESTQ AX, AX
+	JZ    kernelAVX2_6x16_add_cb1
+	VMASKMOVPS 0(AX), Y12, Y14
+	VADDPS Y14, Y2, Y2
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS Y14, Y3, Y3
+kernelAVX2_6x16_add_cb1:
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_add_2
 	VMAXPS Y2, Y15, Y2
 	VADDPS Y15, Y2, Y2
 kernelAVX2_6x16_add_2:
-	VMOVUPS Y2, 0(DX)
-	VADDPS 32(DX), Y3, Y3
+	VMASKMOVPS Y2, Y12, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_add_3
 	VMAXPS Y3, Y15, Y3
 	VADDPS Y15, Y3, Y3
 kernelAVX2_6x16_add_3:
-	VMOVUPS Y3, 32(DX)
+	VMASKMOVPS Y3, Y13, 32(DX)
+	CMPQ R15, $2
+	JLE  kernelAVX2_6x16_ret
 	ADDQ R8, DX
-	VADDPS 0(DX), Y4, Y4
+	VMASKMOVPS 0(DX), Y12, Y14
+	VADDPS Y14, Y4, Y4
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS Y14, Y5, Y5
+	TESTQ AX, AX
+	JZ    kernelAVX2_6x16_add_cb2
+	VMASKMOVPS 0(AX), Y12, Y14
+	VADDPS Y14, Y4, Y4
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS Y14, Y5, Y5
+kernelAVX2_6x16_add_cb2:
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_add_4
 	VMAXPS Y4, Y15, Y4
 	VADDPS Y15, Y4, Y4
 kernelAVX2_6x16_add_4:
-	VMOVUPS Y4, 0(DX)
-	VADDPS 32(DX), Y5, Y5
+	VMASKMOVPS Y4, Y12, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_add_5
 	VMAXPS Y5, Y15, Y5
 	VADDPS Y15, Y5, Y5
 kernelAVX2_6x16_add_5:
-	VMOVUPS Y5, 32(DX)
+	VMASKMOVPS Y5, Y13, 32(DX)
+	CMPQ R15, $3
+	JLE  kernelAVX2_6x16_ret
 	ADDQ R8, DX
-	VADDPS 0(DX), Y6, Y6
+	VMASKMOVPS 0(DX), Y12, Y14
+	VADDPS Y14, Y6, Y6
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS Y14, Y7, Y7
+	TESTQ AX, AX
+	JZ    kernelAVX2_6x16_add_cb3
+	VMASKMOVPS 0(AX), Y12, Y14
+	VADDPS Y14, Y6, Y6
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS Y14, Y7, Y7
+kernelAVX2_6x16_add_cb3:
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_add_6
 	VMAXPS Y6, Y15, Y6
 	VADDPS Y15, Y6, Y6
 kernelAVX2_6x16_add_6:
-	VMOVUPS Y6, 0(DX)
-	VADDPS 32(DX), Y7, Y7
+	VMASKMOVPS Y6, Y12, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_add_7
 	VMAXPS Y7, Y15, Y7
 	VADDPS Y15, Y7, Y7
 kernelAVX2_6x16_add_7:
-	VMOVUPS Y7, 32(DX)
+	VMASKMOVPS Y7, Y13, 32(DX)
+	CMPQ R15, $4
+	JLE  kernelAVX2_6x16_ret
 	ADDQ R8, DX
-	VADDPS 0(DX), Y8, Y8
+	VMASKMOVPS 0(DX), Y12, Y14
+	VADDPS Y14, Y8, Y8
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS Y14, Y9, Y9
+	TESTQ AX, AX
+	JZ    kernelAVX2_6x16_add_cb4
+	VMASKMOVPS 0(AX), Y12, Y14
+	VADDPS Y14, Y8, Y8
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS Y14, Y9, Y9
+kernelAVX2_6x16_add_cb4:
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_add_8
 	VMAXPS Y8, Y15, Y8
 	VADDPS Y15, Y8, Y8
 kernelAVX2_6x16_add_8:
-	VMOVUPS Y8, 0(DX)
-	VADDPS 32(DX), Y9, Y9
+	VMASKMOVPS Y8, Y12, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_add_9
 	VMAXPS Y9, Y15, Y9
 	VADDPS Y15, Y9, Y9
 kernelAVX2_6x16_add_9:
-	VMOVUPS Y9, 32(DX)
+	VMASKMOVPS Y9, Y13, 32(DX)
+	CMPQ R15, $5
+	JLE  kernelAVX2_6x16_ret
 	ADDQ R8, DX
-	VADDPS 0(DX), Y10, Y10
+	VMASKMOVPS 0(DX), Y12, Y14
+	VADDPS Y14, Y10, Y10
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS Y14, Y11, Y11
+	TESTQ AX, AX
+	JZ    kernelAVX2_6x16_add_cb5
+	VMASKMOVPS 0(AX), Y12, Y14
+	VADDPS Y14, Y10, Y10
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS Y14, Y11, Y11
+kernelAVX2_6x16_add_cb5:
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_add_10
 	VMAXPS Y10, Y15, Y10
 	VADDPS Y15, Y10, Y10
 kernelAVX2_6x16_add_10:
-	VMOVUPS Y10, 0(DX)
-	VADDPS 32(DX), Y11, Y11
+	VMASKMOVPS Y10, Y12, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_add_11
 	VMAXPS Y11, Y15, Y11
 	VADDPS Y15, Y11, Y11
 kernelAVX2_6x16_add_11:
-	VMOVUPS Y11, 32(DX)
-	VZEROUPPER
-	RET
+	VMASKMOVPS Y11, Y13, 32(DX)
+	JMP  kernelAVX2_6x16_next
 kernelAVX2_6x16_bias:
 	VBROADCASTSS 0(R10), Y14
 	VADDPS Y14, Y0, Y0
+	VADDPS Y14, Y1, Y1
+	TESTQ AX, AX
+	JZ    kernelAVX2_6x16_bias_cb0
+	VMASKMOVPS 0(AX), Y12, Y14
+	VADDPS Y14, Y0, Y0
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS Y14, Y1, Y1
+kernelAVX2_6x16_bias_cb0:
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_bias_0
 	VMAXPS Y0, Y15, Y0
 	VADDPS Y15, Y0, Y0
 kernelAVX2_6x16_bias_0:
-	VMOVUPS Y0, 0(DX)
-	VADDPS Y14, Y1, Y1
+	VMASKMOVPS Y0, Y12, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_bias_1
 	VMAXPS Y1, Y15, Y1
 	VADDPS Y15, Y1, Y1
 kernelAVX2_6x16_bias_1:
-	VMOVUPS Y1, 32(DX)
+	VMASKMOVPS Y1, Y13, 32(DX)
+	CMPQ R15, $1
+	JLE  kernelAVX2_6x16_ret
 	ADDQ R8, DX
 	VBROADCASTSS 4(R10), Y14
 	VADDPS Y14, Y2, Y2
+	VADDPS Y14, Y3, Y3
+	TESTQ AX, AX
+	JZ    kernelAVX2_6x16_bias_cb1
+	VMASKMOVPS 0(AX), Y12, Y14
+	VADDPS Y14, Y2, Y2
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS Y14, Y3, Y3
+kernelAVX2_6x16_bias_cb1:
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_bias_2
 	VMAXPS Y2, Y15, Y2
 	VADDPS Y15, Y2, Y2
 kernelAVX2_6x16_bias_2:
-	VMOVUPS Y2, 0(DX)
-	VADDPS Y14, Y3, Y3
+	VMASKMOVPS Y2, Y12, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_bias_3
 	VMAXPS Y3, Y15, Y3
 	VADDPS Y15, Y3, Y3
 kernelAVX2_6x16_bias_3:
-	VMOVUPS Y3, 32(DX)
+	VMASKMOVPS Y3, Y13, 32(DX)
+	CMPQ R15, $2
+	JLE  kernelAVX2_6x16_ret
 	ADDQ R8, DX
 	VBROADCASTSS 8(R10), Y14
 	VADDPS Y14, Y4, Y4
+	VADDPS Y14, Y5, Y5
+	TESTQ AX, AX
+	JZ    kernelAVX2_6x16_bias_cb2
+	VMASKMOVPS 0(AX), Y12, Y14
+	VADDPS Y14, Y4, Y4
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS Y14, Y5, Y5
+kernelAVX2_6x16_bias_cb2:
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_bias_4
 	VMAXPS Y4, Y15, Y4
 	VADDPS Y15, Y4, Y4
 kernelAVX2_6x16_bias_4:
-	VMOVUPS Y4, 0(DX)
-	VADDPS Y14, Y5, Y5
+	VMASKMOVPS Y4, Y12, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_bias_5
 	VMAXPS Y5, Y15, Y5
 	VADDPS Y15, Y5, Y5
 kernelAVX2_6x16_bias_5:
-	VMOVUPS Y5, 32(DX)
+	VMASKMOVPS Y5, Y13, 32(DX)
+	CMPQ R15, $3
+	JLE  kernelAVX2_6x16_ret
 	ADDQ R8, DX
 	VBROADCASTSS 12(R10), Y14
 	VADDPS Y14, Y6, Y6
+	VADDPS Y14, Y7, Y7
+	TESTQ AX, AX
+	JZ    kernelAVX2_6x16_bias_cb3
+	VMASKMOVPS 0(AX), Y12, Y14
+	VADDPS Y14, Y6, Y6
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS Y14, Y7, Y7
+kernelAVX2_6x16_bias_cb3:
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_bias_6
 	VMAXPS Y6, Y15, Y6
 	VADDPS Y15, Y6, Y6
 kernelAVX2_6x16_bias_6:
-	VMOVUPS Y6, 0(DX)
-	VADDPS Y14, Y7, Y7
+	VMASKMOVPS Y6, Y12, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_bias_7
 	VMAXPS Y7, Y15, Y7
 	VADDPS Y15, Y7, Y7
 kernelAVX2_6x16_bias_7:
-	VMOVUPS Y7, 32(DX)
+	VMASKMOVPS Y7, Y13, 32(DX)
+	CMPQ R15, $4
+	JLE  kernelAVX2_6x16_ret
 	ADDQ R8, DX
 	VBROADCASTSS 16(R10), Y14
 	VADDPS Y14, Y8, Y8
+	VADDPS Y14, Y9, Y9
+	TESTQ AX, AX
+	JZ    kernelAVX2_6x16_bias_cb4
+	VMASKMOVPS 0(AX), Y12, Y14
+	VADDPS Y14, Y8, Y8
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS Y14, Y9, Y9
+kernelAVX2_6x16_bias_cb4:
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_bias_8
 	VMAXPS Y8, Y15, Y8
 	VADDPS Y15, Y8, Y8
 kernelAVX2_6x16_bias_8:
-	VMOVUPS Y8, 0(DX)
-	VADDPS Y14, Y9, Y9
+	VMASKMOVPS Y8, Y12, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_bias_9
 	VMAXPS Y9, Y15, Y9
 	VADDPS Y15, Y9, Y9
 kernelAVX2_6x16_bias_9:
-	VMOVUPS Y9, 32(DX)
+	VMASKMOVPS Y9, Y13, 32(DX)
+	CMPQ R15, $5
+	JLE  kernelAVX2_6x16_ret
 	ADDQ R8, DX
 	VBROADCASTSS 20(R10), Y14
 	VADDPS Y14, Y10, Y10
+	VADDPS Y14, Y11, Y11
+	TESTQ AX, AX
+	JZ    kernelAVX2_6x16_bias_cb5
+	VMASKMOVPS 0(AX), Y12, Y14
+	VADDPS Y14, Y10, Y10
+	VMASKMOVPS 32(AX), Y13, Y14
+	VADDPS Y14, Y11, Y11
+kernelAVX2_6x16_bias_cb5:
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_bias_10
 	VMAXPS Y10, Y15, Y10
 	VADDPS Y15, Y10, Y10
 kernelAVX2_6x16_bias_10:
-	VMOVUPS Y10, 0(DX)
-	VADDPS Y14, Y11, Y11
+	VMASKMOVPS Y10, Y12, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX2_6x16_bias_11
 	VMAXPS Y11, Y15, Y11
 	VADDPS Y15, Y11, Y11
 kernelAVX2_6x16_bias_11:
-	VMOVUPS Y11, 32(DX)
+	VMASKMOVPS Y11, Y13, 32(DX)
+	ADDQ $24, R10
+	JMP  kernelAVX2_6x16_next
+kernelAVX2_6x16_next:
+	ADDQ R8, DX
+	SUBQ $6, R15
+	JG   kernelAVX2_6x16_strip
+kernelAVX2_6x16_ret:
 	VZEROUPPER
 	RET
+kernelAVX2_6x16_done:
+	RET
 
-// func kernelAVX512_8x32(kc int, a, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
-// Adds the product of a packed 8-row strip of A (kc deep) and the kc x 32
-// block of B whose rows are ldb floats apart to the 8x32 tile of C at c
-// with row stride ldc; when bias is not nil, C's tile is bias[r] + the
-// product instead (C is not read), and when relu is not 0 each result v
+// func kernelAVX512_8x32(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int)
+// Adds the products of the packed 8-row strips of A (kc deep) and the
+// kc x 32 block of B whose rows are ldb floats apart to the first cols
+// columns of the m rows of C at c (row stride ldc), an 8x32 tile a strip;
+// when bias is not nil, C is bias[r] + the product instead (C is not
+// read); when cbias is not nil, cbias[j] is added to column j after the
+// product (cols values); and when relu is not 0 each result v then
 // becomes max(v, 0) (MAXPS of 0 and v keeps NaN, adding +0 turns -0 into
 // +0, as Go's max does).
+// Meanwhile it prefetches into L2 the pfn cache lines from pf on (at most
+// kc of them a strip; none when pfn is 0).
 // Z0..Z15 hold the tile (two registers a row), Z30/Z31 a row of B, Z28/Z29
-// broadcast elements of A, Z27 zero.
-TEXT ·kernelAVX512_8x32(SB), NOSPLIT, $0-64
-	MOVQ kc+0(FP), CX
+// broadcast elements of A, Z27 zero, Z25/Z26 the column bias; K1/K2
+// mask the columns of C.
+TEXT ·kernelAVX512_8x32(SB), NOSPLIT, $0-104
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ ldb+24(FP), R9
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R8
+	MOVQ m+16(FP), R15
+	MOVQ ldb+32(FP), R9
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8
-	MOVQ bias+48(FP), R10
-	MOVQ relu+56(FP), R12
+	MOVQ bias+64(FP), R10
+	MOVQ cbias+72(FP), AX
+	MOVQ relu+80(FP), R12
 	SHLQ $2, R9
+	TESTQ R15, R15
+	JLE   kernelAVX512_8x32_done
+	MOVQ pf+88(FP), R13
+	MOVQ pfn+96(FP), R14
 	LEAQ (R9)(R9*1), R11
 	ADDQ R11, R11
+	MOVQ cols+56(FP), CX
+	MOVQ $1, BX
+	SHLQ CX, BX
+	DECQ BX
+	KMOVW BX, K1
+	SHRQ $16, BX
+	KMOVW BX, K2
+	TESTQ AX, AX
+	JZ   kernelAVX512_8x32_nocbias
+	VMOVUPS.Z (AX), K1, Z25
+	VMOVUPS.Z 64(AX), K2, Z26
+kernelAVX512_8x32_nocbias:
+kernelAVX512_8x32_strip:
+	MOVQ kc+0(FP), CX
+	MOVQ b+24(FP), DI
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -300,7 +461,6 @@ kernelAVX512_8x32_loop:
 	VMOVUPS 64(DI), Z31
 	PREFETCHT0 (DI)(R11*1)
 	PREFETCHT0 64(DI)(R11*1)
-	PREFETCHT0 1024(SI)
 	VBROADCASTSS 0(SI), Z28
 	VFMADD231PS Z30, Z28, Z0
 	VFMADD231PS Z31, Z28, Z1
@@ -325,8 +485,15 @@ kernelAVX512_8x32_loop:
 	VBROADCASTSS 28(SI), Z29
 	VFMADD231PS Z30, Z29, Z14
 	VFMADD231PS Z31, Z29, Z15
-	ADDQ $32, SI
 	ADDQ R9, DI
+	PREFETCHT0 1024(SI)
+	TESTQ R14, R14
+	JZ   kernelAVX512_8x32_nopf0
+	PREFETCHT1 (R13)
+	ADDQ $64, R13
+	DECQ R14
+kernelAVX512_8x32_nopf0:
+	ADDQ $32, SI
 	DECQ CX
 	JNZ  kernelAVX512_8x32_loop
 kernelAVX512_8x32_store:
@@ -334,255 +501,436 @@ kernelAVX512_8x32_store:
 	TESTQ R10, R10
 	JNZ   kernelAVX512_8x32_bias
 kernelAVX512_8x32_add:
-	VADDPS 0(DX), Z0, Z0
+	VADDPS 0(DX), Z0, K1, Z0
+	VADDPS 64(DX), Z1, K2, Z1
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_add_cb0
+	VADDPS Z25, Z0, Z0
+	VADDPS Z26, Z1, Z1
+kernelAVX512_8x32_add_cb0:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_0
 	VMAXPS Z0, Z27, Z0
 	VADDPS Z27, Z0, Z0
 kernelAVX512_8x32_add_0:
-	VMOVUPS Z0, 0(DX)
-	VADDPS 64(DX), Z1, Z1
+	VMOVUPS Z0, K1, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_1
 	VMAXPS Z1, Z27, Z1
 	VADDPS Z27, Z1, Z1
 kernelAVX512_8x32_add_1:
-	VMOVUPS Z1, 64(DX)
+	VMOVUPS Z1, K2, 64(DX)
+	CMPQ R15, $1
+	JLE  kernelAVX512_8x32_ret
 	ADDQ R8, DX
-	VADDPS 0(DX), Z2, Z2
+	VADDPS 0(DX), Z2, K1, Z2
+	VADDPS 64(DX), Z3, K2, Z3
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_add_cb1
+	VADDPS Z25, Z2, Z2
+	VADDPS Z26, Z3, Z3
+kernelAVX512_8x32_add_cb1:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_2
 	VMAXPS Z2, Z27, Z2
 	VADDPS Z27, Z2, Z2
 kernelAVX512_8x32_add_2:
-	VMOVUPS Z2, 0(DX)
-	VADDPS 64(DX), Z3, Z3
+	VMOVUPS Z2, K1, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_3
 	VMAXPS Z3, Z27, Z3
 	VADDPS Z27, Z3, Z3
 kernelAVX512_8x32_add_3:
-	VMOVUPS Z3, 64(DX)
+	VMOVUPS Z3, K2, 64(DX)
+	CMPQ R15, $2
+	JLE  kernelAVX512_8x32_ret
 	ADDQ R8, DX
-	VADDPS 0(DX), Z4, Z4
+	VADDPS 0(DX), Z4, K1, Z4
+	VADDPS 64(DX), Z5, K2, Z5
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_add_cb2
+	VADDPS Z25, Z4, Z4
+	VADDPS Z26, Z5, Z5
+kernelAVX512_8x32_add_cb2:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_4
 	VMAXPS Z4, Z27, Z4
 	VADDPS Z27, Z4, Z4
 kernelAVX512_8x32_add_4:
-	VMOVUPS Z4, 0(DX)
-	VADDPS 64(DX), Z5, Z5
+	VMOVUPS Z4, K1, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_5
 	VMAXPS Z5, Z27, Z5
 	VADDPS Z27, Z5, Z5
 kernelAVX512_8x32_add_5:
-	VMOVUPS Z5, 64(DX)
+	VMOVUPS Z5, K2, 64(DX)
+	CMPQ R15, $3
+	JLE  kernelAVX512_8x32_ret
 	ADDQ R8, DX
-	VADDPS 0(DX), Z6, Z6
+	VADDPS 0(DX), Z6, K1, Z6
+	VADDPS 64(DX), Z7, K2, Z7
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_add_cb3
+	VADDPS Z25, Z6, Z6
+	VADDPS Z26, Z7, Z7
+kernelAVX512_8x32_add_cb3:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_6
 	VMAXPS Z6, Z27, Z6
 	VADDPS Z27, Z6, Z6
 kernelAVX512_8x32_add_6:
-	VMOVUPS Z6, 0(DX)
-	VADDPS 64(DX), Z7, Z7
+	VMOVUPS Z6, K1, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_7
 	VMAXPS Z7, Z27, Z7
 	VADDPS Z27, Z7, Z7
 kernelAVX512_8x32_add_7:
-	VMOVUPS Z7, 64(DX)
+	VMOVUPS Z7, K2, 64(DX)
+	CMPQ R15, $4
+	JLE  kernelAVX512_8x32_ret
 	ADDQ R8, DX
-	VADDPS 0(DX), Z8, Z8
+	VADDPS 0(DX), Z8, K1, Z8
+	VADDPS 64(DX), Z9, K2, Z9
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_add_cb4
+	VADDPS Z25, Z8, Z8
+	VADDPS Z26, Z9, Z9
+kernelAVX512_8x32_add_cb4:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_8
 	VMAXPS Z8, Z27, Z8
 	VADDPS Z27, Z8, Z8
 kernelAVX512_8x32_add_8:
-	VMOVUPS Z8, 0(DX)
-	VADDPS 64(DX), Z9, Z9
+	VMOVUPS Z8, K1, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_9
 	VMAXPS Z9, Z27, Z9
 	VADDPS Z27, Z9, Z9
 kernelAVX512_8x32_add_9:
-	VMOVUPS Z9, 64(DX)
+	VMOVUPS Z9, K2, 64(DX)
+	CMPQ R15, $5
+	JLE  kernelAVX512_8x32_ret
 	ADDQ R8, DX
-	VADDPS 0(DX), Z10, Z10
+	VADDPS 0(DX), Z10, K1, Z10
+	VADDPS 64(DX), Z11, K2, Z11
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_add_cb5
+	VADDPS Z25, Z10, Z10
+	VADDPS Z26, Z11, Z11
+kernelAVX512_8x32_add_cb5:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_10
 	VMAXPS Z10, Z27, Z10
 	VADDPS Z27, Z10, Z10
 kernelAVX512_8x32_add_10:
-	VMOVUPS Z10, 0(DX)
-	VADDPS 64(DX), Z11, Z11
+	VMOVUPS Z10, K1, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_11
 	VMAXPS Z11, Z27, Z11
 	VADDPS Z27, Z11, Z11
 kernelAVX512_8x32_add_11:
-	VMOVUPS Z11, 64(DX)
+	VMOVUPS Z11, K2, 64(DX)
+	CMPQ R15, $6
+	JLE  kernelAVX512_8x32_ret
 	ADDQ R8, DX
-	VADDPS 0(DX), Z12, Z12
+	VADDPS 0(DX), Z12, K1, Z12
+	VADDPS 64(DX), Z13, K2, Z13
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_add_cb6
+	VADDPS Z25, Z12, Z12
+	VADDPS Z26, Z13, Z13
+kernelAVX512_8x32_add_cb6:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_12
 	VMAXPS Z12, Z27, Z12
 	VADDPS Z27, Z12, Z12
 kernelAVX512_8x32_add_12:
-	VMOVUPS Z12, 0(DX)
-	VADDPS 64(DX), Z13, Z13
+	VMOVUPS Z12, K1, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_13
 	VMAXPS Z13, Z27, Z13
 	VADDPS Z27, Z13, Z13
 kernelAVX512_8x32_add_13:
-	VMOVUPS Z13, 64(DX)
+	VMOVUPS Z13, K2, 64(DX)
+	CMPQ R15, $7
+	JLE  kernelAVX512_8x32_ret
 	ADDQ R8, DX
-	VADDPS 0(DX), Z14, Z14
+	VADDPS 0(DX), Z14, K1, Z14
+	VADDPS 64(DX), Z15, K2, Z15
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_add_cb7
+	VADDPS Z25, Z14, Z14
+	VADDPS Z26, Z15, Z15
+kernelAVX512_8x32_add_cb7:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_14
 	VMAXPS Z14, Z27, Z14
 	VADDPS Z27, Z14, Z14
 kernelAVX512_8x32_add_14:
-	VMOVUPS Z14, 0(DX)
-	VADDPS 64(DX), Z15, Z15
+	VMOVUPS Z14, K1, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_add_15
 	VMAXPS Z15, Z27, Z15
 	VADDPS Z27, Z15, Z15
 kernelAVX512_8x32_add_15:
-	VMOVUPS Z15, 64(DX)
-	VZEROUPPER
-	RET
+	VMOVUPS Z15, K2, 64(DX)
+	JMP  kernelAVX512_8x32_next
 kernelAVX512_8x32_bias:
 	VBROADCASTSS 0(R10), Z28
 	VADDPS Z28, Z0, Z0
+	VADDPS Z28, Z1, Z1
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_bias_cb0
+	VADDPS Z25, Z0, Z0
+	VADDPS Z26, Z1, Z1
+kernelAVX512_8x32_bias_cb0:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_0
 	VMAXPS Z0, Z27, Z0
 	VADDPS Z27, Z0, Z0
 kernelAVX512_8x32_bias_0:
-	VMOVUPS Z0, 0(DX)
-	VADDPS Z28, Z1, Z1
+	VMOVUPS Z0, K1, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_1
 	VMAXPS Z1, Z27, Z1
 	VADDPS Z27, Z1, Z1
 kernelAVX512_8x32_bias_1:
-	VMOVUPS Z1, 64(DX)
+	VMOVUPS Z1, K2, 64(DX)
+	CMPQ R15, $1
+	JLE  kernelAVX512_8x32_ret
 	ADDQ R8, DX
 	VBROADCASTSS 4(R10), Z28
 	VADDPS Z28, Z2, Z2
+	VADDPS Z28, Z3, Z3
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_bias_cb1
+	VADDPS Z25, Z2, Z2
+	VADDPS Z26, Z3, Z3
+kernelAVX512_8x32_bias_cb1:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_2
 	VMAXPS Z2, Z27, Z2
 	VADDPS Z27, Z2, Z2
 kernelAVX512_8x32_bias_2:
-	VMOVUPS Z2, 0(DX)
-	VADDPS Z28, Z3, Z3
+	VMOVUPS Z2, K1, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_3
 	VMAXPS Z3, Z27, Z3
 	VADDPS Z27, Z3, Z3
 kernelAVX512_8x32_bias_3:
-	VMOVUPS Z3, 64(DX)
+	VMOVUPS Z3, K2, 64(DX)
+	CMPQ R15, $2
+	JLE  kernelAVX512_8x32_ret
 	ADDQ R8, DX
 	VBROADCASTSS 8(R10), Z28
 	VADDPS Z28, Z4, Z4
+	VADDPS Z28, Z5, Z5
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_bias_cb2
+	VADDPS Z25, Z4, Z4
+	VADDPS Z26, Z5, Z5
+kernelAVX512_8x32_bias_cb2:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_4
 	VMAXPS Z4, Z27, Z4
 	VADDPS Z27, Z4, Z4
 kernelAVX512_8x32_bias_4:
-	VMOVUPS Z4, 0(DX)
-	VADDPS Z28, Z5, Z5
+	VMOVUPS Z4, K1, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_5
 	VMAXPS Z5, Z27, Z5
 	VADDPS Z27, Z5, Z5
 kernelAVX512_8x32_bias_5:
-	VMOVUPS Z5, 64(DX)
+	VMOVUPS Z5, K2, 64(DX)
+	CMPQ R15, $3
+	JLE  kernelAVX512_8x32_ret
 	ADDQ R8, DX
 	VBROADCASTSS 12(R10), Z28
 	VADDPS Z28, Z6, Z6
+	VADDPS Z28, Z7, Z7
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_bias_cb3
+	VADDPS Z25, Z6, Z6
+	VADDPS Z26, Z7, Z7
+kernelAVX512_8x32_bias_cb3:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_6
 	VMAXPS Z6, Z27, Z6
 	VADDPS Z27, Z6, Z6
 kernelAVX512_8x32_bias_6:
-	VMOVUPS Z6, 0(DX)
-	VADDPS Z28, Z7, Z7
+	VMOVUPS Z6, K1, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_7
 	VMAXPS Z7, Z27, Z7
 	VADDPS Z27, Z7, Z7
 kernelAVX512_8x32_bias_7:
-	VMOVUPS Z7, 64(DX)
+	VMOVUPS Z7, K2, 64(DX)
+	CMPQ R15, $4
+	JLE  kernelAVX512_8x32_ret
 	ADDQ R8, DX
 	VBROADCASTSS 16(R10), Z28
 	VADDPS Z28, Z8, Z8
+	VADDPS Z28, Z9, Z9
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_bias_cb4
+	VADDPS Z25, Z8, Z8
+	VADDPS Z26, Z9, Z9
+kernelAVX512_8x32_bias_cb4:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_8
 	VMAXPS Z8, Z27, Z8
 	VADDPS Z27, Z8, Z8
 kernelAVX512_8x32_bias_8:
-	VMOVUPS Z8, 0(DX)
-	VADDPS Z28, Z9, Z9
+	VMOVUPS Z8, K1, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_9
 	VMAXPS Z9, Z27, Z9
 	VADDPS Z27, Z9, Z9
 kernelAVX512_8x32_bias_9:
-	VMOVUPS Z9, 64(DX)
+	VMOVUPS Z9, K2, 64(DX)
+	CMPQ R15, $5
+	JLE  kernelAVX512_8x32_ret
 	ADDQ R8, DX
 	VBROADCASTSS 20(R10), Z28
 	VADDPS Z28, Z10, Z10
+	VADDPS Z28, Z11, Z11
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_bias_cb5
+	VADDPS Z25, Z10, Z10
+	VADDPS Z26, Z11, Z11
+kernelAVX512_8x32_bias_cb5:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_10
 	VMAXPS Z10, Z27, Z10
 	VADDPS Z27, Z10, Z10
 kernelAVX512_8x32_bias_10:
-	VMOVUPS Z10, 0(DX)
-	VADDPS Z28, Z11, Z11
+	VMOVUPS Z10, K1, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_11
 	VMAXPS Z11, Z27, Z11
 	VADDPS Z27, Z11, Z11
 kernelAVX512_8x32_bias_11:
-	VMOVUPS Z11, 64(DX)
+	VMOVUPS Z11, K2, 64(DX)
+	CMPQ R15, $6
+	JLE  kernelAVX512_8x32_ret
 	ADDQ R8, DX
 	VBROADCASTSS 24(R10), Z28
 	VADDPS Z28, Z12, Z12
+	VADDPS Z28, Z13, Z13
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_bias_cb6
+	VADDPS Z25, Z12, Z12
+	VADDPS Z26, Z13, Z13
+kernelAVX512_8x32_bias_cb6:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_12
 	VMAXPS Z12, Z27, Z12
 	VADDPS Z27, Z12, Z12
 kernelAVX512_8x32_bias_12:
-	VMOVUPS Z12, 0(DX)
-	VADDPS Z28, Z13, Z13
+	VMOVUPS Z12, K1, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_13
 	VMAXPS Z13, Z27, Z13
 	VADDPS Z27, Z13, Z13
 kernelAVX512_8x32_bias_13:
-	VMOVUPS Z13, 64(DX)
+	VMOVUPS Z13, K2, 64(DX)
+	CMPQ R15, $7
+	JLE  kernelAVX512_8x32_ret
 	ADDQ R8, DX
 	VBROADCASTSS 28(R10), Z28
 	VADDPS Z28, Z14, Z14
+	VADDPS Z28, Z15, Z15
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_bias_cb7
+	VADDPS Z25, Z14, Z14
+	VADDPS Z26, Z15, Z15
+kernelAVX512_8x32_bias_cb7:
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_14
 	VMAXPS Z14, Z27, Z14
 	VADDPS Z27, Z14, Z14
 kernelAVX512_8x32_bias_14:
-	VMOVUPS Z14, 0(DX)
-	VADDPS Z28, Z15, Z15
+	VMOVUPS Z14, K1, 0(DX)
 	TESTQ R12, R12
 	JZ    kernelAVX512_8x32_bias_15
 	VMAXPS Z15, Z27, Z15
 	VADDPS Z27, Z15, Z15
 kernelAVX512_8x32_bias_15:
-	VMOVUPS Z15, 64(DX)
+	VMOVUPS Z15, K2, 64(DX)
+	ADDQ $32, R10
+	JMP  kernelAVX512_8x32_next
+kernelAVX512_8x32_next:
+	ADDQ R8, DX
+	SUBQ $8, R15
+	JG   kernelAVX512_8x32_strip
+kernelAVX512_8x32_ret:
+	VZEROUPPER
+	RET
+kernelAVX512_8x32_done:
+	RET
+
+// func packA8AVX(dst, src *float32, ld, blocks int, alpha float32)
+// Writes alpha times the 8 rows at src (row r at src + r*ld floats),
+// blocks*8 values of each, as a packed strip of A: dst[p*8+r] is alpha
+// times row r's value p.
+TEXT ·packA8AVX(SB), NOSPLIT, $0-36
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R9
+	MOVQ blocks+24(FP), CX
+	VBROADCASTSS alpha+32(FP), Y15
+	SHLQ $2, R9
+	LEAQ (R9)(R9*2), R10
+	LEAQ (SI)(R9*4), BX
+	TESTQ CX, CX
+	JZ   packA8done
+packA8loop:
+	VMULPS (SI), Y15, Y0
+	VMULPS (SI)(R9*1), Y15, Y1
+	VMULPS (SI)(R9*2), Y15, Y2
+	VMULPS (SI)(R10*1), Y15, Y3
+	VMULPS (BX), Y15, Y4
+	VMULPS (BX)(R9*1), Y15, Y5
+	VMULPS (BX)(R9*2), Y15, Y6
+	VMULPS (BX)(R10*1), Y15, Y7
+	VUNPCKLPS Y1, Y0, Y8
+	VUNPCKHPS Y1, Y0, Y9
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y0
+	VSHUFPS $0x44, Y10, Y8, Y1
+	VSHUFPS $0xEE, Y10, Y8, Y2
+	VSHUFPS $0x44, Y11, Y9, Y3
+	VSHUFPS $0xEE, Y11, Y9, Y4
+	VSHUFPS $0x44, Y14, Y12, Y5
+	VSHUFPS $0xEE, Y14, Y12, Y6
+	VSHUFPS $0x44, Y0, Y13, Y7
+	VSHUFPS $0xEE, Y0, Y13, Y8
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x20, Y8, Y4, Y12
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x31, Y7, Y3, Y0
+	VPERM2F128 $0x31, Y8, Y4, Y1
+	VMOVUPS Y9, (DI)
+	VMOVUPS Y10, 32(DI)
+	VMOVUPS Y11, 64(DI)
+	VMOVUPS Y12, 96(DI)
+	VMOVUPS Y13, 128(DI)
+	VMOVUPS Y14, 160(DI)
+	VMOVUPS Y0, 192(DI)
+	VMOVUPS Y1, 224(DI)
+	ADDQ $32, SI
+	ADDQ $32, BX
+	ADDQ $256, DI
+	DECQ CX
+	JNZ  packA8loop
+packA8done:
 	VZEROUPPER
 	RET
 

@@ -9,3 +9,6 @@ func availableKernels() []microKernel { return []microKernel{goKernel} }
 func im2colFast(nr int) bool { return false }
 
 func im2colSegsFast(dst, src []float32, segs []im2colSeg, stride, nr int) { panic("unreachable") }
+
+// packA8Fast packs nothing: packA8 uses its Go loop.
+func packA8Fast(strip, src []float32, ld, kc int, alpha float32) int { return 0 }

@@ -72,11 +72,12 @@ func TestSgemmBetaZeroIgnoresNaN(t *testing.T) {
 	}
 }
 
-// TestSgemmEpilogueGivesFillThenRelu checks that the GEMM with a bias and
-// Relu epilogue gives the bits of filling C with the bias, running the
-// GEMM and clamping afterwards, for every kernel, over several cache
-// blocks of k, edge tiles, and the values where max differs from a
-// comparison: NaN, -0 and negative results.
+// TestSgemmEpilogueGivesFillThenRelu checks that the GEMM with a bias,
+// column bias and Relu epilogue gives the bits of filling C with the
+// bias, running the GEMM, adding the column bias and clamping afterwards,
+// for every kernel, over several cache blocks of k, edge tiles, and the
+// values where max differs from a comparison: NaN, -0 and negative
+// results.
 func TestSgemmEpilogueGivesFillThenRelu(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	nan := float32(math.NaN())
@@ -91,26 +92,36 @@ func TestSgemmEpilogueGivesFillThenRelu(t *testing.T) {
 				clear(a[3*k : 4*k])
 			}
 			bias[3] = negZero // row 3 is -0 + (+0 products)
+			colBias := randFloats(r, n)
+			colBias[0] = negZero
 			for _, relu := range []bool{false, true} {
 				for _, withBias := range []bool{false, true} {
-					want := randFloats(r, m*n)
-					got := append([]float32(nil), want...)
-					ep := &epilogue{relu: relu}
-					if withBias {
-						ep.bias = bias
-						for i := 0; i < m; i++ {
-							fill(want[i*n:(i+1)*n], bias[i])
+					for _, withCol := range []bool{false, true} {
+						want := randFloats(r, m*n)
+						got := append([]float32(nil), want...)
+						ep := &epilogue{relu: relu}
+						if withBias {
+							ep.bias = bias
+							for i := 0; i < m; i++ {
+								fill(want[i*n:(i+1)*n], bias[i])
+							}
 						}
-					}
-					am, bm := matrix{data: a, ld: k}, matrix{data: b, ld: n}
-					sgemmSerial(kern, m, n, k, 1, am, nil, 0, bm, want, n, nil)
-					if relu {
-						reluInPlace(want)
-					}
-					sgemmSerial(kern, m, n, k, 1, am, nil, 0, bm, got, n, ep)
-					for i := range want {
-						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-							t.Fatalf("%s %dx%dx%d relu=%v bias=%v: C[%d] = %g (%#x), want %g (%#x)", kern.name, m, n, k, relu, withBias, i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+						am, bm := matrix{data: a, ld: k}, matrix{data: b, ld: n}
+						sgemmSerial(kern, m, n, k, 1, am, nil, 0, bm, want, n, nil)
+						if withCol {
+							ep.colBias = colBias
+							for i := 0; i < m; i++ {
+								addRow(want[i*n:(i+1)*n], colBias)
+							}
+						}
+						if relu {
+							reluInPlace(want)
+						}
+						sgemmSerial(kern, m, n, k, 1, am, nil, 0, bm, got, n, ep)
+						for i := range want {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("%s %dx%dx%d relu=%v bias=%v colBias=%v: C[%d] = %g (%#x), want %g (%#x)", kern.name, m, n, k, relu, withBias, withCol, i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+							}
 						}
 					}
 				}
