@@ -310,8 +310,8 @@ func (sp *swapPlan) checkReads(s0, s1, reach, n int) {
 // tile computes output positions [i0, i1) of the pass (i0 a multiple of
 // mr) by output channels [c0, c1) of its group (c0 a multiple of nr) into
 // a block of C^T, starting from the bias or zero, one gemmKC block of taps
-// at a time (packing that block of X^T just before), and transposes it
-// into y, clamped by the fused Relu.
+// at a time (packing that block of X^T just before), clamped by the fused
+// Relu, and transposes it into y.
 func (sw swapPass) tile(xp, wt, bd, y []float32, i0, i1, c0, c1 int) {
 	mr, nr := sw.kern.mr, sw.kern.nr
 	nw, mg := c1-c0, sw.m/sw.cn.group
@@ -339,9 +339,14 @@ func (sw swapPass) tile(xp, wt, bd, y []float32, i0, i1, c0, c1 int) {
 			sw.plan.pack(pa.data[s*mr*kc:][:mr*kc], &strips[s], xp, pc, kc)
 		}
 		// One block of k a call: the kernel adds each block's sum to C
-		// in order, as one call over the whole k does.
+		// in order, as one call over the whole k does, and clamps the
+		// sums after the last block.
+		var ep *epilogue
+		if sw.cn.relu && pc+kc == sw.kdim {
+			ep = &epilogue{relu: true}
+		}
 		b := matrix{data: wt[pc*npad+c0*kc:], strips: true}
-		sgemmSerial(sw.kern, i1-i0, nw, kc, 1, matrix{}, pa, 0, b, blk, nw, nil)
+		sgemmSerial(sw.kern, i1-i0, nw, kc, 1, matrix{}, pa, 0, b, blk, nw, ep)
 	}
 
 	outN := sw.g.outN
@@ -351,7 +356,7 @@ func (sw swapPass) tile(xp, wt, bd, y []float32, i0, i1, c0, c1 int) {
 		bi, p := j/outN, j%outN
 		n := min(outN-p, i1-i)
 		yb := y[(bi*sw.m+sw.gi*mg+c0)*outN+p:]
-		transposeBlock(yb, outN, blk[(i-i0)*nw:], nw, n, nw, sw.cn.relu)
+		transposeBlock(yb, outN, blk[(i-i0)*nw:], nw, n, nw)
 		i += n
 	}
 }
@@ -374,20 +379,24 @@ func (sp *swapPlan) pack(dst []float32, st *swapStrip, xp []float32, pc, kc int)
 }
 
 // transposeBlock writes the rows x cols block src (row stride lds)
-// transposed into dst (row stride ldd): dst[c*ldd+r] = src[r*lds+c],
-// clamped at zero with relu.
-func transposeBlock(dst []float32, ldd int, src []float32, lds, rows, cols int, relu bool) {
-	for c := range cols {
-		d := dst[c*ldd:][:rows]
-		s := src[c:]
-		if relu {
-			for r := range d {
-				d[r] = max(s[r*lds], 0)
-			}
-			continue
+// transposed into dst (row stride ldd): dst[c*ldd+r] = src[r*lds+c]. It
+// reads src a row of 8 columns at a time, writing 8 rows of dst side by
+// side.
+func transposeBlock(dst []float32, ldd int, src []float32, lds, rows, cols int) {
+	c := 0
+	for ; c+8 <= cols; c += 8 {
+		d0, d1, d2, d3 := dst[c*ldd:][:rows], dst[(c+1)*ldd:][:rows], dst[(c+2)*ldd:][:rows], dst[(c+3)*ldd:][:rows]
+		d4, d5, d6, d7 := dst[(c+4)*ldd:][:rows], dst[(c+5)*ldd:][:rows], dst[(c+6)*ldd:][:rows], dst[(c+7)*ldd:][:rows]
+		for r := range rows {
+			s := src[r*lds+c:][:8:8]
+			d0[r], d1[r], d2[r], d3[r] = s[0], s[1], s[2], s[3]
+			d4[r], d5[r], d6[r], d7[r] = s[4], s[5], s[6], s[7]
 		}
+	}
+	for ; c < cols; c++ {
+		d := dst[c*ldd:][:rows]
 		for r := range d {
-			d[r] = s[r*lds]
+			d[r] = src[r*lds+c]
 		}
 	}
 }
