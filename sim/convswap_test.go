@@ -34,9 +34,11 @@ func TestConvSwappedGivesUsualBits(t *testing.T) {
 		{2, 96, 40, 1, sq(5), sq(1), sq(1), sq(1), []int{0, 0, 0, 0}},        // pointwise
 		{1, 20, 33, 1, []int{19}, []int{3}, []int{1}, []int{2}, []int{2, 1}}, // 1-D, dilated
 		{2, 6, 9, 3, sq(6), sq(2), sq(1), sq(1), []int{0, 1, 1, 0}},
+		{1, 8, 40, 1, []int{20, 5}, sq(3), []int{3, 1}, sq(1), []int{1, 1, 1, 1}}, // strips over three rows: packed in Go
 	}
 	saved, savedMax, savedKern := convSwapMinGain, convSwapMaxC, activeKernel
 	defer func() { convSwapMinGain, convSwapMaxC, activeKernel = saved, savedMax, savedKern }()
+	goStrips := 0 // strips of 8 the AVX-512 kernel's runs pack in Go
 	for _, kern := range availableKernels() {
 		if kern.nr%kern.mr != 0 {
 			continue
@@ -96,11 +98,21 @@ func TestConvSwappedGivesUsualBits(t *testing.T) {
 							if i := firstBitDiff(got, want); i >= 0 {
 								t.Fatalf("%s: y[%d] = %g swapped, %g usual", name, i, got[i], want[i])
 							}
+							if kern.mr == 8 {
+								g, err := (&convNode{w: attrs, group: sp.group}).convShapes(x, w, nil)
+								if err != nil {
+									t.Fatal(err)
+								}
+								goStrips += newSwapPlan(g, sp.batch, sp.c, cg, kern.mr).slow
+							}
 						}
 					}
 				}
 			}
 		}
+	}
+	if swapRowsFast && goStrips == 0 {
+		t.Error("no strip of positions was packed in Go: that path went untested")
 	}
 }
 
