@@ -68,8 +68,9 @@ type convNode struct {
 	i8    *igemmWeights // the same for the int8 kernels (igemm_conv.go)
 	// implicit keeps the last implicitPlan (convimplicit.go).
 	implicit *atomic.Pointer[implicitPlan]
-	// swapped keeps W^T packed when W is an initializer (convswap.go).
-	swapped *atomic.Pointer[swappedWeights]
+	// swapped keeps W^T packed and the last plan when W is an
+	// initializer (convswap.go).
+	swapped *swapCache
 }
 
 func buildConv(b *buildCtx, n *onnx.Node) (opFunc, error) {
@@ -93,7 +94,7 @@ func buildConv(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	if isInitializer(b.graph, n.Inputs[1]) {
 		cn.cache = new(atomic.Pointer[convWeights])
 		cn.i8 = new(igemmWeights)
-		cn.swapped = new(atomic.Pointer[swappedWeights])
+		cn.swapped = new(swapCache)
 	}
 	b.fusable = func(act *onnx.Node) opFunc {
 		if act.OpType != "Relu" {

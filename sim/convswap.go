@@ -22,6 +22,8 @@ package sim
 // adds it to the sum plus +0, which differ for a bias of -0 and a sum of
 // -0.)
 
+import "sync/atomic"
+
 // convSwapMinGain is how many times more kernel lanes the usual product
 // must compute than the swapped one for a layer to take the swapped one,
 // which also packs X^T and transposes its output. At 0, every convolution
@@ -33,6 +35,13 @@ var convSwapMinGain = 1.06
 // (positions by a group's output channels): 8 MB, the whole of any
 // ResNet-18 layer at batch 8, so that W^T is read once.
 var convSwapMaxC = 2 << 20
+
+// swapCache keeps what a Conv's swapped product prepares between runs:
+// W^T packed, and the plan of the last geometry.
+type swapCache struct {
+	weights atomic.Pointer[swappedWeights]
+	plan    atomic.Pointer[swapPlan]
+}
 
 // swappedWeights is W^T of each group packed as strips of B (matrix.strips)
 // for a kernel, and which tensor data it was packed from.
@@ -73,10 +82,9 @@ func (cn *convNode) convSwapped(c *runCtx, xd, wd, bd, y []float32, g *geom, bat
 	}
 	mg, kdim := m/cn.group, ch/cn.group*g.kN
 	wt := cn.swappedWeights(wd, mg, kdim, kern)
-	xp := f32Scratch.get(batch*ch*sp.pn + 16)
-	defer f32Scratch.put(xp)
-	padInput(*xp, xd, g, sp.hp, sp.wp, batch*ch, c.threads)
-	clear((*xp)[batch*ch*sp.pn:]) // read by the permutes, never kept
+	xp := outSliceRaw[float32](c, batch*ch*sp.pn+16)
+	padInput(xp, xd, g, sp.hp, sp.wp, batch*ch, c.threads)
+	clear(xp[batch*ch*sp.pn:]) // read by the permutes, never kept
 
 	rows := batch * g.outN
 	// Passes of whole strips of nr positions, as many as convSwapMaxC
@@ -85,7 +93,7 @@ func (cn *convNode) convSwapped(c *runCtx, xd, wd, bd, y []float32, g *geom, bat
 	for gi := range cn.group {
 		for r0 := 0; r0 < rows; r0 += pass {
 			sw := swapPass{cn: cn, kern: kern, g: g, plan: sp, m: m, kdim: kdim, gi: gi, r0: r0, r1: min(rows, r0+pass)}
-			sw.run(c.threads, (*xp)[gi*sp.cg*sp.pn:], wt[gi], bd, y)
+			sw.run(c, xp[gi*sp.cg*sp.pn:], wt[gi], bd, y)
 		}
 	}
 	return true
@@ -103,7 +111,11 @@ func (cn *convNode) swapPlanFor(g *geom, batch, ch, m int, wd []float32, kern mi
 		// transposing the output cost more than the lanes save.
 		return nil
 	}
-	sp := newSwapPlan(g, batch, ch, ch/cn.group, kern.mr)
+	sp := cn.swapped.plan.Load()
+	if sp == nil || !sp.fits(g, batch, ch, ch/cn.group, kern.mr) {
+		sp = newSwapPlan(g, batch, ch, ch/cn.group, kern.mr)
+		cn.swapped.plan.Store(sp)
+	}
 	if convSwapMinGain > 0 && sp.slow*8 > len(sp.strips) {
 		return nil // most strips would be packed in Go: slower than the lanes saved
 	}
@@ -120,7 +132,10 @@ func planar(g *geom) bool {
 // tap p of a group's channel c at offs[p] from output position j's
 // offset, strip by strip of mr positions.
 type swapPlan struct {
-	mr, cg     int
+	// key: what the plan was made for
+	in, out, k, s, d, padB, padE [3]int
+	batch, ch, cg, mr            int
+
 	hp, wp, pn int // padded plane
 	offs       []int
 	strips     []swapStrip
@@ -137,13 +152,20 @@ type swapStrip struct {
 	pos        []int
 }
 
+// fits reports whether sp was made for this geometry and these sizes.
+func (sp *swapPlan) fits(g *geom, batch, ch, cg, mr int) bool {
+	return sp.in == g.in && sp.out == g.out && sp.k == g.k && sp.s == g.s && sp.d == g.d &&
+		sp.padB == g.padB && sp.padE == g.padE && sp.batch == batch && sp.ch == ch && sp.cg == cg && sp.mr == mr
+}
+
 // newSwapPlan lays out the strips of mr positions over a batch's outputs
 // (position j is output position j%outN of image j/outN) in the padded
 // planes of images of ch channels, offsets within a group of cg channels.
-// Strips of 8 within one image that span fewer than 16 floats of the
-// padded input are fast when swapRows8 has assembly.
+// A strip of 8 is fast when swapRows8 has assembly and two windows of 16
+// floats of the padded input hold its positions.
 func newSwapPlan(g *geom, batch, ch, cg, mr int) *swapPlan {
-	sp := &swapPlan{mr: mr, cg: cg}
+	sp := &swapPlan{in: g.in, out: g.out, k: g.k, s: g.s, d: g.d, padB: g.padB, padE: g.padE,
+		batch: batch, ch: ch, cg: cg, mr: mr}
 	sp.hp, sp.wp = g.in[1]+g.padB[1]+g.padE[1], g.in[2]+g.padB[2]+g.padE[2]
 	sp.pn = sp.hp * sp.wp
 	sp.offs = make([]int, cg*g.kN)
@@ -227,7 +249,7 @@ func padInput(xp, x []float32, g *geom, hp, wp, planes, threads int) {
 // so that a band of strips is one stretch of memory for each block. It
 // keeps them from the previous run when W is the same tensor data.
 func (cn *convNode) swappedWeights(wd []float32, mg, kdim int, kern microKernel) [][]float32 {
-	if p := cn.swapped.Load(); p != nil && p.src == &wd[0] && p.n == len(wd) && p.kern == kern.name {
+	if p := cn.swapped.weights.Load(); p != nil && p.src == &wd[0] && p.n == len(wd) && p.kern == kern.name {
 		return p.groups
 	}
 	p := &swappedWeights{src: &wd[0], n: len(wd), kern: kern.name}
@@ -249,7 +271,7 @@ func (cn *convNode) swappedWeights(wd []float32, mg, kdim int, kern microKernel)
 		p.groups = append(p.groups, wt)
 	}
 	// Concurrent first runs may both pack; either result is the same.
-	cn.swapped.Store(p)
+	cn.swapped.weights.Store(p)
 	return p.groups
 }
 
@@ -269,15 +291,16 @@ type swapPass struct {
 // every thread (each band packs the X^T it needs, a small part of its
 // work), parts of the positions otherwise. xp holds the padded planes
 // from group gi's first channel on.
-func (sw swapPass) run(threads int, xp, wt, bd, y []float32) {
+func (sw swapPass) run(c *runCtx, xp, wt, bd, y []float32) {
 	mr, nr := sw.kern.mr, sw.kern.nr
 	rows := sw.r1 - sw.r0
 	mg := sw.m / sw.cn.group
+	threads := c.threads
 	if rows*mg*sw.kdim < 2*convMinTileMACs {
 		threads = 1
 	}
 	cstrips, rstrips := (mg+nr-1)/nr, (rows+mr-1)/mr
-	bands, parts := min(threads, cstrips), 1
+	bands, parts := max(1, min(threads, cstrips)), 1
 	if bands < threads {
 		bands, parts = 1, min(threads, rstrips)
 	}
@@ -286,12 +309,23 @@ func (sw swapPass) run(threads int, xp, wt, bd, y []float32) {
 		far = max(far, o)
 	}
 	sw.plan.checkReads(sw.r0/mr, (sw.r1+mr-1)/mr, far+16, len(xp))
-	parallelFor(threads, bands*parts, 1, func(lo, hi int) {
-		for t := lo; t < hi; t++ {
-			band, part := t%bands, t/bands
-			c0, c1 := band*cstrips/bands*nr, min(mg, (band+1)*cstrips/bands*nr)
-			i0, i1 := part*rstrips/parts*mr, min(rows, (part+1)*rstrips/parts*mr)
-			sw.tile(xp, wt, bd, y, i0, i1, c0, c1)
+	type tile struct{ i0, i1, c0, c1, at int }
+	tiles := make([]tile, 0, bands*parts)
+	kc := min(gemmKC, sw.kdim)
+	need := 0
+	for t := range bands * parts {
+		band, part := t%bands, t/bands
+		tl := tile{c0: band * cstrips / bands * nr, c1: min(mg, (band+1)*cstrips/bands*nr),
+			i0: part * rstrips / parts * mr, i1: min(rows, (part+1)*rstrips/parts*mr), at: need}
+		need += (tl.i1-tl.i0)*(tl.c1-tl.c0) + roundUp(tl.i1-tl.i0, mr)*kc
+		tiles = append(tiles, tl)
+	}
+	// The tiles' blocks of C^T and X^T come from the run's arena: they
+	// are as large as the layer's output and input.
+	buf := outSliceRaw[float32](c, need)
+	parallelFor(threads, len(tiles), 1, func(lo, hi int) {
+		for _, tl := range tiles[lo:hi] {
+			sw.tile(buf[tl.at:], xp, wt, bd, y, tl.i0, tl.i1, tl.c0, tl.c1)
 		}
 	})
 }
@@ -309,15 +343,13 @@ func (sp *swapPlan) checkReads(s0, s1, reach, n int) {
 
 // tile computes output positions [i0, i1) of the pass (i0 a multiple of
 // mr) by output channels [c0, c1) of its group (c0 a multiple of nr) into
-// a block of C^T, starting from the bias or zero, one gemmKC block of taps
+// a block of C^T in buf (followed there by a block of X^T), starting from the bias or zero, one gemmKC block of taps
 // at a time (packing that block of X^T just before), clamped by the fused
 // Relu, and transposes it into y.
-func (sw swapPass) tile(xp, wt, bd, y []float32, i0, i1, c0, c1 int) {
+func (sw swapPass) tile(buf, xp, wt, bd, y []float32, i0, i1, c0, c1 int) {
 	mr, nr := sw.kern.mr, sw.kern.nr
 	nw, mg := c1-c0, sw.m/sw.cn.group
-	buf := f32Scratch.get((i1 - i0) * nw)
-	defer f32Scratch.put(buf)
-	blk := *buf
+	blk := buf[:(i1-i0)*nw]
 	if bd != nil {
 		bias := bd[sw.gi*mg+c0 : sw.gi*mg+c1]
 		for i := range i1 - i0 {
@@ -327,9 +359,7 @@ func (sw swapPass) tile(xp, wt, bd, y []float32, i0, i1, c0, c1 int) {
 		clear(blk)
 	}
 	mpad := roundUp(i1-i0, mr)
-	abuf := f32Scratch.get(mpad * min(gemmKC, sw.kdim))
-	defer f32Scratch.put(abuf)
-	pa := &packedA{kern: sw.kern.name, m: i1 - i0, mr: mr, mpad: mpad, data: *abuf}
+	pa := &packedA{kern: sw.kern.name, m: i1 - i0, mr: mr, mpad: mpad, data: buf[len(blk):][:mpad*min(gemmKC, sw.kdim)]}
 	strips := sw.plan.strips[(sw.r0+i0)/mr:][:mpad/mr]
 	npad := roundUp(mg, nr)
 	for pc := 0; pc < sw.kdim; pc += gemmKC {

@@ -70,7 +70,7 @@ func TestConvSwappedGivesUsualBits(t *testing.T) {
 								convSwapMinGain = gain
 								// As buildConv makes it for an initializer W.
 								cn := &convNode{w: attrs, group: sp.group, relu: relu, implicit: new(atomic.Pointer[implicitPlan]),
-									cache: new(atomic.Pointer[convWeights]), i8: new(igemmWeights), swapped: new(atomic.Pointer[swappedWeights])}
+									cache: new(atomic.Pointer[convWeights]), i8: new(igemmWeights), swapped: new(swapCache)}
 								fn := cn.run
 								out, err := fn(&runCtx{threads: threads}, in)
 								if err != nil {
@@ -85,7 +85,7 @@ func TestConvSwappedGivesUsualBits(t *testing.T) {
 								if i := firstBitDiff(out[0].Floats(), again[0].Floats()); i >= 0 {
 									t.Fatalf("%s: y[%d] differs between two runs", name, i)
 								}
-								return out[0].Floats(), cn.swapped.Load() != nil
+								return out[0].Floats(), cn.swapped.weights.Load() != nil
 							}
 							want, usedSwap := run(math.Inf(1))
 							if usedSwap {
@@ -162,7 +162,7 @@ func TestConvSwapTakesResNetsSmallLayers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cn := &convNode{w: attrs, group: 1, swapped: new(atomic.Pointer[swappedWeights])}
+		cn := &convNode{w: attrs, group: 1, swapped: new(swapCache)}
 		x := &onnx.Tensor{Shape: []int{tc.batch, tc.cin, tc.hw, tc.hw}}
 		w := &onnx.Tensor{Shape: []int{tc.cout, tc.cin, tc.k, tc.k}}
 		g, err := cn.convShapes(x, w, nil)
