@@ -317,7 +317,7 @@ func (sw swapPass) run(c *runCtx, xp, wt, bd, y []float32) {
 		band, part := t%bands, t/bands
 		tl := tile{c0: band * cstrips / bands * nr, c1: min(mg, (band+1)*cstrips/bands*nr),
 			i0: part * rstrips / parts * mr, i1: min(rows, (part+1)*rstrips/parts*mr), at: need}
-		need += (tl.i1-tl.i0)*(tl.c1-tl.c0) + roundUp(tl.i1-tl.i0, mr)*kc
+		need += roundUp(tl.i1-tl.i0, mr) * (tl.c1 - tl.c0 + kc)
 		tiles = append(tiles, tl)
 	}
 	// The tiles' blocks of C^T and X^T come from the run's arena: they
@@ -349,17 +349,20 @@ func (sp *swapPlan) checkReads(s0, s1, reach, n int) {
 func (sw swapPass) tile(buf, xp, wt, bd, y []float32, i0, i1, c0, c1 int) {
 	mr, nr := sw.kern.mr, sw.kern.nr
 	nw, mg := c1-c0, sw.m/sw.cn.group
-	blk := buf[:(i1-i0)*nw]
+	// The block has the rows of whole strips, so that every tile of it is
+	// the kernel's whole tile: the GEMM's edge tiles go through Go loops.
+	// The strips' missing rows repeat a position and are dropped.
+	mpad := roundUp(i1-i0, mr)
+	blk := buf[:mpad*nw]
 	if bd != nil {
 		bias := bd[sw.gi*mg+c0 : sw.gi*mg+c1]
-		for i := range i1 - i0 {
+		for i := range mpad {
 			copy(blk[i*nw:(i+1)*nw], bias)
 		}
 	} else {
 		clear(blk)
 	}
-	mpad := roundUp(i1-i0, mr)
-	pa := &packedA{kern: sw.kern.name, m: i1 - i0, mr: mr, mpad: mpad, data: buf[len(blk):][:mpad*min(gemmKC, sw.kdim)]}
+	pa := &packedA{kern: sw.kern.name, m: mpad, mr: mr, mpad: mpad, data: buf[len(blk):][:mpad*min(gemmKC, sw.kdim)]}
 	strips := sw.plan.strips[(sw.r0+i0)/mr:][:mpad/mr]
 	npad := roundUp(mg, nr)
 	for pc := 0; pc < sw.kdim; pc += gemmKC {
@@ -376,7 +379,7 @@ func (sw swapPass) tile(buf, xp, wt, bd, y []float32, i0, i1, c0, c1 int) {
 			ep = &epilogue{relu: true}
 		}
 		b := matrix{data: wt[pc*npad+c0*kc:], strips: true}
-		sgemmSerial(sw.kern, i1-i0, nw, kc, 1, matrix{}, pa, 0, b, blk, nw, ep)
+		sgemmSerial(sw.kern, mpad, nw, kc, 1, matrix{}, pa, 0, b, blk, nw, ep)
 	}
 
 	outN := sw.g.outN
