@@ -360,9 +360,9 @@ func (sp *swapPlan) checkReads(s0, s1, reach, n int) {
 
 // tile computes output positions [i0, i1) of the pass (i0 a multiple of
 // mr) by output channels [c0, c1) of its group (c0 a multiple of nr) into
-// a block of C^T in buf (followed there by a block of X^T), starting from the bias or zero, one gemmKC block of taps
-// at a time (packing that block of X^T just before), clamped by the fused
-// Relu, and transposes it into y.
+// a block of C^T in buf, starting from the bias or zero, one gemmKC block
+// of taps at a time (packing that block of X^T, which follows in buf,
+// just before), clamped by the fused Relu, and transposes it into y.
 func (sw swapPass) tile(buf, xp, wt, bd, y []float32, i0, i1, c0, c1 int) {
 	mr, nr := sw.kern.mr, sw.kern.nr
 	nw, mg := c1-c0, sw.m/sw.cn.group
