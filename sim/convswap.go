@@ -69,20 +69,6 @@ func swapGain(g *geom, batch, mg int, kern microKernel) float64 {
 	return usual / swapped
 }
 
-// usualCols is the number of columns of convTiles' product: the batch's
-// positions when it merges them, the virtual output of padded rows when it
-// convolves without im2col (2-D, stride 1, convimplicit.go), the
-// positions otherwise.
-func usualCols(g *geom, batch int) int {
-	switch {
-	case batch > 1 && !g.pointwise && g.outN < convMergeCols:
-		return batch * g.outN
-	case planar(g) && !g.pointwise && g.s == [3]int{1, 1, 1} && g.d == [3]int{1, 1, 1}:
-		return g.out[1] * (g.in[2] + g.padB[2] + g.padE[2])
-	}
-	return g.outN
-}
-
 // convSwapped computes what convTiles does (y = conv(x, w) + bias, and the
 // fused Relu) by the swapped product, when W is an initializer, the
 // convolution is 2-D (or 1-D), the kernel's row strips tile its column
@@ -120,12 +106,9 @@ func (cn *convNode) swapPlanFor(g *geom, batch, ch, m int, wd []float32, kern mi
 	if cn.swapped == nil || len(wd) == 0 || kern.nr%kern.mr != 0 || !planar(g) || swapGain(g, batch, m/cn.group, kern) < convSwapMinGain {
 		return nil
 	}
-	if convSwapMinGain > 0 && (g.kN == 1 || usualCols(g, batch)%kern.nr == 0) {
+	if convSwapMinGain > 0 && g.kN == 1 {
 		// A 1x1 window reads each input once: padding the input and
-		// transposing the output cost more than the lanes save. And
-		// where the usual product's columns make whole strips (the 14x14
-		// layers' 14x16 virtual outputs), it takes no edge tiles and
-		// measured as fast.
+		// transposing the output cost more than the lanes save.
 		return nil
 	}
 	sp := cn.swapped.plan.Load()
