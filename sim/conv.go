@@ -68,6 +68,9 @@ type convNode struct {
 	i8    *igemmWeights // the same for the int8 kernels (igemm_conv.go)
 	// implicit keeps the last implicitPlan (convimplicit.go).
 	implicit *atomic.Pointer[implicitPlan]
+	// swapped keeps W^T packed and the last plan when W is an
+	// initializer (convswap.go).
+	swapped *swapCache
 }
 
 func buildConv(b *buildCtx, n *onnx.Node) (opFunc, error) {
@@ -91,6 +94,7 @@ func buildConv(b *buildCtx, n *onnx.Node) (opFunc, error) {
 	if isInitializer(b.graph, n.Inputs[1]) {
 		cn.cache = new(atomic.Pointer[convWeights])
 		cn.i8 = new(igemmWeights)
+		cn.swapped = new(swapCache)
 	}
 	b.fusable = func(act *onnx.Node) opFunc {
 		if act.OpType != "Relu" {
@@ -299,6 +303,9 @@ func (tl convTiling) chunkAt(i int) int { return min(tl.cols, i*tl.strips/tl.chu
 // convTiles computes y = conv(x, w) + bias, and the fused Relu, for the
 // general (not depthwise) float Conv, writing every value of y.
 func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch, ch, m int) {
+	if cn.convSwapped(c, xd, wd, bd, y, g, batch, ch, m) {
+		return
+	}
 	cg, mg := ch/cn.group, m/cn.group
 	kdim := cg * g.kN
 	packed := cn.packedWeights(wd, cn.group, mg, kdim)

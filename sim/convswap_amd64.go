@@ -1,0 +1,21 @@
+//go:build !purego
+
+package sim
+
+//go:noescape
+func swapRowsAVX512(dst, src *float32, offs *int, idx *int32, kc, off2 int)
+
+// swapRowsFast reports whether swapRows8 has assembly: AVX-512.
+var swapRowsFast = hasAVX512
+
+// swapRows8 writes kc rows of a strip of 8 rows of X^T into dst: row p
+// holds, for i = 0..7, element idx[i] of the 16 floats at src[offs[p]:]
+// followed by the 16 at src[off2+offs[p]:]. The caller has checked that
+// both windows lie in src for every offs[p] and every index is below 32.
+func swapRows8(dst, src []float32, offs []int, idx *[16]int32, kc, off2 int) {
+	if kc == 0 {
+		return
+	}
+	_, _ = dst[8*kc-1], offs[kc-1]
+	swapRowsAVX512(&dst[0], &src[0], &offs[0], &idx[0], kc, off2)
+}

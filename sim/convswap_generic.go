@@ -1,0 +1,8 @@
+//go:build !amd64 || purego
+
+package sim
+
+// swapRowsFast is false: swapped convolutions pack X^T in Go here.
+var swapRowsFast = false
+
+func swapRows8(dst, src []float32, offs []int, idx *[16]int32, kc, off2 int) { panic("unreachable") }

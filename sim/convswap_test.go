@@ -1,0 +1,188 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync/atomic"
+	"testing"
+
+	"amq/onnx"
+)
+
+// TestConvSwappedGivesUsualBits checks that the swapped product (output
+// positions on the kernel's rows) gives the bits of convTiles' usual one
+// for odd channel and position counts, pads, stride 2, dilation, 1x1 and
+// 1-D windows, groups, bias or none, fused Relu, batches whose positions
+// share strips across images, several k blocks and several passes, on one
+// and two threads, with every kernel whose row strips tile its column
+// strips.
+func TestConvSwappedGivesUsualBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	type spec struct {
+		batch, c, m, group int
+		in, k, s, d        []int
+		pads               []int
+	}
+	sq := func(v int) []int { return []int{v, v} }
+	specs := []spec{
+		{1, 64, 64, 1, sq(7), sq(3), sq(1), sq(1), []int{1, 1, 1, 1}},  // 576 taps: three k blocks
+		{1, 40, 70, 1, sq(14), sq(3), sq(2), sq(1), []int{1, 1, 1, 1}}, // stride 2, channels not a whole strip
+		{3, 16, 36, 1, []int{9, 11}, sq(3), sq(1), sq(1), []int{2, 1, 0, 2}},
+		{2, 24, 48, 2, sq(7), sq(3), sq(1), sq(1), []int{1, 1, 1, 1}},        // groups
+		{8, 32, 64, 1, sq(14), sq(1), sq(2), sq(1), []int{0, 0, 0, 0}},       // 1x1 stride 2 at batch 8
+		{2, 96, 40, 1, sq(5), sq(1), sq(1), sq(1), []int{0, 0, 0, 0}},        // pointwise
+		{1, 20, 33, 1, []int{19}, []int{3}, []int{1}, []int{2}, []int{2, 1}}, // 1-D, dilated
+		{2, 6, 9, 3, sq(6), sq(2), sq(1), sq(1), []int{0, 1, 1, 0}},
+		{1, 8, 40, 1, []int{20, 5}, sq(3), []int{3, 1}, sq(1), []int{1, 1, 1, 1}}, // strips over three rows: packed in Go
+	}
+	saved, savedMax, savedKern := convSwapMinGain, convSwapMaxC, activeKernel
+	defer func() { convSwapMinGain, convSwapMaxC, activeKernel = saved, savedMax, savedKern }()
+	goStrips := 0 // strips of 8 the AVX-512 kernel's runs pack in Go
+	for _, kern := range availableKernels() {
+		if kern.nr%kern.mr != 0 {
+			continue
+		}
+		activeKernel = kern
+		for si, sp := range specs {
+			for _, withBias := range []bool{false, true} {
+				for _, relu := range []bool{false, true} {
+					cg := sp.c / sp.group
+					taps := onnx.NumElems(sp.k)
+					x := onnx.NewTensor(append([]int{sp.batch, sp.c}, sp.in...), randFloats(r, sp.batch*sp.c*onnx.NumElems(sp.in)))
+					w := onnx.NewTensor(append([]int{sp.m, cg}, sp.k...), randFloats(r, sp.m*cg*taps))
+					in := []*onnx.Tensor{x, w}
+					if withBias {
+						in = append(in, onnx.NewTensor([]int{sp.m}, randFloats(r, sp.m)))
+					}
+					n := node("Conv", map[string]any{"pads": ints64(sp.pads), "strides": ints64(sp.s), "dilations": ints64(sp.d), "group": sp.group}, "x", "w", "b")
+					attrs, err := readWindowAttrs(n)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, threads := range []int{1, 2} {
+						// Passes of one strip of the kernel's columns,
+						// then as many as the bound allows.
+						for _, maxA := range []int{1, savedMax} {
+							name := fmt.Sprintf("%s spec %d bias %v relu %v threads %d max %d", kern.name, si, withBias, relu, threads, maxA)
+							convSwapMaxC = maxA
+							run := func(gain float64) ([]float32, bool) {
+								convSwapMinGain = gain
+								// As buildConv makes it for an initializer W.
+								cn := &convNode{w: attrs, group: sp.group, relu: relu, implicit: new(atomic.Pointer[implicitPlan]),
+									cache: new(atomic.Pointer[convWeights]), i8: new(igemmWeights), swapped: new(swapCache)}
+								fn := cn.run
+								out, err := fn(&runCtx{threads: threads}, in)
+								if err != nil {
+									t.Fatalf("%s: %v", name, err)
+								}
+								// Run twice: the second run takes the
+								// packed W^T from the first.
+								again, err := fn(&runCtx{threads: threads}, in)
+								if err != nil {
+									t.Fatalf("%s: %v", name, err)
+								}
+								if i := firstBitDiff(out[0].Floats(), again[0].Floats()); i >= 0 {
+									t.Fatalf("%s: y[%d] differs between two runs", name, i)
+								}
+								return out[0].Floats(), cn.swapped.weights.Load() != nil
+							}
+							want, usedSwap := run(math.Inf(1))
+							if usedSwap {
+								t.Fatalf("%s: the swapped product ran with an infinite minimum gain", name)
+							}
+							got, usedSwap := run(0)
+							if !usedSwap {
+								t.Fatalf("%s: the convolution did not take the swapped product", name)
+							}
+							if i := firstBitDiff(got, want); i >= 0 {
+								t.Fatalf("%s: y[%d] = %g swapped, %g usual", name, i, got[i], want[i])
+							}
+							if kern.mr == 8 {
+								g, err := (&convNode{w: attrs, group: sp.group}).convShapes(x, w, nil)
+								if err != nil {
+									t.Fatal(err)
+								}
+								goStrips += newSwapPlan(g, sp.batch, sp.c, cg, kern.mr).slow
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if swapRowsFast && goStrips == 0 {
+		t.Error("no strip of positions was packed in Go: that path went untested")
+	}
+}
+
+// firstBitDiff is the first index where a and b differ in bits, or -1.
+func firstBitDiff(a, b []float32) int {
+	if len(a) != len(b) {
+		return 0
+	}
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestConvSwapTakesResNetsSmallLayers checks which of ResNet-18's layers
+// take the swapped product with the AVX-512 kernel's 8x32 tiles: the 3x3
+// ones with 7x7 and 14x14 outputs at batch 1, whose positions fill 77% and
+// 87.5% of the kernel's columns, and the 7x7 ones at batch 8 (392
+// positions in 13 strips of 32, 94%), but not the 1x1 downsamples nor the
+// layers with more positions.
+func TestConvSwapTakesResNetsSmallLayers(t *testing.T) {
+	if !hasAVX512Kernel() {
+		t.Skip("no AVX-512 kernel on this machine: its strip packing is assembly")
+	}
+	kern := microKernel{mr: 8, nr: 32, name: "8x32"}
+	for _, tc := range []struct {
+		batch, cin, cout, k, s, hw int
+		want                       bool
+	}{
+		{1, 512, 512, 3, 1, 7, true},
+		{1, 256, 256, 3, 1, 14, true},
+		{1, 256, 512, 3, 2, 14, true},
+		{1, 128, 256, 3, 2, 28, true},
+		{1, 256, 512, 1, 2, 14, false},
+		{1, 128, 256, 1, 2, 28, false},
+		{1, 128, 128, 3, 1, 28, false},
+		{1, 64, 64, 3, 1, 56, false},
+		{8, 512, 512, 3, 1, 7, true},
+		{8, 256, 256, 3, 1, 14, false},
+		{8, 128, 128, 3, 1, 28, false},
+	} {
+		p := int64(tc.k / 2)
+		n := node("Conv", map[string]any{"pads": []int64{p, p, p, p}, "strides": []int64{int64(tc.s), int64(tc.s)}}, "x", "w")
+		attrs, err := readWindowAttrs(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cn := &convNode{w: attrs, group: 1, swapped: new(swapCache)}
+		x := &onnx.Tensor{Shape: []int{tc.batch, tc.cin, tc.hw, tc.hw}}
+		w := &onnx.Tensor{Shape: []int{tc.cout, tc.cin, tc.k, tc.k}}
+		g, err := cn.convShapes(x, w, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wd := make([]float32, 1)
+		if got := cn.swapPlanFor(g, tc.batch, tc.cin, tc.cout, wd, kern) != nil; got != tc.want {
+			t.Errorf("batch %d, %d to %d channels, %dx%d window stride %d on %dx%d: swapped %v (lane gain %.3f), want %v",
+				tc.batch, tc.cin, tc.cout, tc.k, tc.k, tc.s, tc.hw, tc.hw, got, swapGain(g, tc.batch, tc.cout, kern), tc.want)
+		}
+	}
+}
+
+// hasAVX512Kernel reports whether the AVX-512 micro-kernel can run here.
+func hasAVX512Kernel() bool {
+	for _, k := range availableKernels() {
+		if k.mr == 8 && k.nr == 32 {
+			return swapRowsFast
+		}
+	}
+	return false
+}
