@@ -64,16 +64,7 @@ func (p *packedB) gemm(m int, alpha float32, a matrix, beta float32, y []float32
 		b := matrix{data: p.data[j0*k:], strips: true}
 		sgemmSerial(kern, i1-i0, j1-j0, k, alpha, as, nil, 0, b, y[i0*n+j0:], n, nil)
 	}
-	threads = max(1, min(threads, m*n*k/(64*64*64)+1))
-	if threads == 1 {
-		band(0, m, 0, n)
-		return
-	}
-	if m < 4*mr*threads {
-		parallelFor(threads, (n+nr-1)/nr, 1, func(lo, hi int) { band(0, m, lo*nr, min(hi*nr, n)) })
-		return
-	}
-	parallelFor(threads, (m+mr-1)/mr, 1, func(lo, hi int) { band(lo*mr, min(hi*mr, m), 0, n) })
+	splitBands(m, n, k, mr, nr, threads, band)
 }
 
 // gemv is gemm for a single row of A (m = 1), with gemvVec: it adds

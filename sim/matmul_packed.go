@@ -89,14 +89,20 @@ func (p *packedB) multiply(a []float32, m int, y, bias []float32, threads int) {
 		}
 		sgemmSerial(kern, i1-i0, j1-j0, k, 1, matrix{data: a[i0*k:], ld: k}, nil, 0, b, y[i0*n+j0:], n, ep)
 	}
+	splitBands(m, n, k, mr, nr, threads, band)
+}
+
+// splitBands runs band over the m x n product of a packed B on up to
+// threads workers: bands of rows when there are enough for every worker
+// (each then packs only its own rows of A, where with a column split
+// every worker packs all of them, and they share the packed B), of
+// columns otherwise.
+func splitBands(m, n, k, mr, nr, threads int, band func(i0, i1, j0, j1 int)) {
 	threads = max(1, min(threads, m*n*k/(64*64*64)+1))
 	if threads == 1 {
 		band(0, m, 0, n)
 		return
 	}
-	// Rows when there are enough for every worker: each then packs only
-	// its own rows of A (with a column split every worker packs all of
-	// them), and they share the packed B.
 	if m < 4*mr*threads {
 		parallelFor(threads, (n+nr-1)/nr, 1, func(lo, hi int) { band(0, m, lo*nr, min(hi*nr, n)) })
 		return
