@@ -331,6 +331,10 @@ func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch
 	}
 	tl := newConvTiling(c.threads, spaces, cols, kdim, mg, minCols, kern)
 	chunks, per, bands, bandRows, chunkAt := tl.chunks, tl.per, tl.bands, tl.bandRows, tl.chunkAt
+	var padded *paddedIm2col
+	if merge {
+		padded = newPaddedIm2col(c, xd, g, batch, ch, cg, kern.nr)
+	}
 	parallelFor(c.threads, tl.tiles, tl.grain, func(lo, hi int) {
 		var col, blk []float32
 		if !g.pointwise {
@@ -357,9 +361,12 @@ func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch
 			src := matrix{data: xg[j0:], ld: g.inN}
 			if !g.pointwise {
 				if ic != lastCol {
-					if merge {
+					switch {
+					case padded != nil:
+						padded.im2col(col, gi, j0, j1)
+					case merge:
 						cn.im2colImages(col, xd, g, ch, gi, j0, j1, kern.nr)
-					} else {
+					default:
 						im2colRange(col, xg, g, cg, j0, j1, kern.nr)
 					}
 					lastCol = ic

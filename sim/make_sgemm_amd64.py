@@ -418,6 +418,39 @@ segsdone:
 	RET
 """)
 w("""
+// func im2colCopyAVX512(dst, src *float32, segs *im2colCopy, n int)
+// Copies the n pieces segs describes (im2colCopy: off, from, mask of at
+// most 32 values) from the padded channel plane at src into the matrix
+// row at dst: one masked load and store a half.
+TEXT \u00b7im2colCopyAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ segs+16(FP), BX
+	MOVQ n+24(FP), CX
+	TESTQ CX, CX
+	JZ   copydone
+copyloop:
+	MOVQ 0(BX), AX
+	MOVQ 8(BX), DX
+	KMOVW 16(BX), K1
+	KMOVW 18(BX), K2
+	LEAQ (DI)(AX*4), R8
+	LEAQ (SI)(DX*4), R11
+	VMOVUPS.Z (R11), K1, Z1
+	VMOVUPS Z1, K1, (R8)
+	KORTESTW K2, K2
+	JZ   copynext
+	VMOVUPS.Z 64(R11), K2, Z2
+	VMOVUPS Z2, K2, 64(R8)
+copynext:
+	ADDQ $24, BX
+	DECQ CX
+	JNZ  copyloop
+copydone:
+	VZEROUPPER
+	RET
+""")
+w("""
 // func im2colSegsStridedAVX512(dst, src *float32, segs *im2colSeg, n, stride int)
 // im2colSegsAVX512 for an input stride above 1: the input values are
 // gathered, stride apart.

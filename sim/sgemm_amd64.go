@@ -137,6 +137,18 @@ func im2colSegsFast(dst, src []float32, segs []im2colSeg, stride, nr int) {
 	}
 }
 
+//go:noescape
+func im2colCopyAVX512(dst, src *float32, segs *im2colCopy, n int)
+
+// im2colCopyFast copies the pieces segs describes from src (a padded
+// channel plane) into dst (a row of the im2col matrix, strips 32 wide);
+// the caller has checked that every piece lies within dst and src.
+func im2colCopyFast(dst, src []float32, segs []im2colCopy) {
+	if len(segs) > 0 {
+		im2colCopyAVX512(&dst[0], &src[0], &segs[0], len(segs))
+	}
+}
+
 // im2colFast reports whether im2colRange has assembly for strips nr
 // wide: 32, the AVX-512 kernel's nr, when the CPU has AVX-512 and BMI2;
 // 16, the AVX2 kernel's, when it has AVX2.

@@ -10,5 +10,7 @@ func im2colFast(nr int) bool { return false }
 
 func im2colSegsFast(dst, src []float32, segs []im2colSeg, stride, nr int) { panic("unreachable") }
 
+func im2colCopyFast(dst, src []float32, segs []im2colCopy) { panic("unreachable") }
+
 // packA8Fast packs nothing: packA8 uses its Go loop.
 func packA8Fast(strip, src []float32, ld, kc int, alpha float32) int { return 0 }
