@@ -227,6 +227,10 @@ func padInput(xp, x []float32, g *geom, hp, wp, planes, threads int) {
 	h, w := g.in[1], g.in[2]
 	pn := hp * wp
 	top, left := g.padB[1], g.padB[2]
+	if wp <= 32 && im2colFast(32) && top >= 0 && left >= 0 && top+h <= hp && left+w <= wp {
+		padRows(xp, x, g, hp, wp, planes, threads)
+		return
+	}
 	parallelFor(threads, planes, max(1, elemGrain/pn), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			dst := xp[p*pn : (p+1)*pn]
@@ -239,6 +243,28 @@ func padInput(xp, x []float32, g *geom, hp, wp, planes, threads int) {
 				clear(row[left+w:])
 			}
 			clear(dst[(top+h)*wp:])
+		}
+	})
+}
+
+// padRows is padInput for rows of at most 32 values (wp) with the
+// assembly of im2colSegsFast, one piece a padded row: late layers' rows of
+// 7 or 14 values cost padInput a call to copy and two to clear each.
+func padRows(xp, x []float32, g *geom, hp, wp, planes, threads int) {
+	h, w := g.in[1], g.in[2]
+	top, left := g.padB[1], g.padB[2]
+	segs := make([]im2colSeg, hp)
+	for r := range segs {
+		segs[r] = im2colSeg{off: r * wp, n: wp}
+		if ih := r - top; ih >= 0 && ih < h {
+			segs[r].from, segs[r].lo, segs[r].cnt = ih*w, left, w
+		}
+	}
+	pn := hp * wp
+	_, _ = xp[planes*pn-1], x[planes*g.inN-1]
+	parallelFor(threads, planes, max(1, elemGrain/pn), func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			im2colSegsFast(xp[p*pn:(p+1)*pn], x[p*g.inN:(p+1)*g.inN], segs, 1, 32)
 		}
 	})
 }

@@ -48,34 +48,8 @@ func newPaddedIm2col(c *runCtx, xd []float32, g *geom, batch, ch, cg, nr int) *p
 	}
 	p := &paddedIm2col{g: g, wp: wp, pn: hp * wp, ch: ch, cg: cg, nr: nr, rows: cg * g.kN, batch: batch}
 	p.xp = outSliceRaw[float32](c, batch*ch*p.pn)
-	if wp <= nr {
-		padRows(p.xp, xd, g, hp, wp, batch*ch, c.threads)
-	} else {
-		padInput(p.xp, xd, g, hp, wp, batch*ch, c.threads)
-	}
+	padInput(p.xp, xd, g, hp, wp, batch*ch, c.threads)
 	return p
-}
-
-// padRows is padInput for rows of at most 32 values (wp) with the
-// assembly of im2colSegsFast, one piece a padded row: late layers' rows of
-// 7 or 14 values cost padInput a call to copy and two to clear each.
-func padRows(xp, x []float32, g *geom, hp, wp, planes, threads int) {
-	h, w := g.in[1], g.in[2]
-	top, left := g.padB[1], g.padB[2]
-	segs := make([]im2colSeg, hp)
-	for r := range segs {
-		segs[r] = im2colSeg{off: r * wp, n: wp}
-		if ih := r - top; ih >= 0 && ih < h {
-			segs[r].from, segs[r].lo, segs[r].cnt = ih*w, left, w
-		}
-	}
-	pn := hp * wp
-	_, _ = xp[planes*pn-1], x[planes*g.inN-1]
-	parallelFor(threads, planes, max(1, elemGrain/pn), func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			im2colSegsFast(xp[p*pn:(p+1)*pn], x[p*g.inN:(p+1)*g.inN], segs, 1, 32)
-		}
-	})
 }
 
 // im2col writes columns [j0, j1) of group gi's im2col matrix over all
