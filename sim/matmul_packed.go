@@ -45,19 +45,10 @@ func packsWeights(g *onnx.Graph, name string) bool {
 	return true
 }
 
-// packedWeight returns bd (k x n) packed for the active kernel, from the
-// cache when it holds that data already.
+// packedWeight returns the row-major bd (k x n) packed for the active
+// kernel, from the cache when it holds that data already.
 func packedWeight(cache *atomic.Pointer[packedB], bd []float32, k, n int) *packedB {
-	kern := activeKernel
-	if p := cache.Load(); p != nil && p.src == &bd[0] && p.k == k && p.n == n && p.kern == kern.name {
-		return p
-	}
-	nr := kern.nr
-	p := &packedB{kern: kern.name, k: k, n: n, src: &bd[0], data: make([]float32, (n+nr-1)/nr*nr*k)}
-	packB(p.data, matrix{data: bd, ld: n}, 0, 0, k, n, nr)
-	// Concurrent first runs may both pack; either result is the same.
-	cache.Store(p)
-	return p
+	return packedGemmWeight(cache, matrix{data: bd, ld: n}, k, n)
 }
 
 // multiply writes A·B (+ bias, one value per column, when not nil) into
