@@ -27,3 +27,13 @@ type Concurrent interface {
 	// Concurrency is the number of batches the backend can run at once.
 	Concurrency() int
 }
+
+// ShapeCompiler is implemented by backends that compile a model for each
+// set of input shapes (Ascend's ATC): a batch of a new size costs a
+// compilation, so the flow gives them whole calibration batches only.
+// Backends without it take any batch size at no extra cost.
+type ShapeCompiler interface {
+	// CompilesPerShape reports whether a new input shape costs a
+	// compilation.
+	CompilesPerShape() bool
+}

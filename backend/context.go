@@ -41,7 +41,7 @@ func RunContext(ctx context.Context, r Runner, inputs map[string]*onnx.Tensor) (
 // Run is RunContext(ctx, ...), and Prepare fails once ctx is cancelled. This
 // is how a cancelled command (SIGINT, SIGTERM) reaches every forward pass of
 // the flow without a context in each of its functions. The wrappers keep
-// Concurrent, FP16Reporter and Observer; an optional interface added to the
+// Concurrent, ShapeCompiler, FP16Reporter and Observer; an optional interface added to the
 // contract must be forwarded here too.
 func WithContext(ctx context.Context, b Backend) Backend {
 	if b == nil {
@@ -67,6 +67,13 @@ func (c ctxBackend) Prepare(model *onnx.Model, observe []string) (Runner, error)
 		return ctxObserver{ctxRunner{c.ctx, r}}, nil
 	}
 	return ctxRunner{c.ctx, r}, nil
+}
+
+// CompilesPerShape is the wrapped backend's, false when it is not a
+// ShapeCompiler.
+func (c ctxBackend) CompilesPerShape() bool {
+	sc, ok := c.b.(ShapeCompiler)
+	return ok && sc.CompilesPerShape()
 }
 
 // Concurrency is the wrapped backend's, 1 when it is not Concurrent.

@@ -77,6 +77,12 @@ func New(opt Options) *Backend {
 // flight per device.
 func (b *Backend) Concurrency() int { return len(b.opt.Devices) }
 
+// CompilesPerShape is true: ATC compiles the model for each set of input
+// shapes (see Prepare).
+func (b *Backend) CompilesPerShape() bool { return true }
+
+var _ backend.ShapeCompiler = (*Backend)(nil)
+
 var (
 	_ backend.Backend    = (*Backend)(nil)
 	_ backend.Concurrent = (*Backend)(nil)

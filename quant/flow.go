@@ -90,8 +90,9 @@ type QuantizeOptions struct {
 //   - report and evaluate: the report of the layers, their factors and the
 //     statistics behind them (balance maxima, activation histograms);
 //     unless opt.NoEval is set, the float and the fake-quant model run on
-//     the first opt.EvalBatches calibration batches (DefaultEvalBatches)
-//     through b, giving the SQNR of every quantized layer's output and
+//     the first opt.EvalBatches calibration batches (by default a
+//     twentieth of the samples: DefaultEvalBatches batches, or
+//     DefaultEvalSamples samples of the first batch) through b, giving the SQNR of every quantized layer's output and
 //     graph output;
 //   - commit: opt.BeforeCommit adds its files, then all move into place
 //     together.
@@ -183,9 +184,12 @@ func RunFlowContext(ctx context.Context, m *onnx.Model, b backend.Backend, data 
 		if err != nil {
 			return nil, fmt.Errorf("quantize: evaluate: %w", err)
 		}
-		rep.EvalBatches = evalBatches(opt.EvalBatches, p.Config.BatchNum)
-		evalSrc := progressSource{firstBatches{src, rep.EvalBatches}, "evaluate", opt.Progress}
-		if err := evaluate(p.Model, fake, p.Layers, b, evalSrc, rep, board); err != nil {
+		// The board check looks for float16 overflow, which fewer
+		// samples would miss: it keeps whole batches.
+		cuttable := board == nil && batchCuttable(p.Model, b)
+		var evalSrc DataSource
+		evalSrc, rep.EvalBatches, rep.EvalSamples = evalSource(src, opt.EvalBatches, p.Config.BatchNum, batchSize, cuttable)
+		if err := evaluate(p.Model, fake, p.Layers, b, progressSource{evalSrc, "evaluate", opt.Progress}, rep, board); err != nil {
 			return nil, fmt.Errorf("quantize: evaluate: %w", err)
 		}
 		clk.lap("evaluate")

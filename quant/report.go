@@ -29,6 +29,10 @@ type QuantizeReport struct {
 	// EvalBatches is the number of those batches, from the first, the SQNR
 	// evaluation ran (0 with NoEval).
 	EvalBatches int
+	// EvalSamples is the number of samples in those batches, fewer than
+	// a batch when the evaluation took the first samples of the first
+	// (DefaultEvalSamples).
+	EvalSamples int
 	// BatchSize is the number of samples per batch: axis 0 of the first
 	// input (by name) of the first batch; 0 when no batch was read.
 	BatchSize int

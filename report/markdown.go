@@ -39,7 +39,10 @@ func mdRun(w io.Writer, r *Report) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "- calibration: %s of %s (every step used the same batches)\n", plural(r.Batches, "batch", "batches"), plural(r.BatchSize, "sample", "samples"))
-	if r.EvalBatches > 0 {
+	switch {
+	case r.EvalSamples > 0 && r.EvalSamples < r.BatchSize:
+		fmt.Fprintf(w, "- SQNR evaluation: the first %s of the first batch\n", plural(r.EvalSamples, "sample", "samples"))
+	case r.EvalBatches > 0:
 		fmt.Fprintf(w, "- SQNR evaluation: the first %s\n", plural(r.EvalBatches, "batch", "batches"))
 	}
 	fmt.Fprintf(w, "- outputs: `%s`, `%s`, `%s`, `%s`\n", filepath.Base(r.Files.FakeQuant), filepath.Base(r.Files.Deploy), filepath.Base(r.Files.Config), filepath.Base(r.Files.Record))

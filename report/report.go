@@ -35,9 +35,12 @@ type Report struct {
 	// Batches of BatchSize samples were used by every calibration step;
 	// the SQNR evaluation ran the first EvalBatches of them (0: without
 	// the evaluation, or a report from before it was bounded).
-	Batches     int        `json:"batches"`
-	BatchSize   int        `json:"batch_size"`
-	EvalBatches int        `json:"eval_batches,omitempty"`
+	Batches     int `json:"batches"`
+	BatchSize   int `json:"batch_size"`
+	EvalBatches int `json:"eval_batches,omitempty"`
+	// EvalSamples is the number of samples evaluated: fewer than a batch
+	// when the evaluation took the first samples of the first batch.
+	EvalSamples int        `json:"eval_samples,omitempty"`
 	Phases      []Phase    `json:"phases"`
 	Config      Config     `json:"config"`
 	Balance     Balance    `json:"balance"`
@@ -279,6 +282,7 @@ func New(rep *quant.QuantizeReport, prefix string, run Run) *Report {
 		Batches:     rep.Batches,
 		BatchSize:   rep.BatchSize,
 		EvalBatches: rep.EvalBatches,
+		EvalSamples: rep.EvalSamples,
 		Balance:     Balance{Joint: rep.Joint, Fold: rep.Fold},
 		Fused:       nonNil(rep.Fused),
 		Warnings:    nonNil(rep.Warnings),

@@ -81,7 +81,7 @@ model (before the balance and quantization) and in the deploy model
 	fl.BoolVar(&f.joint, "joint", false, "one set of balance factors for all layers reading the same tensor (lets --fold fold more)")
 	fl.StringVar(&f.alpha, "alpha", "", `"auto": choose no balance or a migration strength 0, 0.05, ..., 0.95 per layer (per tensor with --joint) by the error of its quantized output, in place of the config's dmq_balancer`)
 	fl.BoolVar(&f.noEval, "no-eval", false, "skip the SQNR evaluation")
-	fl.IntVar(&f.evalBatches, "eval-batches", 0, "batches the SQNR evaluation runs, from the first calibration batch (default: one in 20 of them, at least 1, so that it costs at most a tenth of the flow)")
+	fl.IntVar(&f.evalBatches, "eval-batches", 0, "batches the SQNR evaluation runs, from the first calibration batch (default: a twentieth of the samples, so that it costs about a tenth of the flow: one batch in 20, or with fewer batches the first samples of the first when the model's batch dimension is dynamic)")
 	fl.BoolVar(&f.biasCorrect, "bias-correct", false, "shift each layer's bias by the mean error of its quantized output, where that lowers the error on held-out calibration samples")
 	fl.BoolVar(&f.noReport, "no-report", false, "do not write the report (<out>_report.json, .md and plots)")
 	f.backend.add(fl, "sim")
@@ -208,7 +208,10 @@ func printSummary(w io.Writer, rep *quant.QuantizeReport) {
 	printFused(w, rep.Fused)
 	printBiasCorrection(w, rep.Layers)
 	on := "the calibration data"
-	if rep.EvalBatches < rep.Batches {
+	switch {
+	case rep.EvalSamples > 0 && rep.EvalSamples < rep.BatchSize:
+		on = fmt.Sprintf("the first %d of %d calibration samples; --eval-batches 1 for the first batch", rep.EvalSamples, rep.Batches*rep.BatchSize)
+	case rep.EvalBatches < rep.Batches:
 		on = fmt.Sprintf("the first %d of %d calibration batches; --eval-batches for more", rep.EvalBatches, rep.Batches)
 	}
 	for _, o := range rep.OutputNames {
