@@ -175,16 +175,15 @@ TEXT \u00b7%s(SB), NOSPLIT, $0-136
 	KMOVW BX, K6
 """ % (name, name))
     # The kept columns' rows lie an output row apart, each in lines of its
-    # own that nothing else brings into cache (the last k block of a 3x3
-    # layer is short: 64 or 128 steps). Each tile fetches the lines (at
-    # most three a row) of the next one while it computes: the next rows
-    # of this strip, or after the last tile the first rows of the next
-    # strip, whose kept columns follow this strip's (kmask's slot holds
-    # where they start once the masks are loaded). PREFETCHW (for
-    # writing) was faster than PREFETCHT0 on 56x56 and 28x28 layers at
-    # batch 8 (11.5-12.1 ms against 12.0-13.3 for 64 channels), and
-    # without prefetching the kernel lost more than keptColumns cost.
-    assert not ypf or mr == 8
+    # own that nothing else brings into cache, and the last k block of a
+    # 3x3 layer is short (64 or 128 steps): each tile fetches for writing
+    # (PREFETCHW) the lines (at most three a row) its rows of the next
+    # strip will store to, a call ahead, while it computes. The next
+    # strip's kept columns follow this strip's: kmask's slot holds their
+    # distance in bytes once the masks are loaded. Without prefetching the
+    # kernel lost more than keptColumns cost at batch 8 (56x56: 14.7 ms
+    # against 12.0); PREFETCHT0, or fetching the next tile's rows instead
+    # (a tile ahead), were within 1% of this.
     if ypf:
         w("""	MOVQ ky+104(FP), BX
 	TESTQ BX, BX
@@ -192,7 +191,7 @@ TEXT \u00b7%s(SB), NOSPLIT, $0-136
 	MOVQ kmask+120(FP), CX
 	SHRQ $32, CX
 	POPCNTQ CX, CX
-	LEAQ (BX)(CX*4), CX
+	SHLQ $2, CX
 	MOVQ CX, kmask+120(FP)
 %s_nokept:
 """ % (name, name))
@@ -201,15 +200,10 @@ TEXT \u00b7%s(SB), NOSPLIT, $0-136
         w("""	MOVQ ky+104(FP), BX
 	TESTQ BX, BX
 	JZ   %s_nopfy
+	ADDQ kmask+120(FP), BX
 	MOVQ kld+112(FP), CX
-	SHLQ $5, CX
-	ADDQ CX, BX
-	SHRQ $3, CX
-	CMPQ R15, $%d
-	JG   %s_pfy
-	MOVQ kmask+120(FP), BX
-%s_pfy:
-""" % (name, mr, name, name))
+	SHLQ $2, CX
+""" % name)
         for r in range(mr):
             if r > 0:
                 w("\tADDQ CX, BX\n")

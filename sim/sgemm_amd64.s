@@ -457,21 +457,16 @@ kernelAVX512_8x32_nocbias:
 	MOVQ kmask+120(FP), CX
 	SHRQ $32, CX
 	POPCNTQ CX, CX
-	LEAQ (BX)(CX*4), CX
+	SHLQ $2, CX
 	MOVQ CX, kmask+120(FP)
 kernelAVX512_8x32_nokept:
 kernelAVX512_8x32_strip:
 	MOVQ ky+104(FP), BX
 	TESTQ BX, BX
 	JZ   kernelAVX512_8x32_nopfy
+	ADDQ kmask+120(FP), BX
 	MOVQ kld+112(FP), CX
-	SHLQ $5, CX
-	ADDQ CX, BX
-	SHRQ $3, CX
-	CMPQ R15, $8
-	JG   kernelAVX512_8x32_pfy
-	MOVQ kmask+120(FP), BX
-kernelAVX512_8x32_pfy:
+	SHLQ $2, CX
 	BYTE $0x0F; BYTE $0x0D; BYTE $0x0B
 	BYTE $0x0F; BYTE $0x0D; BYTE $0x4B; BYTE $0x40
 	BYTE $0x0F; BYTE $0x0D; BYTE $0x4B; BYTE $0x7F
