@@ -54,8 +54,9 @@ type implicitPlan struct {
 	cols   int      // virtual output columns: out[1]*wq
 	offs   []int    // B row offsets
 	// The kept columns of each strip of nr virtual columns from column
-	// 0, for kernels that store them themselves (storesKept, nr <= 32):
-	// keptCols' offs and masks; nil for others, which take keptColumns.
+	// 0, for kernels that store them themselves (storesKept): keptCols'
+	// offs and masks (nr <= 32; the plan does not depend on the kernel
+	// beyond nr).
 	keptOffs  []int
 	keptMasks []uint32
 	// How phasePlanes fills the phase planes, when not nil: pairs of
@@ -120,7 +121,7 @@ func (cn *convNode) implicitPlan(g *geom, cg int, kern microKernel) *implicitPla
 			p.offs[c*g.kN+t] = c*p.cs + tapOff[t]
 		}
 	}
-	if kern.storesKept && kern.nr <= 32 {
+	if kern.nr <= 32 {
 		p.keptOffs, p.keptMasks = keptStrips(p.cols, wq, g.out[2], kern.nr)
 	}
 	if deinterleaveFast() && g.in[2] >= phasePairsMinWidth {
