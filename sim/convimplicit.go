@@ -16,8 +16,8 @@ package sim
 // kernel with storesKept stores the kept ones of the last k block straight
 // to y (epilogue.kept), others store the virtual output to a scratch block
 // and keptColumns copies them out (6% of ResNet-18 at batch 8 in a
-// profile, mostly misses on y's lines, which the kernel now takes: the
-// model gained 1-3%).
+// profile, but mostly misses on y's lines, which the kernel now takes:
+// docs/design.md).
 // im2col wrote the input nine times over for a 3x3 kernel into an L2-sized
 // buffer, in pieces cut at output rows and strips, and gathered every
 // other value for a stride of 2; the phase planes cost about one copy,

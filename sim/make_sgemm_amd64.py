@@ -181,9 +181,9 @@ TEXT \u00b7%s(SB), NOSPLIT, $0-136
     # strip will store to, a call ahead, while it computes. The next
     # strip's kept columns follow this strip's: kmask's slot holds their
     # distance in bytes once the masks are loaded. Without prefetching the
-    # kernel lost more than keptColumns cost at batch 8 (56x56: 14.7 ms
-    # against 12.0); PREFETCHT0, or fetching the next tile's rows instead
-    # (a tile ahead), were within 1% of this.
+    # kernel lost more than keptColumns cost at batch 8 (a 56x56 layer:
+    # 14.7 ms against 13.0 with the copy); PREFETCHT0, or fetching the
+    # next tile's rows instead (a tile ahead), were as fast (within noise).
     if ypf:
         w("""	MOVQ ky+104(FP), BX
 	TESTQ BX, BX
