@@ -12,7 +12,12 @@ package sim
 // (kh*dh % sh, kw*dw % sw) from row kh*dh/sh and column kw*dw/sw on, read
 // with unit stride: the GEMM packs each strip of B from there through a
 // table of row offsets (matrix.rows) just before the kernel reads it. The
-// columns ow >= out[2] of each virtual row are computed and dropped.
+// columns ow >= out[2] of each virtual row are computed and dropped: a
+// kernel with storesKept stores the kept ones of the last k block straight
+// to y (epilogue.kept), others store the virtual output to a scratch block
+// and keptColumns copies them out (6% of ResNet-18 at batch 8 in a
+// profile, but mostly misses on y's lines, which the kernel now takes:
+// docs/design.md).
 // im2col wrote the input nine times over for a 3x3 kernel into an L2-sized
 // buffer, in pieces cut at output rows and strips, and gathered every
 // other value for a stride of 2; the phase planes cost about one copy,
@@ -48,6 +53,12 @@ type implicitPlan struct {
 	cs     int      // floats per channel: its phase planes
 	cols   int      // virtual output columns: out[1]*wq
 	offs   []int    // B row offsets
+	// The kept columns of each strip of nr virtual columns from column
+	// 0, for kernels that store them themselves (storesKept): keptCols'
+	// offs and masks (nr <= 32; the plan does not depend on the kernel
+	// beyond nr).
+	keptOffs  []int
+	keptMasks []uint32
 	// How phasePlanes fills the phase planes, when not nil: pairs of
 	// column phases split by permutes (phasePairsOf), or pieces copied
 	// or gathered by im2col's assembly (phaseSegs).
@@ -110,6 +121,9 @@ func (cn *convNode) implicitPlan(g *geom, cg int, kern microKernel) *implicitPla
 			p.offs[c*g.kN+t] = c*p.cs + tapOff[t]
 		}
 	}
+	if kern.nr <= 32 {
+		p.keptOffs, p.keptMasks = keptStrips(p.cols, wq, g.out[2], kern.nr)
+	}
 	if deinterleaveFast() && g.in[2] >= phasePairsMinWidth {
 		p.pairs = phasePairsOf(g, p)
 	}
@@ -148,9 +162,15 @@ func (cn *convNode) convImplicit(c *runCtx, plan *implicitPlan, packed []*packed
 
 	outN, out2, wq := g.outN, g.out[2], plan.wq
 	tl := newConvTiling(c.threads, batch*cn.group, plan.cols, kdim, mg, 0, kern)
+	// The kernel stores the kept columns of the last k block to y itself
+	// when it can; earlier k blocks sum in the block.
+	inKernel := kern.storesKept && plan.keptMasks != nil
 	parallelFor(c.threads, tl.tiles, tl.grain, func(lo, hi int) {
-		buf := f32Scratch.get(tl.bandRows * tl.per)
-		defer f32Scratch.put(buf)
+		var buf *[]float32
+		if !inKernel || kdim > gemmKC {
+			buf = f32Scratch.get(tl.bandRows * tl.per)
+			defer f32Scratch.put(buf)
+		}
 		var planes []float32
 		have := -1 // the space whose phase planes planes holds
 		if local {
@@ -177,16 +197,49 @@ func (cn *convNode) convImplicit(c *runCtx, plan *implicitPlan, packed []*packed
 			}
 			i0, i1 := band*tl.bandRows, min(mg, (band+1)*tl.bandRows)
 			ep := cn.tileEpilogue(bd, gi*mg+i0, gi*mg+i1)
-			blk := (*buf)[:(i1-i0)*nw]
+			var blk []float32
+			if buf != nil {
+				blk = (*buf)[:(i1-i0)*nw]
+			}
+			yt := y[(bi*m+gi*mg+i0)*outN:]
+			if inKernel {
+				// The tables' strips start at column 0.
+				if j0%kern.nr != 0 {
+					panic("sim: implicit convolution chunk not on a strip")
+				}
+				s := j0 / kern.nr
+				ep.kept = &keptCols{y: yt, ld: outN, offs: plan.keptOffs[s:], masks: plan.keptMasks[s:]}
+			}
 			if packed != nil {
 				sgemmSerial(kern, i1-i0, nw, kdim, 1, matrix{}, packed[gi], i0, src, blk, nw, ep)
 			} else {
 				a := matrix{data: wd[(gi*mg+i0)*kdim:], ld: kdim}
 				sgemmSerial(kern, i1-i0, nw, kdim, 1, a, nil, 0, src, blk, nw, ep)
 			}
-			keptColumns(y[(bi*m+gi*mg+i0)*outN:], blk, i1-i0, j0, j1, outN, out2, wq, kern.nr)
+			if !inKernel {
+				keptColumns(yt, blk, i1-i0, j0, j1, outN, out2, wq, kern.nr)
+			}
 		}
 	})
+}
+
+// keptStrips describes the kept columns of each strip of nr virtual
+// columns (of cols) as keptCols does: column q is output q/wq*out2 + q%wq
+// when q%wq < out2, so the kept columns of a strip are consecutive
+// outputs, from the number of kept columns before it on.
+func keptStrips(cols, wq, out2, nr int) (offs []int, masks []uint32) {
+	strips := (cols + nr - 1) / nr
+	offs, masks = make([]int, strips), make([]uint32, strips)
+	for s := range strips {
+		q0 := s * nr
+		offs[s] = q0/wq*out2 + min(q0%wq, out2)
+		for q := q0; q < min(q0+nr, cols); q++ {
+			if q%wq < out2 {
+				masks[s] |= 1 << (q - q0)
+			}
+		}
+	}
+	return offs, masks
 }
 
 // keptColumns copies the kept columns [j0, j1) of rows virtual output

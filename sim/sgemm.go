@@ -48,8 +48,13 @@ type microKernel struct {
 	// bias[r] + the product (C is not read), and with relu each result
 	// then becomes max(v, 0); before that, with colBias not nil,
 	// colBias[j] is added to column j. Meanwhile it loads next, memory
-	// the caller reads soon (the next block of B), into L2.
-	tiles func(kc int, a []float32, m int, b []float32, ldb int, c []float32, ldc, cols int, bias, colBias []float32, relu bool, next []float32)
+	// the caller reads soon (the next block of B), into L2. When kept.y
+	// is not nil (only for kernels with storesKept), the results go to
+	// the kept columns that kept describes instead of C, which is then
+	// only read (with bias nil).
+	tiles func(kc int, a []float32, m int, b []float32, ldb int, c []float32, ldc, cols int, bias, colBias []float32, relu bool, next []float32, kept keptStrip)
+	// storesKept reports whether tiles takes a keptStrip.
+	storesKept bool
 	// packRows, when not nil, packs kc rows of a strip of a B read at
 	// row offsets (matrix.rows): row p of dst (nr floats) is the nr
 	// floats at src[offs[p]:]. Kernels without it do not take such a B.
@@ -66,6 +71,33 @@ type epilogue struct {
 	fromZero bool      // with bias nil: C starts from zero (is not read)
 	colBias  []float32 // one value a column of C, or nil
 	relu     bool
+	// kept, when not nil (kernels with storesKept only), takes the
+	// results of the last k block instead of C: C holds the sums of the
+	// earlier ones, and is not used at all (may be nil) when k <= gemmKC.
+	kept *keptCols
+}
+
+// keptCols is where the kept columns of a virtual output go
+// (convimplicit.go): strip s of C (columns s*nr to s*nr+nr) keeps the
+// columns masks[s] marks, which are consecutive values of each output row
+// from y[offs[s]] on; row i of the output is at y[i*ld:].
+type keptCols struct {
+	y     []float32
+	ld    int
+	offs  []int
+	masks []uint32
+}
+
+// keptStrip is keptCols for one strip of C, from row 0 of the tile.
+type keptStrip struct {
+	y    []float32 // row 0's first kept value; nil: store to C
+	ld   int
+	mask uint32 // bit j: column j of the strip is kept
+}
+
+// strip is strip s of C from row i on.
+func (k *keptCols) strip(i, s int) keptStrip {
+	return keptStrip{y: k.y[i*k.ld+k.offs[s]:], ld: k.ld, mask: k.masks[s]}
 }
 
 // gemmZeros is the bias of an epilogue that starts C at zero: the kernel
@@ -278,6 +310,9 @@ const directB = 128
 // sgemmSerial is the blocked algorithm on one goroutine; it adds alpha*A*B
 // to C. When pa is not nil, A is rows [row0, row0+m) of pa instead of a.
 func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *packedA, row0 int, b matrix, c []float32, ldc int, ep *epilogue) {
+	if ep != nil && ep.kept != nil && (!kern.storesKept || k == 0) {
+		panic("sim: kept columns for a kernel that cannot store them")
+	}
 	if ep != nil && (kern.tiles == nil || k == 0) {
 		// Fill before and clamp after, as the kernel's epilogue would.
 		for i := 0; i < m; i++ {
@@ -382,8 +417,12 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 						// kernel, which also loads the next block of B
 						// into L2 meanwhile.
 						var bias, colBias []float32
+						var kept keptStrip
 						relu := false
 						if ep != nil {
+							if ep.kept != nil && pc+kc == k {
+								kept = ep.kept.strip(ic, (jc+jr)/nr)
+							}
 							switch {
 							case pc > 0:
 							case ep.bias != nil:
@@ -396,7 +435,11 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 							}
 							relu = ep.relu && pc+kc == k
 						}
-						kern.tiles(kc, ablk, mc, bp, ldb, c[ic*ldc+jc+jr:], ldc, nn, bias, colBias, relu, next)
+						var cb []float32
+						if c != nil {
+							cb = c[ic*ldc+jc+jr:]
+						}
+						kern.tiles(kc, ablk, mc, bp, ldb, cb, ldc, nn, bias, colBias, relu, next, kept)
 						continue
 					}
 					// A call a tile; edge tiles through a scratch tile.

@@ -3,6 +3,7 @@
 package sim
 
 import (
+	"math/bits"
 	"os"
 
 	"golang.org/x/sys/cpu"
@@ -15,10 +16,10 @@ import (
 //go:generate python3 make_sgemm_amd64.py
 
 //go:noescape
-func kernelAVX2_6x16(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int)
+func kernelAVX2_6x16(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int)
 
 //go:noescape
-func kernelAVX512_8x32(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int)
+func kernelAVX512_8x32(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int)
 
 //go:noescape
 func packRowsAVX2_16(dst, src *float32, offs *int, kc int)
@@ -40,27 +41,59 @@ func epiArgs(bias []float32, relu bool, rows int) (*float32, int) {
 	return bp, 0
 }
 
+// keptArgs are the kept-column arguments of the AVX-512 kernel for m rows
+// and the first cols columns of a strip (see kernelAVX512_8x32): nil and
+// zeros when kept.y is nil. store is false when the strip keeps nothing.
+func keptArgs(kept keptStrip, m, cols int) (ky *float32, kmask, khi int, store bool) {
+	if kept.y == nil {
+		return nil, 0, 0, true
+	}
+	keep := kept.mask & uint32(uint64(1)<<cols-1)
+	lo, hi := keep&0xffff, keep>>16
+	nlo, nhi := bits.OnesCount32(lo), bits.OnesCount32(hi)
+	if nlo+nhi == 0 {
+		return nil, 0, 0, false
+	}
+	_ = kept.y[(m-1)*kept.ld+nlo+nhi-1]
+	kmask = int(lo) | int(hi)<<16 | (1<<nlo-1)<<32 | (1<<nhi-1)<<48
+	return &kept.y[0], kmask, 4 * nlo, true
+}
+
 // asmKernel wraps an mr x nr assembly kernel and its strip packer in a
-// microKernel, checking the bounds the assembly does not.
+// microKernel, checking the bounds the assembly does not; storesKept: the
+// kernel takes the kept columns' arguments.
 func asmKernel(mr, nr int, name string,
-	kernel func(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int),
-	pack func(dst, src *float32, offs *int, kc int)) microKernel {
-	return microKernel{mr: mr, nr: nr, name: name,
+	kernel func(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int),
+	pack func(dst, src *float32, offs *int, kc int), storesKept bool) microKernel {
+	return microKernel{mr: mr, nr: nr, name: name, storesKept: storesKept,
 		fn: func(kc int, a, b []float32, ldb int, c []float32, ldc int) {
 			if kc == 0 {
 				return
 			}
 			_, _, _ = a[mr*kc-1], b[(kc-1)*ldb+nr-1], c[(mr-1)*ldc+nr-1]
-			kernel(kc, &a[0], mr, &b[0], ldb, &c[0], ldc, nr, nil, nil, 0, nil, 0)
+			kernel(kc, &a[0], mr, &b[0], ldb, &c[0], ldc, nr, nil, nil, 0, nil, 0, nil, 0, 0, 0)
 		},
-		tiles: func(kc int, a []float32, m int, b []float32, ldb int, c []float32, ldc, cols int, bias, colBias []float32, relu bool, next []float32) {
+		tiles: func(kc int, a []float32, m int, b []float32, ldb int, c []float32, ldc, cols int, bias, colBias []float32, relu bool, next []float32, kept keptStrip) {
 			if m <= 0 || cols <= 0 {
 				return
 			}
 			if cols > nr {
 				panic("sim: kernel tile wider than the kernel")
 			}
-			_, _, _ = a[(m+mr-1)/mr*mr*kc-1], b[(kc-1)*ldb+nr-1], c[(m-1)*ldc+cols-1]
+			if kept.y != nil && !storesKept {
+				panic("sim: kept columns for a kernel that cannot store them")
+			}
+			ky, kmask, khi, store := keptArgs(kept, m, cols)
+			if !store {
+				return
+			}
+			_, _ = a[(m+mr-1)/mr*mr*kc-1], b[(kc-1)*ldb+nr-1]
+			// C is neither read nor written with kept columns from a bias.
+			var cp *float32
+			if ky == nil || bias == nil {
+				_ = c[(m-1)*ldc+cols-1]
+				cp = &c[0]
+			}
 			bp, r := epiArgs(bias, relu, m)
 			var cb *float32
 			if colBias != nil {
@@ -73,7 +106,7 @@ func asmKernel(mr, nr int, name string,
 			if pfn > 0 {
 				pf = &next[0]
 			}
-			kernel(kc, &a[0], m, &b[0], ldb, &c[0], ldc, cols, bp, cb, r, pf, pfn)
+			kernel(kc, &a[0], m, &b[0], ldb, cp, ldc, cols, bp, cb, r, pf, pfn, ky, kept.ld, kmask, khi)
 		},
 		// The offsets are checked; src is not: sgemmSerial checks once
 		// that every row lies in B's data.
@@ -88,8 +121,8 @@ func asmKernel(mr, nr int, name string,
 }
 
 var (
-	avx2Kernel   = asmKernel(6, 16, "avx2_6x16", kernelAVX2_6x16, packRowsAVX2_16)
-	avx512Kernel = asmKernel(8, 32, "avx512_8x32", kernelAVX512_8x32, packRowsAVX512_32)
+	avx2Kernel   = asmKernel(6, 16, "avx2_6x16", kernelAVX2_6x16, packRowsAVX2_16, false)
+	avx512Kernel = asmKernel(8, 32, "avx512_8x32", kernelAVX512_8x32, packRowsAVX512_32, true)
 )
 
 //go:noescape

@@ -4,15 +4,16 @@
 
 #include "textflag.h"
 
-// func kernelAVX2_6x16(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int)
+// func kernelAVX2_6x16(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int)
 // Adds the products of the packed 6-row strips of A (kc deep) and the
 // kc x 16 block of B whose rows are ldb floats apart to the first cols
 // columns of the m rows of C at c (row stride ldc), a 6x16 tile a strip;
-// bias, cbias and relu as in kernelAVX512_8x32 (pf and pfn are not used).
+// bias, cbias and relu as in kernelAVX512_8x32 (pf, pfn and the kept
+// columns' ky, kld, kmask and khi are not used).
 // Y0..Y11 hold the tile (two registers a row), Y12/Y13 a row of B (the
 // column masks when storing), Y14 a broadcast element of A, Y15 zero;
 // R11 points to the column mask, 16 lanes of ones16 from 16-cols on.
-TEXT ·kernelAVX2_6x16(SB), NOSPLIT, $0-104
+TEXT ·kernelAVX2_6x16(SB), NOSPLIT, $0-136
 	MOVQ a+8(FP), SI
 	MOVQ m+16(FP), R15
 	MOVQ ldb+32(FP), R9
@@ -392,7 +393,7 @@ kernelAVX2_6x16_ret:
 kernelAVX2_6x16_done:
 	RET
 
-// func kernelAVX512_8x32(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int)
+// func kernelAVX512_8x32(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int)
 // Adds the products of the packed 8-row strips of A (kc deep) and the
 // kc x 32 block of B whose rows are ldb floats apart to the first cols
 // columns of the m rows of C at c (row stride ldc), an 8x32 tile a strip;
@@ -403,10 +404,17 @@ kernelAVX2_6x16_done:
 // +0, as Go's max does).
 // Meanwhile it prefetches into L2 the pfn cache lines from pf on (at most
 // kc of them a strip; none when pfn is 0).
+// When ky is not nil, the results are not stored to C but compressed to
+// the kept columns of a virtual output (convimplicit.go): row r's kept
+// values go to ky + r*kld floats on, in column order. kmask holds four 16-bit masks:
+// the kept columns of each half of the tile, and the lanes each half
+// fills after VCOMPRESSPS (popcount ones from lane 0); khi is where the
+// upper half's values start, in bytes (4 times the lower half's count).
+// C is still read when bias is nil (earlier k blocks summed there).
 // Z0..Z15 hold the tile (two registers a row), Z30/Z31 a row of B, Z28/Z29
 // broadcast elements of A, Z27 zero, Z25/Z26 the column bias; K1/K2
-// mask the columns of C.
-TEXT ·kernelAVX512_8x32(SB), NOSPLIT, $0-104
+// mask the columns of C, K3..K6 the kept columns (ky not nil).
+TEXT ·kernelAVX512_8x32(SB), NOSPLIT, $0-136
 	MOVQ a+8(FP), SI
 	MOVQ m+16(FP), R15
 	MOVQ ldb+32(FP), R9
@@ -435,7 +443,62 @@ TEXT ·kernelAVX512_8x32(SB), NOSPLIT, $0-104
 	VMOVUPS.Z (AX), K1, Z25
 	VMOVUPS.Z 64(AX), K2, Z26
 kernelAVX512_8x32_nocbias:
+	MOVQ kmask+120(FP), BX
+	KMOVW BX, K3
+	SHRQ $16, BX
+	KMOVW BX, K4
+	SHRQ $16, BX
+	KMOVW BX, K5
+	SHRQ $16, BX
+	KMOVW BX, K6
+	MOVQ ky+104(FP), BX
+	TESTQ BX, BX
+	JZ   kernelAVX512_8x32_nokept
+	MOVQ kmask+120(FP), CX
+	SHRQ $32, CX
+	POPCNTQ CX, CX
+	SHLQ $2, CX
+	MOVQ CX, kmask+120(FP)
+kernelAVX512_8x32_nokept:
 kernelAVX512_8x32_strip:
+	MOVQ ky+104(FP), BX
+	TESTQ BX, BX
+	JZ   kernelAVX512_8x32_nopfy
+	ADDQ kmask+120(FP), BX
+	MOVQ kld+112(FP), CX
+	SHLQ $2, CX
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x0B
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x4B; BYTE $0x40
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x4B; BYTE $0x7F
+	ADDQ CX, BX
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x0B
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x4B; BYTE $0x40
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x4B; BYTE $0x7F
+	ADDQ CX, BX
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x0B
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x4B; BYTE $0x40
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x4B; BYTE $0x7F
+	ADDQ CX, BX
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x0B
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x4B; BYTE $0x40
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x4B; BYTE $0x7F
+	ADDQ CX, BX
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x0B
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x4B; BYTE $0x40
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x4B; BYTE $0x7F
+	ADDQ CX, BX
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x0B
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x4B; BYTE $0x40
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x4B; BYTE $0x7F
+	ADDQ CX, BX
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x0B
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x4B; BYTE $0x40
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x4B; BYTE $0x7F
+	ADDQ CX, BX
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x0B
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x4B; BYTE $0x40
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x4B; BYTE $0x7F
+kernelAVX512_8x32_nopfy:
 	MOVQ kc+0(FP), CX
 	MOVQ b+24(FP), DI
 	VPXORD Z0, Z0, Z0
@@ -498,6 +561,9 @@ kernelAVX512_8x32_nopf0:
 	JNZ  kernelAVX512_8x32_loop
 kernelAVX512_8x32_store:
 	VPXORD Z27, Z27, Z27
+	MOVQ ky+104(FP), CX
+	TESTQ CX, CX
+	JNZ   kernelAVX512_8x32_kept
 	TESTQ R10, R10
 	JNZ   kernelAVX512_8x32_bias
 kernelAVX512_8x32_add:
@@ -858,6 +924,425 @@ kernelAVX512_8x32_bias_14:
 kernelAVX512_8x32_bias_15:
 	VMOVUPS Z15, K2, 64(DX)
 	ADDQ $32, R10
+	JMP  kernelAVX512_8x32_next
+kernelAVX512_8x32_kept:
+	MOVQ kld+112(FP), BX
+	SHLQ $2, BX
+	MOVQ khi+128(FP), R11
+	TESTQ R10, R10
+	JNZ   kernelAVX512_8x32_kbias
+kernelAVX512_8x32_kadd:
+	VADDPS 0(DX), Z0, K1, Z0
+	VADDPS 64(DX), Z1, K2, Z1
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_kadd_cb0
+	VADDPS Z25, Z0, Z0
+	VADDPS Z26, Z1, Z1
+kernelAVX512_8x32_kadd_cb0:
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kadd_0
+	VMAXPS Z0, Z27, Z0
+	VADDPS Z27, Z0, Z0
+kernelAVX512_8x32_kadd_0:
+	VCOMPRESSPS Z0, K3, Z0
+	VMOVUPS Z0, K5, (CX)
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kadd_1
+	VMAXPS Z1, Z27, Z1
+	VADDPS Z27, Z1, Z1
+kernelAVX512_8x32_kadd_1:
+	VCOMPRESSPS Z1, K4, Z1
+	VMOVUPS Z1, K6, (CX)(R11*1)
+	CMPQ R15, $1
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VADDPS 0(DX), Z2, K1, Z2
+	VADDPS 64(DX), Z3, K2, Z3
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_kadd_cb1
+	VADDPS Z25, Z2, Z2
+	VADDPS Z26, Z3, Z3
+kernelAVX512_8x32_kadd_cb1:
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kadd_2
+	VMAXPS Z2, Z27, Z2
+	VADDPS Z27, Z2, Z2
+kernelAVX512_8x32_kadd_2:
+	VCOMPRESSPS Z2, K3, Z2
+	VMOVUPS Z2, K5, (CX)
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kadd_3
+	VMAXPS Z3, Z27, Z3
+	VADDPS Z27, Z3, Z3
+kernelAVX512_8x32_kadd_3:
+	VCOMPRESSPS Z3, K4, Z3
+	VMOVUPS Z3, K6, (CX)(R11*1)
+	CMPQ R15, $2
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VADDPS 0(DX), Z4, K1, Z4
+	VADDPS 64(DX), Z5, K2, Z5
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_kadd_cb2
+	VADDPS Z25, Z4, Z4
+	VADDPS Z26, Z5, Z5
+kernelAVX512_8x32_kadd_cb2:
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kadd_4
+	VMAXPS Z4, Z27, Z4
+	VADDPS Z27, Z4, Z4
+kernelAVX512_8x32_kadd_4:
+	VCOMPRESSPS Z4, K3, Z4
+	VMOVUPS Z4, K5, (CX)
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kadd_5
+	VMAXPS Z5, Z27, Z5
+	VADDPS Z27, Z5, Z5
+kernelAVX512_8x32_kadd_5:
+	VCOMPRESSPS Z5, K4, Z5
+	VMOVUPS Z5, K6, (CX)(R11*1)
+	CMPQ R15, $3
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VADDPS 0(DX), Z6, K1, Z6
+	VADDPS 64(DX), Z7, K2, Z7
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_kadd_cb3
+	VADDPS Z25, Z6, Z6
+	VADDPS Z26, Z7, Z7
+kernelAVX512_8x32_kadd_cb3:
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kadd_6
+	VMAXPS Z6, Z27, Z6
+	VADDPS Z27, Z6, Z6
+kernelAVX512_8x32_kadd_6:
+	VCOMPRESSPS Z6, K3, Z6
+	VMOVUPS Z6, K5, (CX)
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kadd_7
+	VMAXPS Z7, Z27, Z7
+	VADDPS Z27, Z7, Z7
+kernelAVX512_8x32_kadd_7:
+	VCOMPRESSPS Z7, K4, Z7
+	VMOVUPS Z7, K6, (CX)(R11*1)
+	CMPQ R15, $4
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VADDPS 0(DX), Z8, K1, Z8
+	VADDPS 64(DX), Z9, K2, Z9
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_kadd_cb4
+	VADDPS Z25, Z8, Z8
+	VADDPS Z26, Z9, Z9
+kernelAVX512_8x32_kadd_cb4:
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kadd_8
+	VMAXPS Z8, Z27, Z8
+	VADDPS Z27, Z8, Z8
+kernelAVX512_8x32_kadd_8:
+	VCOMPRESSPS Z8, K3, Z8
+	VMOVUPS Z8, K5, (CX)
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kadd_9
+	VMAXPS Z9, Z27, Z9
+	VADDPS Z27, Z9, Z9
+kernelAVX512_8x32_kadd_9:
+	VCOMPRESSPS Z9, K4, Z9
+	VMOVUPS Z9, K6, (CX)(R11*1)
+	CMPQ R15, $5
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VADDPS 0(DX), Z10, K1, Z10
+	VADDPS 64(DX), Z11, K2, Z11
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_kadd_cb5
+	VADDPS Z25, Z10, Z10
+	VADDPS Z26, Z11, Z11
+kernelAVX512_8x32_kadd_cb5:
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kadd_10
+	VMAXPS Z10, Z27, Z10
+	VADDPS Z27, Z10, Z10
+kernelAVX512_8x32_kadd_10:
+	VCOMPRESSPS Z10, K3, Z10
+	VMOVUPS Z10, K5, (CX)
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kadd_11
+	VMAXPS Z11, Z27, Z11
+	VADDPS Z27, Z11, Z11
+kernelAVX512_8x32_kadd_11:
+	VCOMPRESSPS Z11, K4, Z11
+	VMOVUPS Z11, K6, (CX)(R11*1)
+	CMPQ R15, $6
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VADDPS 0(DX), Z12, K1, Z12
+	VADDPS 64(DX), Z13, K2, Z13
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_kadd_cb6
+	VADDPS Z25, Z12, Z12
+	VADDPS Z26, Z13, Z13
+kernelAVX512_8x32_kadd_cb6:
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kadd_12
+	VMAXPS Z12, Z27, Z12
+	VADDPS Z27, Z12, Z12
+kernelAVX512_8x32_kadd_12:
+	VCOMPRESSPS Z12, K3, Z12
+	VMOVUPS Z12, K5, (CX)
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kadd_13
+	VMAXPS Z13, Z27, Z13
+	VADDPS Z27, Z13, Z13
+kernelAVX512_8x32_kadd_13:
+	VCOMPRESSPS Z13, K4, Z13
+	VMOVUPS Z13, K6, (CX)(R11*1)
+	CMPQ R15, $7
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VADDPS 0(DX), Z14, K1, Z14
+	VADDPS 64(DX), Z15, K2, Z15
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_kadd_cb7
+	VADDPS Z25, Z14, Z14
+	VADDPS Z26, Z15, Z15
+kernelAVX512_8x32_kadd_cb7:
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kadd_14
+	VMAXPS Z14, Z27, Z14
+	VADDPS Z27, Z14, Z14
+kernelAVX512_8x32_kadd_14:
+	VCOMPRESSPS Z14, K3, Z14
+	VMOVUPS Z14, K5, (CX)
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kadd_15
+	VMAXPS Z15, Z27, Z15
+	VADDPS Z27, Z15, Z15
+kernelAVX512_8x32_kadd_15:
+	VCOMPRESSPS Z15, K4, Z15
+	VMOVUPS Z15, K6, (CX)(R11*1)
+	ADDQ BX, CX
+	MOVQ CX, ky+104(FP)
+	LEAQ (R9)(R9*1), R11
+	ADDQ R11, R11
+	JMP  kernelAVX512_8x32_next
+kernelAVX512_8x32_kbias:
+	VBROADCASTSS 0(R10), Z28
+	VADDPS Z28, Z0, Z0
+	VADDPS Z28, Z1, Z1
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_kbias_cb0
+	VADDPS Z25, Z0, Z0
+	VADDPS Z26, Z1, Z1
+kernelAVX512_8x32_kbias_cb0:
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kbias_0
+	VMAXPS Z0, Z27, Z0
+	VADDPS Z27, Z0, Z0
+kernelAVX512_8x32_kbias_0:
+	VCOMPRESSPS Z0, K3, Z0
+	VMOVUPS Z0, K5, (CX)
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kbias_1
+	VMAXPS Z1, Z27, Z1
+	VADDPS Z27, Z1, Z1
+kernelAVX512_8x32_kbias_1:
+	VCOMPRESSPS Z1, K4, Z1
+	VMOVUPS Z1, K6, (CX)(R11*1)
+	CMPQ R15, $1
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VBROADCASTSS 4(R10), Z28
+	VADDPS Z28, Z2, Z2
+	VADDPS Z28, Z3, Z3
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_kbias_cb1
+	VADDPS Z25, Z2, Z2
+	VADDPS Z26, Z3, Z3
+kernelAVX512_8x32_kbias_cb1:
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kbias_2
+	VMAXPS Z2, Z27, Z2
+	VADDPS Z27, Z2, Z2
+kernelAVX512_8x32_kbias_2:
+	VCOMPRESSPS Z2, K3, Z2
+	VMOVUPS Z2, K5, (CX)
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kbias_3
+	VMAXPS Z3, Z27, Z3
+	VADDPS Z27, Z3, Z3
+kernelAVX512_8x32_kbias_3:
+	VCOMPRESSPS Z3, K4, Z3
+	VMOVUPS Z3, K6, (CX)(R11*1)
+	CMPQ R15, $2
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VBROADCASTSS 8(R10), Z28
+	VADDPS Z28, Z4, Z4
+	VADDPS Z28, Z5, Z5
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_kbias_cb2
+	VADDPS Z25, Z4, Z4
+	VADDPS Z26, Z5, Z5
+kernelAVX512_8x32_kbias_cb2:
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kbias_4
+	VMAXPS Z4, Z27, Z4
+	VADDPS Z27, Z4, Z4
+kernelAVX512_8x32_kbias_4:
+	VCOMPRESSPS Z4, K3, Z4
+	VMOVUPS Z4, K5, (CX)
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kbias_5
+	VMAXPS Z5, Z27, Z5
+	VADDPS Z27, Z5, Z5
+kernelAVX512_8x32_kbias_5:
+	VCOMPRESSPS Z5, K4, Z5
+	VMOVUPS Z5, K6, (CX)(R11*1)
+	CMPQ R15, $3
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VBROADCASTSS 12(R10), Z28
+	VADDPS Z28, Z6, Z6
+	VADDPS Z28, Z7, Z7
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_kbias_cb3
+	VADDPS Z25, Z6, Z6
+	VADDPS Z26, Z7, Z7
+kernelAVX512_8x32_kbias_cb3:
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kbias_6
+	VMAXPS Z6, Z27, Z6
+	VADDPS Z27, Z6, Z6
+kernelAVX512_8x32_kbias_6:
+	VCOMPRESSPS Z6, K3, Z6
+	VMOVUPS Z6, K5, (CX)
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kbias_7
+	VMAXPS Z7, Z27, Z7
+	VADDPS Z27, Z7, Z7
+kernelAVX512_8x32_kbias_7:
+	VCOMPRESSPS Z7, K4, Z7
+	VMOVUPS Z7, K6, (CX)(R11*1)
+	CMPQ R15, $4
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VBROADCASTSS 16(R10), Z28
+	VADDPS Z28, Z8, Z8
+	VADDPS Z28, Z9, Z9
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_kbias_cb4
+	VADDPS Z25, Z8, Z8
+	VADDPS Z26, Z9, Z9
+kernelAVX512_8x32_kbias_cb4:
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kbias_8
+	VMAXPS Z8, Z27, Z8
+	VADDPS Z27, Z8, Z8
+kernelAVX512_8x32_kbias_8:
+	VCOMPRESSPS Z8, K3, Z8
+	VMOVUPS Z8, K5, (CX)
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kbias_9
+	VMAXPS Z9, Z27, Z9
+	VADDPS Z27, Z9, Z9
+kernelAVX512_8x32_kbias_9:
+	VCOMPRESSPS Z9, K4, Z9
+	VMOVUPS Z9, K6, (CX)(R11*1)
+	CMPQ R15, $5
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VBROADCASTSS 20(R10), Z28
+	VADDPS Z28, Z10, Z10
+	VADDPS Z28, Z11, Z11
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_kbias_cb5
+	VADDPS Z25, Z10, Z10
+	VADDPS Z26, Z11, Z11
+kernelAVX512_8x32_kbias_cb5:
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kbias_10
+	VMAXPS Z10, Z27, Z10
+	VADDPS Z27, Z10, Z10
+kernelAVX512_8x32_kbias_10:
+	VCOMPRESSPS Z10, K3, Z10
+	VMOVUPS Z10, K5, (CX)
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kbias_11
+	VMAXPS Z11, Z27, Z11
+	VADDPS Z27, Z11, Z11
+kernelAVX512_8x32_kbias_11:
+	VCOMPRESSPS Z11, K4, Z11
+	VMOVUPS Z11, K6, (CX)(R11*1)
+	CMPQ R15, $6
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VBROADCASTSS 24(R10), Z28
+	VADDPS Z28, Z12, Z12
+	VADDPS Z28, Z13, Z13
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_kbias_cb6
+	VADDPS Z25, Z12, Z12
+	VADDPS Z26, Z13, Z13
+kernelAVX512_8x32_kbias_cb6:
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kbias_12
+	VMAXPS Z12, Z27, Z12
+	VADDPS Z27, Z12, Z12
+kernelAVX512_8x32_kbias_12:
+	VCOMPRESSPS Z12, K3, Z12
+	VMOVUPS Z12, K5, (CX)
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kbias_13
+	VMAXPS Z13, Z27, Z13
+	VADDPS Z27, Z13, Z13
+kernelAVX512_8x32_kbias_13:
+	VCOMPRESSPS Z13, K4, Z13
+	VMOVUPS Z13, K6, (CX)(R11*1)
+	CMPQ R15, $7
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VBROADCASTSS 28(R10), Z28
+	VADDPS Z28, Z14, Z14
+	VADDPS Z28, Z15, Z15
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_kbias_cb7
+	VADDPS Z25, Z14, Z14
+	VADDPS Z26, Z15, Z15
+kernelAVX512_8x32_kbias_cb7:
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kbias_14
+	VMAXPS Z14, Z27, Z14
+	VADDPS Z27, Z14, Z14
+kernelAVX512_8x32_kbias_14:
+	VCOMPRESSPS Z14, K3, Z14
+	VMOVUPS Z14, K5, (CX)
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_kbias_15
+	VMAXPS Z15, Z27, Z15
+	VADDPS Z27, Z15, Z15
+kernelAVX512_8x32_kbias_15:
+	VCOMPRESSPS Z15, K4, Z15
+	VMOVUPS Z15, K6, (CX)(R11*1)
+	ADDQ $32, R10
+	ADDQ BX, CX
+	MOVQ CX, ky+104(FP)
+	LEAQ (R9)(R9*1), R11
+	ADDQ R11, R11
 	JMP  kernelAVX512_8x32_next
 kernelAVX512_8x32_next:
 	ADDQ R8, DX

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"testing"
 )
@@ -127,5 +128,101 @@ func TestSgemmEpilogueGivesFillThenRelu(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestSgemmKeptColumnsGiveStoredBits checks the epilogue's kept columns
+// (keptCols, for kernels with storesKept) against storing C and copying
+// the kept columns of each strip out: for random masks (strips keeping
+// nothing, everything, one column), rows that do not fill a tile, a
+// ragged last strip, one and several cache blocks of k (C read back), B
+// in place and at row offsets, bias or zero, column bias, and Relu over
+// NaN and -0; nothing else of y is written.
+func TestSgemmKeptColumnsGiveStoredBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	nan := float32(math.NaN())
+	sentinel := float32(-12345)
+	tried := 0
+	for _, kern := range availableKernels() {
+		if !kern.storesKept {
+			continue
+		}
+		nr := kern.nr
+		for _, sh := range [][3]int{{8, 32, 5}, {13, 3*32 + 7, 300}, {1, 2*32 + 1, 256}, {70, 5 * 32, 600}, {21, 40, 257}} {
+			m, n, k := sh[0], sh[1], sh[2]
+			strips := (n + nr - 1) / nr
+			masks, offs := make([]uint32, strips), make([]int, strips)
+			width := 0
+			for s := range masks {
+				switch s % 4 {
+				case 0:
+					masks[s] = r.Uint32()
+				case 1:
+					masks[s] = ^uint32(0)
+				case 2:
+					masks[s] = 1 << (r.IntN(32))
+				}
+				if cols := min(nr, n-s*nr); cols < 32 {
+					masks[s] &= 1<<cols - 1
+				}
+				offs[s] = width
+				width += bits.OnesCount32(masks[s])
+			}
+			ld := width + 3
+			a, b := randFloats(r, m*k), randFloats(r, k*n+nr)
+			a[min(2, m-1)*k] = nan
+			bias, colBias := randFloats(r, m), randFloats(r, n)
+			rows := make([]int, k)
+			for p := range rows {
+				rows[p] = p * n
+			}
+			for _, bm := range []matrix{{data: b, ld: n}, {data: b, rows: rows}} {
+				for _, relu := range []bool{false, true} {
+					for _, withBias := range []bool{false, true} {
+						for _, withCol := range []bool{false, true} {
+							ep := &epilogue{relu: relu, fromZero: !withBias}
+							if withBias {
+								ep.bias = bias
+							}
+							if withCol {
+								ep.colBias = colBias
+							}
+							c := make([]float32, m*n)
+							sgemmSerial(kern, m, n, k, 1, matrix{data: a, ld: k}, nil, 0, bm, c, n, ep)
+							want := make([]float32, m*ld)
+							fill(want, sentinel)
+							for i := range m {
+								for s, mask := range masks {
+									o := i*ld + offs[s]
+									for j := range nr {
+										if mask&(1<<j) != 0 {
+											want[o] = c[i*n+s*nr+j]
+											o++
+										}
+									}
+								}
+							}
+							got := make([]float32, m*ld)
+							fill(got, sentinel)
+							ep.kept = &keptCols{y: got, ld: ld, offs: offs, masks: masks}
+							var scratch []float32
+							if k > gemmKC {
+								scratch = make([]float32, m*n)
+							}
+							sgemmSerial(kern, m, n, k, 1, matrix{data: a, ld: k}, nil, 0, bm, scratch, n, ep)
+							for i := range want {
+								if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+									t.Fatalf("%s %dx%dx%d rows %v relu=%v bias=%v colBias=%v: y[%d] = %g, want %g", kern.name, m, n, k, bm.rows != nil, relu, withBias, withCol, i, got[i], want[i])
+								}
+							}
+							tried++
+						}
+					}
+				}
+			}
+		}
+	}
+	if tried == 0 {
+		t.Skip("no kernel here stores kept columns")
 	}
 }
