@@ -438,10 +438,31 @@ func (sp *swapPlan) pack(dst []float32, st *swapStrip, xp []float32, pc, kc int)
 }
 
 // transposeBlock writes the rows x cols block src (row stride lds)
-// transposed into dst (row stride ldd): dst[c*ldd+r] = src[r*lds+c]. It
-// reads src a row of 8 columns at a time, writing 8 rows of dst side by
-// side.
+// transposed into dst (row stride ldd): dst[c*ldd+r] = src[r*lds+c]. With
+// transpose8's assembly, blocks of 8 rows by 8 columns go through
+// registers; the rest (a ragged last few rows or columns) is
+// transposeGo's.
 func transposeBlock(dst []float32, ldd int, src []float32, lds, rows, cols int) {
+	if !transpose8Fast || cols < 8 {
+		transposeGo(dst, ldd, src, lds, rows, cols)
+		return
+	}
+	c8 := cols / 8 * 8
+	r := 0
+	for ; r+8 <= rows; r += 8 {
+		transpose8(dst[r:], ldd, src[r*lds:], lds, c8)
+	}
+	if r < rows {
+		transposeGo(dst[r:], ldd, src[r*lds:], lds, rows-r, c8)
+	}
+	if c8 < cols {
+		transposeGo(dst[c8*ldd:], ldd, src[c8:], lds, rows, cols-c8)
+	}
+}
+
+// transposeGo is transposeBlock in Go: it reads src a row of 8 columns at
+// a time, writing 8 rows of dst side by side.
+func transposeGo(dst []float32, ldd int, src []float32, lds, rows, cols int) {
 	c := 0
 	for ; c+8 <= cols; c += 8 {
 		d0, d1, d2, d3 := dst[c*ldd:][:rows], dst[(c+1)*ldd:][:rows], dst[(c+2)*ldd:][:rows], dst[(c+3)*ldd:][:rows]

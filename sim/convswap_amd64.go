@@ -19,3 +19,20 @@ func swapRows8(dst, src []float32, offs []int, idx *[16]int32, kc, off2 int) {
 	_, _ = dst[8*kc-1], offs[kc-1]
 	swapRowsAVX512(&dst[0], &src[0], &offs[0], &idx[0], kc, off2)
 }
+
+//go:noescape
+func transpose8AVX(dst *float32, ldd int, src *float32, lds, blocks int)
+
+// transpose8Fast reports whether transpose8 has assembly: AVX2.
+var transpose8Fast = hasAVX2
+
+// transpose8 writes the 8 rows of src (row stride lds), cols values
+// each (a multiple of 8), transposed into dst (row stride ldd):
+// dst[c*ldd+r] = src[r*lds+c].
+func transpose8(dst []float32, ldd int, src []float32, lds, cols int) {
+	if cols == 0 {
+		return
+	}
+	_, _ = dst[(cols-1)*ldd+7], src[7*lds+cols-1]
+	transpose8AVX(&dst[0], ldd, &src[0], lds, cols/8)
+}

@@ -186,3 +186,32 @@ func hasAVX512Kernel() bool {
 	}
 	return false
 }
+
+// TestTransposeBlockMatchesGo checks transposeBlock, whose 8x8 blocks go
+// through assembly where the machine has it, against transposeGo value
+// for value, for row and column counts around multiples of 8 and strides
+// wider than the block, leaving dst outside the block untouched.
+func TestTransposeBlockMatchesGo(t *testing.T) {
+	if !transpose8Fast {
+		t.Skip("no AVX2 here: transposeBlock is transposeGo")
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, rows := range []int{1, 7, 8, 9, 16, 49, 196} {
+		for _, cols := range []int{1, 8, 13, 32, 40, 256} {
+			lds, ldd := cols+3, rows+5
+			src := make([]float32, rows*lds)
+			for i := range src {
+				src[i] = r.Float32()*2 - 1
+			}
+			got, want := make([]float32, cols*ldd), make([]float32, cols*ldd)
+			for i := range got {
+				got[i], want[i] = float32(i), float32(i)
+			}
+			transposeBlock(got, ldd, src, lds, rows, cols)
+			transposeGo(want, ldd, src, lds, rows, cols)
+			if i := firstBitDiff(got, want); i >= 0 {
+				t.Fatalf("%d rows, %d columns: dst[%d] = %v, want %v", rows, cols, i, got[i], want[i])
+			}
+		}
+	}
+}
