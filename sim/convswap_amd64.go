@@ -21,6 +21,21 @@ func swapRows8(dst, src []float32, offs []int, idx *[16]int32, kc, off2 int) {
 }
 
 //go:noescape
+func swapRowsOneAVX512(dst, src *float32, woff *int, shift *int32, idx *int32, kc int)
+
+// swapRowsOne writes kc rows of a strip of 8 rows of X^T into dst: row p
+// holds, for i = 0..7, element idx[i]+shift[p] of the 16 floats at
+// src[woff[p]:]. The caller has checked that the window lies in src for
+// every woff[p] and every index plus shift is below 16.
+func swapRowsOne(dst, src []float32, woff []int, shift []int32, idx *[16]int32, kc int) {
+	if kc == 0 {
+		return
+	}
+	_, _, _ = dst[8*kc-1], woff[kc-1], shift[kc-1]
+	swapRowsOneAVX512(&dst[0], &src[0], &woff[0], &shift[0], &idx[0], kc)
+}
+
+//go:noescape
 func transpose8AVX(dst *float32, ldd int, src *float32, lds, blocks int)
 
 // transpose8Fast reports whether transpose8 has assembly: AVX2.

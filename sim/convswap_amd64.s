@@ -101,3 +101,41 @@ transpose8loop:
 transpose8done:
 	VZEROUPPER
 	RET
+
+// func swapRowsOneAVX512(dst, src *float32, woff *int, shift *int32, idx *int32, kc int)
+// swapRowsAVX512 for a strip whose positions, shifted by every tap's
+// column shift, lie in one window of 16 floats: row p of dst (8 floats)
+// is, for i = 0..7, element idx[i]+shift[p] of the 16 floats at
+// src + woff[p]. Taps along a kernel row share their window (woff), so
+// it is loaded once for them and VPERMPS picks each tap's values out of
+// the register.
+TEXT ·swapRowsOneAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ woff+16(FP), BX
+	MOVQ shift+24(FP), DX
+	MOVQ idx+32(FP), R8
+	MOVQ kc+40(FP), CX
+	VMOVDQU32 (R8), Z0
+	MOVQ $-1, R9
+	TESTQ CX, CX
+	JZ   swaponedone
+swaponeloop:
+	MOVQ (BX), AX
+	CMPQ AX, R9
+	JEQ  swaponesame
+	VMOVUPS (SI)(AX*4), Z1
+	MOVQ AX, R9
+swaponesame:
+	VPBROADCASTD (DX), Z2
+	VPADDD Z0, Z2, Z2
+	VPERMPS Z1, Z2, Z3
+	VMOVUPS Y3, (DI)
+	ADDQ $8, BX
+	ADDQ $4, DX
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  swaponeloop
+swaponedone:
+	VZEROUPPER
+	RET

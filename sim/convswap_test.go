@@ -215,3 +215,57 @@ func TestTransposeBlockMatchesGo(t *testing.T) {
 		}
 	}
 }
+
+// TestSwapRowsOneMatchesTwoWindows checks that the strips packed from one
+// window (swapRowsOne, a load per kernel row of taps) hold the values the
+// two-window permute (swapRows8) packs, for ResNet's 14x14 and 7x7
+// layers (stride 1: one window; stride 2: two), a dilated and a 5-wide
+// window and k blocks that start inside a kernel row.
+func TestSwapRowsOneMatchesTwoWindows(t *testing.T) {
+	if !swapRowsFast {
+		t.Skip("no AVX-512 here: strips are packed in Go")
+	}
+	defer func() { swapOneWindow = true }()
+	r := rand.New(rand.NewPCG(5, 6))
+	ones := 0
+	for _, tc := range []struct {
+		c, hw, k, s, d, pad int
+	}{{16, 14, 3, 1, 1, 1}, {16, 7, 3, 1, 1, 1}, {8, 14, 3, 2, 1, 1}, {8, 9, 3, 1, 2, 2}, {4, 6, 5, 1, 1, 2}, {8, 5, 3, 1, 1, 0}} {
+		p := int64(tc.pad)
+		n := node("Conv", map[string]any{"pads": []int64{p, p, p, p}, "strides": []int64{int64(tc.s), int64(tc.s)},
+			"dilations": []int64{int64(tc.d), int64(tc.d)}}, "x", "w")
+		attrs, err := readWindowAttrs(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cn := &convNode{w: attrs, group: 1}
+		g, err := cn.convShapes(&onnx.Tensor{Shape: []int{2, tc.c, tc.hw, tc.hw}}, &onnx.Tensor{Shape: []int{4, tc.c, tc.k, tc.k}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		swapOneWindow = true
+		one := newSwapPlan(g, 2, tc.c, tc.c, 8)
+		swapOneWindow = false
+		two := newSwapPlan(g, 2, tc.c, tc.c, 8)
+		xp := randFloats(r, 2*tc.c*one.pn+64)
+		kdim := tc.c * g.kN
+		for s := range one.strips {
+			if !one.strips[s].one {
+				continue
+			}
+			ones++
+			for _, blk := range [][2]int{{0, kdim}, {1, kdim - 1}, {4, 7}} {
+				pc, kc := blk[0], blk[1]-blk[0]
+				got, want := make([]float32, 8*kc), make([]float32, 8*kc)
+				one.pack(got, &one.strips[s], xp, pc, kc)
+				two.pack(want, &two.strips[s], xp, pc, kc)
+				if i := firstBitDiff(got, want); i >= 0 {
+					t.Fatalf("%+v strip %d taps [%d, %d): value %d is %v, want %v", tc, s, pc, pc+kc, i, got[i], want[i])
+				}
+			}
+		}
+	}
+	if ones == 0 {
+		t.Fatal("no strip fit one window: swapRowsOne went untested")
+	}
+}
