@@ -41,7 +41,7 @@ func parallelFor(threads, n, grain int, fn func(lo, hi int)) {
 // pool's workers, and a caller waiting for its workers, spin for
 // poolSpin before they park, so that the next section, usually a few µs
 // of Go code away, finds them running.
-var workers = &workerPool{max: max(1, runtime.GOMAXPROCS(0)-1)}
+var workers = &workerPool{}
 
 // poolSpin is how long an idle worker, or a caller whose workers are
 // still busy, spins before it parks: longer than the serial stretches
@@ -87,12 +87,12 @@ func spinUntil(ready func() bool) bool {
 	}
 }
 
-// workerPool keeps up to max worker goroutines, the idle ones in idle.
+// workerPool keeps up to GOMAXPROCS-1 worker goroutines (at least one),
+// the idle ones in idle.
 type workerPool struct {
 	mu    sync.Mutex
 	idle  []*worker
 	count int
-	max   int
 }
 
 // worker states: spinning idle, parked idle (waiting on wake), given a
@@ -112,14 +112,14 @@ type worker struct {
 }
 
 // run runs chunk [lo, hi) of j on an idle worker, a new one while the
-// pool has fewer than max, or a goroutine of its own.
+// pool has fewer than GOMAXPROCS-1, or a goroutine of its own.
 func (p *workerPool) run(j *poolJob, lo, hi int) {
 	p.mu.Lock()
 	var w *worker
 	if k := len(p.idle); k > 0 {
 		w = p.idle[k-1]
 		p.idle = p.idle[:k-1]
-	} else if p.count < p.max {
+	} else if p.count < max(1, runtime.GOMAXPROCS(0)-1) {
 		p.count++
 		w = &worker{wake: make(chan struct{}, 1)}
 		w.state.Store(workerBusy)
