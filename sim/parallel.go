@@ -8,8 +8,10 @@ import (
 )
 
 // parallelFor splits [0, n) into at most threads contiguous chunks and runs
-// fn on each, the first on the calling goroutine and the others on the
-// pool's workers (or goroutines of their own when none is idle). Work
+// fn on each. The calling goroutine and the pool's workers (or goroutines
+// of their own when none is idle) take the chunks in turn, so that the
+// caller, once done with its own, runs those no worker has started (on a
+// machine whose other cores are busy) rather than wait for them. Work
 // smaller than grain items per chunk runs on fewer chunks, since handing
 // a chunk over costs more than a tiny loop.
 func parallelFor(threads, n, grain int, fn func(lo, hi int)) {
@@ -24,12 +26,12 @@ func parallelFor(threads, n, grain int, fn func(lo, hi int)) {
 		return
 	}
 	per := (n + chunks - 1) / chunks
-	j := &poolJob{fn: fn, done: make(chan struct{}, 1)}
-	j.pending.Store(int32((n+per-1)/per - 1))
-	for lo := per; lo < n; lo += per {
-		workers.run(j, lo, min(lo+per, n))
+	j := &poolJob{fn: fn, n: n, per: per, chunks: (n + per - 1) / per, done: make(chan struct{}, 1)}
+	j.left.Store(int32(j.chunks))
+	for range j.chunks - 1 {
+		workers.run(j)
 	}
-	fn(0, per)
+	j.work()
 	j.wait()
 }
 
@@ -49,24 +51,34 @@ var workers = &workerPool{}
 // worker burns between runs is small beside the run.
 const poolSpin = 200 * time.Microsecond
 
-// poolJob is one parallelFor call: its chunks still running on workers
-// and the channel its last one signals when the caller stopped spinning.
+// poolJob is one parallelFor call: chunks chunks of per items of [0, n),
+// the next one to take, how many are not done yet, and the channel the
+// last one done signals when the caller stopped spinning.
 type poolJob struct {
-	fn      func(lo, hi int)
-	pending atomic.Int32
-	done    chan struct{}
+	fn             func(lo, hi int)
+	n, per, chunks int
+	next, left     atomic.Int32
+	done           chan struct{}
 }
 
-// finish marks one of the job's chunks on a worker done.
-func (j *poolJob) finish() {
-	if j.pending.Add(-1) == 0 {
-		j.done <- struct{}{} // buffered: the only send
+// work runs the job's chunks that no one has taken yet, one at a time.
+func (j *poolJob) work() {
+	for {
+		k := int(j.next.Add(1)) - 1
+		if k >= j.chunks {
+			return
+		}
+		lo := k * j.per
+		j.fn(lo, min(lo+j.per, j.n))
+		if j.left.Add(-1) == 0 {
+			j.done <- struct{}{} // buffered: the only send
+		}
 	}
 }
 
-// wait returns once every chunk on a worker is done.
+// wait returns once every chunk is done.
 func (j *poolJob) wait() {
-	if spinUntil(func() bool { return j.pending.Load() == 0 }) {
+	if spinUntil(func() bool { return j.left.Load() == 0 }) {
 		return
 	}
 	<-j.done
@@ -103,17 +115,16 @@ const (
 	workerBusy
 )
 
-// worker is a pool goroutine: the task set before its state turns busy.
+// worker is a pool goroutine: the job set before its state turns busy.
 type worker struct {
-	state  atomic.Int32
-	wake   chan struct{}
-	job    *poolJob
-	lo, hi int
+	state atomic.Int32
+	wake  chan struct{}
+	job   *poolJob
 }
 
-// run runs chunk [lo, hi) of j on an idle worker, a new one while the
-// pool has fewer than GOMAXPROCS-1, or a goroutine of its own.
-func (p *workerPool) run(j *poolJob, lo, hi int) {
+// run has an idle worker, a new one while the pool has fewer than
+// GOMAXPROCS-1, or a goroutine of its own work on j.
+func (p *workerPool) run(j *poolJob) {
 	p.mu.Lock()
 	var w *worker
 	if k := len(p.idle); k > 0 {
@@ -121,35 +132,29 @@ func (p *workerPool) run(j *poolJob, lo, hi int) {
 		p.idle = p.idle[:k-1]
 	} else if p.count < max(1, runtime.GOMAXPROCS(0)-1) {
 		p.count++
-		w = &worker{wake: make(chan struct{}, 1)}
+		w = &worker{wake: make(chan struct{}, 1), job: j}
 		w.state.Store(workerBusy)
-		w.job, w.lo, w.hi = j, lo, hi
 		p.mu.Unlock()
 		go w.loop(p)
 		return
 	}
 	p.mu.Unlock()
 	if w == nil {
-		go func() {
-			j.fn(lo, hi)
-			j.finish()
-		}()
+		go j.work()
 		return
 	}
-	w.job, w.lo, w.hi = j, lo, hi
+	w.job = j
 	if w.state.Swap(workerBusy) == workerParked {
 		w.wake <- struct{}{}
 	}
 }
 
-// loop runs the worker's tasks: after each it goes back to the idle list
-// and spins for the next, then parks.
+// loop works on the worker's jobs: after each it goes back to the idle
+// list and spins for the next, then parks.
 func (w *worker) loop(p *workerPool) {
 	for {
-		j := w.job
-		j.fn(w.lo, w.hi)
+		w.job.work()
 		w.job = nil
-		j.finish()
 		w.state.Store(workerSpinning)
 		p.mu.Lock()
 		p.idle = append(p.idle, w)

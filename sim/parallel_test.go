@@ -76,3 +76,18 @@ func TestParallelForNestedAndConcurrent(t *testing.T) {
 		t.Fatalf("after parking: covered %d indices, want 100", n.Load())
 	}
 }
+
+// TestParallelForWaitsForEveryChunk checks that parallelFor returns only
+// after its slowest chunk, whichever goroutine took it.
+func TestParallelForWaitsForEveryChunk(t *testing.T) {
+	for range 5 {
+		var done atomic.Int32
+		parallelFor(4, 4, 1, func(lo, hi int) {
+			time.Sleep(time.Duration(lo+1) * time.Millisecond)
+			done.Add(int32(hi - lo))
+		})
+		if d := done.Load(); d != 4 {
+			t.Fatalf("parallelFor returned with %d of 4 chunks done", d)
+		}
+	}
+}
