@@ -96,6 +96,7 @@ func spinUntil(ready func() bool) bool {
 			return false
 		}
 		runtime.Gosched()
+		osYield()
 	}
 }
 
