@@ -138,19 +138,30 @@ type swapPlan struct {
 
 	hp, wp, pn int // padded plane
 	offs       []int
-	strips     []swapStrip
-	slow       int // strips packed in Go
+	// Tap p's offset less its column shift (kw times the dilation),
+	// shared by the taps along a kernel row, and that shift.
+	woff   []int
+	shift  []int32
+	strips []swapStrip
+	slow   int // strips packed in Go
 }
 
 // swapStrip is one strip of mr output positions: with fast, position i
 // at base+idx[i] for idx[i] below 16, base+off2+idx[i]-16 above
-// (swapRows8's two windows); otherwise at pos[i].
+// (swapRows8's two windows); otherwise at pos[i]. With one, every
+// position plus every tap's column shift lies in the first window
+// (swapRowsOne).
 type swapStrip struct {
-	fast       bool
+	fast, one  bool
 	base, off2 int
 	idx        [16]int32
 	pos        []int
 }
+
+// swapOneWindow lets strips that fit one window take swapRowsOne, which
+// loads each window once for a kernel row's taps (tests turn it off to
+// compare with swapRows8).
+var swapOneWindow = true
 
 // fits reports whether sp was made for this geometry and these sizes.
 func (sp *swapPlan) fits(g *geom, batch, ch, cg, mr int) bool {
@@ -169,12 +180,16 @@ func newSwapPlan(g *geom, batch, ch, cg, mr int) *swapPlan {
 	sp.hp, sp.wp = g.in[1]+g.padB[1]+g.padE[1], g.in[2]+g.padB[2]+g.padE[2]
 	sp.pn = sp.hp * sp.wp
 	sp.offs = make([]int, cg*g.kN)
+	sp.woff, sp.shift = make([]int, cg*g.kN), make([]int32, cg*g.kN)
 	for c := range cg {
 		for t := range g.kN {
 			kh, kw := t/g.k[2], t%g.k[2]
 			sp.offs[c*g.kN+t] = c*sp.pn + kh*g.d[1]*sp.wp + kw*g.d[2]
+			sp.woff[c*g.kN+t] = c*sp.pn + kh*g.d[1]*sp.wp
+			sp.shift[c*g.kN+t] = int32(kw * g.d[2])
 		}
 	}
+	maxShift := (g.k[2] - 1) * g.d[2]
 	rows := batch * g.outN
 	out2 := g.out[2]
 	at := func(j int) int {
@@ -186,6 +201,7 @@ func newSwapPlan(g *geom, batch, ch, cg, mr int) *swapPlan {
 		st := &sp.strips[s]
 		j0, j1 := s*mr, min(rows, (s+1)*mr)
 		if mr == 8 && swapRowsFast && st.windows(at, j0, j1) {
+			st.one = swapOneWindow && st.off2 == 0 && st.reach(j1-j0)+maxShift < 16
 			continue
 		}
 		sp.slow++
@@ -219,6 +235,15 @@ func (st *swapStrip) windows(at func(int) int, j0, j1 int) bool {
 	}
 	st.fast = true
 	return true
+}
+
+// reach is the largest index of the first n positions of a fast strip.
+func (st *swapStrip) reach(n int) int {
+	r := int32(0)
+	for _, q := range st.idx[:n] {
+		r = max(r, q)
+	}
+	return int(r)
 }
 
 // padInput copies each of planes input planes of x (g.in[1] x g.in[2])
@@ -424,7 +449,11 @@ func (sw swapPass) tile(buf, xp, wt, bd, y []float32, i0, i1, c0, c1 int) {
 // mr floats) into dst from the padded planes xp.
 func (sp *swapPlan) pack(dst []float32, st *swapStrip, xp []float32, pc, kc int) {
 	offs := sp.offs[pc : pc+kc]
-	if st.fast {
+	switch {
+	case st.one:
+		swapRowsOne(dst, xp[st.base:], sp.woff[pc:pc+kc], sp.shift[pc:pc+kc], &st.idx, kc)
+		return
+	case st.fast:
 		swapRows8(dst, xp[st.base:], offs, &st.idx, kc, st.off2)
 		return
 	}
@@ -438,10 +467,31 @@ func (sp *swapPlan) pack(dst []float32, st *swapStrip, xp []float32, pc, kc int)
 }
 
 // transposeBlock writes the rows x cols block src (row stride lds)
-// transposed into dst (row stride ldd): dst[c*ldd+r] = src[r*lds+c]. It
-// reads src a row of 8 columns at a time, writing 8 rows of dst side by
-// side.
+// transposed into dst (row stride ldd): dst[c*ldd+r] = src[r*lds+c]. With
+// transpose8's assembly, blocks of 8 rows by 8 columns go through
+// registers; the rest (a ragged last few rows or columns) is
+// transposeGo's.
 func transposeBlock(dst []float32, ldd int, src []float32, lds, rows, cols int) {
+	if !transpose8Fast || cols < 8 {
+		transposeGo(dst, ldd, src, lds, rows, cols)
+		return
+	}
+	c8 := cols / 8 * 8
+	r := 0
+	for ; r+8 <= rows; r += 8 {
+		transpose8(dst[r:], ldd, src[r*lds:], lds, c8)
+	}
+	if r < rows {
+		transposeGo(dst[r:], ldd, src[r*lds:], lds, rows-r, c8)
+	}
+	if c8 < cols {
+		transposeGo(dst[c8*ldd:], ldd, src[c8:], lds, rows, cols-c8)
+	}
+}
+
+// transposeGo is transposeBlock in Go: it reads src a row of 8 columns at
+// a time, writing 8 rows of dst side by side.
+func transposeGo(dst []float32, ldd int, src []float32, lds, rows, cols int) {
 	c := 0
 	for ; c+8 <= cols; c += 8 {
 		d0, d1, d2, d3 := dst[c*ldd:][:rows], dst[(c+1)*ldd:][:rows], dst[(c+2)*ldd:][:rows], dst[(c+3)*ldd:][:rows]

@@ -186,3 +186,86 @@ func hasAVX512Kernel() bool {
 	}
 	return false
 }
+
+// TestTransposeBlockMatchesGo checks transposeBlock, whose 8x8 blocks go
+// through assembly where the machine has it, against transposeGo value
+// for value, for row and column counts around multiples of 8 and strides
+// wider than the block, leaving dst outside the block untouched.
+func TestTransposeBlockMatchesGo(t *testing.T) {
+	if !transpose8Fast {
+		t.Skip("no AVX2 here: transposeBlock is transposeGo")
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, rows := range []int{1, 7, 8, 9, 16, 49, 196} {
+		for _, cols := range []int{1, 8, 13, 32, 40, 256} {
+			lds, ldd := cols+3, rows+5
+			src := make([]float32, rows*lds)
+			for i := range src {
+				src[i] = r.Float32()*2 - 1
+			}
+			got, want := make([]float32, cols*ldd), make([]float32, cols*ldd)
+			for i := range got {
+				got[i], want[i] = float32(i), float32(i)
+			}
+			transposeBlock(got, ldd, src, lds, rows, cols)
+			transposeGo(want, ldd, src, lds, rows, cols)
+			if i := firstBitDiff(got, want); i >= 0 {
+				t.Fatalf("%d rows, %d columns: dst[%d] = %v, want %v", rows, cols, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// TestSwapRowsOneMatchesTwoWindows checks that the strips packed from one
+// window (swapRowsOne, a load per kernel row of taps) hold the values the
+// two-window permute (swapRows8) packs, for ResNet's 14x14 and 7x7
+// layers (stride 1: one window; stride 2: two), a dilated and a 5-wide
+// window and k blocks that start inside a kernel row.
+func TestSwapRowsOneMatchesTwoWindows(t *testing.T) {
+	if !swapRowsFast {
+		t.Skip("no AVX-512 here: strips are packed in Go")
+	}
+	defer func() { swapOneWindow = true }()
+	r := rand.New(rand.NewPCG(5, 6))
+	ones := 0
+	for _, tc := range []struct {
+		c, hw, k, s, d, pad int
+	}{{16, 14, 3, 1, 1, 1}, {16, 7, 3, 1, 1, 1}, {8, 14, 3, 2, 1, 1}, {8, 9, 3, 1, 2, 2}, {4, 6, 5, 1, 1, 2}, {8, 5, 3, 1, 1, 0}} {
+		p := int64(tc.pad)
+		n := node("Conv", map[string]any{"pads": []int64{p, p, p, p}, "strides": []int64{int64(tc.s), int64(tc.s)},
+			"dilations": []int64{int64(tc.d), int64(tc.d)}}, "x", "w")
+		attrs, err := readWindowAttrs(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cn := &convNode{w: attrs, group: 1}
+		g, err := cn.convShapes(&onnx.Tensor{Shape: []int{2, tc.c, tc.hw, tc.hw}}, &onnx.Tensor{Shape: []int{4, tc.c, tc.k, tc.k}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		swapOneWindow = true
+		one := newSwapPlan(g, 2, tc.c, tc.c, 8)
+		swapOneWindow = false
+		two := newSwapPlan(g, 2, tc.c, tc.c, 8)
+		xp := randFloats(r, 2*tc.c*one.pn+64)
+		kdim := tc.c * g.kN
+		for s := range one.strips {
+			if !one.strips[s].one {
+				continue
+			}
+			ones++
+			for _, blk := range [][2]int{{0, kdim}, {1, kdim - 1}, {4, 7}} {
+				pc, kc := blk[0], blk[1]-blk[0]
+				got, want := make([]float32, 8*kc), make([]float32, 8*kc)
+				one.pack(got, &one.strips[s], xp, pc, kc)
+				two.pack(want, &two.strips[s], xp, pc, kc)
+				if i := firstBitDiff(got, want); i >= 0 {
+					t.Fatalf("%+v strip %d taps [%d, %d): value %d is %v, want %v", tc, s, pc, pc+kc, i, got[i], want[i])
+				}
+			}
+		}
+	}
+	if ones == 0 {
+		t.Fatal("no strip fit one window: swapRowsOne went untested")
+	}
+}
