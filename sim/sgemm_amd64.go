@@ -59,6 +59,27 @@ func keptArgs(kept keptStrip, m, cols int) (ky *float32, kmask, khi int, store b
 	return &kept.y[0], kmask, 4 * nlo, true
 }
 
+// bArgs are the assembly kernels' arguments for tiles' block of B (kc
+// rows of nr floats, ldb apart): b itself, or, with rows.offs not nil,
+// the strip rows describes, which the first tile copies to b (packed:
+// ldb = nr) when more tiles follow (m > mr). The offsets are checked as
+// packRows checks them, src by sgemmSerial.
+func bArgs(b []float32, ldb, kc, m, mr, nr int, rows rowsStrip) (bp *float32, offs *int, src *float32) {
+	if rows.offs == nil {
+		_ = b[(kc-1)*ldb+nr-1]
+		return &b[0], nil, nil
+	}
+	if ldb != nr {
+		panic("sim: copy of a strip at row offsets not packed")
+	}
+	_, _ = rows.offs[kc-1], rows.src[0]
+	if m > mr {
+		_ = b[kc*nr-1]
+		bp = &b[0]
+	}
+	return bp, &rows.offs[0], &rows.src[0]
+}
+
 // asmKernel wraps an mr x nr assembly kernel and its strip packer in a
 // microKernel, checking the bounds the assembly does not; storesKept: the
 // kernel takes the kept columns' arguments, readsRows: its row offsets.
@@ -87,28 +108,11 @@ func asmKernel(mr, nr int, name string, storesKept, readsRows bool,
 			if !store {
 				return
 			}
-			_ = a[(m+mr-1)/mr*mr*kc-1]
-			// B's rows at offsets are checked as packRows checks them
-			// (src by sgemmSerial); b then takes their copy, if any.
-			var offs *int
-			var src, bp0 *float32
-			switch {
-			case rows.offs != nil && !readsRows:
+			if rows.offs != nil && !readsRows {
 				panic("sim: row offsets for a kernel that cannot read them")
-			case rows.offs != nil:
-				if ldb != nr {
-					panic("sim: rows' copy not packed")
-				}
-				_, _ = rows.offs[kc-1], rows.src[0]
-				offs, src = &rows.offs[0], &rows.src[0]
-				if m > mr {
-					_ = b[kc*nr-1]
-					bp0 = &b[0]
-				}
-			default:
-				_ = b[(kc-1)*ldb+nr-1]
-				bp0 = &b[0]
 			}
+			_ = a[(m+mr-1)/mr*mr*kc-1]
+			bp0, offs, src := bArgs(b, ldb, kc, m, mr, nr, rows)
 			// C is neither read nor written with kept columns from a bias.
 			var cp *float32
 			if ky == nil || bias == nil {
