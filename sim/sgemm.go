@@ -51,10 +51,17 @@ type microKernel struct {
 	// the caller reads soon (the next block of B), into L2. When kept.y
 	// is not nil (only for kernels with storesKept), the results go to
 	// the kept columns that kept describes instead of C, which is then
-	// only read (with bias nil).
-	tiles func(kc int, a []float32, m int, b []float32, ldb int, c []float32, ldc, cols int, bias, colBias []float32, relu bool, next []float32, kept keptStrip)
+	// only read (with bias nil). When rows.offs is not nil (only for
+	// kernels with readsRows), the block of B is the strip rows
+	// describes, and b (ldb = nr) is where the first tile copies it for
+	// the others, as packRows would (nil when m <= mr).
+	tiles func(kc int, a []float32, m int, b []float32, ldb int, c []float32, ldc, cols int, bias, colBias []float32, relu bool, next []float32, kept keptStrip, rows rowsStrip)
 	// storesKept reports whether tiles takes a keptStrip.
 	storesKept bool
+	// readsRows reports whether tiles takes a rowsStrip: a B read at row
+	// offsets then needs no packRows pass (a convolution's whole strip
+	// copied before the kernel read it again, 2-3% of ResNet-18).
+	readsRows bool
 	// packRows, when not nil, packs kc rows of a strip of a B read at
 	// row offsets (matrix.rows): row p of dst (nr floats) is the nr
 	// floats at src[offs[p]:]. Kernels without it do not take such a B.
@@ -93,6 +100,13 @@ type keptStrip struct {
 	y    []float32 // row 0's first kept value; nil: store to C
 	ld   int
 	mask uint32 // bit j: column j of the strip is kept
+}
+
+// rowsStrip is a strip of a B read at row offsets (matrix.rows), for a
+// kernel that reads it itself: row p is the nr floats at src[offs[p]:].
+type rowsStrip struct {
+	src  []float32
+	offs []int
 }
 
 // strip is strip s of C from row i on.
@@ -390,8 +404,16 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 				for jr := 0; jr < nc; jr += nr {
 					nn := min(nr, nc-jr)
 					var bp, next []float32
+					var rows rowsStrip
 					ldb := nr
 					switch {
+					case b.rows != nil && kern.readsRows:
+						// The kernel's first tile reads the strip in
+						// place and copies it for the others.
+						rows = rowsStrip{src: b.data[jc+jr:], offs: b.rows[pc : pc+kc]}
+						if mc > mr {
+							bp = bufs.b[:kc*nr]
+						}
 					case b.rows != nil:
 						// Packed here, to be read from L1 by every
 						// strip of A.
@@ -439,7 +461,7 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 						if c != nil {
 							cb = c[ic*ldc+jc+jr:]
 						}
-						kern.tiles(kc, ablk, mc, bp, ldb, cb, ldc, nn, bias, colBias, relu, next, kept)
+						kern.tiles(kc, ablk, mc, bp, ldb, cb, ldc, nn, bias, colBias, relu, next, kept, rows)
 						continue
 					}
 					// A call a tile; edge tiles through a scratch tile.

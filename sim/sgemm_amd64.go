@@ -16,10 +16,10 @@ import (
 //go:generate python3 make_sgemm_amd64.py
 
 //go:noescape
-func kernelAVX2_6x16(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int)
+func kernelAVX2_6x16(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int, offs *int, src *float32)
 
 //go:noescape
-func kernelAVX512_8x32(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int)
+func kernelAVX512_8x32(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int, offs *int, src *float32)
 
 //go:noescape
 func packRowsAVX2_16(dst, src *float32, offs *int, kc int)
@@ -59,21 +59,42 @@ func keptArgs(kept keptStrip, m, cols int) (ky *float32, kmask, khi int, store b
 	return &kept.y[0], kmask, 4 * nlo, true
 }
 
+// bArgs are the assembly kernels' arguments for tiles' block of B (kc
+// rows of nr floats, ldb apart): b itself, or, with rows.offs not nil,
+// the strip rows describes, which the first tile copies to b (packed:
+// ldb = nr) when more tiles follow (m > mr). The offsets are checked as
+// packRows checks them, src by sgemmSerial.
+func bArgs(b []float32, ldb, kc, m, mr, nr int, rows rowsStrip) (bp *float32, offs *int, src *float32) {
+	if rows.offs == nil {
+		_ = b[(kc-1)*ldb+nr-1]
+		return &b[0], nil, nil
+	}
+	if ldb != nr {
+		panic("sim: copy of a strip at row offsets not packed")
+	}
+	_, _ = rows.offs[kc-1], rows.src[0]
+	if m > mr {
+		_ = b[kc*nr-1]
+		bp = &b[0]
+	}
+	return bp, &rows.offs[0], &rows.src[0]
+}
+
 // asmKernel wraps an mr x nr assembly kernel and its strip packer in a
 // microKernel, checking the bounds the assembly does not; storesKept: the
-// kernel takes the kept columns' arguments.
-func asmKernel(mr, nr int, name string,
-	kernel func(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int),
-	pack func(dst, src *float32, offs *int, kc int), storesKept bool) microKernel {
-	return microKernel{mr: mr, nr: nr, name: name, storesKept: storesKept,
+// kernel takes the kept columns' arguments, readsRows: its row offsets.
+func asmKernel(mr, nr int, name string, storesKept, readsRows bool,
+	kernel func(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int, offs *int, src *float32),
+	pack func(dst, src *float32, offs *int, kc int)) microKernel {
+	return microKernel{mr: mr, nr: nr, name: name, storesKept: storesKept, readsRows: readsRows,
 		fn: func(kc int, a, b []float32, ldb int, c []float32, ldc int) {
 			if kc == 0 {
 				return
 			}
 			_, _, _ = a[mr*kc-1], b[(kc-1)*ldb+nr-1], c[(mr-1)*ldc+nr-1]
-			kernel(kc, &a[0], mr, &b[0], ldb, &c[0], ldc, nr, nil, nil, 0, nil, 0, nil, 0, 0, 0)
+			kernel(kc, &a[0], mr, &b[0], ldb, &c[0], ldc, nr, nil, nil, 0, nil, 0, nil, 0, 0, 0, nil, nil)
 		},
-		tiles: func(kc int, a []float32, m int, b []float32, ldb int, c []float32, ldc, cols int, bias, colBias []float32, relu bool, next []float32, kept keptStrip) {
+		tiles: func(kc int, a []float32, m int, b []float32, ldb int, c []float32, ldc, cols int, bias, colBias []float32, relu bool, next []float32, kept keptStrip, rows rowsStrip) {
 			if m <= 0 || cols <= 0 {
 				return
 			}
@@ -87,7 +108,11 @@ func asmKernel(mr, nr int, name string,
 			if !store {
 				return
 			}
-			_, _ = a[(m+mr-1)/mr*mr*kc-1], b[(kc-1)*ldb+nr-1]
+			if rows.offs != nil && !readsRows {
+				panic("sim: row offsets for a kernel that cannot read them")
+			}
+			_ = a[(m+mr-1)/mr*mr*kc-1]
+			bp0, offs, src := bArgs(b, ldb, kc, m, mr, nr, rows)
 			// C is neither read nor written with kept columns from a bias.
 			var cp *float32
 			if ky == nil || bias == nil {
@@ -106,7 +131,7 @@ func asmKernel(mr, nr int, name string,
 			if pfn > 0 {
 				pf = &next[0]
 			}
-			kernel(kc, &a[0], m, &b[0], ldb, cp, ldc, cols, bp, cb, r, pf, pfn, ky, kept.ld, kmask, khi)
+			kernel(kc, &a[0], m, bp0, ldb, cp, ldc, cols, bp, cb, r, pf, pfn, ky, kept.ld, kmask, khi, offs, src)
 		},
 		// The offsets are checked; src is not: sgemmSerial checks once
 		// that every row lies in B's data.
@@ -121,8 +146,8 @@ func asmKernel(mr, nr int, name string,
 }
 
 var (
-	avx2Kernel   = asmKernel(6, 16, "avx2_6x16", kernelAVX2_6x16, packRowsAVX2_16, false)
-	avx512Kernel = asmKernel(8, 32, "avx512_8x32", kernelAVX512_8x32, packRowsAVX512_32, true)
+	avx2Kernel   = asmKernel(6, 16, "avx2_6x16", false, false, kernelAVX2_6x16, packRowsAVX2_16)
+	avx512Kernel = asmKernel(8, 32, "avx512_8x32", true, true, kernelAVX512_8x32, packRowsAVX512_32)
 )
 
 //go:noescape

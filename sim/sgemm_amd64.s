@@ -4,16 +4,16 @@
 
 #include "textflag.h"
 
-// func kernelAVX2_6x16(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int)
+// func kernelAVX2_6x16(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int, offs *int, src *float32)
 // Adds the products of the packed 6-row strips of A (kc deep) and the
 // kc x 16 block of B whose rows are ldb floats apart to the first cols
 // columns of the m rows of C at c (row stride ldc), a 6x16 tile a strip;
 // bias, cbias and relu as in kernelAVX512_8x32 (pf, pfn and the kept
-// columns' ky, kld, kmask and khi are not used).
+// columns' ky, kld, kmask and khi, and offs and src, are not used).
 // Y0..Y11 hold the tile (two registers a row), Y12/Y13 a row of B (the
 // column masks when storing), Y14 a broadcast element of A, Y15 zero;
 // R11 points to the column mask, 16 lanes of ones16 from 16-cols on.
-TEXT ·kernelAVX2_6x16(SB), NOSPLIT, $0-136
+TEXT ·kernelAVX2_6x16(SB), NOSPLIT, $0-152
 	MOVQ a+8(FP), SI
 	MOVQ m+16(FP), R15
 	MOVQ ldb+32(FP), R9
@@ -393,7 +393,7 @@ kernelAVX2_6x16_ret:
 kernelAVX2_6x16_done:
 	RET
 
-// func kernelAVX512_8x32(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int)
+// func kernelAVX512_8x32(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int, offs *int, src *float32)
 // Adds the products of the packed 8-row strips of A (kc deep) and the
 // kc x 32 block of B whose rows are ldb floats apart to the first cols
 // columns of the m rows of C at c (row stride ldc), an 8x32 tile a strip;
@@ -411,10 +411,15 @@ kernelAVX2_6x16_done:
 // fills after VCOMPRESSPS (popcount ones from lane 0); khi is where the
 // upper half's values start, in bytes (4 times the lower half's count).
 // C is still read when bias is nil (earlier k blocks summed there).
+// When offs is not nil, B is read at row offsets (a convolution's
+// input, convimplicit.go): the first tile reads row p as the 32 floats
+// at src + offs[p] floats and, when m > 8, copies it to b + p*32 floats
+// (ldb is 32) as it goes, where the later tiles read it: the bits of
+// packing the strip first (packRowsAVX512_32), without the pass.
 // Z0..Z15 hold the tile (two registers a row), Z30/Z31 a row of B, Z28/Z29
 // broadcast elements of A, Z27 zero, Z25/Z26 the column bias; K1/K2
 // mask the columns of C, K3..K6 the kept columns (ky not nil).
-TEXT ·kernelAVX512_8x32(SB), NOSPLIT, $0-136
+TEXT ·kernelAVX512_8x32(SB), NOSPLIT, $0-152
 	MOVQ a+8(FP), SI
 	MOVQ m+16(FP), R15
 	MOVQ ldb+32(FP), R9
@@ -517,6 +522,9 @@ kernelAVX512_8x32_nopfy:
 	VPXORD Z13, Z13, Z13
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
+	MOVQ offs+136(FP), BX
+	TESTQ BX, BX
+	JNZ  kernelAVX512_8x32_rows
 	TESTQ CX, CX
 	JZ    kernelAVX512_8x32_store
 kernelAVX512_8x32_loop:
@@ -1351,6 +1359,201 @@ kernelAVX512_8x32_next:
 kernelAVX512_8x32_ret:
 	VZEROUPPER
 	RET
+kernelAVX512_8x32_rows:
+	MOVQ BX, R9
+	MOVQ src+144(FP), R11
+	CMPQ R15, $8
+	JLE  kernelAVX512_8x32_rows1
+	SUBQ $8, CX
+	JLE  kernelAVX512_8x32_rsa
+kernelAVX512_8x32_rsp:
+	MOVQ (R9), BX
+	VMOVUPS (R11)(BX*4), Z30
+	VMOVUPS 64(R11)(BX*4), Z31
+	MOVQ 64(R9), BX
+	PREFETCHT0 0(R11)(BX*4)
+	PREFETCHT0 64(R11)(BX*4)
+	PREFETCHT0 127(R11)(BX*4)
+	VMOVUPS Z30, (DI)
+	VMOVUPS Z31, 64(DI)
+	VBROADCASTSS 0(SI), Z28
+	VFMADD231PS Z30, Z28, Z0
+	VFMADD231PS Z31, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS Z30, Z29, Z2
+	VFMADD231PS Z31, Z29, Z3
+	VBROADCASTSS 8(SI), Z28
+	VFMADD231PS Z30, Z28, Z4
+	VFMADD231PS Z31, Z28, Z5
+	VBROADCASTSS 12(SI), Z29
+	VFMADD231PS Z30, Z29, Z6
+	VFMADD231PS Z31, Z29, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS Z30, Z28, Z8
+	VFMADD231PS Z31, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS Z30, Z29, Z10
+	VFMADD231PS Z31, Z29, Z11
+	VBROADCASTSS 24(SI), Z28
+	VFMADD231PS Z30, Z28, Z12
+	VFMADD231PS Z31, Z28, Z13
+	VBROADCASTSS 28(SI), Z29
+	VFMADD231PS Z30, Z29, Z14
+	VFMADD231PS Z31, Z29, Z15
+	ADDQ $8, R9
+	ADDQ $128, DI
+	PREFETCHT0 1024(SI)
+	TESTQ R14, R14
+	JZ   kernelAVX512_8x32_rsp_nopf
+	PREFETCHT1 (R13)
+	ADDQ $64, R13
+	DECQ R14
+kernelAVX512_8x32_rsp_nopf:
+	ADDQ $32, SI
+	DECQ CX
+	JNZ  kernelAVX512_8x32_rsp
+kernelAVX512_8x32_rsa:
+	ADDQ $8, CX
+	JLE  kernelAVX512_8x32_rdone
+kernelAVX512_8x32_rsn:
+	MOVQ (R9), BX
+	VMOVUPS (R11)(BX*4), Z30
+	VMOVUPS 64(R11)(BX*4), Z31
+	VMOVUPS Z30, (DI)
+	VMOVUPS Z31, 64(DI)
+	VBROADCASTSS 0(SI), Z28
+	VFMADD231PS Z30, Z28, Z0
+	VFMADD231PS Z31, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS Z30, Z29, Z2
+	VFMADD231PS Z31, Z29, Z3
+	VBROADCASTSS 8(SI), Z28
+	VFMADD231PS Z30, Z28, Z4
+	VFMADD231PS Z31, Z28, Z5
+	VBROADCASTSS 12(SI), Z29
+	VFMADD231PS Z30, Z29, Z6
+	VFMADD231PS Z31, Z29, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS Z30, Z28, Z8
+	VFMADD231PS Z31, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS Z30, Z29, Z10
+	VFMADD231PS Z31, Z29, Z11
+	VBROADCASTSS 24(SI), Z28
+	VFMADD231PS Z30, Z28, Z12
+	VFMADD231PS Z31, Z28, Z13
+	VBROADCASTSS 28(SI), Z29
+	VFMADD231PS Z30, Z29, Z14
+	VFMADD231PS Z31, Z29, Z15
+	ADDQ $8, R9
+	ADDQ $128, DI
+	PREFETCHT0 1024(SI)
+	TESTQ R14, R14
+	JZ   kernelAVX512_8x32_rsn_nopf
+	PREFETCHT1 (R13)
+	ADDQ $64, R13
+	DECQ R14
+kernelAVX512_8x32_rsn_nopf:
+	ADDQ $32, SI
+	DECQ CX
+	JNZ  kernelAVX512_8x32_rsn
+	JMP  kernelAVX512_8x32_rdone
+kernelAVX512_8x32_rows1:
+	SUBQ $8, CX
+	JLE  kernelAVX512_8x32_r1a
+kernelAVX512_8x32_r1p:
+	MOVQ (R9), BX
+	VMOVUPS (R11)(BX*4), Z30
+	VMOVUPS 64(R11)(BX*4), Z31
+	MOVQ 64(R9), BX
+	PREFETCHT0 0(R11)(BX*4)
+	PREFETCHT0 64(R11)(BX*4)
+	PREFETCHT0 127(R11)(BX*4)
+	VBROADCASTSS 0(SI), Z28
+	VFMADD231PS Z30, Z28, Z0
+	VFMADD231PS Z31, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS Z30, Z29, Z2
+	VFMADD231PS Z31, Z29, Z3
+	VBROADCASTSS 8(SI), Z28
+	VFMADD231PS Z30, Z28, Z4
+	VFMADD231PS Z31, Z28, Z5
+	VBROADCASTSS 12(SI), Z29
+	VFMADD231PS Z30, Z29, Z6
+	VFMADD231PS Z31, Z29, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS Z30, Z28, Z8
+	VFMADD231PS Z31, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS Z30, Z29, Z10
+	VFMADD231PS Z31, Z29, Z11
+	VBROADCASTSS 24(SI), Z28
+	VFMADD231PS Z30, Z28, Z12
+	VFMADD231PS Z31, Z28, Z13
+	VBROADCASTSS 28(SI), Z29
+	VFMADD231PS Z30, Z29, Z14
+	VFMADD231PS Z31, Z29, Z15
+	ADDQ $8, R9
+	PREFETCHT0 1024(SI)
+	TESTQ R14, R14
+	JZ   kernelAVX512_8x32_r1p_nopf
+	PREFETCHT1 (R13)
+	ADDQ $64, R13
+	DECQ R14
+kernelAVX512_8x32_r1p_nopf:
+	ADDQ $32, SI
+	DECQ CX
+	JNZ  kernelAVX512_8x32_r1p
+kernelAVX512_8x32_r1a:
+	ADDQ $8, CX
+	JLE  kernelAVX512_8x32_rdone
+kernelAVX512_8x32_r1n:
+	MOVQ (R9), BX
+	VMOVUPS (R11)(BX*4), Z30
+	VMOVUPS 64(R11)(BX*4), Z31
+	VBROADCASTSS 0(SI), Z28
+	VFMADD231PS Z30, Z28, Z0
+	VFMADD231PS Z31, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS Z30, Z29, Z2
+	VFMADD231PS Z31, Z29, Z3
+	VBROADCASTSS 8(SI), Z28
+	VFMADD231PS Z30, Z28, Z4
+	VFMADD231PS Z31, Z28, Z5
+	VBROADCASTSS 12(SI), Z29
+	VFMADD231PS Z30, Z29, Z6
+	VFMADD231PS Z31, Z29, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS Z30, Z28, Z8
+	VFMADD231PS Z31, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS Z30, Z29, Z10
+	VFMADD231PS Z31, Z29, Z11
+	VBROADCASTSS 24(SI), Z28
+	VFMADD231PS Z30, Z28, Z12
+	VFMADD231PS Z31, Z28, Z13
+	VBROADCASTSS 28(SI), Z29
+	VFMADD231PS Z30, Z29, Z14
+	VFMADD231PS Z31, Z29, Z15
+	ADDQ $8, R9
+	PREFETCHT0 1024(SI)
+	TESTQ R14, R14
+	JZ   kernelAVX512_8x32_r1n_nopf
+	PREFETCHT1 (R13)
+	ADDQ $64, R13
+	DECQ R14
+kernelAVX512_8x32_r1n_nopf:
+	ADDQ $32, SI
+	DECQ CX
+	JNZ  kernelAVX512_8x32_r1n
+	JMP  kernelAVX512_8x32_rdone
+kernelAVX512_8x32_rdone:
+	MOVQ $0, offs+136(FP)
+	MOVQ ldb+32(FP), R9
+	SHLQ $2, R9
+	LEAQ (R9)(R9*1), R11
+	ADDQ R11, R11
+	JMP  kernelAVX512_8x32_store
 kernelAVX512_8x32_done:
 	RET
 

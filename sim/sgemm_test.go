@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"math"
 	"math/bits"
 	"math/rand/v2"
@@ -224,5 +225,99 @@ func TestSgemmKeptColumnsGiveStoredBits(t *testing.T) {
 	}
 	if tried == 0 {
 		t.Skip("no kernel here stores kept columns")
+	}
+}
+
+// TestSgemmRowsReadByKernelGivePackedBits checks the kernels that read a
+// B at row offsets themselves (readsRows: the first tile reads the
+// strip in place and copies it for the others) against packing each
+// strip first (packRows) and running the same kernel on the copy, bit
+// for bit: k of one short block, of exactly gemmKC, and of several
+// blocks (a short last one); a ragged last strip; one tile of rows and
+// many, counts that do not fill a tile; offsets in any order, apart or
+// overlapping; C stored or the kept columns of a virtual output, from a
+// bias or from zero, with a column bias and Relu over NaN.
+func TestSgemmRowsReadByKernelGivePackedBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	nan := float32(math.NaN())
+	tried := 0
+	for _, kern := range availableKernels() {
+		if !kern.readsRows {
+			continue
+		}
+		packing := kern
+		packing.readsRows = false
+		nr := kern.nr
+		for _, sh := range [][3]int{{1, 32, 5}, {8, 3*32 + 7, 256}, {5, 2 * 32, 7}, {9, 40, 256}, {13, 3*32 + 7, 100}, {64, 5*32 + 1, 576}, {21, 33, 257}, {gemmMC + 5, 40, 20}} {
+			m, n, k := sh[0], sh[1], sh[2]
+			// Rows in reverse order, 3 apart over a plane of n+nr
+			// columns (taps of one input row overlap), with a gap
+			// after every ninth as between channels.
+			ld := n + nr
+			offs := make([]int, k)
+			for p := range offs {
+				q := k - 1 - p
+				offs[p] = q/9*(3*ld+50) + q%9/3*ld + q%3
+			}
+			data := randFloats(r, (k/9+1)*(3*ld+50)+ld)
+			data[offs[k/2]+min(3, n-1)] = nan
+			a := randFloats(r, m*k)
+			bias, colBias := randFloats(r, m), randFloats(r, n)
+			strips := (n + nr - 1) / nr
+			masks, koffs := make([]uint32, strips), make([]int, strips)
+			width := 0
+			for s := range masks {
+				masks[s] = r.Uint32()
+				if cols := min(nr, n-s*nr); cols < 32 {
+					masks[s] &= 1<<cols - 1
+				}
+				koffs[s] = width
+				width += bits.OnesCount32(masks[s])
+			}
+			for _, packedA := range []bool{false, true} {
+				for _, kept := range []bool{false, true} {
+					for _, withBias := range []bool{false, true} {
+						relu, withCol := withBias, !withBias
+						run := func(kern microKernel) ([]float32, []float32) {
+							ep := &epilogue{relu: relu, fromZero: !withBias}
+							if withBias {
+								ep.bias = bias
+							}
+							if withCol {
+								ep.colBias = colBias
+							}
+							c := make([]float32, m*n)
+							var y []float32
+							if kept {
+								y = make([]float32, m*width)
+								ep.kept = &keptCols{y: y, ld: width, offs: koffs, masks: masks}
+							}
+							bm := matrix{data: data, rows: offs}
+							if packedA {
+								pa := packWhole(kern, matrix{data: a, ld: k}, m, k)
+								sgemmSerial(kern, m, n, k, 1, matrix{}, pa, 0, bm, c, n, ep)
+							} else {
+								sgemmSerial(kern, m, n, k, 1, matrix{data: a, ld: k}, nil, 0, bm, c, n, ep)
+							}
+							return c, y
+						}
+						gotC, gotY := run(kern)
+						wantC, wantY := run(packing)
+						name := fmt.Sprintf("%s %dx%dx%d packedA=%v kept=%v bias=%v", kern.name, m, n, k, packedA, kept, withBias)
+						for _, pair := range [][2][]float32{{gotC, wantC}, {gotY, wantY}} {
+							for i := range pair[1] {
+								if math.Float32bits(pair[0][i]) != math.Float32bits(pair[1][i]) {
+									t.Fatalf("%s: element %d = %g, want %g (packed first)", name, i, pair[0][i], pair[1][i])
+								}
+							}
+						}
+						tried++
+					}
+				}
+			}
+		}
+	}
+	if tried == 0 {
+		t.Skip("no kernel here reads B at row offsets itself")
 	}
 }
