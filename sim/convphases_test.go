@@ -66,7 +66,7 @@ func TestPhasePlanesMatchPaddedInput(t *testing.T) {
 					for j := range plan.wq {
 						ih, iw := i*g.s[1]+ph[0]-g.padB[1], j*g.s[2]+ph[1]-g.padB[2]
 						if ih >= 0 && ih < sp.h && iw >= 0 && iw < sp.w {
-							want[c*plan.cs+(k*plan.hq+i)*plan.wq+j] = x[c*g.inN+ih*sp.w+iw]
+							want[c*plan.cs+k*plan.pn+i*plan.wq+j] = x[c*g.inN+ih*sp.w+iw]
 						}
 					}
 				}
