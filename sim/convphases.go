@@ -2,8 +2,10 @@ package sim
 
 // phasePlanes copies each of planes input planes of x (g.in[1] x g.in[2])
 // into its plan.cs floats of xp: for each phase (a, b) of plan.phases, the
-// plan.hq x plan.wq plane of the zero-padded input's rows a, a+s[1], ...
-// and columns b, b+s[2], ... (space-to-depth). Positions past the padded
+// plan.pn floats of the zero-padded input's rows a, a+s[1], ... (plan.hq
+// rows plan.wq apart) and columns b, b+s[2], ... (space-to-depth), then
+// zeros. A row holds its columns up to wq: past it, its right padding is
+// the next row's left padding (sharedRows). Positions past the padded
 // input (the ragged last row or column of a phase) are zero too. With a
 // column stride of 2 and wide rows, each input row is split into its two
 // column phases by permutes (plan.pairs); otherwise the assembly of
