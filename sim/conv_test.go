@@ -464,7 +464,7 @@ func testConvBatchBits(t *testing.T, r *rand.Rand, batch, c, m, hw int) {
 
 // TestConvImplicitGivesIm2colBits checks that convolutions computed
 // without im2col (padded phase planes read in place) give the bits of
-// im2col and GEMM, for 3x3, 5x5 and 7x7 kernels, symmetric, uneven and no
+// im2col and GEMM, for 1x1 to 7x7 kernels, symmetric, uneven and no
 // padding, strides 2 and 3 (odd sizes, a stride per axis), dilations,
 // groups, bias, fused Relu, output channels that do not fill the kernel's
 // rows, one and two threads, 1-D convolutions, and every kernel that
@@ -503,6 +503,14 @@ func TestConvImplicitGivesIm2colBits(t *testing.T) {
 		{2, 6, 16, 1, 40, 112, 7, []int64{3, 3, 3, 3}, []int64{2, 2}, nil},
 		{2, 16, 24, 1, 0, 1100, 5, []int64{2, 1}, []int64{2}, nil}, // 1-D
 		{1, 8, 8, 1, 0, 300, 3, []int64{2, 2}, nil, []int64{2}},
+		// Rows that share their padding (sharedRows), on either side the
+		// wider, and kernels of 1, 2, 4 and 6.
+		{1, 16, 16, 1, 20, 21, 1, []int64{1, 0, 0, 2}, nil, nil},
+		{1, 8, 16, 1, 23, 30, 2, []int64{1, 1, 0, 0}, nil, nil},
+		{1, 8, 16, 1, 19, 22, 4, []int64{1, 2, 2, 1}, nil, nil},
+		{1, 8, 16, 1, 17, 40, 6, []int64{2, 3, 3, 2}, nil, nil},
+		{1, 16, 24, 1, 28, 28, 5, []int64{2, 2, 2, 2}, nil, nil},
+		{1, 8, 16, 1, 30, 33, 3, []int64{1, 0, 2, 3}, nil, nil},
 	}
 	for si, sp := range specs {
 		for _, withBias := range []bool{false, true} {

@@ -5,13 +5,17 @@ package sim
 // strided stem and downsampling layers). The input of each channel is
 // copied once into zero-padded phase planes (convphases.go): with strides
 // sh x sw, phase (a, b) holds the padded input's rows a, a+sh, ... and
-// columns b, b+sw, ..., hq x wq values; with unit strides the one phase
-// is the padded plane itself. Output position (oh, ow) is column
-// q = oh*wq + ow of a "virtual" output as wide as a phase plane, and the
+// columns b, b+sw, ..., hq rows wq apart; with unit strides the one phase
+// is the padded plane itself, but for rows that share their padding: a
+// row's right padding is the next row's left padding (sharedRows). Output
+// position (oh, ow) is column q = oh*wq + ow of a "virtual" output as
+// wide as a phase plane's row, and the
 // B row of input channel c and kernel tap (kh, kw) is phase
 // (kh*dh % sh, kw*dw % sw) from row kh*dh/sh and column kw*dw/sw on, read
-// with unit stride: the GEMM packs each strip of B from there through a
-// table of row offsets (matrix.rows) just before the kernel reads it. The
+// with unit stride, through a table of row offsets (matrix.rows): the
+// AVX-512 kernel's first tile of a strip reads its rows there and copies
+// them into L1 for the strip's other tiles; for the other kernels the GEMM
+// packs each strip from there just before the kernel reads it. The
 // columns ow >= out[2] of each virtual row are computed and dropped: a
 // kernel with storesKept stores the kept ones of the last k block straight
 // to y (epilogue.kept), others store the virtual output to a scratch block
@@ -21,7 +25,7 @@ package sim
 // im2col wrote the input nine times over for a 3x3 kernel into an L2-sized
 // buffer, in pieces cut at output rows and strips, and gathered every
 // other value for a stride of 2; the phase planes cost about one copy,
-// and a strip is packed with a plain copy into L1.
+// and a strip is read from them with plain loads.
 //
 // Every output is the same sum in the same order as through im2col (the
 // same taps, with +0 where the input is padding), so the bits do not
@@ -29,9 +33,10 @@ package sim
 
 // implicitMaxWaste bounds the dropped columns: the virtual output may
 // take at most a tenth more strips of the kernel than the output itself
-// (56x56: 102 strips of 32 for 98, 28x28: 27 for 25; at 14x14 and 7x7 the
+// (56x56: 100 strips of 32 for 98, 28x28: 26 for 25; at 14x14 and 7x7 the
 // last strip is ragged anyway and both take 7 and 2; the 7x7 stride-2
-// stem: 403 for 392).
+// stem: 399 for 392). Shared padding lets in more layers (5x5 at 28x28
+// and 14x14, 7x7 at 56x56).
 const implicitMaxWaste = 10
 
 // phasePairsMinWidth is the narrowest input whose rows phasePlanes splits
@@ -47,12 +52,14 @@ type implicitPlan struct {
 	cg, kh, kw, h, w, nr int
 	padB, padE, s, d     [3]int
 
-	hp, wp int      // padded plane
-	hq, wq int      // phase plane: hp x wp strided by s[1] x s[2], rounded up
-	phases [][2]int // the phases (row, column) the taps read, in order
-	cs     int      // floats per channel: its phase planes
-	cols   int      // virtual output columns: out[1]*wq
-	offs   []int    // B row offsets
+	hp, wp int // padded plane
+	// A phase plane is hq rows (hp strided by s[1], rounded up) wq apart,
+	// then zeros to pn floats: rows share their padding (sharedRows).
+	hq, wq, pn int
+	phases     [][2]int // the phases (row, column) the taps read, in order
+	cs         int      // floats per channel: its phase planes
+	cols       int      // virtual output columns: out[1]*wq
+	offs       []int    // B row offsets
 	// The kept columns of each strip of nr virtual columns from column
 	// 0, for kernels that store them themselves (storesKept): keptCols'
 	// offs and masks (nr <= 32; the plan does not depend on the kernel
@@ -85,9 +92,9 @@ func (cn *convNode) implicitPlan(g *geom, cg int, kern microKernel) *implicitPla
 	if g.kN == 1 && g.s != [3]int{1, 1, 1} {
 		return nil
 	}
-	sh, sw := g.s[1], g.s[2]
+	sh := g.s[1]
 	hp, wp := g.in[1]+g.padB[1]+g.padE[1], g.in[2]+g.padB[2]+g.padE[2]
-	wq := (wp + sw - 1) / sw
+	wq, extra := sharedRows(g)
 	strips := func(cols int) int { return (cols + kern.nr - 1) / kern.nr }
 	if (strips(g.out[1]*wq)-strips(g.outN))*implicitMaxWaste > strips(g.outN) {
 		return nil
@@ -99,22 +106,23 @@ func (cn *convNode) implicitPlan(g *geom, cg int, kern microKernel) *implicitPla
 	p := &implicitPlan{cg: cg, kh: g.k[1], kw: g.k[2], h: g.in[1], w: g.in[2], nr: kern.nr, padB: g.padB, padE: g.padE, s: g.s, d: g.d}
 	p.hp, p.wp = hp, wp
 	p.hq, p.wq = (hp+sh-1)/sh, wq
+	p.pn = p.hq*wq + extra
 	p.cols = g.out[1] * wq
 	// Taps by phase, in tap order: their plane and offset within it.
 	phaseOf := map[[2]int]int{}
 	tapOff := make([]int, g.kN)
 	for t := range g.kN {
 		rh, rw := t/g.k[2]*g.d[1], t%g.k[2]*g.d[2]
-		ph := [2]int{rh % sh, rw % sw}
+		ph := [2]int{rh % sh, rw % g.s[2]}
 		i, ok := phaseOf[ph]
 		if !ok {
 			i = len(p.phases)
 			phaseOf[ph] = i
 			p.phases = append(p.phases, ph)
 		}
-		tapOff[t] = i*p.hq*wq + rh/sh*wq + rw/sw
+		tapOff[t] = i*p.pn + rh/sh*wq + rw/g.s[2]
 	}
-	p.cs = len(p.phases) * p.hq * wq
+	p.cs = len(p.phases) * p.pn
 	p.offs = make([]int, cg*g.kN)
 	for c := range cg {
 		for t := range g.kN {
@@ -288,4 +296,39 @@ func keptColumns(y, blk []float32, rows, j0, j1, outN, out2, wq, nr int) {
 	for i := range rows {
 		im2colSegsFast(y[i*outN:], blk[i*nw:], tab, 1, nr)
 	}
+}
+
+// sharedRows returns the row stride wq of the phase planes of g and the
+// zeros that must follow each plane's last row. Row i of phase column b
+// holds its input columns at [jlo, jhi) and zeros around them; the kept
+// outputs of a virtual row read it from 0 to jmax (out[2]-1 plus the
+// largest column offset of b's taps). Rather than a row as wide as the
+// padded plane, whose right padding is computed and dropped with every
+// virtual row, rows may overlap where both are zeros: the reads of row i
+// past wq fall on row i+1's left padding, which holds as long as
+// jmax-wq < jlo, and row i's input must end by wq. For stride 1 that is
+// w + max(padB, padE) (57 for a 56-wide 3x3 layer with pads of 1, not
+// 58); the reads of the last row past wq need the zeros after it. The
+// taps read the same zeros and inputs as before, so the sums do not
+// change.
+func sharedRows(g *geom) (wq, extra int) {
+	sw, out2 := g.s[2], g.out[2]
+	full := (g.in[2] + g.padB[2] + g.padE[2] + sw - 1) / sw
+	maxOff := map[int]int{} // by column phase: the largest tap offset
+	for kw := range g.k[2] {
+		rw := kw * g.d[2]
+		maxOff[rw%sw] = max(maxOff[rw%sw], rw/sw)
+	}
+	wq = out2
+	jmaxes := map[int]int{}
+	for b, off := range maxOff {
+		jlo, jhi, _ := phaseCols(g, full, b)
+		jmax := out2 - 1 + off
+		wq = max(wq, jhi, jmax-jlo+1)
+		jmaxes[b] = jmax
+	}
+	for _, jmax := range jmaxes {
+		extra = max(extra, jmax+1-wq)
+	}
+	return wq, extra
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync/atomic"
 	"testing"
 
@@ -123,5 +124,112 @@ func TestConvImplicitKeptInKernelGivesCopyBits(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestImplicitTapsReadPaddedInput checks the implicit plan's geometry
+// against the definition of a convolution: for every kept output (oh, ow)
+// of every channel and every tap (kh, kw), the phase planes at the tap's
+// B row offset plus column oh*wq + ow hold the zero-padded input at
+// (oh*sh + kh*dh, ow*sw + kw*dw). Rows share their padding, so this
+// fails when a row is too narrow for its reads, when the zeros after a
+// plane's last row are missing, or when an offset is off by a row. For
+// 1x1 to 7x7 kernels, symmetric, uneven and no padding (either side the
+// wider), strides 1 to 3, dilations, odd and even sizes.
+func TestImplicitTapsReadPaddedInput(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	type spec struct {
+		h, w, kh, kw int
+		pads         []int64
+		s, d         []int64
+	}
+	specs := []spec{
+		{12, 12, 1, 1, []int64{1, 0, 0, 2}, nil, nil},
+		{9, 10, 1, 1, []int64{0, 1, 1, 0}, nil, []int64{2, 2}},
+		{10, 9, 2, 2, []int64{0, 0, 1, 1}, nil, nil},
+		{11, 13, 2, 2, []int64{1, 1, 0, 0}, []int64{2, 2}, nil},
+		{14, 14, 3, 3, []int64{1, 1, 1, 1}, nil, nil},
+		{13, 17, 3, 3, []int64{0, 2, 2, 0}, nil, nil},
+		{13, 17, 3, 3, []int64{2, 0, 0, 2}, nil, nil},
+		{15, 16, 3, 3, []int64{1, 1, 1, 1}, []int64{2, 2}, nil},
+		{15, 15, 3, 3, []int64{0, 0, 1, 1}, []int64{2, 2}, nil},
+		{12, 20, 3, 3, []int64{2, 2, 2, 2}, nil, []int64{2, 2}},
+		{16, 19, 3, 3, []int64{2, 1, 3, 2}, []int64{2, 2}, []int64{2, 3}},
+		{14, 15, 4, 4, []int64{1, 2, 2, 1}, nil, nil},
+		{17, 18, 4, 3, []int64{2, 1, 1, 0}, []int64{3, 2}, nil},
+		{16, 16, 5, 5, []int64{2, 2, 2, 2}, nil, nil},
+		{13, 21, 5, 5, []int64{2, 1, 0, 2}, []int64{2, 3}, nil},
+		{12, 12, 6, 6, []int64{2, 3, 3, 2}, nil, nil},
+		{20, 20, 7, 7, []int64{3, 3, 3, 3}, nil, nil},
+		{23, 22, 7, 7, []int64{3, 3, 3, 3}, []int64{2, 2}, nil},
+		{21, 25, 7, 5, []int64{1, 3, 4, 0}, []int64{2, 1}, []int64{1, 2}},
+	}
+	var narrower []int // the specs whose rows are narrower than the padded plane's
+	for si, sp := range specs {
+		at := map[string]any{"pads": sp.pads, "kernel_shape": []int64{int64(sp.kh), int64(sp.kw)}}
+		if sp.s != nil {
+			at["strides"] = sp.s
+		}
+		if sp.d != nil {
+			at["dilations"] = sp.d
+		}
+		attrs, err := readWindowAttrs(node("Conv", at, "x", "w"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := attrs.resolve([]int{sp.h, sp.w}, []int{sp.kh, sp.kw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.forward("NOTSET", false); err != nil {
+			t.Fatal(err)
+		}
+		const channels = 3
+		cn := &convNode{implicit: new(atomic.Pointer[implicitPlan])}
+		kern := microKernel{nr: 1 << 20, packRows: func([]float32, []float32, []int, int) {}}
+		plan := cn.implicitPlan(g, channels, kern)
+		if plan == nil {
+			t.Fatalf("spec %d: no implicit plan", si)
+		}
+		if plan.wq < (plan.wp+g.s[2]-1)/g.s[2] {
+			narrower = append(narrower, si)
+		}
+		x := randFloats(r, channels*g.inN)
+		for i := range x {
+			x[i] += 2 // never zero, so that no read of padding passes for an input
+		}
+		// Whatever lies past the planes reaches only dropped columns:
+		// make it fail any kept read.
+		planes := make([]float32, channels*plan.cs+plan.wq)
+		fill(planes, -1)
+		phasePlanes(planes, x, g, plan, channels, 0, 1)
+		for c := range channels {
+			for kh := range g.k[1] {
+				for kw := range g.k[2] {
+					off := plan.offs[(c*g.k[1]+kh)*g.k[2]+kw]
+					for oh := range g.out[1] {
+						for ow := range g.out[2] {
+							ih := oh*g.s[1] + kh*g.d[1] - g.padB[1]
+							iw := ow*g.s[2] + kw*g.d[2] - g.padB[2]
+							var want float32
+							if ih >= 0 && ih < sp.h && iw >= 0 && iw < sp.w {
+								want = x[c*g.inN+ih*sp.w+iw]
+							}
+							if got := planes[off+oh*plan.wq+ow]; got != want {
+								t.Fatalf("spec %d (wq %d, pn %d): channel %d tap (%d, %d) output (%d, %d) reads %g, want %g",
+									si, plan.wq, plan.pn, c, kh, kw, oh, ow, got, want)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	// Rows with zeros on both sides of every column phase's reads have
+	// some to share; 1x1 kernels read no padding beside a row, and rows
+	// padded on one side only or whose stride-2 phases read a single
+	// zero have nothing to share.
+	if want := []int{4, 9, 10, 11, 13, 15, 16, 17}; !slices.Equal(narrower, want) {
+		t.Fatalf("rows shared their padding in specs %v, want %v", narrower, want)
 	}
 }

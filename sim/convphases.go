@@ -2,8 +2,10 @@ package sim
 
 // phasePlanes copies each of planes input planes of x (g.in[1] x g.in[2])
 // into its plan.cs floats of xp: for each phase (a, b) of plan.phases, the
-// plan.hq x plan.wq plane of the zero-padded input's rows a, a+s[1], ...
-// and columns b, b+s[2], ... (space-to-depth). Positions past the padded
+// plan.pn floats of the zero-padded input's rows a, a+s[1], ... (plan.hq
+// rows plan.wq apart) and columns b, b+s[2], ... (space-to-depth), then
+// zeros. A row holds its columns up to wq: past it, its right padding is
+// the next row's left padding (sharedRows). Positions past the padded
 // input (the ragged last row or column of a phase) are zero too. With a
 // column stride of 2 and wide rows, each input row is split into its two
 // column phases by permutes (plan.pairs); otherwise the assembly of
@@ -12,8 +14,7 @@ package sim
 // the Go loop with a stride; without one, the assembly is a fifth faster
 // on 56 columns, 2.5 times on 14 (a call per row costs more there).
 func phasePlanes(xp, x []float32, g *geom, plan *implicitPlan, planes, nr, threads int) {
-	hq, wq := plan.hq, plan.wq
-	pn := hq * wq
+	pn := plan.pn
 	parallelFor(threads, planes, max(1, elemGrain/plan.cs), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			src := x[p*g.inN : (p+1)*g.inN]
@@ -48,6 +49,7 @@ func phasePlane(dst, src []float32, g *geom, plan *implicitPlan, a, b int) {
 	wq := plan.wq
 	jlo, jhi, c0 := phaseCols(g, wq, b)
 	n := jhi - jlo
+	clear(dst[plan.hq*wq : plan.pn])
 	for i := range plan.hq {
 		row := dst[i*wq : (i+1)*wq]
 		r := i*sh + a - g.padB[1]
@@ -81,9 +83,13 @@ func phasePlane(dst, src []float32, g *geom, plan *implicitPlan, a, b int) {
 // channel's plan.cs floats, input columns within its plane.
 func phaseSegs(g *geom, plan *implicitPlan, nr int) []im2colSeg {
 	h, w, sh, sw := g.in[1], g.in[2], g.s[1], g.s[2]
-	wq, pn := plan.wq, plan.hq*plan.wq
+	wq, pn := plan.wq, plan.pn
 	var segs []im2colSeg
 	for k, ph := range plan.phases {
+		// The zeros after the last row (sharedRows).
+		for j := plan.hq * wq; j < pn; j += nr {
+			segs = append(segs, im2colSeg{off: k*pn + j, n: min(nr, pn-j)})
+		}
 		jlo, jhi, c0 := phaseCols(g, wq, ph[1])
 		for i := range plan.hq {
 			r := i*sh + ph[0] - g.padB[1]
@@ -148,7 +154,7 @@ func phasePairsOf(g *geom, plan *implicitPlan) [][3]int {
 // (c+left)/2).
 func phasePairs(dst, src []float32, g *geom, plan *implicitPlan) {
 	h, w, sh := g.in[1], g.in[2], g.s[1]
-	wq, pn, left := plan.wq, plan.hq*plan.wq, g.padB[2]
+	wq, pn, left := plan.wq, plan.pn, g.padB[2]
 	jlo0, jhi0, _ := phaseCols(g, wq, 0)
 	jlo1, jhi1, _ := phaseCols(g, wq, 1)
 	c0 := left % 2 // the first input column of column phase 0
@@ -156,6 +162,8 @@ func phasePairs(dst, src []float32, g *geom, plan *implicitPlan) {
 	j0 := (c0 + left) / 2
 	for _, pr := range plan.pairs {
 		a, k0, k1 := pr[0], pr[1], pr[2]
+		clear(dst[k0*pn+plan.hq*wq : (k0+1)*pn])
+		clear(dst[k1*pn+plan.hq*wq : (k1+1)*pn])
 		for i := range plan.hq {
 			row0 := dst[k0*pn+i*wq:][:wq]
 			row1 := dst[k1*pn+i*wq:][:wq]

@@ -10,8 +10,9 @@ import (
 // TestPhasePlanesMatchPaddedInput checks every way of filling phase
 // planes (permutes for a column stride of 2, im2col's gathers, the Go
 // loop) against the definition: phase (a, b) at (i, j) is the zero-padded
-// input at (i*sh+a, j*sw+b), or zero past it, for odd and even sizes and
-// pads, strides 1 to 3 and dilations.
+// input at (i*sh+a, j*sw+b), or zero past it (and after the last row, to
+// the plane's end), for odd and even sizes and pads, strides 1 to 3 and
+// dilations.
 func TestPhasePlanesMatchPaddedInput(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	type spec struct {
@@ -29,6 +30,8 @@ func TestPhasePlanesMatchPaddedInput(t *testing.T) {
 		{8, 33, 2, []int64{0, 0, 1, 1}, []int64{2, 2}, nil, 2},
 		{7, 20, 3, []int64{1, 1, 1, 1}, nil, []int64{2, 2}, 2},
 		{6, 2, 3, []int64{1, 2, 1, 2}, []int64{2, 2}, nil, 1},
+		{10, 23, 4, []int64{1, 2, 2, 1}, nil, nil, 2}, // rows sharing padding: zeros after the last
+		{9, 40, 3, []int64{0, 1, 1, 2}, nil, nil, 2},
 	}
 	tried := map[string]int{}
 	for si, sp := range specs {
@@ -66,7 +69,7 @@ func TestPhasePlanesMatchPaddedInput(t *testing.T) {
 					for j := range plan.wq {
 						ih, iw := i*g.s[1]+ph[0]-g.padB[1], j*g.s[2]+ph[1]-g.padB[2]
 						if ih >= 0 && ih < sp.h && iw >= 0 && iw < sp.w {
-							want[c*plan.cs+(k*plan.hq+i)*plan.wq+j] = x[c*g.inN+ih*sp.w+iw]
+							want[c*plan.cs+k*plan.pn+i*plan.wq+j] = x[c*g.inN+ih*sp.w+iw]
 						}
 					}
 				}
