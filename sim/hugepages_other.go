@@ -3,4 +3,4 @@
 package sim
 
 // hugePages does nothing where sim does not ask for huge pages.
-func hugePages([]float32, bool) {}
+func hugePages([]float32) {}
