@@ -1,15 +1,25 @@
 package sim
 
 import (
+	"runtime"
 	"testing"
 	"unsafe"
 )
 
 // TestWeightFloatsHoldsWhatFillWrote checks that packed weights of every
 // size class (small, whole huge pages inside, aligned to a huge page) are
-// n floats, zero before fill, with what fill wrote, and that the largest
+// n floats, zero before fill (also in heap memory written before, whose
+// pages hugePages drops), with what fill wrote, and that the largest
 // start on a huge page.
 func TestWeightFloatsHoldsWhatFillWrote(t *testing.T) {
+	for range 3 {
+		dirty := make([]float32, 6<<20)
+		for i := range dirty {
+			dirty[i] = 7
+		}
+		runtime.KeepAlive(dirty)
+		runtime.GC()
+	}
 	for _, n := range []int{1, 1000, hugeInner/4 - 1, hugeInner / 4, hugeInner/4 + 333, hugeAligned / 4, hugeAligned/4 + 12345} {
 		s := weightFloats(n, func(d []float32) {
 			if len(d) != n {
