@@ -307,18 +307,19 @@ func (cn *convNode) swappedWeights(wd []float32, mg, kdim int, kern microKernel)
 	nr := kern.nr
 	npad := roundUp(mg, nr)
 	for gi := range cn.group {
-		wt := make([]float32, npad*kdim)
-		for j := range mg {
-			// Column j of W^T is row j of W.
-			src := wd[(gi*mg+j)*kdim:][:kdim]
-			for pc := 0; pc < kdim; pc += gemmKC {
-				kc := min(gemmKC, kdim-pc)
-				dst := wt[pc*npad+j/nr*nr*kc+j%nr:]
-				for p, v := range src[pc : pc+kc] {
-					dst[p*nr] = v
+		wt := weightFloats(npad*kdim, func(wt []float32) {
+			for j := range mg {
+				// Column j of W^T is row j of W.
+				src := wd[(gi*mg+j)*kdim:][:kdim]
+				for pc := 0; pc < kdim; pc += gemmKC {
+					kc := min(gemmKC, kdim-pc)
+					dst := wt[pc*npad+j/nr*nr*kc+j%nr:]
+					for p, v := range src[pc : pc+kc] {
+						dst[p*nr] = v
+					}
 				}
 			}
-		}
+		})
 		p.groups = append(p.groups, wt)
 	}
 	// Concurrent first runs may both pack; either result is the same.

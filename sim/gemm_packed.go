@@ -18,8 +18,8 @@ func packedGemmWeight(cache *atomic.Pointer[packedB], b matrix, k, n int) *packe
 		return p
 	}
 	nr := kern.nr
-	p := &packedB{kern: kern.name, k: k, n: n, src: &b.data[0], data: make([]float32, (n+nr-1)/nr*nr*k)}
-	packB(p.data, b, 0, 0, k, n, nr)
+	data := weightFloats((n+nr-1)/nr*nr*k, func(d []float32) { packB(d, b, 0, 0, k, n, nr) })
+	p := &packedB{kern: kern.name, k: k, n: n, src: &b.data[0], data: data}
 	// Concurrent first runs may both pack; either result is the same.
 	cache.Store(p)
 	return p

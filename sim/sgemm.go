@@ -228,13 +228,15 @@ type packedA struct {
 func packWhole(kern microKernel, a matrix, m, k int) *packedA {
 	mr := kern.mr
 	mpad := (m + mr - 1) / mr * mr
-	p := &packedA{kern: kern.name, m: m, k: k, mr: mr, mpad: mpad, data: make([]float32, mpad*k)}
+	data := weightFloats(mpad*k, func(d []float32) {
+		for pc := 0; pc < k; pc += gemmKC {
+			kc := min(gemmKC, k-pc)
+			packA(d[pc*mpad:pc*mpad+mpad*kc], a, 0, pc, m, kc, mr, 1)
+		}
+	})
+	p := &packedA{kern: kern.name, m: m, k: k, mr: mr, mpad: mpad, data: data}
 	if len(a.data) > 0 {
 		p.srcData = &a.data[0]
-	}
-	for pc := 0; pc < k; pc += gemmKC {
-		kc := min(gemmKC, k-pc)
-		packA(p.data[pc*mpad:pc*mpad+mpad*kc], a, 0, pc, m, kc, mr, 1)
 	}
 	return p
 }
