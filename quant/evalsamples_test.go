@@ -106,26 +106,13 @@ func TestRunFlowEvaluatesTheFirstSamplesOfASingleBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := map[string]*onnx.Tensor{"x": first}
 	out := m.Graph.Outputs[0].Name
-	y, yq := runSimFetch(t, m, in, out), runSimFetch(t, fake, in, out)
-	var sig, noise float64
-	for k, v := range y {
-		sig += float64(v) * float64(v)
-		noise += (float64(v) - float64(yq[k])) * (float64(v) - float64(yq[k]))
-	}
-	if want := 10 * math.Log10(sig/noise); math.Abs(rep.Outputs[out]-want) > 1e-6*math.Abs(want) {
+	want := outputSQNR(t, m, fake, map[string]*onnx.Tensor{"x": first}, out)
+	if math.Abs(rep.Outputs[out]-want) > 1e-6*math.Abs(want) {
 		t.Errorf("output SQNR %v dB, want %v on the first four samples", rep.Outputs[out], want)
 	}
 	// The whole batch gives another figure: the cut is what ran.
-	all := data[0]
-	y, yq = runSimFetch(t, m, all, out), runSimFetch(t, fake, all, out)
-	sig, noise = 0, 0
-	for k, v := range y {
-		sig += float64(v) * float64(v)
-		noise += (float64(v) - float64(yq[k])) * (float64(v) - float64(yq[k]))
-	}
-	if whole := 10 * math.Log10(sig/noise); math.Abs(rep.Outputs[out]-whole) <= 1e-6*math.Abs(whole) {
+	if whole := outputSQNR(t, m, fake, data[0], out); math.Abs(rep.Outputs[out]-whole) <= 1e-6*math.Abs(whole) {
 		t.Errorf("output SQNR %v dB is the whole batch's", rep.Outputs[out])
 	}
 }

@@ -443,15 +443,22 @@ func TestRunFlowEvaluatesOneBatchIn20ByDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := m.Graph.Outputs[0].Name
-	y, yq := runSimFetch(t, m, data[0], out), runSimFetch(t, fake, data[0], out)
+	if want := outputSQNR(t, m, fake, data[0], out); math.Abs(rep.Outputs[out]-want) > 1e-6*math.Abs(want) {
+		t.Errorf("output SQNR %v dB, want %v on the first batch", rep.Outputs[out], want)
+	}
+}
+
+// outputSQNR is the SQNR in dB of tensor out of the fake-quant model fake
+// against that of the float model m, both run here on in.
+func outputSQNR(t *testing.T, m, fake *onnx.Model, in map[string]*onnx.Tensor, out string) float64 {
+	t.Helper()
+	y, yq := runSimFetch(t, m, in, out), runSimFetch(t, fake, in, out)
 	var sig, noise float64
 	for k, v := range y {
 		sig += float64(v) * float64(v)
 		noise += (float64(v) - float64(yq[k])) * (float64(v) - float64(yq[k]))
 	}
-	if want := 10 * math.Log10(sig/noise); math.Abs(rep.Outputs[out]-want) > 1e-6*math.Abs(want) {
-		t.Errorf("output SQNR %v dB, want %v on the first batch", rep.Outputs[out], want)
-	}
+	return 10 * math.Log10(sig/noise)
 }
 
 // TestRunFlowSameWithOrWithoutObserver: the whole flow gives the same
