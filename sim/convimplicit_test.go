@@ -166,24 +166,7 @@ func TestImplicitTapsReadPaddedInput(t *testing.T) {
 	}
 	var narrower []int // the specs whose rows are narrower than the padded plane's
 	for si, sp := range specs {
-		at := map[string]any{"pads": sp.pads, "kernel_shape": []int64{int64(sp.kh), int64(sp.kw)}}
-		if sp.s != nil {
-			at["strides"] = sp.s
-		}
-		if sp.d != nil {
-			at["dilations"] = sp.d
-		}
-		attrs, err := readWindowAttrs(node("Conv", at, "x", "w"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		g, err := attrs.resolve([]int{sp.h, sp.w}, []int{sp.kh, sp.kw})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := g.forward("NOTSET", false); err != nil {
-			t.Fatal(err)
-		}
+		g := convGeom(t, sp.h, sp.w, sp.kh, sp.kw, sp.pads, sp.s, sp.d)
 		const channels = 3
 		cn := &convNode{implicit: new(atomic.Pointer[implicitPlan])}
 		kern := microKernel{nr: 1 << 20, packRows: func([]float32, []float32, []int, int) {}}

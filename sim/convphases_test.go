@@ -35,24 +35,7 @@ func TestPhasePlanesMatchPaddedInput(t *testing.T) {
 	}
 	tried := map[string]int{}
 	for si, sp := range specs {
-		at := map[string]any{"pads": sp.pads, "kernel_shape": []int64{int64(sp.k), int64(sp.k)}}
-		if sp.s != nil {
-			at["strides"] = sp.s
-		}
-		if sp.d != nil {
-			at["dilations"] = sp.d
-		}
-		attrs, err := readWindowAttrs(node("Conv", at, "x", "w"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		g, err := attrs.resolve([]int{sp.h, sp.w}, []int{sp.k, sp.k})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := g.forward("NOTSET", false); err != nil {
-			t.Fatal(err)
-		}
+		g := convGeom(t, sp.h, sp.w, sp.k, sp.k, sp.pads, sp.s, sp.d)
 		cn := &convNode{implicit: new(atomic.Pointer[implicitPlan])}
 		// A kernel as wide as any output, so that the waste bound never
 		// refuses the plan.
@@ -136,4 +119,29 @@ func TestDeinterleaveSplitsEvenAndOdd(t *testing.T) {
 			t.Fatalf("n %d: wrote past the end", n)
 		}
 	}
+}
+
+// convGeom is the geometry of a 2-D Conv over an h x w input with a
+// kh x kw kernel, pads, and strides and dilations (nil: ones).
+func convGeom(t *testing.T, h, w, kh, kw int, pads, strides, dilations []int64) *geom {
+	t.Helper()
+	at := map[string]any{"pads": pads, "kernel_shape": []int64{int64(kh), int64(kw)}}
+	if strides != nil {
+		at["strides"] = strides
+	}
+	if dilations != nil {
+		at["dilations"] = dilations
+	}
+	attrs, err := readWindowAttrs(node("Conv", at, "x", "w"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := attrs.resolve([]int{h, w}, []int{kh, kw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.forward("NOTSET", false); err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
