@@ -1,6 +1,10 @@
 package sim
 
-import "amq/onnx"
+import (
+	"slices"
+
+	"amq/onnx"
+)
 
 // Fusing a Conv with the elementwise nodes after it (any float Conv also
 // fuses a lone Relu, applied to each output block while it is in cache:
@@ -10,11 +14,21 @@ import "amq/onnx"
 // after the row is computed, and to other Convs' output in place, block by
 // block, instead of into a new tensor. Each value goes through the same
 // IEEE operations in the same order, so the result is the unfused one.
+//
+// A ResNet block ends in Add(conv, shortcut) and a Relu: the Conv adds the
+// shortcut, a tensor computed before it, to each output tile right after
+// the tile is written, and applies the Relu there too (fuseResidual),
+// instead of a pass of its own over memory.
 
 // fuseChain offers the fusion of the Conv n with a chain of inPlaceOps
-// after it; otherwise nil, and the Conv fuses a Relu after it as a pair
-// (buildConv).
-func (cn *convNode) fuseChain(b *buildCtx, n *onnx.Node, acts []*onnx.Node) opFunc {
+// after it, or with a residual Add and inPlaceOps after that
+// (fuseResidual); otherwise nil, and the Conv fuses a Relu after it as a
+// pair (buildConv). extra is what the session gives the fused form
+// besides the Conv's inputs (buildCtx.fusableChain).
+func (cn *convNode) fuseChain(b *buildCtx, n *onnx.Node, acts []*onnx.Node, extra []string) opFunc {
+	if run := cn.fuseResidual(b, n, acts, extra); run != nil || len(extra) > 0 {
+		return run
+	}
 	w, ok := constantOperand(b.graph, n.Inputs[1])
 	depthwiseW := ok && w.Rank() >= 3 && w.Shape[1] == 1 && w.Shape[0] == cn.group
 	if !depthwiseW && len(acts) == 1 && acts[0].OpType == "Relu" {
@@ -67,5 +81,129 @@ func (cn *convNode) fuseChain(b *buildCtx, n *onnx.Node, acts []*onnx.Node) opFu
 			out, err = then(c, out[0], nil)
 		}
 		return out, err
+	}
+}
+
+// convShortcut is a residual Add fused into one run of a Conv: the tensor
+// added to the output (laid out as it), in the Add's operand order, and
+// the in-place nodes after the Add (nil for none).
+type convShortcut struct {
+	add   []float32
+	first bool // the Add's first operand is the shortcut
+	post  rowOp
+}
+
+// fuseResidual offers the fusion of the Conv n with acts[0], an Add of
+// the Conv's output and another tensor (a ResNet block's shortcut: one of
+// the Conv's inputs or a tensor of extra), and the in-place nodes after
+// the Add (inPlaceOp, its Relu). Nil when acts is not that. The fused form
+// takes it when the Conv is float32 and the shortcut a float32 tensor of
+// the output's shape; otherwise, and in the int8 path, it runs the nodes
+// in turn.
+func (cn *convNode) fuseResidual(b *buildCtx, n *onnx.Node, acts []*onnx.Node, extra []string) opFunc {
+	add, y := acts[0], n.Outputs[0]
+	// A float16 graph rounds the Conv's output before the Add.
+	if add.OpType != "Add" || len(add.Inputs) != 2 || len(add.Attrs) != 0 || b.opset < 7 || halfGraph(b.graph) {
+		return nil
+	}
+	first := add.Inputs[1] == y
+	other := add.Inputs[0]
+	if !first {
+		other = add.Inputs[1]
+	}
+	if other == y || add.Inputs[0] != y && add.Inputs[1] != y {
+		return nil
+	}
+	arg := slices.Index(append(slices.Clone(n.Inputs), extra...), other)
+	if other == "" || arg < 0 {
+		return nil
+	}
+	posts := make([]rowOp, len(acts)-1)
+	thens := make([]func(c *runCtx, t *onnx.Tensor, first []*onnx.Tensor) ([]*onnx.Tensor, error), len(acts))
+	if thens[0] = actAfter(b, add, y, [2]string{other}); thens[0] == nil {
+		return nil
+	}
+	x := add.Outputs[0]
+	for i, act := range acts[1:] {
+		if posts[i] = inPlaceOp(b, act, x); posts[i] == nil {
+			return nil
+		}
+		if thens[i+1] = actAfter(b, act, x, [2]string{}); thens[i+1] == nil {
+			return nil
+		}
+		x = act.Outputs[0]
+	}
+	var post rowOp
+	if len(posts) > 0 {
+		post = func(o []float32) {
+			for _, p := range posts {
+				p(o)
+			}
+		}
+	}
+	nIn := len(n.Inputs)
+	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
+		sc := in[arg]
+		if out, ok, err := cn.runShortcut(c, in[:nIn], sc, first, post); ok || err != nil {
+			return out, err
+		}
+		out, err := cn.run(c, in[:nIn])
+		for _, then := range thens {
+			if err != nil {
+				return nil, err
+			}
+			out, err = then(c, out[0], []*onnx.Tensor{sc})
+		}
+		return out, err
+	}
+}
+
+// runShortcut runs the float Conv with the shortcut sc added to its output
+// tile by tile (convNode.addShortcut), then post; ok is false, with
+// nothing done, when the Conv is not float32 or sc is not a float32
+// tensor of its output's shape.
+func (cn *convNode) runShortcut(c *runCtx, in []*onnx.Tensor, sc *onnx.Tensor, first bool, post rowOp) (out []*onnx.Tensor, ok bool, err error) {
+	x, w := in[0], in[1]
+	sd, isF32 := sc.Data.([]float32)
+	if x.DType != onnx.Float || sc.DType != onnx.Float || !isF32 {
+		return nil, false, nil
+	}
+	var bias *onnx.Tensor
+	if len(in) > 2 {
+		bias = in[2]
+	}
+	g, err := cn.convShapes(x, w, bias)
+	if err != nil {
+		return nil, false, err
+	}
+	shape := append([]int{x.Shape[0], w.Shape[0]}, g.outShape()...)
+	if !slices.Equal(sc.Shape, shape) || len(sd) != sc.Len() {
+		return nil, false, nil
+	}
+	fused := *cn
+	fused.res = &convShortcut{add: sd, first: first, post: post}
+	out, err = fused.runFloat(c, x, w, bias, g, shape)
+	return out, true, err
+}
+
+// addShortcut adds the fused shortcut (when there is one) to rows
+// [r0, r0+rows) of y, each outN long, in columns [p0, p1), then applies
+// the nodes fused after the Add: the convolutions call it on each output
+// tile right after they wrote it, while it is in cache.
+func (cn *convNode) addShortcut(y []float32, outN, r0, rows, p0, p1 int) {
+	res := cn.res
+	if res == nil || p0 >= p1 {
+		return
+	}
+	for r := r0; r < r0+rows; r++ {
+		o, s := y[r*outN+p0:r*outN+p1], res.add[r*outN+p0:r*outN+p1]
+		if res.first {
+			arithRow(opAdd, o, s, o)
+		} else {
+			arithRow(opAdd, o, o, s)
+		}
+		if res.post != nil {
+			res.post(o)
+		}
 	}
 }

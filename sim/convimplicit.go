@@ -185,6 +185,9 @@ func (cn *convNode) convImplicit(c *runCtx, plan *implicitPlan, packed []*packed
 				sgemmSerial(kern, i1-i0, nw, kdim, 1, a, nil, 0, src, blk, nw, ep)
 			}
 			keptColumns(y[(bi*m+gi*mg+i0)*outN:], blk, i1-i0, j0, j1, outN, out2, wq, kern.nr)
+			// Virtual columns [j0, j1) hold outputs [kept(j0), kept(j1)).
+			kept := func(q int) int { return q/wq*out2 + min(q%wq, out2) }
+			cn.addShortcut(y, outN, bi*m+gi*mg+i0, i1-i0, kept(j0), kept(j1))
 		}
 	})
 }
