@@ -384,6 +384,7 @@ func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch
 			if merge {
 				cblk, ldc = blk[:(i1-i0)*nw], nw
 			}
+			cn.prefetchShortcutCols(outN, m, gi*mg+i0, i1-i0, bi*outN+j0, bi*outN+j1)
 			if packed != nil {
 				sgemmSerial(kern, i1-i0, nw, kdim, 1, matrix{}, packed[gi], i0, src, cblk, ldc, ep)
 			} else {

@@ -186,6 +186,29 @@ func (cn *convNode) runShortcut(c *runCtx, in []*onnx.Tensor, sc *onnx.Tensor, f
 	return out, true, err
 }
 
+// prefetchShortcut starts bringing into cache the part of the fused
+// shortcut (when there is one) that addShortcut will read for the same
+// tile: the convolutions call it before the tile's GEMM, which leaves the
+// memory idle long enough.
+func (cn *convNode) prefetchShortcut(outN, r0, rows, p0, p1 int) {
+	if cn.res != nil && rows > 0 && p0 < p1 {
+		prefetchBlock(&cn.res.add[r0*outN+p0], rows, outN, p1-p0)
+	}
+}
+
+// prefetchShortcutCols is prefetchShortcut for output channels
+// [c0, c0+rows) of m and columns [j0, j1) of the batch's outputs side by
+// side (column j is output position j%outN of image j/outN), or of an
+// image's when j1 <= outN.
+func (cn *convNode) prefetchShortcutCols(outN, m, c0, rows, j0, j1 int) {
+	for j := j0; cn.res != nil && j < j1; {
+		bi, p := j/outN, j%outN
+		n := min(outN-p, j1-j)
+		cn.prefetchShortcut(outN, bi*m+c0, rows, p, p+n)
+		j += n
+	}
+}
+
 // addShortcut adds the fused shortcut (when there is one) to rows
 // [r0, r0+rows) of y, each outN long, in columns [p0, p1), then applies
 // the nodes fused after the Add: the convolutions call it on each output
