@@ -305,8 +305,9 @@ func gcd(a, b int) int {
 // chunkAt is the first column of chunk i (cols for i = chunks).
 func (tl convTiling) chunkAt(i int) int { return min(tl.cols, i*tl.strips/tl.chunks*tl.nr) }
 
-// convTiles computes y = conv(x, w) + bias, and the fused Relu, for the
-// general (not depthwise) float Conv, writing every value of y.
+// convTiles computes y = conv(x, w) + bias, and the fused Relu or
+// residual Add (addShortcut, on each tile), for the general (not
+// depthwise) float Conv, writing every value of y.
 func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch, ch, m int) {
 	if cn.convSwapped(c, xd, wd, bd, y, g, batch, ch, m) {
 		return
@@ -384,7 +385,6 @@ func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch
 			if merge {
 				cblk, ldc = blk[:(i1-i0)*nw], nw
 			}
-			cn.prefetchShortcutCols(outN, m, gi*mg+i0, i1-i0, bi*outN+j0, bi*outN+j1)
 			if packed != nil {
 				sgemmSerial(kern, i1-i0, nw, kdim, 1, matrix{}, packed[gi], i0, src, cblk, ldc, ep)
 			} else {

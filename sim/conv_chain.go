@@ -186,29 +186,6 @@ func (cn *convNode) runShortcut(c *runCtx, in []*onnx.Tensor, sc *onnx.Tensor, f
 	return out, true, err
 }
 
-// prefetchShortcut starts bringing into cache the part of the fused
-// shortcut (when there is one) that addShortcut will read for the same
-// tile: the convolutions call it before the tile's GEMM, which leaves the
-// memory idle long enough.
-func (cn *convNode) prefetchShortcut(outN, r0, rows, p0, p1 int) {
-	if cn.res != nil && rows > 0 && p0 < p1 {
-		prefetchBlock(&cn.res.add[r0*outN+p0], rows, outN, p1-p0)
-	}
-}
-
-// prefetchShortcutCols is prefetchShortcut for output channels
-// [c0, c0+rows) of m and columns [j0, j1) of the batch's outputs side by
-// side (column j is output position j%outN of image j/outN), or of an
-// image's when j1 <= outN.
-func (cn *convNode) prefetchShortcutCols(outN, m, c0, rows, j0, j1 int) {
-	for j := j0; cn.res != nil && j < j1; {
-		bi, p := j/outN, j%outN
-		n := min(outN-p, j1-j)
-		cn.prefetchShortcut(outN, bi*m+c0, rows, p, p+n)
-		j += n
-	}
-}
-
 // addShortcut adds the fused shortcut (when there is one) to rows
 // [r0, r0+rows) of y, each outN long, in columns [p0, p1), then applies
 // the nodes fused after the Add: the convolutions call it on each output
@@ -218,8 +195,14 @@ func (cn *convNode) addShortcut(y []float32, outN, r0, rows, p0, p1 int) {
 	if res == nil || p0 >= p1 {
 		return
 	}
+	n := p1 - p0
+	if n == outN {
+		// Whole rows are one block: one call instead of one a row (7x7
+		// layers' rows are 49 values).
+		n, rows = rows*outN, 1
+	}
 	for r := r0; r < r0+rows; r++ {
-		o, s := y[r*outN+p0:r*outN+p1], res.add[r*outN+p0:r*outN+p1]
+		o, s := y[r*outN+p0:][:n], res.add[r*outN+p0:][:n]
 		if res.first {
 			arithRow(opAdd, o, s, o)
 		} else {

@@ -178,9 +178,6 @@ func (cn *convNode) convImplicit(c *runCtx, plan *implicitPlan, packed []*packed
 			i0, i1 := band*tl.bandRows, min(mg, (band+1)*tl.bandRows)
 			ep := cn.tileEpilogue(bd, gi*mg+i0, gi*mg+i1)
 			blk := (*buf)[:(i1-i0)*nw]
-			// Virtual columns [j0, j1) hold outputs [kept(j0), kept(j1)).
-			kept := func(q int) int { return q/wq*out2 + min(q%wq, out2) }
-			cn.prefetchShortcut(outN, bi*m+gi*mg+i0, i1-i0, kept(j0), kept(j1))
 			if packed != nil {
 				sgemmSerial(kern, i1-i0, nw, kdim, 1, matrix{}, packed[gi], i0, src, blk, nw, ep)
 			} else {
@@ -188,6 +185,8 @@ func (cn *convNode) convImplicit(c *runCtx, plan *implicitPlan, packed []*packed
 				sgemmSerial(kern, i1-i0, nw, kdim, 1, a, nil, 0, src, blk, nw, ep)
 			}
 			keptColumns(y[(bi*m+gi*mg+i0)*outN:], blk, i1-i0, j0, j1, outN, out2, wq, kern.nr)
+			// Virtual columns [j0, j1) hold outputs [kept(j0), kept(j1)).
+			kept := func(q int) int { return q/wq*out2 + min(q%wq, out2) }
 			cn.addShortcut(y, outN, bi*m+gi*mg+i0, i1-i0, kept(j0), kept(j1))
 		}
 	})

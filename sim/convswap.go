@@ -388,7 +388,6 @@ func (sw swapPass) tile(buf, xp, wt, bd, y []float32, i0, i1, c0, c1 int) {
 	} else {
 		clear(blk)
 	}
-	sw.cn.prefetchShortcutCols(sw.g.outN, sw.m, sw.gi*mg+c0, nw, sw.r0+i0, sw.r0+i1)
 	pa := &packedA{kern: sw.kern.name, m: mpad, mr: mr, mpad: mpad, data: buf[len(blk):][:mpad*min(gemmKC, sw.kdim)]}
 	strips := sw.plan.strips[(sw.r0+i0)/mr:][:mpad/mr]
 	npad := roundUp(mg, nr)
