@@ -228,8 +228,11 @@ func keptColumns(y, blk []float32, rows, j0, j1, outN, out2, wq, nr int) {
 	if !fast || rows == 0 {
 		return
 	}
-	// The assembly reads and writes without bounds checks.
-	_, _ = y[(rows-1)*outN+outN-1], blk[rows*nw-1]
+	// The assembly reads and writes without bounds checks. (A length
+	// check, not a read of y's last value: other tiles write it meanwhile.)
+	if rows*outN > len(y) || rows*nw > len(blk) {
+		panic("sim: kept columns out of range")
+	}
 	for _, e := range tab {
 		if e.off+e.cnt > outN || e.from+e.cnt > nw {
 			panic("sim: kept columns table out of range")
