@@ -94,10 +94,15 @@ type residualSpec struct {
 	batch, c, m, group  int
 	in, k, s, pads      []int // pads: both ends of each spatial axis
 	swapped, broadcasts bool  // the swapped product; a [1, m, 1, 1] shortcut
+	// chunkBytes and runBytes, when not 0, replace convChunkBytes and
+	// shortcutRunBytes: small layers in many tiles, gathered in runs.
+	chunkBytes, runBytes int
 }
 
 var residualSpecs = []residualSpec{
 	{name: "implicit", batch: 1, c: 8, m: 16, group: 1, in: []int{20, 20}, k: []int{3, 3}, s: []int{1, 1}, pads: []int{1, 1}},
+	{name: "implicit chunks", batch: 2, c: 8, m: 16, group: 1, in: []int{30, 30}, k: []int{3, 3}, s: []int{1, 1}, pads: []int{1, 1}, chunkBytes: 16 << 10},
+	{name: "implicit chunks in runs", batch: 1, c: 8, m: 16, group: 1, in: []int{30, 30}, k: []int{3, 3}, s: []int{1, 1}, pads: []int{1, 1}, chunkBytes: 16 << 10, runBytes: 20 << 10},
 	{name: "implicit bands", batch: 1, c: 16, m: 48, group: 1, in: []int{30, 30}, k: []int{3, 3}, s: []int{1, 1}, pads: []int{1, 1}},
 	{name: "implicit strided", batch: 1, c: 4, m: 8, group: 1, in: []int{23, 21}, k: []int{3, 3}, s: []int{2, 2}, pads: []int{1, 1}},
 	{name: "merged strided", batch: 2, c: 4, m: 8, group: 1, in: []int{23, 21}, k: []int{3, 3}, s: []int{2, 2}, pads: []int{1, 1}},
@@ -169,13 +174,20 @@ func residualModel(r *rand.Rand, sp residualSpec, shortcutFirst, relu, after boo
 // shortcut computed after the Conv, the Conv cannot fuse the Add; a
 // shortcut that broadcasts takes the nodes in turn.
 func TestConvResidualFusesExactly(t *testing.T) {
-	saved := convSwapMinGain
-	defer func() { convSwapMinGain = saved }()
+	saved, savedChunk, savedRun := convSwapMinGain, convChunkBytes, shortcutRunBytes
+	defer func() { convSwapMinGain, convChunkBytes, shortcutRunBytes = saved, savedChunk, savedRun }()
 	r := rand.New(rand.NewPCG(31, 31))
 	for _, sp := range residualSpecs {
 		convSwapMinGain = math.Inf(1)
 		if sp.swapped {
 			convSwapMinGain = 0
+		}
+		convChunkBytes, shortcutRunBytes = savedChunk, savedRun
+		if sp.chunkBytes > 0 {
+			convChunkBytes = sp.chunkBytes
+		}
+		if sp.runBytes > 0 {
+			shortcutRunBytes = sp.runBytes
 		}
 		for _, after := range []bool{false, true} {
 			for _, shortcutFirst := range []bool{false, true} {
@@ -352,5 +364,41 @@ func TestResNetFixtureFusesResidualsExactly(t *testing.T) {
 		if i := sameBits(got[out].Floats(), want[out].Floats()); i >= 0 {
 			t.Fatalf("threads %d: output %d differs fused", threads, i)
 		}
+	}
+}
+
+// TestShortcutRunAddsOnlyItsTiles: a shortcutRun adds the shortcut to the
+// tiles it was given and nothing else, whether they continue one another
+// (gathered), leave a gap, change rows, or exceed its bound.
+func TestShortcutRunAddsOnlyItsTiles(t *testing.T) {
+	const outN, rows = 20, 4
+	saved := shortcutRunBytes
+	defer func() { shortcutRunBytes = saved }()
+	shortcutRunBytes = 2 * 12 * 4 // two rows of twelve columns
+	sc := make([]float32, rows*outN)
+	for i := range sc {
+		sc[i] = float32(i + 1)
+	}
+	y := make([]float32, rows*outN)
+	cn := &convNode{res: &convShortcut{add: sc}}
+	run := shortcutRun{cn: cn, y: y, outN: outN}
+	type tile struct{ r0, rows, p0, p1 int }
+	// Each case flushes for one reason only: a gap, other first rows
+	// with a continuing column, the bound (which changes no value), fewer
+	// rows.
+	tiles := []tile{{0, 2, 0, 3}, {0, 2, 3, 5}, {0, 2, 7, 9}, {0, 2, 9, 12}, {2, 2, 0, 8}, {2, 2, 8, 14}, {2, 1, 14, 16}, {3, 1, 16, 20}}
+	want := make([]float32, rows*outN)
+	for _, tl := range tiles {
+		run.add(tl.r0, tl.rows, tl.p0, tl.p1)
+		for r := tl.r0; r < tl.r0+tl.rows; r++ {
+			for p := tl.p0; p < tl.p1; p++ {
+				want[r*outN+p] += sc[r*outN+p]
+			}
+		}
+	}
+	run.flush()
+	run.flush() // nothing left
+	if !slices.Equal(y, want) {
+		t.Fatalf("y = %v, want %v", y, want)
 	}
 }

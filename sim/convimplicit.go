@@ -153,6 +153,8 @@ func (cn *convNode) convImplicit(c *runCtx, plan *implicitPlan, packed []*packed
 		defer f32Scratch.put(buf)
 		var planes []float32
 		have := -1 // the space whose phase planes planes holds
+		run := shortcutRun{cn: cn, y: y, outN: outN}
+		defer run.flush()
 		if local {
 			pb := f32Scratch.get(cg*cs + tail)
 			defer f32Scratch.put(pb)
@@ -187,7 +189,7 @@ func (cn *convNode) convImplicit(c *runCtx, plan *implicitPlan, packed []*packed
 			keptColumns(y[(bi*m+gi*mg+i0)*outN:], blk, i1-i0, j0, j1, outN, out2, wq, kern.nr)
 			// Virtual columns [j0, j1) hold outputs [kept(j0), kept(j1)).
 			kept := func(q int) int { return q/wq*out2 + min(q%wq, out2) }
-			cn.addShortcut(y, outN, bi*m+gi*mg+i0, i1-i0, kept(j0), kept(j1))
+			run.add(bi*m+gi*mg+i0, i1-i0, kept(j0), kept(j1))
 		}
 	})
 }
