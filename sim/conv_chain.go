@@ -158,10 +158,19 @@ func (cn *convNode) fuseResidual(b *buildCtx, n *onnx.Node, acts []*onnx.Node, e
 	}
 }
 
+// shortcutTileBytes is the largest shortcut added tile by tile: half of
+// L2, where it still is when the Conv runs (ResNet-18's at batch 1). A
+// larger one (batch 8: 6.4 MB) comes from L3 or memory, and read in a
+// tile's short row pieces it costs more than the Add's own pass (measured
+// in the model: +0.5 to 1% of ResNet-18 at batch 8, against -0.4% at
+// batch 1); it is added in one pass over the output in place.
+var shortcutTileBytes = l2Bytes / 2
+
 // runShortcut runs the float Conv with the shortcut sc added to its output
-// tile by tile (convNode.addShortcut), then post; ok is false, with
-// nothing done, when the Conv is not float32 or sc is not a float32
-// tensor of its output's shape.
+// and then post: tile by tile (convNode.addShortcut) or, for a shortcut
+// larger than shortcutTileBytes, in one pass after the Conv, in place; ok
+// is false, with nothing done, when the Conv is not float32 or sc is not a
+// float32 tensor of its output's shape.
 func (cn *convNode) runShortcut(c *runCtx, in []*onnx.Tensor, sc *onnx.Tensor, first bool, post rowOp) (out []*onnx.Tensor, ok bool, err error) {
 	x, w := in[0], in[1]
 	sd, isF32 := sc.Data.([]float32)
@@ -180,10 +189,38 @@ func (cn *convNode) runShortcut(c *runCtx, in []*onnx.Tensor, sc *onnx.Tensor, f
 	if !slices.Equal(sc.Shape, shape) || len(sd) != sc.Len() {
 		return nil, false, nil
 	}
+	res := &convShortcut{add: sd, first: first, post: post}
+	if len(sd)*4 > shortcutTileBytes {
+		out, err = cn.runFloat(c, x, w, bias, g, shape)
+		if err != nil {
+			return nil, true, err
+		}
+		d := out[0].Data.([]float32)
+		parallelFor(c.threads, (len(d)+fuseBlock-1)/fuseBlock, 4, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				res.addBlock(d, i*fuseBlock, min((i+1)*fuseBlock, len(d)))
+			}
+		})
+		return out, true, nil
+	}
 	fused := *cn
-	fused.res = &convShortcut{add: sd, first: first, post: post}
+	fused.res = res
 	out, err = fused.runFloat(c, x, w, bias, g, shape)
 	return out, true, err
+}
+
+// addBlock adds the shortcut to y[lo:hi] (laid out as it) and applies
+// post.
+func (res *convShortcut) addBlock(y []float32, lo, hi int) {
+	o, s := y[lo:hi], res.add[lo:hi]
+	if res.first {
+		arithRow(opAdd, o, s, o)
+	} else {
+		arithRow(opAdd, o, o, s)
+	}
+	if res.post != nil {
+		res.post(o)
+	}
 }
 
 // addShortcut adds the fused shortcut (when there is one) to rows
@@ -202,15 +239,7 @@ func (cn *convNode) addShortcut(y []float32, outN, r0, rows, p0, p1 int) {
 		n, rows = rows*outN, 1
 	}
 	for r := r0; r < r0+rows; r++ {
-		o, s := y[r*outN+p0:][:n], res.add[r*outN+p0:][:n]
-		if res.first {
-			arithRow(opAdd, o, s, o)
-		} else {
-			arithRow(opAdd, o, o, s)
-		}
-		if res.post != nil {
-			res.post(o)
-		}
+		res.addBlock(y, r*outN+p0, r*outN+p0+n)
 	}
 }
 

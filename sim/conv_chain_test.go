@@ -174,8 +174,10 @@ func residualModel(r *rand.Rand, sp residualSpec, shortcutFirst, relu, after boo
 // shortcut computed after the Conv, the Conv cannot fuse the Add; a
 // shortcut that broadcasts takes the nodes in turn.
 func TestConvResidualFusesExactly(t *testing.T) {
-	saved, savedChunk, savedRun := convSwapMinGain, convChunkBytes, shortcutRunBytes
-	defer func() { convSwapMinGain, convChunkBytes, shortcutRunBytes = saved, savedChunk, savedRun }()
+	saved, savedChunk, savedRun, savedTile := convSwapMinGain, convChunkBytes, shortcutRunBytes, shortcutTileBytes
+	defer func() {
+		convSwapMinGain, convChunkBytes, shortcutRunBytes, shortcutTileBytes = saved, savedChunk, savedRun, savedTile
+	}()
 	r := rand.New(rand.NewPCG(31, 31))
 	for _, sp := range residualSpecs {
 		convSwapMinGain = math.Inf(1)
@@ -193,8 +195,12 @@ func TestConvResidualFusesExactly(t *testing.T) {
 			for _, shortcutFirst := range []bool{false, true} {
 				for _, relu := range []bool{false, true} {
 					for _, threads := range []int{1, 2} {
-						name := fmt.Sprintf("%s after %v shortcut first %v relu %v threads %d", sp.name, after, shortcutFirst, relu, threads)
-						testConvResidual(t, r, name, sp, shortcutFirst, relu, after, threads)
+						// Tile by tile, and in one pass after the Conv.
+						for _, tileBytes := range []int{savedTile, 0} {
+							shortcutTileBytes = tileBytes
+							name := fmt.Sprintf("%s after %v shortcut first %v relu %v threads %d tile bytes %d", sp.name, after, shortcutFirst, relu, threads, tileBytes)
+							testConvResidual(t, r, name, sp, shortcutFirst, relu, after, threads)
+						}
 					}
 				}
 			}
