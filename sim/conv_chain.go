@@ -17,8 +17,9 @@ import (
 //
 // A ResNet block ends in Add(conv, shortcut) and a Relu: the Conv adds the
 // shortcut, a tensor computed before it, to each output tile right after
-// the tile is written, and applies the Relu there too (fuseResidual),
-// instead of a pass of its own over memory.
+// the tile is written, and applies the Relu there too (fuseResidual), or,
+// for a shortcut that is no longer in L2, in one pass over its output in
+// place, instead of a node writing a new tensor.
 
 // fuseChain offers the fusion of the Conv n with a chain of inPlaceOps
 // after it, or with a residual Add and inPlaceOps after that
@@ -160,10 +161,10 @@ func (cn *convNode) fuseResidual(b *buildCtx, n *onnx.Node, acts []*onnx.Node, e
 
 // shortcutTileBytes is the largest shortcut added tile by tile: half of
 // L2, where it still is when the Conv runs (ResNet-18's at batch 1). A
-// larger one (batch 8: 6.4 MB) comes from L3 or memory, and read in a
-// tile's short row pieces it costs more than the Add's own pass (measured
-// in the model: +0.5 to 1% of ResNet-18 at batch 8, against -0.4% at
-// batch 1); it is added in one pass over the output in place.
+// larger one (batch 8: up to 6.4 MB) comes from L3 or memory, and read
+// in a tile's short row pieces it cost more than the Add's own pass (in
+// ResNet-18 at batch 8, 0.5 to 1% of the model in most timings); it is
+// added in one pass over the output in place.
 var shortcutTileBytes = l2Bytes / 2
 
 // runShortcut runs the float Conv with the shortcut sc added to its output
