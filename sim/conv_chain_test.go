@@ -408,3 +408,55 @@ func TestShortcutRunAddsOnlyItsTiles(t *testing.T) {
 		t.Fatalf("y = %v, want %v", y, want)
 	}
 }
+
+// TestConvResidualKeepsFloat16Rounding: in a graph that casts to float16
+// inside (so not a float16 graph by its inputs and initializers), a Conv
+// of float16 tensors rounds its output to float16 before the residual
+// Add, so the fused step takes the nodes in turn: the bits of the run that
+// fetches the Conv's output.
+func TestConvResidualKeepsFloat16Rounding(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(35, 35))
+	cast := func(in, out string) *onnx.Node {
+		n := &onnx.Node{Name: "cast_" + in, OpType: "Cast", Inputs: []string{in}, Outputs: []string{out}}
+		n.SetAttr("to", int64(onnx.Float16))
+		return n
+	}
+	conv := &onnx.Node{Name: "conv", OpType: "Conv", Inputs: []string{"xh", "wh"}, Outputs: []string{"c"}}
+	conv.SetAttr("pads", []int64{1, 1, 1, 1})
+	m := &onnx.Model{Opsets: map[string]int64{"": 13}, Graph: &onnx.Graph{
+		Nodes: []*onnx.Node{cast("x", "xh"), cast("w", "wh"), cast("u", "s"), conv,
+			{Name: "add", OpType: "Add", Inputs: []string{"c", "s"}, Outputs: []string{"a"}},
+			{Name: "relu", OpType: "Relu", Inputs: []string{"a"}, Outputs: []string{"y"}},
+		},
+		Inputs:       []*onnx.ValueInfo{{Name: "x", DType: onnx.Float}, {Name: "u", DType: onnx.Float}},
+		Outputs:      []*onnx.ValueInfo{{Name: "y"}},
+		Initializers: map[string]*onnx.Tensor{"w": onnx.NewTensor([]int{8, 8, 3, 3}, randFloats(r, 8*8*9))},
+	}}
+	s, err := NewSession(m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := s.steps[3]; len(st.fusedWith) != 2 {
+		t.Fatalf("the Conv fuses %d nodes, want 2", len(st.fusedWith))
+	}
+	in := map[string]*onnx.Tensor{
+		"x": onnx.NewTensor([]int{1, 8, 9, 9}, randFloats(r, 8*81)),
+		"u": onnx.NewTensor([]int{1, 8, 9, 9}, randFloats(r, 8*81)),
+	}
+	got, err := s.Run(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.Run(in, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["y"].DType != onnx.Float16 {
+		t.Fatalf("y is %v, want FLOAT16", got["y"].DType)
+	}
+	// Float16 tensors are held as float32 values rounded to float16.
+	if i := sameBits(got["y"].Data.([]float32), want["y"].Data.([]float32)); i >= 0 {
+		t.Fatalf("y[%d] differs fused", i)
+	}
+}

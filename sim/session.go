@@ -459,7 +459,9 @@ func (s *Session) run(inputs map[string]*onnx.Tensor, req runRequest) (map[strin
 			args = append(args, t)
 		}
 		run, outNames := st.run, n.Outputs
-		if st.fused != nil && s.fusedUsable(st, keep, w) {
+		// A fused form reading tensors computed earlier (a residual Add)
+		// would skip the float16 rounding of the node's output before it.
+		if st.fused != nil && s.fusedUsable(st, keep, w) && (st.extra == nil || halfType(args) == onnx.Undefined) {
 			// The fused chain yields its last node's output; the others'
 			// outputs are never materialized, and nothing else reads them.
 			run, outNames = st.fused, s.steps[st.fusedWith[len(st.fusedWith)-1]].node.Outputs
