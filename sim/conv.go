@@ -341,6 +341,8 @@ func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch
 	if merge {
 		padded = newPaddedIm2col(c, xd, g, batch, ch, cg, kern.nr)
 	}
+	// Stored to y, the kernel adds a fused shortcut itself.
+	resInKernel := !merge && cn.kernelResidual(kern)
 	parallelFor(c.threads, tl.tiles, tl.grain, func(lo, hi int) {
 		var col, blk []float32
 		if !g.pointwise {
@@ -384,6 +386,9 @@ func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch
 			cblk, ldc := y[(bi*m+gi*mg+i0)*outN+j0:], outN
 			if merge {
 				cblk, ldc = blk[:(i1-i0)*nw], nw
+			}
+			if resInKernel {
+				cn.residualEpilogue(ep, (bi*m+gi*mg+i0)*outN+j0)
 			}
 			if packed != nil {
 				sgemmSerial(kern, i1-i0, nw, kdim, 1, matrix{}, packed[gi], i0, src, cblk, ldc, ep)

@@ -23,6 +23,14 @@ type convShortcut struct {
 	add   []float32
 	first bool // the Add's first operand is the shortcut
 	post  rowOp
+	// relu: post is a Relu alone, which the kernel's epilogue applies.
+	relu bool
+	// whole: the shortcut is added in one pass after the Conv, not tile
+	// by tile (runShortcut), unless the kernel adds it (inKernel).
+	whole bool
+	// inKernel is set, before the tiles run, by a path whose kernel adds
+	// the shortcut in its epilogue (kernelResidual).
+	inKernel bool
 }
 
 // fuseResidual offers the fusion of the Conv n with acts[0], an Add of
@@ -66,6 +74,7 @@ func (cn *convNode) fuseResidual(b *buildCtx, n *onnx.Node, acts []*onnx.Node, e
 		x = act.Outputs[0]
 	}
 	var post rowOp
+	relu := len(acts) == 2 && acts[1].OpType == "Relu"
 	if len(posts) > 0 {
 		post = func(o []float32) {
 			for _, p := range posts {
@@ -76,7 +85,7 @@ func (cn *convNode) fuseResidual(b *buildCtx, n *onnx.Node, acts []*onnx.Node, e
 	nIn := len(n.Inputs)
 	return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 		sc := in[arg]
-		if out, ok, err := cn.runShortcut(c, in[:nIn], sc, first, post); ok || err != nil {
+		if out, ok, err := cn.runShortcut(c, in[:nIn], sc, &convShortcut{first: first, post: post, relu: relu}); ok || err != nil {
 			return out, err
 		}
 		out, err := cn.run(c, in[:nIn])
@@ -99,11 +108,12 @@ func (cn *convNode) fuseResidual(b *buildCtx, n *onnx.Node, acts []*onnx.Node, e
 var shortcutTileBytes = l2Bytes / 2
 
 // runShortcut runs the float Conv with the shortcut sc added to its output
-// and then post: tile by tile (convNode.addShortcut) or, for a shortcut
-// larger than shortcutTileBytes, in one pass after the Conv, in place; ok
-// is false, with nothing done, when the Conv is not float32 or sc is not a
-// float32 tensor of its output's shape.
-func (cn *convNode) runShortcut(c *runCtx, in []*onnx.Tensor, sc *onnx.Tensor, first bool, post rowOp) (out []*onnx.Tensor, ok bool, err error) {
+// and then res.post: by the kernel (kernelResidual), tile by tile
+// (convNode.addShortcut) or, for a shortcut larger than
+// shortcutTileBytes, in one pass after the Conv, in place; ok is false,
+// with nothing done, when the Conv is not float32 or sc is not a float32
+// tensor of its output's shape. res holds all but the shortcut's data.
+func (cn *convNode) runShortcut(c *runCtx, in []*onnx.Tensor, sc *onnx.Tensor, res *convShortcut) (out []*onnx.Tensor, ok bool, err error) {
 	x, w := in[0], in[1]
 	sd, isF32 := sc.Data.([]float32)
 	if x.DType != onnx.Float || sc.DType != onnx.Float || !isF32 {
@@ -121,24 +131,42 @@ func (cn *convNode) runShortcut(c *runCtx, in []*onnx.Tensor, sc *onnx.Tensor, f
 	if !slices.Equal(sc.Shape, shape) || len(sd) != sc.Len() {
 		return nil, false, nil
 	}
-	res := &convShortcut{add: sd, first: first, post: post}
-	if len(sd)*4 > shortcutTileBytes {
-		out, err = cn.runFloat(c, x, w, bias, g, shape)
-		if err != nil {
-			return nil, true, err
-		}
-		d := out[0].Data.([]float32)
-		parallelFor(c.threads, (len(d)+fuseBlock-1)/fuseBlock, 4, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				res.addBlock(d, i*fuseBlock, min((i+1)*fuseBlock, len(d)))
-			}
-		})
-		return out, true, nil
-	}
+	res.add, res.whole = sd, len(sd)*4 > shortcutTileBytes
 	fused := *cn
 	fused.res = res
 	out, err = fused.runFloat(c, x, w, bias, g, shape)
-	return out, true, err
+	if err != nil || !res.whole || res.inKernel {
+		return out, true, err
+	}
+	d := out[0].Data.([]float32)
+	parallelFor(c.threads, (len(d)+fuseBlock-1)/fuseBlock, 4, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			res.addBlock(d, i*fuseBlock, min((i+1)*fuseBlock, len(d)))
+		}
+	})
+	return out, true, nil
+}
+
+// kernelResidual reports whether kern adds the fused shortcut (and its
+// Relu) in its epilogue when it computes the last k block into y: when
+// there is a shortcut, the kernel can (addsRes) and the nodes after the
+// Add are a Relu or none. It then marks the shortcut as added there; the
+// caller sets the epilogue with residualEpilogue. Called before the tiles
+// run.
+func (cn *convNode) kernelResidual(kern microKernel) bool {
+	res := cn.res
+	if res == nil || !kern.addsRes || res.post != nil && !res.relu {
+		return false
+	}
+	res.inKernel = true
+	return true
+}
+
+// residualEpilogue makes ep add the shortcut from its value at y[at] on,
+// laid out as the kernel's output, and then the Relu.
+func (cn *convNode) residualEpilogue(ep *epilogue, at int) {
+	ep.res, ep.resFirst = cn.res.add[at:], cn.res.first
+	ep.relu = ep.relu || cn.res.relu
 }
 
 // addBlock adds the shortcut to y[lo:hi] (laid out as it) and applies
@@ -161,7 +189,7 @@ func (res *convShortcut) addBlock(y []float32, lo, hi int) {
 // tile right after they wrote it, while it is in cache.
 func (cn *convNode) addShortcut(y []float32, outN, r0, rows, p0, p1 int) {
 	res := cn.res
-	if res == nil || p0 >= p1 {
+	if res == nil || res.whole || res.inKernel || p0 >= p1 {
 		return
 	}
 	n := p1 - p0

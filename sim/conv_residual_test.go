@@ -27,6 +27,8 @@ var residualSpecs = []residualSpec{
 	{name: "implicit", batch: 1, c: 8, m: 16, group: 1, in: []int{20, 20}, k: []int{3, 3}, s: []int{1, 1}, pads: []int{1, 1}},
 	{name: "implicit chunks", batch: 2, c: 8, m: 16, group: 1, in: []int{30, 30}, k: []int{3, 3}, s: []int{1, 1}, pads: []int{1, 1}, chunkBytes: 16 << 10},
 	{name: "implicit chunks in runs", batch: 1, c: 8, m: 16, group: 1, in: []int{30, 30}, k: []int{3, 3}, s: []int{1, 1}, pads: []int{1, 1}, chunkBytes: 16 << 10, runBytes: 20 << 10},
+	{name: "implicit deep", batch: 1, c: 32, m: 16, group: 1, in: []int{12, 13}, k: []int{3, 3}, s: []int{1, 1}, pads: []int{1, 1}},
+	{name: "pointwise deep", batch: 1, c: 300, m: 24, group: 1, in: []int{9, 7}, k: []int{1, 1}, s: []int{1, 1}, pads: []int{0, 0}},
 	{name: "implicit bands", batch: 1, c: 16, m: 48, group: 1, in: []int{30, 30}, k: []int{3, 3}, s: []int{1, 1}, pads: []int{1, 1}},
 	{name: "implicit strided", batch: 1, c: 4, m: 8, group: 1, in: []int{23, 21}, k: []int{3, 3}, s: []int{2, 2}, pads: []int{1, 1}},
 	{name: "merged strided", batch: 2, c: 4, m: 8, group: 1, in: []int{23, 21}, k: []int{3, 3}, s: []int{2, 2}, pads: []int{1, 1}},

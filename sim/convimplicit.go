@@ -165,6 +165,8 @@ func (cn *convNode) convImplicit(c *runCtx, plan *implicitPlan, packed []*packed
 	// The kernel stores the kept columns of the last k block to y itself
 	// when it can; earlier k blocks sum in the block.
 	inKernel := kern.storesKept && plan.keptMasks != nil
+	// The kernel then adds a fused shortcut too, as it stores.
+	resInKernel := inKernel && cn.kernelResidual(kern)
 	parallelFor(c.threads, tl.tiles, tl.grain, func(lo, hi int) {
 		var buf *[]float32
 		if !inKernel || kdim > gemmKC {
@@ -211,6 +213,9 @@ func (cn *convNode) convImplicit(c *runCtx, plan *implicitPlan, packed []*packed
 				}
 				s := j0 / kern.nr
 				ep.kept = &keptCols{y: yt, ld: outN, offs: plan.keptOffs[s:], masks: plan.keptMasks[s:]}
+				if resInKernel {
+					cn.residualEpilogue(ep, (bi*m+gi*mg+i0)*outN)
+				}
 			}
 			if packed != nil {
 				sgemmSerial(kern, i1-i0, nw, kdim, 1, matrix{}, packed[gi], i0, src, blk, nw, ep)
