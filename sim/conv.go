@@ -62,6 +62,10 @@ type convNode struct {
 	// post applies the elementwise nodes fused after a depthwise Conv to
 	// each output row (conv_chain.go); nil otherwise.
 	post rowOp
+	// res is the residual Add fused into a run (a copy of the node made
+	// for the run, conv_chain.go), added to each output tile
+	// (addShortcut); nil otherwise.
+	res *convShortcut
 	// cache keeps the packed weights between runs when W is an
 	// initializer; nil otherwise.
 	cache *atomic.Pointer[convWeights]
@@ -104,7 +108,7 @@ func buildConv(b *buildCtx, n *onnx.Node) (opFunc, error) {
 		fused.relu = true
 		return fused.run
 	}
-	b.fusableChain = func(acts []*onnx.Node) opFunc { return cn.fuseChain(b, n, acts) }
+	b.fusableChain = func(acts []*onnx.Node, extra []string) opFunc { return cn.fuseChain(b, n, acts, extra) }
 	return cn.run, nil
 }
 
@@ -184,7 +188,7 @@ func (cn *convNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape 
 		if depthwise(y, xd, wd, bd, post, g, batch*ch, c.threads) {
 			bd, post = nil, nil // applied
 		}
-		if bd == nil && !cn.relu && post == nil {
+		if bd == nil && !cn.relu && post == nil && cn.res == nil {
 			return []*onnx.Tensor{onnx.NewTensor(shape, y)}, nil
 		}
 		parallelFor(c.threads, batch*m, max(1, elemGrain/max(1, g.outN)), func(lo, hi int) {
@@ -199,6 +203,7 @@ func (cn *convNode) runFloat(c *runCtx, x, w, bias *onnx.Tensor, g *geom, shape 
 				if post != nil {
 					post(row)
 				}
+				cn.addShortcut(y, g.outN, r, 1, 0, g.outN)
 			}
 		})
 		return []*onnx.Tensor{onnx.NewTensor(shape, y)}, nil
@@ -300,8 +305,9 @@ func gcd(a, b int) int {
 // chunkAt is the first column of chunk i (cols for i = chunks).
 func (tl convTiling) chunkAt(i int) int { return min(tl.cols, i*tl.strips/tl.chunks*tl.nr) }
 
-// convTiles computes y = conv(x, w) + bias, and the fused Relu, for the
-// general (not depthwise) float Conv, writing every value of y.
+// convTiles computes y = conv(x, w) + bias, and the fused Relu or
+// residual Add (addShortcut, on each tile), for the general (not
+// depthwise) float Conv, writing every value of y.
 func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch, ch, m int) {
 	if cn.convSwapped(c, xd, wd, bd, y, g, batch, ch, m) {
 		return
@@ -335,6 +341,8 @@ func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch
 	if merge {
 		padded = newPaddedIm2col(c, xd, g, batch, ch, cg, kern.nr)
 	}
+	// Stored to y, the kernel adds a fused shortcut itself.
+	resInKernel := !merge && cn.kernelResidual(kern)
 	parallelFor(c.threads, tl.tiles, tl.grain, func(lo, hi int) {
 		var col, blk []float32
 		if !g.pointwise {
@@ -379,13 +387,18 @@ func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch
 			if merge {
 				cblk, ldc = blk[:(i1-i0)*nw], nw
 			}
+			if resInKernel {
+				cn.residualEpilogue(ep, (bi*m+gi*mg+i0)*outN+j0)
+			}
 			if packed != nil {
 				sgemmSerial(kern, i1-i0, nw, kdim, 1, matrix{}, packed[gi], i0, src, cblk, ldc, ep)
 			} else {
 				a := matrix{data: wd[(gi*mg+i0)*kdim:], ld: kdim}
 				sgemmSerial(kern, i1-i0, nw, kdim, 1, a, nil, 0, src, cblk, ldc, ep)
 			}
-			if merge {
+			if !merge {
+				cn.addShortcut(y, outN, bi*m+gi*mg+i0, i1-i0, j0, j1)
+			} else {
 				// Copy each image's part of the block to its output.
 				for j := j0; j < j1; {
 					bi, p := j/outN, j%outN
@@ -394,6 +407,7 @@ func (cn *convNode) convTiles(c *runCtx, xd, wd, bd, y []float32, g *geom, batch
 					for i := range i1 - i0 {
 						copy(yg[i*outN:i*outN+n], cblk[i*nw+j-j0:])
 					}
+					cn.addShortcut(y, outN, bi*m+gi*mg+i0, i1-i0, p, p+n)
 					j += n
 				}
 			}

@@ -9,12 +9,18 @@ import "amq/onnx"
 // (inPlaceOp) is applied to each output row of a depthwise Conv right
 // after the row is computed, and to other Convs' output in place, block by
 // block, instead of into a new tensor. Each value goes through the same
-// IEEE operations in the same order, so the result is the unfused one.
+// IEEE operations in the same order, so the result is the unfused one. A
+// residual Add of a tensor computed earlier fuses too (conv_residual.go).
 
 // fuseChain offers the fusion of the Conv n with a chain of inPlaceOps
-// after it; otherwise nil, and the Conv fuses a Relu after it as a pair
-// (buildConv).
-func (cn *convNode) fuseChain(b *buildCtx, n *onnx.Node, acts []*onnx.Node) opFunc {
+// after it, or with a residual Add and inPlaceOps after that
+// (fuseResidual); otherwise nil, and the Conv fuses a Relu after it as a
+// pair (buildConv). extra is what the session gives the fused form
+// besides the Conv's inputs (buildCtx.fusableChain).
+func (cn *convNode) fuseChain(b *buildCtx, n *onnx.Node, acts []*onnx.Node, extra []string) opFunc {
+	if run := cn.fuseResidual(b, n, acts, extra); run != nil || len(extra) > 0 {
+		return run
+	}
 	w, ok := constantOperand(b.graph, n.Inputs[1])
 	depthwiseW := ok && w.Rank() >= 3 && w.Shape[1] == 1 && w.Shape[0] == cn.group
 	if !depthwiseW && len(acts) == 1 && acts[0].OpType == "Relu" {

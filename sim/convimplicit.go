@@ -173,6 +173,8 @@ func (cn *convNode) convImplicit(c *runCtx, plan *implicitPlan, packed []*packed
 	// The kernel stores the kept columns of the last k block to y itself
 	// when it can; earlier k blocks sum in the block.
 	inKernel := kern.storesKept && plan.keptMasks != nil
+	// The kernel then adds a fused shortcut too, as it stores.
+	resInKernel := inKernel && cn.kernelResidual(kern)
 	parallelFor(c.threads, tl.tiles, tl.grain, func(lo, hi int) {
 		var buf *[]float32
 		if !inKernel || kdim > gemmKC {
@@ -181,6 +183,8 @@ func (cn *convNode) convImplicit(c *runCtx, plan *implicitPlan, packed []*packed
 		}
 		var planes []float32
 		have := -1 // the space whose phase planes planes holds
+		run := shortcutRun{cn: cn, y: y, outN: outN}
+		defer run.flush()
 		if local {
 			pb := f32Scratch.get(cg*cs + tail)
 			defer f32Scratch.put(pb)
@@ -217,6 +221,9 @@ func (cn *convNode) convImplicit(c *runCtx, plan *implicitPlan, packed []*packed
 				}
 				s := j0 / kern.nr
 				ep.kept = &keptCols{y: yt, ld: outN, offs: plan.keptOffs[s:], masks: plan.keptMasks[s:]}
+				if resInKernel {
+					cn.residualEpilogue(ep, (bi*m+gi*mg+i0)*outN)
+				}
 			}
 			if packed != nil {
 				sgemmSerial(kern, i1-i0, nw, kdim, 1, matrix{}, packed[gi], i0, src, blk, nw, ep)
@@ -227,6 +234,9 @@ func (cn *convNode) convImplicit(c *runCtx, plan *implicitPlan, packed []*packed
 			if !inKernel {
 				keptColumns(yt, blk, i1-i0, j0, j1, outN, out2, wq, kern.nr)
 			}
+			// Virtual columns [j0, j1) hold outputs [kept(j0), kept(j1)).
+			kept := func(q int) int { return q/wq*out2 + min(q%wq, out2) }
+			run.add(bi*m+gi*mg+i0, i1-i0, kept(j0), kept(j1))
 		}
 	})
 }
@@ -286,8 +296,11 @@ func keptColumns(y, blk []float32, rows, j0, j1, outN, out2, wq, nr int) {
 	if !fast || rows == 0 {
 		return
 	}
-	// The assembly reads and writes without bounds checks.
-	_, _ = y[(rows-1)*outN+outN-1], blk[rows*nw-1]
+	// The assembly reads and writes without bounds checks. (A length
+	// check, not a read of y's last value: other tiles write it meanwhile.)
+	if rows*outN > len(y) || rows*nw > len(blk) {
+		panic("sim: kept columns out of range")
+	}
 	for _, e := range tab {
 		if e.off+e.cnt > outN || e.from+e.cnt > nw {
 			panic("sim: kept columns table out of range")

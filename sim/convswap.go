@@ -442,6 +442,7 @@ func (sw swapPass) tile(buf, xp, wt, bd, y []float32, i0, i1, c0, c1 int) {
 		n := min(outN-p, i1-i)
 		yb := y[(bi*sw.m+sw.gi*mg+c0)*outN+p:]
 		transposeBlock(yb, outN, blk[(i-i0)*nw:], nw, n, nw)
+		sw.cn.addShortcut(y, outN, bi*sw.m+sw.gi*mg+c0, nw, p, p+n)
 		i += n
 	}
 }

@@ -56,7 +56,12 @@ func init() {
 			}
 			// The residual Add+Relu of ResNets, HardSwish's Add+Clip and
 			// Mul+Div, scalar affine steps: see elementwise_fuse.go.
-			b.fusableChain = func(acts []*onnx.Node) opFunc { return fuseArith(b, code, n, acts) }
+			b.fusableChain = func(acts []*onnx.Node, extra []string) opFunc {
+				if len(extra) > 0 {
+					return nil // reads only constants and its own operands
+				}
+				return fuseArith(b, code, n, acts)
+			}
 			return func(c *runCtx, in []*onnx.Tensor) ([]*onnx.Tensor, error) {
 				t, err := arith(c, code, in[0], in[1])
 				return []*onnx.Tensor{t}, err

@@ -56,7 +56,7 @@ def kernelHead(name):
 	JLE   %s_done
 """ % name)
 
-SIG = "(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int, offs *int, src *float32)"
+SIG = "(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int, offs *int, src *float32, res, rdelta int)"
 
 def avx2(name):
     w("""
@@ -64,12 +64,13 @@ def avx2(name):
 // Adds the products of the packed 6-row strips of A (kc deep) and the
 // kc x 16 block of B whose rows are ldb floats apart to the first cols
 // columns of the m rows of C at c (row stride ldc), a 6x16 tile a strip;
-// bias, cbias and relu as in kernelAVX512_8x32 (pf, pfn and the kept
-// columns' ky, kld, kmask and khi, and offs and src, are not used).
+// bias, cbias and relu as in kernelAVX512_8x32 (pf, pfn, the kept
+// columns' ky, kld, kmask and khi, offs and src, and res and rdelta are
+// not used).
 // Y0..Y11 hold the tile (two registers a row), Y12/Y13 a row of B (the
 // column masks when storing), Y14 a broadcast element of A, Y15 zero;
 // R11 points to the column mask, 16 lanes of ones16 from 16-cols on.
-TEXT \u00b7%s(SB), NOSPLIT, $0-152
+TEXT \u00b7%s(SB), NOSPLIT, $0-168
 """ % (name, SIG, name))
     kernelHead(name)
     w("""	LEAQ ones16<>(SB), R11
@@ -158,10 +159,17 @@ def avx512(name, unroll=UNROLL, mr=8, bpf=True, ypf=True, rpf=RPF, rlines=RLINES
 // at src + offs[p] floats and, when m > 8, copies it to b + p*32 floats
 // (ldb is 32) as it goes, where the later tiles read it: the bits of
 // packing the strip first (packRowsAVX512_32), without the pass.
+// When res is not 0, each result (after the column bias, before Relu)
+// gets the value rdelta bytes after the one it is stored to added (a
+// residual Add fused into a convolution, conv_residual.go): the stored
+// value plus it (res 1) or it plus the stored value (res 2: the Add's
+// operand order, which picks the NaN when both are one), read with the
+// store's mask; with ky not nil, after the compress.
 // Z0..Z15 hold the tile (two registers a row), Z30/Z31 a row of B, Z28/Z29
-// broadcast elements of A, Z27 zero, Z25/Z26 the column bias; K1/K2
-// mask the columns of C, K3..K6 the kept columns (ky not nil).
-TEXT \u00b7%s(SB), NOSPLIT, $0-152
+// broadcast elements of A (Z29 the residual's values when storing), Z27
+// zero, Z25/Z26 the column bias; K1/K2 mask the columns of C, K3..K6 the
+// kept columns (ky not nil).
+TEXT \u00b7%s(SB), NOSPLIT, $0-168
 """ % (name, SIG, name))
     kernelHead(name)
     w("""	MOVQ pf+88(FP), R13
@@ -224,7 +232,33 @@ TEXT \u00b7%s(SB), NOSPLIT, $0-152
                 w("\tADDQ CX, BX\n")
             for disp in (0, 64, 127):
                 prefetchwBX(disp)
+        # The residual's lines of the same rows, for reading.
+        w("""	CMPQ res+152(FP), $0
+	JEQ  %s_nopfr
+	MOVQ ky+104(FP), BX
+	ADDQ kmask+120(FP), BX
+	ADDQ rdelta+160(FP), BX
+""" % name)
+        for r in range(mr):
+            if r > 0:
+                w("\tADDQ CX, BX\n")
+            for disp in (0, 64, 127):
+                w("\tPREFETCHT0 %d(BX)\n" % disp)
+        w("\tJMP  %s_nopfr\n" % name)
         w("%s_nopfy:\n" % name)
+        # Stored to C: the residual's lines of this tile's rows in the
+        # next strip, 32 columns on (the caller's next call).
+        w("""	CMPQ res+152(FP), $0
+	JEQ  %s_nopfr
+	MOVQ rdelta+160(FP), BX
+	ADDQ DX, BX
+""" % name)
+        for r in range(mr):
+            if r > 0:
+                w("\tADDQ R8, BX\n")
+            for disp in (128, 192, 255):
+                w("\tPREFETCHT0 %d(BX)\n" % disp)
+        w("%s_nopfr:\n" % name)
     stripLoopHead(name, 2*mr, "VPXORD Z%d, Z%d, Z%d", label=False)
     w("""	MOVQ offs+136(FP), BX
 	TESTQ BX, BX
@@ -293,20 +327,42 @@ TEXT \u00b7%s(SB), NOSPLIT, $0-152
 	MOVQ ky+104(FP), CX
 	TESTQ CX, CX
 	JNZ   %s_kept
+	CMPQ res+152(FP), $0
+	JNE  %s_rstore
 	TESTQ R10, R10
 	JNZ   %s_bias
-""" % (name, name, name))
-    storeTile(name + "_add", False, "Z", mr, 64, "Z27", "Z28", name, ["K1", "K2"])
-    storeTile(name + "_bias", True, "Z", mr, 64, "Z27", "Z28", name, ["K1", "K2"])
+""" % (name, name, name, name))
+    # A store path for each residual (none, res 1, res 2) and start (C
+    # or bias), picked once a tile.
+    def stores(kept):
+        k = "k" if kept else ""
+        storeTile(name + "_%sadd" % k, False, "Z", mr, 64, "Z27", "Z28", name, ["K1", "K2"], kept=kept)
+        storeTile(name + "_%sbias" % k, True, "Z", mr, 64, "Z27", "Z28", name, ["K1", "K2"], kept=kept)
+        w("""%s_%srstore:
+	CMPQ res+152(FP), $2
+	JEQ  %s_%srsc
+	TESTQ R10, R10
+	JNZ   %s_%srcs_bias
+""" % (name, k, name, k, name, k))
+        storeTile(name + "_%srcs_add" % k, False, "Z", mr, 64, "Z27", "Z28", name, ["K1", "K2"], kept=kept, res=1)
+        storeTile(name + "_%srcs_bias" % k, True, "Z", mr, 64, "Z27", "Z28", name, ["K1", "K2"], kept=kept, res=1)
+        w("""%s_%srsc:
+	TESTQ R10, R10
+	JNZ   %s_%srsc_bias
+""" % (name, k, name, k))
+        storeTile(name + "_%srsc_add" % k, False, "Z", mr, 64, "Z27", "Z28", name, ["K1", "K2"], kept=kept, res=2)
+        storeTile(name + "_%srsc_bias" % k, True, "Z", mr, 64, "Z27", "Z28", name, ["K1", "K2"], kept=kept, res=2)
+    stores(False)
     w("""%s_kept:
 	MOVQ kld+112(FP), BX
 	SHLQ $2, BX
 	MOVQ khi+128(FP), R11
+	CMPQ res+152(FP), $0
+	JNE  %s_krstore
 	TESTQ R10, R10
 	JNZ   %s_kbias
-""" % (name, name))
-    storeTile(name + "_kadd", False, "Z", mr, 64, "Z27", "Z28", name, ["K1", "K2"], kept=True)
-    storeTile(name + "_kbias", True, "Z", mr, 64, "Z27", "Z28", name, ["K1", "K2"], kept=True)
+""" % (name, name, name))
+    stores(True)
     stripLoopTail(name, mr)
     rowsTile(name, mr, rpf, rlines, prefetches)
     w("%s_done:\n\tRET\n" % name)
@@ -370,7 +426,7 @@ def prefetchwBX(disp):
     else:
         w("\tBYTE $0x0F; BYTE $0x0D; BYTE $0x4B; BYTE $0x%02X\n" % disp)
 
-def storeTile(label, from_bias, reg, rows, width, zero, tmp, name, masks, kept=False):
+def storeTile(label, from_bias, reg, rows, width, zero, tmp, name, masks, kept=False, res=0):
     """Stores the tile's rows that are within m (R15 rows left) in rows x
     2 registers (width bytes each) to the columns of C that masks select
     (AVX-512 mask registers, or AVX2 vectors of lanes): C plus the tile,
@@ -378,9 +434,28 @@ def storeTile(label, from_bias, reg, rows, width, zero, tmp, name, masks, kept=F
     nil (AVX-512: in Z25/Z26), then Relu when R12 is not 0; then goes on
     to the next strip (DX at the tile's last row). With kept (AVX-512),
     each row's results are compressed by K3/K4 and stored instead under
-    K5/K6 at CX and CX+R11, rows BX bytes apart (kernelAVX512_8x32)."""
+    K5/K6 at CX and CX+R11, rows BX bytes apart (kernelAVX512_8x32).
+    With res (AVX-512), the residual rdelta bytes past each stored value
+    is added to it before Relu (res 1: value + residual, 2: residual +
+    value), read into Z29 with the store's mask: from BX on (C), or, kept,
+    from R13 and R14 on (delta and delta + khi; the prefetch's R13 and
+    R14 wait in their argument slots)."""
     avx512 = masks[0].startswith("K")
     w("%s:\n" % label)
+    if res and kept:
+        w("""	MOVQ R13, pf+88(FP)
+	MOVQ R14, pfn+96(FP)
+	MOVQ rdelta+160(FP), R13
+	LEAQ (R13)(R11*1), R14
+""")
+    elif res:
+        w("\tMOVQ rdelta+160(FP), BX\n")
+    def addRes(h, z, src):
+        w("\tVMOVUPS.Z %s, K%d, Z29\n" % (src, h))
+        if res == 1:
+            w("\tVADDPS Z29, %s, %s\n" % (z, z))
+        else:
+            w("\tVADDPS %s, Z29, %s\n" % (z, z))
     for r in range(rows):
         if r > 0:
             w("\tCMPQ R15, $%d\n\tJLE  %s_ret\n\tADDQ R8, DX\n" % (r, name))
@@ -407,10 +482,17 @@ def storeTile(label, from_bias, reg, rows, width, zero, tmp, name, masks, kept=F
                 w("\tVADDPS %s, %s, %s\n" % (tmp, z, z))
         w("%s_cb%d:\n" % (label, r))
         for h, z in enumerate(zs):
+            if res and kept:
+                w("\tVCOMPRESSPS %s, K%d, %s\n" % (z, 3 + h, z))
+                addRes(5 + h, z, ["(CX)(R13*1)", "(CX)(R14*1)"][h])
+            elif res:
+                addRes(1 + h, z, "%d(DX)(BX*1)" % (width*h))
             w("\tTESTQ R12, R12\n\tJZ    %s_%d\n" % (label, 2*r + h))
             w("\tVMAXPS %s, %s, %s\n\tVADDPS %s, %s, %s\n" % (z, zero, z, zero, z, z))
             w("%s_%d:\n" % (label, 2*r + h))
-            if kept:
+            if res and kept:
+                w("\tVMOVUPS %s, K%d, %s\n" % (z, 5 + h, ["(CX)", "(CX)(R11*1)"][h]))
+            elif kept:
                 w("\tVCOMPRESSPS %s, K%d, %s\n" % (z, 3 + h, z))
                 w("\tVMOVUPS %s, K%d, %s\n" % (z, 5 + h, ["(CX)", "(CX)(R11*1)"][h]))
             elif avx512:
@@ -425,6 +507,8 @@ def storeTile(label, from_bias, reg, rows, width, zero, tmp, name, masks, kept=F
 	LEAQ (R9)(R9*1), R11
 	ADDQ R11, R11
 """)
+    if res and kept:
+        w("\tMOVQ pf+88(FP), R13\n\tMOVQ pfn+96(FP), R14\n")
     w("\tJMP  %s_next\n" % name)
 
 avx2("kernelAVX2_6x16")

@@ -61,6 +61,12 @@ type step struct {
 	// intermediate outputs is fetched, and then skips steps fusedWith.
 	fused     opFunc
 	fusedWith []int
+	// extra names the tensors the fused form reads besides the node's
+	// inputs (appended to them, in this order): tensors the chain reads
+	// that neither it nor the graph's constants provide, all computed
+	// before this step (a ResNet block's shortcut, added to its Conv's
+	// output).
+	extra []string
 }
 
 // opFunc runs one node. Omitted optional inputs are nil.
@@ -81,8 +87,12 @@ type buildCtx struct {
 	// fusableChain, when set, is offered chains of nodes instead, acts[0]
 	// the only consumer of this node's output and each later act the
 	// only consumer of the one before; it returns the opFunc of the
-	// whole chain (whose output is the last act's), or nil.
-	fusableChain func(acts []*onnx.Node) opFunc
+	// whole chain (whose output is the last act's), or nil. extra names
+	// the tensors the chain reads that are neither its own, nor this
+	// node's inputs, nor constants of the graph: the session has checked
+	// they are computed before this node, and the opFunc finds them
+	// after this node's inputs in its arguments (step.extra).
+	fusableChain func(acts []*onnx.Node, extra []string) opFunc
 }
 
 var registry = map[string]builder{}
@@ -155,7 +165,7 @@ func NewSession(m *onnx.Model, opt *Options) (*Session, error) {
 	widenHalfConsts(s, g)
 	bc := &buildCtx{opset: opset, graph: g}
 	fusable := map[int]func(*onnx.Node) opFunc{}
-	chains := map[int]func([]*onnx.Node) opFunc{}
+	chains := map[int]func([]*onnx.Node, []string) opFunc{}
 	for i, n := range g.Nodes {
 		b := registry[n.OpType]
 		bc.fusable, bc.fusableChain = nil, nil
@@ -201,13 +211,20 @@ func NewSession(m *onnx.Model, opt *Options) (*Session, error) {
 // the longest chain of such consumers first (up to maxFusedChain nodes),
 // then shorter ones. The consumer's own builder has already checked it;
 // an offer accepts a consumer with other inputs only when they are
-// initializers, which the fused form reads from the graph (a chain's also
-// when they are its first node's inputs).
-func (s *Session) fuse(fusable map[int]func(*onnx.Node) opFunc, chains map[int]func([]*onnx.Node) opFunc) {
+// initializers, which the fused form reads from the graph, or, for a
+// chain, its first node's inputs or tensors computed before it
+// (chainOperands), which the fused form is given.
+func (s *Session) fuse(fusable map[int]func(*onnx.Node) opFunc, chains map[int]func([]*onnx.Node, []string) opFunc) {
 	g := s.model.Graph
 	index := make(map[*onnx.Node]int, len(s.steps))
+	producer := map[string]int{}
 	for i, st := range s.steps {
 		index[st.node] = i
+		for _, o := range st.node.Outputs {
+			if o != "" {
+				producer[o] = i
+			}
+		}
 	}
 	// next returns the step consuming step i's single output alone.
 	next := func(i int) (int, bool) {
@@ -233,6 +250,10 @@ func (s *Session) fuse(fusable map[int]func(*onnx.Node) opFunc, chains map[int]f
 			}
 		}
 	}
+	// A step may be in two chains, one the other's tail; the run takes
+	// the first one's fused form and skips the second's step. An Add of
+	// two Convs' outputs is offered to both, but only the later Conv can
+	// read the other's output (chainOperands).
 	for i, offer := range chains {
 		var steps []int
 		var acts []*onnx.Node
@@ -240,12 +261,51 @@ func (s *Session) fuse(fusable map[int]func(*onnx.Node) opFunc, chains map[int]f
 			steps, acts = append(steps, j), append(acts, s.steps[j].node)
 		}
 		for k := len(acts); k > 0; k-- {
-			if run := offer(acts[:k]); run != nil {
-				s.steps[i].fused, s.steps[i].fusedWith = run, steps[:k]
+			extra, ok := s.chainOperands(i, acts[:k], producer)
+			if !ok {
+				continue
+			}
+			if run := offer(acts[:k], extra); run != nil {
+				s.steps[i].fused, s.steps[i].fusedWith, s.steps[i].extra = run, steps[:k], extra
 				break
 			}
 		}
 	}
+}
+
+// chainOperands lists the tensors the chain acts after step i reads
+// besides its own, step i's inputs and the graph's constants, each once;
+// ok is false when one of them is computed by step i or after it, so
+// that the fused step could not read it.
+func (s *Session) chainOperands(i int, acts []*onnx.Node, producer map[string]int) (extra []string, ok bool) {
+	own := map[string]bool{}
+	for _, in := range s.steps[i].node.Inputs {
+		own[in] = true
+	}
+	for _, o := range s.steps[i].node.Outputs {
+		own[o] = true
+	}
+	for _, act := range acts {
+		for _, o := range act.Outputs {
+			own[o] = true
+		}
+	}
+	for _, act := range acts {
+		for _, in := range act.Inputs {
+			if in == "" || own[in] {
+				continue
+			}
+			if _, isConst := constantOperand(s.model.Graph, in); isConst {
+				continue
+			}
+			if p, computed := producer[in]; computed && p >= i {
+				return nil, false
+			}
+			own[in] = true
+			extra = append(extra, in)
+		}
+	}
+	return extra, true
 }
 
 // dropInputs drops from env the inputs of step i that no later step reads
@@ -399,7 +459,9 @@ func (s *Session) run(inputs map[string]*onnx.Tensor, req runRequest) (map[strin
 			args = append(args, t)
 		}
 		run, outNames := st.run, n.Outputs
-		if st.fused != nil && s.fusedUsable(st, keep, w) {
+		// A fused form reading tensors computed earlier (a residual Add)
+		// would skip the float16 rounding of the node's output before it.
+		if st.fused != nil && s.fusedUsable(st, keep, w) && (st.extra == nil || halfType(args) == onnx.Undefined) {
 			// The fused chain yields its last node's output; the others'
 			// outputs are never materialized, and nothing else reads them.
 			run, outNames = st.fused, s.steps[st.fusedWith[len(st.fusedWith)-1]].node.Outputs
@@ -408,6 +470,13 @@ func (s *Session) run(inputs map[string]*onnx.Tensor, req runRequest) (map[strin
 			}
 			for _, j := range st.fusedWith {
 				skip[j] = true
+			}
+			for _, e := range st.extra {
+				t, ok := env[e]
+				if !ok {
+					return nil, nil, fmt.Errorf("node %q (%s): fused input %q is not available", n.Name, n.OpType, e)
+				}
+				args = append(args, t)
 			}
 		}
 		half := onnx.Undefined

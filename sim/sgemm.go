@@ -55,13 +55,18 @@ type microKernel struct {
 	// kernels with readsRows), the block of B is the strip rows
 	// describes, and b (ldb = nr) is where the first tile copies it for
 	// the others, as packRows would (nil when m <= mr).
-	tiles func(kc int, a []float32, m int, b []float32, ldb int, c []float32, ldc, cols int, bias, colBias []float32, relu bool, next []float32, kept keptStrip, rows rowsStrip)
+	// With res.add not nil (only for kernels with addsRes), the last
+	// stage before Relu adds res.add, laid out as where the results go
+	// (C, or kept.y), in the order res.first says.
+	tiles func(kc int, a []float32, m int, b []float32, ldb int, c []float32, ldc, cols int, bias, colBias []float32, relu bool, next []float32, kept keptStrip, rows rowsStrip, res resStrip)
 	// storesKept reports whether tiles takes a keptStrip.
 	storesKept bool
 	// readsRows reports whether tiles takes a rowsStrip: a B read at row
 	// offsets then needs no packRows pass (a convolution's whole strip
 	// copied before the kernel read it again, 2-3% of ResNet-18).
 	readsRows bool
+	// addsRes reports whether tiles takes a resStrip.
+	addsRes bool
 	// packRows, when not nil, packs kc rows of a strip of a B read at
 	// row offsets (matrix.rows): row p of dst (nr floats) is the nr
 	// floats at src[offs[p]:]. Kernels without it do not take such a B.
@@ -82,6 +87,19 @@ type epilogue struct {
 	// results of the last k block instead of C: C holds the sums of the
 	// earlier ones, and is not used at all (may be nil) when k <= gemmKC.
 	kept *keptCols
+	// res, when not nil (kernels with addsRes only), is added to the
+	// results of the last k block after colBias and before Relu: a
+	// residual Add fused into a convolution (conv_residual.go), laid out
+	// as C (row stride ldc) or, with kept, as kept.y; resFirst: it is the
+	// Add's first operand (which picks the NaN when both are one).
+	res      []float32
+	resFirst bool
+}
+
+// resStrip is epilogue.res for one tile column, from its first value on.
+type resStrip struct {
+	add   []float32 // nil: no residual
+	first bool
 }
 
 // keptCols is where the kept columns of a virtual output go
@@ -329,6 +347,9 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 	if ep != nil && ep.kept != nil && (!kern.storesKept || k == 0) {
 		panic("sim: kept columns for a kernel that cannot store them")
 	}
+	if ep != nil && ep.res != nil && (!kern.addsRes || k == 0) {
+		panic("sim: residual for a kernel that cannot add it")
+	}
 	if ep != nil && (kern.tiles == nil || k == 0) {
 		// Fill before and clamp after, as the kernel's epilogue would.
 		for i := 0; i < m; i++ {
@@ -442,10 +463,19 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 						// into L2 meanwhile.
 						var bias, colBias []float32
 						var kept keptStrip
+						var res resStrip
 						relu := false
 						if ep != nil {
 							if ep.kept != nil && pc+kc == k {
 								kept = ep.kept.strip(ic, (jc+jr)/nr)
+							}
+							if ep.res != nil && pc+kc == k {
+								res = resStrip{first: ep.resFirst}
+								if ep.kept != nil {
+									res.add = ep.res[ic*ep.kept.ld+ep.kept.offs[(jc+jr)/nr]:]
+								} else {
+									res.add = ep.res[ic*ldc+jc+jr:]
+								}
 							}
 							switch {
 							case pc > 0:
@@ -463,7 +493,7 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 						if c != nil {
 							cb = c[ic*ldc+jc+jr:]
 						}
-						kern.tiles(kc, ablk, mc, bp, ldb, cb, ldc, nn, bias, colBias, relu, next, kept, rows)
+						kern.tiles(kc, ablk, mc, bp, ldb, cb, ldc, nn, bias, colBias, relu, next, kept, rows, res)
 						continue
 					}
 					// A call a tile; edge tiles through a scratch tile.

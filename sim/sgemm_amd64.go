@@ -5,6 +5,8 @@ package sim
 import (
 	"math/bits"
 	"os"
+	"runtime"
+	"unsafe"
 
 	"golang.org/x/sys/cpu"
 )
@@ -16,10 +18,10 @@ import (
 //go:generate python3 make_sgemm_amd64.py
 
 //go:noescape
-func kernelAVX2_6x16(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int, offs *int, src *float32)
+func kernelAVX2_6x16(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int, offs *int, src *float32, res, rdelta int)
 
 //go:noescape
-func kernelAVX512_8x32(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int, offs *int, src *float32)
+func kernelAVX512_8x32(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int, offs *int, src *float32, res, rdelta int)
 
 //go:noescape
 func packRowsAVX2_16(dst, src *float32, offs *int, kc int)
@@ -59,6 +61,32 @@ func keptArgs(kept keptStrip, m, cols int) (ky *float32, kmask, khi int, store b
 	return &kept.y[0], kmask, 4 * nlo, true
 }
 
+// resArgs are the residual arguments of the AVX-512 kernel (res and
+// rdelta, see kernelAVX512_8x32) for m rows and the first cols columns of
+// a tile stored to ky (kept columns, rows kld apart, kmask's counts) or
+// else to c (rows ldc apart): 0, 0 when res.add is nil. res.add is laid
+// out as where the values go, from its first one on.
+func resArgs(res resStrip, addsRes bool, ky *float32, kld, kmask int, c *float32, m, ldc, cols int) (rk, rdelta int) {
+	if res.add == nil {
+		return 0, 0
+	}
+	if !addsRes {
+		panic("sim: residual for a kernel that cannot add it")
+	}
+	dst, ld, n := c, ldc, cols
+	if ky != nil {
+		dst, ld, n = ky, kld, bits.OnesCount(uint(kmask)>>32)
+	}
+	_ = res.add[(m-1)*ld+n-1]
+	rk = 1
+	if res.first {
+		rk = 2
+	}
+	// A byte distance, not a pointer: the assembly adds it to each
+	// address it stores to. res.add stays alive through the call.
+	return rk, int(uintptr(unsafe.Pointer(&res.add[0])) - uintptr(unsafe.Pointer(dst)))
+}
+
 // bArgs are the assembly kernels' arguments for tiles' block of B (kc
 // rows of nr floats, ldb apart): b itself, or, with rows.offs not nil,
 // the strip rows describes, which the first tile copies to b (packed:
@@ -82,19 +110,20 @@ func bArgs(b []float32, ldb, kc, m, mr, nr int, rows rowsStrip) (bp *float32, of
 
 // asmKernel wraps an mr x nr assembly kernel and its strip packer in a
 // microKernel, checking the bounds the assembly does not; storesKept: the
-// kernel takes the kept columns' arguments, readsRows: its row offsets.
-func asmKernel(mr, nr int, name string, storesKept, readsRows bool,
-	kernel func(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int, offs *int, src *float32),
+// kernel takes the kept columns' arguments, readsRows: its row offsets,
+// addsRes: its residual's.
+func asmKernel(mr, nr int, name string, storesKept, readsRows, addsRes bool,
+	kernel func(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int, offs *int, src *float32, res, rdelta int),
 	pack func(dst, src *float32, offs *int, kc int)) microKernel {
-	return microKernel{mr: mr, nr: nr, name: name, storesKept: storesKept, readsRows: readsRows,
+	return microKernel{mr: mr, nr: nr, name: name, storesKept: storesKept, readsRows: readsRows, addsRes: addsRes,
 		fn: func(kc int, a, b []float32, ldb int, c []float32, ldc int) {
 			if kc == 0 {
 				return
 			}
 			_, _, _ = a[mr*kc-1], b[(kc-1)*ldb+nr-1], c[(mr-1)*ldc+nr-1]
-			kernel(kc, &a[0], mr, &b[0], ldb, &c[0], ldc, nr, nil, nil, 0, nil, 0, nil, 0, 0, 0, nil, nil)
+			kernel(kc, &a[0], mr, &b[0], ldb, &c[0], ldc, nr, nil, nil, 0, nil, 0, nil, 0, 0, 0, nil, nil, 0, 0)
 		},
-		tiles: func(kc int, a []float32, m int, b []float32, ldb int, c []float32, ldc, cols int, bias, colBias []float32, relu bool, next []float32, kept keptStrip, rows rowsStrip) {
+		tiles: func(kc int, a []float32, m int, b []float32, ldb int, c []float32, ldc, cols int, bias, colBias []float32, relu bool, next []float32, kept keptStrip, rows rowsStrip, res resStrip) {
 			if m <= 0 || cols <= 0 {
 				return
 			}
@@ -131,7 +160,9 @@ func asmKernel(mr, nr int, name string, storesKept, readsRows bool,
 			if pfn > 0 {
 				pf = &next[0]
 			}
-			kernel(kc, &a[0], m, bp0, ldb, cp, ldc, cols, bp, cb, r, pf, pfn, ky, kept.ld, kmask, khi, offs, src)
+			rk, rdelta := resArgs(res, addsRes, ky, kept.ld, kmask, cp, m, ldc, cols)
+			kernel(kc, &a[0], m, bp0, ldb, cp, ldc, cols, bp, cb, r, pf, pfn, ky, kept.ld, kmask, khi, offs, src, rk, rdelta)
+			runtime.KeepAlive(res.add)
 		},
 		// The offsets are checked; src is not: sgemmSerial checks once
 		// that every row lies in B's data.
@@ -146,8 +177,8 @@ func asmKernel(mr, nr int, name string, storesKept, readsRows bool,
 }
 
 var (
-	avx2Kernel   = asmKernel(6, 16, "avx2_6x16", false, false, kernelAVX2_6x16, packRowsAVX2_16)
-	avx512Kernel = asmKernel(8, 32, "avx512_8x32", true, true, kernelAVX512_8x32, packRowsAVX512_32)
+	avx2Kernel   = asmKernel(6, 16, "avx2_6x16", false, false, false, kernelAVX2_6x16, packRowsAVX2_16)
+	avx512Kernel = asmKernel(8, 32, "avx512_8x32", true, true, true, kernelAVX512_8x32, packRowsAVX512_32)
 )
 
 //go:noescape

@@ -4,16 +4,17 @@
 
 #include "textflag.h"
 
-// func kernelAVX2_6x16(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int, offs *int, src *float32)
+// func kernelAVX2_6x16(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int, offs *int, src *float32, res, rdelta int)
 // Adds the products of the packed 6-row strips of A (kc deep) and the
 // kc x 16 block of B whose rows are ldb floats apart to the first cols
 // columns of the m rows of C at c (row stride ldc), a 6x16 tile a strip;
-// bias, cbias and relu as in kernelAVX512_8x32 (pf, pfn and the kept
-// columns' ky, kld, kmask and khi, and offs and src, are not used).
+// bias, cbias and relu as in kernelAVX512_8x32 (pf, pfn, the kept
+// columns' ky, kld, kmask and khi, offs and src, and res and rdelta are
+// not used).
 // Y0..Y11 hold the tile (two registers a row), Y12/Y13 a row of B (the
 // column masks when storing), Y14 a broadcast element of A, Y15 zero;
 // R11 points to the column mask, 16 lanes of ones16 from 16-cols on.
-TEXT ·kernelAVX2_6x16(SB), NOSPLIT, $0-152
+TEXT ·kernelAVX2_6x16(SB), NOSPLIT, $0-168
 	MOVQ a+8(FP), SI
 	MOVQ m+16(FP), R15
 	MOVQ ldb+32(FP), R9
@@ -393,7 +394,7 @@ kernelAVX2_6x16_ret:
 kernelAVX2_6x16_done:
 	RET
 
-// func kernelAVX512_8x32(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int, offs *int, src *float32)
+// func kernelAVX512_8x32(kc int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, cols int, bias, cbias *float32, relu int, pf *float32, pfn int, ky *float32, kld, kmask, khi int, offs *int, src *float32, res, rdelta int)
 // Adds the products of the packed 8-row strips of A (kc deep) and the
 // kc x 32 block of B whose rows are ldb floats apart to the first cols
 // columns of the m rows of C at c (row stride ldc), an 8x32 tile a strip;
@@ -416,10 +417,17 @@ kernelAVX2_6x16_done:
 // at src + offs[p] floats and, when m > 8, copies it to b + p*32 floats
 // (ldb is 32) as it goes, where the later tiles read it: the bits of
 // packing the strip first (packRowsAVX512_32), without the pass.
+// When res is not 0, each result (after the column bias, before Relu)
+// gets the value rdelta bytes after the one it is stored to added (a
+// residual Add fused into a convolution, conv_residual.go): the stored
+// value plus it (res 1) or it plus the stored value (res 2: the Add's
+// operand order, which picks the NaN when both are one), read with the
+// store's mask; with ky not nil, after the compress.
 // Z0..Z15 hold the tile (two registers a row), Z30/Z31 a row of B, Z28/Z29
-// broadcast elements of A, Z27 zero, Z25/Z26 the column bias; K1/K2
-// mask the columns of C, K3..K6 the kept columns (ky not nil).
-TEXT ·kernelAVX512_8x32(SB), NOSPLIT, $0-152
+// broadcast elements of A (Z29 the residual's values when storing), Z27
+// zero, Z25/Z26 the column bias; K1/K2 mask the columns of C, K3..K6 the
+// kept columns (ky not nil).
+TEXT ·kernelAVX512_8x32(SB), NOSPLIT, $0-168
 	MOVQ a+8(FP), SI
 	MOVQ m+16(FP), R15
 	MOVQ ldb+32(FP), R9
@@ -503,7 +511,80 @@ kernelAVX512_8x32_strip:
 	BYTE $0x0F; BYTE $0x0D; BYTE $0x0B
 	BYTE $0x0F; BYTE $0x0D; BYTE $0x4B; BYTE $0x40
 	BYTE $0x0F; BYTE $0x0D; BYTE $0x4B; BYTE $0x7F
+	CMPQ res+152(FP), $0
+	JEQ  kernelAVX512_8x32_nopfr
+	MOVQ ky+104(FP), BX
+	ADDQ kmask+120(FP), BX
+	ADDQ rdelta+160(FP), BX
+	PREFETCHT0 0(BX)
+	PREFETCHT0 64(BX)
+	PREFETCHT0 127(BX)
+	ADDQ CX, BX
+	PREFETCHT0 0(BX)
+	PREFETCHT0 64(BX)
+	PREFETCHT0 127(BX)
+	ADDQ CX, BX
+	PREFETCHT0 0(BX)
+	PREFETCHT0 64(BX)
+	PREFETCHT0 127(BX)
+	ADDQ CX, BX
+	PREFETCHT0 0(BX)
+	PREFETCHT0 64(BX)
+	PREFETCHT0 127(BX)
+	ADDQ CX, BX
+	PREFETCHT0 0(BX)
+	PREFETCHT0 64(BX)
+	PREFETCHT0 127(BX)
+	ADDQ CX, BX
+	PREFETCHT0 0(BX)
+	PREFETCHT0 64(BX)
+	PREFETCHT0 127(BX)
+	ADDQ CX, BX
+	PREFETCHT0 0(BX)
+	PREFETCHT0 64(BX)
+	PREFETCHT0 127(BX)
+	ADDQ CX, BX
+	PREFETCHT0 0(BX)
+	PREFETCHT0 64(BX)
+	PREFETCHT0 127(BX)
+	JMP  kernelAVX512_8x32_nopfr
 kernelAVX512_8x32_nopfy:
+	CMPQ res+152(FP), $0
+	JEQ  kernelAVX512_8x32_nopfr
+	MOVQ rdelta+160(FP), BX
+	ADDQ DX, BX
+	PREFETCHT0 128(BX)
+	PREFETCHT0 192(BX)
+	PREFETCHT0 255(BX)
+	ADDQ R8, BX
+	PREFETCHT0 128(BX)
+	PREFETCHT0 192(BX)
+	PREFETCHT0 255(BX)
+	ADDQ R8, BX
+	PREFETCHT0 128(BX)
+	PREFETCHT0 192(BX)
+	PREFETCHT0 255(BX)
+	ADDQ R8, BX
+	PREFETCHT0 128(BX)
+	PREFETCHT0 192(BX)
+	PREFETCHT0 255(BX)
+	ADDQ R8, BX
+	PREFETCHT0 128(BX)
+	PREFETCHT0 192(BX)
+	PREFETCHT0 255(BX)
+	ADDQ R8, BX
+	PREFETCHT0 128(BX)
+	PREFETCHT0 192(BX)
+	PREFETCHT0 255(BX)
+	ADDQ R8, BX
+	PREFETCHT0 128(BX)
+	PREFETCHT0 192(BX)
+	PREFETCHT0 255(BX)
+	ADDQ R8, BX
+	PREFETCHT0 128(BX)
+	PREFETCHT0 192(BX)
+	PREFETCHT0 255(BX)
+kernelAVX512_8x32_nopfr:
 	MOVQ kc+0(FP), CX
 	MOVQ b+24(FP), DI
 	VPXORD Z0, Z0, Z0
@@ -572,6 +653,8 @@ kernelAVX512_8x32_store:
 	MOVQ ky+104(FP), CX
 	TESTQ CX, CX
 	JNZ   kernelAVX512_8x32_kept
+	CMPQ res+152(FP), $0
+	JNE  kernelAVX512_8x32_rstore
 	TESTQ R10, R10
 	JNZ   kernelAVX512_8x32_bias
 kernelAVX512_8x32_add:
@@ -933,10 +1016,870 @@ kernelAVX512_8x32_bias_15:
 	VMOVUPS Z15, K2, 64(DX)
 	ADDQ $32, R10
 	JMP  kernelAVX512_8x32_next
+kernelAVX512_8x32_rstore:
+	CMPQ res+152(FP), $2
+	JEQ  kernelAVX512_8x32_rsc
+	TESTQ R10, R10
+	JNZ   kernelAVX512_8x32_rcs_bias
+kernelAVX512_8x32_rcs_add:
+	MOVQ rdelta+160(FP), BX
+	VADDPS 0(DX), Z0, K1, Z0
+	VADDPS 64(DX), Z1, K2, Z1
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rcs_add_cb0
+	VADDPS Z25, Z0, Z0
+	VADDPS Z26, Z1, Z1
+kernelAVX512_8x32_rcs_add_cb0:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z29, Z0, Z0
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_add_0
+	VMAXPS Z0, Z27, Z0
+	VADDPS Z27, Z0, Z0
+kernelAVX512_8x32_rcs_add_0:
+	VMOVUPS Z0, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z29, Z1, Z1
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_add_1
+	VMAXPS Z1, Z27, Z1
+	VADDPS Z27, Z1, Z1
+kernelAVX512_8x32_rcs_add_1:
+	VMOVUPS Z1, K2, 64(DX)
+	CMPQ R15, $1
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VADDPS 0(DX), Z2, K1, Z2
+	VADDPS 64(DX), Z3, K2, Z3
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rcs_add_cb1
+	VADDPS Z25, Z2, Z2
+	VADDPS Z26, Z3, Z3
+kernelAVX512_8x32_rcs_add_cb1:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z29, Z2, Z2
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_add_2
+	VMAXPS Z2, Z27, Z2
+	VADDPS Z27, Z2, Z2
+kernelAVX512_8x32_rcs_add_2:
+	VMOVUPS Z2, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z29, Z3, Z3
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_add_3
+	VMAXPS Z3, Z27, Z3
+	VADDPS Z27, Z3, Z3
+kernelAVX512_8x32_rcs_add_3:
+	VMOVUPS Z3, K2, 64(DX)
+	CMPQ R15, $2
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VADDPS 0(DX), Z4, K1, Z4
+	VADDPS 64(DX), Z5, K2, Z5
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rcs_add_cb2
+	VADDPS Z25, Z4, Z4
+	VADDPS Z26, Z5, Z5
+kernelAVX512_8x32_rcs_add_cb2:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z29, Z4, Z4
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_add_4
+	VMAXPS Z4, Z27, Z4
+	VADDPS Z27, Z4, Z4
+kernelAVX512_8x32_rcs_add_4:
+	VMOVUPS Z4, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z29, Z5, Z5
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_add_5
+	VMAXPS Z5, Z27, Z5
+	VADDPS Z27, Z5, Z5
+kernelAVX512_8x32_rcs_add_5:
+	VMOVUPS Z5, K2, 64(DX)
+	CMPQ R15, $3
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VADDPS 0(DX), Z6, K1, Z6
+	VADDPS 64(DX), Z7, K2, Z7
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rcs_add_cb3
+	VADDPS Z25, Z6, Z6
+	VADDPS Z26, Z7, Z7
+kernelAVX512_8x32_rcs_add_cb3:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z29, Z6, Z6
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_add_6
+	VMAXPS Z6, Z27, Z6
+	VADDPS Z27, Z6, Z6
+kernelAVX512_8x32_rcs_add_6:
+	VMOVUPS Z6, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z29, Z7, Z7
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_add_7
+	VMAXPS Z7, Z27, Z7
+	VADDPS Z27, Z7, Z7
+kernelAVX512_8x32_rcs_add_7:
+	VMOVUPS Z7, K2, 64(DX)
+	CMPQ R15, $4
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VADDPS 0(DX), Z8, K1, Z8
+	VADDPS 64(DX), Z9, K2, Z9
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rcs_add_cb4
+	VADDPS Z25, Z8, Z8
+	VADDPS Z26, Z9, Z9
+kernelAVX512_8x32_rcs_add_cb4:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z29, Z8, Z8
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_add_8
+	VMAXPS Z8, Z27, Z8
+	VADDPS Z27, Z8, Z8
+kernelAVX512_8x32_rcs_add_8:
+	VMOVUPS Z8, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z29, Z9, Z9
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_add_9
+	VMAXPS Z9, Z27, Z9
+	VADDPS Z27, Z9, Z9
+kernelAVX512_8x32_rcs_add_9:
+	VMOVUPS Z9, K2, 64(DX)
+	CMPQ R15, $5
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VADDPS 0(DX), Z10, K1, Z10
+	VADDPS 64(DX), Z11, K2, Z11
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rcs_add_cb5
+	VADDPS Z25, Z10, Z10
+	VADDPS Z26, Z11, Z11
+kernelAVX512_8x32_rcs_add_cb5:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z29, Z10, Z10
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_add_10
+	VMAXPS Z10, Z27, Z10
+	VADDPS Z27, Z10, Z10
+kernelAVX512_8x32_rcs_add_10:
+	VMOVUPS Z10, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z29, Z11, Z11
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_add_11
+	VMAXPS Z11, Z27, Z11
+	VADDPS Z27, Z11, Z11
+kernelAVX512_8x32_rcs_add_11:
+	VMOVUPS Z11, K2, 64(DX)
+	CMPQ R15, $6
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VADDPS 0(DX), Z12, K1, Z12
+	VADDPS 64(DX), Z13, K2, Z13
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rcs_add_cb6
+	VADDPS Z25, Z12, Z12
+	VADDPS Z26, Z13, Z13
+kernelAVX512_8x32_rcs_add_cb6:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z29, Z12, Z12
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_add_12
+	VMAXPS Z12, Z27, Z12
+	VADDPS Z27, Z12, Z12
+kernelAVX512_8x32_rcs_add_12:
+	VMOVUPS Z12, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z29, Z13, Z13
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_add_13
+	VMAXPS Z13, Z27, Z13
+	VADDPS Z27, Z13, Z13
+kernelAVX512_8x32_rcs_add_13:
+	VMOVUPS Z13, K2, 64(DX)
+	CMPQ R15, $7
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VADDPS 0(DX), Z14, K1, Z14
+	VADDPS 64(DX), Z15, K2, Z15
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rcs_add_cb7
+	VADDPS Z25, Z14, Z14
+	VADDPS Z26, Z15, Z15
+kernelAVX512_8x32_rcs_add_cb7:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z29, Z14, Z14
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_add_14
+	VMAXPS Z14, Z27, Z14
+	VADDPS Z27, Z14, Z14
+kernelAVX512_8x32_rcs_add_14:
+	VMOVUPS Z14, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z29, Z15, Z15
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_add_15
+	VMAXPS Z15, Z27, Z15
+	VADDPS Z27, Z15, Z15
+kernelAVX512_8x32_rcs_add_15:
+	VMOVUPS Z15, K2, 64(DX)
+	JMP  kernelAVX512_8x32_next
+kernelAVX512_8x32_rcs_bias:
+	MOVQ rdelta+160(FP), BX
+	VBROADCASTSS 0(R10), Z28
+	VADDPS Z28, Z0, Z0
+	VADDPS Z28, Z1, Z1
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rcs_bias_cb0
+	VADDPS Z25, Z0, Z0
+	VADDPS Z26, Z1, Z1
+kernelAVX512_8x32_rcs_bias_cb0:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z29, Z0, Z0
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_bias_0
+	VMAXPS Z0, Z27, Z0
+	VADDPS Z27, Z0, Z0
+kernelAVX512_8x32_rcs_bias_0:
+	VMOVUPS Z0, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z29, Z1, Z1
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_bias_1
+	VMAXPS Z1, Z27, Z1
+	VADDPS Z27, Z1, Z1
+kernelAVX512_8x32_rcs_bias_1:
+	VMOVUPS Z1, K2, 64(DX)
+	CMPQ R15, $1
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VBROADCASTSS 4(R10), Z28
+	VADDPS Z28, Z2, Z2
+	VADDPS Z28, Z3, Z3
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rcs_bias_cb1
+	VADDPS Z25, Z2, Z2
+	VADDPS Z26, Z3, Z3
+kernelAVX512_8x32_rcs_bias_cb1:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z29, Z2, Z2
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_bias_2
+	VMAXPS Z2, Z27, Z2
+	VADDPS Z27, Z2, Z2
+kernelAVX512_8x32_rcs_bias_2:
+	VMOVUPS Z2, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z29, Z3, Z3
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_bias_3
+	VMAXPS Z3, Z27, Z3
+	VADDPS Z27, Z3, Z3
+kernelAVX512_8x32_rcs_bias_3:
+	VMOVUPS Z3, K2, 64(DX)
+	CMPQ R15, $2
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VBROADCASTSS 8(R10), Z28
+	VADDPS Z28, Z4, Z4
+	VADDPS Z28, Z5, Z5
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rcs_bias_cb2
+	VADDPS Z25, Z4, Z4
+	VADDPS Z26, Z5, Z5
+kernelAVX512_8x32_rcs_bias_cb2:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z29, Z4, Z4
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_bias_4
+	VMAXPS Z4, Z27, Z4
+	VADDPS Z27, Z4, Z4
+kernelAVX512_8x32_rcs_bias_4:
+	VMOVUPS Z4, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z29, Z5, Z5
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_bias_5
+	VMAXPS Z5, Z27, Z5
+	VADDPS Z27, Z5, Z5
+kernelAVX512_8x32_rcs_bias_5:
+	VMOVUPS Z5, K2, 64(DX)
+	CMPQ R15, $3
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VBROADCASTSS 12(R10), Z28
+	VADDPS Z28, Z6, Z6
+	VADDPS Z28, Z7, Z7
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rcs_bias_cb3
+	VADDPS Z25, Z6, Z6
+	VADDPS Z26, Z7, Z7
+kernelAVX512_8x32_rcs_bias_cb3:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z29, Z6, Z6
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_bias_6
+	VMAXPS Z6, Z27, Z6
+	VADDPS Z27, Z6, Z6
+kernelAVX512_8x32_rcs_bias_6:
+	VMOVUPS Z6, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z29, Z7, Z7
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_bias_7
+	VMAXPS Z7, Z27, Z7
+	VADDPS Z27, Z7, Z7
+kernelAVX512_8x32_rcs_bias_7:
+	VMOVUPS Z7, K2, 64(DX)
+	CMPQ R15, $4
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VBROADCASTSS 16(R10), Z28
+	VADDPS Z28, Z8, Z8
+	VADDPS Z28, Z9, Z9
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rcs_bias_cb4
+	VADDPS Z25, Z8, Z8
+	VADDPS Z26, Z9, Z9
+kernelAVX512_8x32_rcs_bias_cb4:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z29, Z8, Z8
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_bias_8
+	VMAXPS Z8, Z27, Z8
+	VADDPS Z27, Z8, Z8
+kernelAVX512_8x32_rcs_bias_8:
+	VMOVUPS Z8, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z29, Z9, Z9
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_bias_9
+	VMAXPS Z9, Z27, Z9
+	VADDPS Z27, Z9, Z9
+kernelAVX512_8x32_rcs_bias_9:
+	VMOVUPS Z9, K2, 64(DX)
+	CMPQ R15, $5
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VBROADCASTSS 20(R10), Z28
+	VADDPS Z28, Z10, Z10
+	VADDPS Z28, Z11, Z11
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rcs_bias_cb5
+	VADDPS Z25, Z10, Z10
+	VADDPS Z26, Z11, Z11
+kernelAVX512_8x32_rcs_bias_cb5:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z29, Z10, Z10
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_bias_10
+	VMAXPS Z10, Z27, Z10
+	VADDPS Z27, Z10, Z10
+kernelAVX512_8x32_rcs_bias_10:
+	VMOVUPS Z10, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z29, Z11, Z11
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_bias_11
+	VMAXPS Z11, Z27, Z11
+	VADDPS Z27, Z11, Z11
+kernelAVX512_8x32_rcs_bias_11:
+	VMOVUPS Z11, K2, 64(DX)
+	CMPQ R15, $6
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VBROADCASTSS 24(R10), Z28
+	VADDPS Z28, Z12, Z12
+	VADDPS Z28, Z13, Z13
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rcs_bias_cb6
+	VADDPS Z25, Z12, Z12
+	VADDPS Z26, Z13, Z13
+kernelAVX512_8x32_rcs_bias_cb6:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z29, Z12, Z12
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_bias_12
+	VMAXPS Z12, Z27, Z12
+	VADDPS Z27, Z12, Z12
+kernelAVX512_8x32_rcs_bias_12:
+	VMOVUPS Z12, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z29, Z13, Z13
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_bias_13
+	VMAXPS Z13, Z27, Z13
+	VADDPS Z27, Z13, Z13
+kernelAVX512_8x32_rcs_bias_13:
+	VMOVUPS Z13, K2, 64(DX)
+	CMPQ R15, $7
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VBROADCASTSS 28(R10), Z28
+	VADDPS Z28, Z14, Z14
+	VADDPS Z28, Z15, Z15
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rcs_bias_cb7
+	VADDPS Z25, Z14, Z14
+	VADDPS Z26, Z15, Z15
+kernelAVX512_8x32_rcs_bias_cb7:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z29, Z14, Z14
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_bias_14
+	VMAXPS Z14, Z27, Z14
+	VADDPS Z27, Z14, Z14
+kernelAVX512_8x32_rcs_bias_14:
+	VMOVUPS Z14, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z29, Z15, Z15
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rcs_bias_15
+	VMAXPS Z15, Z27, Z15
+	VADDPS Z27, Z15, Z15
+kernelAVX512_8x32_rcs_bias_15:
+	VMOVUPS Z15, K2, 64(DX)
+	ADDQ $32, R10
+	JMP  kernelAVX512_8x32_next
+kernelAVX512_8x32_rsc:
+	TESTQ R10, R10
+	JNZ   kernelAVX512_8x32_rsc_bias
+kernelAVX512_8x32_rsc_add:
+	MOVQ rdelta+160(FP), BX
+	VADDPS 0(DX), Z0, K1, Z0
+	VADDPS 64(DX), Z1, K2, Z1
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rsc_add_cb0
+	VADDPS Z25, Z0, Z0
+	VADDPS Z26, Z1, Z1
+kernelAVX512_8x32_rsc_add_cb0:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z0, Z29, Z0
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_add_0
+	VMAXPS Z0, Z27, Z0
+	VADDPS Z27, Z0, Z0
+kernelAVX512_8x32_rsc_add_0:
+	VMOVUPS Z0, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z1, Z29, Z1
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_add_1
+	VMAXPS Z1, Z27, Z1
+	VADDPS Z27, Z1, Z1
+kernelAVX512_8x32_rsc_add_1:
+	VMOVUPS Z1, K2, 64(DX)
+	CMPQ R15, $1
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VADDPS 0(DX), Z2, K1, Z2
+	VADDPS 64(DX), Z3, K2, Z3
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rsc_add_cb1
+	VADDPS Z25, Z2, Z2
+	VADDPS Z26, Z3, Z3
+kernelAVX512_8x32_rsc_add_cb1:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z2, Z29, Z2
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_add_2
+	VMAXPS Z2, Z27, Z2
+	VADDPS Z27, Z2, Z2
+kernelAVX512_8x32_rsc_add_2:
+	VMOVUPS Z2, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z3, Z29, Z3
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_add_3
+	VMAXPS Z3, Z27, Z3
+	VADDPS Z27, Z3, Z3
+kernelAVX512_8x32_rsc_add_3:
+	VMOVUPS Z3, K2, 64(DX)
+	CMPQ R15, $2
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VADDPS 0(DX), Z4, K1, Z4
+	VADDPS 64(DX), Z5, K2, Z5
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rsc_add_cb2
+	VADDPS Z25, Z4, Z4
+	VADDPS Z26, Z5, Z5
+kernelAVX512_8x32_rsc_add_cb2:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z4, Z29, Z4
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_add_4
+	VMAXPS Z4, Z27, Z4
+	VADDPS Z27, Z4, Z4
+kernelAVX512_8x32_rsc_add_4:
+	VMOVUPS Z4, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z5, Z29, Z5
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_add_5
+	VMAXPS Z5, Z27, Z5
+	VADDPS Z27, Z5, Z5
+kernelAVX512_8x32_rsc_add_5:
+	VMOVUPS Z5, K2, 64(DX)
+	CMPQ R15, $3
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VADDPS 0(DX), Z6, K1, Z6
+	VADDPS 64(DX), Z7, K2, Z7
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rsc_add_cb3
+	VADDPS Z25, Z6, Z6
+	VADDPS Z26, Z7, Z7
+kernelAVX512_8x32_rsc_add_cb3:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z6, Z29, Z6
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_add_6
+	VMAXPS Z6, Z27, Z6
+	VADDPS Z27, Z6, Z6
+kernelAVX512_8x32_rsc_add_6:
+	VMOVUPS Z6, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z7, Z29, Z7
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_add_7
+	VMAXPS Z7, Z27, Z7
+	VADDPS Z27, Z7, Z7
+kernelAVX512_8x32_rsc_add_7:
+	VMOVUPS Z7, K2, 64(DX)
+	CMPQ R15, $4
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VADDPS 0(DX), Z8, K1, Z8
+	VADDPS 64(DX), Z9, K2, Z9
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rsc_add_cb4
+	VADDPS Z25, Z8, Z8
+	VADDPS Z26, Z9, Z9
+kernelAVX512_8x32_rsc_add_cb4:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z8, Z29, Z8
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_add_8
+	VMAXPS Z8, Z27, Z8
+	VADDPS Z27, Z8, Z8
+kernelAVX512_8x32_rsc_add_8:
+	VMOVUPS Z8, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z9, Z29, Z9
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_add_9
+	VMAXPS Z9, Z27, Z9
+	VADDPS Z27, Z9, Z9
+kernelAVX512_8x32_rsc_add_9:
+	VMOVUPS Z9, K2, 64(DX)
+	CMPQ R15, $5
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VADDPS 0(DX), Z10, K1, Z10
+	VADDPS 64(DX), Z11, K2, Z11
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rsc_add_cb5
+	VADDPS Z25, Z10, Z10
+	VADDPS Z26, Z11, Z11
+kernelAVX512_8x32_rsc_add_cb5:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z10, Z29, Z10
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_add_10
+	VMAXPS Z10, Z27, Z10
+	VADDPS Z27, Z10, Z10
+kernelAVX512_8x32_rsc_add_10:
+	VMOVUPS Z10, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z11, Z29, Z11
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_add_11
+	VMAXPS Z11, Z27, Z11
+	VADDPS Z27, Z11, Z11
+kernelAVX512_8x32_rsc_add_11:
+	VMOVUPS Z11, K2, 64(DX)
+	CMPQ R15, $6
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VADDPS 0(DX), Z12, K1, Z12
+	VADDPS 64(DX), Z13, K2, Z13
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rsc_add_cb6
+	VADDPS Z25, Z12, Z12
+	VADDPS Z26, Z13, Z13
+kernelAVX512_8x32_rsc_add_cb6:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z12, Z29, Z12
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_add_12
+	VMAXPS Z12, Z27, Z12
+	VADDPS Z27, Z12, Z12
+kernelAVX512_8x32_rsc_add_12:
+	VMOVUPS Z12, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z13, Z29, Z13
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_add_13
+	VMAXPS Z13, Z27, Z13
+	VADDPS Z27, Z13, Z13
+kernelAVX512_8x32_rsc_add_13:
+	VMOVUPS Z13, K2, 64(DX)
+	CMPQ R15, $7
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VADDPS 0(DX), Z14, K1, Z14
+	VADDPS 64(DX), Z15, K2, Z15
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rsc_add_cb7
+	VADDPS Z25, Z14, Z14
+	VADDPS Z26, Z15, Z15
+kernelAVX512_8x32_rsc_add_cb7:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z14, Z29, Z14
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_add_14
+	VMAXPS Z14, Z27, Z14
+	VADDPS Z27, Z14, Z14
+kernelAVX512_8x32_rsc_add_14:
+	VMOVUPS Z14, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z15, Z29, Z15
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_add_15
+	VMAXPS Z15, Z27, Z15
+	VADDPS Z27, Z15, Z15
+kernelAVX512_8x32_rsc_add_15:
+	VMOVUPS Z15, K2, 64(DX)
+	JMP  kernelAVX512_8x32_next
+kernelAVX512_8x32_rsc_bias:
+	MOVQ rdelta+160(FP), BX
+	VBROADCASTSS 0(R10), Z28
+	VADDPS Z28, Z0, Z0
+	VADDPS Z28, Z1, Z1
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rsc_bias_cb0
+	VADDPS Z25, Z0, Z0
+	VADDPS Z26, Z1, Z1
+kernelAVX512_8x32_rsc_bias_cb0:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z0, Z29, Z0
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_bias_0
+	VMAXPS Z0, Z27, Z0
+	VADDPS Z27, Z0, Z0
+kernelAVX512_8x32_rsc_bias_0:
+	VMOVUPS Z0, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z1, Z29, Z1
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_bias_1
+	VMAXPS Z1, Z27, Z1
+	VADDPS Z27, Z1, Z1
+kernelAVX512_8x32_rsc_bias_1:
+	VMOVUPS Z1, K2, 64(DX)
+	CMPQ R15, $1
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VBROADCASTSS 4(R10), Z28
+	VADDPS Z28, Z2, Z2
+	VADDPS Z28, Z3, Z3
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rsc_bias_cb1
+	VADDPS Z25, Z2, Z2
+	VADDPS Z26, Z3, Z3
+kernelAVX512_8x32_rsc_bias_cb1:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z2, Z29, Z2
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_bias_2
+	VMAXPS Z2, Z27, Z2
+	VADDPS Z27, Z2, Z2
+kernelAVX512_8x32_rsc_bias_2:
+	VMOVUPS Z2, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z3, Z29, Z3
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_bias_3
+	VMAXPS Z3, Z27, Z3
+	VADDPS Z27, Z3, Z3
+kernelAVX512_8x32_rsc_bias_3:
+	VMOVUPS Z3, K2, 64(DX)
+	CMPQ R15, $2
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VBROADCASTSS 8(R10), Z28
+	VADDPS Z28, Z4, Z4
+	VADDPS Z28, Z5, Z5
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rsc_bias_cb2
+	VADDPS Z25, Z4, Z4
+	VADDPS Z26, Z5, Z5
+kernelAVX512_8x32_rsc_bias_cb2:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z4, Z29, Z4
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_bias_4
+	VMAXPS Z4, Z27, Z4
+	VADDPS Z27, Z4, Z4
+kernelAVX512_8x32_rsc_bias_4:
+	VMOVUPS Z4, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z5, Z29, Z5
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_bias_5
+	VMAXPS Z5, Z27, Z5
+	VADDPS Z27, Z5, Z5
+kernelAVX512_8x32_rsc_bias_5:
+	VMOVUPS Z5, K2, 64(DX)
+	CMPQ R15, $3
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VBROADCASTSS 12(R10), Z28
+	VADDPS Z28, Z6, Z6
+	VADDPS Z28, Z7, Z7
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rsc_bias_cb3
+	VADDPS Z25, Z6, Z6
+	VADDPS Z26, Z7, Z7
+kernelAVX512_8x32_rsc_bias_cb3:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z6, Z29, Z6
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_bias_6
+	VMAXPS Z6, Z27, Z6
+	VADDPS Z27, Z6, Z6
+kernelAVX512_8x32_rsc_bias_6:
+	VMOVUPS Z6, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z7, Z29, Z7
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_bias_7
+	VMAXPS Z7, Z27, Z7
+	VADDPS Z27, Z7, Z7
+kernelAVX512_8x32_rsc_bias_7:
+	VMOVUPS Z7, K2, 64(DX)
+	CMPQ R15, $4
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VBROADCASTSS 16(R10), Z28
+	VADDPS Z28, Z8, Z8
+	VADDPS Z28, Z9, Z9
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rsc_bias_cb4
+	VADDPS Z25, Z8, Z8
+	VADDPS Z26, Z9, Z9
+kernelAVX512_8x32_rsc_bias_cb4:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z8, Z29, Z8
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_bias_8
+	VMAXPS Z8, Z27, Z8
+	VADDPS Z27, Z8, Z8
+kernelAVX512_8x32_rsc_bias_8:
+	VMOVUPS Z8, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z9, Z29, Z9
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_bias_9
+	VMAXPS Z9, Z27, Z9
+	VADDPS Z27, Z9, Z9
+kernelAVX512_8x32_rsc_bias_9:
+	VMOVUPS Z9, K2, 64(DX)
+	CMPQ R15, $5
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VBROADCASTSS 20(R10), Z28
+	VADDPS Z28, Z10, Z10
+	VADDPS Z28, Z11, Z11
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rsc_bias_cb5
+	VADDPS Z25, Z10, Z10
+	VADDPS Z26, Z11, Z11
+kernelAVX512_8x32_rsc_bias_cb5:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z10, Z29, Z10
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_bias_10
+	VMAXPS Z10, Z27, Z10
+	VADDPS Z27, Z10, Z10
+kernelAVX512_8x32_rsc_bias_10:
+	VMOVUPS Z10, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z11, Z29, Z11
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_bias_11
+	VMAXPS Z11, Z27, Z11
+	VADDPS Z27, Z11, Z11
+kernelAVX512_8x32_rsc_bias_11:
+	VMOVUPS Z11, K2, 64(DX)
+	CMPQ R15, $6
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VBROADCASTSS 24(R10), Z28
+	VADDPS Z28, Z12, Z12
+	VADDPS Z28, Z13, Z13
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rsc_bias_cb6
+	VADDPS Z25, Z12, Z12
+	VADDPS Z26, Z13, Z13
+kernelAVX512_8x32_rsc_bias_cb6:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z12, Z29, Z12
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_bias_12
+	VMAXPS Z12, Z27, Z12
+	VADDPS Z27, Z12, Z12
+kernelAVX512_8x32_rsc_bias_12:
+	VMOVUPS Z12, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z13, Z29, Z13
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_bias_13
+	VMAXPS Z13, Z27, Z13
+	VADDPS Z27, Z13, Z13
+kernelAVX512_8x32_rsc_bias_13:
+	VMOVUPS Z13, K2, 64(DX)
+	CMPQ R15, $7
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	VBROADCASTSS 28(R10), Z28
+	VADDPS Z28, Z14, Z14
+	VADDPS Z28, Z15, Z15
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_rsc_bias_cb7
+	VADDPS Z25, Z14, Z14
+	VADDPS Z26, Z15, Z15
+kernelAVX512_8x32_rsc_bias_cb7:
+	VMOVUPS.Z 0(DX)(BX*1), K1, Z29
+	VADDPS Z14, Z29, Z14
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_bias_14
+	VMAXPS Z14, Z27, Z14
+	VADDPS Z27, Z14, Z14
+kernelAVX512_8x32_rsc_bias_14:
+	VMOVUPS Z14, K1, 0(DX)
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z29
+	VADDPS Z15, Z29, Z15
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_rsc_bias_15
+	VMAXPS Z15, Z27, Z15
+	VADDPS Z27, Z15, Z15
+kernelAVX512_8x32_rsc_bias_15:
+	VMOVUPS Z15, K2, 64(DX)
+	ADDQ $32, R10
+	JMP  kernelAVX512_8x32_next
 kernelAVX512_8x32_kept:
 	MOVQ kld+112(FP), BX
 	SHLQ $2, BX
 	MOVQ khi+128(FP), R11
+	CMPQ res+152(FP), $0
+	JNE  kernelAVX512_8x32_krstore
 	TESTQ R10, R10
 	JNZ   kernelAVX512_8x32_kbias
 kernelAVX512_8x32_kadd:
@@ -1351,6 +2294,992 @@ kernelAVX512_8x32_kbias_15:
 	MOVQ CX, ky+104(FP)
 	LEAQ (R9)(R9*1), R11
 	ADDQ R11, R11
+	JMP  kernelAVX512_8x32_next
+kernelAVX512_8x32_krstore:
+	CMPQ res+152(FP), $2
+	JEQ  kernelAVX512_8x32_krsc
+	TESTQ R10, R10
+	JNZ   kernelAVX512_8x32_krcs_bias
+kernelAVX512_8x32_krcs_add:
+	MOVQ R13, pf+88(FP)
+	MOVQ R14, pfn+96(FP)
+	MOVQ rdelta+160(FP), R13
+	LEAQ (R13)(R11*1), R14
+	VADDPS 0(DX), Z0, K1, Z0
+	VADDPS 64(DX), Z1, K2, Z1
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krcs_add_cb0
+	VADDPS Z25, Z0, Z0
+	VADDPS Z26, Z1, Z1
+kernelAVX512_8x32_krcs_add_cb0:
+	VCOMPRESSPS Z0, K3, Z0
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z29, Z0, Z0
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_add_0
+	VMAXPS Z0, Z27, Z0
+	VADDPS Z27, Z0, Z0
+kernelAVX512_8x32_krcs_add_0:
+	VMOVUPS Z0, K5, (CX)
+	VCOMPRESSPS Z1, K4, Z1
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z29, Z1, Z1
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_add_1
+	VMAXPS Z1, Z27, Z1
+	VADDPS Z27, Z1, Z1
+kernelAVX512_8x32_krcs_add_1:
+	VMOVUPS Z1, K6, (CX)(R11*1)
+	CMPQ R15, $1
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VADDPS 0(DX), Z2, K1, Z2
+	VADDPS 64(DX), Z3, K2, Z3
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krcs_add_cb1
+	VADDPS Z25, Z2, Z2
+	VADDPS Z26, Z3, Z3
+kernelAVX512_8x32_krcs_add_cb1:
+	VCOMPRESSPS Z2, K3, Z2
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z29, Z2, Z2
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_add_2
+	VMAXPS Z2, Z27, Z2
+	VADDPS Z27, Z2, Z2
+kernelAVX512_8x32_krcs_add_2:
+	VMOVUPS Z2, K5, (CX)
+	VCOMPRESSPS Z3, K4, Z3
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z29, Z3, Z3
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_add_3
+	VMAXPS Z3, Z27, Z3
+	VADDPS Z27, Z3, Z3
+kernelAVX512_8x32_krcs_add_3:
+	VMOVUPS Z3, K6, (CX)(R11*1)
+	CMPQ R15, $2
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VADDPS 0(DX), Z4, K1, Z4
+	VADDPS 64(DX), Z5, K2, Z5
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krcs_add_cb2
+	VADDPS Z25, Z4, Z4
+	VADDPS Z26, Z5, Z5
+kernelAVX512_8x32_krcs_add_cb2:
+	VCOMPRESSPS Z4, K3, Z4
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z29, Z4, Z4
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_add_4
+	VMAXPS Z4, Z27, Z4
+	VADDPS Z27, Z4, Z4
+kernelAVX512_8x32_krcs_add_4:
+	VMOVUPS Z4, K5, (CX)
+	VCOMPRESSPS Z5, K4, Z5
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z29, Z5, Z5
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_add_5
+	VMAXPS Z5, Z27, Z5
+	VADDPS Z27, Z5, Z5
+kernelAVX512_8x32_krcs_add_5:
+	VMOVUPS Z5, K6, (CX)(R11*1)
+	CMPQ R15, $3
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VADDPS 0(DX), Z6, K1, Z6
+	VADDPS 64(DX), Z7, K2, Z7
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krcs_add_cb3
+	VADDPS Z25, Z6, Z6
+	VADDPS Z26, Z7, Z7
+kernelAVX512_8x32_krcs_add_cb3:
+	VCOMPRESSPS Z6, K3, Z6
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z29, Z6, Z6
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_add_6
+	VMAXPS Z6, Z27, Z6
+	VADDPS Z27, Z6, Z6
+kernelAVX512_8x32_krcs_add_6:
+	VMOVUPS Z6, K5, (CX)
+	VCOMPRESSPS Z7, K4, Z7
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z29, Z7, Z7
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_add_7
+	VMAXPS Z7, Z27, Z7
+	VADDPS Z27, Z7, Z7
+kernelAVX512_8x32_krcs_add_7:
+	VMOVUPS Z7, K6, (CX)(R11*1)
+	CMPQ R15, $4
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VADDPS 0(DX), Z8, K1, Z8
+	VADDPS 64(DX), Z9, K2, Z9
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krcs_add_cb4
+	VADDPS Z25, Z8, Z8
+	VADDPS Z26, Z9, Z9
+kernelAVX512_8x32_krcs_add_cb4:
+	VCOMPRESSPS Z8, K3, Z8
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z29, Z8, Z8
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_add_8
+	VMAXPS Z8, Z27, Z8
+	VADDPS Z27, Z8, Z8
+kernelAVX512_8x32_krcs_add_8:
+	VMOVUPS Z8, K5, (CX)
+	VCOMPRESSPS Z9, K4, Z9
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z29, Z9, Z9
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_add_9
+	VMAXPS Z9, Z27, Z9
+	VADDPS Z27, Z9, Z9
+kernelAVX512_8x32_krcs_add_9:
+	VMOVUPS Z9, K6, (CX)(R11*1)
+	CMPQ R15, $5
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VADDPS 0(DX), Z10, K1, Z10
+	VADDPS 64(DX), Z11, K2, Z11
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krcs_add_cb5
+	VADDPS Z25, Z10, Z10
+	VADDPS Z26, Z11, Z11
+kernelAVX512_8x32_krcs_add_cb5:
+	VCOMPRESSPS Z10, K3, Z10
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z29, Z10, Z10
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_add_10
+	VMAXPS Z10, Z27, Z10
+	VADDPS Z27, Z10, Z10
+kernelAVX512_8x32_krcs_add_10:
+	VMOVUPS Z10, K5, (CX)
+	VCOMPRESSPS Z11, K4, Z11
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z29, Z11, Z11
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_add_11
+	VMAXPS Z11, Z27, Z11
+	VADDPS Z27, Z11, Z11
+kernelAVX512_8x32_krcs_add_11:
+	VMOVUPS Z11, K6, (CX)(R11*1)
+	CMPQ R15, $6
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VADDPS 0(DX), Z12, K1, Z12
+	VADDPS 64(DX), Z13, K2, Z13
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krcs_add_cb6
+	VADDPS Z25, Z12, Z12
+	VADDPS Z26, Z13, Z13
+kernelAVX512_8x32_krcs_add_cb6:
+	VCOMPRESSPS Z12, K3, Z12
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z29, Z12, Z12
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_add_12
+	VMAXPS Z12, Z27, Z12
+	VADDPS Z27, Z12, Z12
+kernelAVX512_8x32_krcs_add_12:
+	VMOVUPS Z12, K5, (CX)
+	VCOMPRESSPS Z13, K4, Z13
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z29, Z13, Z13
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_add_13
+	VMAXPS Z13, Z27, Z13
+	VADDPS Z27, Z13, Z13
+kernelAVX512_8x32_krcs_add_13:
+	VMOVUPS Z13, K6, (CX)(R11*1)
+	CMPQ R15, $7
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VADDPS 0(DX), Z14, K1, Z14
+	VADDPS 64(DX), Z15, K2, Z15
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krcs_add_cb7
+	VADDPS Z25, Z14, Z14
+	VADDPS Z26, Z15, Z15
+kernelAVX512_8x32_krcs_add_cb7:
+	VCOMPRESSPS Z14, K3, Z14
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z29, Z14, Z14
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_add_14
+	VMAXPS Z14, Z27, Z14
+	VADDPS Z27, Z14, Z14
+kernelAVX512_8x32_krcs_add_14:
+	VMOVUPS Z14, K5, (CX)
+	VCOMPRESSPS Z15, K4, Z15
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z29, Z15, Z15
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_add_15
+	VMAXPS Z15, Z27, Z15
+	VADDPS Z27, Z15, Z15
+kernelAVX512_8x32_krcs_add_15:
+	VMOVUPS Z15, K6, (CX)(R11*1)
+	ADDQ BX, CX
+	MOVQ CX, ky+104(FP)
+	LEAQ (R9)(R9*1), R11
+	ADDQ R11, R11
+	MOVQ pf+88(FP), R13
+	MOVQ pfn+96(FP), R14
+	JMP  kernelAVX512_8x32_next
+kernelAVX512_8x32_krcs_bias:
+	MOVQ R13, pf+88(FP)
+	MOVQ R14, pfn+96(FP)
+	MOVQ rdelta+160(FP), R13
+	LEAQ (R13)(R11*1), R14
+	VBROADCASTSS 0(R10), Z28
+	VADDPS Z28, Z0, Z0
+	VADDPS Z28, Z1, Z1
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krcs_bias_cb0
+	VADDPS Z25, Z0, Z0
+	VADDPS Z26, Z1, Z1
+kernelAVX512_8x32_krcs_bias_cb0:
+	VCOMPRESSPS Z0, K3, Z0
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z29, Z0, Z0
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_bias_0
+	VMAXPS Z0, Z27, Z0
+	VADDPS Z27, Z0, Z0
+kernelAVX512_8x32_krcs_bias_0:
+	VMOVUPS Z0, K5, (CX)
+	VCOMPRESSPS Z1, K4, Z1
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z29, Z1, Z1
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_bias_1
+	VMAXPS Z1, Z27, Z1
+	VADDPS Z27, Z1, Z1
+kernelAVX512_8x32_krcs_bias_1:
+	VMOVUPS Z1, K6, (CX)(R11*1)
+	CMPQ R15, $1
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VBROADCASTSS 4(R10), Z28
+	VADDPS Z28, Z2, Z2
+	VADDPS Z28, Z3, Z3
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krcs_bias_cb1
+	VADDPS Z25, Z2, Z2
+	VADDPS Z26, Z3, Z3
+kernelAVX512_8x32_krcs_bias_cb1:
+	VCOMPRESSPS Z2, K3, Z2
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z29, Z2, Z2
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_bias_2
+	VMAXPS Z2, Z27, Z2
+	VADDPS Z27, Z2, Z2
+kernelAVX512_8x32_krcs_bias_2:
+	VMOVUPS Z2, K5, (CX)
+	VCOMPRESSPS Z3, K4, Z3
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z29, Z3, Z3
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_bias_3
+	VMAXPS Z3, Z27, Z3
+	VADDPS Z27, Z3, Z3
+kernelAVX512_8x32_krcs_bias_3:
+	VMOVUPS Z3, K6, (CX)(R11*1)
+	CMPQ R15, $2
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VBROADCASTSS 8(R10), Z28
+	VADDPS Z28, Z4, Z4
+	VADDPS Z28, Z5, Z5
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krcs_bias_cb2
+	VADDPS Z25, Z4, Z4
+	VADDPS Z26, Z5, Z5
+kernelAVX512_8x32_krcs_bias_cb2:
+	VCOMPRESSPS Z4, K3, Z4
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z29, Z4, Z4
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_bias_4
+	VMAXPS Z4, Z27, Z4
+	VADDPS Z27, Z4, Z4
+kernelAVX512_8x32_krcs_bias_4:
+	VMOVUPS Z4, K5, (CX)
+	VCOMPRESSPS Z5, K4, Z5
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z29, Z5, Z5
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_bias_5
+	VMAXPS Z5, Z27, Z5
+	VADDPS Z27, Z5, Z5
+kernelAVX512_8x32_krcs_bias_5:
+	VMOVUPS Z5, K6, (CX)(R11*1)
+	CMPQ R15, $3
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VBROADCASTSS 12(R10), Z28
+	VADDPS Z28, Z6, Z6
+	VADDPS Z28, Z7, Z7
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krcs_bias_cb3
+	VADDPS Z25, Z6, Z6
+	VADDPS Z26, Z7, Z7
+kernelAVX512_8x32_krcs_bias_cb3:
+	VCOMPRESSPS Z6, K3, Z6
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z29, Z6, Z6
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_bias_6
+	VMAXPS Z6, Z27, Z6
+	VADDPS Z27, Z6, Z6
+kernelAVX512_8x32_krcs_bias_6:
+	VMOVUPS Z6, K5, (CX)
+	VCOMPRESSPS Z7, K4, Z7
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z29, Z7, Z7
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_bias_7
+	VMAXPS Z7, Z27, Z7
+	VADDPS Z27, Z7, Z7
+kernelAVX512_8x32_krcs_bias_7:
+	VMOVUPS Z7, K6, (CX)(R11*1)
+	CMPQ R15, $4
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VBROADCASTSS 16(R10), Z28
+	VADDPS Z28, Z8, Z8
+	VADDPS Z28, Z9, Z9
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krcs_bias_cb4
+	VADDPS Z25, Z8, Z8
+	VADDPS Z26, Z9, Z9
+kernelAVX512_8x32_krcs_bias_cb4:
+	VCOMPRESSPS Z8, K3, Z8
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z29, Z8, Z8
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_bias_8
+	VMAXPS Z8, Z27, Z8
+	VADDPS Z27, Z8, Z8
+kernelAVX512_8x32_krcs_bias_8:
+	VMOVUPS Z8, K5, (CX)
+	VCOMPRESSPS Z9, K4, Z9
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z29, Z9, Z9
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_bias_9
+	VMAXPS Z9, Z27, Z9
+	VADDPS Z27, Z9, Z9
+kernelAVX512_8x32_krcs_bias_9:
+	VMOVUPS Z9, K6, (CX)(R11*1)
+	CMPQ R15, $5
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VBROADCASTSS 20(R10), Z28
+	VADDPS Z28, Z10, Z10
+	VADDPS Z28, Z11, Z11
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krcs_bias_cb5
+	VADDPS Z25, Z10, Z10
+	VADDPS Z26, Z11, Z11
+kernelAVX512_8x32_krcs_bias_cb5:
+	VCOMPRESSPS Z10, K3, Z10
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z29, Z10, Z10
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_bias_10
+	VMAXPS Z10, Z27, Z10
+	VADDPS Z27, Z10, Z10
+kernelAVX512_8x32_krcs_bias_10:
+	VMOVUPS Z10, K5, (CX)
+	VCOMPRESSPS Z11, K4, Z11
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z29, Z11, Z11
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_bias_11
+	VMAXPS Z11, Z27, Z11
+	VADDPS Z27, Z11, Z11
+kernelAVX512_8x32_krcs_bias_11:
+	VMOVUPS Z11, K6, (CX)(R11*1)
+	CMPQ R15, $6
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VBROADCASTSS 24(R10), Z28
+	VADDPS Z28, Z12, Z12
+	VADDPS Z28, Z13, Z13
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krcs_bias_cb6
+	VADDPS Z25, Z12, Z12
+	VADDPS Z26, Z13, Z13
+kernelAVX512_8x32_krcs_bias_cb6:
+	VCOMPRESSPS Z12, K3, Z12
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z29, Z12, Z12
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_bias_12
+	VMAXPS Z12, Z27, Z12
+	VADDPS Z27, Z12, Z12
+kernelAVX512_8x32_krcs_bias_12:
+	VMOVUPS Z12, K5, (CX)
+	VCOMPRESSPS Z13, K4, Z13
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z29, Z13, Z13
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_bias_13
+	VMAXPS Z13, Z27, Z13
+	VADDPS Z27, Z13, Z13
+kernelAVX512_8x32_krcs_bias_13:
+	VMOVUPS Z13, K6, (CX)(R11*1)
+	CMPQ R15, $7
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VBROADCASTSS 28(R10), Z28
+	VADDPS Z28, Z14, Z14
+	VADDPS Z28, Z15, Z15
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krcs_bias_cb7
+	VADDPS Z25, Z14, Z14
+	VADDPS Z26, Z15, Z15
+kernelAVX512_8x32_krcs_bias_cb7:
+	VCOMPRESSPS Z14, K3, Z14
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z29, Z14, Z14
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_bias_14
+	VMAXPS Z14, Z27, Z14
+	VADDPS Z27, Z14, Z14
+kernelAVX512_8x32_krcs_bias_14:
+	VMOVUPS Z14, K5, (CX)
+	VCOMPRESSPS Z15, K4, Z15
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z29, Z15, Z15
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krcs_bias_15
+	VMAXPS Z15, Z27, Z15
+	VADDPS Z27, Z15, Z15
+kernelAVX512_8x32_krcs_bias_15:
+	VMOVUPS Z15, K6, (CX)(R11*1)
+	ADDQ $32, R10
+	ADDQ BX, CX
+	MOVQ CX, ky+104(FP)
+	LEAQ (R9)(R9*1), R11
+	ADDQ R11, R11
+	MOVQ pf+88(FP), R13
+	MOVQ pfn+96(FP), R14
+	JMP  kernelAVX512_8x32_next
+kernelAVX512_8x32_krsc:
+	TESTQ R10, R10
+	JNZ   kernelAVX512_8x32_krsc_bias
+kernelAVX512_8x32_krsc_add:
+	MOVQ R13, pf+88(FP)
+	MOVQ R14, pfn+96(FP)
+	MOVQ rdelta+160(FP), R13
+	LEAQ (R13)(R11*1), R14
+	VADDPS 0(DX), Z0, K1, Z0
+	VADDPS 64(DX), Z1, K2, Z1
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krsc_add_cb0
+	VADDPS Z25, Z0, Z0
+	VADDPS Z26, Z1, Z1
+kernelAVX512_8x32_krsc_add_cb0:
+	VCOMPRESSPS Z0, K3, Z0
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z0, Z29, Z0
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_add_0
+	VMAXPS Z0, Z27, Z0
+	VADDPS Z27, Z0, Z0
+kernelAVX512_8x32_krsc_add_0:
+	VMOVUPS Z0, K5, (CX)
+	VCOMPRESSPS Z1, K4, Z1
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z1, Z29, Z1
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_add_1
+	VMAXPS Z1, Z27, Z1
+	VADDPS Z27, Z1, Z1
+kernelAVX512_8x32_krsc_add_1:
+	VMOVUPS Z1, K6, (CX)(R11*1)
+	CMPQ R15, $1
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VADDPS 0(DX), Z2, K1, Z2
+	VADDPS 64(DX), Z3, K2, Z3
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krsc_add_cb1
+	VADDPS Z25, Z2, Z2
+	VADDPS Z26, Z3, Z3
+kernelAVX512_8x32_krsc_add_cb1:
+	VCOMPRESSPS Z2, K3, Z2
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z2, Z29, Z2
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_add_2
+	VMAXPS Z2, Z27, Z2
+	VADDPS Z27, Z2, Z2
+kernelAVX512_8x32_krsc_add_2:
+	VMOVUPS Z2, K5, (CX)
+	VCOMPRESSPS Z3, K4, Z3
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z3, Z29, Z3
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_add_3
+	VMAXPS Z3, Z27, Z3
+	VADDPS Z27, Z3, Z3
+kernelAVX512_8x32_krsc_add_3:
+	VMOVUPS Z3, K6, (CX)(R11*1)
+	CMPQ R15, $2
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VADDPS 0(DX), Z4, K1, Z4
+	VADDPS 64(DX), Z5, K2, Z5
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krsc_add_cb2
+	VADDPS Z25, Z4, Z4
+	VADDPS Z26, Z5, Z5
+kernelAVX512_8x32_krsc_add_cb2:
+	VCOMPRESSPS Z4, K3, Z4
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z4, Z29, Z4
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_add_4
+	VMAXPS Z4, Z27, Z4
+	VADDPS Z27, Z4, Z4
+kernelAVX512_8x32_krsc_add_4:
+	VMOVUPS Z4, K5, (CX)
+	VCOMPRESSPS Z5, K4, Z5
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z5, Z29, Z5
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_add_5
+	VMAXPS Z5, Z27, Z5
+	VADDPS Z27, Z5, Z5
+kernelAVX512_8x32_krsc_add_5:
+	VMOVUPS Z5, K6, (CX)(R11*1)
+	CMPQ R15, $3
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VADDPS 0(DX), Z6, K1, Z6
+	VADDPS 64(DX), Z7, K2, Z7
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krsc_add_cb3
+	VADDPS Z25, Z6, Z6
+	VADDPS Z26, Z7, Z7
+kernelAVX512_8x32_krsc_add_cb3:
+	VCOMPRESSPS Z6, K3, Z6
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z6, Z29, Z6
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_add_6
+	VMAXPS Z6, Z27, Z6
+	VADDPS Z27, Z6, Z6
+kernelAVX512_8x32_krsc_add_6:
+	VMOVUPS Z6, K5, (CX)
+	VCOMPRESSPS Z7, K4, Z7
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z7, Z29, Z7
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_add_7
+	VMAXPS Z7, Z27, Z7
+	VADDPS Z27, Z7, Z7
+kernelAVX512_8x32_krsc_add_7:
+	VMOVUPS Z7, K6, (CX)(R11*1)
+	CMPQ R15, $4
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VADDPS 0(DX), Z8, K1, Z8
+	VADDPS 64(DX), Z9, K2, Z9
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krsc_add_cb4
+	VADDPS Z25, Z8, Z8
+	VADDPS Z26, Z9, Z9
+kernelAVX512_8x32_krsc_add_cb4:
+	VCOMPRESSPS Z8, K3, Z8
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z8, Z29, Z8
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_add_8
+	VMAXPS Z8, Z27, Z8
+	VADDPS Z27, Z8, Z8
+kernelAVX512_8x32_krsc_add_8:
+	VMOVUPS Z8, K5, (CX)
+	VCOMPRESSPS Z9, K4, Z9
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z9, Z29, Z9
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_add_9
+	VMAXPS Z9, Z27, Z9
+	VADDPS Z27, Z9, Z9
+kernelAVX512_8x32_krsc_add_9:
+	VMOVUPS Z9, K6, (CX)(R11*1)
+	CMPQ R15, $5
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VADDPS 0(DX), Z10, K1, Z10
+	VADDPS 64(DX), Z11, K2, Z11
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krsc_add_cb5
+	VADDPS Z25, Z10, Z10
+	VADDPS Z26, Z11, Z11
+kernelAVX512_8x32_krsc_add_cb5:
+	VCOMPRESSPS Z10, K3, Z10
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z10, Z29, Z10
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_add_10
+	VMAXPS Z10, Z27, Z10
+	VADDPS Z27, Z10, Z10
+kernelAVX512_8x32_krsc_add_10:
+	VMOVUPS Z10, K5, (CX)
+	VCOMPRESSPS Z11, K4, Z11
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z11, Z29, Z11
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_add_11
+	VMAXPS Z11, Z27, Z11
+	VADDPS Z27, Z11, Z11
+kernelAVX512_8x32_krsc_add_11:
+	VMOVUPS Z11, K6, (CX)(R11*1)
+	CMPQ R15, $6
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VADDPS 0(DX), Z12, K1, Z12
+	VADDPS 64(DX), Z13, K2, Z13
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krsc_add_cb6
+	VADDPS Z25, Z12, Z12
+	VADDPS Z26, Z13, Z13
+kernelAVX512_8x32_krsc_add_cb6:
+	VCOMPRESSPS Z12, K3, Z12
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z12, Z29, Z12
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_add_12
+	VMAXPS Z12, Z27, Z12
+	VADDPS Z27, Z12, Z12
+kernelAVX512_8x32_krsc_add_12:
+	VMOVUPS Z12, K5, (CX)
+	VCOMPRESSPS Z13, K4, Z13
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z13, Z29, Z13
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_add_13
+	VMAXPS Z13, Z27, Z13
+	VADDPS Z27, Z13, Z13
+kernelAVX512_8x32_krsc_add_13:
+	VMOVUPS Z13, K6, (CX)(R11*1)
+	CMPQ R15, $7
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VADDPS 0(DX), Z14, K1, Z14
+	VADDPS 64(DX), Z15, K2, Z15
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krsc_add_cb7
+	VADDPS Z25, Z14, Z14
+	VADDPS Z26, Z15, Z15
+kernelAVX512_8x32_krsc_add_cb7:
+	VCOMPRESSPS Z14, K3, Z14
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z14, Z29, Z14
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_add_14
+	VMAXPS Z14, Z27, Z14
+	VADDPS Z27, Z14, Z14
+kernelAVX512_8x32_krsc_add_14:
+	VMOVUPS Z14, K5, (CX)
+	VCOMPRESSPS Z15, K4, Z15
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z15, Z29, Z15
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_add_15
+	VMAXPS Z15, Z27, Z15
+	VADDPS Z27, Z15, Z15
+kernelAVX512_8x32_krsc_add_15:
+	VMOVUPS Z15, K6, (CX)(R11*1)
+	ADDQ BX, CX
+	MOVQ CX, ky+104(FP)
+	LEAQ (R9)(R9*1), R11
+	ADDQ R11, R11
+	MOVQ pf+88(FP), R13
+	MOVQ pfn+96(FP), R14
+	JMP  kernelAVX512_8x32_next
+kernelAVX512_8x32_krsc_bias:
+	MOVQ R13, pf+88(FP)
+	MOVQ R14, pfn+96(FP)
+	MOVQ rdelta+160(FP), R13
+	LEAQ (R13)(R11*1), R14
+	VBROADCASTSS 0(R10), Z28
+	VADDPS Z28, Z0, Z0
+	VADDPS Z28, Z1, Z1
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krsc_bias_cb0
+	VADDPS Z25, Z0, Z0
+	VADDPS Z26, Z1, Z1
+kernelAVX512_8x32_krsc_bias_cb0:
+	VCOMPRESSPS Z0, K3, Z0
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z0, Z29, Z0
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_bias_0
+	VMAXPS Z0, Z27, Z0
+	VADDPS Z27, Z0, Z0
+kernelAVX512_8x32_krsc_bias_0:
+	VMOVUPS Z0, K5, (CX)
+	VCOMPRESSPS Z1, K4, Z1
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z1, Z29, Z1
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_bias_1
+	VMAXPS Z1, Z27, Z1
+	VADDPS Z27, Z1, Z1
+kernelAVX512_8x32_krsc_bias_1:
+	VMOVUPS Z1, K6, (CX)(R11*1)
+	CMPQ R15, $1
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VBROADCASTSS 4(R10), Z28
+	VADDPS Z28, Z2, Z2
+	VADDPS Z28, Z3, Z3
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krsc_bias_cb1
+	VADDPS Z25, Z2, Z2
+	VADDPS Z26, Z3, Z3
+kernelAVX512_8x32_krsc_bias_cb1:
+	VCOMPRESSPS Z2, K3, Z2
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z2, Z29, Z2
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_bias_2
+	VMAXPS Z2, Z27, Z2
+	VADDPS Z27, Z2, Z2
+kernelAVX512_8x32_krsc_bias_2:
+	VMOVUPS Z2, K5, (CX)
+	VCOMPRESSPS Z3, K4, Z3
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z3, Z29, Z3
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_bias_3
+	VMAXPS Z3, Z27, Z3
+	VADDPS Z27, Z3, Z3
+kernelAVX512_8x32_krsc_bias_3:
+	VMOVUPS Z3, K6, (CX)(R11*1)
+	CMPQ R15, $2
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VBROADCASTSS 8(R10), Z28
+	VADDPS Z28, Z4, Z4
+	VADDPS Z28, Z5, Z5
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krsc_bias_cb2
+	VADDPS Z25, Z4, Z4
+	VADDPS Z26, Z5, Z5
+kernelAVX512_8x32_krsc_bias_cb2:
+	VCOMPRESSPS Z4, K3, Z4
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z4, Z29, Z4
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_bias_4
+	VMAXPS Z4, Z27, Z4
+	VADDPS Z27, Z4, Z4
+kernelAVX512_8x32_krsc_bias_4:
+	VMOVUPS Z4, K5, (CX)
+	VCOMPRESSPS Z5, K4, Z5
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z5, Z29, Z5
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_bias_5
+	VMAXPS Z5, Z27, Z5
+	VADDPS Z27, Z5, Z5
+kernelAVX512_8x32_krsc_bias_5:
+	VMOVUPS Z5, K6, (CX)(R11*1)
+	CMPQ R15, $3
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VBROADCASTSS 12(R10), Z28
+	VADDPS Z28, Z6, Z6
+	VADDPS Z28, Z7, Z7
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krsc_bias_cb3
+	VADDPS Z25, Z6, Z6
+	VADDPS Z26, Z7, Z7
+kernelAVX512_8x32_krsc_bias_cb3:
+	VCOMPRESSPS Z6, K3, Z6
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z6, Z29, Z6
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_bias_6
+	VMAXPS Z6, Z27, Z6
+	VADDPS Z27, Z6, Z6
+kernelAVX512_8x32_krsc_bias_6:
+	VMOVUPS Z6, K5, (CX)
+	VCOMPRESSPS Z7, K4, Z7
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z7, Z29, Z7
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_bias_7
+	VMAXPS Z7, Z27, Z7
+	VADDPS Z27, Z7, Z7
+kernelAVX512_8x32_krsc_bias_7:
+	VMOVUPS Z7, K6, (CX)(R11*1)
+	CMPQ R15, $4
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VBROADCASTSS 16(R10), Z28
+	VADDPS Z28, Z8, Z8
+	VADDPS Z28, Z9, Z9
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krsc_bias_cb4
+	VADDPS Z25, Z8, Z8
+	VADDPS Z26, Z9, Z9
+kernelAVX512_8x32_krsc_bias_cb4:
+	VCOMPRESSPS Z8, K3, Z8
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z8, Z29, Z8
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_bias_8
+	VMAXPS Z8, Z27, Z8
+	VADDPS Z27, Z8, Z8
+kernelAVX512_8x32_krsc_bias_8:
+	VMOVUPS Z8, K5, (CX)
+	VCOMPRESSPS Z9, K4, Z9
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z9, Z29, Z9
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_bias_9
+	VMAXPS Z9, Z27, Z9
+	VADDPS Z27, Z9, Z9
+kernelAVX512_8x32_krsc_bias_9:
+	VMOVUPS Z9, K6, (CX)(R11*1)
+	CMPQ R15, $5
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VBROADCASTSS 20(R10), Z28
+	VADDPS Z28, Z10, Z10
+	VADDPS Z28, Z11, Z11
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krsc_bias_cb5
+	VADDPS Z25, Z10, Z10
+	VADDPS Z26, Z11, Z11
+kernelAVX512_8x32_krsc_bias_cb5:
+	VCOMPRESSPS Z10, K3, Z10
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z10, Z29, Z10
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_bias_10
+	VMAXPS Z10, Z27, Z10
+	VADDPS Z27, Z10, Z10
+kernelAVX512_8x32_krsc_bias_10:
+	VMOVUPS Z10, K5, (CX)
+	VCOMPRESSPS Z11, K4, Z11
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z11, Z29, Z11
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_bias_11
+	VMAXPS Z11, Z27, Z11
+	VADDPS Z27, Z11, Z11
+kernelAVX512_8x32_krsc_bias_11:
+	VMOVUPS Z11, K6, (CX)(R11*1)
+	CMPQ R15, $6
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VBROADCASTSS 24(R10), Z28
+	VADDPS Z28, Z12, Z12
+	VADDPS Z28, Z13, Z13
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krsc_bias_cb6
+	VADDPS Z25, Z12, Z12
+	VADDPS Z26, Z13, Z13
+kernelAVX512_8x32_krsc_bias_cb6:
+	VCOMPRESSPS Z12, K3, Z12
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z12, Z29, Z12
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_bias_12
+	VMAXPS Z12, Z27, Z12
+	VADDPS Z27, Z12, Z12
+kernelAVX512_8x32_krsc_bias_12:
+	VMOVUPS Z12, K5, (CX)
+	VCOMPRESSPS Z13, K4, Z13
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z13, Z29, Z13
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_bias_13
+	VMAXPS Z13, Z27, Z13
+	VADDPS Z27, Z13, Z13
+kernelAVX512_8x32_krsc_bias_13:
+	VMOVUPS Z13, K6, (CX)(R11*1)
+	CMPQ R15, $7
+	JLE  kernelAVX512_8x32_ret
+	ADDQ R8, DX
+	ADDQ BX, CX
+	VBROADCASTSS 28(R10), Z28
+	VADDPS Z28, Z14, Z14
+	VADDPS Z28, Z15, Z15
+	TESTQ AX, AX
+	JZ    kernelAVX512_8x32_krsc_bias_cb7
+	VADDPS Z25, Z14, Z14
+	VADDPS Z26, Z15, Z15
+kernelAVX512_8x32_krsc_bias_cb7:
+	VCOMPRESSPS Z14, K3, Z14
+	VMOVUPS.Z (CX)(R13*1), K5, Z29
+	VADDPS Z14, Z29, Z14
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_bias_14
+	VMAXPS Z14, Z27, Z14
+	VADDPS Z27, Z14, Z14
+kernelAVX512_8x32_krsc_bias_14:
+	VMOVUPS Z14, K5, (CX)
+	VCOMPRESSPS Z15, K4, Z15
+	VMOVUPS.Z (CX)(R14*1), K6, Z29
+	VADDPS Z15, Z29, Z15
+	TESTQ R12, R12
+	JZ    kernelAVX512_8x32_krsc_bias_15
+	VMAXPS Z15, Z27, Z15
+	VADDPS Z27, Z15, Z15
+kernelAVX512_8x32_krsc_bias_15:
+	VMOVUPS Z15, K6, (CX)(R11*1)
+	ADDQ $32, R10
+	ADDQ BX, CX
+	MOVQ CX, ky+104(FP)
+	LEAQ (R9)(R9*1), R11
+	ADDQ R11, R11
+	MOVQ pf+88(FP), R13
+	MOVQ pfn+96(FP), R14
 	JMP  kernelAVX512_8x32_next
 kernelAVX512_8x32_next:
 	ADDQ R8, DX
