@@ -352,23 +352,9 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 	}
 	if ep != nil && (kern.tiles == nil || k == 0) {
 		// Fill before and clamp after, as the kernel's epilogue would.
-		for i := 0; i < m; i++ {
-			switch {
-			case ep.bias != nil:
-				fill(c[i*ldc:i*ldc+n], ep.bias[i])
-			case ep.fromZero:
-				clear(c[i*ldc : i*ldc+n])
-			}
-		}
+		ep.fill(c, m, n, ldc)
 		sgemmSerial(kern, m, n, k, alpha, a, pa, row0, b, c, ldc, nil)
-		for i := 0; i < m; i++ {
-			if ep.colBias != nil {
-				addRow(c[i*ldc:i*ldc+n], ep.colBias[:n])
-			}
-			if ep.relu {
-				reluInPlace(c[i*ldc : i*ldc+n])
-			}
-		}
+		ep.finish(c, m, n, ldc)
 		return
 	}
 	mr, nr := kern.mr, kern.nr
@@ -378,15 +364,7 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 	// (rows a page or more apart defeat L1 and the TLB), so im2col packs
 	// its matrix into strips itself.
 	if b.rows != nil {
-		// The kernel reads B without bounds checks: check the furthest
-		// row once.
-		hi := 0
-		for _, o := range b.rows[:k] {
-			hi = max(hi, o)
-		}
-		if len(b.rows) < k || k > 0 && hi+(n+nr-1)/nr*nr > len(b.data) {
-			panic("sim: sgemm row offsets out of range")
-		}
+		checkRowOffsets(b, k, n, nr)
 	}
 	direct := !b.trans && m <= directB && !b.strips && b.rows == nil
 	nc0 := min(gemmNC, (n+nr-1)/nr*nr)
@@ -461,34 +439,7 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 						// All of the block's tiles in one call to the
 						// kernel, which also loads the next block of B
 						// into L2 meanwhile.
-						var bias, colBias []float32
-						var kept keptStrip
-						var res resStrip
-						relu := false
-						if ep != nil {
-							if ep.kept != nil && pc+kc == k {
-								kept = ep.kept.strip(ic, (jc+jr)/nr)
-							}
-							if ep.res != nil && pc+kc == k {
-								res = resStrip{first: ep.resFirst}
-								if ep.kept != nil {
-									res.add = ep.res[ic*ep.kept.ld+ep.kept.offs[(jc+jr)/nr]:]
-								} else {
-									res.add = ep.res[ic*ldc+jc+jr:]
-								}
-							}
-							switch {
-							case pc > 0:
-							case ep.bias != nil:
-								bias = ep.bias[ic:]
-							case ep.fromZero:
-								bias = gemmZeros[:mc]
-							}
-							if pc+kc == k && ep.colBias != nil {
-								colBias = ep.colBias[jc+jr:]
-							}
-							relu = ep.relu && pc+kc == k
-						}
+						bias, colBias, relu, kept, res := ep.block(ic, mc, jc+jr, (jc+jr)/nr, ldc, pc == 0, pc+kc == k)
 						var cb []float32
 						if c != nil {
 							cb = c[ic*ldc+jc+jr:]
@@ -496,26 +447,109 @@ func sgemmSerial(kern microKernel, m, n, k int, alpha float32, a matrix, pa *pac
 						kern.tiles(kc, ablk, mc, bp, ldb, cb, ldc, nn, bias, colBias, relu, next, kept, rows, res)
 						continue
 					}
-					// A call a tile; edge tiles through a scratch tile.
 					// (ep is nil here: kernels without tiles take it above.)
-					for ir := 0; ir < mc; ir += mr {
-						mm := min(mr, mc-ir)
-						ap := ablk[ir*kc : (ir+mr)*kc]
-						off := (ic+ir)*ldc + jc + jr
-						if mm == mr && nn == nr {
-							kern.fn(kc, ap, bp, ldb, c[off:], ldc)
-							continue
-						}
-						clear(tile)
-						kern.fn(kc, ap, bp, ldb, tile, nr)
-						for i := 0; i < mm; i++ {
-							dst := c[off+i*ldc : off+i*ldc+nn]
-							for j, v := range tile[i*nr : i*nr+nn] {
-								dst[j] += v
-							}
-						}
-					}
+					fnTiles(kern, kc, ablk, mc, bp, ldb, c[ic*ldc+jc+jr:], ldc, nn, tile)
 				}
+			}
+		}
+	}
+}
+
+// fill starts C's m x n block for the product as the kernel's epilogue
+// would: from the bias of each row, or from zero.
+func (ep *epilogue) fill(c []float32, m, n, ldc int) {
+	for i := 0; i < m; i++ {
+		switch {
+		case ep.bias != nil:
+			fill(c[i*ldc:i*ldc+n], ep.bias[i])
+		case ep.fromZero:
+			clear(c[i*ldc : i*ldc+n])
+		}
+	}
+}
+
+// finish applies what the kernel's epilogue adds after the product to
+// C's m x n block: the column bias, then Relu.
+func (ep *epilogue) finish(c []float32, m, n, ldc int) {
+	for i := 0; i < m; i++ {
+		if ep.colBias != nil {
+			addRow(c[i*ldc:i*ldc+n], ep.colBias[:n])
+		}
+		if ep.relu {
+			reluInPlace(c[i*ldc : i*ldc+n])
+		}
+	}
+}
+
+// block is the kernel's epilogue arguments for rows [ic, ic+mc) of C
+// against the block of B from column j (strip s), on the first and on
+// the last k block: the bias C starts from (first block only), then on
+// the last block the column bias, Relu, the kept-columns store and the
+// residual. A nil ep gives none.
+func (ep *epilogue) block(ic, mc, j, s, ldc int, first, last bool) (bias, colBias []float32, relu bool, kept keptStrip, res resStrip) {
+	if ep == nil {
+		return
+	}
+	switch {
+	case !first:
+	case ep.bias != nil:
+		bias = ep.bias[ic:]
+	case ep.fromZero:
+		bias = gemmZeros[:mc]
+	}
+	if !last {
+		return
+	}
+	if ep.kept != nil {
+		kept = ep.kept.strip(ic, s)
+	}
+	if ep.res != nil {
+		res = resStrip{first: ep.resFirst}
+		if ep.kept != nil {
+			res.add = ep.res[ic*ep.kept.ld+ep.kept.offs[s]:]
+		} else {
+			res.add = ep.res[ic*ldc+j:]
+		}
+	}
+	if ep.colBias != nil {
+		colBias = ep.colBias[j:]
+	}
+	return bias, colBias, ep.relu, kept, res
+}
+
+// checkRowOffsets panics unless every strip the kernel reads of a B at
+// row offsets (b.rows, k of them, n columns in strips of nr) lies in
+// b.data: the kernels read it without bounds checks.
+func checkRowOffsets(b matrix, k, n, nr int) {
+	hi := 0
+	for _, o := range b.rows[:min(k, len(b.rows))] {
+		hi = max(hi, o)
+	}
+	if len(b.rows) < k || k > 0 && hi+(n+nr-1)/nr*nr > len(b.data) {
+		panic("sim: sgemm row offsets out of range")
+	}
+}
+
+// fnTiles adds the product of the mc rows of packed A (ablk, kc deep) and
+// the block of B at bp (rows ldb apart) to the first nn columns of C's
+// rows at c (row stride ldc), a call of kern.fn a tile; edge tiles go
+// through the scratch tile.
+func fnTiles(kern microKernel, kc int, ablk []float32, mc int, bp []float32, ldb int, c []float32, ldc, nn int, tile []float32) {
+	mr, nr := kern.mr, kern.nr
+	for ir := 0; ir < mc; ir += mr {
+		mm := min(mr, mc-ir)
+		ap := ablk[ir*kc : (ir+mr)*kc]
+		off := ir * ldc
+		if mm == mr && nn == nr {
+			kern.fn(kc, ap, bp, ldb, c[off:], ldc)
+			continue
+		}
+		clear(tile)
+		kern.fn(kc, ap, bp, ldb, tile, nr)
+		for i := 0; i < mm; i++ {
+			dst := c[off+i*ldc : off+i*ldc+nn]
+			for j, v := range tile[i*nr : i*nr+nn] {
+				dst[j] += v
 			}
 		}
 	}
