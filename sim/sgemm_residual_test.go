@@ -39,7 +39,7 @@ func TestSgemmResidualGivesPostPassBits(t *testing.T) {
 			ldc := n + 5
 			sc := randFloats(r, m*ldc)
 			for i := range m {
-				if i != 2 {
+				if i != min(2, m-1) { // NaN+NaN is planted below, where it may be
 					sc[i*ldc+r.IntN(n)] = nanS
 				}
 			}
