@@ -59,3 +59,33 @@ func TestResNet18SteadyRunAllocatesUnder1MB(t *testing.T) {
 		t.Errorf("a steady-state run allocates %d bytes, want under 1 MB", per)
 	}
 }
+
+// TestReturnedConvAllocatesItsOutputOnly: a convolution whose output the
+// run returns writes it to the heap, the caller's, but takes its scratch
+// (padded input, phase planes, blocks of the swapped product) from the
+// session's arena like any other step: a steady run allocates about the
+// output. Each case takes a different path: the swapped product (14x14
+// at batch 1), the implicit convolution with planes shared by two threads
+// (56x56 at batch 1), and the merged im2col from a padded input (14x14 at
+// batch 8).
+func TestReturnedConvAllocatesItsOutputOnly(t *testing.T) {
+	for _, c := range []struct {
+		batch, ch, hw, threads int
+	}{
+		{1, 256, 14, 1},
+		{1, 64, 56, 2},
+		{8, 256, 14, 1},
+	} {
+		b := newBuilder("conv", seed)
+		b.conv("/conv", "input", c.ch, c.ch, 3, 1, 1)
+		b.g.Nodes[len(b.g.Nodes)-1].Outputs[0] = "output"
+		shape := []int{c.batch, c.ch, c.hw, c.hw}
+		m := b.model(13, "input", shape, "output", shape)
+		out := uint64(onnx.NumElems(shape) * 4)
+		per := steadyRunBytes(t, m, RandomInput(seed, shape...), c.threads, 4, 4)
+		t.Logf("%v on %d threads: %d bytes per run for a %d-byte output", shape, c.threads, per, out)
+		if per > out+out/10+64<<10 {
+			t.Errorf("%v on %d threads: a run allocates %d bytes, want about its %d-byte output", shape, c.threads, per, out)
+		}
+	}
+}

@@ -174,7 +174,7 @@ func (s *arenas) clear() {
 // heap. Operators that write every element use outSliceRaw.
 func outSlice[T any](c *runCtx, n int) []T {
 	s := outSliceRaw[T](c, n)
-	if c != nil && c.mem != nil {
+	if c.arenaOut() {
 		clear(s)
 	}
 	return s
@@ -183,8 +183,24 @@ func outSlice[T any](c *runCtx, n int) []T {
 // outSliceRaw is outSlice with undefined contents.
 func outSliceRaw[T any](c *runCtx, n int) []T {
 	var z T
-	if _, ok := any(z).(float32); ok && c != nil && c.mem != nil {
+	if _, ok := any(z).(float32); ok && c.arenaOut() {
 		return any(c.mem.get(n)).([]T)
 	}
 	return make([]T, n)
+}
+
+// arenaOut reports whether outputs come from the run's arena.
+func (c *runCtx) arenaOut() bool { return c != nil && c.mem != nil && !c.heapOut }
+
+// scratchSliceRaw returns n float32s of undefined contents for an
+// operator's own use during its step (a convolution's padded input, its
+// blocks): from the run's arena, which takes them back after the step,
+// even while the step's outputs go to the caller (runCtx.heapOut); a
+// model whose last convolution is its output took them from the heap on
+// every run.
+func scratchSliceRaw(c *runCtx, n int) []float32 {
+	if c != nil && c.mem != nil {
+		return c.mem.get(n)
+	}
+	return make([]float32, n)
 }

@@ -163,7 +163,7 @@ func (cn *convNode) convImplicit(c *runCtx, plan *implicitPlan, packed []*packed
 	local := batch*cn.group >= c.threads
 	var xp []float32
 	if !local {
-		xp = outSliceRaw[float32](c, batch*ch*cs+tail)
+		xp = scratchSliceRaw(c, batch*ch*cs+tail)
 		phasePlanes(xp, xd, g, plan, batch*ch, kern.nr, c.threads)
 		clear(xp[batch*ch*cs:])
 	}

@@ -82,7 +82,7 @@ func (cn *convNode) convSwapped(c *runCtx, xd, wd, bd, y []float32, g *geom, bat
 	}
 	mg, kdim := m/cn.group, ch/cn.group*g.kN
 	wt := cn.swappedWeights(wd, mg, kdim, kern)
-	xp := outSliceRaw[float32](c, batch*ch*sp.pn+16)
+	xp := scratchSliceRaw(c, batch*ch*sp.pn+16)
 	padInput(xp, xd, g, sp.hp, sp.wp, batch*ch, c.threads)
 	clear(xp[batch*ch*sp.pn:]) // read by the permutes, never kept
 
@@ -374,7 +374,7 @@ func (sw swapPass) run(c *runCtx, xp, wt, bd, y []float32) {
 	}
 	// The tiles' blocks of C^T and X^T come from the run's arena: they
 	// are as large as the layer's output and input.
-	buf := outSliceRaw[float32](c, need)
+	buf := scratchSliceRaw(c, need)
 	parallelFor(threads, len(tiles), 1, func(lo, hi int) {
 		for _, tl := range tiles[lo:hi] {
 			sw.tile(buf[tl.at:], xp, wt, bd, y, tl.i0, tl.i1, tl.c0, tl.c1)

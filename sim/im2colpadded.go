@@ -47,7 +47,7 @@ func newPaddedIm2col(c *runCtx, xd []float32, g *geom, batch, ch, cg, nr int) *p
 		return nil
 	}
 	p := &paddedIm2col{g: g, wp: wp, pn: hp * wp, ch: ch, cg: cg, nr: nr, rows: cg * g.kN, batch: batch}
-	p.xp = outSliceRaw[float32](c, batch*ch*p.pn)
+	p.xp = scratchSliceRaw(c, batch*ch*p.pn)
 	padInput(p.xp, xd, g, hp, wp, batch*ch, c.threads)
 	return p
 }

@@ -121,9 +121,14 @@ func Supports(op string) bool { _, ok := registry[op]; return ok }
 // runCtx carries per-run settings to the kernels.
 type runCtx struct {
 	threads int
-	// mem gives out the run's float32 output buffers (outSlice); nil
-	// outside a session's run, and then outputs come from the heap.
+	// mem gives out the run's float32 output buffers (outSlice) and an
+	// operator's scratch (scratchSliceRaw); nil outside a session's run,
+	// and then both come from the heap.
 	mem *arena
+	// heapOut is set while a step computes tensors the run returns: its
+	// outputs then come from the heap, the caller's, while its scratch
+	// still comes from mem.
+	heapOut bool
 }
 
 // NewSession prepares m for execution. It fails, naming the node, on any
@@ -490,10 +495,7 @@ func (s *Session) run(inputs map[string]*onnx.Tensor, req runRequest) (map[strin
 		}
 		// Tensors the run returns are allocated as the caller's, not from
 		// the arena, whose buffers stay planned for the next run.
-		mem := c.mem
-		if anyKept(outNames, keep) {
-			c.mem = nil
-		}
+		c.heapOut = anyKept(outNames, keep)
 		labelled := labelOps.Load()
 		if labelled {
 			op := n.OpType
@@ -511,7 +513,7 @@ func (s *Session) run(inputs map[string]*onnx.Tensor, req runRequest) (map[strin
 		if labelled {
 			setOpLabel("")
 		}
-		c.mem = mem
+		c.heapOut = false
 		if err != nil {
 			return nil, nil, fmt.Errorf("node %q (%s): %w", n.Name, n.OpType, err)
 		}
