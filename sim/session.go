@@ -400,34 +400,9 @@ type runRequest struct {
 
 // run executes the steps in order, checking req.ctx between them.
 func (s *Session) run(inputs map[string]*onnx.Tensor, req runRequest) (map[string]*onnx.Tensor, []FP16Stat, error) {
-	env := make(map[string]*onnx.Tensor, len(s.consts)+len(s.steps))
-	for k, v := range s.consts {
-		env[k] = v
-	}
-	for _, vi := range s.inputs {
-		t, ok := inputs[vi.Name]
-		if !ok {
-			return nil, nil, fmt.Errorf("input %q is missing", vi.Name)
-		}
-		if err := checkInput(vi, t); err != nil {
-			return nil, nil, err
-		}
-		env[vi.Name] = t
-	}
-	for name := range inputs {
-		if !s.isInput(name) {
-			return nil, nil, fmt.Errorf("%q is not an input of the model (inputs: %s)", name, s.inputNames())
-		}
-	}
-	keep := map[string]bool{}
-	for _, o := range s.outputs {
-		keep[o] = true
-	}
-	for _, f := range req.fetch {
-		if !s.known[f] {
-			return nil, nil, fmt.Errorf("tensor %q to fetch is not defined in the graph", f)
-		}
-		keep[f] = true
+	env, keep, err := s.startEnv(inputs, req.fetch)
+	if err != nil {
+		return nil, nil, err
 	}
 	w, err := s.newWatcher(env, req)
 	if err != nil {
@@ -451,17 +426,9 @@ func (s *Session) run(inputs map[string]*onnx.Tensor, req runRequest) (map[strin
 				return nil, nil, err
 			}
 		}
-		args = args[:0]
-		for _, in := range n.Inputs {
-			if in == "" {
-				args = append(args, nil)
-				continue
-			}
-			t, ok := env[in]
-			if !ok {
-				return nil, nil, fmt.Errorf("node %q (%s): input %q is not available", n.Name, n.OpType, in)
-			}
-			args = append(args, t)
+		args, err = appendInputs(args[:0], n, n.Inputs, env)
+		if err != nil {
+			return nil, nil, err
 		}
 		run, outNames := st.run, n.Outputs
 		// A fused form reading tensors computed earlier (a residual Add)
@@ -476,12 +443,8 @@ func (s *Session) run(inputs map[string]*onnx.Tensor, req runRequest) (map[strin
 			for _, j := range st.fusedWith {
 				skip[j] = true
 			}
-			for _, e := range st.extra {
-				t, ok := env[e]
-				if !ok {
-					return nil, nil, fmt.Errorf("node %q (%s): fused input %q is not available", n.Name, n.OpType, e)
-				}
-				args = append(args, t)
+			if args, err = appendInputs(args, n, st.extra, env); err != nil {
+				return nil, nil, err
 			}
 		}
 		half := onnx.Undefined
@@ -498,16 +461,7 @@ func (s *Session) run(inputs map[string]*onnx.Tensor, req runRequest) (map[strin
 		c.heapOut = anyKept(outNames, keep)
 		labelled := labelOps.Load()
 		if labelled {
-			op := n.OpType
-			if op == "Conv" && n.AttrInt("group", 1) > 1 {
-				op = "Conv(grouped)" // depthwise, in most models
-			}
-			if len(outNames) > 0 && &outNames[0] != &n.Outputs[0] {
-				for _, j := range st.fusedWith {
-					op += "+" + s.steps[j].node.OpType
-				}
-			}
-			setOpLabel(op)
+			setOpLabel(s.opLabel(st, outNames))
 		}
 		outs, err := run(c, args)
 		if labelled {
@@ -549,19 +503,98 @@ func (s *Session) run(inputs map[string]*onnx.Tensor, req runRequest) (map[strin
 	if err := w.done(); err != nil {
 		return nil, nil, err
 	}
-	res := make(map[string]*onnx.Tensor, len(keep))
-	for name := range keep {
-		t, ok := env[name]
-		if !ok {
-			return nil, nil, fmt.Errorf("tensor %q was not computed", name)
-		}
-		res[name] = t
-		c.mem.giveAway(t)
+	res, err := results(env, keep, c.mem)
+	if err != nil {
+		return nil, nil, err
 	}
 	if fp16 != nil && req.wantStats {
 		return res, fp16.stats, nil
 	}
 	return res, nil, nil
+}
+
+// startEnv checks a run's inputs and returns its environment (the
+// constants and the inputs by name) and the tensors it returns: the graph
+// outputs and those fetched.
+func (s *Session) startEnv(inputs map[string]*onnx.Tensor, fetch []string) (env map[string]*onnx.Tensor, keep map[string]bool, err error) {
+	env = make(map[string]*onnx.Tensor, len(s.consts)+len(s.steps))
+	for k, v := range s.consts {
+		env[k] = v
+	}
+	for _, vi := range s.inputs {
+		t, ok := inputs[vi.Name]
+		if !ok {
+			return nil, nil, fmt.Errorf("input %q is missing", vi.Name)
+		}
+		if err := checkInput(vi, t); err != nil {
+			return nil, nil, err
+		}
+		env[vi.Name] = t
+	}
+	for name := range inputs {
+		if !s.isInput(name) {
+			return nil, nil, fmt.Errorf("%q is not an input of the model (inputs: %s)", name, s.inputNames())
+		}
+	}
+	keep = map[string]bool{}
+	for _, o := range s.outputs {
+		keep[o] = true
+	}
+	for _, f := range fetch {
+		if !s.known[f] {
+			return nil, nil, fmt.Errorf("tensor %q to fetch is not defined in the graph", f)
+		}
+		keep[f] = true
+	}
+	return env, keep, nil
+}
+
+// appendInputs appends the tensors names of env to args (nil for an
+// omitted optional input), failing, naming node n, on one not computed.
+func appendInputs(args []*onnx.Tensor, n *onnx.Node, names []string, env map[string]*onnx.Tensor) ([]*onnx.Tensor, error) {
+	for _, in := range names {
+		if in == "" {
+			args = append(args, nil)
+			continue
+		}
+		t, ok := env[in]
+		if !ok {
+			return args, fmt.Errorf("node %q (%s): input %q is not available", n.Name, n.OpType, in)
+		}
+		args = append(args, t)
+	}
+	return args, nil
+}
+
+// opLabel is the profile label of step st computing outNames: its
+// operator, with the nodes of its fused chain when it takes that form.
+func (s *Session) opLabel(st step, outNames []string) string {
+	n := st.node
+	op := n.OpType
+	if op == "Conv" && n.AttrInt("group", 1) > 1 {
+		op = "Conv(grouped)" // depthwise, in most models
+	}
+	if len(outNames) > 0 && &outNames[0] != &n.Outputs[0] {
+		for _, j := range st.fusedWith {
+			op += "+" + s.steps[j].node.OpType
+		}
+	}
+	return op
+}
+
+// results takes the tensors a run returns (keep) out of env and out of
+// the run's arena mem, so that they are the caller's.
+func results(env map[string]*onnx.Tensor, keep map[string]bool, mem *arena) (map[string]*onnx.Tensor, error) {
+	res := make(map[string]*onnx.Tensor, len(keep))
+	for name := range keep {
+		t, ok := env[name]
+		if !ok {
+			return nil, fmt.Errorf("tensor %q was not computed", name)
+		}
+		res[name] = t
+		mem.giveAway(t)
+	}
+	return res, nil
 }
 
 // anyKept reports whether one of names is in keep.
