@@ -3,7 +3,6 @@ package sim
 import (
 	"fmt"
 	"math"
-	"math/bits"
 	"math/rand/v2"
 	"testing"
 )
@@ -50,7 +49,7 @@ func TestSgemmResidualGivesPostPassBits(t *testing.T) {
 			if haveVec && n >= vecMin {
 				sc[min(2, m-1)*ldc] = nanS
 			}
-			masks, offs, width := residualKeptMasks(r, n, nr)
+			masks, offs, width := randomKeptMasks(r, n, nr)
 			ld := width + 3
 			for _, kept := range []bool{false, true} {
 				for _, relu := range []bool{false, true} {
@@ -123,30 +122,6 @@ func TestSgemmResidualGivesPostPassBits(t *testing.T) {
 	if tried == 0 {
 		t.Skip("no kernel here adds a residual")
 	}
-}
-
-// residualKeptMasks are random kept-column masks for the strips of n
-// columns (strips keeping nothing, everything, one column), their
-// offsets, and the width of the rows they fill.
-func residualKeptMasks(r *rand.Rand, n, nr int) (masks []uint32, offs []int, width int) {
-	strips := (n + nr - 1) / nr
-	masks, offs = make([]uint32, strips), make([]int, strips)
-	for s := range masks {
-		switch s % 4 {
-		case 0:
-			masks[s] = r.Uint32()
-		case 1:
-			masks[s] = ^uint32(0)
-		case 2:
-			masks[s] = 1 << (r.IntN(32))
-		}
-		if cols := min(nr, n-s*nr); cols < 32 {
-			masks[s] &= 1<<cols - 1
-		}
-		offs[s] = width
-		width += bits.OnesCount32(masks[s])
-	}
-	return masks, offs, width
 }
 
 func checkResidualBits(t *testing.T, name string, got, want []float32) {

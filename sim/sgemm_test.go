@@ -151,24 +151,7 @@ func TestSgemmKeptColumnsGiveStoredBits(t *testing.T) {
 		nr := kern.nr
 		for _, sh := range [][3]int{{8, 32, 5}, {13, 3*32 + 7, 300}, {1, 2*32 + 1, 256}, {70, 5 * 32, 600}, {21, 40, 257}} {
 			m, n, k := sh[0], sh[1], sh[2]
-			strips := (n + nr - 1) / nr
-			masks, offs := make([]uint32, strips), make([]int, strips)
-			width := 0
-			for s := range masks {
-				switch s % 4 {
-				case 0:
-					masks[s] = r.Uint32()
-				case 1:
-					masks[s] = ^uint32(0)
-				case 2:
-					masks[s] = 1 << (r.IntN(32))
-				}
-				if cols := min(nr, n-s*nr); cols < 32 {
-					masks[s] &= 1<<cols - 1
-				}
-				offs[s] = width
-				width += bits.OnesCount32(masks[s])
-			}
+			masks, offs, width := randomKeptMasks(r, n, nr)
 			ld := width + 3
 			a, b := randFloats(r, m*k), randFloats(r, k*n+nr)
 			a[min(2, m-1)*k] = nan
@@ -320,4 +303,28 @@ func TestSgemmRowsReadByKernelGivePackedBits(t *testing.T) {
 	if tried == 0 {
 		t.Skip("no kernel here reads B at row offsets itself")
 	}
+}
+
+// randomKeptMasks are random kept-column masks for the strips of n
+// columns (strips keeping nothing, everything, one column), their
+// offsets, and the width of the rows they fill.
+func randomKeptMasks(r *rand.Rand, n, nr int) (masks []uint32, offs []int, width int) {
+	strips := (n + nr - 1) / nr
+	masks, offs = make([]uint32, strips), make([]int, strips)
+	for s := range masks {
+		switch s % 4 {
+		case 0:
+			masks[s] = r.Uint32()
+		case 1:
+			masks[s] = ^uint32(0)
+		case 2:
+			masks[s] = 1 << (r.IntN(32))
+		}
+		if cols := min(nr, n-s*nr); cols < 32 {
+			masks[s] &= 1<<cols - 1
+		}
+		offs[s] = width
+		width += bits.OnesCount32(masks[s])
+	}
+	return masks, offs, width
 }
