@@ -23,15 +23,17 @@ export AMQ_ATC=$build/bin/atc
 
 test -z "$(gofmt -l $(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $(git ls-files '*.go'); exit 1; }
 go vet ./...
-# The purego build (no assembly, the pure-Go kernels) must compile too.
+# The purego build (no assembly, the pure-Go kernels) must compile too,
+# and sim's tests pass on it (the assembly paths' own tests skip there).
 go vet -tags purego ./...
 go test -race -count=1 ./...
+go test -count=1 -tags purego ./sim/
 # The live-heap tests (quant/memory_test.go) and the allocation bounds
 # (bench/alloc_test.go, onnx/marshal_alloc_test.go,
 # dataset/arrays_alloc_test.go) are left out of race builds, which change
 # what they measure and make them slow; they run here.
 go test -count=1 -run 'MemoryIndependentOfBatches' ./quant/
-go test -count=1 -run 'SteadyRunAllocates' ./bench/
+go test -count=1 -run 'SteadyRunAllocates|ReturnedConvAllocatesItsOutputOnly' ./bench/
 go test -count=1 -run 'MarshalAllocatesTheModelOnce|ReadingArraysCostsNoMoreThanTheirRows' ./onnx/ ./dataset/
 AMQ_ASCEND_BUILD=$build bash scripts/test-ascend.sh
 bash scripts/test-slurm.sh
