@@ -84,24 +84,15 @@ func (j *poolJob) wait() {
 	<-j.done
 }
 
-// runsActive counts the session runs in progress: workers spin only
-// while one is, since that is when the next section comes soon. After a
-// run they park at once: a thread spinning while the process forks (ATC,
-// started by the Ascend backend between runs) deadlocked the child under
-// qemu-user (the aarch64 board test hung in os/exec), and the spin only
-// burnt CPU there.
-var runsActive atomic.Int32
-
 // spinUntil calls ready, yielding the processor between calls, until it
-// reports true (then spinUntil does), poolSpin has passed or no session
-// run is in progress.
+// reports true (then spinUntil does) or poolSpin has passed.
 func spinUntil(ready func() bool) bool {
 	start := time.Now()
 	for i := 0; ; i++ {
 		if ready() {
 			return true
 		}
-		if runsActive.Load() == 0 || i%16 == 15 && time.Since(start) > poolSpin {
+		if i%16 == 15 && time.Since(start) > poolSpin {
 			return false
 		}
 		runtime.Gosched()

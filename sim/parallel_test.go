@@ -91,19 +91,3 @@ func TestParallelForWaitsForEveryChunk(t *testing.T) {
 		}
 	}
 }
-
-// TestSpinningOnlyDuringRuns: outside session runs a worker or a waiting
-// caller does not spin (a spinning thread while the process forks
-// deadlocked the child under qemu-user); during one it does.
-func TestSpinningOnlyDuringRuns(t *testing.T) {
-	calls := 0
-	if spinUntil(func() bool { calls++; return false }) || calls != 1 {
-		t.Errorf("outside a run: spinUntil asked %d times, want once and false", calls)
-	}
-	runsActive.Add(1)
-	defer runsActive.Add(-1)
-	calls = 0
-	if !spinUntil(func() bool { calls++; return calls == 3 }) || calls != 3 {
-		t.Errorf("during a run: spinUntil asked %d times, want 3 and true", calls)
-	}
-}

@@ -400,8 +400,6 @@ type runRequest struct {
 
 // run executes the steps in order, checking req.ctx between them.
 func (s *Session) run(inputs map[string]*onnx.Tensor, req runRequest) (map[string]*onnx.Tensor, []FP16Stat, error) {
-	runsActive.Add(1)
-	defer runsActive.Add(-1)
 	env, keep, err := s.startEnv(inputs, req.fetch)
 	if err != nil {
 		return nil, nil, err
