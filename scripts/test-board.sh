@@ -112,10 +112,23 @@ quantize_all() {
   for j in "${jobs[@]}"; do
     read -r name model data cfg <<<"$j"
     [[ $flags != *ascend* || $name == *-dmq ]] || continue
-    mkdir -p "$dir/$name"
-    # shellcheck disable=SC2086
-    "$@" quantize --model "$model" --data "$data" --config "$cfg" --batch-size 16 --no-report --quiet \
-      $flags --out "$dir/$name/m" >"$dir/$name/log" 2>&1 || echo "exit $?" >>"$dir/$name/log"
+    # Go programs under qemu-user can hang in fork/exec (golang/go#70329;
+    # seen once here, in os/exec starting the fake ATC): a run that takes
+    # more than 120 s (they take seconds) is stopped with a goroutine dump
+    # (kept as log.hang) and run once more; any other failure counts.
+    local try rc
+    for try in 1 2; do
+      rm -rf "${dir:?}/$name"
+      mkdir -p "$dir/$name"
+      rc=0
+      # shellcheck disable=SC2086
+      timeout -s QUIT 120 "$@" quantize --model "$model" --data "$data" --config "$cfg" --batch-size 16 --no-report --quiet \
+        $flags --out "$dir/$name/m" >"$dir/$name/log" 2>&1 || rc=$?
+      [[ $rc == 124 && $try == 1 ]] || break
+      cp "$dir/$name/log" "$work/$name.log.hang"
+      echo "   $name: hung under qemu (dump in $work/$name.log.hang), once more"
+    done
+    [[ $rc == 0 ]] || echo "exit $rc" >>"$dir/$name/log"
   done
 }
 # Two qemu streams on two cores; the amd64 reference, much faster, shares.
